@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+
+/** Which SQL engine a {@link Database} talks to. */
+export type DialectName = 'sqlite' | 'postgres';
+
+/** Connection settings, parsed once from a `DATABASE_URL`. */
+export interface DatabaseConfig {
+  /**
+   * `sqlite:./data/provider.db` (or `file:`, or `sqlite::memory:`) for the embedded default;
+   * `postgres://user@host:5432/db` (or `postgresql://`) for PostgreSQL.
+   */
+  readonly url: string;
+  /** PostgreSQL only: schema to create (if missing) and use; isolates parts or tests sharing a database. */
+  readonly schema?: string;
+  /** PostgreSQL only: pool size (default 10). */
+  readonly poolSize?: number;
+}
+
+/** An open database: the Kysely instance plus what callers need to write portable SQL. */
+export interface Database<DB> {
+  readonly db: Kysely<DB>;
+  readonly dialect: DialectName;
+  /** Closes every connection; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Thrown when a `DATABASE_URL` cannot be used; the message says what form is expected. */
+export class DatabaseUrlError extends Error {
+  override readonly name = 'DatabaseUrlError';
+}
+
+interface ParsedUrl {
+  readonly dialect: DialectName;
+  readonly target: string;
+}
+
+/** Splits a `DATABASE_URL` into dialect and target (file path or connection string). */
+export function parseDatabaseUrl(url: string): ParsedUrl {
+  const trimmed = url.trim();
+  if (/^postgres(ql)?:\/\//i.test(trimmed)) return { dialect: 'postgres', target: trimmed };
+  const sqlite = /^(sqlite|file):(\/\/)?(.+)$/i.exec(trimmed);
+  if (sqlite?.[3]) return { dialect: 'sqlite', target: sqlite[3] };
+  throw new DatabaseUrlError(
+    'DATABASE_URL must start with sqlite: (e.g. sqlite:./data/switchboard.db), file:, ' +
+      'postgres:// or postgresql://',
+  );
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Opens a database from a URL. SQLite files get their directory created, WAL journaling,
+ * foreign keys and a busy timeout; PostgreSQL gets a pool, optionally pinned to a schema.
+ *
+ * @example
+ * const { db, close } = await openDatabase<MyTables>({ url: 'sqlite:./data/x.db' });
+ */
+export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database<DB>> {
+  const { dialect, target } = parseDatabaseUrl(config.url);
+  if (dialect === 'sqlite') {
+    const memory = target === ':memory:';
+    if (!memory) mkdirSync(dirname(resolve(target)), { recursive: true, mode: 0o700 });
+    const sqlite = new SQLite(memory ? ':memory:' : target);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('synchronous = NORMAL');
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { db, dialect, close: onceAsync(() => db.destroy()) };
+  }
+
+  const schema = config.schema;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new DatabaseUrlError(`schema name must match ${SCHEMA_NAME.source}`);
+  }
+  if (schema !== undefined) {
+    const setup = new pg.Client({ connectionString: target });
+    await setup.connect();
+    try {
+      await setup.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    } finally {
+      await setup.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: target,
+    max: config.poolSize ?? 10,
+    ...(schema === undefined ? {} : { options: `-c search_path="${schema}"` }),
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect, close: onceAsync(() => db.destroy()) };
+}
+
+function onceAsync(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}

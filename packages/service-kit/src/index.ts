@@ -1,0 +1,7 @@
+export type { LogConfig, Logger } from './logger.js';
+export { REDACTED_FIELDS, createLogger, redactText } from './logger.js';
+export type { RateDecision, RateLimit } from './rate-limit.js';
+export { RateLimiter } from './rate-limit.js';
+export type { RunningHttpServer } from './http-server.js';
+export { listenHttp } from './http-server.js';
+export type { RunningService, ServiceContext } from './service.js';
