@@ -1,0 +1,2 @@
+/** Node-only implementations of the SDK's injected interfaces. */
+export { FileStorage } from './file-storage.js';

@@ -1,0 +1,216 @@
+import {
+  CiphertextMessageType,
+  ErrorCode,
+  KEMPublicKey,
+  LibSignalErrorBase,
+  PreKeyBundle,
+  PreKeySignalMessage,
+  ProtocolAddress,
+  PublicKey,
+  SignalMessage,
+  processPreKeyBundle,
+  signalDecrypt,
+  signalDecryptPreKey,
+  signalEncrypt,
+} from '@signalapp/libsignal-client';
+import { bytesEqual, copyBytes } from '../bytes.js';
+import { IdentityKeyChangedError, SwitchboardError } from '../errors.js';
+import type { ProtocolStores } from './stores.js';
+
+/** A libsignal address: a stable name (E.164 or contact id) and a device id 1..127. */
+export interface PeerAddress {
+  readonly name: string;
+  readonly deviceId: number;
+}
+
+export interface SignedKeyBytes {
+  readonly keyId: number;
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** A prekey bundle as fetched from a provider, decoded to bytes. */
+export interface PreKeyBundleInput {
+  readonly registrationId: number;
+  readonly deviceId: number;
+  readonly identityKey: Uint8Array;
+  readonly signedPreKey: SignedKeyBytes;
+  readonly kyberPreKey: SignedKeyBytes;
+  readonly preKey?: { readonly keyId: number; readonly publicKey: Uint8Array } | undefined;
+}
+
+/** Which libsignal message a ciphertext is. */
+export type SignalCiphertextKind = 'prekey' | 'whisper';
+
+export interface SignalCiphertext {
+  readonly kind: SignalCiphertextKind;
+  readonly body: Uint8Array<ArrayBuffer>;
+}
+
+function toAddress(peer: PeerAddress): ProtocolAddress {
+  if (!Number.isInteger(peer.deviceId) || peer.deviceId < 1 || peer.deviceId > 127) {
+    throw new SwitchboardError('invalid-input', 'device id must be an integer from 1 to 127');
+  }
+  if (peer.name.length === 0 || peer.name.length > 255) {
+    throw new SwitchboardError('invalid-input', 'address name must be 1 to 255 characters');
+  }
+  return ProtocolAddress.new(peer.name, peer.deviceId);
+}
+
+function mapError(err: unknown, peer: PeerAddress, newKey?: Uint8Array): never {
+  if (err instanceof SwitchboardError) throw err;
+  if (err instanceof LibSignalErrorBase) {
+    if (err.is(ErrorCode.UntrustedIdentity)) {
+      throw new IdentityKeyChangedError(`${peer.name}.${peer.deviceId}`, newKey, { cause: err });
+    }
+    if (err.is(ErrorCode.DuplicatedMessage)) {
+      throw new SwitchboardError('replayed-message', 'this message was already received', {
+        cause: err,
+      });
+    }
+    if (err.is(ErrorCode.InvalidSession)) {
+      throw new SwitchboardError('no-session', 'no usable session with this contact', {
+        cause: err,
+      });
+    }
+  }
+  throw new SwitchboardError('decrypt-failed', 'the message could not be decrypted or verified', {
+    cause: err,
+  });
+}
+
+/**
+ * Pairwise libsignal sessions for one local device.
+ *
+ * @example
+ * const sessions = new SignalSessions(stores, { name: '+15550100', deviceId: 1 });
+ * await sessions.establish({ name: '+15550111', deviceId: 1 }, bundle, directoryKey);
+ * const ct = await sessions.encrypt({ name: '+15550111', deviceId: 1 }, utf8('hi'));
+ */
+export class SignalSessions {
+  readonly #stores: ProtocolStores;
+  readonly #local: ProtocolAddress;
+  readonly #now: () => Date;
+
+  constructor(stores: ProtocolStores, local: PeerAddress, now: () => Date = () => new Date()) {
+    this.#stores = stores;
+    this.#local = toAddress(local);
+    this.#now = now;
+  }
+
+  /**
+   * Starts a session from a provider's bundle. When `expectedIdentityKey` is given (the key the
+   * directory or a card vouched for) a bundle carrying any other identity key is refused with
+   * `provider-key-mismatch` before libsignal sees it.
+   */
+  async establish(
+    peer: PeerAddress,
+    bundle: PreKeyBundleInput,
+    expectedIdentityKey?: Uint8Array,
+  ): Promise<void> {
+    if (expectedIdentityKey && !bytesEqual(expectedIdentityKey, bundle.identityKey)) {
+      throw new SwitchboardError(
+        'provider-key-mismatch',
+        "the provider's prekey bundle carries a different identity key than the one published for this contact; do not trust this provider for this contact",
+      );
+    }
+    const address = toAddress(peer);
+    let libBundle: PreKeyBundle;
+    try {
+      libBundle = PreKeyBundle.new(
+        bundle.registrationId,
+        bundle.deviceId,
+        bundle.preKey?.keyId ?? null,
+        bundle.preKey ? PublicKey.deserialize(copyBytes(bundle.preKey.publicKey)) : null,
+        bundle.signedPreKey.keyId,
+        PublicKey.deserialize(copyBytes(bundle.signedPreKey.publicKey)),
+        copyBytes(bundle.signedPreKey.signature),
+        PublicKey.deserialize(copyBytes(bundle.identityKey)),
+        bundle.kyberPreKey.keyId,
+        KEMPublicKey.deserialize(copyBytes(bundle.kyberPreKey.publicKey)),
+        copyBytes(bundle.kyberPreKey.signature),
+      );
+    } catch (cause) {
+      throw new SwitchboardError('invalid-input', 'the prekey bundle is malformed', { cause });
+    }
+    try {
+      await processPreKeyBundle(
+        libBundle,
+        address,
+        this.#local,
+        this.#stores.session,
+        this.#stores.identity,
+        this.#now(),
+      );
+    } catch (err) {
+      if (err instanceof LibSignalErrorBase && err.is(ErrorCode.UntrustedIdentity)) {
+        mapError(err, peer, bundle.identityKey);
+      }
+      if (err instanceof SwitchboardError) throw err;
+      throw new SwitchboardError(
+        'invalid-input',
+        'the prekey bundle was refused (bad signature on a prekey or unusable key)',
+        { cause: err },
+      );
+    }
+  }
+
+  async hasSession(peer: PeerAddress): Promise<boolean> {
+    const record = await this.#stores.session.getSession(toAddress(peer));
+    return record?.hasCurrentState(this.#now()) ?? false;
+  }
+
+  async encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
+    const address = toAddress(peer);
+    if (!(await this.hasSession(peer))) {
+      throw new SwitchboardError(
+        'no-session',
+        'no session with this contact; fetch their bundle first',
+      );
+    }
+    try {
+      const msg = await signalEncrypt(
+        copyBytes(plaintext),
+        address,
+        this.#local,
+        this.#stores.session,
+        this.#stores.identity,
+        this.#now(),
+      );
+      const kind: SignalCiphertextKind =
+        msg.type() === (CiphertextMessageType.PreKey as number) ? 'prekey' : 'whisper';
+      return { kind, body: msg.serialize() };
+    } catch (err) {
+      return mapError(err, peer);
+    }
+  }
+
+  async decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
+    const address = toAddress(peer);
+    try {
+      if (ciphertext.kind === 'prekey') {
+        const msg = PreKeySignalMessage.deserialize(copyBytes(ciphertext.body));
+        return await signalDecryptPreKey(
+          msg,
+          address,
+          this.#local,
+          this.#stores.session,
+          this.#stores.identity,
+          this.#stores.preKey,
+          this.#stores.signedPreKey,
+          this.#stores.kyberPreKey,
+        );
+      }
+      const msg = SignalMessage.deserialize(copyBytes(ciphertext.body));
+      return await signalDecrypt(
+        msg,
+        address,
+        this.#local,
+        this.#stores.session,
+        this.#stores.identity,
+      );
+    } catch (err) {
+      return mapError(err, peer);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Injected key/value storage. Keys are short ASCII paths such as `session/+15550100.1`;
+ * values are JSON text. `secret: true` marks values holding private key material so a
+ * persistent backend can protect them (the Node file backend writes them 0600).
+ */
+export interface KeyValueStorage {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, options?: { readonly secret?: boolean }): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Keys starting with `prefix`, in no particular order. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Volatile storage for tests and short-lived tools. */
+export class MemoryStorage implements KeyValueStorage {
+  readonly #data = new Map<string, string>();
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#data.get(key);
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    this.#data.set(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#data.delete(key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return [...this.#data.keys()].filter((k) => k.startsWith(prefix));
+  }
+}
