@@ -1,22 +1,47 @@
-// Public API of @switchboard/dns-wire. First commit: signatures only; bodies land next.
+// Public API of @switchboard/dns-wire.
+import { codecFor } from './rdata/codecs.js';
+import { Reader } from './reader.js';
+import type { KnownRecord, KnownType, RdataByType, ResourceRecord } from './types.js';
+import { Writer } from './writer.js';
 import { DnsWireError } from './errors.js';
-import type {
-  DecodeOptions,
-  DomainName,
-  EncodeOptions,
-  KnownRecord,
-  KnownType,
-  Message,
-  PeekedHeader,
-  RdataByType,
-  ResourceRecord,
-  TxtData,
-  ZoneParseOptions,
-} from './types.js';
 
 export * from './types.js';
 export type { DnsWireErrorCode } from './errors.js';
 export { DnsWireError, isDnsWireError } from './errors.js';
+export {
+  canonicalRdata,
+  decodeMessage,
+  decodeRdata,
+  decodeRecord,
+  encodeMessage,
+  encodeRdata,
+  encodeRecord,
+  peekHeader,
+} from './message.js';
+export { canonicalRrset } from './canonical.js';
+export {
+  canonicalName,
+  compareCanonicalNames,
+  decodeName,
+  encodeName,
+  isSubdomainOf,
+  labelCount,
+  nameLabels,
+  namesEqual,
+  normalizeName,
+  stripLabels,
+} from './name.js';
+export { formatRecord, parseRecord, parseZone, txtData } from './presentation.js';
+export { classToString, rcodeToString, typeFromString, typeToString } from './mnemonics.js';
+export {
+  base32hexDecode,
+  base32hexEncode,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+} from './encoding.js';
+export { formatIpv6, parseIpv6 } from './addresses.js';
 
 /** One codec per rdata TYPE (dns-packet shape, without mutable `encode.bytes`). */
 export interface RdataCodec<D> {
@@ -29,93 +54,45 @@ export interface RdataCodec<D> {
   decode(buf: Uint8Array, offset: number, length: number): D;
 }
 
-function inProgress(): never {
-  throw new DnsWireError('bad-value', -1, 'not implemented yet');
+/** The codec for one TYPE's rdata (uncompressed, case kept). */
+export function rdataCodec<T extends KnownType>(type: T): RdataCodec<RdataByType[T]> {
+  const wire = codecFor(type);
+  const encode = (data: RdataByType[T]): Uint8Array => {
+    const w = new Writer({ compress: false, canonical: false }, 64);
+    wire.encode(w, data);
+    return w.result();
+  };
+  return {
+    encode,
+    encodingLength: (data) => encode(data).length,
+    encodeInto(data, buf, offset) {
+      const bytes = encode(data);
+      if (offset < 0 || offset + bytes.length > buf.length)
+        throw new DnsWireError('bad-value', offset, 'buffer too small for rdata');
+      buf.set(bytes, offset);
+      return bytes.length;
+    },
+    decode(buf, offset, length) {
+      if (offset < 0 || length < 0 || offset + length > buf.length)
+        throw new DnsWireError('truncated', offset, 'rdata runs past the end');
+      const r = new Reader(buf, offset, offset + length);
+      const data = wire.decode(r) as RdataByType[T];
+      if (r.pos !== r.end)
+        throw new DnsWireError('bad-rdata', r.pos, 'rdata longer than its content');
+      return data;
+    },
+  };
 }
 
-export function decodeMessage(_bytes: Uint8Array, _options?: DecodeOptions): Message {
-  return inProgress();
-}
-export function encodeMessage(_msg: Message, _options?: EncodeOptions): Uint8Array {
-  return inProgress();
-}
-export function peekHeader(_bytes: Uint8Array): PeekedHeader | undefined {
-  return inProgress();
-}
+/**
+ * Narrows a record to one known TYPE with typed rdata.
+ *
+ * @example
+ * for (const rr of msg.answers) if (isRecordType(rr, RRType.NAPTR)) use(rr.data.regexp);
+ */
 export function isRecordType<T extends KnownType>(
   rr: ResourceRecord,
   type: T,
 ): rr is Extract<KnownRecord, { type: T }> {
   return rr.type === type && !('raw' in rr.data);
-}
-export function rdataCodec<T extends KnownType>(_type: T): RdataCodec<RdataByType[T]> {
-  return inProgress();
-}
-export function encodeRdata(_rr: ResourceRecord): Uint8Array {
-  return inProgress();
-}
-export function decodeRdata(
-  _type: number,
-  _buf: Uint8Array,
-  _offset: number,
-  _length: number,
-): ResourceRecord['data'] {
-  return inProgress();
-}
-export function encodeName(_name: DomainName): Uint8Array {
-  return inProgress();
-}
-export function decodeName(_buf: Uint8Array, _offset: number): { name: DomainName; end: number } {
-  return inProgress();
-}
-export function normalizeName(_name: DomainName): DomainName {
-  return inProgress();
-}
-export function canonicalName(_name: DomainName): DomainName {
-  return inProgress();
-}
-export function namesEqual(_a: DomainName, _b: DomainName): boolean {
-  return inProgress();
-}
-export function nameLabels(_name: DomainName): string[] {
-  return inProgress();
-}
-export function labelCount(_name: DomainName): number {
-  return inProgress();
-}
-export function isSubdomainOf(_name: DomainName, _ancestor: DomainName): boolean {
-  return inProgress();
-}
-export function compareCanonicalNames(_a: DomainName, _b: DomainName): number {
-  return inProgress();
-}
-export function canonicalRdata(_rr: ResourceRecord): Uint8Array {
-  return inProgress();
-}
-export function canonicalRrset(_rrset: readonly ResourceRecord[]): ResourceRecord[] {
-  return inProgress();
-}
-export function formatRecord(_rr: ResourceRecord): string {
-  return inProgress();
-}
-export function parseZone(_text: string, _options?: ZoneParseOptions): ResourceRecord[] {
-  return inProgress();
-}
-export function parseRecord(_line: string, _options?: ZoneParseOptions): ResourceRecord {
-  return inProgress();
-}
-export function typeToString(_type: number): string {
-  return inProgress();
-}
-export function typeFromString(_text: string): number {
-  return inProgress();
-}
-export function classToString(_cls: number): string {
-  return inProgress();
-}
-export function rcodeToString(_rcode: number): string {
-  return inProgress();
-}
-export function txtData(..._texts: string[]): TxtData {
-  return inProgress();
 }
