@@ -20,3 +20,6 @@ export * from './signal/stores.js';
 export * from './signal/keys.js';
 export * from './signal/session.js';
 export * from './signal/fingerprint.js';
+export * from './rendezvous/card.js';
+export * from './rendezvous/connections.js';
+export * from './rendezvous/qr.js';

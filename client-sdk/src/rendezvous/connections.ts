@@ -1,0 +1,510 @@
+import { Aes256GcmSiv, PrivateKey, PublicKey, hkdf } from '@signalapp/libsignal-client';
+import {
+  ByteReader,
+  ByteWriter,
+  concatBytes,
+  copyBytes,
+  fromBase64,
+  randomBytes,
+  toBase64,
+  toBase64Url,
+  utf8,
+} from '../bytes.js';
+import { MessageType, decodeEnvelope, encodeEnvelope } from '../envelope.js';
+import { SwitchboardError } from '../errors.js';
+import type { KeyValueStorage } from '../storage.js';
+import type { ReachEntry, SignedCard } from './card.js';
+import {
+  cardFromText,
+  cardHash,
+  cardToText,
+  contactIdFor,
+  mailboxAddressFor,
+  openCard,
+  signCard,
+} from './card.js';
+
+/** How the user obtained a card: scanned face to face, or over some other channel. */
+export type CardChannel = 'in-person' | 'remote';
+
+export interface ReachOptions {
+  /** Provider base URLs at which to open a mailbox for this connection. */
+  readonly mailboxProviders?: ReadonlyArray<string>;
+  /** Network addresses (sip:, xmpp:, matrix:, https:) where this connection can be reached. */
+  readonly networkAddresses?: ReadonlyArray<string>;
+  readonly label?: string;
+}
+
+/** A completed connection with one contact. Public view; secrets stay in storage. */
+export interface Connection {
+  /** Their contact id (`card:<id>` in envelopes they send). */
+  readonly contactId: string;
+  /** Our contact id for them (`card:<id>` in envelopes we send). */
+  readonly ownContactId: string;
+  readonly label: string;
+  readonly channel: CardChannel;
+  readonly theirReach: ReadonlyArray<ReachEntry>;
+  readonly ownReach: ReadonlyArray<ReachEntry>;
+  readonly theirContactKey: Uint8Array;
+  readonly establishedAt: number;
+}
+
+interface StoredOffer {
+  readonly cardId: string;
+  readonly cardBytes: string;
+  readonly contactPrivate: string;
+  readonly conversationPrivate: string;
+  readonly expiresAt: number;
+  readonly used: boolean;
+}
+
+interface StoredConnection {
+  readonly contactId: string;
+  readonly ownContactId: string;
+  readonly label: string;
+  readonly channel: CardChannel;
+  readonly theirReach: ReadonlyArray<StoredReach>;
+  readonly ownReach: ReadonlyArray<StoredReach>;
+  readonly theirContactKey: string;
+  readonly ownContactPrivate: string;
+  readonly sendChain: string;
+  readonly receiveChain: string;
+  readonly nextSendCounter: number;
+  /** Counters at or below `receiveFloor` are refused; `seen` holds accepted ones above it. */
+  readonly receiveFloor: number;
+  readonly seen: ReadonlyArray<number>;
+  readonly establishedAt: number;
+}
+
+type StoredReach =
+  | { readonly kind: 'mailbox'; readonly address: string; readonly provider: string }
+  | { readonly kind: 'network'; readonly uri: string };
+
+const REPLAY_WINDOW = 512;
+const MESSAGE_CONTEXT = utf8('switchboard-card-message-v1');
+const KDF_INFO = utf8('switchboard-rendezvous-v1');
+
+function toStoredReach(r: ReachEntry): StoredReach {
+  return r.kind === 'mailbox'
+    ? { kind: 'mailbox', address: toBase64Url(r.address), provider: r.provider }
+    : r;
+}
+
+function fromStoredReach(r: StoredReach): ReachEntry {
+  return r.kind === 'mailbox' ? { ...r, address: fromBase64(r.address)! } : r;
+}
+
+function b64(bytes: Uint8Array): string {
+  return toBase64(bytes);
+}
+
+function unb64(text: string): Uint8Array<ArrayBuffer> {
+  const b = fromBase64(text);
+  if (!b) throw new SwitchboardError('storage-failed', 'stored connection state is corrupt');
+  return b;
+}
+
+/**
+ * Derives the two directional chain keys. Three agreements bind both contact keys and both
+ * ephemeral conversation keys (X3DH-style); the salt binds the exact offer and reply bytes.
+ */
+function deriveChains(
+  dh1: Uint8Array,
+  dh2: Uint8Array,
+  dh3: Uint8Array,
+  offerHash: Uint8Array,
+  replyHash: Uint8Array,
+): { offerToReply: Uint8Array<ArrayBuffer>; replyToOffer: Uint8Array<ArrayBuffer> } {
+  const okm = hkdf(64, concatBytes(dh1, dh2, dh3), KDF_INFO, concatBytes(offerHash, replyHash));
+  return { offerToReply: okm.slice(0, 32), replyToOffer: okm.slice(32, 64) };
+}
+
+function messageKey(
+  chain: Uint8Array,
+  counter: number,
+): { key: Uint8Array<ArrayBuffer>; nonce: Uint8Array<ArrayBuffer> } {
+  const info = new ByteWriter().bytes(utf8('switchboard-card-message-key')).u32(counter).finish();
+  const okm = hkdf(44, copyBytes(chain), info, null);
+  return { key: okm.slice(0, 32), nonce: okm.slice(32, 44) };
+}
+
+export interface RendezvousOptions {
+  readonly storage: KeyValueStorage;
+  /** Seconds since the Unix epoch. */
+  readonly nowSeconds?: () => number;
+}
+
+/**
+ * Unregulated mode: identities that are only key pairs, one fresh key pair per contact,
+ * connected by exchanging signed rendez-vous cards (docs/rendezvous-card.md).
+ *
+ * @example
+ * const alice = new Rendezvous({ storage: new MemoryStorage() });
+ * const offer = await alice.createOffer({ mailboxProviders: ['https://p1.example'] });
+ * const { reply } = await bob.acceptOffer(offer.text, 'in-person', { mailboxProviders: [...] });
+ * await alice.completeExchange(reply.text, 'in-person');
+ */
+export class Rendezvous {
+  readonly #storage: KeyValueStorage;
+  readonly #now: () => number;
+
+  constructor(options: RendezvousOptions) {
+    this.#storage = options.storage;
+    this.#now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  async #reach(contactKey: Uint8Array, options: ReachOptions): Promise<ReachEntry[]> {
+    const address = await mailboxAddressFor(contactKey);
+    const reach: ReachEntry[] = [
+      ...(options.mailboxProviders ?? []).map((provider): ReachEntry => ({
+        kind: 'mailbox',
+        address,
+        provider,
+      })),
+      ...(options.networkAddresses ?? []).map((uri): ReachEntry => ({ kind: 'network', uri })),
+    ];
+    if (reach.length === 0) {
+      throw new SwitchboardError(
+        'invalid-input',
+        'give at least one mailbox provider or network address where the contact can reach you',
+      );
+    }
+    return reach;
+  }
+
+  /** Creates and stores a new offer card, valid for `ttlSeconds` (default 7 days). */
+  async createOffer(
+    options: ReachOptions & { readonly ttlSeconds?: number },
+  ): Promise<SignedCard & { readonly text: string }> {
+    const ttl = options.ttlSeconds ?? 7 * 24 * 3600;
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > 365 * 24 * 3600) {
+      throw new SwitchboardError('invalid-input', 'card lifetime must be 60 seconds to 1 year');
+    }
+    const contact = PrivateKey.generate();
+    const conversation = PrivateKey.generate();
+    const contactKey = contact.getPublicKey().serialize();
+    const now = this.#now();
+    const signed = signCard(
+      {
+        version: 1,
+        kind: 'offer',
+        cardId: randomBytes(16),
+        issuedAt: now,
+        expiresAt: now + ttl,
+        contactKey,
+        conversationKey: conversation.getPublicKey().serialize(),
+        label: options.label ?? '',
+        reach: await this.#reach(contactKey, options),
+      },
+      contact,
+    );
+    const offer: StoredOffer = {
+      cardId: toBase64Url(signed.card.cardId),
+      cardBytes: b64(signed.bytes),
+      contactPrivate: b64(contact.serialize()),
+      conversationPrivate: b64(conversation.serialize()),
+      expiresAt: signed.card.expiresAt,
+      used: false,
+    };
+    await this.#storage.set(`rendezvous/offer/${offer.cardId}`, JSON.stringify(offer), {
+      secret: true,
+    });
+    return { ...signed, text: cardToText(signed.bytes) };
+  }
+
+  /**
+   * Accepts someone's offer card (text or bytes): verifies it, creates our per-contact key and
+   * the reply card that completes the exchange, and records the connection.
+   */
+  async acceptOffer(
+    input: string | Uint8Array,
+    channel: CardChannel,
+    options: ReachOptions & { readonly ttlSeconds?: number },
+  ): Promise<{
+    readonly connection: Connection;
+    readonly reply: SignedCard & { readonly text: string };
+  }> {
+    const offer = openCard(typeof input === 'string' ? cardFromText(input) : input, this.#now());
+    if (offer.card.kind !== 'offer') {
+      throw new SwitchboardError(
+        'invalid-card',
+        'this is a reply card; it completes an exchange you started',
+      );
+    }
+    const contactId = await contactIdFor(offer.card.contactKey);
+    if (await this.#storage.get(`rendezvous/connection/${contactId}`)) {
+      throw new SwitchboardError(
+        'card-already-used',
+        'you are already connected through this card',
+      );
+    }
+    const contact = PrivateKey.generate();
+    const conversation = PrivateKey.generate();
+    const contactKey = contact.getPublicKey().serialize();
+    const now = this.#now();
+    const ttl = options.ttlSeconds ?? 7 * 24 * 3600;
+    const offerHash = await cardHash(offer.bytes);
+    const reply = signCard(
+      {
+        version: 1,
+        kind: 'reply',
+        cardId: randomBytes(16),
+        issuedAt: now,
+        expiresAt: Math.min(now + ttl, 2 ** 32 - 1),
+        contactKey,
+        conversationKey: conversation.getPublicKey().serialize(),
+        replyTo: offerHash,
+        label: options.label ?? '',
+        reach: await this.#reach(contactKey, options),
+      },
+      contact,
+    );
+    const theirContact = PublicKey.deserialize(copyBytes(offer.card.contactKey));
+    const theirConversation = PublicKey.deserialize(copyBytes(offer.card.conversationKey));
+    const chains = deriveChains(
+      conversation.agree(theirContact),
+      contact.agree(theirConversation),
+      conversation.agree(theirConversation),
+      offerHash,
+      await cardHash(reply.bytes),
+    );
+    const connection = await this.#saveConnection({
+      contactId,
+      ownContactId: await contactIdFor(contactKey),
+      label: offer.card.label,
+      channel,
+      theirReach: offer.card.reach.map(toStoredReach),
+      ownReach: reply.card.reach.map(toStoredReach),
+      theirContactKey: b64(offer.card.contactKey),
+      ownContactPrivate: b64(contact.serialize()),
+      sendChain: b64(chains.replyToOffer),
+      receiveChain: b64(chains.offerToReply),
+      nextSendCounter: 0,
+      receiveFloor: -1,
+      seen: [],
+      establishedAt: now,
+    });
+    return { connection, reply: { ...reply, text: cardToText(reply.bytes) } };
+  }
+
+  /**
+   * Completes an exchange we started: `input` must be a reply to one of our own unexpired,
+   * unused offers. A second reply to the same offer (a forwarded card) is refused.
+   */
+  async completeExchange(input: string | Uint8Array, channel: CardChannel): Promise<Connection> {
+    const reply = openCard(typeof input === 'string' ? cardFromText(input) : input, this.#now());
+    if (reply.card.kind !== 'reply' || !reply.card.replyTo) {
+      throw new SwitchboardError('invalid-card', 'this is an offer card; accept it instead');
+    }
+    let offer: StoredOffer | undefined;
+    for (const key of await this.#storage.list('rendezvous/offer/')) {
+      const text = await this.#storage.get(key);
+      if (!text) continue;
+      const candidate = JSON.parse(text) as StoredOffer;
+      const hash = await cardHash(unb64(candidate.cardBytes));
+      if (toBase64(hash) === toBase64(reply.card.replyTo)) offer = candidate;
+    }
+    if (!offer) {
+      throw new SwitchboardError(
+        'card-unknown',
+        'this reply answers a card this device did not issue',
+      );
+    }
+    if (offer.used) {
+      throw new SwitchboardError(
+        'card-already-used',
+        'your card was already answered by someone else; if you did not expect this, the card was forwarded',
+      );
+    }
+    if (this.#now() >= offer.expiresAt) {
+      throw new SwitchboardError(
+        'card-expired',
+        'your card expired before this reply arrived; make a new one',
+      );
+    }
+    // Mark the offer used first: a crash after this point loses the connection, never
+    // lets a second reply in.
+    await this.#storage.set(
+      `rendezvous/offer/${offer.cardId}`,
+      JSON.stringify({ ...offer, used: true } satisfies StoredOffer),
+      { secret: true },
+    );
+    const contact = PrivateKey.deserialize(unb64(offer.contactPrivate));
+    const conversation = PrivateKey.deserialize(unb64(offer.conversationPrivate));
+    const theirContact = PublicKey.deserialize(copyBytes(reply.card.contactKey));
+    const theirConversation = PublicKey.deserialize(copyBytes(reply.card.conversationKey));
+    const chains = deriveChains(
+      // Same order as acceptOffer: (offerer contact, replier conversation) pairs swap sides.
+      contact.agree(theirConversation),
+      conversation.agree(theirContact),
+      conversation.agree(theirConversation),
+      reply.card.replyTo,
+      await cardHash(reply.bytes),
+    );
+    const offerCard = openCard(unb64(offer.cardBytes), this.#now());
+    return this.#saveConnection({
+      contactId: await contactIdFor(reply.card.contactKey),
+      ownContactId: await contactIdFor(contact.getPublicKey().serialize()),
+      label: reply.card.label,
+      channel,
+      theirReach: reply.card.reach.map(toStoredReach),
+      ownReach: offerCard.card.reach.map(toStoredReach),
+      theirContactKey: b64(reply.card.contactKey),
+      ownContactPrivate: offer.contactPrivate,
+      sendChain: b64(chains.offerToReply),
+      receiveChain: b64(chains.replyToOffer),
+      nextSendCounter: 0,
+      receiveFloor: -1,
+      seen: [],
+      establishedAt: this.#now(),
+    });
+  }
+
+  async #saveConnection(c: StoredConnection): Promise<Connection> {
+    await this.#storage.set(`rendezvous/connection/${c.contactId}`, JSON.stringify(c), {
+      secret: true,
+    });
+    return toPublic(c);
+  }
+
+  async #load(contactId: string): Promise<StoredConnection> {
+    const text = await this.#storage.get(`rendezvous/connection/${contactId}`);
+    if (!text) throw new SwitchboardError('no-session', 'no connection with this contact');
+    return JSON.parse(text) as StoredConnection;
+  }
+
+  async connections(): Promise<Connection[]> {
+    const out: Connection[] = [];
+    for (const key of await this.#storage.list('rendezvous/connection/')) {
+      const text = await this.#storage.get(key);
+      if (text) out.push(toPublic(JSON.parse(text) as StoredConnection));
+    }
+    return out;
+  }
+
+  async connection(contactId: string): Promise<Connection> {
+    return toPublic(await this.#load(contactId));
+  }
+
+  /** Private key of our side of a connection: signs mailbox receive requests. */
+  async connectionKey(contactId: string): Promise<PrivateKey> {
+    return PrivateKey.deserialize(unb64((await this.#load(contactId)).ownContactPrivate));
+  }
+
+  /**
+   * Encrypts `plaintext` for a contact and returns the envelope (type CardMessage), signed by
+   * our per-contact key. Ciphertext layout: docs/rendezvous-card.md §Messages.
+   */
+  async seal(contactId: string, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const c = await this.#load(contactId);
+    const counter = c.nextSendCounter;
+    if (counter >= 2 ** 32 - 1) {
+      throw new SwitchboardError('no-session', 'this connection is exhausted; exchange new cards');
+    }
+    // Persist the advanced counter before using it, so a crash never reuses a message key.
+    await this.#saveConnection({ ...c, nextSendCounter: counter + 1 });
+    const { key, nonce } = messageKey(unb64(c.sendChain), counter);
+    const header = new ByteWriter().u8(1).u32(counter).finish();
+    const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.ownContactId), utf8(c.contactId), header);
+    const ct = Aes256GcmSiv.new(key).encrypt(copyBytes(plaintext), nonce, aad);
+    const own = PrivateKey.deserialize(unb64(c.ownContactPrivate));
+    const signature = own.sign(concatBytes(aad, ct));
+    return encodeEnvelope({
+      type: MessageType.CardMessage,
+      sender: `card:${c.ownContactId}`,
+      senderDevice: 1,
+      ciphertext: concatBytes(header, ct, signature),
+    });
+  }
+
+  /**
+   * Opens a CardMessage envelope. Messages from unknown senders, not signed by the contact's
+   * per-contact key, or already received are refused (`message-rejected`, `replayed-message`);
+   * callers discard them.
+   */
+  async open(
+    envelopeBytes: Uint8Array,
+  ): Promise<{ readonly contactId: string; readonly plaintext: Uint8Array<ArrayBuffer> }> {
+    const env = decodeEnvelope(envelopeBytes);
+    if (env.type !== MessageType.CardMessage || !env.sender.startsWith('card:')) {
+      throw new SwitchboardError('message-rejected', 'not a rendez-vous connection message');
+    }
+    const contactId = env.sender.slice(5);
+    const text = /^[A-Za-z0-9_-]{22}$/.test(contactId)
+      ? await this.#storage.get(`rendezvous/connection/${contactId}`)
+      : undefined;
+    if (!text) {
+      throw new SwitchboardError(
+        'message-rejected',
+        'message from a sender this device is not connected to',
+      );
+    }
+    const c = JSON.parse(text) as StoredConnection;
+    const r = new ByteReader(
+      env.ciphertext,
+      () => new SwitchboardError('message-rejected', 'message is truncated'),
+    );
+    const version = r.u8('version');
+    const counter = r.u32('counter');
+    if (version !== 1 || r.remaining < 16 + 64) {
+      throw new SwitchboardError('message-rejected', 'message format not understood');
+    }
+    const ct = r.bytes(r.remaining - 64, 'ciphertext');
+    const signature = r.bytes(64, 'signature');
+    const header = env.ciphertext.slice(0, 5);
+    const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.contactId), utf8(c.ownContactId), header);
+    const theirKey = PublicKey.deserialize(unb64(c.theirContactKey));
+    let signed = false;
+    try {
+      signed = theirKey.verify(concatBytes(aad, ct), signature);
+    } catch {
+      signed = false;
+    }
+    if (!signed) {
+      throw new SwitchboardError(
+        'message-rejected',
+        "message is not signed by this contact's key; it was discarded",
+      );
+    }
+    if (counter <= c.receiveFloor || c.seen.includes(counter)) {
+      throw new SwitchboardError('replayed-message', 'this message was already received');
+    }
+    const { key, nonce } = messageKey(unb64(c.receiveChain), counter);
+    let plaintext: Uint8Array<ArrayBuffer>;
+    try {
+      plaintext = Aes256GcmSiv.new(key).decrypt(ct, nonce, aad);
+    } catch (cause) {
+      throw new SwitchboardError('decrypt-failed', 'message could not be decrypted', { cause });
+    }
+    const seen = [...c.seen, counter].sort((a, b) => a - b);
+    let floor = c.receiveFloor;
+    while (seen.length > 0 && (seen[0] === floor + 1 || seen.length > REPLAY_WINDOW)) {
+      floor = Math.max(floor + 1, seen.shift()!);
+    }
+    await this.#saveConnection({ ...c, seen, receiveFloor: floor });
+    return { contactId: c.contactId, plaintext };
+  }
+}
+
+/** Wraps a reply card in a CardReply envelope for delivery to the offerer's mailbox. */
+export function replyEnvelope(reply: SignedCard, ownContactId: string): Uint8Array<ArrayBuffer> {
+  return encodeEnvelope({
+    type: MessageType.CardReply,
+    sender: `card:${ownContactId}`,
+    senderDevice: 1,
+    ciphertext: reply.bytes,
+  });
+}
+
+function toPublic(c: StoredConnection): Connection {
+  return {
+    contactId: c.contactId,
+    ownContactId: c.ownContactId,
+    label: c.label,
+    channel: c.channel,
+    theirReach: c.theirReach.map(fromStoredReach),
+    ownReach: c.ownReach.map(fromStoredReach),
+    theirContactKey: unb64(c.theirContactKey),
+    establishedAt: c.establishedAt,
+  };
+}

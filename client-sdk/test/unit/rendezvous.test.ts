@@ -1,0 +1,204 @@
+import { PrivateKey } from '@signalapp/libsignal-client';
+import type { SwitchboardError } from '../../src/index.js';
+import {
+  MemoryStorage,
+  Rendezvous,
+  cardFromText,
+  cardQr,
+  cardToText,
+  decodeEnvelope,
+  encodeEnvelope,
+  fromUtf8,
+  openCard,
+  signCard,
+  utf8,
+} from '../../src/index.js';
+import { cardQrPng } from '../../src/node/index.js';
+
+const P1 = 'https://p1.example';
+const P2 = 'https://p2.example';
+const NOW = 1_800_000_000;
+
+function party(now = (): number => NOW): Rendezvous {
+  return new Rendezvous({ storage: new MemoryStorage(), nowSeconds: now });
+}
+
+async function connected() {
+  const alice = party();
+  const bob = party();
+  const offer = await alice.createOffer({ mailboxProviders: [P1], label: 'Alice' });
+  const accepted = await bob.acceptOffer(offer.text, 'in-person', {
+    mailboxProviders: [P2],
+    label: 'Bob',
+  });
+  const aliceView = await alice.completeExchange(accepted.reply.text, 'in-person');
+  return { alice, bob, offer, accepted, aliceView };
+}
+
+describe('rendez-vous cards', () => {
+  it('fits in one QR code and round-trips through text, terminal, SVG and PNG', async () => {
+    const alice = party();
+    const offer = await alice.createOffer({
+      mailboxProviders: [P1, P2],
+      networkAddresses: ['xmpp:alice@chat.example'],
+      label: 'Alice',
+    });
+    expect(offer.text.startsWith('SBC1:')).toBe(true);
+    expect(offer.text).toMatch(/^SBC1:[A-Za-z0-9_-]+$/);
+    expect(offer.bytes.length).toBeLessThan(600);
+    // Line breaks from e-mail clients are tolerated.
+    const wrapped = offer.text.replace(/(.{60})/g, '$1\n');
+    expect(cardFromText(wrapped)).toEqual(offer.bytes);
+    const opened = openCard(cardFromText(offer.text), NOW);
+    expect(opened.card.label).toBe('Alice');
+    expect(opened.card.reach).toHaveLength(3);
+    expect(await cardQr(offer.text, 'svg')).toContain('<svg');
+    expect((await cardQr(offer.text, 'terminal')).length).toBeGreaterThan(100);
+    const png = await cardQrPng(offer.text);
+    expect([...png.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+  });
+
+  it('refuses a card with any single byte changed', async () => {
+    const offer = await party().createOffer({ mailboxProviders: [P1] });
+    for (let i = 0; i < offer.bytes.length; i++) {
+      const tampered = offer.bytes.slice();
+      tampered[i] = tampered[i]! ^ 0x01;
+      let code: string | undefined;
+      try {
+        openCard(tampered, NOW);
+      } catch (err) {
+        code = (err as SwitchboardError).code;
+      }
+      expect([
+        'invalid-card',
+        'card-signature-invalid',
+        'unsupported-version',
+        'card-expired',
+      ]).toContain(code);
+    }
+    // Re-signing a changed card with another key while keeping the owner's key is refused.
+    const card = openCard(offer.bytes, NOW).card;
+    expect(() => signCard({ ...card, label: 'Mallory' }, PrivateKey.generate())).toThrow(
+      expect.objectContaining({ code: 'invalid-input' }),
+    );
+  });
+
+  it('refuses expired and future-dated cards with distinct errors', async () => {
+    const offer = await party().createOffer({ mailboxProviders: [P1], ttlSeconds: 600 });
+    expect(() => openCard(offer.bytes, NOW + 600)).toThrow(
+      expect.objectContaining({ code: 'card-expired' }),
+    );
+    expect(() => openCard(offer.bytes, NOW - 3600)).toThrow(
+      expect.objectContaining({ code: 'card-not-yet-valid' }),
+    );
+    const bob = party(() => NOW + 601);
+    await expect(
+      bob.acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] }),
+    ).rejects.toMatchObject({
+      code: 'card-expired',
+    });
+  });
+
+  it('refuses garbage text and http providers other than loopback', async () => {
+    expect(() => cardFromText('hello')).toThrow(expect.objectContaining({ code: 'invalid-card' }));
+    expect(() => cardFromText('SBC1:@@@')).toThrow(
+      expect.objectContaining({ code: 'invalid-card' }),
+    );
+    await expect(
+      party().createOffer({ mailboxProviders: ['http://p1.example'] }),
+    ).rejects.toMatchObject({
+      code: 'invalid-card',
+    });
+    await expect(party().createOffer({})).rejects.toMatchObject({ code: 'invalid-input' });
+    const loopback = await party().createOffer({ mailboxProviders: ['http://127.0.0.1:8080'] });
+    expect(openCard(loopback.bytes, NOW).card.reach[0]).toMatchObject({
+      provider: 'http://127.0.0.1:8080',
+    });
+  });
+});
+
+describe('rendez-vous connections', () => {
+  it('completes the exchange and records the channel on both sides', async () => {
+    const { accepted, aliceView } = await connected();
+    expect(aliceView.contactId).toBe(accepted.connection.ownContactId);
+    expect(accepted.connection.contactId).toBe(aliceView.ownContactId);
+    expect(aliceView.channel).toBe('in-person');
+    expect(aliceView.label).toBe('Bob');
+    expect(accepted.connection.label).toBe('Alice');
+    expect(aliceView.theirReach[0]).toMatchObject({ kind: 'mailbox', provider: P2 });
+  });
+
+  it('exchanges messages both ways and refuses replays', async () => {
+    const { alice, bob, aliceView, accepted } = await connected();
+    const toBob = await alice.seal(aliceView.contactId, utf8('hi bob'));
+    const got = await bob.open(toBob);
+    expect(fromUtf8(got.plaintext)).toBe('hi bob');
+    expect(got.contactId).toBe(accepted.connection.contactId);
+    await expect(bob.open(toBob)).rejects.toMatchObject({ code: 'replayed-message' });
+    const toAlice = await bob.seal(accepted.connection.contactId, utf8('hi alice'));
+    expect(fromUtf8((await alice.open(toAlice)).plaintext)).toBe('hi alice');
+    // Out of order delivery still works, each message once.
+    const m1 = await alice.seal(aliceView.contactId, utf8('1'));
+    const m2 = await alice.seal(aliceView.contactId, utf8('2'));
+    expect(fromUtf8((await bob.open(m2)).plaintext)).toBe('2');
+    expect(fromUtf8((await bob.open(m1)).plaintext)).toBe('1');
+    await expect(bob.open(m1)).rejects.toMatchObject({ code: 'replayed-message' });
+  });
+
+  it('discards messages not signed by the expected per-contact key', async () => {
+    const { alice, bob, aliceView } = await connected();
+    const real = decodeEnvelope(await alice.seal(aliceView.contactId, utf8('x')));
+    const flipped = real.ciphertext.slice();
+    flipped[7] = flipped[7]! ^ 1;
+    await expect(bob.open(encodeEnvelope({ ...real, ciphertext: flipped }))).rejects.toMatchObject({
+      code: 'message-rejected',
+    });
+    // Someone else's signature over the same bytes.
+    const sig = PrivateKey.generate().sign(new Uint8Array(8));
+    const resigned = new Uint8Array([...real.ciphertext.subarray(0, -64), ...sig]);
+    await expect(bob.open(encodeEnvelope({ ...real, ciphertext: resigned }))).rejects.toMatchObject(
+      {
+        code: 'message-rejected',
+      },
+    );
+    await expect(
+      bob.open(encodeEnvelope({ ...real, sender: 'card:AAAAAAAAAAAAAAAAAAAAAA' })),
+    ).rejects.toMatchObject({ code: 'message-rejected' });
+  });
+
+  it('makes a forwarded card useless to a third party', async () => {
+    const { alice, bob, offer, aliceView } = await connected();
+    const eve = party();
+    // Eve got Alice's card from Bob and answers it.
+    const evesTry = await eve.acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] });
+    await expect(alice.completeExchange(evesTry.reply.text, 'remote')).rejects.toMatchObject({
+      code: 'card-already-used',
+    });
+    // Eve's messages are not from anyone Alice is connected to.
+    const fromEve = await eve.seal(evesTry.connection.contactId, utf8('let me in'));
+    await expect(alice.open(fromEve)).rejects.toMatchObject({ code: 'message-rejected' });
+    // Eve cannot read what Alice sends Bob: her keys for "Alice" derive different chains.
+    const toBob = await alice.seal(aliceView.contactId, utf8('secret'));
+    await expect(eve.open(toBob)).rejects.toMatchObject({ code: 'message-rejected' });
+    expect(fromUtf8((await bob.open(toBob)).plaintext)).toBe('secret');
+    // Bob cannot accept the same card twice either.
+    await expect(
+      bob.acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] }),
+    ).rejects.toMatchObject({
+      code: 'card-already-used',
+    });
+  });
+
+  it('refuses a reply to an unknown card and an offer used as a reply', async () => {
+    const { offer } = await connected();
+    const stranger = party();
+    const answered = await party().acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] });
+    await expect(stranger.completeExchange(answered.reply.text, 'remote')).rejects.toMatchObject({
+      code: 'card-unknown',
+    });
+    await expect(stranger.completeExchange(offer.text, 'remote')).rejects.toMatchObject({
+      code: 'invalid-card',
+    });
+    expect(cardToText(offer.bytes)).toBe(offer.text);
+  });
+});
