@@ -22,6 +22,10 @@ export { canonicalRrset } from './canonical.js';
 export {
   canonicalName,
   compareCanonicalNames,
+  compareLabelSequences,
+  labelsToName,
+  lowerLabels,
+  nameToLabels,
   decodeName,
   encodeName,
   isSubdomainOf,
