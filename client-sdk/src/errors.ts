@@ -22,6 +22,7 @@ export type SwitchboardErrorCode =
   | 'not-found'
   | 'bogus-signature'
   | 'expired'
+  | 'directory-record-invalid'
   | 'unlisted-directory'
   | 'unlisted-provider'
   | 'trust-list-expired'

@@ -5,6 +5,7 @@
  */
 export * from './errors.js';
 export * from './storage.js';
+export * from './crypto.js';
 export * from './envelope.js';
 export {
   toBase64,
@@ -23,3 +24,6 @@ export * from './signal/fingerprint.js';
 export * from './rendezvous/card.js';
 export * from './rendezvous/connections.js';
 export * from './rendezvous/qr.js';
+export * from './lookup/records.js';
+export * from './lookup/transport.js';
+export * from './lookup/lookup.js';

@@ -1,3 +1,5 @@
 /** Node-only implementations of the SDK's injected interfaces. */
 export { FileStorage } from './file-storage.js';
 export { cardQrPng } from './qr-png.js';
+export { NodeDnsTransport } from './dns-transport.js';
+export { NodeEd25519 } from './ed25519.js';

@@ -13,6 +13,7 @@ import {
 import { MessageType, decodeEnvelope, encodeEnvelope } from '../envelope.js';
 import { SwitchboardError } from '../errors.js';
 import type { KeyValueStorage } from '../storage.js';
+import type { Ed25519 } from '../crypto.js';
 import type { ReachEntry, SignedCard } from './card.js';
 import {
   cardFromText,
@@ -56,6 +57,8 @@ interface StoredOffer {
   readonly conversationPrivate: string;
   readonly expiresAt: number;
   readonly used: boolean;
+  /** Ed25519 seed of the mailbox key for this connection, when a mailbox was offered. */
+  readonly mailboxSeed?: string | undefined;
 }
 
 interface StoredConnection {
@@ -67,6 +70,7 @@ interface StoredConnection {
   readonly ownReach: ReadonlyArray<StoredReach>;
   readonly theirContactKey: string;
   readonly ownContactPrivate: string;
+  readonly ownMailboxSeed?: string | undefined;
   readonly sendChain: string;
   readonly receiveChain: string;
   readonly nextSendCounter: number;
@@ -130,6 +134,8 @@ function messageKey(
 
 export interface RendezvousOptions {
   readonly storage: KeyValueStorage;
+  /** Needed to create mailbox keys (one Ed25519 key per connection). */
+  readonly ed25519?: Ed25519;
   /** Seconds since the Unix epoch. */
   readonly nowSeconds?: () => number;
 }
@@ -147,18 +153,34 @@ export interface RendezvousOptions {
 export class Rendezvous {
   readonly #storage: KeyValueStorage;
   readonly #now: () => number;
+  readonly #ed25519: Ed25519 | undefined;
 
   constructor(options: RendezvousOptions) {
     this.#storage = options.storage;
+    this.#ed25519 = options.ed25519;
     this.#now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  async #reach(contactKey: Uint8Array, options: ReachOptions): Promise<ReachEntry[]> {
-    const address = await mailboxAddressFor(contactKey);
+  /**
+   * Reach entries for a new connection. Every mailbox of one connection shares one fresh
+   * Ed25519 key; its address is the base64url SHA-256 of the raw public key (provider API).
+   */
+  async #reach(options: ReachOptions): Promise<{ reach: ReachEntry[]; mailboxSeed?: string }> {
+    const providers = options.mailboxProviders ?? [];
+    let address: Uint8Array | undefined;
+    let mailboxSeed: string | undefined;
+    if (providers.length > 0) {
+      if (!this.#ed25519) {
+        throw new SwitchboardError('invalid-input', 'mailboxes need an Ed25519 implementation');
+      }
+      const pair = this.#ed25519.generate();
+      address = await mailboxAddressFor(pair.publicKey);
+      mailboxSeed = b64(pair.seed);
+    }
     const reach: ReachEntry[] = [
-      ...(options.mailboxProviders ?? []).map((provider): ReachEntry => ({
+      ...providers.map((provider): ReachEntry => ({
         kind: 'mailbox',
-        address,
+        address: address!,
         provider,
       })),
       ...(options.networkAddresses ?? []).map((uri): ReachEntry => ({ kind: 'network', uri })),
@@ -169,7 +191,7 @@ export class Rendezvous {
         'give at least one mailbox provider or network address where the contact can reach you',
       );
     }
-    return reach;
+    return mailboxSeed === undefined ? { reach } : { reach, mailboxSeed };
   }
 
   /** Creates and stores a new offer card, valid for `ttlSeconds` (default 7 days). */
@@ -184,6 +206,7 @@ export class Rendezvous {
     const conversation = PrivateKey.generate();
     const contactKey = contact.getPublicKey().serialize();
     const now = this.#now();
+    const own = await this.#reach(options);
     const signed = signCard(
       {
         version: 1,
@@ -194,11 +217,12 @@ export class Rendezvous {
         contactKey,
         conversationKey: conversation.getPublicKey().serialize(),
         label: options.label ?? '',
-        reach: await this.#reach(contactKey, options),
+        reach: own.reach,
       },
       contact,
     );
     const offer: StoredOffer = {
+      mailboxSeed: own.mailboxSeed,
       cardId: toBase64Url(signed.card.cardId),
       cardBytes: b64(signed.bytes),
       contactPrivate: b64(contact.serialize()),
@@ -244,6 +268,7 @@ export class Rendezvous {
     const now = this.#now();
     const ttl = options.ttlSeconds ?? 7 * 24 * 3600;
     const offerHash = await cardHash(offer.bytes);
+    const own = await this.#reach(options);
     const reply = signCard(
       {
         version: 1,
@@ -255,7 +280,7 @@ export class Rendezvous {
         conversationKey: conversation.getPublicKey().serialize(),
         replyTo: offerHash,
         label: options.label ?? '',
-        reach: await this.#reach(contactKey, options),
+        reach: own.reach,
       },
       contact,
     );
@@ -277,6 +302,7 @@ export class Rendezvous {
       ownReach: reply.card.reach.map(toStoredReach),
       theirContactKey: b64(offer.card.contactKey),
       ownContactPrivate: b64(contact.serialize()),
+      ownMailboxSeed: own.mailboxSeed,
       sendChain: b64(chains.replyToOffer),
       receiveChain: b64(chains.offerToReply),
       nextSendCounter: 0,
@@ -351,6 +377,7 @@ export class Rendezvous {
       ownReach: offerCard.card.reach.map(toStoredReach),
       theirContactKey: b64(reply.card.contactKey),
       ownContactPrivate: offer.contactPrivate,
+      ownMailboxSeed: offer.mailboxSeed,
       sendChain: b64(chains.offerToReply),
       receiveChain: b64(chains.replyToOffer),
       nextSendCounter: 0,
@@ -386,9 +413,23 @@ export class Rendezvous {
     return toPublic(await this.#load(contactId));
   }
 
-  /** Private key of our side of a connection: signs mailbox receive requests. */
-  async connectionKey(contactId: string): Promise<PrivateKey> {
-    return PrivateKey.deserialize(unb64((await this.#load(contactId)).ownContactPrivate));
+  /**
+   * The Ed25519 seed of our mailbox for a connection (signs receive requests at the providers
+   * in `ownReach`). Secret: never log or display it.
+   */
+  async mailboxSeed(contactId: string): Promise<Uint8Array | undefined> {
+    const c = await this.#load(contactId);
+    return c.ownMailboxSeed === undefined ? undefined : unb64(c.ownMailboxSeed);
+  }
+
+  /** Mailbox seed of a pending offer (to collect the reply card from our own mailbox). */
+  async offerMailboxSeed(cardText: string): Promise<Uint8Array | undefined> {
+    const bytes = cardFromText(cardText);
+    const card = openCard(bytes, this.#now());
+    const text = await this.#storage.get(`rendezvous/offer/${toBase64Url(card.card.cardId)}`);
+    if (!text) throw new SwitchboardError('card-unknown', 'this device did not issue that card');
+    const offer = JSON.parse(text) as StoredOffer;
+    return offer.mailboxSeed === undefined ? undefined : unb64(offer.mailboxSeed);
   }
 
   /**

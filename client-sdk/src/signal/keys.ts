@@ -37,24 +37,26 @@ export interface RegistrationUpload {
 export interface GenerateKeysOptions {
   /** libsignal device id, 1..127. */
   readonly deviceId?: number;
-  /** How many one-time EC prekeys to create (0..1000). */
+  /** How many one-time EC prekeys to create (0..200, the provider API's batch limit). */
   readonly oneTimePreKeyCount?: number;
   /** Clock for the signed-prekey timestamps (ms since epoch). */
   readonly now?: number;
-  /** Random 14-bit registration id source; defaults to crypto.getRandomValues. */
+  /** Registration id source (1..16380); defaults to crypto.getRandomValues. */
   readonly randomId?: () => number;
 }
 
-function random31(): number {
+/** Key ids are 24-bit on the provider API (openapi `KeyId`). */
+function random24(): number {
   const a = new Uint32Array(1);
   globalThis.crypto.getRandomValues(a);
-  return (a[0]! & 0x7ffffff) + 1;
+  return (a[0]! % 0xfffffe) + 1;
 }
 
-function random14(): number {
+/** Registration ids are 1..16380 (libsignal / openapi `RegisterAccount`). */
+function randomRegistrationId(): number {
   const a = new Uint16Array(1);
   globalThis.crypto.getRandomValues(a);
-  return a[0]! & 0x3fff || 1;
+  return (a[0]! % 16380) + 1;
 }
 
 /**
@@ -80,7 +82,7 @@ export async function generateRegistrationKeys(
   }
   const now = options.now ?? Date.now();
   const identity = IdentityKeyPair.generate();
-  const registrationId = (options.randomId ?? random14)();
+  const registrationId = (options.randomId ?? randomRegistrationId)();
   await stores.identity.initialise(identity, registrationId);
 
   const signedPreKey = await rotateSignedPreKey(stores, identity.privateKey, now);
@@ -102,7 +104,7 @@ export async function rotateSignedPreKey(
   identityPrivate: PrivateKey,
   now: number,
 ): Promise<SignedPublicKeyUpload> {
-  const id = random31();
+  const id = random24();
   const key = PrivateKey.generate();
   const signature = identityPrivate.sign(key.getPublicKey().serialize());
   await stores.signedPreKey.saveSignedPreKey(
@@ -127,7 +129,7 @@ export async function createKyberPreKey(
   now: number,
   lastResort: boolean,
 ): Promise<SignedPublicKeyUpload> {
-  const id = random31();
+  const id = random24();
   const pair = KEMKeyPair.generate();
   const signature = identityPrivate.sign(pair.getPublicKey().serialize());
   await stores.kyberPreKey.saveKyber(
@@ -147,12 +149,12 @@ export async function createOneTimePreKeys(
   stores: ProtocolStores,
   count: number,
 ): Promise<PreKeyUpload[]> {
-  if (!Number.isInteger(count) || count < 0 || count > 1000) {
-    throw new SwitchboardError('invalid-input', 'one-time prekey count must be from 0 to 1000');
+  if (!Number.isInteger(count) || count < 0 || count > 200) {
+    throw new SwitchboardError('invalid-input', 'one-time prekey count must be from 0 to 200');
   }
   const out: PreKeyUpload[] = [];
   const ids = new Set<number>();
-  while (ids.size < count) ids.add(random31());
+  while (ids.size < count) ids.add(random24());
   for (const id of ids) {
     const key = PrivateKey.generate();
     await stores.preKey.savePreKey(id, PreKeyRecord.new(id, key.getPublicKey(), key));

@@ -13,14 +13,18 @@ import {
   signCard,
   utf8,
 } from '../../src/index.js';
-import { cardQrPng } from '../../src/node/index.js';
+import { NodeEd25519, cardQrPng } from '../../src/node/index.js';
 
 const P1 = 'https://p1.example';
 const P2 = 'https://p2.example';
 const NOW = 1_800_000_000;
 
 function party(now = (): number => NOW): Rendezvous {
-  return new Rendezvous({ storage: new MemoryStorage(), nowSeconds: now });
+  return new Rendezvous({
+    storage: new MemoryStorage(),
+    nowSeconds: now,
+    ed25519: new NodeEd25519(),
+  });
 }
 
 async function connected() {

@@ -1,0 +1,351 @@
+import { RRType, Rcode, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
+import type { DsData, Message, ResourceRecord } from '@switchboard/dns-wire';
+import type { BogusReason, TrustAnchor } from '@switchboard/dnssec';
+import { validateDnskeyRrset, validateResponse } from '@switchboard/dnssec';
+import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
+import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from '@switchboard/charter';
+import { mayTrustDirectory, mayTrustProvider } from '@switchboard/charter';
+import { fromBase64, fromHex } from '../bytes.js';
+import { SwitchboardError } from '../errors.js';
+import type { SwitchboardErrorCode } from '../errors.js';
+import type { ContactMethod } from './records.js';
+import { contactMethodsFromNaptr, identityFromTxt } from './records.js';
+import type { DnsTransport } from './transport.js';
+
+export interface LookupConfig {
+  /** A trust list already verified with `verifyTrustList` (charter). */
+  readonly trustList: VerifiedTrustList;
+  readonly dns: DnsTransport;
+  readonly now?: () => Date;
+  /** Which directory to ask; default: every active directory in the list, in list order. */
+  readonly directoryId?: string;
+  /** Override the directory's nameservers (`host:port`), e.g. a local secondary. */
+  readonly nameservers?: ReadonlyArray<string>;
+  readonly timeoutMs?: number;
+  /** Random 16-bit query ids; injectable for tests. */
+  readonly randomId?: () => number;
+}
+
+/** How the answer was validated: always by this SDK, never by a resolver's AD bit. */
+export interface DnssecStatus {
+  readonly status: 'secure';
+  readonly directoryId: string;
+  readonly apex: string;
+  /** Trust list version whose anchor the chain ended at. */
+  readonly trustListVersion: number;
+}
+
+export interface LookupResult {
+  readonly number: string;
+  readonly enumName: string;
+  /** In NAPTR order (order, then preference). */
+  readonly contacts: ReadonlyArray<ContactMethod>;
+  readonly identityKey: Uint8Array;
+  readonly provider: ProviderEntry;
+  readonly dnssec: DnssecStatus;
+}
+
+/** A lookup failure: `code` is one of the lookup codes, `reason` the validator's detail. */
+export class LookupError extends SwitchboardError {
+  /** For bogus answers: the validator's reason (e.g. `signature-invalid`, `ds-mismatch`). */
+  readonly reason: string | undefined;
+  constructor(
+    code: SwitchboardErrorCode,
+    message: string,
+    reason?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'LookupError';
+    this.reason = reason;
+  }
+}
+
+function anchorFor(dir: DirectoryEntry): TrustAnchor {
+  const ds: DsData[] = [];
+  const dnskeys: { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array }[] =
+    [];
+  for (const a of dir.trustAnchors) {
+    if (a.type === 'DS') {
+      const digest = fromHex(a.digest);
+      if (digest)
+        ds.push({ keyTag: a.keyTag, algorithm: a.algorithm, digestType: a.digestType, digest });
+    } else {
+      const publicKey = fromBase64(a.publicKey);
+      if (publicKey)
+        dnskeys.push({ flags: a.flags, protocol: a.protocol, algorithm: a.algorithm, publicKey });
+    }
+  }
+  if (ds.length > 0) return { zone: dir.apex, ds };
+  return { zone: dir.apex, dnskeys };
+}
+
+function bogus(reason: BogusReason | string, what: string): LookupError {
+  if (reason === 'signature-expired' || reason === 'signature-not-yet-valid') {
+    return new LookupError(
+      'expired',
+      `the directory's signatures on the ${what} are outside their validity period; the directory may be stale or this device's clock wrong`,
+      reason,
+    );
+  }
+  return new LookupError(
+    'bogus-signature',
+    `the directory's answer for the ${what} failed DNSSEC validation (${reason}); it may have been tampered with`,
+    reason,
+  );
+}
+
+/**
+ * Finds a phone number in the directory: E.164 -> ENUM name -> DNS (UDP, TCP when truncated)
+ * -> DNSSEC chain validated here up to the trust list's anchor -> contact methods, identity key
+ * and an accredited provider.
+ *
+ * @example
+ * const r = await lookup('+15550100', { trustList, dns: new NodeDnsTransport() });
+ * r.contacts[0].uri; r.identityKey; r.provider.apiBaseUrl;
+ */
+export async function lookup(number: string, config: LookupConfig): Promise<LookupResult> {
+  let e164: string;
+  try {
+    e164 = parseE164(number);
+  } catch (err) {
+    if (err instanceof E164Error) {
+      throw new LookupError(
+        'invalid-input',
+        `not an E.164 number (${err.code}); write it as +<country><number>`,
+        undefined,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+  const now = (config.now ?? (() => new Date()))();
+  const list = config.trustList;
+  if (now.getTime() >= list.expires.getTime()) {
+    throw new LookupError(
+      'trust-list-expired',
+      'the trust list has expired; fetch a current one before looking numbers up',
+    );
+  }
+  const directories: DirectoryEntry[] = [];
+  if (config.directoryId !== undefined) {
+    const d = mayTrustDirectory(list, config.directoryId, now);
+    if (!d.trusted) {
+      if (d.reason === 'list-expired') throw new LookupError('trust-list-expired', d.message);
+      throw new LookupError(
+        'unlisted-directory',
+        `${d.message}; it cannot be used for lookups`,
+        d.reason,
+      );
+    }
+    directories.push(d.entry);
+  } else {
+    for (const entry of list.body.directories) {
+      if (mayTrustDirectory(list, entry.id, now).trusted) directories.push(entry);
+    }
+    if (directories.length === 0) {
+      throw new LookupError('unlisted-directory', 'the trust list names no active directory');
+    }
+  }
+
+  let notFound: LookupError | undefined;
+  for (const dir of directories) {
+    try {
+      return await lookupIn(dir, e164, now, config);
+    } catch (err) {
+      // Only "not in this directory" moves on to the next one; a bogus answer is an attack or
+      // an outage and is reported as such.
+      if (err instanceof LookupError && err.code === 'not-found') {
+        notFound = err;
+        continue;
+      }
+      throw err;
+    }
+  }
+  throw notFound ?? new LookupError('not-found', 'the number is not in the directory');
+}
+
+async function lookupIn(
+  dir: DirectoryEntry,
+  e164: string,
+  now: Date,
+  config: LookupConfig,
+): Promise<LookupResult> {
+  const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
+  const name = enumNameFor(e164, apex);
+  const servers = config.nameservers ?? dir.nameservers;
+  if (servers.length === 0)
+    throw new LookupError('dns-failed', 'the directory lists no nameserver');
+  const ask = (qname: string, qtype: number): Promise<Message> =>
+    query(servers, qname, qtype, config);
+
+  const anchor = anchorFor(dir);
+  const dnskeyResponse = await ask(apex, RRType.DNSKEY);
+  const dnskeyRrset = dnskeyResponse.answers;
+  const keys = validateDnskeyRrset(anchor, dnskeyRrset, now);
+  if (keys.status === 'bogus') throw bogus(keys.reason, 'zone keys');
+
+  const validated = async (
+    qtype: number,
+    what: string,
+  ): Promise<readonly ResourceRecord[] | 'denied'> => {
+    const response = await ask(name, qtype);
+    const result = validateResponse({
+      trustAnchor: anchor,
+      dnskeyRrset,
+      response,
+      qname: name,
+      qtype,
+      now,
+    });
+    if (result.status === 'bogus') throw bogus(result.reason, what);
+    if (result.status === 'secure-denial') return 'denied';
+    return result.rrset;
+  };
+
+  const naptr = await validated(RRType.NAPTR, 'contact addresses');
+  if (naptr === 'denied') {
+    throw new LookupError(
+      'not-found',
+      'the number is not in the directory (the directory proved it)',
+    );
+  }
+  const txt = await validated(RRType.TXT, 'identity key');
+  if (txt === 'denied') {
+    throw new LookupError('not-found', 'the directory entry has no identity key record');
+  }
+  const contacts = contactMethodsFromNaptr(
+    naptr.flatMap((rr) => (isRecordType(rr, RRType.NAPTR) ? [rr.data] : [])),
+  );
+  if (contacts.length === 0) {
+    throw new LookupError(
+      'not-found',
+      'the directory entry has no contact method this app understands',
+    );
+  }
+  const identity = identityFromTxt(
+    txt.flatMap((rr) => (isRecordType(rr, RRType.TXT) ? [rr.data] : [])),
+  );
+  const provider = mayTrustProvider(config.trustList, identity.providerId, now);
+  if (!provider.trusted) {
+    if (provider.reason === 'list-expired')
+      throw new LookupError('trust-list-expired', provider.message);
+    throw new LookupError(
+      'unlisted-provider',
+      `${provider.message}; do not start a session through it`,
+      provider.reason,
+    );
+  }
+  return {
+    number: e164,
+    enumName: name,
+    contacts,
+    identityKey: identity.identityKey,
+    provider: provider.entry,
+    dnssec: {
+      status: 'secure',
+      directoryId: dir.id,
+      apex,
+      trustListVersion: config.trustList.version,
+    },
+  };
+}
+
+function randomId(): number {
+  const a = new Uint16Array(1);
+  globalThis.crypto.getRandomValues(a);
+  return a[0]!;
+}
+
+async function query(
+  servers: ReadonlyArray<string>,
+  qname: string,
+  qtype: number,
+  config: LookupConfig,
+): Promise<Message> {
+  let lastError: unknown;
+  for (const server of servers) {
+    try {
+      const id = (config.randomId ?? randomId)();
+      const bytes = encodeMessage({
+        id,
+        qr: false,
+        opcode: 0,
+        aa: false,
+        tc: false,
+        rd: false,
+        ra: false,
+        z: false,
+        ad: false,
+        cd: true,
+        rcode: Rcode.NOERROR,
+        questions: [{ name: qname, type: qtype, class: 1 }],
+        answers: [],
+        authorities: [],
+        additionals: [],
+        edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
+      });
+      const opts = config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs };
+      let response = checkResponse(
+        await config.dns.exchange(server, bytes, 'udp', opts),
+        id,
+        qname,
+        qtype,
+      );
+      // RFC 7766: a truncated UDP answer is retried over TCP.
+      if (response.tc)
+        response = checkResponse(
+          await config.dns.exchange(server, bytes, 'tcp', opts),
+          id,
+          qname,
+          qtype,
+        );
+      if (response.rcode === Rcode.SERVFAIL || response.rcode === Rcode.REFUSED) {
+        throw new LookupError(
+          'dns-failed',
+          `the directory server answered ${response.rcode === Rcode.SERVFAIL ? 'SERVFAIL' : 'REFUSED'}`,
+        );
+      }
+      return response;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  if (lastError instanceof LookupError) throw lastError;
+  throw new LookupError(
+    'dns-failed',
+    'no directory server answered; check the network or try again',
+    undefined,
+    {
+      cause: lastError,
+    },
+  );
+}
+
+function checkResponse(bytes: Uint8Array, id: number, qname: string, qtype: number): Message {
+  let m: Message;
+  try {
+    m = decodeMessage(bytes);
+  } catch (cause) {
+    throw new LookupError(
+      'dns-failed',
+      'the directory server sent a malformed DNS message',
+      undefined,
+      { cause },
+    );
+  }
+  const q = m.questions[0];
+  if (
+    m.id !== id ||
+    !m.qr ||
+    m.questions.length !== 1 ||
+    !q ||
+    q.type !== qtype ||
+    q.name.toLowerCase() !== qname.toLowerCase()
+  ) {
+    throw new LookupError('dns-failed', 'the DNS response does not match the question');
+  }
+  return m;
+}
