@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import type { SigningAlgorithm } from '@switchboard/dnssec';
+import { DEFAULT_ENUM_APEX, normaliseApex } from '@switchboard/e164';
+import type { NotifyTarget } from './notify.js';
+import { parseNotifyTarget } from './notify.js';
+import type { RrlConfig } from './rrl.js';
+import { DEFAULT_RRL } from './rrl.js';
+import type { TsigKey } from './tsig.js';
+import { parseTsigKey } from './tsig.js';
+
+/** Everything the directory service needs, parsed once from the environment. */
+export interface DirectoryConfig {
+  readonly dataDir: string;
+  readonly apex: string;
+  readonly algorithm: SigningAlgorithm;
+  readonly databaseUrl: string;
+  readonly dnsHost: string;
+  readonly dnsPort: number;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly nameServers: readonly string[];
+  readonly secondaries: readonly NotifyTarget[];
+  /** Explicit TSIG key; when absent one is created under the data directory. */
+  readonly tsigKey?: TsigKey;
+  readonly transferAllowFrom: readonly string[];
+  readonly rrl: RrlConfig;
+  /** JSON file of provider keys used until the charter trust list is wired in. */
+  readonly providersFile: string;
+  readonly logLevel: string;
+}
+
+/** A configuration value that cannot be used; the message names the variable. */
+export class DirectoryConfigError extends Error {
+  override readonly name = 'DirectoryConfigError';
+}
+
+function port(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new DirectoryConfigError(`${name} must be a port number 0-65535`);
+  }
+  return n;
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function nonNegative(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new DirectoryConfigError(`${name} must be a whole number >= 0`);
+  return n;
+}
+
+/**
+ * Reads `DIRECTORY_*` variables (and `DATABASE_URL`): see directory/README.md for the list.
+ * Defaults: DNS 127.0.0.1:5300, publish API 127.0.0.1:8053, apex e164.switchboard.test.,
+ * algorithm 13, SQLite under `<dataDir>/directory/`.
+ */
+export function directoryConfigFromEnv(
+  dataDir: string,
+  env: Readonly<Record<string, string | undefined>>,
+): DirectoryConfig {
+  const dir = join(dataDir, 'directory');
+  const algText = env['DIRECTORY_DNSSEC_ALGORITHM'] ?? '13';
+  if (algText !== '13' && algText !== '15') {
+    throw new DirectoryConfigError(
+      'DIRECTORY_DNSSEC_ALGORITHM must be 13 (ECDSA P-256) or 15 (Ed25519)',
+    );
+  }
+  let apex: string;
+  try {
+    apex = normaliseApex(env['DIRECTORY_APEX'] ?? DEFAULT_ENUM_APEX);
+  } catch {
+    throw new DirectoryConfigError(
+      'DIRECTORY_APEX must be a domain name such as e164.switchboard.test.',
+    );
+  }
+  let secondaries: NotifyTarget[];
+  let tsigKey: TsigKey | undefined;
+  try {
+    secondaries = list(env['DIRECTORY_SECONDARIES']).map(parseNotifyTarget);
+    tsigKey = env['DIRECTORY_TSIG_KEY'] ? parseTsigKey(env['DIRECTORY_TSIG_KEY']) : undefined;
+  } catch (err) {
+    throw new DirectoryConfigError(
+      `DIRECTORY_SECONDARIES / DIRECTORY_TSIG_KEY: ${(err as Error).message}`,
+    );
+  }
+  const nameServers = list(env['DIRECTORY_NAMESERVERS']).map((n) =>
+    (n.endsWith('.') ? n : `${n}.`).toLowerCase(),
+  );
+  return {
+    dataDir: dir,
+    apex,
+    algorithm: algText === '15' ? 15 : 13,
+    databaseUrl:
+      env['DIRECTORY_DATABASE_URL'] ?? env['DATABASE_URL'] ?? `sqlite:${join(dir, 'directory.db')}`,
+    dnsHost: env['DIRECTORY_DNS_HOST'] ?? '127.0.0.1',
+    dnsPort: port(env, 'DIRECTORY_DNS_PORT', 5300),
+    apiHost: env['DIRECTORY_API_HOST'] ?? '127.0.0.1',
+    apiPort: port(env, 'DIRECTORY_API_PORT', 8053),
+    nameServers: nameServers.length > 0 ? nameServers : ['ns1.switchboard.test.'],
+    secondaries,
+    ...(tsigKey ? { tsigKey } : {}),
+    transferAllowFrom: list(env['DIRECTORY_XFR_ALLOW']),
+    rrl: {
+      ...DEFAULT_RRL,
+      responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),
+      slip: nonNegative(env, 'DIRECTORY_RRL_SLIP', DEFAULT_RRL.slip),
+    },
+    providersFile: env['DIRECTORY_PROVIDERS_FILE'] ?? join(dir, 'providers.json'),
+    logLevel: env['DIRECTORY_LOG_LEVEL'] ?? env['LOG_LEVEL'] ?? 'info',
+  };
+}

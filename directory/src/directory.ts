@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Database } from '@switchboard/db';
+import { openDatabase } from '@switchboard/db';
+import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
+import type { SigningAlgorithm } from '@switchboard/dnssec';
+import type { ReplayCache } from '@switchboard/http-signature';
+import { MemoryReplayCache } from '@switchboard/http-signature';
+import type { Logger } from '@switchboard/service-kit';
+import { listenHttp } from '@switchboard/service-kit';
+import type { ZoneKeyMaterial } from './keys.js';
+import { loadOrCreateZoneKey } from './keys.js';
+import type { NotifyTarget } from './notify.js';
+import { sendNotify } from './notify.js';
+import type { ProviderKeyResolver } from './providers.js';
+import { createPublishApi, trustAnchorClause } from './publish-api.js';
+import type { RrlConfig } from './rrl.js';
+import { ResponseRateLimiter } from './rrl.js';
+import type { RunningDnsServer } from './server.js';
+import { startDnsServer } from './server.js';
+import type { SignaturePolicy } from './signer.js';
+import { DEFAULT_SIGNATURE_POLICY, OnlineSigner } from './signer.js';
+import { DirectoryStore } from './store.js';
+import type { TsigKey } from './tsig.js';
+import { parseTsigKey } from './tsig.js';
+import { zoneFileText } from './transfer.js';
+import type { ZoneSettings } from './zone.js';
+import { defaultZoneSettings } from './zone.js';
+import { ZoneState } from './zone-state.js';
+
+/** Options for {@link startDirectory}. */
+export interface DirectoryOptions {
+  /** Holds the zone key (0600) and, if none is given, the TSIG key. */
+  readonly dataDir: string;
+  readonly apex: string;
+  readonly algorithm: SigningAlgorithm;
+  readonly databaseUrl: string;
+  readonly dnsHost: string;
+  readonly dnsPort: number;
+  readonly apiHost: string;
+  readonly apiPort: number;
+  readonly providers: ProviderKeyResolver;
+  readonly logger: Logger;
+  readonly nameServers?: readonly string[];
+  readonly secondaries?: readonly NotifyTarget[];
+  readonly tsigKey?: TsigKey;
+  readonly transferAllowFrom?: readonly string[];
+  readonly rrl?: RrlConfig;
+  readonly signaturePolicy?: SignaturePolicy;
+  readonly replayCache?: ReplayCache;
+  /** Milliseconds since the epoch; default Date.now. */
+  readonly now?: () => number;
+  /** How often other replicas' changes are polled for (ms). Default 500. */
+  readonly pollMs?: number;
+  /** PostgreSQL schema, for tests sharing one database. */
+  readonly databaseSchema?: string;
+}
+
+/** A running directory (DNS + publish API). */
+export interface RunningDirectory {
+  readonly dns: RunningDnsServer;
+  readonly apiUrl: string;
+  readonly keys: ZoneKeyMaterial;
+  readonly tsigKey: TsigKey;
+  readonly zone: ZoneState;
+  readonly store: DirectoryStore;
+  /** DS record (SHA-256) in presentation format. */
+  readonly dsRecord: string;
+  /** DNSKEY record in presentation format. */
+  readonly dnskeyRecord: string;
+  /** BIND/delv trust anchor clause. */
+  readonly trustAnchor: string;
+  /** The zone pre-signed with NSEC3, as zone-file text. */
+  exportZone(): string;
+  /** Resolves once every configured secondary acknowledged NOTIFY for the current serial. */
+  notifyNow(): Promise<boolean[]>;
+  stop(): Promise<void>;
+}
+
+/** Loads the TSIG key from `<dataDir>/tsig.key`, creating a random one (0600) on first start. */
+async function loadOrCreateTsigKey(dataDir: string, apex: string): Promise<TsigKey> {
+  const path = join(dataDir, 'tsig.key');
+  try {
+    return parseTsigKey((await readFile(path, 'utf8')).trim());
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const text = `transfer.${apex}:${randomBytes(32).toString('base64')}`;
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${text}\n`, { mode: 0o600, flag: 'wx' });
+  await rename(temp, path);
+  return parseTsigKey(text);
+}
+
+/**
+ * Starts the directory: opens and migrates the database, loads or creates the zone key,
+ * serves DNS (UDP+TCP) and the publish API, NOTIFYs secondaries on every change, and renews
+ * exported signatures before they expire.
+ */
+export async function startDirectory(options: DirectoryOptions): Promise<RunningDirectory> {
+  const now = options.now ?? Date.now;
+  const log = options.logger;
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const keys = await loadOrCreateZoneKey(
+    join(options.dataDir, 'keys'),
+    options.apex,
+    options.algorithm,
+  );
+  const tsigKey = options.tsigKey ?? (await loadOrCreateTsigKey(options.dataDir, options.apex));
+  const database: Database<unknown> = await openDatabase({
+    url: options.databaseUrl,
+    ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
+  });
+  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  const stopAll = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.error({ err }, 'directory shutdown step failed');
+      }
+    }
+  };
+  try {
+    const store = await DirectoryStore.open(database);
+    const settings: ZoneSettings = {
+      ...defaultZoneSettings(options.apex),
+      ...(options.nameServers ? { nameServers: options.nameServers } : {}),
+    };
+    const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
+    const signer = new OnlineSigner(keys.key, options.apex, policy);
+    const zone = await ZoneState.load(store, settings, keys.key, signer);
+
+    const metrics = new Registry();
+    const responses = new Counter({
+      name: 'directory_dns_responses_total',
+      help: 'DNS responses by transport, rcode and kind',
+      labelNames: ['transport', 'rcode', 'kind'],
+      registers: [metrics],
+    });
+    new Gauge({
+      name: 'directory_zone_serial',
+      help: 'Current SOA serial',
+      registers: [metrics],
+      collect() {
+        this.set(zone.snapshot.serial);
+      },
+    });
+    new Gauge({
+      name: 'directory_signatures_total',
+      help: 'Signatures computed (cache misses)',
+      registers: [metrics],
+      collect() {
+        this.set(signer.signatures);
+      },
+    });
+
+    const secondaries = options.secondaries ?? [];
+    const notifyAll = (): Promise<boolean[]> =>
+      Promise.all(
+        secondaries.map((t) =>
+          sendNotify(t, options.apex, { tsig: tsigKey, now }).catch(() => false),
+        ),
+      );
+    zone.onChange((serial) => {
+      log.info({ serial }, 'zone changed');
+      if (secondaries.length > 0) {
+        void notifyAll().then((acks) => {
+          const missing = acks.filter((a) => !a).length;
+          if (missing > 0) log.warn({ serial, missing }, 'secondaries did not acknowledge NOTIFY');
+        });
+      }
+    });
+
+    const dns = await startDnsServer({
+      host: options.dnsHost,
+      port: options.dnsPort,
+      zone,
+      rrl: new ResponseRateLimiter(options.rrl, now),
+      transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
+      logger: log,
+      now,
+      onResponse: (transport, rcode, kind) =>
+        responses.inc({ transport, rcode: String(rcode), kind }),
+    });
+    cleanups.push(() => dns.close());
+
+    const app = createPublishApi({
+      store,
+      zone,
+      keys,
+      providers: options.providers,
+      replayCache: options.replayCache ?? new MemoryReplayCache({ now }),
+      logger: log,
+      metrics,
+      now,
+    });
+    const http = await listenHttp(createServer(app), options.apiHost, options.apiPort);
+    cleanups.push(() => http.close());
+
+    // Other replicas' writes (PostgreSQL) and export re-signing.
+    const poll = setInterval(() => {
+      zone.refresh().catch((err: unknown) => log.warn({ err }, 'zone reload failed'));
+    }, options.pollMs ?? 500);
+    poll.unref();
+    const resign = setInterval(() => {
+      const seconds = now() / 1000;
+      if (zone.exportNeedsResigning(seconds, policy.refreshBefore)) {
+        store
+          .bump()
+          .then(() => zone.refresh())
+          .catch((err: unknown) => log.warn({ err }, 'export re-signing failed'));
+      }
+    }, 3_600_000);
+    resign.unref();
+    cleanups.push(() => {
+      clearInterval(poll);
+      clearInterval(resign);
+    });
+
+    const apex = options.apex;
+    const dsRecord = formatRecord({
+      name: apex,
+      type: RRType.DS,
+      class: RRClass.IN,
+      ttl: 3600,
+      data: keys.ds,
+    });
+    const dnskeyRecord = formatRecord({
+      name: apex,
+      type: RRType.DNSKEY,
+      class: RRClass.IN,
+      ttl: settings.dnskeyTtl,
+      data: keys.key.dnskey,
+    });
+    const trustAnchor = trustAnchorClause(apex, keys.key.dnskey);
+    // Public trust anchor material next to the key, for operators and the trust list.
+    await writeFile(join(options.dataDir, 'ds.txt'), `${dsRecord}\n${dnskeyRecord}\n`, {
+      mode: 0o644,
+    });
+    await writeFile(join(options.dataDir, 'trust-anchor.conf'), `${trustAnchor}\n`, {
+      mode: 0o644,
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      dns,
+      apiUrl: http.url,
+      keys,
+      tsigKey,
+      zone,
+      store,
+      dsRecord,
+      dnskeyRecord,
+      trustAnchor,
+      exportZone: () => zoneFileText(zone.signedZone(now() / 1000), apex),
+      notifyNow: notifyAll,
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

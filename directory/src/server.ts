@@ -1,0 +1,330 @@
+import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
+import { createSocket } from 'node:dgram';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { createServer, isIPv6 } from 'node:net';
+import type { Message } from '@switchboard/dns-wire';
+import {
+  decodeMessage,
+  DnsWireError,
+  encodeMessage,
+  Opcode,
+  peekHeader,
+  Rcode,
+  RRClass,
+  RRType,
+  canonicalName,
+} from '@switchboard/dns-wire';
+import type { Logger } from '@switchboard/service-kit';
+import type { Answer } from './answer.js';
+import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
+import type { ResponseRateLimiter } from './rrl.js';
+import { axfrMessages } from './transfer.js';
+import type { TsigKey, TsigStream } from './tsig.js';
+import { signTsigResponse, tsigStream, verifyTsigRequest } from './tsig.js';
+import type { ZoneState } from './zone-state.js';
+
+/** Who may transfer the zone (RFC 5936 section 6). */
+export interface TransferPolicy {
+  readonly tsigKeys: readonly TsigKey[];
+  /** Client addresses allowed without TSIG (exact match, e.g. `127.0.0.1`). */
+  readonly allowFrom: readonly string[];
+}
+
+/** Settings for {@link startDnsServer}. */
+export interface DnsServerConfig {
+  readonly host: string;
+  /** 0 picks a free port (the same one for UDP and TCP). */
+  readonly port: number;
+  readonly zone: ZoneState;
+  readonly rrl: ResponseRateLimiter;
+  readonly transfer: TransferPolicy;
+  readonly logger: Logger;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** Idle TCP connections are closed after this long. Default 10 s (RFC 7766 6.2.3). */
+  readonly tcpIdleMs?: number;
+  /** Most concurrent TCP connections. Default 200. */
+  readonly maxTcpConnections?: number;
+  /** Counters for metrics. */
+  readonly onResponse?: (transport: 'udp' | 'tcp', rcode: number, kind: string) => void;
+}
+
+/** A running DNS listener. */
+export interface RunningDnsServer {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** What to send back for one incoming packet. */
+type Outcome =
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'reply'; readonly messages: readonly Uint8Array[]; readonly identity: string };
+
+/**
+ * The authoritative listener, on node:dgram and node:net directly (directory/README.md says
+ * why not dns2): UDP and TCP on the same port, EDNS(0) payload negotiation, truncation with TC
+ * built here (never by cutting bytes), FORMERR for undecodable queries, NOTIMP for other
+ * opcodes, TSIG-checked AXFR/IXFR over TCP, and response rate limiting on UDP.
+ */
+export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
+  const family = isIPv6(config.host) ? 'udp6' : 'udp4';
+  const tcp = createServer({ pauseOnConnect: false });
+  const sockets = new Set<Socket>();
+  const maxTcp = config.maxTcpConnections ?? 200;
+  tcp.on('connection', (socket) => {
+    if (sockets.size >= maxTcp) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    handleTcp(socket, config);
+  });
+  tcp.on('error', (err) => config.logger.error({ err }, 'dns tcp listener error'));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(config.port, config.host, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (tcp.address() as AddressInfo).port;
+  const udp = createSocket({ type: family, reuseAddr: false });
+  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config));
+  udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(port, config.host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await closeTcp(tcp, sockets);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    host: config.host,
+    port,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => udp.close(() => resolve()));
+        await closeTcp(tcp, sockets);
+      })()),
+  };
+}
+
+function closeTcp(tcp: Server, sockets: Set<Socket>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    tcp.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  });
+}
+
+function handleUdp(
+  udp: UdpSocket,
+  packet: Buffer,
+  rinfo: RemoteInfo,
+  config: DnsServerConfig,
+): void {
+  let outcome: Outcome;
+  try {
+    outcome = processPacket(packet, 'udp', rinfo.address, config);
+  } catch (err) {
+    config.logger.error({ err }, 'dns query failed');
+    return;
+  }
+  if (outcome.kind === 'drop') return;
+  const bytes = outcome.messages[0];
+  if (!bytes) return;
+  const decision = config.rrl.check(rinfo.address, outcome.identity);
+  if (decision === 'drop') return;
+  const toSend = decision === 'slip' ? slipped(bytes) : bytes;
+  if (!toSend) return;
+  udp.send(toSend, rinfo.port, rinfo.address);
+}
+
+/** An empty truncated copy of a response (header and question only, TC set) for RRL slip. */
+function slipped(bytes: Uint8Array): Uint8Array | undefined {
+  try {
+    const msg = decodeMessage(bytes);
+    return encodeMessage({ ...msg, tc: true, answers: [], authorities: [], additionals: [] });
+  } catch {
+    return undefined;
+  }
+}
+
+function handleTcp(socket: Socket, config: DnsServerConfig): void {
+  let buffered: Buffer = Buffer.alloc(0);
+  let busy = Promise.resolve();
+  socket.setTimeout(config.tcpIdleMs ?? 10_000, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    if (buffered.length > 70_000) {
+      socket.destroy();
+      return;
+    }
+    while (buffered.length >= 2) {
+      const length = buffered.readUInt16BE(0);
+      if (buffered.length < 2 + length) break;
+      const packet = buffered.subarray(2, 2 + length);
+      buffered = Buffer.from(buffered.subarray(2 + length));
+      // Answers go out in order; one slow AXFR does not interleave with the next answer.
+      busy = busy.then(() => {
+        if (socket.destroyed) return;
+        let outcome: Outcome;
+        try {
+          outcome = processPacket(packet, 'tcp', socket.remoteAddress ?? '', config);
+        } catch (err) {
+          config.logger.error({ err }, 'dns query failed');
+          socket.destroy();
+          return;
+        }
+        if (outcome.kind === 'drop') return;
+        for (const message of outcome.messages) {
+          const frame = Buffer.alloc(2 + message.length);
+          frame.writeUInt16BE(message.length, 0);
+          frame.set(message, 2);
+          socket.write(frame);
+        }
+      });
+    }
+  });
+}
+
+function encodeReply(
+  answer: Message,
+  transport: 'udp' | 'tcp',
+  query: Message | undefined,
+): Uint8Array {
+  const full = encodeMessage(answer);
+  const limit =
+    transport === 'tcp'
+      ? 65_535
+      : query?.edns
+        ? Math.min(Math.max(query.edns.udpPayloadSize, 512), SERVER_UDP_PAYLOAD)
+        : 512;
+  if (full.length <= limit) return full;
+  // RFC 2181 9 / RFC 6891 7: rather than a partial RRset, send header + question (+ OPT) with TC
+  // so the client asks again over TCP.
+  return encodeMessage({ ...answer, tc: true, answers: [], authorities: [], additionals: [] });
+}
+
+/** Decodes, answers and encodes one query. Exported for the in-memory tests. */
+export function processPacket(
+  packet: Uint8Array,
+  transport: 'udp' | 'tcp',
+  client: string,
+  config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
+): Outcome {
+  const nowSeconds = Math.floor(config.now() / 1000);
+  let query: Message;
+  try {
+    query = decodeMessage(packet);
+  } catch (err) {
+    if (!(err instanceof DnsWireError)) throw err;
+    // FORMERR needs a header we can answer to; never answer responses (reflection loops).
+    const header = packet.length >= 12 ? peekHeader(packet) : undefined;
+    if (!header || header.qr) return { kind: 'drop' };
+    const reply = errorResponse(
+      { id: header.id, opcode: header.opcode, rd: header.rd, cd: header.cd },
+      Rcode.FORMERR,
+    );
+    config.onResponse?.(transport, Rcode.FORMERR, 'formerr');
+    return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
+  }
+  if (query.qr) return { kind: 'drop' };
+  const zone = config.zone.snapshot;
+  const identityFor = (answer: Answer): string => {
+    const q = query.questions[0];
+    return answer.kind === 'answer' && q
+      ? `${canonicalName(q.name)}/${q.type}`
+      : `${zone.settings.apex}/${answer.kind}/${answer.message.rcode}`;
+  };
+
+  let tsig: TsigStream | undefined;
+  let tsigOk = false;
+  try {
+    const check = verifyTsigRequest(packet, config.transfer.tsigKeys, nowSeconds);
+    if (check.status === 'failed') {
+      // RFC 8945 5.2: NOTAUTH with the TSIG error; unsigned, as the key or MAC is unusable.
+      const reply = errorResponse(query, Rcode.NOTAUTH, query.questions);
+      config.onResponse?.(transport, Rcode.NOTAUTH, 'tsig');
+      return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'tsig' };
+    }
+    if (check.status === 'ok') {
+      tsig = tsigStream(check.key, check.part);
+      tsigOk = true;
+    }
+  } catch {
+    const reply = errorResponse(query, Rcode.FORMERR);
+    return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
+  }
+  const sign = (bytes: Uint8Array): Uint8Array =>
+    tsig ? signTsigResponse(bytes, tsig, nowSeconds) : bytes;
+
+  const question = query.questions[0];
+  if (query.opcode === Opcode.QUERY && question && query.questions.length === 1) {
+    const isXfr = question.type === RRType.AXFR || question.type === RRType.IXFR;
+    if (isXfr) {
+      const inZone =
+        canonicalName(question.name) === zone.settings.apex && question.class === RRClass.IN;
+      if (!inZone) {
+        return reply(errorResponse(query, Rcode.NOTAUTH, query.questions), 'xfr');
+      }
+      const allowed = tsigOk || config.transfer.allowFrom.includes(normaliseAddress(client));
+      if (!allowed) {
+        config.onResponse?.(transport, Rcode.REFUSED, 'xfr');
+        return reply(errorResponse(query, Rcode.REFUSED, query.questions), 'xfr');
+      }
+      if (transport === 'udp') {
+        if (question.type === RRType.AXFR) {
+          return reply(errorResponse(query, Rcode.FORMERR, query.questions), 'xfr');
+        }
+        // RFC 1995 2: a UDP IXFR that cannot be answered gets the current SOA (ask over TCP).
+        const soa = zone.nodes.get(zone.settings.apex)?.get(RRType.SOA) ?? [];
+        return reply(
+          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
+          'xfr',
+        );
+      }
+      const signed = config.zone.signedZone(nowSeconds);
+      // IXFR is answered in AXFR form (RFC 1995 4), or with just the SOA when up to date.
+      const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
+      if (clientSerial === signed.serial) {
+        const soa = signed.records[0]!;
+        return reply(
+          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: [soa] },
+          'xfr',
+        );
+      }
+      const messages = axfrMessages(query, signed).map((m) => sign(encodeMessage(m)));
+      config.onResponse?.(transport, Rcode.NOERROR, 'xfr');
+      return { kind: 'reply', messages, identity: 'xfr' };
+    }
+  }
+  const answer = answerQuery(zone, config.zone.signer, query, nowSeconds);
+  config.onResponse?.(transport, answer.message.rcode, answer.kind);
+  return {
+    kind: 'reply',
+    messages: [sign(encodeReply(answer.message, transport, query))],
+    identity: identityFor(answer),
+  };
+
+  function reply(message: Message, identity: string): Outcome {
+    return { kind: 'reply', messages: [sign(encodeReply(message, transport, query))], identity };
+  }
+}
+
+function ixfrSerial(query: Message): number | undefined {
+  const soa = query.authorities.find((rr) => rr.type === RRType.SOA);
+  return soa && 'serial' in soa.data ? soa.data.serial : undefined;
+}
+
+function normaliseAddress(address: string): string {
+  return address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+}

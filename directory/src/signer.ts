@@ -1,0 +1,105 @@
+import type { ResourceRecord } from '@switchboard/dns-wire';
+import type { RrsigRecord, SigningKey } from '@switchboard/dnssec';
+import { signRrset } from '@switchboard/dnssec';
+
+/** Signature validity policy (seconds). */
+export interface SignaturePolicy {
+  /** How long a fresh signature is valid. Default 7 days. */
+  readonly validity: number;
+  /** Inception is backdated by this much for clock skew (RFC 6781 4.4.2). Default 1 hour. */
+  readonly backdate: number;
+  /** A cached signature is replaced once less than this is left. Default 3 days. */
+  readonly refreshBefore: number;
+}
+
+export const DEFAULT_SIGNATURE_POLICY: SignaturePolicy = {
+  validity: 7 * 86_400,
+  backdate: 3600,
+  refreshBefore: 3 * 86_400,
+};
+
+interface Cached {
+  readonly rrsig: RrsigRecord;
+  /** Seconds since the epoch. */
+  readonly expires: number;
+}
+
+/**
+ * Online signer with two caches: RRsets held by the zone snapshot are cached by identity (a
+ * WeakMap, so replaced RRsets are forgotten with their snapshot), and synthesised denial
+ * records by a string key in a bounded LRU (an attacker asking random names must not grow it).
+ * Hot names are therefore signed once per validity period, not per query.
+ */
+export class OnlineSigner {
+  readonly #key: SigningKey;
+  readonly #apex: string;
+  readonly #policy: SignaturePolicy;
+  readonly #byRrset = new WeakMap<readonly ResourceRecord[], Cached>();
+  readonly #byKey = new Map<string, Cached>();
+  readonly #maxKeyed: number;
+  #signatures = 0;
+
+  constructor(
+    key: SigningKey,
+    apex: string,
+    policy: SignaturePolicy = DEFAULT_SIGNATURE_POLICY,
+    maxKeyed = 50_000,
+  ) {
+    this.#key = key;
+    this.#apex = apex;
+    this.#policy = policy;
+    this.#maxKeyed = maxKeyed;
+  }
+
+  get key(): SigningKey {
+    return this.#key;
+  }
+
+  /** Number of signatures computed so far (for metrics and cache tests). */
+  get signatures(): number {
+    return this.#signatures;
+  }
+
+  /** The RRSIG over an RRset held by a snapshot; `now` in seconds. */
+  signHeld(rrset: readonly ResourceRecord[], now: number): RrsigRecord {
+    const hit = this.#byRrset.get(rrset);
+    if (hit && hit.expires - now > this.#policy.refreshBefore) return hit.rrsig;
+    const fresh = this.#sign(rrset, now);
+    this.#byRrset.set(rrset, fresh);
+    return fresh.rrsig;
+  }
+
+  /** The RRSIG over a synthesised RRset identified by `cacheKey`; `now` in seconds. */
+  signKeyed(cacheKey: string, rrset: readonly ResourceRecord[], now: number): RrsigRecord {
+    const hit = this.#byKey.get(cacheKey);
+    if (hit && hit.expires - now > this.#policy.refreshBefore) {
+      this.#byKey.delete(cacheKey);
+      this.#byKey.set(cacheKey, hit);
+      return hit.rrsig;
+    }
+    const fresh = this.#sign(rrset, now);
+    if (this.#byKey.size >= this.#maxKeyed) {
+      const oldest = this.#byKey.keys().next().value;
+      if (oldest !== undefined) this.#byKey.delete(oldest);
+    }
+    this.#byKey.set(cacheKey, fresh);
+    return fresh.rrsig;
+  }
+
+  /** Signs without caching (zone export); `now` in seconds. */
+  validityWindow(now: number): { inception: Date; expiration: Date } {
+    // Rounded to the hour so signatures made close together carry the same window.
+    const inception = Math.floor(now / 3600) * 3600 - this.#policy.backdate;
+    return {
+      inception: new Date(inception * 1000),
+      expiration: new Date((inception + this.#policy.validity) * 1000),
+    };
+  }
+
+  #sign(rrset: readonly ResourceRecord[], now: number): Cached {
+    const { inception, expiration } = this.validityWindow(now);
+    const rrsig = signRrset(rrset, this.#key, { signer: this.#apex, inception, expiration });
+    this.#signatures += 1;
+    return { rrsig, expires: expiration.getTime() / 1000 };
+  }
+}

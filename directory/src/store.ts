@@ -1,0 +1,269 @@
+import type { Database, DialectName, PortableMigration } from '@switchboard/db';
+import { columnTypes, migrateToLatest } from '@switchboard/db';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { E164Number } from '@switchboard/e164';
+import type { Contact, NumberEntry } from './records.js';
+
+interface NumbersTable {
+  number: string;
+  provider: string;
+  identity_key: string;
+  contacts: string;
+  serial: number;
+  updated_at: number;
+}
+interface ZoneTable {
+  id: number;
+  serial: number;
+}
+interface MovesTable {
+  id: string;
+  number_hash: string;
+  from_provider: string;
+  to_provider: string;
+  kind: string;
+  proof_hash: string;
+  at: number;
+}
+
+/** The directory's tables (prefixed so parts can share one database). */
+export interface DirectoryTables {
+  directory_numbers: NumbersTable;
+  directory_zone: ZoneTable;
+  directory_moves: MovesTable;
+}
+
+const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
+  '0001_numbers': {
+    async up(db, dialect) {
+      const t = columnTypes(dialect);
+      await db.schema
+        .createTable('directory_numbers')
+        .addColumn('number', 'text', (c) => c.primaryKey())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('identity_key', 'text', (c) => c.notNull())
+        .addColumn('contacts', 'text', (c) => c.notNull())
+        .addColumn('serial', t.bigint, (c) => c.notNull())
+        .addColumn('updated_at', t.timestamp, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('directory_zone')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('serial', t.bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('directory_moves')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('number_hash', 'text', (c) => c.notNull())
+        .addColumn('from_provider', 'text', (c) => c.notNull())
+        .addColumn('to_provider', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('proof_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('at', t.timestamp, (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+/** A record of a provider change (numbers are stored hashed here; the proof only by hash). */
+export interface MoveRecord {
+  readonly id: string;
+  readonly numberHash: string;
+  readonly fromProvider: string;
+  readonly toProvider: string;
+  readonly kind: 'release' | 'identity-key';
+  readonly proofHash: string;
+  readonly at: number;
+}
+
+/** Outcome of {@link DirectoryStore.put}. */
+export interface PutResult {
+  readonly entry: NumberEntry;
+  readonly created: boolean;
+}
+
+/**
+ * The directory's durable state: the published numbers and the zone serial. Every change
+ * bumps the serial in the same transaction, so the serial names exactly one zone content.
+ */
+export class DirectoryStore {
+  readonly #db: Kysely<DirectoryTables>;
+  readonly #dialect: DialectName;
+
+  private constructor(db: Kysely<DirectoryTables>, dialect: DialectName) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  /** Migrates the database and returns a store over it. */
+  static async open(database: Database<unknown>): Promise<DirectoryStore> {
+    await migrateToLatest(database.db, database.dialect, 'directory', MIGRATIONS);
+    const db = database.db as unknown as Kysely<DirectoryTables>;
+    // The serial row exists from the first start on; concurrent first starts agree on 1.
+    const row = await db.selectFrom('directory_zone').select('serial').executeTakeFirst();
+    if (!row) {
+      await db
+        .insertInto('directory_zone')
+        .values({ id: 1, serial: 1 })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    }
+    return new DirectoryStore(db, database.dialect);
+  }
+
+  get dialect(): DialectName {
+    return this.#dialect;
+  }
+
+  /** The current zone serial. */
+  async serial(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('directory_zone')
+      .select('serial')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.serial);
+  }
+
+  /** Every published entry and the serial they belong to, read consistently. */
+  async snapshot(): Promise<{ serial: number; entries: NumberEntry[] }> {
+    return this.#db.transaction().execute(async (tx) => {
+      const zone = await tx
+        .selectFrom('directory_zone')
+        .select('serial')
+        .where('id', '=', 1)
+        .executeTakeFirstOrThrow();
+      const rows = await tx.selectFrom('directory_numbers').selectAll().execute();
+      return { serial: Number(zone.serial), entries: rows.map(toEntry) };
+    });
+  }
+
+  async get(number: E164Number): Promise<NumberEntry | undefined> {
+    const row = await this.#db
+      .selectFrom('directory_numbers')
+      .selectAll()
+      .where('number', '=', number)
+      .executeTakeFirst();
+    return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * Creates or replaces an entry, bumping the serial. `expectProvider` is the holder the
+   * caller checked (undefined = the number was free); if it changed meanwhile, nothing is
+   * written and `undefined` is returned so the caller can re-check.
+   */
+  async put(
+    input: Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>,
+    expectProvider: string | undefined,
+    now: number,
+    move?: Omit<MoveRecord, 'at'>,
+  ): Promise<PutResult | undefined> {
+    return this.#db
+      .transaction()
+      .execute(async (tx) => {
+        const serial = await bumpSerial(tx);
+        const existing = await tx
+          .selectFrom('directory_numbers')
+          .select('provider')
+          .where('number', '=', input.number)
+          .executeTakeFirst();
+        if (existing?.provider !== expectProvider) {
+          throw new StaleHolder();
+        }
+        const row = {
+          number: input.number,
+          provider: input.provider,
+          identity_key: input.identityKey,
+          contacts: JSON.stringify(input.contacts),
+          serial,
+          updated_at: now,
+        };
+        if (existing) {
+          await tx
+            .updateTable('directory_numbers')
+            .set(row)
+            .where('number', '=', input.number)
+            .execute();
+        } else {
+          await tx.insertInto('directory_numbers').values(row).execute();
+        }
+        if (move) {
+          await tx
+            .insertInto('directory_moves')
+            .values({
+              id: move.id,
+              number_hash: move.numberHash,
+              from_provider: move.fromProvider,
+              to_provider: move.toProvider,
+              kind: move.kind,
+              proof_hash: move.proofHash,
+              at: now,
+            })
+            .execute();
+        }
+        return { entry: toEntry(row), created: !existing || move !== undefined };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof StaleHolder) return undefined;
+        throw err;
+      });
+  }
+
+  /** Whether a move proof (by hash) was already used. */
+  async proofUsed(proofHash: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('directory_moves')
+      .select('id')
+      .where('proof_hash', '=', proofHash)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Removes an entry held by `provider`; false if there was none. Bumps the serial. */
+  async delete(number: E164Number, provider: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      const result = await tx
+        .deleteFrom('directory_numbers')
+        .where('number', '=', number)
+        .where('provider', '=', provider)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      await bumpSerial(tx);
+      return true;
+    });
+  }
+
+  /** Bumps the serial without a content change (re-signing of the exported zone). */
+  async bump(): Promise<number> {
+    return this.#db.transaction().execute((tx) => bumpSerial(tx));
+  }
+}
+
+class StaleHolder extends Error {}
+
+async function bumpSerial(tx: Kysely<DirectoryTables>): Promise<number> {
+  // RFC 1982 serial arithmetic: wrap inside 32 bits, skipping 0 which some tools treat specially.
+  await tx
+    .updateTable('directory_zone')
+    .set({ serial: sql<number>`CASE WHEN serial >= 4294967295 THEN 1 ELSE serial + 1 END` })
+    .where('id', '=', 1)
+    .execute();
+  const row = await tx
+    .selectFrom('directory_zone')
+    .select('serial')
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  return Number(row.serial);
+}
+
+function toEntry(row: NumbersTable): NumberEntry {
+  return {
+    number: row.number as E164Number,
+    provider: row.provider,
+    identityKey: row.identity_key,
+    contacts: JSON.parse(row.contacts) as Contact[],
+    serial: Number(row.serial),
+    updatedAt: Number(row.updated_at),
+  };
+}

@@ -1,0 +1,160 @@
+import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
+import { RRClass, RRType } from '@switchboard/dns-wire';
+import { enumNameFor } from '@switchboard/e164';
+import type { NumberEntry } from './records.js';
+import { RECORD_TTL, recordsForEntry } from './records.js';
+
+/** Zone-wide settings that do not change between snapshots. */
+export interface ZoneSettings {
+  /** Absolute, lower case. */
+  readonly apex: string;
+  /** NS targets (absolute). The first is the SOA MNAME. */
+  readonly nameServers: readonly string[];
+  /** SOA RNAME (absolute). */
+  readonly hostmaster: string;
+  readonly soaTtl: number;
+  /** SOA MINIMUM, also the negative-answer TTL (RFC 2308, RFC 9077). */
+  readonly negativeTtl: number;
+  readonly refresh: number;
+  readonly retry: number;
+  readonly expire: number;
+  readonly dnskeyTtl: number;
+  readonly recordTtl: number;
+}
+
+/** Defaults for {@link ZoneSettings} given an apex. */
+export function defaultZoneSettings(apex: string): ZoneSettings {
+  return {
+    apex,
+    nameServers: ['ns1.switchboard.test.'],
+    hostmaster: 'hostmaster.switchboard.test.',
+    soaTtl: 300,
+    negativeTtl: 300,
+    refresh: 300,
+    retry: 60,
+    expire: 1_209_600,
+    dnskeyTtl: 3600,
+    recordTtl: RECORD_TTL,
+  };
+}
+
+/** The RRsets at one owner name, by TYPE; each array is one RRset (never empty). */
+export type Node = ReadonlyMap<number, readonly ResourceRecord[]>;
+
+/**
+ * One immutable version of the zone, answered from memory. Names are lower case and absolute.
+ * Unchanged numbers keep their RRset arrays from the previous snapshot, so signatures cached by
+ * RRset identity survive unrelated changes.
+ */
+export interface ZoneSnapshot {
+  readonly settings: ZoneSettings;
+  readonly serial: number;
+  readonly nodes: ReadonlyMap<string, Node>;
+  /** Which entry serial each number node was built from (for reuse). */
+  readonly builtFrom: ReadonlyMap<string, number>;
+  readonly entries: ReadonlyMap<string, NumberEntry>;
+}
+
+/** Builds the snapshot for `serial` from all entries, reusing unchanged nodes of `previous`. */
+export function buildZone(
+  settings: ZoneSettings,
+  serial: number,
+  entries: readonly NumberEntry[],
+  dnskeys: readonly DnskeyData[],
+  previous?: ZoneSnapshot,
+): ZoneSnapshot {
+  const { apex } = settings;
+  const nodes = new Map<string, Node>();
+  const builtFrom = new Map<string, number>();
+  const byName = new Map<string, NumberEntry>();
+  const apexNode = new Map<number, readonly ResourceRecord[]>();
+  apexNode.set(RRType.SOA, [
+    {
+      name: apex,
+      type: RRType.SOA,
+      class: RRClass.IN,
+      ttl: settings.soaTtl,
+      data: {
+        mname: settings.nameServers[0] ?? apex,
+        rname: settings.hostmaster,
+        serial,
+        refresh: settings.refresh,
+        retry: settings.retry,
+        expire: settings.expire,
+        minimum: settings.negativeTtl,
+      },
+    },
+  ]);
+  const previousApex = previous?.nodes.get(apex);
+  const previousNs = previousApex?.get(RRType.NS);
+  const previousDnskey = previousApex?.get(RRType.DNSKEY);
+  apexNode.set(
+    RRType.NS,
+    previousNs ??
+      settings.nameServers.map((target) => ({
+        name: apex,
+        type: RRType.NS,
+        class: RRClass.IN,
+        ttl: settings.soaTtl,
+        data: { target },
+      })),
+  );
+  apexNode.set(
+    RRType.DNSKEY,
+    previousDnskey ??
+      dnskeys.map((data) => ({
+        name: apex,
+        type: RRType.DNSKEY,
+        class: RRClass.IN,
+        ttl: settings.dnskeyTtl,
+        data,
+      })),
+  );
+  nodes.set(apex, apexNode);
+  for (const entry of entries) {
+    const name = enumNameFor(entry.number, apex);
+    byName.set(name, entry);
+    builtFrom.set(name, entry.serial);
+    const old =
+      previous?.builtFrom.get(name) === entry.serial ? previous.nodes.get(name) : undefined;
+    if (old) {
+      nodes.set(name, old);
+      continue;
+    }
+    const node = new Map<number, ResourceRecord[]>();
+    for (const rr of recordsForEntry(entry, apex, settings.recordTtl)) {
+      const list = node.get(rr.type);
+      if (list) list.push(rr);
+      else node.set(rr.type, [rr]);
+    }
+    nodes.set(name, node);
+  }
+  return { settings, serial, nodes, builtFrom, entries: byName };
+}
+
+/** How a query name relates to the zone. */
+export type NameClass =
+  | { readonly kind: 'outside' }
+  | { readonly kind: 'node'; readonly node: Node }
+  /**
+   * A name in the digit tree (1 to 15 single-digit labels under the apex) that holds no
+   * records. Every such name is answered as an empty non-terminal, whether or not a number
+   * exists below it: answering real ENTs differently would let anyone walk the tree digit by
+   * digit (docs/directory-records.md, "Signing and denial of existence").
+   */
+  | { readonly kind: 'empty' }
+  /** Any other name under the apex: does not exist (RFC 9824 NXNAME). */
+  | { readonly kind: 'nxname' };
+
+/** Classifies a lower-case absolute name. */
+export function classifyName(zone: ZoneSnapshot, name: string): NameClass {
+  const { apex } = zone.settings;
+  const node = zone.nodes.get(name);
+  if (node) return { kind: 'node', node };
+  if (!name.endsWith(`.${apex}`)) return { kind: 'outside' };
+  const labels = name.slice(0, -(apex.length + 1)).split('.');
+  if (labels.length <= 15 && labels.every((l) => l.length === 1 && l >= '0' && l <= '9')) {
+    return { kind: 'empty' };
+  }
+  return { kind: 'nxname' };
+}

@@ -1,0 +1,73 @@
+import type { Message, Question } from '@switchboard/dns-wire';
+import { Opcode, RRClass } from '@switchboard/dns-wire';
+import { PrivateKey } from '@signalapp/libsignal-client';
+import type { E164Number } from '@switchboard/e164';
+import type { NumberEntry } from '../src/records.js';
+
+/** A query message for tests. */
+export function query(
+  name: string,
+  type: number,
+  options: {
+    dnssec?: boolean;
+    payload?: number;
+    id?: number;
+    cls?: number;
+    edns?: boolean;
+    opcode?: number;
+  } = {},
+): Message {
+  const question: Question = { name, type, class: options.cls ?? RRClass.IN };
+  return {
+    id: options.id ?? 4242,
+    qr: false,
+    opcode: options.opcode ?? Opcode.QUERY,
+    aa: false,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [question],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(options.edns === false
+      ? {}
+      : {
+          edns: {
+            udpPayloadSize: options.payload ?? 1232,
+            version: 0,
+            dnssecOk: options.dnssec ?? true,
+            options: [],
+          },
+        }),
+  };
+}
+
+/** A fresh libsignal identity key pair; public key as base64. */
+export function identity(): { privateKey: PrivateKey; publicBase64: string } {
+  const privateKey = PrivateKey.generate();
+  return {
+    privateKey,
+    publicBase64: Buffer.from(privateKey.getPublicKey().serialize()).toString('base64'),
+  };
+}
+
+/** A published entry for tests. */
+export function entry(number: string, provider = 'acme-telecom', serial = 1): NumberEntry {
+  return {
+    number: number as E164Number,
+    provider,
+    identityKey: identity().publicBase64,
+    contacts: [
+      { service: 'sip', uri: 'sip:alice@sip.example.net' },
+      { service: 'xmpp', uri: 'xmpp:alice@xmpp.example.net' },
+      { service: 'matrix', uri: 'matrix:u/alice:example.net' },
+    ],
+    serial,
+    updatedAt: 1_790_000_000,
+  };
+}
