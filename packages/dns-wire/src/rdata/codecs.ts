@@ -32,11 +32,13 @@ export interface WireCodec<D> {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-function decodeUtf8(r: Reader, bytes: Uint8Array): string {
+function readUtf8(r: Reader): string {
+  const at = r.pos;
+  const bytes = r.charString();
   try {
     return utf8Strict.decode(bytes);
   } catch {
-    throw new DnsWireError('bad-rdata', r.pos, 'character-string is not UTF-8');
+    throw new DnsWireError('bad-rdata', at, 'character-string is not UTF-8');
   }
 }
 
@@ -133,9 +135,9 @@ export const naptrCodec: WireCodec<NaptrData> = {
   decode(r) {
     const order = r.u16();
     const preference = r.u16();
-    const flags = decodeUtf8(r, r.charString());
-    const services = decodeUtf8(r, r.charString());
-    const regexp = decodeUtf8(r, r.charString());
+    const flags = readUtf8(r);
+    const services = readUtf8(r);
+    const regexp = readUtf8(r);
     return { order, preference, flags, services, regexp, replacement: r.name() };
   },
 };
