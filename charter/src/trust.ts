@@ -118,20 +118,25 @@ function providerDecision(entry: ProviderEntry, now: Date): TrustDecision<Provid
   return { trusted: true, entry };
 }
 
-/** A provider trusted now, with the publishing key a request was signed with. */
+/** A provider trusted now, with the publishing key(s) a request may be signed with. */
 export interface TrustedPublisher {
   readonly provider: ProviderEntry;
-  readonly keyid: string;
+  /** The key named by the request's keyid; when it named the provider, its first key. */
   readonly publicKey: KeyObject;
+  /** Every key the request may verify under: one when looked up by keyid, all of the
+   *  provider's publishing keys (more than one only during a rollover) when by provider id. */
+  readonly publicKeys: readonly { readonly keyid: string; readonly publicKey: KeyObject }[];
 }
 
 /**
- * For the directory: which provider owns publishing key `keyid`, and may it publish now? The
- * answer's key verifies the RFC 9421 request signature.
+ * For the directory: may the signer of a publish request publish now? `keyid` is the RFC 9421
+ * `keyid` parameter: either the provider id (as `openapi/directory.yaml` specifies) or the
+ * keyid of one of its publishing keys. The answer carries the key(s) to verify the request with.
  *
  * @example
- * const d = mayTrustPublisher(list, keyidFromSignature, new Date());
+ * const d = mayTrustPublisher(list, params.keyid, new Date());
  * if (!d.trusted) return problem(403, d.message);
+ * const ok = d.entry.publicKeys.some((k) => verifyWith(k.publicKey));
  */
 export function mayTrustPublisher(
   list: VerifiedTrustList,
@@ -140,22 +145,31 @@ export function mayTrustPublisher(
 ): TrustDecision<TrustedPublisher> {
   const expired = listExpired<TrustedPublisher>(list, now);
   if (expired !== undefined) return expired;
-  for (const provider of list.body.providers) {
-    const key = provider.publishingKeys.find((k) => k.keyid === keyid);
-    if (key === undefined) continue;
-    const decision = providerDecision(provider, now);
-    const entry: TrustedPublisher = {
-      provider,
-      keyid,
-      publicKey: publicKeyFromBase64(key.publicKey),
-    };
-    return decision.trusted ? { trusted: true, entry } : { ...decision, entry };
+  const decode = (k: {
+    readonly keyid: string;
+    readonly publicKey: string;
+  }): {
+    keyid: string;
+    publicKey: KeyObject;
+  } => ({ keyid: k.keyid, publicKey: publicKeyFromBase64(k.publicKey) });
+  let provider = list.body.providers.find((p) => p.id === keyid);
+  let keys = provider?.publishingKeys.map(decode);
+  if (provider === undefined) {
+    provider = list.body.providers.find((p) => p.publishingKeys.some((k) => k.keyid === keyid));
+    const key = provider?.publishingKeys.find((k) => k.keyid === keyid);
+    keys = key === undefined ? undefined : [decode(key)];
   }
-  return {
-    trusted: false,
-    reason: 'not-listed',
-    message: 'the signing key belongs to no provider in the trust list',
-  };
+  const first = keys?.[0];
+  if (provider === undefined || keys === undefined || first === undefined) {
+    return {
+      trusted: false,
+      reason: 'not-listed',
+      message: 'the request is signed by no provider in the trust list',
+    };
+  }
+  const entry: TrustedPublisher = { provider, publicKey: first.publicKey, publicKeys: keys };
+  const decision = providerDecision(provider, now);
+  return decision.trusted ? { trusted: true, entry } : { ...decision, entry };
 }
 
 /** Throws `not-trusted` unless {@link mayTrustDirectory} says yes; returns the entry. */

@@ -133,6 +133,16 @@ describe('mayTrustPublisher (the directory refuses publishes from providers not 
     expect(d.trusted ? 'trusted' : d.reason).toBe(reason);
   });
 
+  test('the keyid may also be the provider id (openapi/directory.yaml)', () => {
+    const d = mayTrustPublisher(list, 'acme', NOW);
+    expect(d.trusted).toBe(true);
+    if (d.trusted) {
+      expect(d.entry.publicKeys.map((k) => k.keyid)).toEqual([providerKey('acme').keyid]);
+    }
+    const gone = mayTrustPublisher(list, 'gone', NOW);
+    expect(gone.trusted ? 'trusted' : gone.reason).toBe('revoked');
+  });
+
   test('an unknown key is refused', () => {
     const d = mayTrustPublisher(list, providerKey('stranger').keyid, NOW);
     expect(d.trusted ? 'trusted' : d.reason).toBe('not-listed');
