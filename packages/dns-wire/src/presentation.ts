@@ -571,8 +571,11 @@ function parseLine(line: Line, state: ParseState, options: ZoneParseOptions): Re
     const tok = toks[i];
     if (!tok || tok.quoted) break;
     const asTtl = ttl === undefined ? parseTtl(tok.text) : undefined;
-    const asClass =
-      cls === undefined && !isTypeMnemonic(tok.text) ? classFromString(tok.text) : undefined;
+    // "ANY" is both a class and a type: it is the class when a type follows.
+    const next = toks[i + 1];
+    const classPosition =
+      !isTypeMnemonic(tok.text) || (next !== undefined && isTypeMnemonic(next.text));
+    const asClass = cls === undefined && classPosition ? classFromString(tok.text) : undefined;
     if (asTtl !== undefined) ttl = asTtl;
     else if (asClass !== undefined) cls = asClass;
     else break;
