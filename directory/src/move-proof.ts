@@ -34,8 +34,10 @@ export function releaseMessage(
   from: string,
   to: string,
   expiresAt: number,
-): Buffer {
-  return Buffer.from(`switchboard-release-v1\n${number}\n${from}\n${to}\n${expiresAt}`, 'utf8');
+): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(
+    `switchboard-release-v1\n${number}\n${from}\n${to}\n${expiresAt}`,
+  );
 }
 
 /** The bytes an identity-key move proof is signed over (IdentityKeyProof). */
@@ -44,10 +46,9 @@ export function identityMoveMessage(
   to: string,
   newIdentityKey: string,
   verifiedAt: number,
-): Buffer {
-  return Buffer.from(
+): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(
     `switchboard-move-v1\n${number}\n${to}\n${newIdentityKey}\n${verifiedAt}`,
-    'utf8',
   );
 }
 
