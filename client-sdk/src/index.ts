@@ -27,3 +27,5 @@ export * from './rendezvous/qr.js';
 export * from './lookup/records.js';
 export * from './lookup/transport.js';
 export * from './lookup/lookup.js';
+export * from './provider/http.js';
+export * from './provider/client.js';

@@ -57,18 +57,39 @@ function toAddress(peer: PeerAddress): ProtocolAddress {
   return ProtocolAddress.new(peer.name, peer.deviceId);
 }
 
+/**
+ * The libsignal error code of `err`, if it is a libsignal error. Checked structurally, not
+ * with `instanceof`: the native addon keeps the error class of the first module instance that
+ * loaded it, so in hosts with several module registries (jest workers, bundlers) `instanceof
+ * LibSignalErrorBase` is false for genuine libsignal errors.
+ */
+function libsignalCode(err: unknown): ErrorCode | undefined {
+  if (err instanceof LibSignalErrorBase) return err.code;
+  const e = err as { code?: unknown; operation?: unknown } | null;
+  if (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.code === 'number' &&
+    typeof e.operation === 'string'
+  ) {
+    return e.code as ErrorCode;
+  }
+  return undefined;
+}
+
 function mapError(err: unknown, peer: PeerAddress, newKey?: Uint8Array): never {
   if (err instanceof SwitchboardError) throw err;
-  if (err instanceof LibSignalErrorBase) {
-    if (err.is(ErrorCode.UntrustedIdentity)) {
+  const code = libsignalCode(err);
+  if (code !== undefined) {
+    if (code === ErrorCode.UntrustedIdentity) {
       throw new IdentityKeyChangedError(`${peer.name}.${peer.deviceId}`, newKey, { cause: err });
     }
-    if (err.is(ErrorCode.DuplicatedMessage)) {
+    if (code === ErrorCode.DuplicatedMessage) {
       throw new SwitchboardError('replayed-message', 'this message was already received', {
         cause: err,
       });
     }
-    if (err.is(ErrorCode.InvalidSession)) {
+    if (code === ErrorCode.InvalidSession) {
       throw new SwitchboardError('no-session', 'no usable session with this contact', {
         cause: err,
       });
@@ -143,7 +164,7 @@ export class SignalSessions {
         this.#now(),
       );
     } catch (err) {
-      if (err instanceof LibSignalErrorBase && err.is(ErrorCode.UntrustedIdentity)) {
+      if (libsignalCode(err) === ErrorCode.UntrustedIdentity) {
         mapError(err, peer, bundle.identityKey);
       }
       if (err instanceof SwitchboardError) throw err;

@@ -1,0 +1,277 @@
+import type { ProviderSchema } from '@switchboard/openapi';
+import { fromBase64, fromUtf8, toBase64, toBase64Url, utf8 } from '../bytes.js';
+import type { Ed25519 } from '../crypto.js';
+import { SwitchboardError } from '../errors.js';
+import type { RegistrationUpload } from '../signal/keys.js';
+import type { PreKeyBundleInput } from '../signal/session.js';
+import type { HttpClient } from './http.js';
+
+export type VerificationSession = ProviderSchema<'VerificationSession'>;
+export type Account = ProviderSchema<'Account'>;
+export type Contact = ProviderSchema<'Contact'>;
+export type PrekeyCount = ProviderSchema<'PrekeyCount'>;
+export type UploadPrekeys = ProviderSchema<'UploadPrekeys'>;
+export type MailboxMessage = ProviderSchema<'MailboxMessage'>;
+export type MailboxReceipt = ProviderSchema<'MailboxReceipt'>;
+type PrekeyBundleJson = ProviderSchema<'PrekeyBundle'>;
+type RegisterAccountJson = ProviderSchema<'RegisterAccount'>;
+
+/** An error answer from a provider: `problemCode` is the provider API's `ErrorCode`. */
+export class ProviderError extends SwitchboardError {
+  readonly status: number;
+  readonly problemCode: string | undefined;
+  constructor(status: number, problemCode: string | undefined, detail: string) {
+    super('provider-error', detail);
+    this.name = 'ProviderError';
+    this.status = status;
+    this.problemCode = problemCode;
+  }
+}
+
+/** The device's credentials at its provider (account id + Ed25519 device key seed). */
+export interface DeviceCredentials {
+  readonly accountId: string;
+  readonly deviceSeed: Uint8Array;
+}
+
+/** A mailbox key: requests are signed with it, `keyid` = base64url raw public key. */
+export interface MailboxCredentials {
+  readonly publicKey: Uint8Array;
+  readonly seed: Uint8Array;
+}
+
+export interface ProviderClientOptions {
+  /** Provider base URL from the trust list (`apiBaseUrl`). */
+  readonly baseUrl: string;
+  readonly http: HttpClient;
+  readonly ed25519: Ed25519;
+  /** Seconds since the epoch (request signatures are only valid within five minutes). */
+  readonly nowSeconds?: () => number;
+}
+
+function b64(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = fromBase64(toBase64(bytes));
+  return out!;
+}
+
+function decodeKey(text: string, what: string): Uint8Array<ArrayBuffer> {
+  const bytes = fromBase64(text);
+  if (!bytes) throw new SwitchboardError('provider-error', `the provider sent an invalid ${what}`);
+  return bytes;
+}
+
+/**
+ * Typed client of one provider's HTTP API (openapi/provider.yaml): verification,
+ * registration, prekeys, bundles and mailboxes. Device and mailbox requests are signed
+ * (RFC 9421) with the injected Ed25519 implementation.
+ */
+export class ProviderClient {
+  readonly #base: string;
+  readonly #http: HttpClient;
+  readonly #ed: Ed25519;
+  readonly #now: () => number;
+
+  constructor(options: ProviderClientOptions) {
+    this.#base = options.baseUrl.replace(/\/+$/, '');
+    this.#http = options.http;
+    this.#ed = options.ed25519;
+    this.#now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  async #call<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    signer?: { readonly seed: Uint8Array; readonly keyId: string },
+  ): Promise<T> {
+    const bytes = body === undefined ? new Uint8Array() : utf8(JSON.stringify(body));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (signer) {
+      Object.assign(
+        headers,
+        this.#ed.signRequest(
+          signer.seed,
+          signer.keyId,
+          { method, url: path, body: bytes },
+          this.#now(),
+        ),
+      );
+    }
+    let res;
+    try {
+      res = await this.#http.request({
+        method,
+        url: this.#base + path,
+        headers,
+        ...(body === undefined ? {} : { body: bytes }),
+      });
+    } catch (cause) {
+      throw new SwitchboardError(
+        'network-failed',
+        'could not reach the provider; check the network',
+        {
+          cause,
+        },
+      );
+    }
+    const text = fromUtf8(res.body) ?? '';
+    if (res.status >= 400) {
+      let code: string | undefined;
+      let detail = `the provider refused the request (HTTP ${res.status})`;
+      try {
+        const problem = JSON.parse(text) as { code?: unknown; detail?: unknown; title?: unknown };
+        if (typeof problem.code === 'string') code = problem.code;
+        const said = typeof problem.detail === 'string' ? problem.detail : problem.title;
+        if (typeof said === 'string') detail = `${detail}: ${said}`;
+      } catch {
+        // not problem+json; keep the generic message
+      }
+      throw new ProviderError(res.status, code, detail);
+    }
+    if (res.status === 204 || text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (cause) {
+      throw new SwitchboardError(
+        'provider-error',
+        'the provider sent a response that is not JSON',
+        {
+          cause,
+        },
+      );
+    }
+  }
+
+  #device(creds: DeviceCredentials): { seed: Uint8Array; keyId: string } {
+    return { seed: creds.deviceSeed, keyId: creds.accountId };
+  }
+
+  createVerificationSession(number: string): Promise<VerificationSession> {
+    return this.#call('POST', '/v1/verification/sessions', { number });
+  }
+
+  requestCode(sessionId: string, transport: 'sms' | 'voice' = 'sms'): Promise<VerificationSession> {
+    return this.#call('POST', `/v1/verification/sessions/${encodeURIComponent(sessionId)}/code`, {
+      transport,
+    });
+  }
+
+  submitCode(sessionId: string, code: string): Promise<VerificationSession> {
+    return this.#call('PUT', `/v1/verification/sessions/${encodeURIComponent(sessionId)}/code`, {
+      code,
+    });
+  }
+
+  /** Registers the device; `deviceKey` is the raw Ed25519 public key that will sign requests. */
+  registerAccount(
+    sessionId: string,
+    upload: RegistrationUpload,
+    deviceKey: Uint8Array,
+  ): Promise<Account> {
+    const body: RegisterAccountJson = {
+      sessionId,
+      registrationId: upload.registrationId,
+      identityKey: upload.identityKey,
+      signedPreKey: upload.signedPreKey,
+      kyberLastResortPreKey: upload.kyberLastResortPreKey,
+      oneTimePreKeys: [...upload.oneTimePreKeys],
+      deviceKey: toBase64(deviceKey),
+    };
+    return this.#call('POST', '/v1/accounts', body);
+  }
+
+  getAccount(creds: DeviceCredentials): Promise<Account> {
+    return this.#call('GET', '/v1/account', undefined, this.#device(creds));
+  }
+
+  setDiscoverability(
+    creds: DeviceCredentials,
+    discoverable: boolean,
+    contacts: ReadonlyArray<Contact> = [],
+  ): Promise<Account> {
+    return this.#call(
+      'PUT',
+      '/v1/account/discoverability',
+      discoverable ? { discoverable, contacts } : { discoverable },
+      this.#device(creds),
+    );
+  }
+
+  countPrekeys(creds: DeviceCredentials): Promise<PrekeyCount> {
+    return this.#call('GET', '/v1/keys/count', undefined, this.#device(creds));
+  }
+
+  uploadPrekeys(creds: DeviceCredentials, body: UploadPrekeys): Promise<PrekeyCount> {
+    return this.#call('PUT', '/v1/keys', body, this.#device(creds));
+  }
+
+  /** Fetches (and consumes) a bundle for an account id or a discoverable E.164 number. */
+  async getPrekeyBundle(
+    address: string,
+  ): Promise<PreKeyBundleInput & { readonly accountId: string }> {
+    const j = await this.#call<PrekeyBundleJson>(
+      'GET',
+      `/v1/keys/bundles/${encodeURIComponent(address)}`,
+      undefined,
+    );
+    return {
+      accountId: j.accountId,
+      registrationId: j.registrationId,
+      deviceId: j.deviceId,
+      identityKey: decodeKey(j.identityKey, 'identity key'),
+      signedPreKey: {
+        keyId: j.signedPreKey.keyId,
+        publicKey: decodeKey(j.signedPreKey.publicKey, 'signed prekey'),
+        signature: decodeKey(j.signedPreKey.signature, 'signature'),
+      },
+      kyberPreKey: {
+        keyId: j.kyberPreKey.keyId,
+        publicKey: decodeKey(j.kyberPreKey.publicKey, 'Kyber prekey'),
+        signature: decodeKey(j.kyberPreKey.signature, 'signature'),
+      },
+      preKey: j.preKey
+        ? { keyId: j.preKey.keyId, publicKey: decodeKey(j.preKey.publicKey, 'prekey') }
+        : undefined,
+    };
+  }
+
+  /** Anyone holding a mailbox address may deliver to it. */
+  deliver(mailboxAddress: Uint8Array, ciphertext: Uint8Array): Promise<MailboxReceipt> {
+    return this.#call('POST', `/v1/mailboxes/${toBase64Url(mailboxAddress)}/messages`, {
+      ciphertext: toBase64(ciphertext),
+    });
+  }
+
+  /** Pulls queued messages; signed by the mailbox key, so only its holder can read. */
+  async receive(
+    mailbox: MailboxCredentials,
+    mailboxAddress: Uint8Array,
+    limit = 100,
+  ): Promise<Array<{ readonly messageId: string; readonly ciphertext: Uint8Array }>> {
+    const res = await this.#call<{ messages: MailboxMessage[] }>(
+      'GET',
+      `/v1/mailboxes/${toBase64Url(mailboxAddress)}/messages?limit=${limit}`,
+      undefined,
+      { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
+    );
+    return res.messages.map((m) => ({
+      messageId: m.messageId,
+      ciphertext: b64(decodeKey(m.ciphertext, 'message')),
+    }));
+  }
+
+  /** Acknowledges (deletes) one message. */
+  async acknowledge(
+    mailbox: MailboxCredentials,
+    mailboxAddress: Uint8Array,
+    messageId: string,
+  ): Promise<void> {
+    await this.#call(
+      'DELETE',
+      `/v1/mailboxes/${toBase64Url(mailboxAddress)}/messages/${encodeURIComponent(messageId)}`,
+      undefined,
+      { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
+    );
+  }
+}
