@@ -284,6 +284,10 @@ function nsecDenial(
   const a = commonAncestor(qname, covering.name);
   const b = commonAncestor(qname, covering.data.nextDomainName);
   let ce = nameLabels(a).length >= nameLabels(b).length ? a : b;
+  // The closest encloser is a proper ancestor of qname (a next name below qname would make
+  // qname an empty non-terminal, handled above).
+  const qLabels = nameLabels(qname);
+  if (nameLabels(ce).length >= qLabels.length) ce = qLabels.slice(1).join('.') + '.';
   if (!isSubdomainOf(ce, apex)) ce = apex;
   const wildcard = `*.${ce === '.' ? '' : ce}`;
   const wildcardProof = nsecs.find((n) => nsecCovers(n, wildcard));
