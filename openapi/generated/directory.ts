@@ -112,7 +112,7 @@ export interface components {
         ProviderId: string;
         /**
          * @description libsignal identity public key, `PublicKey.serialize()` (type byte 0x05 + 32 bytes),
-         *     standard base64 with padding: 44 characters.
+         *     standard base64: 44 characters (33 bytes need no padding).
          */
         IdentityKey: string;
         /**

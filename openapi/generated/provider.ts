@@ -296,9 +296,11 @@ export interface paths {
         put?: never;
         /**
          * Authorise moving this number to another provider
-         * @description Returns an authorisation signed by this provider's accredited key. The receiving
-         *     provider presents it at registration (`portIn`) and to the directory; once it completed
-         *     the move it calls `completePortOut`, and this provider deletes the account and its keys.
+         * @description Returns a release signed by this provider's accredited key for the directory. The
+         *     receiving provider presents it at registration (`portIn`) and to the directory; once the
+         *     directory switched, it calls `completePortOut` here, and this provider deletes the
+         *     account and its keys (without withdrawing: the directory entry now belongs to the new
+         *     provider).
          */
         post: operations["issuePortOut"];
         delete?: never;
@@ -318,7 +320,7 @@ export interface paths {
         put?: never;
         /**
          * Tell the losing provider that the move finished
-         * @description Presenting the authorisation proves the caller received it; the account here is removed.
+         * @description Presenting the release signature proves the caller received it; the account here is removed.
          */
         post: operations["completePortOut"];
         delete?: never;
@@ -516,6 +518,8 @@ export interface components {
             codeExpiresAt?: components["schemas"]["Timestamp"];
             /** @description Earliest time another code may be requested. */
             nextCodeAt?: components["schemas"]["Timestamp"];
+            /** @description When the code was confirmed, seconds since the epoch (for `PortIn` identity-key proofs). */
+            verifiedAt?: number;
             attemptsLeft?: number;
             resendsLeft?: number;
         };
@@ -530,21 +534,47 @@ export interface components {
             deviceKey: components["schemas"]["DeviceKey"];
             portIn?: components["schemas"]["PortIn"];
         };
-        PortIn: {
-            authorisation: components["schemas"]["PortOutToken"];
+        /**
+         * @description Proof that the number may move here, used when the account is first published: a release
+         *     issued by the losing provider (`issuePortOut` there), or a signature by the number's
+         *     currently published identity private key (libsignal XEdDSA) over the UTF-8 bytes of
+         *     `switchboard-move-v1\n<number>\n<this provider id>\n<new identityKey>\n<verifiedAt>`,
+         *     where `verifiedAt` is the verification time of `sessionId` (see `VerificationSession`).
+         */
+        PortIn: components["schemas"]["PortInRelease"] | components["schemas"]["PortInIdentityKey"];
+        PortInRelease: {
+            /** @constant */
+            kind: "release";
+            from: components["schemas"]["ProviderId"];
+            expiresAt: number;
+            signature: components["schemas"]["Signature"];
         };
-        /** @description A `sip:`, `xmpp:` or `matrix:` URI. */
-        ContactUri: string;
+        PortInIdentityKey: {
+            /** @constant */
+            kind: "identity-key";
+            signature: components["schemas"]["Signature"];
+        };
+        ProviderId: string;
+        /**
+         * @description A published contact method: `sip:`/`sips:` URIs for sip, `xmpp:` for xmpp,
+         *     `matrix:u/<localpart>:<server>` for matrix (the directory's `Contact`).
+         */
+        Contact: {
+            /** @enum {string} */
+            service: "sip" | "xmpp" | "matrix";
+            uri: string;
+        };
         Discoverability: {
             discoverable: boolean;
-            contacts?: components["schemas"]["ContactUri"][];
+            /** @description In order of preference; at most one per service. Required to opt in. */
+            contacts?: components["schemas"]["Contact"][];
         };
         Account: {
             accountId: components["schemas"]["Uuid"];
             number: components["schemas"]["E164"];
             deviceId: number;
             discoverable: boolean;
-            contacts: components["schemas"]["ContactUri"][];
+            contacts: components["schemas"]["Contact"][];
             createdAt: components["schemas"]["Timestamp"];
         };
         UploadPrekeys: {
@@ -625,23 +655,28 @@ export interface components {
             createdAt: components["schemas"]["Timestamp"];
         };
         PortOutRequest: {
-            /** @description Id of the receiving provider in the trust list, when known. */
-            toProvider?: string;
+            toProvider: components["schemas"]["ProviderId"];
         };
-        /**
-         * @description `base64url(JSON payload) "." base64url(Ed25519 signature)` by the losing provider's
-         *     accredited key. Payload: `{"v":1,"id","number","fromProvider","toProvider"?,"identityKey","issuedAt","expiresAt"}`
-         *     (times in seconds since the epoch).
-         */
-        PortOutToken: string;
         PortOutAuthorisation: {
             portOutId: components["schemas"]["Uuid"];
-            authorisation: components["schemas"]["PortOutToken"];
-            fromProvider: string;
+            /**
+             * @description The directory's `ReleaseProof` plus `to`: `signature` is Ed25519 by this provider's
+             *     accredited key over `switchboard-release-v1\n<number>\n<from>\n<to>\n<expiresAt>`.
+             */
+            release: {
+                /** @constant */
+                kind: "release";
+                from: components["schemas"]["ProviderId"];
+                to: components["schemas"]["ProviderId"];
+                expiresAt: number;
+                signature: components["schemas"]["Signature"];
+            };
             expiresAt: components["schemas"]["Timestamp"];
         };
         CompletePortOut: {
-            authorisation: components["schemas"]["PortOutToken"];
+            portOutId: components["schemas"]["Uuid"];
+            /** @description The release signature, proving the caller received the authorisation. */
+            signature: components["schemas"]["Signature"];
         };
         MailboxAddress: string;
         MailboxDelivery: {
@@ -860,6 +895,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -887,6 +923,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
         };
     };
     submitVerificationCode: {
@@ -917,6 +954,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -950,6 +988,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
@@ -985,6 +1024,8 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getAccount: {
@@ -1054,6 +1095,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             502: components["responses"]["BadGateway"];
@@ -1135,6 +1177,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
         };
     };
@@ -1191,6 +1234,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
         };
@@ -1267,7 +1311,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
         };
     };
     completePortOut: {
@@ -1293,6 +1339,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
         };
@@ -1430,6 +1477,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
         };
     };
@@ -1487,6 +1535,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
         };

@@ -43,3 +43,8 @@ export type {
   ProviderSchema,
 } from './provider-errors.js';
 export { PROVIDER_ERROR_STATUS, ProviderApiError } from './provider-errors.js';
+export type {
+  components as DirectoryComponents,
+  operations as DirectoryOperations,
+  paths as DirectoryPaths,
+} from '../generated/directory.js';

@@ -1,0 +1,281 @@
+import { randomUUID, verify as verifyEd25519 } from 'node:crypto';
+import { PublicKey } from '@signalapp/libsignal-client';
+import type { ProviderSchema } from '@switchboard/openapi';
+import type { Kysely, Transaction } from 'kysely';
+import type { ProviderDeps } from './deps.js';
+import type { AccountsTable, ProviderTables } from './store/schema.js';
+import type { CheckedKey } from './keys.js';
+import {
+  checkKyberPreKey,
+  checkOneTimeKyberPreKeys,
+  checkOneTimePreKeys,
+  checkSignedPreKey,
+  parseIdentityKey,
+} from './keys.js';
+import { fail } from './errors.js';
+import { ed25519PublicKey, fromBase64, isoTime, toBase64 } from './encoding.js';
+import { liveSession } from './verification.js';
+import type { DirectoryContact, MoveProof } from './directory-client.js';
+import { DirectoryPublishError } from './directory-client.js';
+
+type AccountView = ProviderSchema<'Account'>;
+type RegisterInput = ProviderSchema<'RegisterAccount'>;
+
+/** The one device per account in this version (libsignal device id). */
+export const DEVICE_ID = 1;
+
+/** The API view of an account row. */
+export function accountView(row: AccountsTable): AccountView {
+  return {
+    accountId: row.id,
+    number: row.number,
+    deviceId: DEVICE_ID,
+    discoverable: row.discoverable === 1,
+    contacts: JSON.parse(row.contacts) as DirectoryContact[],
+    createdAt: isoTime(row.created_at),
+  };
+}
+
+/** Loads an account by id or fails with 404 `account.not-found`. */
+export async function loadAccount(
+  db: Kysely<ProviderTables>,
+  accountId: string,
+): Promise<AccountsTable> {
+  const row = await db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  if (!row) throw fail('account.not-found', 'the account no longer exists');
+  return row;
+}
+
+/** Inserts one-time prekeys of a kind. */
+export async function insertOneTimePreKeys(
+  tx: Kysely<ProviderTables>,
+  accountId: string,
+  kind: 'ec' | 'kyber',
+  keys: readonly CheckedKey[],
+): Promise<void> {
+  // Batches keep each statement under SQLite's bound-parameter limit.
+  for (let i = 0; i < keys.length; i += 100) {
+    await tx
+      .insertInto('one_time_prekeys')
+      .values(
+        keys.slice(i, i + 100).map((k) => ({
+          account_id: accountId,
+          kind,
+          key_id: k.keyId,
+          public_key: k.publicKey,
+          signature: k.signature,
+        })),
+      )
+      .execute();
+  }
+}
+
+function checkRelease(
+  deps: ProviderDeps,
+  number: string,
+  release: { from: string; expiresAt: number; signature: string },
+): void {
+  if (release.expiresAt * 1000 <= deps.now()) {
+    throw fail(
+      'port.authorisation-expired',
+      'the release expired; ask the losing provider for a new one',
+    );
+  }
+  const keys = deps.providerKeys?.(release.from);
+  if (keys === undefined) return; // no trust list here: the directory checks it
+  const message = Buffer.from(
+    `switchboard-release-v1\n${number}\n${release.from}\n${deps.config.providerId}\n${release.expiresAt}`,
+  );
+  const signature = Buffer.from(release.signature, 'base64');
+  if (!keys.some((k) => verifyEd25519(null, message, k, signature))) {
+    throw fail('port.authorisation-invalid', 'the release is not signed by the losing provider');
+  }
+}
+
+/**
+ * Registers an account for a verified session, atomically: either every key is stored and the
+ * session consumed, or nothing changes. Registering a number that has an account here replaces
+ * it (the old account's keys are deleted; if it was published, it is withdrawn first).
+ */
+export async function registerAccount(
+  deps: ProviderDeps,
+  input: RegisterInput,
+): Promise<AccountView> {
+  const session = await liveSession(deps, input.sessionId);
+  if (session.verified_at === null) {
+    throw fail(
+      'verification.not-verified',
+      'verify the number (submit the code) before registering',
+    );
+  }
+  const identity = parseIdentityKey(input.identityKey);
+  const signedPreKey = checkSignedPreKey(identity, input.signedPreKey);
+  const lastResort = checkKyberPreKey(identity, input.kyberLastResortPreKey);
+  const oneTime = checkOneTimePreKeys(input.oneTimePreKeys);
+  const oneTimeKyber = checkOneTimeKyberPreKeys(identity, input.oneTimeKyberPreKeys ?? []);
+  const deviceKeyBytes = fromBase64(input.deviceKey);
+  if (!ed25519PublicKey(deviceKeyBytes)) {
+    throw fail(
+      'keys.device-key-invalid',
+      'the device key must be a raw 32-byte Ed25519 public key',
+    );
+  }
+  let pendingMove: MoveProof | undefined;
+  if (input.portIn?.kind === 'release') {
+    checkRelease(deps, session.number, input.portIn);
+    pendingMove = {
+      kind: 'release',
+      from: input.portIn.from,
+      expiresAt: input.portIn.expiresAt,
+      signature: input.portIn.signature,
+    };
+  } else if (input.portIn?.kind === 'identity-key') {
+    pendingMove = {
+      kind: 'identity-key',
+      verifiedAt: Math.floor(Number(session.verified_at) / 1000),
+      signature: input.portIn.signature,
+    };
+  }
+
+  const existing = await deps.db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('number', '=', session.number)
+    .executeTakeFirst();
+  if (existing?.discoverable === 1) await withdraw(deps, existing.number);
+
+  const now = deps.now();
+  const row: AccountsTable = {
+    id: randomUUID(),
+    number: session.number,
+    registration_id: input.registrationId,
+    identity_key: identity.serialize(),
+    device_key: deviceKeyBytes,
+    signed_prekey_id: signedPreKey.keyId,
+    signed_prekey: signedPreKey.publicKey,
+    signed_prekey_signature: signedPreKey.signature ?? new Uint8Array(),
+    kyber_last_resort_id: lastResort.keyId,
+    kyber_last_resort: lastResort.publicKey,
+    kyber_last_resort_signature: lastResort.signature ?? new Uint8Array(),
+    discoverable: 0,
+    contacts: '[]',
+    pending_move: pendingMove ? JSON.stringify(pendingMove) : null,
+    verified_at: Number(session.verified_at),
+    created_at: now,
+  };
+  await deps.db.transaction().execute(async (tx) => {
+    // The session is single-use: whoever deletes it first registers.
+    const consumed = await tx
+      .deleteFrom('verification_sessions')
+      .where('id', '=', session.id)
+      .executeTakeFirst();
+    if (Number(consumed.numDeletedRows) !== 1) {
+      throw fail('verification.session-not-found', 'the verification session was already used');
+    }
+    await deleteAccountRows(tx, session.number);
+    await tx.insertInto('accounts').values(row).execute();
+    await insertOneTimePreKeys(tx, row.id, 'ec', oneTime);
+    await insertOneTimePreKeys(tx, row.id, 'kyber', oneTimeKyber);
+  });
+  deps.logger.info({ accountId: row.id }, 'account registered');
+  return accountView(row);
+}
+
+/** Deletes an account (by number) with its prekeys, port-outs and ledger link, in a transaction. */
+export async function deleteAccountRows(
+  tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
+  number: string,
+): Promise<void> {
+  const old = await tx.selectFrom('accounts').select('id').where('number', '=', number).execute();
+  for (const { id } of old) {
+    await tx.deleteFrom('one_time_prekeys').where('account_id', '=', id).execute();
+    await tx.deleteFrom('port_outs').where('account_id', '=', id).execute();
+    await tx.deleteFrom('accounts').where('id', '=', id).execute();
+  }
+}
+
+async function withdraw(deps: ProviderDeps, number: string): Promise<void> {
+  if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
+  try {
+    await deps.directory.withdraw(number);
+  } catch (err) {
+    throw directoryFailure(deps, err);
+  }
+}
+
+function directoryFailure(deps: ProviderDeps, err: unknown): Error {
+  if (err instanceof DirectoryPublishError) {
+    deps.logger.warn({ status: err.status, problem: err.problemCode }, 'directory refused');
+    return fail('directory.publish-failed', err.message);
+  }
+  return err instanceof Error ? err : new Error('directory call failed');
+}
+
+/** Deletes the account: withdraws it from the directory first, then deletes it and its keys. */
+export async function deleteAccount(deps: ProviderDeps, accountId: string): Promise<void> {
+  const row = await loadAccount(deps.db, accountId);
+  if (row.discoverable === 1) await withdraw(deps, row.number);
+  await deps.db.transaction().execute((tx) => deleteAccountRows(tx, row.number));
+  deps.logger.info({ accountId }, 'account deleted');
+}
+
+/**
+ * Opts in (publishing the chosen contacts and the identity key, with a pending move proof if
+ * the number was ported in) or out (withdrawing). The local state changes only after the
+ * directory accepted.
+ */
+export async function setDiscoverability(
+  deps: ProviderDeps,
+  accountId: string,
+  input: ProviderSchema<'Discoverability'>,
+): Promise<AccountView> {
+  const row = await loadAccount(deps.db, accountId);
+  const contacts = input.contacts ?? [];
+  if (input.discoverable) {
+    if (contacts.length === 0) {
+      throw fail('request.invalid', 'choose at least one contact method to publish', {
+        errors: [{ pointer: '/body/contacts', message: 'must have at least 1 item to opt in' }],
+      });
+    }
+    const services = new Set(contacts.map((c) => c.service));
+    if (services.size !== contacts.length) {
+      throw fail('request.invalid', 'publish at most one contact per service', {
+        errors: [{ pointer: '/body/contacts', message: 'must not repeat a service' }],
+      });
+    }
+    if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
+    const move = row.pending_move ? (JSON.parse(row.pending_move) as MoveProof) : undefined;
+    try {
+      await deps.directory.publish(row.number, {
+        identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
+        contacts,
+        ...(move ? { move } : {}),
+      });
+    } catch (err) {
+      throw directoryFailure(deps, err);
+    }
+  } else if (row.discoverable === 1) {
+    await withdraw(deps, row.number);
+  }
+  await deps.db
+    .updateTable('accounts')
+    .set({
+      discoverable: input.discoverable ? 1 : 0,
+      contacts: JSON.stringify(input.discoverable ? contacts : []),
+      ...(input.discoverable ? { pending_move: null } : {}),
+    })
+    .where('id', '=', accountId)
+    .execute();
+  return accountView(await loadAccount(deps.db, accountId));
+}
+
+/** Copies database bytes (Buffer from either driver) into a fresh ArrayBuffer-backed array. */
+export function toArrayBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(new ArrayBuffer(bytes.length));
+  out.set(bytes);
+  return out;
+}

@@ -1,0 +1,272 @@
+import type { Request } from 'express';
+import express from 'express';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OpenApiValidator, ProviderSchema } from '@switchboard/openapi';
+import {
+  PROVIDER_ERROR_STATUS,
+  createApiRouter,
+  createOpenApiValidator,
+  docsRouter,
+  loadDocument,
+} from '@switchboard/openapi';
+import type { ProviderDeps } from './deps.js';
+import type { ApiKeyScope } from './auth.js';
+import { requireOperator, verifySignedRequest } from './auth.js';
+import { ed25519PublicKey } from './encoding.js';
+import { fail } from './errors.js';
+import * as verification from './verification.js';
+import * as accounts from './accounts.js';
+import * as prekeys from './prekeys.js';
+import * as ledger from './ledger.js';
+import * as porting from './porting.js';
+import * as operatorKeys from './operator-keys.js';
+import * as mailboxes from './mailboxes.js';
+import { ONBOARDING_PAGE, ONBOARDING_SCRIPT } from './onboarding-page.js';
+
+/** Options of {@link createProviderApp}. */
+export interface ProviderAppOptions {
+  /** Check every response against the document (tests, development). */
+  readonly validateResponses?: boolean;
+  /** express `trust proxy` (behind a load balancer); default false. */
+  readonly trustProxy?: boolean | string | number;
+  /** Validator to reuse (compiling the document takes a moment). */
+  readonly validator?: OpenApiValidator;
+}
+
+/** The express app and what the service wires around it. */
+export interface ProviderApp {
+  readonly app: express.Express;
+  readonly hub: mailboxes.MailboxHub;
+  readonly metrics: Registry;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+let sharedValidator: OpenApiValidator | undefined;
+
+/** The provider API document's validator, compiled once per process. */
+export function providerValidator(): OpenApiValidator {
+  return (sharedValidator ??= createOpenApiValidator(loadDocument('provider')));
+}
+
+/**
+ * Builds the provider API: every route of `openapi/provider.yaml`, validated against it, with
+ * problem+json errors, `/docs`, `/metrics` and the onboarding page at `/`.
+ */
+export function createProviderApp(
+  deps: ProviderDeps,
+  options: ProviderAppOptions = {},
+): ProviderApp {
+  const validator = options.validator ?? providerValidator();
+  const hub = new mailboxes.MailboxHub();
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: 'provider_api_requests_total',
+    help: 'Provider API requests by operation and status',
+    labelNames: ['operation', 'status'] as const,
+    registers: [metrics],
+  });
+
+  const api = createApiRouter({
+    validator,
+    statusTable: PROVIDER_ERROR_STATUS,
+    responseValidation: options.validateResponses ? 'enforce' : 'off',
+    bodyLimitBytes: deps.config.bodyLimitBytes,
+    onError: (e) => {
+      if (e.violation)
+        deps.logger.error({ violation: e.violation }, 'response does not match the document');
+      if (e.err) deps.logger.error({ err: e.err }, 'unexpected error');
+    },
+  });
+
+  const signature = {
+    replayCache: deps.replayCache,
+    now: deps.now,
+    maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
+  };
+  const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+  /** The account a request is signed for (keyid = account id, key = its device key). */
+  const device = (req: Request, rawBody: Buffer): Promise<string> =>
+    verifySignedRequest(req, rawBody, signature, async (keyId) => {
+      if (!UUID.test(keyId)) return undefined;
+      const row = await deps.db
+        .selectFrom('accounts')
+        .select('device_key')
+        .where('id', '=', keyId)
+        .executeTakeFirst();
+      return row ? ed25519PublicKey(row.device_key) : undefined;
+    });
+  const operator = (req: Request, scope: ApiKeyScope): Promise<string> =>
+    requireOperator(req, deps.db, scope);
+  const mailboxOwner = async (req: Request, rawBody: Buffer, mailbox: string): Promise<void> => {
+    await verifySignedRequest(req, rawBody, signature, (keyId) => {
+      const key = mailboxes.mailboxKeyResolver(mailbox)(keyId);
+      return key;
+    });
+  };
+
+  const bind = api.bind.bind(api);
+  bind('getHealth', async (_req, res) => {
+    try {
+      await deps.db.selectFrom('accounts').select('id').limit(1).execute();
+    } catch (err) {
+      deps.logger.error({ err }, 'health check: database unavailable');
+      throw fail('service.unavailable', 'the database does not answer');
+    }
+    res.json({ status: 'ok' });
+  });
+
+  bind('createVerificationSession', async (req, res, input) => {
+    const body = input.body as ProviderSchema<'CreateVerificationSession'>;
+    res.status(201).json(await verification.createSession(deps, body, clientAddress(req)));
+  });
+  bind('getVerificationSession', async (_req, res, input) => {
+    res.json(await verification.getSession(deps, input.params['sessionId'] as string));
+  });
+  bind('requestVerificationCode', async (req, res, input) => {
+    const body = input.body as ProviderSchema<'RequestVerificationCode'>;
+    const sessionId = input.params['sessionId'] as string;
+    res.json(await verification.requestCode(deps, sessionId, body, clientAddress(req)));
+  });
+  bind('submitVerificationCode', async (req, res, input) => {
+    const body = input.body as ProviderSchema<'SubmitVerificationCode'>;
+    const sessionId = input.params['sessionId'] as string;
+    res.json(await verification.submitCode(deps, sessionId, body, clientAddress(req)));
+  });
+
+  bind('registerAccount', async (_req, res, input) => {
+    const body = input.body as ProviderSchema<'RegisterAccount'>;
+    res.status(201).json(await accounts.registerAccount(deps, body));
+  });
+  bind('getAccount', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    res.json(accounts.accountView(await accounts.loadAccount(deps.db, accountId)));
+  });
+  bind('deleteAccount', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    await accounts.deleteAccount(deps, accountId);
+    res.status(204).end();
+  });
+  bind('setDiscoverability', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'Discoverability'>;
+    res.json(await accounts.setDiscoverability(deps, accountId, body));
+  });
+
+  bind('uploadPrekeys', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'UploadPrekeys'>;
+    res.json(await prekeys.uploadPrekeys(deps, accountId, body));
+  });
+  bind('countPrekeys', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    res.json(await prekeys.countPrekeys(deps, accountId));
+  });
+  bind('checkKeyDigest', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'KeyDigestCheck'>;
+    res.json(await prekeys.checkDigest(deps, accountId, body.digest));
+  });
+  bind('getPrekeyBundle', async (req, res, input) => {
+    res.json(
+      await prekeys.fetchBundle(deps, input.params['address'] as string, clientAddress(req)),
+    );
+  });
+
+  bind('purchaseCredit', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'CreditPurchaseRequest'>;
+    const key = input.headers['idempotency-key'] as string;
+    res.status(201).json(await ledger.purchaseCredit(deps, accountId, key, body));
+  });
+  bind('getBalance', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    res.json(await ledger.getBalance(deps, accountId));
+  });
+  bind('getStatement', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const limit = input.query['limit'] as number;
+    const before = input.query['before'] as number | undefined;
+    res.json(await ledger.getStatement(deps, accountId, limit, before));
+  });
+
+  bind('issuePortOut', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'PortOutRequest'>;
+    res.status(201).json(await porting.issuePortOut(deps, accountId, body));
+  });
+  bind('completePortOut', async (_req, res, input) => {
+    await porting.completePortOut(deps, input.body as ProviderSchema<'CompletePortOut'>);
+    res.status(204).end();
+  });
+
+  bind('deliverMailboxMessage', async (req, res, input) => {
+    const body = input.body as ProviderSchema<'MailboxDelivery'>;
+    const mailbox = input.params['mailbox'] as string;
+    res
+      .status(202)
+      .json(await mailboxes.deliver(deps, hub, mailbox, body.ciphertext, clientAddress(req)));
+  });
+  bind('receiveMailboxMessages', async (req, res, input) => {
+    const mailbox = input.params['mailbox'] as string;
+    await mailboxOwner(req, input.rawBody, mailbox);
+    res.json(await mailboxes.receive(deps, mailbox, input.query['limit'] as number));
+  });
+  bind('deleteMailboxMessage', async (req, res, input) => {
+    const mailbox = input.params['mailbox'] as string;
+    await mailboxOwner(req, input.rawBody, mailbox);
+    await mailboxes.acknowledge(deps, mailbox, input.params['messageId'] as string);
+    res.status(204).end();
+  });
+
+  bind('listApiKeys', async (req, res) => {
+    await operator(req, 'admin:keys');
+    res.json(await operatorKeys.listApiKeys(deps));
+  });
+  bind('createApiKey', async (req, res, input) => {
+    await operator(req, 'admin:keys');
+    res
+      .status(201)
+      .json(await operatorKeys.createApiKey(deps, input.body as ProviderSchema<'CreateApiKey'>));
+  });
+  bind('revokeApiKey', async (req, res, input) => {
+    await operator(req, 'admin:keys');
+    await operatorKeys.revokeApiKey(deps, input.params['apiKeyId'] as string);
+    res.status(204).end();
+  });
+  bind('chargeAccount', async (req, res, input) => {
+    await operator(req, 'billing:write');
+    const body = input.body as ProviderSchema<'ChargeRequest'>;
+    const key = input.headers['idempotency-key'] as string;
+    res.status(201).json(await ledger.chargeAccount(deps, { ...body, idempotencyKey: key }));
+  });
+
+  const missing = api.unbound();
+  if (missing.length > 0) throw new Error(`operations without a handler: ${missing.join(', ')}`);
+  api.finish();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'other';
+      requests.inc({ operation: `${req.method} ${route}`, status: String(res.statusCode) });
+    });
+    next();
+  });
+  app.get('/', (_req, res) => {
+    res.type('html').send(ONBOARDING_PAGE);
+  });
+  app.get('/onboarding.js', (_req, res) => {
+    res.type('text/javascript').send(ONBOARDING_SCRIPT);
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+  app.use('/docs', docsRouter(validator.document, { title: 'Switchboard provider API' }));
+  app.use(api.router);
+  return { app, hub, metrics };
+}

@@ -1,0 +1,76 @@
+import type { RateLimit } from '@switchboard/service-kit';
+
+/** Limits and lifetimes of verification sessions. */
+export interface VerificationConfig {
+  readonly sessionTtlSeconds: number;
+  readonly codeTtlSeconds: number;
+  /** Code submissions per session. */
+  readonly maxAttempts: number;
+  /** Codes sent per session. */
+  readonly maxSends: number;
+  /** Minimum time between two codes of one session. */
+  readonly resendIntervalSeconds: number;
+  /** Sends and attempts per phone number, across sessions. */
+  readonly perNumber: RateLimit;
+  /** Sessions, sends and attempts per client address. */
+  readonly perClientAddress: RateLimit;
+}
+
+/** Everything the provider API can be tuned with; see {@link defaultProviderConfig}. */
+export interface ProviderConfig {
+  /** This provider's id in the trust list (signs releases, publishes as). */
+  readonly providerId: string;
+  /** The ledger's currency (ISO 4217). */
+  readonly currency: string;
+  readonly verification: VerificationConfig;
+  readonly prekeys: {
+    /** Most one-time prekeys of each kind kept per account. */
+    readonly maxStoredPerKind: number;
+    readonly fetchPerClientAddress: RateLimit;
+    readonly fetchPerTarget: RateLimit;
+  };
+  readonly mailboxes: {
+    readonly maxMessageBytes: number;
+    readonly maxMessagesPerMailbox: number;
+    readonly ttlSeconds: number;
+    readonly deliverPerClientAddress: RateLimit;
+  };
+  /** How long a port-out release stays valid (the directory accepts at most 7 days). */
+  readonly portOutTtlSeconds: number;
+  /** Accepted clock difference of signed requests. */
+  readonly signatureMaxSkewSeconds: number;
+  /** Largest request body. */
+  readonly bodyLimitBytes: number;
+}
+
+/** Defaults for a small provider; every value can be overridden per field. */
+export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
+  return {
+    providerId: 'dev-provider',
+    currency: 'EUR',
+    verification: {
+      sessionTtlSeconds: 30 * 60,
+      codeTtlSeconds: 5 * 60,
+      maxAttempts: 5,
+      maxSends: 3,
+      resendIntervalSeconds: 30,
+      perNumber: { capacity: 10, perSeconds: 3600 },
+      perClientAddress: { capacity: 60, perSeconds: 3600 },
+    },
+    prekeys: {
+      maxStoredPerKind: 1000,
+      fetchPerClientAddress: { capacity: 120, perSeconds: 60 },
+      fetchPerTarget: { capacity: 60, perSeconds: 60 },
+    },
+    mailboxes: {
+      maxMessageBytes: 64 * 1024,
+      maxMessagesPerMailbox: 1000,
+      ttlSeconds: 7 * 24 * 3600,
+      deliverPerClientAddress: { capacity: 600, perSeconds: 60 },
+    },
+    portOutTtlSeconds: 24 * 3600,
+    signatureMaxSkewSeconds: 300,
+    bodyLimitBytes: 1024 * 1024,
+    ...overrides,
+  };
+}

@@ -1,0 +1,52 @@
+import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { DialectName } from '@switchboard/db';
+import type { Logger } from '@switchboard/service-kit';
+import { RateLimiter } from '@switchboard/service-kit';
+import type { ReplayCache } from '@switchboard/http-signature';
+import type { ProviderConfig } from './config.js';
+import type { CodeSender } from './code-sender.js';
+import type { DirectoryPublisher } from './directory-client.js';
+import type { ProviderTables } from './store/schema.js';
+
+/** Everything the provider API's operations use; I/O and the clock are injected. */
+export interface ProviderDeps {
+  readonly db: Kysely<ProviderTables>;
+  readonly dialect: DialectName;
+  readonly config: ProviderConfig;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  readonly codeSender: CodeSender;
+  /** Absent when no directory is configured (publishing answers 503). */
+  readonly directory: DirectoryPublisher | undefined;
+  /** This provider's accredited Ed25519 key; signs port-out releases. */
+  readonly providerKey: KeyObject | undefined;
+  /**
+   * Publishing keys of another provider from the trust list, to check releases presented at
+   * port-in; absent: releases are checked only by the directory.
+   */
+  readonly providerKeys?: (providerId: string) => readonly KeyObject[];
+  readonly replayCache: ReplayCache;
+  readonly logger: Logger;
+  readonly limits: Limits;
+}
+
+/** The in-memory rate limiters of one process. */
+export interface Limits {
+  readonly verificationPerNumber: RateLimiter;
+  readonly verificationPerAddress: RateLimiter;
+  readonly bundlePerAddress: RateLimiter;
+  readonly bundlePerTarget: RateLimiter;
+  readonly mailboxPerAddress: RateLimiter;
+}
+
+/** Limiters for a config, on the given clock. */
+export function createLimits(config: ProviderConfig, now: () => number): Limits {
+  return {
+    verificationPerNumber: new RateLimiter(config.verification.perNumber, { now }),
+    verificationPerAddress: new RateLimiter(config.verification.perClientAddress, { now }),
+    bundlePerAddress: new RateLimiter(config.prekeys.fetchPerClientAddress, { now }),
+    bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
+    mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
+  };
+}

@@ -1,0 +1,42 @@
+import { createHash, createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+
+/** Standard base64 with padding, as the API documents. */
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+/** Decodes standard base64 (already pattern-checked by the OpenAPI schema). */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const buf = Buffer.from(text, 'base64');
+  const out = new Uint8Array(new ArrayBuffer(buf.length));
+  out.set(buf);
+  return out;
+}
+
+/** SHA-256, hex. */
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+// RFC 8410 SubjectPublicKeyInfo prefix for a raw 32-byte Ed25519 key.
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** A raw 32-byte Ed25519 public key as a KeyObject, or undefined if it is not one. */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject | undefined {
+  if (raw.length !== 32) return undefined;
+  try {
+    return createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
+      format: 'der',
+      type: 'spki',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Milliseconds since the epoch as an RFC 3339 timestamp. */
+export function isoTime(ms: number | string): string {
+  return new Date(Number(ms)).toISOString();
+}

@@ -1,0 +1,73 @@
+/**
+ * The web onboarding page served at `/`: verifies a number in the browser through the public
+ * verification endpoints, then tells the user how to finish registration with the client SDK
+ * (registration needs libsignal keys, which the SDK generates and keeps on the device).
+ */
+export const ONBOARDING_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Switchboard provider: get started</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
+label, input, select, button { display: block; margin: .4rem 0; font-size: 1rem; }
+input, select { padding: .4rem; width: 100%; box-sizing: border-box; }
+#status { margin-top: 1rem; padding: .6rem; background: #f3f3f3; white-space: pre-wrap; }
+code { background: #eee; padding: 0 .2rem; }
+</style>
+</head>
+<body>
+<h1>Get started</h1>
+<p>Verify your phone number, then register your device with the Switchboard client.
+Your keys are generated on your device and never leave it; this provider only stores public keys.</p>
+<form id="number-form">
+<label for="number">Phone number in international format</label>
+<input id="number" name="number" placeholder="+44 20 7946 0958" autocomplete="tel" required>
+<label for="transport">Send the code by</label>
+<select id="transport"><option value="sms">SMS</option><option value="voice">Voice call</option></select>
+<button type="submit">Send code</button>
+</form>
+<form id="code-form" hidden>
+<label for="code">6-digit code</label>
+<input id="code" name="code" inputmode="numeric" pattern="[0-9]{6}" required>
+<button type="submit">Verify</button>
+</form>
+<div id="status" role="status">Not started.</div>
+<p>API reference: <a href="/docs/">/docs</a></p>
+<script src="/onboarding.js"></script>
+</body>
+</html>
+`;
+
+/** The page's script (served separately so a strict Content-Security-Policy works). */
+export const ONBOARDING_SCRIPT = `(() => {
+  const status = document.getElementById('status');
+  const show = (text) => { status.textContent = text; };
+  let sessionId;
+  const call = async (method, path, body) => {
+    const res = await fetch(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await res.json();
+    if (!res.ok) throw new Error(json.detail || json.title || ('HTTP ' + res.status));
+    return json;
+  };
+  document.getElementById('number-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const number = document.getElementById('number').value;
+      const transport = document.getElementById('transport').value;
+      if (!sessionId) sessionId = (await call('POST', '/v1/verification/sessions', { number })).sessionId;
+      await call('POST', '/v1/verification/sessions/' + sessionId + '/code', { transport });
+      document.getElementById('code-form').hidden = false;
+      show('Code sent. Enter it below.');
+    } catch (err) { show('Could not send a code: ' + err.message); }
+  });
+  document.getElementById('code-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await call('PUT', '/v1/verification/sessions/' + sessionId + '/code', { code: document.getElementById('code').value });
+      show('Verified. Finish with the client within 30 minutes:\\n  switchboard register --provider ' + location.origin + ' --session ' + sessionId);
+    } catch (err) { show('Not verified: ' + err.message); }
+  });
+})();
+`;

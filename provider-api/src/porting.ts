@@ -1,0 +1,90 @@
+import { randomUUID, sign, timingSafeEqual } from 'node:crypto';
+import type { ProviderSchema } from '@switchboard/openapi';
+import type { ProviderDeps } from './deps.js';
+import { fail } from './errors.js';
+import { isoTime } from './encoding.js';
+import { deleteAccountRows, loadAccount } from './accounts.js';
+
+/** The bytes a release signs (the directory's `ReleaseProof`). */
+export function releaseMessage(
+  number: string,
+  from: string,
+  to: string,
+  expiresAt: number,
+): Buffer {
+  return Buffer.from(`switchboard-release-v1\n${number}\n${from}\n${to}\n${expiresAt}`);
+}
+
+/** Issues a release of the account's number to another provider, signed by this provider. */
+export async function issuePortOut(
+  deps: ProviderDeps,
+  accountId: string,
+  input: ProviderSchema<'PortOutRequest'>,
+): Promise<ProviderSchema<'PortOutAuthorisation'>> {
+  const account = await loadAccount(deps.db, accountId);
+  if (!deps.providerKey) {
+    throw fail('service.unavailable', 'this provider has no accredited key to sign releases with');
+  }
+  const from = deps.config.providerId;
+  const expiresAt = Math.floor(deps.now() / 1000) + deps.config.portOutTtlSeconds;
+  const signature = sign(
+    null,
+    releaseMessage(account.number, from, input.toProvider, expiresAt),
+    deps.providerKey,
+  ).toString('base64');
+  const id = randomUUID();
+  await deps.db
+    .insertInto('port_outs')
+    .values({
+      id,
+      account_id: account.id,
+      number: account.number,
+      to_provider: input.toProvider,
+      signature,
+      expires_at: expiresAt * 1000,
+      completed_at: null,
+      created_at: deps.now(),
+    })
+    .execute();
+  deps.logger.info({ accountId, portOutId: id }, 'port-out release issued');
+  return {
+    portOutId: id,
+    release: { kind: 'release', from, to: input.toProvider, expiresAt, signature },
+    expiresAt: isoTime(expiresAt * 1000),
+  };
+}
+
+/**
+ * The gaining provider reports the move done: the account and its keys are removed here. The
+ * directory entry is not withdrawn, because it now belongs to the gaining provider.
+ */
+export async function completePortOut(
+  deps: ProviderDeps,
+  input: ProviderSchema<'CompletePortOut'>,
+): Promise<void> {
+  const row = await deps.db
+    .selectFrom('port_outs')
+    .selectAll()
+    .where('id', '=', input.portOutId)
+    .executeTakeFirst();
+  if (!row) throw fail('port.not-found', 'no such port-out (it may be completed already)');
+  const expected = Buffer.from(row.signature, 'base64');
+  const given = Buffer.from(input.signature, 'base64');
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+    throw fail('port.authorisation-invalid', 'the signature is not the one this release carried');
+  }
+  if (Number(row.expires_at) <= deps.now()) {
+    throw fail('port.authorisation-expired', 'the release expired before the move completed');
+  }
+  await deps.db.transaction().execute(async (tx) => {
+    const account = await tx
+      .selectFrom('accounts')
+      .select(['id', 'number'])
+      .where('id', '=', row.account_id)
+      .executeTakeFirst();
+    // deleteAccountRows also deletes this port-out row.
+    if (account) await deleteAccountRows(tx, account.number);
+    await tx.deleteFrom('port_outs').where('id', '=', row.id).execute();
+  });
+  deps.logger.info({ portOutId: row.id }, 'port-out completed; account removed');
+}

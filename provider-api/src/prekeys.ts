@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import type { ProviderSchema } from '@switchboard/openapi';
+import { PublicKey } from '@signalapp/libsignal-client';
+import type { ProviderDeps } from './deps.js';
+import type { AccountsTable } from './store/schema.js';
+import { fail, rateLimited } from './errors.js';
+import { DEVICE_ID, insertOneTimePreKeys, loadAccount, toArrayBuffer } from './accounts.js';
+import {
+  checkKyberPreKey,
+  checkOneTimeKyberPreKeys,
+  checkOneTimePreKeys,
+  checkSignedPreKey,
+} from './keys.js';
+import { toBase64 } from './encoding.js';
+import { parseNumber } from './verification.js';
+import { ProviderApiError } from '@switchboard/openapi';
+
+type PrekeyCount = ProviderSchema<'PrekeyCount'>;
+type Bundle = ProviderSchema<'PrekeyBundle'>;
+
+/** How many one-time prekeys of each kind an account has left. */
+export async function countPrekeys(deps: ProviderDeps, accountId: string): Promise<PrekeyCount> {
+  const rows = await deps.db
+    .selectFrom('one_time_prekeys')
+    .select(['kind', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('account_id', '=', accountId)
+    .groupBy('kind')
+    .execute();
+  const of = (kind: string): number => Number(rows.find((r) => r.kind === kind)?.n ?? 0);
+  return { oneTimePreKeys: of('ec'), oneTimeKyberPreKeys: of('kyber') };
+}
+
+/**
+ * Tops up one-time prekeys and optionally rotates the signed and last-resort prekeys; every
+ * signature is checked with the account's identity key. All or nothing.
+ */
+export async function uploadPrekeys(
+  deps: ProviderDeps,
+  accountId: string,
+  input: ProviderSchema<'UploadPrekeys'>,
+): Promise<PrekeyCount> {
+  const account = await loadAccount(deps.db, accountId);
+  const identity = PublicKey.deserialize(toArrayBuffer(account.identity_key));
+  const ec = checkOneTimePreKeys(input.oneTimePreKeys ?? []);
+  const kyber = checkOneTimeKyberPreKeys(identity, input.oneTimeKyberPreKeys ?? []);
+  const signed = input.signedPreKey ? checkSignedPreKey(identity, input.signedPreKey) : undefined;
+  const lastResort = input.kyberLastResortPreKey
+    ? checkKyberPreKey(identity, input.kyberLastResortPreKey)
+    : undefined;
+  const max = deps.config.prekeys.maxStoredPerKind;
+  await deps.db.transaction().execute(async (tx) => {
+    for (const [kind, keys] of [
+      ['ec', ec],
+      ['kyber', kyber],
+    ] as const) {
+      if (keys.length === 0) continue;
+      const existing = await tx
+        .selectFrom('one_time_prekeys')
+        .select('key_id')
+        .where('account_id', '=', accountId)
+        .where('kind', '=', kind)
+        .execute();
+      if (existing.length + keys.length > max) {
+        throw fail(
+          'keys.too-many-prekeys',
+          `at most ${max} one-time prekeys of each kind are kept`,
+        );
+      }
+      const ids = new Set(existing.map((r) => r.key_id));
+      const clash = keys.find((k) => ids.has(k.keyId));
+      if (clash) {
+        throw fail('keys.duplicate-key-id', `one-time prekey id ${clash.keyId} is already stored`);
+      }
+      await insertOneTimePreKeys(tx, accountId, kind, keys);
+    }
+    if (signed || lastResort) {
+      await tx
+        .updateTable('accounts')
+        .set({
+          ...(signed
+            ? {
+                signed_prekey_id: signed.keyId,
+                signed_prekey: signed.publicKey,
+                signed_prekey_signature: signed.signature ?? new Uint8Array(),
+              }
+            : {}),
+          ...(lastResort
+            ? {
+                kyber_last_resort_id: lastResort.keyId,
+                kyber_last_resort: lastResort.publicKey,
+                kyber_last_resort_signature: lastResort.signature ?? new Uint8Array(),
+              }
+            : {}),
+        })
+        .where('id', '=', accountId)
+        .execute();
+    }
+  });
+  return countPrekeys(deps, accountId);
+}
+
+/**
+ * The digest the client compares with its own to detect drift: SHA-256 over identity key,
+ * signed prekey id (u32 BE), signed prekey, last-resort id (u32 BE), last-resort key.
+ */
+export function keyDigest(account: AccountsTable): Buffer {
+  const u32 = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  return createHash('sha256')
+    .update(account.identity_key)
+    .update(u32(account.signed_prekey_id))
+    .update(account.signed_prekey)
+    .update(u32(account.kyber_last_resort_id))
+    .update(account.kyber_last_resort)
+    .digest();
+}
+
+/** Compares the client's digest with the stored keys'. */
+export async function checkDigest(
+  deps: ProviderDeps,
+  accountId: string,
+  digest: string,
+): Promise<{ matches: boolean }> {
+  const account = await loadAccount(deps.db, accountId);
+  return { matches: keyDigest(account).equals(Buffer.from(digest, 'base64')) };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function findTarget(deps: ProviderDeps, address: string): Promise<AccountsTable | undefined> {
+  if (UUID.test(address)) {
+    return deps.db.selectFrom('accounts').selectAll().where('id', '=', address).executeTakeFirst();
+  }
+  let number: string;
+  try {
+    number = parseNumber(address);
+  } catch (err) {
+    if (err instanceof ProviderApiError) return undefined;
+    throw err;
+  }
+  // By number only for accounts that chose to be discoverable: others are reachable by id alone.
+  return deps.db
+    .selectFrom('accounts')
+    .selectAll()
+    .where('number', '=', number)
+    .where('discoverable', '=', 1)
+    .executeTakeFirst();
+}
+
+/**
+ * Takes one one-time prekey of a kind off the account, atomically. PostgreSQL: the row is picked
+ * with `FOR UPDATE SKIP LOCKED`, so concurrent fetches never get the same key and never wait on
+ * each other; SQLite: writers are serialised, so `DELETE ... RETURNING` is atomic by itself.
+ */
+async function takeOneTimePreKey(
+  deps: ProviderDeps,
+  accountId: string,
+  kind: 'ec' | 'kyber',
+): Promise<{ key_id: number; public_key: Uint8Array; signature: Uint8Array | null } | undefined> {
+  const pg = deps.dialect === 'postgres';
+  return deps.db
+    .deleteFrom('one_time_prekeys')
+    .where('id', '=', (eb) =>
+      eb
+        .selectFrom('one_time_prekeys')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .where('kind', '=', kind)
+        .orderBy('id')
+        .limit(1)
+        .$if(pg, (qb) => qb.forUpdate().skipLocked()),
+    )
+    .returning(['key_id', 'public_key', 'signature'])
+    .executeTakeFirst();
+}
+
+/** Fetches a bundle, consuming one one-time prekey of each kind when any remain. */
+export async function fetchBundle(
+  deps: ProviderDeps,
+  address: string,
+  clientAddress: string,
+): Promise<Bundle> {
+  const perAddress = deps.limits.bundlePerAddress.take(clientAddress);
+  if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, 'prekey fetches');
+  const perTarget = deps.limits.bundlePerTarget.take(address);
+  if (!perTarget.allowed)
+    throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
+  const account = await findTarget(deps, address);
+  if (!account) throw fail('account.not-found', 'no account with this address here');
+  const ec = await takeOneTimePreKey(deps, account.id, 'ec');
+  const kyber = await takeOneTimePreKey(deps, account.id, 'kyber');
+  return {
+    accountId: account.id,
+    registrationId: account.registration_id,
+    deviceId: DEVICE_ID,
+    identityKey: toBase64(account.identity_key),
+    signedPreKey: {
+      keyId: account.signed_prekey_id,
+      publicKey: toBase64(account.signed_prekey),
+      signature: toBase64(account.signed_prekey_signature),
+    },
+    ...(ec ? { preKey: { keyId: ec.key_id, publicKey: toBase64(ec.public_key) } } : {}),
+    kyberPreKey: kyber
+      ? {
+          keyId: kyber.key_id,
+          publicKey: toBase64(kyber.public_key),
+          signature: toBase64(kyber.signature ?? new Uint8Array()),
+        }
+      : {
+          keyId: account.kyber_last_resort_id,
+          publicKey: toBase64(account.kyber_last_resort),
+          signature: toBase64(account.kyber_last_resort_signature),
+        },
+    kyberLastResort: !kyber,
+  };
+}
