@@ -1,0 +1,171 @@
+import { RRClass, RRType, isRecordType, nameLabels, parseZone } from '@switchboard/dns-wire';
+import type { ResourceRecord } from '@switchboard/dns-wire';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import {
+  DnssecError,
+  base32hexDecode,
+  bindKeyBaseName,
+  dsFromDnskey,
+  dsMatchesDnskey,
+  exportBindPrivateKey,
+  exportPrivateKeyPem,
+  formatBindPublicKey,
+  generateSigningKey,
+  importBindPrivateKey,
+  importPrivateKeyPem,
+  nsec3Hash,
+  signZoneNsec3,
+  signingKeyFromPrivateKey,
+  verifyRrsig,
+} from '../src/index.js';
+import { APEX, EXPIRATION, INCEPTION, NOW } from './test-zone.js';
+
+describe('keys', () => {
+  it.each([13, 15] as const)('algorithm %i: PEM and BIND private files round-trip', (alg) => {
+    const key = generateSigningKey(alg, { flags: 256 });
+    const pem = exportPrivateKeyPem(key);
+    expect(pem).toContain('BEGIN PRIVATE KEY');
+    expect(importPrivateKeyPem(pem, { flags: 256 }).dnskey).toEqual(key.dnskey);
+    const bind = exportBindPrivateKey(key, NOW);
+    expect(bind).toContain(`Algorithm: ${alg} (`);
+    expect(bind).toContain('Created: 20261122000000');
+    const back = importBindPrivateKey(bind, { flags: 256 });
+    expect(back.keyTag).toBe(key.keyTag);
+    expect(bindKeyBaseName('Example.', key)).toBe(
+      `Kexample.+0${alg}+${String(key.keyTag).padStart(5, '0')}`,
+    );
+    expect(formatBindPublicKey('example.', key)).toMatch(
+      /^; This is a zone-signing key, keyid \d+, for example\.\nexample\. IN DNSKEY 256 3 1[35] /,
+    );
+    expect(key.dnskey.publicKey).toHaveLength(alg === 13 ? 64 : 32);
+  });
+
+  it('DS digests: SHA-256 and SHA-384 match, others do not', () => {
+    const key = generateSigningKey(13);
+    for (const digestType of [2, 4]) {
+      const ds = dsFromDnskey(APEX, key.dnskey, digestType);
+      expect(ds.digest).toHaveLength(digestType === 2 ? 32 : 48);
+      expect(dsMatchesDnskey(APEX.toUpperCase(), ds, key.dnskey)).toBe(true);
+      expect(dsMatchesDnskey(`x.${APEX}`, ds, key.dnskey)).toBe(false);
+    }
+    expect(() => dsFromDnskey(APEX, key.dnskey, 3)).toThrow(DnssecError);
+  });
+
+  it('refuses unreadable or unsupported keys with typed errors', () => {
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof DnssecError) return e.code;
+        throw e;
+      }
+      return 'none';
+    };
+    expect(code(() => importPrivateKeyPem('nope'))).toBe('bad-key');
+    expect(code(() => importBindPrivateKey('Algorithm: 13\n'))).toBe('bad-key-file');
+    expect(code(() => importBindPrivateKey('Algorithm: 8\nPrivateKey: AAAA\n'))).toBe(
+      'bad-key-file',
+    );
+    expect(
+      code(() =>
+        importBindPrivateKey(
+          `Algorithm: 8\nPrivateKey: ${Buffer.alloc(32, 1).toString('base64')}\n`,
+        ),
+      ),
+    ).toBe('unsupported-algorithm');
+    const { privateKey: rsa } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    expect(code(() => signingKeyFromPrivateKey(rsa))).toBe('unsupported-algorithm');
+    expect(code(() => signingKeyFromPrivateKey(createPublicKey(rsa)))).toBe('bad-key');
+    expect(code(() => generateSigningKey(8 as 13))).toBe('unsupported-algorithm');
+  });
+});
+
+const ZONE_TEXT = `$ORIGIN ${APEX}
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 60
+  NS ns1
+ns1 A 192.0.2.1
+7.6.5.4.3.2.1.5.5.5.1 NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:a@b!" .
+  TXT "v=sbkey1"
+sub NS ns.sub
+sub DS 1 13 2 0000000000000000000000000000000000000000000000000000000000000000
+ns.sub A 192.0.2.7
+`;
+
+describe('signZoneNsec3', () => {
+  const ksk = generateSigningKey(13);
+  const zsk = generateSigningKey(13, { flags: 256 });
+  const signed = signZoneNsec3(parseZone(ZONE_TEXT), [ksk, zsk], {
+    origin: APEX,
+    inception: INCEPTION,
+    expiration: EXPIRATION,
+    salt: Uint8Array.from([0xab]),
+    iterations: 1,
+  });
+  const byType = (t: number): ResourceRecord[] => signed.filter((r) => r.type === t);
+
+  it('signs every authoritative RRset, with the KSK only over DNSKEY', () => {
+    const sigs = byType(RRType.RRSIG).filter((r) => isRecordType(r, RRType.RRSIG));
+    const covered = new Set(
+      sigs.map((s) => (isRecordType(s, RRType.RRSIG) ? `${s.name} ${s.data.typeCovered}` : '')),
+    );
+    for (const rr of signed) {
+      if (rr.type === RRType.RRSIG) continue;
+      const glue = rr.name === `ns.sub.${APEX}`;
+      const delegationNs = rr.name === `sub.${APEX}` && rr.type === RRType.NS;
+      expect(covered.has(`${rr.name} ${rr.type}`)).toBe(!glue && !delegationNs);
+    }
+    for (const sig of sigs) {
+      if (!isRecordType(sig, RRType.RRSIG)) continue;
+      const rrset = signed.filter((r) => r.type === sig.data.typeCovered && r.name === sig.name);
+      const key = sig.data.keyTag === ksk.keyTag ? ksk : zsk;
+      expect(sig.data.typeCovered === RRType.DNSKEY).toBe(key === ksk);
+      expect(verifyRrsig(rrset, sig, key.dnskey, NOW)).toEqual({ ok: true });
+    }
+  });
+
+  it('builds a closed NSEC3 ring over names and empty non-terminals, without glue', () => {
+    const nsec3 = byType(RRType.NSEC3).filter((r) => isRecordType(r, RRType.NSEC3));
+    // apex, ns1, sub, 11 labels of the number (10 ENTs + the name) = 14
+    expect(nsec3).toHaveLength(14);
+    const owners = nsec3.map((r) => base32hexDecode(nameLabels(r.name)[0] as string));
+    const nexts = nsec3.map((r) =>
+      isRecordType(r, RRType.NSEC3) ? r.data.nextHashedOwner : new Uint8Array(),
+    );
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    expect(new Set(nexts.map(hex))).toEqual(new Set(owners.map(hex)));
+    const expect3 = (name: string): string => hex(nsec3Hash(name, Uint8Array.from([0xab]), 1));
+    expect(owners.map(hex)).toContain(expect3(`1.${APEX}`));
+    expect(owners.map(hex)).not.toContain(expect3(`ns.sub.${APEX}`));
+    const sub = nsec3.find(
+      (r) => hex(base32hexDecode(nameLabels(r.name)[0] as string)) === expect3(`sub.${APEX}`),
+    );
+    expect(sub && isRecordType(sub, RRType.NSEC3) && sub.data.types).toEqual([
+      RRType.NS,
+      RRType.DS,
+      RRType.RRSIG,
+    ]);
+    expect(byType(RRType.NSEC3PARAM)).toHaveLength(1);
+    expect(nsec3[0]?.ttl).toBe(60);
+  });
+
+  it('refuses zones without an SOA, records outside the origin, and bad options', () => {
+    const soaLess = parseZone(ZONE_TEXT).filter((r) => r.type !== RRType.SOA);
+    const opts = { origin: APEX, inception: INCEPTION, expiration: EXPIRATION };
+    expect(() => signZoneNsec3(soaLess, [ksk], opts)).toThrow(DnssecError);
+    const outside: ResourceRecord = {
+      name: 'example.org.',
+      type: RRType.A,
+      class: RRClass.IN,
+      ttl: 1,
+      data: { address: '192.0.2.1' },
+    };
+    expect(() => signZoneNsec3([...parseZone(ZONE_TEXT), outside], [ksk], opts)).toThrow(
+      DnssecError,
+    );
+    expect(() => signZoneNsec3(parseZone(ZONE_TEXT), [], opts)).toThrow(DnssecError);
+    expect(() =>
+      signZoneNsec3(parseZone(ZONE_TEXT), [ksk], { ...opts, expiration: INCEPTION }),
+    ).toThrow(DnssecError);
+  });
+});
