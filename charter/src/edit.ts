@@ -1,5 +1,5 @@
 import { CharterError } from './errors.js';
-import { checkBody } from './load.js';
+import { loadTrustList } from './load.js';
 import type {
   Board,
   DirectoryEntry,
@@ -37,8 +37,8 @@ export function createTrustList(input: NewTrustListInput): SignedTrustList {
     directories: input.directories ?? [],
     providers: input.providers ?? [],
   };
-  checkBody(body);
-  return { signed: body, signatures: [] };
+  // Drafts pass the same schema and rules as a loaded list, so no tool can sign a malformed one.
+  return loadTrustList({ signed: body, signatures: [] });
 }
 
 /** A change to a list body. */
@@ -61,8 +61,7 @@ export function draftNextVersion(
     issuedAt: toTimestamp(now),
   };
   for (const edit of edits) body = edit(body);
-  checkBody(body);
-  return { signed: body, signatures: [] };
+  return loadTrustList({ signed: body, signatures: [] });
 }
 
 /** Sets a new expiry (a list must be re-issued before it expires). */

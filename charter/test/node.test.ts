@@ -70,7 +70,10 @@ describe('development trust list (npm start, first run)', () => {
     expect(a.envelope.signed.version).toBe(2);
     const b = await upsertDevelopmentEntries({ dir, now: NOW }, { providers: [p] });
     expect(b.envelope.signed.version).toBe(3);
-    const c = await upsertDevelopmentEntries({ dir, now: NOW }, { directories: [d], providers: [p] });
+    const c = await upsertDevelopmentEntries(
+      { dir, now: NOW },
+      { directories: [d], providers: [p] },
+    );
     expect(c.envelope.signed.version).toBe(3);
     const moved = await upsertDevelopmentEntries(
       { dir, now: NOW },
@@ -79,7 +82,11 @@ describe('development trust list (npm start, first run)', () => {
     expect(moved.envelope.signed.version).toBe(4);
 
     const fp = (await readFile(moved.fingerprintPath, 'utf8')).trim();
-    const list = verifyTrustList(await readFile(moved.listPath), { now: NOW, boardFingerprint: fp, lastSeenVersion: 3 });
+    const list = verifyTrustList(await readFile(moved.listPath), {
+      now: NOW,
+      boardFingerprint: fp,
+      lastSeenVersion: 3,
+    });
     expect(mayTrustDirectory(list, 'dev-directory', NOW).trusted).toBe(true);
     const pd = mayTrustProvider(list, 'dev-provider', NOW);
     expect(pd.trusted && pd.entry.apiBaseUrl).toBe('http://127.0.0.1:8081');

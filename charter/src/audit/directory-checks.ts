@@ -89,9 +89,16 @@ async function dnssecValidates(o: DirectoryAuditOptions): Promise<Check[]> {
         continue;
       }
       const verdict = /^; (fully validated|negative response, fully validated)/m.exec(r.output);
-      const failure = /^;; (resolution failed: .*|.*validation failed.*|.*no valid .*)$/m.exec(
-        r.output,
-      );
+      const problems = r.output
+        .split('\n')
+        .filter((l) => l.startsWith(';; ') && /fail|no valid|broken|insecure|bogus/i.test(l))
+        .map((l) => l.slice(3));
+      const failure =
+        problems.find((l) => l.startsWith('resolution failed')) ??
+        problems[0] ??
+        (/^; unsigned answer/m.test(r.output)
+          ? 'answer is unsigned'
+          : `delv did not validate (exit ${r.code ?? 'timeout'})`);
       out.push(
         verdict !== null
           ? {
@@ -104,7 +111,7 @@ async function dnssecValidates(o: DirectoryAuditOptions): Promise<Check[]> {
               id,
               checks: what,
               status: 'fail',
-              reason: `${name} ${type}: ${failure?.[1] ?? (/^; unsigned answer/m.test(r.output) ? 'answer is unsigned' : `delv did not validate (exit ${r.code ?? 'timeout'})`)}`,
+              reason: `${name} ${type}: ${[failure, ...problems.filter((p) => p !== failure)].slice(0, 3).join('; ')}`,
             },
       );
     }
