@@ -1,0 +1,552 @@
+// The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
+//   npm run bench:directory -w bench -- [--count 100000] [--seconds 10] [--warmup 3] [--rounds 1]
+//     [--latency-qps 1000] [--latency-seconds 5] [--no-sign] [--keep]
+//     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { DnsperfRun } from '../dnsperf.js';
+import { runDnsperf } from '../dnsperf.js';
+import type { PeerDefinition } from '../peers/common.js';
+import { bindPresigned } from '../peers/bind.js';
+import { directoryPeer } from '../peers/directory.js';
+import { knotOnline, knotPresigned } from '../peers/knot.js';
+import { nsdPresigned } from '../peers/nsd.js';
+import type { AnswerCheck } from '../probe.js';
+import { checkAnswers, waitForZone } from '../probe.js';
+import type { RunningPeer } from '../process.js';
+import { canPin, freePort } from '../process.js';
+import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import type { OurSignerPhases, SigningRun } from '../signing.js';
+import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
+import { ratio } from '../stats.js';
+import type { BenchZone } from '../zone-data.js';
+import { enumName, generateBenchZone, queryFileText, zoneFileText } from '../zone-data.js';
+
+interface Args {
+  count: number;
+  seconds: number;
+  warmup: number;
+  rounds: number;
+  latencyQps: number;
+  latencySeconds: number;
+  peers: string[] | undefined;
+  sign: boolean;
+  keep: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = {
+    count: 100_000,
+    seconds: 10,
+    warmup: 3,
+    rounds: 1,
+    latencyQps: 1000,
+    latencySeconds: 5,
+    peers: undefined,
+    sign: true,
+    keep: false,
+  };
+  const numeric = new Map<string, keyof Args>([
+    ['--count', 'count'],
+    ['--seconds', 'seconds'],
+    ['--warmup', 'warmup'],
+    ['--rounds', 'rounds'],
+    ['--latency-qps', 'latencyQps'],
+    ['--latency-seconds', 'latencySeconds'],
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const key = numeric.get(a);
+    if (key !== undefined || a === '--peers') {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (a === '--peers') args.peers = v.split(',');
+      else {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw new Error(`${a} must be a number >= 0`);
+        (args as unknown as Record<string, number>)[key as string] = n;
+      }
+    } else if (a === '--no-sign') args.sign = false;
+    else if (a === '--keep') args.keep = true;
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (!Number.isInteger(args.count) || args.count < 10) throw new Error('--count must be >= 10');
+  if (!(args.seconds > 0) || !(args.rounds >= 1))
+    throw new Error('--seconds, --rounds must be > 0');
+  return args;
+}
+
+/** One start-measure-stop cycle of one server. */
+interface PeerRound {
+  error?: string;
+  startSeconds?: number;
+  rssMb?: number;
+  check?: AnswerCheck;
+  /** Saturated: half published / half unpublished numbers. */
+  mixed?: DnsperfRun;
+  /** Saturated: published numbers only. */
+  existing?: DnsperfRun;
+  /** Mixed queries at a fixed rate below every server's capacity: latency without queueing. */
+  fixedRate?: DnsperfRun;
+}
+
+interface PeerResult {
+  id: string;
+  description: string;
+  rounds: PeerRound[];
+  /** Medians over the rounds that completed. */
+  mixedQps?: number;
+  existingQps?: number;
+  fixedP50Existing?: number;
+  fixedP99Existing?: number;
+  fixedP50Missing?: number;
+  fixedP99Missing?: number;
+}
+
+function median(values: readonly number[]): number | undefined {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function version(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return (
+    `${r.stdout}${r.stderr}`
+      .split('\n')
+      .find((l) => /\d+\.\d+/.test(l))
+      ?.trim() ?? 'unknown'
+  );
+}
+
+interface Inputs {
+  zone: BenchZone;
+  zoneFile: string;
+  presignedFile: string;
+  mixedFile: string;
+  existingFile: string;
+  existingNames: ReadonlySet<string>;
+  sampleExisting: string;
+  sampleMissing: string;
+}
+
+async function measurePeer(
+  peer: PeerDefinition,
+  dir: string,
+  inputs: Inputs,
+  args: Args,
+  cpus: { server?: number; client?: number },
+): Promise<PeerRound> {
+  const round: PeerRound = {};
+  mkdirSync(dir, { recursive: true });
+  let running: RunningPeer | undefined;
+  try {
+    const port = await freePort();
+    console.log(`[${peer.id}] starting on 127.0.0.1:${port}...`);
+    const t0 = performance.now();
+    running = await peer.start({
+      workDir: dir,
+      apex: inputs.zone.apex,
+      zoneFile: peer.zone === 'presigned' ? inputs.presignedFile : inputs.zoneFile,
+      port,
+      ...(cpus.server !== undefined ? { cpu: cpus.server } : {}),
+    });
+    await waitForZone(port, inputs.zone.apex, 900_000);
+    round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
+    round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
+    console.log(
+      `[${peer.id}] up in ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
+        `existing ${round.check.existing}, missing ${round.check.missing}`,
+    );
+    const common = {
+      port,
+      existingNames: inputs.existingNames,
+      ...(cpus.client !== undefined ? { cpu: cpus.client } : {}),
+    };
+    const out = (name: string): string => join(dir, `dnsperf-${name}.txt`);
+    if (args.warmup > 0) {
+      await runDnsperf({
+        ...common,
+        queryFile: inputs.mixedFile,
+        seconds: args.warmup,
+        outputFile: out('warmup'),
+      });
+    }
+    round.mixed = await runDnsperf({
+      ...common,
+      queryFile: inputs.mixedFile,
+      seconds: args.seconds,
+      outputFile: out('mixed'),
+    });
+    round.existing = await runDnsperf({
+      ...common,
+      queryFile: inputs.existingFile,
+      seconds: args.seconds,
+      outputFile: out('existing'),
+    });
+    if (args.latencySeconds > 0) {
+      round.fixedRate = await runDnsperf({
+        ...common,
+        queryFile: inputs.mixedFile,
+        seconds: args.latencySeconds,
+        maxQps: args.latencyQps,
+        outputFile: out('fixed-rate'),
+      });
+    }
+    console.log(
+      `[${peer.id}] mixed ${cell(round.mixed.summary.qps)} q/s, existing ${cell(round.existing.summary.qps)} q/s` +
+        (round.fixedRate
+          ? `, at ${args.latencyQps} q/s p50/p99 ${round.fixedRate.latency.p50Ms}/${round.fixedRate.latency.p99Ms} ms`
+          : ''),
+    );
+    const rss = rssMb(running.pid);
+    if (rss !== undefined) round.rssMb = rss;
+  } catch (err) {
+    round.error = (err as Error).message;
+    console.log(`[${peer.id}] FAILED: ${round.error}`);
+  } finally {
+    await running?.stop();
+  }
+  return round;
+}
+
+function summarisePeer(result: PeerResult): void {
+  const ok = result.rounds.filter((r) => r.error === undefined);
+  const m = (f: (r: PeerRound) => number | undefined): number | undefined =>
+    median(ok.map(f).filter((x): x is number => x !== undefined));
+  const set = <K extends keyof PeerResult>(key: K, value: PeerResult[K] | undefined): void => {
+    if (value !== undefined) result[key] = value;
+  };
+  set(
+    'mixedQps',
+    m((r) => r.mixed?.summary.qps),
+  );
+  set(
+    'existingQps',
+    m((r) => r.existing?.summary.qps),
+  );
+  set(
+    'fixedP50Existing',
+    m((r) => r.fixedRate?.latencyExisting.p50Ms),
+  );
+  set(
+    'fixedP99Existing',
+    m((r) => r.fixedRate?.latencyExisting.p99Ms),
+  );
+  set(
+    'fixedP50Missing',
+    m((r) => r.fixedRate?.latencyMissing.p50Ms),
+  );
+  set(
+    'fixedP99Missing',
+    m((r) => r.fixedRate?.latencyMissing.p99Ms),
+  );
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const pin = canPin();
+  const cpuPlan = pin ? { server: 0, client: 1 } : {};
+  const work = mkdtempSync(join(tmpdir(), 'sb-bench-directory-'));
+  const started = new Date();
+  const load0 = loadavg();
+  console.log(
+    `directory benchmark: ${args.count} numbers, ${args.rounds} round(s), ${args.seconds}s per dnsperf run, work dir ${work}`,
+  );
+  console.log(
+    pin ? 'servers pinned to CPU 0, dnsperf to CPU 1' : 'taskset unavailable: nothing pinned',
+  );
+  console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+
+  const zone = generateBenchZone({ count: args.count });
+  const inputs: Inputs = {
+    zone,
+    zoneFile: join(work, 'zone.db'),
+    presignedFile: join(work, 'zone.signed.db'),
+    mixedFile: join(work, 'queries-mixed.txt'),
+    existingFile: join(work, 'queries-existing.txt'),
+    existingNames: new Set(zone.entries.map((e) => enumName(e.number, zone.apex))),
+    sampleExisting: enumName(zone.entries[0]?.number ?? '', zone.apex),
+    sampleMissing: enumName(zone.missing[0] ?? '', zone.apex),
+  };
+  writeFileSync(inputs.zoneFile, zoneFileText(zone));
+  writeFileSync(inputs.mixedFile, queryFileText(zone, 'mixed'));
+  writeFileSync(inputs.existingFile, queryFileText(zone, 'existing'));
+
+  // Keys and the pre-signed NSEC3 zone the NSD/BIND/Knot-presigned peers load.
+  const keyDir = join(work, 'keys');
+  mkdirSync(keyDir);
+  const keys = generateKeys(keyDir, zone.apex);
+  const window = {
+    inception: new Date(started.getTime() - 3_600_000),
+    expiration: new Date(started.getTime() + 30 * 86_400_000),
+  };
+  const signing: (SigningRun & {
+    phases?: OurSignerPhases;
+    verify?: { ok: boolean; detail: string };
+  })[] = [];
+  const signLog = join(work, 'signing.log');
+  const serverCpu = pin ? { cpu: 0 } : {};
+  console.log(
+    'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
+  );
+  const reference = await signWithDnssecSignzone(
+    'dnssec-signzone',
+    inputs.zoneFile,
+    inputs.presignedFile,
+    zone.apex,
+    keys,
+    window,
+    [],
+    { logFile: signLog },
+  );
+  signing.push(reference);
+  if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
+  if (args.sign) {
+    console.log(
+      'signing with dnssec-signzone -n 1 -P on one core (signing only, no verification)...',
+    );
+    signing.push(
+      await signWithDnssecSignzone(
+        'dnssec-signzone-1core',
+        inputs.zoneFile,
+        join(work, 'zone.signed-1core.db'),
+        zone.apex,
+        keys,
+        window,
+        ['-n', '1', '-P'],
+        { logFile: signLog, ...serverCpu },
+      ),
+    );
+    console.log('signing with @switchboard/dnssec signZoneNsec3 on one core...');
+    const oursOut = join(work, 'zone.signed-ours.db');
+    const ours = await signWithOurs(inputs.zoneFile, oursOut, zone.apex, keys, window, {
+      logFile: signLog,
+      ...serverCpu,
+    });
+    signing.push(ours.ok ? { ...ours, verify: verifyWithBind(oursOut, zone.apex) } : ours);
+  }
+  for (const s of signing)
+    console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
+
+  const all: PeerDefinition[] = [
+    directoryPeer(zone.entries),
+    knotOnline,
+    knotPresigned,
+    nsdPresigned,
+    bindPresigned,
+  ];
+  const peers = args.peers ? all.filter((p) => args.peers?.includes(p.id)) : all;
+  const results: PeerResult[] = peers.map((p) => ({
+    id: p.id,
+    description: p.description,
+    rounds: [],
+  }));
+  for (let round = 1; round <= args.rounds; round++) {
+    console.log(`\nround ${round}/${args.rounds}`);
+    for (const [i, peer] of peers.entries()) {
+      const round_ = await measurePeer(
+        peer,
+        join(work, `${peer.id}-${round}`),
+        inputs,
+        args,
+        cpuPlan,
+      );
+      results[i]?.rounds.push(round_);
+    }
+  }
+  results.forEach(summarisePeer);
+
+  // Tables and ratios.
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const knotQps = byId.get('knot-online')?.mixedQps;
+  const bindQps = byId.get('bind-presigned')?.existingQps;
+  const lq = args.latencyQps;
+  const rows: string[][] = [
+    [
+      'server',
+      'mixed q/s',
+      'x knot-online',
+      'existing q/s',
+      'x bind',
+      `p50/p99 ms existing @${lq}`,
+      `p50/p99 ms missing @${lq}`,
+      'bytes exist/miss',
+      'lost',
+      'RSS MB',
+      'answers',
+    ],
+  ];
+  for (const r of results) {
+    const last = r.rounds[r.rounds.length - 1];
+    if (r.mixedQps === undefined) {
+      rows.push([r.id, 'error', '', '', '', '', '', '', '', '', (last?.error ?? '').slice(0, 80)]);
+      continue;
+    }
+    const lost = r.rounds.reduce(
+      (n, x) => n + (x.mixed?.summary.lost ?? 0) + (x.existing?.summary.lost ?? 0),
+      0,
+    );
+    rows.push([
+      r.id,
+      cell(r.mixedQps),
+      cell(ratio(r.mixedQps, knotQps), 2),
+      cell(r.existingQps),
+      cell(ratio(r.existingQps, bindQps), 2),
+      `${cell(r.fixedP50Existing, 2)} / ${cell(r.fixedP99Existing, 2)}`,
+      `${cell(r.fixedP50Missing, 2)} / ${cell(r.fixedP99Missing, 2)}`,
+      last?.check ? `${last.check.existingBytes}/${last.check.missingBytes}` : '-',
+      cell(lost),
+      cell(last?.rssMb),
+      r.rounds.every((x) => x.check?.ok) ? 'ok' : 'WRONG',
+    ]);
+  }
+  const refSeconds = signing.find((s) => s.id === 'dnssec-signzone')?.seconds;
+  const oneCoreSeconds = signing.find((s) => s.id === 'dnssec-signzone-1core')?.seconds;
+  const signRows: string[][] = [
+    ['signer', 'seconds', 'x dnssec-signzone', 'x dnssec-signzone -n 1 -P', 'output'],
+  ];
+  for (const s of signing) {
+    signRows.push([
+      s.id,
+      cell(s.seconds, 2),
+      cell(ratio(s.seconds, refSeconds), 2),
+      cell(ratio(s.seconds, oneCoreSeconds), 2),
+      !s.ok
+        ? (s.detail ?? 'failed')
+        : s.verify
+          ? s.verify.ok
+            ? 'dnssec-verify ok'
+            : 'dnssec-verify FAILED'
+          : 'ok',
+    ]);
+  }
+
+  const ours = byId.get('switchboard');
+  const ourSigning = signing.find((s) => s.id === 'switchboard');
+  const goals = [
+    {
+      goal: 'walk-proof config >= 1.5x Knot online-signing q/s (mixed)',
+      measured: ratio(ours?.mixedQps, knotQps),
+      target: 1.5,
+      higher: true,
+    },
+    {
+      goal: 'existing numbers >= BIND 9 q/s',
+      measured: ratio(ours?.existingQps, bindQps),
+      target: 1,
+      higher: true,
+    },
+    {
+      goal: 'export signing < half of dnssec-signzone time',
+      measured: ourSigning?.ok ? ratio(ourSigning.seconds, refSeconds) : null,
+      target: 0.5,
+      higher: false,
+    },
+  ].map((g) => ({
+    ...g,
+    met: g.measured === null ? null : g.higher ? g.measured >= g.target : g.measured < g.target,
+  }));
+  const goalRows: string[][] = [['goal (issue 3)', 'measured', 'target', 'met']];
+  for (const g of goals) {
+    goalRows.push([
+      g.goal,
+      cell(g.measured, 2),
+      `${g.higher ? '>=' : '<'} ${g.target}`,
+      g.met === null ? 'not measured' : g.met ? 'yes' : 'NO',
+    ]);
+  }
+  const load1 = loadavg();
+
+  const dnsTitle = `DNS: dnsperf -D, NAPTR, ${args.seconds}s saturated runs (median of ${args.rounds}); latency at a fixed ${lq} q/s (mixed)`;
+  const signTitle =
+    'Export signing: NSEC3 no salt, 0 iterations; ECDSA P-256 ZSK+KSK; same zone and keys';
+  console.log(`\n${dnsTitle}`);
+  console.log(table(rows));
+  console.log(`\n${signTitle}`);
+  console.log(table(signRows));
+  const ourPhases = ourSigning?.phases;
+  if (ourPhases) {
+    console.log(
+      `our signer phases: read+parse ${ourPhases.readParseMs} ms, sign ${ourPhases.signMs} ms, format+write ${ourPhases.formatWriteMs} ms, ${ourPhases.rrsigs} RRSIGs`,
+    );
+  }
+  console.log('');
+  console.log(table(goalRows));
+  console.log(`load average at end: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
+
+  const environment = {
+    node: process.version,
+    cpus: cpus().length,
+    pinned: pin,
+    loadavgAtStart: load0,
+    loadavgAtEnd: load1,
+    knotd: version('knotd', ['-V']),
+    nsd: version('nsd', ['-v']),
+    named: version('named', ['-v']),
+    dnsperf: version('dnsperf', ['-h']),
+  };
+  const resultsDir = resolve(import.meta.dirname, '../../../results');
+  const file = writeResultJson(
+    resultsDir,
+    'directory',
+    {
+      benchmark: 'directory',
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      options: args,
+      environment,
+      zone: {
+        apex: zone.apex,
+        numbers: zone.entries.length,
+        sampleExisting: inputs.sampleExisting,
+        sampleMissing: inputs.sampleMissing,
+      },
+      servers: results,
+      signing,
+      goals,
+    },
+    started,
+  );
+  updateResultsReadme(
+    resultsDir,
+    'directory',
+    [
+      `## directory: ${started.toISOString()}`,
+      '',
+      `${args.count} numbers; ${pin ? 'server on CPU 0, dnsperf on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end (2 cores shared with other work: only the ratios mean anything).`,
+      '',
+      `${dnsTitle}.`,
+      '',
+      markdownTable(rows),
+      '',
+      `${signTitle}.`,
+      '',
+      markdownTable(signRows),
+      '',
+      markdownTable(goalRows),
+      '',
+      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
+    ].join('\n'),
+  );
+  console.log(`\nresults: ${file}`);
+  if (args.keep) console.log(`work dir kept: ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(`directory benchmark failed: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});

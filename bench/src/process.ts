@@ -1,0 +1,128 @@
+// Starting and stopping peer servers: explicit config in a temp dir, pinned to a core when
+// `taskset` is usable, always stopped by PID.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { openSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/** A server the benchmark started; `stop()` signals exactly its PID. */
+export interface RunningPeer {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+/** True when `taskset -c 1` works here (Linux with util-linux and at least 2 CPUs usable). */
+export function canPin(): boolean {
+  return spawnSync('taskset', ['-c', '1', 'true']).status === 0;
+}
+
+/** Prefixes a command with `taskset -c <cpu>` when pinning is possible. */
+export function pinned(
+  cpu: number | undefined,
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
+  if (cpu === undefined || !canPin()) return [command, [...args]];
+  return ['taskset', ['-c', String(cpu), command, ...args]];
+}
+
+export interface DaemonOptions {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly port: number;
+  readonly logFile: string;
+  readonly cpu?: number;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Spawns a foreground daemon (taskset execs it, so the PID is the daemon's). */
+export function startDaemon(options: DaemonOptions): RunningPeer {
+  const [cmd, args] = pinned(options.cpu, options.command, options.args);
+  const fd = openSync(options.logFile, 'a');
+  const child = spawn(cmd, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  if (child.pid === undefined)
+    throw new Error(`${options.name}: could not start ${options.command}`);
+  const pid = child.pid;
+  return {
+    name: options.name,
+    pid,
+    port: options.port,
+    logFile: options.logFile,
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(pid, 'SIGTERM');
+      if (await waitExit(child, 15_000)) return;
+      process.kill(pid, 'SIGKILL');
+      await waitExit(child, 5_000);
+    },
+  };
+}
+
+/** Runs a command to completion (pinned when asked), returning its exit code and wall time. */
+export function runTimed(
+  command: string,
+  args: readonly string[],
+  options: { cpu?: number; logFile: string; cwd?: string },
+): Promise<{ code: number | null; seconds: number }> {
+  const [cmd, full] = pinned(options.cpu, command, args);
+  const fd = openSync(options.logFile, 'a');
+  const started = process.hrtime.bigint();
+  const child = spawn(cmd, full, { cwd: options.cwd, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      resolve({ code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    });
+  });
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const tcp = createServer();
+    tcp.once('error', () => resolve(false));
+    tcp.listen(port, '127.0.0.1', () => {
+      const udp = createSocket('udp4');
+      udp.once('error', () => tcp.close(() => resolve(false)));
+      udp.bind(port, '127.0.0.1', () => {
+        udp.close();
+        tcp.close(() => resolve(true));
+      });
+    });
+  });
+}
+
+/** A random high port free for both UDP and TCP on 127.0.0.1 (racy by nature; good enough here). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    if (await portFree(port)) return port;
+  }
+  throw new Error('no free port found on 127.0.0.1');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
