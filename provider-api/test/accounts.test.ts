@@ -1,0 +1,378 @@
+import { KEMPublicKey, PreKeyBundle, PublicKey } from '@signalapp/libsignal-client';
+import { ALL_DIALECTS } from '@switchboard/db/testing';
+import type { TestProvider } from './helpers.js';
+import {
+  NUMBERS,
+  call,
+  makeClientKeys,
+  register,
+  verifyNumber,
+  startTestProvider,
+} from './helpers.js';
+import { DirectoryPublishError } from '../src/directory-client.js';
+
+const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
+  const b = Buffer.from(s, 'base64');
+  const out = new Uint8Array(new ArrayBuffer(b.length));
+  out.set(b);
+  return out;
+};
+
+describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) => {
+  let p: TestProvider;
+  beforeEach(async () => {
+    p = await startTestProvider(dialect);
+  });
+  afterEach(async () => {
+    await p.close();
+  });
+
+  const counts = async () => {
+    const db = p.deps.db;
+    const a = await db.selectFrom('accounts').select('id').execute();
+    const k = await db.selectFrom('one_time_prekeys').select('id').execute();
+    return { accounts: a.length, prekeys: k.length };
+  };
+
+  it('registers atomically and serves a bundle libsignal accepts', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(3, 1));
+    expect(await counts()).toEqual({ accounts: 1, prekeys: 4 });
+    const me = await call(p, 'GET', '/v1/account', undefined, { signer: alice.signer });
+    expect(me.json).toMatchObject({
+      accountId: alice.accountId,
+      number: NUMBERS[0],
+      discoverable: false,
+    });
+
+    const b = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+    expect(b.status).toBe(200);
+    expect(b.json.kyberLastResort).toBe(false);
+    const bundle = PreKeyBundle.new(
+      b.json.registrationId,
+      b.json.deviceId,
+      b.json.preKey.keyId,
+      PublicKey.deserialize(fromB64(b.json.preKey.publicKey)),
+      b.json.signedPreKey.keyId,
+      PublicKey.deserialize(fromB64(b.json.signedPreKey.publicKey)),
+      fromB64(b.json.signedPreKey.signature),
+      PublicKey.deserialize(fromB64(b.json.identityKey)),
+      b.json.kyberPreKey.keyId,
+      KEMPublicKey.deserialize(fromB64(b.json.kyberPreKey.publicKey)),
+      fromB64(b.json.kyberPreKey.signature),
+    );
+    expect(bundle.identityKey().serialize()).toEqual(alice.keys.identity.publicKey.serialize());
+    expect(alice.keys.oneTimePrivate.has(b.json.preKey.keyId)).toBe(true);
+    const c = await call(p, 'GET', '/v1/keys/count', undefined, { signer: alice.signer });
+    expect(c.json).toEqual({ oneTimePreKeys: 2, oneTimeKyberPreKeys: 0 });
+  });
+
+  it('refuses bad keys with specific errors and stores nothing', async () => {
+    const cases: Array<
+      [string, (r: ReturnType<typeof makeClientKeys>['registration']) => unknown, string]
+    > = [
+      [
+        'identity',
+        (r) => ({ ...r, identityKey: Buffer.alloc(33, 7).toString('base64') }),
+        'keys.identity-key-invalid',
+      ],
+      [
+        'signed prekey signature',
+        (r) => ({
+          ...r,
+          signedPreKey: { ...r.signedPreKey, signature: Buffer.alloc(64, 1).toString('base64') },
+        }),
+        'keys.signed-prekey-signature-invalid',
+      ],
+      [
+        'signed prekey by another identity',
+        (r) => ({ ...r, signedPreKey: makeClientKeys(0, 0).registration.signedPreKey }),
+        'keys.signed-prekey-signature-invalid',
+      ],
+      [
+        'kyber signature',
+        (r) => ({
+          ...r,
+          kyberLastResortPreKey: {
+            ...r.kyberLastResortPreKey,
+            signature: r.signedPreKey.signature,
+          },
+        }),
+        'keys.kyber-prekey-signature-invalid',
+      ],
+      [
+        'kyber key',
+        (r) => ({
+          ...r,
+          kyberLastResortPreKey: { ...r.kyberLastResortPreKey, publicKey: r.identityKey },
+        }),
+        'keys.kyber-prekey-invalid',
+      ],
+      [
+        'one-time prekey',
+        (r) => ({
+          ...r,
+          oneTimePreKeys: [{ keyId: 1, publicKey: Buffer.alloc(33, 9).toString('base64') }],
+        }),
+        'keys.one-time-prekey-invalid',
+      ],
+      [
+        'duplicate ids',
+        (r) => ({
+          ...r,
+          oneTimePreKeys: [
+            r.oneTimePreKeys[0],
+            { ...r.oneTimePreKeys[1], keyId: r.oneTimePreKeys[0]!.keyId },
+          ],
+        }),
+        'keys.duplicate-key-id',
+      ],
+      [
+        'device key',
+        (r) => ({ ...r, deviceKey: Buffer.alloc(31, 1).toString('base64') }),
+        'keys.device-key-invalid',
+      ],
+    ];
+    for (const [, mutate, code] of cases) {
+      p.clock.now += 3600_000; // stay within the per-number verification limit
+      const sessionId = await verifyNumber(p, NUMBERS[1]!);
+      const r = await call(p, 'POST', '/v1/accounts', {
+        sessionId,
+        ...(mutate(makeClientKeys(2, 1).registration) as object),
+      });
+      expect([r.status, r.json.code]).toEqual([422, code]);
+    }
+    expect(await counts()).toEqual({ accounts: 0, prekeys: 0 });
+  });
+
+  it('requires a verified, unused session', async () => {
+    const keys = makeClientKeys(1, 0);
+    const created = await call(p, 'POST', '/v1/verification/sessions', { number: NUMBERS[0] });
+    const unverified = await call(p, 'POST', '/v1/accounts', {
+      sessionId: created.json.sessionId,
+      ...keys.registration,
+    });
+    expect([unverified.status, unverified.json.code]).toEqual([403, 'verification.not-verified']);
+    const sessionId = await verifyNumber(p, NUMBERS[0]!);
+    expect(
+      (await call(p, 'POST', '/v1/accounts', { sessionId, ...keys.registration })).status,
+    ).toBe(201);
+    const again = await call(p, 'POST', '/v1/accounts', { sessionId, ...keys.registration });
+    expect([again.status, again.json.code]).toEqual([404, 'verification.session-not-found']);
+  });
+
+  it('re-registering a number replaces the old account and its keys', async () => {
+    const first = await register(p, NUMBERS[0]!, makeClientKeys(3, 0));
+    const second = await register(p, NUMBERS[0]!, makeClientKeys(2, 0));
+    expect(second.accountId).not.toBe(first.accountId);
+    expect(await counts()).toEqual({ accounts: 1, prekeys: 2 });
+    const old = await call(p, 'GET', '/v1/account', undefined, { signer: first.signer });
+    expect([old.status, old.json.code]).toEqual([401, 'auth.invalid']);
+  });
+
+  it('never hands out the same one-time prekey twice under concurrent fetches', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(20, 5));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`)),
+    );
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const ec = results.map((r) => r.json.preKey?.keyId).filter((id) => id !== undefined);
+    expect(ec).toHaveLength(20);
+    expect(new Set(ec).size).toBe(20);
+    const kyber = results
+      .filter((r) => !r.json.kyberLastResort)
+      .map((r) => r.json.kyberPreKey.keyId);
+    expect(new Set(kyber).size).toBe(5);
+    expect(kyber).toHaveLength(5);
+    const lastResort = results.filter((r) => r.json.kyberLastResort);
+    expect(lastResort).toHaveLength(35);
+    expect(new Set(lastResort.map((r) => r.json.kyberPreKey.keyId))).toEqual(new Set([9]));
+    expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
+  });
+
+  it('rate limits prekey fetches per target', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(0, 0));
+    const statuses: number[] = [];
+    for (let i = 0; i < 62; i++) {
+      statuses.push(
+        (
+          await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`, undefined, {
+            headers: { 'x-forwarded-for': `10.2.0.${i}` },
+          })
+        ).status,
+      );
+    }
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    const limited = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    p.clock.now += 60_000;
+    expect((await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`)).status).toBe(200);
+  });
+
+  it('rate limits prekey fetches per client address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 122; i++) {
+      statuses.push(
+        (
+          await call(
+            p,
+            'GET',
+            `/v1/keys/bundles/00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+          )
+        ).status,
+      );
+    }
+    expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 404)).toHaveLength(120);
+  });
+
+  it('tops up, rotates, counts and detects drift', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(2, 0));
+    const more = makeClientKeys(3, 2, 100);
+    // Keys signed by another identity are refused as a whole.
+    const foreign = await call(
+      p,
+      'PUT',
+      '/v1/keys',
+      { oneTimeKyberPreKeys: more.registration.oneTimeKyberPreKeys },
+      { signer: alice.signer },
+    );
+    expect([foreign.status, foreign.json.code]).toEqual([
+      422,
+      'keys.kyber-prekey-signature-invalid',
+    ]);
+    const up = await call(
+      p,
+      'PUT',
+      '/v1/keys',
+      { oneTimePreKeys: more.registration.oneTimePreKeys },
+      { signer: alice.signer },
+    );
+    expect(up.json).toEqual({ oneTimePreKeys: 5, oneTimeKyberPreKeys: 0 });
+    const dup = await call(
+      p,
+      'PUT',
+      '/v1/keys',
+      { oneTimePreKeys: more.registration.oneTimePreKeys.slice(0, 1) },
+      { signer: alice.signer },
+    );
+    expect([dup.status, dup.json.code]).toEqual([422, 'keys.duplicate-key-id']);
+
+    const { createHash } = await import('node:crypto');
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n);
+      return b;
+    };
+    const r = alice.keys.registration;
+    const digest = createHash('sha256')
+      .update(Buffer.from(r.identityKey, 'base64'))
+      .update(u32(r.signedPreKey.keyId))
+      .update(Buffer.from(r.signedPreKey.publicKey, 'base64'))
+      .update(u32(r.kyberLastResortPreKey.keyId))
+      .update(Buffer.from(r.kyberLastResortPreKey.publicKey, 'base64'))
+      .digest('base64');
+    const same = await call(p, 'POST', '/v1/keys/check', { digest }, { signer: alice.signer });
+    expect(same.json).toEqual({ matches: true });
+    const differs = await call(
+      p,
+      'POST',
+      '/v1/keys/check',
+      { digest: Buffer.alloc(32).toString('base64') },
+      { signer: alice.signer },
+    );
+    expect(differs.json).toEqual({ matches: false });
+  });
+
+  it('refuses unsigned, tampered and replayed device requests', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(0, 0));
+    expect((await call(p, 'GET', '/v1/account')).json.code).toBe('auth.missing');
+    const { signRequest } = await import('@switchboard/http-signature');
+    const headers = signRequest({
+      method: 'GET',
+      url: '/v1/account',
+      body: '',
+      keyId: alice.accountId,
+      privateKey: alice.keys.device.privateKey,
+      now: p.clock.now / 1000,
+    });
+    const first = await fetch(`${p.url}/v1/account`, { headers });
+    expect(first.status).toBe(200);
+    const replay = await fetch(`${p.url}/v1/account`, { headers });
+    expect(((await replay.json()) as { code: string }).code).toBe('auth.replayed');
+    const other = makeClientKeys(0, 0);
+    const forged = await call(p, 'GET', '/v1/account', undefined, {
+      signer: { keyId: alice.accountId, privateKey: other.device.privateKey },
+    });
+    expect([forged.status, forged.json.code]).toEqual([401, 'auth.invalid']);
+    p.clock.now += 1000;
+    const stale = signRequest({
+      method: 'GET',
+      url: '/v1/account',
+      body: '',
+      keyId: alice.accountId,
+      privateKey: alice.keys.device.privateKey,
+      now: p.clock.now / 1000 - 600,
+    });
+    const s = await fetch(`${p.url}/v1/account`, { headers: stale });
+    expect(((await s.json()) as { code: string }).code).toBe('auth.stale');
+  });
+
+  it('publishes the chosen contacts and identity key, withdraws on opt-out and delete', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(2, 1));
+    const contacts = [
+      { service: 'sip', uri: 'sip:alice@sip.example.net' },
+      { service: 'matrix', uri: 'matrix:u/alice:example.net' },
+    ];
+    expect(
+      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
+    ).toBe(404);
+    const on = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts },
+      { signer: alice.signer },
+    );
+    expect(on.status).toBe(200);
+    expect(on.json).toMatchObject({ discoverable: true, contacts });
+    expect(p.directory.entries.get(NUMBERS[0]!)).toEqual({
+      identityKey: alice.keys.registration.identityKey,
+      contacts,
+    });
+    // Discoverable accounts can be fetched by number.
+    expect(
+      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
+    ).toBe(200);
+
+    const twice = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts: [contacts[0], contacts[0]] },
+      { signer: alice.signer },
+    );
+    expect(twice.status).toBe(400);
+
+    p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');
+    const failed = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: false },
+      { signer: alice.signer },
+    );
+    expect([failed.status, failed.json.code]).toEqual([502, 'directory.publish-failed']);
+    expect(
+      (await call(p, 'GET', '/v1/account', undefined, { signer: alice.signer })).json.discoverable,
+    ).toBe(true);
+    const notDeleted = await call(p, 'DELETE', '/v1/account', undefined, { signer: alice.signer });
+    expect(notDeleted.status).toBe(502);
+    expect((await counts()).accounts).toBe(1);
+
+    p.directory.failWith = undefined;
+    const del = await call(p, 'DELETE', '/v1/account', undefined, { signer: alice.signer });
+    expect(del.status).toBe(204);
+    expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
+    expect(await counts()).toEqual({ accounts: 0, prekeys: 0 });
+  });
+});
