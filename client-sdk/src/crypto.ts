@@ -18,6 +18,8 @@ export interface HttpRequestToSign {
 
 export interface Ed25519 {
   generate(): Ed25519KeyPairBytes;
+  /** Raw public key of a seed. */
+  publicKeyOf(seed: Uint8Array): Uint8Array;
   /** Headers (`content-digest`, `signature-input`, `signature`) signing `request` with `seed`. */
   signRequest(
     seed: Uint8Array,

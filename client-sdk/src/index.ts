@@ -29,3 +29,5 @@ export * from './lookup/transport.js';
 export * from './lookup/lookup.js';
 export * from './provider/http.js';
 export * from './provider/client.js';
+export * from './phone-client.js';
+export * from './rendezvous/mailbox-messenger.js';

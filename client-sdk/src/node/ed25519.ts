@@ -21,10 +21,10 @@ export class NodeEd25519 implements Ed25519 {
     const { privateKey } = generateKeyPairSync('ed25519');
     const der = privateKey.export({ format: 'der', type: 'pkcs8' });
     const seed = new Uint8Array(der.subarray(der.length - 32));
-    return { seed, publicKey: NodeEd25519.publicKeyOf(seed) };
+    return { seed, publicKey: this.publicKeyOf(seed) };
   }
 
-  static publicKeyOf(seed: Uint8Array): Uint8Array {
+  publicKeyOf(seed: Uint8Array): Uint8Array {
     const spki = createPublicKey(privateKeyFromSeed(seed)).export({ format: 'der', type: 'spki' });
     return new Uint8Array(spki.subarray(spki.length - 32));
   }

@@ -26,7 +26,7 @@ export class FileStorage implements KeyValueStorage {
   }
 
   static #fileName(key: string): string {
-    if (!/^[A-Za-z0-9+._:/@=-]{1,200}$/.test(key) || key.includes('..')) {
+    if (!/^[A-Za-z0-9+._:/@=_-]{1,200}$/.test(key) || key.includes('..')) {
       throw new SwitchboardError('storage-failed', 'storage key has characters not allowed');
     }
     return `${encodeURIComponent(key)}.json`;

@@ -145,6 +145,7 @@ export function openCard(bytes: Uint8Array, nowSeconds: number): SignedCard {
   if (bytes.length > MAX_CARD_BYTES) throw bad(`card exceeds ${MAX_CARD_BYTES} bytes`);
   const r = new ByteReader(bytes, (what, at) => bad(`bad ${what} at byte ${at}`));
   const version = r.u8('version');
+  if (version === 0) throw bad('not a rendez-vous card');
   if (version !== CARD_VERSION) {
     throw new SwitchboardError(
       'unsupported-version',

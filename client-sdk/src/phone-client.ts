@@ -1,0 +1,286 @@
+import { ProtocolAddress, PublicKey } from '@signalapp/libsignal-client';
+import type { VerifiedTrustList } from '@switchboard/charter';
+import { mayTrustProvider } from '@switchboard/charter';
+import { copyBytes, fromBase64, toBase64 } from './bytes.js';
+import type { Ed25519 } from './crypto.js';
+import { MessageType, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { SwitchboardError } from './errors.js';
+import type { LookupResult } from './lookup/lookup.js';
+import { lookup } from './lookup/lookup.js';
+import type { DnsTransport } from './lookup/transport.js';
+import type { Account, Contact, DeviceCredentials } from './provider/client.js';
+import { ProviderClient } from './provider/client.js';
+import type { HttpClient } from './provider/http.js';
+import { createOneTimePreKeys, generateRegistrationKeys } from './signal/keys.js';
+import type { SafetyNumber } from './signal/fingerprint.js';
+import { safetyNumber } from './signal/fingerprint.js';
+import { SignalSessions } from './signal/session.js';
+import { createProtocolStores } from './signal/stores.js';
+import type { IdentityEvent } from './signal/stores.js';
+import type { KeyValueStorage } from './storage.js';
+
+export interface PhoneClientOptions {
+  readonly storage: KeyValueStorage;
+  readonly trustList: VerifiedTrustList;
+  readonly dns: DnsTransport;
+  readonly http: HttpClient;
+  readonly ed25519: Ed25519;
+  /** Directory to use; default every active one in the trust list. */
+  readonly directoryId?: string;
+  /** Override the directory's nameservers (`host:port`). */
+  readonly nameservers?: ReadonlyArray<string>;
+  readonly now?: () => Date;
+  readonly onIdentityEvent?: (event: IdentityEvent) => void;
+}
+
+interface StoredAccount {
+  readonly number: string;
+  readonly providerId: string;
+  readonly providerUrl: string;
+  readonly accountId: string;
+  readonly deviceId: number;
+  readonly deviceSeed: string;
+}
+
+export interface RegisterOptions {
+  readonly number: string;
+  /** Provider id as listed (and active) in the trust list. */
+  readonly providerId: string;
+  /** Called after the code was sent; returns the code the user received. */
+  readonly getCode: () => Promise<string>;
+  readonly transport?: 'sms' | 'voice';
+  /** Publish in the directory with these contact methods (omit to stay undiscoverable). */
+  readonly publishContacts?: ReadonlyArray<Contact>;
+  readonly oneTimePreKeys?: number;
+}
+
+/** A decrypted incoming message. */
+export interface ReceivedMessage {
+  /** E.164 of the sender. */
+  readonly from: string;
+  readonly deviceId: number;
+  readonly plaintext: Uint8Array;
+}
+
+/**
+ * Phone-number mode in one object: register at a provider, look contacts up in the directory,
+ * open sessions checked against the directory's key, and seal/open envelopes.
+ *
+ * @example
+ * const me = new PhoneClient({ storage, trustList, dns, http: fetchHttpClient(), ed25519 });
+ * await me.register({ number: '+15550100', providerId: 'acme', getCode: ask });
+ * const envelope = await me.encrypt('+15550111', utf8('hello'));
+ */
+export class PhoneClient {
+  readonly #o: PhoneClientOptions;
+  readonly #stores;
+  readonly #now: () => Date;
+
+  constructor(options: PhoneClientOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#stores = createProtocolStores(
+      options.storage,
+      options.onIdentityEvent ? { onIdentityEvent: options.onIdentityEvent } : {},
+    );
+  }
+
+  get stores(): ReturnType<typeof createProtocolStores> {
+    return this.#stores;
+  }
+
+  #provider(providerId: string): ProviderClient {
+    const p = mayTrustProvider(this.#o.trustList, providerId, this.#now());
+    if (!p.trusted) {
+      throw new SwitchboardError(
+        p.reason === 'list-expired' ? 'trust-list-expired' : 'unlisted-provider',
+        p.message,
+      );
+    }
+    return this.#client(p.entry.apiBaseUrl);
+  }
+
+  #client(baseUrl: string): ProviderClient {
+    return new ProviderClient({
+      baseUrl,
+      http: this.#o.http,
+      ed25519: this.#o.ed25519,
+      nowSeconds: () => Math.floor(this.#now().getTime() / 1000),
+    });
+  }
+
+  async account(): Promise<StoredAccount | undefined> {
+    const text = await this.#o.storage.get('account');
+    return text === undefined ? undefined : (JSON.parse(text) as StoredAccount);
+  }
+
+  async #requireAccount(): Promise<StoredAccount> {
+    const a = await this.account();
+    if (!a) throw new SwitchboardError('no-session', 'not registered yet; run register first');
+    return a;
+  }
+
+  async #creds(): Promise<{
+    account: StoredAccount;
+    creds: DeviceCredentials;
+    client: ProviderClient;
+  }> {
+    const account = await this.#requireAccount();
+    return {
+      account,
+      creds: { accountId: account.accountId, deviceSeed: fromBase64(account.deviceSeed)! },
+      client: this.#client(account.providerUrl),
+    };
+  }
+
+  /** Verifies the number, generates and registers keys, and optionally publishes. */
+  async register(options: RegisterOptions): Promise<Account> {
+    if (await this.account()) {
+      throw new SwitchboardError('invalid-input', 'this data directory is already registered');
+    }
+    const client = this.#provider(options.providerId);
+    const session = await client.createVerificationSession(options.number);
+    await client.requestCode(session.sessionId, options.transport ?? 'sms');
+    const code = (await options.getCode()).trim();
+    await client.submitCode(session.sessionId, code);
+    const upload = await generateRegistrationKeys(this.#stores, {
+      oneTimePreKeyCount: options.oneTimePreKeys ?? 100,
+      now: this.#now().getTime(),
+    });
+    const device = this.#o.ed25519.generate();
+    const account = await client.registerAccount(session.sessionId, upload, device.publicKey);
+    const stored: StoredAccount = {
+      number: account.number,
+      providerId: options.providerId,
+      providerUrl: mayTrustProvider(this.#o.trustList, options.providerId, this.#now()).entry!
+        .apiBaseUrl,
+      accountId: account.accountId,
+      deviceId: account.deviceId,
+      deviceSeed: toBase64(device.seed),
+    };
+    await this.#o.storage.set('account', JSON.stringify(stored), { secret: true });
+    if (options.publishContacts && options.publishContacts.length > 0) {
+      return this.setDiscoverable(true, options.publishContacts);
+    }
+    return account;
+  }
+
+  async setDiscoverable(
+    discoverable: boolean,
+    contacts: ReadonlyArray<Contact> = [],
+  ): Promise<Account> {
+    const { creds, client } = await this.#creds();
+    return client.setDiscoverability(creds, discoverable, contacts);
+  }
+
+  /** Uploads a fresh batch of one-time prekeys when the provider holds fewer than `minimum`. */
+  async topUpPrekeys(
+    options: { readonly minimum?: number; readonly batch?: number } = {},
+  ): Promise<number> {
+    const { creds, client } = await this.#creds();
+    const count = await client.countPrekeys(creds);
+    if (count.oneTimePreKeys >= (options.minimum ?? 20)) return 0;
+    const keys = await createOneTimePreKeys(this.#stores, options.batch ?? 100);
+    await client.uploadPrekeys(creds, { oneTimePreKeys: keys });
+    return keys.length;
+  }
+
+  lookup(number: string): Promise<LookupResult> {
+    return lookup(number, {
+      trustList: this.#o.trustList,
+      dns: this.#o.dns,
+      now: this.#now,
+      ...(this.#o.directoryId === undefined ? {} : { directoryId: this.#o.directoryId }),
+      ...(this.#o.nameservers === undefined ? {} : { nameservers: this.#o.nameservers }),
+    });
+  }
+
+  async #sessions(): Promise<SignalSessions> {
+    const a = await this.#requireAccount();
+    return new SignalSessions(this.#stores, { name: a.number, deviceId: a.deviceId }, this.#now);
+  }
+
+  /**
+   * Looks `number` up, fetches a bundle from the provider the directory names (URL from the
+   * trust list), refuses it unless its identity key equals the directory's, and starts a session.
+   */
+  async startSession(number: string): Promise<LookupResult & { readonly deviceId: number }> {
+    const found = await this.lookup(number);
+    const bundle = await this.#client(found.provider.apiBaseUrl).getPrekeyBundle(found.number);
+    const sessions = await this.#sessions();
+    await sessions.establish(
+      { name: found.number, deviceId: bundle.deviceId },
+      bundle,
+      found.identityKey,
+    );
+    await this.#o.storage.set(`peer-device/${found.number}`, String(bundle.deviceId));
+    return { ...found, deviceId: bundle.deviceId };
+  }
+
+  async #peerDevice(number: string): Promise<number | undefined> {
+    const d = await this.#o.storage.get(`peer-device/${number}`);
+    return d === undefined ? undefined : Number(d);
+  }
+
+  /** Encrypts for `number` (starting a session first if needed) and returns an envelope. */
+  async encrypt(number: string, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const me = await this.#requireAccount();
+    const sessions = await this.#sessions();
+    let deviceId = await this.#peerDevice(number);
+    if (deviceId === undefined || !(await sessions.hasSession({ name: number, deviceId }))) {
+      deviceId = (await this.startSession(number)).deviceId;
+    }
+    const ct = await sessions.encrypt({ name: number, deviceId }, plaintext);
+    return encodeEnvelope({
+      type: ct.kind === 'prekey' ? MessageType.SignalPreKey : MessageType.SignalMessage,
+      sender: `tel:${me.number}`,
+      senderDevice: me.deviceId,
+      ciphertext: ct.body,
+    });
+  }
+
+  /**
+   * Opens an envelope from a directory user. For a session-start message from someone we have
+   * no key for yet, the sender's key is checked against the directory first.
+   */
+  async decrypt(envelopeBytes: Uint8Array): Promise<ReceivedMessage> {
+    const env = decodeEnvelope(envelopeBytes);
+    if (
+      (env.type !== MessageType.SignalPreKey && env.type !== MessageType.SignalMessage) ||
+      !env.sender.startsWith('tel:+')
+    ) {
+      throw new SwitchboardError('message-rejected', 'not a phone-number session message');
+    }
+    const from = env.sender.slice(4);
+    const peer = { name: from, deviceId: env.senderDevice };
+    const sessions = await this.#sessions();
+    const known = await this.#stores.identity.getIdentity(
+      ProtocolAddress.new(from, env.senderDevice),
+    );
+    if (env.type === MessageType.SignalPreKey && !known) {
+      // First contact: pin the directory's key for the sender so the PreKey message's identity
+      // key must match it (isTrustedIdentity then compares against this one).
+      const found = await this.lookup(from);
+      await this.#stores.identity.saveIdentity(
+        ProtocolAddress.new(from, env.senderDevice),
+        PublicKey.deserialize(copyBytes(found.identityKey)),
+      );
+    }
+    const plaintext = await sessions.decrypt(peer, {
+      kind: env.type === MessageType.SignalPreKey ? 'prekey' : 'whisper',
+      body: env.ciphertext,
+    });
+    await this.#o.storage.set(`peer-device/${from}`, String(env.senderDevice));
+    return { from, deviceId: env.senderDevice, plaintext };
+  }
+
+  /** Safety number with `number`, from our identity key and the one stored for them. */
+  async safetyNumber(number: string): Promise<SafetyNumber> {
+    const me = await this.#requireAccount();
+    const deviceId = (await this.#peerDevice(number)) ?? 1;
+    const theirs = await this.#stores.identity.getIdentity(ProtocolAddress.new(number, deviceId));
+    if (!theirs) throw new SwitchboardError('no-session', 'no key known for this contact yet');
+    const mine = (await this.#stores.identity.getIdentityKeyPair()).publicKey;
+    return safetyNumber(me.number, mine.serialize(), number, theirs.serialize());
+  }
+}

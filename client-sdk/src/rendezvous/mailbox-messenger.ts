@@ -1,0 +1,165 @@
+import { toBase64Url } from '../bytes.js';
+import type { Ed25519 } from '../crypto.js';
+import { MessageType, decodeEnvelope } from '../envelope.js';
+import { SwitchboardError } from '../errors.js';
+import { ProviderClient } from '../provider/client.js';
+import type { HttpClient } from '../provider/http.js';
+import type { ReachEntry, SignedCard } from './card.js';
+import { cardFromText, openCard } from './card.js';
+import type { CardChannel, Connection, Rendezvous } from './connections.js';
+import { replyEnvelope } from './connections.js';
+
+export interface MailboxMessengerOptions {
+  readonly rendezvous: Rendezvous;
+  readonly http: HttpClient;
+  readonly ed25519: Ed25519;
+  readonly nowSeconds?: () => number;
+}
+
+export interface MailboxReceiveResult {
+  readonly messages: ReadonlyArray<{ readonly contactId: string; readonly plaintext: Uint8Array }>;
+  /** Messages dropped: unknown sender, bad signature, replay, undecryptable. */
+  readonly discarded: number;
+  /** Connections completed by reply cards found in the mailbox. */
+  readonly completed: ReadonlyArray<Connection>;
+}
+
+/**
+ * Moves unregulated-mode envelopes through provider mailboxes: delivers to the contact's
+ * mailboxes (any that accepts), pulls ours with a signed request, opens what it finds, discards
+ * what does not verify and acknowledges everything it has handled.
+ */
+export class MailboxMessenger {
+  readonly #o: MailboxMessengerOptions;
+
+  constructor(options: MailboxMessengerOptions) {
+    this.#o = options;
+  }
+
+  #client(baseUrl: string): ProviderClient {
+    return new ProviderClient({
+      baseUrl,
+      http: this.#o.http,
+      ed25519: this.#o.ed25519,
+      ...(this.#o.nowSeconds ? { nowSeconds: this.#o.nowSeconds } : {}),
+    });
+  }
+
+  async #deliver(reach: ReadonlyArray<ReachEntry>, envelope: Uint8Array): Promise<string> {
+    let last: unknown;
+    for (const r of reach) {
+      if (r.kind !== 'mailbox') continue;
+      try {
+        await this.#client(r.provider).deliver(r.address, envelope);
+        return r.provider;
+      } catch (err) {
+        last = err;
+      }
+    }
+    if (last instanceof SwitchboardError) throw last;
+    throw new SwitchboardError(
+      'network-failed',
+      'none of the contact’s mailboxes accepted the message',
+      {
+        cause: last,
+      },
+    );
+  }
+
+  /** Seals `plaintext` for a contact and delivers it; returns the provider that took it. */
+  async send(contactId: string, plaintext: Uint8Array): Promise<string> {
+    const c = await this.#o.rendezvous.connection(contactId);
+    return this.#deliver(c.theirReach, await this.#o.rendezvous.seal(contactId, plaintext));
+  }
+
+  /** Delivers our reply card to the offer owner's mailbox (when the card was not shown in person). */
+  async sendReply(offerText: string, reply: SignedCard, connection: Connection): Promise<string> {
+    const offer = openCard(cardFromText(offerText), this.#now());
+    return this.#deliver(offer.card.reach, replyEnvelope(reply, connection.ownContactId));
+  }
+
+  #now(): number {
+    return (this.#o.nowSeconds ?? (() => Math.floor(Date.now() / 1000)))();
+  }
+
+  async #drain(
+    seed: Uint8Array,
+    reach: ReadonlyArray<ReachEntry>,
+    handle: (envelope: Uint8Array) => Promise<void>,
+  ): Promise<void> {
+    const publicKey = this.#o.ed25519.publicKeyOf(seed);
+    const seen = new Set<string>();
+    for (const r of reach) {
+      if (r.kind !== 'mailbox') continue;
+      const key = `${r.provider} ${toBase64Url(r.address)}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const client = this.#client(r.provider);
+      const items = await client.receive({ seed, publicKey }, r.address);
+      for (const item of items) {
+        await handle(item.ciphertext);
+        await client.acknowledge({ seed, publicKey }, r.address, item.messageId);
+      }
+    }
+  }
+
+  /** Pulls and opens messages from every mailbox of every connection (or just `contactId`). */
+  async receive(
+    options: { readonly contactId?: string; readonly channel?: CardChannel } = {},
+  ): Promise<MailboxReceiveResult> {
+    const rv = this.#o.rendezvous;
+    const connections =
+      options.contactId === undefined
+        ? await rv.connections()
+        : [await rv.connection(options.contactId)];
+    const messages: Array<{ contactId: string; plaintext: Uint8Array }> = [];
+    const completed: Connection[] = [];
+    let discarded = 0;
+    const handle = async (bytes: Uint8Array): Promise<void> => {
+      try {
+        const env = decodeEnvelope(bytes);
+        if (env.type === MessageType.CardReply) {
+          completed.push(await rv.completeExchange(env.ciphertext, options.channel ?? 'remote'));
+          return;
+        }
+        messages.push(await rv.open(bytes));
+      } catch (err) {
+        if (!(err instanceof SwitchboardError)) throw err;
+        discarded++;
+      }
+    };
+    for (const c of connections) {
+      const seed = await rv.mailboxSeed(c.contactId);
+      if (seed) await this.#drain(seed, c.ownReach, handle);
+    }
+    return { messages, discarded, completed };
+  }
+
+  /** Collects reply cards (and any early messages) arriving at a pending offer's mailbox. */
+  async collectReplies(
+    offerText: string,
+    channel: CardChannel = 'remote',
+  ): Promise<MailboxReceiveResult> {
+    const rv = this.#o.rendezvous;
+    const seed = await rv.offerMailboxSeed(offerText);
+    if (!seed) throw new SwitchboardError('invalid-input', 'that card offers no mailbox');
+    const offer = openCard(cardFromText(offerText), this.#now());
+    const messages: Array<{ contactId: string; plaintext: Uint8Array }> = [];
+    const completed: Connection[] = [];
+    let discarded = 0;
+    await this.#drain(seed, offer.card.reach, async (bytes) => {
+      try {
+        const env = decodeEnvelope(bytes);
+        if (env.type === MessageType.CardReply) {
+          completed.push(await rv.completeExchange(env.ciphertext, channel));
+        } else {
+          messages.push(await rv.open(bytes));
+        }
+      } catch (err) {
+        if (!(err instanceof SwitchboardError)) throw err;
+        discarded++;
+      }
+    });
+    return { messages, discarded, completed };
+  }
+}
