@@ -193,9 +193,7 @@ log:
     ]);
     expect(gone.stdout).toMatch(/status: NXDOMAIN/);
     // Knot logs each NOTIFY it accepted from the primary (TSIG-signed, per its ACL).
-    expect(Buffer.concat(knotLog).toString()).toMatch(
-      /notify, incoming, remote 127\.0\.0\.1@\d+/i,
-    );
+    expect(Buffer.concat(knotLog).toString()).toMatch(/notify, incoming, remote 127\.0\.0\.1@\d+/i);
   });
 
   it('refuses AXFR without TSIG from an address not listed, and allows it with the key', async () => {
