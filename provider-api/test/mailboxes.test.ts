@@ -1,0 +1,121 @@
+import { generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import WebSocket from 'ws';
+import { ALL_DIALECTS } from '@switchboard/db/testing';
+import { signRequest } from '@switchboard/http-signature';
+import type { TestProvider } from './helpers.js';
+import { call, startTestProvider } from './helpers.js';
+import { mailboxAddressFor } from '../src/mailboxes.js';
+
+function mailboxKey(): { address: string; signer: { keyId: string; privateKey: KeyObject } } {
+  const pair = generateKeyPairSync('ed25519');
+  const raw = pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  return {
+    address: mailboxAddressFor(raw),
+    signer: { keyId: raw.toString('base64url'), privateKey: pair.privateKey },
+  };
+}
+
+describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
+  let p: TestProvider;
+  beforeEach(async () => {
+    p = await startTestProvider(dialect, {
+      mailboxes: {
+        maxMessageBytes: 1024,
+        maxMessagesPerMailbox: 3,
+        ttlSeconds: 3600,
+        deliverPerClientAddress: { capacity: 100, perSeconds: 60 },
+      },
+    });
+  });
+  afterEach(async () => {
+    await p.close();
+  });
+
+  it('anyone delivers; only the key holder receives and deletes; replays are refused', async () => {
+    const box = mailboxKey();
+    const ciphertext = Buffer.from('opaque bytes').toString('base64');
+    const d = await call(p, 'POST', `/v1/mailboxes/${box.address}/messages`, { ciphertext });
+    expect(d.status).toBe(202);
+    const path = `/v1/mailboxes/${box.address}/messages`;
+    expect((await call(p, 'GET', path)).json.code).toBe('auth.missing');
+    const other = mailboxKey();
+    expect((await call(p, 'GET', path, undefined, { signer: other.signer })).json.code).toBe(
+      'auth.invalid',
+    );
+    const got = await call(p, 'GET', path, undefined, { signer: box.signer });
+    expect(got.json.messages).toHaveLength(1);
+    expect(got.json.messages[0]).toMatchObject({ messageId: d.json.messageId, ciphertext });
+
+    const headers = signRequest({
+      method: 'DELETE',
+      url: `${path}/${d.json.messageId}`,
+      body: '',
+      keyId: box.signer.keyId,
+      privateKey: box.signer.privateKey,
+      now: p.clock.now / 1000,
+    });
+    expect(
+      (await fetch(`${p.url}${path}/${d.json.messageId}`, { method: 'DELETE', headers })).status,
+    ).toBe(204);
+    const replay = await fetch(`${p.url}${path}/${d.json.messageId}`, {
+      method: 'DELETE',
+      headers,
+    });
+    expect(((await replay.json()) as { code: string }).code).toBe('auth.replayed');
+    expect(
+      (await call(p, 'GET', path, undefined, { signer: box.signer })).json.messages,
+    ).toHaveLength(0);
+    const gone = await call(p, 'DELETE', `${path}/${d.json.messageId}`, undefined, {
+      signer: box.signer,
+    });
+    expect([gone.status, gone.json.code]).toEqual([404, 'mailbox.message-not-found']);
+  });
+
+  it('caps size and count, and expires messages', async () => {
+    const box = mailboxKey();
+    const path = `/v1/mailboxes/${box.address}/messages`;
+    const big = await call(p, 'POST', path, { ciphertext: Buffer.alloc(1025).toString('base64') });
+    expect([big.status, big.json.code]).toEqual([413, 'mailbox.message-too-large']);
+    for (let i = 0; i < 3; i++)
+      expect((await call(p, 'POST', path, { ciphertext: 'AAAA' })).status).toBe(202);
+    const full = await call(p, 'POST', path, { ciphertext: 'AAAA' });
+    expect([full.status, full.json.code]).toEqual([409, 'mailbox.full']);
+    p.clock.now += 3600_000;
+    expect(
+      (await call(p, 'GET', path, undefined, { signer: box.signer })).json.messages,
+    ).toHaveLength(0);
+    expect((await call(p, 'POST', path, { ciphertext: 'AAAA' })).status).toBe(202);
+  });
+
+  it('pushes new messages over a signed WebSocket', async () => {
+    const box = mailboxKey();
+    const socketPath = `/v1/mailboxes/${box.address}/socket`;
+    const unsigned = new WebSocket(`${p.url.replace('http', 'ws')}${socketPath}`);
+    const refused = await new Promise<number>((resolve) =>
+      unsigned.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+    );
+    expect(refused).toBe(401);
+    const headers = signRequest({
+      method: 'GET',
+      url: socketPath,
+      body: '',
+      keyId: box.signer.keyId,
+      privateKey: box.signer.privateKey,
+      now: p.clock.now / 1000,
+    });
+    const ws = new WebSocket(`${p.url.replace('http', 'ws')}${socketPath}`, { headers });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    const received = new Promise<string>((resolve) =>
+      ws.on('message', (data) => resolve(String(data))),
+    );
+    const ciphertext = Buffer.from('pushed').toString('base64');
+    const d = await call(p, 'POST', `/v1/mailboxes/${box.address}/messages`, { ciphertext });
+    const pushed = JSON.parse(await received) as { messageId: string; ciphertext: string };
+    expect(pushed).toMatchObject({ messageId: d.json.messageId, ciphertext });
+    ws.close();
+  });
+});
