@@ -12,7 +12,13 @@ import { canonicalize } from './jcs.js';
 import { boardKeyRecord, generateEd25519KeyPair, seedOf } from './keys.js';
 import { boardFingerprint, loadTrustList, serializeTrustList } from './load.js';
 import { parseStrictJson } from './strict-json.js';
-import type { DirectoryEntry, ProviderEntry, SignedTrustList, VerifiedTrustList } from './types.js';
+import type {
+  Board,
+  DirectoryEntry,
+  ProviderEntry,
+  SignedTrustList,
+  VerifiedTrustList,
+} from './types.js';
 import { verifyTrustList } from './verify.js';
 
 /** Reads and form-checks a trust list file (signatures are checked by verifyTrustList). */
@@ -263,4 +269,116 @@ export async function upsertDevelopmentEntries(
   const verified = verifyTrustList(next, { previous: state.verified, now: options.now });
   await writeTrustListFile(state.listPath, next);
   return { ...state, envelope: next, verified, created: state.created };
+}
+
+/** Where {@link TrustListSource} reads from and what it trusts. */
+export interface TrustListSourceOptions {
+  /** The trust list file (replaced atomically by whoever publishes it). */
+  readonly path: string;
+  /** Root of trust for the first load: the pinned board fingerprint... */
+  readonly boardFingerprint?: string;
+  /** ...or the pinned board. */
+  readonly boardKeys?: Board;
+  /**
+   * A small file that remembers the highest version accepted, so that rollback protection
+   * survives restarts. Without it a restart accepts any version the root of trust signed.
+   */
+  readonly stateFile?: string;
+}
+
+/**
+ * A trust list kept on disk, re-read when the file changes and re-verified against the list it
+ * replaces (so a board rotation is followed, and a lower version is never taken). If a new file
+ * fails verification, the last good list stays in use until it expires and {@link lastError}
+ * says why. For services (directory, provider API) and long-running clients.
+ *
+ * @example
+ * const source = new TrustListSource({ path, boardFingerprint, stateFile });
+ * const list = await source.load(new Date()); // throws CharterError('expired' | ...) if none usable
+ */
+export class TrustListSource {
+  readonly #options: TrustListSourceOptions;
+  #current: VerifiedTrustList | undefined;
+  #stamp = '';
+  #lastError: CharterError | undefined;
+
+  constructor(options: TrustListSourceOptions) {
+    if ((options.boardFingerprint === undefined) === (options.boardKeys === undefined)) {
+      throw new CharterError(
+        'no-root-of-trust',
+        'give exactly one of boardFingerprint or boardKeys',
+      );
+    }
+    this.#options = options;
+  }
+
+  /** Why the newest file was not taken (undefined when the file in use is the newest). */
+  get lastError(): CharterError | undefined {
+    return this.#lastError;
+  }
+
+  /** The current verified list at `now`; reads the file again only when it changed. */
+  async load(now: Date): Promise<VerifiedTrustList> {
+    const info = await stat(this.#options.path);
+    const stamp = `${info.mtimeMs}:${info.size}:${info.ino}`;
+    if (stamp !== this.#stamp) {
+      this.#stamp = stamp;
+      await this.#refresh(now);
+    }
+    const current = this.#current;
+    if (current === undefined) {
+      throw this.#lastError ?? new CharterError('no-root-of-trust', 'no trust list loaded');
+    }
+    if (now.getTime() >= current.expires.getTime()) {
+      throw new CharterError(
+        'expired',
+        `trust list version ${current.version} expired at ${current.body.expires}; the board must publish a current list`,
+      );
+    }
+    return current;
+  }
+
+  async #refresh(now: Date): Promise<void> {
+    try {
+      const bytes = await readFile(this.#options.path);
+      const lastSeenVersion = await this.#readState();
+      const root =
+        this.#current !== undefined
+          ? { previous: this.#current }
+          : this.#options.boardFingerprint !== undefined
+            ? { boardFingerprint: this.#options.boardFingerprint }
+            : { boardKeys: this.#options.boardKeys as Board };
+      const verified = verifyTrustList(bytes, {
+        now,
+        ...root,
+        ...(lastSeenVersion === undefined ? {} : { lastSeenVersion }),
+      });
+      this.#current = verified;
+      this.#lastError = undefined;
+      if (this.#options.stateFile !== undefined && verified.version !== lastSeenVersion) {
+        await writeFileAtomic(
+          this.#options.stateFile,
+          `${JSON.stringify({ lastSeenVersion: verified.version, digest: verified.digest })}\n`,
+          0o644,
+        );
+      }
+    } catch (err) {
+      if (!CharterError.is(err)) throw err;
+      this.#lastError = err;
+    }
+  }
+
+  async #readState(): Promise<number | undefined> {
+    if (this.#options.stateFile === undefined) return undefined;
+    try {
+      const value = parseStrictJson(await readFile(this.#options.stateFile, 'utf8')) as {
+        lastSeenVersion?: unknown;
+      } | null;
+      const v = value?.lastSeenVersion;
+      return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
 }

@@ -36,12 +36,12 @@ interface Authority {
  *
  * What it checks, in order (after {@link loadTrustList}'s form checks):
  * 1. rollback: the version is not lower than `lastSeenVersion` or `previous` (TUF "rollback");
- *    the same version as `previous` must be byte-for-byte the same body;
  * 2. every signature names a known key, appears once, and verifies over the RFC 8785 bytes of
  *    `signed` (a key counts once, however often it signs: TUF's duplicate-key threshold bug);
  * 3. a threshold of the trusted board (previous / pinned) AND a threshold of the list's own
  *    board signed it, so a rotation needs both the old and the new keys;
- * 4. the list has not expired at `now` (TUF "freeze").
+ * 4. the same version as `previous` is the same body (else `version-conflict`);
+ * 5. the list has not expired at `now` (TUF "freeze").
  *
  * @example
  * const list = verifyTrustList(bytes, { boardFingerprint: pinned, now: new Date(), lastSeenVersion: 7 });
@@ -52,9 +52,11 @@ export function verifyTrustList(input: TrustListInput, options: VerifyOptions): 
   const body = envelope.signed;
   const digest = trustListDigest(body);
 
-  checkVersion(body, digest, options);
+  checkRollback(body, options);
   const authorities = rootsOfTrust(body, options);
   const signedBy = checkSignatures(envelope, authorities);
+  // After the signatures: a tampered copy of the current version is reported as tampered.
+  checkVersionConflict(body, digest, options);
   checkExpiry(body, options.now);
 
   const verified = {
@@ -93,7 +95,7 @@ export function verifyTrustListChain(
   return current;
 }
 
-function checkVersion(body: TrustListBody, digest: string, options: VerifyOptions): void {
+function checkRollback(body: TrustListBody, options: VerifyOptions): void {
   const seen = Math.max(options.lastSeenVersion ?? 0, options.previous?.version ?? 0);
   if (body.version < seen) {
     throw new CharterError(
@@ -102,6 +104,9 @@ function checkVersion(body: TrustListBody, digest: string, options: VerifyOption
       '/signed/version',
     );
   }
+}
+
+function checkVersionConflict(body: TrustListBody, digest: string, options: VerifyOptions): void {
   if (
     options.previous !== undefined &&
     body.version === options.previous.version &&

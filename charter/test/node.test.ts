@@ -3,12 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   boardFingerprint,
+  createDevelopmentTrustList,
+  draftNextVersion,
+  setProviderStatus,
+  signWithAll,
   generateEd25519KeyPair,
   mayTrustDirectory,
   mayTrustProvider,
   verifyTrustList,
 } from '../src/index.js';
 import {
+  TrustListSource,
+  writeTrustListFile,
   ensureDevelopmentTrustList,
   readPrivateKeyFile,
   upsertDevelopmentEntries,
@@ -98,5 +104,61 @@ describe('development trust list (npm start, first run)', () => {
     const again = await ensureDevelopmentTrustList({ dir, now: later, validDays: 1 });
     expect(again.envelope.signed.version).toBe(2);
     expect(again.verified.expires.getTime()).toBeGreaterThan(later.getTime());
+  });
+});
+
+describe('TrustListSource (services keep the list on disk)', () => {
+  const dev = createDevelopmentTrustList({
+    now: NOW,
+    seedLabel: 'source',
+    providers: [provider('acme')],
+  });
+  const v2 = signWithAll(
+    draftNextVersion(dev.envelope, NOW, setProviderStatus('acme', 'suspended')),
+    dev.devBoard.members,
+  );
+  const fp = boardFingerprint(dev.devBoard.board);
+
+  test('follows new versions and keeps the last good list when a file is refused', async () => {
+    const path = join(dir, 'list.json');
+    await writeTrustListFile(path, dev.envelope);
+    const source = new TrustListSource({ path, boardFingerprint: fp });
+    expect((await source.load(NOW)).version).toBe(1);
+    await writeTrustListFile(path, v2);
+    const second = await source.load(NOW);
+    expect(second.version).toBe(2);
+    expect(mayTrustProvider(second, 'acme', NOW).trusted).toBe(false);
+
+    await writeTrustListFile(path, dev.envelope); // an attacker replays version 1
+    expect((await source.load(NOW)).version).toBe(2);
+    expect(source.lastError?.code).toBe('rollback');
+
+    await writeTrustListFile(path, v2);
+    expect((await source.load(NOW)).version).toBe(2);
+    await writeFile(path, (await readFile(path, 'utf8')).replace('"acme"', '"acne"'));
+    expect((await source.load(NOW)).version).toBe(2);
+    expect(source.lastError?.code).toBe('invalid-signature');
+  });
+
+  test('rollback protection survives a restart through the state file', async () => {
+    const path = join(dir, 'list.json');
+    const stateFile = join(dir, 'state.json');
+    await writeTrustListFile(path, v2);
+    expect(
+      (await new TrustListSource({ path, boardFingerprint: fp, stateFile }).load(NOW)).version,
+    ).toBe(2);
+    await writeTrustListFile(path, dev.envelope);
+    const restarted = new TrustListSource({ path, boardFingerprint: fp, stateFile });
+    await expect(restarted.load(NOW)).rejects.toMatchObject({ code: 'rollback' });
+  });
+
+  test('an expired list is refused, not used', async () => {
+    const path = join(dir, 'list.json');
+    await writeTrustListFile(path, dev.envelope);
+    const source = new TrustListSource({ path, boardFingerprint: fp });
+    await source.load(NOW);
+    await expect(source.load(new Date(NOW.getTime() + 200 * DAY))).rejects.toMatchObject({
+      code: 'expired',
+    });
   });
 });
