@@ -7,8 +7,11 @@ const MAX_LABEL = 63;
 const MAX_NAME = 255;
 
 /** Splits a presentation-form name into raw label octets (root = no labels). */
+const PLAIN_ASCII = /^[\x21-\x5b\x5d-\x7e]*$/;
+
 export function nameToLabels(name: DomainName): Uint8Array[] {
   if (name === '' || name === '.') return [];
+  if (PLAIN_ASCII.test(name)) return plainLabels(name);
   const labels: Uint8Array[] = [];
   let current: number[] = [];
   let wireLength = 1;
@@ -48,6 +51,26 @@ export function nameToLabels(name: DomainName): Uint8Array[] {
     }
   }
   if (current.length > 0) finish();
+  if (wireLength > MAX_NAME)
+    throw new DnsWireError('name-too-long', -1, 'name longer than 255 octets');
+  return labels;
+}
+
+/** Fast path for names of printable ASCII without escapes (the common case). */
+function plainLabels(name: string): Uint8Array[] {
+  const parts = name.split('.');
+  if (parts[parts.length - 1] === '') parts.pop();
+  let wireLength = 1;
+  const labels: Uint8Array[] = [];
+  for (const part of parts) {
+    if (part.length === 0) throw new DnsWireError('bad-value', -1, 'empty label in name');
+    if (part.length > MAX_LABEL)
+      throw new DnsWireError('bad-label', -1, 'label longer than 63 octets');
+    wireLength += part.length + 1;
+    const label = new Uint8Array(part.length);
+    for (let i = 0; i < part.length; i++) label[i] = part.charCodeAt(i);
+    labels.push(label);
+  }
   if (wireLength > MAX_NAME)
     throw new DnsWireError('name-too-long', -1, 'name longer than 255 octets');
   return labels;

@@ -35,8 +35,12 @@ interface Node {
   readonly rrsets: Map<number, ResourceRecord[]>;
 }
 
+/** A map key for lowercased labels (latin1 keeps every octet; U+0100 cannot occur in it). */
 function keyOf(labels: readonly Uint8Array[]): string {
-  return labels.map((l) => Array.from(l).join(',')).join('|');
+  let key = '';
+  for (const l of labels)
+    key += Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString('latin1') + '\u0100';
+  return key;
 }
 
 /** Concatenation with preallocation. */
