@@ -1,0 +1,117 @@
+import type { Database } from '@switchboard/db';
+import type { Logger } from '@switchboard/service-kit';
+import { BridgeCore } from './core.js';
+import type { NetworkConnector } from './core.js';
+import type { BridgeConfig } from './config.js';
+import { BridgeMetrics } from './metrics.js';
+import type { Address, Network, Target } from './model.js';
+import { XmppNetwork } from './networks/xmpp-network.js';
+import { SipNetwork } from './networks/sip-network.js';
+import type { Resolver } from './routing.js';
+import { BridgeStore } from './store/bridge-store.js';
+
+/** What a bridge needs besides its config. */
+export interface BridgeDeps {
+  readonly database: Database<unknown>;
+  readonly resolver: Resolver;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/** Health as the `/health` endpoint reports it. */
+export interface BridgeHealth {
+  readonly ok: boolean;
+  readonly networks: Readonly<Partial<Record<Network, boolean>>>;
+  readonly pending: number;
+}
+
+/**
+ * A running bridge: the core plus one connector per configured network. Build with
+ * {@link SwitchboardBridge.create}, then {@link SwitchboardBridge.start}.
+ */
+export class SwitchboardBridge {
+  readonly core: BridgeCore;
+  readonly store: BridgeStore;
+  readonly metrics: BridgeMetrics;
+  readonly xmpp: XmppNetwork | undefined;
+  readonly sip: SipNetwork | undefined;
+  readonly #config: BridgeConfig;
+  readonly #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(config: BridgeConfig, store: BridgeStore, deps: BridgeDeps) {
+    this.#config = config;
+    this.#logger = deps.logger;
+    this.store = store;
+    this.metrics = new BridgeMetrics();
+    this.core = new BridgeCore({
+      store,
+      resolver: deps.resolver,
+      metrics: this.metrics,
+      logger: deps.logger,
+      plaintextRelay: config.plaintextRelay,
+      rateLimit: config.rateLimit,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+    const shared = { core: this.core, store, logger: deps.logger, metrics: this.metrics };
+    const side = {
+      typing: (from: Address, target: Target, typing: boolean) =>
+        this.#relayTyping(from, target, typing),
+      presence: (from: Address, available: boolean) => this.#relayPresence(from, available),
+    };
+    this.xmpp = config.xmpp ? new XmppNetwork(config.xmpp, { ...shared, events: side }) : undefined;
+    this.sip = config.sip ? new SipNetwork(config.sip, shared) : undefined;
+    for (const c of this.#connectors()) this.core.register(c);
+  }
+
+  /** Opens the store (migrating it) and builds the networks the config names. */
+  static async create(config: BridgeConfig, deps: BridgeDeps): Promise<SwitchboardBridge> {
+    const store = await BridgeStore.open(deps.database.db, deps.database.dialect, deps.now);
+    return new SwitchboardBridge(config, store, deps);
+  }
+
+  /** Connects every network and starts delivering what earlier runs left pending. */
+  async start(): Promise<void> {
+    await Promise.all([this.xmpp?.start(), this.sip?.start()]);
+    this.#timer = setInterval(() => this.core.flush(), this.#config.retryIntervalMs);
+    this.#timer.unref();
+    this.core.flush();
+  }
+
+  /** Stops delivering, disconnects every network; idempotent. */
+  stop(): Promise<void> {
+    return (this.#stopped ??= (async () => {
+      if (this.#timer) clearInterval(this.#timer);
+      await this.core.stop();
+      await Promise.all([this.xmpp?.stop(), this.sip?.stop()]);
+    })());
+  }
+
+  /** Connection state of each network and the outbox size. */
+  async health(): Promise<BridgeHealth> {
+    const networks: Partial<Record<Network, boolean>> = {};
+    for (const c of this.#connectors()) networks[c.network] = c.isUp();
+    const pending = await this.store.pendingCount();
+    return { ok: Object.values(networks).every(Boolean), networks, pending };
+  }
+
+  #connectors(): NetworkConnector[] {
+    return [this.xmpp, this.sip].filter((c): c is NonNullable<typeof c> => c !== undefined);
+  }
+
+  #relayTyping(from: Address, target: Target, typing: boolean): void {
+    if (target.kind !== 'address') return;
+    const to = target.address;
+    const about: Target = { kind: 'address', address: from };
+    const send = to.network === 'xmpp' ? this.xmpp?.typing(to, about, typing) : undefined;
+    send?.catch((err: unknown) => this.#logger.debug({ err }, 'typing not relayed'));
+  }
+
+  #relayPresence(from: Address, available: boolean): void {
+    // Presence goes only to Matrix ghosts (global presence); XMPP presence is directed and
+    // answered per subscription. SIP has no presence in this bridge.
+    if (from.network === 'matrix') return;
+    void available;
+  }
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import type { JSONSchemaType } from 'ajv';
+import { BridgeError } from './errors.js';
+import type { XmppConfig } from './networks/xmpp-network.js';
+import type { SipConfig } from './networks/sip-network.js';
+
+/** The bridge's whole configuration: one object, validated by {@link BRIDGE_CONFIG_SCHEMA}. */
+export interface BridgeConfig {
+  /** `DATABASE_URL`-style: `sqlite:./data/bridge.db` or `postgres://...`. */
+  readonly databaseUrl: string;
+  /** Relay plaintext to/from clients without Switchboard, marked end-to-bridge. Default false. */
+  readonly plaintextRelay: boolean;
+  /** Per remote user message limit. */
+  readonly rateLimit: { readonly capacity: number; readonly perSeconds: number };
+  /** How often undelivered messages are retried (ms). */
+  readonly retryIntervalMs: number;
+  /** Where the application-service endpoint, `/health` and `/metrics` listen. */
+  readonly http: { readonly host: string; readonly port: number };
+  readonly xmpp?: XmppConfig;
+  readonly sip?: SipConfig;
+}
+
+/** The one schema; defaults are filled in by validation. */
+export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['databaseUrl', 'plaintextRelay', 'rateLimit', 'retryIntervalMs', 'http'],
+  properties: {
+    databaseUrl: { type: 'string', minLength: 1 },
+    plaintextRelay: { type: 'boolean', default: false },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['capacity', 'perSeconds'],
+      properties: {
+        capacity: { type: 'integer', minimum: 1, default: 30 },
+        perSeconds: { type: 'number', exclusiveMinimum: 0, default: 60 },
+      },
+      default: { capacity: 30, perSeconds: 60 },
+    },
+    retryIntervalMs: { type: 'integer', minimum: 100, default: 5000 },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 9000 },
+      },
+      default: { host: '127.0.0.1', port: 9000 },
+    },
+    xmpp: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['service', 'domain', 'secret', 'reconnectDelayMs'],
+      properties: {
+        service: { type: 'string', pattern: '^xmpps?://' },
+        domain: { type: 'string', pattern: '^[a-z0-9.-]+$' },
+        secret: { type: 'string', minLength: 8 },
+        reconnectDelayMs: { type: 'integer', minimum: 100, default: 2000 },
+      },
+    },
+    sip: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['server', 'domain', 'user', 'registerExpires', 'reconnectDelayMs'],
+      properties: {
+        server: { type: 'string', pattern: '^wss?://' },
+        domain: { type: 'string', pattern: '^[a-z0-9.-]+$' },
+        user: { type: 'string', pattern: '^[a-z0-9._-]+$' },
+        password: { type: 'string', nullable: true },
+        registerExpires: { type: 'integer', minimum: 30, default: 300 },
+        reconnectDelayMs: { type: 'integer', minimum: 100, default: 2000 },
+      },
+    },
+  },
+};
+
+/**
+ * Validates a config object (e.g. parsed from the JSON file), filling defaults. Throws
+ * `invalid-config` naming the first wrong field; secrets never appear in the message.
+ */
+export function parseBridgeConfig(input: unknown): BridgeConfig {
+  const ajv = new Ajv({ useDefaults: true, allErrors: false });
+  const validate = ajv.compile(BRIDGE_CONFIG_SCHEMA);
+  const copy: unknown = structuredClone(input);
+  if (!validate(copy)) {
+    const e = validate.errors?.[0];
+    throw new BridgeError(
+      'invalid-config',
+      `bridge config ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}`,
+    );
+  }
+  return copy;
+}
+
+/** Reads and validates a JSON config file. */
+export function loadBridgeConfig(path: string): BridgeConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new BridgeError('invalid-config', 'bridge config file is missing or not JSON', {
+      cause: err,
+    });
+  }
+  return parseBridgeConfig(raw);
+}

@@ -1,0 +1,255 @@
+import { Messager, Registerer, RegistererState, UserAgent } from 'sip.js';
+import type { Message } from 'sip.js';
+import type { IncomingResponse } from 'sip.js/lib/core/index.js';
+import { WebSocket } from 'ws';
+import type { Logger } from '@switchboard/service-kit';
+import type { BridgeCore, NetworkConnector } from '../core.js';
+import { BridgeError } from '../errors.js';
+import type { BridgeMetrics } from '../metrics.js';
+import type { Address, OutboundMessage, Target } from '../model.js';
+import type { BridgeStore } from '../store/bridge-store.js';
+import { fromSipMessage, sipStatusFor, toSipMessage } from '../translators/sip.js';
+import { remoteKeyFor } from '../addressing.js';
+
+/** How the bridge reaches its SIP proxy: a user agent over WebSocket (RFC 7118). */
+export interface SipConfig {
+  /** `ws://host:port` (or `wss://`) of the proxy's WebSocket listener. */
+  readonly server: string;
+  /** The SIP domain; ghosts appear as `sip:<remote key>@<domain>`. */
+  readonly domain: string;
+  /** The bridge's own user; it registers `sip:<user>@<domain>`. */
+  readonly user: string;
+  /** Digest password, when the proxy authenticates REGISTER. */
+  readonly password?: string | null;
+  /** Registration lifetime asked for (s); sip.js refreshes before it runs out. */
+  readonly registerExpires: number;
+  /** Delay between reconnection attempts after the proxy went away (ms). */
+  readonly reconnectDelayMs: number;
+}
+
+/** Final responses after which retrying the same MESSAGE later may succeed. */
+const RETRYABLE = new Set([408, 480, 500, 502, 503, 504]);
+
+/**
+ * The SIP side of the bridge: one registered user agent. MESSAGE requests (RFC 3428) the proxy
+ * routes to it are answered 200 only once the core has recorded them; outgoing messages are
+ * sent through the proxy. Re-registers on refresh, reconnects and re-registers after the proxy
+ * restarts.
+ */
+export class SipNetwork implements NetworkConnector {
+  readonly network = 'sip' as const;
+  readonly #config: SipConfig;
+  readonly #core: BridgeCore;
+  readonly #store: BridgeStore;
+  readonly #logger: Logger;
+  readonly #metrics: BridgeMetrics;
+  #ua: UserAgent | undefined;
+  #registerer: Registerer | undefined;
+  #registered = false;
+  #connected = false;
+  #stopped = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: SipConfig,
+    deps: { core: BridgeCore; store: BridgeStore; logger: Logger; metrics: BridgeMetrics },
+  ) {
+    this.#config = config;
+    this.#core = deps.core;
+    this.#store = deps.store;
+    this.#logger = deps.logger.child({ network: 'sip' });
+    this.#metrics = deps.metrics;
+  }
+
+  /** The address of record the bridge registers. */
+  get aor(): string {
+    return `sip:${this.#config.user}@${this.#config.domain}`;
+  }
+
+  /** Starts the user agent; if the proxy is not there yet, keeps trying in the background. */
+  async start(): Promise<void> {
+    // sip.js's WebSocket transport uses the browser global; Node 20 has none, `ws` provides it.
+    const g = globalThis as { WebSocket?: unknown };
+    g.WebSocket ??= WebSocket;
+    const uri = UserAgent.makeURI(this.aor);
+    if (!uri) throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
+    const ua = new UserAgent({
+      uri,
+      transportOptions: { server: this.#config.server, connectionTimeout: 5 },
+      logBuiltinEnabled: false,
+      logLevel: 'error',
+      ...(this.#config.password
+        ? { authorizationUsername: this.#config.user, authorizationPassword: this.#config.password }
+        : {}),
+      delegate: {
+        onConnect: () => {
+          this.#connected = true;
+          void this.#register();
+        },
+        onDisconnect: (error?: Error) => {
+          this.#connected = false;
+          this.#setRegistered(false);
+          if (error && !this.#stopped) {
+            this.#logger.warn('SIP proxy connection lost; reconnecting');
+            this.#scheduleReconnect();
+          }
+        },
+        onMessage: (message: Message) => {
+          void this.#onMessage(message);
+        },
+        onInvite: (invitation) => {
+          void invitation.reject({ statusCode: 488 });
+        },
+      },
+    });
+    this.#ua = ua;
+    this.#registerer = new Registerer(ua, { expires: this.#config.registerExpires });
+    this.#registerer.stateChange.addListener((state) => {
+      this.#setRegistered(state === RegistererState.Registered);
+      const expiresAt =
+        state === RegistererState.Registered
+          ? Date.now() + this.#config.registerExpires * 1000
+          : null;
+      this.#store
+        .saveRegistration('sip', this.aor, state, expiresAt)
+        .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
+      if (state === RegistererState.Registered) this.#core.flush();
+    });
+    try {
+      await ua.start();
+    } catch (err) {
+      this.#logger.warn({ err }, 'SIP proxy not reachable; retrying');
+      this.#scheduleReconnect();
+    }
+  }
+
+  /** Unregisters (best effort) and stops. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const ua = this.#ua;
+    if (!ua) return;
+    try {
+      if (this.#registered) await this.#registerer?.unregister();
+    } catch (err) {
+      this.#logger.debug({ err }, 'unregister failed');
+    }
+    try {
+      await ua.stop();
+    } catch (err) {
+      this.#logger.debug({ err }, 'sip stop');
+    }
+    this.#setRegistered(false);
+  }
+
+  isUp(): boolean {
+    return this.#connected && this.#registered;
+  }
+
+  async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
+    const out = toSipMessage(msg, sender, this.#config.domain);
+    await this.#send(out.targetUri, out.fromUri, out.contentType, out.body, out.extraHeaders);
+  }
+
+  async notify(to: Address, about: Target, text: string): Promise<void> {
+    const fromUri = `sip:${remoteKeyFor(about)}@${this.#config.domain}`;
+    await this.#send(
+      `sip:${to.id}`,
+      fromUri,
+      'text/plain;charset=utf-8',
+      `[switchboard bridge] ${text}`,
+      [],
+    );
+  }
+
+  #send(
+    targetUri: string,
+    fromUri: string,
+    contentType: string,
+    body: string,
+    headers: readonly string[],
+  ): Promise<void> {
+    const ua = this.#ua;
+    const target = UserAgent.makeURI(targetUri);
+    if (!ua || !this.isUp()) {
+      return Promise.reject(
+        new BridgeError('network-unavailable', 'not registered with the SIP proxy'),
+      );
+    }
+    if (!target) return Promise.reject(new BridgeError('invalid-address', 'not a SIP URI'));
+    return new Promise<void>((resolve, reject) => {
+      const messager = new Messager(ua, target, body, contentType, {
+        extraHeaders: [...headers],
+        params: { fromUri },
+      });
+      const onReject = (response: IncomingResponse): void => {
+        const code = response.message.statusCode ?? 0;
+        reject(
+          RETRYABLE.has(code)
+            ? new BridgeError('network-unavailable', `SIP delivery failed with ${code}`)
+            : new BridgeError('delivery-rejected', `SIP delivery refused with ${code}`),
+        );
+      };
+      messager
+        .message({ requestDelegate: { onAccept: () => resolve(), onReject } })
+        .catch((err: unknown) =>
+          reject(new BridgeError('network-unavailable', 'SIP send failed', { cause: err })),
+        );
+    });
+  }
+
+  async #register(): Promise<void> {
+    try {
+      await this.#registerer?.register({
+        requestDelegate: {
+          onReject: (response) => {
+            this.#logger.warn({ status: response.message.statusCode }, 'SIP registration refused');
+          },
+        },
+      });
+    } catch (err) {
+      this.#logger.warn({ err }, 'SIP registration failed');
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#stopped || this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      const ua = this.#ua;
+      if (!ua || this.#stopped) return;
+      ua.reconnect().catch(() => this.#scheduleReconnect());
+    }, this.#config.reconnectDelayMs);
+  }
+
+  #setRegistered(up: boolean): void {
+    this.#registered = up;
+    this.#metrics.setUp('sip', this.isUp());
+  }
+
+  async #onMessage(message: Message): Promise<void> {
+    const req = message.request;
+    try {
+      const inbound = fromSipMessage({
+        fromUri: req.from.uri.toString(),
+        toUri: req.to.uri.toString(),
+        contentType: req.getHeader('Content-Type'),
+        body: req.body,
+        callId: req.callId,
+        cseq: req.cseq,
+      });
+      await this.#core.accept('sip', inbound);
+      await message.accept({ statusCode: 200 });
+    } catch (err) {
+      const bridgeErr = BridgeError.is(err)
+        ? err
+        : new BridgeError('network-unavailable', 'internal bridge error');
+      if (!BridgeError.is(err))
+        this.#logger.error({ err }, 'unexpected failure handling a MESSAGE');
+      const { code, reason } = sipStatusFor(bridgeErr);
+      await message
+        .reject({ statusCode: code, reasonPhrase: reason })
+        .catch((e: unknown) => this.#logger.debug({ err: e }, 'could not answer a MESSAGE'));
+    }
+  }
+}

@@ -1,0 +1,261 @@
+import type { Component, XmlElement } from '@xmpp/component';
+import { component, xml } from '@xmpp/component';
+import type { Logger } from '@switchboard/service-kit';
+import type { BridgeCore, NetworkConnector } from '../core.js';
+import { BridgeError } from '../errors.js';
+import type { BridgeMetrics } from '../metrics.js';
+import type { Address, OutboundMessage, Target } from '../model.js';
+import type { BridgeStore } from '../store/bridge-store.js';
+import {
+  fromXmppStanza,
+  ghostJidFor,
+  toXmppChatState,
+  toXmppError,
+  toXmppNotice,
+  toXmppPresence,
+  toXmppReceipt,
+  toXmppStanza,
+} from '../translators/xmpp.js';
+
+/** How the bridge reaches its XMPP server as an external component (XEP-0114). */
+export interface XmppConfig {
+  /** `xmpp://host:port` of the server's component port. */
+  readonly service: string;
+  /** The component's domain; remote users appear as `<remote key>@<domain>`. */
+  readonly domain: string;
+  /** The shared secret configured for the component on the server. */
+  readonly secret: string;
+  /** Delay before reconnecting after the server went away (ms). */
+  readonly reconnectDelayMs: number;
+}
+
+/** Cross-network events the XMPP side raises besides messages. */
+export interface XmppSideEvents {
+  typing?(from: Address, target: Target, typing: boolean): void;
+  presence?(from: Address, available: boolean): void;
+}
+
+/**
+ * The XMPP side of the bridge: one external component connection, reconnecting whenever the
+ * server restarts, translating stanzas with the pure functions in translators/xmpp.ts.
+ */
+export class XmppNetwork implements NetworkConnector {
+  readonly network = 'xmpp' as const;
+  readonly #config: XmppConfig;
+  readonly #core: BridgeCore;
+  readonly #store: BridgeStore;
+  readonly #logger: Logger;
+  readonly #metrics: BridgeMetrics;
+  readonly #events: XmppSideEvents;
+  #xmpp: Component | undefined;
+  #up = false;
+  #stopped = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: XmppConfig,
+    deps: {
+      core: BridgeCore;
+      store: BridgeStore;
+      logger: Logger;
+      metrics: BridgeMetrics;
+      events?: XmppSideEvents;
+    },
+  ) {
+    this.#config = config;
+    this.#core = deps.core;
+    this.#store = deps.store;
+    this.#logger = deps.logger.child({ network: 'xmpp' });
+    this.#metrics = deps.metrics;
+    this.#events = deps.events ?? {};
+  }
+
+  /** Connects; if the server is not there yet, keeps trying in the background. */
+  async start(): Promise<void> {
+    const xmpp = component({
+      service: this.#config.service,
+      domain: this.#config.domain,
+      password: this.#config.secret,
+    });
+    xmpp.reconnect.delay = this.#config.reconnectDelayMs;
+    this.#xmpp = xmpp;
+    xmpp.on('error', (err: Error) => {
+      this.#logger.warn({ err }, 'xmpp connection error');
+    });
+    xmpp.on('online', () => {
+      this.#setUp(true);
+      this.#logger.info('xmpp component online');
+      this.#core.flush();
+    });
+    xmpp.on('offline', () => this.#setUp(false));
+    xmpp.on('disconnect', () => this.#setUp(false));
+    xmpp.on('stanza', (stanza: XmlElement) => {
+      void this.#onStanza(stanza);
+    });
+    await this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    const xmpp = this.#xmpp;
+    if (!xmpp || this.#stopped) return;
+    try {
+      await xmpp.start();
+    } catch (err) {
+      // The reconnect module only covers connections that were once up; cover the first one.
+      this.#logger.warn({ err }, 'xmpp server not reachable; retrying');
+      this.#retry = setTimeout(() => void this.#connect(), this.#config.reconnectDelayMs);
+    }
+  }
+
+  /** Disconnects for good. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const xmpp = this.#xmpp;
+    if (!xmpp) return;
+    xmpp.reconnect.stop();
+    this.#setUp(false);
+    try {
+      await xmpp.stop();
+    } catch (err) {
+      this.#logger.debug({ err }, 'xmpp stop');
+    }
+  }
+
+  isUp(): boolean {
+    return this.#up;
+  }
+
+  async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
+    await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+  }
+
+  async notify(to: Address, about: Target, text: string): Promise<void> {
+    await this.#send(toXmppNotice(ghostJidFor(about, this.#config.domain), to.id, text));
+  }
+
+  async delivered(to: Address, about: Target, nativeId: string): Promise<void> {
+    await this.#send(toXmppReceipt(ghostJidFor(about, this.#config.domain), to.id, nativeId));
+  }
+
+  /** Shows a remote user typing (XEP-0085). */
+  async typing(to: Address, about: Target, typing: boolean): Promise<void> {
+    if (!this.#up) return;
+    await this.#send(toXmppChatState(ghostJidFor(about, this.#config.domain), to.id, typing));
+  }
+
+  async #send(stanza: XmlElement): Promise<void> {
+    const xmpp = this.#xmpp;
+    if (!xmpp || !this.#up)
+      throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
+    try {
+      await xmpp.send(stanza);
+    } catch (err) {
+      throw new BridgeError('network-unavailable', 'sending to the XMPP server failed', {
+        cause: err,
+      });
+    }
+  }
+
+  #setUp(up: boolean): void {
+    this.#up = up;
+    this.#metrics.setUp('xmpp', up);
+  }
+
+  async #onStanza(stanza: XmlElement): Promise<void> {
+    try {
+      await this.#handle(stanza);
+    } catch (err) {
+      if (BridgeError.is(err)) {
+        if (stanza.attrs['type'] !== 'error') await this.#reply(toXmppError(stanza, err));
+        return;
+      }
+      this.#logger.error({ err }, 'unexpected failure handling a stanza');
+      if (stanza.attrs['type'] !== 'error') {
+        await this.#reply(
+          toXmppError(stanza, new BridgeError('network-unavailable', 'internal bridge error')),
+        );
+      }
+    }
+  }
+
+  async #handle(stanza: XmlElement): Promise<void> {
+    if (stanza.is('presence') && stanza.attrs['type'] === 'subscribe' && stanza.attrs['from']) {
+      // Anyone may add a remote user to their roster; the component answers for its ghosts.
+      await this.#reply(
+        xml('presence', { type: 'subscribed', from: stanza.attrs['to'], to: stanza.attrs['from'] }),
+      );
+      return;
+    }
+    if (stanza.is('iq')) {
+      if (stanza.attrs['type'] === 'get' || stanza.attrs['type'] === 'set') {
+        await this.#reply(
+          toXmppError(
+            stanza,
+            new BridgeError('unsupported-network', 'this bridge answers no queries'),
+          ),
+        );
+      }
+      return;
+    }
+    const inbound = fromXmppStanza(stanza, this.#config.domain);
+    switch (inbound.kind) {
+      case 'message':
+        await this.#core.accept('xmpp', inbound.message);
+        return;
+      case 'typing':
+        this.#events.typing?.(inbound.from, inbound.target, inbound.typing);
+        return;
+      case 'presence':
+        if (!(await this.#store.presenceOptedOut(`xmpp:${inbound.from.id}`))) {
+          this.#events.presence?.(inbound.from, inbound.available);
+        }
+        return;
+      case 'command':
+        await this.#command(inbound.from, inbound.text);
+        return;
+      case 'receipt':
+      case 'ignored':
+        return;
+    }
+  }
+
+  async #command(from: Address, text: string): Promise<void> {
+    const reply = await presenceCommand(this.#store, `xmpp:${from.id}`, text);
+    await this.#reply(toXmppNotice(this.#config.domain, from.id, reply));
+  }
+
+  async #reply(stanza: XmlElement): Promise<void> {
+    try {
+      await this.#send(stanza);
+    } catch (err) {
+      this.#logger.debug({ err }, 'could not answer a stanza');
+    }
+  }
+
+  /** Shows a remote user's presence to an XMPP user. */
+  async presence(to: Address, about: Target, available: boolean): Promise<void> {
+    if (!this.#up) return;
+    await this.#send(toXmppPresence(ghostJidFor(about, this.#config.domain), to.id, available));
+  }
+}
+
+/** The `presence on|off` command every network's users can send the bridge. */
+export async function presenceCommand(
+  store: BridgeStore,
+  userKey: string,
+  text: string,
+): Promise<string> {
+  const words = text
+    .trim()
+    .toLowerCase()
+    .replace(/^!switchboard\s+/, '')
+    .split(/\s+/);
+  if (words[0] === 'presence' && (words[1] === 'off' || words[1] === 'on')) {
+    await store.setPresenceOptOut(userKey, words[1] === 'off');
+    return words[1] === 'off'
+      ? 'Your presence is no longer shared with other networks.'
+      : 'Your presence is shared with the people you talk to on other networks.';
+  }
+  return 'Commands: "presence off" stops sharing your presence with other networks; "presence on" shares it again.';
+}

@@ -1,0 +1,345 @@
+import type { Kysely } from 'kysely';
+import type { DialectName } from '@switchboard/db';
+import { migrateToLatest } from '@switchboard/db';
+import type { Address, Network, Payload } from '../model.js';
+import { BRIDGE_MIGRATIONS } from './migrations.js';
+
+interface OutboxTable {
+  id: string;
+  source_network: string;
+  source_native_id: string;
+  from_network: string;
+  from_id: string;
+  target_key: string;
+  candidates: string;
+  payload_kind: string;
+  payload: Uint8Array;
+  wants_receipt: number;
+  state: string;
+  attempts: number;
+  delivered_network: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The bridge's tables as Kysely sees them. */
+export interface BridgeTables {
+  bridge_outbox: OutboxTable;
+  bridge_portals: { room_id: string; matrix_user: string; remote_key: string; created_at: number };
+  bridge_ghosts: { user_id: string; created_at: number };
+  bridge_registrations: {
+    network: string;
+    aor: string;
+    state: string;
+    expires_at: number | null;
+    updated_at: number;
+  };
+  bridge_presence_opt_out: { user_key: string; created_at: number };
+  bridge_matrix_txns: { txn_id: string; created_at: number };
+}
+
+/** A message the bridge acknowledged and must deliver. */
+export interface OutboxEntry {
+  readonly id: string;
+  readonly sourceNetwork: Network;
+  readonly sourceNativeId: string;
+  readonly from: Address;
+  /** Remote key of what the sender addressed (a ghost, a phone number). */
+  readonly targetKey: string;
+  /** Where to deliver, in preference order (NAPTR order for phone numbers). */
+  readonly candidates: readonly Address[];
+  readonly payload: Payload;
+  readonly wantsReceipt: boolean;
+  readonly createdAt: number;
+}
+
+/** A Matrix portal room: one Matrix user talking with one remote party. */
+export interface PortalRecord {
+  readonly roomId: string;
+  readonly matrixUser: string;
+  readonly remoteKey: string;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * All bridge state in the shared database layer (either dialect): the outbox of acknowledged
+ * messages, portal rooms, registered ghosts, network registrations, presence opt-outs and the
+ * Matrix transactions already processed.
+ */
+export class BridgeStore {
+  readonly #db: Kysely<BridgeTables>;
+  readonly #now: () => number;
+
+  private constructor(db: Kysely<BridgeTables>, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+  }
+
+  /** Migrates the schema to the latest version and returns a store over it. */
+  static async open(
+    db: Kysely<unknown>,
+    dialect: DialectName,
+    now: () => number = Date.now,
+  ): Promise<BridgeStore> {
+    await migrateToLatest(db, dialect, 'bridge', BRIDGE_MIGRATIONS);
+    return new BridgeStore(db as Kysely<BridgeTables>, now);
+  }
+
+  /**
+   * Records an acknowledged message. Returns false (and stores nothing) when the same source
+   * message was recorded before, so retransmissions are delivered once.
+   */
+  async enqueue(entry: OutboxEntry): Promise<boolean> {
+    const now = this.#now();
+    const result = await this.#db
+      .insertInto('bridge_outbox')
+      .values({
+        id: entry.id,
+        source_network: entry.sourceNetwork,
+        source_native_id: entry.sourceNativeId,
+        from_network: entry.from.network,
+        from_id: entry.from.id,
+        target_key: entry.targetKey,
+        candidates: JSON.stringify(entry.candidates),
+        payload_kind: entry.payload.kind,
+        payload:
+          entry.payload.kind === 'envelope' ? entry.payload.bytes : utf8.encode(entry.payload.text),
+        wants_receipt: entry.wantsReceipt ? 1 : 0,
+        state: 'pending',
+        attempts: 0,
+        delivered_network: null,
+        created_at: entry.createdAt,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.columns(['source_network', 'source_native_id']).doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /** Messages still to deliver, oldest first. */
+  async pending(limit = 100): Promise<OutboxEntry[]> {
+    const rows = await this.#db
+      .selectFrom('bridge_outbox')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toEntry);
+  }
+
+  /** Number of messages waiting for delivery. */
+  async pendingCount(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('bridge_outbox')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('state', '=', 'pending')
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Marks a message delivered on `network`. */
+  async markDelivered(id: string, network: Network): Promise<void> {
+    await this.#db
+      .updateTable('bridge_outbox')
+      .set({ state: 'delivered', delivered_network: network, updated_at: this.#now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Marks a message permanently undeliverable. */
+  async markFailed(id: string): Promise<void> {
+    await this.#db
+      .updateTable('bridge_outbox')
+      .set({ state: 'failed', updated_at: this.#now() })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Counts one more delivery attempt. */
+  async recordAttempt(id: string): Promise<void> {
+    await this.#db
+      .updateTable('bridge_outbox')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: this.#now() }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The state of one message (`pending`, `delivered`, `failed`), or undefined. */
+  async stateOf(id: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_outbox')
+      .select('state')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row?.state;
+  }
+
+  /** Forgets delivered or failed messages older than `olderThan` (epoch ms). */
+  async prune(olderThan: number): Promise<void> {
+    await this.#db
+      .deleteFrom('bridge_outbox')
+      .where('state', '!=', 'pending')
+      .where('updated_at', '<', olderThan)
+      .execute();
+  }
+
+  /** Records a portal; returns the existing one if the pair already has a room. */
+  async savePortal(portal: PortalRecord): Promise<PortalRecord> {
+    await this.#db
+      .insertInto('bridge_portals')
+      .values({
+        room_id: portal.roomId,
+        matrix_user: portal.matrixUser,
+        remote_key: portal.remoteKey,
+        created_at: this.#now(),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    return (await this.portalFor(portal.matrixUser, portal.remoteKey)) ?? portal;
+  }
+
+  /** The portal room for a Matrix user and a remote party, if any. */
+  async portalFor(matrixUser: string, remoteKey: string): Promise<PortalRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_portals')
+      .selectAll()
+      .where('matrix_user', '=', matrixUser)
+      .where('remote_key', '=', remoteKey)
+      .executeTakeFirst();
+    return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+  }
+
+  /** The portal a room id is mapped to, if any. */
+  async portalByRoom(roomId: string): Promise<PortalRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_portals')
+      .selectAll()
+      .where('room_id', '=', roomId)
+      .executeTakeFirst();
+    return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+  }
+
+  /** Remembers that a ghost is registered on the homeserver. */
+  async saveGhost(userId: string): Promise<void> {
+    await this.#db
+      .insertInto('bridge_ghosts')
+      .values({ user_id: userId, created_at: this.#now() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  /** Whether a ghost was registered before. */
+  async hasGhost(userId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('bridge_ghosts')
+      .select('user_id')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Records the registration state of the bridge on a network (e.g. SIP REGISTER). */
+  async saveRegistration(
+    network: Network,
+    aor: string,
+    state: string,
+    expiresAt: number | null,
+  ): Promise<void> {
+    const now = this.#now();
+    await this.#db
+      .insertInto('bridge_registrations')
+      .values({ network, aor, state, expires_at: expiresAt, updated_at: now })
+      .onConflict((oc) =>
+        oc
+          .columns(['network', 'aor'])
+          .doUpdateSet({ state, expires_at: expiresAt, updated_at: now }),
+      )
+      .execute();
+  }
+
+  /** The recorded registration state, if any. */
+  async registration(
+    network: Network,
+    aor: string,
+  ): Promise<{ readonly state: string; readonly expiresAt: number | null } | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_registrations')
+      .select(['state', 'expires_at'])
+      .where('network', '=', network)
+      .where('aor', '=', aor)
+      .executeTakeFirst();
+    return (
+      row && {
+        state: row.state,
+        expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+      }
+    );
+  }
+
+  /** Sets whether a user's presence is bridged (`user_key` like `xmpp:alice@host`). */
+  async setPresenceOptOut(userKey: string, optOut: boolean): Promise<void> {
+    if (optOut) {
+      await this.#db
+        .insertInto('bridge_presence_opt_out')
+        .values({ user_key: userKey, created_at: this.#now() })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    } else {
+      await this.#db
+        .deleteFrom('bridge_presence_opt_out')
+        .where('user_key', '=', userKey)
+        .execute();
+    }
+  }
+
+  /** Whether a user opted out of presence bridging. */
+  async presenceOptedOut(userKey: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('bridge_presence_opt_out')
+      .select('user_key')
+      .where('user_key', '=', userKey)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Whether a homeserver transaction was fully processed before. */
+  async hasTransaction(txnId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('bridge_matrix_txns')
+      .select('txn_id')
+      .where('txn_id', '=', txnId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Records a homeserver transaction as processed. */
+  async saveTransaction(txnId: string): Promise<void> {
+    await this.#db
+      .insertInto('bridge_matrix_txns')
+      .values({ txn_id: txnId, created_at: this.#now() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+}
+
+function toEntry(row: OutboxTable): OutboxEntry {
+  const payload: Payload =
+    row.payload_kind === 'envelope'
+      ? { kind: 'envelope', bytes: new Uint8Array(row.payload) }
+      : { kind: 'plaintext', text: fromUtf8.decode(row.payload) };
+  return {
+    id: row.id,
+    sourceNetwork: row.source_network as Network,
+    sourceNativeId: row.source_native_id,
+    from: { network: row.from_network as Network, id: row.from_id },
+    targetKey: row.target_key,
+    candidates: JSON.parse(row.candidates) as Address[],
+    payload,
+    wantsReceipt: row.wants_receipt === 1,
+    createdAt: Number(row.created_at),
+  };
+}

@@ -1,0 +1,71 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { PortableMigration } from '@switchboard/db';
+import { columnTypes } from '@switchboard/db';
+
+/** The bridge's schema history; applied with `migrateToLatest(db, dialect, 'bridge', ...)`. */
+export const BRIDGE_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
+  '0001_initial': {
+    async up(db: Kysely<unknown>, dialect): Promise<void> {
+      const t = columnTypes(dialect);
+      // Every message the bridge acknowledged, until delivered (restarts lose nothing).
+      await db.schema
+        .createTable('bridge_outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('source_network', 'text', (c) => c.notNull())
+        .addColumn('source_native_id', 'text', (c) => c.notNull())
+        .addColumn('from_network', 'text', (c) => c.notNull())
+        .addColumn('from_id', 'text', (c) => c.notNull())
+        .addColumn('target_key', 'text', (c) => c.notNull())
+        .addColumn('candidates', 'text', (c) => c.notNull())
+        .addColumn('payload_kind', 'text', (c) => c.notNull())
+        .addColumn('payload', t.bytes, (c) => c.notNull())
+        .addColumn('wants_receipt', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('delivered_network', 'text')
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .addColumn('updated_at', t.timestamp, (c) => c.notNull())
+        .addUniqueConstraint('bridge_outbox_source_uq', ['source_network', 'source_native_id'])
+        .execute();
+      await db.schema
+        .createIndex('bridge_outbox_state_idx')
+        .on('bridge_outbox')
+        .columns(['state', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('bridge_portals')
+        .addColumn('room_id', 'text', (c) => c.primaryKey())
+        .addColumn('matrix_user', 'text', (c) => c.notNull())
+        .addColumn('remote_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .addUniqueConstraint('bridge_portals_pair_uq', ['matrix_user', 'remote_key'])
+        .execute();
+      await db.schema
+        .createTable('bridge_ghosts')
+        .addColumn('user_id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('bridge_registrations')
+        .addColumn('network', 'text', (c) => c.notNull())
+        .addColumn('aor', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('expires_at', t.timestamp)
+        .addColumn('updated_at', t.timestamp, (c) => c.notNull())
+        .addPrimaryKeyConstraint('bridge_registrations_pk', ['network', 'aor'])
+        .execute();
+      await db.schema
+        .createTable('bridge_presence_opt_out')
+        .addColumn('user_key', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('bridge_matrix_txns')
+        .addColumn('txn_id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .execute();
+      await sql`select 1`.execute(db);
+    },
+  },
+};

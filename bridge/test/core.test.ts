@@ -1,0 +1,187 @@
+import { openTestDatabase } from '@switchboard/db/testing';
+import type { TestDatabase } from '@switchboard/db/testing';
+import { createLogger } from '@switchboard/service-kit';
+import { BridgeCore } from '../src/core.js';
+import type { NetworkConnector } from '../src/core.js';
+import { BridgeError } from '../src/errors.js';
+import { BridgeMetrics } from '../src/metrics.js';
+import type { Address, InboundMessage, Network, OutboundMessage, Target } from '../src/model.js';
+import type { Resolver } from '../src/routing.js';
+import { BridgeStore } from '../src/store/bridge-store.js';
+
+/** An in-memory network for core tests: records deliveries, can be switched off. */
+class RecordingNetwork implements NetworkConnector {
+  up = true;
+  reject = false;
+  readonly sent: OutboundMessage[] = [];
+  readonly notices: string[] = [];
+  readonly receipts: string[] = [];
+  constructor(readonly network: Network) {}
+  isUp(): boolean {
+    return this.up;
+  }
+  deliver(msg: OutboundMessage): Promise<void> {
+    if (!this.up) return Promise.reject(new BridgeError('network-unavailable', 'down'));
+    if (this.reject) return Promise.reject(new BridgeError('delivery-rejected', 'no'));
+    this.sent.push(msg);
+    return Promise.resolve();
+  }
+  notify(_to: Address, _about: Target, text: string): Promise<void> {
+    this.notices.push(text);
+    return Promise.resolve();
+  }
+  delivered(_to: Address, _about: Target, nativeId: string): Promise<void> {
+    this.receipts.push(nativeId);
+    return Promise.resolve();
+  }
+}
+
+const resolver: Resolver = {
+  lookup: (e164) =>
+    Promise.resolve(
+      e164 === '+15550100'
+        ? {
+            contacts: [
+              { uri: 'irc:nope' },
+              { uri: 'sip:alice@sip.test' },
+              { uri: 'matrix:u/alice:hs.test' },
+            ],
+          }
+        : e164 === '+15550199'
+          ? Promise.reject(new Error('dns down'))
+          : null,
+    ),
+};
+
+describe('BridgeCore', () => {
+  let database: TestDatabase<unknown>;
+  let core: BridgeCore;
+  let store: BridgeStore;
+  let sip: RecordingNetwork;
+  let matrix: RecordingNetwork;
+  let xmpp: RecordingNetwork;
+  let now = 0;
+
+  const build = (plaintextRelay = false): void => {
+    core = new BridgeCore({
+      store,
+      resolver,
+      metrics: new BridgeMetrics(),
+      logger: createLogger({ service: 't', level: 'silent' }),
+      plaintextRelay,
+      rateLimit: { capacity: 3, perSeconds: 60 },
+      now: () => now,
+    });
+    for (const n of [sip, matrix, xmpp]) core.register(n);
+  };
+
+  beforeEach(async () => {
+    database = await openTestDatabase<unknown>('sqlite');
+    store = await BridgeStore.open(database.db, database.dialect, () => now);
+    sip = new RecordingNetwork('sip');
+    matrix = new RecordingNetwork('matrix');
+    xmpp = new RecordingNetwork('xmpp');
+    build();
+  });
+  afterEach(async () => {
+    await core.stop();
+    await database.dispose();
+  });
+
+  const bytes = new Uint8Array([9, 8, 7]);
+  const msg = (target: Target, nativeId = 'n1', from = 'bob@xmpp.test'): InboundMessage => ({
+    from: { network: 'xmpp', id: from },
+    target,
+    payload: { kind: 'envelope', bytes },
+    nativeId,
+    wantsReceipt: true,
+  });
+  const phone = (e164: string): Target => ({ kind: 'phone', e164 });
+
+  it('routes a number to the first reachable contact in NAPTR order, skipping unusable URIs', async () => {
+    await core.accept('xmpp', msg(phone('+15550100')));
+    await core.idle();
+    expect(sip.sent).toHaveLength(1);
+    expect(sip.sent[0]!.to).toEqual({ network: 'sip', id: 'alice@sip.test' });
+    expect(sip.sent[0]!.payload).toEqual({ kind: 'envelope', bytes });
+    expect(xmpp.receipts).toEqual(['n1']);
+  });
+
+  it('falls back to the next contact method when a network is unreachable', async () => {
+    sip.up = false;
+    await core.accept('xmpp', msg(phone('+15550100')));
+    await core.idle();
+    expect(sip.sent).toHaveLength(0);
+    expect(matrix.sent[0]!.to).toEqual({ network: 'matrix', id: '@alice:hs.test' });
+  });
+
+  it('keeps a message when no route is up and delivers it once one comes back', async () => {
+    sip.up = false;
+    matrix.up = false;
+    await core.accept('xmpp', msg(phone('+15550100')));
+    await core.idle();
+    expect(await store.pendingCount()).toBe(1);
+    sip.up = true;
+    core.flush();
+    await core.idle();
+    expect(sip.sent).toHaveLength(1);
+    expect(await store.pendingCount()).toBe(0);
+  });
+
+  it('answers unknown numbers and failed lookups with typed errors and stores nothing', async () => {
+    await expect(core.accept('xmpp', msg(phone('+15550111')))).rejects.toMatchObject({
+      code: 'number-not-found',
+    });
+    await expect(core.accept('xmpp', msg(phone('+15550199')))).rejects.toMatchObject({
+      code: 'lookup-failed',
+    });
+    expect(await store.pendingCount()).toBe(0);
+  });
+
+  it('delivers a retransmission once', async () => {
+    const target: Target = { kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } };
+    const first = await core.accept('xmpp', msg(target, 'same'));
+    const second = await core.accept('xmpp', msg(target, 'same'));
+    await core.idle();
+    expect(first.duplicate).toBe(false);
+    expect(second.duplicate).toBe(true);
+    expect(sip.sent).toHaveLength(1);
+  });
+
+  it('refuses plaintext unless relay is on', async () => {
+    const plain: InboundMessage = {
+      ...msg({ kind: 'address', address: { network: 'sip', id: 'a@s.test' } }),
+      payload: { kind: 'plaintext', text: 'hi' },
+    };
+    await expect(core.accept('xmpp', plain)).rejects.toMatchObject({
+      code: 'plaintext-relay-disabled',
+    });
+    await core.stop();
+    build(true);
+    await core.accept('xmpp', plain);
+    await core.idle();
+    expect(sip.sent[0]!.payload).toEqual({ kind: 'plaintext', text: 'hi' });
+  });
+
+  it('rate-limits each remote user separately', async () => {
+    const target: Target = { kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } };
+    for (let i = 0; i < 3; i++) await core.accept('xmpp', msg(target, `m${i}`));
+    await expect(core.accept('xmpp', msg(target, 'm3'))).rejects.toMatchObject({
+      code: 'rate-limited',
+    });
+    await core.accept('xmpp', msg(target, 'm4', 'other@xmpp.test'));
+    now += 60_000;
+    await core.accept('xmpp', msg(target, 'm5'));
+  });
+
+  it('tells the sender when the far side refuses a message for good', async () => {
+    sip.reject = true;
+    await core.accept(
+      'xmpp',
+      msg({ kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } }),
+    );
+    await core.idle();
+    expect(xmpp.notices).toHaveLength(1);
+    expect(await store.pendingCount()).toBe(0);
+  });
+});

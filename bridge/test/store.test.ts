@@ -1,0 +1,104 @@
+import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
+import type { TestDatabase } from '@switchboard/db/testing';
+import { BridgeStore } from '../src/store/bridge-store.js';
+import type { OutboxEntry } from '../src/store/bridge-store.js';
+
+describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
+  let database: TestDatabase<unknown>;
+  let store: BridgeStore;
+  let now = 1_000;
+
+  beforeEach(async () => {
+    database = await openTestDatabase<unknown>(dialect);
+    store = await BridgeStore.open(database.db, database.dialect, () => now);
+  });
+  afterEach(async () => {
+    await database.dispose();
+  });
+
+  const entry = (
+    id: string,
+    nativeId: string,
+    bytes = new Uint8Array([0, 1, 255]),
+  ): OutboxEntry => ({
+    id,
+    sourceNetwork: 'xmpp',
+    sourceNativeId: nativeId,
+    from: { network: 'xmpp', id: 'bob@xmpp.test' },
+    targetKey: 'tel_15550100',
+    candidates: [
+      { network: 'sip', id: 'alice@sip.test' },
+      { network: 'matrix', id: '@alice:hs.test' },
+    ],
+    payload: { kind: 'envelope', bytes },
+    wantsReceipt: true,
+    createdAt: now,
+  });
+
+  it('keeps acknowledged messages, bytes unchanged, in order, until delivered', async () => {
+    const first = entry('a', 'n1');
+    expect(await store.enqueue(first)).toBe(true);
+    now += 1;
+    expect(
+      await store.enqueue({ ...entry('b', 'n2'), payload: { kind: 'plaintext', text: 'héllo' } }),
+    ).toBe(true);
+    const pending = await store.pending();
+    expect(pending.map((e) => e.id)).toEqual(['a', 'b']);
+    expect(pending[0]).toEqual(first);
+    expect(pending[1]!.payload).toEqual({ kind: 'plaintext', text: 'héllo' });
+    await store.markDelivered('a', 'sip');
+    await store.markFailed('b');
+    expect(await store.pending()).toEqual([]);
+    expect(await store.stateOf('a')).toBe('delivered');
+    expect(await store.pendingCount()).toBe(0);
+  });
+
+  it('stores a retransmitted source message once', async () => {
+    expect(await store.enqueue(entry('a', 'same'))).toBe(true);
+    expect(await store.enqueue(entry('b', 'same'))).toBe(false);
+    expect((await store.pending()).map((e) => e.id)).toEqual(['a']);
+  });
+
+  it('maps portals both ways and keeps the first room for a pair', async () => {
+    await store.savePortal({ roomId: '!a:hs', matrixUser: '@c:hs', remoteKey: 'xmpp_b=40x' });
+    const again = await store.savePortal({
+      roomId: '!b:hs',
+      matrixUser: '@c:hs',
+      remoteKey: 'xmpp_b=40x',
+    });
+    expect(again.roomId).toBe('!a:hs');
+    expect(await store.portalByRoom('!a:hs')).toEqual({
+      roomId: '!a:hs',
+      matrixUser: '@c:hs',
+      remoteKey: 'xmpp_b=40x',
+    });
+    expect(await store.portalFor('@c:hs', 'nope')).toBeUndefined();
+  });
+
+  it('records ghosts, registrations, presence opt-outs and transactions', async () => {
+    expect(await store.hasGhost('@g:hs')).toBe(false);
+    await store.saveGhost('@g:hs');
+    await store.saveGhost('@g:hs');
+    expect(await store.hasGhost('@g:hs')).toBe(true);
+    await store.saveRegistration('sip', 'sip:b@s', 'Registered', 5000);
+    await store.saveRegistration('sip', 'sip:b@s', 'Unregistered', null);
+    expect(await store.registration('sip', 'sip:b@s')).toEqual({
+      state: 'Unregistered',
+      expiresAt: null,
+    });
+    await store.setPresenceOptOut('xmpp:b@x', true);
+    expect(await store.presenceOptedOut('xmpp:b@x')).toBe(true);
+    await store.setPresenceOptOut('xmpp:b@x', false);
+    expect(await store.presenceOptedOut('xmpp:b@x')).toBe(false);
+    await store.saveTransaction('t1');
+    await store.saveTransaction('t1');
+    expect(await store.hasTransaction('t1')).toBe(true);
+    expect(await store.hasTransaction('t2')).toBe(false);
+  });
+
+  it('survives reopening (migrations are idempotent)', async () => {
+    await store.enqueue(entry('a', 'n1'));
+    const reopened = await BridgeStore.open(database.db, database.dialect, () => now);
+    expect((await reopened.pending()).map((e) => e.id)).toEqual(['a']);
+  });
+});
