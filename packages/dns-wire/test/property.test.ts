@@ -197,4 +197,45 @@ describe('properties', () => {
       { numRuns: 3000 },
     );
   });
+
+  it('arbitrary zone text only ever throws DnsWireError', () => {
+    const token = fc.oneof(
+      fc.constantFrom(
+        '$ORIGIN',
+        '$TTL',
+        '@',
+        '(',
+        ')',
+        ';',
+        '"',
+        '\\',
+        '\\#',
+        'IN',
+        'ANY',
+        'A',
+        'NAPTR',
+        'RRSIG',
+        'NSEC3',
+        'TXT',
+        'DS',
+        '\n',
+        ' ',
+        '1',
+        '300',
+        'a.b.',
+        '-',
+      ),
+      fc.string({ maxLength: 6 }),
+    );
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 30 }), (tokens) => {
+        try {
+          parseZone(tokens.join(' '));
+        } catch (err) {
+          if (!(err instanceof DnsWireError)) throw err;
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
 });
