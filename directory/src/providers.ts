@@ -1,10 +1,14 @@
 import type { KeyObject } from 'node:crypto';
 
-/** What the directory knows about a provider at a given time. */
+/**
+ * What the directory knows about a request's keyid at a given time. `providerId` names the
+ * provider the key belongs to when the keyid is a key id rather than the provider id; absent
+ * means the keyid is the provider id.
+ */
 export type ProviderStatus =
-  | { readonly status: 'active'; readonly key: KeyObject }
+  | { readonly status: 'active'; readonly key: KeyObject; readonly providerId?: string }
   /** Listed, but suspended or revoked: its signatures are checked, its writes refused. */
-  | { readonly status: 'inactive'; readonly key: KeyObject }
+  | { readonly status: 'inactive'; readonly key: KeyObject; readonly providerId?: string }
   | { readonly status: 'unknown' };
 
 /**

@@ -257,6 +257,7 @@ async function authenticate(
 ): Promise<void> {
   const nowMs = config.now();
   let inactive = false;
+  let providerId: string | undefined;
   const body = req.body instanceof Buffer ? req.body : Buffer.alloc(0);
   const { keyId } = await verifyRequest({
     method: req.method,
@@ -269,13 +270,15 @@ async function authenticate(
       const status = await config.providers.resolve(id, new Date(nowMs));
       if (status.status === 'unknown') return undefined;
       inactive = status.status === 'inactive';
+      providerId = status.providerId ?? id;
       return status.key;
     },
   });
   if (inactive) {
     throw new ApiProblem('provider-not-active', 'this provider is not active in the trust list');
   }
-  const d = perProvider.take(keyId);
+  const provider = providerId ?? keyId;
+  const d = perProvider.take(provider);
   if (!d.allowed) {
     throw new ApiProblem(
       'rate-limited',
@@ -283,7 +286,7 @@ async function authenticate(
       d.retryAfterSeconds,
     );
   }
-  (req as AuthedRequest)[PROVIDER] = keyId;
+  (req as AuthedRequest)[PROVIDER] = provider;
 }
 
 function numberParam(req: Request): E164Number {

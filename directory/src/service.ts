@@ -1,8 +1,16 @@
+import { join } from 'node:path';
+import {
+  upsertDevelopmentEntries,
+  ensureDevelopmentTrustList,
+  TrustListSource,
+} from '@switchboard/charter/node';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { createLogger } from '@switchboard/service-kit';
-import { directoryConfigFromEnv } from './config.js';
+import { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
 import { startDirectory } from './directory.js';
+import type { ProviderKeyResolver } from './providers.js';
 import { FileProviderKeys } from './providers-file.js';
+import { TrustListProviderKeys } from './trust-list-providers.js';
 
 /** The directory as a runnable part, with what later parts may want to know. */
 export interface DirectoryService extends RunningService {
@@ -17,10 +25,42 @@ export interface DirectoryService extends RunningService {
  * Starts the directory for `npm start`: DNS on 127.0.0.1:5300 (UDP+TCP) and the publish API on
  * 127.0.0.1:8053 by default; creates the zone key and database under `<dataDir>/directory/` on
  * first run and prints where it listens and the DS record for the trust list.
+ *
+ * Providers are judged by the charter trust list: `SWITCHBOARD_TRUST_LIST` (a file) pinned by
+ * `SWITCHBOARD_BOARD_FINGERPRINT`; without them (embedded stack) the development list under
+ * `<dataDir>/charter/`, in which the directory registers itself (apex, DS/DNSKEY, addresses).
+ * `DIRECTORY_PROVIDERS_FILE` replaces the trust list by a plain key file (development only).
  */
 export async function startService(ctx: ServiceContext): Promise<DirectoryService> {
-  const config = directoryConfigFromEnv(ctx.dataDir, ctx.env);
+  const env = ctx.env;
+  const config = directoryConfigFromEnv(ctx.dataDir, env);
   const logger = createLogger({ service: 'directory', level: config.logLevel });
+  const now = new Date();
+  const listPath = env['SWITCHBOARD_TRUST_LIST'];
+  const devDir = join(ctx.dataDir, 'charter');
+  let providers: ProviderKeyResolver;
+  if (env['DIRECTORY_PROVIDERS_FILE'] !== undefined) {
+    providers = new FileProviderKeys(config.providersFile);
+  } else if (listPath !== undefined) {
+    const fingerprint = env['SWITCHBOARD_BOARD_FINGERPRINT'];
+    if (!fingerprint) {
+      throw new DirectoryConfigError(
+        'SWITCHBOARD_TRUST_LIST needs SWITCHBOARD_BOARD_FINGERPRINT (the pinned board fingerprint)',
+      );
+    }
+    providers = new TrustListProviderKeys(
+      new TrustListSource({
+        path: listPath,
+        boardFingerprint: fingerprint,
+        stateFile: join(config.dataDir, 'trust-list-state.json'),
+      }),
+    );
+  } else {
+    const dev = await ensureDevelopmentTrustList({ dir: devDir, now });
+    providers = new TrustListProviderKeys(
+      new TrustListSource({ path: dev.listPath, boardKeys: dev.devBoard.board }),
+    );
+  }
   const directory = await startDirectory({
     dataDir: config.dataDir,
     apex: config.apex,
@@ -35,16 +75,56 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
     transferAllowFrom: config.transferAllowFrom,
     rrl: config.rrl,
-    providers: new FileProviderKeys(config.providersFile),
+    providers,
     logger,
   });
   const { host, port } = directory.dns;
+  const dnsText = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    if (listPath === undefined) {
+      const { key, ds } = directory.keys;
+      await upsertDevelopmentEntries(
+        { dir: devDir, now },
+        {
+          directories: [
+            {
+              id: env['DIRECTORY_ID'] ?? 'dev-directory',
+              operator: 'Switchboard development directory',
+              apex: config.apex,
+              trustAnchors: [
+                {
+                  type: 'DS',
+                  keyTag: ds.keyTag,
+                  algorithm: ds.algorithm,
+                  digestType: ds.digestType,
+                  digest: Buffer.from(ds.digest).toString('hex').toUpperCase(),
+                },
+                {
+                  type: 'DNSKEY',
+                  flags: key.dnskey.flags,
+                  protocol: 3,
+                  algorithm: key.dnskey.algorithm,
+                  publicKey: Buffer.from(key.dnskey.publicKey).toString('base64'),
+                },
+              ],
+              nameservers: [dnsText],
+              publishEndpoint: directory.apiUrl,
+              status: 'active',
+            },
+          ],
+        },
+      );
+    }
+  } catch (err) {
+    await directory.stop();
+    throw err;
+  }
   return {
     name: 'directory',
     listening: [
-      `DNS udp+tcp ${host.includes(':') ? `[${host}]` : host}:${port} (zone ${config.apex}${directory.keys.created ? ', new key' : ''})`,
+      `DNS udp+tcp ${dnsText} (zone ${config.apex}${directory.keys.created ? ', new key' : ''})`,
       `publish API ${directory.apiUrl}`,
-      `DS ${directory.dsRecord}`,
+      `DS ${directory.dsRecord.replace(/\s+/g, ' ')}`,
     ],
     publishUrl: directory.apiUrl,
     dnsAddress: { host, port },
