@@ -82,7 +82,7 @@ export const trustListSchema = {
             keyTag: { type: 'integer', minimum: 0, maximum: 65535 },
             algorithm: u8,
             digestType: u8,
-            digest: { type: 'string', pattern: '^[0-9a-f]{40,128}$' },
+            digest: { type: 'string', pattern: '^[0-9a-fA-F]{40,128}$' },
           },
         },
         {

@@ -33,7 +33,7 @@ export interface Board {
   readonly keys: readonly BoardKey[];
 }
 
-/** A DS record (RFC 4034 section 5) for the directory's apex, digest in hex. */
+/** A DS record (RFC 4034 section 5) for the directory's apex, digest in hex (either case, as DNS tools print it). */
 export interface DsTrustAnchor {
   readonly type: 'DS';
   readonly keyTag: number;
