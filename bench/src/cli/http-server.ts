@@ -1,0 +1,249 @@
+// Child process for the HTTP benchmarks, pinned to one core by the parent:
+//   node http-server.js provider <sqlite|postgres> <port> <workDir> <bundleAccounts> <sessions>
+//   node http-server.js bare <port>
+// `provider` runs the real provider API (provider-api/dist/src/app.js) on a fresh database with
+// rate limits lifted, registers <bundleAccounts> accounts (100 one-time EC + Kyber prekeys each)
+// and opens <sessions> verified sessions through its own HTTP API, writes them to
+// <workDir>/fixture.json, then serves. `bare` is the baseline: express 5 with express.json()
+// and two handlers of the same shape and response size, no database.
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import express from 'express';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import type { DialectName } from '@switchboard/db';
+import { migrateToLatest, openDatabase } from '@switchboard/db';
+import { createLogger } from '@switchboard/service-kit';
+import type { HttpFixture } from '../provider-fixture.js';
+import { registrationBody } from '../provider-fixture.js';
+import { generateBenchZone } from '../zone-data.js';
+
+const providerDist = resolve(import.meta.dirname, '../../../../provider-api/dist/src');
+const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+function listen(app: express.Express, port: number): Promise<Server> {
+  const server = createServer(app);
+  server.keepAliveTimeout = 60_000;
+  return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
+}
+
+async function post(base: string, path: string, body: unknown, method = 'POST'): Promise<unknown> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+interface ProviderModules {
+  app: { createProviderApp(deps: unknown, options: unknown): { app: express.Express } };
+  config: { defaultProviderConfig(o: unknown): Record<string, unknown> };
+  deps: { createLimits(config: unknown, now: () => number): unknown };
+  codes: { MemoryCodeSender: new () => { lastCodeFor(n: string): string | undefined } };
+  replay: { DatabaseReplayCache: new (db: unknown, now: () => number) => unknown };
+  migrations: { PROVIDER_MIGRATIONS: Record<string, never> };
+}
+
+async function loadProvider(): Promise<ProviderModules> {
+  const load = (f: string): Promise<unknown> => import(pathToFileURL(join(providerDist, f)).href);
+  return {
+    app: (await load('app.js')) as ProviderModules['app'],
+    config: (await load('config.js')) as ProviderModules['config'],
+    deps: (await load('deps.js')) as ProviderModules['deps'],
+    codes: (await load('code-sender.js')) as ProviderModules['codes'],
+    replay: (await load('replay-cache.js')) as ProviderModules['replay'],
+    migrations: (await load('store/migrations.js')) as ProviderModules['migrations'],
+  };
+}
+
+async function runProvider(
+  dialect: DialectName,
+  port: number,
+  workDir: string,
+  bundleAccounts: number,
+  sessions: number,
+): Promise<() => Promise<void>> {
+  const m = await loadProvider();
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const database = await openDatabase<unknown>(
+    dialect === 'sqlite'
+      ? { url: `sqlite:${join(workDir, 'provider.db')}` }
+      : { url: POSTGRES_URL, schema, poolSize: 10 },
+  );
+  const dropSchema = async (): Promise<void> => {
+    if (dialect !== 'postgres') return;
+    const cleanup = await openDatabase<unknown>({ url: POSTGRES_URL });
+    try {
+      await sql
+        .raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+        .execute(cleanup.db as Kysely<unknown>);
+    } finally {
+      await cleanup.close();
+    }
+  };
+  let server: Server | undefined;
+  try {
+    await migrateToLatest(
+      database.db as Kysely<unknown>,
+      dialect,
+      'provider_api',
+      m.migrations.PROVIDER_MIGRATIONS,
+    );
+    const unlimited = { capacity: 1e9, perSeconds: 1 };
+    const config = m.config.defaultProviderConfig({ providerId: 'bench-provider' });
+    const verification = config['verification'] as Record<string, unknown>;
+    const prekeys = config['prekeys'] as Record<string, unknown>;
+    const mailboxes = config['mailboxes'] as Record<string, unknown>;
+    const liftedConfig = {
+      ...config,
+      verification: {
+        ...verification,
+        perNumber: unlimited,
+        perClientAddress: unlimited,
+        resendIntervalSeconds: 0,
+      },
+      prekeys: { ...prekeys, fetchPerClientAddress: unlimited, fetchPerTarget: unlimited },
+      mailboxes: { ...mailboxes, deliverPerClientAddress: unlimited },
+    };
+    const now = (): number => Date.now();
+    const codes = new m.codes.MemoryCodeSender();
+    const deps = {
+      db: database.db,
+      dialect,
+      config: liftedConfig,
+      now,
+      codeSender: codes,
+      directory: undefined,
+      providerKey: generateKeyPairSync('ed25519').privateKey,
+      replayCache: new m.replay.DatabaseReplayCache(database.db, now),
+      logger: createLogger({ service: 'bench-provider', level: 'silent' }),
+      limits: m.deps.createLimits(liftedConfig, now),
+    };
+    const { app } = m.app.createProviderApp(deps, { validateResponses: false });
+    server = await listen(app, port);
+    const base = `http://127.0.0.1:${port}`;
+
+    // Fixture through the API itself (not measured).
+    const numbers = generateBenchZone({
+      count: bundleAccounts + sessions,
+      missingCount: 0,
+      seed: 99,
+    }).entries.map((e) => e.number);
+    const verify = async (number: string): Promise<string> => {
+      const s = (await post(base, '/v1/verification/sessions', { number })) as {
+        sessionId: string;
+      };
+      await post(base, `/v1/verification/sessions/${s.sessionId}/code`, { transport: 'sms' });
+      await post(
+        base,
+        `/v1/verification/sessions/${s.sessionId}/code`,
+        { code: codes.lastCodeFor(number) },
+        'PUT',
+      );
+      return s.sessionId;
+    };
+    const bundleTargets: string[] = [];
+    for (const number of numbers.slice(0, bundleAccounts)) {
+      const r = (await post(base, '/v1/accounts', registrationBody(await verify(number), 100))) as {
+        accountId: string;
+      };
+      bundleTargets.push(r.accountId);
+    }
+    const sessionIds: string[] = [];
+    for (const number of numbers.slice(bundleAccounts)) sessionIds.push(await verify(number));
+    const sample = await fetch(`${base}/v1/keys/bundles/${bundleTargets[0]}`);
+    const bundleBytes = (await sample.arrayBuffer()).byteLength;
+    const fixture: HttpFixture = { bundleTargets, sessions: sessionIds, bundleBytes };
+    writeFileSync(join(workDir, 'fixture.json'), JSON.stringify(fixture));
+  } catch (err) {
+    server?.closeAllConnections();
+    server?.close();
+    await database.close();
+    await dropSchema();
+    throw err;
+  }
+  const running = server;
+  return async () => {
+    running.closeAllConnections();
+    await new Promise((r) => running.close(r));
+    await database.close();
+    await dropSchema();
+  };
+}
+
+async function runBare(
+  port: number,
+  workDir: string,
+  bundleBytes: number,
+): Promise<() => Promise<void>> {
+  const app = express();
+  app.use(express.json({ limit: '1mb' }));
+  // A response of the provider bundle's size, so both serialise and send the same bytes.
+  const padding = 'A'.repeat(Math.max(0, bundleBytes - 40));
+  app.get('/bundle/:address', (req, res) => {
+    res.json({ accountId: req.params.address, key: padding });
+  });
+  app.post('/register', (req, res) => {
+    const body = req.body as { sessionId?: unknown };
+    res.status(201).json({ accountId: randomUUID(), sessionId: body.sessionId });
+  });
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  const server = await listen(app, port);
+  writeFileSync(
+    join(workDir, 'fixture.json'),
+    JSON.stringify({ bundleTargets: ['x'], sessions: [], bundleBytes }),
+  );
+  return async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+}
+
+async function main(): Promise<void> {
+  const [mode, ...rest] = process.argv.slice(2);
+  let stop: () => Promise<void>;
+  if (mode === 'provider') {
+    const [dialect, port, workDir, accounts, sessions] = rest;
+    if ((dialect !== 'sqlite' && dialect !== 'postgres') || !port || !workDir)
+      throw new Error('usage: provider <sqlite|postgres> <port> <workDir> <accounts> <sessions>');
+    stop = await runProvider(
+      dialect,
+      Number(port),
+      workDir,
+      Number(accounts ?? 100),
+      Number(sessions ?? 1000),
+    );
+  } else if (mode === 'bare') {
+    const [port, workDir, bundleBytes] = rest;
+    if (!port || !workDir) throw new Error('usage: bare <port> <workDir> [bundleBytes]');
+    stop = await runBare(Number(port), workDir, Number(bundleBytes ?? 3000));
+  } else {
+    throw new Error('mode must be provider or bare');
+  }
+  console.error('ready');
+  const shutdown = (): void => {
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((err: unknown) => {
+  console.error(`http-server: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
