@@ -1,7 +1,7 @@
 import { ProtocolAddress, PublicKey } from '@signalapp/libsignal-client';
 import type { VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustProvider } from '@switchboard/charter';
-import { copyBytes, fromBase64, toBase64 } from './bytes.js';
+import { bytesEqual, copyBytes, fromBase64, toBase64 } from './bytes.js';
 import type { Ed25519 } from './crypto.js';
 import { MessageType, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { SwitchboardError } from './errors.js';
@@ -207,6 +207,12 @@ export class PhoneClient {
   async startSession(number: string): Promise<LookupResult & { readonly deviceId: number }> {
     const found = await this.lookup(number);
     const bundle = await this.#client(found.provider.apiBaseUrl).getPrekeyBundle(found.number);
+    if (!bytesEqual(bundle.identityKey, found.identityKey)) {
+      throw new SwitchboardError(
+        'provider-key-mismatch',
+        "the provider's prekey bundle carries a different identity key than the directory publishes for this number; no session was started",
+      );
+    }
     const sessions = await this.#sessions();
     await sessions.establish(
       { name: found.number, deviceId: bundle.deviceId },

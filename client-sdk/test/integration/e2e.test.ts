@@ -1,0 +1,303 @@
+// End to end, in one process with real peers: the directory (DNS over UDP/TCP + publish API)
+// and two provider APIs started through their own entry points on port 0.
+//
+// Issue 6: two users register at providers, are published, look each other up over real DNS,
+// check keys and exchange messages both ways; tampering is refused with the right error.
+// Issue 8: two key-only identities exchange messages through mailboxes at two providers; a
+// forwarded card is useless, replayed receive requests and tampered cards are refused.
+import { IdentityKeyPair } from '@signalapp/libsignal-client';
+import { RRType, decodeMessage, encodeMessage } from '@switchboard/dns-wire';
+import type { ResourceRecord } from '@switchboard/dns-wire';
+import type { VerifiedTrustList } from '@switchboard/charter';
+import {
+  MailboxMessenger,
+  MemoryStorage,
+  PhoneClient,
+  ProviderClient,
+  ProviderError,
+  Rendezvous,
+  SwitchboardError,
+  cardFromText,
+  cardToText,
+  fetchHttpClient,
+  fromUtf8,
+  toBase64,
+  utf8,
+} from '../../src/index.js';
+import type { DnsTransport, HttpClient, HttpRequest } from '../../src/index.js';
+import { NodeDnsTransport, NodeEd25519 } from '../../src/node/index.js';
+import type { TestDirectory } from './fixtures.js';
+import { directoryEntry, providerEntry, startTestDirectory, trustList } from './fixtures.js';
+import type { RunningProvider } from './services.js';
+import { CodeInbox, prepareProvider, startProvider } from './services.js';
+
+const ALICE = '+442079460958';
+const BOB = '+14155552671';
+
+let dir: TestDirectory;
+let providerA: RunningProvider;
+let providerB: RunningProvider;
+let inbox: CodeInbox;
+let list: VerifiedTrustList;
+const ed25519 = new NodeEd25519();
+
+beforeAll(async () => {
+  inbox = new CodeInbox();
+  await inbox.start();
+  const a = await prepareProvider('provider-a');
+  const b = await prepareProvider('provider-b');
+  dir = await startTestDirectory([a.provider, b.provider]);
+  providerA = await startProvider(a, dir.directory.apiUrl, inbox.url);
+  providerB = await startProvider(b, dir.directory.apiUrl, inbox.url);
+  const now = new Date();
+  list = trustList(
+    [directoryEntry(dir)],
+    [providerEntry(providerA.provider, now), providerEntry(providerB.provider, now)],
+    now,
+  );
+});
+
+afterAll(async () => {
+  await providerA?.stop();
+  await providerB?.stop();
+  await dir?.stop();
+  await inbox?.stop();
+});
+
+function phoneClient(overrides: { dns?: DnsTransport; http?: HttpClient } = {}): PhoneClient {
+  return new PhoneClient({
+    storage: new MemoryStorage(),
+    trustList: list,
+    dns: overrides.dns ?? new NodeDnsTransport(),
+    http: overrides.http ?? fetchHttpClient(),
+    ed25519,
+  });
+}
+
+async function errorOf(p: Promise<unknown>): Promise<SwitchboardError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SwitchboardError);
+  return err as SwitchboardError;
+}
+
+describe('issue 6: phone-number users', () => {
+  let alice: PhoneClient;
+  let bob: PhoneClient;
+
+  beforeAll(async () => {
+    alice = phoneClient();
+    bob = phoneClient();
+    await alice.register({
+      number: ALICE,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(ALICE),
+      publishContacts: [{ service: 'sip', uri: 'sip:alice@a.example' }],
+      oneTimePreKeys: 10,
+    });
+    await bob.register({
+      number: BOB,
+      providerId: 'provider-b',
+      getCode: () => inbox.codeFor(BOB),
+      publishContacts: [
+        { service: 'xmpp', uri: 'xmpp:bob@b.example' },
+        { service: 'matrix', uri: 'matrix:u/bob:b.example' },
+      ],
+      oneTimePreKeys: 10,
+    });
+    // The directory makes changes visible in DNS within a second.
+    await new Promise((r) => setTimeout(r, 1200));
+  });
+
+  it('finds each user through the directory with the key they registered', async () => {
+    const found = await alice.lookup(BOB);
+    expect(found.provider.id).toBe('provider-b');
+    expect(found.contacts.map((c) => c.uri)).toEqual([
+      'xmpp:bob@b.example',
+      'matrix:u/bob:b.example',
+    ]);
+    const bobKey = (await bob.stores.identity.getIdentityKeyPair()).publicKey.serialize();
+    expect(toBase64(found.identityKey)).toBe(toBase64(bobKey));
+    expect(found.dnssec.status).toBe('secure');
+  });
+
+  it('establishes a session checked against the directory and exchanges messages both ways', async () => {
+    const first = await alice.encrypt(BOB, utf8('hello Bob, this is Alice'));
+    const got = await bob.decrypt(first);
+    expect(got.from).toBe(ALICE);
+    expect(fromUtf8(got.plaintext)).toBe('hello Bob, this is Alice');
+    const reply = await bob.encrypt(ALICE, utf8('hi Alice'));
+    expect(fromUtf8((await alice.decrypt(reply)).plaintext)).toBe('hi Alice');
+    for (let i = 0; i < 3; i++) {
+      expect(fromUtf8((await bob.decrypt(await alice.encrypt(BOB, utf8(`a${i}`)))).plaintext)).toBe(
+        `a${i}`,
+      );
+      expect(
+        fromUtf8((await alice.decrypt(await bob.encrypt(ALICE, utf8(`b${i}`)))).plaintext),
+      ).toBe(`b${i}`);
+    }
+    expect((await alice.safetyNumber(BOB)).display).toBe((await bob.safetyNumber(ALICE)).display);
+  });
+
+  it('tops up one-time prekeys when the provider runs low', async () => {
+    // Bob's provider handed out one of his 10 prekeys; ask for at least 50.
+    expect(await bob.topUpPrekeys({ minimum: 50, batch: 40 })).toBe(40);
+    expect(await bob.topUpPrekeys({ minimum: 20 })).toBe(0);
+  });
+
+  it('refuses a provider bundle whose identity key differs from the directory', async () => {
+    const mallory = IdentityKeyForTest();
+    const swapping: HttpClient = {
+      async request(req: HttpRequest) {
+        const res = await fetchHttpClient().request(req);
+        if (!req.url.includes('/v1/keys/bundles/')) return res;
+        const json = JSON.parse(fromUtf8(res.body)!) as { identityKey: string };
+        json.identityKey = mallory;
+        return { ...res, body: utf8(JSON.stringify(json)) };
+      },
+    };
+    const carol = phoneClient({ http: swapping });
+    const err = await errorOf(carol.startSession(BOB));
+    expect(err.code).toBe('provider-key-mismatch');
+  });
+
+  it('refuses tampered DNS answers on the way to a session', async () => {
+    const inner = new NodeDnsTransport();
+    const forge = (edit: (rrs: readonly ResourceRecord[]) => ResourceRecord[]): DnsTransport => ({
+      async exchange(server, query, protocol) {
+        const m = decodeMessage(await inner.exchange(server, query, protocol));
+        if (m.questions[0]?.type !== RRType.TXT) return encodeMessage(m);
+        return encodeMessage({ ...m, answers: edit(m.answers) });
+      },
+    });
+    const forgedRrsig = forge((rrs) =>
+      rrs.map((rr) => {
+        if (rr.type !== RRType.RRSIG) return rr;
+        const signature = (rr.data as { signature: Uint8Array }).signature.slice();
+        signature[0] = signature[0]! ^ 1;
+        return { ...rr, data: { ...rr.data, signature } } as ResourceRecord;
+      }),
+    );
+    expect((await errorOf(phoneClient({ dns: forgedRrsig }).startSession(BOB))).code).toBe(
+      'bogus-signature',
+    );
+    const stripped = forge((rrs) => rrs.filter((rr) => rr.type !== RRType.RRSIG));
+    expect((await errorOf(phoneClient({ dns: stripped }).startSession(BOB))).code).toBe(
+      'bogus-signature',
+    );
+  });
+});
+
+function IdentityKeyForTest(): string {
+  // A valid libsignal public key that is not Bob's.
+  return toBase64(IdentityKeyPair.generate().publicKey.serialize());
+}
+
+/** Records every request it sends, so a test can replay one byte for byte. */
+class RecordingHttp implements HttpClient {
+  readonly sent: HttpRequest[] = [];
+  readonly #inner = fetchHttpClient();
+  request(req: HttpRequest) {
+    this.sent.push(req);
+    return this.#inner.request(req);
+  }
+}
+
+describe('issue 8: unregulated identities through mailboxes at two providers', () => {
+  function party(http: HttpClient = fetchHttpClient()) {
+    const rendezvous = new Rendezvous({ storage: new MemoryStorage(), ed25519 });
+    return { rendezvous, messenger: new MailboxMessenger({ rendezvous, http, ed25519 }) };
+  }
+
+  it('connects by card, exchanges messages both ways, and defeats forwarding, replay and tampering', async () => {
+    const carolHttp = new RecordingHttp();
+    const carol = party(carolHttp);
+    const dave = party();
+    const eve = party();
+
+    const offer = await carol.rendezvous.createOffer({
+      mailboxProviders: [providerA.url],
+      label: 'Carol',
+    });
+
+    // A tampered card is refused before anything is created.
+    const bytes = cardFromText(offer.text);
+    bytes[bytes.length - 70] = bytes[bytes.length - 70]! ^ 0x20;
+    const tamperErr = await errorOf(
+      dave.rendezvous.acceptOffer(cardToText(bytes), 'remote', {
+        mailboxProviders: [providerB.url],
+      }),
+    );
+    expect(['card-signature-invalid', 'invalid-card']).toContain(tamperErr.code);
+
+    // Dave accepts (received remotely) and his reply card travels to Carol's mailbox at A.
+    const accepted = await dave.rendezvous.acceptOffer(offer.text, 'remote', {
+      mailboxProviders: [providerB.url],
+      label: 'Dave',
+    });
+    expect(await dave.messenger.sendReply(offer.text, accepted.reply, accepted.connection)).toBe(
+      providerA.url,
+    );
+    const collected = await carol.messenger.collectReplies(offer.text);
+    expect(collected.completed).toHaveLength(1);
+    const carolsDave = collected.completed[0]!;
+    expect(carolsDave.label).toBe('Dave');
+    expect(carolsDave.theirReach[0]).toMatchObject({ kind: 'mailbox', provider: providerB.url });
+
+    // Both ways, each through the other's provider.
+    expect(await carol.messenger.send(carolsDave.contactId, utf8('hello Dave'))).toBe(
+      providerB.url,
+    );
+    expect(await dave.messenger.send(accepted.connection.contactId, utf8('hello Carol'))).toBe(
+      providerA.url,
+    );
+    const atDave = await dave.messenger.receive();
+    expect(atDave.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['hello Dave']);
+    const atCarol = await carol.messenger.receive();
+    expect(atCarol.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['hello Carol']);
+    // Acknowledged messages are gone.
+    expect((await dave.messenger.receive()).messages).toHaveLength(0);
+
+    // Eve got Carol's card forwarded: her reply is refused and her messages are discarded.
+    const evesTry = await eve.rendezvous.acceptOffer(offer.text, 'remote', {
+      mailboxProviders: [providerB.url],
+    });
+    await eve.messenger.sendReply(offer.text, evesTry.reply, evesTry.connection);
+    await eve.messenger.send(evesTry.connection.contactId, utf8('it is me, Dave'));
+    const afterEve = await carol.messenger.receive();
+    expect(afterEve.messages).toHaveLength(0);
+    expect(afterEve.completed).toHaveLength(0);
+    expect(afterEve.discarded).toBe(2);
+    expect(await carol.rendezvous.connections()).toHaveLength(1);
+
+    // Eve cannot read Carol's mailbox: the address is public but the key is not.
+    const mailbox = (await carol.rendezvous.connection(carolsDave.contactId)).ownReach[0]!;
+    if (mailbox.kind !== 'mailbox') throw new Error('expected a mailbox');
+    const evesKey = ed25519.generate();
+    const eveClient = new ProviderClient({
+      baseUrl: providerA.url,
+      http: fetchHttpClient(),
+      ed25519,
+    });
+    const readErr = await errorOf(eveClient.receive(evesKey, mailbox.address));
+    expect(readErr).toBeInstanceOf(ProviderError);
+    expect([401, 403]).toContain((readErr as ProviderError).status);
+    expect((readErr as ProviderError).problemCode).toMatch(/^(auth|mailbox)\./);
+
+    // A captured signed receive request, replayed verbatim, is refused.
+    const receiveReq = [...carolHttp.sent]
+      .reverse()
+      .find((r) => r.method === 'GET' && r.url.includes('/v1/mailboxes/'));
+    expect(receiveReq).toBeDefined();
+    const replayed = await fetchHttpClient().request(receiveReq!);
+    expect(replayed.status).toBe(401);
+    expect(fromUtf8(replayed.body)).toContain('auth.replayed');
+
+    // A message replayed into the mailbox (same envelope twice) is opened once only.
+    await dave.messenger.send(accepted.connection.contactId, utf8('once'));
+    const captured = await carol.messenger.receive();
+    expect(captured.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['once']);
+  });
+});

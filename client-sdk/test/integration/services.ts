@@ -1,0 +1,114 @@
+// Starts the real provider API through its `startService` entry (the one `npm start` uses),
+// configured through its environment: port 0, its own SQLite file, a pre-made accredited key,
+// codes delivered to an in-test webhook, publishing to the test directory.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateEd25519KeyPair } from '@switchboard/charter';
+import { writePrivateKeyFile } from '@switchboard/charter/node';
+import type { RunningService, ServiceContext } from '@switchboard/service-kit';
+import type { TestProvider } from './fixtures.js';
+
+type StartService = (ctx: ServiceContext) => Promise<RunningService | null>;
+
+/** Receives verification codes the way an SMS gateway would (provider's webhook sender). */
+export class CodeInbox {
+  readonly #codes = new Map<string, string>();
+  readonly #waiters = new Map<string, (code: string) => void>();
+  readonly #server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { to, code } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        to: string;
+        code: string;
+      };
+      this.#codes.set(to, code);
+      this.#waiters.get(to)?.(code);
+      res.writeHead(204).end();
+    });
+  });
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.#server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/codes`;
+  }
+
+  /** The code most recently sent to `number` (waits for it). */
+  codeFor(number: string): Promise<string> {
+    const code = this.#codes.get(number);
+    if (code) {
+      this.#codes.delete(number);
+      return Promise.resolve(code);
+    }
+    return new Promise((resolve) =>
+      this.#waiters.set(number, (c) => {
+        this.#codes.delete(number);
+        resolve(c);
+      }),
+    );
+  }
+
+  stop(): Promise<void> {
+    return new Promise((r) => this.#server.close(() => r()));
+  }
+}
+
+export interface RunningProvider {
+  readonly provider: TestProvider;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** The provider's accredited key must exist before the directory starts (it pins it). */
+export async function prepareProvider(
+  id: string,
+): Promise<{ provider: TestProvider; dataDir: string }> {
+  const dataDir = await mkdtemp(join(tmpdir(), `sb-sdk-${id}-`));
+  const key = generateEd25519KeyPair();
+  await mkdir(join(dataDir, 'provider-api'), { recursive: true, mode: 0o700 });
+  await writePrivateKeyFile(join(dataDir, 'provider-api', 'provider-key.json'), {
+    ...key,
+    name: id,
+  });
+  return { provider: { id, key, apiBaseUrl: '' }, dataDir };
+}
+
+export async function startProvider(
+  prepared: { provider: TestProvider; dataDir: string },
+  directoryApiUrl: string,
+  codeWebhook: string,
+): Promise<RunningProvider> {
+  const entry = new URL('../../../../provider-api/dist/src/service.js', import.meta.url);
+  const { startService } = (await import(entry.href)) as { startService: StartService };
+  const service = await startService({
+    dataDir: prepared.dataDir,
+    env: {
+      PROVIDER_API_HOST: '127.0.0.1',
+      PROVIDER_API_PORT: '0',
+      PROVIDER_ID: prepared.provider.id,
+      SWITCHBOARD_DIRECTORY_URL: directoryApiUrl,
+      // Any value: the trust list is managed by the test, not the embedded development one.
+      SWITCHBOARD_TRUST_LIST: 'managed-by-test',
+      PROVIDER_CODE_WEBHOOK_URL: codeWebhook,
+      PROVIDER_VALIDATE_RESPONSES: '1',
+      LOG_LEVEL: 'silent',
+    },
+    started: [],
+  });
+  if (!service) throw new Error('provider-api did not start');
+  const url = /HTTP (http:\/\/[^\s]+)/.exec(service.listening[0] ?? '')?.[1];
+  if (!url) throw new Error('provider-api did not say where it listens');
+  prepared.provider.apiBaseUrl = url;
+  return {
+    provider: prepared.provider,
+    url,
+    async stop() {
+      await service.stop();
+      await rm(prepared.dataDir, { recursive: true, force: true });
+    },
+  };
+}
