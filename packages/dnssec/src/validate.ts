@@ -278,8 +278,6 @@ function nsecDenial(
       kind: 'nodata',
       proof: { method: 'nsec', records: [covering] },
     };
-  if (rcode !== Rcode.NXDOMAIN)
-    return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC');
   // Closest encloser: the deeper common ancestor of qname with the NSEC owner or next name.
   const a = commonAncestor(qname, covering.name);
   const b = commonAncestor(qname, covering.data.nextDomainName);
@@ -290,6 +288,20 @@ function nsecDenial(
   if (nameLabels(ce).length >= qLabels.length) ce = qLabels.slice(1).join('.') + '.';
   if (!isSubdomainOf(ce, apex)) ce = apex;
   const wildcard = `*.${ce === '.' ? '' : ce}`;
+  if (rcode !== Rcode.NXDOMAIN) {
+    // RFC 4035 3.1.3.4: wildcard NODATA = NSEC covering qname + NSEC matching the wildcard
+    // without the type.
+    const wm = nsecs.find((n) => namesEqual(n.name, wildcard));
+    if (!wm) return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC');
+    const wt = wm.data.types;
+    if (wt.includes(qtype) || (wt.includes(RRType.CNAME) && qtype !== RRType.CNAME))
+      return bogus('denial-type-present');
+    return {
+      status: 'secure-denial',
+      kind: 'nodata',
+      proof: { method: 'nsec', records: [covering, wm] },
+    };
+  }
   const wildcardProof = nsecs.find((n) => nsecCovers(n, wildcard));
   if (!wildcardProof) return bogus('denial-wildcard-not-covered');
   const records = wildcardProof === covering ? [covering] : [covering, wildcardProof];
@@ -389,11 +401,23 @@ function nsec3Denial(
     return bogus('nsec3-closest-encloser-missing', 'closest encloser is a delegation or DNAME');
   const ncProof = nsec3s.find((n) => nsec3Covers(n, h(nextCloser)));
   if (!ncProof) return bogus('denial-does-not-cover-name');
+  const wildcardHash = h(`*.${ce === '.' ? '' : ce}`);
   if (rcode !== Rcode.NXDOMAIN) {
-    // NODATA for an opted-out or nonexistent name is not something our zones produce.
-    return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC3');
+    // RFC 5155 8.7: wildcard NODATA = closest encloser proof + NSEC3 matching the wildcard
+    // without the type.
+    const wm = nsec3s.find((n) => nsec3Matches(n, wildcardHash));
+    if (!wm) return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC3');
+    const wt = wm.data.types;
+    if (wt.includes(qtype) || (wt.includes(RRType.CNAME) && qtype !== RRType.CNAME))
+      return bogus('denial-type-present');
+    const records = [...new Set([ceRecord, ncProof, wm])];
+    return {
+      status: 'secure-denial',
+      kind: 'nodata',
+      proof: { method: 'nsec3', records, closestEncloser: ce },
+    };
   }
-  const wc = nsec3s.find((n) => nsec3Covers(n, h(`*.${ce === '.' ? '' : ce}`)));
+  const wc = nsec3s.find((n) => nsec3Covers(n, wildcardHash));
   if (!wc) return bogus('denial-wildcard-not-covered');
   const records = [...new Set([ceRecord, ncProof, wc])];
   const proof: DenialProof = { method: 'nsec3', records, closestEncloser: ce };

@@ -46,6 +46,7 @@ ns1 A 127.0.0.1
   NAPTR 100 20 "u" "E2U+xmpp" "!^.*$!xmpp:alice@xmpp.example!" .
   TXT "v=sbkey1; k=ed25519"
 8.6.5.4.3.2.1.5.5.5.1 NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:bob@sip.example!" .
+*.wild A 192.0.2.9
 `;
 
 const dirs: string[] = [];
@@ -223,105 +224,140 @@ describe('zones signed by real signers verify with our code', () => {
   });
 });
 
+interface Named {
+  readonly port: number;
+  stop(): void;
+  query(qname: string, qtype: number, timeoutMs?: number): Promise<Message>;
+}
+
+function query(port: number, qname: string, qtype: number, timeoutMs = 3000): Promise<Message> {
+  const q = encodeMessage({
+    id: Math.floor(Math.random() * 65535),
+    qr: false,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name: qname, type: qtype, class: 1 }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
+  });
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error('timeout'));
+    }, timeoutMs);
+    sock.on('message', (msg) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(decodeMessage(new Uint8Array(msg)));
+    });
+    sock.send(q, port, '127.0.0.1');
+  });
+}
+
+/** Starts named on 127.0.0.1 and a random high port, serving `zoneFile` for APEX. */
+async function startNamed(dir: string, zoneFile: string): Promise<Named> {
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `options { directory "${dir}"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };
+  recursion no; pid-file "${dir}/named.pid"; dnssec-validation no; minimal-responses yes; };
+controls { };
+zone "${APEX}" { type primary; file "${zoneFile}"; };
+`,
+  );
+  const child: ChildProcess = spawn('named', ['-g', '-c', join(dir, 'named.conf')], {
+    stdio: 'ignore',
+  });
+  const named: Named = {
+    port,
+    stop: () => {
+      if (child.pid) process.kill(child.pid);
+    },
+    query: (qname, qtype, timeoutMs) => query(port, qname, qtype, timeoutMs),
+  };
+  for (let i = 0; i < 100; i++) {
+    try {
+      await named.query(APEX, RRType.SOA, 500);
+      return named;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  named.stop();
+  throw new Error('named did not start');
+}
+
+async function validatedBy(
+  named: Named,
+  anchor: { zone: string; ds: ReturnType<typeof dsFromDnskey>[] },
+  qname: string,
+  qtype: number,
+): Promise<ReturnType<typeof validateResponse>> {
+  const keys = await named.query(APEX, RRType.DNSKEY);
+  const response = await named.query(qname, qtype);
+  return validateResponse({
+    trustAnchor: anchor,
+    dnskeyRrset: keys.answers,
+    response,
+    qname,
+    qtype,
+    now: NOW,
+  });
+}
+
 describe('BIND named serving a zone we signed', () => {
-  let named: ChildProcess | undefined;
-  let port = 0;
+  let named: Named;
   const ksk = generateSigningKey(13);
   const zsk = generateSigningKey(13, { flags: 256 });
   const dir = tempDir();
   const anchor = { zone: APEX, ds: [dsFromDnskey(APEX, ksk.dnskey)] };
 
   beforeAll(async () => {
-    writeZone(dir, signOurs([ksk, zsk]));
-    port = 20000 + Math.floor(Math.random() * 30000);
-    writeFileSync(
-      join(dir, 'named.conf'),
-      `options { directory "${dir}"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };
-  recursion no; pid-file "${dir}/named.pid"; dnssec-validation no; minimal-responses yes; };
-controls { };
-zone "${APEX}" { type primary; file "${dir}/zone.signed"; };
-`,
-    );
-    named = spawn('named', ['-g', '-c', join(dir, 'named.conf')], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await query(`${APEX}`, RRType.SOA, 500);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    throw new Error('named did not start');
+    named = await startNamed(dir, writeZone(dir, signOurs([ksk, zsk])));
   });
-  afterAll(() => {
-    if (named?.pid) process.kill(named.pid);
-  });
-
-  function query(qname: string, qtype: number, timeoutMs = 3000): Promise<Message> {
-    const q = encodeMessage({
-      id: Math.floor(Math.random() * 65535),
-      qr: false,
-      opcode: 0,
-      aa: false,
-      tc: false,
-      rd: false,
-      ra: false,
-      z: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
-      questions: [{ name: qname, type: qtype, class: 1 }],
-      answers: [],
-      authorities: [],
-      additionals: [],
-      edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-    });
-    return new Promise((resolve, reject) => {
-      const sock = createSocket('udp4');
-      const timer = setTimeout(() => {
-        sock.close();
-        reject(new Error('timeout'));
-      }, timeoutMs);
-      sock.on('message', (msg) => {
-        clearTimeout(timer);
-        sock.close();
-        resolve(decodeMessage(new Uint8Array(msg)));
-      });
-      sock.send(q, port, '127.0.0.1');
-    });
-  }
-
-  async function validated(
-    qname: string,
-    qtype: number,
-  ): Promise<ReturnType<typeof validateResponse>> {
-    const keys = await query(APEX, RRType.DNSKEY);
-    const response = await query(qname, qtype);
-    return validateResponse({
-      trustAnchor: anchor,
-      dnskeyRrset: keys.answers,
-      response,
-      qname,
-      qtype,
-      now: NOW,
-    });
-  }
+  afterAll(() => named.stop());
 
   it('answers validate as secure, NXDOMAIN and NODATA as secure denials (NSEC3)', async () => {
-    expect(await validated(NUMBER, RRType.NAPTR)).toMatchObject({ status: 'secure' });
-    expect(await validated(`9.9.9.9.5.5.5.1.${APEX}`, RRType.NAPTR)).toMatchObject({
-      status: 'secure-denial',
-      kind: 'nxdomain',
-      proof: { method: 'nsec3', closestEncloser: `5.5.5.1.${APEX}` },
+    expect(await validatedBy(named, anchor, NUMBER, RRType.NAPTR)).toMatchObject({
+      status: 'secure',
     });
-    expect(await validated(NUMBER, RRType.AAAA)).toMatchObject({
+    expect(await validatedBy(named, anchor, `9.9.9.9.5.5.5.1.${APEX}`, RRType.NAPTR)).toMatchObject(
+      {
+        status: 'secure-denial',
+        kind: 'nxdomain',
+        proof: { method: 'nsec3', closestEncloser: `5.5.5.1.${APEX}` },
+      },
+    );
+    expect(await validatedBy(named, anchor, NUMBER, RRType.AAAA)).toMatchObject({
       status: 'secure-denial',
       kind: 'nodata',
     });
     // An empty non-terminal of our NSEC3 chain.
-    expect(await validated(`5.5.5.1.${APEX}`, RRType.NAPTR)).toMatchObject({
+    expect(await validatedBy(named, anchor, `5.5.5.1.${APEX}`, RRType.NAPTR)).toMatchObject({
       status: 'secure-denial',
       kind: 'nodata',
+    });
+  });
+
+  it('wildcard answers and wildcard NODATA validate (NSEC3)', async () => {
+    expect(await validatedBy(named, anchor, `x.wild.${APEX}`, RRType.A)).toMatchObject({
+      status: 'secure',
+      wildcard: `*.wild.${APEX}`,
+    });
+    expect(await validatedBy(named, anchor, `x.wild.${APEX}`, RRType.AAAA)).toMatchObject({
+      status: 'secure-denial',
+      kind: 'nodata',
+      proof: { method: 'nsec3', closestEncloser: `wild.${APEX}` },
     });
   });
 
@@ -332,29 +368,65 @@ zone "${APEX}" { type primary; file "${dir}/zone.signed"; };
       anchors,
       `trust-anchors { ${APEX} static-ds ${ds.keyTag} ${ds.algorithm} ${ds.digestType} "${toHex(ds.digest)}"; };\n`,
     );
-    const r = run('delv', [
-      '@127.0.0.1',
-      '-p',
-      String(port),
-      '-a',
-      anchors,
-      `+root=${APEX}`,
-      NUMBER,
-      'NAPTR',
-    ]);
-    expect(r.out).toContain('; fully validated');
-    const nx = run('delv', [
-      '@127.0.0.1',
-      '-p',
-      String(port),
-      '-a',
-      anchors,
-      `+root=${APEX}`,
-      `9.${APEX}`,
-      'NAPTR',
-    ]);
+    const args = ['@127.0.0.1', '-p', String(named.port), '-a', anchors, `+root=${APEX}`];
+    expect(run('delv', [...args, NUMBER, 'NAPTR']).out).toContain('; fully validated');
+    expect(run('delv', [...args, `x.wild.${APEX}`, 'A']).out).toContain('; fully validated');
+    const nx = run('delv', [...args, `9.${APEX}`, 'NAPTR']);
     expect(nx.out).toMatch(
       /resolution failed: ncache nxdomain|; negative response, fully validated/,
     );
+  });
+});
+
+describe('BIND named serving a dnssec-signzone NSEC zone (keys we exported)', () => {
+  let named: Named;
+  const ksk = generateSigningKey(15);
+  const dir = tempDir();
+  const anchor = { zone: APEX, ds: [dsFromDnskey(APEX, ksk.dnskey)] };
+
+  beforeAll(async () => {
+    const base = join(dir, bindKeyBaseName(APEX, ksk));
+    writeFileSync(`${base}.key`, formatBindPublicKey(APEX, ksk, 300));
+    writeFileSync(`${base}.private`, exportBindPrivateKey(ksk, INCEPTION), { mode: 0o600 });
+    writeFileSync(join(dir, 'zone'), ZONE_TEXT);
+    const r = run(
+      'dnssec-signzone',
+      ['-S', '-z', '-K', dir, '-o', APEX, '-f', join(dir, 'out'), join(dir, 'zone')],
+      dir,
+    );
+    expect(r.code).toBe(0);
+    named = await startNamed(dir, join(dir, 'out'));
+  });
+  afterAll(() => named.stop());
+
+  it.each<[string, string, number, object]>([
+    ['answer', NUMBER, RRType.NAPTR, { status: 'secure' }],
+    [
+      'NXDOMAIN',
+      `9.9.9.9.5.5.5.1.${APEX}`,
+      RRType.NAPTR,
+      { status: 'secure-denial', kind: 'nxdomain', proof: { method: 'nsec' } },
+    ],
+    [
+      'NODATA',
+      NUMBER,
+      RRType.AAAA,
+      { status: 'secure-denial', kind: 'nodata', proof: { method: 'nsec' } },
+    ],
+    [
+      'empty non-terminal',
+      `5.5.5.1.${APEX}`,
+      RRType.NAPTR,
+      { status: 'secure-denial', kind: 'nodata' },
+    ],
+    [
+      'wildcard answer',
+      `x.wild.${APEX}`,
+      RRType.A,
+      { status: 'secure', wildcard: `*.wild.${APEX}` },
+    ],
+    ['wildcard NODATA', `x.wild.${APEX}`, RRType.AAAA, { status: 'secure-denial', kind: 'nodata' }],
+  ])('%s validates', async (_what, qname, qtype, expected) => {
+    expect(await validatedBy(named, anchor, qname, qtype)).toMatchObject(expected);
   });
 });
