@@ -18,7 +18,7 @@ export class ZoneState {
   readonly #signer: OnlineSigner;
   #snapshot: ZoneSnapshot;
   #signed: SignedZone | undefined;
-  #reloading: Promise<void> | undefined;
+  #reloading: Promise<void> = Promise.resolve();
   readonly #listeners: Array<(serial: number) => void> = [];
 
   private constructor(
@@ -64,29 +64,29 @@ export class ZoneState {
     this.#listeners.push(listener);
   }
 
-  /** Reloads from the database if the serial moved. Concurrent calls share one reload. */
-  async refresh(): Promise<void> {
-    if (this.#reloading) {
-      await this.#reloading;
-    }
-    this.#reloading = (async () => {
-      const serial = await this.#store.serial();
-      if (serial === this.#snapshot.serial) return;
-      const { serial: current, entries } = await this.#store.snapshot();
-      this.#snapshot = buildZone(
-        this.#settings,
-        current,
-        entries,
-        [this.#key.dnskey],
-        this.#snapshot,
-      );
-      for (const listener of this.#listeners) listener(current);
-    })();
-    try {
-      await this.#reloading;
-    } finally {
-      this.#reloading = undefined;
-    }
+  /**
+   * Reloads from the database if the serial moved. Calls are serialised, so a caller that
+   * returns has seen every change committed before it called.
+   */
+  refresh(): Promise<void> {
+    const next = this.#reloading.then(() => this.#reload());
+    // A failed reload must not wedge the chain; the caller still sees the failure.
+    this.#reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  async #reload(): Promise<void> {
+    const serial = await this.#store.serial();
+    if (serial === this.#snapshot.serial) return;
+    const { serial: current, entries } = await this.#store.snapshot();
+    this.#snapshot = buildZone(
+      this.#settings,
+      current,
+      entries,
+      [this.#key.dnskey],
+      this.#snapshot,
+    );
+    for (const listener of this.#listeners) listener(current);
   }
 
   /** The NSEC3-signed zone for transfer/export, signed once per serial (`now` in seconds). */

@@ -28,6 +28,7 @@ export function makeProvider(id: string): TestProvider {
 /** A directory on random ports in a temporary data directory, plus helpers. */
 export interface TestDirectory {
   readonly dir: RunningDirectory;
+  readonly schema: string | undefined;
   readonly dataDir: string;
   readonly providers: Map<string, TestProvider>;
   request(
@@ -50,6 +51,8 @@ export async function startTestDirectory(
     inactive?: readonly TestProvider[];
     extra?: Partial<DirectoryOptions>;
     now?: () => number;
+    /** PostgreSQL schema to share with another instance (the first one creates it). */
+    sharedSchema?: string;
   } = {},
 ): Promise<TestDirectory> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sb-directory-'));
@@ -66,7 +69,10 @@ export async function startTestDirectory(
     ]),
   ];
   const dialect = options.dialect ?? 'sqlite';
-  const schema = dialect === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined;
+  const schema =
+    options.sharedSchema ??
+    (dialect === 'postgres' ? `t_${randomBytes(6).toString('hex')}` : undefined);
+  const dropSchema = schema !== undefined && options.sharedSchema === undefined;
   const dir = await startDirectory({
     dataDir,
     apex: APEX,
@@ -87,6 +93,7 @@ export async function startTestDirectory(
   const now = options.now ?? Date.now;
   return {
     dir,
+    schema,
     dataDir,
     providers,
     async request(provider, method, path, body, opts = {}) {
@@ -118,7 +125,7 @@ export async function startTestDirectory(
     async close() {
       await dir.stop();
       await rm(dataDir, { recursive: true, force: true });
-      if (schema) {
+      if (schema && dropSchema) {
         const client = new pg.Client({ connectionString: testPostgresUrl() });
         await client.connect();
         try {

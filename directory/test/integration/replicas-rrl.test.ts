@@ -1,0 +1,144 @@
+import { createSocket } from 'node:dgram';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeMessage, encodeMessage, RRType } from '@switchboard/dns-wire';
+import { enumNameFor } from '@switchboard/e164';
+import { identity, query } from '../helpers.js';
+import type { TestDirectory } from '../support.js';
+import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
+import { run, waitFor } from './tools.js';
+
+const NUMBER = '+442079460958';
+const NAME = enumNameFor(NUMBER, APEX);
+
+describe('two directory replicas on one PostgreSQL database', () => {
+  const acme = makeProvider('acme-telecom');
+  let a: TestDirectory;
+  let b: TestDirectory;
+
+  beforeAll(async () => {
+    a = await startTestDirectory({ dialect: 'postgres', providers: [acme] });
+    // Replicas share the database and the zone key (the same keys directory).
+    b = await startTestDirectory({
+      dialect: 'postgres',
+      providers: [acme],
+      sharedSchema: a.schema!,
+      extra: { dataDir: a.dataDir },
+    });
+  });
+  afterAll(async () => {
+    await b.close();
+    await a.close();
+  });
+
+  it('a number published through one replica is answered by the other within a second', async () => {
+    const put = await a.request(acme, 'PUT', `/v1/numbers/${NUMBER}`, {
+      identityKey: identity().publicBase64,
+      contacts: CONTACTS,
+    });
+    expect(put.status).toBe(201);
+    const port = String(b.dir.dns.port);
+    expect(
+      await waitFor(
+        async () =>
+          (await run('kdig', ['+short', '-p', port, '@127.0.0.1', NAME, 'NAPTR'])).stdout.includes(
+            'E2U+sip',
+          ),
+        1000,
+      ),
+    ).toBe(true);
+    // The replicas' serials agree, so secondaries see one zone version.
+    expect(b.dir.zone.snapshot.serial).toBe(a.dir.zone.snapshot.serial);
+    expect(b.dir.dsRecord).toBe(a.dir.dsRecord);
+  });
+});
+
+describe('Ed25519 (algorithm 15) zone', () => {
+  const acme = makeProvider('acme-telecom');
+  let t: TestDirectory;
+  beforeAll(async () => {
+    t = await startTestDirectory({ providers: [acme], extra: { algorithm: 15 } });
+    await t.request(acme, 'PUT', `/v1/numbers/${NUMBER}`, {
+      identityKey: identity().publicBase64,
+      contacts: CONTACTS,
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('delv validates answers and denials signed with Ed25519', async () => {
+    expect(t.dir.trustAnchor).toContain('static-key 257 3 15');
+    const anchor = join(t.dataDir, 'anchor.conf');
+    await writeFile(anchor, `${t.dir.trustAnchor}\n`);
+    const port = String(t.dir.dns.port);
+    const yes = await run('delv', [
+      '-a',
+      anchor,
+      `+root=${APEX}`,
+      '-p',
+      port,
+      '@127.0.0.1',
+      NAME,
+      'NAPTR',
+    ]);
+    expect(yes.stdout).toContain('; fully validated');
+    const no = await run('delv', [
+      '-a',
+      anchor,
+      `+root=${APEX}`,
+      '-p',
+      port,
+      '@127.0.0.1',
+      enumNameFor('+14155552671', APEX),
+      'TXT',
+    ]);
+    expect(no.stdout).toContain('; negative response, fully validated');
+  });
+});
+
+describe('response rate limiting on the wire', () => {
+  const frozen = Date.now();
+  let t: TestDirectory;
+  beforeAll(async () => {
+    // A stopped clock: no tokens come back during the test, so the outcome does not depend on speed.
+    t = await startTestDirectory({
+      now: () => frozen,
+      extra: { rrl: { responsesPerSecond: 5, slip: 2, ipv4Prefix: 24, ipv6Prefix: 56 } },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 5 identical queries, then slips every second one truncated and drops the rest; TCP is not limited', async () => {
+    const socket = createSocket('udp4');
+    const replies: Buffer[] = [];
+    socket.on('message', (m) => replies.push(m));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    const packet = encodeMessage(query(NAME, RRType.NAPTR));
+    for (let i = 0; i < 15; i += 1) {
+      await new Promise<void>((resolve) =>
+        socket.send(packet, t.dir.dns.port, '127.0.0.1', () => resolve()),
+      );
+    }
+    await waitFor(async () => replies.length >= 10, 2000);
+    await new Promise((r) => setTimeout(r, 200));
+    socket.close();
+    const decoded = replies.map((r) => decodeMessage(r));
+    const full = decoded.filter((m) => !m.tc);
+    const slipped = decoded.filter((m) => m.tc);
+    expect(full).toHaveLength(5);
+    expect(slipped).toHaveLength(5);
+    expect(slipped.every((m) => m.answers.length === 0 && m.authorities.length === 0)).toBe(true);
+    const tcp = await run('kdig', [
+      '+tcp',
+      '-p',
+      String(t.dir.dns.port),
+      '@127.0.0.1',
+      NAME,
+      'NAPTR',
+    ]);
+    expect(tcp.stdout).toMatch(/status: NOERROR/);
+  });
+});
