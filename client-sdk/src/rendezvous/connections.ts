@@ -422,6 +422,20 @@ export class Rendezvous {
     return c.ownMailboxSeed === undefined ? undefined : unb64(c.ownMailboxSeed);
   }
 
+  /** Text forms of our offers that are unexpired, unanswered and have a mailbox. */
+  async pendingOffers(): Promise<string[]> {
+    const out: string[] = [];
+    for (const key of await this.#storage.list('rendezvous/offer/')) {
+      const text = await this.#storage.get(key);
+      if (!text) continue;
+      const offer = JSON.parse(text) as StoredOffer;
+      if (!offer.used && offer.mailboxSeed !== undefined && this.#now() < offer.expiresAt) {
+        out.push(cardToText(unb64(offer.cardBytes)));
+      }
+    }
+    return out;
+  }
+
   /** Mailbox seed of a pending offer (to collect the reply card from our own mailbox). */
   async offerMailboxSeed(cardText: string): Promise<Uint8Array | undefined> {
     const bytes = cardFromText(cardText);

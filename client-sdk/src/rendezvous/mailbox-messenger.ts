@@ -132,6 +132,15 @@ export class MailboxMessenger {
       const seed = await rv.mailboxSeed(c.contactId);
       if (seed) await this.#drain(seed, c.ownReach, handle);
     }
+    if (options.contactId === undefined) {
+      // Replies to our open offers arrive at the offer's mailbox.
+      for (const offer of await rv.pendingOffers()) {
+        const r = await this.collectReplies(offer, options.channel ?? 'remote');
+        messages.push(...r.messages);
+        completed.push(...r.completed);
+        discarded += r.discarded;
+      }
+    }
     return { messages, discarded, completed };
   }
 
