@@ -71,27 +71,46 @@ export class SipNetwork implements NetworkConnector {
     // sip.js's WebSocket transport uses the browser global; Node 20 has none, `ws` provides it.
     const g = globalThis as { WebSocket?: unknown };
     g.WebSocket ??= WebSocket;
-    const uri = UserAgent.makeURI(this.aor);
-    if (!uri) throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
+    if (!UserAgent.makeURI(this.aor)) {
+      throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
+    }
+    await this.#startUserAgent();
+  }
+
+  /**
+   * Builds a fresh user agent and registerer and connects. After the proxy went away the
+   * whole agent is replaced rather than reconnected: sip.js's transport can stay stuck in
+   * "Connecting" after a refused reconnect, while a new agent starts from a clean state.
+   */
+  async #startUserAgent(): Promise<void> {
+    if (this.#stopped) return;
+    const uri = UserAgent.makeURI(this.aor)!;
     const ua = new UserAgent({
       uri,
       transportOptions: { server: this.#config.server, connectionTimeout: 5 },
       logBuiltinEnabled: false,
       logLevel: 'error',
+      reconnectionAttempts: 0,
       ...(this.#config.password
-        ? { authorizationUsername: this.#config.user, authorizationPassword: this.#config.password }
+        ? {
+            authorizationUsername: this.#config.user,
+            authorizationPassword: this.#config.password,
+          }
         : {}),
       delegate: {
         onConnect: () => {
+          if (ua !== this.#ua) return;
           this.#connected = true;
           void this.#register();
         },
-        onDisconnect: (error?: Error) => {
+        onDisconnect: () => {
+          if (ua !== this.#ua) return;
           this.#connected = false;
           this.#setRegistered(false);
-          if (error && !this.#stopped) {
+          // A proxy shutting down cleanly closes the socket without an error: restart too.
+          if (!this.#stopped) {
             this.#logger.warn('SIP proxy connection lost; reconnecting');
-            this.#scheduleReconnect();
+            this.#scheduleRestart();
           }
         },
         onMessage: (message: Message) => {
@@ -102,9 +121,9 @@ export class SipNetwork implements NetworkConnector {
         },
       },
     });
-    this.#ua = ua;
-    this.#registerer = new Registerer(ua, { expires: this.#config.registerExpires });
-    this.#registerer.stateChange.addListener((state) => {
+    const registerer = new Registerer(ua, { expires: this.#config.registerExpires });
+    registerer.stateChange.addListener((state) => {
+      if (ua !== this.#ua) return;
       this.#setRegistered(state === RegistererState.Registered);
       const expiresAt =
         state === RegistererState.Registered
@@ -115,11 +134,13 @@ export class SipNetwork implements NetworkConnector {
         .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
       if (state === RegistererState.Registered) this.#core.flush();
     });
+    this.#ua = ua;
+    this.#registerer = registerer;
     try {
       await ua.start();
     } catch (err) {
       this.#logger.warn({ err }, 'SIP proxy not reachable; retrying');
-      this.#scheduleReconnect();
+      this.#scheduleRestart();
     }
   }
 
@@ -212,13 +233,20 @@ export class SipNetwork implements NetworkConnector {
     }
   }
 
-  #scheduleReconnect(): void {
+  #scheduleRestart(): void {
     if (this.#stopped || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      const ua = this.#ua;
-      if (!ua || this.#stopped) return;
-      ua.reconnect().catch(() => this.#scheduleReconnect());
+      const old = this.#ua;
+      this.#ua = undefined;
+      void (async () => {
+        try {
+          await old?.stop();
+        } catch (err) {
+          this.#logger.debug({ err }, 'stopping the old SIP agent failed');
+        }
+        await this.#startUserAgent();
+      })();
     }, this.#config.reconnectDelayMs);
   }
 

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from '@switchboard/db';
+import type { SwitchboardBridge } from '../../src/bridge.js';
+import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
+import { KamailioServer } from '../support/kamailio.js';
+import { waitFor } from '../support/processes.js';
+import { ProsodyServer } from '../support/prosody.js';
+import { SippUser } from '../support/sipp.js';
+import { XmppTestClient } from '../support/xmpp-client.js';
+
+const ENVELOPE_TYPE = 'application/vnd.switchboard.envelope';
+
+// Real Prosody + slixmpp on one side, real Kamailio (WebSocket for the bridge, UDP for SIPp)
+// + SIPp on the other; the bridge in between with plaintext relay turned on by the operator.
+describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
+  const prosody = new ProsodyServer();
+  const kamailio = new KamailioServer();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-sip-'));
+  let database: Database<unknown>;
+  let bridge: SwitchboardBridge;
+  let alice: XmppTestClient;
+  let carol: SippUser;
+  const carolGhostJid = (): string => `sip_carol=40sip.test@${prosody.componentDomain}`;
+  const aliceSipUser = 'xmpp_alice=40xmpp.test';
+
+  beforeAll(async () => {
+    await Promise.all([prosody.init(), kamailio.init()]);
+    prosody.register('alice', 'alice-pw');
+    await Promise.all([prosody.start(), kamailio.start()]);
+    database = await fileDatabase(join(dir, 'bridge.db'));
+    bridge = await makeBridge(
+      {
+        plaintextRelay: true,
+        xmpp: {
+          service: `xmpp://127.0.0.1:${prosody.componentPort}`,
+          domain: prosody.componentDomain,
+          secret: prosody.componentSecret,
+          reconnectDelayMs: 300,
+        },
+        sip: {
+          server: kamailio.wsUrl,
+          domain: kamailio.domain,
+          user: kamailio.bridgeUser,
+          registerExpires: 60,
+          reconnectDelayMs: 300,
+        },
+      },
+      database,
+    );
+    await bridge.start();
+    await waitFor(
+      () => (bridge.xmpp?.isUp() && bridge.sip?.isUp() ? true : undefined),
+      'bridge up',
+    );
+    alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', prosody.c2sPort);
+    await alice.ready();
+    carol = new SippUser('carol', kamailio.domain, kamailio.udpPort, dir);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([alice?.close(), carol?.close()]);
+    await bridge?.stop();
+    await database?.close();
+    await Promise.allSettled([prosody.dispose(), kamailio.dispose()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('carries an envelope from SIP to XMPP byte for byte', async () => {
+    const envelope = randomEnvelope(700);
+    await carol.sendMessage(aliceSipUser, ENVELOPE_TYPE, b64(envelope));
+    const got = await alice.next((e) => e.envelope === b64(envelope), 'envelope at alice');
+    expect(got.from).toBe(carolGhostJid());
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(envelope));
+    expect(got.security).toBeNull();
+  });
+
+  it('carries an envelope from XMPP to SIP byte for byte', async () => {
+    const waitMessage = await carol.receiveOne();
+    const envelope = randomEnvelope(900);
+    alice.send({ to: carolGhostJid(), envelope: b64(envelope), id: 'x2s-1' });
+    const got = await waitMessage();
+    expect(got.headers['content-type']).toBe(ENVELOPE_TYPE);
+    // sip.js escapes '=' as %3D, which RFC 3261 §19.1.4 makes equivalent.
+    expect(decodeURIComponent(got.headers['from']!)).toContain(`sip:${aliceSipUser}@sip.test`);
+    expect(Buffer.from(got.body.trim(), 'base64')).toEqual(Buffer.from(envelope));
+    // Carol's 200 OK is what makes the bridge send alice a delivery receipt.
+    await alice.next((e) => e.event === 'receipt' && e.id === 'x2s-1', 'receipt at alice');
+  });
+
+  it('marks relayed plaintext end-to-bridge on both networks', async () => {
+    await carol.sendMessage(aliceSipUser, 'text/plain', 'hello from a plain SIP phone');
+    const atAlice = await alice.next(
+      (e) => e.body?.includes('hello from a plain SIP phone') === true,
+      'plaintext at alice',
+    );
+    // SIPp ends every body with CRLF; the bridge relays it as sent.
+    expect(atAlice.body?.trimEnd()).toBe('[end-to-bridge] hello from a plain SIP phone');
+    expect(atAlice.security).toBe('end-to-bridge');
+
+    const waitMessage = await carol.receiveOne();
+    alice.send({ to: carolGhostJid(), body: 'hello from plain XMPP', id: 'x2s-plain' });
+    const atCarol = await waitMessage();
+    expect(atCarol.body).toBe('[end-to-bridge] hello from plain XMPP');
+    expect(atCarol.headers['x-switchboard-security']).toBe('end-to-bridge');
+  });
+
+  it('answers an unknown phone number with a clear SIP error', async () => {
+    await carol.sendMessage('tel_15550123', ENVELOPE_TYPE, b64(randomEnvelope(10)), 404);
+  });
+
+  it('delivers a message acknowledged while Prosody was down once it is back', async () => {
+    await prosody.stop();
+    await waitFor(() => (bridge.xmpp?.isUp() ? undefined : true), 'component offline');
+    const envelope = randomEnvelope(333);
+    // SIPp gets its 200 OK from the bridge while the XMPP server is gone.
+    await carol.sendMessage(aliceSipUser, ENVELOPE_TYPE, b64(envelope));
+    expect(await bridge.store.pendingCount()).toBe(1);
+    await prosody.start();
+    await alice.ready(2);
+    const got = await alice.next(
+      (e) => e.envelope === b64(envelope),
+      'queued envelope at alice',
+      30000,
+    );
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(envelope));
+    await waitFor(
+      async () => ((await bridge.store.pendingCount()) === 0 ? true : undefined),
+      'outbox drained',
+    );
+  });
+
+  it('re-registers after Kamailio restarts and carries messages both ways again', async () => {
+    await kamailio.stop();
+    await waitFor(() => (bridge.sip?.isUp() ? undefined : true), 'sip down');
+    await kamailio.start();
+    await waitFor(() => (bridge.sip?.isUp() ? true : undefined), 'sip re-registered', 30000);
+
+    const toAlice = randomEnvelope(50);
+    await carol.sendMessage(aliceSipUser, ENVELOPE_TYPE, b64(toAlice));
+    await alice.next((e) => e.envelope === b64(toAlice), 'envelope after kamailio restart');
+
+    const waitMessage = await carol.receiveOne();
+    const toCarol = randomEnvelope(60);
+    alice.send({ to: carolGhostJid(), envelope: b64(toCarol), id: 'after-k' });
+    const got = await waitMessage();
+    expect(Buffer.from(got.body.trim(), 'base64')).toEqual(Buffer.from(toCarol));
+  });
+});

@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, killChild } from './processes.js';
+import type { ChildProcess } from 'node:child_process';
+
+/** A received SIP MESSAGE as SIPp logged it. */
+export interface SippReceived {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+function scenario(dir: string, name: string, xml: string): string {
+  const path = join(dir, `${name}.xml`);
+  writeFileSync(path, `<?xml version="1.0" encoding="ISO-8859-1" ?>\n${xml}`);
+  return path;
+}
+
+function run(
+  args: readonly string[],
+  cwd: string,
+): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
+  const child = spawn('sipp', [...args, '-nostdin'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const done = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, output })),
+  );
+  return { child, done };
+}
+
+/** A SIP user played by SIPp (UDP) through the proxy at 127.0.0.1:proxyPort. */
+export class SippUser {
+  readonly #children = new Set<ChildProcess>();
+  #seq = 0;
+
+  constructor(
+    readonly user: string,
+    readonly domain: string,
+    readonly proxyPort: number,
+    readonly dir: string,
+  ) {}
+
+  /** Sends one MESSAGE and resolves with the final status code SIPp saw (expects `expect`). */
+  async sendMessage(
+    toUser: string,
+    contentType: string,
+    body: string,
+    expect = 200,
+  ): Promise<void> {
+    const n = ++this.#seq;
+    const file = scenario(
+      this.dir,
+      `send-${this.user}-${n}`,
+      `<scenario name="send">
+  <send retrans="500">
+    <![CDATA[
+      MESSAGE sip:${toUser}@${this.domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: <sip:${this.user}@${this.domain}>;tag=[pid]tag[call_number]
+      To: <sip:${toUser}@${this.domain}>
+      Call-ID: [call_id]
+      CSeq: 1 MESSAGE
+      Content-Type: ${contentType}
+      Content-Length: [len]
+
+      ${body}
+    ]]>
+  </send>
+  <recv response="${expect}"/>
+</scenario>`,
+    );
+    const port = await freePort();
+    const { child, done } = run(
+      [
+        '-sf',
+        file,
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-m',
+        '1',
+        '-timeout',
+        '20s',
+        '-timeout_error',
+        `127.0.0.1:${this.proxyPort}`,
+      ],
+      this.dir,
+    );
+    this.#children.add(child);
+    const { code, output } = await done;
+    this.#children.delete(child);
+    if (code !== 0)
+      throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
+  }
+
+  /**
+   * Registers `user` with a contact on a fresh port and starts a SIPp UAS there that answers
+   * one MESSAGE with 200. Resolves to a function waiting for that MESSAGE.
+   */
+  async receiveOne(): Promise<() => Promise<SippReceived>> {
+    const uasPort = await freePort();
+    const n = ++this.#seq;
+    const uasFile = scenario(
+      this.dir,
+      `uas-${this.user}-${n}`,
+      `<scenario name="receive">
+  <recv request="MESSAGE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]uas[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>`,
+    );
+    const traceDir = join(this.dir, `uas-${n}`);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(traceDir);
+    const uas = run(
+      [
+        '-sf',
+        uasFile,
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(uasPort),
+        '-m',
+        '1',
+        '-timeout',
+        '60s',
+        '-timeout_error',
+        '-trace_msg',
+      ],
+      traceDir,
+    );
+    this.#children.add(uas.child);
+    await this.register(uasPort);
+    return async () => {
+      const { code, output } = await uas.done;
+      this.#children.delete(uas.child);
+      if (code !== 0)
+        throw new Error(`sipp UAS did not receive a MESSAGE: exit ${code}\n${output.slice(-1500)}`);
+      const log = readdirSync(traceDir).find((f) => f.endsWith('_messages.log'));
+      if (!log) throw new Error('sipp wrote no message trace');
+      return parseReceivedMessage(readFileSync(join(traceDir, log), 'utf8'));
+    };
+  }
+
+  /** REGISTERs `user` at the proxy with contact 127.0.0.1:contactPort. */
+  async register(contactPort: number): Promise<void> {
+    const n = ++this.#seq;
+    const file = scenario(
+      this.dir,
+      `reg-${this.user}-${n}`,
+      `<scenario name="register">
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:${this.domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      Max-Forwards: 70
+      From: <sip:${this.user}@${this.domain}>;tag=[pid]reg[call_number]
+      To: <sip:${this.user}@${this.domain}>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:${this.user}@127.0.0.1:${contactPort}>
+      Expires: 600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>`,
+    );
+    const port = await freePort();
+    const { child, done } = run(
+      [
+        '-sf',
+        file,
+        '-i',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-m',
+        '1',
+        '-timeout',
+        '15s',
+        '-timeout_error',
+        `127.0.0.1:${this.proxyPort}`,
+      ],
+      this.dir,
+    );
+    this.#children.add(child);
+    const { code, output } = await done;
+    this.#children.delete(child);
+    if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+  }
+
+  /** Kills every SIPp this user still runs. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#children].map((c) => killChild(c)));
+  }
+}
+
+/** Pulls the first received MESSAGE request (headers + body) out of a SIPp -trace_msg log. */
+export function parseReceivedMessage(log: string): SippReceived {
+  const blocks = log.split(/^-{10,}.*$/m);
+  for (const block of blocks) {
+    const start = block.search(/^MESSAGE sip:/m);
+    if (start < 0 || !/message received/.test(block)) continue;
+    const text = block.slice(start).replace(/\r\n/g, '\n');
+    const split = text.indexOf('\n\n');
+    const head = split < 0 ? text : text.slice(0, split);
+    const body = split < 0 ? '' : text.slice(split + 2).replace(/\n+$/, '');
+    const headers: Record<string, string> = {};
+    for (const line of head.split('\n').slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon > 0)
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    return { headers, body };
+  }
+  throw new Error('no MESSAGE in sipp trace');
+}
