@@ -126,3 +126,25 @@ describe('parseDocument', () => {
     expect(() => parseDocument('openapi: 3.1.0\n')).toThrow(/paths/);
   });
 });
+
+describe('provider document invariants', () => {
+  it('every operation declares 400, since any request can fail validation', () => {
+    const missing = validator.operations
+      .filter((o) => !o.responses.has(400))
+      .map((o) => o.operationId);
+    expect(missing).toEqual([]);
+  });
+
+  it('every operation with a body declares 413 and 415, every signed one 401', () => {
+    for (const op of validator.operations) {
+      if (op.body)
+        expect([op.operationId, op.responses.has(413), op.responses.has(415)]).toEqual([
+          op.operationId,
+          true,
+          true,
+        ]);
+      if (op.security.length > 0)
+        expect([op.operationId, op.responses.has(401)]).toEqual([op.operationId, true]);
+    }
+  });
+});
