@@ -18,6 +18,12 @@ export interface HttpAuditOptions {
   readonly openapi?: { readonly path: string; readonly text: string };
   /** Path (may include a query) to hammer for the rate-limit check. */
   readonly rateLimitPath?: string;
+  /**
+   * When no unauthenticated GET declares 429, probe the first plain GET anyway (`true`, the
+   * provider API: every public endpoint must be limited) or skip (`false`, the directory's publish
+   * API, whose repeatable calls all need a provider signature).
+   */
+  readonly rateLimitUndeclared?: boolean;
   readonly burst: number;
   readonly timeoutMs: number;
 }
@@ -270,24 +276,27 @@ async function problemJson(o: HttpAuditOptions): Promise<Check> {
 }
 
 /** The first unauthenticated GET whose document declares 429, else the first GET without parameters. */
-function rateLimitTarget(doc: Json): string | undefined {
+function rateLimitTarget(doc: Json, undeclared: boolean): string | undefined {
   const gets = probesOf(doc).filter((p) => p.method === 'get' && !p.secured);
   const limited = gets.find(
     (p) => isObject(p.op['responses']) && '429' in (p.op['responses'] as Json),
   );
-  const pick = limited ?? gets.find((p) => !p.template.includes('{'));
+  const pick = limited ?? (undeclared ? gets.find((p) => !p.template.includes('{')) : undefined);
   return pick?.template.replace(/\{[^}]+\}/g, () => `audit-${randomBytes(4).toString('hex')}`);
 }
 
 async function rateLimit(o: HttpAuditOptions, doc: Json | undefined): Promise<Check> {
-  const path = o.rateLimitPath ?? (doc === undefined ? undefined : rateLimitTarget(doc));
+  const path =
+    o.rateLimitPath ??
+    (doc === undefined ? undefined : rateLimitTarget(doc, o.rateLimitUndeclared ?? true));
   const what = `${o.burst} quick requests from one client: some must be answered 429, or RateLimit headers must be sent`;
   if (path === undefined) {
     return {
       id: 'http-rate-limit',
       checks: what,
       status: 'skip',
-      reason: 'no unauthenticated GET to probe; give --rate-limit-path',
+      reason:
+        'no unauthenticated GET declares 429 (signed calls cannot be probed without a key); give --rate-limit-path to choose one',
     };
   }
   const url = new URL(

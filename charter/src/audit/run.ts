@@ -15,6 +15,8 @@ export interface AuditOptions {
   /** Overrides the list's first nameserver (`host:port`). */
   readonly dns?: string;
   readonly probeName?: string;
+  /** The directory publish API's OpenAPI document: when given, that API is audited too. */
+  readonly directoryOpenapi?: { readonly path: string; readonly text: string };
   readonly providerId?: string;
   /** Overrides the list's API base URL (e.g. an internal address of the same service). */
   readonly providerUrl?: string;
@@ -57,6 +59,18 @@ export async function runAudit(o: AuditOptions): Promise<AuditReport> {
           timeoutMs,
         });
         checks.push(...results.map((c) => ({ ...c, target: `${target} @${nameserver}` })));
+      }
+      if (o.directoryOpenapi !== undefined) {
+        const results = await auditHttpApi({
+          baseUrl: entry.publishEndpoint,
+          openapi: o.directoryOpenapi,
+          rateLimitUndeclared: false,
+          burst,
+          timeoutMs,
+        });
+        checks.push(
+          ...results.map((c) => ({ ...c, target: `${target} ${entry.publishEndpoint}` })),
+        );
       }
     }
   }

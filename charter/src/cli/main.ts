@@ -92,7 +92,7 @@ Lists (edits write an unsigned draft: version+1 if the input was signed; --out o
 
 Audit (against running services; see CHARTER.md, "Technical requirements")
   audit --list <list> (--board-fingerprint <hex> | --board-key <file>... --threshold <k>)
-        [--directory <id> [--dns <host:port>] [--probe-name <name>]]
+        [--directory <id> [--dns <host:port>] [--probe-name <name>] [--directory-openapi <file>]]
         [--provider <id> [--provider-url <url>] [--openapi <file>] [--rate-limit-path <path>]]
         [--burst <n>] [--timeout-ms <n>]
 
@@ -135,6 +135,7 @@ const OPTIONS = {
   'probe-name': { type: 'string' },
   'provider-url': { type: 'string' },
   openapi: { type: 'string' },
+  'directory-openapi': { type: 'string' },
   'rate-limit-path': { type: 'string' },
   burst: { type: 'string' },
   'timeout-ms': { type: 'string' },
@@ -693,12 +694,17 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       v.openapi === undefined
         ? undefined
         : { path: v.openapi, text: await readFile(v.openapi, 'utf8') };
+    const directoryOpenapi =
+      v['directory-openapi'] === undefined
+        ? undefined
+        : { path: v['directory-openapi'], text: await readFile(v['directory-openapi'], 'utf8') };
     const auditReport = await runAudit({
       list: verified,
       now: ctx.now,
       ...(v.directory === undefined ? {} : { directoryId: v.directory }),
       ...(v.dns === undefined ? {} : { dns: v.dns }),
       ...(v['probe-name'] === undefined ? {} : { probeName: v['probe-name'] }),
+      ...(directoryOpenapi === undefined ? {} : { directoryOpenapi }),
       ...(v.provider === undefined ? {} : { providerId: v.provider }),
       ...(v['provider-url'] === undefined ? {} : { providerUrl: v['provider-url'] }),
       ...(openapi === undefined ? {} : { openapi }),

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditReport } from '../../src/audit/index.js';
 import { runAudit } from '../../src/audit/index.js';
+import { auditHttpApi } from '../../src/audit/http-checks.js';
 import type { DirectoryEntry, ProviderEntry, TrustAnchor } from '../../src/index.js';
 import {
   boardFingerprint,
@@ -445,6 +446,36 @@ describe('audit of provider APIs against their OpenAPI document', () => {
     expect(status(r, 'provider good', 'problem-json')).toBe('fail');
     expect(status(r, 'provider good', 'http-rate-limit')).toBe('fail');
     expect(r.passed).toBe(false);
+  });
+});
+
+describe('rate-limit probing when no endpoint declares 429', () => {
+  const withoutLimits = JSON.stringify({
+    ...OPENAPI,
+    paths: { '/healthz': OPENAPI.paths['/healthz'], '/v1/account': OPENAPI.paths['/v1/account'] },
+  });
+  const baseUrl = (): string => `http://127.0.0.1:${(goodHttp.address() as AddressInfo).port}`;
+
+  test('a provider API must still be limited: the first plain GET is hammered', async () => {
+    const checks = await auditHttpApi({
+      baseUrl: baseUrl(),
+      openapi: { path: 'inline', text: withoutLimits },
+      burst: 40,
+      timeoutMs: 2000,
+    });
+    const rl = checks.find((c) => c.id === 'http-rate-limit');
+    expect([rl?.status, rl?.reason]).toEqual(['fail', 'GET /healthz: 40x200; never limited']);
+  });
+
+  test('the directory publish API is skipped: its repeatable calls need a provider signature', async () => {
+    const checks = await auditHttpApi({
+      baseUrl: baseUrl(),
+      openapi: { path: 'inline', text: withoutLimits },
+      rateLimitUndeclared: false,
+      burst: 40,
+      timeoutMs: 2000,
+    });
+    expect(checks.find((c) => c.id === 'http-rate-limit')?.status).toBe('skip');
   });
 });
 
