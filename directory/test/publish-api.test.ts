@@ -55,6 +55,9 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
 
     expect((await t.request(acme, 'GET', PATH)).body).toMatchObject({ provider: 'acme-telecom' });
     expect((await t.request(beta, 'GET', PATH)).status).toBe(404);
+    // The + may be percent-encoded (encodeURIComponent), as openapi/directory.yaml allows.
+    const encoded = await t.request(acme, 'GET', `/v1/numbers/${encodeURIComponent(NUMBER)}`);
+    expect(encoded.body).toMatchObject({ number: NUMBER });
 
     expect((await t.request(beta, 'DELETE', PATH)).status).toBe(404);
     expect((await t.request(acme, 'DELETE', PATH)).status).toBe(204);

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// switchboard-directory: operator commands that work on the data directory without starting
+// the servers. `export` prints the zone pre-signed with NSEC3 (for ldns-verify-zone, or to load
+// into a secondary by hand); `ds` prints the DS record and the delv/BIND trust anchor.
+import { resolve } from 'node:path';
+import { openDatabase } from '@switchboard/db';
+import { directoryConfigFromEnv } from './config.js';
+import { loadOrCreateZoneKey } from './keys.js';
+import { trustAnchorClause } from './publish-api.js';
+import { OnlineSigner } from './signer.js';
+import { DirectoryStore } from './store.js';
+import { zoneFileText } from './transfer.js';
+import { defaultZoneSettings } from './zone.js';
+import { ZoneState } from './zone-state.js';
+import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
+
+const USAGE = `usage: switchboard-directory <export|ds> [--data DIR]
+  export   print the zone, pre-signed with NSEC3, as a zone file
+  ds       print the zone's DS record and trust anchor
+Configuration comes from the same DIRECTORY_* variables as the service; --data defaults to
+SWITCHBOARD_DATA_DIR or ./data.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const command = argv[0];
+  const dataFlag = argv.indexOf('--data');
+  const dataDir = resolve(
+    dataFlag >= 0 ? (argv[dataFlag + 1] ?? '') : (process.env['SWITCHBOARD_DATA_DIR'] ?? 'data'),
+  );
+  if (command !== 'export' && command !== 'ds') {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = directoryConfigFromEnv(dataDir, process.env);
+  const keys = await loadOrCreateZoneKey(
+    resolve(config.dataDir, 'keys'),
+    config.apex,
+    config.algorithm,
+  );
+  if (command === 'ds') {
+    console.log(
+      formatRecord({
+        name: config.apex,
+        type: RRType.DS,
+        class: RRClass.IN,
+        ttl: 3600,
+        data: keys.ds,
+      }),
+    );
+    console.log(trustAnchorClause(config.apex, keys.key.dnskey));
+    return 0;
+  }
+  const database = await openDatabase<unknown>({ url: config.databaseUrl });
+  try {
+    const store = await DirectoryStore.open(database);
+    const settings = { ...defaultZoneSettings(config.apex), nameServers: config.nameServers };
+    const signer = new OnlineSigner(keys.key, config.apex);
+    const zone = await ZoneState.load(store, settings, keys.key, signer);
+    process.stdout.write(zoneFileText(zone.signedZone(Date.now() / 1000), config.apex));
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`switchboard-directory: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
