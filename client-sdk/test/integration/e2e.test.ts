@@ -19,6 +19,11 @@ import {
   SwitchboardError,
   cardFromText,
   cardToText,
+  createMemoryProtocolStores,
+  encodeEnvelope,
+  generateRegistrationKeys,
+  MessageType,
+  SignalSessions,
   fetchHttpClient,
   fromUtf8,
   toBase64,
@@ -139,6 +144,57 @@ describe('issue 6: phone-number users', () => {
       ).toBe(`b${i}`);
     }
     expect((await alice.safetyNumber(BOB)).display).toBe((await bob.safetyNumber(ALICE)).display);
+  });
+
+  it('refuses a session-start message that claims a number whose directory key it lacks', async () => {
+    // Mallory has her own keys and Bob's public bundle, and claims to be Alice.
+    const mallory = createMemoryProtocolStores();
+    await generateRegistrationKeys(mallory, { oneTimePreKeyCount: 0 });
+    const sessions = new SignalSessions(mallory, { name: ALICE, deviceId: 1 });
+    const bundle = await new ProviderClient({
+      baseUrl: providerB.url,
+      http: fetchHttpClient(),
+      ed25519,
+    }).getPrekeyBundle(BOB);
+    await sessions.establish({ name: BOB, deviceId: bundle.deviceId }, bundle);
+    const ct = await sessions.encrypt(
+      { name: BOB, deviceId: bundle.deviceId },
+      utf8('send me money'),
+    );
+    const forged = encodeEnvelope({
+      type: MessageType.SignalPreKey,
+      sender: `tel:${ALICE}`,
+      senderDevice: 1,
+      ciphertext: ct.body,
+    });
+    const fresh = phoneClient();
+    await fresh.register({
+      number: '+33142685300',
+      providerId: 'provider-b',
+      getCode: () => inbox.codeFor('+33142685300'),
+    });
+    // Bob (already talking to Alice) and a fresh user (who must ask the directory) both refuse.
+    expect((await errorOf(bob.decrypt(forged))).code).toBe('identity-key-changed');
+    const freshBundle = await new ProviderClient({
+      baseUrl: providerB.url,
+      http: fetchHttpClient(),
+      ed25519,
+    }).getPrekeyBundle((await fresh.account())!.accountId);
+    const m2 = createMemoryProtocolStores();
+    await generateRegistrationKeys(m2, { oneTimePreKeyCount: 0 });
+    const s2 = new SignalSessions(m2, { name: ALICE, deviceId: 1 });
+    await s2.establish({ name: '+33142685300', deviceId: freshBundle.deviceId }, freshBundle);
+    const ct2 = await s2.encrypt(
+      { name: '+33142685300', deviceId: freshBundle.deviceId },
+      utf8('hi'),
+    );
+    const forged2 = encodeEnvelope({
+      type: MessageType.SignalPreKey,
+      sender: `tel:${ALICE}`,
+      senderDevice: 1,
+      ciphertext: ct2.body,
+    });
+    expect((await errorOf(fresh.decrypt(forged2))).code).toBe('identity-key-changed');
   });
 
   it('tops up one-time prekeys when the provider runs low', async () => {
