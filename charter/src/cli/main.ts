@@ -86,11 +86,11 @@ Lists (edits write an unsigned draft: version+1 if the input was signed; --out o
   sign <list> --key <file.key> [--detached <sig.json>] [--out <file>]
   combine <list> <signed-list|sig.json>... [--out <file>]
   verify <list> (--board-fingerprint <hex> | --board-key <file>... --threshold <k> | --previous <list>)
-                [--last-seen-version <n>]
+                [--last-seen-version <n>]      (--previous: your trusted copy of the last version)
   show <list>            diff <old> <new>            fingerprint <list>            schema
   dev-init --dir <dir>   development board (3 keys, threshold 2) and a signed list, if absent
 
-Audit (against running services; see CHARTER.md, "Technical requirements")
+Audit (against running services; what each check means: CHARTER.md section 7)
   audit --list <list> (--board-fingerprint <hex> | --board-key <file>... --threshold <k>)
         [--directory <id> [--dns <host:port>] [--probe-name <name>] [--directory-openapi <file>]]
         [--provider <id> [--provider-url <url>] [--openapi <file>] [--rate-limit-path <path>]]
