@@ -43,7 +43,10 @@ async function post(base: string, path: string, body: unknown, method = 'POST'):
 }
 
 interface ProviderModules {
-  app: { createProviderApp(deps: unknown, options: unknown): { app: express.Express } };
+  app: {
+    createProviderApp(deps: unknown, options: unknown): { app: express.Express; hub: unknown };
+  };
+  sockets: { attachMailboxSockets(server: Server, deps: unknown, hub: unknown): () => void };
   config: { defaultProviderConfig(o: unknown): Record<string, unknown> };
   deps: { createLimits(config: unknown, now: () => number): unknown };
   codes: { MemoryCodeSender: new () => { lastCodeFor(n: string): string | undefined } };
@@ -55,6 +58,7 @@ async function loadProvider(): Promise<ProviderModules> {
   const load = (f: string): Promise<unknown> => import(pathToFileURL(join(providerDist, f)).href);
   return {
     app: (await load('app.js')) as ProviderModules['app'],
+    sockets: (await load('mailbox-socket.js')) as ProviderModules['sockets'],
     config: (await load('config.js')) as ProviderModules['config'],
     deps: (await load('deps.js')) as ProviderModules['deps'],
     codes: (await load('code-sender.js')) as ProviderModules['codes'],
@@ -89,6 +93,7 @@ async function runProvider(
     }
   };
   let server: Server | undefined;
+  let closeSockets = (): void => undefined;
   try {
     await migrateToLatest(
       database.db as Kysely<unknown>,
@@ -110,7 +115,7 @@ async function runProvider(
         resendIntervalSeconds: 0,
       },
       prekeys: { ...prekeys, fetchPerClientAddress: unlimited, fetchPerTarget: unlimited },
-      mailboxes: { ...mailboxes, deliverPerClientAddress: unlimited },
+      mailboxes: { ...mailboxes, deliverPerClientAddress: unlimited, maxMessagesPerMailbox: 1e9 },
     };
     const now = (): number => Date.now();
     const codes = new m.codes.MemoryCodeSender();
@@ -126,16 +131,20 @@ async function runProvider(
       logger: createLogger({ service: 'bench-provider', level: 'silent' }),
       limits: m.deps.createLimits(liftedConfig, now),
     };
-    const { app } = m.app.createProviderApp(deps, { validateResponses: false });
+    const { app, hub } = m.app.createProviderApp(deps, { validateResponses: false });
     server = await listen(app, port);
+    closeSockets = m.sockets.attachMailboxSockets(server, deps, hub);
     const base = `http://127.0.0.1:${port}`;
 
     // Fixture through the API itself (not measured).
-    const numbers = generateBenchZone({
-      count: bundleAccounts + sessions,
-      missingCount: 0,
-      seed: 99,
-    }).entries.map((e) => e.number);
+    const numbers =
+      bundleAccounts + sessions === 0
+        ? []
+        : generateBenchZone({
+            count: bundleAccounts + sessions,
+            missingCount: 0,
+            seed: 99,
+          }).entries.map((e) => e.number);
     const verify = async (number: string): Promise<string> => {
       const s = (await post(base, '/v1/verification/sessions', { number })) as {
         sessionId: string;
@@ -158,11 +167,15 @@ async function runProvider(
     }
     const sessionIds: string[] = [];
     for (const number of numbers.slice(bundleAccounts)) sessionIds.push(await verify(number));
-    const sample = await fetch(`${base}/v1/keys/bundles/${bundleTargets[0]}`);
-    const bundleBytes = (await sample.arrayBuffer()).byteLength;
+    const bundleBytes =
+      bundleTargets.length === 0
+        ? 0
+        : (await (await fetch(`${base}/v1/keys/bundles/${bundleTargets[0]}`)).arrayBuffer())
+            .byteLength;
     const fixture: HttpFixture = { bundleTargets, sessions: sessionIds, bundleBytes };
     writeFileSync(join(workDir, 'fixture.json'), JSON.stringify(fixture));
   } catch (err) {
+    closeSockets();
     server?.closeAllConnections();
     server?.close();
     await database.close();
@@ -171,6 +184,7 @@ async function runProvider(
   }
   const running = server;
   return async () => {
+    closeSockets();
     running.closeAllConnections();
     await new Promise((r) => running.close(r));
     await database.close();

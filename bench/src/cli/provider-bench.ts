@@ -4,20 +4,19 @@
 //   npm run bench:provider -w bench -- [--seconds 10] [--connections 10] [--registrations 1000]
 //     [--accounts 200] [--dialects sqlite,postgres] [--keep]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialectName } from '@switchboard/db';
 import type { HttpLoadResult } from '../http-load.js';
 import { runHttpLoad } from '../http-load.js';
+import { startHttpChild } from '../http-child.js';
 import type { RunningPeer } from '../process.js';
-import { canPin, freePort, sleep, startDaemon } from '../process.js';
+import { canPin, freePort } from '../process.js';
 import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
 import { ratio } from '../stats.js';
 import type { HttpFixture } from '../provider-fixture.js';
 import { registrationBody } from '../provider-fixture.js';
-
-const child = resolve(import.meta.dirname, 'http-server.js');
 
 interface Args {
   seconds: number;
@@ -57,37 +56,6 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
-async function startChild(
-  name: string,
-  dir: string,
-  argv: string[],
-  port: number,
-  cpu: number | undefined,
-): Promise<{ peer: RunningPeer; fixture: HttpFixture }> {
-  mkdirSync(dir, { recursive: true });
-  const peer = startDaemon({
-    name,
-    command: process.execPath,
-    args: [child, ...argv],
-    port,
-    logFile: join(dir, 'server.log'),
-    ...(cpu !== undefined ? { cpu } : {}),
-  });
-  const fixtureFile = join(dir, 'fixture.json');
-  const deadline = Date.now() + 600_000;
-  while (!existsSync(fixtureFile)) {
-    if (Date.now() > deadline)
-      throw new Error(`${name}: no fixture after 600 s; see ${join(dir, 'server.log')}`);
-    const log = existsSync(join(dir, 'server.log'))
-      ? readFileSync(join(dir, 'server.log'), 'utf8')
-      : '';
-    if (log.includes('http-server:')) throw new Error(`${name} failed: ${log.slice(0, 400)}`);
-    await sleep(200);
-  }
-  await sleep(200);
-  return { peer, fixture: JSON.parse(readFileSync(fixtureFile, 'utf8')) as HttpFixture };
-}
-
 interface Row {
   dialect: DialectName;
   operation: 'bundle fetch' | 'registration';
@@ -125,7 +93,7 @@ async function main(): Promise<void> {
       console.log(
         `\n[${dialect}] starting the provider API and registering ${args.accounts} accounts, ${args.registrations} verified sessions...`,
       );
-      provider = await startChild(
+      provider = await startHttpChild(
         `provider-${dialect}`,
         join(work, `provider-${dialect}`),
         [
@@ -140,7 +108,7 @@ async function main(): Promise<void> {
         serverCpu,
       );
       const bPort = await freePort();
-      bare = await startChild(
+      bare = await startHttpChild(
         `bare-${dialect}`,
         join(work, `bare-${dialect}`),
         [

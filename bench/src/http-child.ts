@@ -1,0 +1,40 @@
+// Starting the HTTP benchmark server child (cli/http-server.ts) and reading its fixture.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { RunningPeer } from './process.js';
+import { sleep, startDaemon } from './process.js';
+import type { HttpFixture } from './provider-fixture.js';
+
+const child = resolve(import.meta.dirname, 'cli/http-server.js');
+
+/** Starts `cli/http-server.js` with `argv` and waits until it has written its fixture. */
+export async function startHttpChild(
+  name: string,
+  dir: string,
+  argv: string[],
+  port: number,
+  cpu: number | undefined,
+): Promise<{ peer: RunningPeer; fixture: HttpFixture }> {
+  mkdirSync(dir, { recursive: true });
+  const peer = startDaemon({
+    name,
+    command: process.execPath,
+    args: [child, ...argv],
+    port,
+    logFile: join(dir, 'server.log'),
+    ...(cpu !== undefined ? { cpu } : {}),
+  });
+  const fixtureFile = join(dir, 'fixture.json');
+  const deadline = Date.now() + 600_000;
+  while (!existsSync(fixtureFile)) {
+    if (Date.now() > deadline)
+      throw new Error(`${name}: no fixture after 600 s; see ${join(dir, 'server.log')}`);
+    const log = existsSync(join(dir, 'server.log'))
+      ? readFileSync(join(dir, 'server.log'), 'utf8')
+      : '';
+    if (log.includes('http-server:')) throw new Error(`${name} failed: ${log.slice(0, 400)}`);
+    await sleep(200);
+  }
+  await sleep(200);
+  return { peer, fixture: JSON.parse(readFileSync(fixtureFile, 'utf8')) as HttpFixture };
+}
