@@ -6,7 +6,7 @@ import { enumNameFor } from '@switchboard/e164';
 import { identityMoveMessage, releaseMessage } from '../src/move-proof.js';
 import { identity } from './helpers.js';
 import type { TestDirectory } from './support.js';
-import { APEX, CONTACTS, makeProvider, startTestDirectory } from './support.js';
+import { APEX, checkContract, CONTACTS, makeProvider, startTestDirectory } from './support.js';
 
 const NUMBER = '+442079460958';
 const PATH = `/v1/numbers/${NUMBER}`;
@@ -268,6 +268,15 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
     expect(moved.body).toMatchObject({ provider: 'acme-telecom', identityKey: next.publicBase64 });
   });
 
+  it('checks every response above against openapi/directory.yaml (and the check bites)', () => {
+    expect(() => checkContract('PUT', PATH, 201, 'application/json', { number: NUMBER })).toThrow(
+      /does not match/,
+    );
+    expect(() => checkContract('DELETE', PATH, 200, 'application/json', {})).toThrow(
+      /does not match/,
+    );
+  });
+
   it('publishes the trust anchor', async () => {
     const res = await fetch(`${t.dir.apiUrl}/v1/zone`);
     const zone = (await res.json()) as {
@@ -280,5 +289,12 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
     expect(zone.algorithm).toBe(13);
     expect(zone.ds[0]).toMatch(/IN\s+DS\s+\d+ 13 2 [0-9A-F]{64}$/i);
     expect(zone.trustAnchor).toContain('static-key 257 3 13');
+    const health = await fetch(`${t.dir.apiUrl}/healthz`);
+    expect(await health.json()).toMatchObject({ status: 'ok', serial: t.dir.zone.snapshot.serial });
+    const metrics = await (await fetch(`${t.dir.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^directory_zone_serial \d+$/m);
+    const missing = await fetch(`${t.dir.apiUrl}/v1/nothing`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { code: string }).code).toBe('not-found');
   });
 });

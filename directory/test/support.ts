@@ -11,6 +11,7 @@ import { signRequest } from '@switchboard/http-signature';
 import { createLogger } from '@switchboard/service-kit';
 import type { DirectoryOptions, RunningDirectory } from '../src/directory.js';
 import { startDirectory } from '../src/directory.js';
+import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
 import { StaticProviderKeys } from '../src/providers.js';
 
 /** A provider with its Ed25519 request-signing key. */
@@ -42,6 +43,32 @@ export interface TestDirectory {
 }
 
 export const APEX = 'e164.switchboard.test.';
+
+/** The publish API contract; every response the tests see is checked against it. */
+const contract = createOpenApiValidator(loadDocument('directory'));
+const OPERATIONS: Readonly<Record<string, string>> = {
+  GET: 'getNumber',
+  PUT: 'publishNumber',
+  DELETE: 'withdrawNumber',
+};
+
+/** Throws when a response does not match openapi/directory.yaml. */
+export function checkContract(
+  method: string,
+  path: string,
+  status: number,
+  contentType: string | null,
+  body: unknown,
+): void {
+  const operationId = path.startsWith('/v1/numbers/') ? OPERATIONS[method] : undefined;
+  if (!operationId) return;
+  const result = contract.validateResponse(operationId, status, contentType ?? undefined, body);
+  if (!result.ok) {
+    throw new Error(
+      `${method} ${status} does not match openapi/directory.yaml: ${JSON.stringify(result.errors)}`,
+    );
+  }
+}
 
 /** Starts a directory with the given providers (`inactive` ones listed but suspended). */
 export async function startTestDirectory(
@@ -116,11 +143,9 @@ export async function startTestDirectory(
         ...(raw.length > 0 ? { body: raw } : {}),
       });
       const text = await res.text();
-      return {
-        status: res.status,
-        body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-        headers: res.headers,
-      };
+      const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+      checkContract(method, path, res.status, res.headers.get('content-type'), parsed);
+      return { status: res.status, body: parsed, headers: res.headers };
     },
     async close() {
       await dir.stop();
