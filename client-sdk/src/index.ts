@@ -26,6 +26,7 @@ export * from './rendezvous/connections.js';
 export * from './rendezvous/qr.js';
 export * from './lookup/records.js';
 export * from './lookup/transport.js';
+export * from './lookup/doh.js';
 export * from './lookup/lookup.js';
 export * from './provider/http.js';
 export * from './provider/client.js';

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { isCharterError, verifyTrustList } from '@switchboard/charter';
 import type { VerifiedTrustList } from '@switchboard/charter';
 import {
+  DohTransport,
   IdentityKeyChangedError,
   MailboxMessenger,
   PhoneClient,
@@ -61,6 +62,7 @@ Global options:
                           development only: board-fingerprint.txt next to the list
   --directory <id>        directory from the trust list (default: every active one)
   --nameserver <host:port>  ask this server instead of the listed ones (repeatable)
+  --doh <url>             send directory queries by DNS over HTTPS (RFC 8484) to this URL
   --json                  machine-readable output on stdout
   --help                  this text
 
@@ -92,6 +94,7 @@ const OPTIONS = [
   'qr',
   'out',
   'contact',
+  'doh',
 ];
 const FLAGS = ['json', 'help', 'top-up', 'in-person', 'no-send'];
 
@@ -201,10 +204,11 @@ async function phone(args: ParsedArgs): Promise<PhoneClient> {
   const trustList = await loadTrustList(args, dir);
   const nameservers = all(args, 'nameserver');
   const directoryId = one(args, 'directory');
+  const doh = one(args, 'doh');
   return new PhoneClient({
     storage,
     trustList,
-    dns: new NodeDnsTransport(),
+    dns: doh ? new DohTransport({ url: doh, http: fetchHttpClient() }) : new NodeDnsTransport(),
     http: fetchHttpClient(),
     ed25519: new NodeEd25519(),
     ...(nameservers.length ? { nameservers } : {}),

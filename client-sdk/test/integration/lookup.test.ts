@@ -4,7 +4,16 @@ import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import { RRType, decodeMessage, encodeMessage } from '@switchboard/dns-wire';
 import type { Message, ResourceRecord } from '@switchboard/dns-wire';
 import { generateSigningKey, dsFromDnskey } from '@switchboard/dnssec';
-import { LookupError, lookup, toBase64, toHex } from '../../src/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  DohTransport,
+  LookupError,
+  fetchHttpClient,
+  lookup,
+  toBase64,
+  toHex,
+} from '../../src/index.js';
 import type { DnsTransport, LookupConfig } from '../../src/index.js';
 import { NodeDnsTransport } from '../../src/node/index.js';
 import type { TestDirectory, TestProvider } from './fixtures.js';
@@ -116,6 +125,42 @@ describe('lookup over real DNS', () => {
     const r = await lookup(ALICE, config({ dns: truncating }));
     expect(r.identityKey).toEqual(aliceKey);
     expect(protocols).toContain('tcp');
+  });
+
+  it('works over DNS over HTTPS (RFC 8484) and still validates the answers itself', async () => {
+    // A minimal DoH front end forwarding to the directory's UDP port.
+    const udp = new NodeDnsTransport();
+    const paths: string[] = [];
+    const doh = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        paths.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+        udp.exchange(dir.server, Buffer.concat(chunks), 'tcp').then(
+          (answer) => res.writeHead(200, { 'content-type': 'application/dns-message' }).end(answer),
+          () => res.writeHead(502).end(),
+        );
+      });
+    });
+    await new Promise<void>((r) => doh.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(doh.address() as AddressInfo).port}/dns-query`;
+      const r = await lookup(
+        ALICE,
+        config({ dns: new DohTransport({ url, http: fetchHttpClient() }) }),
+      );
+      expect(r.identityKey).toEqual(aliceKey);
+      expect(paths[0]).toBe('POST /dns-query application/dns-message');
+      const broken = new DohTransport({
+        url: `${url.replace('/dns-query', '')}/nope`,
+        http: fetchHttpClient(),
+      });
+      doh.removeAllListeners('request');
+      doh.on('request', (_req, res) => res.writeHead(404).end());
+      expect((await failure(lookup(ALICE, config({ dns: broken })))).code).toBe('dns-failed');
+    } finally {
+      await new Promise((r) => doh.close(r));
+    }
   });
 
   it('reports a number that is not in the directory as not-found (proved by compact denial)', async () => {
