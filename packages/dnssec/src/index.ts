@@ -22,6 +22,8 @@ export { validateDnskeyRrset, validateResponse } from './validate.js';
 export { nsec3Hash, nsec3OwnerName } from './nsec3.js';
 export { base32hexDecode, base32hexEncode } from '@switchboard/dns-wire';
 export { signZoneNsec3 } from './zone-sign.js';
+export type { ParallelZoneSignOptions } from './zone-sign-parallel.js';
+export { signZoneNsec3Parallel } from './zone-sign-parallel.js';
 export {
   compactDenialNsec,
   minimalCoveringNsec,

@@ -6,7 +6,6 @@ import {
   canonicalRdata,
   compareLabelSequences,
   encodeName,
-  labelCount,
   labelsToName,
   lowerLabels,
   nameToLabels,
@@ -14,7 +13,7 @@ import {
   base32hexEncode,
   rdataCodec,
 } from '@switchboard/dns-wire';
-import type { DomainName, RecordOf, ResourceRecord, RrsigData } from '@switchboard/dns-wire';
+import type { DomainName, RecordOf, ResourceRecord } from '@switchboard/dns-wire';
 import { DnskeyFlag } from './constants.js';
 import type { SigningKey, ZoneSignOptions } from './constants.js';
 import { DnssecError } from './errors.js';
@@ -43,17 +42,6 @@ function keyOf(labels: readonly Uint8Array[]): string {
   return key;
 }
 
-/** Concatenation with preallocation. */
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /**
  * Signs a zone for export: adds DNSKEY (for the given keys), NSEC3PARAM, the NSEC3 chain (no
  * opt-out; empty non-terminals included) and an RRSIG for every authoritative RRset. SEP keys
@@ -65,6 +53,19 @@ export function signZoneNsec3(
   records: readonly ResourceRecord[],
   keys: readonly SigningKey[],
   options: ZoneSignOptions,
+): ResourceRecord[] {
+  return buildSignedZone(records, keys, options, signBytes);
+}
+
+/** Signs one prepared signed-data buffer; the parallel signer defers the work to workers. */
+export type SignatureSource = (key: SigningKey, signedData: Uint8Array) => Uint8Array;
+
+/** The whole zone-signing pipeline with the signature step injected. */
+export function buildSignedZone(
+  records: readonly ResourceRecord[],
+  keys: readonly SigningKey[],
+  options: ZoneSignOptions,
+  signature: SignatureSource,
 ): ResourceRecord[] {
   if (keys.length === 0) throw new DnssecError('bad-option', 'no signing keys');
   const origin = normalizeName(options.origin);
@@ -193,7 +194,7 @@ export function signZoneNsec3(
     zsks.push(...(zone.length ? zone : sep));
   }
   const signerName = labelsToName(originLabels);
-  const rrsigCodec = rdataCodec(RRType.RRSIG);
+  const signerWire = encodeName(signerName);
 
   const signedTypes = (n: Node): number[] => {
     if (isCut(n)) return n.rrsets.has(RRType.DS) ? [RRType.DS] : [];
@@ -201,47 +202,63 @@ export function signZoneNsec3(
   };
 
   const out: ResourceRecord[] = [];
+  // One buffer per signature: RRSIG rdata prefix (RFC 4034 3.1.8.1) + the canonical RRset,
+  // which is built once per RRset and shared by every key.
   const sign = (n: Node, type: number, rrset: readonly ResourceRecord[]): void => {
     const first = rrset[0] as ResourceRecord;
     const signers = type === RRType.DNSKEY ? ksks : zsks;
-    const labels = labelCount(first.name);
-    const ttlAndClass = new Uint8Array(8);
-    const dv = new DataView(ttlAndClass.buffer);
-    dv.setUint16(0, type);
-    dv.setUint16(2, RRClass.IN);
-    dv.setUint32(4, first.ttl);
-    // Canonical RRset body once per RRset, shared by every key (RFC 4034 3.1.8.1, 6.3).
+    const firstLabel = n.labels[0];
+    const wildcard = firstLabel !== undefined && firstLabel.length === 1 && firstLabel[0] === 0x2a;
+    const labels = n.labels.length - (wildcard ? 1 : 0);
     const rdatas = rrset.map((r) => canonicalRdata(r)).sort(compareUint8);
-    const parts: Uint8Array[] = [];
     let bodyLen = 0;
     let prev: Uint8Array | undefined;
+    const unique: Uint8Array[] = [];
     for (const rd of rdatas) {
       if (prev && compareUint8(prev, rd) === 0) continue;
       prev = rd;
-      const len = new Uint8Array([rd.length >>> 8, rd.length & 0xff]);
-      parts.push(n.wire, ttlAndClass, len, rd);
+      unique.push(rd);
       bodyLen += n.wire.length + 10 + rd.length;
     }
+    const prefixLen = 18 + signerWire.length;
+    const signed = new Uint8Array(prefixLen + bodyLen);
+    const dv = new DataView(signed.buffer);
+    dv.setUint16(0, type);
+    dv.setUint8(3, labels);
+    dv.setUint32(4, first.ttl);
+    dv.setUint32(8, expiration);
+    dv.setUint32(12, inception);
+    signed.set(signerWire, 18);
+    let o = prefixLen;
+    for (const rd of unique) {
+      signed.set(n.wire, o);
+      o += n.wire.length;
+      dv.setUint16(o, type);
+      dv.setUint16(o + 2, RRClass.IN);
+      dv.setUint32(o + 4, first.ttl);
+      dv.setUint16(o + 8, rd.length);
+      signed.set(rd, o + 10);
+      o += 10 + rd.length;
+    }
     for (const key of signers) {
-      const data: RrsigData = {
-        typeCovered: type,
-        algorithm: key.algorithm,
-        labels,
-        originalTtl: first.ttl,
-        expiration,
-        inception,
-        keyTag: key.keyTag,
-        signerName,
-        signature: new Uint8Array(0),
-      };
-      const prefix = rrsigCodec.encode(data);
-      const signed = concat([prefix, ...parts], prefix.length + bodyLen);
+      dv.setUint8(2, key.algorithm);
+      dv.setUint16(16, key.keyTag);
       out.push({
         name: first.name,
         type: RRType.RRSIG,
         class: RRClass.IN,
         ttl: first.ttl,
-        data: { ...data, signature: signBytes(key, signed) },
+        data: {
+          typeCovered: type,
+          algorithm: key.algorithm,
+          labels,
+          originalTtl: first.ttl,
+          expiration,
+          inception,
+          keyTag: key.keyTag,
+          signerName,
+          signature: signature(key, signed),
+        },
       });
     }
   };
@@ -299,11 +316,20 @@ export function signZoneNsec3(
       if (toSign.includes(t)) sign(n, t, rrset);
     }
   }
-  for (const rr of nsec3Records) {
+  for (const [i, rr] of nsec3Records.entries()) {
     out.push(rr);
-    const labels = lowerLabels(nameToLabels(rr.name));
-    const wire = encodeName(rr.name.toLowerCase());
-    sign({ name: rr.name, labels, wire, rrsets: new Map() }, RRType.NSEC3, [rr]);
+    const label = new TextEncoder().encode(
+      base32hexEncode((hashed[i] as { hash: Uint8Array }).hash),
+    );
+    const wire = new Uint8Array(1 + label.length + signerWire.length);
+    wire[0] = label.length;
+    wire.set(label, 1);
+    wire.set(signerWire, 1 + label.length);
+    sign(
+      { name: rr.name, labels: [label, ...originLabels], wire, rrsets: new Map() },
+      RRType.NSEC3,
+      [rr],
+    );
   }
   return out;
 }

@@ -15,6 +15,7 @@ import {
   importPrivateKeyPem,
   nsec3Hash,
   signZoneNsec3,
+  signZoneNsec3Parallel,
   signingKeyFromPrivateKey,
   verifyRrsig,
 } from '../src/index.js';
@@ -167,5 +168,38 @@ describe('signZoneNsec3', () => {
     expect(() =>
       signZoneNsec3(parseZone(ZONE_TEXT), [ksk], { ...opts, expiration: INCEPTION }),
     ).toThrow(DnssecError);
+  });
+});
+
+describe('signZoneNsec3Parallel', () => {
+  it('gives the same zone as signZoneNsec3, every signature made on worker threads verifying', async () => {
+    const ksk = generateSigningKey(13);
+    const zsk = generateSigningKey(15, { flags: 256 });
+    const opts = { origin: APEX, inception: INCEPTION, expiration: EXPIRATION };
+    const sync = signZoneNsec3(parseZone(ZONE_TEXT), [ksk, zsk], opts);
+    const par = await signZoneNsec3Parallel(parseZone(ZONE_TEXT), [ksk, zsk], {
+      ...opts,
+      threads: 2,
+      batchSize: 3,
+    });
+    const strip = (rs: readonly ResourceRecord[]): unknown[] =>
+      rs.map((r) =>
+        isRecordType(r, RRType.RRSIG) ? { ...r, data: { ...r.data, signature: null } } : r,
+      );
+    expect(strip(par)).toEqual(strip(sync));
+    let checked = 0;
+    for (const sig of par) {
+      if (!isRecordType(sig, RRType.RRSIG)) continue;
+      const rrset = par.filter((r) => r.type === sig.data.typeCovered && r.name === sig.name);
+      const key = [ksk, zsk].find(
+        (k) => k.keyTag === sig.data.keyTag && k.algorithm === sig.data.algorithm,
+      );
+      expect(key && verifyRrsig(rrset, sig, key.dnskey, NOW)).toEqual({ ok: true });
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+    await expect(
+      signZoneNsec3Parallel(parseZone(ZONE_TEXT), [ksk], { ...opts, threads: 0 }),
+    ).rejects.toThrow(DnssecError);
   });
 });
