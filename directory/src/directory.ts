@@ -75,6 +75,11 @@ export interface RunningDirectory {
   readonly trustAnchor: string;
   /** The zone pre-signed with NSEC3, as zone-file text. */
   exportZone(): string;
+  /**
+   * Renews the transferred/exported signatures when they expire within the refresh margin, by
+   * bumping the serial (runs hourly on its own); true if it did.
+   */
+  renewExportSignatures(): Promise<boolean>;
   /** Resolves once every configured secondary acknowledged NOTIFY for the current serial. */
   notifyNow(): Promise<boolean[]>;
   stop(): Promise<void>;
@@ -206,14 +211,15 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       zone.refresh().catch((err: unknown) => log.warn({ err }, 'zone reload failed'));
     }, options.pollMs ?? 500);
     poll.unref();
+    const renewExport = async (): Promise<boolean> => {
+      if (!zone.exportNeedsResigning(now() / 1000, policy.refreshBefore)) return false;
+      // A new serial makes secondaries transfer the freshly signed zone (after NOTIFY).
+      await store.bump();
+      await zone.refresh();
+      return true;
+    };
     const resign = setInterval(() => {
-      const seconds = now() / 1000;
-      if (zone.exportNeedsResigning(seconds, policy.refreshBefore)) {
-        store
-          .bump()
-          .then(() => zone.refresh())
-          .catch((err: unknown) => log.warn({ err }, 'export re-signing failed'));
-      }
+      renewExport().catch((err: unknown) => log.warn({ err }, 'export re-signing failed'));
     }, 3_600_000);
     resign.unref();
     cleanups.push(() => {
@@ -258,6 +264,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       trustAnchor,
       exportZone: () => zoneFileText(zone.signedZone(now() / 1000), apex),
       notifyNow: notifyAll,
+      renewExportSignatures: renewExport,
       stop: () => (stopping ??= stopAll()),
     };
   } catch (err) {

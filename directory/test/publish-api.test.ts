@@ -101,6 +101,8 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
     expect(
       (await t.request(acme, 'PUT', PATH, undefined, { rawBody: '{not json' })).body,
     ).toMatchObject({ code: 'invalid-body' });
+    const huge = await t.request(acme, 'PUT', PATH, undefined, { rawBody: 'x'.repeat(20_000) });
+    expect(huge.body).toMatchObject({ code: 'payload-too-large', status: 413 });
     const text = await t.request(acme, 'PUT', PATH, undefined, {
       rawBody: 'x',
       contentType: 'text/plain',
