@@ -94,6 +94,15 @@ export const EdnsOptionCode = {
   EXTENDED_ERROR: 15,
 } as const;
 
+/**
+ * Bits of the EDNS flags field (RFC 6891 6.1.4). `Edns.dnssecOk` is DO; the others live in
+ * `Edns.zFlags` (which excludes DO): CO = "compact answers OK" (RFC 9824 3.2).
+ */
+export const EdnsFlag = {
+  DO: 0x8000,
+  CO: 0x4000,
+} as const;
+
 /** A domain name in presentation form, always absolute (decoders emit a trailing dot). */
 export type DomainName = string;
 
