@@ -1,5 +1,9 @@
+import { createServer } from 'node:http';
+import express from 'express';
+import type { Application } from 'express';
 import type { Database } from '@switchboard/db';
-import type { Logger } from '@switchboard/service-kit';
+import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
+import { listenHttp } from '@switchboard/service-kit';
 import { BridgeCore } from './core.js';
 import type { NetworkConnector } from './core.js';
 import type { BridgeConfig } from './config.js';
@@ -7,6 +11,7 @@ import { BridgeMetrics } from './metrics.js';
 import type { Address, Network, Target } from './model.js';
 import { XmppNetwork } from './networks/xmpp-network.js';
 import { SipNetwork } from './networks/sip-network.js';
+import { MatrixNetwork } from './networks/matrix-network.js';
 import type { Resolver } from './routing.js';
 import { BridgeStore } from './store/bridge-store.js';
 
@@ -35,9 +40,11 @@ export class SwitchboardBridge {
   readonly metrics: BridgeMetrics;
   readonly xmpp: XmppNetwork | undefined;
   readonly sip: SipNetwork | undefined;
+  readonly matrix: MatrixNetwork | undefined;
   readonly #config: BridgeConfig;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
+  #http: RunningHttpServer | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(config: BridgeConfig, store: BridgeStore, deps: BridgeDeps) {
@@ -62,6 +69,9 @@ export class SwitchboardBridge {
     };
     this.xmpp = config.xmpp ? new XmppNetwork(config.xmpp, { ...shared, events: side }) : undefined;
     this.sip = config.sip ? new SipNetwork(config.sip, shared) : undefined;
+    this.matrix = config.matrix
+      ? new MatrixNetwork(config.matrix, { ...shared, events: side })
+      : undefined;
     for (const c of this.#connectors()) this.core.register(c);
   }
 
@@ -73,7 +83,12 @@ export class SwitchboardBridge {
 
   /** Connects every network and starts delivering what earlier runs left pending. */
   async start(): Promise<void> {
-    await Promise.all([this.xmpp?.start(), this.sip?.start()]);
+    this.#http = await listenHttp(
+      createServer(this.#httpApp()),
+      this.#config.http.host,
+      this.#config.http.port,
+    );
+    await Promise.all([this.xmpp?.start(), this.sip?.start(), this.matrix?.start()]);
     this.#timer = setInterval(() => this.core.flush(), this.#config.retryIntervalMs);
     this.#timer.unref();
     this.core.flush();
@@ -84,8 +99,38 @@ export class SwitchboardBridge {
     return (this.#stopped ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
       await this.core.stop();
-      await Promise.all([this.xmpp?.stop(), this.sip?.stop()]);
+      await this.#http?.close(2000);
+      await Promise.all([this.xmpp?.stop(), this.sip?.stop(), this.matrix?.stop()]);
     })());
+  }
+
+  /** Where the application-service endpoint, `/health` and `/metrics` listen. */
+  get httpUrl(): string {
+    if (!this.#http) throw new Error('bridge not started');
+    return this.#http.url;
+  }
+
+  /**
+   * One HTTP app: the Application Service API when Matrix is configured, plus `/health`
+   * (200 when every network is connected, 503 otherwise) and `/metrics` (Prometheus).
+   */
+  #httpApp(): Application {
+    const app = this.matrix?.expressApp ?? express();
+    const health = (res: { status(code: number): { json(body: unknown): void } }): void => {
+      this.health().then(
+        (h) => res.status(h.ok ? 200 : 503).json(h),
+        () => res.status(503).json({ ok: false }),
+      );
+    };
+    if (this.matrix) this.matrix.onHealth(health);
+    else app.get('/health', (_req, res) => health(res));
+    app.get('/metrics', (_req, res) => {
+      this.metrics.render().then(
+        (text) => res.type(this.metrics.registry.contentType).send(text),
+        () => res.status(500).end(),
+      );
+    });
+    return app;
   }
 
   /** Connection state of each network and the outbox size. */
@@ -97,14 +142,21 @@ export class SwitchboardBridge {
   }
 
   #connectors(): NetworkConnector[] {
-    return [this.xmpp, this.sip].filter((c): c is NonNullable<typeof c> => c !== undefined);
+    return [this.xmpp, this.sip, this.matrix].filter(
+      (c): c is NonNullable<typeof c> => c !== undefined,
+    );
   }
 
   #relayTyping(from: Address, target: Target, typing: boolean): void {
     if (target.kind !== 'address') return;
     const to = target.address;
     const about: Target = { kind: 'address', address: from };
-    const send = to.network === 'xmpp' ? this.xmpp?.typing(to, about, typing) : undefined;
+    const send =
+      to.network === 'xmpp'
+        ? this.xmpp?.typing(to, about, typing)
+        : to.network === 'matrix'
+          ? this.matrix?.typing(to, about, typing)
+          : undefined;
     send?.catch((err: unknown) => this.#logger.debug({ err }, 'typing not relayed'));
   }
 
@@ -112,6 +164,8 @@ export class SwitchboardBridge {
     // Presence goes only to Matrix ghosts (global presence); XMPP presence is directed and
     // answered per subscription. SIP has no presence in this bridge.
     if (from.network === 'matrix') return;
-    void available;
+    this.matrix
+      ?.setGhostPresence({ kind: 'address', address: from }, available)
+      .catch((err: unknown) => this.#logger.debug({ err }, 'presence not relayed'));
   }
 }

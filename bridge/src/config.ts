@@ -4,6 +4,7 @@ import type { JSONSchemaType } from 'ajv';
 import { BridgeError } from './errors.js';
 import type { XmppConfig } from './networks/xmpp-network.js';
 import type { SipConfig } from './networks/sip-network.js';
+import type { MatrixConfig } from './networks/matrix-network.js';
 
 /** The bridge's whole configuration: one object, validated by {@link BRIDGE_CONFIG_SCHEMA}. */
 export interface BridgeConfig {
@@ -19,6 +20,7 @@ export interface BridgeConfig {
   readonly http: { readonly host: string; readonly port: number };
   readonly xmpp?: XmppConfig;
   readonly sip?: SipConfig;
+  readonly matrix?: MatrixConfig;
 }
 
 /** The one schema; defaults are filled in by validation. */
@@ -74,6 +76,35 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         password: { type: 'string', nullable: true },
         registerExpires: { type: 'integer', minimum: 30, default: 300 },
         reconnectDelayMs: { type: 'integer', minimum: 100, default: 2000 },
+      },
+    },
+    matrix: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: [
+        'homeserverUrl',
+        'domain',
+        'id',
+        'asToken',
+        'hsToken',
+        'senderLocalpart',
+        'ghostPrefix',
+        'probeIntervalMs',
+      ],
+      properties: {
+        homeserverUrl: { type: 'string', pattern: '^https?://' },
+        domain: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]{1,5})?$' },
+        id: { type: 'string', minLength: 1, default: 'switchboard' },
+        asToken: { type: 'string', minLength: 16 },
+        hsToken: { type: 'string', minLength: 16 },
+        senderLocalpart: {
+          type: 'string',
+          pattern: '^[a-z0-9._=/-]+$',
+          default: '_switchboard_bot',
+        },
+        ghostPrefix: { type: 'string', pattern: '^[a-z0-9._=/-]+$', default: '_switchboard_' },
+        probeIntervalMs: { type: 'integer', minimum: 100, default: 5000 },
       },
     },
   },

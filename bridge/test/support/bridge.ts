@@ -15,6 +15,7 @@ export async function makeBridge(
   const parsed = parseBridgeConfig({
     databaseUrl: 'sqlite::memory:',
     retryIntervalMs: 300,
+    http: { host: '127.0.0.1', port: 0 },
     ...config,
   });
   return SwitchboardBridge.create(parsed, {

@@ -20,6 +20,7 @@ export interface XmppEvent {
   readonly security?: string | null;
   readonly condition?: string | null;
   readonly text?: string | null;
+  readonly state?: string;
 }
 
 /** A real XMPP client (slixmpp under Debian's python3), driven over JSON lines. */

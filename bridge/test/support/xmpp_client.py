@@ -68,6 +68,10 @@ class Client(slixmpp.ClientXMPP):
         if received is not None:
             emit({"event": "receipt", "from": str(msg["from"]), "id": received.get("id")})
             return
+        for state in ("composing", "active", "paused"):
+            if xml.find("{http://jabber.org/protocol/chatstates}%s" % state) is not None and xml.find("{jabber:client}body") is None:
+                emit({"event": "chatstate", "from": str(msg["from"].bare), "state": state})
+                return
         env = xml.find("{%s}envelope" % ENVELOPE_NS)
         body = xml.find("{jabber:client}body")
         if env is None and body is None:

@@ -1,0 +1,497 @@
+import type { Application, Request, Response } from 'express';
+import { AppService, AppServiceRegistration } from 'matrix-appservice-bridge';
+import type { Logger } from '@switchboard/service-kit';
+import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
+import type { BridgeCore, NetworkConnector } from '../core.js';
+import { BridgeError } from '../errors.js';
+import type { BridgeMetrics } from '../metrics.js';
+import type { Address, OutboundMessage, Target } from '../model.js';
+import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
+import type { GhostNaming, MatrixEvent, PortalInfo } from '../translators/matrix.js';
+import {
+  MATRIX_ERRORS,
+  bridgeStateEvent,
+  fromMatrixEvent,
+  ghostUserId,
+  toMatrixEvent,
+  toMatrixNotice,
+} from '../translators/matrix.js';
+import { presenceCommand } from './xmpp-network.js';
+import { MatrixClient, MatrixHttpError } from './matrix-client.js';
+
+/** How the bridge runs as a Matrix application service. */
+export interface MatrixConfig {
+  /** Client-Server API base URL of the homeserver. */
+  readonly homeserverUrl: string;
+  /** The homeserver's server name (the part after `:` in user ids). */
+  readonly domain: string;
+  /** Registration id. */
+  readonly id: string;
+  /** Token the bridge presents to the homeserver. */
+  readonly asToken: string;
+  /** Token the homeserver presents to the bridge. */
+  readonly hsToken: string;
+  /** The bridge bot's localpart (registration `sender_localpart`). */
+  readonly senderLocalpart: string;
+  /** Ghost localparts start with this; the namespace `@<prefix>.*:<domain>` is exclusive. */
+  readonly ghostPrefix: string;
+  /** How often an unreachable homeserver is probed again (ms). */
+  readonly probeIntervalMs: number;
+}
+
+/** Cross-network events the Matrix side raises besides messages. */
+export interface MatrixSideEvents {
+  typing?(from: Address, target: Target, typing: boolean): void;
+}
+
+type TxnRequest = Request;
+type TxnResponse = Response;
+
+/**
+ * matrix-appservice's AppService declares its request handlers private, but binds them through
+ * `this` in its constructor, so a subclass's methods of the same names serve the routes. This
+ * view of the class lets TypeScript accept that subclass.
+ */
+interface AppServiceBase {
+  readonly expressApp: Application;
+}
+const AppServiceClass = AppService as unknown as new (config: {
+  homeserverToken: string;
+  httpMaxSizeBytes?: number;
+}) => AppServiceBase;
+
+/**
+ * The registration file for a homeserver (Application Service API §Registration): exclusive
+ * user and alias namespaces for ghosts, ephemeral events (typing, receipts) pushed.
+ */
+export function buildRegistration(config: MatrixConfig, url: string): AppServiceRegistration {
+  const reg = new AppServiceRegistration(url);
+  reg.setId(config.id);
+  reg.setAppServiceToken(config.asToken);
+  reg.setHomeserverToken(config.hsToken);
+  reg.setSenderLocalpart(config.senderLocalpart);
+  reg.setRateLimited(false);
+  reg.setProtocols(['switchboard']);
+  const domain = config.domain.replace(/[.]/g, '\\.');
+  reg.addRegexPattern('users', `@${config.ghostPrefix}.*:${domain}`, true);
+  reg.addRegexPattern('aliases', `#${config.ghostPrefix}.*:${domain}`, true);
+  reg.pushEphemeral = true;
+  return reg;
+}
+
+/**
+ * The application service endpoint, built on matrix-appservice-bridge's AppService but made
+ * durable and spec-exact: a transaction is answered 200 only after its events are recorded,
+ * its id is remembered across restarts, and token errors follow the spec (401 without a
+ * token, 403 with a wrong one).
+ */
+class SwitchboardAppService extends AppServiceClass {
+  readonly #hsToken: string;
+
+  constructor(
+    hsToken: string,
+    readonly handler: {
+      transaction(txnId: string, body: Record<string, unknown>): Promise<void>;
+      userExists(userId: string): Promise<boolean>;
+      health(res: TxnResponse): void;
+    },
+  ) {
+    super({ homeserverToken: hsToken, httpMaxSizeBytes: 10_000_000 });
+    this.#hsToken = hsToken;
+    this.expressApp.post('/_matrix/app/v1/ping', (req: TxnRequest, res: TxnResponse) => {
+      if (!this.#authorized(req, res)) return;
+      res.status(200).send({});
+    });
+  }
+
+  isInvalidToken(req: TxnRequest, res: TxnResponse): boolean {
+    return !this.#authorized(req, res);
+  }
+
+  #authorized(req: TxnRequest, res: TxnResponse): boolean {
+    const header = req.headers.authorization;
+    const query =
+      typeof req.query['access_token'] === 'string' ? req.query['access_token'] : undefined;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : query;
+    if (token === undefined) {
+      res.status(401).send({ errcode: 'M_UNAUTHORIZED', error: 'missing homeserver token' });
+      return false;
+    }
+    if (token !== this.#hsToken) {
+      res.status(403).send({ errcode: 'M_FORBIDDEN', error: 'bad homeserver token' });
+      return false;
+    }
+    return true;
+  }
+
+  onTransaction(req: TxnRequest, res: TxnResponse): void {
+    if (!this.#authorized(req, res)) return;
+    const txnId = String(req.params['txnId'] ?? '');
+    const body: unknown = req.body;
+    if (!txnId || typeof body !== 'object' || body === null || Array.isArray(body)) {
+      res.status(400).send({ errcode: 'M_BAD_JSON', error: 'transaction body must be an object' });
+      return;
+    }
+    this.handler.transaction(txnId, body as Record<string, unknown>).then(
+      () => res.status(200).send({}),
+      () =>
+        res.status(500).send({ errcode: 'M_UNKNOWN', error: 'transaction not processed; retry' }),
+    );
+  }
+
+  onGetUsers(req: TxnRequest, res: TxnResponse): Promise<void> {
+    if (!this.#authorized(req, res)) return Promise.resolve();
+    const userId = String(req.params['userId'] ?? '');
+    return this.handler.userExists(userId).then(
+      (exists) => {
+        if (exists) res.status(200).send({});
+        else
+          res
+            .status(404)
+            .send({ errcode: 'ORG.SWITCHBOARD_NOT_FOUND', error: 'no such remote user' });
+      },
+      () => {
+        res.status(500).send({ errcode: 'M_UNKNOWN', error: 'lookup failed' });
+      },
+    );
+  }
+
+  onGetRoomAlias(req: TxnRequest, res: TxnResponse): Promise<void> {
+    if (!this.#authorized(req, res)) return Promise.resolve();
+    // Portals are created on demand by invitation or by an incoming message, not by alias.
+    res
+      .status(404)
+      .send({ errcode: 'ORG.SWITCHBOARD_NOT_FOUND', error: 'portals are not joined by alias' });
+    return Promise.resolve();
+  }
+
+  onHealthCheck(_req: TxnRequest, res: TxnResponse): void {
+    this.handler.health(res);
+  }
+}
+
+/**
+ * The Matrix side of the bridge: an application service with ghosts for remote users in an
+ * exclusive namespace and one portal room per conversation, created on demand.
+ */
+export class MatrixNetwork implements NetworkConnector {
+  readonly network = 'matrix' as const;
+  readonly client: MatrixClient;
+  readonly #config: MatrixConfig;
+  readonly #core: BridgeCore;
+  readonly #store: BridgeStore;
+  readonly #logger: Logger;
+  readonly #metrics: BridgeMetrics;
+  readonly #events: MatrixSideEvents;
+  readonly #naming: GhostNaming;
+  readonly #appService: SwitchboardAppService;
+  #healthHandler: (res: TxnResponse) => void = (res) => res.send('OK');
+  #up = false;
+  #stopped = false;
+  #probe: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: MatrixConfig,
+    deps: {
+      core: BridgeCore;
+      store: BridgeStore;
+      logger: Logger;
+      metrics: BridgeMetrics;
+      events?: MatrixSideEvents;
+      fetch?: typeof fetch;
+    },
+  ) {
+    this.#config = config;
+    this.#core = deps.core;
+    this.#store = deps.store;
+    this.#logger = deps.logger.child({ network: 'matrix' });
+    this.#metrics = deps.metrics;
+    this.#events = deps.events ?? {};
+    this.#naming = { prefix: config.ghostPrefix, domain: config.domain };
+    this.client = new MatrixClient(config.homeserverUrl, config.asToken, deps.fetch);
+    this.#appService = new SwitchboardAppService(config.hsToken, {
+      transaction: (txnId, body) => this.#onTransaction(txnId, body),
+      userExists: (userId) => this.#userExists(userId),
+      health: (res) => this.#healthHandler(res),
+    });
+  }
+
+  /** The express app serving the Application Service API (mount health/metrics on it too). */
+  get expressApp(): Application {
+    return this.#appService.expressApp;
+  }
+
+  /** Lets the service answer `/health` (the AppService registers that path first). */
+  onHealth(handler: (res: { status(code: number): { json(body: unknown): void } }) => void): void {
+    this.#healthHandler = (res) =>
+      handler(res as unknown as { status(code: number): { json(body: unknown): void } });
+  }
+
+  /** The bridge bot's user id. */
+  get botUserId(): string {
+    return `@${this.#config.senderLocalpart}:${this.#config.domain}`;
+  }
+
+  async start(): Promise<void> {
+    await this.#probeHomeserver();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#probe) clearTimeout(this.#probe);
+    this.#setUp(false);
+  }
+
+  isUp(): boolean {
+    return this.#up;
+  }
+
+  async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
+    await this.#guard(async () => {
+      const ghost = await this.#ensureGhost(sender);
+      const portal = await this.#portalFor(msg.to.id, sender, ghost);
+      const event = toMatrixEvent(msg);
+      // The bridge's message id is the transaction id: a retry after a lost response is
+      // deduplicated by the homeserver instead of posted twice.
+      await this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+    });
+  }
+
+  async notify(to: Address, about: Target, text: string): Promise<void> {
+    await this.#guard(async () => {
+      const ghost = await this.#ensureGhost(about);
+      const portal = await this.#portalFor(to.id, about, ghost);
+      const notice = toMatrixNotice(text);
+      await this.client.sendEvent(
+        ghost,
+        portal.roomId,
+        notice.type,
+        `notice-${Date.now()}-${Math.random()}`,
+        notice.content,
+      );
+    });
+  }
+
+  /** Shows a remote user typing in the portal, if there is one. */
+  async typing(to: Address, about: Target, typing: boolean): Promise<void> {
+    const portal = await this.#store.portalFor(to.id, remoteKeyFor(about));
+    if (!portal || !this.#up) return;
+    await this.#guard(() =>
+      this.client.setTyping(ghostUserId(about, this.#naming), portal.roomId, typing),
+    );
+  }
+
+  /** Sets a ghost's presence (only for ghosts that exist). */
+  async setGhostPresence(about: Target, online: boolean): Promise<void> {
+    const ghost = ghostUserId(about, this.#naming);
+    if (!this.#up || !(await this.#store.hasGhost(ghost))) return;
+    await this.#guard(() => this.client.setPresence(ghost, online));
+  }
+
+  async #onTransaction(txnId: string, body: Record<string, unknown>): Promise<void> {
+    if (await this.#store.hasTransaction(txnId)) return;
+    const events = Array.isArray(body['events']) ? (body['events'] as MatrixEvent[]) : [];
+    const ephemeral = [
+      ...(Array.isArray(body['ephemeral']) ? (body['ephemeral'] as MatrixEvent[]) : []),
+      ...(Array.isArray(body['de.sorunome.msc2409.ephemeral'])
+        ? (body['de.sorunome.msc2409.ephemeral'] as MatrixEvent[])
+        : []),
+    ];
+    for (const event of events) {
+      if (typeof event !== 'object' || event === null) continue;
+      await this.#onEvent(event);
+    }
+    for (const event of ephemeral) {
+      if (typeof event !== 'object' || event === null) continue;
+      await this.#onEphemeral(event);
+    }
+    await this.#store.saveTransaction(txnId);
+  }
+
+  async #onEvent(event: MatrixEvent): Promise<void> {
+    const record = event.room_id ? await this.#store.portalByRoom(event.room_id) : undefined;
+    const portal: PortalInfo | undefined = record && {
+      roomId: record.roomId,
+      matrixUser: record.matrixUser,
+      remote: parseRemoteKey(record.remoteKey),
+    };
+    let inbound;
+    try {
+      inbound = fromMatrixEvent(event, portal, this.#naming, this.botUserId);
+    } catch (err) {
+      if (!BridgeError.is(err) || !portal) throw err;
+      await this.#noticeInRoom(portal, err.message);
+      return;
+    }
+    switch (inbound.kind) {
+      case 'invite':
+        await this.#acceptInvite(inbound.roomId, inbound.inviter, inbound.ghost, inbound.remote);
+        return;
+      case 'message':
+        try {
+          await this.#core.accept('matrix', inbound.message);
+        } catch (err) {
+          if (!BridgeError.is(err) || !portal) throw err;
+          this.#logger.info({ code: err.code }, 'message from Matrix refused');
+          await this.#noticeInRoom(portal, `Not delivered: ${err.message}`);
+        }
+        return;
+      case 'command': {
+        const reply = await presenceCommand(this.#store, `matrix:${inbound.sender}`, inbound.text);
+        if (portal) await this.#noticeInRoom(portal, reply);
+        return;
+      }
+      case 'ignored':
+        return;
+    }
+  }
+
+  async #onEphemeral(event: MatrixEvent): Promise<void> {
+    if (event.type !== 'm.typing' || !event.room_id) return;
+    const record = await this.#store.portalByRoom(event.room_id);
+    if (!record) return;
+    const userIds = event.content?.['user_ids'];
+    const typing = Array.isArray(userIds) && userIds.includes(record.matrixUser);
+    this.#events.typing?.(
+      { network: 'matrix', id: record.matrixUser },
+      parseRemoteKey(record.remoteKey),
+      typing,
+    );
+  }
+
+  async #acceptInvite(
+    roomId: string,
+    inviter: string,
+    ghost: string,
+    remote: Target,
+  ): Promise<void> {
+    await this.#ensureGhost(remote);
+    await this.client.join(ghost, roomId);
+    const saved = await this.#store.savePortal({
+      roomId,
+      matrixUser: inviter,
+      remoteKey: remoteKeyFor(remote),
+    });
+    if (saved.roomId !== roomId) {
+      this.#logger.info('a second room for the same conversation; keeping the first as portal');
+      return;
+    }
+    const state = bridgeStateEvent(remote, this.botUserId, inviter);
+    try {
+      await this.client.sendState(ghost, roomId, state.type, state.stateKey, state.content);
+    } catch (err) {
+      // In a room the user created the ghost may lack the power level for state events.
+      this.#logger.debug({ err }, 'm.bridge state not set');
+    }
+  }
+
+  async #userExists(userId: string): Promise<boolean> {
+    if (!userId.startsWith(`@${this.#config.ghostPrefix}`)) return false;
+    try {
+      const suffix = `:${this.#config.domain}`;
+      if (!userId.endsWith(suffix)) return false;
+      const target = parseRemoteKey(
+        userId.slice(this.#config.ghostPrefix.length + 1, -suffix.length),
+      );
+      await this.#ensureGhost(target);
+      return true;
+    } catch (err) {
+      if (BridgeError.is(err, 'invalid-address')) return false;
+      throw err;
+    }
+  }
+
+  async #ensureGhost(target: Target): Promise<string> {
+    const ghost = ghostUserId(target, this.#naming);
+    if (!(await this.#store.hasGhost(ghost))) {
+      await this.client.registerGhost(ghost.slice(1, ghost.indexOf(':')));
+      await this.#store.saveGhost(ghost);
+    }
+    return ghost;
+  }
+
+  async #portalFor(matrixUser: string, remote: Target, ghost: string): Promise<PortalRecord> {
+    const key = remoteKeyFor(remote);
+    const existing = await this.#store.portalFor(matrixUser, key);
+    if (existing) return existing;
+    const state = bridgeStateEvent(remote, this.botUserId, ghost);
+    const roomId = await this.client.createRoom(ghost, {
+      preset: 'trusted_private_chat',
+      is_direct: true,
+      invite: [matrixUser],
+      name: remote.kind === 'phone' ? remote.e164 : remote.address.id,
+      initial_state: [{ type: state.type, state_key: state.stateKey, content: state.content }],
+    });
+    return this.#store.savePortal({ roomId, matrixUser, remoteKey: key });
+  }
+
+  async #noticeInRoom(portal: PortalInfo | PortalRecord, text: string): Promise<void> {
+    const remote = 'remote' in portal ? portal.remote : parseRemoteKey(portal.remoteKey);
+    const notice = toMatrixNotice(text);
+    try {
+      await this.client.sendEvent(
+        ghostUserId(remote, this.#naming),
+        portal.roomId,
+        notice.type,
+        `notice-${Date.now()}-${Math.random().toString(36).slice(2)}`,
+        notice.content,
+      );
+    } catch (err) {
+      this.#logger.warn({ err }, 'could not post a notice');
+    }
+  }
+
+  /** Maps homeserver failures onto retry (`network-unavailable`) or give up (`delivery-rejected`). */
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      if (!this.#up) this.#setUp(true);
+      return result;
+    } catch (err) {
+      if (err instanceof MatrixHttpError) {
+        if (err.status >= 500 || err.status === 429) {
+          throw new BridgeError('network-unavailable', `homeserver answered ${err.status}`);
+        }
+        throw new BridgeError('delivery-rejected', `homeserver refused: ${err.errcode}`);
+      }
+      if (BridgeError.is(err, 'network-unavailable')) {
+        this.#setUp(false);
+        this.#scheduleProbe();
+      }
+      throw err;
+    }
+  }
+
+  async #probeHomeserver(): Promise<void> {
+    try {
+      await this.client.versions();
+      this.#setUp(true);
+      this.#core.flush();
+    } catch (err) {
+      this.#logger.warn({ err }, 'homeserver not reachable; retrying');
+      this.#setUp(false);
+      this.#scheduleProbe();
+    }
+  }
+
+  #scheduleProbe(): void {
+    if (this.#stopped || this.#probe) return;
+    this.#probe = setTimeout(() => {
+      this.#probe = undefined;
+      void this.#probeHomeserver();
+    }, this.#config.probeIntervalMs);
+  }
+
+  #setUp(up: boolean): void {
+    this.#up = up;
+    this.#metrics.setUp('matrix', up);
+  }
+}
+
+/** HTTP status and errcode for a bridge error (used by the AS endpoint's callers). */
+export function matrixErrorFor(err: BridgeError): {
+  readonly status: number;
+  readonly errcode: string;
+} {
+  return MATRIX_ERRORS[err.code];
+}

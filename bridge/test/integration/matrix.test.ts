@@ -1,0 +1,227 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from '@switchboard/db';
+import type { SwitchboardBridge } from '../../src/bridge.js';
+import { ENVELOPE_EVENT_TYPE } from '../../src/translators/matrix.js';
+import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
+import { HomeserverDouble } from '../support/homeserver-double.js';
+import { KamailioServer } from '../support/kamailio.js';
+import { waitFor } from '../support/processes.js';
+import { ProsodyServer } from '../support/prosody.js';
+import { SippUser } from '../support/sipp.js';
+import { XmppTestClient } from '../support/xmpp-client.js';
+
+const ENVELOPE_TYPE = 'application/vnd.switchboard.envelope';
+const AS_TOKEN = 'as-token-for-tests-0123456789';
+const HS_TOKEN = 'hs-token-for-tests-0123456789';
+
+// Matrix (homeserver test double) <-> XMPP (real Prosody + slixmpp) and SIP (real Kamailio +
+// SIPp), plaintext relay on, and a bridge restart in the middle of a conversation.
+describe('Matrix <-> XMPP and SIP', () => {
+  const prosody = new ProsodyServer();
+  const kamailio = new KamailioServer();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-mx-'));
+  const hs = new HomeserverDouble({
+    domain: 'hs.test',
+    asToken: AS_TOKEN,
+    hsToken: HS_TOKEN,
+    userNamespace: /^@_switchboard_.*:hs\.test$/,
+    senderLocalpart: '_switchboard_bot',
+  });
+  let database: Database<unknown>;
+  let bridge: SwitchboardBridge;
+  let alice: XmppTestClient;
+  let carol: SippUser;
+  const dave = hs.addLocalUser('dave');
+  const erin = hs.addLocalUser('erin');
+  const aliceGhost = '@_switchboard_xmpp_alice=40xmpp.test:hs.test';
+  const carolGhost = '@_switchboard_sip_carol=40sip.test:hs.test';
+  const daveJid = (): string => `mx_=40dave=3ahs.test@${prosody.componentDomain}`;
+  let daveRoom = '';
+
+  const config = (): Record<string, unknown> => ({
+    plaintextRelay: true,
+    xmpp: {
+      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
+      domain: prosody.componentDomain,
+      secret: prosody.componentSecret,
+      reconnectDelayMs: 300,
+    },
+    sip: {
+      server: kamailio.wsUrl,
+      domain: kamailio.domain,
+      user: kamailio.bridgeUser,
+      registerExpires: 60,
+      reconnectDelayMs: 300,
+    },
+    matrix: {
+      homeserverUrl: hs.url,
+      domain: 'hs.test',
+      id: 'switchboard',
+      asToken: AS_TOKEN,
+      hsToken: HS_TOKEN,
+      senderLocalpart: '_switchboard_bot',
+      ghostPrefix: '_switchboard_',
+      probeIntervalMs: 300,
+    },
+  });
+
+  const startBridge = async (): Promise<void> => {
+    bridge = await makeBridge(config(), database);
+    await bridge.start();
+    hs.setAppServiceUrl(bridge.httpUrl);
+    await waitFor(
+      () => (bridge.matrix?.isUp() && bridge.sip?.isUp() ? true : undefined),
+      'bridge up',
+    );
+  };
+
+  beforeAll(async () => {
+    await Promise.all([prosody.init(), kamailio.init(), hs.start()]);
+    prosody.register('alice', 'alice-pw');
+    await Promise.all([prosody.start(), kamailio.start()]);
+    database = await fileDatabase(join(dir, 'bridge.db'));
+    await startBridge();
+    await waitFor(() => (bridge.xmpp?.isUp() ? true : undefined), 'xmpp up');
+    alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', prosody.c2sPort);
+    await alice.ready();
+    carol = new SippUser('carol', kamailio.domain, kamailio.udpPort, dir);
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled([alice?.close(), carol?.close()]);
+    await bridge?.stop();
+    await database?.close();
+    await Promise.allSettled([prosody.dispose(), kamailio.dispose(), hs.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('joins a portal when a Matrix user invites a ghost, and carries an envelope to XMPP unchanged', async () => {
+    daveRoom = hs.createRoomAs(dave, [aliceGhost]);
+    await waitFor(
+      () => (hs.rooms.get(daveRoom)?.members.get(aliceGhost) === 'join' ? true : undefined),
+      'ghost joined',
+    );
+    expect(hs.users.has(aliceGhost)).toBe(true);
+
+    const envelope = randomEnvelope(1000);
+    hs.sendAs(dave, daveRoom, ENVELOPE_EVENT_TYPE, {
+      envelope: b64(envelope),
+      media_type: ENVELOPE_TYPE,
+    });
+    const got = await alice.next((e) => e.envelope === b64(envelope), 'envelope at alice');
+    expect(got.from).toBe(daveJid());
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(envelope));
+  });
+
+  it('carries an envelope from XMPP back into the same portal as the ghost', async () => {
+    const envelope = randomEnvelope(400);
+    alice.send({ to: daveJid(), envelope: b64(envelope), id: 'to-dave' });
+    const event = await waitFor(
+      () => hs.eventsIn(daveRoom, ENVELOPE_EVENT_TYPE).find((e) => e.sender === aliceGhost),
+      'envelope event from alice ghost',
+    );
+    expect(Buffer.from(String(event.content['envelope']), 'base64')).toEqual(Buffer.from(envelope));
+    // Every masqueraded call stayed inside the namespace and was accepted.
+    expect(hs.refused.filter((r) => r.errcode === 'M_EXCLUSIVE')).toEqual([]);
+    expect(
+      hs.requests.every((r) => r.userId === hs.botUserId || r.userId.startsWith('@_switchboard_')),
+    ).toBe(true);
+  });
+
+  it('creates a portal on demand for a SIP user writing to a Matrix user, with m.bridge state', async () => {
+    const envelope = randomEnvelope(500);
+    await carol.sendMessage('mx_=40erin=3ahs.test', ENVELOPE_TYPE, b64(envelope));
+    const room = await waitFor(() => hs.roomsWith(erin)[0], 'portal for erin');
+    expect(room.creator).toBe(carolGhost);
+    expect(room.members.get(erin)).toBe('invite');
+    const bridgeState = hs.eventsIn(room.id, 'm.bridge')[0];
+    expect(bridgeState?.state_key).toBe('org.switchboard://sip/sip_carol=40sip.test');
+    expect(bridgeState?.content['protocol']).toEqual({
+      id: 'switchboard',
+      displayname: 'Switchboard',
+    });
+    const event = await waitFor(
+      () => hs.eventsIn(room.id, ENVELOPE_EVENT_TYPE)[0],
+      'envelope in erin portal',
+    );
+    expect(Buffer.from(String(event.content['envelope']), 'base64')).toEqual(Buffer.from(envelope));
+
+    // Erin joins and answers: the envelope reaches carol's SIP phone unchanged.
+    hs.joinAs(erin, room.id);
+    const waitMessage = await carol.receiveOne();
+    const reply = randomEnvelope(600);
+    hs.sendAs(erin, room.id, ENVELOPE_EVENT_TYPE, { envelope: b64(reply) });
+    const got = await waitMessage();
+    expect(got.headers['content-type']).toBe(ENVELOPE_TYPE);
+    expect(Buffer.from(got.body.trim(), 'base64')).toEqual(Buffer.from(reply));
+  });
+
+  it('marks relayed plaintext end-to-bridge in both directions', async () => {
+    hs.sendAs(dave, daveRoom, 'm.room.message', { msgtype: 'm.text', body: 'plain from matrix' });
+    const atAlice = await alice.next(
+      (e) => e.body === '[end-to-bridge] plain from matrix',
+      'plaintext at alice',
+    );
+    expect(atAlice.security).toBe('end-to-bridge');
+    alice.send({ to: daveJid(), body: 'plain from xmpp', id: 'plain-to-dave' });
+    const event = await waitFor(
+      () =>
+        hs
+          .eventsIn(daveRoom, 'm.room.message')
+          .find((e) => e.content['body'] === '[end-to-bridge] plain from xmpp'),
+      'plaintext event',
+    );
+    expect(event.content['org.switchboard.security']).toBe('end-to-bridge');
+  });
+
+  it('relays typing from Matrix to XMPP', async () => {
+    hs.typingAs(dave, daveRoom, true);
+    await alice.next(
+      (e) => e.event === 'chatstate' && e.state === 'composing' && e.from === daveJid(),
+      'typing at alice',
+    );
+  });
+
+  it('checks the homeserver token and processes a repeated transaction once', async () => {
+    const body = { events: [] };
+    expect(await hs.pushRaw('auth-none', body, 'none')).toBe(401);
+    expect(await hs.pushRaw('auth-wrong', body, 'wrong')).toBe(403);
+    expect(await hs.pushRaw('auth-query', body, 'query')).toBe(200);
+
+    const envelope = randomEnvelope(77);
+    const event = {
+      event_id: '$repeat-1',
+      room_id: daveRoom,
+      sender: dave,
+      type: ENVELOPE_EVENT_TYPE,
+      content: { envelope: b64(envelope) },
+      origin_server_ts: Date.now(),
+    };
+    expect(await hs.pushRaw('repeat', { events: [event] })).toBe(200);
+    expect(await hs.pushRaw('repeat', { events: [event] })).toBe(200);
+    await alice.next((e) => e.envelope === b64(envelope), 'repeated envelope at alice');
+    await bridge.core.idle();
+    expect(alice.events.filter((e) => e.envelope === b64(envelope))).toHaveLength(1);
+  });
+
+  it('loses no acknowledged Matrix message across a bridge restart while XMPP is down', async () => {
+    await prosody.stop();
+    await waitFor(() => (bridge.xmpp?.isUp() ? undefined : true), 'xmpp down');
+    const envelope = randomEnvelope(222);
+    hs.sendAs(dave, daveRoom, ENVELOPE_EVENT_TYPE, { envelope: b64(envelope) });
+    await hs.drained(); // the AS answered 200: the message is acknowledged
+    await bridge.stop();
+
+    await prosody.start();
+    await startBridge();
+    await alice.ready(2);
+    const got = await alice.next(
+      (e) => e.envelope === b64(envelope),
+      'envelope after restart',
+      30000,
+    );
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(envelope));
+  });
+});

@@ -1,0 +1,404 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import type { RunningHttpServer } from '@switchboard/service-kit';
+import { listenHttp } from '@switchboard/service-kit';
+
+/** One event as the double stored it (and pushed it to the application service). */
+export interface RecordedEvent {
+  readonly event_id: string;
+  readonly room_id: string;
+  readonly sender: string;
+  readonly type: string;
+  readonly state_key?: string;
+  readonly content: Record<string, unknown>;
+  readonly origin_server_ts: number;
+}
+
+export interface Room {
+  readonly id: string;
+  readonly creator: string;
+  readonly members: Map<string, 'invite' | 'join'>;
+  readonly events: RecordedEvent[];
+}
+
+export interface HomeserverDoubleOptions {
+  readonly domain: string;
+  readonly asToken: string;
+  readonly hsToken: string;
+  /** The AS's exclusive user namespace, as a regex over full user ids. */
+  readonly userNamespace: RegExp;
+  readonly senderLocalpart: string;
+}
+
+class MatrixError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errcode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A test double of a homeserver's side of the Application Service API (spec v1.2-era):
+ * the Client-Server endpoints the bridge calls, with the checks a real homeserver makes
+ * (as_token on every call, `user_id` masquerading only inside the exclusive namespace and
+ * only for registered users, membership before sending, per-user transaction idempotency,
+ * power levels for state), and the push side: transactions to the AS with the hs_token,
+ * retried with the same id until the AS answers 200, in order.
+ */
+export class HomeserverDouble {
+  readonly users = new Set<string>();
+  readonly rooms = new Map<string, Room>();
+  /** Every Client-Server request the AS made: method, path, acting user. */
+  readonly requests: Array<{ method: string; path: string; userId: string }> = [];
+  /** Requests refused by the checks, with the errcode. */
+  readonly refused: Array<{ path: string; errcode: string }> = [];
+  /** Typing and presence as the AS set them. */
+  readonly typing = new Map<string, boolean>();
+  readonly presence = new Map<string, string>();
+  readonly #opts: HomeserverDoubleOptions;
+  readonly #txns = new Map<string, string>();
+  readonly #queue: Array<{ events: RecordedEvent[]; ephemeral: unknown[] }> = [];
+  #asUrl = '';
+  #http: RunningHttpServer | undefined;
+  #pushing: Promise<void> | undefined;
+  #txnCounter = 0;
+
+  constructor(opts: HomeserverDoubleOptions) {
+    this.#opts = opts;
+    this.users.add(this.botUserId);
+  }
+
+  get botUserId(): string {
+    return `@${this.#opts.senderLocalpart}:${this.#opts.domain}`;
+  }
+
+  get url(): string {
+    if (!this.#http) throw new Error('not started');
+    return this.#http.url;
+  }
+
+  /** Where transactions are pushed (the AS `url` from its registration). */
+  setAppServiceUrl(url: string): void {
+    this.#asUrl = url;
+    this.#kick();
+  }
+
+  async start(): Promise<void> {
+    this.#http = await listenHttp(createServer(this.#app()), '127.0.0.1', 0);
+  }
+
+  async stop(): Promise<void> {
+    await this.#http?.close(500);
+  }
+
+  // ---- a local (non-AS) user's actions, as a Matrix client would cause them ----
+
+  addLocalUser(localpart: string): string {
+    const id = `@${localpart}:${this.#opts.domain}`;
+    this.users.add(id);
+    return id;
+  }
+
+  createRoomAs(user: string, invite: readonly string[] = []): string {
+    const room = this.#createRoom(user, {});
+    for (const target of invite) this.#invite(user, room, target);
+    return room.id;
+  }
+
+  joinAs(user: string, roomId: string): void {
+    this.#join(user, this.#room(roomId));
+  }
+
+  sendAs(user: string, roomId: string, type: string, content: Record<string, unknown>): string {
+    const room = this.#room(roomId);
+    if (room.members.get(user) !== 'join') throw new Error(`${user} is not in ${roomId}`);
+    return this.#record(room, user, type, content).event_id;
+  }
+
+  typingAs(user: string, roomId: string, typing: boolean): void {
+    this.#queue.push({
+      events: [],
+      ephemeral: [
+        { type: 'm.typing', room_id: roomId, content: { user_ids: typing ? [user] : [] } },
+      ],
+    });
+    this.#kick();
+  }
+
+  /** Pushes one raw transaction as-is (for token and idempotency checks); returns the status. */
+  async pushRaw(
+    txnId: string,
+    body: unknown,
+    auth: 'bearer' | 'query' | 'none' | 'wrong' = 'bearer',
+  ): Promise<number> {
+    const token = auth === 'wrong' ? 'not-the-hs-token' : this.#opts.hsToken;
+    const url = new URL(`${this.#asUrl}/_matrix/app/v1/transactions/${encodeURIComponent(txnId)}`);
+    if (auth === 'query') url.searchParams.set('access_token', token);
+    const res = await fetch(url, {
+      method: 'PUT',
+      headers: {
+        'content-type': 'application/json',
+        ...(auth === 'bearer' || auth === 'wrong' ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  /** Resolves when every queued transaction was accepted by the AS. */
+  async drained(): Promise<void> {
+    while (this.#pushing) await this.#pushing;
+  }
+
+  eventsIn(roomId: string, type?: string): RecordedEvent[] {
+    return this.#room(roomId).events.filter((e) => type === undefined || e.type === type);
+  }
+
+  roomsWith(user: string): Room[] {
+    return [...this.rooms.values()].filter((r) => r.members.has(user));
+  }
+
+  // ---- internals ----
+
+  #room(roomId: string): Room {
+    const room = this.rooms.get(roomId);
+    if (!room) throw new MatrixError(404, 'M_NOT_FOUND', 'unknown room');
+    return room;
+  }
+
+  #createRoom(creator: string, body: Record<string, unknown>): Room {
+    const id = `!${randomBytes(9).toString('base64url')}:${this.#opts.domain}`;
+    const room: Room = { id, creator, members: new Map(), events: [] };
+    this.rooms.set(id, room);
+    this.#record(room, creator, 'm.room.create', { creator }, '');
+    room.members.set(creator, 'join');
+    this.#record(room, creator, 'm.room.member', { membership: 'join' }, creator);
+    const initialState = Array.isArray(body['initial_state'])
+      ? (body['initial_state'] as Array<Record<string, unknown>>)
+      : [];
+    for (const s of initialState) {
+      this.#record(
+        room,
+        creator,
+        String(s['type']),
+        (s['content'] ?? {}) as Record<string, unknown>,
+        String(s['state_key'] ?? ''),
+      );
+    }
+    return room;
+  }
+
+  #invite(by: string, room: Room, target: string): void {
+    if (room.members.get(by) !== 'join') {
+      throw new MatrixError(403, 'M_FORBIDDEN', 'inviter not in room');
+    }
+    room.members.set(target, 'invite');
+    this.#record(room, by, 'm.room.member', { membership: 'invite' }, target);
+  }
+
+  #join(user: string, room: Room): void {
+    const m = room.members.get(user);
+    if (m === 'join') return;
+    if (m !== 'invite') throw new MatrixError(403, 'M_FORBIDDEN', 'not invited');
+    room.members.set(user, 'join');
+    this.#record(room, user, 'm.room.member', { membership: 'join' }, user);
+  }
+
+  #record(
+    room: Room,
+    sender: string,
+    type: string,
+    content: Record<string, unknown>,
+    stateKey?: string,
+  ): RecordedEvent {
+    const event: RecordedEvent = {
+      event_id: `$${randomBytes(12).toString('base64url')}`,
+      room_id: room.id,
+      sender,
+      type,
+      content,
+      origin_server_ts: Date.now(),
+      ...(stateKey === undefined ? {} : { state_key: stateKey }),
+    };
+    room.events.push(event);
+    this.#queue.push({ events: [event], ephemeral: [] });
+    this.#kick();
+    return event;
+  }
+
+  #kick(): void {
+    if (this.#pushing || !this.#asUrl || this.#queue.length === 0) return;
+    this.#pushing = this.#pushLoop().finally(() => {
+      this.#pushing = undefined;
+      this.#kick();
+    });
+  }
+
+  /** Sends queued transactions in order; a failed one is retried (same txn id) until 200. */
+  async #pushLoop(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const txn = this.#queue[0]!;
+      const txnId = `txn${++this.#txnCounter}`;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const status = await this.pushRaw(txnId, {
+            events: txn.events,
+            ephemeral: txn.ephemeral,
+          });
+          if (status === 200) break;
+        } catch {
+          // AS down: retry like a homeserver does.
+        }
+        if (attempt > 600) throw new Error('AS never accepted the transaction');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      this.#queue.shift();
+    }
+  }
+
+  #app(): express.Express {
+    const app = express();
+    app.use(express.json({ limit: '10mb' }));
+    app.get('/_matrix/client/versions', (_req, res) => {
+      res.json({ versions: ['v1.1', 'v1.2', 'v1.3'] });
+    });
+    const wrap =
+      (fn: (req: Request, actingUser: string) => unknown) =>
+      (req: Request, res: Response, next: NextFunction): void => {
+        try {
+          const actingUser = this.#authenticate(req);
+          this.requests.push({ method: req.method, path: req.path, userId: actingUser });
+          res.json(fn(req, actingUser) ?? {});
+        } catch (err) {
+          if (err instanceof MatrixError) {
+            this.refused.push({ path: req.path, errcode: err.errcode });
+            res.status(err.status).json({ errcode: err.errcode, error: err.message });
+            return;
+          }
+          next(err);
+        }
+      };
+    const body = (req: Request): Record<string, unknown> =>
+      (req.body ?? {}) as Record<string, unknown>;
+    app.post(
+      '/_matrix/client/v3/register',
+      wrap((req) => {
+        if (body(req)['type'] !== 'm.login.application_service') {
+          throw new MatrixError(401, 'M_FORBIDDEN', 'AS registration needs that login type');
+        }
+        const userId = `@${String(body(req)['username'])}:${this.#opts.domain}`;
+        if (!this.#opts.userNamespace.test(userId)) {
+          throw new MatrixError(400, 'M_EXCLUSIVE', 'outside namespace');
+        }
+        if (this.users.has(userId)) throw new MatrixError(400, 'M_USER_IN_USE', 'taken');
+        this.users.add(userId);
+        return { user_id: userId };
+      }),
+    );
+    app.post(
+      '/_matrix/client/v3/createRoom',
+      wrap((req, user) => {
+        const room = this.#createRoom(user, body(req));
+        const invite = body(req)['invite'];
+        for (const target of Array.isArray(invite) ? (invite as string[]) : []) {
+          this.#invite(user, room, target);
+        }
+        return { room_id: room.id };
+      }),
+    );
+    app.post(
+      '/_matrix/client/v3/rooms/:roomId/join',
+      wrap((req, user) => {
+        const room = this.#room(String(req.params['roomId']));
+        this.#join(user, room);
+        return { room_id: room.id };
+      }),
+    );
+    app.put(
+      '/_matrix/client/v3/rooms/:roomId/send/:type/:txnId',
+      wrap((req, user) => {
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(user) !== 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
+        }
+        // Client-Server API §Transaction identifiers: scoped to the access token (and, for an
+        // application service, the masqueraded user).
+        const key = `${user}|${String(req.params['txnId'])}`;
+        const seen = this.#txns.get(key);
+        if (seen) return { event_id: seen };
+        const event = this.#record(room, user, String(req.params['type']), body(req));
+        this.#txns.set(key, event.event_id);
+        return { event_id: event.event_id };
+      }),
+    );
+    app.put(
+      '/_matrix/client/v3/rooms/:roomId/state/:type/:stateKey',
+      wrap((req, user) => {
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(user) !== 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
+        }
+        if (room.creator !== user) {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'power level too low for state');
+        }
+        const event = this.#record(
+          room,
+          user,
+          String(req.params['type']),
+          body(req),
+          String(req.params['stateKey']),
+        );
+        return { event_id: event.event_id };
+      }),
+    );
+    app.put(
+      '/_matrix/client/v3/rooms/:roomId/typing/:userId',
+      wrap((req, user) => {
+        if (req.params['userId'] !== user) {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'typing for another user');
+        }
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(user) !== 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
+        }
+        this.typing.set(`${room.id}|${user}`, body(req)['typing'] === true);
+        return {};
+      }),
+    );
+    app.put(
+      '/_matrix/client/v3/presence/:userId/status',
+      wrap((req, user) => {
+        if (req.params['userId'] !== user) {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'presence for another user');
+        }
+        this.presence.set(user, String(body(req)['presence']));
+        return {};
+      }),
+    );
+    return app;
+  }
+
+  /** Application Service API §Authorization and §Identity assertion. */
+  #authenticate(req: Request): string {
+    const header = req.headers.authorization;
+    const query =
+      typeof req.query['access_token'] === 'string' ? req.query['access_token'] : undefined;
+    const token = header?.startsWith('Bearer ') ? header.slice(7) : query;
+    if (token === undefined) throw new MatrixError(401, 'M_MISSING_TOKEN', 'missing token');
+    if (token !== this.#opts.asToken) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'bad token');
+    const userId = typeof req.query['user_id'] === 'string' ? req.query['user_id'] : this.botUserId;
+    if (userId !== this.botUserId && !this.#opts.userNamespace.test(userId)) {
+      throw new MatrixError(403, 'M_EXCLUSIVE', 'user_id outside the namespace');
+    }
+    if (!this.users.has(userId) && req.path !== '/_matrix/client/v3/register') {
+      throw new MatrixError(403, 'M_FORBIDDEN', 'application service has not registered this user');
+    }
+    return userId;
+  }
+}
