@@ -234,6 +234,7 @@ function checkDirectory(dir: DirectoryEntry, where: string): void {
       throw new CharterError(
         'schema-violation',
         `nameserver port at ${where}/nameservers/${i} is out of range`,
+        `${where}/nameservers/${i}`,
       );
     }
   });
