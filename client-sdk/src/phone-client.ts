@@ -280,6 +280,20 @@ export class PhoneClient {
     return { from, deviceId: env.senderDevice, plaintext };
   }
 
+  /**
+   * The user has verified the contact's new key (safety number compared out of band): accept
+   * the key the directory now publishes for `number`, drop the old session and start anew.
+   */
+  async approveNewIdentity(number: string): Promise<LookupResult & { readonly deviceId: number }> {
+    const found = await this.lookup(number);
+    const deviceId = (await this.#peerDevice(found.number)) ?? 1;
+    await this.#stores.identity.approveIdentity(
+      ProtocolAddress.new(found.number, deviceId),
+      PublicKey.deserialize(copyBytes(found.identityKey)),
+    );
+    return this.startSession(found.number);
+  }
+
   /** Safety number with `number`, from our identity key and the one stored for them. */
   async safetyNumber(number: string): Promise<SafetyNumber> {
     const me = await this.#requireAccount();

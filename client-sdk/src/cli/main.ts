@@ -44,6 +44,8 @@ Phone-number mode (needs a trust list):
   send <+E164> <message>                 print an envelope (base64) for any transport
   receive --envelope <base64|->          decrypt an envelope (- reads stdin)
   fingerprint <+E164|contact-id>         safety number with a contact
+  approve <+E164>                        accept a contact's changed identity key (after
+                                         comparing safety numbers) and start a new session
 
 Unregulated mode (no number, no directory):
   card create [--mailbox <provider-url>]... [--address <uri>]... [--label <name>]
@@ -447,6 +449,18 @@ async function run(argv: ReadonlyArray<string>): Promise<number> {
           },
         );
       }
+      return EXIT.ok;
+    }
+    case 'approve': {
+      const number = rest[0];
+      if (!number || !isPhone(number)) throw new UsageError('usage: switchboard approve <+E164>');
+      const client = await phone(args);
+      const r = await client.approveNewIdentity(number);
+      const sn = await client.safetyNumber(r.number);
+      io.out(`accepted the new key of ${r.number}; new safety number:\n${sn.display}`, {
+        contact: r.number,
+        safetyNumber: sn.display,
+      });
       return EXIT.ok;
     }
     case 'contacts': {

@@ -19,6 +19,7 @@ import {
   SwitchboardError,
   cardFromText,
   cardToText,
+  IdentityKeyChangedError,
   createMemoryProtocolStores,
   encodeEnvelope,
   generateRegistrationKeys,
@@ -201,6 +202,37 @@ describe('issue 6: phone-number users', () => {
     // Bob's provider handed out one of his 10 prekeys; ask for at least 50.
     expect(await bob.topUpPrekeys({ minimum: 50, batch: 40 })).toBe(40);
     expect(await bob.topUpPrekeys({ minimum: 20 })).toBe(0);
+  });
+
+  it('surfaces a changed identity key end to end and continues only after approval', async () => {
+    const carol = phoneClient();
+    const CAROL = '+33142685311';
+    await carol.register({
+      number: CAROL,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(CAROL),
+      publishContacts: [{ service: 'sip', uri: 'sip:carol@a.example' }],
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(fromUtf8((await carol.decrypt(await alice.encrypt(CAROL, utf8('one')))).plaintext)).toBe(
+      'one',
+    );
+    // Carol reinstalls: new keys, same number, republished by her provider.
+    const carol2 = phoneClient();
+    await carol2.register({
+      number: CAROL,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(CAROL),
+      publishContacts: [{ service: 'sip', uri: 'sip:carol@a.example' }],
+    });
+    await new Promise((r) => setTimeout(r, 1200));
+    const err = await errorOf(alice.startSession(CAROL));
+    expect(err).toBeInstanceOf(IdentityKeyChangedError);
+    expect(err.code).toBe('identity-key-changed');
+    await alice.approveNewIdentity(CAROL);
+    expect(
+      fromUtf8((await carol2.decrypt(await alice.encrypt(CAROL, utf8('two')))).plaintext),
+    ).toBe('two');
   });
 
   it('refuses a provider bundle whose identity key differs from the directory', async () => {
