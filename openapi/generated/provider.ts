@@ -548,6 +548,11 @@ export interface components {
             from: components["schemas"]["ProviderId"];
             expiresAt: number;
             signature: components["schemas"]["Signature"];
+            /**
+             * @description The losing provider's `portOutId`; when given, this provider calls `completePortOut`
+             *     there (at the API address the trust list gives) once the directory switched.
+             */
+            portOutId?: components["schemas"]["Uuid"];
         };
         PortInIdentityKey: {
             /** @constant */

@@ -74,18 +74,18 @@ export async function insertOneTimePreKeys(
   }
 }
 
-function checkRelease(
+async function checkRelease(
   deps: ProviderDeps,
   number: string,
   release: { from: string; expiresAt: number; signature: string },
-): void {
+): Promise<void> {
   if (release.expiresAt * 1000 <= deps.now()) {
     throw fail(
       'port.authorisation-expired',
       'the release expired; ask the losing provider for a new one',
     );
   }
-  const keys = deps.providerKeys?.(release.from);
+  const keys = await deps.providerKeys?.(release.from);
   if (keys === undefined) return; // no trust list here: the directory checks it
   const message = Buffer.from(
     `switchboard-release-v1\n${number}\n${release.from}\n${deps.config.providerId}\n${release.expiresAt}`,
@@ -125,14 +125,16 @@ export async function registerAccount(
     );
   }
   let pendingMove: MoveProof | undefined;
+  let portOutId: string | undefined;
   if (input.portIn?.kind === 'release') {
-    checkRelease(deps, session.number, input.portIn);
+    await checkRelease(deps, session.number, input.portIn);
     pendingMove = {
       kind: 'release',
       from: input.portIn.from,
       expiresAt: input.portIn.expiresAt,
       signature: input.portIn.signature,
     };
+    if (input.portIn.portOutId) portOutId = input.portIn.portOutId;
   } else if (input.portIn?.kind === 'identity-key') {
     pendingMove = {
       kind: 'identity-key',
@@ -163,7 +165,7 @@ export async function registerAccount(
     kyber_last_resort_signature: lastResort.signature ?? new Uint8Array(),
     discoverable: 0,
     contacts: '[]',
-    pending_move: pendingMove ? JSON.stringify(pendingMove) : null,
+    pending_move: pendingMove ? JSON.stringify({ move: pendingMove, portOutId }) : null,
     verified_at: Number(session.verified_at),
     created_at: now,
   };
@@ -248,7 +250,10 @@ export async function setDiscoverability(
       });
     }
     if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
-    const move = row.pending_move ? (JSON.parse(row.pending_move) as MoveProof) : undefined;
+    const pending = row.pending_move
+      ? (JSON.parse(row.pending_move) as { move: MoveProof; portOutId?: string })
+      : undefined;
+    const move = pending?.move;
     try {
       await deps.directory.publish(row.number, {
         identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
@@ -257,6 +262,15 @@ export async function setDiscoverability(
       });
     } catch (err) {
       throw directoryFailure(deps, err);
+    }
+    if (move?.kind === 'release' && pending?.portOutId && deps.completePortOutAt) {
+      // The directory switched: the losing provider may now delete its copy. Best effort; the
+      // release expires anyway and the user can complete it later.
+      await deps
+        .completePortOutAt(move.from, pending.portOutId, move.signature)
+        .catch((err: unknown) => {
+          deps.logger.warn({ err }, 'could not tell the losing provider that the move completed');
+        });
     }
   } else if (row.discoverable === 1) {
     await withdraw(deps, row.number);

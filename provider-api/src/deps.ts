@@ -25,7 +25,18 @@ export interface ProviderDeps {
    * Publishing keys of another provider from the trust list, to check releases presented at
    * port-in; absent: releases are checked only by the directory.
    */
-  readonly providerKeys?: (providerId: string) => readonly KeyObject[];
+  readonly providerKeys?: (
+    providerId: string,
+  ) => readonly KeyObject[] | undefined | Promise<readonly KeyObject[] | undefined>;
+  /**
+   * Tells the losing provider a move finished (its `completePortOut`); absent: the user's client
+   * or an operator does it.
+   */
+  readonly completePortOutAt?: (
+    providerId: string,
+    portOutId: string,
+    signature: string,
+  ) => Promise<void>;
   readonly replayCache: ReplayCache;
   readonly logger: Logger;
   readonly limits: Limits;

@@ -7,9 +7,11 @@ import type { Kysely } from 'kysely';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { createLogger, listenHttp } from '@switchboard/service-kit';
-import { generateEd25519KeyPair, publicKeyRecord } from '@switchboard/charter';
+import type { ProviderEntry } from '@switchboard/charter';
+import { generateEd25519KeyPair, publicKeyFromBase64, publicKeyRecord } from '@switchboard/charter';
 import {
   readPrivateKeyFile,
+  readTrustListFile,
   upsertDevelopmentEntries,
   writeFileAtomic,
   writePrivateKeyFile,
@@ -47,13 +49,15 @@ async function loadOrCreateProviderKey(
  * Environment: `PROVIDER_API_HOST`, `PROVIDER_API_PORT`, `PROVIDER_DATABASE_URL`, `PROVIDER_ID`,
  * `PROVIDER_CURRENCY`, `PROVIDER_CODE_WEBHOOK_URL` (+ `PROVIDER_CODE_WEBHOOK_TOKEN`),
  * `SWITCHBOARD_DIRECTORY_URL` (default `http://127.0.0.1:8053` when the embedded directory runs),
- * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `LOG_LEVEL`.
+ * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `PROVIDER_STATE_DIR`
+ * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` (default: the development list under
+ * `<data>/charter`, in which this provider accredits itself), `LOG_LEVEL`.
  */
 export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
   const env = ctx.env;
   const host = env['PROVIDER_API_HOST'] ?? '127.0.0.1';
   const port = Number(env['PROVIDER_API_PORT'] ?? 8080);
-  const stateDir = join(ctx.dataDir, 'provider-api');
+  const stateDir = env['PROVIDER_STATE_DIR'] ?? join(ctx.dataDir, 'provider-api');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ service: 'provider-api', level: env['LOG_LEVEL'] ?? 'info' });
   const providerId = env['PROVIDER_ID'] ?? 'dev-provider';
@@ -74,31 +78,6 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   );
 
   const key = await loadOrCreateProviderKey(join(stateDir, 'provider-key.json'), providerId);
-  const publicUrl = env['PROVIDER_PUBLIC_URL'] ?? `http://${host}:${port}`;
-  if (env['SWITCHBOARD_TRUST_LIST'] === undefined) {
-    // Embedded stack: accredit this provider in the development trust list.
-    const nowDate = new Date();
-    await upsertDevelopmentEntries(
-      { dir: join(ctx.dataDir, 'charter'), now: nowDate },
-      {
-        providers: [
-          {
-            id: providerId,
-            name: 'Development provider',
-            apiBaseUrl: publicUrl,
-            publishingKeys: [publicKeyRecord({ publicKey: key.publicKey })],
-            networks: ['sip', 'xmpp', 'matrix', 'mailbox'],
-            accreditation: {
-              notBefore: '2020-01-01T00:00:00Z',
-              notAfter: '2100-01-01T00:00:00Z',
-            },
-            status: 'active',
-          },
-        ],
-      },
-    );
-  }
-
   const directoryUrl =
     env['SWITCHBOARD_DIRECTORY_URL'] ??
     (ctx.started.some((s) => s.name === 'directory') ? 'http://127.0.0.1:8053' : undefined);
@@ -110,6 +89,34 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
           : {}),
       })
     : new ConsoleCodeSender((line) => process.stderr.write(line));
+
+  // Other providers (their release keys and API addresses) come from the trust list, read when
+  // needed so a re-issued list is picked up without a restart.
+  const trustListPath =
+    env['SWITCHBOARD_TRUST_LIST'] ?? join(ctx.dataDir, 'charter', 'trust-list.json');
+  const findProvider = async (id: string): Promise<ProviderEntry | undefined> => {
+    const list = await readTrustListFile(trustListPath);
+    return list.signed.providers.find((p) => p.id === id && p.status === 'active');
+  };
+  const providerKeys = async (id: string): Promise<KeyObject[]> =>
+    ((await findProvider(id))?.publishingKeys ?? []).map((k) => publicKeyFromBase64(k.publicKey));
+  const completePortOutAt = async (
+    id: string,
+    portOutId: string,
+    signature: string,
+  ): Promise<void> => {
+    const entry = await findProvider(id);
+    if (!entry) throw new Error('the losing provider is not in the trust list');
+    const res = await fetch(new URL('/v1/port-outs/complete', entry.apiBaseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ portOutId, signature }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.arrayBuffer();
+    if (res.status !== 204 && res.status !== 404)
+      throw new Error(`completePortOut answered ${res.status}`);
+  };
 
   const replayCache = new DatabaseReplayCache(database.db, now);
   const deps: ProviderDeps = {
@@ -127,6 +134,8 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
         })
       : undefined,
     providerKey: key.privateKey,
+    providerKeys,
+    completePortOutAt,
     replayCache,
     logger,
     limits: createLimits(config, now),
@@ -149,6 +158,36 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   const server = createServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub);
   const running = await listenHttp(server, host, port);
+  try {
+    if (env['SWITCHBOARD_TRUST_LIST'] === undefined) {
+      // Embedded stack: accredit this provider in the development trust list.
+      const nowDate = new Date();
+      await upsertDevelopmentEntries(
+        { dir: join(ctx.dataDir, 'charter'), now: nowDate },
+        {
+          providers: [
+            {
+              id: providerId,
+              name: `Development provider ${providerId}`,
+              apiBaseUrl: env['PROVIDER_PUBLIC_URL'] ?? running.url,
+              publishingKeys: [publicKeyRecord({ publicKey: key.publicKey })],
+              networks: ['sip', 'xmpp', 'matrix', 'mailbox'],
+              accreditation: {
+                notBefore: '2020-01-01T00:00:00Z',
+                notAfter: '2100-01-01T00:00:00Z',
+              },
+              status: 'active',
+            },
+          ],
+        },
+      );
+    }
+  } catch (err) {
+    closeSockets();
+    await running.close();
+    await database.close();
+    throw err;
+  }
   const sweeper = setInterval(() => {
     sweepExpired(deps)
       .then(
