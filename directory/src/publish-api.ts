@@ -7,6 +7,8 @@ import type { E164Number } from '@switchboard/e164';
 import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
 import type { ReplayCache } from '@switchboard/http-signature';
 import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
+import type { OpenApiValidator } from '@switchboard/openapi';
+import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
 import type { Logger } from '@switchboard/service-kit';
 import { RateLimiter } from '@switchboard/service-kit';
 import { MoveProofError, parseMoveProof, verifyMoveProof } from './move-proof.js';
@@ -91,6 +93,9 @@ export interface PublishApiConfig {
  */
 export function createPublishApi(config: PublishApiConfig): Express {
   const app = express();
+  // The request schema comes from the contract itself (STYLE.md habit 4); the checks in
+  // records.ts and move-proof.ts add what a schema cannot say (key type byte, URI per service).
+  const contract = createOpenApiValidator(loadDocument('directory'));
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const perAddress = new RateLimiter(
@@ -173,6 +178,7 @@ export function createPublishApi(config: PublishApiConfig): Express {
     try {
       const number = numberParam(req);
       const body = jsonBody(req);
+      checkAgainstContract(contract, req, number, body);
       const result = await publish(number, body, providerOf(req), config);
       await config.zone.refresh();
       config.logger.info(
@@ -215,14 +221,21 @@ export function createPublishApi(config: PublishApiConfig): Express {
       .send(
         JSON.stringify({
           type: `https://switchboard.test/problems/${problem.code}`,
-          title: problem.message,
+          title: problemTitle(problem.code),
           status,
+          detail: problem.message,
           code: problem.code,
           instance: req.path.startsWith('/v1/numbers/') ? '/v1/numbers/{number}' : req.path,
         }),
       );
   });
   return app;
+}
+
+/** RFC 9457 `title`: the same short summary for every occurrence of a code. */
+function problemTitle(code: ProblemCode): string {
+  const words = code.replace(/-/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 function toProblem(err: unknown): ApiProblem {
@@ -287,6 +300,34 @@ async function authenticate(
     );
   }
   (req as AuthedRequest)[PROVIDER] = provider;
+}
+
+/** Validates a publish request with the schema of openapi/directory.yaml (publishNumber). */
+function checkAgainstContract(
+  contract: OpenApiValidator,
+  req: Request,
+  number: string,
+  body: unknown,
+): void {
+  const result = contract.validateRequest('publishNumber', {
+    params: { number },
+    query: req.query as Record<string, unknown>,
+    headers: req.headers,
+    body,
+  });
+  if (result.ok) return;
+  const first = result.errors[0];
+  const pointer = first?.pointer ?? '/body';
+  const code: ProblemCode = pointer.startsWith('/body/identityKey')
+    ? 'invalid-identity-key'
+    : pointer.startsWith('/body/contacts')
+      ? 'invalid-contact'
+      : 'invalid-body';
+  // Schema messages name the rule broken, never the value.
+  throw new ApiProblem(
+    code,
+    `${pointer.replace(/^\/body/, 'body')}: ${first?.message ?? 'invalid'}`,
+  );
 }
 
 function numberParam(req: Request): E164Number {
