@@ -240,6 +240,9 @@ describe('switchboard-charter', () => {
     expect((await at('verify', 'list.json')).code).toBe(2);
     expect((await at('add-provider', 'list.json', '--id', 'x')).code).toBe(2);
     expect((await at('renew', 'list.json', '--expires-in', 'soon')).code).toBe(2);
+    const tooLong = await at('renew', 'list.json', '--expires-in', '365d');
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/at most 90 days/);
     expect((await at('--no-such-option')).code).toBe(2);
     expect((await at('show', 'missing.json')).code).toBe(3);
     const help = await at('--help');

@@ -274,11 +274,24 @@ async function boardFromOptions(ctx: Ctx): Promise<Board> {
   };
 }
 
+/** CHARTER.md 2.1.6: a list expires no more than 90 days after it is issued. */
+const MAX_VALIDITY_MS = 90 * 86_400_000;
+
 function expiryFromOptions(ctx: Ctx, fallback?: string): Date {
-  if (ctx.values.expires !== undefined) return parseInstant(ctx.values.expires, '--expires');
   const span = ctx.values['expires-in'] ?? fallback;
-  if (span === undefined) throw new UsageError('--expires-in or --expires is required');
-  return new Date(ctx.now.getTime() + parseDuration(span, '--expires-in'));
+  if (ctx.values.expires === undefined && span === undefined) {
+    throw new UsageError('--expires-in or --expires is required');
+  }
+  const expires =
+    ctx.values.expires !== undefined
+      ? parseInstant(ctx.values.expires, '--expires')
+      : new Date(ctx.now.getTime() + parseDuration(span as string, '--expires-in'));
+  if (expires.getTime() - ctx.now.getTime() > MAX_VALIDITY_MS) {
+    throw new UsageError('a list may be valid for at most 90 days after issue (CHARTER.md 2.1.6)');
+  }
+  if (expires.getTime() <= ctx.now.getTime())
+    throw new UsageError('the expiry must be in the future');
+  return expires;
 }
 
 async function writeDraft(
