@@ -267,12 +267,21 @@ function nsecDenial(
   }
   const covering = nsecs.find((n) => nsecCovers(n, qname));
   if (!covering) return bogus('denial-does-not-cover-name');
-  // Empty non-terminal (RFC 4035 3.1.3.2 / RFC 5155 7.2.3 analogue): next name below qname.
+  // An NSEC owned by a delegation point or DNAME above qname says nothing about names below it
+  // (RFC 4035 5.4, RFC 6672 5.3.4.1).
+  const ownerTypes = covering.data.types;
   if (
-    rcode === Rcode.NOERROR &&
-    isSubdomainOf(covering.data.nextDomainName, qname) &&
-    !namesEqual(covering.data.nextDomainName, qname)
+    isSubdomainOf(qname, covering.name) &&
+    ((ownerTypes.includes(RRType.NS) && !ownerTypes.includes(RRType.SOA)) ||
+      ownerTypes.includes(RRType.DNAME))
   )
+    return bogus('denial-does-not-cover-name', 'NSEC from a delegation or DNAME owner');
+  // A next name below qname means qname is an empty non-terminal (NODATA). RFC 4470 white lies
+  // also use next = \000.qname with NXDOMAIN, so the rcode decides which proof is meant.
+  const entBelow =
+    isSubdomainOf(covering.data.nextDomainName, qname) &&
+    !namesEqual(covering.data.nextDomainName, qname);
+  if (entBelow && rcode === Rcode.NOERROR)
     return {
       status: 'secure-denial',
       kind: 'nodata',

@@ -46,8 +46,9 @@ function keyOf(labels: readonly Uint8Array[]): string {
  * Signs a zone for export: adds DNSKEY (for the given keys), NSEC3PARAM, the NSEC3 chain (no
  * opt-out; empty non-terminals included) and an RRSIG for every authoritative RRset. SEP keys
  * (flags 257) sign the DNSKEY RRset, the other keys everything else; with only one kind, it
- * signs everything. Existing RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced. The output is
- * in canonical owner order.
+ * signs everything. Existing RRSIG/NSEC/NSEC3/NSEC3PARAM records are replaced. The output has
+ * the zone's names in canonical order (each RRset followed by its RRSIGs), then the NSEC3 chain
+ * in hash order.
  */
 export function signZoneNsec3(
   records: readonly ResourceRecord[],

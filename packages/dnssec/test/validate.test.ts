@@ -359,6 +359,24 @@ describe('validateResponse: every bogus reason', () => {
       'no-signature',
     ],
     [
+      'NSEC from a delegation point used to deny a name below it',
+      () => {
+        const nsec: ResourceRecord = {
+          name: `sub.${APEX}`,
+          type: RRType.NSEC,
+          class: 1,
+          ttl: 300,
+          data: { nextDomainName: `z.${APEX}`, types: [RRType.NS, RRType.RRSIG, RRType.NSEC] },
+        };
+        const m = response(`x.sub.${APEX}`, RRType.NAPTR, {
+          rcode: Rcode.NXDOMAIN,
+          authorities: [nsec, sign([nsec], zone.zsk)],
+        });
+        return validate(m, `x.sub.${APEX}`, RRType.NAPTR);
+      },
+      'denial-does-not-cover-name',
+    ],
+    [
       'NSEC owned outside the zone',
       () => {
         const m = compactNxdomain(zone, NUMBER, RRType.NAPTR);
