@@ -5,7 +5,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boardFingerprint, createDevelopmentTrustList } from '@switchboard/charter';
+import {
+  boardFingerprint,
+  createDevelopmentTrustList,
+  reissueDevelopmentTrustList,
+} from '@switchboard/charter';
+import type { DevelopmentTrustList } from '@switchboard/charter';
 import { serializeTrustList } from '@switchboard/charter';
 import { cardFromText, cardToText } from '../../src/index.js';
 import type { TestDirectory } from './fixtures.js';
@@ -32,6 +37,7 @@ let provider: RunningProvider;
 let inbox: CodeInbox;
 let listPath: string;
 let fingerprint: string;
+let made: DevelopmentTrustList;
 
 function cli(home: string, args: string[], stdin?: () => Promise<string>): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -68,7 +74,7 @@ beforeAll(async () => {
   dir = await startTestDirectory([prepared.provider]);
   provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url);
   const now = new Date();
-  const made = createDevelopmentTrustList({
+  made = createDevelopmentTrustList({
     now,
     directories: [directoryEntry(dir)],
     providers: [providerEntry(provider.provider, now)],
@@ -106,6 +112,26 @@ describe('switchboard CLI', () => {
     const r = await cli('x', ['--board-fingerprint', 'ab'.repeat(32), 'lookup', ALICE]);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain('trust list was refused');
+  });
+
+  it('remembers the highest trust list version and refuses an older one (rollback)', async () => {
+    const v2Path = join(work, 'trust-list-v2.json');
+    await writeFile(
+      v2Path,
+      serializeTrustList(reissueDevelopmentTrustList(made.envelope, made.devBoard, new Date())),
+    );
+    expect((await cli('rollback', ['--trust-list', v2Path, 'lookup', '+33142685300'])).code).toBe(
+      3,
+    );
+    const old = await cli('rollback', [
+      '--json',
+      '--trust-list',
+      listPath,
+      'lookup',
+      '+33142685300',
+    ]);
+    expect(old.code).toBe(5);
+    expect(JSON.parse(old.stdout)).toMatchObject({ error: { code: 'trust-list-rollback' } });
   });
 
   it('registers two users, looks up, sends and receives, and shows matching safety numbers', async () => {
