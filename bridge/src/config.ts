@@ -5,10 +5,11 @@ import { BridgeError } from './errors.js';
 import type { XmppConfig } from './networks/xmpp-network.js';
 import type { SipConfig } from './networks/sip-network.js';
 import type { MatrixConfig } from './networks/matrix-network.js';
+import type { DirectoryConfig } from './directory-resolver.js';
 
 /** The bridge's whole configuration: one object, validated by {@link BRIDGE_CONFIG_SCHEMA}. */
 export interface BridgeConfig {
-  /** `DATABASE_URL`-style: `sqlite:./data/bridge.db` or `postgres://...`. */
+  /** `DATABASE_URL`-style (`sqlite:...`, `postgres://...`); `default` = `sqlite:<dataDir>/bridge.db`. */
   readonly databaseUrl: string;
   /** Relay plaintext to/from clients without Switchboard, marked end-to-bridge. Default false. */
   readonly plaintextRelay: boolean;
@@ -21,6 +22,8 @@ export interface BridgeConfig {
   readonly xmpp?: XmppConfig;
   readonly sip?: SipConfig;
   readonly matrix?: MatrixConfig;
+  /** How phone numbers are resolved; without it every number is unknown. */
+  readonly directory?: DirectoryConfig;
 }
 
 /** The one schema; defaults are filled in by validation. */
@@ -29,7 +32,7 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
   additionalProperties: false,
   required: ['databaseUrl', 'plaintextRelay', 'rateLimit', 'retryIntervalMs', 'http'],
   properties: {
-    databaseUrl: { type: 'string', minLength: 1 },
+    databaseUrl: { type: 'string', minLength: 1, default: 'default' },
     plaintextRelay: { type: 'boolean', default: false },
     rateLimit: {
       type: 'object',
@@ -76,6 +79,21 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         password: { type: 'string', nullable: true },
         registerExpires: { type: 'integer', minimum: 30, default: 300 },
         reconnectDelayMs: { type: 'integer', minimum: 100, default: 2000 },
+      },
+    },
+    directory: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['trustListPath', 'boardFingerprint'],
+      properties: {
+        trustListPath: { type: 'string', minLength: 1 },
+        boardFingerprint: { type: 'string', minLength: 8 },
+        nameservers: {
+          type: 'array',
+          nullable: true,
+          items: { type: 'string', pattern: '^[^\\s]+:[0-9]{1,5}$' },
+        },
       },
     },
     matrix: {

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startService } from '../src/service.js';
+import { buildRegistration } from '../src/networks/matrix-network.js';
+import { parseBridgeConfig } from '../src/config.js';
+import { freePort } from './support/processes.js';
+
+describe('startService', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-svc-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('returns null when the bridge is not configured (the embedded default)', async () => {
+    expect(await startService({ dataDir: dir, env: {}, started: [] })).toBeNull();
+  });
+
+  it('starts with a config file, reports health and metrics, and stops', async () => {
+    const deadPort = await freePort();
+    const configPath = join(dir, 'bridge.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        http: { host: '127.0.0.1', port: 0 },
+        xmpp: {
+          service: `xmpp://127.0.0.1:${deadPort}`,
+          domain: 'bridge.xmpp.test',
+          secret: 'component-secret',
+          reconnectDelayMs: 200,
+        },
+      }),
+    );
+    const service = await startService({
+      dataDir: dir,
+      env: { SWITCHBOARD_BRIDGE_CONFIG: configPath, LOG_LEVEL: 'silent' },
+      started: [],
+    });
+    expect(service).not.toBeNull();
+    try {
+      const url = /http:\/\/127\.0\.0\.1:\d+/.exec(service!.listening.join(' '))?.[0];
+      expect(url).toBeDefined();
+      const health = await fetch(`${url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ ok: false, networks: { xmpp: false }, pending: 0 });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain('switchboard_bridge_messages_total');
+      expect(metrics).toContain('switchboard_bridge_network_up{network="xmpp"} 0');
+    } finally {
+      await service!.stop();
+    }
+  });
+
+  it('refuses a broken config file with a clear error', async () => {
+    const configPath = join(dir, 'broken.json');
+    writeFileSync(configPath, JSON.stringify({ http: { port: 'nine' } }));
+    await expect(
+      startService({ dataDir: dir, env: { SWITCHBOARD_BRIDGE_CONFIG: configPath }, started: [] }),
+    ).rejects.toThrow(/\/http\/port/);
+  });
+});
+
+describe('registration', () => {
+  it('claims an exclusive ghost namespace and asks for ephemeral events', () => {
+    const config = parseBridgeConfig({
+      matrix: {
+        homeserverUrl: 'http://127.0.0.1:8008',
+        domain: 'hs.test',
+        asToken: 'a'.repeat(32),
+        hsToken: 'h'.repeat(32),
+      },
+    });
+    const out = buildRegistration(config.matrix!, 'http://127.0.0.1:9000').getOutput();
+    expect(out).toMatchObject({
+      id: 'switchboard',
+      url: 'http://127.0.0.1:9000',
+      as_token: 'a'.repeat(32),
+      hs_token: 'h'.repeat(32),
+      sender_localpart: '_switchboard_bot',
+      rate_limited: false,
+      namespaces: {
+        users: [{ regex: '@_switchboard_.*:hs\\.test', exclusive: true }],
+        aliases: [{ regex: '#_switchboard_.*:hs\\.test', exclusive: true }],
+      },
+    });
+    expect(JSON.stringify(out)).toMatch(/push_ephemeral":true/);
+  });
+});
