@@ -106,13 +106,11 @@ describe('decodeMessage on hostile input', () => {
     });
     // Question: 3 labels (193 octets); answer owner: 2 labels + pointer to the question = 321.
     const question = [...label, ...label, ...label, 0, 0, 1, 0, 1];
-    const answerAt = 12 + question.length;
     const answer = [...label, ...label, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 1, 2, 3, 4];
     expect(failure([...hdr(1, 1), ...question, ...answer])).toEqual({
       code: 'name-too-long',
       offset: 12 + 64,
     });
-    expect(answerAt).toBeGreaterThan(12);
   });
 
   it('peekHeader recovers ID and opcode of a malformed packet for FORMERR', () => {

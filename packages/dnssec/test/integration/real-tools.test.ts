@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -220,7 +220,6 @@ describe('zones signed by real signers verify with our code', () => {
     expect(isRecordType(published, RRType.DNSKEY) && toHex(published.data.publicKey)).toBe(
       toHex(imported.dnskey.publicKey),
     );
-    expect(readdirSync(dir).length).toBeGreaterThan(2);
   });
 });
 
