@@ -55,6 +55,11 @@ export interface DirectoryOptions {
   readonly now?: () => number;
   /** How often other replicas' changes are polled for (ms). Default 500. */
   readonly pollMs?: number;
+  /** Publish API limits per minute (defaults: 1200 per client address, 600 per provider). */
+  readonly apiLimits?: {
+    readonly perAddressPerMinute?: number;
+    readonly perProviderPerMinute?: number;
+  };
   /** PostgreSQL schema, for tests sharing one database. */
   readonly databaseSchema?: string;
 }
@@ -202,6 +207,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       logger: log,
       metrics,
       now,
+      ...options.apiLimits,
     });
     const http = await listenHttp(createServer(app), options.apiHost, options.apiPort);
     cleanups.push(() => http.close());

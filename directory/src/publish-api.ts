@@ -107,8 +107,12 @@ export function createPublishApi(config: PublishApiConfig): Express {
     { now: config.now },
   );
 
-  app.use((req, _res, next) => {
+  const addressLimit = config.perAddressPerMinute ?? 1200;
+  app.use((req, res, next) => {
     const d = perAddress.take(req.socket.remoteAddress ?? 'unknown');
+    // draft-ietf-httpapi-ratelimit-headers: the policy and what is left of it.
+    res.set('RateLimit-Policy', `"per-address";q=${addressLimit};w=60`);
+    res.set('RateLimit', `"per-address";r=${d.allowed ? d.remaining : 0}`);
     if (!d.allowed) {
       next(
         new ApiProblem('rate-limited', 'too many requests from this address', d.retryAfterSeconds),

@@ -39,3 +39,31 @@ describe('signature validity', () => {
     expect(await t.dir.renewExportSignatures()).toBe(false);
   });
 });
+
+describe('publish API rate limits', () => {
+  const acme = makeProvider('acme-telecom');
+  let t: TestDirectory;
+  beforeAll(async () => {
+    t = await startTestDirectory({
+      providers: [acme],
+      now: () => 1_795_000_000_000,
+      extra: { apiLimits: { perAddressPerMinute: 5 } },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 429 problem+json with Retry-After once a client address used its budget', async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 7; i += 1) {
+      last = await fetch(`${t.dir.apiUrl}/v1/zone`);
+      statuses.push(last.status);
+      await last.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(last?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(last?.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
