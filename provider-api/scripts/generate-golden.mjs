@@ -3,6 +3,8 @@
 import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 const b64 = (b) => Buffer.from(b).toString('base64');
 const identity = IdentityKeyPair.generate();
 const spk = PrivateKey.generate();
