@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
+import type { Resolver } from '../../src/routing.js';
 import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { waitFor } from '../support/processes.js';
@@ -21,13 +22,24 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
   let database: Database<unknown>;
   let bridge: SwitchboardBridge;
   let alice: XmppTestClient;
+  let bob: XmppTestClient;
   let carol: SippUser;
+  // The directory as the client SDK would answer it: NAPTR order SIP first, then XMPP.
+  const resolver: Resolver = {
+    lookup: (e164) =>
+      Promise.resolve(
+        e164 === '+15550100'
+          ? { contacts: [{ uri: 'sip:carol@sip.test' }, { uri: 'xmpp:alice@xmpp.test' }] }
+          : null,
+      ),
+  };
   const carolGhostJid = (): string => `sip_carol=40sip.test@${prosody.componentDomain}`;
   const aliceSipUser = 'xmpp_alice=40xmpp.test';
 
   beforeAll(async () => {
     await Promise.all([prosody.init(), kamailio.init()]);
     prosody.register('alice', 'alice-pw');
+    prosody.register('bob', 'bob-pw');
     await Promise.all([prosody.start(), kamailio.start()]);
     database = await fileDatabase(join(dir, 'bridge.db'));
     bridge = await makeBridge(
@@ -48,6 +60,7 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
         },
       },
       database,
+      resolver,
     );
     await bridge.start();
     await waitFor(
@@ -55,12 +68,13 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
       'bridge up',
     );
     alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', prosody.c2sPort);
-    await alice.ready();
+    bob = new XmppTestClient('bob@xmpp.test', 'bob-pw', prosody.c2sPort);
+    await Promise.all([alice.ready(), bob.ready()]);
     carol = new SippUser('carol', kamailio.domain, kamailio.udpPort, dir);
   });
 
   afterAll(async () => {
-    await Promise.allSettled([alice?.close(), carol?.close()]);
+    await Promise.allSettled([alice?.close(), bob?.close(), carol?.close()]);
     await bridge?.stop();
     await database?.close();
     await Promise.allSettled([prosody.dispose(), kamailio.dispose()]);
@@ -108,6 +122,35 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
 
   it('answers an unknown phone number with a clear SIP error', async () => {
     await carol.sendMessage('tel_15550123', ENVELOPE_TYPE, b64(randomEnvelope(10)), 404);
+  });
+
+  it('routes a phone number to its first contact method, falling back when SIP is down', async () => {
+    const numberJid = `+15550100@${prosody.componentDomain}`;
+    const waitMessage = await carol.receiveOne();
+    const first = randomEnvelope(40);
+    bob.send({ to: numberJid, envelope: b64(first), id: 'tel-1' });
+    const atCarol = await waitMessage();
+    expect(Buffer.from(atCarol.body.trim(), 'base64')).toEqual(Buffer.from(first));
+    expect(decodeURIComponent(atCarol.headers['from']!)).toContain(
+      'sip:xmpp_bob=40xmpp.test@sip.test',
+    );
+
+    await kamailio.stop();
+    await waitFor(() => (bridge.sip?.isUp() ? undefined : true), 'sip down');
+    const second = randomEnvelope(41);
+    bob.send({ to: numberJid, envelope: b64(second), id: 'tel-2' });
+    const atAlice = await alice.next((e) => e.envelope === b64(second), 'fallback to xmpp');
+    expect(atAlice.from).toBe(`xmpp_bob=40xmpp.test@${prosody.componentDomain}`);
+    await kamailio.start();
+    await waitFor(() => (bridge.sip?.isUp() ? true : undefined), 'sip back', 30000);
+
+    bob.send({ to: `+15550999@${prosody.componentDomain}`, envelope: b64(second), id: 'tel-3' });
+    const err = await bob.next(
+      (e) => e.event === 'error' && e.id === 'tel-3',
+      'unknown number error',
+    );
+    expect(err.condition).toBe('item-not-found');
+    expect(err.text).not.toContain('15550999');
   });
 
   it('delivers a message acknowledged while Prosody was down once it is back', async () => {
