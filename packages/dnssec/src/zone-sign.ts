@@ -34,11 +34,10 @@ interface Node {
   readonly rrsets: Map<number, ResourceRecord[]>;
 }
 
-/** A map key for lowercased labels (latin1 keeps every octet; U+0100 cannot occur in it). */
+/** A map key for lowercased labels (one char per octet; U+0100 cannot occur in it). */
 function keyOf(labels: readonly Uint8Array[]): string {
   let key = '';
-  for (const l of labels)
-    key += Buffer.from(l.buffer, l.byteOffset, l.byteLength).toString('latin1') + '\u0100';
+  for (const l of labels) key += String.fromCharCode(...l) + '\u0100';
   return key;
 }
 
@@ -179,7 +178,9 @@ export function buildSignedZone(
     for (let i = 1; n.labels.length - i > originLabels.length; i++) {
       const anc = n.labels.slice(i);
       const k = keyOf(anc);
-      if (!nsec3Names.has(k)) nsec3Names.set(k, nodes.get(k) ?? nodeFor(anc, labelsToName(anc)));
+      // Seen before: its ancestors were added then too.
+      if (nsec3Names.has(k)) break;
+      nsec3Names.set(k, nodes.get(k) ?? nodeFor(anc, labelsToName(anc)));
     }
   }
 
