@@ -51,7 +51,7 @@ Unregulated mode (no number, no directory):
   card create [--mailbox <provider-url>]... [--address <uri>]... [--label <name>]
               [--ttl <seconds>] [--qr terminal|svg|png] [--out <file>]
   card accept <SBC1:...|@file> [--in-person] [--mailbox <url>]... [--address <uri>]...
-              [--label <name>] [--no-send]
+              [--label <name>] [--no-send] [--qr terminal]
   card complete <SBC1:...|@file> [--in-person]   finish an exchange with a reply card
   contacts                               list card contacts
   send <contact-id> <message>            seal and deliver to the contact's mailbox
@@ -530,9 +530,14 @@ async function card(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
           accepted.connection,
         );
       }
+      const replyQr =
+        one(args, 'qr') === 'terminal' && !deliveredTo && !io.json
+          ? [await cardQr(accepted.reply.text, 'terminal')]
+          : [];
       io.out(
         [
           `connected with ${accepted.connection.contactId}${accepted.connection.label ? ` (${accepted.connection.label})` : ''}`,
+          ...replyQr,
           deliveredTo
             ? `reply card delivered to their mailbox at ${deliveredTo}`
             : 'show them this reply card:',
