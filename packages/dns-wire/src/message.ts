@@ -233,7 +233,8 @@ function optLength(edns: Edns | undefined): number {
 /**
  * Encodes a message. With `maxSize`, records that do not fit are dropped whole from the end
  * (additional first, then authority, then answer); TC is set when an answer or authority record
- * was dropped (RFC 2181 9); the question section and OPT are always kept.
+ * was dropped (RFC 2181 9); the question section and OPT are always kept. Without `maxSize`, a
+ * message over 65535 octets is refused (`too-large`) rather than cut.
  */
 export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8Array {
   const maxSize = Math.min(options.maxSize ?? 0xffff, 0xffff);
@@ -267,6 +268,8 @@ export function encodeMessage(msg: Message, options: EncodeOptions = {}): Uint8A
       const before = w.pos;
       writeRecord(w, rr);
       if (w.pos + reserve > maxSize) {
+        if (options.maxSize === undefined)
+          throw new DnsWireError('too-large', -1, 'message longer than 65535 octets');
         w.rollback(before);
         if (s < 2) truncated = true;
         stop = true;

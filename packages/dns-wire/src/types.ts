@@ -344,7 +344,8 @@ export interface EncodeOptions {
    * Largest message to produce (e.g. the client's EDNS payload size, or 512). When the full
    * message does not fit, whole records are dropped from the end (additional, then authority,
    * then answer), TC is set when an answer or authority record had to go (RFC 2181 9), and the
-   * question and OPT are always kept. Default: no limit other than 65535.
+   * question and OPT are always kept. Without it, a message over 65535 octets throws
+   * `DnsWireError('too-large')`.
    */
   readonly maxSize?: number;
   /** Name compression (RFC 1035 4.1.4). Default true. */

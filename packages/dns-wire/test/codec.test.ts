@@ -253,6 +253,17 @@ describe('encodeMessage / decodeMessage', () => {
       return 'none';
     };
     expect(codeOf(header({ rcode: 16 }))).toBe('bad-value');
+    const huge = Array.from({ length: 300 }, (_, i) => ({
+      name: `n${i}.example.`,
+      type: RRType.TXT,
+      class: IN,
+      ttl: 1,
+      data: txtData('z'.repeat(250)),
+    }));
+    expect(codeOf(header({ answers: huge }))).toBe('too-large');
+    expect(decodeMessage(encodeMessage(header({ answers: huge }), { maxSize: 65535 })).tc).toBe(
+      true,
+    );
     expect(codeOf(header({ id: 70000 }))).toBe('bad-value');
     expect(codeOf(header({ questions: [{ name: 'a'.repeat(64) + '.', type: 1, class: 1 }] }))).toBe(
       'bad-label',
