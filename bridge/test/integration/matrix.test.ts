@@ -184,6 +184,27 @@ describe('Matrix <-> XMPP and SIP', () => {
     );
   });
 
+  it('shows XMPP presence on the Matrix ghost unless the user opted out', async () => {
+    alice.presence(daveJid());
+    await waitFor(
+      () => (hs.presence.get(aliceGhost) === 'online' ? true : undefined),
+      'ghost online',
+    );
+
+    alice.send({ to: prosody.componentDomain, body: 'presence off' });
+    await alice.next((e) => e.body?.includes('no longer shared') === true, 'opt-out confirmed');
+    alice.presence(daveJid(), 'unavailable');
+    alice.send({ to: prosody.componentDomain, body: 'presence on' });
+    await alice.next((e) => e.body?.includes('is shared with') === true, 'opt-in confirmed');
+    expect(hs.presence.get(aliceGhost)).toBe('online');
+
+    alice.presence(daveJid(), 'unavailable');
+    await waitFor(
+      () => (hs.presence.get(aliceGhost) === 'offline' ? true : undefined),
+      'ghost offline',
+    );
+  });
+
   it('checks the homeserver token and processes a repeated transaction once', async () => {
     const body = { events: [] };
     expect(await hs.pushRaw('auth-none', body, 'none')).toBe(401);

@@ -63,6 +63,13 @@ export class XmppTestClient {
     this.#child.stdin!.write(`${JSON.stringify({ cmd: 'send', ...cmd })}\n`);
   }
 
+  /** Sends directed presence (`unavailable` to go offline). */
+  presence(to: string, type?: 'unavailable'): void {
+    this.#child.stdin!.write(
+      `${JSON.stringify({ cmd: 'presence', to, ...(type ? { type } : {}) })}\n`,
+    );
+  }
+
   async next(
     predicate: (e: XmppEvent) => boolean,
     what: string,

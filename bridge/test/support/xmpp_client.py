@@ -119,6 +119,9 @@ async def read_stdin(client):
                 emit({"event": "sent", "id": cmd.get("id")})
             except Exception as exc:  # keep serving commands; report what failed
                 emit({"event": "send-failed", "id": cmd.get("id"), "error": repr(exc)})
+        elif cmd["cmd"] == "presence":
+            client.send_presence(pto=cmd["to"], ptype=cmd.get("type"))
+            emit({"event": "sent-presence"})
         elif cmd["cmd"] == "quit":
             break
     client.quitting = True
