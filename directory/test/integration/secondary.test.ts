@@ -10,8 +10,85 @@ import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
 import { run, waitFor } from './tools.js';
 
-// A Knot DNS secondary (knotd with an explicit config) transfers the zone over TSIG,
-// follows changes after NOTIFY, and answers the same signed records, which delv validates.
+// Knot DNS and BIND secondaries (explicit configs, 127.0.0.1, random ports) transfer the zone
+// over TSIG, follow changes after NOTIFY, and answer the same signed records, which delv
+// validates with the directory's key as the only trust anchor.
+
+interface SecondaryKind {
+  readonly name: string;
+  config(o: {
+    dir: string;
+    port: number;
+    primaryPort: number;
+    keyName: string;
+    secret: string;
+  }): string;
+  command(dir: string): readonly [string, readonly string[]];
+  /** What the server logs when it accepts a NOTIFY. */
+  readonly notifyLog: RegExp;
+}
+
+const KNOT: SecondaryKind = {
+  name: 'Knot DNS (knotd)',
+  config: ({ dir, port, primaryPort, keyName, secret }) => `server:
+    rundir: "${dir}"
+    listen: 127.0.0.1@${port}
+key:
+  - id: ${keyName}
+    algorithm: hmac-sha256
+    secret: ${secret}
+remote:
+  - id: primary
+    address: 127.0.0.1@${primaryPort}
+    key: ${keyName}
+acl:
+  - id: notify_from_primary
+    address: 127.0.0.1
+    key: ${keyName}
+    action: notify
+database:
+    storage: "${dir}/db"
+template:
+  - id: default
+    storage: "${dir}"
+zone:
+  - domain: ${APEX}
+    master: primary
+    acl: notify_from_primary
+log:
+  - target: stderr
+    any: info
+`,
+  command: (dir) => ['knotd', ['-c', join(dir, 'server.conf')]],
+  notifyLog: /notify, incoming, remote 127\.0\.0\.1@\d+/i,
+};
+
+const BIND: SecondaryKind = {
+  name: 'BIND 9 (named)',
+  config: ({ dir, port, primaryPort, keyName, secret }) => `key "${keyName}" {
+  algorithm hmac-sha256;
+  secret "${secret}";
+};
+options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  notify no;
+};
+controls { };
+zone "${APEX}" {
+  type secondary;
+  primaries port ${primaryPort} { 127.0.0.1 key "${keyName}"; };
+  allow-notify { key "${keyName}"; };
+  file "${dir}/secondary.zone";
+};
+`,
+  command: (dir) => ['named', ['-g', '-c', join(dir, 'server.conf')]],
+  notifyLog: /received notify for zone|notify from 127\.0\.0\.1#\d+/i,
+};
 
 async function freePort(): Promise<number> {
   for (;;) {
@@ -35,14 +112,14 @@ async function freePort(): Promise<number> {
 const NUMBER = '+442079460958';
 const NAME = enumNameFor(NUMBER, APEX);
 
-describe('Knot DNS secondary', () => {
+describe.each([KNOT, BIND])('$name as secondary', (kind: SecondaryKind) => {
   const acme = makeProvider('acme-telecom');
   let t: TestDirectory;
-  let knot: ChildProcess | undefined;
-  let knotPort: string;
-  let knotDir: string;
+  let server: ChildProcess | undefined;
+  let secondaryPort: string;
+  let secondaryDir: string;
   let anchor: string;
-  const knotLog: Buffer[] = [];
+  const serverLog: Buffer[] = [];
 
   const serialAt = async (port: string): Promise<number> => {
     const res = await run('kdig', [
@@ -60,7 +137,7 @@ describe('Knot DNS secondary', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    knotPort = String(port);
+    secondaryPort = String(port);
     t = await startTestDirectory({
       providers: [acme],
       extra: { secondaries: [{ host: '127.0.0.1', port }] },
@@ -72,53 +149,32 @@ describe('Knot DNS secondary', () => {
     expect(put.status).toBe(201);
     anchor = join(t.dataDir, 'anchor.conf');
     await writeFile(anchor, `${t.dir.trustAnchor}\n`);
-    knotDir = join(t.dataDir, 'knot');
-    await mkdir(knotDir, { recursive: true });
+    secondaryDir = join(t.dataDir, 'secondary');
+    await mkdir(secondaryDir, { recursive: true });
     const key = t.dir.tsigKey;
-    const config = `server:
-    rundir: "${knotDir}"
-    listen: 127.0.0.1@${port}
-key:
-  - id: ${key.name}
-    algorithm: hmac-sha256
-    secret: ${Buffer.from(key.secret).toString('base64')}
-remote:
-  - id: primary
-    address: 127.0.0.1@${t.dir.dns.port}
-    key: ${key.name}
-acl:
-  - id: notify_from_primary
-    address: 127.0.0.1
-    key: ${key.name}
-    action: notify
-database:
-    storage: "${knotDir}/db"
-template:
-  - id: default
-    storage: "${knotDir}"
-zone:
-  - domain: ${APEX}
-    master: primary
-    acl: notify_from_primary
-log:
-  - target: stderr
-    any: info
-`;
-    await writeFile(join(knotDir, 'knot.conf'), config);
-    knot = spawn('knotd', ['-c', join(knotDir, 'knot.conf')], {
+    const config = kind.config({
+      dir: secondaryDir,
+      port,
+      primaryPort: t.dir.dns.port,
+      keyName: key.name,
+      secret: Buffer.from(key.secret).toString('base64'),
+    });
+    await writeFile(join(secondaryDir, 'server.conf'), config);
+    const [program, args] = kind.command(secondaryDir);
+    server = spawn(program, [...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    knot.stderr?.on('data', (chunk: Buffer) => knotLog.push(chunk));
+    server.stderr?.on('data', (chunk: Buffer) => serverLog.push(chunk));
     const loaded = await waitFor(
-      async () => (await serialAt(knotPort)) === t.dir.zone.snapshot.serial,
+      async () => (await serialAt(secondaryPort)) === t.dir.zone.snapshot.serial,
     );
     expect(loaded).toBe(true);
   });
 
   afterAll(async () => {
-    if (knot?.pid !== undefined && knot.exitCode === null) {
-      const exited = new Promise((resolve) => knot!.once('exit', resolve));
-      knot.kill('SIGTERM');
+    if (server?.pid !== undefined && server.exitCode === null) {
+      const exited = new Promise((resolve) => server!.once('exit', resolve));
+      server.kill('SIGTERM');
       await exited;
     }
     await t.close();
@@ -133,15 +189,22 @@ log:
       NAME,
       'NAPTR',
     ]);
-    const fromKnot = await run('kdig', ['+short', '-p', knotPort, '@127.0.0.1', NAME, 'NAPTR']);
-    expect(fromKnot.stdout.split('\n').sort()).toEqual(fromPrimary.stdout.split('\n').sort());
-    expect(fromKnot.stdout).toContain('matrix:u/alice:example.net');
+    const fromSecondary = await run('kdig', [
+      '+short',
+      '-p',
+      secondaryPort,
+      '@127.0.0.1',
+      NAME,
+      'NAPTR',
+    ]);
+    expect(fromSecondary.stdout.split('\n').sort()).toEqual(fromPrimary.stdout.split('\n').sort());
+    expect(fromSecondary.stdout).toContain('matrix:u/alice:example.net');
     const validated = await run('delv', [
       '-a',
       anchor,
       `+root=${APEX}`,
       '-p',
-      knotPort,
+      secondaryPort,
       '@127.0.0.1',
       NAME,
       'NAPTR',
@@ -152,7 +215,7 @@ log:
       anchor,
       `+root=${APEX}`,
       '-p',
-      knotPort,
+      secondaryPort,
       '@127.0.0.1',
       enumNameFor('+14155552671', APEX),
       'NAPTR',
@@ -161,7 +224,7 @@ log:
   });
 
   it('follows a change after NOTIFY (its own refresh timer is 300 s)', async () => {
-    const before = await serialAt(knotPort);
+    const before = await serialAt(secondaryPort);
     const other = '+33142685300';
     const put = await t.request(acme, 'PUT', `/v1/numbers/${other}`, {
       identityKey: identity().publicBase64,
@@ -170,11 +233,11 @@ log:
     expect(put.status).toBe(201);
     const target = t.dir.zone.snapshot.serial;
     expect(target).toBeGreaterThan(before);
-    expect(await waitFor(async () => (await serialAt(knotPort)) === target)).toBe(true);
+    expect(await waitFor(async () => (await serialAt(secondaryPort)) === target)).toBe(true);
     const answer = await run('kdig', [
       '+short',
       '-p',
-      knotPort,
+      secondaryPort,
       '@127.0.0.1',
       enumNameFor(other, APEX),
       'NAPTR',
@@ -183,17 +246,17 @@ log:
     const withdrawn = await t.request(acme, 'DELETE', `/v1/numbers/${other}`);
     expect(withdrawn.status).toBe(204);
     const afterDelete = t.dir.zone.snapshot.serial;
-    expect(await waitFor(async () => (await serialAt(knotPort)) === afterDelete)).toBe(true);
+    expect(await waitFor(async () => (await serialAt(secondaryPort)) === afterDelete)).toBe(true);
     const gone = await run('kdig', [
       '-p',
-      knotPort,
+      secondaryPort,
       '@127.0.0.1',
       enumNameFor(other, APEX),
       'NAPTR',
     ]);
     expect(gone.stdout).toMatch(/status: NXDOMAIN/);
-    // Knot logs each NOTIFY it accepted from the primary (TSIG-signed, per its ACL).
-    expect(Buffer.concat(knotLog).toString()).toMatch(/notify, incoming, remote 127\.0\.0\.1@\d+/i);
+    // The secondary logs each NOTIFY it accepted from the primary (TSIG-signed, per its ACL).
+    expect(Buffer.concat(serverLog).toString()).toMatch(kind.notifyLog);
   });
 
   it('refuses AXFR without TSIG from an address not listed, and allows it with the key', async () => {
