@@ -101,10 +101,11 @@ export function createProviderApp(
   const operator = (req: Request, scope: ApiKeyScope): Promise<string> =>
     requireOperator(req, deps.db, scope);
   const mailboxOwner = async (req: Request, rawBody: Buffer, mailbox: string): Promise<void> => {
-    await verifySignedRequest(req, rawBody, signature, (keyId) => {
-      const key = mailboxes.mailboxKeyResolver(mailbox)(keyId);
-      return key;
-    });
+    // Any well-formed key may sign; only the one whose hash is the address may read this mailbox.
+    const keyId = await verifySignedRequest(req, rawBody, signature, mailboxes.mailboxKeyOf);
+    if (!mailboxes.ownsMailbox(keyId, mailbox)) {
+      throw fail('mailbox.key-mismatch', 'the signing key is not the key of this mailbox');
+    }
   };
 
   const bind = api.bind.bind(api);

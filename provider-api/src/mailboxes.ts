@@ -19,12 +19,21 @@ export function mailboxAddressFor(rawPublicKey: Uint8Array): string {
  * and it must hash to the mailbox address. Anything else is unknown to this mailbox.
  */
 export function mailboxKeyResolver(mailbox: string): (keyId: string) => KeyObject | undefined {
-  return (keyId) => {
-    if (!/^[A-Za-z0-9_-]{43}$/.test(keyId)) return undefined;
-    const raw = Buffer.from(keyId, 'base64url');
-    if (mailboxAddressFor(raw) !== mailbox) return undefined;
-    return ed25519PublicKey(raw);
-  };
+  return (keyId) => (ownsMailbox(keyId, mailbox) ? mailboxKeyOf(keyId) : undefined);
+}
+
+/** The Ed25519 key a mailbox `keyid` names (raw key, base64url), if it is one. */
+export function mailboxKeyOf(keyId: string): KeyObject | undefined {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(keyId)) return undefined;
+  return ed25519PublicKey(Buffer.from(keyId, 'base64url'));
+}
+
+/** True when `keyId` is the key whose hash is `mailbox`. */
+export function ownsMailbox(keyId: string, mailbox: string): boolean {
+  return (
+    /^[A-Za-z0-9_-]{43}$/.test(keyId) &&
+    mailboxAddressFor(Buffer.from(keyId, 'base64url')) === mailbox
+  );
 }
 
 /** Listeners for pushed messages, per mailbox (the WebSocket side). */

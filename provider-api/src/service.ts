@@ -78,9 +78,13 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   );
 
   const key = await loadOrCreateProviderKey(join(stateDir, 'provider-key.json'), providerId);
+  // The embedded directory, when it runs, says where its publish API listens.
+  const embedded = ctx.started.find((s) => s.name === 'directory') as
+    { publishUrl?: string; listening: readonly string[] } | undefined;
   const directoryUrl =
     env['SWITCHBOARD_DIRECTORY_URL'] ??
-    (ctx.started.some((s) => s.name === 'directory') ? 'http://127.0.0.1:8053' : undefined);
+    embedded?.publishUrl ??
+    embedded?.listening.map((l) => /publish API (http\S+)/.exec(l)?.[1]).find(Boolean);
   const codeSender: CodeSender = env['PROVIDER_CODE_WEBHOOK_URL']
     ? new WebhookCodeSender({
         url: env['PROVIDER_CODE_WEBHOOK_URL'],

@@ -40,9 +40,12 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     const path = `/v1/mailboxes/${box.address}/messages`;
     expect((await call(p, 'GET', path)).json.code).toBe('auth.missing');
     const other = mailboxKey();
-    expect((await call(p, 'GET', path, undefined, { signer: other.signer })).json.code).toBe(
-      'auth.invalid',
-    );
+    const foreign = await call(p, 'GET', path, undefined, { signer: other.signer });
+    expect([foreign.status, foreign.json.code]).toEqual([403, 'mailbox.key-mismatch']);
+    const forged = await call(p, 'GET', path, undefined, {
+      signer: { keyId: box.signer.keyId, privateKey: other.signer.privateKey },
+    });
+    expect([forged.status, forged.json.code]).toEqual([401, 'auth.invalid']);
     const got = await call(p, 'GET', path, undefined, { signer: box.signer });
     expect(got.json.messages).toHaveLength(1);
     expect(got.json.messages[0]).toMatchObject({ messageId: d.json.messageId, ciphertext });
