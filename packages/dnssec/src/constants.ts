@@ -110,7 +110,9 @@ export type BogusReason =
   | 'nsec3-closest-encloser-missing'
   | 'nsec3-unsupported'
   | 'nsec3-iterations-too-high'
-  | 'denial-wildcard-not-covered';
+  | 'denial-wildcard-not-covered'
+  /** A name or value in the input that cannot be a DNS name/record (never from decodeMessage). */
+  | 'malformed-input';
 
 /** What proved a denial. */
 export interface DenialProof {

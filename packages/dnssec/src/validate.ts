@@ -1,6 +1,7 @@
 // Validation of one response for one question against a trust anchor, never trusting the AD bit
 // (RFC 4035 5, RFC 5155 8, RFC 4470, RFC 9824).
 import {
+  DnsWireError,
   RRType,
   Rcode,
   base32hexDecode,
@@ -23,6 +24,7 @@ import type {
   VerifyFailure,
 } from './constants.js';
 import { DnskeyFlag } from './constants.js';
+import { DnssecError } from './errors.js';
 import { computeKeyTag, dsMatchesDnskey } from './keys.js';
 import { nsec3Hash } from './nsec3.js';
 import { compareUint8, verifyRrsig } from './sign.js';
@@ -119,6 +121,20 @@ function bogus(reason: BogusReason, detail?: string): ValidationResult {
  * digest or identical DNSKEY) and must have signed the DNSKEY RRset.
  */
 export function validateDnskeyRrset(
+  anchor: TrustAnchor,
+  dnskeyRrset: readonly ResourceRecord[],
+  now: Date,
+): DnskeyValidation {
+  try {
+    return validateDnskeyUnsafe(anchor, dnskeyRrset, now);
+  } catch (err) {
+    if (DnsWireError.is(err) || DnssecError.is(err))
+      return { status: 'bogus', reason: 'malformed-input' };
+    throw err;
+  }
+}
+
+function validateDnskeyUnsafe(
   anchor: TrustAnchor,
   dnskeyRrset: readonly ResourceRecord[],
   now: Date,
@@ -461,20 +477,25 @@ function wildcardProofOk(
  * if (r.status === 'secure') use(r.rrset);
  */
 export function validateResponse(input: ValidateResponseInput): ValidationResult {
+  try {
+    return validateUnsafe(input);
+  } catch (err) {
+    // Hostile or hand-made input (bad names, absurd NSEC3 parameters) is bogus, never a crash.
+    if (DnsWireError.is(err) || DnssecError.is(err)) return bogus('malformed-input');
+    throw err;
+  }
+}
+
+function validateUnsafe(input: ValidateResponseInput): ValidationResult {
   const { trustAnchor, response, qtype, now } = input;
   const apex = normalizeName(trustAnchor.zone);
-  let qname: DomainName;
-  try {
-    qname = normalizeName(input.qname);
-  } catch {
-    return bogus('question-mismatch');
-  }
+  const qname = normalizeName(input.qname);
   const maxIterations = input.maxNsec3Iterations ?? DEFAULT_MAX_ITERATIONS;
   if (!isSubdomainOf(qname, apex)) return bogus('out-of-zone');
   const q = response.questions[0];
   if (response.questions.length !== 1 || !q || !namesEqual(q.name, qname) || q.type !== qtype)
     return bogus('question-mismatch');
-  const keyCheck = validateDnskeyRrset(trustAnchor, input.dnskeyRrset, now);
+  const keyCheck = validateDnskeyUnsafe(trustAnchor, input.dnskeyRrset, now);
   if (keyCheck.status === 'bogus') return bogus(keyCheck.reason);
   const keys = keyCheck.keys;
   if (response.rcode !== Rcode.NOERROR && response.rcode !== Rcode.NXDOMAIN)
