@@ -71,12 +71,14 @@ interface StoredConnection {
   readonly theirContactKey: string;
   readonly ownContactPrivate: string;
   readonly ownMailboxSeed?: string | undefined;
+  /** Chain key for message `nextSendCounter` (hash ratchet: used keys are gone). */
   readonly sendChain: string;
-  readonly receiveChain: string;
   readonly nextSendCounter: number;
-  /** Counters at or below `receiveFloor` are refused; `seen` holds accepted ones above it. */
-  readonly receiveFloor: number;
-  readonly seen: ReadonlyArray<number>;
+  /** Chain key for message `receiveNext`. */
+  readonly receiveChain: string;
+  readonly receiveNext: number;
+  /** Message secrets of skipped (not yet received) counters below `receiveNext`. */
+  readonly skipped: Readonly<Record<string, string>>;
   readonly establishedAt: number;
 }
 
@@ -84,7 +86,10 @@ type StoredReach =
   | { readonly kind: 'mailbox'; readonly address: string; readonly provider: string }
   | { readonly kind: 'network'; readonly uri: string };
 
-const REPLAY_WINDOW = 512;
+/** How far ahead of the next expected counter a message may be (bounds work per message). */
+const MAX_SKIP = 1000;
+/** How many skipped message secrets are kept for late, out-of-order messages. */
+const MAX_SKIPPED = 1000;
 const MESSAGE_CONTEXT = utf8('switchboard-card-message-v1');
 const KDF_INFO = utf8('switchboard-rendezvous-v1');
 
@@ -123,13 +128,20 @@ function deriveChains(
   return { offerToReply: okm.slice(0, 32), replyToOffer: okm.slice(32, 64) };
 }
 
-function messageKey(
-  chain: Uint8Array,
-  counter: number,
-): { key: Uint8Array<ArrayBuffer>; nonce: Uint8Array<ArrayBuffer> } {
-  const info = new ByteWriter().bytes(utf8('switchboard-card-message-key')).u32(counter).finish();
-  const okm = hkdf(44, copyBytes(chain), info, null);
-  return { key: okm.slice(0, 32), nonce: okm.slice(32, 44) };
+/**
+ * One step of the symmetric hash ratchet: the message secret (AES key + nonce) for this
+ * counter and the chain key for the next. The old chain key is discarded by the caller, so a
+ * later compromise cannot recompute keys of messages already sent or received.
+ */
+function ratchet(chain: Uint8Array): {
+  secret: Uint8Array<ArrayBuffer>;
+  next: Uint8Array<ArrayBuffer>;
+} {
+  const c = copyBytes(chain);
+  return {
+    secret: hkdf(44, c, utf8('switchboard-card-message-key'), null),
+    next: hkdf(32, c, utf8('switchboard-card-chain-key'), null),
+  };
 }
 
 export interface RendezvousOptions {
@@ -306,8 +318,8 @@ export class Rendezvous {
       sendChain: b64(chains.replyToOffer),
       receiveChain: b64(chains.offerToReply),
       nextSendCounter: 0,
-      receiveFloor: -1,
-      seen: [],
+      receiveNext: 0,
+      skipped: {},
       establishedAt: now,
     });
     return { connection, reply: { ...reply, text: cardToText(reply.bytes) } };
@@ -381,8 +393,8 @@ export class Rendezvous {
       sendChain: b64(chains.offerToReply),
       receiveChain: b64(chains.replyToOffer),
       nextSendCounter: 0,
-      receiveFloor: -1,
-      seen: [],
+      receiveNext: 0,
+      skipped: {},
       establishedAt: this.#now(),
     });
   }
@@ -456,9 +468,11 @@ export class Rendezvous {
     if (counter >= 2 ** 32 - 1) {
       throw new SwitchboardError('no-session', 'this connection is exhausted; exchange new cards');
     }
-    // Persist the advanced counter before using it, so a crash never reuses a message key.
-    await this.#saveConnection({ ...c, nextSendCounter: counter + 1 });
-    const { key, nonce } = messageKey(unb64(c.sendChain), counter);
+    // Persist the advanced ratchet before using the key, so a crash never reuses a key.
+    const step = ratchet(unb64(c.sendChain));
+    await this.#saveConnection({ ...c, sendChain: b64(step.next), nextSendCounter: counter + 1 });
+    const key = step.secret.slice(0, 32);
+    const nonce = step.secret.slice(32, 44);
     const header = new ByteWriter().u8(1).u32(counter).finish();
     const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.ownContactId), utf8(c.contactId), header);
     const ct = Aes256GcmSiv.new(key).encrypt(copyBytes(plaintext), nonce, aad);
@@ -521,22 +535,51 @@ export class Rendezvous {
         "message is not signed by this contact's key; it was discarded",
       );
     }
-    if (counter <= c.receiveFloor || c.seen.includes(counter)) {
-      throw new SwitchboardError('replayed-message', 'this message was already received');
+    const skipped: Record<string, string> = { ...c.skipped };
+    let secret: Uint8Array;
+    let receiveChain = c.receiveChain;
+    let receiveNext = c.receiveNext;
+    if (counter >= c.receiveNext) {
+      if (counter - c.receiveNext > MAX_SKIP) {
+        throw new SwitchboardError(
+          'message-rejected',
+          'message is too far ahead of this connection; discarded',
+        );
+      }
+      let chain: Uint8Array = unb64(c.receiveChain);
+      for (let i = c.receiveNext; i < counter; i++) {
+        const step = ratchet(chain);
+        skipped[String(i)] = b64(step.secret);
+        chain = step.next;
+      }
+      const step = ratchet(chain);
+      secret = step.secret;
+      receiveChain = b64(step.next);
+      receiveNext = counter + 1;
+      const keys = Object.keys(skipped)
+        .map(Number)
+        .sort((a, b) => a - b);
+      for (const k of keys.slice(0, Math.max(0, keys.length - MAX_SKIPPED)))
+        delete skipped[String(k)];
+    } else {
+      const kept = skipped[String(counter)];
+      if (kept === undefined) {
+        throw new SwitchboardError('replayed-message', 'this message was already received');
+      }
+      secret = unb64(kept);
+      delete skipped[String(counter)];
     }
-    const { key, nonce } = messageKey(unb64(c.receiveChain), counter);
     let plaintext: Uint8Array<ArrayBuffer>;
     try {
-      plaintext = Aes256GcmSiv.new(key).decrypt(ct, nonce, aad);
+      plaintext = Aes256GcmSiv.new(copyBytes(secret.subarray(0, 32))).decrypt(
+        ct,
+        copyBytes(secret.subarray(32, 44)),
+        aad,
+      );
     } catch (cause) {
       throw new SwitchboardError('decrypt-failed', 'message could not be decrypted', { cause });
     }
-    const seen = [...c.seen, counter].sort((a, b) => a - b);
-    let floor = c.receiveFloor;
-    while (seen.length > 0 && (seen[0] === floor + 1 || seen.length > REPLAY_WINDOW)) {
-      floor = Math.max(floor + 1, seen.shift()!);
-    }
-    await this.#saveConnection({ ...c, seen, receiveFloor: floor });
+    await this.#saveConnection({ ...c, receiveChain, receiveNext, skipped });
     return { contactId: c.contactId, plaintext };
   }
 }

@@ -149,6 +149,35 @@ describe('rendez-vous connections', () => {
     await expect(bob.open(m1)).rejects.toMatchObject({ code: 'replayed-message' });
   });
 
+  it('ratchets: late messages open once from kept keys, used keys leave no trace in storage', async () => {
+    const storage = new MemoryStorage();
+    const alice = party();
+    const bob = new Rendezvous({ storage, nowSeconds: () => NOW, ed25519: new NodeEd25519() });
+    const offer = await alice.createOffer({ mailboxProviders: [P1] });
+    const { reply, connection } = await bob.acceptOffer(offer.text, 'remote', {
+      mailboxProviders: [P2],
+    });
+    const aliceView = await alice.completeExchange(reply.text, 'remote');
+    const sent = [];
+    for (let i = 0; i < 4; i++) sent.push(await alice.seal(aliceView.contactId, utf8(`m${i}`)));
+    const stored = async () =>
+      JSON.parse((await storage.get(`rendezvous/connection/${connection.contactId}`))!) as {
+        receiveChain: string;
+        receiveNext: number;
+        skipped: Record<string, string>;
+      };
+    const before = await stored();
+    expect(fromUtf8((await bob.open(sent[3]!)).plaintext)).toBe('m3');
+    const after3 = await stored();
+    expect(after3.receiveNext).toBe(4);
+    expect(Object.keys(after3.skipped).sort()).toEqual(['0', '1', '2']);
+    expect(after3.receiveChain).not.toBe(before.receiveChain);
+    for (const i of [1, 0, 2]) expect(fromUtf8((await bob.open(sent[i]!)).plaintext)).toBe(`m${i}`);
+    expect((await stored()).skipped).toEqual({});
+    for (const m of sent)
+      await expect(bob.open(m)).rejects.toMatchObject({ code: 'replayed-message' });
+  });
+
   it('discards messages not signed by the expected per-contact key', async () => {
     const { alice, bob, aliceView } = await connected();
     const real = decodeEnvelope(await alice.seal(aliceView.contactId, utf8('x')));
