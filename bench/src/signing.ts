@@ -107,8 +107,13 @@ export interface OurSignerPhases {
   readonly rrsigs: number;
 }
 
-/** Our signZoneNsec3 in a fresh Node process, timed end to end (process start included). */
+/**
+ * Our signer in a fresh Node process, timed end to end (process start included): `threads` 0 =
+ * `signZoneNsec3` on the main thread, N = `signZoneNsec3Parallel` on N worker threads.
+ */
 export async function signWithOurs(
+  id: string,
+  threads: number,
   zoneFile: string,
   out: string,
   apex: string,
@@ -125,13 +130,14 @@ export async function signWithOurs(
     window.inception.toISOString(),
     window.expiration.toISOString(),
     phasesFile,
+    String(threads),
     keys.zsk,
     keys.ksk,
   ];
   const r = await runTimed(process.execPath, args, options);
   if (r.code !== 0) {
     return {
-      id: 'switchboard',
+      id,
       command: `node ${args.join(' ')}`,
       seconds: r.seconds,
       ok: false,
@@ -140,8 +146,11 @@ export async function signWithOurs(
   }
   const phases = JSON.parse(readFileSync(phasesFile, 'utf8')) as OurSignerPhases;
   return {
-    id: 'switchboard',
-    command: `node sign-export.js (signZoneNsec3)`,
+    id,
+    command:
+      threads > 0
+        ? `node sign-export.js (signZoneNsec3Parallel, ${threads} threads)`
+        : 'node sign-export.js (signZoneNsec3)',
     seconds: r.seconds,
     ok: true,
     phases,

@@ -1,6 +1,6 @@
 // The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
 //   npm run bench:directory -w bench -- [--count 100000] [--seconds 10] [--warmup 3] [--rounds 1]
-//     [--latency-qps 1000] [--latency-seconds 5] [--no-sign] [--keep]
+//     [--latency-qps 1000] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,8 @@ interface Args {
   latencySeconds: number;
   peers: string[] | undefined;
   sign: boolean;
+  oneCore: boolean;
+  dns: boolean;
   keep: boolean;
 }
 
@@ -46,6 +48,8 @@ function parseArgs(argv: readonly string[]): Args {
     latencySeconds: 5,
     peers: undefined,
     sign: true,
+    oneCore: true,
+    dns: true,
     keep: false,
   };
   const numeric = new Map<string, keyof Args>([
@@ -69,6 +73,8 @@ function parseArgs(argv: readonly string[]): Args {
         (args as unknown as Record<string, number>)[key as string] = n;
       }
     } else if (a === '--no-sign') args.sign = false;
+    else if (a === '--no-one-core') args.oneCore = false;
+    else if (a === '--no-dns') args.dns = false;
     else if (a === '--keep') args.keep = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -294,6 +300,7 @@ async function main(): Promise<void> {
     expiration: new Date(started.getTime() + 30 * 86_400_000),
   };
   const signing: (SigningRun & {
+    cores?: number;
     phases?: OurSignerPhases;
     verify?: { ok: boolean; detail: string };
   })[] = [];
@@ -312,31 +319,74 @@ async function main(): Promise<void> {
     [],
     { logFile: signLog },
   );
-  signing.push(reference);
+  signing.push({ ...reference, cores: cpus().length });
   if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
   if (args.sign) {
-    console.log(
-      'signing with dnssec-signzone -n 1 -P on one core (signing only, no verification)...',
+    const all = cpus().length;
+    const variant = async (
+      id: string,
+      label: string,
+      run: () => Promise<SigningRun & { phases?: OurSignerPhases }>,
+    ): Promise<void> => {
+      console.log(`signing: ${label}...`);
+      signing.push({ ...(await run()), cores: id.endsWith('1core') ? 1 : all });
+    };
+    const out = (name: string): string => join(work, `zone.signed-${name}.db`);
+    await variant(
+      'dnssec-signzone-P',
+      `dnssec-signzone -P (all ${all} cores, no verification)`,
+      () =>
+        signWithDnssecSignzone(
+          'dnssec-signzone-P',
+          inputs.zoneFile,
+          out('P'),
+          zone.apex,
+          keys,
+          window,
+          ['-P'],
+          { logFile: signLog },
+        ),
     );
-    signing.push(
-      await signWithDnssecSignzone(
-        'dnssec-signzone-1core',
+    await variant('switchboard-parallel', `signZoneNsec3Parallel, ${all} worker threads`, () =>
+      signWithOurs(
+        'switchboard-parallel',
+        all,
         inputs.zoneFile,
-        join(work, 'zone.signed-1core.db'),
+        out('ours-parallel'),
         zone.apex,
         keys,
         window,
-        ['-n', '1', '-P'],
-        { logFile: signLog, ...serverCpu },
+        { logFile: signLog },
       ),
     );
-    console.log('signing with @switchboard/dnssec signZoneNsec3 on one core...');
-    const oursOut = join(work, 'zone.signed-ours.db');
-    const ours = await signWithOurs(inputs.zoneFile, oursOut, zone.apex, keys, window, {
-      logFile: signLog,
-      ...serverCpu,
-    });
-    signing.push(ours.ok ? { ...ours, verify: verifyWithBind(oursOut, zone.apex) } : ours);
+    const parallel = signing[signing.length - 1];
+    if (parallel?.ok) parallel.verify = verifyWithBind(out('ours-parallel'), zone.apex);
+    if (args.oneCore) {
+      await variant('dnssec-signzone-1core', 'dnssec-signzone -n 1 -P on one core', () =>
+        signWithDnssecSignzone(
+          'dnssec-signzone-1core',
+          inputs.zoneFile,
+          out('1core'),
+          zone.apex,
+          keys,
+          window,
+          ['-n', '1', '-P'],
+          { logFile: signLog, ...serverCpu },
+        ),
+      );
+      await variant('switchboard-1core', 'signZoneNsec3 on one core', () =>
+        signWithOurs(
+          'switchboard-1core',
+          0,
+          inputs.zoneFile,
+          out('ours-1core'),
+          zone.apex,
+          keys,
+          window,
+          { logFile: signLog, ...serverCpu },
+        ),
+      );
+    }
   }
   for (const s of signing)
     console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
@@ -348,7 +398,7 @@ async function main(): Promise<void> {
     nsdPresigned,
     bindPresigned,
   ];
-  const peers = args.peers ? all.filter((p) => args.peers?.includes(p.id)) : all;
+  const peers = !args.dns ? [] : args.peers ? all.filter((p) => args.peers?.includes(p.id)) : all;
   const results: PeerResult[] = peers.map((p) => ({
     id: p.id,
     description: p.description,
@@ -413,17 +463,28 @@ async function main(): Promise<void> {
       r.rounds.every((x) => x.check?.ok) ? 'ok' : 'WRONG',
     ]);
   }
-  const refSeconds = signing.find((s) => s.id === 'dnssec-signzone')?.seconds;
-  const oneCoreSeconds = signing.find((s) => s.id === 'dnssec-signzone-1core')?.seconds;
+  const seconds = (id: string): number | undefined =>
+    signing.find((s) => s.id === id && s.ok)?.seconds;
+  const refSeconds = seconds('dnssec-signzone');
+  const sameCores = (id: string): number | undefined =>
+    id.endsWith('1core') ? seconds('dnssec-signzone-1core') : seconds('dnssec-signzone-P');
   const signRows: string[][] = [
-    ['signer', 'seconds', 'x dnssec-signzone', 'x dnssec-signzone -n 1 -P', 'output'],
+    [
+      'signer',
+      'cores',
+      'seconds',
+      'x dnssec-signzone',
+      'x dnssec-signzone -P, same cores',
+      'output',
+    ],
   ];
   for (const s of signing) {
     signRows.push([
       s.id,
+      cell(s.cores),
       cell(s.seconds, 2),
       cell(ratio(s.seconds, refSeconds), 2),
-      cell(ratio(s.seconds, oneCoreSeconds), 2),
+      s.id === 'dnssec-signzone' ? '-' : cell(ratio(s.seconds, sameCores(s.id)), 2),
       !s.ok
         ? (s.detail ?? 'failed')
         : s.verify
@@ -435,7 +496,7 @@ async function main(): Promise<void> {
   }
 
   const ours = byId.get('switchboard');
-  const ourSigning = signing.find((s) => s.id === 'switchboard');
+  const ourSigning = signing.find((s) => s.id === 'switchboard-parallel');
   const goals = [
     {
       goal: 'walk-proof config >= 1.5x Knot online-signing q/s (mixed)',
@@ -450,7 +511,7 @@ async function main(): Promise<void> {
       higher: true,
     },
     {
-      goal: 'export signing < half of dnssec-signzone time',
+      goal: 'export signing (parallel, all cores) < half of dnssec-signzone time (its defaults)',
       measured: ourSigning?.ok ? ratio(ourSigning.seconds, refSeconds) : null,
       target: 0.5,
       higher: false,
@@ -473,14 +534,16 @@ async function main(): Promise<void> {
   const dnsTitle = `DNS: dnsperf -D, NAPTR, ${args.seconds}s saturated runs (median of ${args.rounds}); latency at a fixed ${lq} q/s (mixed)`;
   const signTitle =
     'Export signing: NSEC3 no salt, 0 iterations; ECDSA P-256 ZSK+KSK; same zone and keys';
-  console.log(`\n${dnsTitle}`);
-  console.log(table(rows));
+  if (args.dns) {
+    console.log(`\n${dnsTitle}`);
+    console.log(table(rows));
+  }
   console.log(`\n${signTitle}`);
   console.log(table(signRows));
-  const ourPhases = ourSigning?.phases;
-  if (ourPhases) {
+  for (const s of signing.filter((x) => x.phases)) {
+    const ourPhases = s.phases as OurSignerPhases;
     console.log(
-      `our signer phases: read+parse ${ourPhases.readParseMs} ms, sign ${ourPhases.signMs} ms, format+write ${ourPhases.formatWriteMs} ms, ${ourPhases.rrsigs} RRSIGs`,
+      `${s.id} phases: read+parse ${ourPhases.readParseMs} ms, sign ${ourPhases.signMs} ms, format+write ${ourPhases.formatWriteMs} ms, ${ourPhases.rrsigs} RRSIGs`,
     );
   }
   console.log('');
@@ -528,10 +591,7 @@ async function main(): Promise<void> {
       '',
       `${args.count} numbers; ${pin ? 'server on CPU 0, dnsperf on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end (2 cores shared with other work: only the ratios mean anything).`,
       '',
-      `${dnsTitle}.`,
-      '',
-      markdownTable(rows),
-      '',
+      ...(args.dns ? [`${dnsTitle}.`, '', markdownTable(rows), ''] : []),
       `${signTitle}.`,
       '',
       markdownTable(signRows),

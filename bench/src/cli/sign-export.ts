@@ -1,9 +1,10 @@
 // Child process: signs a zone file for export with @switchboard/dnssec signZoneNsec3 using BIND
 // key files, writes the signed zone, and reports its phase times as JSON.
-//   node sign-export.js <zone> <out> <apex> <inceptionISO> <expirationISO> <timings.json> <keyBase>...
+//   node sign-export.js <zone> <out> <apex> <inceptionISO> <expirationISO> <timings.json> <threads> <keyBase>...
+// threads 0: signZoneNsec3 on this thread; N > 0: signZoneNsec3Parallel with N worker threads.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { formatRecord, parseZone, RRType } from '@switchboard/dns-wire';
-import { importBindPrivateKey, signZoneNsec3 } from '@switchboard/dnssec';
+import { importBindPrivateKey, signZoneNsec3, signZoneNsec3Parallel } from '@switchboard/dnssec';
 
 /** DNSKEY flags from a BIND `K*.key` file (first non-comment line). */
 function flagsOf(keyFileText: string): number {
@@ -13,10 +14,12 @@ function flagsOf(keyFileText: string): number {
   return Number(m[1]);
 }
 
-function main(): void {
-  const [zoneFile, out, apex, inception, expiration, timingsFile, ...keyBases] =
+async function main(): Promise<void> {
+  const [zoneFile, out, apex, inception, expiration, timingsFile, threadsText, ...keyBases] =
     process.argv.slice(2);
+  const threads = Number(threadsText);
   if (
+    !Number.isInteger(threads) ||
     !zoneFile ||
     !out ||
     !apex ||
@@ -26,7 +29,7 @@ function main(): void {
     keyBases.length === 0
   ) {
     console.error(
-      'usage: sign-export <zone> <out> <apex> <inception> <expiration> <timings.json> <keyBase>...',
+      'usage: sign-export <zone> <out> <apex> <inception> <expiration> <timings.json> <threads> <keyBase>...',
     );
     process.exit(2);
   }
@@ -38,11 +41,15 @@ function main(): void {
   const t0 = performance.now();
   const records = parseZone(readFileSync(zoneFile, 'utf8'), { origin: apex });
   const t1 = performance.now();
-  const signed = signZoneNsec3(records, keys, {
+  const options = {
     origin: apex,
     inception: new Date(inception),
     expiration: new Date(expiration),
-  });
+  };
+  const signed =
+    threads > 0
+      ? await signZoneNsec3Parallel(records, keys, { ...options, threads })
+      : signZoneNsec3(records, keys, options);
   const t2 = performance.now();
   const lines: string[] = new Array<string>(signed.length);
   for (let i = 0; i < signed.length; i++)
@@ -61,4 +68,7 @@ function main(): void {
   );
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(`sign-export: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
