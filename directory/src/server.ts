@@ -18,7 +18,7 @@ import type { Logger } from '@switchboard/service-kit';
 import type { Answer } from './answer.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
-import { axfrMessages } from './transfer.js';
+import { axfrMessages, ixfrRecords, transferMessages } from './transfer.js';
 import type { TsigKey, TsigStream } from './tsig.js';
 import { signTsigResponse, tsigStream, verifyTsigRequest } from './tsig.js';
 import type { ZoneState } from './zone-state.js';
@@ -293,7 +293,8 @@ export function processPacket(
         );
       }
       const signed = config.zone.signedZone(nowSeconds);
-      // IXFR is answered in AXFR form (RFC 1995 4), or with just the SOA when up to date.
+      // IXFR: just the SOA when up to date, a condensed difference from a version this
+      // process transferred before, else the whole zone in AXFR form (RFC 1995 4).
       const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
       if (clientSerial === signed.serial) {
         const soa = signed.records[0]!;
@@ -302,7 +303,13 @@ export function processPacket(
           'xfr',
         );
       }
-      const messages = axfrMessages(query, signed).map((m) => sign(encodeMessage(m)));
+      const previous =
+        clientSerial === undefined ? undefined : config.zone.transferredVersion(clientSerial);
+      const messages = (
+        previous
+          ? transferMessages(query, ixfrRecords(previous, signed))
+          : axfrMessages(query, signed)
+      ).map((m) => sign(encodeMessage(m)));
       config.onResponse?.(transport, Rcode.NOERROR, 'xfr');
       return { kind: 'reply', messages, identity: 'xfr' };
     }

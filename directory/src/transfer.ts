@@ -62,13 +62,44 @@ export function zoneFileText(zone: SignedZone, apex: string): string {
 }
 
 /**
+ * The records of an IXFR response (RFC 1995 section 4) condensed to one difference sequence:
+ * new SOA, old SOA, records deleted, new SOA, records added, new SOA. Records are compared in
+ * presentation form; every RRSIG that changed is part of the difference.
+ */
+export function ixfrRecords(from: SignedZone, to: SignedZone): ResourceRecord[] {
+  const key = (rr: ResourceRecord): string => formatRecord(rr).toLowerCase();
+  const body = (z: SignedZone): ResourceRecord[] => z.records.filter((r) => r.type !== RRType.SOA);
+  const oldKeys = new Set(body(from).map(key));
+  const newKeys = new Set(body(to).map(key));
+  const oldSoa = from.records[0];
+  const newSoa = to.records[0];
+  if (!oldSoa || !newSoa) throw new Error('signed zone has no leading SOA');
+  return [
+    newSoa,
+    oldSoa,
+    ...body(from).filter((r) => !newKeys.has(key(r))),
+    newSoa,
+    ...body(to).filter((r) => !oldKeys.has(key(r))),
+    newSoa,
+  ];
+}
+
+/**
  * The messages of an AXFR response (RFC 5936 2.2): SOA, every record, SOA again, packed into
  * as few messages as fit `maxSize` octets (leaving room for a TSIG).
  */
 export function axfrMessages(query: Message, zone: SignedZone, maxSize = 60_000): Message[] {
   const soa = zone.records[0];
   if (!soa || soa.type !== RRType.SOA) throw new Error('signed zone has no leading SOA');
-  const all = [...zone.records, soa];
+  return transferMessages(query, [...zone.records, soa], maxSize);
+}
+
+/** Packs the records of a zone transfer into messages of at most `maxSize` octets. */
+export function transferMessages(
+  query: Message,
+  all: readonly ResourceRecord[],
+  maxSize = 60_000,
+): Message[] {
   const messages: Message[] = [];
   const base: Message = {
     id: query.id,

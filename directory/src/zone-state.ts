@@ -18,6 +18,8 @@ export class ZoneState {
   readonly #signer: OnlineSigner;
   #snapshot: ZoneSnapshot;
   #signed: SignedZone | undefined;
+  /** Recently transferred versions, for IXFR deltas (RFC 1995), oldest first. */
+  readonly #history: SignedZone[] = [];
   #reloading: Promise<void> = Promise.resolve();
   readonly #listeners: Array<(serial: number) => void> = [];
 
@@ -94,8 +96,15 @@ export class ZoneState {
     const snapshot = this.#snapshot;
     if (this.#signed?.serial !== snapshot.serial) {
       this.#signed = signZoneForExport(snapshot, this.#key, this.#signer, now);
+      this.#history.push(this.#signed);
+      if (this.#history.length > 16) this.#history.shift();
     }
     return this.#signed;
+  }
+
+  /** A previously transferred version still held for IXFR, if any. */
+  transferredVersion(serial: number): SignedZone | undefined {
+    return this.#history.find((z) => z.serial === serial);
   }
 
   /**

@@ -26,6 +26,8 @@ interface SecondaryKind {
   command(dir: string): readonly [string, readonly string[]];
   /** What the server logs when it accepts a NOTIFY. */
   readonly notifyLog: RegExp;
+  /** What it logs for a successful incremental transfer, if it says so at info level. */
+  readonly ixfrLog?: RegExp;
 }
 
 const KNOT: SecondaryKind = {
@@ -61,6 +63,7 @@ log:
 `,
   command: (dir) => ['knotd', ['-c', join(dir, 'server.conf')]],
   notifyLog: /notify, incoming, remote 127\.0\.0\.1@\d+/i,
+  ixfrLog: /IXFR, incoming, remote 127\.0\.0\.1@\d+, finished/,
 };
 
 const BIND: SecondaryKind = {
@@ -159,6 +162,7 @@ describe.each([KNOT, BIND])('$name as secondary', (kind: SecondaryKind) => {
       keyName: key.name,
       secret: Buffer.from(key.secret).toString('base64'),
     });
+    await mkdir(join(secondaryDir, 'db'), { recursive: true });
     await writeFile(join(secondaryDir, 'server.conf'), config);
     const [program, args] = kind.command(secondaryDir);
     server = spawn(program, [...args], {
@@ -256,7 +260,12 @@ describe.each([KNOT, BIND])('$name as secondary', (kind: SecondaryKind) => {
     ]);
     expect(gone.stdout).toMatch(/status: NXDOMAIN/);
     // The secondary logs each NOTIFY it accepted from the primary (TSIG-signed, per its ACL).
-    expect(Buffer.concat(serverLog).toString()).toMatch(kind.notifyLog);
+    const log = Buffer.concat(serverLog).toString();
+    expect(log).toMatch(kind.notifyLog);
+    if (kind.ixfrLog) {
+      expect(log).toMatch(kind.ixfrLog);
+      expect(log).not.toMatch(/fallback to AXFR/);
+    }
   });
 
   it('refuses AXFR without TSIG from an address not listed, and allows it with the key', async () => {
@@ -274,6 +283,19 @@ describe.each([KNOT, BIND])('$name as secondary', (kind: SecondaryKind) => {
       'AXFR',
     ]);
     expect(allowed.stdout).toMatch(/NSEC3PARAM/);
+    // IXFR from a version transferred before: new SOA, old SOA, deletions, new SOA, additions.
+    const current = t.dir.zone.snapshot.serial;
+    const ixfr = await run('kdig', [
+      '-y',
+      `hmac-sha256:${key.name}:${Buffer.from(key.secret).toString('base64')}`,
+      '-p',
+      port,
+      '@127.0.0.1',
+      APEX,
+      `IXFR=${current - 1}`,
+    ]);
+    const soaSerials = [...ixfr.stdout.matchAll(/\tSOA\t\S+ \S+ (\d+) /g)].map((m) => Number(m[1]));
+    expect(soaSerials).toEqual([current, current - 1, current, current]);
     expect(allowed.stdout).toContain(NAME);
     expect(allowed.stdout + allowed.stderr).not.toMatch(/BADSIG|BADKEY|failed/i);
   });
