@@ -18,6 +18,10 @@ import { SignalSessions } from './signal/session.js';
 import { createProtocolStores } from './signal/stores.js';
 import type { IdentityEvent } from './signal/stores.js';
 import type { KeyValueStorage } from './storage.js';
+import { MemoryStorage } from './storage.js';
+
+/** Storage prefixes of this device's own key material (replaced on registration). */
+const LOCAL_KEY_PREFIXES = ['identity/local', 'prekey/', 'signed-prekey/', 'kyber-prekey/'];
 
 export interface PhoneClientOptions {
   readonly storage: KeyValueStorage;
@@ -143,12 +147,21 @@ export class PhoneClient {
     await client.requestCode(session.sessionId, options.transport ?? 'sms');
     const code = (await options.getCode()).trim();
     await client.submitCode(session.sessionId, code);
-    const upload = await generateRegistrationKeys(this.#stores, {
+    // Keys are made in a staging store and copied over only once the provider accepted them,
+    // so a refused or interrupted registration leaves no half-made identity behind.
+    const staging = new MemoryStorage();
+    const upload = await generateRegistrationKeys(createProtocolStores(staging), {
       oneTimePreKeyCount: options.oneTimePreKeys ?? 100,
       now: this.#now().getTime(),
     });
     const device = this.#o.ed25519.generate();
     const account = await client.registerAccount(session.sessionId, upload, device.publicKey);
+    for (const prefix of LOCAL_KEY_PREFIXES) {
+      for (const key of await this.#o.storage.list(prefix)) await this.#o.storage.delete(key);
+    }
+    for (const key of await staging.list('')) {
+      await this.#o.storage.set(key, (await staging.get(key))!, { secret: true });
+    }
     const stored: StoredAccount = {
       number: account.number,
       providerId: options.providerId,

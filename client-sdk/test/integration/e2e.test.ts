@@ -198,6 +198,27 @@ describe('issue 6: phone-number users', () => {
     expect((await errorOf(fresh.decrypt(forged2))).code).toBe('identity-key-changed');
   });
 
+  it('leaves nothing half-made when registration is refused, so a retry works', async () => {
+    const DAN = '+33142685322';
+    const dan = phoneClient();
+    const wrong = async (): Promise<string> =>
+      (await inbox.codeFor(DAN)) === '000000' ? '111111' : '000000';
+    const err = await errorOf(
+      dan.register({ number: DAN, providerId: 'provider-a', getCode: wrong }),
+    );
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).problemCode).toBe('verification.code-incorrect');
+    expect(await dan.account()).toBeUndefined();
+    expect(await dan.stores.identity.hasLocalIdentity()).toBe(false);
+    const account = await dan.register({
+      number: DAN,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(DAN),
+    });
+    expect(account.number).toBe(DAN);
+    expect(await dan.stores.identity.hasLocalIdentity()).toBe(true);
+  });
+
   it('tops up one-time prekeys when the provider runs low', async () => {
     // Bob's provider handed out one of his 10 prekeys; ask for at least 50.
     expect(await bob.topUpPrekeys({ minimum: 50, batch: 40 })).toBe(40);
