@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../src/report.js';
+
+describe('result files', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-bench-report-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('replaces only its own section of results/README.md', () => {
+    writeFileSync(join(dir, 'README.md'), '# R\n\nhand-written notes\n');
+    updateResultsReadme(dir, 'a', 'first A');
+    updateResultsReadme(dir, 'b', 'only B');
+    updateResultsReadme(dir, 'a', 'second A');
+    const text = readFileSync(join(dir, 'README.md'), 'utf8');
+    expect(text).toContain('hand-written notes');
+    expect(text).toContain('second A');
+    expect(text).not.toContain('first A');
+    expect(text).toContain('only B');
+    expect(text.indexOf('second A')).toBeLessThan(text.indexOf('only B'));
+  });
+
+  it('never overwrites an earlier run of the same day', () => {
+    const now = new Date('2026-11-22T01:00:00Z');
+    const first = writeResultJson(dir, 'directory', { run: 1 }, now);
+    const second = writeResultJson(dir, 'directory', { run: 2 }, now);
+    expect(first.endsWith('directory-2026-11-22.json')).toBe(true);
+    expect(second.endsWith('directory-2026-11-22-2.json')).toBe(true);
+    expect(JSON.parse(readFileSync(first, 'utf8'))).toEqual({ run: 1 });
+  });
+
+  it('aligns tables and shows missing figures as -', () => {
+    const rows = [
+      ['server', 'q/s'],
+      ['nsd', cell(12345.6)],
+      ['ours', cell(undefined)],
+    ];
+    expect(table(rows).split('\n')).toEqual([
+      'server     q/s',
+      '------  ------',
+      'nsd     12,346',
+      'ours         -',
+    ]);
+    expect(markdownTable(rows).split('\n')[1]).toBe('| --- | ---: |');
+  });
+});
