@@ -15,6 +15,9 @@ import { MatrixNetwork } from './networks/matrix-network.js';
 import type { Resolver } from './routing.js';
 import { BridgeStore } from './store/bridge-store.js';
 
+const PRUNE_EVERY_MS = 10 * 60 * 1000;
+const KEEP_DONE_MS = 24 * 60 * 60 * 1000;
+
 /** What a bridge needs besides its config. */
 export interface BridgeDeps {
   readonly database: Database<unknown>;
@@ -66,6 +69,9 @@ export class SwitchboardBridge {
       typing: (from: Address, target: Target, typing: boolean) =>
         this.#relayTyping(from, target, typing),
       presence: (from: Address, available: boolean) => this.#relayPresence(from, available),
+      displayed: (from: Address, _target: Target, stanzaId: string) =>
+        this.#relayRead('xmpp', from, stanzaId),
+      read: (from: Address, eventId: string) => this.#relayRead('matrix', from, eventId),
     };
     this.xmpp = config.xmpp ? new XmppNetwork(config.xmpp, { ...shared, events: side }) : undefined;
     this.sip = config.sip ? new SipNetwork(config.sip, shared) : undefined;
@@ -89,7 +95,18 @@ export class SwitchboardBridge {
       this.#config.http.port,
     );
     await Promise.all([this.xmpp?.start(), this.sip?.start(), this.matrix?.start()]);
-    this.#timer = setInterval(() => this.core.flush(), this.#config.retryIntervalMs);
+    let lastPrune = 0;
+    this.#timer = setInterval(() => {
+      this.core.flush();
+      // Delivered and failed messages are kept a day (read markers refer to them), then go.
+      const now = Date.now();
+      if (now - lastPrune > PRUNE_EVERY_MS) {
+        lastPrune = now;
+        this.store
+          .prune(now - KEEP_DONE_MS)
+          .catch((err: unknown) => this.#logger.warn({ err }, 'outbox prune failed'));
+      }
+    }, this.#config.retryIntervalMs);
     this.#timer.unref();
     this.core.flush();
   }
@@ -158,6 +175,24 @@ export class SwitchboardBridge {
           ? this.matrix?.typing(to, about, typing)
           : undefined;
     send?.catch((err: unknown) => this.#logger.debug({ err }, 'typing not relayed'));
+  }
+
+  /**
+   * A reader on `network` marked as read the message the bridge delivered there under
+   * `nativeId`; tell the original sender if their network has read markers (Matrix `m.read`,
+   * XMPP XEP-0333). SIP has none.
+   */
+  #relayRead(network: Network, reader: Address, nativeId: string): void {
+    void (async () => {
+      const entry = await this.store.findDelivered(network, nativeId);
+      if (!entry) return;
+      const about: Target = { kind: 'address', address: reader };
+      if (entry.sourceNetwork === 'matrix') {
+        await this.matrix?.readReceipt(entry.from, about, entry.sourceNativeId);
+      } else if (entry.sourceNetwork === 'xmpp') {
+        await this.xmpp?.displayed(entry.from, about, entry.sourceNativeId);
+      }
+    })().catch((err: unknown) => this.#logger.debug({ err }, 'read marker not relayed'));
   }
 
   #relayPresence(from: Address, available: boolean): void {

@@ -18,9 +18,10 @@ export interface NetworkConnector {
   isUp(): boolean;
   /**
    * Delivers one message. Throws `network-unavailable` when it may succeed later (kept queued),
-   * `delivery-rejected` when the far side refused it for good.
+   * `delivery-rejected` when the far side refused it for good. May resolve to the id the
+   * destination network gave the message (for read markers coming back).
    */
-  deliver(msg: OutboundMessage, sender: Target): Promise<void>;
+  deliver(msg: OutboundMessage, sender: Target): Promise<string | void>;
   /** Tells a user on this network, from the ghost of `about`, that something went wrong. */
   notify(to: Address, about: Target, text: string): Promise<void>;
   /** Optional: a message this user sent was delivered (XEP-0184 receipt, Matrix read marker...). */
@@ -184,8 +185,8 @@ export class BridgeCore {
       const msg: OutboundMessage = { id: entry.id, from: entry.from, to, payload: entry.payload };
       try {
         await store.recordAttempt(entry.id);
-        await connector.deliver(msg, sender);
-        await store.markDelivered(entry.id, to.network);
+        const nativeId = await connector.deliver(msg, sender);
+        await store.markDelivered(entry.id, to.network, nativeId ?? undefined);
         metrics.delivered(to.network, Math.max(0, this.#now() - entry.createdAt) / 1000);
         if (entry.wantsReceipt) await this.#receipt(entry);
         return true;

@@ -53,6 +53,18 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.pendingCount()).toBe(0);
   });
 
+  it('finds delivered messages by the destination id and prunes old finished ones', async () => {
+    await store.enqueue(entry('a', 'n1'));
+    await store.enqueue(entry('b', 'n2'));
+    await store.markDelivered('a', 'matrix', '$event');
+    expect((await store.findDelivered('matrix', '$event'))?.id).toBe('a');
+    expect(await store.findDelivered('xmpp', '$event')).toBeUndefined();
+    now += 10_000;
+    await store.prune(now - 5_000);
+    expect(await store.stateOf('a')).toBeUndefined();
+    expect(await store.stateOf('b')).toBe('pending');
+  });
+
   it('stores a retransmitted source message once', async () => {
     expect(await store.enqueue(entry('a', 'same'))).toBe(true);
     expect(await store.enqueue(entry('b', 'same'))).toBe(false);

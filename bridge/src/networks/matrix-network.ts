@@ -42,6 +42,8 @@ export interface MatrixConfig {
 /** Cross-network events the Matrix side raises besides messages. */
 export interface MatrixSideEvents {
   typing?(from: Address, target: Target, typing: boolean): void;
+  /** The Matrix user read the event the bridge delivered with this event id. */
+  read?(from: Address, eventId: string): void;
 }
 
 type TxnRequest = Request;
@@ -246,15 +248,24 @@ export class MatrixNetwork implements NetworkConnector {
     return this.#up;
   }
 
-  async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
-    await this.#guard(async () => {
+  async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
+    return this.#guard(async () => {
       const ghost = await this.#ensureGhost(sender);
       const portal = await this.#portalFor(msg.to.id, sender, ghost);
       const event = toMatrixEvent(msg);
       // The bridge's message id is the transaction id: a retry after a lost response is
       // deduplicated by the homeserver instead of posted twice.
-      await this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+      return this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
     });
+  }
+
+  /** Marks an event read by a remote user (the ghost's `m.read` receipt). */
+  async readReceipt(to: Address, about: Target, eventId: string): Promise<void> {
+    const portal = await this.#store.portalFor(to.id, remoteKeyFor(about));
+    if (!portal || !this.#up) return;
+    await this.#guard(() =>
+      this.client.sendReadReceipt(ghostUserId(about, this.#naming), portal.roomId, eventId),
+    );
   }
 
   async notify(to: Address, about: Target, text: string): Promise<void> {
@@ -347,16 +358,23 @@ export class MatrixNetwork implements NetworkConnector {
   }
 
   async #onEphemeral(event: MatrixEvent): Promise<void> {
-    if (event.type !== 'm.typing' || !event.room_id) return;
+    if (!event.room_id || (event.type !== 'm.typing' && event.type !== 'm.receipt')) return;
     const record = await this.#store.portalByRoom(event.room_id);
     if (!record) return;
-    const userIds = event.content?.['user_ids'];
-    const typing = Array.isArray(userIds) && userIds.includes(record.matrixUser);
-    this.#events.typing?.(
-      { network: 'matrix', id: record.matrixUser },
-      parseRemoteKey(record.remoteKey),
-      typing,
-    );
+    const owner: Address = { network: 'matrix', id: record.matrixUser };
+    if (event.type === 'm.typing') {
+      const userIds = event.content?.['user_ids'];
+      const typing = Array.isArray(userIds) && userIds.includes(record.matrixUser);
+      this.#events.typing?.(owner, parseRemoteKey(record.remoteKey), typing);
+      return;
+    }
+    // m.receipt content: { "$event": { "m.read": { "@user:hs": { ts } } } }
+    for (const [eventId, receipts] of Object.entries(event.content ?? {})) {
+      const read = (receipts as Record<string, unknown> | null)?.['m.read'];
+      if (read && typeof read === 'object' && record.matrixUser in read) {
+        this.#events.read?.(owner, eventId);
+      }
+    }
   }
 
   async #acceptInvite(

@@ -10,6 +10,7 @@ import {
   fromXmppStanza,
   ghostJidFor,
   toXmppChatState,
+  toXmppDisplayed,
   toXmppError,
   toXmppNotice,
   toXmppPresence,
@@ -33,6 +34,8 @@ export interface XmppConfig {
 export interface XmppSideEvents {
   typing?(from: Address, target: Target, typing: boolean): void;
   presence?(from: Address, available: boolean): void;
+  /** The user read (XEP-0333 displayed) the message the bridge sent with this stanza id. */
+  displayed?(from: Address, target: Target, stanzaId: string): void;
 }
 
 /**
@@ -126,8 +129,15 @@ export class XmppNetwork implements NetworkConnector {
     return this.#up;
   }
 
-  async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
+  async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
     await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+    return msg.id;
+  }
+
+  /** Tells an XMPP user a remote party read their message (XEP-0333). */
+  async displayed(to: Address, about: Target, stanzaId: string): Promise<void> {
+    if (!this.#up) return;
+    await this.#send(toXmppDisplayed(ghostJidFor(about, this.#config.domain), to.id, stanzaId));
   }
 
   async notify(to: Address, about: Target, text: string): Promise<void> {
@@ -213,6 +223,9 @@ export class XmppNetwork implements NetworkConnector {
         return;
       case 'command':
         await this.#command(inbound.from, inbound.text);
+        return;
+      case 'displayed':
+        this.#events.displayed?.(inbound.from, inbound.target, inbound.displayedId);
         return;
       case 'receipt':
       case 'ignored':

@@ -18,6 +18,7 @@ interface OutboxTable {
   state: string;
   attempts: number;
   delivered_network: string | null;
+  delivered_native_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -110,6 +111,7 @@ export class BridgeStore {
         state: 'pending',
         attempts: 0,
         delivered_network: null,
+        delivered_native_id: null,
         created_at: entry.createdAt,
         updated_at: now,
       })
@@ -141,13 +143,29 @@ export class BridgeStore {
     return Number(row.n);
   }
 
-  /** Marks a message delivered on `network`. */
-  async markDelivered(id: string, network: Network): Promise<void> {
+  /** Marks a message delivered on `network`, optionally under that network's id for it. */
+  async markDelivered(id: string, network: Network, nativeId?: string): Promise<void> {
     await this.#db
       .updateTable('bridge_outbox')
-      .set({ state: 'delivered', delivered_network: network, updated_at: this.#now() })
+      .set({
+        state: 'delivered',
+        delivered_network: network,
+        delivered_native_id: nativeId ?? null,
+        updated_at: this.#now(),
+      })
       .where('id', '=', id)
       .execute();
+  }
+
+  /** A delivered message by the id the destination network gave it. */
+  async findDelivered(network: Network, nativeId: string): Promise<OutboxEntry | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_outbox')
+      .selectAll()
+      .where('delivered_network', '=', network)
+      .where('delivered_native_id', '=', nativeId)
+      .executeTakeFirst();
+    return row && toEntry(row);
   }
 
   /** Marks a message permanently undeliverable. */

@@ -68,4 +68,19 @@ export const BRIDGE_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
       await sql`select 1`.execute(db);
     },
   },
+  '0002_delivered_native_id': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The destination network's id for a delivered message (Matrix event id, XMPP stanza
+      // id), so read markers coming back can be matched to the message they acknowledge.
+      await db.schema
+        .alterTable('bridge_outbox')
+        .addColumn('delivered_native_id', 'text')
+        .execute();
+      await db.schema
+        .createIndex('bridge_outbox_delivered_idx')
+        .on('bridge_outbox')
+        .columns(['delivered_network', 'delivered_native_id'])
+        .execute();
+    },
+  },
 };

@@ -14,6 +14,8 @@ export const SECURITY_NS = 'urn:switchboard:security:1';
 export const RECEIPTS_NS = 'urn:xmpp:receipts';
 /** XEP-0085 chat state notifications. */
 export const CHATSTATES_NS = 'http://jabber.org/protocol/chatstates';
+/** XEP-0333 chat markers (read markers). */
+export const MARKERS_NS = 'urn:xmpp:chat-markers:0';
 /** XEP-0380 explicit message encryption. */
 export const EME_NS = 'urn:xmpp:eme:0';
 /** XEP-0334 message processing hints. */
@@ -38,6 +40,12 @@ export type XmppInbound =
       readonly from: Address;
       readonly target: Target;
       readonly typing: boolean;
+    }
+  | {
+      readonly kind: 'displayed';
+      readonly from: Address;
+      readonly target: Target;
+      readonly displayedId: string;
     }
   | { readonly kind: 'command'; readonly from: Address; readonly text: string }
   | {
@@ -104,6 +112,10 @@ export function fromXmppStanza(stanza: XmlElement, componentDomain: string): Xmp
   if (received?.attrs['id']) {
     return { kind: 'receipt', from, target, receiptFor: received.attrs['id'] };
   }
+  const displayed = stanza.getChild('displayed', MARKERS_NS);
+  if (displayed?.attrs['id']) {
+    return { kind: 'displayed', from, target, displayedId: displayed.attrs['id'] };
+  }
   for (const state of ['composing', 'paused', 'active', 'inactive', 'gone']) {
     if (stanza.getChild(state, CHATSTATES_NS)) {
       return { kind: 'typing', from, target, typing: state === 'composing' };
@@ -131,13 +143,22 @@ export function toXmppStanza(msg: OutboundMessage, fromJid: string): XmlElement 
       xml('security', { xmlns: SECURITY_NS, level: 'end-to-bridge' }),
     );
   }
-  children.push(xml('request', { xmlns: RECEIPTS_NS }));
+  children.push(xml('request', { xmlns: RECEIPTS_NS }), xml('markable', { xmlns: MARKERS_NS }));
   return xml('message', { type: 'chat', id: msg.id, from: fromJid, to: msg.to.id }, ...children);
 }
 
 /** XEP-0184 receipt for message `id`. */
 export function toXmppReceipt(fromJid: string, toJid: string, id: string): XmlElement {
   return xml('message', { from: fromJid, to: toJid }, xml('received', { xmlns: RECEIPTS_NS, id }));
+}
+
+/** XEP-0333 displayed marker for message `id` (the user read it). */
+export function toXmppDisplayed(fromJid: string, toJid: string, id: string): XmlElement {
+  return xml(
+    'message',
+    { type: 'chat', from: fromJid, to: toJid },
+    xml('displayed', { xmlns: MARKERS_NS, id }),
+  );
 }
 
 /** XEP-0085 chat state. */

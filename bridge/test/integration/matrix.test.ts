@@ -176,6 +176,32 @@ describe('Matrix <-> XMPP and SIP', () => {
     expect(event.content['org.switchboard.security']).toBe('end-to-bridge');
   });
 
+  it('relays read markers both ways (Matrix m.read <-> XEP-0333 displayed)', async () => {
+    const toRead = b64(randomEnvelope(30));
+    alice.send({ to: daveJid(), envelope: toRead, id: 'read-me' });
+    const delivered = await waitFor(
+      () =>
+        hs.eventsIn(daveRoom, ENVELOPE_EVENT_TYPE).find((e) => e.content['envelope'] === toRead),
+      'event to mark read',
+    );
+    await bridge.core.idle();
+    hs.readAs(dave, daveRoom, delivered.event_id);
+    const marker = await alice.next(
+      (e) => e.event === 'displayed' && e.id === 'read-me',
+      'displayed at alice',
+    );
+    expect(marker.from).toBe(daveJid());
+
+    const readByAlice = b64(randomEnvelope(31));
+    const fromDave = hs.sendAs(dave, daveRoom, ENVELOPE_EVENT_TYPE, { envelope: readByAlice });
+    const atAlice = await alice.next((e) => e.envelope === readByAlice, 'message to mark read');
+    alice.displayed(daveJid(), atAlice.id!);
+    await waitFor(
+      () => (hs.receipts.get(`${daveRoom}|${aliceGhost}`) === fromDave ? true : undefined),
+      'm.read from ghost',
+    );
+  });
+
   it('relays typing from Matrix to XMPP', async () => {
     hs.typingAs(dave, daveRoom, true);
     await alice.next(

@@ -60,6 +60,8 @@ export class HomeserverDouble {
   /** Typing and presence as the AS set them. */
   readonly typing = new Map<string, boolean>();
   readonly presence = new Map<string, string>();
+  /** Read receipts the AS sent: `roomId|userId` -> event id. */
+  readonly receipts = new Map<string, string>();
   readonly #opts: HomeserverDoubleOptions;
   readonly #txns = new Map<string, string>();
   readonly #queue: Array<{ events: RecordedEvent[]; ephemeral: unknown[] }> = [];
@@ -125,6 +127,21 @@ export class HomeserverDouble {
       events: [],
       ephemeral: [
         { type: 'm.typing', room_id: roomId, content: { user_ids: typing ? [user] : [] } },
+      ],
+    });
+    this.#kick();
+  }
+
+  /** A local user's read receipt, pushed to the AS as an ephemeral `m.receipt`. */
+  readAs(user: string, roomId: string, eventId: string): void {
+    this.#queue.push({
+      events: [],
+      ephemeral: [
+        {
+          type: 'm.receipt',
+          room_id: roomId,
+          content: { [eventId]: { 'm.read': { [user]: { ts: Date.now() } } } },
+        },
       ],
     });
     this.#kick();
@@ -368,6 +385,24 @@ export class HomeserverDouble {
           throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
         }
         this.typing.set(`${room.id}|${user}`, body(req)['typing'] === true);
+        return {};
+      }),
+    );
+    app.post(
+      '/_matrix/client/v3/rooms/:roomId/receipt/:receiptType/:eventId',
+      wrap((req, user) => {
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(user) !== 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
+        }
+        const eventId = String(req.params['eventId']);
+        if (!room.events.some((e) => e.event_id === eventId)) {
+          throw new MatrixError(404, 'M_NOT_FOUND', 'unknown event');
+        }
+        if (req.params['receiptType'] !== 'm.read') {
+          throw new MatrixError(400, 'M_INVALID_PARAM', 'unsupported receipt type');
+        }
+        this.receipts.set(`${room.id}|${user}`, eventId);
         return {};
       }),
     );

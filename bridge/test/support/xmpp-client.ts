@@ -63,6 +63,11 @@ export class XmppTestClient {
     this.#child.stdin!.write(`${JSON.stringify({ cmd: 'send', ...cmd })}\n`);
   }
 
+  /** Sends a XEP-0333 displayed marker for a message id. */
+  displayed(to: string, id: string): void {
+    this.#child.stdin!.write(`${JSON.stringify({ cmd: 'displayed', to, id })}\n`);
+  }
+
   /** Sends directed presence (`unavailable` to go offline). */
   presence(to: string, type?: 'unavailable'): void {
     this.#child.stdin!.write(

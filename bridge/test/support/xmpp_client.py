@@ -64,6 +64,10 @@ class Client(slixmpp.ClientXMPP):
             emit({"event": "error", "from": str(msg["from"]), "id": msg["id"],
                   "condition": condition, "text": text})
             return
+        displayed = xml.find("{urn:xmpp:chat-markers:0}displayed")
+        if displayed is not None:
+            emit({"event": "displayed", "from": str(msg["from"].bare), "id": displayed.get("id")})
+            return
         received = xml.find("{%s}received" % RECEIPTS_NS)
         if received is not None:
             emit({"event": "receipt", "from": str(msg["from"]), "id": received.get("id")})
@@ -119,6 +123,11 @@ async def read_stdin(client):
                 emit({"event": "sent", "id": cmd.get("id")})
             except Exception as exc:  # keep serving commands; report what failed
                 emit({"event": "send-failed", "id": cmd.get("id"), "error": repr(exc)})
+        elif cmd["cmd"] == "displayed":
+            marker = client.make_message(mto=cmd["to"], mtype="chat")
+            marker.append(ET.fromstring('<displayed xmlns="urn:xmpp:chat-markers:0" id="%s"/>' % cmd["id"]))
+            marker.send()
+            emit({"event": "sent-displayed"})
         elif cmd["cmd"] == "presence":
             client.send_presence(pto=cmd["to"], ptype=cmd.get("type"))
             emit({"event": "sent-presence"})
