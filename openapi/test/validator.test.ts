@@ -148,3 +148,26 @@ describe('provider document invariants', () => {
     }
   });
 });
+
+describe('stored free text', () => {
+  it('refuses control characters (PostgreSQL cannot store NUL in text)', () => {
+    const body = (uri: string) => ({
+      params: {},
+      query: {},
+      headers: {},
+      body: { discoverable: true, contacts: [{ service: 'sip', uri }] },
+    });
+    expect(validator.validateRequest('setDiscoverability', body('sip:a\u0000b@x.net')).ok).toBe(
+      false,
+    );
+    expect(validator.validateRequest('setDiscoverability', body('sip:alice@x.net')).ok).toBe(true);
+    const key = (name: string) => ({
+      params: {},
+      query: {},
+      headers: {},
+      body: { name, scopes: ['admin:keys'] },
+    });
+    expect(validator.validateRequest('createApiKey', key('bot\u0007')).ok).toBe(false);
+    expect(validator.validateRequest('createApiKey', key('billing bot')).ok).toBe(true);
+  });
+});
