@@ -142,3 +142,31 @@ describe('response rate limiting on the wire', () => {
     expect(tcp.stdout).toMatch(/status: NOERROR/);
   });
 });
+
+describe('zone transfer access', () => {
+  let t: TestDirectory;
+  beforeAll(async () => {
+    t = await startTestDirectory({ extra: { transferAllowFrom: ['127.0.0.1'] } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('allows AXFR from a listed address without TSIG, and answers a wrong key with NOTAUTH', async () => {
+    const port = String(t.dir.dns.port);
+    const open = await run('kdig', ['-p', port, '@127.0.0.1', APEX, 'AXFR']);
+    expect(open.stdout).toMatch(/\tSOA\t/);
+    expect(open.stdout).toMatch(/\tDNSKEY\t257 3 13 /);
+    const wrong = await run('kdig', [
+      '-y',
+      `hmac-sha256:wrong.key:${Buffer.alloc(32, 1).toString('base64')}`,
+      '-p',
+      port,
+      '@127.0.0.1',
+      APEX,
+      'AXFR',
+    ]);
+    expect(wrong.stdout + wrong.stderr).toMatch(/NOTAUTH/);
+    expect(wrong.stdout).not.toMatch(/\tDNSKEY\t/);
+  });
+});
