@@ -185,10 +185,13 @@ export async function fetchBundle(
 ): Promise<Bundle> {
   const perAddress = deps.limits.bundlePerAddress.take(clientAddress);
   if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, 'prekey fetches');
-  const perTarget = deps.limits.bundlePerTarget.take(address);
-  if (!perTarget.allowed)
-    throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
   const account = await findTarget(deps, address);
+  // Keyed by the account, not the text of the address, so that spelling one number in several
+  // ways (or by id and by number) does not multiply the limit.
+  const perTarget = deps.limits.bundlePerTarget.take(account?.id ?? address);
+  if (!perTarget.allowed) {
+    throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
+  }
   if (!account) throw fail('account.not-found', 'no account with this address here');
   const ec = await takeOneTimePreKey(deps, account.id, 'ec');
   const kyber = await takeOneTimePreKey(deps, account.id, 'kyber');

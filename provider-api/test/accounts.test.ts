@@ -189,13 +189,22 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
   });
 
-  it('rate limits prekey fetches per target', async () => {
+  it('rate limits prekey fetches per target, however the target is spelled', async () => {
     const alice = await register(p, NUMBERS[0]!, makeClientKeys(0, 0));
+    await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts: [{ service: 'sip', uri: 'sip:alice@example.net' }] },
+      { signer: alice.signer },
+    );
+    const spellings = [alice.accountId, NUMBERS[0]!, '+44 20 7946 0958', '+44-20-7946-0958'];
     const statuses: number[] = [];
     for (let i = 0; i < 62; i++) {
+      const address = encodeURIComponent(spellings[i % spellings.length]!);
       statuses.push(
         (
-          await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`, undefined, {
+          await call(p, 'GET', `/v1/keys/bundles/${address}`, undefined, {
             headers: { 'x-forwarded-for': `10.2.0.${i}` },
           })
         ).status,
