@@ -58,6 +58,7 @@ export class BridgeCore {
   readonly #limiter: RateLimiter;
   readonly #now: () => number;
   #flushing: Promise<void> | undefined;
+  #lastCreatedAt = 0;
   #flushAgain = false;
   #stopped = false;
 
@@ -114,7 +115,8 @@ export class BridgeCore {
         candidates,
         payload: msg.payload,
         wantsReceipt: msg.wantsReceipt === true,
-        createdAt: this.#now(),
+        // Strictly increasing, so messages accepted within one millisecond keep their order.
+        createdAt: (this.#lastCreatedAt = Math.max(this.#now(), this.#lastCreatedAt + 1)),
       });
       metrics.received(network);
       if (inserted) this.flush();

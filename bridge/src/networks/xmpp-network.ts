@@ -54,6 +54,8 @@ export class XmppNetwork implements NetworkConnector {
   #up = false;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
+  /** Stanzas are handled one after another so a sender's messages keep their order. */
+  #inbox: Promise<void> = Promise.resolve();
 
   constructor(
     config: XmppConfig,
@@ -93,7 +95,7 @@ export class XmppNetwork implements NetworkConnector {
     xmpp.on('offline', () => this.#setUp(false));
     xmpp.on('disconnect', () => this.#setUp(false));
     xmpp.on('stanza', (stanza: XmlElement) => {
-      void this.#onStanza(stanza);
+      this.#inbox = this.#inbox.then(() => this.#onStanza(stanza));
     });
     await this.#connect();
   }

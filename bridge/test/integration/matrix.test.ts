@@ -130,6 +130,19 @@ describe('Matrix <-> XMPP and SIP', () => {
     ).toBe(true);
   });
 
+  it('keeps the order of a burst of messages', async () => {
+    const burst = Array.from({ length: 6 }, (_, i) => b64(randomEnvelope(20 + i)));
+    burst.forEach((envelope, i) => alice.send({ to: daveJid(), envelope, id: `burst-${i}` }));
+    const seen = await waitFor(() => {
+      const got = hs
+        .eventsIn(daveRoom, ENVELOPE_EVENT_TYPE)
+        .map((e) => String(e.content['envelope']))
+        .filter((e) => burst.includes(e));
+      return got.length === burst.length ? got : undefined;
+    }, 'whole burst');
+    expect(seen).toEqual(burst);
+  });
+
   it('creates a portal on demand for a SIP user writing to a Matrix user, with m.bridge state', async () => {
     const envelope = randomEnvelope(500);
     await carol.sendMessage('mx_=40erin=3ahs.test', ENVELOPE_TYPE, b64(envelope));
