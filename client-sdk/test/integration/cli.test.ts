@@ -14,7 +14,7 @@ import type { DevelopmentTrustList } from '@switchboard/charter';
 import { serializeTrustList } from '@switchboard/charter';
 import { cardFromText, cardToText } from '../../src/index.js';
 import type { TestDirectory } from './fixtures.js';
-import { directoryEntry, providerEntry, startTestDirectory } from './fixtures.js';
+import { directoryEntry, providerEntry, startTestDirectory, waitForDns } from './fixtures.js';
 import type { RunningProvider } from './services.js';
 import { CodeInbox, prepareProvider, startProvider } from './services.js';
 
@@ -155,7 +155,8 @@ describe('switchboard CLI', () => {
     expect(a.code).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ number: ALICE, discoverable: true });
     expect((await reg('bob', BOB, 'xmpp:bob@a.example')).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitForDns(dir.server, ALICE);
+    await waitForDns(dir.server, BOB);
 
     const human = await cli('alice', ['lookup', BOB]);
     expect(human.code).toBe(0);

@@ -33,7 +33,13 @@ import {
 import type { DnsTransport, HttpClient, HttpRequest } from '../../src/index.js';
 import { NodeDnsTransport, NodeEd25519 } from '../../src/node/index.js';
 import type { TestDirectory } from './fixtures.js';
-import { directoryEntry, providerEntry, startTestDirectory, trustList } from './fixtures.js';
+import {
+  directoryEntry,
+  providerEntry,
+  startTestDirectory,
+  trustList,
+  waitForDns,
+} from './fixtures.js';
 import type { RunningProvider } from './services.js';
 import { CodeInbox, prepareProvider, startProvider } from './services.js';
 
@@ -113,8 +119,8 @@ describe('issue 6: phone-number users', () => {
       ],
       oneTimePreKeys: 10,
     });
-    // The directory makes changes visible in DNS within a second.
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitForDns(dir.server, ALICE);
+    await waitForDns(dir.server, BOB);
   });
 
   it('finds each user through the directory with the key they registered', async () => {
@@ -234,7 +240,7 @@ describe('issue 6: phone-number users', () => {
       getCode: () => inbox.codeFor(CAROL),
       publishContacts: [{ service: 'sip', uri: 'sip:carol@a.example' }],
     });
-    await new Promise((r) => setTimeout(r, 1200));
+    await waitForDns(dir.server, CAROL);
     expect(fromUtf8((await carol.decrypt(await alice.encrypt(CAROL, utf8('one')))).plaintext)).toBe(
       'one',
     );
@@ -246,7 +252,8 @@ describe('issue 6: phone-number users', () => {
       getCode: () => inbox.codeFor(CAROL),
       publishContacts: [{ service: 'sip', uri: 'sip:carol@a.example' }],
     });
-    await new Promise((r) => setTimeout(r, 1200));
+    const carol2Key = (await carol2.stores.identity.getIdentityKeyPair()).publicKey.serialize();
+    await waitForDns(dir.server, CAROL, toBase64(carol2Key));
     const err = await errorOf(alice.startSession(CAROL));
     expect(err).toBeInstanceOf(IdentityKeyChangedError);
     expect(err.code).toBe('identity-key-changed');

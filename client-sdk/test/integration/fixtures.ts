@@ -19,7 +19,10 @@ import { StaticProviderKeys, startDirectory } from '@switchboard/directory';
 import type { RunningDirectory } from '@switchboard/directory';
 import { signRequest } from '@switchboard/http-signature';
 import { createLogger } from '@switchboard/service-kit';
-import { toHex } from '../../src/index.js';
+import { RRType, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
+import { enumNameFor } from '@switchboard/e164';
+import { fromUtf8, toHex } from '../../src/index.js';
+import { NodeDnsTransport } from '../../src/node/index.js';
 
 export const APEX = 'e164.switchboard.test.';
 
@@ -104,8 +107,56 @@ export async function publish(
   if (res.status !== 200 && res.status !== 201) {
     throw new Error(`publish failed: ${res.status} ${await res.text()}`);
   }
-  // DNS reflects a change within a second (directory README).
-  await new Promise((r) => setTimeout(r, 1200));
+  await waitForDns(dir.server, number, identityKey);
+}
+
+/**
+ * Waits until the directory serves `number` (with `identityKey`, when given) over DNS. The
+ * directory applies changes within about a second; polling keeps tests correct on a loaded
+ * machine without a fixed sleep.
+ */
+export async function waitForDns(
+  server: string,
+  number: string,
+  identityKey?: string,
+): Promise<void> {
+  const dns = new NodeDnsTransport({ timeoutMs: 1000 });
+  const name = enumNameFor(number, APEX);
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const query = encodeMessage({
+      id: attempt,
+      qr: false,
+      opcode: 0,
+      aa: false,
+      tc: false,
+      rd: false,
+      ra: false,
+      z: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+      questions: [{ name, type: RRType.TXT, class: 1 }],
+      answers: [],
+      authorities: [],
+      additionals: [],
+    });
+    try {
+      const answer = decodeMessage(await dns.exchange(server, query, 'tcp'));
+      const texts = answer.answers.flatMap((rr) =>
+        isRecordType(rr, RRType.TXT) ? rr.data.texts.map((t) => fromUtf8(t) ?? '') : [],
+      );
+      if (
+        texts.some(
+          (t) => t.startsWith('v=sbkey1') && (!identityKey || t.includes(`k=${identityKey}`)),
+        )
+      )
+        return;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the directory did not publish the number in time');
 }
 
 export function directoryEntry(
