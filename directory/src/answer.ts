@@ -1,5 +1,5 @@
 import type { Edns, Message, Question, ResourceRecord } from '@switchboard/dns-wire';
-import { canonicalName, Opcode, Rcode, RRClass, RRType } from '@switchboard/dns-wire';
+import { canonicalName, EdnsFlag, Opcode, Rcode, RRClass, RRType } from '@switchboard/dns-wire';
 import { compactDenialNsec } from '@switchboard/dnssec';
 import type { OnlineSigner } from './signer.js';
 import type { Node, ZoneSnapshot } from './zone.js';
@@ -7,8 +7,6 @@ import { classifyName } from './zone.js';
 
 /** The largest UDP payload this server offers and uses (DNS flag day 2020 recommendation). */
 export const SERVER_UDP_PAYLOAD = 1232;
-/** RFC 9824 section 4: the Compact Answers OK flag, the second-highest EDNS flag bit. */
-export const EDNS_CO_FLAG = 0x4000;
 
 /** How the query arrived. */
 export type Transport = 'udp' | 'tcp';
@@ -53,7 +51,7 @@ function responseEdns(q: Edns): Edns {
     udpPayloadSize: SERVER_UDP_PAYLOAD,
     version: 0,
     dnssecOk: q.dnssecOk,
-    zFlags: (q.zFlags ?? 0) & EDNS_CO_FLAG,
+    zFlags: (q.zFlags ?? 0) & EdnsFlag.CO,
     options: [],
   };
 }
@@ -92,7 +90,7 @@ export function answerQuery(
     return { message: errorResponse(query, Rcode.REFUSED, query.questions), kind: 'error' };
   }
   const dnssec = query.edns?.dnssecOk === true;
-  const compactOk = ((query.edns?.zFlags ?? 0) & EDNS_CO_FLAG) !== 0;
+  const compactOk = ((query.edns?.zFlags ?? 0) & EdnsFlag.CO) !== 0;
   const base = { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true };
   const sig = (rrset: readonly ResourceRecord[]): ResourceRecord[] =>
     dnssec ? [signer.signHeld(rrset, now)] : [];

@@ -1,6 +1,7 @@
 import type { Message, ResourceRecord } from '@switchboard/dns-wire';
 import {
   decodeMessage,
+  EdnsFlag,
   encodeMessage,
   Opcode,
   Rcode,
@@ -125,6 +126,17 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
       });
       // Without DO there is nothing to prove it with, so the classic rcode is used.
       expect(ask(name, RRType.A, { dnssec: false }).rcode).toBe(Rcode.NXDOMAIN);
+      // RFC 9824 section 4: a querier that sets CO gets NXDOMAIN with the proof, and CO back.
+      const co = query(name, RRType.A);
+      const withCo = decodeMessage(
+        encodeMessage(
+          answerQuery(zone, signer, { ...co, edns: { ...co.edns!, zFlags: EdnsFlag.CO } }, NOW)
+            .message,
+        ),
+      );
+      expect(withCo.rcode).toBe(Rcode.NXDOMAIN);
+      expect(withCo.edns?.zFlags).toBe(EdnsFlag.CO);
+      expect(validate(withCo, name, RRType.A)).toMatchObject({ status: 'secure-denial' });
     });
 
     it('serves SOA, NS and DNSKEY at the apex, signed', () => {
