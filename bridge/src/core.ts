@@ -11,6 +11,12 @@ import type { Resolver } from './routing.js';
 import type { BridgeStore, OutboxEntry } from './store/bridge-store.js';
 import { parseRemoteKey } from './addressing.js';
 
+/**
+ * Failed attempts (on a connected network) after which a message is given up and its sender
+ * told: a message the far side keeps choking on must not be retried forever.
+ */
+export const MAX_DELIVERY_ATTEMPTS = 20;
+
 /** What the core needs from each bridged network (one class per network implements it). */
 export interface NetworkConnector {
   readonly network: Network;
@@ -181,6 +187,12 @@ export class BridgeCore {
   async #deliverOne(entry: OutboxEntry): Promise<boolean> {
     const { store, metrics, logger } = this.#opts;
     const sender = senderTarget(entry.from);
+    if ((entry.attempts ?? 0) >= MAX_DELIVERY_ATTEMPTS) {
+      await store.markFailed(entry.id);
+      metrics.failed(entry.candidates[0]?.network ?? entry.sourceNetwork, 'gave-up');
+      await this.#notifySender(entry, 'your message could not be delivered after many attempts');
+      return true;
+    }
     for (const to of entry.candidates) {
       const connector = this.#connectors.get(to.network);
       if (!connector || !connector.isUp()) continue;

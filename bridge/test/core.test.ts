@@ -1,7 +1,7 @@
 import { openTestDatabase } from '@switchboard/db/testing';
 import type { TestDatabase } from '@switchboard/db/testing';
 import { createLogger } from '@switchboard/service-kit';
-import { BridgeCore } from '../src/core.js';
+import { BridgeCore, MAX_DELIVERY_ATTEMPTS } from '../src/core.js';
 import type { NetworkConnector } from '../src/core.js';
 import { BridgeError } from '../src/errors.js';
 import { BridgeMetrics } from '../src/metrics.js';
@@ -172,6 +172,20 @@ describe('BridgeCore', () => {
     await core.accept('xmpp', msg(target, 'm4', 'other@xmpp.test'));
     now += 60_000;
     await core.accept('xmpp', msg(target, 'm5'));
+  });
+
+  it('gives up after repeated failures on a connected network and tells the sender', async () => {
+    sip.deliver = () => Promise.reject(new BridgeError('network-unavailable', 'choked'));
+    await core.accept(
+      'xmpp',
+      msg({ kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } }),
+    );
+    for (let i = 0; i <= MAX_DELIVERY_ATTEMPTS; i++) {
+      core.flush();
+      await core.idle();
+    }
+    expect(await store.pendingCount()).toBe(0);
+    expect(xmpp.notices).toHaveLength(1);
   });
 
   it('tells the sender when the far side refuses a message for good', async () => {

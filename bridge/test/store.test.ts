@@ -44,7 +44,7 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     ).toBe(true);
     const pending = await store.pending();
     expect(pending.map((e) => e.id)).toEqual(['a', 'b']);
-    expect(pending[0]).toEqual(first);
+    expect(pending[0]).toEqual({ ...first, attempts: 0 });
     expect(pending[1]!.payload).toEqual({ kind: 'plaintext', text: 'héllo' });
     await store.markDelivered('a', 'sip');
     await store.markFailed('b');

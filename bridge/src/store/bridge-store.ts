@@ -52,6 +52,8 @@ export interface OutboxEntry {
   readonly payload: Payload;
   readonly wantsReceipt: boolean;
   readonly createdAt: number;
+  /** Delivery attempts that reached a connected network and failed. */
+  readonly attempts?: number;
 }
 
 /** A Matrix portal room: one Matrix user talking with one remote party. */
@@ -357,7 +359,8 @@ function toEntry(row: OutboxTable): OutboxEntry {
     targetKey: row.target_key,
     candidates: JSON.parse(row.candidates) as Address[],
     payload,
-    wantsReceipt: row.wants_receipt === 1,
+    wantsReceipt: Number(row.wants_receipt) === 1,
     createdAt: Number(row.created_at),
+    attempts: Number(row.attempts),
   };
 }

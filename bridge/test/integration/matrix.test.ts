@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
+import { MAX_ENVELOPE_BYTES } from '../../src/envelope.js';
 import { ENVELOPE_EVENT_TYPE } from '../../src/translators/matrix.js';
 import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { HomeserverDouble } from '../support/homeserver-double.js';
@@ -128,6 +129,30 @@ describe('Matrix <-> XMPP and SIP', () => {
     expect(
       hs.requests.every((r) => r.userId === hs.botUserId || r.userId.startsWith('@_switchboard_')),
     ).toBe(true);
+  });
+
+  it('carries a maximal envelope and refuses a larger one with a notice in the portal', async () => {
+    const max = randomEnvelope(MAX_ENVELOPE_BYTES);
+    hs.sendAs(dave, daveRoom, ENVELOPE_EVENT_TYPE, { envelope: b64(max) });
+    const got = await alice.next((e) => e.envelope === b64(max), 'maximal envelope at alice');
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(max));
+
+    hs.sendAs(dave, daveRoom, ENVELOPE_EVENT_TYPE, {
+      envelope: b64(randomEnvelope(MAX_ENVELOPE_BYTES + 1)),
+    });
+    const notice = await waitFor(
+      () =>
+        hs
+          .eventsIn(daveRoom, 'm.room.message')
+          .find(
+            (e) =>
+              e.sender === aliceGhost &&
+              e.content['msgtype'] === 'm.notice' &&
+              String(e.content['body']).includes('262144'),
+          ),
+      'size notice',
+    );
+    expect(notice.content['body']).toMatch(/exceeds/);
   });
 
   it('keeps the order of a burst of messages', async () => {
