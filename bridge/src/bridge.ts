@@ -10,8 +10,10 @@ import type { BridgeConfig } from './config.js';
 import { BridgeMetrics } from './metrics.js';
 import type { Address, Network, Target } from './model.js';
 import { XmppNetwork } from './networks/xmpp-network.js';
+import type { XmppSideEvents } from './networks/xmpp-network.js';
 import { SipNetwork } from './networks/sip-network.js';
 import { MatrixNetwork } from './networks/matrix-network.js';
+import type { MatrixSideEvents } from './networks/matrix-network.js';
 import type { Resolver } from './routing.js';
 import { BridgeStore } from './store/bridge-store.js';
 
@@ -65,18 +67,24 @@ export class SwitchboardBridge {
       ...(deps.now ? { now: deps.now } : {}),
     });
     const shared = { core: this.core, store, logger: deps.logger, metrics: this.metrics };
-    const side = {
-      typing: (from: Address, target: Target, typing: boolean) =>
-        this.#relayTyping(from, target, typing),
-      presence: (from: Address, available: boolean) => this.#relayPresence(from, available),
-      displayed: (from: Address, _target: Target, stanzaId: string) =>
-        this.#relayRead('xmpp', from, stanzaId),
-      read: (from: Address, eventId: string) => this.#relayRead('matrix', from, eventId),
+    const typing = (from: Address, target: Target, isTyping: boolean): void =>
+      this.#relayTyping(from, target, isTyping);
+    const xmppEvents: XmppSideEvents = {
+      typing,
+      presence: (from, available) => this.#relayPresence(from, available),
+      displayed: (from, _target, stanzaId) => this.#relayRead('xmpp', from, stanzaId),
     };
-    this.xmpp = config.xmpp ? new XmppNetwork(config.xmpp, { ...shared, events: side }) : undefined;
+    const matrixEvents: MatrixSideEvents = {
+      typing,
+      presence: (from, remotes, available) => this.#relayMatrixPresence(from, remotes, available),
+      read: (from, eventId) => this.#relayRead('matrix', from, eventId),
+    };
+    this.xmpp = config.xmpp
+      ? new XmppNetwork(config.xmpp, { ...shared, events: xmppEvents })
+      : undefined;
     this.sip = config.sip ? new SipNetwork(config.sip, shared) : undefined;
     this.matrix = config.matrix
-      ? new MatrixNetwork(config.matrix, { ...shared, events: side })
+      ? new MatrixNetwork(config.matrix, { ...shared, events: matrixEvents })
       : undefined;
     for (const c of this.#connectors()) this.core.register(c);
   }
@@ -193,6 +201,17 @@ export class SwitchboardBridge {
         await this.xmpp?.displayed(entry.from, about, entry.sourceNativeId);
       }
     })().catch((err: unknown) => this.#logger.debug({ err }, 'read marker not relayed'));
+  }
+
+  /** A Matrix user's presence, as directed presence from their JID to each XMPP party. */
+  #relayMatrixPresence(from: Address, remotes: readonly Target[], available: boolean): void {
+    const about: Target = { kind: 'address', address: from };
+    for (const remote of remotes) {
+      if (remote.kind !== 'address' || remote.address.network !== 'xmpp') continue;
+      this.xmpp
+        ?.presence(remote.address, about, available)
+        .catch((err: unknown) => this.#logger.debug({ err }, 'presence not relayed'));
+    }
   }
 
   #relayPresence(from: Address, available: boolean): void {

@@ -44,6 +44,8 @@ export interface MatrixSideEvents {
   typing?(from: Address, target: Target, typing: boolean): void;
   /** The Matrix user read the event the bridge delivered with this event id. */
   read?(from: Address, eventId: string): void;
+  /** A Matrix user with portals changed presence (already filtered by the opt-out). */
+  presence?(from: Address, remotes: readonly Target[], available: boolean): void;
 }
 
 type TxnRequest = Request;
@@ -358,6 +360,10 @@ export class MatrixNetwork implements NetworkConnector {
   }
 
   async #onEphemeral(event: MatrixEvent): Promise<void> {
+    if (event.type === 'm.presence') {
+      await this.#onPresence(event);
+      return;
+    }
     if (!event.room_id || (event.type !== 'm.typing' && event.type !== 'm.receipt')) return;
     const record = await this.#store.portalByRoom(event.room_id);
     if (!record) return;
@@ -375,6 +381,26 @@ export class MatrixNetwork implements NetworkConnector {
         this.#events.read?.(owner, eventId);
       }
     }
+  }
+
+  /** m.presence EDU: shown to the remote parties this user has portals with, unless opted out. */
+  async #onPresence(event: MatrixEvent): Promise<void> {
+    const sender = event.sender;
+    const presence = event.content?.['presence'];
+    if (
+      !sender ||
+      typeof presence !== 'string' ||
+      sender.startsWith(`@${this.#config.ghostPrefix}`)
+    )
+      return;
+    if (await this.#store.presenceOptedOut(`matrix:${sender}`)) return;
+    const portals = await this.#store.portalsOf(sender);
+    if (portals.length === 0) return;
+    this.#events.presence?.(
+      { network: 'matrix', id: sender },
+      portals.map((p) => parseRemoteKey(p.remoteKey)),
+      presence === 'online',
+    );
   }
 
   async #acceptInvite(

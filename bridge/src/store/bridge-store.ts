@@ -233,6 +233,20 @@ export class BridgeStore {
     return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
   }
 
+  /** Every portal of one Matrix user. */
+  async portalsOf(matrixUser: string): Promise<PortalRecord[]> {
+    const rows = await this.#db
+      .selectFrom('bridge_portals')
+      .selectAll()
+      .where('matrix_user', '=', matrixUser)
+      .execute();
+    return rows.map((r) => ({
+      roomId: r.room_id,
+      matrixUser: r.matrix_user,
+      remoteKey: r.remote_key,
+    }));
+  }
+
   /** The portal a room id is mapped to, if any. */
   async portalByRoom(roomId: string): Promise<PortalRecord | undefined> {
     const row = await this.#db

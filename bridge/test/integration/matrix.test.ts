@@ -269,6 +269,52 @@ describe('Matrix <-> XMPP and SIP', () => {
     );
   });
 
+  it('shows Matrix presence to the XMPP parties of the user unless opted out', async () => {
+    hs.presenceAs(dave, 'offline');
+    await alice.next(
+      (e) => e.event === 'presence' && e.from === daveJid() && e.type === 'unavailable',
+      'dave offline',
+    );
+    hs.sendAs(dave, daveRoom, 'm.room.message', {
+      msgtype: 'm.text',
+      body: '!switchboard presence off',
+    });
+    await waitFor(
+      () =>
+        hs
+          .eventsIn(daveRoom, 'm.room.message')
+          .find((e) => String(e.content['body']).includes('no longer shared')),
+      'opt-out notice',
+    );
+    const before = alice.events.filter(
+      (e) => e.event === 'presence' && e.from === daveJid(),
+    ).length;
+    hs.presenceAs(dave, 'online');
+    hs.sendAs(dave, daveRoom, 'm.room.message', {
+      msgtype: 'm.text',
+      body: '!switchboard presence on',
+    });
+    await waitFor(
+      () =>
+        hs
+          .eventsIn(daveRoom, 'm.room.message')
+          .find((e) => String(e.content['body']).includes('is shared with')),
+      'opt-in notice',
+    );
+    hs.presenceAs(dave, 'offline');
+    await waitFor(
+      () =>
+        alice.events.filter((e) => e.event === 'presence' && e.from === daveJid()).length > before
+          ? true
+          : undefined,
+      'presence after opt-in',
+    );
+    const after = alice.events
+      .filter((e) => e.event === 'presence' && e.from === daveJid())
+      .slice(before);
+    expect(after.map((e) => e.type)).toEqual(['unavailable']);
+  });
+
   it('checks the homeserver token and processes a repeated transaction once', async () => {
     const body = { events: [] };
     expect(await hs.pushRaw('auth-none', body, 'none')).toBe(401);

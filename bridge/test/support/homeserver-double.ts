@@ -132,6 +132,15 @@ export class HomeserverDouble {
     this.#kick();
   }
 
+  /** A local user's presence change, pushed to the AS as an ephemeral `m.presence`. */
+  presenceAs(user: string, presence: 'online' | 'offline'): void {
+    this.#queue.push({
+      events: [],
+      ephemeral: [{ type: 'm.presence', sender: user, content: { presence } }],
+    });
+    this.#kick();
+  }
+
   /** A local user's read receipt, pushed to the AS as an ephemeral `m.receipt`. */
   readAs(user: string, roomId: string, eventId: string): void {
     this.#queue.push({

@@ -21,6 +21,7 @@ export interface XmppEvent {
   readonly condition?: string | null;
   readonly text?: string | null;
   readonly state?: string;
+  readonly type?: string;
 }
 
 /** A real XMPP client (slixmpp under Debian's python3), driven over JSON lines. */

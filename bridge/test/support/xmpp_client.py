@@ -34,6 +34,7 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("session_start", self.on_start)
         # The "message" event fires only for stanzas with a body; receipts and errors have none.
         self.register_handler(Callback("any message", MatchXPath("{jabber:client}message"), self.on_message))
+        self.register_handler(Callback("any presence", MatchXPath("{jabber:client}presence"), self.on_presence))
         self.add_event_handler("disconnected", self.on_disconnected)
 
     def go(self):
@@ -47,6 +48,9 @@ class Client(slixmpp.ClientXMPP):
         emit({"event": "disconnected"})
         if not self.quitting:
             self.loop.call_later(0.5, self.go)
+
+    def on_presence(self, pres):
+        emit({"event": "presence", "from": str(pres["from"].bare), "type": pres["type"]})
 
     def on_message(self, msg):
         xml = msg.xml
