@@ -39,12 +39,23 @@ function base64Of(minChars: number, maxChars: number): fc.Arbitrary<string> {
 export function arbitraryFor(
   schema: Schema,
   components: Record<string, Schema>,
+  hints: Readonly<Record<string, fc.Arbitrary<unknown>>> = {},
 ): fc.Arbitrary<unknown> {
+  // A hint (known-good values for a named schema) is mixed in so generated input also reaches
+  // the deeper code paths (a real number, this provider's currency...).
+  const ref =
+    typeof schema['$ref'] === 'string' ? (schema['$ref'] as string).split('/').pop() : undefined;
+  const hint = ref === undefined ? undefined : hints[ref];
+  if (ref !== undefined && hint) {
+    const { $ref: _ref, ...rest } = schema;
+    return fc.oneof(hint, arbitraryFor({ ...components[ref], ...rest }, components, {}));
+  }
+  const recurse = (sub: Schema): fc.Arbitrary<unknown> => arbitraryFor(sub, components, hints);
   const s = resolve(schema, components);
   if ('const' in s) return fc.constant(s['const']);
   if (Array.isArray(s['enum'])) return fc.constantFrom(...(s['enum'] as unknown[]));
   if (Array.isArray(s['oneOf'])) {
-    return fc.oneof(...(s['oneOf'] as Schema[]).map((o) => arbitraryFor(o, components)));
+    return fc.oneof(...(s['oneOf'] as Schema[]).map(recurse));
   }
   switch (s['type']) {
     case 'boolean':
@@ -56,7 +67,7 @@ export function arbitraryFor(
       return fc.oneof(fc.integer({ min, max: Math.min(max, 2 ** 31 - 1) }), fc.constant(max));
     }
     case 'array': {
-      const item = arbitraryFor((s['items'] as Schema | undefined) ?? {}, components);
+      const item = recurse((s['items'] as Schema | undefined) ?? {});
       const minLength = (s['minItems'] as number | undefined) ?? 0;
       const maxLength = Math.min(
         (s['maxItems'] as number | undefined) ?? 4,
@@ -69,9 +80,7 @@ export function arbitraryFor(
     case 'object': {
       const props = (s['properties'] as Record<string, Schema> | undefined) ?? {};
       const required = (s['required'] as string[] | undefined) ?? [];
-      const model = Object.fromEntries(
-        Object.entries(props).map(([k, v]) => [k, arbitraryFor(v, components)]),
-      );
+      const model = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, recurse(v)]));
       return fc.record(model, { requiredKeys: required.filter((k) => k in props) });
     }
     case 'string':
