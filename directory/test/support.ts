@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { sql } from 'kysely';
+import { openDatabase } from '@switchboard/db';
 import type { DialectName } from '@switchboard/db';
 import { testPostgresUrl } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
@@ -151,12 +152,11 @@ export async function startTestDirectory(
       await dir.stop();
       await rm(dataDir, { recursive: true, force: true });
       if (schema && dropSchema) {
-        const client = new pg.Client({ connectionString: testPostgresUrl() });
-        await client.connect();
+        const admin = await openDatabase<unknown>({ url: testPostgresUrl() });
         try {
-          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(admin.db);
         } finally {
-          await client.end();
+          await admin.close();
         }
       }
     },

@@ -11,48 +11,6 @@ import { run, waitFor } from './tools.js';
 const NUMBER = '+442079460958';
 const NAME = enumNameFor(NUMBER, APEX);
 
-describe('two directory replicas on one PostgreSQL database', () => {
-  const acme = makeProvider('acme-telecom');
-  let a: TestDirectory;
-  let b: TestDirectory;
-
-  beforeAll(async () => {
-    a = await startTestDirectory({ dialect: 'postgres', providers: [acme] });
-    // Replicas share the database and the zone key (the same keys directory).
-    b = await startTestDirectory({
-      dialect: 'postgres',
-      providers: [acme],
-      sharedSchema: a.schema!,
-      extra: { dataDir: a.dataDir },
-    });
-  });
-  afterAll(async () => {
-    await b.close();
-    await a.close();
-  });
-
-  it('a number published through one replica is answered by the other within a second', async () => {
-    const put = await a.request(acme, 'PUT', `/v1/numbers/${NUMBER}`, {
-      identityKey: identity().publicBase64,
-      contacts: CONTACTS,
-    });
-    expect(put.status).toBe(201);
-    const port = String(b.dir.dns.port);
-    expect(
-      await waitFor(
-        async () =>
-          (await run('kdig', ['+short', '-p', port, '@127.0.0.1', NAME, 'NAPTR'])).stdout.includes(
-            'E2U+sip',
-          ),
-        1000,
-      ),
-    ).toBe(true);
-    // The replicas' serials agree, so secondaries see one zone version.
-    expect(b.dir.zone.snapshot.serial).toBe(a.dir.zone.snapshot.serial);
-    expect(b.dir.dsRecord).toBe(a.dir.dsRecord);
-  });
-});
-
 describe('Ed25519 (algorithm 15) zone', () => {
   const acme = makeProvider('acme-telecom');
   let t: TestDirectory;
