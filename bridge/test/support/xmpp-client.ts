@@ -69,6 +69,11 @@ export class XmppTestClient {
     this.#child.stdin!.write(`${JSON.stringify({ cmd: 'displayed', to, id })}\n`);
   }
 
+  /** Sends a XEP-0085 chat state (`composing`, `active`...). */
+  chatState(to: string, state: string): void {
+    this.#child.stdin!.write(`${JSON.stringify({ cmd: 'chatstate', to, state })}\n`);
+  }
+
   /** Sends directed presence (`unavailable` to go offline). */
   presence(to: string, type?: 'unavailable'): void {
     this.#child.stdin!.write(

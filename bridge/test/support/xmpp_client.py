@@ -132,6 +132,11 @@ async def read_stdin(client):
             marker.append(ET.fromstring('<displayed xmlns="urn:xmpp:chat-markers:0" id="%s"/>' % cmd["id"]))
             marker.send()
             emit({"event": "sent-displayed"})
+        elif cmd["cmd"] == "chatstate":
+            state = client.make_message(mto=cmd["to"], mtype="chat")
+            state.append(ET.Element("{http://jabber.org/protocol/chatstates}%s" % cmd["state"]))
+            state.send()
+            emit({"event": "sent-chatstate"})
         elif cmd["cmd"] == "presence":
             client.send_presence(pto=cmd["to"], ptype=cmd.get("type"))
             emit({"event": "sent-presence"})
