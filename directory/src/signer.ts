@@ -86,7 +86,7 @@ export class OnlineSigner {
     return fresh.rrsig;
   }
 
-  /** Signs without caching (zone export); `now` in seconds. */
+  /** The inception/expiration a signature made at `now` (seconds) carries; also used for export. */
   validityWindow(now: number): { inception: Date; expiration: Date } {
     // Rounded to the hour so signatures made close together carry the same window.
     const inception = Math.floor(now / 3600) * 3600 - this.#policy.backdate;
