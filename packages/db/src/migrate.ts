@@ -1,5 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import type { DialectName } from './database.js';
 
 /**
@@ -40,11 +40,19 @@ export async function migrateToLatest(
         ]),
       ),
   };
+  // Kysely looks for its history tables by name across every schema it can see; pin them to the
+  // schema this connection writes to, or a same-named table in another schema is mistaken for ours.
+  const schema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]
+          ?.schema
+      : undefined;
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: `${part}_migrations`,
     migrationLockTableName: `${part}_migrations_lock`,
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -106,3 +106,25 @@ describe('parseDatabaseUrl', () => {
     expect(() => parseDatabaseUrl('mysql://x')).toThrow(/sqlite:.*postgres:\/\//);
   });
 });
+
+describe('migrations on postgres with several schemas alive', () => {
+  it('keeps each schema its own history, even when another schema already has one', async () => {
+    const first = await openTestDatabase<Tables>('postgres');
+    const second = await openTestDatabase<Tables>('postgres');
+    try {
+      expect(await migrateToLatest(first.db as never, 'postgres', 'demo', migrations)).toEqual([
+        '0001_note',
+      ]);
+      expect(await migrateToLatest(second.db as never, 'postgres', 'demo', migrations)).toEqual([
+        '0001_note',
+      ]);
+      await second.db
+        .insertInto('note')
+        .values({ id: 1, title: 'x', body: new Uint8Array(1), created_at: 1 })
+        .execute();
+    } finally {
+      await first.dispose();
+      await second.dispose();
+    }
+  });
+});
