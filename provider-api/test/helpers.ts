@@ -3,7 +3,6 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
@@ -44,18 +43,6 @@ export async function startTestProvider(
   overrides: Partial<ProviderConfig> = {},
 ): Promise<TestProvider> {
   const database = await openTestDatabase<ProviderTables>(dialect);
-  if (dialect === 'postgres') {
-    // Kysely's migrator looks for its tables in every schema unless told which one, and
-    // @switchboard/db does not tell it yet: with several test schemas alive at once it would find
-    // another test's tables and skip creating its own. Creating them here (in this test's schema)
-    // sidesteps that until packages/db passes `migrationTableSchema`.
-    await sql`CREATE TABLE IF NOT EXISTS provider_api_migrations (name varchar(255) PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(
-      database.db,
-    );
-    await sql`CREATE TABLE IF NOT EXISTS provider_api_migrations_lock (id varchar(255) PRIMARY KEY, is_locked integer NOT NULL DEFAULT 0)`.execute(
-      database.db,
-    );
-  }
   await migrateToLatest(
     database.db as Kysely<unknown>,
     dialect,
