@@ -31,7 +31,7 @@ export interface NetworkConnector {
   /** Tells a user on this network, from the ghost of `about`, that something went wrong. */
   notify(to: Address, about: Target, text: string): Promise<void>;
   /** Optional: a message this user sent was delivered (XEP-0184 receipt, Matrix read marker...). */
-  delivered?(to: Address, about: Target, nativeId: string): Promise<void>;
+  delivered?(to: Address, about: Target, nativeId: string, endToBridge: boolean): Promise<void>;
 }
 
 /** Settings of the core. */
@@ -225,7 +225,12 @@ export class BridgeCore {
     const connector = this.#connectors.get(entry.sourceNetwork);
     if (!connector?.delivered || !connector.isUp()) return;
     try {
-      await connector.delivered(entry.from, parseRemoteKey(entry.targetKey), entry.sourceNativeId);
+      await connector.delivered(
+        entry.from,
+        parseRemoteKey(entry.targetKey),
+        entry.sourceNativeId,
+        entry.payload.kind === 'plaintext',
+      );
     } catch (err) {
       this.#opts.logger.warn({ err }, 'could not send delivery receipt');
     }

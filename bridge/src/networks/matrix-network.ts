@@ -10,6 +10,7 @@ import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
 import type { GhostNaming, MatrixEvent, PortalInfo } from '../translators/matrix.js';
 import {
   MATRIX_ERRORS,
+  SECURITY_KEY,
   bridgeStateEvent,
   fromMatrixEvent,
   ghostUserId,
@@ -193,6 +194,8 @@ export class MatrixNetwork implements NetworkConnector {
   #up = false;
   #stopped = false;
   #probe: NodeJS.Timeout | undefined;
+  /** Portals already told (since this start) that their plaintext is end-to-bridge. */
+  readonly #toldEndToBridge = new Set<string>();
 
   constructor(
     config: MatrixConfig,
@@ -343,6 +346,9 @@ export class MatrixNetwork implements NetworkConnector {
       case 'message':
         try {
           await this.#core.accept('matrix', inbound.message);
+          if (inbound.message.payload.kind === 'plaintext' && portal) {
+            await this.#markEndToBridge(portal);
+          }
         } catch (err) {
           if (!BridgeError.is(err) || !portal) throw err;
           this.#logger.info({ code: err.code }, 'message from Matrix refused');
@@ -469,7 +475,22 @@ export class MatrixNetwork implements NetworkConnector {
     return this.#store.savePortal({ roomId, matrixUser, remoteKey: key });
   }
 
-  async #noticeInRoom(portal: PortalInfo | PortalRecord, text: string): Promise<void> {
+  /** Tells the Matrix side, once per portal and run, that its plaintext is end-to-bridge. */
+  async #markEndToBridge(portal: PortalInfo): Promise<void> {
+    if (this.#toldEndToBridge.has(portal.roomId)) return;
+    this.#toldEndToBridge.add(portal.roomId);
+    await this.#noticeInRoom(
+      portal,
+      'Plain text messages in this chat are relayed by the bridge in the clear: they are end-to-bridge, not end-to-end encrypted.',
+      { [SECURITY_KEY]: 'end-to-bridge' },
+    );
+  }
+
+  async #noticeInRoom(
+    portal: PortalInfo | PortalRecord,
+    text: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
     const remote = 'remote' in portal ? portal.remote : parseRemoteKey(portal.remoteKey);
     const notice = toMatrixNotice(text);
     try {
@@ -478,7 +499,7 @@ export class MatrixNetwork implements NetworkConnector {
         portal.roomId,
         notice.type,
         `notice-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-        notice.content,
+        { ...notice.content, ...extra },
       );
     } catch (err) {
       this.#logger.warn({ err }, 'could not post a notice');

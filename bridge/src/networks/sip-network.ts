@@ -8,7 +8,7 @@ import { BridgeError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import type { Address, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore } from '../store/bridge-store.js';
-import { fromSipMessage, sipStatusFor, toSipMessage } from '../translators/sip.js';
+import { SECURITY_HEADER, fromSipMessage, sipStatusFor, toSipMessage } from '../translators/sip.js';
 import { remoteKeyFor } from '../addressing.js';
 
 /** How the bridge reaches its SIP proxy: a user agent over WebSocket (RFC 7118). */
@@ -267,7 +267,13 @@ export class SipNetwork implements NetworkConnector {
         cseq: req.cseq,
       });
       await this.#core.accept('sip', inbound);
-      await message.accept({ statusCode: 200 });
+      // The sender's side is told a plaintext message went through the bridge in the clear.
+      await message.accept({
+        statusCode: 200,
+        ...(inbound.payload.kind === 'plaintext'
+          ? { extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`] }
+          : {}),
+      });
     } catch (err) {
       const bridgeErr = BridgeError.is(err)
         ? err

@@ -146,8 +146,15 @@ export class XmppNetwork implements NetworkConnector {
     await this.#send(toXmppNotice(ghostJidFor(about, this.#config.domain), to.id, text));
   }
 
-  async delivered(to: Address, about: Target, nativeId: string): Promise<void> {
-    await this.#send(toXmppReceipt(ghostJidFor(about, this.#config.domain), to.id, nativeId));
+  async delivered(
+    to: Address,
+    about: Target,
+    nativeId: string,
+    endToBridge: boolean,
+  ): Promise<void> {
+    await this.#send(
+      toXmppReceipt(ghostJidFor(about, this.#config.domain), to.id, nativeId, endToBridge),
+    );
   }
 
   /** Shows a remote user typing (XEP-0085). */

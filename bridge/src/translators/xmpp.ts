@@ -147,9 +147,22 @@ export function toXmppStanza(msg: OutboundMessage, fromJid: string): XmlElement 
   return xml('message', { type: 'chat', id: msg.id, from: fromJid, to: msg.to.id }, ...children);
 }
 
-/** XEP-0184 receipt for message `id`. */
-export function toXmppReceipt(fromJid: string, toJid: string, id: string): XmlElement {
-  return xml('message', { from: fromJid, to: toJid }, xml('received', { xmlns: RECEIPTS_NS, id }));
+/**
+ * XEP-0184 receipt for message `id`. For a relayed plaintext message the receipt is marked
+ * end-to-bridge too, so the sender's side learns the bridge saw the text.
+ */
+export function toXmppReceipt(
+  fromJid: string,
+  toJid: string,
+  id: string,
+  endToBridge = false,
+): XmlElement {
+  return xml(
+    'message',
+    { from: fromJid, to: toJid },
+    xml('received', { xmlns: RECEIPTS_NS, id }),
+    ...(endToBridge ? [xml('security', { xmlns: SECURITY_NS, level: 'end-to-bridge' })] : []),
+  );
 }
 
 /** XEP-0333 displayed marker for message `id` (the user read it). */

@@ -212,6 +212,20 @@ describe('Matrix <-> XMPP and SIP', () => {
       'plaintext event',
     );
     expect(event.content['org.switchboard.security']).toBe('end-to-bridge');
+    // ...and the senders' sides are told too: a notice in the portal, a marked receipt on XMPP.
+    const notice = hs
+      .eventsIn(daveRoom, 'm.room.message')
+      .find(
+        (e) =>
+          e.content['msgtype'] === 'm.notice' &&
+          e.content['org.switchboard.security'] === 'end-to-bridge',
+      );
+    expect(notice?.content['body']).toMatch(/end-to-bridge, not end-to-end/);
+    const receipt = await alice.next(
+      (e) => e.event === 'receipt' && e.id === 'plain-to-dave',
+      'receipt for plaintext',
+    );
+    expect(receipt.security).toBe('end-to-bridge');
   });
 
   it('relays read markers both ways (Matrix m.read <-> XEP-0333 displayed)', async () => {

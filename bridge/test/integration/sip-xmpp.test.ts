@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from '@switchboard/db';
+import { openTestDatabase } from '@switchboard/db/testing';
+import type { TestDatabase } from '@switchboard/db/testing';
 import type { SwitchboardBridge } from '../../src/bridge.js';
 import type { Resolver } from '../../src/routing.js';
-import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
+import { b64, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { waitFor } from '../support/processes.js';
 import { ProsodyServer } from '../support/prosody.js';
@@ -19,7 +20,8 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
   const prosody = new ProsodyServer();
   const kamailio = new KamailioServer();
   const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-sip-'));
-  let database: Database<unknown>;
+  // The bridge state lives in PostgreSQL here (the other integration suites use SQLite).
+  let database: TestDatabase<unknown>;
   let bridge: SwitchboardBridge;
   let alice: XmppTestClient;
   let bob: XmppTestClient;
@@ -41,7 +43,7 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
     prosody.register('alice', 'alice-pw');
     prosody.register('bob', 'bob-pw');
     await Promise.all([prosody.start(), kamailio.start()]);
-    database = await fileDatabase(join(dir, 'bridge.db'));
+    database = await openTestDatabase<unknown>('postgres');
     bridge = await makeBridge(
       {
         plaintextRelay: true,
@@ -76,7 +78,7 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
   afterAll(async () => {
     await Promise.allSettled([alice?.close(), bob?.close(), carol?.close()]);
     await bridge?.stop();
-    await database?.close();
+    await database?.dispose();
     await Promise.allSettled([prosody.dispose(), kamailio.dispose()]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -104,7 +106,14 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
   });
 
   it('marks relayed plaintext end-to-bridge on both networks', async () => {
-    await carol.sendMessage(aliceSipUser, 'text/plain', 'hello from a plain SIP phone');
+    // Carol's own side is told too: the 200 OK carries the end-to-bridge mark.
+    await carol.sendMessage(
+      aliceSipUser,
+      'text/plain',
+      'hello from a plain SIP phone',
+      200,
+      'X-Switchboard-Security: end-to-bridge',
+    );
     const atAlice = await alice.next(
       (e) => e.body?.includes('hello from a plain SIP phone') === true,
       'plaintext at alice',

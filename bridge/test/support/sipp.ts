@@ -48,7 +48,13 @@ export class SippUser {
     contentType: string,
     body: string,
     expect = 200,
+    expectInResponse?: string,
   ): Promise<void> {
+    // SIPp fails the call when a check_it regexp does not match the response.
+    const check = expectInResponse
+      ? `<action><ereg regexp="${expectInResponse}" search_in="msg" check_it="true" assign_to="1"/></action>`
+      : '';
+    const reference = expectInResponse ? '\n  <Reference variables="1"/>' : '';
     const n = ++this.#seq;
     const file = scenario(
       this.dir,
@@ -69,7 +75,7 @@ export class SippUser {
       ${body}
     ]]>
   </send>
-  <recv response="${expect}"/>
+  <recv response="${expect}">${check}</recv>${reference}
 </scenario>`,
     );
     const port = await freePort();

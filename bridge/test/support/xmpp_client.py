@@ -74,7 +74,9 @@ class Client(slixmpp.ClientXMPP):
             return
         received = xml.find("{%s}received" % RECEIPTS_NS)
         if received is not None:
-            emit({"event": "receipt", "from": str(msg["from"]), "id": received.get("id")})
+            sec = xml.find("{%s}security" % SECURITY_NS)
+            emit({"event": "receipt", "from": str(msg["from"]), "id": received.get("id"),
+                  "security": sec.get("level") if sec is not None else None})
             return
         for state in ("composing", "active", "paused"):
             if xml.find("{http://jabber.org/protocol/chatstates}%s" % state) is not None and xml.find("{jabber:client}body") is None:
