@@ -329,6 +329,36 @@ describe('Matrix <-> XMPP and SIP', () => {
     expect(after.map((e) => e.type)).toEqual(['unavailable']);
   });
 
+  it('answers user, alias and ping queries as the Application Service API says', async () => {
+    const as = bridge.httpUrl;
+    const auth = { authorization: `Bearer ${HS_TOKEN}` };
+    const ghost = '@_switchboard_tel_15550100:hs.test';
+    const users = await fetch(`${as}/_matrix/app/v1/users/${encodeURIComponent(ghost)}`, {
+      headers: auth,
+    });
+    expect(users.status).toBe(200);
+    expect(hs.users.has(ghost)).toBe(true); // created before answering, as the spec requires
+    const bad = await fetch(
+      `${as}/_matrix/app/v1/users/${encodeURIComponent('@_switchboard_irc_x:hs.test')}`,
+      { headers: auth },
+    );
+    expect(bad.status).toBe(404);
+    const noToken = await fetch(`${as}/_matrix/app/v1/users/${encodeURIComponent(ghost)}`);
+    expect(noToken.status).toBe(401);
+    const alias = await fetch(
+      `${as}/_matrix/app/v1/rooms/${encodeURIComponent('#_switchboard_x:hs.test')}`,
+      { headers: auth },
+    );
+    expect(alias.status).toBe(404);
+    const ping = await fetch(`${as}/_matrix/app/v1/ping`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ transaction_id: 'p1' }),
+    });
+    expect(ping.status).toBe(200);
+    expect(await ping.json()).toEqual({});
+  });
+
   it('checks the homeserver token and processes a repeated transaction once', async () => {
     const body = { events: [] };
     expect(await hs.pushRaw('auth-none', body, 'none')).toBe(401);
