@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startService } from '../src/service.js';
@@ -55,6 +57,60 @@ describe('startService', () => {
     await expect(
       startService({ dataDir: dir, env: { SWITCHBOARD_BRIDGE_CONFIG: configPath }, started: [] }),
     ).rejects.toThrow(/\/http\/port/);
+  });
+});
+
+describe('registration CLI', () => {
+  it('writes a private registration file from the bridge config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-reg-'));
+    try {
+      const configPath = join(dir, 'bridge.json');
+      const out = join(dir, 'registration.yaml');
+      writeFileSync(
+        configPath,
+        JSON.stringify({
+          matrix: {
+            homeserverUrl: 'http://127.0.0.1:8008',
+            domain: 'hs.test',
+            asToken: 'a'.repeat(32),
+            hsToken: 'h'.repeat(32),
+          },
+        }),
+      );
+      const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+      execFileSync(
+        process.execPath,
+        [
+          cli,
+          'registration',
+          '--config',
+          configPath,
+          '--url',
+          'http://127.0.0.1:9000',
+          '--out',
+          out,
+        ],
+        { stdio: 'pipe' },
+      );
+      const text = readFileSync(out, 'utf8');
+      expect(text).toMatch(/^url: http:\/\/127\.0\.0\.1:9000$/m);
+      expect(text).toMatch(/sender_localpart: _switchboard_bot/);
+      expect(statSync(out).mode & 0o777).toBe(0o600);
+      let failed = false;
+      try {
+        execFileSync(
+          process.execPath,
+          [cli, 'registration', '--config', join(dir, 'missing.json'), '--out', out],
+          { stdio: 'pipe' },
+        );
+      } catch (err) {
+        failed = true;
+        expect(String((err as { stderr: Buffer }).stderr)).toMatch(/config file is missing/);
+      }
+      expect(failed).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

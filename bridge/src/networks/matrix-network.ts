@@ -336,7 +336,8 @@ export class MatrixNetwork implements NetworkConnector {
       inbound = fromMatrixEvent(event, portal, this.#naming, this.botUserId);
     } catch (err) {
       if (!BridgeError.is(err) || !portal) throw err;
-      await this.#noticeInRoom(portal, err.message);
+      this.#metrics.failed('matrix', err.code);
+      await this.#noticeInRoom(portal, `Not delivered: ${err.message}`);
       return;
     }
     switch (inbound.kind) {

@@ -258,14 +258,20 @@ export class SipNetwork implements NetworkConnector {
   async #onMessage(message: Message): Promise<void> {
     const req = message.request;
     try {
-      const inbound = fromSipMessage({
-        fromUri: req.from.uri.toString(),
-        toUri: req.to.uri.toString(),
-        contentType: req.getHeader('Content-Type'),
-        body: req.body,
-        callId: req.callId,
-        cseq: req.cseq,
-      });
+      let inbound;
+      try {
+        inbound = fromSipMessage({
+          fromUri: req.from.uri.toString(),
+          toUri: req.to.uri.toString(),
+          contentType: req.getHeader('Content-Type'),
+          body: req.body,
+          callId: req.callId,
+          cseq: req.cseq,
+        });
+      } catch (err) {
+        if (BridgeError.is(err)) this.#metrics.failed('sip', err.code);
+        throw err;
+      }
       await this.#core.accept('sip', inbound);
       // The sender's side is told a plaintext message went through the bridge in the clear.
       await message.accept({

@@ -217,7 +217,13 @@ export class XmppNetwork implements NetworkConnector {
       }
       return;
     }
-    const inbound = fromXmppStanza(stanza, this.#config.domain);
+    let inbound;
+    try {
+      inbound = fromXmppStanza(stanza, this.#config.domain);
+    } catch (err) {
+      if (BridgeError.is(err)) this.#metrics.failed('xmpp', err.code);
+      throw err;
+    }
     switch (inbound.kind) {
       case 'message':
         await this.#core.accept('xmpp', inbound.message);

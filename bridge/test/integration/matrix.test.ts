@@ -359,6 +359,27 @@ describe('Matrix <-> XMPP and SIP', () => {
     expect(await ping.json()).toEqual({});
   });
 
+  it('counts messages per network and direction, with delivery latency, in /metrics', async () => {
+    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    const value = (line: string): number =>
+      Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    expect(
+      value('switchboard_bridge_messages_total{network="matrix",direction="in"}'),
+    ).toBeGreaterThan(0);
+    expect(
+      value('switchboard_bridge_messages_total{network="xmpp",direction="out"}'),
+    ).toBeGreaterThan(0);
+    expect(
+      value('switchboard_bridge_messages_total{network="sip",direction="in"}'),
+    ).toBeGreaterThan(0);
+    expect(value('switchboard_bridge_delivery_seconds_count{network="xmpp"}')).toBeGreaterThan(0);
+    expect(
+      value('switchboard_bridge_failures_total{network="matrix",reason="envelope-too-large"}'),
+    ).toBe(1);
+    const health = await fetch(`${bridge.httpUrl}/health`);
+    expect(health.status).toBe(200);
+  });
+
   it('checks the homeserver token and processes a repeated transaction once', async () => {
     const body = { events: [] };
     expect(await hs.pushRaw('auth-none', body, 'none')).toBe(401);
