@@ -5,3 +5,5 @@ export { RateLimiter } from './rate-limit.js';
 export type { RunningHttpServer } from './http-server.js';
 export { listenHttp } from './http-server.js';
 export type { RunningService, ServiceContext } from './service.js';
+export type { PrefixLengths } from './client-prefix.js';
+export { clientPrefix } from './client-prefix.js';
