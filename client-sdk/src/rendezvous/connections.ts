@@ -16,6 +16,14 @@ import type { KeyValueStorage } from '../storage.js';
 import type { Ed25519 } from '../crypto.js';
 import type { ReachEntry, SignedCard } from './card.js';
 import {
+  contactSessions,
+  contactStoragePrefix,
+  createContactBundle,
+  decodeContactBundle,
+  initContactIdentity,
+  CARD_DEVICE_ID,
+} from './contact-session.js';
+import {
   cardFromText,
   cardHash,
   cardToText,
@@ -80,6 +88,12 @@ interface StoredConnection {
   /** Message secrets of skipped (not yet received) counters below `receiveNext`. */
   readonly skipped: Readonly<Record<string, string>>;
   readonly establishedAt: number;
+  /** Which side of the exchange we were: the replier publishes the libsignal bundle. */
+  readonly role?: 'offer' | 'reply' | undefined;
+  /** Replier only: our libsignal prekey bundle for this contact (bootstrap payload). */
+  readonly ownBundle?: string | undefined;
+  /** A libsignal message from this contact was received: card messages are refused from now on. */
+  readonly signalSeen?: boolean | undefined;
 }
 
 type StoredReach =
@@ -305,9 +319,19 @@ export class Rendezvous {
       offerHash,
       await cardHash(reply.bytes),
     );
-    const connection = await this.#saveConnection({
+    const ownContactId = await contactIdFor(contactKey);
+    const ownBundle = await this.#initSignal(
       contactId,
-      ownContactId: await contactIdFor(contactKey),
+      ownContactId,
+      contact,
+      offer.card.contactKey,
+      true,
+    );
+    const connection = await this.#saveConnection({
+      role: 'reply',
+      ownBundle: ownBundle && b64(ownBundle),
+      contactId,
+      ownContactId,
       label: offer.card.label,
       channel,
       theirReach: offer.card.reach.map(toStoredReach),
@@ -380,9 +404,13 @@ export class Rendezvous {
       await cardHash(reply.bytes),
     );
     const offerCard = openCard(unb64(offer.cardBytes), this.#now());
+    const contactId = await contactIdFor(reply.card.contactKey);
+    const ownContactId = await contactIdFor(contact.getPublicKey().serialize());
+    await this.#initSignal(contactId, ownContactId, contact, reply.card.contactKey, false);
     return this.#saveConnection({
-      contactId: await contactIdFor(reply.card.contactKey),
-      ownContactId: await contactIdFor(contact.getPublicKey().serialize()),
+      role: 'offer',
+      contactId,
+      ownContactId,
       label: reply.card.label,
       channel,
       theirReach: reply.card.reach.map(toStoredReach),
@@ -397,6 +425,26 @@ export class Rendezvous {
       skipped: {},
       establishedAt: this.#now(),
     });
+  }
+
+  /**
+   * Creates the connection's libsignal identity (our per-contact key, theirs pinned) and, for
+   * the replier, the prekey bundle. Leftovers of an interrupted earlier attempt are removed
+   * first; the connection record written afterwards is what makes the connection exist.
+   */
+  async #initSignal(
+    contactId: string,
+    ownContactId: string,
+    ownContact: PrivateKey,
+    theirContactKey: Uint8Array,
+    withBundle: boolean,
+  ): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    for (const key of await this.#storage.list(contactStoragePrefix(contactId))) {
+      await this.#storage.delete(key);
+    }
+    const { stores } = contactSessions(this.#storage, contactId, ownContactId);
+    await initContactIdentity(stores, ownContact, theirContactKey, contactId);
+    return withBundle ? createContactBundle(stores, ownContact, this.#now() * 1000) : undefined;
   }
 
   async #saveConnection(c: StoredConnection): Promise<Connection> {
@@ -459,68 +507,149 @@ export class Rendezvous {
   }
 
   /**
-   * Encrypts `plaintext` for a contact and returns the envelope (type CardMessage), signed by
-   * our per-contact key. Ciphertext layout: docs/rendezvous-card.md §Messages.
+   * Encrypts `plaintext` for a contact and returns the envelope. Once the connection has a
+   * libsignal session this is a libsignal PreKeySignalMessage (`0x01`) or SignalMessage
+   * (`0x02`) envelope from `card:<our contact id>`; before that (bootstrap) it is a card-channel
+   * message (`0x10`), which from the replier also carries its prekey bundle
+   * (docs/rendezvous-card.md §Sessions).
    */
   async seal(contactId: string, plaintext: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
     const c = await this.#load(contactId);
+    const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
+    if (await sessions.hasSession(peer)) {
+      const ct = await sessions.encrypt(peer, plaintext);
+      return encodeEnvelope({
+        type: ct.kind === 'prekey' ? MessageType.SignalPreKey : MessageType.SignalMessage,
+        sender: `card:${c.ownContactId}`,
+        senderDevice: CARD_DEVICE_ID,
+        ciphertext: ct.body,
+      });
+    }
+    return this.#sealCard(c, plaintext);
+  }
+
+  /**
+   * The replier's bootstrap: a card-channel message carrying only our prekey bundle, to be
+   * delivered right after the reply card so the offer side can start the libsignal session
+   * before anyone writes. `undefined` when there is nothing to send (offer side, or the
+   * session already exists).
+   */
+  async bundleEnvelope(contactId: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const c = await this.#load(contactId);
+    if (c.role !== 'reply' || c.ownBundle === undefined) return undefined;
+    const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
+    if (await sessions.hasSession(peer)) return undefined;
+    return this.#sealCard(c, undefined);
+  }
+
+  /** Card-channel message (ciphertext layout: docs/rendezvous-card.md §Card channel). */
+  async #sealCard(
+    c: StoredConnection,
+    payload: Uint8Array | undefined,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     const counter = c.nextSendCounter;
     if (counter >= 2 ** 32 - 1) {
       throw new SwitchboardError('no-session', 'this connection is exhausted; exchange new cards');
     }
+    // The replier's bootstrap messages (version 2) carry its bundle and maybe a payload.
+    const bundle = c.role === 'reply' && c.ownBundle !== undefined ? unb64(c.ownBundle) : undefined;
+    const version = bundle ? 2 : 1;
+    if (!bundle && !payload) {
+      throw new SwitchboardError('invalid-input', 'nothing to send on this connection');
+    }
+    const inner = bundle
+      ? new ByteWriter()
+          .u16(bundle.length)
+          .bytes(bundle)
+          .u8(payload ? 1 : 0)
+          .bytes(payload ?? new Uint8Array(0))
+          .finish()
+      : copyBytes(payload!);
     // Persist the advanced ratchet before using the key, so a crash never reuses a key.
     const step = ratchet(unb64(c.sendChain));
     await this.#saveConnection({ ...c, sendChain: b64(step.next), nextSendCounter: counter + 1 });
     const key = step.secret.slice(0, 32);
     const nonce = step.secret.slice(32, 44);
-    const header = new ByteWriter().u8(1).u32(counter).finish();
+    const header = new ByteWriter().u8(version).u32(counter).finish();
     const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.ownContactId), utf8(c.contactId), header);
-    const ct = Aes256GcmSiv.new(key).encrypt(copyBytes(plaintext), nonce, aad);
+    const ct = Aes256GcmSiv.new(key).encrypt(inner, nonce, aad);
     const own = PrivateKey.deserialize(unb64(c.ownContactPrivate));
     const signature = own.sign(concatBytes(aad, ct));
     return encodeEnvelope({
       type: MessageType.CardMessage,
       sender: `card:${c.ownContactId}`,
-      senderDevice: 1,
+      senderDevice: CARD_DEVICE_ID,
       ciphertext: concatBytes(header, ct, signature),
     });
   }
 
   /**
-   * Opens a CardMessage envelope. Messages from unknown senders, not signed by the contact's
-   * per-contact key, or already received are refused (`message-rejected`, `replayed-message`);
-   * callers discard them.
+   * Opens an envelope from a card contact: libsignal (`0x01`, `0x02`) or card channel
+   * (`0x10`). Messages from unknown senders, under another identity key than the contact's
+   * per-contact key (`identity-key-changed`), not signed by it (`message-rejected`) or already
+   * received (`replayed-message`) are refused; callers discard them. `setup` is true when the
+   * envelope only carried the contact's prekey bundle (nothing to show the user).
    */
-  async open(
-    envelopeBytes: Uint8Array,
-  ): Promise<{ readonly contactId: string; readonly plaintext: Uint8Array<ArrayBuffer> }> {
+  async open(envelopeBytes: Uint8Array): Promise<{
+    readonly contactId: string;
+    readonly plaintext: Uint8Array<ArrayBuffer>;
+    readonly setup: boolean;
+  }> {
     const env = decodeEnvelope(envelopeBytes);
-    if (env.type !== MessageType.CardMessage || !env.sender.startsWith('card:')) {
+    const signal = env.type === MessageType.SignalPreKey || env.type === MessageType.SignalMessage;
+    if ((!signal && env.type !== MessageType.CardMessage) || !env.sender.startsWith('card:')) {
       throw new SwitchboardError('message-rejected', 'not a rendez-vous connection message');
     }
     const contactId = env.sender.slice(5);
     const text = /^[A-Za-z0-9_-]{22}$/.test(contactId)
       ? await this.#storage.get(`rendezvous/connection/${contactId}`)
       : undefined;
-    if (!text) {
+    if (!text || env.senderDevice !== CARD_DEVICE_ID) {
       throw new SwitchboardError(
         'message-rejected',
         'message from a sender this device is not connected to',
       );
     }
     const c = JSON.parse(text) as StoredConnection;
+    if (signal) {
+      const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
+      const plaintext = await sessions.decrypt(peer, {
+        kind: env.type === MessageType.SignalPreKey ? 'prekey' : 'whisper',
+        body: env.ciphertext,
+      });
+      if (!c.signalSeen) await this.#saveConnection({ ...c, signalSeen: true });
+      return { contactId: c.contactId, plaintext, setup: false };
+    }
+    if (c.signalSeen) {
+      // The contact has moved to its libsignal session: a card message now is a downgrade.
+      throw new SwitchboardError(
+        'message-rejected',
+        'card-channel message after the connection moved to its libsignal session; discarded',
+      );
+    }
+    return this.#openCard(c, env.ciphertext);
+  }
+
+  async #openCard(
+    c: StoredConnection,
+    ciphertext: Uint8Array<ArrayBuffer>,
+  ): Promise<{
+    readonly contactId: string;
+    readonly plaintext: Uint8Array<ArrayBuffer>;
+    readonly setup: boolean;
+  }> {
     const r = new ByteReader(
-      env.ciphertext,
+      ciphertext,
       () => new SwitchboardError('message-rejected', 'message is truncated'),
     );
     const version = r.u8('version');
     const counter = r.u32('counter');
-    if (version !== 1 || r.remaining < 16 + 64) {
+    if ((version !== 1 && version !== 2) || r.remaining < 16 + 64) {
       throw new SwitchboardError('message-rejected', 'message format not understood');
     }
     const ct = r.bytes(r.remaining - 64, 'ciphertext');
     const signature = r.bytes(64, 'signature');
-    const header = env.ciphertext.slice(0, 5);
+    const header = ciphertext.slice(0, 5);
     const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.contactId), utf8(c.ownContactId), header);
     const theirKey = PublicKey.deserialize(unb64(c.theirContactKey));
     let signed = false;
@@ -569,9 +698,9 @@ export class Rendezvous {
       secret = unb64(kept);
       delete skipped[String(counter)];
     }
-    let plaintext: Uint8Array<ArrayBuffer>;
+    let inner: Uint8Array<ArrayBuffer>;
     try {
-      plaintext = Aes256GcmSiv.new(copyBytes(secret.subarray(0, 32))).decrypt(
+      inner = Aes256GcmSiv.new(copyBytes(secret.subarray(0, 32))).decrypt(
         ct,
         copyBytes(secret.subarray(32, 44)),
         aad,
@@ -579,8 +708,41 @@ export class Rendezvous {
     } catch (cause) {
       throw new SwitchboardError('decrypt-failed', 'message could not be decrypted', { cause });
     }
+    let plaintext = inner;
+    let setup = false;
+    if (version === 2) {
+      const ir = new ByteReader(
+        inner,
+        () => new SwitchboardError('message-rejected', 'bootstrap message is malformed'),
+      );
+      const bundle = ir.bytes(ir.u16('bundle length'), 'bundle');
+      const hasPayload = ir.u8('payload flag');
+      plaintext = ir.rest();
+      setup = hasPayload === 0;
+      if (setup && plaintext.length > 0) {
+        throw new SwitchboardError('message-rejected', 'bootstrap message is malformed');
+      }
+      // Tie-break by role: only the offer side processes a bundle, so the two sides can never
+      // both start a session. The bundle's identity key is the replier's card key.
+      const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
+      if (c.role === 'offer' && !(await sessions.hasSession(peer))) {
+        try {
+          await sessions.establish(
+            peer,
+            decodeContactBundle(bundle, unb64(c.theirContactKey)),
+            unb64(c.theirContactKey),
+          );
+        } catch (cause) {
+          throw new SwitchboardError(
+            'message-rejected',
+            "the contact's prekey bundle was refused; message discarded",
+            { cause },
+          );
+        }
+      }
+    }
     await this.#saveConnection({ ...c, receiveChain, receiveNext, skipped });
-    return { contactId: c.contactId, plaintext };
+    return { contactId: c.contactId, plaintext, setup };
   }
 }
 

@@ -72,10 +72,29 @@ export class MailboxMessenger {
     return this.#deliver(c.theirReach, await this.#o.rendezvous.seal(contactId, plaintext));
   }
 
-  /** Delivers our reply card to the offer owner's mailbox (when the card was not shown in person). */
+  /**
+   * Delivers our reply card to the offer owner's mailbox (when the card was not shown in
+   * person), followed by our prekey bundle so the offer side can open the libsignal session.
+   */
   async sendReply(offerText: string, reply: SignedCard, connection: Connection): Promise<string> {
     const offer = openCard(cardFromText(offerText), this.#now());
-    return this.#deliver(offer.card.reach, replyEnvelope(reply, connection.ownContactId));
+    const provider = await this.#deliver(
+      offer.card.reach,
+      replyEnvelope(reply, connection.ownContactId),
+    );
+    await this.sendBundle(connection.contactId);
+    return provider;
+  }
+
+  /**
+   * Delivers our prekey bundle (the replier's bootstrap) to the contact's mailboxes, if the
+   * connection still needs it. Call after an in-person exchange; {@link sendReply} does it.
+   */
+  async sendBundle(contactId: string): Promise<string | undefined> {
+    const envelope = await this.#o.rendezvous.bundleEnvelope(contactId);
+    if (!envelope) return undefined;
+    const c = await this.#o.rendezvous.connection(contactId);
+    return this.#deliver(c.theirReach, envelope);
   }
 
   #now(): number {
@@ -122,7 +141,8 @@ export class MailboxMessenger {
           completed.push(await rv.completeExchange(env.ciphertext, options.channel ?? 'remote'));
           return;
         }
-        messages.push(await rv.open(bytes));
+        const opened = await rv.open(bytes);
+        if (!opened.setup) messages.push(opened);
       } catch (err) {
         if (!(err instanceof SwitchboardError)) throw err;
         discarded++;
@@ -162,7 +182,8 @@ export class MailboxMessenger {
         if (env.type === MessageType.CardReply) {
           completed.push(await rv.completeExchange(env.ciphertext, channel));
         } else {
-          messages.push(await rv.open(bytes));
+          const opened = await rv.open(bytes);
+          if (!opened.setup) messages.push(opened);
         }
       } catch (err) {
         if (!(err instanceof SwitchboardError)) throw err;

@@ -1,8 +1,14 @@
 import { PrivateKey } from '@signalapp/libsignal-client';
 import type { SwitchboardError } from '../../src/index.js';
 import {
+  IdentityKeyChangedError,
   MemoryStorage,
+  MessageType,
   Rendezvous,
+  SignalSessions,
+  createMemoryProtocolStores,
+  fromBase64,
+  generateRegistrationKeys,
   cardFromText,
   cardQr,
   cardToText,
@@ -14,6 +20,7 @@ import {
   utf8,
 } from '../../src/index.js';
 import { NodeEd25519, cardQrPng } from '../../src/node/index.js';
+import { decodeContactBundle } from '../../src/rendezvous/contact-session.js';
 
 const P1 = 'https://p1.example';
 const P2 = 'https://p2.example';
@@ -233,5 +240,132 @@ describe('rendez-vous connections', () => {
       code: 'invalid-card',
     });
     expect(cardToText(offer.bytes)).toBe(offer.text);
+  });
+});
+
+describe('card contacts on libsignal sessions', () => {
+  async function withSession() {
+    const aliceStorage = new MemoryStorage();
+    const bobStorage = new MemoryStorage();
+    const alice = new Rendezvous({
+      storage: aliceStorage,
+      nowSeconds: () => NOW,
+      ed25519: new NodeEd25519(),
+    });
+    const bob = new Rendezvous({
+      storage: bobStorage,
+      nowSeconds: () => NOW,
+      ed25519: new NodeEd25519(),
+    });
+    const offer = await alice.createOffer({ mailboxProviders: [P1], label: 'Alice' });
+    const accepted = await bob.acceptOffer(offer.text, 'in-person', { mailboxProviders: [P2] });
+    const aliceView = await alice.completeExchange(accepted.reply.text, 'in-person');
+    const bobView = accepted.connection;
+    // The replier's bootstrap: its bundle over the card channel.
+    const bootstrap = await bob.bundleEnvelope(bobView.contactId);
+    expect(decodeEnvelope(bootstrap!).type).toBe(MessageType.CardMessage);
+    const opened = await alice.open(bootstrap!);
+    expect(opened).toMatchObject({ contactId: aliceView.contactId, setup: true });
+    expect(opened.plaintext).toHaveLength(0);
+    return { alice, bob, aliceView, bobView, bobStorage, offer };
+  }
+
+  it('sends libsignal envelopes after the exchange: PreKeySignalMessage, then SignalMessage', async () => {
+    const { alice, bob, aliceView, bobView, offer } = await withSession();
+    // The offer side never publishes a bundle; the replier stops once the session exists.
+    expect(await alice.bundleEnvelope(aliceView.contactId)).toBeUndefined();
+    const early = await bob.seal(bobView.contactId, utf8('sent before the session'));
+    expect(decodeEnvelope(early).type).toBe(MessageType.CardMessage);
+
+    const a1 = await alice.seal(aliceView.contactId, utf8('hi bob'));
+    const env1 = decodeEnvelope(a1);
+    expect(env1.type).toBe(MessageType.SignalPreKey);
+    expect(env1.sender).toBe(`card:${aliceView.ownContactId}`);
+    expect(fromUtf8((await bob.open(a1)).plaintext)).toBe('hi bob');
+    await expect(bob.open(a1)).rejects.toMatchObject({ code: 'replayed-message' });
+    expect(await bob.bundleEnvelope(bobView.contactId)).toBeUndefined();
+
+    const b1 = await bob.seal(bobView.contactId, utf8('hi alice'));
+    expect(decodeEnvelope(b1).type).toBe(MessageType.SignalMessage);
+    expect(decodeEnvelope(b1).sender).toBe(`card:${bobView.ownContactId}`);
+    expect(fromUtf8((await alice.open(b1)).plaintext)).toBe('hi alice');
+    await expect(alice.open(b1)).rejects.toMatchObject({ code: 'replayed-message' });
+    // A card-channel message arriving after the switch is a downgrade: discarded.
+    await expect(alice.open(early)).rejects.toMatchObject({ code: 'message-rejected' });
+
+    // Someone the card was forwarded to holds Alice's contact id too, not Bob's session keys.
+    const eve = party();
+    await eve.acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] });
+    const toBob = await alice.seal(aliceView.contactId, utf8('for Bob only'));
+    await expect(eve.open(toBob)).rejects.toMatchObject({ code: 'decrypt-failed' });
+    expect(fromUtf8((await bob.open(toBob)).plaintext)).toBe('for Bob only');
+
+    const a3 = await alice.seal(aliceView.contactId, utf8('again'));
+    expect(decodeEnvelope(a3).type).toBe(MessageType.SignalMessage);
+    expect(fromUtf8((await bob.open(a3)).plaintext)).toBe('again');
+  });
+
+  it('refuses a libsignal message under another identity than the per-contact key', async () => {
+    const { alice, bob, aliceView, bobView, bobStorage } = await withSession();
+    // Mallory knows Bob's public bundle and Alice's contact id, but not Alice's per-contact key.
+    const stored = JSON.parse(
+      (await bobStorage.get(`rendezvous/connection/${bobView.contactId}`))!,
+    ) as {
+      ownBundle: string;
+    };
+    const bobsKey = aliceView.theirContactKey;
+    const mallory = createMemoryProtocolStores();
+    await generateRegistrationKeys(mallory, { oneTimePreKeyCount: 0 });
+    const sessions = new SignalSessions(mallory, { name: 'mallory', deviceId: 1 });
+    const bobPeer = { name: 'bob', deviceId: 1 };
+    await sessions.establish(bobPeer, decodeContactBundle(fromBase64(stored.ownBundle)!, bobsKey));
+    const forged = await sessions.encrypt(bobPeer, utf8('it is me, Alice'));
+    expect(forged.kind).toBe('prekey');
+    const envelope = encodeEnvelope({
+      type: MessageType.SignalPreKey,
+      sender: `card:${aliceView.ownContactId}`,
+      senderDevice: 1,
+      ciphertext: forged.body,
+    });
+    const err = await bob.open(envelope).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(IdentityKeyChangedError);
+    expect(err).toMatchObject({ code: 'identity-key-changed' });
+    // The real Alice is unaffected.
+    const real = await alice.seal(aliceView.contactId, utf8('the real one'));
+    expect(fromUtf8((await bob.open(real)).plaintext)).toBe('the real one');
+  });
+
+  it('heals from a copied state once the copied side has sent a fresh ratchet key (DH ratchet)', async () => {
+    const { alice, bob, aliceView, bobView, bobStorage } = await withSession();
+    const say = async (from: Rendezvous, id: string, text: string) => from.seal(id, utf8(text));
+    const read = async (to: Rendezvous, env: Uint8Array) =>
+      fromUtf8((await to.open(env)).plaintext);
+    expect(await read(bob, await say(alice, aliceView.contactId, 'a1'))).toBe('a1');
+    // An attacker copies Bob's whole state now.
+    const copy = new MemoryStorage();
+    for (const key of await bobStorage.list('')) await copy.set(key, (await bobStorage.get(key))!);
+    const thief = new Rendezvous({
+      storage: copy,
+      nowSeconds: () => NOW,
+      ed25519: new NodeEd25519(),
+    });
+    // Alice's current chain, and the next one (built on Bob's signed prekey, which is in the
+    // copy), are readable: the copy is a real compromise, as with a hash ratchet alone.
+    const a2 = await say(alice, aliceView.contactId, 'a2');
+    expect(await read(thief, a2)).toBe('a2');
+    expect(await read(bob, a2)).toBe('a2');
+    expect(await read(alice, await say(bob, bobView.contactId, 'b1'))).toBe('b1');
+    const a3 = await say(alice, aliceView.contactId, 'a3');
+    expect(await read(thief, a3)).toBe('a3');
+    // Receiving a3 makes Bob generate a ratchet key pair the copy never saw; once Alice has
+    // answered it, the copy is useless.
+    expect(await read(bob, a3)).toBe('a3');
+    expect(await read(alice, await say(bob, bobView.contactId, 'b2'))).toBe('b2');
+    const a4 = await say(alice, aliceView.contactId, 'a4');
+    await expect(thief.open(a4)).rejects.toMatchObject({ code: 'decrypt-failed' });
+    expect(await read(bob, a4)).toBe('a4');
   });
 });
