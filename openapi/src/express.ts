@@ -194,6 +194,12 @@ function toApiError<Code extends string>(
   if (type === 'request.aborted' || type === 'request.size.invalid') {
     return new ApiError<CoreErrorCode>('request.invalid', 'the request body was incomplete');
   }
+  // express/router mark client errors (e.g. a path that is not valid percent-encoding) with a
+  // 4xx status; their messages may echo the path, so none of it is passed on.
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError<CoreErrorCode>('request.invalid', 'the request could not be parsed');
+  }
   onError?.({ err });
   return new ApiError<CoreErrorCode>('internal', 'an internal error occurred; it was logged');
 }

@@ -152,6 +152,14 @@ describe('createApiRouter', () => {
     ]);
   });
 
+  it('answers a path that is not valid percent-encoding with 400, not an internal error', async () => {
+    const before = errors.length;
+    const r = await call('GET', '/things/%2B1555%E0%A4%A');
+    expect([r.status, r.json.code]).toEqual([400, 'request.invalid']);
+    expect(JSON.stringify(r.json)).not.toContain('1555');
+    expect(errors.length).toBe(before);
+  });
+
   it('uses the status table for ApiError, sets Retry-After and hides unexpected errors', async () => {
     const nf = await call('GET', '/things/7');
     expect([nf.status, nf.json.code, nf.json.detail]).toEqual([
