@@ -27,15 +27,20 @@ export const REDACTED_FIELDS: readonly string[] = [
   'body',
   'ciphertext',
   'plaintext',
-  'message',
+  'messageBody',
   'envelope',
 ];
 
-const E164_PATTERN = /\+?\b\d{7,15}\b/g;
+// Seven or more digits, optionally led by `+` (or its percent-encoding) and separated by
+// single spaces, dashes, parentheses, slashes or `%20`, as people and URLs write numbers; and
+// the ENUM form (seven or more single digits separated by dots). Over-matching a date or an id
+// is the price of never letting a number through.
+const NUMBER_PATTERN = /(?:\+|%2[Bb])?\d(?:(?:[ \-()/]|%20)?\d){6,}/g;
+const ENUM_PATTERN = /\b(?:\d\.){6,}\d\b/g;
 
 /** Masks anything shaped like a phone number inside free text (e.g. an error message). */
 export function redactText(text: string): string {
-  return text.replace(E164_PATTERN, '[number]');
+  return text.replace(ENUM_PATTERN, '[number]').replace(NUMBER_PATTERN, '[number]');
 }
 
 /** Options for {@link createLogger}. */
@@ -62,7 +67,11 @@ export function createLogger(config: LogConfig): Logger {
     level: config.level ?? 'info',
     base: { service: config.service },
     redact: { paths, censor: '[redacted]' },
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      // Free text anywhere in a line (a `detail`, a URL, a nested error) is masked too.
+      log: (object) => redactStrings(object, 0) as Record<string, unknown>,
+    },
     hooks: {
       logMethod(args, method) {
         const redacted = args.map((a) => (typeof a === 'string' ? redactText(a) : a));
@@ -84,3 +93,14 @@ export function createLogger(config: LogConfig): Logger {
 }
 
 export type { Logger };
+
+function redactStrings(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return value; // the err serializer handles errors
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactStrings(v, depth + 1);
+  return out;
+}
