@@ -155,7 +155,9 @@ export async function verifyRequest(
   if (key.asymmetricKeyType !== 'ed25519')
     throw new HttpSignatureError('unsupported', 'key is not Ed25519');
 
-  const paramsText = signatureInput.trim().slice(LABEL.length + 1);
+  // RFC 9421 section 2.3: the base carries the serialisation of the parsed parameters, so other
+  // signatures in the same header (section 4.3) or non-canonical whitespace do not matter.
+  const paramsText = serializeInnerList(sigInput.items, [...sigInput.params]);
   const base = signatureBase(input.method, input.url, digestHeader, paramsText);
   if (!verify(null, Buffer.from(base), key, sig.value)) {
     throw new HttpSignatureError('bad-signature', 'the request signature does not verify');

@@ -72,6 +72,16 @@ describe('signed requests', () => {
     );
   });
 
+  it('verifies its signature among others added by intermediaries (RFC 9421 section 4.3)', async () => {
+    const good = request();
+    const headers = {
+      ...good.headers,
+      'signature-input': `proxy=("@method");created=1;keyid="edge", ${good.headers['signature-input']}`,
+      signature: `${good.headers['signature']},  proxy=:AAAA:`,
+    };
+    expect(await refusal({ ...good, headers })).toBe('accepted');
+  });
+
   it('does not let a forged request burn the nonce of a real one', async () => {
     const signed = signRequest({
       method: 'PUT',
