@@ -34,6 +34,12 @@ export interface ProviderConfig {
     readonly maxMessagesPerMailbox: number;
     readonly ttlSeconds: number;
     readonly deliverPerClientAddress: RateLimit;
+    /** Open push sockets per mailbox. */
+    readonly maxSocketsPerMailbox: number;
+    /** Open push sockets per client prefix (IPv4 /32, IPv6 /64). */
+    readonly maxSocketsPerClientPrefix: number;
+    /** WebSocket upgrade attempts per client prefix. */
+    readonly socketUpgradesPerClientPrefix: RateLimit;
   };
   /** How long a port-out release stays valid (the directory accepts at most 7 days). */
   readonly portOutTtlSeconds: number;
@@ -67,6 +73,9 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxMessagesPerMailbox: 1000,
       ttlSeconds: 7 * 24 * 3600,
       deliverPerClientAddress: { capacity: 600, perSeconds: 60 },
+      maxSocketsPerMailbox: 4,
+      maxSocketsPerClientPrefix: 64,
+      socketUpgradesPerClientPrefix: { capacity: 60, perSeconds: 60 },
     },
     portOutTtlSeconds: 24 * 3600,
     signatureMaxSkewSeconds: 300,

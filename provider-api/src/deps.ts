@@ -49,6 +49,7 @@ export interface Limits {
   readonly bundlePerAddress: RateLimiter;
   readonly bundlePerTarget: RateLimiter;
   readonly mailboxPerAddress: RateLimiter;
+  readonly socketUpgradesPerPrefix: RateLimiter;
 }
 
 /** Limiters for a config, on the given clock. */
@@ -59,5 +60,8 @@ export function createLimits(config: ProviderConfig, now: () => number): Limits 
     bundlePerAddress: new RateLimiter(config.prekeys.fetchPerClientAddress, { now }),
     bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
     mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
+    socketUpgradesPerPrefix: new RateLimiter(config.mailboxes.socketUpgradesPerClientPrefix, {
+      now,
+    }),
   };
 }

@@ -3,17 +3,27 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
+import { clientPrefix } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { MailboxHub } from './mailboxes.js';
 import { mailboxKeyResolver } from './mailboxes.js';
 
 const SOCKET_PATH = /^\/v1\/mailboxes\/([A-Za-z0-9_-]{43})\/socket$/;
 
+/** Adds `delta` to a counter in `map`, removing it at zero. */
+function bump(map: Map<string, number>, key: string, delta: number): void {
+  const n = (map.get(key) ?? 0) + delta;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}
+
 /**
  * Push delivery: `GET /v1/mailboxes/{mailbox}/socket` upgraded to a WebSocket, signed like a
  * pull (RFC 9421 by the mailbox key, empty body). Every message delivered afterwards arrives as
  * one JSON `MailboxMessage` text frame; the client still deletes each message after handling it.
- * Returns a function that closes every socket.
+ * Upgrades are rate limited per client prefix (the socket's peer address: upgrades bypass
+ * express, so `trust proxy` does not apply), and open sockets are capped per mailbox and per
+ * client prefix. Returns a function that closes every socket.
  */
 export function attachMailboxSockets(
   server: Server,
@@ -21,14 +31,28 @@ export function attachMailboxSockets(
   hub: MailboxHub,
 ): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+  const perMailbox = new Map<string, number>();
+  const perPrefix = new Map<string, number>();
   const refuse = (socket: Duplex, status: number, reason: string): void => {
+    // A client may already have reset the connection; writing then would fail.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Without a listener a reset during a refusal ('write ECONNRESET') would end the process.
+    socket.on('error', () => socket.destroy());
+    const prefix = clientPrefix(req.socket.remoteAddress ?? 'unknown');
     const path = (req.url ?? '').split('?')[0] ?? '';
     const mailbox = SOCKET_PATH.exec(path)?.[1];
     if (!mailbox) {
       refuse(socket, 404, 'Not Found');
+      return;
+    }
+    if (!deps.limits.socketUpgradesPerPrefix.take(prefix).allowed) {
+      refuse(socket, 429, 'Too Many Requests');
       return;
     }
     verifyRequest({
@@ -42,6 +66,28 @@ export function attachMailboxSockets(
       maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
     }).then(
       () => {
+        const limits = deps.config.mailboxes;
+        if (
+          (perMailbox.get(mailbox) ?? 0) >= limits.maxSocketsPerMailbox ||
+          (perPrefix.get(prefix) ?? 0) >= limits.maxSocketsPerClientPrefix
+        ) {
+          refuse(socket, 429, 'Too Many Requests');
+          return;
+        }
+        if (!socket.writable) {
+          socket.destroy();
+          return;
+        }
+        bump(perMailbox, mailbox, 1);
+        bump(perPrefix, prefix, 1);
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          bump(perMailbox, mailbox, -1);
+          bump(perPrefix, prefix, -1);
+        };
+        socket.once('close', release);
         wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
           const unsubscribe = hub.subscribe(mailbox, (message) => ws.send(JSON.stringify(message)));
           ws.on('close', unsubscribe);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { connect } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
@@ -6,6 +7,7 @@ import { signRequest } from '@switchboard/http-signature';
 import type { TestProvider } from './helpers.js';
 import { call, startTestProvider } from './helpers.js';
 import { mailboxAddressFor } from '../src/mailboxes.js';
+import { defaultProviderConfig } from '../src/config.js';
 
 function mailboxKey(): { address: string; signer: { keyId: string; privateKey: KeyObject } } {
   const pair = generateKeyPairSync('ed25519');
@@ -21,6 +23,8 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
   beforeEach(async () => {
     p = await startTestProvider(dialect, {
       mailboxes: {
+        ...defaultProviderConfig().mailboxes,
+        maxSocketsPerMailbox: 2,
         maxMessageBytes: 1024,
         maxMessagesPerMailbox: 3,
         ttlSeconds: 3600,
@@ -120,5 +124,62 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     const pushed = JSON.parse(await received) as { messageId: string; ciphertext: string };
     expect(pushed).toMatchObject({ messageId: d.json.messageId, ciphertext });
     ws.close();
+  });
+
+  it('survives clients resetting during a refused upgrade', async () => {
+    const box = mailboxKey();
+    const { port } = new URL(p.url);
+    for (let i = 0; i < 40; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            `GET /v1/mailboxes/${box.address}/socket HTTP/1.1\r\nHost: x\r\n` +
+              'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+              'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+              `Signature-Input: sig1=("@method");created=${Math.floor(p.clock.now / 1000)};keyid="${box.signer.keyId}";alg="ed25519"\r\n` +
+              'Signature: sig1=:AAAA:\r\n\r\n',
+            () => {
+              socket.resetAndDestroy();
+              resolve();
+            },
+          );
+        });
+        socket.on('error', () => resolve());
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const health = await call(p, 'GET', '/healthz');
+    expect([health.status, health.json.status]).toEqual([200, 'ok']);
+  });
+
+  it('caps open push sockets per mailbox', async () => {
+    const box = mailboxKey();
+    const socketPath = `/v1/mailboxes/${box.address}/socket`;
+    const open = async (): Promise<WebSocket | number> => {
+      p.clock.now += 1000; // a fresh signature each time (the replay cache refuses repeats)
+      const headers = signRequest({
+        method: 'GET',
+        url: socketPath,
+        body: '',
+        keyId: box.signer.keyId,
+        privateKey: box.signer.privateKey,
+        now: p.clock.now / 1000,
+      });
+      const ws = new WebSocket(`${p.url.replace('http', 'ws')}${socketPath}`, { headers });
+      return new Promise((resolve, reject) => {
+        ws.on('open', () => resolve(ws));
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', reject);
+      });
+    };
+    const first = await open();
+    const second = await open();
+    expect(await open()).toBe(429);
+    (first as WebSocket).close();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await open();
+    expect(again).toBeInstanceOf(WebSocket);
+    (second as WebSocket).close();
+    (again as WebSocket).close();
   });
 });
