@@ -25,7 +25,9 @@ import {
   generateRegistrationKeys,
   MessageType,
   SignalSessions,
+  decodeEnvelope,
   fetchHttpClient,
+  fromBase64,
   fromUtf8,
   toBase64,
   utf8,
@@ -319,6 +321,15 @@ class RecordingHttp implements HttpClient {
     this.sent.push(req);
     return this.#inner.request(req);
   }
+  /** Envelope types of the messages delivered to mailboxes through this client, in order. */
+  deliveredTypes(): number[] {
+    return this.sent
+      .filter((r) => r.method === 'POST' && /\/v1\/mailboxes\/[^/]+\/messages$/.test(r.url))
+      .map((r) => {
+        const body = JSON.parse(fromUtf8(r.body!)!) as { ciphertext: string };
+        return decodeEnvelope(fromBase64(body.ciphertext)!).type;
+      });
+  }
 }
 
 describe('issue 8: unregulated identities through mailboxes at two providers', () => {
@@ -330,7 +341,8 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
   it('connects by card, exchanges messages both ways, and defeats forwarding, replay and tampering', async () => {
     const carolHttp = new RecordingHttp();
     const carol = party(carolHttp);
-    const dave = party();
+    const daveHttp = new RecordingHttp();
+    const dave = party(daveHttp);
     const eve = party();
 
     const offer = await carol.rendezvous.createOffer({
@@ -373,6 +385,14 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
     expect(atDave.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['hello Dave']);
     const atCarol = await carol.messenger.receive();
     expect(atCarol.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['hello Carol']);
+    // Dave's reply card came with his prekey bundle, so Carol wrote over libsignal at once;
+    // Dave wrote before hearing from her, over the card channel (carrying his bundle again).
+    expect(carolHttp.deliveredTypes()).toEqual([MessageType.SignalPreKey]);
+    expect(daveHttp.deliveredTypes()).toEqual([
+      MessageType.CardReply,
+      MessageType.CardMessage,
+      MessageType.CardMessage,
+    ]);
     // Acknowledged messages are gone.
     expect((await dave.messenger.receive()).messages).toHaveLength(0);
 
@@ -416,5 +436,7 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
     await dave.messenger.send(accepted.connection.contactId, utf8('once'));
     const captured = await carol.messenger.receive();
     expect(captured.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['once']);
+    // Dave has Carol's session now: a plain libsignal SignalMessage.
+    expect(daveHttp.deliveredTypes().at(-1)).toBe(MessageType.SignalMessage);
   });
 });

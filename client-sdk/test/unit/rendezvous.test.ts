@@ -9,6 +9,7 @@ import {
   createMemoryProtocolStores,
   fromBase64,
   generateRegistrationKeys,
+  toBase64,
   cardFromText,
   cardQr,
   cardToText,
@@ -156,7 +157,7 @@ describe('rendez-vous connections', () => {
     await expect(bob.open(m1)).rejects.toMatchObject({ code: 'replayed-message' });
   });
 
-  it('ratchets: late messages open once from kept keys, used keys leave no trace in storage', async () => {
+  it('card channel ratchets: late messages open once from kept keys, used keys leave no trace in storage', async () => {
     const storage = new MemoryStorage();
     const alice = party();
     const bob = new Rendezvous({ storage, nowSeconds: () => NOW, ed25519: new NodeEd25519() });
@@ -336,6 +337,30 @@ describe('card contacts on libsignal sessions', () => {
     // The real Alice is unaffected.
     const real = await alice.seal(aliceView.contactId, utf8('the real one'));
     expect(fromUtf8((await bob.open(real)).plaintext)).toBe('the real one');
+  });
+
+  it('refuses a bundle not signed by the pinned per-contact key and stays on the card channel', async () => {
+    const bobStorage = new MemoryStorage();
+    const alice = party();
+    const bob = new Rendezvous({
+      storage: bobStorage,
+      nowSeconds: () => NOW,
+      ed25519: new NodeEd25519(),
+    });
+    const offer = await alice.createOffer({ mailboxProviders: [P1] });
+    const accepted = await bob.acceptOffer(offer.text, 'remote', { mailboxProviders: [P2] });
+    const aliceView = await alice.completeExchange(accepted.reply.text, 'remote');
+    // Corrupt the last byte of the Kyber prekey signature in Bob's stored bundle.
+    const key = `rendezvous/connection/${accepted.connection.contactId}`;
+    const stored = JSON.parse((await bobStorage.get(key))!) as { ownBundle: string };
+    const bundle = fromBase64(stored.ownBundle)!;
+    bundle[bundle.length - 1] = bundle[bundle.length - 1]! ^ 1;
+    await bobStorage.set(key, JSON.stringify({ ...stored, ownBundle: toBase64(bundle) }));
+    const bootstrap = await bob.bundleEnvelope(accepted.connection.contactId);
+    await expect(alice.open(bootstrap!)).rejects.toMatchObject({ code: 'message-rejected' });
+    const next = await alice.seal(aliceView.contactId, utf8('still card channel'));
+    expect(decodeEnvelope(next).type).toBe(MessageType.CardMessage);
+    expect(fromUtf8((await bob.open(next)).plaintext)).toBe('still card channel');
   });
 
   it('heals from a copied state once the copied side has sent a fresh ratchet key (DH ratchet)', async () => {
