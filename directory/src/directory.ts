@@ -3,12 +3,12 @@ import { createServer } from 'node:http';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { Kysely } from 'kysely';
 import type { Database } from '@switchboard/db';
 import { openDatabase } from '@switchboard/db';
 import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
-import { MemoryReplayCache } from '@switchboard/http-signature';
 import type { Logger } from '@switchboard/service-kit';
 import { listenHttp } from '@switchboard/service-kit';
 import type { ZoneKeyMaterial } from './keys.js';
@@ -23,6 +23,8 @@ import type { RunningDnsServer } from './server.js';
 import { startDnsServer } from './server.js';
 import type { SignaturePolicy } from './signer.js';
 import { DEFAULT_SIGNATURE_POLICY, OnlineSigner } from './signer.js';
+import { DatabaseReplayCache } from './replay-cache.js';
+import type { DirectoryTables } from './store.js';
 import { DirectoryStore } from './store.js';
 import type { TsigKey } from './tsig.js';
 import { parseTsigKey } from './tsig.js';
@@ -50,6 +52,7 @@ export interface DirectoryOptions {
   readonly transferAllowFrom?: readonly string[];
   readonly rrl?: RrlConfig;
   readonly signaturePolicy?: SignaturePolicy;
+  /** Nonces of accepted signed requests; default the shared database table. */
   readonly replayCache?: ReplayCache;
   /** Milliseconds since the epoch; default Date.now. */
   readonly now?: () => number;
@@ -203,7 +206,10 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       zone,
       keys,
       providers: options.providers,
-      replayCache: options.replayCache ?? new MemoryReplayCache({ now }),
+      // In the database, not in memory: replicas and restarts must refuse a replayed request too.
+      replayCache:
+        options.replayCache ??
+        new DatabaseReplayCache(database.db as Kysely<DirectoryTables>, { now }),
       logger: log,
       metrics,
       now,

@@ -16,6 +16,8 @@ export type { ProblemCode } from './publish-api.js';
 export { PROBLEM_STATUS } from './publish-api.js';
 export type { Contact, ContactService, NumberEntry } from './records.js';
 export { recordsForEntry, sbkeyText } from './records.js';
+export type { DatabaseReplayCacheOptions } from './replay-cache.js';
+export { DatabaseReplayCache } from './replay-cache.js';
 export type { RrlConfig } from './rrl.js';
 export type { TsigKey } from './tsig.js';
 export { parseTsigKey } from './tsig.js';

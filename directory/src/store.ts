@@ -17,6 +17,11 @@ interface ZoneTable {
   id: number;
   serial: number;
 }
+interface ReplayNoncesTable {
+  key_id: string;
+  nonce: string;
+  expires_at: number;
+}
 interface MovesTable {
   id: string;
   number_hash: string;
@@ -32,6 +37,7 @@ export interface DirectoryTables {
   directory_numbers: NumbersTable;
   directory_zone: ZoneTable;
   directory_moves: MovesTable;
+  directory_replay_nonces: ReplayNoncesTable;
 }
 
 const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
@@ -61,6 +67,24 @@ const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('proof_hash', 'text', (c) => c.notNull().unique())
         .addColumn('at', t.timestamp, (c) => c.notNull())
+        .execute();
+    },
+  },
+  // Signed-request nonces, shared by every replica on the database (replay-cache.ts).
+  '0002_replay_nonces': {
+    async up(db, dialect) {
+      const t = columnTypes(dialect);
+      await db.schema
+        .createTable('directory_replay_nonces')
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+        .addPrimaryKeyConstraint('directory_replay_nonces_pk', ['key_id', 'nonce'])
+        .execute();
+      await db.schema
+        .createIndex('directory_replay_nonces_expires')
+        .on('directory_replay_nonces')
+        .column('expires_at')
         .execute();
     },
   },
