@@ -438,5 +438,14 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
     expect(captured.messages.map((m) => fromUtf8(m.plaintext))).toEqual(['once']);
     // Dave has Carol's session now: a plain libsignal SignalMessage.
     expect(daveHttp.deliveredTypes().at(-1)).toBe(MessageType.SignalMessage);
+    // Someone who captured it delivers the same envelope again: libsignal refuses the replay.
+    const onceReq = [...daveHttp.sent].reverse().find((r) => r.method === 'POST')!;
+    const onceEnvelope = fromBase64(
+      (JSON.parse(fromUtf8(onceReq.body!)!) as { ciphertext: string }).ciphertext,
+    )!;
+    await eveClient.deliver(mailbox.address, onceEnvelope);
+    const replayedMessage = await carol.messenger.receive();
+    expect(replayedMessage.messages).toHaveLength(0);
+    expect(replayedMessage.discarded).toBe(1);
   });
 });
