@@ -239,10 +239,14 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Buy credit (idempotent)
-         * @description The `Idempotency-Key` header makes retries safe: a retried request with the same key and
-         *     body returns the original result and never charges twice; the same key with a different
-         *     body is refused.
+         * Record a captured payment as credit (payment side, idempotent)
+         * @description Called by the provider's payment side (for example a payment processor's webhook), never
+         *     by the user: requires an operator API key with scope `billing:write`. The
+         *     `Idempotency-Key` header makes retries safe: a retried request with the same key and body
+         *     returns the original result and never credits twice; the same key with a different body
+         *     is refused (409 `credit.idempotency-key-reused`). A `paymentReference` credits at most
+         *     once per provider: recording it again under another key is refused with 409
+         *     `credit.idempotency-key-reused` (detail: the payment reference was already recorded).
          */
         post: operations["purchaseCredit"];
         delete?: never;
@@ -615,9 +619,10 @@ export interface components {
         /** @description An amount in the currency's minor unit (cents). */
         MinorUnits: number;
         CreditPurchaseRequest: {
+            accountId: components["schemas"]["Uuid"];
             amountMinor: components["schemas"]["MinorUnits"];
             currency: components["schemas"]["Currency"];
-            /** @description The payment processor's reference for the captured payment. */
+            /** @description The payment processor's reference for the captured payment; unique per provider. */
             paymentReference: string;
         };
         CreditPurchase: {
@@ -1239,6 +1244,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

@@ -177,10 +177,11 @@ export function createProviderApp(
   });
 
   bind('purchaseCredit', async (req, res, input) => {
-    const accountId = await device(req, input.rawBody);
+    // Credit is recorded by the payment side (e.g. a processor webhook), never by the user.
+    await operator(req, 'billing:write');
     const body = input.body as ProviderSchema<'CreditPurchaseRequest'>;
     const key = input.headers['idempotency-key'] as string;
-    res.status(201).json(await ledger.purchaseCredit(deps, accountId, key, body));
+    res.status(201).json(await ledger.purchaseCredit(deps, key, body));
   });
   bind('getBalance', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);

@@ -4,6 +4,9 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import type { LedgerTransactionsTable, ProviderTables } from './store/schema.js';
 import { fail } from './errors.js';
+import { ProviderApiError } from '@switchboard/openapi';
+
+const isApiError = (err: unknown): boolean => err instanceof ProviderApiError;
 import { isoTime, sha256Hex } from './encoding.js';
 
 // Double-entry: every transaction writes entries that sum to zero. A user's balance is the sum of
@@ -23,7 +26,15 @@ interface Posting {
   readonly amountMinor: number;
   readonly currency: string;
   readonly description: string;
+  /** Purchases: credits at most once per provider. */
+  readonly paymentReference?: string;
 }
+
+const referenceReused = (): Error =>
+  fail(
+    'credit.idempotency-key-reused',
+    'this payment reference was already recorded under another Idempotency-Key',
+  );
 
 async function balanceIn(tx: Transaction<ProviderTables>, accountId: string): Promise<number> {
   const row = await tx
@@ -46,6 +57,30 @@ async function post(
   if (p.currency !== deps.config.currency) {
     throw fail('credit.currency-mismatch', `this provider keeps credit in ${deps.config.currency}`);
   }
+  try {
+    return await postOnce(deps, p);
+  } catch (err) {
+    // Two accounts recording one reference at once: the unique index refuses the second.
+    if (p.paymentReference !== undefined && !isApiError(err)) {
+      const recorded = await deps.db
+        .selectFrom('ledger_transactions')
+        .select(['account_id', 'idempotency_key'])
+        .where('payment_reference', '=', p.paymentReference)
+        .executeTakeFirst();
+      if (recorded) {
+        if (recorded.account_id === p.accountId && recorded.idempotency_key === p.idempotencyKey)
+          return postOnce(deps, p);
+        throw referenceReused();
+      }
+    }
+    throw err;
+  }
+}
+
+async function postOnce(
+  deps: ProviderDeps,
+  p: Posting,
+): Promise<{ row: LedgerTransactionsTable; replayed: boolean }> {
   return deps.db.transaction().execute(async (tx) => {
     const account = await tx
       .selectFrom('accounts')
@@ -70,6 +105,14 @@ async function post(
       }
       return { row: existing, replayed: true };
     }
+    if (p.paymentReference !== undefined) {
+      const recorded = await tx
+        .selectFrom('ledger_transactions')
+        .select('id')
+        .where('payment_reference', '=', p.paymentReference)
+        .executeTakeFirst();
+      if (recorded) throw referenceReused();
+    }
     const before = await balanceIn(tx, p.accountId);
     const delta = p.kind === 'purchase' ? p.amountMinor : -p.amountMinor;
     if (before + delta < 0) {
@@ -87,6 +130,7 @@ async function post(
       currency: p.currency,
       balance_after: before + delta,
       created_at: now,
+      payment_reference: p.paymentReference ?? null,
     };
     await tx.insertInto('ledger_transactions').values(row).execute();
     const counterparty = p.kind === 'purchase' ? PAYMENTS : REVENUE;
@@ -111,15 +155,17 @@ async function post(
   });
 }
 
-/** Credits a purchase (idempotent by key). */
+/**
+ * Records a captured payment as credit (idempotent by key; a payment reference credits at most
+ * once). Only the payment side calls this (operator key with `billing:write`).
+ */
 export async function purchaseCredit(
   deps: ProviderDeps,
-  accountId: string,
   idempotencyKey: string,
   input: ProviderSchema<'CreditPurchaseRequest'>,
 ): Promise<ProviderSchema<'CreditPurchase'>> {
   const { row } = await post(deps, {
-    accountId,
+    accountId: input.accountId,
     kind: 'purchase',
     idempotencyKey,
     requestHash: sha256Hex(
@@ -128,6 +174,7 @@ export async function purchaseCredit(
     amountMinor: input.amountMinor,
     currency: input.currency,
     description: 'credit purchase',
+    paymentReference: input.paymentReference,
   });
   return {
     purchaseId: row.id,

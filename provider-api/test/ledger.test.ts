@@ -7,21 +7,29 @@ import { chargeAccount, trialBalance } from '../src/ledger.js';
 describe.each(ALL_DIALECTS)('credit ledger (%s)', (dialect) => {
   let p: TestProvider;
   let alice: Registered;
+  let payments: { authorization: string };
   beforeEach(async () => {
     p = await startTestProvider(dialect);
     alice = await register(p, NUMBERS[0]!, makeClientKeys(0, 0));
+    const key = await createApiKey(p.deps, { name: 'payments', scopes: ['billing:write'] });
+    payments = { authorization: `Bearer ${key.key}` };
   });
   afterEach(async () => {
     await p.close();
   });
 
-  const purchase = (key: string, amountMinor = 500, paymentReference = 'pay_1') =>
+  const purchase = (
+    key: string,
+    amountMinor = 500,
+    paymentReference = 'pay_1',
+    accountId = alice.accountId,
+  ) =>
     call(
       p,
       'POST',
       '/v1/credit/purchases',
-      { amountMinor, currency: 'EUR', paymentReference },
-      { signer: alice.signer, headers: { 'idempotency-key': key } },
+      { accountId, amountMinor, currency: 'EUR', paymentReference },
+      { headers: { ...payments, 'idempotency-key': key } },
     );
   const balance = async () =>
     (await call(p, 'GET', '/v1/credit/balance', undefined, { signer: alice.signer })).json
@@ -55,18 +63,55 @@ describe.each(ALL_DIALECTS)('credit ledger (%s)', (dialect) => {
       p,
       'POST',
       '/v1/credit/purchases',
-      { amountMinor: 1, currency: 'USD', paymentReference: 'x' },
-      { signer: alice.signer, headers: { 'idempotency-key': 'key-usd-0001' } },
+      { accountId: alice.accountId, amountMinor: 1, currency: 'USD', paymentReference: 'x' },
+      { headers: { ...payments, 'idempotency-key': 'key-usd-0001' } },
     );
     expect([usd.status, usd.json.code]).toEqual([422, 'credit.currency-mismatch']);
     const missing = await call(
       p,
       'POST',
       '/v1/credit/purchases',
-      { amountMinor: 1, currency: 'EUR', paymentReference: 'x' },
-      { signer: alice.signer },
+      { accountId: alice.accountId, amountMinor: 1, currency: 'EUR', paymentReference: 'x' },
+      { headers: payments },
     );
     expect(missing.status).toBe(400);
+  });
+
+  it('only the payment side records credit, and a payment reference credits once', async () => {
+    const body = { accountId: alice.accountId, amountMinor: 100000, currency: 'EUR' };
+    const byUser = await call(
+      p,
+      'POST',
+      '/v1/credit/purchases',
+      { ...body, paymentReference: 'made-up' },
+      { signer: alice.signer, headers: { 'idempotency-key': 'self-minted-1' } },
+    );
+    expect([byUser.status, byUser.json.code]).toEqual([401, 'auth.missing']);
+    const reader = await createApiKey(p.deps, { name: 'support', scopes: ['accounts:read'] });
+    const wrongScope = await call(
+      p,
+      'POST',
+      '/v1/credit/purchases',
+      { ...body, paymentReference: 'made-up' },
+      { headers: { authorization: `Bearer ${reader.key}`, 'idempotency-key': 'self-minted-2' } },
+    );
+    expect([wrongScope.status, wrongScope.json.code]).toEqual([403, 'auth.forbidden']);
+    expect(await balance()).toBe(0);
+
+    expect((await purchase('first-key-0001', 500, 'pay_once')).status).toBe(201);
+    const twice = await purchase('other-key-0002', 500, 'pay_once');
+    expect([twice.status, twice.json.code]).toEqual([409, 'credit.idempotency-key-reused']);
+    expect(twice.json.detail).toMatch(/payment reference/);
+    expect(await balance()).toBe(500);
+
+    const bob = await register(p, NUMBERS[1]!, makeClientKeys(1, 0));
+    const race = await Promise.all([
+      purchase('race-key-0001', 300, 'pay_race', alice.accountId),
+      purchase('race-key-0002', 300, 'pay_race', bob.accountId),
+    ]);
+    expect(race.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(await balance()).toBeLessThanOrEqual(800);
+    expect(await trialBalance(p.deps)).toBe(0);
   });
 
   it('charges through the hook and the operator API, never below zero, with a statement', async () => {

@@ -139,7 +139,24 @@ const initial: PortableMigration = {
   },
 };
 
+/** A payment reference credits at most once per provider. */
+const paymentReferences: PortableMigration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('ledger_transactions')
+      .addColumn('payment_reference', 'text')
+      .execute();
+    await db.schema
+      .createIndex('ledger_transactions_payment_reference')
+      .on('ledger_transactions')
+      .column('payment_reference')
+      .unique()
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
+  '0002_payment_references': paymentReferences,
 };

@@ -56,6 +56,8 @@ export interface LedgerTransactionsTable {
   currency: string;
   balance_after: number | string;
   created_at: number | string;
+  /** Purchases: the payment processor's reference (unique); null for charges. */
+  payment_reference?: string | null;
 }
 
 export interface LedgerEntriesTable {
