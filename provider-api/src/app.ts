@@ -28,7 +28,7 @@ export interface ProviderAppOptions {
   /** Check every response against the document (tests, development). */
   readonly validateResponses?: boolean;
   /** express `trust proxy` (behind a load balancer); default false. */
-  readonly trustProxy?: boolean | string | number;
+  readonly trustProxy?: boolean | string | number | readonly string[];
   /** Validator to reuse (compiling the document takes a moment). */
   readonly validator?: OpenApiValidator;
 }

@@ -83,3 +83,19 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
     ...overrides,
   };
 }
+
+/**
+ * Parses `PROVIDER_TRUST_PROXY` into express's `trust proxy` value: `true`/`false` are booleans,
+ * digits a hop count, anything else a comma-separated list of addresses, subnets or the names
+ * express knows (`loopback`, `linklocal`, `uniquelocal`).
+ */
+export function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim();
+  if (/^true$/i.test(v)) return true;
+  if (/^false$/i.test(v) || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

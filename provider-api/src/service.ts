@@ -16,7 +16,7 @@ import {
   writeFileAtomic,
   writePrivateKeyFile,
 } from '@switchboard/charter/node';
-import { defaultProviderConfig } from './config.js';
+import { defaultProviderConfig, parseTrustProxy } from './config.js';
 import type { CodeSender } from './code-sender.js';
 import { ConsoleCodeSender, WebhookCodeSender } from './code-sender.js';
 import { createLimits } from './deps.js';
@@ -157,7 +157,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   const trustProxy = env['PROVIDER_TRUST_PROXY'];
   const { app, hub } = createProviderApp(deps, {
     validateResponses: env['PROVIDER_VALIDATE_RESPONSES'] === '1',
-    ...(trustProxy === undefined ? {} : { trustProxy }),
+    ...(trustProxy === undefined ? {} : { trustProxy: parseTrustProxy(trustProxy) }),
   });
   const server = createServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningService } from '@switchboard/service-kit';
 import { startService } from '../src/service.js';
+import { parseTrustProxy } from '../src/config.js';
 
 describe('startService (embedded default)', () => {
   let dataDir: string;
@@ -69,4 +70,42 @@ describe('startService (embedded default)', () => {
     expect(await readFile(join(dataDir, 'provider-api', 'provider-key.json'), 'utf8')).toBe(before);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
+});
+
+describe('PROVIDER_TRUST_PROXY', () => {
+  it('parses booleans, hop counts and address lists', () => {
+    expect(parseTrustProxy('true')).toBe(true);
+    expect(parseTrustProxy('FALSE')).toBe(false);
+    expect(parseTrustProxy('1')).toBe(1);
+    expect(parseTrustProxy('loopback, 10.0.0.0/8')).toEqual(['loopback', '10.0.0.0/8']);
+  });
+
+  it.each(['true', '1'])(
+    'starts with %s and takes the client address from the proxy',
+    async (v) => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'provider-api-'));
+      const service = await startService({
+        dataDir,
+        env: { PROVIDER_API_PORT: '0', LOG_LEVEL: 'silent', PROVIDER_TRUST_PROXY: v },
+        started: [],
+      });
+      try {
+        const url = /HTTP (http:\/\/\S+)/.exec(service?.listening[0] ?? '')?.[1] ?? '';
+        // 60 verification sessions per client address an hour: a 61st from one forwarded client
+        // is refused, while another forwarded client is still served.
+        const create = (ip: string): Promise<Response> =>
+          fetch(`${url}/v1/verification/sessions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+            body: JSON.stringify({ number: '+442079460958' }),
+          });
+        for (let i = 0; i < 60; i++) await (await create('203.0.113.7')).arrayBuffer();
+        expect((await create('203.0.113.7')).status).toBe(429);
+        expect((await create('198.51.100.9')).status).toBe(201);
+      } finally {
+        await service?.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });
