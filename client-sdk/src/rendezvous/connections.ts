@@ -384,6 +384,16 @@ export class Rendezvous {
         'your card expired before this reply arrived; make a new one',
       );
     }
+    // A reply reusing the key of an existing contact must not replace that connection (or
+    // its libsignal session): each connection has its own key.
+    if (
+      await this.#storage.get(`rendezvous/connection/${await contactIdFor(reply.card.contactKey)}`)
+    ) {
+      throw new SwitchboardError(
+        'card-already-used',
+        'this reply reuses the key of a contact you are already connected to',
+      );
+    }
     // Mark the offer used first: a crash after this point loses the connection, never
     // lets a second reply in.
     await this.#storage.set(

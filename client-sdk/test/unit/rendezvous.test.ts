@@ -11,6 +11,7 @@ import {
   generateRegistrationKeys,
   toBase64,
   cardFromText,
+  cardHash,
   cardQr,
   cardToText,
   decodeEnvelope,
@@ -361,6 +362,38 @@ describe('card contacts on libsignal sessions', () => {
     const next = await alice.seal(aliceView.contactId, utf8('still card channel'));
     expect(decodeEnvelope(next).type).toBe(MessageType.CardMessage);
     expect(fromUtf8((await bob.open(next)).plaintext)).toBe('still card channel');
+  });
+
+  it('refuses a reply that reuses the key of an existing contact, keeping that session', async () => {
+    const { alice, bob, aliceView, bobView, bobStorage } = await withSession();
+    // Whoever holds Bob's per-contact key answers a second offer of Alice's with it.
+    const stored = JSON.parse(
+      (await bobStorage.get(`rendezvous/connection/${bobView.contactId}`))!,
+    ) as { ownContactPrivate: string };
+    const bobsKey = PrivateKey.deserialize(fromBase64(stored.ownContactPrivate)!);
+    const second = await alice.createOffer({ mailboxProviders: [P1] });
+    const reused = signCard(
+      {
+        version: 1,
+        kind: 'reply',
+        cardId: new Uint8Array(16),
+        issuedAt: NOW,
+        expiresAt: NOW + 600,
+        contactKey: aliceView.theirContactKey,
+        conversationKey: PrivateKey.generate().getPublicKey().serialize(),
+        replyTo: await cardHash(second.bytes),
+        label: 'not Bob',
+        reach: [{ kind: 'network', uri: 'xmpp:x@example.org' }],
+      },
+      bobsKey,
+    );
+    await expect(alice.completeExchange(reused.bytes, 'remote')).rejects.toMatchObject({
+      code: 'card-already-used',
+    });
+    expect(await alice.connection(aliceView.contactId)).toMatchObject({ label: '' });
+    const a1 = await alice.seal(aliceView.contactId, utf8('still you'));
+    expect(decodeEnvelope(a1).type).toBe(MessageType.SignalPreKey);
+    expect(fromUtf8((await bob.open(a1)).plaintext)).toBe('still you');
   });
 
   it('heals from a copied state once the copied side has sent a fresh ratchet key (DH ratchet)', async () => {
