@@ -19,7 +19,7 @@ import type { ProviderKeyResolver } from './providers.js';
 import { createPublishApi, trustAnchorClause } from './publish-api.js';
 import type { RrlConfig } from './rrl.js';
 import { ResponseRateLimiter } from './rrl.js';
-import type { RunningDnsServer } from './server.js';
+import type { RunningDnsServer, TcpLimits } from './server.js';
 import { startDnsServer } from './server.js';
 import type { SignaturePolicy } from './signer.js';
 import { DEFAULT_SIGNATURE_POLICY, OnlineSigner } from './signer.js';
@@ -51,6 +51,8 @@ export interface DirectoryOptions {
   readonly tsigKey?: TsigKey;
   readonly transferAllowFrom?: readonly string[];
   readonly rrl?: RrlConfig;
+  /** DNS-over-TCP limits (per-client connections, idle time, message deadline). */
+  readonly dnsTcp?: TcpLimits;
   readonly signaturePolicy?: SignaturePolicy;
   /** Nonces of accepted signed requests; default the shared database table. */
   readonly replayCache?: ReplayCache;
@@ -193,6 +195,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       port: options.dnsPort,
       zone,
       rrl: new ResponseRateLimiter(options.rrl, now),
+      ...(options.dnsTcp ? { tcp: options.dnsTcp } : {}),
       transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
       logger: log,
       now,

@@ -1,5 +1,4 @@
-import { isIPv6 } from 'node:net';
-import { RateLimiter } from '@switchboard/service-kit';
+import { clientPrefix, RateLimiter } from '@switchboard/service-kit';
 
 /** Response rate limiting settings (the BIND/NSD RRL model). */
 export interface RrlConfig {
@@ -54,33 +53,4 @@ export class ResponseRateLimiter {
     this.#slipCounters.set(key, count % this.#config.slip);
     return count % this.#config.slip === 0 ? 'slip' : 'drop';
   }
-}
-
-/** The network prefix a client address is grouped under. */
-export function clientPrefix(
-  address: string,
-  config: Pick<RrlConfig, 'ipv4Prefix' | 'ipv6Prefix'>,
-): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const v4 = mapped?.[1] ?? (isIPv6(address) ? undefined : address);
-  if (v4 !== undefined) {
-    const n = v4.split('.').reduce((acc, o) => acc * 256 + (Number(o) & 255), 0);
-    const bits = Math.max(0, Math.min(32, config.ipv4Prefix));
-    const masked = bits === 0 ? 0 : Math.floor(n / 2 ** (32 - bits)) * 2 ** (32 - bits);
-    return `${[24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join('.')}/${bits}`;
-  }
-  const groups = expandIpv6(address);
-  const bits = Math.max(0, Math.min(128, config.ipv6Prefix));
-  const hex = groups.map((g) => g.padStart(4, '0')).join('');
-  const keepNibbles = Math.ceil(bits / 4);
-  return `${hex.slice(0, keepNibbles)}/${bits}`;
-}
-
-function expandIpv6(address: string): string[] {
-  const [head = '', tail] = address.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill =
-    tail === undefined ? [] : new Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0');
-  return [...h, ...fill, ...t];
 }

@@ -14,7 +14,8 @@ import {
   RRType,
   canonicalName,
 } from '@switchboard/dns-wire';
-import type { Logger } from '@switchboard/service-kit';
+import type { Logger, PrefixLengths } from '@switchboard/service-kit';
+import { clientPrefix } from '@switchboard/service-kit';
 import type { Answer } from './answer.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
@@ -30,6 +31,23 @@ export interface TransferPolicy {
   readonly allowFrom: readonly string[];
 }
 
+/** How long and how many TCP connections a client may hold. */
+export interface TcpLimits {
+  /** Connections idle between messages are closed after this long. Default 10 s. */
+  readonly idleMs?: number;
+  /**
+   * A DNS message must arrive whole within this long of its first byte, however the bytes
+   * trickle in; otherwise the connection is closed. Default 10 s.
+   */
+  readonly messageDeadlineMs?: number;
+  /** Most concurrent connections in all. Default 200. */
+  readonly maxConnections?: number;
+  /** Most concurrent connections from one client prefix. Default 16. */
+  readonly maxConnectionsPerClient?: number;
+  /** What counts as one client. Default IPv4 /32, IPv6 /64. */
+  readonly clientPrefix?: PrefixLengths;
+}
+
 /** Settings for {@link startDnsServer}. */
 export interface DnsServerConfig {
   readonly host: string;
@@ -41,10 +59,8 @@ export interface DnsServerConfig {
   readonly logger: Logger;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
-  /** Idle TCP connections are closed after this long. Default 10 s (RFC 7766 6.2.3). */
-  readonly tcpIdleMs?: number;
-  /** Most concurrent TCP connections. Default 200. */
-  readonly maxTcpConnections?: number;
+  /** TCP limits (RFC 7766 6.2.3, 6.2.2). */
+  readonly tcp?: TcpLimits;
   /** Counters for metrics. */
   readonly onResponse?: (transport: 'udp' | 'tcp', rcode: number, kind: string) => void;
 }
@@ -71,14 +87,25 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
   const tcp = createServer({ pauseOnConnect: false });
   const sockets = new Set<Socket>();
-  const maxTcp = config.maxTcpConnections ?? 200;
+  const maxTcp = config.tcp?.maxConnections ?? 200;
+  const maxPerClient = config.tcp?.maxConnectionsPerClient ?? 16;
+  // Open connections per client prefix: one client must not take every slot (slowloris).
+  const perClient = new Map<string, number>();
   tcp.on('connection', (socket) => {
-    if (sockets.size >= maxTcp) {
+    const client = clientPrefix(socket.remoteAddress ?? '', config.tcp?.clientPrefix);
+    const held = perClient.get(client) ?? 0;
+    if (sockets.size >= maxTcp || held >= maxPerClient) {
       socket.destroy();
       return;
     }
+    perClient.set(client, held + 1);
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      const left = (perClient.get(client) ?? 1) - 1;
+      if (left > 0) perClient.set(client, left);
+      else perClient.delete(client);
+    });
     handleTcp(socket, config);
   });
   tcp.on('error', (err) => config.logger.error({ err }, 'dns tcp listener error'));
@@ -160,7 +187,16 @@ function slipped(bytes: Uint8Array): Uint8Array | undefined {
 function handleTcp(socket: Socket, config: DnsServerConfig): void {
   let buffered: Buffer = Buffer.alloc(0);
   let busy = Promise.resolve();
-  socket.setTimeout(config.tcpIdleMs ?? 10_000, () => socket.destroy());
+  // RFC 7766 6.2.3 idle timeout: any byte resets it, so between messages it is the idle time;
+  // within a message, the deadline below bounds how long a trickle can hold the connection.
+  socket.setTimeout(config.tcp?.idleMs ?? 10_000, () => socket.destroy());
+  const deadlineMs = config.tcp?.messageDeadlineMs ?? 10_000;
+  let messageDeadline: NodeJS.Timeout | undefined;
+  const endMessage = (): void => {
+    clearTimeout(messageDeadline);
+    messageDeadline = undefined;
+  };
+  socket.on('close', endMessage);
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -173,6 +209,7 @@ function handleTcp(socket: Socket, config: DnsServerConfig): void {
       if (buffered.length < 2 + length) break;
       const packet = buffered.subarray(2, 2 + length);
       buffered = Buffer.from(buffered.subarray(2 + length));
+      endMessage();
       // Answers go out in order; one slow AXFR does not interleave with the next answer.
       busy = busy.then(() => {
         if (socket.destroyed) return;
@@ -192,6 +229,11 @@ function handleTcp(socket: Socket, config: DnsServerConfig): void {
           socket.write(frame);
         }
       });
+    }
+    // A message has begun (in this chunk or before): its deadline runs from its first byte and
+    // later bytes do not extend it.
+    if (buffered.length > 0 && !socket.destroyed) {
+      messageDeadline ??= setTimeout(() => socket.destroy(), deadlineMs);
     }
   });
 }

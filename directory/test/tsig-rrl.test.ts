@@ -1,5 +1,5 @@
 import { encodeMessage, Rcode, RRType } from '@switchboard/dns-wire';
-import { clientPrefix, ResponseRateLimiter } from '../src/rrl.js';
+import { ResponseRateLimiter } from '../src/rrl.js';
 import {
   parseTsigKey,
   signTsigRequest,
@@ -70,13 +70,16 @@ describe('response rate limiting', () => {
     expect(rrl.check('192.0.2.7', 'x')).toBe('send');
   });
 
-  it('groups clients by prefix', () => {
-    expect(clientPrefix('192.0.2.77', { ipv4Prefix: 24, ipv6Prefix: 56 })).toBe('192.0.2.0/24');
-    expect(clientPrefix('::ffff:192.0.2.77', { ipv4Prefix: 24, ipv6Prefix: 56 })).toBe(
-      '192.0.2.0/24',
+  it('groups IPv6 and IPv4-mapped clients by prefix', () => {
+    const rrl = new ResponseRateLimiter(
+      { responsesPerSecond: 1, slip: 0, ipv4Prefix: 24, ipv6Prefix: 56 },
+      () => 0,
     );
-    const v6 = { ipv4Prefix: 24, ipv6Prefix: 56 };
-    expect(clientPrefix('2001:db8:1:ff:3::1', v6)).toBe(clientPrefix('2001:db8:1:12::9', v6));
-    expect(clientPrefix('2001:db8:1:ff:3::1', v6)).not.toBe(clientPrefix('2001:db8:1:100::1', v6));
+    expect(rrl.check('2001:db8:1:ff:3::1', 'x')).toBe('send');
+    // Same /56: another address of the same client network shares the bucket.
+    expect(rrl.check('2001:db8:1:12::9', 'x')).toBe('drop');
+    expect(rrl.check('2001:db8:1:100::1', 'x')).toBe('send');
+    expect(rrl.check('192.0.2.77', 'x')).toBe('send');
+    expect(rrl.check('::ffff:192.0.2.1', 'x')).toBe('drop');
   });
 });
