@@ -9,6 +9,7 @@ import {
   docsRouter,
   loadDocument,
 } from '@switchboard/openapi';
+import { clientPrefix } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { ApiKeyScope } from './auth.js';
 import { requireOperator, verifySignedRequest } from './auth.js';
@@ -85,7 +86,9 @@ export function createProviderApp(
     now: deps.now,
     maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
   };
-  const clientAddress = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  // Limits are keyed by network prefix (IPv4 /32, IPv6 /64): one IPv6 host holds a whole /64.
+  const clientAddress = (req: Request): string =>
+    clientPrefix(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
   const device = (req: Request, rawBody: Buffer): Promise<string> =>

@@ -165,4 +165,20 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
     expect([r.status, r.json.code]).toEqual([404, 'verification.session-not-found']);
     expect((await call(p, 'GET', '/v1/verification/sessions/nope')).status).toBe(400);
   });
+
+  it('keys client limits by network prefix: two IPv6 addresses of one /64 share a limit', async () => {
+    const create = (ip: string) =>
+      call(
+        p,
+        'POST',
+        '/v1/verification/sessions',
+        { number: NUMBERS[2]! },
+        { headers: { 'x-forwarded-for': ip } },
+      );
+    for (let i = 0; i < 30; i++) expect((await create('2001:db8:1:2::1')).status).toBe(201);
+    for (let i = 0; i < 30; i++) expect((await create('2001:db8:1:2:ffff::9')).status).toBe(201);
+    const shared = await create('2001:db8:1:2:abcd::1');
+    expect([shared.status, shared.json.code]).toEqual([429, 'rate.limited']);
+    expect((await create('2001:db8:1:3::1')).status).toBe(201);
+  });
 });
