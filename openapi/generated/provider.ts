@@ -355,7 +355,11 @@ export interface paths {
         /**
          * Deliver opaque ciphertext to a mailbox
          * @description Anyone holding the mailbox address may deliver. The body is stored as given and never
-         *     inspected. Messages expire; queues have caps on message size and count.
+         *     inspected. Messages expire (sooner while the mailbox's owner has never fetched from it,
+         *     24 h by default). Each mailbox has caps on message size, count and stored bytes (409
+         *     `mailbox.full`); deliveries are limited per sender network prefix (count and bytes an
+         *     hour) and per mailbox (bytes an hour), and refused while the provider's mailbox storage
+         *     as a whole is full (429 `rate.limited` with `Retry-After` in every case).
          */
         post: operations["deliverMailboxMessage"];
         delete?: never;

@@ -34,6 +34,16 @@ export interface ProviderConfig {
     readonly maxMessagesPerMailbox: number;
     readonly ttlSeconds: number;
     readonly deliverPerClientAddress: RateLimit;
+    /** Bytes stored in one mailbox (409 `mailbox.full` beyond). */
+    readonly maxBytesPerMailbox: number;
+    /** Bytes delivered per sender prefix (token bucket, cost = bytes). */
+    readonly deliverBytesPerSenderPrefix: RateLimit;
+    /** Bytes delivered into one mailbox (token bucket, cost = bytes). */
+    readonly deliverBytesPerMailbox: RateLimit;
+    /** Bytes stored in all mailboxes together (429 `rate.limited` beyond). */
+    readonly maxStoredBytes: number;
+    /** Lifetime of messages in a mailbox its owner has never fetched from. */
+    readonly unfetchedTtlSeconds: number;
     /** Open push sockets per mailbox. */
     readonly maxSocketsPerMailbox: number;
     /** Open push sockets per client prefix (IPv4 /32, IPv6 /64). */
@@ -73,6 +83,11 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxMessagesPerMailbox: 1000,
       ttlSeconds: 7 * 24 * 3600,
       deliverPerClientAddress: { capacity: 600, perSeconds: 60 },
+      maxBytesPerMailbox: 16 * 1024 * 1024,
+      deliverBytesPerSenderPrefix: { capacity: 64 * 1024 * 1024, perSeconds: 3600 },
+      deliverBytesPerMailbox: { capacity: 16 * 1024 * 1024, perSeconds: 3600 },
+      maxStoredBytes: 2 * 1024 * 1024 * 1024,
+      unfetchedTtlSeconds: 24 * 3600,
       maxSocketsPerMailbox: 4,
       maxSocketsPerClientPrefix: 64,
       socketUpgradesPerClientPrefix: { capacity: 60, perSeconds: 60 },

@@ -50,6 +50,8 @@ export interface Limits {
   readonly bundlePerTarget: RateLimiter;
   readonly mailboxPerAddress: RateLimiter;
   readonly socketUpgradesPerPrefix: RateLimiter;
+  readonly mailboxBytesPerSender: RateLimiter;
+  readonly mailboxBytesPerMailbox: RateLimiter;
 }
 
 /** Limiters for a config, on the given clock. */
@@ -60,6 +62,8 @@ export function createLimits(config: ProviderConfig, now: () => number): Limits 
     bundlePerAddress: new RateLimiter(config.prekeys.fetchPerClientAddress, { now }),
     bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
     mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
+    mailboxBytesPerSender: new RateLimiter(config.mailboxes.deliverBytesPerSenderPrefix, { now }),
+    mailboxBytesPerMailbox: new RateLimiter(config.mailboxes.deliverBytesPerMailbox, { now }),
     socketUpgradesPerPrefix: new RateLimiter(config.mailboxes.socketUpgradesPerClientPrefix, {
       now,
     }),

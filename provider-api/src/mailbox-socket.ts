@@ -6,7 +6,7 @@ import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import { clientPrefix } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { MailboxHub } from './mailboxes.js';
-import { mailboxKeyResolver } from './mailboxes.js';
+import { mailboxKeyResolver, markFetched } from './mailboxes.js';
 
 const SOCKET_PATH = /^\/v1\/mailboxes\/([A-Za-z0-9_-]{43})\/socket$/;
 
@@ -64,42 +64,46 @@ export function attachMailboxSockets(
       resolveKey: mailboxKeyResolver(mailbox),
       replayCache: deps.replayCache,
       maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
-    }).then(
-      () => {
-        const limits = deps.config.mailboxes;
-        if (
-          (perMailbox.get(mailbox) ?? 0) >= limits.maxSocketsPerMailbox ||
-          (perPrefix.get(prefix) ?? 0) >= limits.maxSocketsPerClientPrefix
-        ) {
-          refuse(socket, 429, 'Too Many Requests');
-          return;
-        }
-        if (!socket.writable) {
-          socket.destroy();
-          return;
-        }
-        bump(perMailbox, mailbox, 1);
-        bump(perPrefix, prefix, 1);
-        let released = false;
-        const release = (): void => {
-          if (released) return;
-          released = true;
-          bump(perMailbox, mailbox, -1);
-          bump(perPrefix, prefix, -1);
-        };
-        socket.once('close', release);
-        wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-          const unsubscribe = hub.subscribe(mailbox, (message) => ws.send(JSON.stringify(message)));
-          ws.on('close', unsubscribe);
-          ws.on('error', unsubscribe);
-        });
-      },
-      (err: unknown) => {
-        if (!HttpSignatureError.is(err))
-          deps.logger.error({ err }, 'mailbox socket upgrade failed');
-        refuse(socket, 401, 'Unauthorized');
-      },
-    );
+    })
+      .then(() => markFetched(deps, mailbox))
+      .then(
+        () => {
+          const limits = deps.config.mailboxes;
+          if (
+            (perMailbox.get(mailbox) ?? 0) >= limits.maxSocketsPerMailbox ||
+            (perPrefix.get(prefix) ?? 0) >= limits.maxSocketsPerClientPrefix
+          ) {
+            refuse(socket, 429, 'Too Many Requests');
+            return;
+          }
+          if (!socket.writable) {
+            socket.destroy();
+            return;
+          }
+          bump(perMailbox, mailbox, 1);
+          bump(perPrefix, prefix, 1);
+          let released = false;
+          const release = (): void => {
+            if (released) return;
+            released = true;
+            bump(perMailbox, mailbox, -1);
+            bump(perPrefix, prefix, -1);
+          };
+          socket.once('close', release);
+          wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+            const unsubscribe = hub.subscribe(mailbox, (message) =>
+              ws.send(JSON.stringify(message)),
+            );
+            ws.on('close', unsubscribe);
+            ws.on('error', unsubscribe);
+          });
+        },
+        (err: unknown) => {
+          if (!HttpSignatureError.is(err))
+            deps.logger.error({ err }, 'mailbox socket upgrade failed');
+          refuse(socket, 401, 'Unauthorized');
+        },
+      );
   };
   server.on('upgrade', onUpgrade);
   return () => {

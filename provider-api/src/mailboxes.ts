@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import type { Selectable } from 'kysely';
+import { sql } from 'kysely';
 import type { MailboxMessagesTable } from './store/schema.js';
 import { fail, rateLimited } from './errors.js';
 import { ed25519PublicKey, isoTime, toBase64 } from './encoding.js';
@@ -64,43 +65,116 @@ function view(row: Omit<Selectable<MailboxMessagesTable>, 'seq'>): MailboxMessag
   };
 }
 
-/** Queues opaque ciphertext for a mailbox, within the size and count caps. */
+/** How long the overall stored-bytes figure is reused before it is summed again. */
+const STORED_BYTES_REFRESH_MS = 10_000;
+const storedBytes = new WeakMap<object, { total: number; at: number }>();
+
+/**
+ * Bytes stored in every mailbox: a SUM over the table at most every 10 s per process, plus what
+ * this process stored since (other replicas' recent deliveries show up at the next sum).
+ */
+async function totalStoredBytes(deps: ProviderDeps): Promise<{ total: number; at: number }> {
+  const cached = storedBytes.get(deps.db);
+  if (cached && deps.now() - cached.at < STORED_BYTES_REFRESH_MS) return cached;
+  const row = await deps.db
+    .selectFrom('mailbox_messages')
+    .select((eb) => eb.fn.sum<number | string | null>('size').as('bytes'))
+    .executeTakeFirst();
+  const fresh = { total: Number(row?.bytes ?? 0), at: deps.now() };
+  storedBytes.set(deps.db, fresh);
+  return fresh;
+}
+
+/**
+ * Queues opaque ciphertext for a mailbox. Delivery is unauthenticated, so it is bounded: bytes per
+ * sender prefix and per mailbox an hour (429), messages and bytes stored per mailbox (409
+ * `mailbox.full`, checked and inserted in one transaction under a per-mailbox lock), bytes stored
+ * overall (429), and messages for a mailbox whose owner never fetched expire after
+ * `unfetchedTtlSeconds`.
+ */
 export async function deliver(
   deps: ProviderDeps,
   hub: MailboxHub,
   mailbox: string,
   ciphertextBase64: string,
-  clientAddress: string,
+  senderPrefix: string,
 ): Promise<ProviderSchema<'MailboxReceipt'>> {
-  const { maxMessageBytes, maxMessagesPerMailbox, ttlSeconds } = deps.config.mailboxes;
-  const limit = deps.limits.mailboxPerAddress.take(clientAddress);
+  const config = deps.config.mailboxes;
+  const { maxMessageBytes, maxMessagesPerMailbox, maxBytesPerMailbox } = config;
+  const limit = deps.limits.mailboxPerAddress.take(senderPrefix);
   if (!limit.allowed) throw rateLimited(limit.retryAfterSeconds, 'deliveries');
   const ciphertext = Buffer.from(ciphertextBase64, 'base64');
   if (ciphertext.length > maxMessageBytes) {
     throw fail('mailbox.message-too-large', `a message may be at most ${maxMessageBytes} bytes`);
   }
+  const stored = await totalStoredBytes(deps);
+  if (stored.total + ciphertext.length > config.maxStoredBytes) {
+    throw rateLimited(
+      Math.ceil(STORED_BYTES_REFRESH_MS / 1000),
+      'bytes: mailbox storage of this provider is full',
+    );
+  }
+  const bySender = deps.limits.mailboxBytesPerSender.take(senderPrefix, ciphertext.length);
+  if (!bySender.allowed) throw rateLimited(bySender.retryAfterSeconds, 'bytes from this sender');
+  const byMailbox = deps.limits.mailboxBytesPerMailbox.take(mailbox, ciphertext.length);
+  if (!byMailbox.allowed) {
+    throw rateLimited(byMailbox.retryAfterSeconds, 'bytes for this mailbox');
+  }
   const now = deps.now();
   await sweepExpired(deps);
-  const count = await deps.db
-    .selectFrom('mailbox_messages')
-    .select((eb) => eb.fn.countAll<number | string>().as('n'))
-    .where('mailbox', '=', mailbox)
-    .executeTakeFirst();
-  if (Number(count?.n ?? 0) >= maxMessagesPerMailbox) {
-    throw fail('mailbox.full', 'the mailbox is full; its owner has to fetch and delete messages');
-  }
-  const row = {
-    id: randomUUID(),
-    mailbox,
-    ciphertext,
-    size: ciphertext.length,
-    received_at: now,
-    expires_at: now + ttlSeconds * 1000,
-  };
-  await deps.db.insertInto('mailbox_messages').values(row).execute();
+  const row = await deps.db.transaction().execute(async (tx) => {
+    if (deps.dialect === 'postgres') {
+      // Serialises deliveries to one mailbox so the caps below hold under concurrency (SQLite
+      // serialises write transactions itself).
+      await sql`select pg_advisory_xact_lock(hashtext(${mailbox}))`.execute(tx);
+    }
+    const usage = await tx
+      .selectFrom('mailbox_messages')
+      .select((eb) => [
+        eb.fn.countAll<number | string>().as('n'),
+        eb.fn.sum<number | string | null>('size').as('bytes'),
+      ])
+      .where('mailbox', '=', mailbox)
+      .executeTakeFirst();
+    if (
+      Number(usage?.n ?? 0) >= maxMessagesPerMailbox ||
+      Number(usage?.bytes ?? 0) + ciphertext.length > maxBytesPerMailbox
+    ) {
+      throw fail('mailbox.full', 'the mailbox is full; its owner has to fetch and delete messages');
+    }
+    const owner = await tx
+      .selectFrom('mailbox_owners')
+      .select('mailbox')
+      .where('mailbox', '=', mailbox)
+      .executeTakeFirst();
+    const ttl = owner ? config.ttlSeconds : Math.min(config.ttlSeconds, config.unfetchedTtlSeconds);
+    const inserted = {
+      id: randomUUID(),
+      mailbox,
+      ciphertext,
+      size: ciphertext.length,
+      received_at: now,
+      expires_at: now + ttl * 1000,
+    };
+    await tx.insertInto('mailbox_messages').values(inserted).execute();
+    return inserted;
+  });
+  stored.total += row.size;
   const message = view(row);
   hub.publish(mailbox, message);
   return { messageId: row.id, expiresAt: message.expiresAt };
+}
+
+/** Records that the owner fetched (pull or push): later messages get the full lifetime. */
+export async function markFetched(
+  deps: Pick<ProviderDeps, 'db' | 'now'>,
+  mailbox: string,
+): Promise<void> {
+  await deps.db
+    .insertInto('mailbox_owners')
+    .values({ mailbox, first_fetched_at: deps.now() })
+    .onConflict((oc) => oc.column('mailbox').doNothing())
+    .execute();
 }
 
 /** Queued, unexpired messages, oldest first. */
@@ -109,6 +183,7 @@ export async function receive(
   mailbox: string,
   limit: number,
 ): Promise<ProviderSchema<'MailboxMessages'>> {
+  await markFetched(deps, mailbox);
   const rows = await deps.db
     .selectFrom('mailbox_messages')
     .selectAll()

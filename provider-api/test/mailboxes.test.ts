@@ -182,4 +182,77 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     (second as WebSocket).close();
     (again as WebSocket).close();
   });
+
+  it('caps the count atomically under concurrent deliveries', async () => {
+    const box = mailboxKey();
+    const path = `/v1/mailboxes/${box.address}/messages`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => call(p, 'POST', path, { ciphertext: 'AAAA' })),
+    );
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(3);
+    expect(answers.filter((a) => a.status === 409)).toHaveLength(17);
+    const stored = await p.deps.db
+      .selectFrom('mailbox_messages')
+      .select('id')
+      .where('mailbox', '=', box.address)
+      .execute();
+    expect(stored).toHaveLength(3);
+  });
+
+  it('bounds stored bytes per mailbox, per sender and overall; unfetched mailboxes expire sooner', async () => {
+    const q = await startTestProvider(dialect, {
+      mailboxes: {
+        ...defaultProviderConfig().mailboxes,
+        maxMessageBytes: 1000,
+        maxMessagesPerMailbox: 100,
+        maxBytesPerMailbox: 2500,
+        deliverBytesPerSenderPrefix: { capacity: 6000, perSeconds: 3600 },
+        maxStoredBytes: 9000,
+        ttlSeconds: 7 * 24 * 3600,
+        unfetchedTtlSeconds: 24 * 3600,
+      },
+    });
+    try {
+      const kib = Buffer.alloc(1000, 1).toString('base64');
+      const send = (box: string, ip: string) =>
+        call(
+          q,
+          'POST',
+          `/v1/mailboxes/${box}/messages`,
+          { ciphertext: kib },
+          {
+            headers: { 'x-forwarded-for': ip },
+          },
+        );
+      const a = mailboxKey();
+      const first = await send(a.address, '10.1.0.1');
+      expect(first.status).toBe(202);
+      expect(Date.parse(first.json.expiresAt)).toBe(q.clock.now + 24 * 3600_000);
+      expect((await send(a.address, '10.1.0.1')).status).toBe(202);
+      const full = await send(a.address, '10.1.0.2');
+      expect([full.status, full.json.code]).toEqual([409, 'mailbox.full']);
+
+      // The owner fetched: new messages keep the full lifetime.
+      await call(q, 'GET', `/v1/mailboxes/${a.address}/messages`, undefined, { signer: a.signer });
+      const b = mailboxKey();
+      await call(q, 'GET', `/v1/mailboxes/${b.address}/messages`, undefined, { signer: b.signer });
+      const fetched = await send(b.address, '10.1.0.1');
+      expect(Date.parse(fetched.json.expiresAt)).toBe(q.clock.now + 7 * 24 * 3600_000);
+
+      // 6000 bytes an hour from one sender prefix (3000 used so far, 1000 refused above).
+      for (let i = 0; i < 3; i++)
+        expect((await send(mailboxKey().address, '10.1.0.1')).status).toBe(202);
+      const bySender = await send(mailboxKey().address, '10.1.0.1');
+      expect([bySender.status, bySender.json.code]).toEqual([429, 'rate.limited']);
+
+      // 9000 bytes stored in all: 6000 now; a second sender fills it to 9000, then 429.
+      for (let i = 0; i < 3; i++)
+        expect((await send(mailboxKey().address, '10.2.0.1')).status).toBe(202);
+      const overall = await send(mailboxKey().address, '10.3.0.1');
+      expect([overall.status, overall.json.code]).toEqual([429, 'rate.limited']);
+      expect(overall.json.detail).toMatch(/storage of this provider is full/);
+    } finally {
+      await q.close();
+    }
+  });
 });

@@ -155,8 +155,21 @@ const paymentReferences: PortableMigration = {
   },
 };
 
+/** Mailboxes whose owner has fetched at least once (others keep messages only briefly). */
+const mailboxOwners: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('mailbox_owners')
+      .addColumn('mailbox', 'text', (c) => c.primaryKey())
+      .addColumn('first_fetched_at', t.timestamp, (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
+  '0003_mailbox_owners': mailboxOwners,
 };

@@ -99,6 +99,11 @@ export interface MailboxMessagesTable {
   expires_at: number | string;
 }
 
+export interface MailboxOwnersTable {
+  mailbox: string;
+  first_fetched_at: number | string;
+}
+
 export interface ReplayNoncesTable {
   key: string;
   expires_at: number | string;
@@ -114,5 +119,6 @@ export interface ProviderTables {
   api_keys: ApiKeysTable;
   port_outs: PortOutsTable;
   mailbox_messages: MailboxMessagesTable;
+  mailbox_owners: MailboxOwnersTable;
   replay_nonces: ReplayNoncesTable;
 }
