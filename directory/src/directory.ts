@@ -60,10 +60,14 @@ export interface DirectoryOptions {
   readonly now?: () => number;
   /** How often other replicas' changes are polled for (ms). Default 500. */
   readonly pollMs?: number;
-  /** Publish API limits per minute (defaults: 1200 per client address, 600 per provider). */
+  /**
+   * Publish API limits per minute (defaults: 1200 per client prefix, 600 per provider, 120
+   * unauthenticated requests per client prefix).
+   */
   readonly apiLimits?: {
     readonly perAddressPerMinute?: number;
     readonly perProviderPerMinute?: number;
+    readonly publicPerClientPerMinute?: number;
   };
   /** PostgreSQL schema, for tests sharing one database. */
   readonly databaseSchema?: string;

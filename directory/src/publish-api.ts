@@ -10,7 +10,7 @@ import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import type { OpenApiValidator } from '@switchboard/openapi';
 import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
 import type { Logger } from '@switchboard/service-kit';
-import { RateLimiter } from '@switchboard/service-kit';
+import { clientPrefix, RateLimiter } from '@switchboard/service-kit';
 import { MoveProofError, parseMoveProof, verifyMoveProof } from './move-proof.js';
 import type { ProviderKeyResolver } from './providers.js';
 import type { NumberEntry } from './records.js';
@@ -83,8 +83,13 @@ export interface PublishApiConfig {
   readonly now: () => number;
   /** Signed requests per provider per minute. Default 600. */
   readonly perProviderPerMinute?: number;
-  /** Requests per client address per minute. Default 1200. */
+  /** Requests per client prefix (IPv4 /32, IPv6 /64) per minute. Default 1200. */
   readonly perAddressPerMinute?: number;
+  /**
+   * Unauthenticated requests (`/v1/zone`, `/healthz`, `/metrics`, unknown paths) per client
+   * prefix per minute. Default 120: enough for probes and scrapers, not for a flood.
+   */
+  readonly publicPerClientPerMinute?: number;
 }
 
 /**
@@ -107,15 +112,47 @@ export function createPublishApi(config: PublishApiConfig): Express {
     { now: config.now },
   );
 
+  const publicLimit = config.publicPerClientPerMinute ?? 120;
+  const perClientPublic = new RateLimiter(
+    { capacity: publicLimit, perSeconds: 60 },
+    { now: config.now },
+  );
+
   const addressLimit = config.perAddressPerMinute ?? 1200;
   app.use((req, res, next) => {
-    const d = perAddress.take(req.socket.remoteAddress ?? 'unknown');
+    // By prefix, not address: one IPv6 host holds a whole /64.
+    const client = clientPrefix(req.socket.remoteAddress ?? '');
+    const d = perAddress.take(client);
     // draft-ietf-httpapi-ratelimit-headers: the policy and what is left of it.
     res.set('RateLimit-Policy', `"per-address";q=${addressLimit};w=60`);
     res.set('RateLimit', `"per-address";r=${d.allowed ? d.remaining : 0}`);
     if (!d.allowed) {
       next(
         new ApiProblem('rate-limited', 'too many requests from this address', d.retryAfterSeconds),
+      );
+      return;
+    }
+    // Signed requests have per-provider limits; everything else shares a tighter public budget.
+    if (req.path === '/v1/numbers' || req.path.startsWith('/v1/numbers/')) {
+      next();
+      return;
+    }
+    const p = perClientPublic.take(client);
+    res.set(
+      'RateLimit-Policy',
+      `"per-address";q=${addressLimit};w=60, "public";q=${publicLimit};w=60`,
+    );
+    res.set(
+      'RateLimit',
+      `"per-address";r=${d.remaining}, "public";r=${p.allowed ? p.remaining : 0}`,
+    );
+    if (!p.allowed) {
+      next(
+        new ApiProblem(
+          'rate-limited',
+          'too many unauthenticated requests from this address',
+          p.retryAfterSeconds,
+        ),
       );
       return;
     }

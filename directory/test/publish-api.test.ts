@@ -293,8 +293,10 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
     expect(zone.algorithm).toBe(13);
     expect(zone.ds[0]).toMatch(/IN\s+DS\s+\d+ 13 2 [0-9A-F]{64}$/i);
     expect(zone.trustAnchor).toContain('static-key 257 3 13');
-    expect(res.headers.get('ratelimit-policy')).toBe('"per-address";q=1200;w=60');
-    expect(res.headers.get('ratelimit')).toMatch(/^"per-address";r=\d+$/);
+    expect(res.headers.get('ratelimit-policy')).toBe(
+      '"per-address";q=1200;w=60, "public";q=120;w=60',
+    );
+    expect(res.headers.get('ratelimit')).toMatch(/^"per-address";r=\d+, "public";r=\d+$/);
     const health = await fetch(`${t.dir.apiUrl}/healthz`);
     expect(await health.json()).toMatchObject({ status: 'ok', serial: t.dir.zone.snapshot.serial });
     const metrics = await (await fetch(`${t.dir.apiUrl}/metrics`)).text();

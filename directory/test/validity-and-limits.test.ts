@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 import { RRType } from '@switchboard/dns-wire';
 import type { RrsigRecord } from '@switchboard/dnssec';
 import { identity } from './helpers.js';
@@ -65,5 +66,53 @@ describe('publish API rate limits', () => {
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
     expect(last?.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(last?.headers.get('content-type')).toContain('application/problem+json');
+  });
+});
+
+/** GET from a chosen loopback source address (another client prefix than 127.0.0.1). */
+function getFrom(url: string, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { localAddress }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('unauthenticated endpoints are limited per client prefix', () => {
+  const acme = makeProvider('acme-telecom');
+  let t: TestDirectory;
+  beforeAll(async () => {
+    // Default limits; a fixed clock so no tokens come back during the test.
+    t = await startTestDirectory({ providers: [acme], now: () => 1_795_000_000_000 });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 429 to a client that keeps fetching /v1/zone, /healthz and /metrics, and only to it', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 300; i += 1) {
+      const path = ['/v1/zone', '/healthz', '/metrics'][i % 3]!;
+      const res = await fetch(`${t.dir.apiUrl}${path}`);
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    const first429 = statuses.indexOf(429);
+    expect(first429).toBeGreaterThan(0);
+    expect(statuses.slice(first429).every((s) => s === 429)).toBe(true);
+    const limited = await fetch(`${t.dir.apiUrl}/v1/zone`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await limited.json()) as { code: string }).code).toBe('rate-limited');
+    // Another client is not affected...
+    expect(await getFrom(`${t.dir.apiUrl}/v1/zone`, '127.0.0.2')).toBe(200);
+    // ...nor is signed publishing from the limited address (it has its own limits).
+    const put = await t.request(acme, 'PUT', '/v1/numbers/+31201234567', {
+      identityKey: identity().publicBase64,
+      contacts: CONTACTS,
+    });
+    expect(put.status).toBe(201);
   });
 });
