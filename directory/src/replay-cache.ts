@@ -14,7 +14,7 @@ export interface DatabaseReplayCacheOptions {
  * A {@link ReplayCache} in the directory's database (`directory_replay_nonces`, primary key
  * key id + nonce), so a signed publish request is accepted once by all replicas sharing the
  * database, and still refused after a restart. Needs the directory migrations
- * ({@link DirectoryStore.open}) applied.
+ * (`DirectoryStore.open`) applied.
  *
  * @example
  * const cache = new DatabaseReplayCache(db, { now: Date.now });
