@@ -38,6 +38,12 @@ export interface ProviderDeps {
     signature: string,
   ) => Promise<void>;
   readonly replayCache: ReplayCache;
+  /**
+   * Key of the HMAC under which verification codes are stored (`startService` keeps it in
+   * `<state>/verification-secret`, 0600; replicas must share it). Absent: a random key per
+   * process, so codes only verify in the process that sent them.
+   */
+  readonly verificationSecret?: Buffer;
   readonly logger: Logger;
   readonly limits: Limits;
 }

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
@@ -40,6 +41,16 @@ async function loadOrCreateProviderKey(
   }
   const key = await readPrivateKeyFile(path);
   return { privateKey: key.privateKey, publicKey: key.publicKey };
+}
+
+/** A 32-byte server secret kept in `path` (0600), created on first start. */
+async function loadOrCreateSecret(path: string): Promise<Buffer> {
+  if (!existsSync(path)) {
+    await writeFileAtomic(path, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  }
+  const secret = Buffer.from((await readFile(path, 'utf8')).trim(), 'base64');
+  if (secret.length < 32) throw new Error(`${path} does not hold a 32-byte base64 secret`);
+  return secret;
 }
 
 /**
@@ -122,6 +133,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
       throw new Error(`completePortOut answered ${res.status}`);
   };
 
+  const verificationSecret = await loadOrCreateSecret(join(stateDir, 'verification-secret'));
   const replayCache = new DatabaseReplayCache(database.db, now);
   const deps: ProviderDeps = {
     db: database.db,
@@ -141,6 +153,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     providerKeys,
     completePortOutAt,
     replayCache,
+    verificationSecret,
     logger,
     limits: createLimits(config, now),
   };

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
@@ -66,6 +66,7 @@ export async function startTestProvider(
     providerKey: providerKey.privateKey,
     providerKeys: (id) => (id === 'provider-a' ? [providerKey.publicKey] : []),
     replayCache: new DatabaseReplayCache(database.db, now),
+    verificationSecret: randomBytes(32),
     logger: createLogger({ service: 'provider-api-test', level: 'silent' }),
     limits: createLimits(config, now),
   };

@@ -44,6 +44,9 @@ describe('startService (embedded default)', () => {
     expect((await stat(join(dataDir, 'provider-api', 'provider-key.json'))).mode & 0o777).toBe(
       0o600,
     );
+    const secret = join(dataDir, 'provider-api', 'verification-secret');
+    expect((await stat(secret)).mode & 0o777).toBe(0o600);
+    expect(Buffer.from((await readFile(secret, 'utf8')).trim(), 'base64')).toHaveLength(32);
     const operatorKey = (await readFile(keyFile, 'utf8')).trim();
     const keys = await fetch(`${url}/v1/admin/api-keys`, {
       headers: { authorization: `Bearer ${operatorKey}` },

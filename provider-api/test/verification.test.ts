@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { TestProvider } from './helpers.js';
 import { NUMBERS, call, register, startTestProvider } from './helpers.js';
@@ -180,5 +181,21 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
     const shared = await create('2001:db8:1:2:abcd::1');
     expect([shared.status, shared.json.code]).toEqual([429, 'rate.limited']);
     expect((await create('2001:db8:1:3::1')).status).toBe(201);
+  });
+
+  it('stores codes as an HMAC under the server secret, not as sha256(sessionId:code)', async () => {
+    const id = await open(NUMBERS[3]!);
+    expect((await send(id)).status).toBe(200);
+    const code = p.codes.sent.at(-1)!.code;
+    const row = await p.deps.db
+      .selectFrom('verification_sessions')
+      .select('code_hash')
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(row.code_hash).not.toBe(createHash('sha256').update(`${id}:${code}`).digest('hex'));
+    expect(row.code_hash).toBe(
+      createHmac('sha256', p.deps.verificationSecret!).update(`${id}:${code}`).digest('hex'),
+    );
+    expect((await submit(id, code)).json.verified).toBe(true);
   });
 });
