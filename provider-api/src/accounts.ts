@@ -148,7 +148,10 @@ export async function registerAccount(
     .selectAll()
     .where('number', '=', session.number)
     .executeTakeFirst();
-  if (existing?.discoverable === 1) await withdraw(deps, existing.number);
+  const replacesPublished = existing?.discoverable === 1;
+  if (replacesPublished && !deps.directory) {
+    throw fail('directory.not-configured', 'no directory is configured here');
+  }
 
   const now = deps.now();
   const row: AccountsTable = {
@@ -182,9 +185,63 @@ export async function registerAccount(
     await tx.insertInto('accounts').values(row).execute();
     await insertOneTimePreKeys(tx, row.id, 'ec', oneTime);
     await insertOneTimePreKeys(tx, row.id, 'kyber', oneTimeKyber);
+    if (replacesPublished) {
+      // The old entry is withdrawn only once this commits; until the directory confirms, the
+      // withdrawal stays owed here and `reconcileDirectory` retries it.
+      await tx
+        .insertInto('directory_pending_withdrawals')
+        .values({ number: row.number, created_at: now })
+        .onConflict((oc) => oc.column('number').doNothing())
+        .execute();
+    }
   });
   deps.logger.info({ accountId: row.id }, 'account registered');
+  if (replacesPublished) await settleWithdrawal(deps, row.number);
   return accountView(row);
+}
+
+/**
+ * Performs an owed withdrawal of `number`; true when none is owed any more. A number that is
+ * discoverable here again was re-published since, so nothing is withdrawn. Failures are logged
+ * and the withdrawal stays owed.
+ */
+async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
+  try {
+    const published = await deps.db
+      .selectFrom('accounts')
+      .select('id')
+      .where('number', '=', number)
+      .where('discoverable', '=', 1)
+      .executeTakeFirst();
+    if (!published) {
+      if (!deps.directory) return false;
+      await deps.directory.withdraw(number);
+    }
+    await deps.db
+      .deleteFrom('directory_pending_withdrawals')
+      .where('number', '=', number)
+      .execute();
+    return true;
+  } catch (err) {
+    deps.logger.warn(
+      { err: err instanceof DirectoryPublishError ? err.message : err },
+      'directory withdrawal still owed',
+    );
+    return false;
+  }
+}
+
+/** Retries every owed directory withdrawal (the service runs it periodically); how many remain. */
+export async function reconcileDirectory(deps: ProviderDeps): Promise<number> {
+  const owed = await deps.db
+    .selectFrom('directory_pending_withdrawals')
+    .select('number')
+    .orderBy('created_at')
+    .limit(100)
+    .execute();
+  let remaining = 0;
+  for (const { number } of owed) if (!(await settleWithdrawal(deps, number))) remaining++;
+  return remaining;
 }
 
 /** Deletes an account (by number) with its prekeys, port-outs and ledger link, in a transaction. */
@@ -254,6 +311,11 @@ export async function setDiscoverability(
       ? (JSON.parse(row.pending_move) as { move: MoveProof; portOutId?: string })
       : undefined;
     const move = pending?.move;
+    // A publish replaces the entry, so an owed withdrawal of this number is moot once it succeeds.
+    const owed = await deps.db
+      .deleteFrom('directory_pending_withdrawals')
+      .where('number', '=', row.number)
+      .executeTakeFirst();
     try {
       await deps.directory.publish(row.number, {
         identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
@@ -261,6 +323,13 @@ export async function setDiscoverability(
         ...(move ? { move } : {}),
       });
     } catch (err) {
+      if (Number(owed.numDeletedRows) > 0) {
+        await deps.db
+          .insertInto('directory_pending_withdrawals')
+          .values({ number: row.number, created_at: deps.now() })
+          .onConflict((oc) => oc.column('number').doNothing())
+          .execute();
+      }
       throw directoryFailure(deps, err);
     }
     if (move?.kind === 'release' && pending?.portOutId && deps.completePortOutAt) {
@@ -275,15 +344,25 @@ export async function setDiscoverability(
   } else if (row.discoverable === 1) {
     await withdraw(deps, row.number);
   }
-  await deps.db
-    .updateTable('accounts')
-    .set({
-      discoverable: input.discoverable ? 1 : 0,
-      contacts: JSON.stringify(input.discoverable ? contacts : []),
-      ...(input.discoverable ? { pending_move: null } : {}),
-    })
-    .where('id', '=', accountId)
-    .execute();
+  try {
+    await deps.db
+      .updateTable('accounts')
+      .set({
+        discoverable: input.discoverable ? 1 : 0,
+        contacts: JSON.stringify(input.discoverable ? contacts : []),
+        ...(input.discoverable ? { pending_move: null } : {}),
+      })
+      .where('id', '=', accountId)
+      .execute();
+  } catch (err) {
+    // Published but not recorded: take the new entry back so both sides say "not listed".
+    if (input.discoverable && row.discoverable === 0 && deps.directory) {
+      await deps.directory.withdraw(row.number).catch((e: unknown) => {
+        deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
+      });
+    }
+    throw err;
+  }
   return accountView(await loadAccount(deps.db, accountId));
 }
 

@@ -27,6 +27,7 @@ import { createProviderApp } from './app.js';
 import { attachMailboxSockets } from './mailbox-socket.js';
 import { DatabaseReplayCache } from './replay-cache.js';
 import { sweepExpired } from './mailboxes.js';
+import { reconcileDirectory } from './accounts.js';
 import { createApiKey, hasApiKeys } from './operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
 import type { ProviderTables } from './store/schema.js';
@@ -207,6 +208,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   }
   const sweeper = setInterval(() => {
     sweepExpired(deps)
+      .then(() => reconcileDirectory(deps))
       .then(
         () => replayCache.sweep(),
         (err: unknown) => logger.warn({ err }, 'sweep failed'),

@@ -10,6 +10,7 @@ import {
   startTestProvider,
 } from './helpers.js';
 import { DirectoryPublishError } from '../src/directory-client.js';
+import { reconcileDirectory } from '../src/accounts.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
   const b = Buffer.from(s, 'base64');
@@ -383,5 +384,56 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(del.status).toBe(204);
     expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
     expect(await counts()).toEqual({ accounts: 0, prekeys: 0 });
+  });
+
+  it('re-registering a published number withdraws it only after commit, and owes a failed withdrawal', async () => {
+    const old = await register(p, NUMBERS[1]!, makeClientKeys(1, 0));
+    const contacts = [{ service: 'sip', uri: 'sip:bob@sip.example.net' }];
+    const on = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts },
+      { signer: old.signer },
+    );
+    expect(on.status).toBe(200);
+    expect(p.directory.entries.has(NUMBERS[1]!)).toBe(true);
+
+    // The directory is down while the number is registered again: the registration commits,
+    // the new account is not listed here, and the withdrawal of the old entry is owed.
+    p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');
+    const fresh = await register(p, NUMBERS[1]!, makeClientKeys(1, 0, 100));
+    const me = await call(p, 'GET', '/v1/account', undefined, { signer: fresh.signer });
+    expect(me.json.discoverable).toBe(false);
+    const owed = () =>
+      p.deps.db.selectFrom('directory_pending_withdrawals').select('number').execute();
+    expect(await owed()).toEqual([{ number: NUMBERS[1]! }]);
+    expect(await reconcileDirectory(p.deps)).toBe(1);
+    expect(p.directory.entries.has(NUMBERS[1]!)).toBe(true);
+
+    p.directory.failWith = undefined;
+    expect(await reconcileDirectory(p.deps)).toBe(0);
+    expect(p.directory.entries.has(NUMBERS[1]!)).toBe(false);
+    expect(await owed()).toEqual([]);
+
+    // A registration whose transaction fails (its session was already used) leaves the
+    // published entry and the local account as they were.
+    const again = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts },
+      { signer: fresh.signer },
+    );
+    expect(again.status).toBe(200);
+    const keys = makeClientKeys(1, 0, 200);
+    const sessionId = await verifyNumber(p, NUMBERS[1]!);
+    const racing = await Promise.all([
+      call(p, 'POST', '/v1/accounts', { sessionId, ...keys.registration }),
+      call(p, 'POST', '/v1/accounts', { sessionId, ...keys.registration }),
+    ]);
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 404]);
+    expect(p.directory.entries.has(NUMBERS[1]!)).toBe(false);
+    expect(await owed()).toEqual([]);
   });
 });

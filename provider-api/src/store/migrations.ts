@@ -167,9 +167,22 @@ const mailboxOwners: PortableMigration = {
   },
 };
 
+/** Directory withdrawals owed after a local change committed (retried until they succeed). */
+const pendingWithdrawals: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('directory_pending_withdrawals')
+      .addColumn('number', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', t.timestamp, (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
   '0003_mailbox_owners': mailboxOwners,
+  '0004_directory_pending_withdrawals': pendingWithdrawals,
 };

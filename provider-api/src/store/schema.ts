@@ -104,6 +104,11 @@ export interface MailboxOwnersTable {
   first_fetched_at: number | string;
 }
 
+export interface DirectoryPendingWithdrawalsTable {
+  number: string;
+  created_at: number | string;
+}
+
 export interface ReplayNoncesTable {
   key: string;
   expires_at: number | string;
@@ -120,5 +125,6 @@ export interface ProviderTables {
   port_outs: PortOutsTable;
   mailbox_messages: MailboxMessagesTable;
   mailbox_owners: MailboxOwnersTable;
+  directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
 }
