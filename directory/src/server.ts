@@ -1,3 +1,4 @@
+import { ResponseCache } from './response-cache.js';
 import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -63,6 +64,8 @@ export interface DnsServerConfig {
   readonly tcp?: TcpLimits;
   /** Counters for metrics. */
   readonly onResponse?: (transport: 'udp' | 'tcp', rcode: number, kind: string) => void;
+  /** Encoded replies reused for repeated queries (default: a fresh cache with its defaults). */
+  readonly responseCache?: ResponseCache;
 }
 
 /** A running DNS listener. */
@@ -75,7 +78,40 @@ export interface RunningDnsServer {
 /** What to send back for one incoming packet. */
 type Outcome =
   | { readonly kind: 'drop' }
-  | { readonly kind: 'reply'; readonly messages: readonly Uint8Array[]; readonly identity: string };
+  | {
+      readonly kind: 'reply';
+      readonly messages: readonly Uint8Array[];
+      readonly identity: string;
+      /** Set on plain answers (no TSIG, no transfer) that a {@link ResponseCache} may keep. */
+      readonly cacheable?: { readonly rcode: number; readonly kind: string };
+    };
+
+type Responder = (packet: Uint8Array, transport: 'udp' | 'tcp', client: string) => Outcome;
+
+/**
+ * {@link processPacket} behind a {@link ResponseCache}: a query repeated but for its ID is
+ * answered from the cached bytes, as long as the zone snapshot is the same object.
+ */
+function cachedResponder(config: DnsServerConfig, cache: ResponseCache): Responder {
+  return (packet, transport, client) => {
+    const zone = config.zone.snapshot;
+    const now = config.now();
+    const key = packet.length >= 12 ? cache.keyFor(packet, transport) : undefined;
+    if (key !== undefined) {
+      const hit = cache.get(key, zone, now, ((packet[0] ?? 0) << 8) | (packet[1] ?? 0));
+      if (hit) {
+        config.onResponse?.(transport, hit.rcode, hit.kind);
+        return { kind: 'reply', messages: [hit.bytes], identity: hit.identity };
+      }
+    }
+    const outcome = processPacket(packet, transport, client, config);
+    const only = outcome.kind === 'reply' ? outcome.messages[0] : undefined;
+    if (key !== undefined && outcome.kind === 'reply' && outcome.cacheable && only) {
+      cache.set(key, zone, now, { bytes: only, identity: outcome.identity, ...outcome.cacheable });
+    }
+    return outcome;
+  };
+}
 
 /**
  * The authoritative listener, on node:dgram and node:net directly (directory/README.md says
@@ -85,6 +121,7 @@ type Outcome =
  */
 export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
+  const respond = cachedResponder(config, config.responseCache ?? new ResponseCache());
   const tcp = createServer({ pauseOnConnect: false });
   const sockets = new Set<Socket>();
   const maxTcp = config.tcp?.maxConnections ?? 200;
@@ -106,7 +143,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
       if (left > 0) perClient.set(client, left);
       else perClient.delete(client);
     });
-    handleTcp(socket, config);
+    handleTcp(socket, config, respond);
   });
   tcp.on('error', (err) => config.logger.error({ err }, 'dns tcp listener error'));
   await new Promise<void>((resolve, reject) => {
@@ -118,7 +155,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   });
   const port = (tcp.address() as AddressInfo).port;
   const udp = createSocket({ type: family, reuseAddr: false });
-  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config));
+  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config, respond));
   udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -156,10 +193,11 @@ function handleUdp(
   packet: Buffer,
   rinfo: RemoteInfo,
   config: DnsServerConfig,
+  respond: Responder,
 ): void {
   let outcome: Outcome;
   try {
-    outcome = processPacket(packet, 'udp', rinfo.address, config);
+    outcome = respond(packet, 'udp', rinfo.address);
   } catch (err) {
     config.logger.error({ err }, 'dns query failed');
     return;
@@ -184,7 +222,7 @@ function slipped(bytes: Uint8Array): Uint8Array | undefined {
   }
 }
 
-function handleTcp(socket: Socket, config: DnsServerConfig): void {
+function handleTcp(socket: Socket, config: DnsServerConfig, respond: Responder): void {
   let buffered: Buffer = Buffer.alloc(0);
   let busy = Promise.resolve();
   // RFC 7766 6.2.3 idle timeout: any byte resets it, so between messages it is the idle time;
@@ -215,7 +253,7 @@ function handleTcp(socket: Socket, config: DnsServerConfig): void {
         if (socket.destroyed) return;
         let outcome: Outcome;
         try {
-          outcome = processPacket(packet, 'tcp', socket.remoteAddress ?? '', config);
+          outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
         } catch (err) {
           config.logger.error({ err }, 'dns query failed');
           socket.destroy();
@@ -362,6 +400,7 @@ export function processPacket(
     kind: 'reply',
     messages: [sign(encodeReply(answer.message, transport, query))],
     identity: identityFor(answer),
+    ...(tsig ? {} : { cacheable: { rcode: answer.message.rcode, kind: answer.kind } }),
   };
 
   function reply(message: Message, identity: string): Outcome {
