@@ -10,6 +10,36 @@ import { mailboxKeyResolver, markFetched } from './mailboxes.js';
 
 const SOCKET_PATH = /^\/v1\/mailboxes\/([A-Za-z0-9_-]{43})\/socket$/;
 
+/** Options of {@link attachMailboxSockets}. */
+export interface MailboxSocketOptions {
+  /**
+   * express's compiled `trust proxy` (`app.get('trust proxy fn')`): which hops may name the
+   * client in `X-Forwarded-For`. Absent: the socket's peer is the client.
+   */
+  readonly trustProxy?: (address: string, hop: number) => boolean;
+}
+
+/** The client address as express computes `req.ip` (proxy-addr's walk over X-Forwarded-For). */
+export function upgradeClientAddress(
+  req: IncomingMessage,
+  trust: ((address: string, hop: number) => boolean) | undefined,
+): string {
+  const peer = req.socket.remoteAddress ?? 'unknown';
+  const header = req.headers['x-forwarded-for'];
+  if (!trust || typeof header !== 'string') return peer;
+  const chain = [
+    peer,
+    ...header
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '')
+      .reverse(),
+  ];
+  let i = 0;
+  while (i < chain.length - 1 && trust(chain[i] ?? '', i)) i++;
+  return chain[i] ?? peer;
+}
+
 /** Adds `delta` to a counter in `map`, removing it at zero. */
 function bump(map: Map<string, number>, key: string, delta: number): void {
   const n = (map.get(key) ?? 0) + delta;
@@ -21,14 +51,15 @@ function bump(map: Map<string, number>, key: string, delta: number): void {
  * Push delivery: `GET /v1/mailboxes/{mailbox}/socket` upgraded to a WebSocket, signed like a
  * pull (RFC 9421 by the mailbox key, empty body). Every message delivered afterwards arrives as
  * one JSON `MailboxMessage` text frame; the client still deletes each message after handling it.
- * Upgrades are rate limited per client prefix (the socket's peer address: upgrades bypass
- * express, so `trust proxy` does not apply), and open sockets are capped per mailbox and per
- * client prefix. Returns a function that closes every socket.
+ * Upgrades are rate limited per client prefix (the client address found as express finds it,
+ * given its `trust proxy` function), and open sockets are capped per mailbox and per client
+ * prefix. Returns a function that closes every socket.
  */
 export function attachMailboxSockets(
   server: Server,
   deps: ProviderDeps,
   hub: MailboxHub,
+  options: MailboxSocketOptions = {},
 ): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   const perMailbox = new Map<string, number>();
@@ -44,7 +75,7 @@ export function attachMailboxSockets(
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Without a listener a reset during a refusal ('write ECONNRESET') would end the process.
     socket.on('error', () => socket.destroy());
-    const prefix = clientPrefix(req.socket.remoteAddress ?? 'unknown');
+    const prefix = clientPrefix(upgradeClientAddress(req, options.trustProxy));
     const path = (req.url ?? '').split('?')[0] ?? '';
     const mailbox = SOCKET_PATH.exec(path)?.[1];
     if (!mailbox) {

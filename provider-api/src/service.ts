@@ -174,7 +174,9 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     ...(trustProxy === undefined ? {} : { trustProxy: parseTrustProxy(trustProxy) }),
   });
   const server = createServer(app);
-  const closeSockets = attachMailboxSockets(server, deps, hub);
+  const closeSockets = attachMailboxSockets(server, deps, hub, {
+    trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
+  });
   const running = await listenHttp(server, host, port);
   try {
     if (env['SWITCHBOARD_TRUST_LIST'] === undefined) {

@@ -72,7 +72,9 @@ export async function startTestProvider(
   };
   const { app, hub } = createProviderApp(deps, { validateResponses: true, trustProxy: true });
   const server = createServer(app);
-  const closeSockets = attachMailboxSockets(server, deps, hub);
+  const closeSockets = attachMailboxSockets(server, deps, hub, {
+    trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -255,4 +255,33 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
       await q.close();
     }
   });
+
+  it('rate limits upgrades per forwarded client prefix', async () => {
+    const q = await startTestProvider(dialect, {
+      mailboxes: {
+        ...defaultProviderConfig().mailboxes,
+        socketUpgradesPerClientPrefix: { capacity: 1, perSeconds: 3600 },
+      },
+    });
+    try {
+      const box = mailboxKey();
+      const upgrade = (ip: string): Promise<number> => {
+        const ws = new WebSocket(
+          `${q.url.replace('http', 'ws')}/v1/mailboxes/${box.address}/socket`,
+          {
+            headers: { 'x-forwarded-for': ip },
+          },
+        );
+        return new Promise((resolve) => {
+          ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.on('error', () => resolve(-1));
+        });
+      };
+      expect(await upgrade('2001:db8:5:6::1')).toBe(401);
+      expect(await upgrade('2001:db8:5:6::2')).toBe(429);
+      expect(await upgrade('2001:db8:5:7::1')).toBe(401);
+    } finally {
+      await q.close();
+    }
+  });
 });
