@@ -246,7 +246,7 @@ export interface paths {
          *     returns the original result and never credits twice; the same key with a different body
          *     is refused (409 `credit.idempotency-key-reused`). A `paymentReference` credits at most
          *     once per provider: recording it again under another key is refused with 409
-         *     `credit.idempotency-key-reused` (detail: the payment reference was already recorded).
+         *     `credit.payment-reference-reused`.
          */
         post: operations["purchaseCredit"];
         delete?: never;
@@ -358,8 +358,9 @@ export interface paths {
          *     inspected. Messages expire (sooner while the mailbox's owner has never fetched from it,
          *     24 h by default). Each mailbox has caps on message size, count and stored bytes (409
          *     `mailbox.full`); deliveries are limited per sender network prefix (count and bytes an
-         *     hour) and per mailbox (bytes an hour), and refused while the provider's mailbox storage
-         *     as a whole is full (429 `rate.limited` with `Retry-After` in every case).
+         *     hour) and per mailbox (bytes an hour) (429 `rate.limited` with `Retry-After`), and
+         *     refused while the provider's mailbox storage as a whole is full (507
+         *     `mailbox.storage-full`, with `Retry-After`).
          */
         post: operations["deliverMailboxMessage"];
         delete?: never;
@@ -452,7 +453,7 @@ export interface components {
          * @description Stable machine-readable error codes; each maps to exactly one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
+        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI naming the problem type (`urn:switchboard:problem:<code>`). */
@@ -770,6 +771,16 @@ export interface components {
         /** @description No such resource. */
         NotFound: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The provider cannot store more right now; retry after `Retry-After` seconds. */
+        InsufficientStorage: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -1419,6 +1430,7 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     deleteMailboxMessage: {

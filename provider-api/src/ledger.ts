@@ -32,7 +32,7 @@ interface Posting {
 
 const referenceReused = (): Error =>
   fail(
-    'credit.idempotency-key-reused',
+    'credit.payment-reference-reused',
     'this payment reference was already recorded under another Idempotency-Key',
   );
 

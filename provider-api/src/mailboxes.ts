@@ -109,10 +109,9 @@ export async function deliver(
   }
   const stored = await totalStoredBytes(deps);
   if (stored.total + ciphertext.length > config.maxStoredBytes) {
-    throw rateLimited(
-      Math.ceil(STORED_BYTES_REFRESH_MS / 1000),
-      'bytes: mailbox storage of this provider is full',
-    );
+    throw fail('mailbox.storage-full', 'mailbox storage of this provider is full; retry later', {
+      retryAfterSeconds: Math.ceil(STORED_BYTES_REFRESH_MS / 1000),
+    });
   }
   const bySender = deps.limits.mailboxBytesPerSender.take(senderPrefix, ciphertext.length);
   if (!bySender.allowed) throw rateLimited(bySender.retryAfterSeconds, 'bytes from this sender');

@@ -100,7 +100,7 @@ describe.each(ALL_DIALECTS)('credit ledger (%s)', (dialect) => {
 
     expect((await purchase('first-key-0001', 500, 'pay_once')).status).toBe(201);
     const twice = await purchase('other-key-0002', 500, 'pay_once');
-    expect([twice.status, twice.json.code]).toEqual([409, 'credit.idempotency-key-reused']);
+    expect([twice.status, twice.json.code]).toEqual([409, 'credit.payment-reference-reused']);
     expect(twice.json.detail).toMatch(/payment reference/);
     expect(await balance()).toBe(500);
 

@@ -249,8 +249,8 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
       for (let i = 0; i < 3; i++)
         expect((await send(mailboxKey().address, '10.2.0.1')).status).toBe(202);
       const overall = await send(mailboxKey().address, '10.3.0.1');
-      expect([overall.status, overall.json.code]).toEqual([429, 'rate.limited']);
-      expect(overall.json.detail).toMatch(/storage of this provider is full/);
+      expect([overall.status, overall.json.code]).toEqual([507, 'mailbox.storage-full']);
+      expect(overall.headers.get('retry-after')).toBe('10');
     } finally {
       await q.close();
     }
