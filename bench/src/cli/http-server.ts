@@ -115,7 +115,19 @@ async function runProvider(
         resendIntervalSeconds: 0,
       },
       prekeys: { ...prekeys, fetchPerClientAddress: unlimited, fetchPerTarget: unlimited },
-      mailboxes: { ...mailboxes, deliverPerClientAddress: unlimited, maxMessagesPerMailbox: 1e9 },
+      // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
+      mailboxes: {
+        ...mailboxes,
+        deliverPerClientAddress: unlimited,
+        maxMessagesPerMailbox: 1e9,
+        maxBytesPerMailbox: 1e12,
+        maxStoredBytes: 1e12,
+        deliverBytesPerSenderPrefix: unlimited,
+        deliverBytesPerMailbox: unlimited,
+        maxSocketsPerMailbox: 1e6,
+        maxSocketsPerClientPrefix: 1e6,
+        socketUpgradesPerClientPrefix: unlimited,
+      },
     };
     const now = (): number => Date.now();
     const codes = new m.codes.MemoryCodeSender();
