@@ -1,5 +1,5 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { Migrator, sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { DialectName } from './database.js';
 
 /**
@@ -11,16 +11,21 @@ export interface PortableMigration {
   down?(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
 }
 
-/** Thrown when a migration fails; nothing after the failing step is applied. */
+/** Thrown when a migration fails; nothing of that run is applied. */
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
 /**
- * Applies every pending migration of one part, in name order. Each part keeps its own history
- * table (`<part>_migrations`), so several parts can share one database without colliding.
- * Each migration runs in a transaction on PostgreSQL; on SQLite, Kysely runs them in order and
- * stops at the first failure.
+ * Applies every pending migration of one part, in name order, in one transaction: either all
+ * of them are applied or none (both engines have transactional DDL). Each part keeps its own
+ * history table (`<part>_migrations`, the same shape Kysely's Migrator uses) in the schema the
+ * connection writes to, so several parts and several schemas share a database without
+ * colliding. On PostgreSQL an advisory lock serialises replicas starting together.
+ *
+ * We do not use Kysely's Migrator: it finds its tables by introspecting every schema of the
+ * database, which both mistakes another schema's history for ours and fails when another
+ * schema is dropped while it looks.
  */
 export async function migrateToLatest(
   db: Kysely<unknown>,
@@ -28,40 +33,40 @@ export async function migrateToLatest(
   part: string,
   migrations: Readonly<Record<string, PortableMigration>>,
 ): Promise<readonly string[]> {
-  const provider: MigrationProvider = {
-    getMigrations: async () =>
-      Object.fromEntries(
-        Object.entries(migrations).map(([name, m]): [string, Migration] => [
-          name,
-          {
-            up: (tx) => m.up(tx, dialect),
-            ...(m.down ? { down: (tx: Kysely<unknown>) => m.down!(tx, dialect) } : {}),
-          },
-        ]),
-      ),
-  };
-  // Kysely looks for its history tables by name across every schema it can see; pin them to the
-  // schema this connection writes to, or a same-named table in another schema is mistaken for ours.
-  const schema =
-    dialect === 'postgres'
-      ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]
-          ?.schema
-      : undefined;
-  const migrator = new Migrator({
+  if (!/^[a-z_][a-z0-9_]*$/.test(part)) throw new MigrationError(`invalid part name ${part}`);
+  const table = sql.table(`${part}_migrations`);
+  await sql`CREATE TABLE IF NOT EXISTS ${table} (name varchar(255) PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(
     db,
-    provider,
-    migrationTableName: `${part}_migrations`,
-    migrationLockTableName: `${part}_migrations_lock`,
-    ...(schema ? { migrationTableSchema: schema } : {}),
+  );
+  const names = Object.keys(migrations).sort();
+  return db.transaction().execute(async (tx) => {
+    if (dialect === 'postgres') {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`${part}_migrations`}))`.execute(tx);
+    }
+    const rows = await sql<{ name: string }>`SELECT name FROM ${table}`.execute(tx);
+    const done = new Set(rows.rows.map((r) => r.name));
+    const last = [...done].sort().at(-1);
+    const pending = names.filter((n) => !done.has(n));
+    const early = pending.find((n) => last !== undefined && n < last);
+    if (early !== undefined) {
+      throw new MigrationError(
+        `migration ${part}/${early} sorts before the already applied ${part}/${last}; rename it`,
+      );
+    }
+    for (const name of pending) {
+      try {
+        await migrations[name]!.up(tx, dialect);
+      } catch (err) {
+        throw new MigrationError(
+          `migration ${part}/${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      await sql`INSERT INTO ${table} (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(
+        tx,
+      );
+    }
+    return pending;
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new MigrationError(
-      `migration ${part}/${failed} failed: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** Column types that differ between the engines, for use in migrations. */

@@ -86,6 +86,10 @@ describe.each(ALL_DIALECTS)('migrations on %s', (dialect: DialectName) => {
       await expect(migrateToLatest(database.db as never, dialect, 'demo', broken)).rejects.toThrow(
         /demo\/0002_broken/,
       );
+      // All or nothing: the good migration of the failed run was not applied either.
+      expect(await migrateToLatest(database.db as never, dialect, 'demo', migrations)).toEqual([
+        '0001_note',
+      ]);
     } finally {
       await database.dispose();
     }
