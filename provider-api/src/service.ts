@@ -60,7 +60,7 @@ async function loadOrCreateSecret(path: string): Promise<Buffer> {
  *
  * Environment: `PROVIDER_API_HOST`, `PROVIDER_API_PORT`, `PROVIDER_DATABASE_URL`, `PROVIDER_ID`,
  * `PROVIDER_CURRENCY`, `PROVIDER_CODE_WEBHOOK_URL` (+ `PROVIDER_CODE_WEBHOOK_TOKEN`),
- * `SWITCHBOARD_DIRECTORY_URL` (default `http://127.0.0.1:8053` when the embedded directory runs),
+ * `SWITCHBOARD_DIRECTORY_URL` (default: the embedded directory's publish API, when it runs),
  * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `PROVIDER_STATE_DIR`
  * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` (default: the development list under
  * `<data>/charter`, in which this provider accredits itself), `LOG_LEVEL`.
@@ -92,11 +92,8 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   const key = await loadOrCreateProviderKey(join(stateDir, 'provider-key.json'), providerId);
   // The embedded directory, when it runs, says where its publish API listens.
   const embedded = ctx.started.find((s) => s.name === 'directory') as
-    { publishUrl?: string; listening: readonly string[] } | undefined;
-  const directoryUrl =
-    env['SWITCHBOARD_DIRECTORY_URL'] ??
-    embedded?.publishUrl ??
-    embedded?.listening.map((l) => /publish API (http\S+)/.exec(l)?.[1]).find(Boolean);
+    { publishUrl?: string } | undefined;
+  const directoryUrl = env['SWITCHBOARD_DIRECTORY_URL'] ?? embedded?.publishUrl;
   const codeSender: CodeSender = env['PROVIDER_CODE_WEBHOOK_URL']
     ? new WebhookCodeSender({
         url: env['PROVIDER_CODE_WEBHOOK_URL'],
