@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
+import type { SqliteDatabase } from 'kysely';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 
@@ -69,7 +70,9 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<DB>({
+      dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
+    });
     return { db, dialect, close: onceAsync(() => db.destroy()) };
   }
 
@@ -95,6 +98,44 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
   pool.on('error', () => undefined);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect, close: onceAsync(() => db.destroy()) };
+}
+
+/** Most prepared statements kept per SQLite database (least recently used dropped first). */
+export const SQLITE_STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * better-sqlite3 with prepared statements reused by SQL text: Kysely's driver prepares every
+ * query anew, which cost about as much as running it on the provider's hot paths. Safe because
+ * Kysely runs one query at a time on the connection; a statement still being iterated (a
+ * stream) is never handed out again, a fresh one is prepared instead. SQLite re-prepares a
+ * statement by itself when the schema changes, and better-sqlite3 reads column names per call.
+ */
+export function cachingStatements(sqlite: SQLite.Database): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(text: string): SQLite.Statement {
+      const cached = cache.get(text);
+      if (cached && !cached.busy) {
+        // Refresh recency: Map iteration order is insertion order.
+        cache.delete(text);
+        cache.set(text, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(text);
+      if (!cached) {
+        if (cache.size >= SQLITE_STATEMENT_CACHE_SIZE) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(text, statement);
+      }
+      return statement;
+    },
+    close(): void {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 function onceAsync(fn: () => Promise<void>): () => Promise<void> {
