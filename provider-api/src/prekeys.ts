@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderDeps } from './deps.js';
-import type { AccountsTable } from './store/schema.js';
+import type { Kysely } from 'kysely';
+import type { AccountsTable, ProviderTables } from './store/schema.js';
+import { precompiled } from './store/precompiled.js';
 import { fail, rateLimited } from './errors.js';
 import { DEVICE_ID, insertOneTimePreKeys, loadAccount, toArrayBuffer } from './accounts.js';
 import {
@@ -130,10 +132,35 @@ export async function checkDigest(
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function findTarget(deps: ProviderDeps, address: string): Promise<AccountsTable | undefined> {
-  if (UUID.test(address)) {
-    return deps.db.selectFrom('accounts').selectAll().where('id', '=', address).executeTakeFirst();
-  }
+/** The account columns a bundle is made of. */
+const BUNDLE_COLUMNS = [
+  'id',
+  'registration_id',
+  'identity_key',
+  'signed_prekey_id',
+  'signed_prekey',
+  'signed_prekey_signature',
+  'kyber_last_resort_id',
+  'kyber_last_resort',
+  'kyber_last_resort_signature',
+] as const;
+
+const targetById = precompiled(['id'], (db: Kysely<ProviderTables>, p) =>
+  db.selectFrom('accounts').select(BUNDLE_COLUMNS).where('id', '=', p.id),
+);
+// By number only for accounts that chose to be discoverable: others are reachable by id alone.
+const targetByNumber = precompiled(['number'], (db: Kysely<ProviderTables>, p) =>
+  db
+    .selectFrom('accounts')
+    .select(BUNDLE_COLUMNS)
+    .where('number', '=', p.number)
+    .where('discoverable', '=', 1),
+);
+
+type Target = Pick<AccountsTable, (typeof BUNDLE_COLUMNS)[number]>;
+
+async function findTarget(deps: ProviderDeps, address: string): Promise<Target | undefined> {
+  if (UUID.test(address)) return (await targetById(deps.db, { id: address }))[0];
   let number: string;
   try {
     number = parseNumber(address);
@@ -141,41 +168,36 @@ async function findTarget(deps: ProviderDeps, address: string): Promise<Accounts
     if (err instanceof ProviderApiError) return undefined;
     throw err;
   }
-  // By number only for accounts that chose to be discoverable: others are reachable by id alone.
-  return deps.db
-    .selectFrom('accounts')
-    .selectAll()
-    .where('number', '=', number)
-    .where('discoverable', '=', 1)
-    .executeTakeFirst();
+  return (await targetByNumber(deps.db, { number }))[0];
 }
 
 /**
- * Takes one one-time prekey of a kind off the account, atomically. PostgreSQL: the row is picked
- * with `FOR UPDATE SKIP LOCKED`, so concurrent fetches never get the same key and never wait on
- * each other; SQLite: writers are serialised, so `DELETE ... RETURNING` is atomic by itself.
+ * Takes the oldest one-time prekey of each kind off an account in one statement, atomically.
+ * PostgreSQL: each row is picked with `FOR UPDATE SKIP LOCKED`, so concurrent fetches never get
+ * the same key and never wait on each other; SQLite: writers are serialised, so
+ * `DELETE ... RETURNING` is atomic by itself.
  */
-async function takeOneTimePreKey(
-  deps: ProviderDeps,
-  accountId: string,
-  kind: 'ec' | 'kyber',
-): Promise<{ key_id: number; public_key: Uint8Array; signature: Uint8Array | null } | undefined> {
-  const pg = deps.dialect === 'postgres';
-  return deps.db
-    .deleteFrom('one_time_prekeys')
-    .where('id', '=', (eb) =>
-      eb
+function takeOneTimePreKeysQuery(pg: boolean) {
+  return precompiled(['account'], (db: Kysely<ProviderTables>, p) => {
+    const oldest = (kind: 'ec' | 'kyber') =>
+      db
         .selectFrom('one_time_prekeys')
         .select('id')
-        .where('account_id', '=', accountId)
+        .where('account_id', '=', p.account)
         .where('kind', '=', kind)
         .orderBy('id')
         .limit(1)
-        .$if(pg, (qb) => qb.forUpdate().skipLocked()),
-    )
-    .returning(['key_id', 'public_key', 'signature'])
-    .executeTakeFirst();
+        .$if(pg, (qb) => qb.forUpdate().skipLocked());
+    return db
+      .deleteFrom('one_time_prekeys')
+      .where((eb) => eb.or([eb('id', '=', oldest('ec')), eb('id', '=', oldest('kyber'))]))
+      .returning(['kind', 'key_id', 'public_key', 'signature']);
+  });
 }
+const takeOneTimePreKeys = {
+  postgres: takeOneTimePreKeysQuery(true),
+  sqlite: takeOneTimePreKeysQuery(false),
+};
 
 /** Fetches a bundle, consuming one one-time prekey of each kind when any remain. */
 export async function fetchBundle(
@@ -193,8 +215,9 @@ export async function fetchBundle(
     throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
   }
   if (!account) throw fail('account.not-found', 'no account with this address here');
-  const ec = await takeOneTimePreKey(deps, account.id, 'ec');
-  const kyber = await takeOneTimePreKey(deps, account.id, 'kyber');
+  const taken = await takeOneTimePreKeys[deps.dialect](deps.db, { account: account.id });
+  const ec = taken.find((k) => k.kind === 'ec');
+  const kyber = taken.find((k) => k.kind === 'kyber');
   return {
     accountId: account.id,
     registrationId: account.registration_id,
