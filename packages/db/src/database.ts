@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import type { SqliteDatabase } from 'kysely';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.js';
 
 /** Which SQL engine a {@link Database} talks to. */
 export type DialectName = 'sqlite' | 'postgres';
@@ -55,7 +56,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Opens a database from a URL. SQLite files get their directory created, WAL journaling,
- * foreign keys and a busy timeout; PostgreSQL gets a pool, optionally pinned to a schema.
+ * foreign keys, a busy timeout, reused prepared statements and WAL checkpoints in a worker
+ * thread; PostgreSQL gets a pool, optionally pinned to a schema.
  *
  * @example
  * const { db, close } = await openDatabase<MyTables>({ url: 'sqlite:./data/x.db' });
@@ -73,7 +75,19 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
     const db = new Kysely<DB>({
       dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
     });
-    return { db, dialect, close: onceAsync(() => db.destroy()) };
+    if (memory) return { db, dialect, close: onceAsync(() => db.destroy()) };
+    // Checkpoints (and their fsyncs) run in a worker thread; this connection only checkpoints
+    // by itself if the worker falls far behind.
+    sqlite.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    const checkpointer = startCheckpointer(resolve(target));
+    return {
+      db,
+      dialect,
+      close: onceAsync(async () => {
+        await checkpointer.stop();
+        await db.destroy();
+      }),
+    };
   }
 
   const schema = config.schema;

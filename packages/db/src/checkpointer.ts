@@ -1,0 +1,70 @@
+// Checkpoints a SQLite WAL database from a worker thread, so that the fsyncs of a checkpoint
+// never run on (and stall) the thread that serves queries. Started by `openDatabase`.
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+
+/** How often the worker checkpoints (milliseconds). */
+export const CHECKPOINT_INTERVAL_MS = 200;
+
+/**
+ * WAL pages after which the serving connection checkpoints by itself: only reached if the
+ * worker stalls or is gone, so the WAL stays bounded either way.
+ */
+export const FALLBACK_AUTOCHECKPOINT_PAGES = 20_000;
+
+interface CheckpointerData {
+  readonly file: string;
+  readonly intervalMs: number;
+}
+
+/** A running background checkpointer. */
+export interface Checkpointer {
+  /** Checkpoints once more and stops; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts checkpointing the WAL of the SQLite file `file` from a worker thread. */
+export function startCheckpointer(file: string, intervalMs = CHECKPOINT_INTERVAL_MS): Checkpointer {
+  const worker = new Worker(new URL(import.meta.url), {
+    workerData: { file, intervalMs } satisfies CheckpointerData,
+  });
+  worker.unref();
+  // A failing worker only means the serving connection checkpoints by itself again.
+  worker.on('error', () => undefined);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () =>
+      (stopping ??= (async () => {
+        // Keep the process alive until the worker has closed its connection.
+        worker.ref();
+        worker.postMessage('stop');
+        await exited;
+      })()),
+  };
+}
+
+function runWorker(data: CheckpointerData): void {
+  const db = new SQLite(data.file, { fileMustExist: true });
+  db.pragma('busy_timeout = 1000');
+  const checkpoint = (): void => {
+    try {
+      // PASSIVE: copies what it can without waiting for readers or writers.
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or locked: the next round tries again.
+    }
+  };
+  const timer = setInterval(checkpoint, data.intervalMs);
+  parentPort?.on('message', (message) => {
+    if (message !== 'stop') return;
+    clearInterval(timer);
+    checkpoint();
+    db.close();
+    parentPort?.close();
+  });
+}
+
+if (!isMainThread && (workerData as Partial<CheckpointerData> | null)?.file !== undefined) {
+  runWorker(workerData as CheckpointerData);
+}

@@ -1,0 +1,66 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openDatabase } from '../src/index.js';
+import { CHECKPOINT_INTERVAL_MS } from '../src/checkpointer.js';
+
+interface Tables {
+  item: { id: number; body: string };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('SQLite WAL checkpoints in a worker thread', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-db-checkpoint-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('copies committed pages into the database file without the serving connection', async () => {
+    const file = join(dir, 'x.db');
+    const database = await openDatabase<Tables>({ url: `sqlite:${file}` });
+    try {
+      await sql`CREATE TABLE item (id integer primary key, body text not null)`.execute(
+        database.db,
+      );
+      await database.db
+        .insertInto('item')
+        .values(Array.from({ length: 50 }, (_, i) => ({ id: i, body: 'x'.repeat(500) })))
+        .execute();
+      // Far below the serving connection's own checkpoint threshold: only the worker copies.
+      await sleep(CHECKPOINT_INTERVAL_MS * 4);
+      const copy = join(dir, 'copy.db');
+      copyFileSync(file, copy); // the main file alone, without its -wal
+      const reader = new SQLite(copy, { readonly: true });
+      try {
+        expect(reader.prepare('SELECT count(*) AS n FROM item').get()).toEqual({ n: 50 });
+      } finally {
+        reader.close();
+      }
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('closes the worker before the database, which then removes its WAL', async () => {
+    const file = join(dir, 'y.db');
+    const database = await openDatabase<Tables>({ url: `sqlite:${file}` });
+    await sql`CREATE TABLE item (id integer primary key, body text not null)`.execute(database.db);
+    await database.db.insertInto('item').values({ id: 1, body: 'a' }).execute();
+    expect(existsSync(`${file}-wal`)).toBe(true);
+    await database.close();
+    await database.close();
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const reader = new SQLite(file, { readonly: true });
+    try {
+      expect(reader.prepare('SELECT body FROM item').get()).toEqual({ body: 'a' });
+    } finally {
+      reader.close();
+    }
+  });
+});
