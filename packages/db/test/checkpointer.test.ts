@@ -47,6 +47,18 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
     }
   });
 
+  it('gives file databases WAL journaling and a 64 MiB page cache', async () => {
+    const database = await openDatabase<Tables>({ url: `sqlite:${join(dir, 'z.db')}` });
+    try {
+      const pragma = async (name: string): Promise<unknown> =>
+        Object.values((await sql.raw(`PRAGMA ${name}`).execute(database.db)).rows[0] as object)[0];
+      expect(await pragma('journal_mode')).toBe('wal');
+      expect(await pragma('cache_size')).toBe(-64 * 1024);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('closes the worker before the database, which then removes its WAL', async () => {
     const file = join(dir, 'y.db');
     const database = await openDatabase<Tables>({ url: `sqlite:${file}` });
