@@ -172,7 +172,9 @@ async function findTarget(deps: ProviderDeps, address: string): Promise<Target |
 }
 
 /**
- * Takes the oldest one-time prekey of each kind off an account in one statement, atomically.
+ * Takes the one-time prekey with the lowest key id of each kind off an account (as Signal's
+ * server does; the unique index on account, kind and key id finds it without sorting) in one
+ * statement, atomically.
  * PostgreSQL: each row is picked with `FOR UPDATE SKIP LOCKED`, so concurrent fetches never get
  * the same key and never wait on each other; SQLite: writers are serialised, so
  * `DELETE ... RETURNING` is atomic by itself.
@@ -185,7 +187,7 @@ function takeOneTimePreKeysQuery(pg: boolean) {
         .select('id')
         .where('account_id', '=', p.account)
         .where('kind', '=', kind)
-        .orderBy('id')
+        .orderBy('key_id')
         .limit(1)
         .$if(pg, (qb) => qb.forUpdate().skipLocked());
     return db

@@ -190,6 +190,25 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
   });
 
+  it('hands out one-time prekeys lowest key id first, whenever they were uploaded', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(2, 0, 50));
+    const lower = makeClientKeys(2, 0, 10);
+    const up = await call(
+      p,
+      'PUT',
+      '/v1/keys',
+      { oneTimePreKeys: lower.registration.oneTimePreKeys },
+      { signer: alice.signer },
+    );
+    expect(up.status).toBe(200);
+    const ids: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const b = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+      ids.push(b.json.preKey?.keyId);
+    }
+    expect(ids).toEqual([10, 11, 50, 51, undefined]);
+  });
+
   it('rate limits prekey fetches per target, however the target is spelled', async () => {
     const alice = await register(p, NUMBERS[0]!, makeClientKeys(0, 0));
     await call(

@@ -179,25 +179,10 @@ const pendingWithdrawals: PortableMigration = {
   },
 };
 
-/**
- * Bundle fetches take the oldest one-time prekey of a kind: an index in that order finds it
- * without sorting all of an account's keys (up to `maxStoredPerKind`) on every fetch.
- */
-const prekeyTakeOrder: PortableMigration = {
-  async up(db: Kysely<unknown>): Promise<void> {
-    await db.schema
-      .createIndex('one_time_prekeys_take')
-      .on('one_time_prekeys')
-      .columns(['account_id', 'kind', 'id'])
-      .execute();
-  },
-};
-
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
   '0003_mailbox_owners': mailboxOwners,
   '0004_directory_pending_withdrawals': pendingWithdrawals,
-  '0005_prekey_take_order': prekeyTakeOrder,
 };
