@@ -32,6 +32,7 @@ import { zoneFileText } from './transfer.js';
 import type { ZoneSettings } from './zone.js';
 import { defaultZoneSettings } from './zone.js';
 import { ZoneState } from './zone-state.js';
+import { ZoneWarmer } from './warmer.js';
 
 /** Options for {@link startDirectory}. */
 export interface DirectoryOptions {
@@ -152,6 +153,10 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
     const signer = new OnlineSigner(keys.key, options.apex, policy);
     const zone = await ZoneState.load(store, settings, keys.key, signer);
+    const warmer = new ZoneWarmer(zone, now, log);
+    warmer.start();
+    zone.onChange(() => warmer.start());
+    cleanups.push(() => warmer.stop());
 
     const metrics = new Registry();
     const responses = new Counter({
@@ -166,6 +171,14 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       registers: [metrics],
       collect() {
         this.set(zone.snapshot.serial);
+      },
+    });
+    new Gauge({
+      name: 'directory_zone_warm',
+      help: '1 once every RRset of the served zone is signed ahead of queries',
+      registers: [metrics],
+      collect() {
+        this.set(warmer.warm ? 1 : 0);
       },
     });
     new Gauge({
@@ -220,6 +233,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       logger: log,
       metrics,
       now,
+      warm: () => warmer.warm,
       ...options.apiLimits,
     });
     const http = await listenHttp(createServer(app), options.apiHost, options.apiPort);

@@ -81,6 +81,8 @@ export interface PublishApiConfig {
   readonly metrics: Registry;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
+  /** True once every RRset of the served zone is signed ahead of queries (`/healthz`). */
+  readonly warm?: () => boolean;
   /** Signed requests per provider per minute. Default 600. */
   readonly perProviderPerMinute?: number;
   /** Requests per client prefix (IPv4 /32, IPv6 /64) per minute. Default 1200. */
@@ -162,7 +164,7 @@ export function createPublishApi(config: PublishApiConfig): Express {
   app.get('/healthz', async (_req, res, next) => {
     try {
       const serial = await config.store.serial();
-      res.json({ status: 'ok', serial });
+      res.json({ status: 'ok', serial, warm: config.warm?.() ?? true });
     } catch {
       next(new ApiProblem('not-ready', 'the database is not reachable'));
     }

@@ -1,4 +1,4 @@
-import { ResponseCache } from './response-cache.js';
+import { fastReply } from './fast-path.js';
 import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -64,8 +64,6 @@ export interface DnsServerConfig {
   readonly tcp?: TcpLimits;
   /** Counters for metrics. */
   readonly onResponse?: (transport: 'udp' | 'tcp', rcode: number, kind: string) => void;
-  /** Encoded replies reused for repeated queries (default: a fresh cache with its defaults). */
-  readonly responseCache?: ResponseCache;
 }
 
 /** A running DNS listener. */
@@ -82,36 +80,9 @@ type Outcome =
       readonly kind: 'reply';
       readonly messages: readonly Uint8Array[];
       readonly identity: string;
-      /** Set on plain answers (no TSIG, no transfer) that a {@link ResponseCache} may keep. */
-      readonly cacheable?: { readonly rcode: number; readonly kind: string };
     };
 
 type Responder = (packet: Uint8Array, transport: 'udp' | 'tcp', client: string) => Outcome;
-
-/**
- * {@link processPacket} behind a {@link ResponseCache}: a query repeated but for its ID is
- * answered from the cached bytes, as long as the zone snapshot is the same object.
- */
-function cachedResponder(config: DnsServerConfig, cache: ResponseCache): Responder {
-  return (packet, transport, client) => {
-    const zone = config.zone.snapshot;
-    const now = config.now();
-    const key = packet.length >= 12 ? cache.keyFor(packet, transport) : undefined;
-    if (key !== undefined) {
-      const hit = cache.get(key, zone, now, ((packet[0] ?? 0) << 8) | (packet[1] ?? 0));
-      if (hit) {
-        config.onResponse?.(transport, hit.rcode, hit.kind);
-        return { kind: 'reply', messages: [hit.bytes], identity: hit.identity };
-      }
-    }
-    const outcome = processPacket(packet, transport, client, config);
-    const only = outcome.kind === 'reply' ? outcome.messages[0] : undefined;
-    if (key !== undefined && outcome.kind === 'reply' && outcome.cacheable && only) {
-      cache.set(key, zone, now, { bytes: only, identity: outcome.identity, ...outcome.cacheable });
-    }
-    return outcome;
-  };
-}
 
 /**
  * The authoritative listener, on node:dgram and node:net directly (directory/README.md says
@@ -121,7 +92,8 @@ function cachedResponder(config: DnsServerConfig, cache: ResponseCache): Respond
  */
 export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
-  const respond = cachedResponder(config, config.responseCache ?? new ResponseCache());
+  const respond: Responder = (packet, transport, client) =>
+    processPacket(packet, transport, client, config);
   const tcp = createServer({ pauseOnConnect: false });
   const sockets = new Set<Socket>();
   const maxTcp = config.tcp?.maxConnections ?? 200;
@@ -154,7 +126,18 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
     });
   });
   const port = (tcp.address() as AddressInfo).port;
-  const udp = createSocket({ type: family, reuseAddr: false });
+  const udp = createSocket({
+    type: family,
+    reuseAddr: false,
+    // Replies go to the address a query came from, always a literal: skip the resolver (and the
+    // tick it defers each send by).
+    lookup: (address, _options, callback) =>
+      (callback as (err: Error | null, address: string, family: number) => void)(
+        null,
+        address,
+        family === 'udp6' ? 6 : 4,
+      ),
+  });
   udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config, respond));
   udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
   try {
@@ -302,6 +285,11 @@ export function processPacket(
   config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
 ): Outcome {
   const nowSeconds = Math.floor(config.now() / 1000);
+  const fast = fastReply(packet, transport, config.zone.snapshot, config.zone.signer, nowSeconds);
+  if (fast) {
+    config.onResponse?.(transport, fast.rcode, fast.kind);
+    return { kind: 'reply', messages: [fast.bytes], identity: fast.identity };
+  }
   let query: Message;
   try {
     query = decodeMessage(packet);
@@ -400,7 +388,6 @@ export function processPacket(
     kind: 'reply',
     messages: [sign(encodeReply(answer.message, transport, query))],
     identity: identityFor(answer),
-    ...(tsig ? {} : { cacheable: { rcode: answer.message.rcode, kind: answer.kind } }),
   };
 
   function reply(message: Message, identity: string): Outcome {

@@ -1,6 +1,6 @@
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { RrsigRecord, SigningKey } from '@switchboard/dnssec';
-import { signRrset } from '@switchboard/dnssec';
+import { signBytes, signRrset } from '@switchboard/dnssec';
 
 /** Signature validity policy (seconds). */
 export interface SignaturePolicy {
@@ -84,6 +84,15 @@ export class OnlineSigner {
     }
     this.#byKey.set(cacheKey, fresh);
     return fresh.rrsig;
+  }
+
+  /**
+   * A signature with the zone key over data the caller assembled itself (the RRSIG signed-data
+   * form of RFC 4034 3.1.8.1), uncached: for synthesised denials that are different every time.
+   */
+  signData(data: Uint8Array): Uint8Array {
+    this.#signatures += 1;
+    return signBytes(this.#key, data);
   }
 
   /** The inception/expiration a signature made at `now` (seconds) carries; also used for export. */

@@ -498,6 +498,8 @@ export interface operations {
                         /** @constant */
                         status: "ok";
                         serial?: number;
+                        /** @description True once every RRset of the served zone is signed (and its answer encoded) ahead of queries; until then answers are still correct, only the first one for each name is slower. */
+                        warm?: boolean;
                     };
                 };
             };

@@ -33,6 +33,7 @@ export {
   nameLabels,
   namesEqual,
   normalizeName,
+  simpleAbsoluteName,
   stripLabels,
 } from './name.js';
 export { formatRecord, parseRecord, parseZone, txtData } from './presentation.js';

@@ -81,22 +81,29 @@ function pushUtf8(out: number[], cp: number): void {
   else for (const b of new TextEncoder().encode(String.fromCodePoint(cp))) out.push(b);
 }
 
+/**
+ * Octets printed as themselves in presentation form; every other octet is escaped (RFC 1035
+ * 5.1, as BIND prints them): `.`, backslash and the zone-file specials `"();@$` as backslash and
+ * the character, other octets outside 0x21..0x7e as backslash and three decimal digits.
+ */
+const PRINTS_AS_ITSELF = new Uint8Array(256);
+for (let b = 0x21; b < 0x7f; b++) PRINTS_AS_ITSELF[b] = 1;
+for (const c of '.\\"();@$') PRINTS_AS_ITSELF[c.charCodeAt(0)] = 0;
+
 /** Presentation form of one label (RFC 1035 5.1 escapes, as BIND prints them). */
 export function labelToString(label: Uint8Array): string {
+  let plain = true;
+  for (let i = 0; i < label.length; i++) {
+    if (PRINTS_AS_ITSELF[label[i] as number] === 0) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return String.fromCharCode.apply(null, label as unknown as number[]);
   let s = '';
   for (const b of label) {
     if (b <= 0x20 || b >= 0x7f) s += '\\' + String(b).padStart(3, '0');
-    else if (
-      b === 0x2e ||
-      b === 0x5c ||
-      b === 0x22 ||
-      b === 0x28 ||
-      b === 0x29 ||
-      b === 0x3b ||
-      b === 0x40 ||
-      b === 0x24
-    )
-      s += '\\' + String.fromCharCode(b);
+    else if (PRINTS_AS_ITSELF[b] === 0) s += '\\' + String.fromCharCode(b);
     else s += String.fromCharCode(b);
   }
   return s;
@@ -104,12 +111,37 @@ export function labelToString(label: Uint8Array): string {
 
 export function labelsToName(labels: readonly Uint8Array[]): DomainName {
   if (labels.length === 0) return '.';
-  return labels.map(labelToString).join('.') + '.';
+  let s = '';
+  for (const l of labels) s += labelToString(l) + '.';
+  return s;
+}
+
+/**
+ * The absolute form of `name` if it is already in normal presentation form but for a missing
+ * final dot: only octets that print as themselves, no empty label, labels of at most 63 octets
+ * and at most 255 octets on the wire. Such names need no parsing; anything else (escapes,
+ * non-ASCII, errors) returns undefined and takes the general path, which also reports errors.
+ */
+export function simpleAbsoluteName(name: string): string | undefined {
+  const n = name.length;
+  if (n === 0 || n > 254) return undefined;
+  let labelStart = 0;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      const len = i - labelStart;
+      if (len === 0 || len > MAX_LABEL) return undefined;
+      labelStart = i + 1;
+    } else if (c > 0xff || PRINTS_AS_ITSELF[c] === 0) return undefined;
+  }
+  if (labelStart === n) return name; // ends with the root dot; wire length = n + 1 <= 255
+  if (n - labelStart > MAX_LABEL || n + 2 > MAX_NAME) return undefined;
+  return name + '.';
 }
 
 /** The name in absolute presentation form (trailing dot), escapes normalised, case kept. */
 export function normalizeName(name: DomainName): DomainName {
-  return labelsToName(nameToLabels(name));
+  return simpleAbsoluteName(name) ?? labelsToName(nameToLabels(name));
 }
 
 function lowerLabel(label: Uint8Array): Uint8Array {
@@ -131,7 +163,8 @@ export function lowerLabels(labels: readonly Uint8Array[]): Uint8Array[] {
 
 /** RFC 4034 6.2: absolute, US-ASCII letters lowercased. */
 export function canonicalName(name: DomainName): DomainName {
-  return labelsToName(lowerLabels(nameToLabels(name)));
+  // ASCII-only names: toLowerCase changes exactly A-Z, as RFC 4034 6.2 asks.
+  return simpleAbsoluteName(name)?.toLowerCase() ?? labelsToName(lowerLabels(nameToLabels(name)));
 }
 
 /** Case-insensitive (ASCII) name equality (RFC 4343). */

@@ -1,6 +1,6 @@
 // A growable output buffer with optional name compression. One per encode call: no shared state.
 import { DnsWireError } from './errors.js';
-import { lowerLabels, nameToLabels, labelToString } from './name.js';
+import { lowerLabels, nameToLabels, labelToString, simpleAbsoluteName } from './name.js';
 import type { DomainName } from './types.js';
 
 export interface WriterOptions {
@@ -81,9 +81,15 @@ export class Writer {
    * RFC 3597 section 4 well-known rdata names). `canonicalizable`: lowercased in canonical mode.
    */
   name(name: DomainName, compressible: boolean, canonicalizable: boolean): void {
+    const compress = compressible && this.options.compress;
+    let simple = simpleAbsoluteName(name);
+    if (simple !== undefined) {
+      if (canonicalizable && this.options.canonical) simple = simple.toLowerCase();
+      this.#simpleName(simple, compress);
+      return;
+    }
     let labels = nameToLabels(name);
     if (canonicalizable && this.options.canonical) labels = lowerLabels(labels);
-    const compress = compressible && this.options.compress;
     if (!compress) {
       for (const l of labels) {
         this.u8(l.length);
@@ -110,6 +116,32 @@ export class Writer {
       this.bytes(l);
     }
     this.u8(0);
+  }
+
+  /**
+   * A name already known to be absolute and in normal form without escapes (one octet per
+   * character): written straight from the string. Its compression keys are its suffixes, the
+   * same strings the general path builds from labels.
+   */
+  #simpleName(name: string, compress: boolean): void {
+    this.ensure(name.length + 1);
+    let start = 0;
+    while (start < name.length) {
+      if (compress) {
+        const found = this.#names.get(start === 0 ? name : name.slice(start));
+        if (found !== undefined) {
+          this.u16(0xc000 | found);
+          return;
+        }
+        if (this.pos < 0x4000) this.#names.set(start === 0 ? name : name.slice(start), this.pos);
+      }
+      const dot = name.indexOf('.', start);
+      const buf = this.buf;
+      buf[this.pos++] = dot - start;
+      for (let i = start; i < dot; i++) buf[this.pos++] = name.charCodeAt(i);
+      start = dot + 1;
+    }
+    this.buf[this.pos++] = 0;
   }
 
   /** Forgets compression targets at or after `pos` (used when a record is rolled back). */

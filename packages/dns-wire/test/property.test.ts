@@ -8,7 +8,11 @@ import {
   encodeMessage,
   formatIpv6,
   formatRecord,
+  canonicalName,
   labelsToName,
+  lowerLabels,
+  nameToLabels,
+  normalizeName,
   parseZone,
 } from '../src/index.js';
 import type { Message, ResourceRecord } from '../src/index.js';
@@ -234,6 +238,32 @@ describe('properties', () => {
         } catch (err) {
           if (!(err instanceof DnsWireError)) throw err;
         }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('names without escapes take a shortcut that gives what the label round trip gives', () => {
+    // Presentation names of every kind: plain, escaped, relative, overlong, with empty labels.
+    const text = fc.oneof(
+      name,
+      name.map((n) => n.slice(0, -1)),
+      fc.stringMatching(/^[ -~]{0,70}$/),
+      fc.array(fc.stringMatching(/^[a-zA-Z0-9]{1,70}$/), { maxLength: 6 }).map((l) => l.join('.')),
+    );
+    const outcome = (f: () => string): string => {
+      try {
+        return f();
+      } catch (err) {
+        return `error: ${(err as Error).message}`;
+      }
+    };
+    fc.assert(
+      fc.property(text, (n) => {
+        expect(outcome(() => normalizeName(n))).toBe(outcome(() => labelsToName(nameToLabels(n))));
+        expect(outcome(() => canonicalName(n))).toBe(
+          outcome(() => labelsToName(lowerLabels(nameToLabels(n)))),
+        );
       }),
       { numRuns: 3000 },
     );

@@ -17,7 +17,13 @@ export {
   publicKeyFromDnskey,
   signingKeyFromPrivateKey,
 } from './keys.js';
-export { isAlgorithmSupported, rrsigSignedData, signRrset, verifyRrsig } from './sign.js';
+export {
+  isAlgorithmSupported,
+  rrsigSignedData,
+  signBytes,
+  signRrset,
+  verifyRrsig,
+} from './sign.js';
 export { validateDnskeyRrset, validateResponse } from './validate.js';
 export { nsec3Hash, nsec3OwnerName } from './nsec3.js';
 export { base32hexDecode, base32hexEncode } from '@switchboard/dns-wire';

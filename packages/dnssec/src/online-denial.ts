@@ -1,6 +1,12 @@
 // Denial records an online signer builds per query: RFC 4470 minimally covering NSEC
 // ("white lies") and RFC 9824 compact denial of existence.
-import { RRClass, RRType, nameLabels, normalizeName } from '@switchboard/dns-wire';
+import {
+  RRClass,
+  RRType,
+  nameLabels,
+  normalizeName,
+  simpleAbsoluteName,
+} from '@switchboard/dns-wire';
 import type { DomainName } from '@switchboard/dns-wire';
 import type { NsecRecord, OnlineDenialOptions } from './constants.js';
 import { DnssecError } from './errors.js';
@@ -72,6 +78,9 @@ export function nsecPredecessor(name: DomainName): DomainName {
 
 /** The immediate successor of `name` (RFC 4470 4.1): `\000.name` when it fits. */
 export function nsecSuccessor(name: DomainName): DomainName {
+  // Common case first: a name in normal form whose successor fits (no label parsing needed).
+  const simple = simpleAbsoluteName(name);
+  if (simple !== undefined && simple.length + 3 <= 255) return '\\000.' + simple;
   const labels = nameLabels(name).map(parseLabel);
   if (wireLength(labels) + 2 <= 255) return normalizeName('\\000.' + normalizeName(name));
   const first = labels[0] as number[];

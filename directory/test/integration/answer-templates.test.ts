@@ -5,8 +5,8 @@ import { identity } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
 
-// Replies are cached by query bytes (directory/src/response-cache.ts); a client repeating the
-// exact same query (same flags, same EDNS) must still see every change the moment it is made.
+// Encoded answers are kept per RRset (directory/src/fast-path.ts); a client repeating the exact
+// same query (same flags, same EDNS) must still see every change the moment it is made.
 const NUMBER = '+442079460958';
 const NAME = enumNameFor(NUMBER, APEX);
 
@@ -29,7 +29,7 @@ async function dig(t: TestDirectory, type: string): Promise<string> {
   return stdout;
 }
 
-describe('answers served from the response cache', () => {
+describe('answers served from kept templates', () => {
   const acme = makeProvider('acme-telecom');
   let t: TestDirectory;
 
@@ -41,7 +41,7 @@ describe('answers served from the response cache', () => {
   });
 
   it('follow a publish, an update and a withdrawal of the same name immediately', async () => {
-    // Unpublished: a signed denial, asked twice so the second answer comes from the cache.
+    // Unpublished: a signed denial, asked twice.
     expect(await dig(t, 'NAPTR')).not.toMatch(/NAPTR\s+100/);
     expect(await dig(t, 'NAPTR')).toMatch(/\sNSEC\s/);
 
@@ -54,6 +54,7 @@ describe('answers served from the response cache', () => {
         })
       ).status,
     ).toBe(201);
+    // Asked twice: the second answer comes from the template the first one left.
     await dig(t, 'NAPTR');
     expect((await dig(t, 'NAPTR')).match(/NAPTR\s+100/g)).toHaveLength(3);
 
