@@ -7,6 +7,8 @@ export interface HttpFixture {
   readonly bundleTargets: readonly string[];
   readonly sessions: readonly string[];
   readonly bundleBytes: number;
+  /** One-time prekeys of each kind stored over all bundle targets when serving starts. */
+  readonly oneTimePreKeysPerKind: number;
 }
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');

@@ -1,11 +1,13 @@
 // Child process for the HTTP benchmarks, pinned to one core by the parent:
 //   node http-server.js provider <sqlite|postgres> <port> <workDir> <bundleAccounts> <sessions>
-//   node http-server.js bare <port>
+//     [<prekeysPerAccount>]
+//   node http-server.js bare <port> <workDir> <bundleBytes>
 // `provider` runs the real provider API (provider-api/dist/src/app.js) on a fresh database with
-// rate limits lifted, registers <bundleAccounts> accounts (100 one-time EC + Kyber prekeys each)
-// and opens <sessions> verified sessions through its own HTTP API, writes them to
-// <workDir>/fixture.json, then serves. `bare` is the baseline: express 5 with express.json()
-// and two handlers of the same shape and response size, no database.
+// rate limits lifted, registers <bundleAccounts> accounts (100 one-time EC + Kyber prekeys each,
+// then topped up to <prekeysPerAccount> per kind with copies under new key ids, so that a run
+// never exhausts them) and opens <sessions> verified sessions through its own HTTP API, writes
+// them to <workDir>/fixture.json, then serves. `bare` is the baseline: express 5 with
+// express.json() and two handlers of the same shape and response size, no database.
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -73,6 +75,7 @@ async function runProvider(
   workDir: string,
   bundleAccounts: number,
   sessions: number,
+  prekeysPerAccount: number,
 ): Promise<() => Promise<void>> {
   const m = await loadProvider();
   const schema = `bench_${randomBytes(4).toString('hex')}`;
@@ -177,6 +180,17 @@ async function runProvider(
       };
       bundleTargets.push(r.accountId);
     }
+    // Top-up straight in the database (registration bodies carry 100 keys; not measured).
+    const db = database.db as Kysely<unknown>;
+    for (let copy = 1; copy < Math.ceil(prekeysPerAccount / 100); copy++) {
+      await sql`INSERT INTO one_time_prekeys (account_id, kind, key_id, public_key, signature)
+        SELECT account_id, kind, key_id + ${copy * 100_000}, public_key, signature
+        FROM one_time_prekeys WHERE key_id < 100000`.execute(db);
+    }
+    const perKind = await sql<{ kind: string; n: number | string }>`
+      SELECT kind, count(*) AS n FROM one_time_prekeys GROUP BY kind`.execute(db);
+    const oneTimePreKeysPerKind =
+      perKind.rows.length < 2 ? 0 : Math.min(...perKind.rows.map((r) => Number(r.n)));
     const sessionIds: string[] = [];
     for (const number of numbers.slice(bundleAccounts)) sessionIds.push(await verify(number));
     const bundleBytes =
@@ -184,7 +198,12 @@ async function runProvider(
         ? 0
         : (await (await fetch(`${base}/v1/keys/bundles/${bundleTargets[0]}`)).arrayBuffer())
             .byteLength;
-    const fixture: HttpFixture = { bundleTargets, sessions: sessionIds, bundleBytes };
+    const fixture: HttpFixture = {
+      bundleTargets,
+      sessions: sessionIds,
+      bundleBytes,
+      oneTimePreKeysPerKind,
+    };
     writeFileSync(join(workDir, 'fixture.json'), JSON.stringify(fixture));
   } catch (err) {
     closeSockets();
@@ -226,7 +245,12 @@ async function runBare(
   const server = await listen(app, port);
   writeFileSync(
     join(workDir, 'fixture.json'),
-    JSON.stringify({ bundleTargets: ['x'], sessions: [], bundleBytes }),
+    JSON.stringify({
+      bundleTargets: ['x'],
+      sessions: [],
+      bundleBytes,
+      oneTimePreKeysPerKind: 0,
+    } satisfies HttpFixture),
   );
   return async () => {
     server.closeAllConnections();
@@ -238,7 +262,7 @@ async function main(): Promise<void> {
   const [mode, ...rest] = process.argv.slice(2);
   let stop: () => Promise<void>;
   if (mode === 'provider') {
-    const [dialect, port, workDir, accounts, sessions] = rest;
+    const [dialect, port, workDir, accounts, sessions, prekeys] = rest;
     if ((dialect !== 'sqlite' && dialect !== 'postgres') || !port || !workDir)
       throw new Error('usage: provider <sqlite|postgres> <port> <workDir> <accounts> <sessions>');
     stop = await runProvider(
@@ -247,6 +271,7 @@ async function main(): Promise<void> {
       workDir,
       Number(accounts ?? 100),
       Number(sessions ?? 1000),
+      Number(prekeys ?? 100),
     );
   } else if (mode === 'bare') {
     const [port, workDir, bundleBytes] = rest;

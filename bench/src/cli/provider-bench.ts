@@ -1,15 +1,20 @@
-// Provider API benchmark (issue 3, priority 2): prekey-bundle fetch and registration through
-// the real provider API on SQLite and PostgreSQL, each against a bare express handler measured
-// in the same run. See bench/README.md.
+// Provider API benchmark (issue 3, priority 2; goals of issue 5): prekey-bundle fetch and
+// registration through the real provider API on SQLite and PostgreSQL, each against a bare
+// express handler measured in the same run, plus bundle fetches at a fixed rate for latency.
+// See bench/README.md.
 //   npm run bench:provider -w bench -- [--seconds 10] [--connections 10] [--registrations 1000]
-//     [--accounts 200] [--dialects sqlite,postgres] [--keep]
+//     [--accounts 200] [--prekeys 400] [--rate 1000] [--rounds 2] [--dialects sqlite,postgres]
+//     [--keep] [--no-save]
+// Bundle runs are split into --rounds slices, provider and bare alternating (which goes first
+// alternates too), so that load from elsewhere on the machine hits both alike; rates are over
+// the summed time, percentiles over every 2xx response of all slices.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialectName } from '@switchboard/db';
-import type { HttpLoadResult } from '../http-load.js';
-import { runHttpLoad } from '../http-load.js';
+import type { HttpLoadResult, HttpLoadRun } from '../http-load.js';
+import { mergeHttpLoads, runHttpLoad, runHttpLoadSamples } from '../http-load.js';
 import { startHttpChild } from '../http-child.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort } from '../process.js';
@@ -23,9 +28,17 @@ interface Args {
   connections: number;
   registrations: number;
   accounts: number;
+  prekeys: number;
+  rate: number;
+  rounds: number;
   dialects: DialectName[];
   keep: boolean;
+  /** Print only: no results file, no README section (trial runs). */
+  noSave: boolean;
 }
+
+/** The targets of issue 5. */
+const GOAL = { ratio: 0.5, p99Ms: 10, dialect: 'sqlite' } as const;
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
@@ -33,8 +46,12 @@ function parseArgs(argv: readonly string[]): Args {
     connections: 10,
     registrations: 1000,
     accounts: 200,
+    prekeys: 400,
+    rate: 1000,
+    rounds: 2,
     dialects: ['sqlite', 'postgres'],
     keep: false,
+    noSave: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,8 +64,12 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--connections') args.connections = Number(v());
     else if (a === '--registrations') args.registrations = Number(v());
     else if (a === '--accounts') args.accounts = Number(v());
+    else if (a === '--prekeys') args.prekeys = Number(v());
+    else if (a === '--rate') args.rate = Number(v());
+    else if (a === '--rounds') args.rounds = Math.max(1, Math.floor(Number(v())));
     else if (a === '--dialects') args.dialects = v().split(',') as DialectName[];
     else if (a === '--keep') args.keep = true;
+    else if (a === '--no-save') args.noSave = true;
     else throw new Error(`unknown option ${a}`);
   }
   for (const d of args.dialects)
@@ -58,10 +79,30 @@ function parseArgs(argv: readonly string[]): Args {
 
 interface Row {
   dialect: DialectName;
-  operation: 'bundle fetch' | 'registration';
+  operation: string;
   provider?: HttpLoadResult;
   bare?: HttpLoadResult;
   error?: string;
+}
+
+/** Runs `provider` and `bare` `rounds` times, alternating which goes first, and merges each. */
+async function alternate(
+  rounds: number,
+  provider: () => Promise<HttpLoadRun>,
+  bare: () => Promise<HttpLoadRun>,
+): Promise<{ provider: HttpLoadResult; bare: HttpLoadResult }> {
+  const p: HttpLoadRun[] = [];
+  const b: HttpLoadRun[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      b.push(await bare());
+      p.push(await provider());
+    } else {
+      p.push(await provider());
+      b.push(await bare());
+    }
+  }
+  return { provider: mergeHttpLoads(p), bare: mergeHttpLoads(b) };
 }
 
 async function main(): Promise<void> {
@@ -86,8 +127,9 @@ async function main(): Promise<void> {
     let provider: { peer: RunningPeer; fixture: HttpFixture } | undefined;
     let bare: { peer: RunningPeer; fixture: HttpFixture } | undefined;
     const bundleRow: Row = { dialect, operation: 'bundle fetch' };
+    const rateRow: Row = { dialect, operation: `bundle fetch at ${args.rate}/s` };
     const registerRow: Row = { dialect, operation: 'registration' };
-    rows.push(bundleRow, registerRow);
+    rows.push(bundleRow, rateRow, registerRow);
     try {
       const pPort = await freePort();
       console.log(
@@ -103,6 +145,7 @@ async function main(): Promise<void> {
           join(work, `provider-${dialect}`),
           String(args.accounts),
           String(args.registrations),
+          String(args.prekeys),
         ],
         pPort,
         serverCpu,
@@ -126,25 +169,48 @@ async function main(): Promise<void> {
       const bodies = provider.fixture.sessions.map((s) => JSON.stringify(registrationBody(s, 5)));
       const targets = provider.fixture.bundleTargets;
 
-      const bundle = (url: string, path: (i: number) => string): Promise<HttpLoadResult> =>
-        runHttpLoad({
-          url,
-          connections: args.connections,
-          seconds: args.seconds,
-          method: 'GET',
-          request: (i) => ({ path: path(i) }),
-        });
-      bundleRow.bare = await bundle(
-        `http://127.0.0.1:${bPort}`,
-        (i) => `/bundle/${targets[i % targets.length] ?? 'x'}`,
-      );
-      bundleRow.provider = await bundle(
-        `http://127.0.0.1:${pPort}`,
-        (i) => `/v1/keys/bundles/${targets[i % targets.length] ?? 'x'}`,
+      // Both fetch the same target ids in the same order over as many connections.
+      const bundle =
+        (url: string, prefix: string, overallRate?: number) => (): Promise<HttpLoadRun> =>
+          runHttpLoadSamples({
+            url,
+            connections: args.connections,
+            seconds: args.seconds / args.rounds,
+            ...(overallRate !== undefined ? { overallRate } : {}),
+            method: 'GET',
+            request: (i) => ({ path: `${prefix}${targets[i % targets.length] ?? 'x'}` }),
+          });
+      const providerUrl = `http://127.0.0.1:${pPort}`;
+      const bareUrl = `http://127.0.0.1:${bPort}`;
+      Object.assign(
+        bundleRow,
+        await alternate(
+          args.rounds,
+          bundle(providerUrl, '/v1/keys/bundles/'),
+          bundle(bareUrl, '/bundle/'),
+        ),
       );
       console.log(
-        `[${dialect}] bundle fetch: provider ${bundleRow.provider.rps}/s, bare ${bundleRow.bare.rps}/s`,
+        `[${dialect}] bundle fetch: provider ${bundleRow.provider?.rps}/s, bare ${bundleRow.bare?.rps}/s`,
       );
+      Object.assign(
+        rateRow,
+        await alternate(
+          args.rounds,
+          bundle(providerUrl, '/v1/keys/bundles/', args.rate),
+          bundle(bareUrl, '/bundle/', args.rate),
+        ),
+      );
+      console.log(
+        `[${dialect}] bundle fetch at ${args.rate}/s: provider p99 ${rateRow.provider?.p99Ms} ms, bare p99 ${rateRow.bare?.p99Ms} ms`,
+      );
+      // Every fetch should have consumed a one-time prekey of each kind (the fixture's own too).
+      const fetched = 1 + (bundleRow.provider?.ok ?? 0) + (rateRow.provider?.ok ?? 0);
+      if (fetched > provider.fixture.oneTimePreKeysPerKind) {
+        const note = `one-time prekeys ran out (${fetched} fetches, ${provider.fixture.oneTimePreKeysPerKind} keys): raise --prekeys or --accounts`;
+        bundleRow.error = rateRow.error = note;
+        console.log(`[${dialect}] ${note}`);
+      }
 
       const register = (url: string, path: string): Promise<HttpLoadResult> =>
         runHttpLoad({
@@ -160,7 +226,7 @@ async function main(): Promise<void> {
         `[${dialect}] registration: provider ${registerRow.provider.rps}/s (${registerRow.provider.non2xx} non-2xx), bare ${registerRow.bare.rps}/s`,
       );
     } catch (err) {
-      bundleRow.error = registerRow.error = (err as Error).message;
+      bundleRow.error = rateRow.error = registerRow.error = (err as Error).message;
       console.log(`[${dialect}] FAILED: ${bundleRow.error}`);
     } finally {
       await provider?.peer.stop();
@@ -193,52 +259,94 @@ async function main(): Promise<void> {
           cell(r.bare.rps),
           cell(r.bare.p50Ms, 1),
           cell(r.bare.p99Ms, 1),
-          cell(ratio(r.provider.rps, r.bare.rps), 2),
+          // At a fixed rate both answer the same rate: latency is what counts there.
+          r.provider.targetRate === undefined ? cell(ratio(r.provider.rps, r.bare.rps), 2) : '-',
         ],
   );
+  const goals = goalLines(rows, args.rate);
   const load1 = loadavg();
   console.log(
     '\nProvider API on loopback (autocannon); x bare = provider req/s / bare express req/s, same run',
   );
   console.log(table([header, ...body]));
+  console.log(`\n${goals.join('\n')}`);
   console.log(
     `load average: ${load0.map((l) => l.toFixed(2)).join(' ')} at start, ${load1.map((l) => l.toFixed(2)).join(' ')} at end`,
   );
-  const resultsDir = resolve(import.meta.dirname, '../../../results');
-  const file = writeResultJson(
-    resultsDir,
-    'provider',
-    {
-      benchmark: 'provider',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      options: args,
-      environment: {
-        node: process.version,
-        pinned: pin,
-        loadavgAtStart: load0,
-        loadavgAtEnd: load1,
+  const save = (): void => {
+    const resultsDir = resolve(import.meta.dirname, '../../../results');
+    const file = writeResultJson(
+      resultsDir,
+      'provider',
+      {
+        benchmark: 'provider',
+        startedAt: started.toISOString(),
+        finishedAt: new Date().toISOString(),
+        options: args,
+        environment: {
+          node: process.version,
+          pinned: pin,
+          loadavgAtStart: load0,
+          loadavgAtEnd: load1,
+        },
+        rows,
+        goals,
       },
-      rows,
-    },
-    started,
-  );
-  updateResultsReadme(
-    resultsDir,
-    'provider',
-    [
-      `## provider API: ${started.toISOString()}`,
-      '',
-      `Bundle fetch: ${args.seconds}s per run over ${args.accounts} accounts (each fetch consumes one-time prekeys); registration: ${args.registrations} registrations with real libsignal keys (5 EC + 5 Kyber one-time prekeys). ${args.connections} connections; ${pin ? 'server on CPU 0, autocannon on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end.`,
-      '',
-      markdownTable([header, ...body]),
-      '',
-      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-    ].join('\n'),
-  );
-  console.log(`\nresults: ${file}`);
+      started,
+    );
+    updateResultsReadme(
+      resultsDir,
+      'provider',
+      [
+        `## provider API: ${started.toISOString()}`,
+        '',
+        `Bundle fetch: ${args.seconds}s as fast as answered, then ${args.seconds}s at ${args.rate} req/s, each in ${args.rounds} slices alternating provider and bare, over ${args.accounts} accounts with ${args.prekeys} one-time prekeys of each kind (every fetch consumes one of each); registration: ${args.registrations} registrations with real libsignal keys (5 EC + 5 Kyber one-time prekeys). ${args.connections} connections; ${pin ? 'server on CPU 0, autocannon on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end.`,
+        '',
+        markdownTable([header, ...body]),
+        '',
+        ...goals.map((g) => `- ${g}`),
+        '',
+        `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
+      ].join('\n'),
+    );
+    console.log(`\nresults: ${file}`);
+  };
+  if (!args.noSave) save();
   if (args.keep) console.log(`work dir kept: ${work}`);
   else rmSync(work, { recursive: true, force: true });
+}
+
+/** Whether the issue-5 goals are met, one line each (PostgreSQL for reference). */
+function goalLines(rows: readonly Row[], rate: number): string[] {
+  const find = (dialect: DialectName, fixed: boolean): Row | undefined =>
+    rows.find(
+      (r) =>
+        r.dialect === dialect &&
+        r.operation.startsWith('bundle fetch') &&
+        (r.provider?.targetRate !== undefined) === fixed &&
+        r.error === undefined,
+    );
+  const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  const lines: string[] = [];
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    const label = dialect === GOAL.dialect ? 'goal' : 'for reference';
+    const free = find(dialect, false);
+    if (free?.provider && free.bare) {
+      const x = ratio(free.provider.rps, free.bare.rps) ?? 0;
+      lines.push(
+        `${label}: ${dialect} bundle fetch at least ${GOAL.ratio}x bare express: ${x.toFixed(2)}x, ${verdict(x >= GOAL.ratio)}`,
+      );
+    }
+    const fixed = find(dialect, true)?.provider;
+    if (fixed) {
+      // The rate must actually have been served, or the latency says nothing.
+      const served = fixed.rps >= 0.95 * rate;
+      lines.push(
+        `${label}: ${dialect} bundle fetch p99 under ${GOAL.p99Ms} ms at ${rate} req/s: ${fixed.p99Ms} ms at ${fixed.rps} req/s served, ${verdict(served && fixed.p99Ms < GOAL.p99Ms)}`,
+      );
+    }
+  }
+  return lines;
 }
 
 main().catch((err: unknown) => {
