@@ -43,6 +43,17 @@ const utf8Decoder = new TextDecoder();
 
 /** A character-string in quotes with RFC 1035 5.1 escapes. */
 export function quoteCharString(b: Uint8Array): string {
+  let plain = true;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i] as number;
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  // At most 255 octets in a character-string; longer input takes the loop below.
+  if (plain && b.length <= 255)
+    return `"${String.fromCharCode.apply(null, b as unknown as number[])}"`;
   let s = '"';
   for (const c of b) {
     if (c === 0x22 || c === 0x5c) s += '\\' + String.fromCharCode(c);
@@ -52,17 +63,34 @@ export function quoteCharString(b: Uint8Array): string {
   return s + '"';
 }
 
+/** A UTF-8 string as a quoted character-string (NAPTR fields). */
+function quoteText(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c)
+      return quoteCharString(utf8.encode(text));
+  }
+  return `"${text}"`;
+}
+
+/** The last few RRSIG times formatted: a zone's signatures share one or two values. */
+const timeCache = new Map<number, string>();
+
 function formatTime(t: number): string {
+  const cached = timeCache.get(t);
+  if (cached !== undefined) return cached;
   const d = new Date(t * 1000);
   const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  return (
+  const text =
     p(d.getUTCFullYear(), 4) +
     p(d.getUTCMonth() + 1) +
     p(d.getUTCDate()) +
     p(d.getUTCHours()) +
     p(d.getUTCMinutes()) +
-    p(d.getUTCSeconds())
-  );
+    p(d.getUTCSeconds());
+  if (timeCache.size >= 8) timeCache.clear();
+  timeCache.set(t, text);
+  return text;
 }
 
 function formatRdata(rr: ResourceRecord): string {
@@ -80,18 +108,18 @@ function formatRdata(rr: ResourceRecord): string {
     case RRType.CNAME:
     case RRType.PTR:
     case RRType.DNAME:
-      return normalizeName(d['target'] as string);
+      return presentationName(d['target'] as string);
     case RRType.SOA: {
       const s = rr.data as SoaData;
-      return `${normalizeName(s.mname)} ${normalizeName(s.rname)} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`;
+      return `${presentationName(s.mname)} ${presentationName(s.rname)} ${s.serial} ${s.refresh} ${s.retry} ${s.expire} ${s.minimum}`;
     }
     case RRType.MX:
-      return `${String(d['preference'])} ${normalizeName(d['exchange'] as string)}`;
+      return `${String(d['preference'])} ${presentationName(d['exchange'] as string)}`;
     case RRType.TXT:
       return (d['texts'] as Uint8Array[]).map(quoteCharString).join(' ');
     case RRType.NAPTR: {
       const n = rr.data as NaptrData;
-      return `${n.order} ${n.preference} ${quoteCharString(utf8.encode(n.flags))} ${quoteCharString(utf8.encode(n.services))} ${quoteCharString(utf8.encode(n.regexp))} ${normalizeName(n.replacement)}`;
+      return `${n.order} ${n.preference} ${quoteText(n.flags)} ${quoteText(n.services)} ${quoteText(n.regexp)} ${presentationName(n.replacement)}`;
     }
     case RRType.DS:
     case RRType.CDS: {
@@ -105,11 +133,11 @@ function formatRdata(rr: ResourceRecord): string {
     }
     case RRType.RRSIG: {
       const s = rr.data as RrsigData;
-      return `${typeToString(s.typeCovered)} ${s.algorithm} ${s.labels} ${s.originalTtl} ${formatTime(s.expiration)} ${formatTime(s.inception)} ${s.keyTag} ${normalizeName(s.signerName)} ${toBase64(s.signature)}`;
+      return `${typeToString(s.typeCovered)} ${s.algorithm} ${s.labels} ${s.originalTtl} ${formatTime(s.expiration)} ${formatTime(s.inception)} ${s.keyTag} ${presentationName(s.signerName)} ${toBase64(s.signature)}`;
     }
     case RRType.NSEC: {
       const s = rr.data as NsecData;
-      return `${normalizeName(s.nextDomainName)}${s.types.length ? ' ' + types(s.types) : ''}`;
+      return `${presentationName(s.nextDomainName)}${s.types.length ? ' ' + types(s.types) : ''}`;
     }
     case RRType.NSEC3: {
       const s = rr.data as Nsec3Data;
@@ -122,7 +150,7 @@ function formatRdata(rr: ResourceRecord): string {
     }
     case RRType.TSIG: {
       const s = rr.data as TsigData;
-      return `${normalizeName(s.algorithm)} ${s.timeSigned} ${s.fudge} ${s.mac.length} ${toBase64(s.mac)} ${s.originalId} ${s.error} ${s.otherData.length} ${toBase64(s.otherData)}`;
+      return `${presentationName(s.algorithm)} ${s.timeSigned} ${s.fudge} ${s.mac.length} ${toBase64(s.mac)} ${s.originalId} ${s.error} ${s.otherData.length} ${toBase64(s.otherData)}`;
     }
     case RRType.CAA: {
       const s = rr.data as CaaData;
@@ -137,7 +165,7 @@ function formatRdata(rr: ResourceRecord): string {
 
 /** One record as a master-file line: `owner TTL CLASS TYPE rdata` (tab separated). */
 export function formatRecord(rr: ResourceRecord): string {
-  return `${normalizeName(rr.name)}\t${rr.ttl}\t${classToString(rr.class)}\t${typeToString(rr.type)}\t${formatRdata(rr)}`;
+  return `${presentationName(rr.name)}\t${rr.ttl}\t${classToString(rr.class)}\t${typeToString(rr.type)}\t${formatRdata(rr)}`;
 }
 
 /** TXT rdata from UTF-8 strings (split into <= 255-octet character-strings). */
@@ -153,108 +181,139 @@ export function txtData(...texts: string[]): TxtData {
 
 // ---- Parsing ----
 
-interface Token {
-  readonly text: string;
-  readonly quoted: boolean;
-}
-
-interface Line {
-  readonly tokens: Token[];
-  readonly blankOwner: boolean;
-  readonly lineNo: number;
+/**
+ * The tokens of one entry (one line, or several joined by parentheses), reused from entry to
+ * entry. A token is the exact source text (escapes still in it; quotes removed), so it is a
+ * slice of the input.
+ */
+interface Tokens {
+  readonly text: string[];
+  readonly quoted: boolean[];
+  count: number;
 }
 
 function syntax(line: number, what: string): never {
   throw new DnsWireError('bad-syntax', line, `zone text line ${line}: ${what}`);
 }
 
-function tokenize(text: string): Line[] {
-  const lines: Line[] = [];
-  let tokens: Token[] = [];
+/** Characters that end an unquoted token: space, tab, CR, LF, `;`, `(`, `)`, `"`. */
+const DELIMITER = new Uint8Array(128);
+for (const c of ' \t\r\n;()"') DELIMITER[c.charCodeAt(0)] = 1;
+
+/**
+ * Splits master-file text into entries and hands each one (its tokens, whether its owner is
+ * blank, its first line) to `entry`, in order, in one pass over the text.
+ */
+function forEachEntry(
+  text: string,
+  entry: (tokens: Tokens, blankOwner: boolean, line: number) => void,
+): void {
+  const tokens: Tokens = { text: [], quoted: [], count: 0 };
+  const push = (t: string, quoted: boolean): void => {
+    tokens.text[tokens.count] = t;
+    tokens.quoted[tokens.count] = quoted;
+    tokens.count++;
+  };
+  const n = text.length;
   let depth = 0;
   let lineNo = 1;
   let startLine = 1;
   let blankOwner = false;
   let atLineStart = true;
   let i = 0;
-  const flush = (): void => {
-    if (tokens.length > 0) lines.push({ tokens, blankOwner, lineNo: startLine });
-    tokens = [];
-  };
-  while (i < text.length) {
-    const c = text[i] as string;
+  while (i < n) {
+    const c = text.charCodeAt(i);
     if (atLineStart && depth === 0) {
-      blankOwner = c === ' ' || c === '\t';
+      blankOwner = c === 0x20 || c === 0x09;
       startLine = lineNo;
       atLineStart = false;
     }
-    if (c === '\n') {
-      lineNo++;
-      i++;
-      if (depth === 0) {
-        flush();
-        atLineStart = true;
-      }
-      continue;
-    }
-    if (c === ' ' || c === '\t' || c === '\r') {
-      i++;
-      continue;
-    }
-    if (c === ';') {
-      while (i < text.length && text[i] !== '\n') i++;
-      continue;
-    }
-    if (c === '(') {
-      depth++;
-      i++;
-      continue;
-    }
-    if (c === ')') {
-      if (depth === 0) syntax(lineNo, 'unbalanced )');
-      depth--;
-      i++;
-      continue;
-    }
-    if (c === '"') {
-      let s = '';
-      i++;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === '\\' && i + 1 < text.length) {
-          s += text.slice(i, i + 2);
-          i += 2;
-          continue;
-        }
-        if (text[i] === '\n') lineNo++;
-        s += text[i];
+    switch (c) {
+      case 0x0a: // \n
+        lineNo++;
         i++;
-      }
-      if (i >= text.length) syntax(lineNo, 'unterminated quoted string');
-      i++;
-      tokens.push({ text: s, quoted: true });
-      continue;
-    }
-    let s = '';
-    while (i < text.length) {
-      const d = text[i] as string;
-      if (d === '\\' && i + 1 < text.length) {
-        s += text.slice(i, i + 2);
-        i += 2;
+        if (depth === 0) {
+          if (tokens.count > 0) entry(tokens, blankOwner, startLine);
+          tokens.count = 0;
+          atLineStart = true;
+        }
+        continue;
+      case 0x20:
+      case 0x09:
+      case 0x0d:
+        i++;
+        continue;
+      case 0x3b: {
+        // ; comment to the end of the line
+        const eol = text.indexOf('\n', i);
+        i = eol < 0 ? n : eol;
         continue;
       }
-      if (' \t\r\n;()"'.includes(d)) break;
-      s += d;
-      i++;
+      case 0x28: // (
+        depth++;
+        i++;
+        continue;
+      case 0x29: // )
+        if (depth === 0) syntax(lineNo, 'unbalanced )');
+        depth--;
+        i++;
+        continue;
+      case 0x22: {
+        // "quoted", escapes kept as written
+        const start = ++i;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if (d === 0x22) break;
+          if (d === 0x5c && i + 1 < n) {
+            if (text.charCodeAt(i + 1) === 0x0a) lineNo++;
+            i += 2;
+            continue;
+          }
+          if (d === 0x0a) lineNo++;
+          i++;
+        }
+        if (i >= n) syntax(lineNo, 'unterminated quoted string');
+        push(text.slice(start, i), true);
+        i++;
+        continue;
+      }
+      default: {
+        const start = i;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if (d === 0x5c && i + 1 < n) {
+            if (text.charCodeAt(i + 1) === 0x0a) lineNo++;
+            i += 2;
+            continue;
+          }
+          if (d < 0x80 && DELIMITER[d] === 1) break;
+          i++;
+        }
+        push(text.slice(start, i), false);
+      }
     }
-    tokens.push({ text: s, quoted: false });
   }
   if (depth !== 0) syntax(lineNo, 'unbalanced (');
-  flush();
-  return lines;
+  if (tokens.count > 0) entry(tokens, blankOwner, startLine);
+}
+
+/** True if every UTF-16 unit is ASCII and none is a backslash (no escapes to decode). */
+function isPlainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /** Decodes the escapes of a character-string token into octets. */
 function charStringBytes(text: string, line: number): Uint8Array {
+  if (isPlainAscii(text)) {
+    if (text.length > 255) syntax(line, 'character-string over 255 octets');
+    const out = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    return out;
+  }
   const out: number[] = [];
   for (let i = 0; i < text.length;) {
     if (text[i] === '\\') {
@@ -279,6 +338,15 @@ function charStringBytes(text: string, line: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
+/** A character-string token as a UTF-8 string (NAPTR fields). */
+function charStringText(text: string, line: number): string {
+  if (isPlainAscii(text)) {
+    if (text.length > 255) syntax(line, 'character-string over 255 octets');
+    return text;
+  }
+  return utf8Decoder.decode(charStringBytes(text, line));
+}
+
 function isAbsolute(name: string): boolean {
   if (!name.endsWith('.')) return false;
   let backslashes = 0;
@@ -286,29 +354,97 @@ function isAbsolute(name: string): boolean {
   return backslashes % 2 === 0;
 }
 
+/**
+ * True if `name` is absolute and already in the form `normalizeName` gives: printable ASCII
+ * without escapes or characters it would escape, labels of 1..63 octets, <= 255 octets in
+ * wire form. Such a name is its own normal form; anything else goes through `normalizeName`.
+ */
+function isNormalAbsolute(name: string): boolean {
+  const n = name.length;
+  if (n === 1) return name === '.';
+  if (n === 0 || n > 254) return false;
+  let label = 0;
+  for (let i = 0; i < n; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      if (label === 0) return false;
+      label = 0;
+      continue;
+    }
+    if (c < 0x21 || c > 0x7e || NAME_ESCAPED[c] === 1 || ++label > 63) return false;
+  }
+  return label === 0;
+}
+
+/** Printable ASCII that the presentation form of a label escapes: `\ " ( ) ; @ $`. */
+const NAME_ESCAPED = new Uint8Array(128);
+for (const c of '\\"();@$') NAME_ESCAPED[c.charCodeAt(0)] = 1;
+
+/** `normalizeName` with a shortcut for names already in normal form. */
+function presentationName(name: DomainName): DomainName {
+  return isNormalAbsolute(name) ? name : normalizeName(name);
+}
+
+/** Resolves a name token against `origin` (which is already normalized). */
 function resolveName(text: string, origin: DomainName, line: number): DomainName {
+  if (text === '@') return origin;
+  const full = isAbsolute(text) ? text : origin === '.' ? text + '.' : `${text}.${origin}`;
+  if (isNormalAbsolute(full)) return full;
   try {
-    if (text === '@') return normalizeName(origin);
-    if (isAbsolute(text)) return normalizeName(text);
-    return normalizeName(origin === '.' ? text + '.' : `${text}.${origin}`);
+    return normalizeName(full);
   } catch (err) {
     if (DnsWireError.is(err)) syntax(line, `bad domain name (${err.message})`);
     throw err;
   }
 }
 
-const TTL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-function parseTtl(text: string): number | undefined {
-  if (/^[0-9]+$/.test(text)) {
-    const v = Number(text);
-    return v <= 0xffffffff ? v : undefined;
+/** The value of a non-empty run of ASCII digits, or -1 (for anything else). */
+function digitsValue(text: string): number {
+  const n = text.length;
+  if (n === 0) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
   }
-  const m = /^([0-9]+[smhdwSMHDW])+$/.exec(text);
-  if (!m) return undefined;
+  return v;
+}
+
+/** Seconds per TTL unit letter (either case), by character code. */
+const TTL_UNIT = new Map<number, number>();
+for (const [u, v] of [
+  ['s', 1],
+  ['m', 60],
+  ['h', 3600],
+  ['d', 86400],
+  ['w', 604800],
+] as const) {
+  TTL_UNIT.set(u.charCodeAt(0), v);
+  TTL_UNIT.set(u.toUpperCase().charCodeAt(0), v);
+}
+
+/** `3600`, or units: `1h30m`, `2W` (every number followed by a unit). */
+function parseTtl(text: string): number | undefined {
+  const plain = digitsValue(text);
+  if (plain >= 0) return plain <= 0xffffffff ? plain : undefined;
   let total = 0;
-  for (const part of text.matchAll(/([0-9]+)([smhdwSMHDW])/g))
-    total += Number(part[1]) * (TTL_UNITS[(part[2] as string).toLowerCase()] as number);
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      value = value * 10 + (c - 0x30);
+      digits++;
+      continue;
+    }
+    const unit = TTL_UNIT.get(c);
+    if (unit === undefined || digits === 0) return undefined;
+    total += value * unit;
+    value = 0;
+    digits = 0;
+  }
+  if (digits > 0 || text.length === 0) return undefined;
   return total <= 0xffffffff ? total : undefined;
 }
 
@@ -328,46 +464,45 @@ function parseRrsigTime(text: string, line: number): number {
   return syntax(line, 'bad RRSIG time');
 }
 
-const ALGORITHM_MNEMONICS: Record<string, number> = {
-  RSASHA1: 5,
-  RSASHA256: 8,
-  RSASHA512: 10,
-  ECDSAP256SHA256: 13,
-  ECDSAP384SHA384: 14,
-  ED25519: 15,
-  ED448: 16,
-};
+const ALGORITHM_MNEMONICS: ReadonlyMap<string, number> = new Map([
+  ['RSASHA1', 5],
+  ['RSASHA256', 8],
+  ['RSASHA512', 10],
+  ['ECDSAP256SHA256', 13],
+  ['ECDSAP384SHA384', 14],
+  ['ED25519', 15],
+  ['ED448', 16],
+]);
 
+/** The rdata tokens of one entry: `tokens.text[from..tokens.count)`. */
 class RdataTokens {
-  readonly #tokens: readonly Token[];
-  #i = 0;
+  readonly #tokens: Tokens;
+  #i: number;
   readonly line: number;
   readonly origin: DomainName;
 
-  constructor(tokens: readonly Token[], line: number, origin: DomainName) {
+  constructor(tokens: Tokens, from: number, line: number, origin: DomainName) {
     this.#tokens = tokens;
+    this.#i = from;
     this.line = line;
     this.origin = origin;
   }
-  next(what: string): Token {
-    const t = this.#tokens[this.#i++];
-    if (!t) syntax(this.line, `missing ${what}`);
-    return t;
-  }
   text(what: string): string {
-    return this.next(what).text;
+    if (this.#i >= this.#tokens.count) syntax(this.line, `missing ${what}`);
+    return this.#tokens.text[this.#i++] as string;
   }
   int(what: string, max: number): number {
-    const t = this.text(what);
-    if (!/^[0-9]+$/.test(t) || Number(t) > max) syntax(this.line, `bad ${what}`);
-    return Number(t);
+    const v = digitsValue(this.text(what));
+    if (v < 0 || v > max) syntax(this.line, `bad ${what}`);
+    return v;
   }
   algorithm(): number {
     const t = this.text('algorithm');
-    const m = ALGORITHM_MNEMONICS[t.toUpperCase()];
+    const m = ALGORITHM_MNEMONICS.get(t.toUpperCase());
     if (m !== undefined) return m;
-    if (!/^[0-9]+$/.test(t) || Number(t) > 255) syntax(this.line, 'bad algorithm');
-    return Number(t);
+    const v = digitsValue(t);
+    if (v < 0 || v > 255) syntax(this.line, 'bad algorithm');
+    return v;
   }
   ttlValue(what: string): number {
     const v = parseTtl(this.text(what));
@@ -380,13 +515,24 @@ class RdataTokens {
   charString(what: string): Uint8Array {
     return charStringBytes(this.text(what), this.line);
   }
+  charStringText(what: string): string {
+    return charStringText(this.text(what), this.line);
+  }
+  /** The remaining tokens, all consumed. */
   rest(): string[] {
-    const out = this.#tokens.slice(this.#i).map((t) => t.text);
-    this.#i = this.#tokens.length;
+    const out = this.#tokens.text.slice(this.#i, this.#tokens.count);
+    this.#i = this.#tokens.count;
+    return out;
+  }
+  /** The remaining tokens joined (base64/hex split over several tokens), all consumed. */
+  joinedRest(): string {
+    const n = this.#tokens.count - this.#i;
+    const out = n === 1 ? (this.#tokens.text[this.#i] as string) : this.rest().join('');
+    this.#i = this.#tokens.count;
     return out;
   }
   hasMore(): boolean {
-    return this.#i < this.#tokens.length;
+    return this.#i < this.#tokens.count;
   }
   done(): void {
     if (this.hasMore()) syntax(this.line, 'unexpected extra rdata');
@@ -408,29 +554,25 @@ function parseTypes(t: RdataTokens): number[] {
 
 function parseRdata(
   type: number,
-  tokens: readonly Token[],
+  tokens: Tokens,
+  from: number,
   line: number,
   origin: DomainName,
 ): ResourceRecord['data'] {
-  const t = new RdataTokens(tokens, line, origin);
-  const first = tokens[0];
-  if (first && !first.quoted && first.text === '\\#') {
-    t.next('\\#');
+  const t = new RdataTokens(tokens, from, line, origin);
+  if (from < tokens.count && tokens.quoted[from] === false && tokens.text[from] === '\\#') {
+    t.text('\\#');
     const len = t.int('rdata length', 0xffff);
-    const raw = guard(line, () => fromHex(t.rest().join('')));
+    const raw = guard(line, () => fromHex(t.joinedRest()));
     if (raw.length !== len) syntax(line, 'RFC 3597 rdata length does not match');
     if (!hasTypedCodec(type)) return { raw };
     return guard(line, () => decodeRdata(type, raw, 0, raw.length));
   }
   if (!hasTypedCodec(type)) syntax(line, 'unknown type needs RFC 3597 \\# rdata');
-  return parseTypedRdata(type, t, tokens);
+  return parseTypedRdata(type, t);
 }
 
-function parseTypedRdata(
-  type: number,
-  t: RdataTokens,
-  tokens: readonly Token[],
-): ResourceRecord['data'] {
+function parseTypedRdata(type: number, t: RdataTokens): ResourceRecord['data'] {
   const line = t.line;
   let data: ResourceRecord['data'];
   switch (type) {
@@ -461,7 +603,7 @@ function parseTypedRdata(
       data = { preference: t.int('preference', 0xffff), exchange: t.name('exchange') };
       break;
     case RRType.TXT: {
-      const texts = tokens.map((tok) => charStringBytes(tok.text, line));
+      const texts = t.rest().map((tok) => charStringBytes(tok, line));
       if (texts.length === 0) syntax(line, 'TXT needs a string');
       return { texts };
     }
@@ -469,9 +611,9 @@ function parseTypedRdata(
       data = {
         order: t.int('order', 0xffff),
         preference: t.int('preference', 0xffff),
-        flags: utf8Decoder.decode(t.charString('flags')),
-        services: utf8Decoder.decode(t.charString('services')),
-        regexp: utf8Decoder.decode(t.charString('regexp')),
+        flags: t.charStringText('flags'),
+        services: t.charStringText('services'),
+        regexp: t.charStringText('regexp'),
         replacement: t.name('replacement'),
       };
       break;
@@ -481,7 +623,7 @@ function parseTypedRdata(
         keyTag: t.int('key tag', 0xffff),
         algorithm: t.algorithm(),
         digestType: t.int('digest type', 255),
-        digest: guard(line, () => fromHex(t.rest().join(''))),
+        digest: guard(line, () => fromHex(t.joinedRest())),
       };
     case RRType.DNSKEY:
     case RRType.CDNSKEY:
@@ -489,7 +631,7 @@ function parseTypedRdata(
         flags: t.int('flags', 0xffff),
         protocol: t.int('protocol', 255),
         algorithm: t.algorithm(),
-        publicKey: guard(line, () => fromBase64(t.rest().join(''))),
+        publicKey: guard(line, () => fromBase64(t.joinedRest())),
       };
     case RRType.RRSIG:
       return {
@@ -501,7 +643,7 @@ function parseTypedRdata(
         inception: parseRrsigTime(t.text('inception'), line),
         keyTag: t.int('key tag', 0xffff),
         signerName: t.name('signer'),
-        signature: guard(line, () => fromBase64(t.rest().join(''))),
+        signature: guard(line, () => fromBase64(t.joinedRest())),
       };
     case RRType.NSEC:
       return { nextDomainName: t.name('next domain name'), types: parseTypes(t) };
@@ -553,38 +695,58 @@ interface ParseState {
   ttl: number | undefined;
   lastOwner: DomainName | undefined;
   lastTtl: number | undefined;
+  /** The owner token last resolved, and against which origin: consecutive records share it. */
+  lastOwnerText: string | undefined;
+  lastOwnerOrigin: DomainName | undefined;
 }
 
-function parseLine(line: Line, state: ParseState, options: ZoneParseOptions): ResourceRecord {
-  const toks = line.tokens;
+function parseEntry(
+  toks: Tokens,
+  blankOwner: boolean,
+  lineNo: number,
+  state: ParseState,
+  options: ZoneParseOptions,
+): ResourceRecord {
   let i = 0;
   let owner: DomainName;
-  if (line.blankOwner) {
-    if (state.lastOwner === undefined) syntax(line.lineNo, 'no owner name');
+  if (blankOwner) {
+    if (state.lastOwner === undefined) syntax(lineNo, 'no owner name');
     owner = state.lastOwner;
   } else {
-    owner = resolveName((toks[i++] as Token).text, state.origin, line.lineNo);
+    const text = toks.text[i++] as string;
+    if (
+      text === state.lastOwnerText &&
+      state.origin === state.lastOwnerOrigin &&
+      state.lastOwner !== undefined
+    ) {
+      owner = state.lastOwner;
+    } else {
+      owner = resolveName(text, state.origin, lineNo);
+      state.lastOwnerText = text;
+      state.lastOwnerOrigin = state.origin;
+    }
   }
   let ttl: number | undefined;
   let cls: number | undefined;
-  for (let k = 0; k < 2; k++) {
-    const tok = toks[i];
-    if (!tok || tok.quoted) break;
-    const asTtl = ttl === undefined ? parseTtl(tok.text) : undefined;
-    // "ANY" is both a class and a type: it is the class when a type follows.
-    const next = toks[i + 1];
-    const classPosition =
-      !isTypeMnemonic(tok.text) || (next !== undefined && isTypeMnemonic(next.text));
-    const asClass = cls === undefined && classPosition ? classFromString(tok.text) : undefined;
+  for (let k = 0; k < 2 && i < toks.count; k++) {
+    if (toks.quoted[i]) break;
+    const text = toks.text[i] as string;
+    const asTtl = ttl === undefined ? parseTtl(text) : undefined;
     if (asTtl !== undefined) ttl = asTtl;
-    else if (asClass !== undefined) cls = asClass;
-    else break;
+    else {
+      // "ANY" is both a class and a type: it is the class when a type follows.
+      const next = i + 1 < toks.count ? toks.text[i + 1] : undefined;
+      const classPosition = !isTypeMnemonic(text) || (next !== undefined && isTypeMnemonic(next));
+      const asClass = cls === undefined && classPosition ? classFromString(text) : undefined;
+      if (asClass !== undefined) cls = asClass;
+      else break;
+    }
     i++;
   }
-  const typeTok = toks[i++];
-  if (!typeTok) syntax(line.lineNo, 'missing type');
-  const type = guard(line.lineNo, () => typeFromString(typeTok.text));
-  const data = parseRdata(type, toks.slice(i), line.lineNo, state.origin);
+  if (i >= toks.count) syntax(lineNo, 'missing type');
+  const typeText = toks.text[i++] as string;
+  const type = guard(lineNo, () => typeFromString(typeText));
+  const data = parseRdata(type, toks, i, lineNo, state.origin);
   const finalTtl = ttl ?? state.ttl ?? state.lastTtl ?? options.defaultTtl ?? 3600;
   state.lastOwner = owner;
   state.lastTtl = finalTtl;
@@ -601,6 +763,7 @@ function parseLine(line: Line, state: ParseState, options: ZoneParseOptions): Re
  * Parses master-file text: `$ORIGIN`, `$TTL`, `@`, relative names, omitted owners, parentheses,
  * comments, TTL units, RFC 3597 `\#` rdata. `$INCLUDE` and `$GENERATE` are refused. Also reads
  * the record lines of `dig` output (comments are skipped). Errors carry the line in `offset`.
+ * One pass over the text, linear in its length.
  */
 export function parseZone(text: string, options: ZoneParseOptions = {}): ResourceRecord[] {
   const state: ParseState = {
@@ -608,19 +771,21 @@ export function parseZone(text: string, options: ZoneParseOptions = {}): Resourc
     ttl: undefined,
     lastOwner: undefined,
     lastTtl: undefined,
+    lastOwnerText: undefined,
+    lastOwnerOrigin: undefined,
   };
   const out: ResourceRecord[] = [];
-  for (const line of tokenize(text)) {
-    const first = (line.tokens[0] as Token).text;
-    if (!line.blankOwner && first.startsWith('$')) {
-      const arg = line.tokens[1]?.text;
-      if (first === '$ORIGIN' && arg) state.origin = resolveName(arg, state.origin, line.lineNo);
+  forEachEntry(text, (toks, blankOwner, lineNo) => {
+    const first = toks.text[0] as string;
+    if (!blankOwner && first.startsWith('$')) {
+      const arg = toks.count > 1 ? toks.text[1] : undefined;
+      if (first === '$ORIGIN' && arg) state.origin = resolveName(arg, state.origin, lineNo);
       else if (first === '$TTL' && arg && parseTtl(arg) !== undefined) state.ttl = parseTtl(arg);
-      else syntax(line.lineNo, `unsupported directive ${first.slice(0, 16)}`);
-      continue;
+      else syntax(lineNo, `unsupported directive ${first.slice(0, 16)}`);
+      return;
     }
-    out.push(parseLine(line, state, options));
-  }
+    out.push(parseEntry(toks, blankOwner, lineNo, state, options));
+  });
   return out;
 }
 

@@ -5,6 +5,7 @@ import {
   canonicalRdata,
   canonicalRrset,
   compareCanonicalNames,
+  formatRecord,
   isSubdomainOf,
   labelCount,
   namesEqual,
@@ -137,5 +138,107 @@ describe('zone-file parsing', () => {
       expect(err).toBeInstanceOf(DnsWireError);
       expect(err).toMatchObject({ code: 'bad-syntax', offset: line });
     }
+  });
+
+  it('resolves owners and rdata names the same whether they are plain, escaped or relative', () => {
+    const records = parseZone(
+      [
+        '$ORIGIN Example.',
+        'www 60 IN CNAME a\\.b', // escaped dot: one label
+        'www 60 IN NS \\097b.', // \097 = a
+        'x\\@y 60 IN NS x@y.example.', // @ inside a name is escaped in normal form
+        '$ORIGIN other.',
+        'www 60 IN NS host', // same owner text, new origin
+        '   60 IN NS @',
+        '. 60 IN NS .',
+        'A.B.C. 60 IN PTR *.d.',
+      ].join('\n'),
+    );
+    expect(records.map((r) => [r.name, (r.data as { target: string }).target])).toEqual([
+      ['www.Example.', 'a\\.b.Example.'],
+      ['www.Example.', 'ab.'],
+      ['x\\@y.Example.', 'x\\@y.example.'],
+      ['www.other.', 'host.other.'],
+      ['www.other.', 'other.'],
+      ['.', '.'],
+      ['A.B.C.', '*.d.'],
+    ]);
+  });
+
+  it.each([
+    [`${'a'.repeat(64)}.example. 1 IN A 192.0.2.1`, 'label over 63 octets'],
+    [`${'abcdefg.'.repeat(32)} 1 IN A 192.0.2.1`, 'name over 255 octets'],
+    ['a..example. 1 IN A 192.0.2.1', 'empty label'],
+    ['.a.example. 1 IN A 192.0.2.1', 'leading dot'],
+  ])('refuses %j (%s) as bad syntax', (line) => {
+    expect(() => parseZone(`a. 1 IN A 192.0.2.9\n${line}`)).toThrow(
+      expect.objectContaining({ code: 'bad-syntax', offset: 2 }) as Error,
+    );
+  });
+
+  it('reads TTL units and tells TTLs, classes and types apart', () => {
+    const ttls = ['1h30m', '2W', '1d', '0', '4294967295'].map(
+      (ttl) => parseRecord(`a. ${ttl} IN A 192.0.2.1`).ttl,
+    );
+    expect(ttls).toEqual([5400, 1209600, 86400, 0, 4294967295]);
+    // Not TTLs: a trailing number without unit, an empty unit, too large.
+    for (const bad of ['1h30', 'h', '4294967296', '1x'])
+      expect(() => parseRecord(`a. ${bad} IN A 192.0.2.1`)).toThrow(DnsWireError);
+    const rr = parseRecord('a. IN 1m A 192.0.2.1', { defaultTtl: 7 });
+    expect([rr.ttl, rr.class]).toEqual([60, 1]);
+  });
+
+  it('decodes NAPTR and TXT character-strings: plain, escaped and non-ASCII alike', () => {
+    const naptr = parseRecord('a. 1 IN NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:caf\\195\\169@x!" .')
+      .data as { regexp: string; services: string };
+    expect(naptr.regexp).toBe('!^.*$!sip:café@x!');
+    expect(naptr.services).toBe('E2U+sip');
+    const direct = parseRecord('a. 1 IN NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:café@x!" .').data;
+    expect(direct).toEqual(naptr);
+    const txt = parseRecord('a. 1 IN TXT "tab\there" plain "\\"" "é"').data as {
+      texts: Uint8Array[];
+    };
+    expect(txt.texts.map((t) => Buffer.from(t).toString('hex'))).toEqual([
+      Buffer.from('tab\there').toString('hex'),
+      Buffer.from('plain').toString('hex'),
+      '22',
+      'c3a9',
+    ]);
+    expect(() => parseRecord(`a. 1 IN TXT "${'x'.repeat(256)}"`)).toThrow(DnsWireError);
+    expect(() => parseRecord(`a. 1 IN NAPTR 1 1 "u" "${'x'.repeat(256)}" "" .`)).toThrow(
+      DnsWireError,
+    );
+  });
+
+  it('counts lines through parentheses, quoted newlines and escaped newlines', () => {
+    const text = [
+      'a. 1 IN TXT ( "one"', // 1
+      '  "two" )', // 2
+      'b. 1 IN TXT "multi', // 3
+      'line"', // 4
+      'c. 1 IN TXT x\\', // 5: escaped newline, part of the token
+      'y', // 6
+      'd. 1 IN A 192.0.2.300', // 7
+    ].join('\n');
+    expect(() => parseZone(text)).toThrow(
+      expect.objectContaining({ code: 'bad-syntax', offset: 7 }) as Error,
+    );
+  });
+
+  it('reports the first bad line of a large zone, and reads the zone it formats back', () => {
+    const lines = ['$ORIGIN example.', '$TTL 300', '@ SOA ns hostmaster 1 2 3 4 5'];
+    for (let i = 0; i < 2000; i++)
+      lines.push(
+        `${i % 10}.${i}.n NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:u${i}@x!" .`,
+        `  TXT "v=sbkey1; k=${i}"`,
+      );
+    const records = parseZone(lines.join('\n'));
+    expect(records).toHaveLength(4001);
+    expect(records[4000]?.name).toBe('9.1999.n.example.');
+    expect(parseZone(records.map(formatRecord).join('\n'))).toEqual(records);
+    lines.splice(3000, 0, 'bad 1 IN A 1.2.3');
+    expect(() => parseZone(lines.join('\n'))).toThrow(
+      expect.objectContaining({ code: 'bad-syntax', offset: 3001 }) as Error,
+    );
   });
 });
