@@ -102,7 +102,10 @@ export async function signWithDnssecSignzone(
 export interface OurSignerPhases {
   readonly readParseMs: number;
   readonly signMs: number;
+  /** Formatting and writing on the main thread, including what ran while workers signed. */
   readonly formatWriteMs: number;
+  /** The part of formatWriteMs that overlapped signing (threads > 0). */
+  readonly formatWhileSigningMs?: number;
   readonly records: number;
   readonly rrsigs: number;
 }

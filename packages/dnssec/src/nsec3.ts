@@ -1,11 +1,24 @@
 // NSEC3 hashing (RFC 5155 5) and owner names.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { base32hexEncode, canonicalName, encodeName, normalizeName } from '@switchboard/dns-wire';
 import type { DomainName } from '@switchboard/dns-wire';
 import { DnssecError } from './errors.js';
 
 /** Iterations above this are refused outright (RFC 9276 3.2 recommends 0). */
 const HARD_ITERATION_LIMIT = 2500;
+
+function sha1(data: Uint8Array): Uint8Array {
+  const d = hash('sha1', data, 'buffer');
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+}
+
+function withSalt(data: Uint8Array, salt: Uint8Array): Uint8Array {
+  if (salt.length === 0) return data;
+  const joined = new Uint8Array(data.length + salt.length);
+  joined.set(data);
+  joined.set(salt, data.length);
+  return joined;
+}
 
 /** RFC 5155 5: IH(salt, x, 0) = H(x || salt); IH(salt, x, k) = H(IH(salt, x, k-1) || salt). SHA-1. */
 export function nsec3HashWire(
@@ -15,10 +28,10 @@ export function nsec3HashWire(
 ): Uint8Array {
   if (!Number.isInteger(iterations) || iterations < 0 || iterations > HARD_ITERATION_LIMIT)
     throw new DnssecError('bad-option', 'NSEC3 iterations out of range');
-  let digest = createHash('sha1').update(wireName).update(salt).digest();
-  for (let i = 0; i < iterations; i++)
-    digest = createHash('sha1').update(digest).update(salt).digest();
-  return new Uint8Array(digest);
+  // One-shot hashes (no Hash object per step); no copy when there is no salt (RFC 9276).
+  let digest = sha1(withSalt(wireName, salt));
+  for (let i = 0; i < iterations; i++) digest = sha1(withSalt(digest, salt));
+  return digest;
 }
 
 /** The NSEC3 hash of a name (canonical wire form, lowercased). */

@@ -1,39 +1,56 @@
-// Worker thread for signZoneNsec3Parallel: signs batches of prepared signed-data buffers.
+// Worker thread for signZoneNsec3Parallel: receives the private keys once, then signs batches of
+// signed-data buffers packed into one transferred ArrayBuffer, and answers with the signatures
+// packed the same way (64 octets each), also transferred.
 import { sign } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
-export interface SignBatch {
+/** First message: the keys batches refer to by index. */
+export interface SignerKeys {
   readonly keys: readonly KeyObject[];
   readonly algorithms: readonly number[];
+}
+
+export interface SignBatch {
   /** All signed-data buffers back to back. */
   readonly data: Uint8Array;
   /** offsets[i]..offsets[i+1] is buffer i. */
   readonly offsets: Uint32Array;
-  /** Index into keys for buffer i. */
+  /** Index into the keys for buffer i. */
   readonly keyIndex: Uint8Array;
 }
 
+/** P-256 r||s (RFC 6605) and Ed25519 (RFC 8080) signatures are both 64 octets. */
 export const SIGNATURE_LENGTH = 64;
 
-/** Signs a batch: 64 octets per buffer (P-256 r||s and Ed25519 are both 64). */
-export function signBatch(batch: SignBatch): Uint8Array {
-  const n = batch.keyIndex.length;
-  const out = new Uint8Array(n * SIGNATURE_LENGTH);
-  for (let i = 0; i < n; i++) {
-    const k = batch.keyIndex[i] as number;
-    const key = batch.keys[k] as KeyObject;
-    const data = batch.data.subarray(batch.offsets[i], batch.offsets[i + 1]);
-    const sig =
-      batch.algorithms[k] === 13
-        ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
-        : sign(null, data, key);
-    out.set(sig, i * SIGNATURE_LENGTH);
-  }
-  return out;
+/** A signer over fixed keys: one options object per key, made once. */
+export function batchSigner(init: SignerKeys): (batch: SignBatch) => Uint8Array {
+  const inputs: SignKeyObjectInput[] = init.keys.map((key) => ({
+    key,
+    dsaEncoding: 'ieee-p1363',
+  }));
+  const digests = init.algorithms.map((a) => (a === 13 ? 'sha256' : null));
+  return (batch) => {
+    const n = batch.keyIndex.length;
+    const out = new Uint8Array(n * SIGNATURE_LENGTH);
+    for (let i = 0; i < n; i++) {
+      const k = batch.keyIndex[i] as number;
+      const data = batch.data.subarray(batch.offsets[i], batch.offsets[i + 1]);
+      const sig = sign(digests[k] ?? null, data, inputs[k] as SignKeyObjectInput);
+      if (sig.length !== SIGNATURE_LENGTH) throw new Error('unexpected signature length');
+      out.set(sig, i * SIGNATURE_LENGTH);
+    }
+    return out;
+  };
 }
 
-parentPort?.on('message', (batch: SignBatch) => {
-  const out = signBatch(batch);
+let signBatch: ((batch: SignBatch) => Uint8Array) | undefined;
+parentPort?.on('message', (message: SignerKeys | SignBatch) => {
+  if ('keys' in message) {
+    signBatch = batchSigner(message);
+    return;
+  }
+  if (!signBatch) throw new Error('batch before keys');
+  const out = signBatch(message);
   parentPort?.postMessage(out, [out.buffer as ArrayBuffer]);
 });

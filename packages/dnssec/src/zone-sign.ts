@@ -1,24 +1,28 @@
 // Whole-zone signing with an NSEC3 chain (RFC 5155 7.1, RFC 4035 2), for zone export.
+//
+// Names are handled as their canonical wire form held in a string (one char per octet, char
+// codes 0..255): a map key, the NSEC3 hash input and the RRSIG owner at once, whose parent is
+// `key.slice(1 + key.charCodeAt(0))`. Each RRset's signed data (RFC 4034 3.1.8.1) is built in
+// one reused buffer and handed to a `SignatureSink`, which signs it there (`signZoneNsec3`) or
+// copies it into a batch for a worker thread (`signZoneNsec3Parallel`).
 import { Buffer } from 'node:buffer';
+import { sign as cryptoSign } from 'node:crypto';
+import type { SignKeyObjectInput } from 'node:crypto';
 import {
   RRClass,
   RRType,
+  base32hexEncode,
   canonicalRdata,
-  compareLabelSequences,
-  encodeName,
-  labelsToName,
   lowerLabels,
   nameToLabels,
   normalizeName,
-  base32hexEncode,
-  rdataCodec,
 } from '@switchboard/dns-wire';
-import type { DomainName, RecordOf, ResourceRecord } from '@switchboard/dns-wire';
-import { DnskeyFlag } from './constants.js';
+import type { DomainName, RecordOf, ResourceRecord, RrsigData } from '@switchboard/dns-wire';
+import { DnssecAlgorithm, DnskeyFlag } from './constants.js';
 import type { SigningKey, ZoneSignOptions } from './constants.js';
 import { DnssecError } from './errors.js';
 import { nsec3HashWire } from './nsec3.js';
-import { compareUint8, signBytes, toSerialTime } from './sign.js';
+import { compareUint8, toSerialTime } from './sign.js';
 
 const STRIPPED: ReadonlySet<number> = new Set([
   RRType.RRSIG,
@@ -27,18 +31,103 @@ const STRIPPED: ReadonlySet<number> = new Set([
   RRType.NSEC3PARAM,
 ]);
 
-interface Node {
-  readonly name: DomainName;
-  readonly labels: Uint8Array[];
-  readonly wire: Uint8Array;
-  readonly rrsets: Map<number, ResourceRecord[]>;
+/** RRSIG rdata whose signature the sink fills in (now, or when a worker has made it). */
+export type PendingRrsig = { -readonly [K in keyof RrsigData]: RrsigData[K] };
+
+/**
+ * Receives the signed data of one RRSIG (valid only during the call: the buffer is reused)
+ * and sets `rrsig.signature`, at once or before the zone is handed out.
+ */
+export type SignatureSink = (
+  key: SigningKey,
+  signedData: Uint8Array,
+  rrsig: PendingRrsig,
+  /** Where the RRSIG record is in the output. */
+  index: number,
+) => void;
+
+/** Placeholder until the sink sets the signature. */
+const NO_SIGNATURE = new Uint8Array(0);
+
+/** Names of printable ASCII without escapes: their wire form follows from the text alone. */
+const PLAIN_NAME =
+  /^(?:[\x21-\x2d\x2f-\x5b\x5d-\x7e]{1,63}\.)*[\x21-\x2d\x2f-\x5b\x5d-\x7e]{1,63}\.?$/;
+
+/** The canonical (lowercased) wire form of a name as a string of octets. */
+export function canonicalWireKey(name: DomainName): string {
+  if (name === '.' || name === '') return '\0';
+  const n = name.length;
+  if (n <= 253 && PLAIN_NAME.test(name)) {
+    let key = '';
+    let start = 0;
+    for (;;) {
+      const dot = name.indexOf('.', start);
+      const end = dot < 0 ? n : dot;
+      if (end > start) key += String.fromCharCode(end - start) + name.slice(start, end);
+      if (dot < 0 || dot === n - 1) break;
+      start = dot + 1;
+    }
+    // Only A-Z change: length octets are below 64, label octets printable ASCII.
+    return (key + '\0').toLowerCase();
+  }
+  let key = '';
+  for (const label of lowerLabels(nameToLabels(name)))
+    key += String.fromCharCode(label.length) + octetString(label);
+  return key + '\0';
 }
 
-/** A map key for lowercased labels (one char per octet; U+0100 cannot occur in it). */
-function keyOf(labels: readonly Uint8Array[]): string {
-  let key = '';
-  for (const l of labels) key += String.fromCharCode(...l) + '\u0100';
-  return key;
+function octetString(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[]);
+}
+
+/** Labels of a wire key (root: none), left to right. */
+function wireLabels(key: string): string[] {
+  const labels: string[] = [];
+  for (let p = 0; ;) {
+    const len = key.charCodeAt(p);
+    if (len === 0 || Number.isNaN(len)) return labels;
+    labels.push(key.slice(p + 1, p + 1 + len));
+    p += 1 + len;
+  }
+}
+
+/**
+ * A string whose code-unit order is RFC 4034 6.1 canonical order: labels right to left, each
+ * ended by U+0000. Octets 0 and 1 are escaped (as 1,1 and 1,2) so a label end sorts first.
+ */
+function canonicalSortKey(key: string): string {
+  const labels = wireLabels(key);
+  let out = '';
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const label = labels[i] as string;
+    let low = false;
+    for (let j = 0; j < label.length && !low; j++) low = label.charCodeAt(j) <= 1;
+    out += (low ? escapeLow(label) : label) + '\0';
+  }
+  return out;
+}
+
+function escapeLow(label: string): string {
+  let out = '';
+  for (let j = 0; j < label.length; j++) {
+    const c = label.charCodeAt(j);
+    out += c === 0 ? '\x01\x01' : c === 1 ? '\x01\x02' : label[j];
+  }
+  return out;
+}
+
+interface Node {
+  readonly key: string;
+  readonly labels: number;
+  /** Types present, and their RRsets (same index); few per node, so arrays beat a Map. */
+  readonly types: number[];
+  readonly sets: ResourceRecord[][];
+  glue: boolean;
+}
+
+function rrsetOf(node: Node, type: number): ResourceRecord[] | undefined {
+  const i = node.types.indexOf(type);
+  return i < 0 ? undefined : node.sets[i];
 }
 
 /**
@@ -54,22 +143,38 @@ export function signZoneNsec3(
   keys: readonly SigningKey[],
   options: ZoneSignOptions,
 ): ResourceRecord[] {
-  return buildSignedZone(records, keys, options, signBytes);
+  return buildSignedZone(records, keys, options, directSink());
 }
 
-/** Signs one prepared signed-data buffer; the parallel signer defers the work to workers. */
-export type SignatureSource = (key: SigningKey, signedData: Uint8Array) => Uint8Array;
+/** A sink that signs on the calling thread, with one options object per key. */
+export function directSink(): SignatureSink {
+  const inputs = new Map<SigningKey, SignKeyObjectInput>();
+  return (key, data, rrsig) => {
+    let input = inputs.get(key);
+    if (!input) {
+      input = { key: key.privateKey, dsaEncoding: 'ieee-p1363' };
+      inputs.set(key, input);
+    }
+    const sig = cryptoSign(
+      key.algorithm === DnssecAlgorithm.ECDSAP256SHA256 ? 'sha256' : null,
+      data,
+      input,
+    );
+    rrsig.signature = new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+  };
+}
 
 /** The whole zone-signing pipeline with the signature step injected. */
 export function buildSignedZone(
   records: readonly ResourceRecord[],
   keys: readonly SigningKey[],
   options: ZoneSignOptions,
-  signature: SignatureSource,
+  sink: SignatureSink,
 ): ResourceRecord[] {
   if (keys.length === 0) throw new DnssecError('bad-option', 'no signing keys');
   const origin = normalizeName(options.origin);
-  const originLabels = lowerLabels(nameToLabels(origin));
+  const originKey = canonicalWireKey(origin);
+  const originLabels = wireLabels(originKey).length;
   const salt = options.salt ?? new Uint8Array(0);
   const iterations = options.iterations ?? 0;
   if (salt.length > 255) throw new DnssecError('bad-option', 'NSEC3 salt longer than 255 octets');
@@ -80,52 +185,50 @@ export function buildSignedZone(
   if (options.expiration.getTime() <= options.inception.getTime())
     throw new DnssecError('bad-option', 'expiration must be after inception');
 
-  const nodes = new Map<string, Node>();
-  const nodeFor = (labels: Uint8Array[], name: DomainName): Node => {
-    const lower = lowerLabels(labels);
-    const k = keyOf(lower);
-    let n = nodes.get(k);
-    if (!n) {
-      const wireLen = lower.reduce((a, l) => a + l.length + 1, 1);
-      const wire = new Uint8Array(wireLen);
-      let p = 0;
-      for (const l of lower) {
-        wire[p++] = l.length;
-        wire.set(l, p);
-        p += l.length;
-      }
-      n = { name, labels: lower, wire, rrsets: new Map() };
-      nodes.set(k, n);
+  /** Label count of `key` if it is at or below the origin, else -1. */
+  const labelsUnderOrigin = (key: string): number => {
+    const tail = key.length - originKey.length;
+    if (tail < 0 || !key.endsWith(originKey)) return -1;
+    let p = 0;
+    let count = originLabels;
+    while (p < tail) {
+      p += 1 + key.charCodeAt(p);
+      count++;
     }
-    return n;
-  };
-  const isUnderOrigin = (labels: readonly Uint8Array[]): boolean => {
-    if (labels.length < originLabels.length) return false;
-    for (let i = 1; i <= originLabels.length; i++)
-      if (
-        compareUint8(
-          labels[labels.length - i] as Uint8Array,
-          originLabels[originLabels.length - i] as Uint8Array,
-        ) !== 0
-      )
-        return false;
-    return true;
+    return p === tail ? count : -1;
   };
 
+  const nodes = new Map<string, Node>();
+  let lastName: DomainName | undefined;
+  let lastNode: Node | undefined;
   for (const rr of records) {
     if (STRIPPED.has(rr.type)) continue;
     if (rr.class !== RRClass.IN)
       throw new DnssecError('bad-zone', 'only class IN zones can be signed');
-    const labels = nameToLabels(rr.name);
-    if (!isUnderOrigin(lowerLabels(labels)))
-      throw new DnssecError('bad-zone', 'record outside the zone origin');
-    const node = nodeFor(labels, normalizeName(rr.name));
-    const set = node.rrsets.get(rr.type);
-    if (set) set.push(rr);
-    else node.rrsets.set(rr.type, [rr]);
+    let node: Node;
+    if (rr.name === lastName && lastNode) node = lastNode;
+    else {
+      const key = canonicalWireKey(rr.name);
+      const found = nodes.get(key);
+      if (found) node = found;
+      else {
+        const labels = labelsUnderOrigin(key);
+        if (labels < 0) throw new DnssecError('bad-zone', 'record outside the zone origin');
+        node = { key, labels, types: [], sets: [], glue: false };
+        nodes.set(key, node);
+      }
+      lastName = rr.name;
+      lastNode = node;
+    }
+    const i = node.types.indexOf(rr.type);
+    if (i >= 0) (node.sets[i] as ResourceRecord[]).push(rr);
+    else {
+      node.types.push(rr.type);
+      node.sets.push([rr]);
+    }
   }
-  const apex = nodes.get(keyOf(originLabels));
-  const soa = apex?.rrsets.get(RRType.SOA)?.[0];
+  const apex = nodes.get(originKey);
+  const soa = apex && rrsetOf(apex, RRType.SOA)?.[0];
   if (!apex || !soa || soa.type !== RRType.SOA || 'raw' in soa.data)
     throw new DnssecError('bad-zone', 'the zone has no SOA at its origin');
   const soaData = soa.data as RecordOf<typeof RRType.SOA>['data'];
@@ -133,23 +236,27 @@ export function buildSignedZone(
   const dnskeyTtl = options.dnskeyTtl ?? soa.ttl;
 
   // DNSKEY RRset: keep existing ones, add ours.
-  const dnskeys = (apex.rrsets.get(RRType.DNSKEY) ?? []) as ResourceRecord[];
-  const dnskeyCodec = rdataCodec(RRType.DNSKEY);
+  const dnskeys = rrsetOf(apex, RRType.DNSKEY) ?? [];
   const present = new Set(dnskeys.map((r) => Buffer.from(canonicalRdata(r)).toString('hex')));
   for (const k of keys) {
-    const hex = Buffer.from(dnskeyCodec.encode(k.dnskey)).toString('hex');
-    if (present.has(hex)) continue;
-    present.add(hex);
-    dnskeys.push({
+    const rr: ResourceRecord = {
       name: origin,
       type: RRType.DNSKEY,
       class: RRClass.IN,
       ttl: dnskeyTtl,
       data: k.dnskey,
-    });
+    };
+    const hex = Buffer.from(canonicalRdata(rr)).toString('hex');
+    if (present.has(hex)) continue;
+    present.add(hex);
+    dnskeys.push(rr);
   }
-  apex.rrsets.set(RRType.DNSKEY, dnskeys);
-  apex.rrsets.set(RRType.NSEC3PARAM, [
+  if (!apex.types.includes(RRType.DNSKEY)) {
+    apex.types.push(RRType.DNSKEY);
+    apex.sets.push(dnskeys);
+  }
+  apex.types.push(RRType.NSEC3PARAM);
+  apex.sets.push([
     {
       name: origin,
       type: RRType.NSEC3PARAM,
@@ -160,27 +267,41 @@ export function buildSignedZone(
   ]);
 
   // Zone cuts: NS below the apex. Names strictly below a cut are glue (unsigned, no NSEC3).
-  const cuts: Uint8Array[][] = [];
-  for (const n of nodes.values()) if (n !== apex && n.rrsets.has(RRType.NS)) cuts.push(n.labels);
-  const below = (labels: readonly Uint8Array[], cut: readonly Uint8Array[]): boolean =>
-    labels.length > cut.length &&
-    cut.every(
-      (l, i) => compareUint8(l, labels[labels.length - cut.length + i] as Uint8Array) === 0,
-    );
-  const isGlue = (n: Node): boolean => cuts.some((c) => below(n.labels, c));
-  const isCut = (n: Node): boolean => n !== apex && n.rrsets.has(RRType.NS);
+  const cuts = new Set<string>();
+  for (const n of nodes.values()) if (n !== apex && n.types.includes(RRType.NS)) cuts.add(n.key);
+  const isCut = (n: Node): boolean => n !== apex && cuts.has(n.key);
+  if (cuts.size > 0)
+    for (const n of nodes.values())
+      for (let p = n.key; p.length > originKey.length;) {
+        p = p.slice(1 + p.charCodeAt(0));
+        if (cuts.has(p)) {
+          n.glue = true;
+          break;
+        }
+      }
 
-  // Empty non-terminals between each authoritative name and the apex.
-  const authoritative = [...nodes.values()].filter((n) => !isGlue(n));
-  const nsec3Names = new Map<string, Node>();
-  for (const n of authoritative) {
-    nsec3Names.set(keyOf(n.labels), n);
-    for (let i = 1; n.labels.length - i > originLabels.length; i++) {
-      const anc = n.labels.slice(i);
-      const k = keyOf(anc);
+  // NSEC3 owners: every authoritative name and the empty non-terminals up to the apex.
+  const nsec3Types = new Map<string, number[]>();
+  for (const n of nodes.values()) {
+    if (n.glue) continue;
+    let types: number[];
+    if (isCut(n)) {
+      types = [RRType.NS];
+      if (n.types.includes(RRType.DS)) types.push(RRType.DS, RRType.RRSIG);
+    } else {
+      types = [...n.types];
+      if (types.length > 0) types.push(RRType.RRSIG);
+    }
+    nsec3Types.set(
+      n.key,
+      types.sort((a, b) => a - b),
+    );
+    for (let p = n.key; p.length > originKey.length;) {
+      p = p.slice(1 + p.charCodeAt(0));
       // Seen before: its ancestors were added then too.
-      if (nsec3Names.has(k)) break;
-      nsec3Names.set(k, nodes.get(k) ?? nodeFor(anc, labelsToName(anc)));
+      if (nsec3Types.has(p)) break;
+      // An empty non-terminal, or a node the loop has yet to reach (it then sets its types).
+      nsec3Types.set(p, []);
     }
   }
 
@@ -195,103 +316,117 @@ export function buildSignedZone(
     ksks.push(...(sep.length ? sep : zone));
     zsks.push(...(zone.length ? zone : sep));
   }
-  const signerName = labelsToName(originLabels);
-  const signerWire = encodeName(signerName);
+  // The origin is normalized (escapes for everything but printable ASCII): lowercasing it is
+  // the canonical form.
+  const signerName = origin.toLowerCase();
+  const signerWire = Buffer.from(originKey, 'latin1');
+  const signerText = signerName === '.' ? '' : signerName;
 
-  const signedTypes = (n: Node): number[] => {
-    if (isCut(n)) return n.rrsets.has(RRType.DS) ? [RRType.DS] : [];
-    return [...n.rrsets.keys()];
-  };
-
+  // Signed data: RRSIG rdata without signature, then the RRset in canonical form and order,
+  // each record with the original TTL. Built in one buffer, grown when needed.
+  let scratch = new Uint8Array(1 << 16);
+  let view = new DataView(scratch.buffer);
+  const prefixLen = 18 + signerWire.length;
   const out: ResourceRecord[] = [];
-  // One buffer per signature: RRSIG rdata prefix (RFC 4034 3.1.8.1) + the canonical RRset,
-  // which is built once per RRset and shared by every key.
-  const sign = (n: Node, type: number, rrset: readonly ResourceRecord[]): void => {
+  const sign = (
+    name: DomainName,
+    ownerWire: Uint8Array,
+    labels: number,
+    type: number,
+    rrset: readonly ResourceRecord[],
+  ): void => {
     const first = rrset[0] as ResourceRecord;
-    const signers = type === RRType.DNSKEY ? ksks : zsks;
-    const firstLabel = n.labels[0];
-    const wildcard = firstLabel !== undefined && firstLabel.length === 1 && firstLabel[0] === 0x2a;
-    const labels = n.labels.length - (wildcard ? 1 : 0);
-    const rdatas = rrset.map((r) => canonicalRdata(r)).sort(compareUint8);
-    let bodyLen = 0;
-    let prev: Uint8Array | undefined;
-    const unique: Uint8Array[] = [];
-    for (const rd of rdatas) {
-      if (prev && compareUint8(prev, rd) === 0) continue;
-      prev = rd;
-      unique.push(rd);
-      bodyLen += n.wire.length + 10 + rd.length;
+    const ttl = first.ttl;
+    let rdatas: Uint8Array[];
+    if (rrset.length === 1) rdatas = [canonicalRdata(first)];
+    else {
+      const sorted = rrset.map(canonicalRdata).sort(compareUint8);
+      rdatas = [];
+      let prev: Uint8Array | undefined;
+      for (const rd of sorted) {
+        // RFC 4034 6.3: duplicates removed.
+        if (prev && compareUint8(prev, rd) === 0) continue;
+        prev = rd;
+        rdatas.push(rd);
+      }
     }
-    const prefixLen = 18 + signerWire.length;
-    const signed = new Uint8Array(prefixLen + bodyLen);
-    const dv = new DataView(signed.buffer);
-    dv.setUint16(0, type);
-    dv.setUint8(3, labels);
-    dv.setUint32(4, first.ttl);
-    dv.setUint32(8, expiration);
-    dv.setUint32(12, inception);
-    signed.set(signerWire, 18);
+    let length = prefixLen;
+    for (const rd of rdatas) length += ownerWire.length + 10 + rd.length;
+    if (length > scratch.length) {
+      scratch = new Uint8Array(Math.max(length, scratch.length * 2));
+      view = new DataView(scratch.buffer);
+    }
+    view.setUint16(0, type);
+    view.setUint8(3, labels);
+    view.setUint32(4, ttl);
+    view.setUint32(8, expiration);
+    view.setUint32(12, inception);
+    scratch.set(signerWire, 18);
     let o = prefixLen;
-    for (const rd of unique) {
-      signed.set(n.wire, o);
-      o += n.wire.length;
-      dv.setUint16(o, type);
-      dv.setUint16(o + 2, RRClass.IN);
-      dv.setUint32(o + 4, first.ttl);
-      dv.setUint16(o + 8, rd.length);
-      signed.set(rd, o + 10);
+    for (const rd of rdatas) {
+      scratch.set(ownerWire, o);
+      o += ownerWire.length;
+      view.setUint16(o, type);
+      view.setUint16(o + 2, RRClass.IN);
+      view.setUint32(o + 4, ttl);
+      view.setUint16(o + 8, rd.length);
+      scratch.set(rd, o + 10);
       o += 10 + rd.length;
     }
-    for (const key of signers) {
-      dv.setUint8(2, key.algorithm);
-      dv.setUint16(16, key.keyTag);
-      out.push({
-        name: first.name,
-        type: RRType.RRSIG,
-        class: RRClass.IN,
-        ttl: first.ttl,
-        data: {
-          typeCovered: type,
-          algorithm: key.algorithm,
-          labels,
-          originalTtl: first.ttl,
-          expiration,
-          inception,
-          keyTag: key.keyTag,
-          signerName,
-          signature: signature(key, signed),
-        },
-      });
+    const data = scratch.subarray(0, length);
+    for (const key of type === RRType.DNSKEY ? ksks : zsks) {
+      view.setUint8(2, key.algorithm);
+      view.setUint16(16, key.keyTag);
+      const rrsig: PendingRrsig = {
+        typeCovered: type,
+        algorithm: key.algorithm,
+        labels,
+        originalTtl: ttl,
+        expiration,
+        inception,
+        keyTag: key.keyTag,
+        signerName,
+        signature: NO_SIGNATURE,
+      };
+      out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: rrsig });
+      sink(key, data, rrsig, out.length - 1);
     }
   };
 
-  // NSEC3 chain.
-  const hashed = [...nsec3Names.values()].map((n) => ({
-    node: n,
-    hash: nsec3HashWire(n.wire, salt, iterations),
-  }));
-  hashed.sort((a, b) => compareUint8(a.hash, b.hash));
-  for (let i = 1; i < hashed.length; i++)
-    if (
-      compareUint8(
-        (hashed[i - 1] as { hash: Uint8Array }).hash,
-        (hashed[i] as { hash: Uint8Array }).hash,
-      ) === 0
-    )
-      throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
-  const nsec3Records: ResourceRecord[] = [];
-  for (let i = 0; i < hashed.length; i++) {
-    const { node, hash } = hashed[i] as { node: Node; hash: Uint8Array };
-    const next = (hashed[(i + 1) % hashed.length] as { hash: Uint8Array }).hash;
-    let types: number[];
-    if (isCut(node)) {
-      types = [RRType.NS, ...(node.rrsets.has(RRType.DS) ? [RRType.DS, RRType.RRSIG] : [])];
-    } else {
-      types = [...node.rrsets.keys()];
-      if (types.length > 0) types.push(RRType.RRSIG);
+  // Emit in canonical owner order: data, then signatures.
+  const ordered = [...nodes.values()].map((n) => ({ n, sortKey: canonicalSortKey(n.key) }));
+  ordered.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+  for (const { n } of ordered) {
+    const order = n.types.map((_, i) => i);
+    order.sort((a, b) => (n.types[a] as number) - (n.types[b] as number));
+    const ownerWire = Buffer.from(n.key, 'latin1');
+    const wildcard = n.key.charCodeAt(0) === 1 && n.key.charCodeAt(1) === 0x2a;
+    const labels = n.labels - (wildcard ? 1 : 0);
+    const cut = isCut(n);
+    for (const i of order) {
+      const t = n.types[i] as number;
+      const rrset = n.sets[i] as ResourceRecord[];
+      for (const rr of rrset) out.push(rr);
+      if (n.glue || (cut && t !== RRType.DS)) continue;
+      sign((rrset[0] as ResourceRecord).name, ownerWire, labels, t, rrset);
     }
-    nsec3Records.push({
-      name: `${base32hexEncode(hash)}.${signerName === '.' ? '' : signerName}`,
+  }
+  // NSEC3 chain: base32hex keeps the hash order, so the owner labels sort as the hashes do.
+  const hashed: { key: string; hash: Uint8Array; label: string }[] = [];
+  for (const key of nsec3Types.keys()) {
+    const hash = nsec3HashWire(Buffer.from(key, 'latin1'), salt, iterations);
+    hashed.push({ key, hash, label: base32hexEncode(hash) });
+  }
+  hashed.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  for (let i = 1; i < hashed.length; i++)
+    if ((hashed[i - 1] as { label: string }).label === (hashed[i] as { label: string }).label)
+      throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
+
+  for (let i = 0; i < hashed.length; i++) {
+    const { key, label } = hashed[i] as { key: string; label: string };
+    const next = (hashed[(i + 1) % hashed.length] as { hash: Uint8Array }).hash;
+    const nsec3: ResourceRecord = {
+      name: `${label}.${signerText}`,
       type: RRType.NSEC3,
       class: RRClass.IN,
       ttl: nsec3Ttl,
@@ -301,37 +436,15 @@ export function buildSignedZone(
         iterations,
         salt,
         nextHashedOwner: next,
-        types: types.sort((a, b) => a - b),
+        types: nsec3Types.get(key) as number[],
       },
-    });
-  }
-
-  // Emit in canonical owner order: data, then signatures.
-  const ordered = [...nodes.values()].sort((a, b) => compareLabelSequences(a.labels, b.labels));
-  for (const n of ordered) {
-    const glue = isGlue(n);
-    const types = [...n.rrsets.keys()].sort((a, b) => a - b);
-    const toSign = glue ? [] : signedTypes(n);
-    for (const t of types) {
-      const rrset = n.rrsets.get(t) as ResourceRecord[];
-      out.push(...rrset);
-      if (toSign.includes(t)) sign(n, t, rrset);
-    }
-  }
-  for (const [i, rr] of nsec3Records.entries()) {
-    out.push(rr);
-    const label = new TextEncoder().encode(
-      base32hexEncode((hashed[i] as { hash: Uint8Array }).hash),
-    );
-    const wire = new Uint8Array(1 + label.length + signerWire.length);
-    wire[0] = label.length;
-    wire.set(label, 1);
-    wire.set(signerWire, 1 + label.length);
-    sign(
-      { name: rr.name, labels: [label, ...originLabels], wire, rrsets: new Map() },
-      RRType.NSEC3,
-      [rr],
-    );
+    };
+    out.push(nsec3);
+    const ownerWire = new Uint8Array(1 + label.length + signerWire.length);
+    ownerWire[0] = label.length;
+    for (let j = 0; j < label.length; j++) ownerWire[1 + j] = label.charCodeAt(j);
+    ownerWire.set(signerWire, 1 + label.length);
+    sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
   }
   return out;
 }

@@ -1,4 +1,11 @@
-import { RRClass, RRType, isRecordType, nameLabels, parseZone } from '@switchboard/dns-wire';
+import {
+  RRClass,
+  RRType,
+  compareCanonicalNames,
+  isRecordType,
+  nameLabels,
+  parseZone,
+} from '@switchboard/dns-wire';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
@@ -201,5 +208,94 @@ describe('signZoneNsec3Parallel', () => {
     await expect(
       signZoneNsec3Parallel(parseZone(ZONE_TEXT), [ksk], { ...opts, threads: 0 }),
     ).rejects.toThrow(DnssecError);
+  });
+});
+
+describe('zone signing with unusual names', () => {
+  // Escaped octets 0 and 1 (which must sort before any other octet and after a label's end),
+  // upper case, a wildcard, and one owner written without its trailing dot.
+  const text = `$ORIGIN ${APEX}
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 60
+  NS ns1
+ns1 A 192.0.2.1
+a A 192.0.2.2
+a\\000 A 192.0.2.3
+a\\001 A 192.0.2.4
+a\\002 A 192.0.2.5
+B.a A 192.0.2.6
+*.w TXT "wild"
+Z.y.x A 192.0.2.7
+`;
+  const zsk = generateSigningKey(13, { flags: 256 });
+  const ksk = generateSigningKey(13);
+  const records = [
+    ...parseZone(text),
+    {
+      name: `m.${APEX.slice(0, -1)}`,
+      type: RRType.A,
+      class: RRClass.IN,
+      ttl: 300,
+      data: { address: '192.0.2.8' },
+    } as ResourceRecord,
+  ];
+  const opts = { origin: APEX.toUpperCase(), inception: INCEPTION, expiration: EXPIRATION };
+
+  it('emits owners in canonical order, signed with the right labels count', () => {
+    const signed = signZoneNsec3(records, [ksk, zsk], opts);
+    const owners = signed.filter((r) => r.type !== RRType.NSEC3 && r.type !== RRType.RRSIG);
+    for (let i = 1; i < owners.length; i++)
+      expect(
+        compareCanonicalNames(
+          (owners[i - 1] as ResourceRecord).name,
+          (owners[i] as ResourceRecord).name,
+        ),
+      ).toBeLessThanOrEqual(0);
+    expect(owners.map((r) => r.name)).toContain(`a\\000.${APEX}`);
+    for (const sig of signed) {
+      if (!isRecordType(sig, RRType.RRSIG)) continue;
+      expect(sig.data.signerName).toBe(APEX);
+      const rrset = signed.filter((r) => r.type === sig.data.typeCovered && r.name === sig.name);
+      const key = sig.data.keyTag === ksk.keyTag ? ksk : zsk;
+      expect(verifyRrsig(rrset, sig, key.dnskey, NOW)).toEqual({ ok: true });
+      if (sig.name.startsWith('*.')) expect(sig.data.labels).toBe(nameLabels(sig.name).length - 1);
+    }
+    // Its wire form ends in the origin's octets, but not at a label boundary.
+    const lookalike: ResourceRecord = {
+      name: 'x\\004e164.switchboard.test.',
+      type: RRType.A,
+      class: RRClass.IN,
+      ttl: 1,
+      data: { address: '192.0.2.9' },
+    };
+    expect(() => signZoneNsec3([...records, lookalike], [ksk, zsk], opts)).toThrow(DnssecError);
+    // Names: apex, ns1, a, a\000, a\001, a\002, B.a, *.w, w (ENT), Z.y.x, y.x, x (ENTs), m.
+    expect(signed.filter((r) => r.type === RRType.NSEC3)).toHaveLength(13);
+  });
+
+  it('in parallel: the same zone, handed out in order as signatures arrive', async () => {
+    const sync = signZoneNsec3(records, [ksk, zsk], opts);
+    const ends: number[] = [];
+    const par = await signZoneNsec3Parallel(records, [ksk, zsk], {
+      ...opts,
+      threads: 2,
+      batchSize: 2,
+      onReady: (done, end) => {
+        ends.push(end);
+        for (const r of done.slice(0, end))
+          if (isRecordType(r, RRType.RRSIG)) expect(r.data.signature).toHaveLength(64);
+      },
+    });
+    expect(par.map((r) => `${r.name} ${r.type}`)).toEqual(sync.map((r) => `${r.name} ${r.type}`));
+    expect(ends.at(-1)).toBe(par.length);
+    expect([...ends].sort((a, b) => a - b)).toEqual(ends);
+    await expect(
+      signZoneNsec3Parallel(records, [ksk, zsk], {
+        ...opts,
+        onReady: () => {
+          throw new Error('disk full');
+        },
+      }),
+    ).rejects.toThrow('disk full');
   });
 });
