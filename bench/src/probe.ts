@@ -59,6 +59,16 @@ export function queryOnce(
   });
 }
 
+/** Waits until anything answers a query on `port` (for reference peers that are no DNS server). */
+export async function waitForReply(port: number, apex: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await queryOnce(port, apex, RRType.SOA, 500)) return;
+    await sleep(250);
+  }
+  throw new Error(`nothing answered on port ${port} after ${timeoutMs} ms`);
+}
+
 /** Waits until the peer answers the apex SOA authoritatively (large zones take a while to load). */
 export async function waitForZone(port: number, apex: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -18,5 +18,7 @@ export interface PeerDefinition {
   readonly description: string;
   /** `unsigned` peers sign online; `presigned` peers load the NSEC3 zone from dnssec-signzone. */
   readonly zone: 'unsigned' | 'presigned' | 'none';
+  /** Not a DNS server but a reference point: answers are not checked, goals ignore it. */
+  readonly reference?: boolean;
   start(options: PeerStart): Promise<RunningPeer>;
 }

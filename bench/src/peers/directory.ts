@@ -20,7 +20,7 @@ export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
       const entriesFile = join(o.workDir, 'entries.json');
       writeFileSync(entriesFile, JSON.stringify(entries));
       const apiPort = await freePort();
-      return startDaemon({
+      const running = await startDaemon({
         name: 'switchboard',
         command: process.execPath,
         args: [child, o.workDir, entriesFile, String(o.port), String(apiPort)],
@@ -28,6 +28,30 @@ export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
         logFile: join(o.workDir, 'directory.log'),
         ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
       });
+      // Measured once every RRset is signed ahead of queries, as BIND and NSD are measured
+      // with their zone signed; the time this takes counts as start-up time.
+      try {
+        await waitUntilWarm(apiPort, 900_000);
+      } catch (err) {
+        await running.stop();
+        throw err;
+      }
+      return running;
     },
   };
+}
+
+async function waitUntilWarm(apiPort: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/healthz`);
+      if (res.ok && ((await res.json()) as { warm?: boolean }).warm === true) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('directory did not finish signing its zone');
+    // Once a second: /healthz is rate limited per client (120 a minute by default).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
