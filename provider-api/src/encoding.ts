@@ -19,17 +19,17 @@ export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-// RFC 8410 SubjectPublicKeyInfo prefix for a raw 32-byte Ed25519 key.
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-/** A raw 32-byte Ed25519 public key as a KeyObject, or undefined if it is not one. */
+/**
+ * A raw 32-byte Ed25519 public key as a KeyObject, or undefined if it is not one. Imported as a
+ * JWK (RFC 8037): the same key as its RFC 8410 SubjectPublicKeyInfo, but about ten times
+ * cheaper to import than DER, which goes through OpenSSL's generic decoders (~250 us a key).
+ */
 export function ed25519PublicKey(raw: Uint8Array): KeyObject | undefined {
   if (raw.length !== 32) return undefined;
   try {
     return createPublicKey({
-      key: Buffer.concat([ED25519_SPKI_PREFIX, raw]),
-      format: 'der',
-      type: 'spki',
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+      format: 'jwk',
     });
   } catch {
     return undefined;
