@@ -20,7 +20,7 @@ export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
       const entriesFile = join(o.workDir, 'entries.json');
       writeFileSync(entriesFile, JSON.stringify(entries));
       const apiPort = await freePort();
-      const running = await startDaemon({
+      const running = startDaemon({
         name: 'switchboard',
         command: process.execPath,
         args: [child, o.workDir, entriesFile, String(o.port), String(apiPort)],
