@@ -87,8 +87,18 @@ export function createProviderApp(
     maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
   };
   // Limits are keyed by network prefix (IPv4 /32, IPv6 /64): one IPv6 host holds a whole /64.
-  const clientAddress = (req: Request): string =>
-    clientPrefix(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  // Prefixes of recent addresses are kept (a client sends many requests; bounded map).
+  const prefixes = new Map<string, string>();
+  const clientAddress = (req: Request): string => {
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    let prefix = prefixes.get(address);
+    if (prefix === undefined) {
+      if (prefixes.size >= 10_000) prefixes.clear();
+      prefix = clientPrefix(address);
+      prefixes.set(address, prefix);
+    }
+    return prefix;
+  };
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
   const device = (req: Request, rawBody: Buffer): Promise<string> =>
@@ -174,9 +184,14 @@ export function createProviderApp(
     res.json(await prekeys.checkDigest(deps, accountId, body.digest));
   });
   bind('getPrekeyBundle', async (req, res, input) => {
-    res.json(
-      await prekeys.fetchBundle(deps, input.params['address'] as string, clientAddress(req)),
+    const bundle = await prekeys.fetchBundle(
+      deps,
+      input.params['address'] as string,
+      clientAddress(req),
     );
+    // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
+    // express's ETag, which would hash every (never repeated) body for nothing.
+    res.set('Cache-Control', 'no-store').type('json').end(JSON.stringify(bundle));
   });
 
   bind('purchaseCredit', async (req, res, input) => {

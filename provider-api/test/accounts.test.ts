@@ -48,6 +48,10 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     const b = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
     expect(b.status).toBe(200);
     expect(b.json.kyberLastResort).toBe(false);
+    // One-time keys: never cached, and no ETag to revalidate against.
+    expect(b.headers.get('cache-control')).toBe('no-store');
+    expect(b.headers.get('etag')).toBeNull();
+    expect(b.headers.get('content-type')).toMatch(/^application\/json/);
     const bundle = PreKeyBundle.new(
       b.json.registrationId,
       b.json.deviceId,
