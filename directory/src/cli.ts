@@ -9,10 +9,14 @@ import { loadOrCreateZoneKey } from './keys.js';
 import { trustAnchorClause } from './publish-api.js';
 import { OnlineSigner } from './signer.js';
 import { DirectoryStore } from './store.js';
-import { zoneFileText } from './transfer.js';
+import { unsignedRecords } from './transfer.js';
 import { defaultZoneSettings } from './zone.js';
+import type { ZoneSnapshot } from './zone.js';
 import { ZoneState } from './zone-state.js';
 import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
+import type { ResourceRecord } from '@switchboard/dns-wire';
+import { signZoneNsec3Parallel } from '@switchboard/dnssec';
+import type { SigningKey } from '@switchboard/dnssec';
 
 const USAGE = `usage: switchboard-directory <export|ds> [--data DIR]
   export   print the zone, pre-signed with NSEC3, as a zone file
@@ -55,11 +59,53 @@ async function main(argv: readonly string[]): Promise<number> {
     const settings = { ...defaultZoneSettings(config.apex), nameServers: config.nameServers };
     const signer = new OnlineSigner(keys.key, config.apex);
     const zone = await ZoneState.load(store, settings, keys.key, signer);
-    process.stdout.write(zoneFileText(zone.signedZone(Date.now() / 1000), config.apex));
+    await writeSignedZone(zone.snapshot, keys.key, signer, Date.now() / 1000);
     return 0;
   } finally {
     await database.close();
   }
+}
+
+/**
+ * Prints the snapshot signed with NSEC3 (RFC 9276: no salt, no extra iterations), SOA first,
+ * as `zoneFileText(signZoneForExport(...))` would, but with the signatures made on worker
+ * threads and the text written in chunks as they arrive (not one string for the whole zone).
+ */
+async function writeSignedZone(
+  snapshot: ZoneSnapshot,
+  key: SigningKey,
+  signer: OnlineSigner,
+  now: number,
+): Promise<void> {
+  const apex = snapshot.settings.apex;
+  const { inception, expiration } = signer.validityWindow(now);
+  const records = unsignedRecords(snapshot);
+  const soa = records.filter((r) => r.type === RRType.SOA);
+  const lines = [
+    `; ${apex} serial ${snapshot.serial}, pre-signed with NSEC3 for export`,
+    `$ORIGIN ${apex}`,
+    ...soa.map(formatRecord),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  let written = 0;
+  await signZoneNsec3Parallel(records, [key], {
+    origin: apex,
+    inception,
+    expiration,
+    dnskeyTtl: snapshot.settings.dnskeyTtl,
+    onReady: (signed, end) => {
+      const chunk: string[] = [];
+      for (; written < end; written++) {
+        const rr = signed[written] as ResourceRecord;
+        if (rr.type !== RRType.SOA) chunk.push(formatRecord(rr));
+        if (chunk.length === 4096) {
+          process.stdout.write(`${chunk.join('\n')}\n`);
+          chunk.length = 0;
+        }
+      }
+      if (chunk.length > 0) process.stdout.write(`${chunk.join('\n')}\n`);
+    },
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -4,6 +4,7 @@ import { DEFAULT_ENUM_APEX, normaliseApex } from '@switchboard/e164';
 import type { NotifyTarget } from './notify.js';
 import { parseNotifyTarget } from './notify.js';
 import type { RrlConfig } from './rrl.js';
+import type { TcpLimits } from './server.js';
 import { DEFAULT_RRL } from './rrl.js';
 import type { TsigKey } from './tsig.js';
 import { parseTsigKey } from './tsig.js';
@@ -24,6 +25,7 @@ export interface DirectoryConfig {
   readonly tsigKey?: TsigKey;
   readonly transferAllowFrom: readonly string[];
   readonly rrl: RrlConfig;
+  readonly tcp: TcpLimits;
   /** JSON file of provider keys used until the charter trust list is wired in. */
   readonly providersFile: string;
   readonly logLevel: string;
@@ -65,6 +67,16 @@ function nonNegative(
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0)
     throw new DirectoryConfigError(`${name} must be a whole number >= 0`);
+  return n;
+}
+
+function positive(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+): number {
+  const n = nonNegative(env, name, fallback);
+  if (n === 0) throw new DirectoryConfigError(`${name} must be a whole number >= 1`);
   return n;
 }
 
@@ -123,6 +135,12 @@ export function directoryConfigFromEnv(
       ...DEFAULT_RRL,
       responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),
       slip: nonNegative(env, 'DIRECTORY_RRL_SLIP', DEFAULT_RRL.slip),
+    },
+    tcp: {
+      idleMs: positive(env, 'DIRECTORY_TCP_IDLE_MS', 10_000),
+      messageDeadlineMs: positive(env, 'DIRECTORY_TCP_MESSAGE_DEADLINE_MS', 10_000),
+      maxConnections: positive(env, 'DIRECTORY_TCP_MAX_CONNECTIONS', 200),
+      maxConnectionsPerClient: positive(env, 'DIRECTORY_TCP_MAX_PER_CLIENT', 16),
     },
     providersFile: env['DIRECTORY_PROVIDERS_FILE'] ?? join(dir, 'providers.json'),
     logLevel: env['DIRECTORY_LOG_LEVEL'] ?? env['LOG_LEVEL'] ?? 'info',

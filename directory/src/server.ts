@@ -95,7 +95,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   const respond: Responder = (packet, transport, client) =>
     processPacket(packet, transport, client, config);
   const tcp = createServer({ pauseOnConnect: false });
-  const sockets = new Set<Socket>();
+  const sockets = new Map<Socket, TcpActivity>();
   const maxTcp = config.tcp?.maxConnections ?? 200;
   const maxPerClient = config.tcp?.maxConnectionsPerClient ?? 16;
   // Open connections per client prefix: one client must not take every slot (slowloris).
@@ -103,19 +103,23 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   tcp.on('connection', (socket) => {
     const client = clientPrefix(socket.remoteAddress ?? '', config.tcp?.clientPrefix);
     const held = perClient.get(client) ?? 0;
-    if (sockets.size >= maxTcp || held >= maxPerClient) {
+    // When every slot is taken, the connection idle the longest (no message under way, no
+    // answer owed) makes room (RFC 7766 6.2.3): clients holding connections open without using
+    // them cannot lock others out, whatever number of addresses they hold them from.
+    if (held >= maxPerClient || (sockets.size >= maxTcp && !closeIdlest(sockets))) {
       socket.destroy();
       return;
     }
     perClient.set(client, held + 1);
-    sockets.add(socket);
+    const activity: TcpActivity = { lastActive: performance.now(), inMessage: false, owed: 0 };
+    sockets.set(socket, activity);
     socket.on('close', () => {
       sockets.delete(socket);
       const left = (perClient.get(client) ?? 1) - 1;
       if (left > 0) perClient.set(client, left);
       else perClient.delete(client);
     });
-    handleTcp(socket, config, respond);
+    handleTcp(socket, activity, config, respond);
   });
   tcp.on('error', (err) => config.logger.error({ err }, 'dns tcp listener error'));
   await new Promise<void>((resolve, reject) => {
@@ -164,10 +168,36 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   };
 }
 
-function closeTcp(tcp: Server, sockets: Set<Socket>): Promise<void> {
+/** What a TCP connection is doing, for choosing one to close when all slots are taken. */
+interface TcpActivity {
+  /** `performance.now()` of the last byte in or answer out. */
+  lastActive: number;
+  /** A message has begun arriving and is not complete. */
+  inMessage: boolean;
+  /** Answers not yet written. */
+  owed: number;
+}
+
+/** Closes the connection idle the longest; false if every connection is busy. */
+function closeIdlest(sockets: Map<Socket, TcpActivity>): boolean {
+  let idlest: Socket | undefined;
+  let since = Infinity;
+  for (const [socket, a] of sockets) {
+    if (!a.inMessage && a.owed === 0 && a.lastActive < since) {
+      idlest = socket;
+      since = a.lastActive;
+    }
+  }
+  if (!idlest) return false;
+  sockets.delete(idlest);
+  idlest.destroy();
+  return true;
+}
+
+function closeTcp(tcp: Server, sockets: Map<Socket, TcpActivity>): Promise<void> {
   return new Promise<void>((resolve) => {
     tcp.close(() => resolve());
-    for (const s of sockets) s.destroy();
+    for (const s of sockets.keys()) s.destroy();
   });
 }
 
@@ -205,7 +235,12 @@ function slipped(bytes: Uint8Array): Uint8Array | undefined {
   }
 }
 
-function handleTcp(socket: Socket, config: DnsServerConfig, respond: Responder): void {
+function handleTcp(
+  socket: Socket,
+  activity: TcpActivity,
+  config: DnsServerConfig,
+  respond: Responder,
+): void {
   let buffered: Buffer = Buffer.alloc(0);
   let busy = Promise.resolve();
   // RFC 7766 6.2.3 idle timeout: any byte resets it, so between messages it is the idle time;
@@ -220,6 +255,7 @@ function handleTcp(socket: Socket, config: DnsServerConfig, respond: Responder):
   socket.on('close', endMessage);
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: Buffer) => {
+    activity.lastActive = performance.now();
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
     if (buffered.length > 70_000) {
       socket.destroy();
@@ -231,8 +267,11 @@ function handleTcp(socket: Socket, config: DnsServerConfig, respond: Responder):
       const packet = buffered.subarray(2, 2 + length);
       buffered = Buffer.from(buffered.subarray(2 + length));
       endMessage();
+      activity.owed += 1;
       // Answers go out in order; one slow AXFR does not interleave with the next answer.
       busy = busy.then(() => {
+        activity.owed -= 1;
+        activity.lastActive = performance.now();
         if (socket.destroyed) return;
         let outcome: Outcome;
         try {
@@ -253,6 +292,7 @@ function handleTcp(socket: Socket, config: DnsServerConfig, respond: Responder):
     }
     // A message has begun (in this chunk or before): its deadline runs from its first byte and
     // later bytes do not extend it.
+    activity.inMessage = buffered.length > 0;
     if (buffered.length > 0 && !socket.destroyed) {
       messageDeadline ??= setTimeout(() => socket.destroy(), deadlineMs);
     }

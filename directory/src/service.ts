@@ -75,6 +75,7 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
     transferAllowFrom: config.transferAllowFrom,
     rrl: config.rrl,
+    dnsTcp: config.tcp,
     providers,
     logger,
   });

@@ -93,6 +93,50 @@ describe('DNS over TCP under a slowloris attack', () => {
   });
 });
 
+describe('DNS over TCP when every slot is taken', () => {
+  let t: TestDirectory;
+  const holders: Socket[] = [];
+
+  beforeAll(async () => {
+    // Small limits so the table fills quickly: 12 slots, 4 per client address.
+    t = await startTestDirectory({
+      extra: { dnsTcp: { maxConnections: 12, maxConnectionsPerClient: 4 } },
+    });
+  });
+  afterAll(async () => {
+    for (const s of holders) s.destroy();
+    await t.close();
+  });
+
+  it('closes the longest idle connection for a new client, but never one mid-message', async () => {
+    const port = t.dir.dns.port;
+    const closed = new Set<Socket>();
+    // Four addresses take every slot: three hold idle connections, one is mid-message.
+    const busy: Socket[] = [];
+    for (const host of ['127.0.1.1', '127.0.1.2', '127.0.1.3', '127.0.1.4']) {
+      for (let i = 0; i < 4 && holders.length < 12; i += 1) {
+        const socket = await opened(port, host);
+        socket.on('error', () => undefined);
+        socket.on('close', () => closed.add(socket));
+        holders.push(socket);
+        if (host === '127.0.1.4') {
+          socket.write(Buffer.from([0])); // a message has begun
+          busy.push(socket);
+        }
+        await sleep(5); // distinct last-activity times
+      }
+    }
+    expect(holders).toHaveLength(12);
+    await sleep(100);
+    expect(closed.size).toBe(0);
+    // A new client is answered: the oldest idle connection made room.
+    const answer = await tcpQuery(port, '127.0.1.9');
+    expect(answer.answers.some((rr) => rr.type === RRType.SOA)).toBe(true);
+    expect(await waitFor(() => Promise.resolve(closed.has(holders[0]!)), 5_000)).toBe(true);
+    for (const s of busy) expect(closed.has(s)).toBe(false);
+  });
+});
+
 describe('DNS over TCP message deadline', () => {
   let t: TestDirectory;
 

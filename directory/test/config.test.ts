@@ -1,0 +1,35 @@
+import { DirectoryConfigError, directoryConfigFromEnv } from '../src/config.js';
+
+describe('directoryConfigFromEnv', () => {
+  it('has safe defaults for the TCP limits and reads each from the environment', () => {
+    expect(directoryConfigFromEnv('/data', {}).tcp).toEqual({
+      idleMs: 10_000,
+      messageDeadlineMs: 10_000,
+      maxConnections: 200,
+      maxConnectionsPerClient: 16,
+    });
+    const config = directoryConfigFromEnv('/data', {
+      DIRECTORY_TCP_IDLE_MS: '3000',
+      DIRECTORY_TCP_MESSAGE_DEADLINE_MS: '2000',
+      DIRECTORY_TCP_MAX_CONNECTIONS: '1000',
+      DIRECTORY_TCP_MAX_PER_CLIENT: '8',
+    });
+    expect(config.tcp).toEqual({
+      idleMs: 3000,
+      messageDeadlineMs: 2000,
+      maxConnections: 1000,
+      maxConnectionsPerClient: 8,
+    });
+  });
+
+  it('names the variable when a limit is not a whole number of at least 1', () => {
+    for (const bad of ['0', '-1', '1.5', 'lots']) {
+      expect(() => directoryConfigFromEnv('/data', { DIRECTORY_TCP_MAX_CONNECTIONS: bad })).toThrow(
+        DirectoryConfigError,
+      );
+      expect(() => directoryConfigFromEnv('/data', { DIRECTORY_TCP_IDLE_MS: bad })).toThrow(
+        /DIRECTORY_TCP_IDLE_MS/,
+      );
+    }
+  });
+});
