@@ -411,19 +411,32 @@ export function buildSignedZone(
       sign((rrset[0] as ResourceRecord).name, ownerWire, labels, t, rrset);
     }
   }
-  // NSEC3 chain: base32hex keeps the hash order, so the owner labels sort as the hashes do.
-  const hashed: { key: string; hash: Uint8Array; label: string }[] = [];
+  // NSEC3 chain, in hash order.
+  // Sorted by hash: the first four octets as a number, then the rest.
+  const hashed: { key: string; hash: Uint8Array; top: number }[] = [];
   for (const key of nsec3Types.keys()) {
     const hash = nsec3HashWire(Buffer.from(key, 'latin1'), salt, iterations);
-    hashed.push({ key, hash, label: base32hexEncode(hash) });
+    const top =
+      (((hash[0] as number) << 24) |
+        ((hash[1] as number) << 16) |
+        ((hash[2] as number) << 8) |
+        (hash[3] as number)) >>>
+      0;
+    hashed.push({ key, hash, top });
   }
-  hashed.sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  hashed.sort((a, b) => a.top - b.top || compareUint8(a.hash, b.hash));
   for (let i = 1; i < hashed.length; i++)
-    if ((hashed[i - 1] as { label: string }).label === (hashed[i] as { label: string }).label)
+    if (
+      compareUint8(
+        (hashed[i - 1] as { hash: Uint8Array }).hash,
+        (hashed[i] as { hash: Uint8Array }).hash,
+      ) === 0
+    )
       throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
 
   for (let i = 0; i < hashed.length; i++) {
-    const { key, label } = hashed[i] as { key: string; label: string };
+    const { key, hash } = hashed[i] as { key: string; hash: Uint8Array };
+    const label = base32hexEncode(hash);
     const next = (hashed[(i + 1) % hashed.length] as { hash: Uint8Array }).hash;
     const nsec3: ResourceRecord = {
       name: `${label}.${signerText}`,
