@@ -22,7 +22,7 @@ import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { axfrMessages, ixfrRecords, transferMessages } from './transfer.js';
 import type { TsigKey, TsigStream } from './tsig.js';
-import { signTsigResponse, tsigStream, verifyTsigRequest } from './tsig.js';
+import { signTsigResponse, tsigErrorResponse, tsigStream, verifyTsigRequest } from './tsig.js';
 import type { ZoneState } from './zone-state.js';
 
 /** Who may transfer the zone (RFC 5936 section 6). */
@@ -359,10 +359,11 @@ export function processPacket(
   try {
     const check = verifyTsigRequest(packet, config.transfer.tsigKeys, nowSeconds);
     if (check.status === 'failed') {
-      // RFC 8945 5.2: NOTAUTH with the TSIG error; unsigned, as the key or MAC is unusable.
+      // RFC 8945 5.2: NOTAUTH carrying the TSIG error (signed only for BADTIME).
       const reply = errorResponse(query, Rcode.NOTAUTH, query.questions);
       config.onResponse?.(transport, Rcode.NOTAUTH, 'tsig');
-      return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'tsig' };
+      const bytes = tsigErrorResponse(encodeMessage(reply), check, nowSeconds);
+      return { kind: 'reply', messages: [bytes], identity: 'tsig' };
     }
     if (check.status === 'ok') {
       tsig = tsigStream(check.key, check.part);

@@ -216,17 +216,19 @@ export function tsigStream(key: TsigKey, request: TsigPart): TsigStream {
 }
 
 function tsigRecord(
-  key: TsigKey,
+  key: { readonly name: string },
   timeSigned: number,
   mac: Uint8Array,
   originalId: number,
   error: number,
   otherData: Uint8Array,
+  algorithm: string = HMAC_SHA256,
+  fudge: number = FUDGE,
 ): Buffer {
   const rdata = Buffer.concat([
-    encodeName(canonicalName(HMAC_SHA256)),
+    encodeName(canonicalName(algorithm)),
     u48(timeSigned),
-    u16b(FUDGE),
+    u16b(fudge),
     u16b(mac.length),
     Buffer.from(mac),
     u16b(originalId),
@@ -242,6 +244,53 @@ function tsigRecord(
     u16b(rdata.length),
     rdata,
   ]);
+}
+
+function withRecord(msg: Uint8Array, record: Uint8Array): Uint8Array {
+  const out = Buffer.concat([Buffer.from(msg), record]);
+  out.writeUInt16BE(u16(out, 10) + 1, 10);
+  return out;
+}
+
+/**
+ * Adds the TSIG a failed request is owed to its encoded NOTAUTH response (RFC 8945 5.2, 5.3.2):
+ * for BADKEY and BADSIG an unsigned TSIG (no MAC) naming the request's key and algorithm; for
+ * BADTIME a TSIG signed with the key, carrying the request's Time Signed (so the client can
+ * check it) and the server's clock in Other Data (so the client can see the skew). `now` in
+ * seconds.
+ */
+export function tsigErrorResponse(
+  msg: Uint8Array,
+  check: Extract<TsigCheck, { status: 'failed' }>,
+  now: number,
+): Uint8Array {
+  const { part } = check;
+  if (check.error === Rcode.BADTIME && check.key) {
+    const otherData = u48(Math.floor(now));
+    const prev = Buffer.concat([u16b(part.mac.length), Buffer.from(part.mac)]);
+    const mac = hmac(check.key, [
+      prev,
+      msg,
+      variables(check.key.name, HMAC_SHA256, part.timeSigned, FUDGE, check.error, otherData, false),
+    ]);
+    return withRecord(
+      msg,
+      tsigRecord(check.key, part.timeSigned, mac, part.originalId, check.error, otherData),
+    );
+  }
+  return withRecord(
+    msg,
+    tsigRecord(
+      { name: part.keyName },
+      part.timeSigned,
+      new Uint8Array(0),
+      part.originalId,
+      check.error,
+      new Uint8Array(0),
+      part.algorithm,
+      part.fudge,
+    ),
+  );
 }
 
 /**
@@ -265,12 +314,10 @@ export function signTsigResponse(
   ]);
   stream.previousMac = mac;
   stream.signedOne = true;
-  const out = Buffer.concat([
-    Buffer.from(msg),
+  return withRecord(
+    msg,
     tsigRecord(stream.key, timeSigned, mac, stream.originalId, error, otherData),
-  ]);
-  out.writeUInt16BE(u16(out, 10) + 1, 10);
-  return out;
+  );
 }
 
 /** Signs a request (NOTIFY) with a TSIG; returns the signed bytes and the MAC. */
@@ -285,12 +332,10 @@ export function signTsigRequest(
     msg,
     variables(key.name, HMAC_SHA256, timeSigned, FUDGE, 0, new Uint8Array(0), false),
   ]);
-  const out = Buffer.concat([
-    Buffer.from(msg),
-    tsigRecord(key, timeSigned, mac, id, 0, new Uint8Array(0)),
-  ]);
-  out.writeUInt16BE(u16(out, 10) + 1, 10);
-  return { bytes: out, mac };
+  return {
+    bytes: withRecord(msg, tsigRecord(key, timeSigned, mac, id, 0, new Uint8Array(0))),
+    mac,
+  };
 }
 
 /** Parses `name:base64secret` (the knotc/BIND `hmac-sha256:name:secret` prefix is accepted). */

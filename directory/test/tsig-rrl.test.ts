@@ -1,9 +1,19 @@
-import { encodeMessage, Rcode, RRType } from '@switchboard/dns-wire';
+import { createHmac } from 'node:crypto';
+import {
+  decodeMessage,
+  encodeMessage,
+  encodeName,
+  Rcode,
+  RRClass,
+  RRType,
+} from '@switchboard/dns-wire';
 import { ResponseRateLimiter } from '../src/rrl.js';
 import {
   parseTsigKey,
   signTsigRequest,
+  findTsig,
   signTsigResponse,
+  tsigErrorResponse,
   tsigStream,
   verifyTsigRequest,
 } from '../src/tsig.js';
@@ -46,6 +56,55 @@ describe('TSIG (RFC 8945, hmac-sha256)', () => {
       error: Rcode.BADTIME,
     });
     expect(verifyTsigRequest(request, [key], NOW)).toEqual({ status: 'none' });
+  });
+
+  it('answers a failed request with the TSIG error: unsigned for BADSIG, signed for BADTIME', () => {
+    const { bytes, mac: requestMac } = signTsigRequest(request, key, NOW);
+    const notauth = encodeMessage({
+      ...decodeMessage(request),
+      qr: true,
+      rcode: Rcode.NOTAUTH,
+    });
+    // BADSIG (and BADKEY): a TSIG with the error and no MAC (RFC 8945 5.3.2).
+    const tampered = Buffer.from(bytes);
+    tampered[13] = tampered[13]! ^ 1;
+    const badsig = verifyTsigRequest(tampered, [key], NOW);
+    if (badsig.status !== 'failed') throw new Error('expected a failure');
+    const unsigned = tsigErrorResponse(notauth, badsig, NOW);
+    const part = findTsig(unsigned)!;
+    expect(decodeMessage(unsigned).rcode).toBe(Rcode.NOTAUTH);
+    expect(part).toMatchObject({ keyName: 'xfr.example.', error: Rcode.BADSIG, timeSigned: NOW });
+    expect(part.mac).toHaveLength(0);
+    // BADTIME: signed so the client can check it; Time Signed is the request's, Other Data the
+    // server's clock. The client's check, written out from RFC 8945 4.3.3 and 5.3.2:
+    const later = NOW + 1000;
+    const badtime = verifyTsigRequest(bytes, [key], later);
+    if (badtime.status !== 'failed') throw new Error('expected a failure');
+    expect(badtime.error).toBe(Rcode.BADTIME);
+    const signed = tsigErrorResponse(notauth, badtime, later);
+    const t = findTsig(signed)!;
+    expect(t).toMatchObject({ error: Rcode.BADTIME, timeSigned: NOW, fudge: 300 });
+    expect(Buffer.from(t.otherData).readUIntBE(0, 6)).toBe(later);
+    const u48 = (n: number): Buffer => {
+      const b = Buffer.alloc(6);
+      b.writeUIntBE(n, 0, 6);
+      return b;
+    };
+    const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+    const expected = createHmac('sha256', key.secret)
+      .update(Buffer.concat([u16(requestMac.length), Buffer.from(requestMac)]))
+      .update(notauth)
+      .update(encodeName('xfr.example.'))
+      .update(u16(RRClass.ANY))
+      .update(Buffer.alloc(4))
+      .update(encodeName('hmac-sha256.'))
+      .update(u48(NOW))
+      .update(u16(300))
+      .update(u16(Rcode.BADTIME))
+      .update(u16(6))
+      .update(u48(later))
+      .digest();
+    expect(Buffer.from(t.mac)).toEqual(expected);
   });
 
   it('refuses weak or malformed keys', () => {

@@ -110,7 +110,7 @@ describe('zone transfer access', () => {
     await t.close();
   });
 
-  it('allows AXFR from a listed address without TSIG, and answers a wrong key with NOTAUTH', async () => {
+  it('allows AXFR from a listed address without TSIG, and answers a wrong key with NOTAUTH and BADKEY', async () => {
     const port = String(t.dir.dns.port);
     const open = await run('kdig', ['-p', port, '@127.0.0.1', APEX, 'AXFR']);
     expect(open.stdout).toMatch(/\tSOA\t/);
@@ -124,7 +124,19 @@ describe('zone transfer access', () => {
       APEX,
       'AXFR',
     ]);
-    expect(wrong.stdout + wrong.stderr).toMatch(/NOTAUTH/);
+    // NOTAUTH with the TSIG error in the reply's TSIG record (RFC 8945 5.2.1): kdig and dig
+    // both report BADKEY from it.
+    expect(wrong.stdout + wrong.stderr).toMatch(/BADKEY/);
     expect(wrong.stdout).not.toMatch(/\tDNSKEY\t/);
+    const digWrong = await run('dig', [
+      '-y',
+      `hmac-sha256:wrong.key:${Buffer.alloc(32, 1).toString('base64')}`,
+      '-p',
+      port,
+      '@127.0.0.1',
+      APEX,
+      'AXFR',
+    ]);
+    expect(digWrong.stdout + digWrong.stderr).toMatch(/BADKEY/);
   });
 });
