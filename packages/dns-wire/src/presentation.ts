@@ -73,24 +73,31 @@ function quoteText(text: string): string {
   return `"${text}"`;
 }
 
-/** The last few RRSIG times formatted: a zone's signatures share one or two values. */
-const timeCache = new Map<number, string>();
-
+/** `YYYYMMDDHHmmSS` (UTC) of seconds since the epoch, by civil-date arithmetic (no Date object). */
 function formatTime(t: number): string {
-  const cached = timeCache.get(t);
-  if (cached !== undefined) return cached;
-  const d = new Date(t * 1000);
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  const text =
-    p(d.getUTCFullYear(), 4) +
-    p(d.getUTCMonth() + 1) +
-    p(d.getUTCDate()) +
-    p(d.getUTCHours()) +
-    p(d.getUTCMinutes()) +
-    p(d.getUTCSeconds());
-  if (timeCache.size >= 8) timeCache.clear();
-  timeCache.set(t, text);
-  return text;
+  const days = Math.floor(t / 86400);
+  let rest = t - days * 86400;
+  const hh = Math.floor(rest / 3600);
+  rest -= hh * 3600;
+  const mm = Math.floor(rest / 60);
+  const ss = rest - mm * 60;
+  // Days to a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level date algorithms").
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${String(y).padStart(4, '0')}${two(m)}${two(d)}${two(hh)}${two(mm)}${two(ss)}`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 function formatRdata(rr: ResourceRecord): string {

@@ -241,4 +241,30 @@ describe('zone-file parsing', () => {
       expect.objectContaining({ code: 'bad-syntax', offset: 3001 }) as Error,
     );
   });
+
+  it('formats RRSIG times as YYYYMMDDHHmmSS (UTC) across leap years and the 32-bit range', () => {
+    const times = [0, 59, 86399, 951782400, 951868800, 1709164800, 4102444799, 4294967295];
+    for (let t = 0; t < 4294967295; t += 7777777) times.push(t);
+    for (const t of times) {
+      const text = formatRecord({
+        name: 'a.',
+        type: RRType.RRSIG,
+        class: 1,
+        ttl: 1,
+        data: {
+          typeCovered: 1,
+          algorithm: 13,
+          labels: 1,
+          originalTtl: 1,
+          expiration: t,
+          inception: 0,
+          keyTag: 1,
+          signerName: 'a.',
+          signature: new Uint8Array(64),
+        },
+      });
+      const want = new Date(t * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+      expect(text).toContain(` ${want} 19700101000000 `);
+    }
+  });
 });
