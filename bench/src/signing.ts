@@ -1,7 +1,10 @@
 // Export signing: the same unsigned zone, the same two keys (made by dnssec-keygen), NSEC3
 // without salt and with 0 extra iterations (RFC 9276), signed by dnssec-signzone and by our
 // @switchboard/dnssec `signZoneNsec3` (run as its own Node process, end to end: read, parse,
-// sign, format, write), each pinned to the same core.
+// sign, format, write); the one-core variants are pinned to the same core. dnssec-signzone's defaults verify every
+// signature it made before writing; -P skips that, as our signer always does (the bench checks
+// our output with dnssec-verify afterwards, untimed). Both sign the same RRsets, except that
+// dnssec-signzone also signs the DNSKEY RRset with the ZSK (one signature more).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -152,8 +155,8 @@ export async function signWithOurs(
     id,
     command:
       threads > 0
-        ? `node sign-export.js (signZoneNsec3Parallel, ${threads} threads)`
-        : 'node sign-export.js (signZoneNsec3)',
+        ? `node sign-export.js (parse, build and format on the main thread; signZoneNsec3Parallel signatures on ${threads} worker threads; no verification of its own output)`
+        : 'node sign-export.js (signZoneNsec3, one thread; no verification of its own output)',
     seconds: r.seconds,
     ok: true,
     phases,
