@@ -1,10 +1,10 @@
 // Export signing: the same unsigned zone, the same two keys (made by dnssec-keygen), NSEC3
 // without salt and with 0 extra iterations (RFC 9276), signed by dnssec-signzone and by our
 // @switchboard/dnssec `signZoneNsec3` (run as its own Node process, end to end: read, parse,
-// sign, format, write); the one-core variants are pinned to the same core. dnssec-signzone's defaults verify every
-// signature it made before writing; -P skips that, as our signer always does (the bench checks
-// our output with dnssec-verify afterwards, untimed). Both sign the same RRsets, except that
-// dnssec-signzone also signs the DNSKEY RRset with the ZSK (one signature more).
+// sign, format, write); the one-core variants are pinned to the same core. dnssec-signzone's
+// defaults verify every signature it made before writing; -P skips that, as our signer always
+// does (the bench checks our output with dnssec-verify afterwards, untimed). Both sign the same
+// RRsets, except that dnssec-signzone also signs the DNSKEY RRset with the ZSK (one more).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
