@@ -1,5 +1,7 @@
 // Load on loopback: autocannon as fast as answered, or evenly paced requests at a fixed rate;
 // successful requests per second and latency percentiles.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 import { percentile } from './stats.js';
@@ -16,6 +18,11 @@ export interface HttpLoadResult {
   readonly seconds: number;
   /** Requests per second asked for (fixed-rate runs only). */
   readonly targetRate?: number;
+  /**
+   * CPU time the server process (all its threads) used during the run, when its pid was given
+   * (Linux): unlike rates, not skewed by other work on the machine.
+   */
+  readonly serverCpuMs?: number;
 }
 
 /** A run's figures plus every 2xx latency, for merging runs (not written to results). */
@@ -35,6 +42,8 @@ export interface HttpLoadOptions {
    */
   readonly overallRate?: number;
   readonly method: 'GET' | 'POST';
+  /** The server's process id, to measure its CPU time during the run (Linux /proc). */
+  readonly serverPid?: number;
   /** Path (and body) of the i-th request. */
   readonly request: (i: number) => { path: string; body?: string };
 }
@@ -46,9 +55,34 @@ export async function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadRes
   return withoutSamples(await runHttpLoadSamples(options));
 }
 
+let clockTicks: number | undefined;
+
+/** User + system CPU time of a process and all its threads so far (ms), or undefined. */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 /** {@link runHttpLoad} keeping every 2xx latency too, for {@link mergeHttpLoads}. */
 export async function runHttpLoadSamples(options: HttpLoadOptions): Promise<HttpLoadRun> {
-  if (options.overallRate !== undefined) return runPacedLoad(options, options.overallRate);
+  const pid = options.serverPid;
+  const cpu0 = pid === undefined ? undefined : processCpuMs(pid);
+  const run =
+    options.overallRate !== undefined
+      ? await runPacedLoad(options, options.overallRate)
+      : await runAutocannon(options);
+  const cpu1 = pid === undefined ? undefined : processCpuMs(pid);
+  return cpu0 === undefined || cpu1 === undefined ? run : { ...run, serverCpuMs: cpu1 - cpu0 };
+}
+
+async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
   let counter = 0;
   const latenciesMs: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -172,6 +206,9 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
   const seconds = runs.reduce((s, r) => s + r.seconds, 0);
   const sorted = Float64Array.from(runs.flatMap((r) => r.latenciesMs)).sort();
   const targetRate = runs[0]?.targetRate;
+  const cpu = runs.every((r) => r.serverCpuMs !== undefined)
+    ? runs.reduce((sum, r) => sum + (r.serverCpuMs ?? 0), 0)
+    : undefined;
   return {
     rps: seconds > 0 ? Math.round(ok / seconds) : 0,
     ok,
@@ -181,7 +218,13 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds: round1(seconds),
     ...(targetRate !== undefined ? { targetRate } : {}),
+    ...(cpu !== undefined ? { serverCpuMs: Math.round(cpu) } : {}),
   };
+}
+
+/** Server CPU microseconds per 2xx response, when measured. */
+export function cpuPerRequestUs(r: HttpLoadResult): number | undefined {
+  return r.serverCpuMs === undefined || r.ok === 0 ? undefined : (r.serverCpuMs * 1000) / r.ok;
 }
 
 /** The figures of a run without its latency samples (for results files). */

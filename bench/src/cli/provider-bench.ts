@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialectName } from '@switchboard/db';
 import type { HttpLoadResult, HttpLoadRun } from '../http-load.js';
-import { mergeHttpLoads, runHttpLoad, runHttpLoadSamples } from '../http-load.js';
+import { cpuPerRequestUs, mergeHttpLoads, runHttpLoad, runHttpLoadSamples } from '../http-load.js';
 import { startHttpChild } from '../http-child.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort } from '../process.js';
@@ -171,9 +171,11 @@ async function main(): Promise<void> {
 
       // Both fetch the same target ids in the same order over as many connections.
       const bundle =
-        (url: string, prefix: string, overallRate?: number) => (): Promise<HttpLoadRun> =>
+        (server: RunningPeer, url: string, prefix: string, overallRate?: number) =>
+        (): Promise<HttpLoadRun> =>
           runHttpLoadSamples({
             url,
+            serverPid: server.pid,
             connections: args.connections,
             seconds: args.seconds / args.rounds,
             ...(overallRate !== undefined ? { overallRate } : {}),
@@ -186,8 +188,8 @@ async function main(): Promise<void> {
         bundleRow,
         await alternate(
           args.rounds,
-          bundle(providerUrl, '/v1/keys/bundles/'),
-          bundle(bareUrl, '/bundle/'),
+          bundle(provider.peer, providerUrl, '/v1/keys/bundles/'),
+          bundle(bare.peer, bareUrl, '/bundle/'),
         ),
       );
       console.log(
@@ -197,8 +199,8 @@ async function main(): Promise<void> {
         rateRow,
         await alternate(
           args.rounds,
-          bundle(providerUrl, '/v1/keys/bundles/', args.rate),
-          bundle(bareUrl, '/bundle/', args.rate),
+          bundle(provider.peer, providerUrl, '/v1/keys/bundles/', args.rate),
+          bundle(bare.peer, bareUrl, '/bundle/', args.rate),
         ),
       );
       console.log(
@@ -212,16 +214,21 @@ async function main(): Promise<void> {
         console.log(`[${dialect}] ${note}`);
       }
 
-      const register = (url: string, path: string): Promise<HttpLoadResult> =>
+      const register = (server: RunningPeer, url: string, path: string): Promise<HttpLoadResult> =>
         runHttpLoad({
           url,
+          serverPid: server.pid,
           connections: args.connections,
           amount: bodies.length,
           method: 'POST',
           request: (i) => ({ path, body: bodies[i % bodies.length] ?? '{}' }),
         });
-      registerRow.bare = await register(`http://127.0.0.1:${bPort}`, '/register');
-      registerRow.provider = await register(`http://127.0.0.1:${pPort}`, '/v1/accounts');
+      registerRow.bare = await register(bare.peer, `http://127.0.0.1:${bPort}`, '/register');
+      registerRow.provider = await register(
+        provider.peer,
+        `http://127.0.0.1:${pPort}`,
+        '/v1/accounts',
+      );
       console.log(
         `[${dialect}] registration: provider ${registerRow.provider.rps}/s (${registerRow.provider.non2xx} non-2xx), bare ${registerRow.bare.rps}/s`,
       );
@@ -240,34 +247,52 @@ async function main(): Promise<void> {
     'provider req/s',
     'p50 ms',
     'p99 ms',
+    'CPU us/req',
     'non-2xx',
     'bare express req/s',
     'p50 ms',
     'p99 ms',
+    'CPU us/req',
     'x bare',
+    'x bare CPU',
   ];
   const body = rows.map((r) =>
     r.error !== undefined || !r.provider || !r.bare
-      ? [r.dialect, r.operation, 'error', '', '', '', '', '', '', (r.error ?? '').slice(0, 60)]
+      ? [
+          r.dialect,
+          r.operation,
+          'error',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          '',
+          (r.error ?? '').slice(0, 60),
+        ]
       : [
           r.dialect,
           r.operation,
           cell(r.provider.rps),
           cell(r.provider.p50Ms, 1),
           cell(r.provider.p99Ms, 1),
+          cell(cpuPerRequestUs(r.provider)),
           cell(r.provider.non2xx + r.provider.errors),
           cell(r.bare.rps),
           cell(r.bare.p50Ms, 1),
           cell(r.bare.p99Ms, 1),
+          cell(cpuPerRequestUs(r.bare)),
           // At a fixed rate both answer the same rate: latency is what counts there.
           r.provider.targetRate === undefined ? cell(ratio(r.provider.rps, r.bare.rps), 2) : '-',
+          cell(cpuRatio(r.provider, r.bare), 2),
         ],
   );
   const goals = goalLines(rows, args.rate);
   const load1 = loadavg();
-  console.log(
-    '\nProvider API on loopback (autocannon); x bare = provider req/s / bare express req/s, same run',
-  );
+  console.log(`\n${LEGEND}`);
   console.log(table([header, ...body]));
   console.log(`\n${goals.join('\n')}`);
   console.log(
@@ -304,6 +329,8 @@ async function main(): Promise<void> {
         '',
         markdownTable([header, ...body]),
         '',
+        `${LEGEND}.`,
+        '',
         ...goals.map((g) => `- ${g}`),
         '',
         `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
@@ -314,6 +341,16 @@ async function main(): Promise<void> {
   if (!args.noSave) save();
   if (args.keep) console.log(`work dir kept: ${work}`);
   else rmSync(work, { recursive: true, force: true });
+}
+
+const LEGEND =
+  'Provider API on loopback; x bare = provider req/s / bare express req/s, same run; CPU us/req = CPU time of the server process (all threads, not PostgreSQL itself) per 2xx response; x bare CPU = bare CPU us/req / provider CPU us/req, the throughput ratio of two CPU-bound servers, not skewed by other load on the machine';
+
+/** Bare CPU per request over the provider's (what `x bare` is when both are CPU-bound). */
+function cpuRatio(provider: HttpLoadResult, bare: HttpLoadResult): number | undefined {
+  const p = cpuPerRequestUs(provider);
+  const b = cpuPerRequestUs(bare);
+  return p === undefined || b === undefined || p === 0 ? undefined : b / p;
 }
 
 /** Whether the issue-5 goals are met, one line each (PostgreSQL for reference). */
@@ -333,8 +370,9 @@ function goalLines(rows: readonly Row[], rate: number): string[] {
     const free = find(dialect, false);
     if (free?.provider && free.bare) {
       const x = ratio(free.provider.rps, free.bare.rps) ?? 0;
+      const cpu = cpuRatio(free.provider, free.bare);
       lines.push(
-        `${label}: ${dialect} bundle fetch at least ${GOAL.ratio}x bare express: ${x.toFixed(2)}x, ${verdict(x >= GOAL.ratio)}`,
+        `${label}: ${dialect} bundle fetch at least ${GOAL.ratio}x bare express: ${x.toFixed(2)}x, ${verdict(x >= GOAL.ratio)}${cpu === undefined ? '' : ` (by CPU per request: ${cpu.toFixed(2)}x, ${verdict(cpu >= GOAL.ratio)})`}`,
       );
     }
     const fixed = find(dialect, true)?.provider;
