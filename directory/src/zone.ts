@@ -52,7 +52,6 @@ export interface ZoneSnapshot {
   readonly nodes: ReadonlyMap<string, Node>;
   /** Which entry serial each number node was built from (for reuse). */
   readonly builtFrom: ReadonlyMap<string, number>;
-  readonly entries: ReadonlyMap<string, NumberEntry>;
 }
 
 /** Builds the snapshot for `serial` from all entries, reusing unchanged nodes of `previous`. */
@@ -66,7 +65,6 @@ export function buildZone(
   const { apex } = settings;
   const nodes = new Map<string, Node>();
   const builtFrom = new Map<string, number>();
-  const byName = new Map<string, NumberEntry>();
   const apexNode = new Map<number, readonly ResourceRecord[]>();
   apexNode.set(RRType.SOA, [
     {
@@ -113,7 +111,6 @@ export function buildZone(
   nodes.set(apex, apexNode);
   for (const entry of entries) {
     const name = enumNameFor(entry.number, apex);
-    byName.set(name, entry);
     builtFrom.set(name, entry.serial);
     const old =
       previous?.builtFrom.get(name) === entry.serial ? previous.nodes.get(name) : undefined;
@@ -129,7 +126,7 @@ export function buildZone(
     }
     nodes.set(name, node);
   }
-  return { settings, serial, nodes, builtFrom, entries: byName };
+  return { settings, serial, nodes, builtFrom };
 }
 
 /** How a query name relates to the zone. */
