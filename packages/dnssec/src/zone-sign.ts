@@ -17,7 +17,14 @@ import {
   nameToLabels,
   normalizeName,
 } from '@switchboard/dns-wire';
-import type { DomainName, RecordOf, ResourceRecord, RrsigData } from '@switchboard/dns-wire';
+import type {
+  DomainName,
+  NaptrData,
+  RecordOf,
+  ResourceRecord,
+  RrsigData,
+  TxtData,
+} from '@switchboard/dns-wire';
 import { DnssecAlgorithm, DnskeyFlag } from './constants.js';
 import type { SigningKey, ZoneSignOptions } from './constants.js';
 import { DnssecError } from './errors.js';
@@ -114,6 +121,79 @@ function escapeLow(label: string): string {
     out += c === 0 ? '\x01\x01' : c === 1 ? '\x01\x02' : label[j];
   }
   return out;
+}
+
+/**
+ * Wire octets of a key, in a buffer reused from call to call: valid until the next call (the
+ * signing step copies it into the signed data, hashing reads it at once).
+ */
+const wireScratch = Buffer.alloc(256);
+function wireOf(key: string): Uint8Array {
+  return wireScratch.subarray(0, wireScratch.write(key, 0, 'latin1'));
+}
+
+function isUint16(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= 0xffff;
+}
+
+/** True if every char is ASCII and the string fits a character-string (then octets = chars). */
+function isShortAscii(text: string): boolean {
+  if (text.length > 255) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/**
+ * `canonicalRdata`, with the two types a directory zone is made of (NAPTR with ASCII fields,
+ * TXT) encoded straight into one array; anything else, or any value out of range, goes through
+ * the generic codec (which also reports the errors).
+ */
+export function zoneRdata(rr: ResourceRecord): Uint8Array {
+  if (rr.type === RRType.TXT && !('raw' in rr.data)) {
+    const { texts } = rr.data as TxtData;
+    let length = 0;
+    for (const t of texts) {
+      if (t.length > 255) return canonicalRdata(rr);
+      length += 1 + t.length;
+    }
+    if (texts.length === 0) return canonicalRdata(rr);
+    const out = new Uint8Array(length);
+    let o = 0;
+    for (const t of texts) {
+      out[o] = t.length;
+      out.set(t, o + 1);
+      o += 1 + t.length;
+    }
+    return out;
+  }
+  if (rr.type === RRType.NAPTR && !('raw' in rr.data)) {
+    const d = rr.data as NaptrData;
+    if (
+      !isUint16(d.order) ||
+      !isUint16(d.preference) ||
+      !isShortAscii(d.flags) ||
+      !isShortAscii(d.services) ||
+      !isShortAscii(d.regexp)
+    )
+      return canonicalRdata(rr);
+    // RFC 4034 6.2: the replacement name is lowercased.
+    const replacement = canonicalWireKey(d.replacement);
+    const out = new Uint8Array(
+      7 + d.flags.length + d.services.length + d.regexp.length + replacement.length,
+    );
+    out[0] = d.order >>> 8;
+    out[1] = d.order & 0xff;
+    out[2] = d.preference >>> 8;
+    out[3] = d.preference & 0xff;
+    let o = 4;
+    for (const text of [d.flags, d.services, d.regexp]) {
+      out[o++] = text.length;
+      for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
+    }
+    for (let i = 0; i < replacement.length; i++) out[o++] = replacement.charCodeAt(i);
+    return out;
+  }
+  return canonicalRdata(rr);
 }
 
 interface Node {
@@ -338,9 +418,9 @@ export function buildSignedZone(
     const first = rrset[0] as ResourceRecord;
     const ttl = first.ttl;
     let rdatas: Uint8Array[];
-    if (rrset.length === 1) rdatas = [canonicalRdata(first)];
+    if (rrset.length === 1) rdatas = [zoneRdata(first)];
     else {
-      const sorted = rrset.map(canonicalRdata).sort(compareUint8);
+      const sorted = rrset.map(zoneRdata).sort(compareUint8);
       rdatas = [];
       let prev: Uint8Array | undefined;
       for (const rd of sorted) {
@@ -399,7 +479,7 @@ export function buildSignedZone(
   for (const { n } of ordered) {
     const order = n.types.map((_, i) => i);
     order.sort((a, b) => (n.types[a] as number) - (n.types[b] as number));
-    const ownerWire = Buffer.from(n.key, 'latin1');
+    const ownerWire = wireOf(n.key);
     const wildcard = n.key.charCodeAt(0) === 1 && n.key.charCodeAt(1) === 0x2a;
     const labels = n.labels - (wildcard ? 1 : 0);
     const cut = isCut(n);
@@ -415,7 +495,7 @@ export function buildSignedZone(
   // Sorted by hash: the first four octets as a number, then the rest.
   const hashed: { key: string; hash: Uint8Array; top: number }[] = [];
   for (const key of nsec3Types.keys()) {
-    const hash = nsec3HashWire(Buffer.from(key, 'latin1'), salt, iterations);
+    const hash = nsec3HashWire(wireOf(key), salt, iterations);
     const top =
       (((hash[0] as number) << 24) |
         ((hash[1] as number) << 16) |

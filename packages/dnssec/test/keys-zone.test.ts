@@ -1,6 +1,7 @@
 import {
   RRClass,
   RRType,
+  canonicalRdata,
   compareCanonicalNames,
   isRecordType,
   nameLabels,
@@ -26,6 +27,7 @@ import {
   signingKeyFromPrivateKey,
   verifyRrsig,
 } from '../src/index.js';
+import { zoneRdata } from '../src/zone-sign.js';
 import { APEX, EXPIRATION, INCEPTION, NOW } from './test-zone.js';
 
 describe('keys', () => {
@@ -297,5 +299,29 @@ Z.y.x A 192.0.2.7
         },
       }),
     ).rejects.toThrow('disk full');
+  });
+});
+
+describe('zoneRdata', () => {
+  it('equals canonicalRdata for NAPTR and TXT, plain or not, and for other types', () => {
+    const text = [
+      'a. 1 IN NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:u1@Example.NET!" .',
+      'a. 1 IN NAPTR 65535 0 "" "" "" Repl.Example.',
+      'a. 1 IN NAPTR 1 2 "U" "E2U+sip" "!^.*$!sip:caf\\195\\169@x!" a\\.B.c.',
+      'a. 1 IN NAPTR 1 2 "U" "E2U+sip" "!^.*$!sip:café@x!" \\065.',
+      'a. 1 IN TXT "v=sbkey1; k=abc" "" "\\000\\255"',
+      'a. 1 IN TXT ""',
+      'a. 1 IN NS Ns1.Example.',
+      'a. 1 IN A 192.0.2.1',
+    ].join('\n');
+    for (const rr of parseZone(text)) expect(zoneRdata(rr)).toEqual(canonicalRdata(rr));
+    const huge: ResourceRecord = {
+      name: 'a.',
+      type: RRType.NAPTR,
+      class: RRClass.IN,
+      ttl: 1,
+      data: { order: 70000, preference: 1, flags: '', services: '', regexp: '', replacement: '.' },
+    };
+    expect(() => zoneRdata(huge)).toThrow();
   });
 });
