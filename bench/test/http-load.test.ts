@@ -1,0 +1,89 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import type { HttpLoadRun } from '../src/http-load.js';
+import {
+  cpuPerRequestUs,
+  mergeHttpLoads,
+  processCpuMs,
+  runHttpLoadSamples,
+} from '../src/http-load.js';
+
+const run = (ok: number, seconds: number, latenciesMs: number[], cpu?: number): HttpLoadRun => ({
+  rps: Math.round(ok / seconds),
+  ok,
+  non2xx: 1,
+  errors: 0,
+  p50Ms: 0,
+  p99Ms: 0,
+  seconds,
+  latenciesMs,
+  ...(cpu === undefined ? {} : { serverCpuMs: cpu }),
+});
+
+describe('mergeHttpLoads', () => {
+  it('takes rates over the summed time and percentiles over every response', () => {
+    const a = run(
+      100,
+      1,
+      Array.from({ length: 100 }, () => 1),
+      50,
+    );
+    const b = run(
+      300,
+      2,
+      Array.from({ length: 300 }, (_, i) => (i < 290 ? 2 : 40)),
+      150,
+    );
+    const merged = mergeHttpLoads([a, b]);
+    expect(merged).toMatchObject({ ok: 400, seconds: 3, rps: 133, non2xx: 2, serverCpuMs: 200 });
+    expect(merged.p50Ms).toBe(2);
+    expect(merged.p99Ms).toBe(40);
+    expect(cpuPerRequestUs(merged)).toBe(500);
+    expect(mergeHttpLoads([a, run(1, 1, [1])]).serverCpuMs).toBeUndefined();
+  });
+});
+
+describe('paced load', () => {
+  it('sends exactly rate x seconds requests and measures every answer', async () => {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.statusCode = req.url === '/fail' ? 500 : 200;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await runHttpLoadSamples({
+        url: `http://127.0.0.1:${port}`,
+        connections: 3,
+        seconds: 0.25,
+        overallRate: 200,
+        method: 'GET',
+        serverPid: process.pid,
+        request: (i) => ({ path: i === 7 ? '/fail' : `/p/${i}` }),
+      });
+      // Every request once (arrival order over several connections may differ).
+      const expected = Array.from({ length: 50 }, (_, i) => (i === 7 ? '/fail' : `/p/${i}`));
+      expect([...paths].sort()).toEqual(expected.sort());
+      expect(result).toMatchObject({ ok: 49, non2xx: 1, errors: 0, targetRate: 200 });
+      expect(result.latenciesMs).toHaveLength(49);
+      if (existsSync('/proc/self/stat')) expect(result.serverCpuMs).toBeGreaterThanOrEqual(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('reads a process CPU time that only grows', () => {
+    if (!existsSync('/proc/self/stat')) return;
+    const before = processCpuMs(process.pid);
+    let x = 0;
+    for (let i = 0; i < 1e6; i++) x += Math.sqrt(i);
+    expect(x).toBeGreaterThan(0);
+    const after = processCpuMs(process.pid);
+    expect(before).toBeGreaterThanOrEqual(0);
+    expect(after).toBeGreaterThanOrEqual(before!);
+    expect(processCpuMs(2 ** 30)).toBeUndefined();
+  });
+});
