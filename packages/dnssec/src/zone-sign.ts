@@ -20,6 +20,7 @@ import {
 import type {
   DomainName,
   NaptrData,
+  Nsec3Data,
   RecordOf,
   ResourceRecord,
   RrsigData,
@@ -132,6 +133,10 @@ function wireOf(key: string): Uint8Array {
   return wireScratch.subarray(0, wireScratch.write(key, 0, 'latin1'));
 }
 
+function isUint8(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= 0xff;
+}
+
 function isUint16(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff;
 }
@@ -144,9 +149,9 @@ function isShortAscii(text: string): boolean {
 }
 
 /**
- * `canonicalRdata`, with the two types a directory zone is made of (NAPTR with ASCII fields,
- * TXT) encoded straight into one array; anything else, or any value out of range, goes through
- * the generic codec (which also reports the errors).
+ * `canonicalRdata`, with the types an exported directory zone is mostly made of (NAPTR with
+ * ASCII fields, TXT, NSEC3 with types below 256) encoded straight into one array; anything
+ * else, or any value out of range, goes through the generic codec (which reports the errors).
  */
 export function zoneRdata(rr: ResourceRecord): Uint8Array {
   if (rr.type === RRType.TXT && !('raw' in rr.data)) {
@@ -191,6 +196,44 @@ export function zoneRdata(rr: ResourceRecord): Uint8Array {
       for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
     }
     for (let i = 0; i < replacement.length; i++) out[o++] = replacement.charCodeAt(i);
+    return out;
+  }
+  if (rr.type === RRType.NSEC3 && !('raw' in rr.data)) {
+    const d = rr.data as Nsec3Data;
+    // Types below 256 only (one bitmap window); anything else through the codec.
+    const bits = new Uint8Array(32);
+    let last = -1;
+    for (const t of d.types) {
+      if (!Number.isInteger(t) || t < 0 || t > 255) return canonicalRdata(rr);
+      bits[t >>> 3] = (bits[t >>> 3] as number) | (0x80 >>> (t & 7));
+      if (t >>> 3 > last) last = t >>> 3;
+    }
+    if (
+      !isUint8(d.hashAlgorithm) ||
+      !isUint8(d.flags) ||
+      !isUint16(d.iterations) ||
+      d.salt.length > 255 ||
+      d.nextHashedOwner.length > 255
+    )
+      return canonicalRdata(rr);
+    const out = new Uint8Array(
+      6 + d.salt.length + d.nextHashedOwner.length + (last < 0 ? 0 : 3 + last),
+    );
+    out[0] = d.hashAlgorithm;
+    out[1] = d.flags;
+    out[2] = d.iterations >>> 8;
+    out[3] = d.iterations & 0xff;
+    out[4] = d.salt.length;
+    out.set(d.salt, 5);
+    let o = 5 + d.salt.length;
+    out[o] = d.nextHashedOwner.length;
+    out.set(d.nextHashedOwner, o + 1);
+    o += 1 + d.nextHashedOwner.length;
+    if (last >= 0) {
+      out[o] = 0; // window 0
+      out[o + 1] = last + 1;
+      out.set(bits.subarray(0, last + 1), o + 2);
+    }
     return out;
   }
   return canonicalRdata(rr);

@@ -311,6 +311,10 @@ describe('zoneRdata', () => {
       'a. 1 IN NAPTR 1 2 "U" "E2U+sip" "!^.*$!sip:café@x!" \\065.',
       'a. 1 IN TXT "v=sbkey1; k=abc" "" "\\000\\255"',
       'a. 1 IN TXT ""',
+      'a. 1 IN NSEC3 1 0 0 - H4J61QK7SGAAA4Q2BSNA5G0A8M7AN1AS NS SOA RRSIG DNSKEY NSEC3PARAM',
+      'a. 1 IN NSEC3 1 1 12 ABCD H4J61QK7SGAAA4Q2BSNA5G0A8M7AN1AS',
+      'a. 1 IN NSEC3 1 0 0 - H4J61QK7SGAAA4Q2BSNA5G0A8M7AN1AS A TXT A TYPE255',
+      'a. 1 IN NSEC3 1 0 0 - H4J61QK7SGAAA4Q2BSNA5G0A8M7AN1AS A CAA TYPE1000',
       'a. 1 IN NS Ns1.Example.',
       'a. 1 IN A 192.0.2.1',
     ].join('\n');
