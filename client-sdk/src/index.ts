@@ -30,5 +30,6 @@ export * from './lookup/doh.js';
 export * from './lookup/lookup.js';
 export * from './provider/http.js';
 export * from './provider/client.js';
+export * from './provider/push.js';
 export * from './phone-client.js';
 export * from './rendezvous/mailbox-messenger.js';

@@ -3,3 +3,4 @@ export { FileStorage } from './file-storage.js';
 export { cardQrPng } from './qr-png.js';
 export { NodeDnsTransport } from './dns-transport.js';
 export { NodeEd25519 } from './ed25519.js';
+export { nodePushConnector } from './push.js';

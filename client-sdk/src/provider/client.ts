@@ -5,6 +5,7 @@ import { SwitchboardError } from '../errors.js';
 import type { RegistrationUpload } from '../signal/keys.js';
 import type { PreKeyBundleInput } from '../signal/session.js';
 import type { HttpClient } from './http.js';
+import type { MailboxSubscription, PushConnector } from './push.js';
 
 export type VerificationSession = ProviderSchema<'VerificationSession'>;
 export type Account = ProviderSchema<'Account'>;
@@ -273,5 +274,60 @@ export class ProviderClient {
       undefined,
       { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
     );
+  }
+
+  /**
+   * Push delivery: every message delivered to the mailbox from now on is passed to `onMessage`
+   * as it arrives (the upgrade is signed by the mailbox key like a pull). Messages stay queued
+   * until acknowledged, so handle them, then call {@link acknowledge}; a pull after subscribing
+   * picks up whatever arrived before. A frame that is not a mailbox message ends the
+   * subscription with a `provider-error`.
+   */
+  async subscribe(
+    connector: PushConnector,
+    mailbox: MailboxCredentials,
+    mailboxAddress: Uint8Array,
+    onMessage: (message: { readonly messageId: string; readonly ciphertext: Uint8Array }) => void,
+  ): Promise<MailboxSubscription> {
+    const path = `/v1/mailboxes/${toBase64Url(mailboxAddress)}/socket`;
+    const headers: Record<string, string> = {
+      ...this.#ed.signRequest(
+        mailbox.seed,
+        toBase64Url(mailbox.publicKey),
+        { method: 'GET', url: path, body: new Uint8Array() },
+        this.#now(),
+      ),
+    };
+    const url = this.#base.replace(/^http(s?):/i, 'ws$1:') + path;
+    if (!/^wss?:/i.test(url)) {
+      throw new SwitchboardError('invalid-input', 'the provider URL must be http: or https:');
+    }
+    const socket = await connector(url, headers);
+    let settle: (reason: Error | undefined) => void = () => undefined;
+    const closed = new Promise<Error | undefined>((resolve) => (settle = resolve));
+    let ending: Error | undefined;
+    socket.onClose((error) => settle(ending ?? error));
+    socket.onText((text) => {
+      if (ending) return;
+      let message: MailboxMessage;
+      let ciphertext: Uint8Array;
+      try {
+        message = JSON.parse(text) as MailboxMessage;
+        if (typeof message.messageId !== 'string' || typeof message.ciphertext !== 'string') {
+          throw new Error('not a mailbox message');
+        }
+        ciphertext = b64(decodeKey(message.ciphertext, 'message'));
+      } catch (cause) {
+        ending = new SwitchboardError(
+          'provider-error',
+          'the provider pushed something that is not a mailbox message',
+          { cause },
+        );
+        socket.close();
+        return;
+      }
+      onMessage({ messageId: message.messageId, ciphertext });
+    });
+    return { close: () => socket.close(), closed };
   }
 }

@@ -4,6 +4,7 @@ import { MessageType, decodeEnvelope } from '../envelope.js';
 import { SwitchboardError } from '../errors.js';
 import { ProviderClient } from '../provider/client.js';
 import type { HttpClient } from '../provider/http.js';
+import type { MailboxSubscription, PushConnector } from '../provider/push.js';
 import type { ReachEntry, SignedCard } from './card.js';
 import { cardFromText, openCard } from './card.js';
 import type { CardChannel, Connection, Rendezvous } from './connections.js';
@@ -191,5 +192,85 @@ export class MailboxMessenger {
       }
     });
     return { messages, discarded, completed };
+  }
+
+  /**
+   * Receives without polling: subscribes to push delivery on every mailbox of every connection
+   * and pending offer, and runs {@link receive} whenever a provider pushes (and once at the
+   * start, for what arrived before), one at a time. Each receive that found anything goes to
+   * `onResult`. The watch ends when any subscription or receive fails (`closed` says why) or
+   * on `close()`; connections made later need a new watch.
+   */
+  async watch(
+    connector: PushConnector,
+    onResult: (result: MailboxReceiveResult) => void,
+    options: { readonly channel?: CardChannel } = {},
+  ): Promise<MailboxSubscription> {
+    const rv = this.#o.rendezvous;
+    const mailboxes = new Map<string, { seed: Uint8Array; reach: ReachEntry }>();
+    const add = (seed: Uint8Array | undefined, reach: ReadonlyArray<ReachEntry>): void => {
+      if (!seed) return;
+      for (const r of reach) {
+        if (r.kind === 'mailbox')
+          mailboxes.set(`${r.provider} ${toBase64Url(r.address)}`, { seed, reach: r });
+      }
+    };
+    for (const c of await rv.connections()) add(await rv.mailboxSeed(c.contactId), c.ownReach);
+    for (const offer of await rv.pendingOffers()) {
+      add(await rv.offerMailboxSeed(offer), openCard(cardFromText(offer), this.#now()).card.reach);
+    }
+    let settle: (reason: Error | undefined) => void = () => undefined;
+    const closed = new Promise<Error | undefined>((resolve) => (settle = resolve));
+    const subscriptions: MailboxSubscription[] = [];
+    let ended = false;
+    const end = (reason: Error | undefined): void => {
+      if (ended) return;
+      ended = true;
+      for (const s of subscriptions) s.close();
+      settle(reason);
+    };
+    // One receive at a time; a push during one asks for one more afterwards.
+    let running = false;
+    let again = false;
+    const pull = (): void => {
+      if (ended) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      this.receive(options.channel ? { channel: options.channel } : {}).then(
+        (result) => {
+          running = false;
+          if (ended) return;
+          if (result.messages.length + result.completed.length + result.discarded > 0) {
+            onResult(result);
+          }
+          if (again) {
+            again = false;
+            pull();
+          }
+        },
+        (err: unknown) => end(err instanceof Error ? err : new Error(String(err))),
+      );
+    };
+    try {
+      for (const { seed, reach } of mailboxes.values()) {
+        if (reach.kind !== 'mailbox') continue;
+        const sub = await this.#client(reach.provider).subscribe(
+          connector,
+          { seed, publicKey: this.#o.ed25519.publicKeyOf(seed) },
+          reach.address,
+          pull,
+        );
+        subscriptions.push(sub);
+        void sub.closed.then((reason) => end(reason));
+      }
+    } catch (err) {
+      end(undefined);
+      throw err;
+    }
+    pull();
+    return { close: () => end(undefined), closed };
   }
 }

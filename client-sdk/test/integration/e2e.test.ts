@@ -32,8 +32,13 @@ import {
   toBase64,
   utf8,
 } from '../../src/index.js';
-import type { DnsTransport, HttpClient, HttpRequest } from '../../src/index.js';
-import { NodeDnsTransport, NodeEd25519 } from '../../src/node/index.js';
+import type {
+  DnsTransport,
+  HttpClient,
+  HttpRequest,
+  MailboxReceiveResult,
+} from '../../src/index.js';
+import { NodeDnsTransport, NodeEd25519, nodePushConnector } from '../../src/node/index.js';
 import type { TestDirectory } from './fixtures.js';
 import {
   directoryEntry,
@@ -448,4 +453,81 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
     expect(replayedMessage.messages).toHaveLength(0);
     expect(replayedMessage.discarded).toBe(1);
   });
+
+  it('pushes delivered messages to a watching party without polling', async () => {
+    const carolHttp = new RecordingHttp();
+    const carol = party(carolHttp);
+    const dave = party();
+    const offer = await carol.rendezvous.createOffer({ mailboxProviders: [providerA.url] });
+    const accepted = await dave.rendezvous.acceptOffer(offer.text, 'remote', {
+      mailboxProviders: [providerB.url],
+    });
+    const pulls = (): number =>
+      carolHttp.sent.filter((r) => r.method === 'GET' && r.url.includes('/messages?')).length;
+
+    // Carol watches her offer's mailbox: Dave's reply card arrives by push.
+    const results: MailboxReceiveResult[] = [];
+    const watch = await carol.messenger.watch(nodePushConnector(), (r) => results.push(r));
+    await waitUntil(() => pulls() === 1); // the first pull, for what came before
+    await dave.messenger.sendReply(offer.text, accepted.reply, accepted.connection);
+    await waitUntil(() => results.some((r) => r.completed.length === 1));
+    const contactId = results.flatMap((r) => r.completed)[0]!.contactId;
+    watch.close();
+    expect(await watch.closed).toBeUndefined();
+
+    // A new watch covers the new connection; a message arrives without Carol asking.
+    const got: string[] = [];
+    const again = await carol.messenger.watch(nodePushConnector(), (r) =>
+      got.push(...r.messages.map((m) => fromUtf8(m.plaintext)!)),
+    );
+    await dave.messenger.send(accepted.connection.contactId, utf8('pushed to you'));
+    await waitUntil(() => got.length === 1);
+    expect(got).toEqual(['pushed to you']);
+    const before = pulls();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pulls()).toBe(before); // nothing polls in between
+    again.close();
+    expect(contactId).toBe((await carol.rendezvous.connections())[0]!.contactId);
+  });
+
+  it('refuses push to a key that does not own the mailbox, and ends on a frame that is not a message', async () => {
+    const carol = party();
+    const offer = await carol.rendezvous.createOffer({ mailboxProviders: [providerA.url] });
+    const reach = offer.card.reach[0]!;
+    if (reach.kind !== 'mailbox') throw new Error('expected a mailbox');
+    const client = new ProviderClient({ baseUrl: providerA.url, http: fetchHttpClient(), ed25519 });
+    const err = await errorOf(
+      client.subscribe(nodePushConnector(), ed25519.generate(), reach.address, () => undefined),
+    );
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).status).toBe(401);
+
+    // A provider (here a stand-in socket) pushing garbage ends the subscription with an error.
+    let push: (text: string) => void = () => undefined;
+    let closeListener: (error?: Error) => void = () => undefined;
+    const fake = () =>
+      Promise.resolve({
+        onText: (l: (text: string) => void) => (push = l),
+        onClose: (l: (error?: Error) => void) => (closeListener = l),
+        close: () => closeListener(),
+      });
+    const seen: string[] = [];
+    const sub = await client.subscribe(fake, ed25519.generate(), reach.address, (m) =>
+      seen.push(m.messageId),
+    );
+    push(JSON.stringify({ messageId: 'm1', ciphertext: toBase64(utf8('x')) }));
+    push('{"messageId": 7}');
+    push(JSON.stringify({ messageId: 'm2', ciphertext: toBase64(utf8('y')) }));
+    const reason = await sub.closed;
+    expect(seen).toEqual(['m1']);
+    expect(SwitchboardError.is(reason, 'provider-error')).toBe(true);
+  });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
