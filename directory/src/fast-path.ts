@@ -137,6 +137,7 @@ function countLabels(wire: Uint8Array): number {
 
 /** Octets that may appear in a name this path handles (they print as themselves). */
 const PLAIN = new Uint8Array(256);
+const NAME_SCRATCH = Buffer.alloc(256);
 for (let b = 0x21; b < 0x7f; b++) PLAIN[b] = 1;
 for (const c of '.\\"();@$') PLAIN[c.charCodeAt(0)] = 0;
 
@@ -171,23 +172,26 @@ function parsePlainQuery(packet: Uint8Array): PlainQuery | undefined {
 
   // The question name: labels of plain octets, no pointers; lowercased as we go.
   let pos = 12;
-  let name = '';
+  // Presentation form built in a scratch buffer and read out in one go (a flat string, cheaper
+  // to hash for the zone lookup than one grown a character at a time).
+  let n = 0;
   const labelStarts: number[] = [];
   for (;;) {
     if (pos >= len) return undefined;
     const l = packet[pos] as number;
     if (l === 0) break;
-    if (l > 63 || pos + 1 + l > len) return undefined;
+    if (l > 63 || pos + 1 + l > len || n + l + 1 > 255) return undefined;
     labelStarts.push(pos);
     for (let i = pos + 1; i <= pos + l; i++) {
       let b = packet[i] as number;
       if (PLAIN[b] === 0) return undefined;
       if (b >= 0x41 && b <= 0x5a) b += 0x20;
-      name += String.fromCharCode(b);
+      NAME_SCRATCH[n++] = b;
     }
-    name += '.';
+    NAME_SCRATCH[n++] = 0x2e;
     pos += l + 1;
   }
+  const name = NAME_SCRATCH.toString('latin1', 0, n);
   const nameEnd = pos + 1;
   // A leading `*` label would change the RRSIG labels count (RFC 4034 3.1.3): general path.
   if (name === '' || (packet[12] === 1 && packet[13] === 0x2a)) return undefined;
@@ -315,7 +319,7 @@ function fastAnswer(
   out[1] = packet[1] as number;
   out[2] = (out[2] as number) | ((packet[2] as number) & 0x01); // RD copied
   out[3] = (out[3] as number) | ((packet[3] as number) & 0x10); // CD copied
-  out.set(packet.subarray(12, questionEnd), 12); // the question as asked (case kept)
+  for (let i = 12; i < questionEnd; i++) out[i] = packet[i] as number; // the question as asked
   if (edns) {
     if (edns.compactOk) out[size - 4] = (out[size - 4] as number) | (EdnsFlag.CO >> 8);
   } else {
