@@ -85,6 +85,8 @@ export async function runHttpLoadSamples(options: HttpLoadOptions): Promise<Http
 async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
   let counter = 0;
   const latenciesMs: number[] = [];
+  let firstSent: number | undefined;
+  let lastAnswered = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -98,6 +100,7 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
             method: options.method,
             headers: { 'content-type': 'application/json' },
             setupRequest: (req) => {
+              firstSent ??= performance.now();
               const next = options.request(counter++);
               return {
                 ...req,
@@ -111,18 +114,25 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
       (err: unknown, r: autocannon.Result) => (err ? reject(err as Error) : resolve(r)),
     );
     instance.on('response', (_client, status, _bytes, ms) => {
+      lastAnswered = performance.now();
       if (status >= 200 && status < 300) latenciesMs.push(ms);
     });
   });
+  // A run of a fixed number of requests ends on autocannon's next one-second tick: its duration
+  // is rounded up to whole seconds, so time it from the first request to the last answer.
+  const seconds =
+    options.amount !== undefined && firstSent !== undefined && lastAnswered > firstSent
+      ? Math.round(lastAnswered - firstSent) / 1000
+      : result.duration;
   const sorted = Float64Array.from(latenciesMs).sort();
   return {
-    rps: Math.round(result['2xx'] / result.duration),
+    rps: Math.round(result['2xx'] / seconds),
     ok: result['2xx'],
     non2xx: result.non2xx,
     errors: result.errors,
     p50Ms: round1(percentile(sorted, 0.5)),
     p99Ms: round1(percentile(sorted, 0.99)),
-    seconds: round1(result.duration),
+    seconds,
     latenciesMs,
   };
 }

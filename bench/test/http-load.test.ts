@@ -87,3 +87,25 @@ describe('paced load', () => {
     expect(processCpuMs(2 ** 30)).toBeUndefined();
   });
 });
+
+describe('a fixed number of requests', () => {
+  it('reports the rate over its own span', async () => {
+    const server = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await runHttpLoadSamples({
+        url: `http://127.0.0.1:${port}`,
+        connections: 2,
+        amount: 20,
+        method: 'GET',
+        request: () => ({ path: '/' }),
+      });
+      expect(result.ok).toBe(20);
+      expect(result.seconds).toBeGreaterThan(0);
+      expect(result.rps).toBe(Math.round(20 / result.seconds));
+    } finally {
+      server.close();
+    }
+  });
+});
