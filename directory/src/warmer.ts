@@ -64,10 +64,10 @@ export class ZoneWarmer {
         if (next.done) {
           this.#nodes = undefined;
           this.#warmSnapshot = snapshot;
-          this.#log.info(
-            { serial: snapshot.serial, ms: Math.round(performance.now() - this.#started) },
-            'zone signed and encoded',
-          );
+          const ms = Math.round(performance.now() - this.#started);
+          // After a single publish this is a few RRsets; only whole-zone passes are news.
+          const level = ms >= 1000 ? 'info' : 'debug';
+          this.#log[level]({ serial: snapshot.serial, ms }, 'zone signed and encoded');
           return;
         }
         const [name, node] = next.value;
