@@ -105,13 +105,21 @@ export function compareUint8(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** ECDSA signing options per key, made once (raw r||s as DNSSEC wants, RFC 6605 4). */
+const ecdsaOptions = new WeakMap<KeyObject, { key: KeyObject; dsaEncoding: 'ieee-p1363' }>();
+
 /** Raw signature bytes in the DNSSEC encoding for the key's algorithm. */
 export function signBytes(key: SigningKey, data: Uint8Array): Uint8Array {
-  if (key.algorithm === DnssecAlgorithm.ECDSAP256SHA256)
-    return new Uint8Array(
-      cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }),
-    );
-  return new Uint8Array(cryptoSign(null, data, key.privateKey));
+  if (key.algorithm === DnssecAlgorithm.ECDSAP256SHA256) {
+    let options = ecdsaOptions.get(key.privateKey);
+    if (!options) {
+      options = { key: key.privateKey, dsaEncoding: 'ieee-p1363' };
+      ecdsaOptions.set(key.privateKey, options);
+    }
+    // A fresh Buffer per call (a Uint8Array): no copy needed.
+    return cryptoSign('sha256', data, options);
+  }
+  return cryptoSign(null, data, key.privateKey);
 }
 
 function verifyBytes(
