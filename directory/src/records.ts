@@ -111,6 +111,13 @@ export function checkContacts(value: unknown): Contact[] {
   });
 }
 
+/** NAPTR services per contact service (one string each, shared by every record). */
+const SERVICES: Readonly<Record<ContactService, string>> = {
+  sip: 'E2U+sip',
+  xmpp: 'E2U+xmpp',
+  matrix: 'E2U+matrix',
+};
+
 /** Default TTL of a number's records (docs/directory-records.md). */
 export const RECORD_TTL = 300;
 
@@ -127,8 +134,9 @@ export function recordsForEntry(
   entry: Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>,
   apex: string,
   ttl: number = RECORD_TTL,
+  /** The entry's ENUM name under `apex`, when the caller has it already. */
+  name: string = enumNameFor(entry.number, apex),
 ): ResourceRecord[] {
-  const name = enumNameFor(entry.number, apex);
   const naptrs: ResourceRecord[] = entry.contacts.map((c, i) => ({
     name,
     type: RRType.NAPTR,
@@ -138,7 +146,7 @@ export function recordsForEntry(
       order: 100,
       preference: 10 * (i + 1),
       flags: 'u',
-      services: `E2U+${c.service}`,
+      services: SERVICES[c.service],
       regexp: `!^.*$!${c.uri}!`,
       replacement: '.',
     },

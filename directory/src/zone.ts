@@ -119,7 +119,7 @@ export function buildZone(
       continue;
     }
     const node = new Map<number, ResourceRecord[]>();
-    for (const rr of recordsForEntry(entry, apex, settings.recordTtl)) {
+    for (const rr of recordsForEntry(entry, apex, settings.recordTtl, name)) {
       const list = node.get(rr.type);
       if (list) list.push(rr);
       else node.set(rr.type, [rr]);
