@@ -88,8 +88,11 @@ export interface RunningDirectory {
   readonly dnskeyRecord: string;
   /** BIND/delv trust anchor clause. */
   readonly trustAnchor: string;
-  /** The zone pre-signed with NSEC3, as zone-file text. */
-  exportZone(): string;
+  /**
+   * The zone pre-signed with NSEC3, as zone-file text (signed and formatted on the export
+   * worker thread; the same signed version AXFR serves for the current serial).
+   */
+  exportZone(): Promise<string>;
   /**
    * Renews the transferred/exported signatures when they expire within the refresh margin, by
    * bumping the serial (runs hourly on its own); true if it did.
@@ -153,6 +156,8 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
     const signer = new OnlineSigner(keys.key, options.apex, policy);
     const zone = await ZoneState.load(store, settings, keys.key, signer);
+    // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
+    cleanups.push(() => zone.close());
     const warmer = new ZoneWarmer(zone, now, log);
     warmer.start();
     zone.onChange(() => warmer.start());
@@ -295,7 +300,8 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       dsRecord,
       dnskeyRecord,
       trustAnchor,
-      exportZone: () => zoneFileText(zone.signedZone(now() / 1000), apex),
+      exportZone: async () =>
+        zoneFileText(await zone.signedZone(now() / 1000), apex, zone.exportSigner),
       notifyNow: notifyAll,
       renewExportSignatures: renewExport,
       stop: () => (stopping ??= stopAll()),

@@ -20,7 +20,7 @@ import { clientPrefix } from '@switchboard/service-kit';
 import type { Answer } from './answer.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
-import { axfrMessages, ixfrRecords, transferMessages } from './transfer.js';
+import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from './transfer.js';
 import type { TsigKey, TsigStream } from './tsig.js';
 import { signTsigResponse, tsigErrorResponse, tsigStream, verifyTsigRequest } from './tsig.js';
 import type { ZoneState } from './zone-state.js';
@@ -79,6 +79,15 @@ type Outcome =
   | {
       readonly kind: 'reply';
       readonly messages: readonly Uint8Array[];
+      readonly identity: string;
+    }
+  | {
+      /**
+       * A zone transfer (TCP only): its messages come once the zone is signed on the export
+       * worker thread, and are made one by one as they are sent.
+       */
+      readonly kind: 'transfer';
+      readonly messages: AsyncIterable<Uint8Array>;
       readonly identity: string;
     };
 
@@ -215,7 +224,7 @@ function handleUdp(
     config.logger.error({ err }, 'dns query failed');
     return;
   }
-  if (outcome.kind === 'drop') return;
+  if (outcome.kind !== 'reply') return;
   const bytes = outcome.messages[0];
   if (!bytes) return;
   const decision = config.rrl.check(rinfo.address, outcome.identity);
@@ -245,7 +254,8 @@ function handleTcp(
   let busy = Promise.resolve();
   // RFC 7766 6.2.3 idle timeout: any byte resets it, so between messages it is the idle time;
   // within a message, the deadline below bounds how long a trickle can hold the connection.
-  socket.setTimeout(config.tcp?.idleMs ?? 10_000, () => socket.destroy());
+  const idleMs = config.tcp?.idleMs ?? 10_000;
+  socket.setTimeout(idleMs, () => socket.destroy());
   const deadlineMs = config.tcp?.messageDeadlineMs ?? 10_000;
   let messageDeadline: NodeJS.Timeout | undefined;
   const endMessage = (): void => {
@@ -269,24 +279,42 @@ function handleTcp(
       endMessage();
       activity.owed += 1;
       // Answers go out in order; one slow AXFR does not interleave with the next answer.
-      busy = busy.then(() => {
-        activity.owed -= 1;
+      busy = busy.then(async () => {
         activity.lastActive = performance.now();
-        if (socket.destroyed) return;
+        if (socket.destroyed) {
+          activity.owed -= 1;
+          return;
+        }
         let outcome: Outcome;
         try {
           outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
         } catch (err) {
+          activity.owed -= 1;
           config.logger.error({ err }, 'dns query failed');
           socket.destroy();
           return;
         }
-        if (outcome.kind === 'drop') return;
-        for (const message of outcome.messages) {
-          const frame = Buffer.alloc(2 + message.length);
-          frame.writeUInt16BE(message.length, 0);
-          frame.set(message, 2);
-          socket.write(frame);
+        if (outcome.kind !== 'transfer') {
+          activity.owed -= 1;
+          if (outcome.kind === 'reply') for (const m of outcome.messages) writeFrame(socket, m);
+          return;
+        }
+        // While the zone is being signed nothing is sent: the idle timeout must not close the
+        // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
+        socket.setTimeout(0);
+        try {
+          for await (const message of outcome.messages) {
+            if (socket.destroyed) break;
+            activity.lastActive = performance.now();
+            if (!writeFrame(socket, message)) await drained(socket);
+          }
+        } catch (err) {
+          config.logger.error({ err }, 'dns zone transfer failed');
+          socket.destroy();
+        } finally {
+          activity.owed -= 1;
+          activity.lastActive = performance.now();
+          if (!socket.destroyed) socket.setTimeout(idleMs);
         }
       });
     }
@@ -296,6 +324,27 @@ function handleTcp(
     if (buffered.length > 0 && !socket.destroyed) {
       messageDeadline ??= setTimeout(() => socket.destroy(), deadlineMs);
     }
+  });
+}
+
+/** Writes one message with its RFC 7766 length prefix; false when the socket buffer is full. */
+function writeFrame(socket: Socket, message: Uint8Array): boolean {
+  const frame = Buffer.alloc(2 + message.length);
+  frame.writeUInt16BE(message.length, 0);
+  frame.set(message, 2);
+  return socket.write(frame);
+}
+
+/** Resolves when the socket can take more data, or is closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
   });
 }
 
@@ -401,26 +450,21 @@ export function processPacket(
           'xfr',
         );
       }
-      const signed = config.zone.signedZone(nowSeconds);
       // IXFR: just the SOA when up to date, a condensed difference from a version this
       // process transferred before, else the whole zone in AXFR form (RFC 1995 4).
       const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
-      if (clientSerial === signed.serial) {
-        const soa = signed.records[0]!;
+      if (clientSerial === zone.serial) {
+        const soa = zone.nodes.get(zone.settings.apex)?.get(RRType.SOA) ?? [];
         return reply(
-          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: [soa] },
+          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
           'xfr',
         );
       }
-      const previous =
-        clientSerial === undefined ? undefined : config.zone.transferredVersion(clientSerial);
-      const messages = (
-        previous
-          ? transferMessages(query, ixfrRecords(previous, signed))
-          : axfrMessages(query, signed)
-      ).map((m) => sign(encodeMessage(m)));
-      config.onResponse?.(transport, Rcode.NOERROR, 'xfr');
-      return { kind: 'reply', messages, identity: 'xfr' };
+      return {
+        kind: 'transfer',
+        messages: transferOutcome(query, clientSerial, tsig, config),
+        identity: 'xfr',
+      };
     }
   }
   const answer = answerQuery(zone, config.zone.signer, query, nowSeconds);
@@ -433,6 +477,49 @@ export function processPacket(
 
   function reply(message: Message, identity: string): Outcome {
     return { kind: 'reply', messages: [sign(encodeReply(message, transport, query))], identity };
+  }
+}
+
+/**
+ * The messages of an AXFR or IXFR answer, each signed with TSIG in turn (RFC 8945 5.3.1) when
+ * the query was: waits for the zone signed for transfer (on the export worker, so DNS keeps
+ * being answered meanwhile), then packs records into messages, letting the event loop run
+ * between every few. If signing fails (the worker crashed), the answer is one SERVFAIL.
+ */
+async function* transferOutcome(
+  query: Message,
+  clientSerial: number | undefined,
+  tsig: TsigStream | undefined,
+  config: Pick<DnsServerConfig, 'zone' | 'now' | 'onResponse'>,
+): AsyncGenerator<Uint8Array> {
+  const sign = (bytes: Uint8Array): Uint8Array =>
+    tsig ? signTsigResponse(bytes, tsig, Math.floor(config.now() / 1000)) : bytes;
+  let records: Iterable<Uint8Array>;
+  try {
+    const signed = await config.zone.signedZone(Math.floor(config.now() / 1000));
+    const previous =
+      clientSerial === undefined || clientSerial === signed.serial
+        ? undefined
+        : config.zone.transferredVersion(clientSerial);
+    if (clientSerial === signed.serial) {
+      const answer = { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true };
+      config.onResponse?.('tcp', Rcode.NOERROR, 'xfr');
+      yield sign(encodeMessage({ ...answer, answers: [signed.soa] }));
+      return;
+    }
+    records = previous
+      ? await ixfrRecords(previous, signed, config.zone.exportSigner)
+      : axfrRecords(signed);
+  } catch {
+    config.onResponse?.('tcp', Rcode.SERVFAIL, 'xfr');
+    yield sign(encodeMessage(errorResponse(query, Rcode.SERVFAIL, query.questions)));
+    return;
+  }
+  config.onResponse?.('tcp', Rcode.NOERROR, 'xfr');
+  let sent = 0;
+  for (const message of transferMessages(query, records)) {
+    yield sign(message);
+    if (++sent % 8 === 0) await yieldToLoop();
   }
 }
 

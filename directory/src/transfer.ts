@@ -1,142 +1,189 @@
 import type { Message, ResourceRecord } from '@switchboard/dns-wire';
-import { encodeMessage, formatRecord, RRType } from '@switchboard/dns-wire';
+import { decodeRecord, encodeMessage, encodeRecord, RRType } from '@switchboard/dns-wire';
 import type { SigningKey } from '@switchboard/dnssec';
-import { signZoneNsec3 } from '@switchboard/dnssec';
+import type { ExportSigner } from './export-signer.js';
 import type { OnlineSigner } from './signer.js';
+import type { WireRecords } from './wire-records.js';
+import { packWireRecords, wireRecord, wireRecordCount } from './wire-records.js';
 import type { ZoneSnapshot } from './zone.js';
 
 /** Every unsigned record of a snapshot, SOA first. */
 export function unsignedRecords(zone: ZoneSnapshot): ResourceRecord[] {
+  return [...eachUnsignedRecord(zone)];
+}
+
+function* eachUnsignedRecord(zone: ZoneSnapshot): Generator<ResourceRecord> {
   const apexNode = zone.nodes.get(zone.settings.apex);
-  const out: ResourceRecord[] = [...(apexNode?.get(RRType.SOA) ?? [])];
+  yield* apexNode?.get(RRType.SOA) ?? [];
   for (const [name, node] of zone.nodes) {
     for (const [type, rrset] of node) {
       if (name === zone.settings.apex && (type === RRType.SOA || type === RRType.DNSKEY)) continue;
-      out.push(...rrset);
+      yield* rrset;
     }
   }
-  return out;
 }
 
-/** The zone pre-signed with NSEC3 (RFC 9276: no salt, no extra iterations), SOA first. */
+/** Lets the event loop run (I/O included) before continuing. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The unsigned records of a snapshot, SOA first, in wire form for the export worker; encoded in
+ * slices of `slice` records with the event loop free between them.
+ */
+export async function encodeUnsignedRecords(
+  zone: ZoneSnapshot,
+  slice = 2048,
+): Promise<WireRecords> {
+  const encoded: Uint8Array[] = [];
+  let inSlice = 0;
+  for (const rr of eachUnsignedRecord(zone)) {
+    encoded.push(encodeRecord(rr));
+    if (++inSlice === slice) {
+      inSlice = 0;
+      await yieldToLoop();
+    }
+  }
+  return packWireRecords(encoded);
+}
+
+/**
+ * The zone pre-signed with NSEC3 (RFC 9276: no salt, no extra iterations), SOA first, as
+ * records in wire form (names lower case) held in shared memory.
+ */
 export interface SignedZone {
   readonly serial: number;
-  readonly records: readonly ResourceRecord[];
+  readonly records: WireRecords;
+  /** The leading SOA, decoded. */
+  readonly soa: ResourceRecord;
   /** Seconds since the epoch when the earliest signature expires. */
   readonly expires: number;
 }
 
 /**
- * Signs a whole snapshot for transfer and export. The DNSKEY RRset is added by the signer.
- * NSEC3 hashes of a phone-number space can be brute-forced, so this form goes only to
- * secondaries and operators, never to the public (docs/directory-records.md).
+ * Signs a whole snapshot for transfer and export on the export worker thread; the DNSKEY RRset
+ * is added by the signer. NSEC3 hashes of a phone-number space can be brute-forced, so this
+ * form goes only to secondaries and operators, never to the public (docs/directory-records.md).
  */
-export function signZoneForExport(
+export async function signZoneForExport(
   zone: ZoneSnapshot,
   key: SigningKey,
   signer: OnlineSigner,
+  worker: ExportSigner,
   now: number,
-): SignedZone {
+): Promise<SignedZone> {
   const { inception, expiration } = signer.validityWindow(now);
-  const records = signZoneNsec3(unsignedRecords(zone), [key], {
+  const unsigned = await encodeUnsignedRecords(zone);
+  const records = await worker.sign(unsigned, {
+    key,
     origin: zone.settings.apex,
-    inception,
-    expiration,
+    inception: inception.getTime(),
+    expiration: expiration.getTime(),
     dnskeyTtl: zone.settings.dnskeyTtl,
   });
-  const soaFirst = [
-    ...records.filter((r) => r.type === RRType.SOA),
-    ...records.filter((r) => r.type !== RRType.SOA),
-  ];
-  return { serial: zone.serial, records: soaFirst, expires: expiration.getTime() / 1000 };
+  if (wireRecordCount(records) === 0) throw new Error('signed zone is empty');
+  const soa = decodeRecord(records.data, records.offsets[0]).record;
+  if (soa.type !== RRType.SOA) throw new Error('signed zone has no leading SOA');
+  return { serial: zone.serial, records, soa, expires: expiration.getTime() / 1000 };
 }
 
 /** The zone file text of a signed zone (one record per line, presentation format). */
-export function zoneFileText(zone: SignedZone, apex: string): string {
-  const lines = [
-    `; ${apex} serial ${zone.serial}, pre-signed with NSEC3 for export`,
-    `$ORIGIN ${apex}`,
-  ];
-  for (const rr of zone.records) lines.push(formatRecord(rr));
-  return `${lines.join('\n')}\n`;
+export function zoneFileText(
+  zone: SignedZone,
+  apex: string,
+  worker: ExportSigner,
+): Promise<string> {
+  const header = `; ${apex} serial ${zone.serial}, pre-signed with NSEC3 for export\n$ORIGIN ${apex}`;
+  return worker.text(zone.records, header);
+}
+
+/** The records (in wire form) of an AXFR response (RFC 5936 2.2): SOA, every record, SOA. */
+export function* axfrRecords(zone: SignedZone): Generator<Uint8Array> {
+  const n = wireRecordCount(zone.records);
+  for (let i = 0; i < n; i++) yield wireRecord(zone.records, i);
+  yield wireRecord(zone.records, 0);
 }
 
 /**
- * The records of an IXFR response (RFC 1995 section 4) condensed to one difference sequence:
- * new SOA, old SOA, records deleted, new SOA, records added, new SOA. Records are compared in
- * presentation form; every RRSIG that changed is part of the difference.
+ * The records (in wire form) of an IXFR response (RFC 1995 section 4) condensed to one
+ * difference sequence: new SOA, old SOA, records deleted, new SOA, records added, new SOA.
+ * Records are compared octet for octet (on the export worker); every RRSIG that changed is part
+ * of the difference.
  */
-export function ixfrRecords(from: SignedZone, to: SignedZone): ResourceRecord[] {
-  const key = (rr: ResourceRecord): string => formatRecord(rr).toLowerCase();
-  const body = (z: SignedZone): ResourceRecord[] => z.records.filter((r) => r.type !== RRType.SOA);
-  const oldKeys = new Set(body(from).map(key));
-  const newKeys = new Set(body(to).map(key));
-  const oldSoa = from.records[0];
-  const newSoa = to.records[0];
-  if (!oldSoa || !newSoa) throw new Error('signed zone has no leading SOA');
-  return [
-    newSoa,
-    oldSoa,
-    ...body(from).filter((r) => !newKeys.has(key(r))),
-    newSoa,
-    ...body(to).filter((r) => !oldKeys.has(key(r))),
-    newSoa,
-  ];
+export async function ixfrRecords(
+  from: SignedZone,
+  to: SignedZone,
+  worker: ExportSigner,
+): Promise<Iterable<Uint8Array>> {
+  const { deleted, added } = await worker.diff(from.records, to.records);
+  return (function* () {
+    const newSoa = wireRecord(to.records, 0);
+    yield newSoa;
+    yield wireRecord(from.records, 0);
+    for (const i of deleted) yield wireRecord(from.records, i);
+    yield newSoa;
+    for (const i of added) yield wireRecord(to.records, i);
+    yield newSoa;
+  })();
 }
 
 /**
- * The messages of an AXFR response (RFC 5936 2.2): SOA, every record, SOA again, packed into
- * as few messages as fit `maxSize` octets (leaving room for a TSIG).
+ * Packs the records of a zone transfer (each in wire form) into messages of at most about
+ * `maxSize` octets of records (leaving room for a TSIG): the header as the query asked (ID,
+ * opcode, RD) with QR and AA, the question in the first message only, records uncompressed.
  */
-export function axfrMessages(query: Message, zone: SignedZone, maxSize = 60_000): Message[] {
-  const soa = zone.records[0];
-  if (!soa || soa.type !== RRType.SOA) throw new Error('signed zone has no leading SOA');
-  return transferMessages(query, [...zone.records, soa], maxSize);
-}
-
-/** Packs the records of a zone transfer into messages of at most `maxSize` octets. */
-export function transferMessages(
+export function* transferMessages(
   query: Message,
-  all: readonly ResourceRecord[],
+  records: Iterable<Uint8Array>,
   maxSize = 60_000,
-): Message[] {
-  const messages: Message[] = [];
-  const base: Message = {
-    id: query.id,
-    qr: true,
-    opcode: query.opcode,
-    aa: true,
-    tc: false,
-    rd: query.rd,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: query.questions,
-    answers: [],
-    authorities: [],
-    additionals: [],
-  };
-  let batch: ResourceRecord[] = [];
+): Generator<Uint8Array> {
+  // The question section exactly as encodeMessage writes it (uncompressed).
+  const question = encodeMessage(
+    {
+      id: 0,
+      qr: true,
+      opcode: query.opcode,
+      aa: true,
+      tc: false,
+      rd: query.rd,
+      ra: false,
+      z: false,
+      ad: false,
+      cd: false,
+      rcode: 0,
+      questions: query.questions,
+      answers: [],
+      authorities: [],
+      additionals: [],
+    },
+    { compress: false },
+  ).subarray(12);
+  const flags = 0x8000 | ((query.opcode & 0xf) << 11) | 0x0400 | (query.rd ? 0x0100 : 0);
+  let first = true;
+  let batch: Uint8Array[] = [];
   let size = 0;
-  const flush = (): void => {
-    messages.push({
-      ...base,
-      questions: messages.length === 0 ? query.questions : [],
-      answers: batch,
-    });
+  const flush = (): Uint8Array => {
+    const q = first ? question : new Uint8Array(0);
+    const out = new Uint8Array(12 + q.length + size);
+    const view = new DataView(out.buffer);
+    view.setUint16(0, query.id);
+    view.setUint16(2, flags);
+    view.setUint16(4, first ? query.questions.length : 0);
+    view.setUint16(6, batch.length);
+    out.set(q, 12);
+    let pos = 12 + q.length;
+    for (const rr of batch) {
+      out.set(rr, pos);
+      pos += rr.length;
+    }
+    first = false;
     batch = [];
     size = 0;
+    return out;
   };
-  for (const rr of all) {
-    // Uncompressed length bounds the compressed one, so a batch never overflows.
-    const length =
-      encodeMessage({ ...base, questions: [], answers: [rr] }, { compress: false }).length - 12;
-    if (size + length > maxSize && batch.length > 0) flush();
+  for (const rr of records) {
+    if ((size + rr.length > maxSize || batch.length === 0xffff) && batch.length > 0) yield flush();
     batch.push(rr);
-    size += length;
+    size += rr.length;
   }
-  if (batch.length > 0) flush();
-  return messages;
+  if (batch.length > 0) yield flush();
 }

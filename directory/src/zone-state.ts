@@ -1,4 +1,5 @@
 import type { SigningKey } from '@switchboard/dnssec';
+import { ExportSigner } from './export-signer.js';
 import type { OnlineSigner } from './signer.js';
 import type { DirectoryStore } from './store.js';
 import type { SignedZone } from './transfer.js';
@@ -16,8 +17,11 @@ export class ZoneState {
   readonly #settings: ZoneSettings;
   readonly #key: SigningKey;
   readonly #signer: OnlineSigner;
+  readonly #exportSigner = new ExportSigner();
   #snapshot: ZoneSnapshot;
   #signed: SignedZone | undefined;
+  /** The whole-zone signing under way (one at a time), for the serial it signs. */
+  #signing: { readonly serial: number; readonly result: Promise<SignedZone> } | undefined;
   /** Recently transferred versions, for IXFR deltas (RFC 1995), oldest first. */
   readonly #history: SignedZone[] = [];
   #reloading: Promise<void> = Promise.resolve();
@@ -61,6 +65,11 @@ export class ZoneState {
     return this.#signer;
   }
 
+  /** The worker thread that signs the zone for transfer and export. */
+  get exportSigner(): ExportSigner {
+    return this.#exportSigner;
+  }
+
   /** Calls `listener(serial)` after every serial change this process sees. */
   onChange(listener: (serial: number) => void): void {
     this.#listeners.push(listener);
@@ -91,15 +100,41 @@ export class ZoneState {
     for (const listener of this.#listeners) listener(current);
   }
 
-  /** The NSEC3-signed zone for transfer/export, signed once per serial (`now` in seconds). */
-  signedZone(now: number): SignedZone {
+  /**
+   * The NSEC3-signed zone of the current snapshot for transfer/export (`now` in seconds),
+   * signed once per serial on the export worker thread while the event loop keeps answering.
+   * Callers asking for the serial being signed share its result; a newer serial is signed
+   * after the one under way (which still completes for those waiting on it).
+   */
+  signedZone(now: number): Promise<SignedZone> {
     const snapshot = this.#snapshot;
-    if (this.#signed?.serial !== snapshot.serial) {
-      this.#signed = signZoneForExport(snapshot, this.#key, this.#signer, now);
-      this.#history.push(this.#signed);
+    if (this.#signed?.serial === snapshot.serial) return Promise.resolve(this.#signed);
+    if (this.#signing?.serial === snapshot.serial) return this.#signing.result;
+    const before = this.#signing?.result.catch(() => undefined);
+    const result = (async () => {
+      await before;
+      const signed = await signZoneForExport(
+        snapshot,
+        this.#key,
+        this.#signer,
+        this.#exportSigner,
+        now,
+      );
+      if (this.#signed === undefined || signed.serial > this.#signed.serial) {
+        this.#signed = signed;
+      }
+      this.#history.push(signed);
       if (this.#history.length > 16) this.#history.shift();
-    }
-    return this.#signed;
+      return signed;
+    })();
+    const signing = { serial: snapshot.serial, result };
+    this.#signing = signing;
+    // A failed signing is forgotten, so the next request tries again.
+    const done = (): void => {
+      if (this.#signing === signing) this.#signing = undefined;
+    };
+    result.then(done, done);
+    return result;
   }
 
   /** A previously transferred version still held for IXFR, if any. */
@@ -113,5 +148,10 @@ export class ZoneState {
    */
   exportNeedsResigning(now: number, margin: number): boolean {
     return this.#signed !== undefined && this.#signed.expires - now < margin;
+  }
+
+  /** Stops the export worker thread (signings under way fail). */
+  close(): Promise<void> {
+    return this.#exportSigner.close();
   }
 }
