@@ -1,0 +1,233 @@
+// Zone transfers sign the zone on the export worker thread: DNS keeps being answered while a
+// transfer's zone is being signed, concurrent transfers of one serial share one signing, IXFR
+// differences still work, and a worker that dies fails the transfer (SERVFAIL) but not the server.
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import type { Message } from '@switchboard/dns-wire';
+import {
+  decodeMessage,
+  encodeMessage,
+  encodeRecord,
+  parseRecord,
+  Rcode,
+  RRType,
+} from '@switchboard/dns-wire';
+import type { E164Number } from '@switchboard/e164';
+import type { NumberEntry } from '../../src/records.js';
+import { identity, query } from '../helpers.js';
+import type { TestDirectory } from '../support.js';
+import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
+
+const NUMBERS = 3000;
+const contacts = CONTACTS as NumberEntry['contacts'];
+
+function frame(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(2 + message.length);
+  out.writeUInt16BE(message.length, 0);
+  out.set(message, 2);
+  return out;
+}
+
+/**
+ * Sends one query over TCP and collects answer messages until `done` says the answer is
+ * complete (or the server closes the connection). `onSent` runs once the query is written.
+ */
+function tcpExchange(
+  port: number,
+  message: Message,
+  done: (messages: readonly Message[]) => boolean,
+  onSent: () => void = () => undefined,
+): Promise<Message[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const messages: Message[] = [];
+    let buffered = Buffer.alloc(0);
+    socket.on('connect', () => {
+      socket.write(frame(encodeMessage(message)));
+      onSent();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const length = buffered.readUInt16BE(0);
+        messages.push(decodeMessage(buffered.subarray(2, 2 + length)));
+        buffered = buffered.subarray(2 + length);
+      }
+      if (done(messages)) {
+        socket.destroy();
+        resolve(messages);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(messages));
+  });
+}
+
+/** An AXFR answer is complete at its second SOA, or at an error. */
+const axfrDone = (messages: readonly Message[]): boolean =>
+  messages.some((m) => m.rcode !== Rcode.NOERROR) ||
+  messages.flatMap((m) => m.answers).filter((r) => r.type === RRType.SOA).length >= 2;
+
+function udpQuery(port: number, message: Message): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.on('message', (packet) => {
+      socket.close();
+      resolve(decodeMessage(packet));
+    });
+    socket.on('error', reject);
+    socket.send(encodeMessage(message), port, '127.0.0.1');
+  });
+}
+
+const hex = (rrs: Message['answers']): string[] =>
+  rrs.map((r) => Buffer.from(encodeRecord(r)).toString('hex'));
+
+describe('zone transfers signed on the export worker', () => {
+  const acme = makeProvider('acme-telecom');
+  let t: TestDirectory;
+  let port: number;
+  const numbers = Array.from(
+    { length: NUMBERS },
+    (_, i) => `+4420794${String(i).padStart(5, '0')}`,
+  );
+
+  beforeAll(async () => {
+    t = await startTestDirectory({
+      providers: [acme],
+      extra: { transferAllowFrom: ['127.0.0.1'] },
+    });
+    port = t.dir.dns.port;
+    const identityKey = identity().publicBase64;
+    for (const number of numbers) {
+      await t.dir.store.put(
+        { number: number as E164Number, provider: acme.id, identityKey, contacts },
+        undefined,
+        Date.now() / 1000,
+      );
+    }
+    await t.dir.zone.refresh();
+  }, 120_000);
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers UDP queries while an AXFR is being signed, before the AXFR completes', async () => {
+    const events: string[] = [];
+    let sent!: () => void;
+    const querySent = new Promise<void>((resolve) => (sent = resolve));
+    const axfr = tcpExchange(port, query(APEX, RRType.AXFR, { edns: false }), axfrDone, () =>
+      sent(),
+    ).then((messages) => {
+      events.push('axfr');
+      return messages;
+    });
+    await querySent;
+    for (let i = 0; i < 20; i++) {
+      const name = i % 2 === 0 ? APEX : numberName(numbers[i * 97] as string);
+      const type = i % 2 === 0 ? RRType.SOA : RRType.NAPTR;
+      const answer = await udpQuery(port, query(name, type, { id: 1000 + i }));
+      expect(answer.rcode).toBe(Rcode.NOERROR);
+      expect(answer.answers.length).toBeGreaterThan(0);
+      events.push(`udp${i}`);
+    }
+    const messages = await axfr;
+    // Every UDP query was answered before the transfer's last message arrived.
+    expect(events.indexOf('axfr')).toBe(20);
+    const records = messages.flatMap((m) => m.answers);
+    expect(records[0]?.type).toBe(RRType.SOA);
+    expect(records.at(-1)?.type).toBe(RRType.SOA);
+    expect(records.filter((r) => r.type === RRType.NAPTR).length).toBeGreaterThanOrEqual(NUMBERS);
+    expect(records.some((r) => r.type === RRType.NSEC3)).toBe(true);
+    expect(messages.every((m) => m.rcode === Rcode.NOERROR && m.aa)).toBe(true);
+  }, 60_000);
+
+  it('signs once for concurrent transfers of one serial and serves IXFR from it', async () => {
+    const before = t.dir.zone.snapshot.serial;
+    await t.dir.store.put(
+      {
+        number: '+442079469999' as E164Number,
+        provider: acme.id,
+        identityKey: identity().publicBase64,
+        contacts,
+      },
+      undefined,
+      Date.now() / 1000,
+    );
+    await t.dir.zone.refresh();
+    const serial = t.dir.zone.snapshot.serial;
+    expect(serial).toBeGreaterThan(before);
+    const [a, b] = await Promise.all([
+      tcpExchange(port, query(APEX, RRType.AXFR, { edns: false, id: 1 }), axfrDone),
+      tcpExchange(port, query(APEX, RRType.AXFR, { edns: false, id: 2 }), axfrDone),
+    ]);
+    // ECDSA signatures are randomised: identical RRSIGs mean one signing served both.
+    expect(hex(a!.flatMap((m) => m.answers))).toEqual(hex(b!.flatMap((m) => m.answers)));
+    expect(a![0]?.id).toBe(1);
+    expect(b![0]?.id).toBe(2);
+
+    // IXFR from the version transferred in the first test: a condensed difference.
+    const ixfrQuery: Message = {
+      ...query(APEX, RRType.IXFR, { edns: false, id: 3 }),
+      authorities: [
+        parseRecord(`${APEX} 300 IN SOA ns1.switchboard.test. h.test. ${before} 1 1 1 1`),
+      ],
+    };
+    const ixfrDone = (messages: readonly Message[]): boolean =>
+      messages.flatMap((m) => m.answers).filter((r) => r.type === RRType.SOA).length >= 4;
+    const ixfr = (await tcpExchange(port, ixfrQuery, ixfrDone)).flatMap((m) => m.answers);
+    const soas = ixfr.flatMap((r, i) => (r.type === RRType.SOA ? [i] : []));
+    expect(soas.length).toBe(4);
+    expect(soas[0]).toBe(0);
+    expect(soas.at(-1)).toBe(ixfr.length - 1);
+    const serialAt = (i: number): number => (ixfr[i]!.data as { serial: number }).serial;
+    expect([serialAt(soas[0]!), serialAt(soas[1]!), serialAt(soas[2]!)]).toEqual([
+      serial,
+      before,
+      serial,
+    ]);
+    const added = ixfr.slice(soas[2]! + 1, -1);
+    expect(
+      added.some((r) => r.type === RRType.NAPTR && r.name === numberName('+442079469999')),
+    ).toBe(true);
+    // Unchanged numbers' records are in neither part (their RRSIGs are new: ECDSA is randomised).
+    const deleted = ixfr.slice(soas[1]! + 1, soas[2]!);
+    expect(deleted.filter((r) => r.type === RRType.NAPTR)).toEqual([]);
+    expect(
+      added
+        .filter((r) => r.type === RRType.NAPTR)
+        .every((r) => r.name === numberName('+442079469999')),
+    ).toBe(true);
+  }, 60_000);
+
+  it('fails a transfer whose worker dies with SERVFAIL, and keeps serving', async () => {
+    await t.dir.store.bump();
+    await t.dir.zone.refresh();
+    const signer = t.dir.zone.exportSigner;
+    let killed: Promise<number> | undefined;
+    const axfr = tcpExchange(port, query(APEX, RRType.AXFR, { edns: false, id: 7 }), axfrDone);
+    // Kill the worker while the zone is being signed on it.
+    while (!killed) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signer.busy > 0 && signer.worker) killed = signer.worker.terminate();
+    }
+    await killed;
+    const failed = await axfr;
+    expect(failed.length).toBe(1);
+    expect(failed[0]?.rcode).toBe(Rcode.SERVFAIL);
+    expect(failed[0]?.id).toBe(7);
+
+    const soa = await udpQuery(port, query(APEX, RRType.SOA));
+    expect(soa.rcode).toBe(Rcode.NOERROR);
+    // The next transfer starts a new worker and succeeds.
+    const again = await tcpExchange(port, query(APEX, RRType.AXFR, { edns: false }), axfrDone);
+    expect(again.every((m) => m.rcode === Rcode.NOERROR)).toBe(true);
+    expect(again.flatMap((m) => m.answers).at(-1)?.type).toBe(RRType.SOA);
+    expect(await t.dir.exportZone()).toContain('NSEC3PARAM');
+  }, 60_000);
+});
+
+/** The ENUM owner name of an E.164 number under the test apex. */
+function numberName(number: string): string {
+  return `${[...number.slice(1)].reverse().join('.')}.${APEX}`;
+}
