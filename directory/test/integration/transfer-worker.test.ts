@@ -95,7 +95,9 @@ describe('zone transfers signed on the export worker', () => {
   beforeAll(async () => {
     t = await startTestDirectory({
       providers: [acme],
-      extra: { transferAllowFrom: ['127.0.0.1'] },
+      // An idle timeout far shorter than signing the zone takes: a connection waiting for its
+      // transfer's zone is not idle and must stay open.
+      extra: { transferAllowFrom: ['127.0.0.1'], dnsTcp: { idleMs: 100 } },
     });
     port = t.dir.dns.port;
     const identityKey = identity().publicBase64;
