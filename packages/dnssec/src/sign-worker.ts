@@ -3,7 +3,7 @@
 // packed the same way (64 octets each), also transferred.
 import { sign } from 'node:crypto';
 import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 
 /** First message: the keys batches refer to by index. */
 export interface SignerKeys {
@@ -19,6 +19,9 @@ export interface SignBatch {
   /** Index into the keys for buffer i. */
   readonly keyIndex: Uint8Array;
 }
+
+/** `workerData` the parallel signer starts its workers with. */
+export const SIGN_WORKER_ROLE = 'switchboard-dnssec-sign';
 
 /** P-256 r||s (RFC 6605) and Ed25519 (RFC 8080) signatures are both 64 octets. */
 export const SIGNATURE_LENGTH = 64;
@@ -44,13 +47,17 @@ export function batchSigner(init: SignerKeys): (batch: SignBatch) => Uint8Array 
   };
 }
 
-let signBatch: ((batch: SignBatch) => Uint8Array) | undefined;
-parentPort?.on('message', (message: SignerKeys | SignBatch) => {
-  if ('keys' in message) {
-    signBatch = batchSigner(message);
-    return;
-  }
-  if (!signBatch) throw new Error('batch before keys');
-  const out = signBatch(message);
-  parentPort?.postMessage(out, [out.buffer as ArrayBuffer]);
-});
+// Only in a worker started as a signer: this module is also imported (for its types and
+// constants) by code that may itself run in some other worker thread.
+if (workerData === SIGN_WORKER_ROLE) {
+  let signBatch: ((batch: SignBatch) => Uint8Array) | undefined;
+  parentPort?.on('message', (message: SignerKeys | SignBatch) => {
+    if ('keys' in message) {
+      signBatch = batchSigner(message);
+      return;
+    }
+    if (!signBatch) throw new Error('batch before keys');
+    const out = signBatch(message);
+    parentPort?.postMessage(out, [out.buffer as ArrayBuffer]);
+  });
+}

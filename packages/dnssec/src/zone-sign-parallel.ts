@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { SigningKey, ZoneSignOptions } from './constants.js';
 import { DnssecError } from './errors.js';
-import { SIGNATURE_LENGTH } from './sign-worker.js';
+import { SIGN_WORKER_ROLE, SIGNATURE_LENGTH } from './sign-worker.js';
 import type { SignBatch, SignerKeys } from './sign-worker.js';
 import { buildSignedZone } from './zone-sign.js';
 import type { PendingRrsig } from './zone-sign.js';
@@ -75,7 +75,9 @@ class SigningPool {
     this.#workers = [];
     this.#waiting = [];
     for (let w = 0; w < threads; w++) {
-      const worker = new Worker(new URL('./sign-worker.js', import.meta.url));
+      const worker = new Worker(new URL('./sign-worker.js', import.meta.url), {
+        workerData: SIGN_WORKER_ROLE,
+      });
       const queue: Batch[] = [];
       worker.on('message', (sigs: Uint8Array) => {
         const batch = queue.shift();
