@@ -170,6 +170,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       labelNames: ['transport', 'rcode', 'kind'],
       registers: [metrics],
     });
+    const responseCounters = new Map<string, { inc(): void }>();
     new Gauge({
       name: 'directory_zone_serial',
       help: 'Current SOA serial',
@@ -221,8 +222,17 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
       logger: log,
       now,
-      onResponse: (transport, rcode, kind) =>
-        responses.inc({ transport, rcode: String(rcode), kind }),
+      onResponse: (transport, rcode, kind) => {
+        // prom-client hashes a label object on every inc(); the few label sets there are
+        // are resolved once instead (this runs for every DNS response).
+        const key = `${transport} ${rcode} ${kind}`;
+        let counter = responseCounters.get(key);
+        if (!counter) {
+          counter = responses.labels(transport, String(rcode), kind);
+          responseCounters.set(key, counter);
+        }
+        counter.inc();
+      },
     });
     cleanups.push(() => dns.close());
 

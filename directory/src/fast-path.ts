@@ -255,7 +255,12 @@ export function fastReply(
 /** Encoded answers per RRset: without and with its RRSIG, each for the signature it holds. */
 interface AnswerTemplates {
   plain?: Uint8Array;
-  signed?: { readonly bytes: Uint8Array; readonly rrsig: RrsigRecord };
+  signed?: {
+    readonly bytes: Uint8Array;
+    readonly rrsig: RrsigRecord;
+    /** When the signer renews that RRSIG (seconds): until then the bytes stand as they are. */
+    readonly renewAt: number;
+  };
 }
 
 const answerTemplates = new WeakMap<readonly ResourceRecord[], AnswerTemplates>();
@@ -306,7 +311,9 @@ function fastAnswer(
   let template: Uint8Array;
   if (edns?.dnssecOk) {
     // The template holds the RRSIG the signer holds now; once that is renewed, so is this.
-    warmAnswer(zone, signer, query.name, qtype, rrset, now);
+    if (!templates.signed || now >= templates.signed.renewAt) {
+      warmAnswer(zone, signer, query.name, qtype, rrset, now);
+    }
     template = (templates.signed as { bytes: Uint8Array }).bytes;
   } else {
     template = templates.plain ??= generalReply(zone, signer, query.name, qtype, false, now);
@@ -460,6 +467,10 @@ export function warmAnswer(
   if (!templates) answerTemplates.set(rrset, (templates = {}));
   const rrsig = signer.signHeld(rrset, now);
   if (templates.signed?.rrsig !== rrsig) {
-    templates.signed = { bytes: generalReply(zone, signer, name, qtype, true, now), rrsig };
+    templates.signed = {
+      bytes: generalReply(zone, signer, name, qtype, true, now),
+      rrsig,
+      renewAt: signer.renewalTime(rrsig),
+    };
   }
 }

@@ -69,6 +69,11 @@ export class OnlineSigner {
     return fresh.rrsig;
   }
 
+  /** When (seconds) {@link signHeld} replaces `rrsig`, one it returned, with a fresh one. */
+  renewalTime(rrsig: RrsigRecord): number {
+    return rrsig.data.expiration - this.#policy.refreshBefore;
+  }
+
   /** The RRSIG over a synthesised RRset identified by `cacheKey`; `now` in seconds. */
   signKeyed(cacheKey: string, rrset: readonly ResourceRecord[], now: number): RrsigRecord {
     const hit = this.#byKey.get(cacheKey);

@@ -173,6 +173,27 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
       expect(Math.min(taken.answer, taken.nodata, taken.nxname)).toBeGreaterThan(10);
     });
 
+    it('renews a kept answer when the signer renews its RRSIG, never serving one past it', () => {
+      const policy = { validity: 7 * 86_400, backdate: 3600, refreshBefore: 3 * 86_400 };
+      const own = new OnlineSigner(key, APEX, policy);
+      const packet = encodeMessage(query(enumNameFor(PUBLISHED, APEX), RRType.NAPTR));
+      const rrsigOf = (now: number): ResourceRecord => {
+        const reply = fastReply(packet, 'udp', zone, own, now);
+        return decodeMessage(reply!.bytes).answers.find((rr) => rr.type === RRType.RRSIG)!;
+      };
+      const first = rrsigOf(NOW);
+      const data = first.data as { expiration: number };
+      expect(rrsigOf(NOW + 3600)).toEqual(first); // kept
+      const renewal = data.expiration - policy.refreshBefore;
+      const renewed = rrsigOf(renewal);
+      expect((renewed.data as { expiration: number }).expiration).toBeGreaterThan(data.expiration);
+      expect(
+        own.renewalTime(
+          own.signHeld(zone.nodes.get(enumNameFor(PUBLISHED, APEX))!.get(RRType.NAPTR)!, renewal),
+        ),
+      ).toBeGreaterThan(renewal);
+    });
+
     it('leaves to the general path what it does not handle', () => {
       const published = enumNameFor(PUBLISHED, APEX);
       const missing = enumNameFor('+14155552671', APEX);
