@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, killChild } from './processes.js';
@@ -16,11 +17,44 @@ function scenario(dir: string, name: string, xml: string): string {
   return path;
 }
 
-function run(
+/** A UDP port free on 127.0.0.1 now, with `port + extra` free too (SIPp's media uses +2). */
+async function freeUdpPort(extra = 0): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = createSocket('udp4');
+    const port = await new Promise<number>((resolve, reject) => {
+      first.once('error', reject);
+      first.bind(0, '127.0.0.1', () => resolve(first.address().port));
+    });
+    const partner = createSocket('udp4');
+    const ok =
+      extra === 0 ||
+      (port + extra <= 65535 &&
+        (await new Promise<boolean>((resolve) => {
+          partner.once('error', () => resolve(false));
+          partner.bind(port + extra, '127.0.0.1', () => resolve(true));
+        })));
+    first.close();
+    if (extra !== 0) partner.close();
+    if (ok) return port;
+  }
+  throw new Error('no free UDP port pair found');
+}
+
+/**
+ * Starts SIPp. Each instance gets its own RTP echo (`-mp`, also +2) and control (`-cp`) ports:
+ * SIPp's defaults (6000, 8888) are shared by every instance, and two starting at once made
+ * one fail to bind and exit 254 before doing anything.
+ */
+async function run(
   args: readonly string[],
   cwd: string,
-): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn('sipp', [...args, '-nostdin'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; output: string }> }> {
+  const media = await freeUdpPort(2);
+  const control = await freeUdpPort();
+  const child = spawn('sipp', [...args, '-mp', String(media), '-cp', String(control), '-nostdin'], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -79,7 +113,7 @@ export class SippUser {
 </scenario>`,
     );
     const port = await freePort();
-    const { child, done } = run(
+    const { child, done } = await run(
       [
         '-sf',
         file,
@@ -132,7 +166,7 @@ export class SippUser {
     const traceDir = join(this.dir, `uas-${n}`);
     const { mkdirSync } = await import('node:fs');
     mkdirSync(traceDir);
-    const uas = run(
+    const uas = await run(
       [
         '-sf',
         uasFile,
@@ -188,7 +222,7 @@ export class SippUser {
 </scenario>`,
     );
     const port = await freePort();
-    const { child, done } = run(
+    const { child, done } = await run(
       [
         '-sf',
         file,
