@@ -14,6 +14,7 @@ import {
   encodeRdata,
   EdnsFlag,
   Opcode,
+  PRINTS_AS_ITSELF,
   Rcode,
   RRClass,
   RRType,
@@ -37,6 +38,8 @@ interface DenialTemplate {
   readonly zone: ZoneSnapshot;
   readonly inception: number;
   readonly apexLabels: number;
+  /** `.` + the apex: what every name under it ends with. */
+  readonly apexSuffix: string;
   /** SOA record after its owner name (TYPE .. RDATA), TTL = the negative TTL (RFC 2308 3). */
   readonly soaTail: Uint8Array;
   /** RRSIG(SOA) record after its owner name. */
@@ -117,6 +120,7 @@ function denialTemplate(
     zone,
     inception: inceptionSeconds,
     apexLabels: signerWire.length === 1 ? 0 : countLabels(signerWire),
+    apexSuffix: '.' + settings.apex,
     soaTail: recordTail(soaRecord, nsecTtl),
     soaSigTail: recordTail(soaSig, soaSig.ttl),
     nsecTtl,
@@ -135,11 +139,8 @@ function countLabels(wire: Uint8Array): number {
   return n;
 }
 
-/** Octets that may appear in a name this path handles (they print as themselves). */
-const PLAIN = new Uint8Array(256);
+/** The question name is built here, lowercased, before one zone lookup. */
 const NAME_SCRATCH = Buffer.alloc(256);
-for (let b = 0x21; b < 0x7f; b++) PLAIN[b] = 1;
-for (const c of '.\\"();@$') PLAIN[c.charCodeAt(0)] = 0;
 
 /** A plain query, as far as this module needs it. */
 interface PlainQuery {
@@ -184,7 +185,7 @@ function parsePlainQuery(packet: Uint8Array): PlainQuery | undefined {
     labelStarts.push(pos);
     for (let i = pos + 1; i <= pos + l; i++) {
       let b = packet[i] as number;
-      if (PLAIN[b] === 0) return undefined;
+      if (PRINTS_AS_ITSELF[b] === 0) return undefined; // escapes: general path
       if (b >= 0x41 && b <= 0x5a) b += 0x20;
       NAME_SCRATCH[n++] = b;
     }
@@ -265,6 +266,12 @@ interface AnswerTemplates {
 
 const answerTemplates = new WeakMap<readonly ResourceRecord[], AnswerTemplates>();
 
+function templatesOf(rrset: readonly ResourceRecord[]): AnswerTemplates {
+  let templates = answerTemplates.get(rrset);
+  if (!templates) answerTemplates.set(rrset, (templates = {}));
+  return templates;
+}
+
 /** The general path's reply to a lowercase query with EDNS, ID 0 and no flags. */
 function generalReply(
   zone: ZoneSnapshot,
@@ -306,8 +313,7 @@ function fastAnswer(
 ): FastReply | undefined {
   const { qtype, edns, questionEnd } = query;
   if (qtype === RRType.ANY || qtype === RRType.RRSIG || qtype === RRType.NSEC) return undefined;
-  let templates = answerTemplates.get(rrset);
-  if (!templates) answerTemplates.set(rrset, (templates = {}));
+  const templates = templatesOf(rrset);
   let template: Uint8Array;
   if (edns?.dnssecOk) {
     // The template holds the RRSIG the signer holds now; once that is renewed, so is this.
@@ -346,11 +352,9 @@ function fastDenial(
 ): FastReply | undefined {
   const { name, labelStarts, nameEnd, questionEnd, edns } = query;
   // Only names under the apex that hold nothing.
-  const { apex } = zone.settings;
-  if (!name.endsWith('.' + apex)) return undefined;
-  const dnssec = edns?.dnssecOk === true;
   const template = denialTemplate(zone, signer, now);
-  if (!template) return undefined;
+  if (!template || !name.endsWith(template.apexSuffix)) return undefined;
+  const dnssec = edns?.dnssecOk === true;
   const relative = labelStarts.length - template.apexLabels;
   let digitsOnly = relative <= 15;
   for (let i = 0; digitsOnly && i < relative; i++) {
@@ -440,7 +444,7 @@ function fastDenial(
     w += 10;
   }
   if (w !== size) return undefined; // cannot happen; never send a malformed reply
-  return { bytes: out, rcode, kind, identity: `${apex}/${kind}/${rcode}` };
+  return { bytes: out, rcode, kind, identity: `${zone.settings.apex}/${kind}/${rcode}` };
 }
 
 function lowercase(buf: Uint8Array, from: number, to: number): void {
@@ -463,8 +467,7 @@ export function warmAnswer(
   rrset: readonly ResourceRecord[],
   now: number,
 ): void {
-  let templates = answerTemplates.get(rrset);
-  if (!templates) answerTemplates.set(rrset, (templates = {}));
+  const templates = templatesOf(rrset);
   const rrsig = signer.signHeld(rrset, now);
   if (templates.signed?.rrsig !== rrsig) {
     templates.signed = {

@@ -115,28 +115,22 @@ describe('zone transfer access', () => {
     const open = await run('kdig', ['-p', port, '@127.0.0.1', APEX, 'AXFR']);
     expect(open.stdout).toMatch(/\tSOA\t/);
     expect(open.stdout).toMatch(/\tDNSKEY\t257 3 13 /);
-    const wrong = await run('kdig', [
-      '-y',
-      `hmac-sha256:wrong.key:${Buffer.alloc(32, 1).toString('base64')}`,
-      '-p',
-      port,
-      '@127.0.0.1',
-      APEX,
-      'AXFR',
-    ]);
+    const withWrongKey = (tool: 'kdig' | 'dig'): ReturnType<typeof run> =>
+      run(tool, [
+        '-y',
+        `hmac-sha256:wrong.key:${Buffer.alloc(32, 1).toString('base64')}`,
+        '-p',
+        port,
+        '@127.0.0.1',
+        APEX,
+        'AXFR',
+      ]);
+    const wrong = await withWrongKey('kdig');
     // NOTAUTH with the TSIG error in the reply's TSIG record (RFC 8945 5.2.1): kdig and dig
     // both report BADKEY from it.
     expect(wrong.stdout + wrong.stderr).toMatch(/BADKEY/);
     expect(wrong.stdout).not.toMatch(/\tDNSKEY\t/);
-    const digWrong = await run('dig', [
-      '-y',
-      `hmac-sha256:wrong.key:${Buffer.alloc(32, 1).toString('base64')}`,
-      '-p',
-      port,
-      '@127.0.0.1',
-      APEX,
-      'AXFR',
-    ]);
+    const digWrong = await withWrongKey('dig');
     expect(digWrong.stdout + digWrong.stderr).toMatch(/BADKEY/);
   });
 });

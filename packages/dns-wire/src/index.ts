@@ -33,6 +33,7 @@ export {
   nameLabels,
   namesEqual,
   normalizeName,
+  PRINTS_AS_ITSELF,
   simpleAbsoluteName,
   stripLabels,
 } from './name.js';

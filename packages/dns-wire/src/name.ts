@@ -86,9 +86,12 @@ function pushUtf8(out: number[], cp: number): void {
  * 5.1, as BIND prints them): `.`, backslash and the zone-file specials `"();@$` as backslash and
  * the character, other octets outside 0x21..0x7e as backslash and three decimal digits.
  */
-const PRINTS_AS_ITSELF = new Uint8Array(256);
-for (let b = 0x21; b < 0x7f; b++) PRINTS_AS_ITSELF[b] = 1;
-for (const c of '.\\"();@$') PRINTS_AS_ITSELF[c.charCodeAt(0)] = 0;
+export const PRINTS_AS_ITSELF: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let b = 0x21; b < 0x7f; b++) table[b] = 1;
+  for (const c of '.\\"();@$') table[c.charCodeAt(0)] = 0;
+  return table;
+})();
 
 /** Presentation form of one label (RFC 1035 5.1 escapes, as BIND prints them). */
 export function labelToString(label: Uint8Array): string {
