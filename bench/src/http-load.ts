@@ -2,7 +2,8 @@
 // successful requests per second and latency percentiles.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
+import { createConnection } from 'node:net';
+import type { Socket } from 'node:net';
 import autocannon from 'autocannon';
 import { percentile } from './stats.js';
 
@@ -19,6 +20,12 @@ export interface HttpLoadResult {
   /** Requests per second asked for (fixed-rate runs only). */
   readonly targetRate?: number;
   /**
+   * Fixed-rate runs: p99 of how late the generator wrote a request after it was due while a
+   * connection was free for it (already inside the latencies, which count from the due time;
+   * waits for a busy connection are not the generator's): a check on the generator itself.
+   */
+  readonly sendLagP99Ms?: number;
+  /**
    * CPU time the server process (all its threads) used during the run, when its pid was given
    * (Linux): unlike rates, not skewed by other work on the machine.
    */
@@ -28,6 +35,8 @@ export interface HttpLoadResult {
 /** A run's figures plus every 2xx latency, for merging runs (not written to results). */
 export interface HttpLoadRun extends HttpLoadResult {
   readonly latenciesMs: readonly number[];
+  /** Fixed-rate runs: how late each request was written (ms). */
+  readonly sendLagsMs?: readonly number[];
 }
 
 export interface HttpLoadOptions {
@@ -41,6 +50,11 @@ export interface HttpLoadOptions {
    * {@link runPacedLoad}); default: as fast as answered (autocannon).
    */
   readonly overallRate?: number;
+  /**
+   * Fixed rate: wait the last `spinMs` before each due time on `setImmediate` rather than a
+   * timer (busy: only for a generator on a core of its own); default 0.
+   */
+  readonly spinMs?: number;
   readonly method: 'GET' | 'POST';
   /** The server's process id, to measure its CPU time during the run (Linux /proc). */
   readonly serverPid?: number;
@@ -49,6 +63,7 @@ export interface HttpLoadOptions {
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /** Runs autocannon and keeps the figures the tables show. */
 export async function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
@@ -139,75 +154,236 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
 
 /**
  * Requests at a fixed rate, request i due at start + i / rate whatever the answers before it
- * (open loop), over at most `connections` keep-alive connections. Latency counts from when a
- * request was due, so time spent waiting for a free connection counts too (autocannon's own
- * rate option sends each connection's quota in a burst at the start of every second, which
- * measures burst queueing instead).
+ * (open loop), over at most `connections` keep-alive connections opened beforehand. Latency
+ * counts from when a request was due, not from when it was written, so time spent waiting for
+ * a free connection (or for a late generator) counts too: no coordinated omission.
+ *
+ * The generator is a minimal HTTP/1.1 client on raw sockets (one preformatted request, the
+ * status line and `Content-Length` or chunked framing of the answer read, nothing else): Node's
+ * `http` client cost about 0.7 ms at the median and 2-3 ms at p99 on a 2-core machine against
+ * a server that answers in 0.1-0.4 ms (see bench/README.md). When `spinMs` > 0 it waits the
+ * last `spinMs` before a due time on `setImmediate` instead of a timer (timers are late by up to
+ * a millisecond or more), which keeps its core busy: use it only with the generator on a core of
+ * its own. How late requests were written anyway, when a connection was free for them, is
+ * reported as `sendLagP99Ms`.
+ * (autocannon's own rate option sends each connection's quota in a burst at the start of every
+ * second, which measures burst queueing instead.)
  */
-export async function runPacedLoad(options: HttpLoadOptions, rate: number): Promise<HttpLoadRun> {
+export async function runPacedLoad(
+  options: HttpLoadOptions,
+  rate: number,
+  spinMs = options.spinMs ?? 0,
+): Promise<HttpLoadRun> {
   const seconds = options.seconds ?? 10;
   const total = options.amount ?? Math.round(rate * seconds);
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const url = new URL(options.url);
-  const latenciesMs: number[] = [];
+  const port = Number(url.port || 80);
+  const head = `Host: ${url.host}\r\nContent-Type: application/json\r\n`;
+  const format = (i: number): string => {
+    const next = options.request(i);
+    const body = next.body ?? '';
+    const length =
+      options.method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
+    return `${options.method} ${next.path} HTTP/1.1\r\n${head}${length}\r\n${body}`;
+  };
+  // Preallocated, so that the generator allocates little while it measures.
+  const latencies = new Float64Array(total);
+  const lags = new Float64Array(total);
+  let ok = 0;
   let non2xx = 0;
   let errors = 0;
-  let sent = 0;
-  let pending = 0;
-  const start = performance.now();
-  const send = (i: number, due: number): void => {
-    const next = options.request(i);
-    pending++;
-    const req = httpRequest(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        method: options.method,
-        path: next.path,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) latenciesMs.push(performance.now() - due);
-          else non2xx++;
-          pending--;
-        });
-      },
-    );
-    req.on('error', () => {
-      errors++;
-      pending--;
-    });
-    req.end(next.body);
+  let next = 0;
+  let lagCount = 0;
+  let done = 0;
+  let start = 0;
+  const dueAt = (i: number): number => start + (i * 1000) / rate;
+
+  interface Connection {
+    socket: Socket;
+    reader: ResponseReader;
+    /** Due time of the request in flight, or -1 when idle. */
+    due: number;
+  }
+  const idle: Connection[] = [];
+  let wake: (() => void) | undefined;
+  const finish = (c: Connection, status: number | undefined): void => {
+    const t = performance.now();
+    if (status === undefined) errors++;
+    else if (status >= 200 && status < 300) latencies[ok++] = t - c.due;
+    else non2xx++;
+    c.due = -1;
+    done++;
+    if (status !== undefined) idle.push(c);
+    pump();
   };
+  const connect = (): Promise<Connection> =>
+    new Promise((resolve, reject) => {
+      const socket = createConnection({ host: url.hostname, port, noDelay: true });
+      const c: Connection = {
+        socket,
+        due: -1,
+        reader: new ResponseReader((status) => finish(c, status)),
+      };
+      socket.once('connect', () => resolve(c));
+      socket.on('data', (chunk: Buffer) => {
+        if (!c.reader.push(chunk)) socket.destroy();
+      });
+      socket.on('error', reject);
+      socket.once('close', () => {
+        // A request in flight on a connection that closed failed; replace the connection.
+        if (c.due >= 0) finish(c, undefined);
+        const at = idle.indexOf(c);
+        if (at >= 0) idle.splice(at, 1);
+        if (next < total) {
+          connect().then(
+            (fresh) => {
+              idle.push(fresh);
+              pump();
+            },
+            () => undefined,
+          );
+        }
+      });
+    });
+  const connections = await Promise.all(
+    Array.from({ length: Math.max(1, options.connections) }, () => connect()),
+  );
+  idle.push(...connections);
+
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
+  // `timed`: called by the timer or the spin, not by an answer freeing a connection. Only those
+  // sends measure the generator's own lateness (others waited for a busy server).
+  function pump(timed = false): void {
+    const now = performance.now();
+    while (next < total && idle.length > 0 && dueAt(next) <= now) {
+      const c = idle.pop() as Connection;
+      c.due = dueAt(next);
+      if (timed) lags[lagCount++] = now - c.due;
+      c.reader.expect(options.method);
+      c.socket.write(format(next));
+      next++;
+    }
+    if (next >= total) {
+      if (done >= total) wake?.();
+      return;
+    }
+    // Nothing idle: the next answer calls pump(). Otherwise wait for the next due time.
+    if (idle.length === 0 || timer !== undefined || immediate !== undefined) return;
+    const wait = dueAt(next) - now;
+    if (wait <= spinMs) {
+      immediate = setImmediate(() => {
+        immediate = undefined;
+        pump(true);
+      });
+    } else {
+      timer = setTimeout(
+        () => {
+          timer = undefined;
+          pump(true);
+        },
+        Math.max(0, wait - spinMs),
+      );
+    }
+  }
+  start = performance.now();
   await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const now = performance.now();
-      const dueCount = Math.min(total, Math.floor(((now - start) * rate) / 1000) + 1);
-      for (; sent < dueCount; sent++) send(sent, start + (sent * 1000) / rate);
-      if (sent < total) setTimeout(tick, Math.max(0, start + (sent * 1000) / rate - now));
-      else resolve();
-    };
-    tick();
+    wake = resolve;
+    pump(true);
   });
-  while (pending > 0) await new Promise((r) => setTimeout(r, 5));
   const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  const sorted = Float64Array.from(latenciesMs).sort();
+  for (const c of [...idle, ...connections]) c.socket.destroy();
+  const okLatencies = latencies.subarray(0, ok);
+  const sorted = Float64Array.from(okLatencies).sort();
+  const sortedLags = Float64Array.from(lags.subarray(0, lagCount)).sort();
   return {
-    rps: Math.round(latenciesMs.length / elapsed),
-    ok: latenciesMs.length,
+    rps: Math.round(ok / elapsed),
+    ok,
     non2xx,
     errors,
     p50Ms: round1(percentile(sorted, 0.5)),
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds: round1(elapsed),
     targetRate: rate,
-    latenciesMs,
+    sendLagP99Ms: round2(percentile(sortedLags, 0.99)),
+    latenciesMs: Array.from(okLatencies),
+    sendLagsMs: Array.from(sortedLags),
   };
+}
+
+/**
+ * Reads one HTTP/1.1 response at a time off a keep-alive connection (no pipelining): status
+ * line, then a body framed by `Content-Length` or chunked encoding (none for HEAD, 1xx, 204 and
+ * 304). Calls `done(status)` when the last byte of the response has arrived.
+ */
+export class ResponseReader {
+  private buffered: Buffer = Buffer.alloc(0);
+  private status = 0;
+  /** Bytes of body still to come, or -1 while reading the head, -2 while reading chunks. */
+  private remaining = -1;
+  private noBody = false;
+  private active = false;
+
+  constructor(private readonly done: (status: number) => void) {}
+
+  /** A request was written: read its response next. */
+  expect(method: string): void {
+    this.active = true;
+    this.noBody = method === 'HEAD';
+    this.remaining = -1;
+  }
+
+  /** Takes bytes off the socket; false when they make no sense (the caller drops the connection). */
+  push(chunk: Buffer): boolean {
+    if (!this.active) return false;
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      if (this.remaining === -1) {
+        const end = this.buffered.indexOf('\r\n\r\n');
+        if (end < 0) return this.buffered.length < 65_536;
+        const headText = this.buffered.toString('latin1', 0, end);
+        this.buffered = this.buffered.subarray(end + 4);
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(headText);
+        if (!m) return false;
+        this.status = Number(m[1]);
+        if (this.status >= 100 && this.status < 200) continue; // informational: another head follows
+        const lower = headText.toLowerCase();
+        const length = /\r\ncontent-length:[ \t]*(\d+)/.exec(lower);
+        if (this.noBody || this.status === 204 || this.status === 304) this.remaining = 0;
+        else if (/\r\ntransfer-encoding:[^\r]*chunked/.test(lower)) this.remaining = -2;
+        else if (length) this.remaining = Number(length[1]);
+        else return false; // body until close: not on a keep-alive connection
+      }
+      if (this.remaining === -2) {
+        // Chunked: size line, data, CRLF; a zero size ends it (no trailers expected).
+        const eol = this.buffered.indexOf('\r\n');
+        if (eol < 0) return true;
+        const size = parseInt(this.buffered.toString('latin1', 0, eol), 16);
+        if (!Number.isFinite(size)) return false;
+        if (size === 0) {
+          if (this.buffered.length < eol + 4) return true;
+          this.buffered = this.buffered.subarray(eol + 4);
+          return this.complete();
+        }
+        if (this.buffered.length < eol + 2 + size + 2) return true;
+        this.buffered = this.buffered.subarray(eol + 2 + size + 2);
+        continue;
+      }
+      if (this.buffered.length < this.remaining) return true;
+      this.buffered = this.buffered.subarray(this.remaining);
+      return this.complete();
+    }
+  }
+
+  private complete(): boolean {
+    this.active = false;
+    this.remaining = -1;
+    // Bytes beyond the response on a connection without pipelining are a protocol error.
+    const extra = this.buffered.length > 0;
+    this.buffered = Buffer.alloc(0);
+    this.done(this.status);
+    return !extra;
+  }
 }
 
 /** Several runs of the same load as one: rates over the summed time, percentiles over all responses. */
@@ -216,6 +392,9 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
   const seconds = runs.reduce((s, r) => s + r.seconds, 0);
   const sorted = Float64Array.from(runs.flatMap((r) => r.latenciesMs)).sort();
   const targetRate = runs[0]?.targetRate;
+  const lags = runs.every((r) => r.sendLagsMs !== undefined)
+    ? Float64Array.from(runs.flatMap((r) => r.sendLagsMs ?? [])).sort()
+    : undefined;
   const cpu = runs.every((r) => r.serverCpuMs !== undefined)
     ? runs.reduce((sum, r) => sum + (r.serverCpuMs ?? 0), 0)
     : undefined;
@@ -228,6 +407,9 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds: round1(seconds),
     ...(targetRate !== undefined ? { targetRate } : {}),
+    ...(lags !== undefined && lags.length > 0
+      ? { sendLagP99Ms: round2(percentile(lags, 0.99)) }
+      : {}),
     ...(cpu !== undefined ? { serverCpuMs: Math.round(cpu) } : {}),
   };
 }
@@ -239,6 +421,6 @@ export function cpuPerRequestUs(r: HttpLoadResult): number | undefined {
 
 /** The figures of a run without its latency samples (for results files). */
 export function withoutSamples(run: HttpLoadRun): HttpLoadResult {
-  const { latenciesMs: _samples, ...figures } = run;
+  const { latenciesMs: _samples, sendLagsMs: _lags, ...figures } = run;
   return figures;
 }

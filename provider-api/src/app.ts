@@ -89,8 +89,11 @@ export function createProviderApp(
   // Limits are keyed by network prefix (IPv4 /32, IPv6 /64): one IPv6 host holds a whole /64.
   // Prefixes of recent addresses are kept (a client sends many requests; bounded map).
   const prefixes = new Map<string, string>();
+  // Without a trusted proxy, req.ip is the socket's address anyway (after parsing any
+  // X-Forwarded-For header on every request only to ignore it).
+  const trustsProxy = (options.trustProxy ?? false) !== false;
   const clientAddress = (req: Request): string => {
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const address = (trustsProxy ? req.ip : req.socket.remoteAddress) ?? 'unknown';
     let prefix = prefixes.get(address);
     if (prefix === undefined) {
       if (prefixes.size >= 10_000) prefixes.clear();

@@ -3,7 +3,7 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderDeps } from './deps.js';
 import type { Kysely } from 'kysely';
-import type { AccountsTable, ProviderTables } from './store/schema.js';
+import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from './store/schema.js';
 import { precompiled } from './store/precompiled.js';
 import { fail, rateLimited } from './errors.js';
 import { DEVICE_ID, insertOneTimePreKeys, loadAccount, toArrayBuffer } from './accounts.js';
@@ -201,6 +201,69 @@ const takeOneTimePreKeys = {
   sqlite: takeOneTimePreKeysQuery(false),
 };
 
+type TakenPreKey = Pick<OneTimePrekeysTable, 'kind' | 'key_id' | 'public_key' | 'signature'>;
+
+interface PendingTake {
+  readonly account: string;
+  readonly resolve: (rows: TakenPreKey[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * SQLite group commit: the takes of fetches that arrive together (whose requests were read in
+ * the same turn of the event loop) run one after the other in one transaction, so that one
+ * commit serves them all instead of one each. Each is still the same `DELETE ... RETURNING` of
+ * the lowest key of each kind, and SQLite runs them one at a time on the one connection, so each
+ * fetch gets its own keys and no key goes out twice; every answer waits for the commit. A lone
+ * take runs as before, without a transaction around it. If the transaction fails, every fetch of
+ * the batch fails (and none of their keys is consumed).
+ */
+export class SqliteTakeBatcher {
+  private pending: PendingTake[] = [];
+
+  constructor(private readonly db: Kysely<ProviderTables>) {}
+
+  /** Takes the lowest one-time prekey of each kind off `account`, in the next batch. */
+  take(account: string): Promise<TakenPreKey[]> {
+    return new Promise((resolve, reject) => {
+      // The first of a batch schedules it: after the I/O callbacks of this turn of the loop.
+      if (this.pending.push({ account, resolve, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const only = batch.length === 1 ? batch[0] : undefined;
+    const run: Promise<TakenPreKey[][]> = only
+      ? takeOneTimePreKeys.sqlite(this.db, { account: only.account }).then((rows) => [rows])
+      : this.db.transaction().execute(async (tx) => {
+          const out: TakenPreKey[][] = [];
+          for (const p of batch) {
+            out.push(await takeOneTimePreKeys.sqlite(this.db, { account: p.account }, tx));
+          }
+          return out;
+        });
+    run.then(
+      (results) => batch.forEach((p, i) => p.resolve(results[i] ?? [])),
+      (err: unknown) => batch.forEach((p) => p.reject(err)),
+    );
+  }
+}
+
+const batchers = new WeakMap<Kysely<ProviderTables>, SqliteTakeBatcher>();
+
+/** The one-time prekeys a fetch consumes (one of each kind, when any remain). */
+function takeFor(deps: ProviderDeps, account: string): Promise<TakenPreKey[]> {
+  if (deps.dialect === 'postgres') return takeOneTimePreKeys.postgres(deps.db, { account });
+  let batcher = batchers.get(deps.db);
+  if (!batcher) {
+    batcher = new SqliteTakeBatcher(deps.db);
+    batchers.set(deps.db, batcher);
+  }
+  return batcher.take(account);
+}
+
 /** Fetches a bundle, consuming one one-time prekey of each kind when any remain. */
 export async function fetchBundle(
   deps: ProviderDeps,
@@ -217,7 +280,7 @@ export async function fetchBundle(
     throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
   }
   if (!account) throw fail('account.not-found', 'no account with this address here');
-  const taken = await takeOneTimePreKeys[deps.dialect](deps.db, { account: account.id });
+  const taken = await takeFor(deps, account.id);
   const ec = taken.find((k) => k.kind === 'ec');
   const kyber = taken.find((k) => k.kind === 'kyber');
   return {

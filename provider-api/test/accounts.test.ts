@@ -11,6 +11,7 @@ import {
 } from './helpers.js';
 import { DirectoryPublishError } from '../src/directory-client.js';
 import { reconcileDirectory } from '../src/accounts.js';
+import { SqliteTakeBatcher } from '../src/prekeys.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
   const b = Buffer.from(s, 'base64');
@@ -192,6 +193,39 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(lastResort).toHaveLength(35);
     expect(new Set(lastResort.map((r) => r.json.kyberPreKey.keyId))).toEqual(new Set([9]));
     expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
+  });
+
+  it('fetches that arrive together take their keys in one SQLite transaction (group commit)', async () => {
+    if (dialect !== 'sqlite') return;
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(6, 6));
+    const bob = await register(p, NUMBERS[1]!, makeClientKeys(3, 1));
+    const batcher = new SqliteTakeBatcher(p.deps.db);
+    let begins = 0;
+    const original = p.deps.db.transaction.bind(p.deps.db);
+    p.deps.db.transaction = () => {
+      begins++;
+      return original();
+    };
+    try {
+      const takes = await Promise.all([
+        ...Array.from({ length: 8 }, () => batcher.take(alice.accountId)),
+        ...Array.from({ length: 3 }, () => batcher.take(bob.accountId)),
+      ]);
+      expect(begins).toBe(1);
+      const ec = (rows: (typeof takes)[number][]) =>
+        rows.flatMap((r) => r.filter((k) => k.kind === 'ec').map((k) => k.key_id));
+      // Lowest first; a fetch after the last key gets none, never a key twice.
+      expect(ec(takes.slice(0, 8))).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(ec(takes.slice(8))).toEqual([1, 2, 3]);
+      expect(takes.slice(0, 8).map((r) => r.length)).toEqual([2, 2, 2, 2, 2, 2, 0, 0]);
+      expect(takes.slice(8).map((r) => r.length)).toEqual([2, 1, 1]);
+      // A lone take runs without a transaction.
+      expect(await batcher.take(bob.accountId)).toEqual([]);
+      expect(begins).toBe(1);
+      expect(await counts()).toEqual({ accounts: 2, prekeys: 0 });
+    } finally {
+      p.deps.db.transaction = original;
+    }
   });
 
   it('hands out one-time prekeys lowest key id first, whenever they were uploaded', async () => {

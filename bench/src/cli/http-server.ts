@@ -24,7 +24,10 @@ import type { HttpFixture } from '../provider-fixture.js';
 import { registrationBody } from '../provider-fixture.js';
 import { generateBenchZone } from '../zone-data.js';
 
-const providerDist = resolve(import.meta.dirname, '../../../../provider-api/dist/src');
+// SB_BENCH_PROVIDER_DIST: another build of provider-api's dist/src (A/B comparisons by hand).
+const providerDist =
+  process.env['SB_BENCH_PROVIDER_DIST'] ??
+  resolve(import.meta.dirname, '../../../../provider-api/dist/src');
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 function listen(app: express.Express, port: number): Promise<Server> {

@@ -7,6 +7,8 @@ const MARK = '\u0000precompiled:';
 export type PrecompiledQuery<DB, K extends string, R> = (
   db: Kysely<DB>,
   values: Readonly<Record<K, unknown>>,
+  /** Where to run it, when not on `db` itself: a transaction opened on `db`. */
+  via?: Kysely<DB>,
 ) => Promise<R[]>;
 
 /**
@@ -40,12 +42,13 @@ export function precompiled<DB, K extends string, R>(
     compiledFor.set(db, compiled);
     return compiled;
   };
-  return async (db, values) => {
+  return async (db, values, via = db) => {
+    // Compiled for `db` (a transaction is a new object each time; its SQL is the same).
     const { query, slots } = compiledFor.get(db) ?? compile(db);
     const parameters = query.parameters.map((v, i) => {
       const slot = slots[i];
       return slot === null || slot === undefined ? v : values[slot];
     });
-    return (await db.executeQuery<R>({ ...query, parameters })).rows;
+    return (await via.executeQuery<R>({ ...query, parameters })).rows;
   };
 }
