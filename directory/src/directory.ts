@@ -164,13 +164,25 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     cleanups.push(() => warmer.stop());
 
     const metrics = new Registry();
-    const responses = new Counter({
+    // Counted in plain arrays (this runs for every DNS response; prom-client hashes a label
+    // object per inc()) and handed to prom-client when scraped.
+    const counted = new Map<string, { udp: number[]; tcp: number[] }>();
+    new Counter({
       name: 'directory_dns_responses_total',
       help: 'DNS responses by transport, rcode and kind',
       labelNames: ['transport', 'rcode', 'kind'],
       registers: [metrics],
+      collect() {
+        this.reset();
+        for (const [kind, byTransport] of counted) {
+          for (const transport of ['udp', 'tcp'] as const) {
+            byTransport[transport].forEach((n, rcode) => {
+              if (n > 0) this.inc({ transport, rcode: String(rcode), kind }, n);
+            });
+          }
+        }
+      },
     });
-    const responseCounters = new Map<string, { inc(): void }>();
     new Gauge({
       name: 'directory_zone_serial',
       help: 'Current SOA serial',
@@ -223,15 +235,10 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       logger: log,
       now,
       onResponse: (transport, rcode, kind) => {
-        // prom-client hashes a label object on every inc(); the few label sets there are
-        // are resolved once instead (this runs for every DNS response).
-        const key = `${transport} ${rcode} ${kind}`;
-        let counter = responseCounters.get(key);
-        if (!counter) {
-          counter = responses.labels(transport, String(rcode), kind);
-          responseCounters.set(key, counter);
-        }
-        counter.inc();
+        let byTransport = counted.get(kind);
+        if (!byTransport) counted.set(kind, (byTransport = { udp: [], tcp: [] }));
+        const counts = byTransport[transport];
+        counts[rcode] = (counts[rcode] ?? 0) + 1;
       },
     });
     cleanups.push(() => dns.close());

@@ -21,16 +21,21 @@ import {
 } from '@switchboard/dns-wire';
 import type { RrsigRecord } from '@switchboard/dnssec';
 import { answerQuery, SERVER_UDP_PAYLOAD } from './answer.js';
+import { NAME_HASH_START, nameHashStep } from './name-index.js';
 import type { OnlineSigner } from './signer.js';
 import type { ZoneSnapshot } from './zone.js';
 
-/** A reply written here, with what the server needs to account for it. */
-export interface FastReply {
-  readonly bytes: Uint8Array;
-  readonly rcode: number;
-  readonly kind: 'answer' | 'nodata' | 'nxname';
-  /** The response rate limiting identity (as the general path gives it). */
-  readonly identity: string;
+/** What the server needs to account for a reply written here; filled in by {@link fastReply}. */
+export interface FastInfo {
+  rcode: number;
+  kind: 'answer' | 'nodata' | 'nxname';
+  /** The question's type. */
+  qtype: number;
+}
+
+/** A fresh {@link FastInfo} to pass to {@link fastReply} (one can be reused for every query). */
+export function fastInfo(): FastInfo {
+  return { rcode: 0, kind: 'answer', qtype: 0 };
 }
 
 /** What one snapshot and signature window share: every octet of a denial but the query's own. */
@@ -38,8 +43,8 @@ interface DenialTemplate {
   readonly zone: ZoneSnapshot;
   readonly inception: number;
   readonly apexLabels: number;
-  /** `.` + the apex: what every name under it ends with. */
-  readonly apexSuffix: string;
+  /** The apex in wire form: what every name under it ends with. */
+  readonly apexWire: Uint8Array;
   /** SOA record after its owner name (TYPE .. RDATA), TTL = the negative TTL (RFC 2308 3). */
   readonly soaTail: Uint8Array;
   /** RRSIG(SOA) record after its owner name. */
@@ -96,10 +101,10 @@ function denialTemplate(
   signer: OnlineSigner,
   now: number,
 ): DenialTemplate | undefined {
+  const cached = denialTemplates.get(zone);
+  if (cached && cached.inception === signer.inception(now)) return cached;
   const { inception, expiration } = signer.validityWindow(now);
   const inceptionSeconds = inception.getTime() / 1000;
-  const cached = denialTemplates.get(zone);
-  if (cached && cached.inception === inceptionSeconds) return cached;
   const { settings } = zone;
   const soa = zone.nodes.get(settings.apex)?.get(RRType.SOA);
   const soaRecord = soa?.[0];
@@ -120,7 +125,7 @@ function denialTemplate(
     zone,
     inception: inceptionSeconds,
     apexLabels: signerWire.length === 1 ? 0 : countLabels(signerWire),
-    apexSuffix: '.' + settings.apex,
+    apexWire: signerWire,
     soaTail: recordTail(soaRecord, nsecTtl),
     soaSigTail: recordTail(soaSig, soaSig.ttl),
     nsecTtl,
@@ -139,102 +144,147 @@ function countLabels(wire: Uint8Array): number {
   return n;
 }
 
-/** The question name is built here, lowercased, before one zone lookup. */
-const NAME_SCRATCH = Buffer.alloc(256);
-
 /** A plain query, as far as this module needs it. */
 interface PlainQuery {
-  /** The question name, lowercased, absolute. */
-  readonly name: string;
-  /** Offsets of the question's label length octets. */
-  readonly labelStarts: readonly number[];
-  readonly nameEnd: number;
-  readonly questionEnd: number;
-  readonly qtype: number;
-  readonly edns:
-    | { readonly payload: number; readonly dnssecOk: boolean; readonly compactOk: boolean }
-    | undefined;
+  /** Labels in the question name (the root not counted). */
+  labels: number;
+  /** FNV-1a hash of the lowercased wire name (name-index.ts). */
+  hash: number;
+  /** The name as asked has upper-case letters (resolvers randomise case, draft-vixie-dnsext-dns0x20). */
+  upper: boolean;
+  nameEnd: number;
+  questionEnd: number;
+  qtype: number;
+  edns: boolean;
+  payload: number;
+  dnssecOk: boolean;
+  compactOk: boolean;
 }
 
+// The query being answered, parsed into storage made once: answering allocates nothing but the
+// reply (and a denial's signature). Nothing in this module awaits, so one set is enough.
+const QUERY: PlainQuery = {
+  labels: 0,
+  hash: 0,
+  upper: false,
+  nameEnd: 0,
+  questionEnd: 0,
+  qtype: 0,
+  edns: false,
+  payload: 0,
+  dnssecOk: false,
+  compactOk: false,
+};
+/** The question name in wire form, lowercased. */
+const WIRE = new Uint8Array(256);
+/** Where each label length octet of the question name is, in the packet. */
+const LABEL_STARTS = new Int32Array(128);
+/** A denial's signed data (RFC 4034 3.1.8.1), written here before it is signed. */
+const SIGNED_DATA = new Uint8Array(2048);
+
 /**
- * `packet` read as a plain query: one question of class IN with an uncompressed name of
- * printable ASCII, no other records but an OPT of version 0, nothing after it; else undefined.
+ * `packet` read into {@link QUERY} as a plain query: one question of class IN with an
+ * uncompressed name of printable ASCII, no other records but an OPT of version 0, nothing
+ * after it; else false.
  */
-function parsePlainQuery(packet: Uint8Array): PlainQuery | undefined {
+function parsePlainQuery(packet: Uint8Array): boolean {
   const len = packet.length;
-  if (len < 17) return undefined;
+  if (len < 17) return false;
   const flags = ((packet[2] as number) << 8) | (packet[3] as number);
   // QR=0, OPCODE=QUERY, TC=0; QDCOUNT=1, ANCOUNT=NSCOUNT=0, ARCOUNT<=1.
-  if ((flags & 0xfa00) !== 0) return undefined;
-  if (packet[4] !== 0 || packet[5] !== 1) return undefined;
-  if (packet[6] !== 0 || packet[7] !== 0 || packet[8] !== 0 || packet[9] !== 0) return undefined;
+  if ((flags & 0xfa00) !== 0) return false;
+  if (packet[4] !== 0 || packet[5] !== 1) return false;
+  if (packet[6] !== 0 || packet[7] !== 0 || packet[8] !== 0 || packet[9] !== 0) return false;
   const arcount = ((packet[10] as number) << 8) | (packet[11] as number);
-  if (arcount > 1) return undefined;
+  if (arcount > 1) return false;
 
-  // The question name: labels of plain octets, no pointers; lowercased as we go.
+  // The question name: labels of plain octets, no pointers; lowercased and hashed as we go.
+  // The root alone, and a leading `*` label (it would change the RRSIG labels count, RFC 4034
+  // 3.1.3), are left to the general path.
+  if (packet[12] === 0 || (packet[12] === 1 && packet[13] === 0x2a)) return false;
   let pos = 12;
-  // Presentation form built in a scratch buffer and read out in one go (a flat string, cheaper
-  // to hash for the zone lookup than one grown a character at a time).
-  let n = 0;
-  const labelStarts: number[] = [];
+  let labels = 0;
+  let hash = NAME_HASH_START;
+  let upper = false;
   for (;;) {
-    if (pos >= len) return undefined;
+    if (pos >= len) return false;
     const l = packet[pos] as number;
+    WIRE[pos - 12] = l;
+    hash = nameHashStep(hash, l);
     if (l === 0) break;
-    if (l > 63 || pos + 1 + l > len || n + l + 1 > 255) return undefined;
-    labelStarts.push(pos);
+    if (l > 63 || pos + 1 + l > len || pos - 12 + l + 2 > 255) return false;
+    LABEL_STARTS[labels++] = pos;
     for (let i = pos + 1; i <= pos + l; i++) {
       let b = packet[i] as number;
-      if (PRINTS_AS_ITSELF[b] === 0) return undefined; // escapes: general path
-      if (b >= 0x41 && b <= 0x5a) b += 0x20;
-      NAME_SCRATCH[n++] = b;
+      if (PRINTS_AS_ITSELF[b] === 0) return false; // escapes: general path
+      if (b >= 0x41 && b <= 0x5a) {
+        b += 0x20;
+        upper = true;
+      }
+      WIRE[i - 12] = b;
+      hash = nameHashStep(hash, b);
     }
-    NAME_SCRATCH[n++] = 0x2e;
     pos += l + 1;
   }
-  const name = NAME_SCRATCH.toString('latin1', 0, n);
   const nameEnd = pos + 1;
-  // A leading `*` label would change the RRSIG labels count (RFC 4034 3.1.3): general path.
-  if (name === '' || (packet[12] === 1 && packet[13] === 0x2a)) return undefined;
-  if (nameEnd - 12 > 255 || nameEnd + 4 > len) return undefined;
+  if (nameEnd + 4 > len) return false;
   const qtype = ((packet[nameEnd] as number) << 8) | (packet[nameEnd + 1] as number);
   const qclass = ((packet[nameEnd + 2] as number) << 8) | (packet[nameEnd + 3] as number);
   const questionEnd = nameEnd + 4;
-  if (qclass !== RRClass.IN || qtype === RRType.AXFR || qtype === RRType.IXFR) return undefined;
+  if (qclass !== RRClass.IN || qtype === RRType.AXFR || qtype === RRType.IXFR) return false;
 
   // An OPT record: root owner, version 0, options well formed (they are ignored, as generally).
-  let edns: PlainQuery['edns'];
-  if (arcount === 1) {
+  const q = QUERY;
+  q.edns = arcount === 1;
+  if (q.edns) {
     const p = questionEnd;
-    if (p + 11 > len || packet[p] !== 0) return undefined;
-    if (packet[p + 1] !== 0 || packet[p + 2] !== RRType.OPT) return undefined;
-    if (packet[p + 6] !== 0) return undefined; // EDNS version 0 (else BADVERS, generally)
+    if (p + 11 > len || packet[p] !== 0) return false;
+    if (packet[p + 1] !== 0 || packet[p + 2] !== RRType.OPT) return false;
+    if (packet[p + 6] !== 0) return false; // EDNS version 0 (else BADVERS, generally)
     const rdlength = ((packet[p + 9] as number) << 8) | (packet[p + 10] as number);
-    if (p + 11 + rdlength !== len) return undefined;
+    if (p + 11 + rdlength !== len) return false;
     for (let o = p + 11; o < len;) {
-      if (o + 4 > len) return undefined;
+      if (o + 4 > len) return false;
       o += 4 + (((packet[o + 2] as number) << 8) | (packet[o + 3] as number));
-      if (o > len) return undefined;
+      if (o > len) return false;
     }
     const zflags = ((packet[p + 7] as number) << 8) | (packet[p + 8] as number);
-    edns = {
-      payload: ((packet[p + 3] as number) << 8) | (packet[p + 4] as number),
-      dnssecOk: (zflags & 0x8000) !== 0,
-      compactOk: (zflags & EdnsFlag.CO) !== 0,
-    };
-  } else if (questionEnd !== len) return undefined;
-  return { name, labelStarts, nameEnd, questionEnd, qtype, edns };
+    q.payload = ((packet[p + 3] as number) << 8) | (packet[p + 4] as number);
+    q.dnssecOk = (zflags & 0x8000) !== 0;
+    q.compactOk = (zflags & EdnsFlag.CO) !== 0;
+  } else {
+    if (questionEnd !== len) return false;
+    q.payload = 0;
+    q.dnssecOk = false;
+    q.compactOk = false;
+  }
+  q.labels = labels;
+  q.hash = hash;
+  q.upper = upper;
+  q.nameEnd = nameEnd;
+  q.questionEnd = questionEnd;
+  q.qtype = qtype;
+  return true;
 }
 
-function sizeLimit(transport: 'udp' | 'tcp', edns: PlainQuery['edns']): number {
+/** The question name of the query last parsed, lowercased, in presentation form. */
+function queryName(): string {
+  let name = '';
+  for (let at = 0; WIRE[at] !== 0; at += (WIRE[at] as number) + 1) {
+    name += String.fromCharCode(...WIRE.subarray(at + 1, at + 1 + (WIRE[at] as number))) + '.';
+  }
+  return name;
+}
+
+function sizeLimit(transport: 'udp' | 'tcp', q: PlainQuery): number {
   if (transport === 'tcp') return 65_535;
-  return edns ? Math.min(Math.max(edns.payload, 512), SERVER_UDP_PAYLOAD) : 512;
+  return q.edns ? Math.min(Math.max(q.payload, 512), SERVER_UDP_PAYLOAD) : 512;
 }
 
 /**
  * The reply to `packet` if it is a plain query for an RRset the zone holds or for a name under
- * the apex that holds nothing; otherwise undefined, and the general path answers. `now` is in
- * seconds.
+ * the apex that holds nothing, with `info` filled in; otherwise undefined, and the general path
+ * answers. `now` is in seconds.
  */
 export function fastReply(
   packet: Uint8Array,
@@ -242,15 +292,31 @@ export function fastReply(
   zone: ZoneSnapshot,
   signer: OnlineSigner,
   now: number,
-): FastReply | undefined {
-  const query = parsePlainQuery(packet);
-  if (!query) return undefined;
-  const node = zone.nodes.get(query.name);
+  info: FastInfo,
+): Uint8Array | undefined {
+  if (!parsePlainQuery(packet)) return undefined;
+  const q = QUERY;
+  info.qtype = q.qtype;
+  const node = zone.index.get(WIRE, q.nameEnd - 12, q.hash);
   if (node) {
-    const rrset = node.get(query.qtype);
-    return rrset ? fastAnswer(packet, transport, query, rrset, zone, signer, now) : undefined;
+    const rrset = node.get(q.qtype);
+    return rrset ? fastAnswer(packet, transport, rrset, zone, signer, now, info) : undefined;
   }
-  return fastDenial(packet, transport, query, zone, signer, now);
+  return fastDenial(packet, transport, zone, signer, now, info);
+}
+
+/**
+ * The response rate limiting identity of the reply {@link fastReply} made for `packet`, as the
+ * general path gives it: the question for answers, the apex and outcome for denials.
+ */
+export function fastIdentity(packet: Uint8Array, info: FastInfo, apex: string): string {
+  if (info.kind !== 'answer') return `${apex}/${info.kind}/${info.rcode}`;
+  let name = '';
+  for (let at = 12; packet[at] !== 0; at += (packet[at] as number) + 1) {
+    const label = packet.subarray(at + 1, at + 1 + (packet[at] as number));
+    name += String.fromCharCode(...label).toLowerCase() + '.';
+  }
+  return `${name}/${info.qtype}`;
 }
 
 /** Encoded answers per RRset: without and with its RRSIG, each for the signature it holds. */
@@ -305,67 +371,80 @@ function generalReply(
 function fastAnswer(
   packet: Uint8Array,
   transport: 'udp' | 'tcp',
-  query: PlainQuery,
   rrset: readonly ResourceRecord[],
   zone: ZoneSnapshot,
   signer: OnlineSigner,
   now: number,
-): FastReply | undefined {
-  const { qtype, edns, questionEnd } = query;
+  info: FastInfo,
+): Uint8Array | undefined {
+  const q = QUERY;
+  const qtype = q.qtype;
   if (qtype === RRType.ANY || qtype === RRType.RRSIG || qtype === RRType.NSEC) return undefined;
   const templates = templatesOf(rrset);
   let template: Uint8Array;
-  if (edns?.dnssecOk) {
+  if (q.dnssecOk) {
     // The template holds the RRSIG the signer holds now; once that is renewed, so is this.
     if (!templates.signed || now >= templates.signed.renewAt) {
-      warmAnswer(zone, signer, query.name, qtype, rrset, now);
+      warmAnswer(zone, signer, queryName(), qtype, rrset, now);
     }
     template = (templates.signed as { bytes: Uint8Array }).bytes;
   } else {
-    template = templates.plain ??= generalReply(zone, signer, query.name, qtype, false, now);
+    template = templates.plain ??= generalReply(zone, signer, queryName(), qtype, false, now);
   }
   // The template ends with its OPT (11 octets, nothing else in the additional section).
-  const size = edns ? template.length : template.length - 11;
-  if (size > sizeLimit(transport, edns)) return undefined; // the general path truncates
-  const out = template.slice(0, size);
+  const size = q.edns ? template.length : template.length - 11;
+  if (size > sizeLimit(transport, q)) return undefined; // the general path truncates
+  // From Node's pool of small buffers: no memory of its own to allocate and free.
+  const out = Buffer.allocUnsafe(size);
+  out.set(size === template.length ? template : template.subarray(0, size));
   out[0] = packet[0] as number;
   out[1] = packet[1] as number;
   out[2] = (out[2] as number) | ((packet[2] as number) & 0x01); // RD copied
   out[3] = (out[3] as number) | ((packet[3] as number) & 0x10); // CD copied
-  for (let i = 12; i < questionEnd; i++) out[i] = packet[i] as number; // the question as asked
-  if (edns) {
-    if (edns.compactOk) out[size - 4] = (out[size - 4] as number) | (EdnsFlag.CO >> 8);
+  // The question as asked: the template holds it lowercased.
+  if (q.upper) for (let i = 12; i < q.nameEnd; i++) out[i] = packet[i] as number;
+  if (q.edns) {
+    if (q.compactOk) out[size - 4] = (out[size - 4] as number) | (EdnsFlag.CO >> 8);
   } else {
     out[10] = 0;
     out[11] = 0;
   }
-  return { bytes: out, rcode: Rcode.NOERROR, kind: 'answer', identity: `${query.name}/${qtype}` };
+  info.rcode = Rcode.NOERROR;
+  info.kind = 'answer';
+  return out;
 }
 
 function fastDenial(
   packet: Uint8Array,
   transport: 'udp' | 'tcp',
-  query: PlainQuery,
   zone: ZoneSnapshot,
   signer: OnlineSigner,
   now: number,
-): FastReply | undefined {
-  const { name, labelStarts, nameEnd, questionEnd, edns } = query;
+  info: FastInfo,
+): Uint8Array | undefined {
+  const q = QUERY;
+  const { nameEnd, questionEnd } = q;
   // Only names under the apex that hold nothing.
   const template = denialTemplate(zone, signer, now);
-  if (!template || !name.endsWith(template.apexSuffix)) return undefined;
-  const dnssec = edns?.dnssecOk === true;
-  const relative = labelStarts.length - template.apexLabels;
+  if (!template) return undefined;
+  const relative = q.labels - template.apexLabels;
+  if (relative <= 0) return undefined;
+  const apexAt = LABEL_STARTS[relative] as number; // where the apex starts in the question
+  const apexWire = template.apexWire;
+  if (nameEnd - apexAt !== apexWire.length) return undefined;
+  for (let i = 0; i < apexWire.length; i++) {
+    if (WIRE[apexAt - 12 + i] !== apexWire[i]) return undefined;
+  }
+  const dnssec = q.dnssecOk;
   let digitsOnly = relative <= 15;
   for (let i = 0; digitsOnly && i < relative; i++) {
-    const at = labelStarts[i] as number;
+    const at = LABEL_STARTS[i] as number;
     const c = packet[at + 1] as number;
     digitsOnly = packet[at] === 1 && c >= 0x30 && c <= 0x39;
   }
   const kind = digitsOnly ? 'nodata' : 'nxname';
-  const rcode = kind === 'nxname' && (!dnssec || edns?.compactOk) ? Rcode.NXDOMAIN : Rcode.NOERROR;
+  const rcode = kind === 'nxname' && (!dnssec || q.compactOk) ? Rcode.NXDOMAIN : Rcode.NOERROR;
 
-  const apexAt = labelStarts[relative] as number; // where the apex starts in the question
   const nameWireLength = nameEnd - 12;
   const bits = kind === 'nodata' ? template.bitmapEmpty : template.bitmapNx;
   const nsecRdLength = 2 + nameWireLength + bits.length;
@@ -374,17 +453,17 @@ function fastDenial(
     questionEnd +
     (2 + template.soaTail.length) +
     (dnssec ? 2 + template.soaSigTail.length + 12 + nsecRdLength + 12 + sigRdLength : 0) +
-    (edns ? 11 : 0);
-  if (size > sizeLimit(transport, edns)) return undefined; // the general path truncates
+    (q.edns ? 11 : 0);
+  if (size > sizeLimit(transport, q)) return undefined; // the general path truncates
 
-  const out = new Uint8Array(size);
+  const out = Buffer.allocUnsafe(size).fill(0);
   out[0] = packet[0] as number;
   out[1] = packet[1] as number;
   out[2] = 0x84 | ((packet[2] as number) & 0x01); // QR AA, RD copied
   out[3] = ((packet[3] as number) & 0x10) | rcode; // CD copied
   u16(out, 4, 1);
   u16(out, 8, dnssec ? 4 : 1);
-  u16(out, 10, edns ? 1 : 0);
+  u16(out, 10, q.edns ? 1 : 0);
   out.set(packet.subarray(12, questionEnd), 12);
   let w = questionEnd;
   const pointer = (to: number): void => {
@@ -406,22 +485,22 @@ function fastDenial(
     u32(out, w + 4, template.nsecTtl);
     u16(out, w + 8, nsecRdLength);
     w += 10;
-    const nsecRdata = w;
     out[w] = 1;
     out[w + 1] = 0;
     w += 2;
-    out.set(packet.subarray(12, nameEnd), w);
-    lowercase(out, w, w + nameWireLength);
+    out.set(WIRE.subarray(0, nameWireLength), w); // the name lowercased
     w += nameWireLength;
     out.set(bits, w);
     w += bits.length;
     // RRSIG(NSEC): signed data = RDATA prefix | owner | TYPE CLASS TTL RDLENGTH | RDATA, all
     // canonical (RFC 4034 3.1.8.1, 6.2); the owner is the lowercased question name.
     const prefix = template.sigPrefix;
-    const data = new Uint8Array(prefix.length + nameWireLength + 10 + nsecRdLength);
+    const dataLength = prefix.length + nameWireLength + 10 + nsecRdLength;
+    if (dataLength > SIGNED_DATA.length) return undefined; // cannot happen: names are short
+    const data = SIGNED_DATA.subarray(0, dataLength);
     data.set(prefix, 0);
     data[3] = relative + template.apexLabels;
-    data.set(out.subarray(nsecRdata + 2, nsecRdata + 2 + nameWireLength), prefix.length);
+    data.set(WIRE.subarray(0, nameWireLength), prefix.length);
     data.set(out.subarray(nsecStart, w), prefix.length + nameWireLength);
     const signature = signer.signData(data);
     pointer(12);
@@ -435,24 +514,18 @@ function fastDenial(
     out.set(signature, w);
     w += signature.length;
   }
-  if (edns) {
+  if (q.edns) {
     // OPT: root, our payload size, extended rcode 0, version 0, DO and CO echoed (RFC 9824 3.2).
     w += 1;
     u16(out, w, RRType.OPT);
     u16(out, w + 2, SERVER_UDP_PAYLOAD);
-    u16(out, w + 6, (edns.dnssecOk ? 0x8000 : 0) | (edns.compactOk ? EdnsFlag.CO : 0));
+    u16(out, w + 6, (q.dnssecOk ? 0x8000 : 0) | (q.compactOk ? EdnsFlag.CO : 0));
     w += 10;
   }
   if (w !== size) return undefined; // cannot happen; never send a malformed reply
-  return { bytes: out, rcode, kind, identity: `${zone.settings.apex}/${kind}/${rcode}` };
-}
-
-function lowercase(buf: Uint8Array, from: number, to: number): void {
-  // Label length octets are at most 63, below 'A', so they are left alone.
-  for (let i = from; i < to; i++) {
-    const b = buf[i] as number;
-    if (b >= 0x41 && b <= 0x5a) buf[i] = b + 0x20;
-  }
+  info.rcode = rcode;
+  info.kind = kind;
+  return out;
 }
 
 /**

@@ -42,6 +42,11 @@ export class ResponseRateLimiter {
         : undefined;
   }
 
+  /** False when RRL is off (every response is sent): callers need not make identities. */
+  get enabled(): boolean {
+    return this.#limiter !== undefined;
+  }
+
   /** Decides for one response to `address` with the given identity. */
   check(address: string, identity: string): RrlDecision {
     if (!this.#limiter) return 'send';

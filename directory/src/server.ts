@@ -1,4 +1,3 @@
-import { fastReply } from './fast-path.js';
 import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -18,6 +17,7 @@ import {
 import type { Logger, PrefixLengths } from '@switchboard/service-kit';
 import { clientPrefix } from '@switchboard/service-kit';
 import type { Answer } from './answer.js';
+import { fastIdentity, fastInfo, fastReply } from './fast-path.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from './transfer.js';
@@ -210,6 +210,9 @@ function closeTcp(tcp: Server, sockets: Map<Socket, TcpActivity>): Promise<void>
   });
 }
 
+/** Filled in by each fast reply (used synchronously, so one for all queries). */
+const FAST = fastInfo();
+
 function handleUdp(
   udp: UdpSocket,
   packet: Buffer,
@@ -217,21 +220,35 @@ function handleUdp(
   config: DnsServerConfig,
   respond: Responder,
 ): void {
-  let outcome: Outcome;
-  try {
-    outcome = respond(packet, 'udp', rinfo.address);
-  } catch (err) {
-    config.logger.error({ err }, 'dns query failed');
-    return;
+  const { zone, rrl } = config;
+  const now = Math.floor(config.now() / 1000);
+  // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
+  // made when RRL is on.
+  let bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
+  let identity: string | undefined;
+  if (bytes) {
+    config.onResponse?.('udp', FAST.rcode, FAST.kind);
+    if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
+  } else {
+    let outcome: Outcome;
+    try {
+      outcome = respond(packet, 'udp', rinfo.address);
+    } catch (err) {
+      config.logger.error({ err }, 'dns query failed');
+      return;
+    }
+    if (outcome.kind !== 'reply') return;
+    bytes = outcome.messages[0];
+    identity = outcome.identity;
+    if (!bytes) return;
   }
-  if (outcome.kind !== 'reply') return;
-  const bytes = outcome.messages[0];
-  if (!bytes) return;
-  const decision = config.rrl.check(rinfo.address, outcome.identity);
-  if (decision === 'drop') return;
-  const toSend = decision === 'slip' ? slipped(bytes) : bytes;
-  if (!toSend) return;
-  udp.send(toSend, rinfo.port, rinfo.address);
+  if (identity !== undefined) {
+    const decision = rrl.check(rinfo.address, identity);
+    if (decision === 'drop') return;
+    if (decision === 'slip') bytes = slipped(bytes);
+    if (!bytes) return;
+  }
+  udp.send(bytes, rinfo.port, rinfo.address);
 }
 
 /** An empty truncated copy of a response (header and question only, TC set) for RRL slip. */
@@ -374,10 +391,15 @@ export function processPacket(
   config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
 ): Outcome {
   const nowSeconds = Math.floor(config.now() / 1000);
-  const fast = fastReply(packet, transport, config.zone.snapshot, config.zone.signer, nowSeconds);
+  const zone = config.zone.snapshot;
+  const fast = fastReply(packet, transport, zone, config.zone.signer, nowSeconds, FAST);
   if (fast) {
-    config.onResponse?.(transport, fast.rcode, fast.kind);
-    return { kind: 'reply', messages: [fast.bytes], identity: fast.identity };
+    config.onResponse?.(transport, FAST.rcode, FAST.kind);
+    return {
+      kind: 'reply',
+      messages: [fast],
+      identity: fastIdentity(packet, FAST, zone.settings.apex),
+    };
   }
   let query: Message;
   try {
@@ -395,7 +417,6 @@ export function processPacket(
     return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
   }
   if (query.qr) return { kind: 'drop' };
-  const zone = config.zone.snapshot;
   const identityFor = (answer: Answer): string => {
     const q = query.questions[0];
     return answer.kind === 'answer' && q

@@ -100,10 +100,15 @@ export class OnlineSigner {
     return signBytes(this.#key, data);
   }
 
+  /** The inception (seconds) a signature made at `now` (seconds) carries. */
+  inception(now: number): number {
+    // Rounded to the hour so signatures made close together carry the same window.
+    return Math.floor(now / 3600) * 3600 - this.#policy.backdate;
+  }
+
   /** The inception/expiration a signature made at `now` (seconds) carries; also used for export. */
   validityWindow(now: number): { inception: Date; expiration: Date } {
-    // Rounded to the hour so signatures made close together carry the same window.
-    const inception = Math.floor(now / 3600) * 3600 - this.#policy.backdate;
+    const inception = this.inception(now);
     return {
       inception: new Date(inception * 1000),
       expiration: new Date((inception + this.#policy.validity) * 1000),

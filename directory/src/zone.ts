@@ -1,6 +1,7 @@
 import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
 import { RRClass, RRType } from '@switchboard/dns-wire';
 import { enumNameFor } from '@switchboard/e164';
+import { NameIndex } from './name-index.js';
 import type { NumberEntry } from './records.js';
 import { RECORD_TTL, recordsForEntry } from './records.js';
 
@@ -50,6 +51,8 @@ export interface ZoneSnapshot {
   readonly settings: ZoneSettings;
   readonly serial: number;
   readonly nodes: ReadonlyMap<string, Node>;
+  /** The same nodes by wire-form name, for answering straight from a query's octets. */
+  readonly index: NameIndex<Node>;
   /** Which entry serial each number node was built from (for reuse). */
   readonly builtFrom: ReadonlyMap<string, number>;
 }
@@ -126,7 +129,7 @@ export function buildZone(
     }
     nodes.set(name, node);
   }
-  return { settings, serial, nodes, builtFrom };
+  return { settings, serial, nodes, index: new NameIndex(nodes), builtFrom };
 }
 
 /** How a query name relates to the zone. */

@@ -11,7 +11,7 @@ import { DnssecAlgorithm, generateSigningKey, validateResponse } from '@switchbo
 import { enumNameFor } from '@switchboard/e164';
 import fc from 'fast-check';
 import { answerQuery } from '../src/answer.js';
-import { fastReply } from '../src/fast-path.js';
+import { fastIdentity, fastInfo, fastReply } from '../src/fast-path.js';
 import { processPacket } from '../src/server.js';
 import { OnlineSigner } from '../src/signer.js';
 import { buildZone, defaultZoneSettings } from '../src/zone.js';
@@ -118,7 +118,8 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
             ...(q.edns ? { edns: { ...q.edns, zFlags: o.co ? EdnsFlag.CO : 0 } } : {}),
           };
           const packet = encodeMessage(message);
-          const fast = fastReply(packet, 'udp', zone, signer, NOW);
+          const info = fastInfo();
+          const fast = fastReply(packet, 'udp', zone, signer, NOW, info);
           const node = zone.nodes.get(canonicalName(name));
           const special = ([RRType.ANY, RRType.RRSIG, RRType.NSEC] as number[]).includes(o.type);
           if (node && (!node.has(o.type) || special)) {
@@ -134,8 +135,8 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
             expect(encodeMessage(want).length).toBeGreaterThan(limit - 64);
             return;
           }
-          taken[fast.kind] += 1;
-          const got = decodeMessage(fast.bytes);
+          taken[info.kind] += 1;
+          const got = decodeMessage(fast);
           // Denial signatures are made per reply (and ECDSA is randomised): compare them by
           // validating instead.
           const unsign = (rr: ResourceRecord): ResourceRecord =>
@@ -152,7 +153,15 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
               authorities: m.authorities.map(unsign),
             });
           expect(strip(got)).toEqual(strip(want));
-          expect(fast.rcode).toBe(want.rcode);
+          expect(info.rcode).toBe(want.rcode);
+          // The response rate limiting identity is the general path's too.
+          const generalKind = answerQuery(zone, signer, decodeMessage(packet), NOW).kind;
+          expect(info.kind).toBe(generalKind);
+          expect(fastIdentity(packet, info, APEX)).toBe(
+            generalKind === 'answer'
+              ? `${canonicalName(name)}/${o.type}`
+              : `${APEX}/${generalKind}/${want.rcode}`,
+          );
           // (A query for type NSEC itself is answered the same by both paths, but a compact denial
           // cannot prove its absence: its own bitmap lists NSEC. Validated separately elsewhere.)
           if (o.edns && o.dnssec && o.type !== RRType.NSEC) {
@@ -178,8 +187,8 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
       const own = new OnlineSigner(key, APEX, policy);
       const packet = encodeMessage(query(enumNameFor(PUBLISHED, APEX), RRType.NAPTR));
       const rrsigOf = (now: number): ResourceRecord => {
-        const reply = fastReply(packet, 'udp', zone, own, now);
-        return decodeMessage(reply!.bytes).answers.find((rr) => rr.type === RRType.RRSIG)!;
+        const reply = fastReply(packet, 'udp', zone, own, now, fastInfo());
+        return decodeMessage(reply!).answers.find((rr) => rr.type === RRType.RRSIG)!;
       };
       const first = rrsigOf(NOW);
       const data = first.data as { expiration: number };
@@ -216,27 +225,29 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
         { ...query(missing, RRType.NAPTR), questions: [] },
       ];
       for (const m of declined) {
-        expect(fastReply(encodeMessage(m), 'udp', zone, signer, NOW)).toBeUndefined();
+        expect(fastReply(encodeMessage(m), 'udp', zone, signer, NOW, fastInfo())).toBeUndefined();
       }
       // A name with escapes (non-printing octets) and a compressed question also go the long way.
       const escaped = encodeMessage(query('a\\000b.' + APEX, RRType.A));
-      expect(fastReply(escaped, 'udp', zone, signer, NOW)).toBeUndefined();
+      expect(fastReply(escaped, 'udp', zone, signer, NOW, fastInfo())).toBeUndefined();
       const plain = encodeMessage(query(missing, RRType.NAPTR));
-      expect(fastReply(plain, 'udp', zone, signer, NOW)).toBeDefined();
+      expect(fastReply(plain, 'udp', zone, signer, NOW, fastInfo())).toBeDefined();
       // Trailing octets or a broken OPT: the general path answers FORMERR.
       const trailing = new Uint8Array([...plain, 0]);
-      expect(fastReply(trailing, 'udp', zone, signer, NOW)).toBeUndefined();
+      expect(fastReply(trailing, 'udp', zone, signer, NOW, fastInfo())).toBeUndefined();
       expect(decodeMessage(processOutcome(trailing)).rcode).toBe(Rcode.FORMERR);
       for (let cut = 1; cut < plain.length; cut++) {
-        expect(fastReply(plain.subarray(0, cut), 'udp', zone, signer, NOW)).toBeUndefined();
+        expect(
+          fastReply(plain.subarray(0, cut), 'udp', zone, signer, NOW, fastInfo()),
+        ).toBeUndefined();
       }
     });
 
     it('leaves replies larger than the client accepts to the general path, which truncates', () => {
       const long = Array.from({ length: 55 }, () => 'abc').join('.') + '.' + APEX;
       const packet = encodeMessage(query(long, RRType.A, { payload: 512 }));
-      expect(fastReply(packet, 'udp', zone, signer, NOW)).toBeUndefined();
-      expect(fastReply(packet, 'tcp', zone, signer, NOW)).toBeDefined();
+      expect(fastReply(packet, 'udp', zone, signer, NOW, fastInfo())).toBeUndefined();
+      expect(fastReply(packet, 'tcp', zone, signer, NOW, fastInfo())).toBeDefined();
       expect(decodeMessage(processOutcome(packet)).tc).toBe(true);
     });
 

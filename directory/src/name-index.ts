@@ -1,0 +1,100 @@
+import { encodeName } from '@switchboard/dns-wire';
+
+/** FNV-1a offset basis: the hash of no octets. */
+export const NAME_HASH_START = 0x811c9dc5 | 0;
+
+/** One octet more of an FNV-1a hash (32 bits). */
+export function nameHashStep(hash: number, octet: number): number {
+  return Math.imul(hash ^ octet, 0x01000193);
+}
+
+/**
+ * The owner names of one zone snapshot, looked up by their wire form (lowercase, uncompressed)
+ * straight from octets a query carries: a lookup makes no string and no object. Open
+ * addressing over FNV-1a hashes, at most half full; keys are kept in one array of octets.
+ */
+export class NameIndex<T> {
+  readonly #keys: Uint8Array;
+  /** Entry i's key is keys[starts[i], starts[i + 1]). */
+  readonly #starts: Int32Array;
+  readonly #hashes: Int32Array;
+  /** Entry index + 1 per slot; 0 is empty. */
+  readonly #slots: Int32Array;
+  readonly #mask: number;
+  readonly #values: T[] = [];
+
+  /** `entries`: absolute, lowercase names and their values. */
+  constructor(entries: ReadonlyMap<string, T>) {
+    const wires: Uint8Array[] = [];
+    let total = 0;
+    for (const [name, value] of entries) {
+      const wire = wireName(name);
+      wires.push(wire);
+      this.#values.push(value);
+      total += wire.length;
+    }
+    const n = wires.length;
+    this.#keys = new Uint8Array(total);
+    this.#starts = new Int32Array(n + 1);
+    this.#hashes = new Int32Array(n);
+    let size = 16;
+    while (size < 2 * n) size *= 2;
+    this.#slots = new Int32Array(size);
+    this.#mask = size - 1;
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const wire = wires[i] as Uint8Array;
+      this.#keys.set(wire, at);
+      this.#starts[i] = at;
+      at += wire.length;
+      let hash = NAME_HASH_START;
+      for (const octet of wire) hash = nameHashStep(hash, octet);
+      this.#hashes[i] = hash;
+      let slot = hash & this.#mask;
+      while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
+      this.#slots[slot] = i + 1;
+    }
+    this.#starts[n] = at;
+  }
+
+  get size(): number {
+    return this.#values.length;
+  }
+
+  /**
+   * The value for the wire name `octets[0, length)`, already lowercased, whose hash
+   * (NAME_HASH_START then nameHashStep over every octet) is `hash`.
+   */
+  get(octets: Uint8Array, length: number, hash: number): T | undefined {
+    const keys = this.#keys;
+    for (let slot = hash & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      const entry = (this.#slots[slot] as number) - 1;
+      if (entry < 0) return undefined;
+      if (this.#hashes[entry] !== hash) continue;
+      const start = this.#starts[entry] as number;
+      if ((this.#starts[entry + 1] as number) - start !== length) continue;
+      let i = 0;
+      while (i < length && keys[start + i] === octets[i]) i++;
+      if (i === length) return this.#values[entry];
+    }
+  }
+}
+
+/** The wire form of a lowercase absolute name; plain names are written without a parser. */
+function wireName(name: string): Uint8Array {
+  if (name === '.' || name.includes('\\') || !name.endsWith('.')) return encodeName(name);
+  const out = new Uint8Array(name.length + 1);
+  let lengthAt = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) {
+      if (i === lengthAt || i - lengthAt > 63) return encodeName(name); // let it say what is wrong
+      out[lengthAt] = i - lengthAt;
+      lengthAt = i + 1;
+    } else {
+      if (c > 0x7f) return encodeName(name);
+      out[i + 1] = c;
+    }
+  }
+  return out; // the last octet, the root label, is 0
+}
