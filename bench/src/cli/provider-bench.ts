@@ -3,7 +3,7 @@
 // express handler measured in the same run, plus bundle fetches at a fixed rate for latency.
 // See bench/README.md.
 //   npm run bench:provider -w bench -- [--seconds 10] [--connections 10] [--registrations 1000]
-//     [--accounts 200] [--prekeys 400] [--rate 1000] [--rounds 2] [--dialects sqlite,postgres]
+//     [--accounts 200] [--prekeys 1000] [--rate 1000] [--rounds 2] [--dialects sqlite,postgres]
 //     [--keep] [--no-save]
 // Bundle runs are split into --rounds slices, provider and bare alternating (which goes first
 // alternates too), so that load from elsewhere on the machine hits both alike; rates are over
@@ -52,7 +52,7 @@ function parseArgs(argv: readonly string[]): Args {
     connections: 10,
     registrations: 1000,
     accounts: 200,
-    prekeys: 400,
+    prekeys: 1000,
     rate: 1000,
     rounds: 2,
     dialects: ['sqlite', 'postgres'],
