@@ -1,7 +1,7 @@
 // The hot paths of the directory, written as octets instead of through the general
 // decode/answer/encode path:
-//   - a published number: the encoded answer (with its RRSIG) is kept per RRset, like the
-//     signature itself, so a repeated question costs a copy and a few patched octets;
+//   - a published number: the encoded answer (with its RRSIG) is kept in the answer cache
+//     (answer-cache.ts), so a repeated question costs a lookup, a copy and a few patched octets;
 //   - a number nobody published: cannot be cached (every name is new to an enumerator), so each
 //     costs one fresh signature, and everything around that signature is kept cheap.
 // Both answer exactly what `answerQuery` answers (tested for equivalence) and decline anything
@@ -19,9 +19,10 @@ import {
   RRClass,
   RRType,
 } from '@switchboard/dns-wire';
-import type { RrsigRecord } from '@switchboard/dnssec';
 import { answerQuery, SERVER_UDP_PAYLOAD } from './answer.js';
-import { NAME_HASH_START, nameHashStep } from './name-index.js';
+import type { FoundAnswer } from './answer-cache.js';
+import { NEVER } from './answer-cache.js';
+import { NAME_HASH_START, nameHash, nameHashStep, wireName } from './name-index.js';
 import type { OnlineSigner } from './signer.js';
 import type { ZoneSnapshot } from './zone.js';
 
@@ -179,6 +180,8 @@ const QUERY: PlainQuery = {
 const WIRE = new Uint8Array(256);
 /** Where each label length octet of the question name is, in the packet. */
 const LABEL_STARTS = new Int32Array(128);
+/** Where the answer to the query is: in the answer cache, or just encoded. */
+const FOUND: FoundAnswer = { bytes: new Uint8Array(0), start: 0, length: 0 };
 /** A denial's signed data (RFC 4034 3.1.8.1), written here before it is signed. */
 const SIGNED_DATA = new Uint8Array(2048);
 
@@ -267,11 +270,11 @@ function parsePlainQuery(packet: Uint8Array): boolean {
   return true;
 }
 
-/** The question name of the query last parsed, lowercased, in presentation form. */
-function queryName(): string {
+/** A wire name of printable octets in presentation form. */
+function presentationName(wire: Uint8Array): string {
   let name = '';
-  for (let at = 0; WIRE[at] !== 0; at += (WIRE[at] as number) + 1) {
-    name += String.fromCharCode(...WIRE.subarray(at + 1, at + 1 + (WIRE[at] as number))) + '.';
+  for (let at = 0; wire[at] !== 0; at += (wire[at] as number) + 1) {
+    name += String.fromCharCode(...wire.subarray(at + 1, at + 1 + (wire[at] as number))) + '.';
   }
   return name;
 }
@@ -296,13 +299,27 @@ export function fastReply(
 ): Uint8Array | undefined {
   if (!parsePlainQuery(packet)) return undefined;
   const q = QUERY;
-  info.qtype = q.qtype;
-  const node = zone.index.get(WIRE, q.nameEnd - 12, q.hash);
-  if (node) {
-    const rrset = node.get(q.qtype);
-    return rrset ? fastAnswer(packet, transport, rrset, zone, signer, now, info) : undefined;
+  const { qtype } = q;
+  info.qtype = qtype;
+  const nameLength = q.nameEnd - 12;
+  const cache = zone.answers;
+  const serves = cache.serves(zone);
+  // Kept answers first: most queries end there without touching the zone's objects.
+  if (!(serves && cache.find(WIRE, nameLength, q.hash, qtype, q.dnssecOk, now, FOUND))) {
+    const node = zone.index.get(WIRE, nameLength, q.hash);
+    if (!node) return fastDenial(packet, transport, zone, signer, now, info);
+    const rrset = node.get(qtype);
+    // NODATA, and types naming several RRsets or none: the general path.
+    if (!rrset || qtype === RRType.ANY || qtype === RRType.RRSIG || qtype === RRType.NSEC) {
+      return undefined;
+    }
+    const name = presentationName(WIRE);
+    const answer = encodeAnswer(zone, signer, name, WIRE, q.hash, qtype, rrset, q.dnssecOk, now);
+    FOUND.bytes = answer;
+    FOUND.start = 0;
+    FOUND.length = answer.length;
   }
-  return fastDenial(packet, transport, zone, signer, now, info);
+  return writeAnswer(packet, transport, info);
 }
 
 /**
@@ -317,25 +334,6 @@ export function fastIdentity(packet: Uint8Array, info: FastInfo, apex: string): 
     name += String.fromCharCode(...label).toLowerCase() + '.';
   }
   return `${name}/${info.qtype}`;
-}
-
-/** Encoded answers per RRset: without and with its RRSIG, each for the signature it holds. */
-interface AnswerTemplates {
-  plain?: Uint8Array;
-  signed?: {
-    readonly bytes: Uint8Array;
-    readonly rrsig: RrsigRecord;
-    /** When the signer renews that RRSIG (seconds): until then the bytes stand as they are. */
-    readonly renewAt: number;
-  };
-}
-
-const answerTemplates = new WeakMap<readonly ResourceRecord[], AnswerTemplates>();
-
-function templatesOf(rrset: readonly ResourceRecord[]): AnswerTemplates {
-  let templates = answerTemplates.get(rrset);
-  if (!templates) answerTemplates.set(rrset, (templates = {}));
-  return templates;
 }
 
 /** The general path's reply to a lowercase query with EDNS, ID 0 and no flags. */
@@ -368,40 +366,25 @@ function generalReply(
   return encodeMessage(answerQuery(zone, signer, query, now).message);
 }
 
-function fastAnswer(
+/** The answer in {@link FOUND} to the query in {@link QUERY}, as asked. */
+function writeAnswer(
   packet: Uint8Array,
   transport: 'udp' | 'tcp',
-  rrset: readonly ResourceRecord[],
-  zone: ZoneSnapshot,
-  signer: OnlineSigner,
-  now: number,
   info: FastInfo,
 ): Uint8Array | undefined {
   const q = QUERY;
-  const qtype = q.qtype;
-  if (qtype === RRType.ANY || qtype === RRType.RRSIG || qtype === RRType.NSEC) return undefined;
-  const templates = templatesOf(rrset);
-  let template: Uint8Array;
-  if (q.dnssecOk) {
-    // The template holds the RRSIG the signer holds now; once that is renewed, so is this.
-    if (!templates.signed || now >= templates.signed.renewAt) {
-      warmAnswer(zone, signer, queryName(), qtype, rrset, now);
-    }
-    template = (templates.signed as { bytes: Uint8Array }).bytes;
-  } else {
-    template = templates.plain ??= generalReply(zone, signer, queryName(), qtype, false, now);
-  }
-  // The template ends with its OPT (11 octets, nothing else in the additional section).
-  const size = q.edns ? template.length : template.length - 11;
+  const { bytes, start } = FOUND;
+  // The answer ends with its OPT (11 octets, nothing else in the additional section).
+  const size = q.edns ? FOUND.length : FOUND.length - 11;
   if (size > sizeLimit(transport, q)) return undefined; // the general path truncates
   // From Node's pool of small buffers: no memory of its own to allocate and free.
   const out = Buffer.allocUnsafe(size);
-  out.set(size === template.length ? template : template.subarray(0, size));
+  out.set(bytes.subarray(start, start + size));
   out[0] = packet[0] as number;
   out[1] = packet[1] as number;
   out[2] = (out[2] as number) | ((packet[2] as number) & 0x01); // RD copied
   out[3] = (out[3] as number) | ((packet[3] as number) & 0x10); // CD copied
-  // The question as asked: the template holds it lowercased.
+  // The question as asked: the answer holds it lowercased.
   if (q.upper) for (let i = 12; i < q.nameEnd; i++) out[i] = packet[i] as number;
   if (q.edns) {
     if (q.compactOk) out[size - 4] = (out[size - 4] as number) | (EdnsFlag.CO >> 8);
@@ -412,6 +395,37 @@ function fastAnswer(
   info.rcode = Rcode.NOERROR;
   info.kind = 'answer';
   return out;
+}
+
+/**
+ * The general path's answer for `rrset` at `name` (a lowercase query with EDNS, ID 0 and no
+ * flags, with or without DNSSEC), kept in the zone's answer cache until its RRSIG is renewed.
+ * `wire` is the name in wire form and `hash` its hash (name-index.ts).
+ */
+function encodeAnswer(
+  zone: ZoneSnapshot,
+  signer: OnlineSigner,
+  name: string,
+  wire: Uint8Array,
+  hash: number,
+  qtype: number,
+  rrset: readonly ResourceRecord[],
+  dnssec: boolean,
+  now: number,
+): Uint8Array {
+  const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
+  const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
+  if (zone.answers.serves(zone)) {
+    zone.answers.put(wire, wireLength(wire), hash, qtype, dnssec, renewAt, bytes);
+  }
+  return bytes;
+}
+
+/** The length of the wire name at the start of `wire`. */
+function wireLength(wire: Uint8Array): number {
+  let at = 0;
+  while (wire[at] !== 0) at += (wire[at] as number) + 1;
+  return at + 1;
 }
 
 function fastDenial(
@@ -540,13 +554,11 @@ export function warmAnswer(
   rrset: readonly ResourceRecord[],
   now: number,
 ): void {
-  const templates = templatesOf(rrset);
-  const rrsig = signer.signHeld(rrset, now);
-  if (templates.signed?.rrsig !== rrsig) {
-    templates.signed = {
-      bytes: generalReply(zone, signer, name, qtype, true, now),
-      rrsig,
-      renewAt: signer.renewalTime(rrsig),
-    };
+  const cache = zone.answers;
+  if (!cache.serves(zone)) return;
+  const wire = wireName(name);
+  const hash = nameHash(wire);
+  if (!cache.find(wire, wire.length, hash, qtype, true, now, FOUND)) {
+    encodeAnswer(zone, signer, name, wire, hash, qtype, rrset, true, now);
   }
 }

@@ -8,6 +8,13 @@ export function nameHashStep(hash: number, octet: number): number {
   return Math.imul(hash ^ octet, 0x01000193);
 }
 
+/** The FNV-1a hash of `wire[0, length)`. */
+export function nameHash(wire: Uint8Array, length: number = wire.length): number {
+  let hash = NAME_HASH_START;
+  for (let i = 0; i < length; i++) hash = nameHashStep(hash, wire[i] as number);
+  return hash;
+}
+
 /**
  * The owner names of one zone snapshot, looked up by their wire form (lowercase, uncompressed)
  * straight from octets a query carries: a lookup makes no string and no object. Open
@@ -47,8 +54,7 @@ export class NameIndex<T> {
       this.#keys.set(wire, at);
       this.#starts[i] = at;
       at += wire.length;
-      let hash = NAME_HASH_START;
-      for (const octet of wire) hash = nameHashStep(hash, octet);
+      const hash = nameHash(wire);
       this.#hashes[i] = hash;
       let slot = hash & this.#mask;
       while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
@@ -81,7 +87,7 @@ export class NameIndex<T> {
 }
 
 /** The wire form of a lowercase absolute name; plain names are written without a parser. */
-function wireName(name: string): Uint8Array {
+export function wireName(name: string): Uint8Array {
   if (name === '.' || name.includes('\\') || !name.endsWith('.')) return encodeName(name);
   const out = new Uint8Array(name.length + 1);
   let lengthAt = 0;

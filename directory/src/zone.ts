@@ -1,7 +1,8 @@
 import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
 import { RRClass, RRType } from '@switchboard/dns-wire';
 import { enumNameFor } from '@switchboard/e164';
-import { NameIndex } from './name-index.js';
+import { AnswerCache } from './answer-cache.js';
+import { NameIndex, wireName } from './name-index.js';
 import type { NumberEntry } from './records.js';
 import { RECORD_TTL, recordsForEntry } from './records.js';
 
@@ -53,6 +54,8 @@ export interface ZoneSnapshot {
   readonly nodes: ReadonlyMap<string, Node>;
   /** The same nodes by wire-form name, for answering straight from a query's octets. */
   readonly index: NameIndex<Node>;
+  /** Encoded answers, handed from snapshot to snapshot (fast-path.ts). */
+  readonly answers: AnswerCache;
   /** Which entry serial each number node was built from (for reuse). */
   readonly builtFrom: ReadonlyMap<string, number>;
 }
@@ -67,6 +70,8 @@ export function buildZone(
 ): ZoneSnapshot {
   const { apex } = settings;
   const nodes = new Map<string, Node>();
+  // Names whose records differ from the previous snapshot's: their kept answers are dropped.
+  const changed: string[] = [apex];
   const builtFrom = new Map<string, number>();
   const apexNode = new Map<number, readonly ResourceRecord[]>();
   apexNode.set(RRType.SOA, [
@@ -121,6 +126,7 @@ export function buildZone(
       nodes.set(name, old);
       continue;
     }
+    if (previous) changed.push(name);
     const node = new Map<number, ResourceRecord[]>();
     for (const rr of recordsForEntry(entry, apex, settings.recordTtl, name)) {
       const list = node.get(rr.type);
@@ -129,7 +135,13 @@ export function buildZone(
     }
     nodes.set(name, node);
   }
-  return { settings, serial, nodes, index: new NameIndex(nodes), builtFrom };
+  if (previous) {
+    for (const name of previous.nodes.keys()) if (!nodes.has(name)) changed.push(name);
+  }
+  const answers = previous?.answers ?? new AnswerCache();
+  const snapshot = { settings, serial, nodes, index: new NameIndex(nodes), answers, builtFrom };
+  answers.handOver(snapshot, changed.map(wireName));
+  return snapshot;
 }
 
 /** How a query name relates to the zone. */
