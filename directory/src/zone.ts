@@ -1,6 +1,6 @@
 import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
 import { RRClass, RRType } from '@switchboard/dns-wire';
-import { enumNameFor } from '@switchboard/e164';
+import { enumNameOfParsed } from '@switchboard/e164';
 import { AnswerCache } from './answer-cache.js';
 import { NameIndex, wireName } from './name-index.js';
 import type { NumberEntry } from './records.js';
@@ -118,7 +118,7 @@ export function buildZone(
   );
   nodes.set(apex, apexNode);
   for (const entry of entries) {
-    const name = enumNameFor(entry.number, apex);
+    const name = enumNameOfParsed(entry.number, apex);
     builtFrom.set(name, entry.serial);
     const old =
       previous?.builtFrom.get(name) === entry.serial ? previous.nodes.get(name) : undefined;

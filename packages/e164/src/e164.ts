@@ -124,6 +124,20 @@ export function enumNameFor(number: string, apex: string = DEFAULT_ENUM_APEX): s
 }
 
 /**
+ * {@link enumNameFor} for a number {@link parseE164} has already accepted and an apex
+ * {@link normaliseApex} has already returned, as a directory holds them: only the shape is
+ * checked, not the numbering plan again, so that naming a whole zone of numbers is cheap.
+ */
+export function enumNameOfParsed(number: E164Number, apex: string): string {
+  if (!/^\+[1-9][0-9]{1,14}$/.test(number)) {
+    throw new E164Error('bad-length', 'not a number parseE164 returned');
+  }
+  let name = '';
+  for (let i = number.length - 1; i >= 1; i--) name += `${number[i]}.`;
+  return name + apex;
+}
+
+/**
  * The number an ENUM domain name stands for (the inverse of {@link enumNameFor}). Refuses
  * names outside `apex`, labels that are not single digits, and digit strings that are not a
  * valid E.164 number.

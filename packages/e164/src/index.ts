@@ -3,6 +3,7 @@ export {
   DEFAULT_ENUM_APEX,
   E164Error,
   enumNameFor,
+  enumNameOfParsed,
   isE164Error,
   normaliseApex,
   numberFromEnumName,

@@ -1,7 +1,9 @@
+import type { E164Number } from '../src/index.js';
 import {
   DEFAULT_ENUM_APEX,
   E164Error,
   enumNameFor,
+  enumNameOfParsed,
   isE164Error,
   normaliseApex,
   numberFromEnumName,
@@ -69,6 +71,17 @@ describe('ENUM names', () => {
   it('matches the RFC 6116 section 2.4 example under e164.arpa', () => {
     // RFC 6116 uses +442079460148 -> 8.4.1.0.6.4.9.7.0.2.4.4.e164.arpa.
     expect(enumNameFor('+442079460148', 'e164.arpa')).toBe('8.4.1.0.6.4.9.7.0.2.4.4.e164.arpa.');
+  });
+
+  it('names parsed numbers the same way without checking the numbering plan again', () => {
+    for (const n of ['+442079460958', '+14155552671', '+12']) {
+      expect(enumNameOfParsed(n as E164Number, 'e164.arpa.')).toBe(
+        n === '+12' ? '2.1.e164.arpa.' : enumNameFor(n, 'e164.arpa'),
+      );
+    }
+    for (const bad of ['442079460958', '+0123', '+1', '+1234567890123456', '+12a4']) {
+      expect(() => enumNameOfParsed(bad as E164Number, 'e164.arpa.')).toThrow(E164Error);
+    }
   });
 
   it('round-trips, ignoring case and a missing trailing dot', () => {
