@@ -88,6 +88,16 @@ const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
         .execute();
     },
   },
+  // Reloads read only the entries written since the serial they hold (changesSince).
+  '0003_numbers_serial': {
+    async up(db) {
+      await db.schema
+        .createIndex('directory_numbers_serial')
+        .on('directory_numbers')
+        .column('serial')
+        .execute();
+    },
+  },
 };
 
 /** A record of a provider change (numbers are stored hashed here; the proof only by hash). */
@@ -160,6 +170,46 @@ export class DirectoryStore {
         .executeTakeFirstOrThrow();
       const rows = await tx.selectFrom('directory_numbers').selectAll().execute();
       return { serial: Number(zone.serial), entries: rows.map(toEntry) };
+    });
+  }
+
+  /**
+   * What changed since the zone content of `serial`, read in one transaction: the current
+   * serial, the entries written after `serial` (every write stores the serial it bumped to), how
+   * many numbers are published, and, only when `expected` (the count the caller would have
+   * without removals) differs, every published number, so the caller can see what was removed.
+   * Undefined when the serial wrapped around since (RFC 1982): read the whole zone instead.
+   */
+  async changesSince(
+    serial: number,
+    expected: (changed: readonly NumberEntry[]) => number,
+  ): Promise<
+    { serial: number; changed: NumberEntry[]; numbers: E164Number[] | undefined } | undefined
+  > {
+    return this.#db.transaction().execute(async (tx) => {
+      const zone = await tx
+        .selectFrom('directory_zone')
+        .select('serial')
+        .where('id', '=', 1)
+        .executeTakeFirstOrThrow();
+      const current = Number(zone.serial);
+      if (current < serial) return undefined;
+      const rows = await tx
+        .selectFrom('directory_numbers')
+        .selectAll()
+        .where('serial', '>', serial)
+        .execute();
+      const changed = rows.map(toEntry);
+      const { count } = await tx
+        .selectFrom('directory_numbers')
+        .select((eb) => eb.fn.countAll<number | string>().as('count'))
+        .executeTakeFirstOrThrow();
+      let numbers: E164Number[] | undefined;
+      if (Number(count) !== expected(changed)) {
+        const all = await tx.selectFrom('directory_numbers').select('number').execute();
+        numbers = all.map((r) => r.number as E164Number);
+      }
+      return { serial: current, changed, numbers };
     });
   }
 

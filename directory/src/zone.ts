@@ -1,5 +1,6 @@
 import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
 import { RRClass, RRType } from '@switchboard/dns-wire';
+import type { E164Number } from '@switchboard/e164';
 import { enumNameOfParsed } from '@switchboard/e164';
 import { AnswerCache } from './answer-cache.js';
 import { NameIndex, wireName } from './name-index.js';
@@ -60,21 +61,101 @@ export interface ZoneSnapshot {
   readonly builtFrom: ReadonlyMap<string, number>;
 }
 
-/** Builds the snapshot for `serial` from all entries, reusing unchanged nodes of `previous`. */
+/** Builds the snapshot for `serial` from all entries. */
 export function buildZone(
   settings: ZoneSettings,
   serial: number,
   entries: readonly NumberEntry[],
   dnskeys: readonly DnskeyData[],
-  previous?: ZoneSnapshot,
 ): ZoneSnapshot {
   const { apex } = settings;
   const nodes = new Map<string, Node>();
-  // Names whose records differ from the previous snapshot's: their kept answers are dropped.
-  const changed: string[] = [apex];
   const builtFrom = new Map<string, number>();
-  const apexNode = new Map<number, readonly ResourceRecord[]>();
-  apexNode.set(RRType.SOA, [
+  nodes.set(apex, apexNode(settings, serial, dnskeys));
+  for (const entry of entries) {
+    const name = enumNameOfParsed(entry.number, apex);
+    builtFrom.set(name, entry.serial);
+    nodes.set(name, numberNode(entry, settings, name));
+  }
+  return snapshotOf(settings, serial, nodes, builtFrom, new AnswerCache(), [apex]);
+}
+
+/**
+ * The snapshot for `serial` made from `previous` and what changed since: `changed` entries
+ * (new or replaced) and `numbers`, every number now published, or undefined when none was
+ * removed (see {@link expectedCount}). Nodes of
+ * unchanged numbers are carried over as they are, so signatures cached by RRset identity, and
+ * answers kept in the answer cache, survive the change; only the changed names and the apex
+ * (whose SOA serial moves) are built anew.
+ */
+export function updateZone(
+  previous: ZoneSnapshot,
+  serial: number,
+  numbers: readonly E164Number[] | undefined,
+  changed: readonly NumberEntry[],
+  dnskeys: readonly DnskeyData[],
+): ZoneSnapshot {
+  const { settings } = previous;
+  const { apex } = settings;
+  const nodes = new Map(previous.nodes);
+  const builtFrom = new Map(previous.builtFrom);
+  const changedNames = [apex];
+  nodes.set(apex, apexNode(settings, serial, dnskeys, previous.nodes.get(apex)));
+  for (const entry of changed) {
+    const name = enumNameOfParsed(entry.number, apex);
+    builtFrom.set(name, entry.serial);
+    nodes.set(name, numberNode(entry, settings, name));
+    changedNames.push(name);
+  }
+  if (numbers) {
+    const present = new Set(numbers.map((n) => enumNameOfParsed(n, apex)));
+    for (const name of previous.builtFrom.keys()) {
+      if (present.has(name)) continue;
+      nodes.delete(name);
+      builtFrom.delete(name);
+      changedNames.push(name);
+    }
+  }
+  return snapshotOf(settings, serial, nodes, builtFrom, previous.answers, changedNames);
+}
+
+/**
+ * How many numbers `previous` updated with `changed` holds if none was removed: when the store
+ * counts a different number, {@link updateZone} needs the list of numbers.
+ */
+export function expectedCount(previous: ZoneSnapshot, changed: readonly NumberEntry[]): number {
+  const { apex } = previous.settings;
+  let added = 0;
+  for (const entry of changed) {
+    if (!previous.builtFrom.has(enumNameOfParsed(entry.number, apex))) added += 1;
+  }
+  return previous.builtFrom.size + added;
+}
+
+function snapshotOf(
+  settings: ZoneSettings,
+  serial: number,
+  nodes: Map<string, Node>,
+  builtFrom: Map<string, number>,
+  answers: AnswerCache,
+  changed: readonly string[],
+): ZoneSnapshot {
+  const snapshot = { settings, serial, nodes, index: new NameIndex(nodes), answers, builtFrom };
+  // Kept answers of changed names are dropped; the cache serves the new snapshot from now on.
+  answers.handOver(snapshot, changed.map(wireName));
+  return snapshot;
+}
+
+/** SOA, NS and DNSKEY at the apex; NS and DNSKEY carried over from `previous` when given. */
+function apexNode(
+  settings: ZoneSettings,
+  serial: number,
+  dnskeys: readonly DnskeyData[],
+  previous?: Node,
+): Node {
+  const { apex } = settings;
+  const node = new Map<number, readonly ResourceRecord[]>();
+  node.set(RRType.SOA, [
     {
       name: apex,
       type: RRType.SOA,
@@ -91,12 +172,9 @@ export function buildZone(
       },
     },
   ]);
-  const previousApex = previous?.nodes.get(apex);
-  const previousNs = previousApex?.get(RRType.NS);
-  const previousDnskey = previousApex?.get(RRType.DNSKEY);
-  apexNode.set(
+  node.set(
     RRType.NS,
-    previousNs ??
+    previous?.get(RRType.NS) ??
       settings.nameServers.map((target) => ({
         name: apex,
         type: RRType.NS,
@@ -105,9 +183,9 @@ export function buildZone(
         data: { target },
       })),
   );
-  apexNode.set(
+  node.set(
     RRType.DNSKEY,
-    previousDnskey ??
+    previous?.get(RRType.DNSKEY) ??
       dnskeys.map((data) => ({
         name: apex,
         type: RRType.DNSKEY,
@@ -116,32 +194,18 @@ export function buildZone(
         data,
       })),
   );
-  nodes.set(apex, apexNode);
-  for (const entry of entries) {
-    const name = enumNameOfParsed(entry.number, apex);
-    builtFrom.set(name, entry.serial);
-    const old =
-      previous?.builtFrom.get(name) === entry.serial ? previous.nodes.get(name) : undefined;
-    if (old) {
-      nodes.set(name, old);
-      continue;
-    }
-    if (previous) changed.push(name);
-    const node = new Map<number, ResourceRecord[]>();
-    for (const rr of recordsForEntry(entry, apex, settings.recordTtl, name)) {
-      const list = node.get(rr.type);
-      if (list) list.push(rr);
-      else node.set(rr.type, [rr]);
-    }
-    nodes.set(name, node);
+  return node;
+}
+
+/** The RRsets of one published number. */
+function numberNode(entry: NumberEntry, settings: ZoneSettings, name: string): Node {
+  const node = new Map<number, ResourceRecord[]>();
+  for (const rr of recordsForEntry(entry, settings.apex, settings.recordTtl, name)) {
+    const list = node.get(rr.type);
+    if (list) list.push(rr);
+    else node.set(rr.type, [rr]);
   }
-  if (previous) {
-    for (const name of previous.nodes.keys()) if (!nodes.has(name)) changed.push(name);
-  }
-  const answers = previous?.answers ?? new AnswerCache();
-  const snapshot = { settings, serial, nodes, index: new NameIndex(nodes), answers, builtFrom };
-  answers.handOver(snapshot, changed.map(wireName));
-  return snapshot;
+  return node;
 }
 
 /** How a query name relates to the zone. */

@@ -15,10 +15,11 @@ import {
   validateResponse,
   verifyRrsig,
 } from '@switchboard/dnssec';
+import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
 import { answerQuery } from '../src/answer.js';
 import { OnlineSigner } from '../src/signer.js';
-import { buildZone, defaultZoneSettings } from '../src/zone.js';
+import { buildZone, defaultZoneSettings, updateZone } from '../src/zone.js';
 import { entry, query } from './helpers.js';
 
 const APEX = 'e164.switchboard.test.';
@@ -190,12 +191,12 @@ describe('signature cache', () => {
     for (let i = 0; i < 50; i += 1) answerQuery(zone, signer, query(NAME, RRType.NAPTR), NOW + i);
     expect(signer.signatures).toBe(after);
     // A new snapshot where only the other number changed keeps this name's signature.
-    const next = buildZone(
-      settings,
-      2,
-      [entry(NUMBER, 'acme-telecom', 1), entry('+14155552671', 'acme-telecom', 2)],
-      [key.dnskey],
+    const next = updateZone(
       zone,
+      2,
+      [NUMBER, '+14155552671'] as E164Number[],
+      [entry('+14155552671', 'acme-telecom', 2)],
+      [key.dnskey],
     );
     answerQuery(next, signer, query(NAME, RRType.NAPTR), NOW);
     expect(signer.signatures).toBe(after);
