@@ -1,4 +1,6 @@
 import { encodeName } from '@switchboard/dns-wire';
+import type { LayeredMap, Removed } from './layered-map.js';
+import { REMOVED } from './layered-map.js';
 
 /** FNV-1a offset basis: the hash of no octets. */
 export const NAME_HASH_START = 0x811c9dc5 | 0;
@@ -103,4 +105,26 @@ export function wireName(name: string): Uint8Array {
     }
   }
   return out; // the last octet, the root label, is 0
+}
+
+/**
+ * The index of a {@link LayeredMap}: one {@link NameIndex} over its base, kept from version to
+ * version while the base is, and a small one over its layer, looked up first.
+ */
+export class LayeredIndex<T> {
+  readonly base: NameIndex<T>;
+  readonly #layer: NameIndex<T | Removed>;
+
+  /** `baseIndex`: the index of `map.base` if one was built already. */
+  constructor(map: LayeredMap<string, T>, baseIndex?: NameIndex<T>) {
+    this.base = baseIndex ?? new NameIndex(map.base);
+    this.#layer = new NameIndex(map.layer);
+  }
+
+  /** As {@link NameIndex.get}. */
+  get(octets: Uint8Array, length: number, hash: number): T | undefined {
+    const v = this.#layer.get(octets, length, hash);
+    if (v !== undefined) return v === REMOVED ? undefined : v;
+    return this.base.get(octets, length, hash);
+  }
 }

@@ -3,7 +3,10 @@ import { RRClass, RRType } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameOfParsed } from '@switchboard/e164';
 import { AnswerCache } from './answer-cache.js';
-import { NameIndex, wireName } from './name-index.js';
+import type { Removed } from './layered-map.js';
+import { LayeredMap, REMOVED } from './layered-map.js';
+import type { NameIndex } from './name-index.js';
+import { LayeredIndex, wireName } from './name-index.js';
 import type { NumberEntry } from './records.js';
 import { RECORD_TTL, recordsForEntry } from './records.js';
 
@@ -52,13 +55,13 @@ export type Node = ReadonlyMap<number, readonly ResourceRecord[]>;
 export interface ZoneSnapshot {
   readonly settings: ZoneSettings;
   readonly serial: number;
-  readonly nodes: ReadonlyMap<string, Node>;
+  readonly nodes: LayeredMap<string, Node>;
   /** The same nodes by wire-form name, for answering straight from a query's octets. */
-  readonly index: NameIndex<Node>;
+  readonly index: LayeredIndex<Node>;
   /** Encoded answers, handed from snapshot to snapshot (fast-path.ts). */
   readonly answers: AnswerCache;
   /** Which entry serial each number node was built from (for reuse). */
-  readonly builtFrom: ReadonlyMap<string, number>;
+  readonly builtFrom: LayeredMap<string, number>;
 }
 
 /** Builds the snapshot for `serial` from all entries. */
@@ -77,7 +80,14 @@ export function buildZone(
     builtFrom.set(name, entry.serial);
     nodes.set(name, numberNode(entry, settings, name));
   }
-  return snapshotOf(settings, serial, nodes, builtFrom, new AnswerCache(), [apex]);
+  return snapshotOf(
+    settings,
+    serial,
+    LayeredMap.of(nodes),
+    LayeredMap.of(builtFrom),
+    new AnswerCache(),
+    [apex],
+  );
 }
 
 /**
@@ -97,26 +107,33 @@ export function updateZone(
 ): ZoneSnapshot {
   const { settings } = previous;
   const { apex } = settings;
-  const nodes = new Map(previous.nodes);
-  const builtFrom = new Map(previous.builtFrom);
-  const changedNames = [apex];
-  nodes.set(apex, apexNode(settings, serial, dnskeys, previous.nodes.get(apex)));
+  const nodeChanges: Array<[string, Node | Removed]> = [
+    [apex, apexNode(settings, serial, dnskeys, previous.nodes.get(apex))],
+  ];
+  const serialChanges: Array<[string, number | Removed]> = [];
   for (const entry of changed) {
     const name = enumNameOfParsed(entry.number, apex);
-    builtFrom.set(name, entry.serial);
-    nodes.set(name, numberNode(entry, settings, name));
-    changedNames.push(name);
+    nodeChanges.push([name, numberNode(entry, settings, name)]);
+    serialChanges.push([name, entry.serial]);
   }
   if (numbers) {
     const present = new Set(numbers.map((n) => enumNameOfParsed(n, apex)));
     for (const name of previous.builtFrom.keys()) {
       if (present.has(name)) continue;
-      nodes.delete(name);
-      builtFrom.delete(name);
-      changedNames.push(name);
+      nodeChanges.push([name, REMOVED]);
+      serialChanges.push([name, REMOVED]);
     }
   }
-  return snapshotOf(settings, serial, nodes, builtFrom, previous.answers, changedNames);
+  const nodes = previous.nodes.with(nodeChanges);
+  return snapshotOf(
+    settings,
+    serial,
+    nodes,
+    previous.builtFrom.with(serialChanges),
+    previous.answers,
+    nodeChanges.map(([name]) => name),
+    nodes.base === previous.nodes.base ? previous.index.base : undefined,
+  );
 }
 
 /**
@@ -135,12 +152,14 @@ export function expectedCount(previous: ZoneSnapshot, changed: readonly NumberEn
 function snapshotOf(
   settings: ZoneSettings,
   serial: number,
-  nodes: Map<string, Node>,
-  builtFrom: Map<string, number>,
+  nodes: LayeredMap<string, Node>,
+  builtFrom: LayeredMap<string, number>,
   answers: AnswerCache,
   changed: readonly string[],
+  baseIndex?: NameIndex<Node>,
 ): ZoneSnapshot {
-  const snapshot = { settings, serial, nodes, index: new NameIndex(nodes), answers, builtFrom };
+  const index = new LayeredIndex(nodes, baseIndex);
+  const snapshot = { settings, serial, nodes, index, answers, builtFrom };
   // Kept answers of changed names are dropped; the cache serves the new snapshot from now on.
   answers.handOver(snapshot, changed.map(wireName));
   return snapshot;

@@ -1,5 +1,8 @@
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
+import { encodeName } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
+import { enumNameFor } from '@switchboard/e164';
+import { nameHash } from '../src/name-index.js';
 import fc from 'fast-check';
 import type { NumberEntry } from '../src/records.js';
 import { buildZone, defaultZoneSettings, expectedCount, updateZone } from '../src/zone.js';
@@ -50,7 +53,15 @@ describe('updateZone', () => {
           const whole = buildZone(settings, serial, [...held.values()], [key.dnskey]);
           expect(new Map([...next.nodes].sort())).toEqual(new Map([...whole.nodes].sort()));
           expect(new Map([...next.builtFrom].sort())).toEqual(new Map([...whole.builtFrom].sort()));
-          expect(next.index.size).toBe(next.nodes.size);
+          expect(next.nodes.size).toBe(whole.nodes.size);
+          for (const name of whole.nodes.keys()) {
+            const wire = encodeName(name);
+            expect(next.index.get(wire, wire.length, nameHash(wire))).toBe(next.nodes.get(name));
+          }
+          for (const gone of NUMBERS.filter((n) => !held.has(n))) {
+            const wire = encodeName(enumNameFor(gone, APEX));
+            expect(next.index.get(wire, wire.length, nameHash(wire))).toBeUndefined();
+          }
           // Unchanged numbers keep their very RRsets (signatures are cached by identity).
           for (const [name, node] of zone.nodes) {
             if (name !== APEX && next.builtFrom.get(name) === zone.builtFrom.get(name)) {
