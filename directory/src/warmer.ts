@@ -1,22 +1,27 @@
 import type { Logger } from '@switchboard/service-kit';
 import { warmAnswer } from './fast-path.js';
-import type { Node, ZoneSnapshot } from './zone.js';
+import type { ZoneSnapshot } from './zone.js';
 import type { ZoneState } from './zone-state.js';
 
 /**
  * Signs every RRset of the served snapshot, and encodes its answer, in the background: in
  * slices of a few milliseconds with the event loop free in between, so queries keep being
- * answered while it runs and the first query for a number does not pay for a signature. It
- * starts again on every new snapshot, where RRsets carried over unchanged cost nothing. Denials
- * are not touched: they are signed per query (directory/src/fast-path.ts says why).
+ * answered while it runs and the first query for a number does not pay for either. It works
+ * through names, each looked up in the snapshot served when its turn comes: after a change made
+ * from the snapshot it was working on (or had finished), only the changed names are added to
+ * what remains; otherwise it starts a whole pass again. Denials are not touched: they are
+ * signed per query (directory/src/fast-path.ts says why).
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #sliceMs: number;
+  /** The snapshot the work below is for. */
   #snapshot: ZoneSnapshot | undefined;
-  #nodes: Iterator<[string, Node]> | undefined;
+  /** Names of a whole pass still to warm, and changed names. */
+  #pass: Iterator<string> | undefined;
+  #changed: string[] = [];
   #timer: NodeJS.Immediate | undefined;
   #warmSnapshot: ZoneSnapshot | undefined;
   #started = 0;
@@ -47,36 +52,63 @@ export class ZoneWarmer {
     this.#timer = undefined;
   }
 
+  /** Takes up the snapshot now served, keeping what is left to do when it follows on. */
+  #follow(snapshot: ZoneSnapshot): void {
+    const from = snapshot.changes;
+    const followsOn =
+      from !== undefined && this.#snapshot !== undefined && from.serial === this.#snapshot.serial;
+    if (followsOn) {
+      for (const name of from.names) this.#changed.push(name);
+    } else {
+      this.#pass = snapshot.nodes.keys();
+      this.#changed = [];
+      this.#started = performance.now();
+    }
+    this.#snapshot = snapshot;
+  }
+
+  #next(): string | undefined {
+    const changed = this.#changed.pop();
+    if (changed !== undefined) return changed;
+    const next = this.#pass?.next();
+    if (!next || next.done) {
+      this.#pass = undefined;
+      return undefined;
+    }
+    return next.value;
+  }
+
   #slice(): void {
     this.#timer = undefined;
     const snapshot = this.#zone.snapshot;
-    if (snapshot !== this.#snapshot || !this.#nodes) {
-      this.#snapshot = snapshot;
-      this.#nodes = snapshot.nodes.entries();
-      this.#started = performance.now();
-    }
+    if (snapshot !== this.#snapshot) this.#follow(snapshot);
     const until = performance.now() + this.#sliceMs;
     const now = Math.floor(this.#now() / 1000);
     const signer = this.#zone.signer;
     try {
       for (;;) {
-        const next = this.#nodes.next();
-        if (next.done) {
-          this.#nodes = undefined;
+        const name = this.#next();
+        if (name === undefined) {
+          const whole = this.#warmSnapshot === undefined || this.#started > 0;
           this.#warmSnapshot = snapshot;
-          const ms = Math.round(performance.now() - this.#started);
-          // After a single publish this is a few RRsets; only whole-zone passes are news.
-          const level = ms >= 1000 ? 'info' : 'debug';
-          this.#log[level]({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+          if (whole) {
+            const ms = Math.round(performance.now() - this.#started);
+            // After a single publish this is a few RRsets; only whole-zone passes are news.
+            const level = ms >= 1000 ? 'info' : 'debug';
+            this.#log[level]({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+            this.#started = 0;
+          }
           return;
         }
-        const [name, node] = next.value;
-        for (const [type, rrset] of node) warmAnswer(snapshot, signer, name, type, rrset, now);
+        const node = snapshot.nodes.get(name);
+        if (node) {
+          for (const [type, rrset] of node) warmAnswer(snapshot, signer, name, type, rrset, now);
+        }
         if (performance.now() >= until) break;
       }
     } catch (err) {
       // Queries still sign on demand; try again from the start on the next change.
-      this.#nodes = undefined;
+      this.#snapshot = undefined;
       this.#log.error({ err }, 'background signing failed');
       return;
     }

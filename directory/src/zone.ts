@@ -62,6 +62,8 @@ export interface ZoneSnapshot {
   readonly answers: AnswerCache;
   /** Which entry serial each number node was built from (for reuse). */
   readonly builtFrom: LayeredMap<string, number>;
+  /** For a snapshot made by {@link updateZone}: the one it was made from, and the names changed. */
+  readonly changes?: { readonly serial: number; readonly names: readonly string[] };
 }
 
 /** Builds the snapshot for `serial` from all entries. */
@@ -133,6 +135,7 @@ export function updateZone(
     previous.answers,
     nodeChanges.map(([name]) => name),
     nodes.base === previous.nodes.base ? previous.index.base : undefined,
+    previous.serial,
   );
 }
 
@@ -157,9 +160,18 @@ function snapshotOf(
   answers: AnswerCache,
   changed: readonly string[],
   baseIndex?: NameIndex<Node>,
+  from?: number,
 ): ZoneSnapshot {
   const index = new LayeredIndex(nodes, baseIndex);
-  const snapshot = { settings, serial, nodes, index, answers, builtFrom };
+  const snapshot: ZoneSnapshot = {
+    settings,
+    serial,
+    nodes,
+    index,
+    answers,
+    builtFrom,
+    ...(from !== undefined ? { changes: { serial: from, names: changed } } : {}),
+  };
   // Kept answers of changed names are dropped; the cache serves the new snapshot from now on.
   answers.handOver(snapshot, changed.map(wireName));
   return snapshot;
