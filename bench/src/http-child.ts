@@ -19,7 +19,16 @@ export async function startHttpChild(
   const peer = startDaemon({
     name,
     command: process.execPath,
-    args: [child, ...argv],
+    args: [
+      // Pinned to one core, V8's parallel GC threads can only take turns with the server (its
+      // scavenges then paused 5-15 ms, the p99 of provider and bare alike); a one-core
+      // deployment runs node with --single-threaded-gc, and so do both servers here.
+      ...(cpu !== undefined ? ['--single-threaded-gc'] : []),
+      // More Node flags for the server, e.g. SB_BENCH_CHILD_NODE_ARGS=--trace-gc.
+      ...(process.env['SB_BENCH_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+      child,
+      ...argv,
+    ],
     port,
     logFile: join(dir, 'server.log'),
     ...(cpu !== undefined ? { cpu } : {}),

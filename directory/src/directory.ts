@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -10,7 +9,7 @@ import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
 import type { Logger } from '@switchboard/service-kit';
-import { listenHttp } from '@switchboard/service-kit';
+import { expressServer, listenHttp } from '@switchboard/service-kit';
 import type { ZoneKeyMaterial } from './keys.js';
 import { loadOrCreateZoneKey } from './keys.js';
 import type { NotifyTarget } from './notify.js';
@@ -258,7 +257,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       warm: () => warmer.warm,
       ...options.apiLimits,
     });
-    const http = await listenHttp(createServer(app), options.apiHost, options.apiPort);
+    const http = await listenHttp(expressServer(app), options.apiHost, options.apiPort);
     cleanups.push(() => http.close());
 
     // Other replicas' writes (PostgreSQL) and export re-signing.

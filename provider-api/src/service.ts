@@ -1,13 +1,12 @@
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
-import { createLogger, listenHttp } from '@switchboard/service-kit';
+import { createLogger, expressServer, listenHttp } from '@switchboard/service-kit';
 import type { ProviderEntry } from '@switchboard/charter';
 import { generateEd25519KeyPair, publicKeyFromBase64, publicKeyRecord } from '@switchboard/charter';
 import {
@@ -170,7 +169,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     validateResponses: env['PROVIDER_VALIDATE_RESPONSES'] === '1',
     ...(trustProxy === undefined ? {} : { trustProxy: parseTrustProxy(trustProxy) }),
   });
-  const server = createServer(app);
+  const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });

@@ -12,7 +12,6 @@ import {
 import { DirectoryPublishError } from '../src/directory-client.js';
 import { reconcileDirectory } from '../src/accounts.js';
 import { SqliteTakeBatcher } from '../src/prekeys.js';
-import { defaultProviderConfig } from '../src/config.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
   const b = Buffer.from(s, 'base64');
@@ -20,77 +19,6 @@ const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
   out.set(b);
   return out;
 };
-
-describe.each([true, false])('bundle fetch before express (trust proxy: %s)', (trustProxy) => {
-  let p: TestProvider;
-  beforeEach(async () => {
-    const config = defaultProviderConfig({ providerId: 'provider-a' });
-    p = await startTestProvider(
-      'sqlite',
-      { prekeys: { ...config.prekeys, fetchPerTarget: { capacity: 4, perSeconds: 3600 } } },
-      trustProxy,
-    );
-  });
-  afterEach(async () => {
-    await p.close();
-  });
-
-  const counted = async (path: string) => ({ answer: await call(p, 'GET', path) });
-  const headerNames = (h: Headers) => [...h.keys()].filter((k) => k !== 'date').sort();
-
-  it('answers as express does: bundles, problems, headers, limits', async () => {
-    const alice = await register(p, NUMBERS[0]!, makeClientKeys(3, 1));
-    // The plain form goes around express (app.ts); a trailing `?` sends it through express.
-    const fast = await counted(`/v1/keys/bundles/${alice.accountId}`);
-    const slow = await counted(`/v1/keys/bundles/${alice.accountId}?`);
-    for (const { answer } of [fast, slow]) {
-      expect(answer.status).toBe(200);
-      expect(answer.headers.get('cache-control')).toBe('no-store');
-      expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8');
-      expect(answer.headers.get('etag')).toBeNull();
-    }
-    expect(headerNames(fast.answer.headers)).toEqual(headerNames(slow.answer.headers));
-    expect(fast.answer.json.preKey.keyId).toBe(1);
-    expect(slow.answer.json.preKey.keyId).toBe(2);
-    const { preKey: _a, kyberPreKey: _b, kyberLastResort: _c, ...fastRest } = fast.answer.json;
-    const { preKey: _d, kyberPreKey: _e, kyberLastResort: _f, ...slowRest } = slow.answer.json;
-    expect(fastRest).toEqual(slowRest);
-
-    // Problems: unknown account, then the per-target limit (4 an hour), Retry-After and all.
-    const unknown = '00000000-0000-4000-8000-000000000000';
-    const missing = [
-      await counted(`/v1/keys/bundles/${unknown}`),
-      await counted(`/v1/keys/bundles/${unknown}?`),
-    ];
-    for (const { answer } of missing) {
-      expect([answer.status, answer.json.code]).toEqual([404, 'account.not-found']);
-      expect(answer.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
-    }
-    expect(missing[0]!.answer.json).toEqual(missing[1]!.answer.json);
-    expect(headerNames(missing[0]!.answer.headers)).toEqual(
-      headerNames(missing[1]!.answer.headers),
-    );
-    await counted(`/v1/keys/bundles/${alice.accountId}`);
-    await counted(`/v1/keys/bundles/${alice.accountId}`);
-    const limited = [
-      await counted(`/v1/keys/bundles/${alice.accountId}`),
-      await counted(`/v1/keys/bundles/${alice.accountId}?`),
-    ];
-    for (const { answer } of limited) {
-      expect([answer.status, answer.json.code]).toEqual([429, 'rate.limited']);
-      expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
-    }
-    expect(limited[0]!.answer.json).toEqual(limited[1]!.answer.json);
-    expect(headerNames(limited[0]!.answer.headers)).toEqual(
-      headerNames(limited[1]!.answer.headers),
-    );
-    // What the document refuses still gets express's answer; encoded forms go through it too.
-    const bad = await call(p, 'GET', '/v1/keys/bundles/not-an-address');
-    expect(bad.status).toBeGreaterThanOrEqual(400);
-    const encoded = await call(p, 'GET', '/v1/keys/bundles/%2B14155550100');
-    expect([encoded.status, encoded.json.code]).toEqual([404, 'account.not-found']);
-  });
-});
 
 describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) => {
   let p: TestProvider;

@@ -41,7 +41,6 @@ export interface TestProvider {
 export async function startTestProvider(
   dialect: DialectName,
   overrides: Partial<ProviderConfig> = {},
-  trustProxy = true,
 ): Promise<TestProvider> {
   const database = await openTestDatabase<ProviderTables>(dialect);
   await migrateToLatest(
@@ -71,7 +70,7 @@ export async function startTestProvider(
     logger: createLogger({ service: 'provider-api-test', level: 'silent' }),
     limits: createLimits(config, now),
   };
-  const { app, hub } = createProviderApp(deps, { validateResponses: true, trustProxy });
+  const { app, hub } = createProviderApp(deps, { validateResponses: true, trustProxy: true });
   const server = createServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,

@@ -19,7 +19,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
-import { createLogger } from '@switchboard/service-kit';
+import { createLogger, expressServer } from '@switchboard/service-kit';
 import type { HttpFixture } from '../provider-fixture.js';
 import { registrationBody } from '../provider-fixture.js';
 import { generateBenchZone } from '../zone-data.js';
@@ -30,8 +30,12 @@ const providerDist =
   resolve(import.meta.dirname, '../../../../provider-api/dist/src');
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-function listen(app: express.Express, port: number): Promise<Server> {
-  const server = createServer(app);
+/**
+ * The provider is served as `npm start` serves it (service-kit's expressServer); the bare
+ * baseline as express is usually served, by `http.createServer(app)`.
+ */
+function listen(app: express.Express, port: number, asDeployed: boolean): Promise<Server> {
+  const server = asDeployed ? expressServer(app) : createServer(app);
   server.keepAliveTimeout = 60_000;
   return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
 }
@@ -150,7 +154,7 @@ async function runProvider(
       limits: m.deps.createLimits(liftedConfig, now),
     };
     const { app, hub } = m.app.createProviderApp(deps, { validateResponses: false });
-    server = await listen(app, port);
+    server = await listen(app, port, true);
     closeSockets = m.sockets.attachMailboxSockets(server, deps, hub);
     const base = `http://127.0.0.1:${port}`;
 
@@ -245,7 +249,7 @@ async function runBare(
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const server = await listen(app, port);
+  const server = await listen(app, port, false);
   writeFileSync(
     join(workDir, 'fixture.json'),
     JSON.stringify({
