@@ -84,6 +84,10 @@ export function answerQuery(
   if (question.class !== RRClass.IN && question.class !== RRClass.ANY) {
     return { message: errorResponse(query, Rcode.REFUSED, query.questions), kind: 'error' };
   }
+  // NXNAME only ever appears in denial bitmaps; asking for it is malformed (RFC 9824 3.5).
+  if (question.type === RRType.NXNAME) {
+    return { message: errorResponse(query, Rcode.FORMERR, query.questions), kind: 'error' };
+  }
   const qname = canonicalName(question.name);
   const placement = classifyName(zone, qname);
   if (placement.kind === 'outside') {
@@ -107,6 +111,20 @@ export function answerQuery(
         authorities: denial(zone, signer, qname, typesAt(node), dnssec, now, sig),
       },
       kind: 'nodata',
+    };
+  }
+  if (question.type === RRType.NSEC) {
+    // Under compact denial every name under the apex owns an NSEC record, the one its denials
+    // carry (its bitmap lists NSEC), so a query for that type is answered with it: a denial
+    // could not prove NSEC absent. Counted as the denial it stands for (one RRL bucket for
+    // random names, like denials).
+    const nsec = compactNsec(zone, qname, placement.kind === 'empty' ? [] : 'nxdomain');
+    const answers: ResourceRecord[] = [nsec];
+    if (dnssec)
+      answers.push(signer.signKeyed(nsecCacheKey(zone, qname, placement.kind), [nsec], now));
+    return {
+      message: { ...base, answers },
+      kind: placement.kind === 'empty' ? 'nodata' : 'nxname',
     };
   }
   if (placement.kind === 'empty') {

@@ -301,6 +301,8 @@ export function fastReply(
   const q = QUERY;
   const { qtype } = q;
   info.qtype = qtype;
+  // Answered as records, not denials, even at names that hold nothing (answer.ts), or refused.
+  if (qtype === RRType.NSEC || qtype === RRType.NXNAME) return undefined;
   const nameLength = q.nameEnd - 12;
   const cache = zone.answers;
   const serves = cache.serves(zone);
@@ -310,7 +312,7 @@ export function fastReply(
     if (!node) return fastDenial(packet, transport, zone, signer, now, info);
     const rrset = node.get(qtype);
     // NODATA, and types naming several RRsets or none: the general path.
-    if (!rrset || qtype === RRType.ANY || qtype === RRType.RRSIG || qtype === RRType.NSEC) {
+    if (!rrset || qtype === RRType.ANY || qtype === RRType.RRSIG) {
       return undefined;
     }
     const name = presentationName(WIRE);

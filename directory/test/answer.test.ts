@@ -102,6 +102,26 @@ describe.each([DnssecAlgorithm.ECDSAP256SHA256, DnssecAlgorithm.ED25519])(
       }
     });
 
+    it('answers a query for NSEC at a name holding nothing with its NSEC, validated', () => {
+      for (const [name, types] of [
+        [enumNameFor('+14155552671', APEX), [RRType.RRSIG, RRType.NSEC]],
+        ['www.' + APEX, [RRType.RRSIG, RRType.NSEC, RRType.NXNAME]],
+      ] as const) {
+        const response = ask(name, RRType.NSEC);
+        expect(response.rcode).toBe(Rcode.NOERROR);
+        const nsec = response.answers.find((rr) => rr.type === RRType.NSEC) as NsecRecord;
+        expect(nsec.name).toBe(name);
+        expect(nsec.data.types).toEqual(types);
+        expect(validate(response, name, RRType.NSEC).status).toBe('secure');
+      }
+    });
+
+    it('refuses a query for the NXNAME type as malformed (RFC 9824 3.5)', () => {
+      for (const name of [NAME, enumNameFor('+14155552671', APEX), 'www.' + APEX]) {
+        expect(ask(name, RRType.NXNAME).rcode).toBe(Rcode.FORMERR);
+      }
+    });
+
     it('gives NODATA with the real bitmap at an existing name', () => {
       const response = ask(NAME, RRType.AAAA);
       const nsec = response.authorities.find((rr) => rr.type === RRType.NSEC) as NsecRecord;

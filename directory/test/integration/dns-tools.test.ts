@@ -54,6 +54,10 @@ describe('directory against delv, kdig and ldns-verify-zone', () => {
     expect(other.stdout).toContain('; negative response, fully validated');
     // RFC 9824: NXNAME (TYPE128) in the NSEC bitmap.
     expect(other.stdout).toMatch(/NSEC\s+\\000\.www\.e164\.switchboard\.test\. RRSIG NSEC TYPE128/);
+    // Asked for the NSEC type itself, the same names answer with their NSEC record.
+    const nsec = await delv(MISSING, 'NSEC');
+    expect(nsec.stdout).toContain('; fully validated');
+    expect(nsec.stdout).toMatch(/\sNSEC\s+\\000\.\S+ RRSIG NSEC\n/);
   });
 
   it('delv rejects the answers under a different trust anchor', async () => {
