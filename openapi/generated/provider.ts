@@ -139,8 +139,10 @@ export interface paths {
         /**
          * Opt in to or out of the directory and choose the published contact methods
          * @description Opting in publishes the number, the identity key and the chosen contact URIs through the
-         *     directory's publish API, signed by this provider's accredited key. Opting out removes the
-         *     entry. The local setting only changes when the directory accepted the change.
+         *     directory's publish API, signed by this provider's accredited key; the local setting only
+         *     changes when the directory accepted it. Opting out takes effect here at once and removes
+         *     the entry from the directory right away or, if the directory cannot be reached, as soon
+         *     as it can (the withdrawal is kept and retried).
          */
         put: operations["setDiscoverability"];
         post?: never;
@@ -1085,7 +1087,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted; the directory entry was removed. */
+            /** @description Deleted with its keys. A published entry is withdrawn from the directory right away, or, if the directory cannot be reached, as soon as it can (the withdrawal is kept and retried). */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1094,7 +1096,6 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            502: components["responses"]["BadGateway"];
         };
     };
     setDiscoverability: {

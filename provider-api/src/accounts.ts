@@ -188,11 +188,7 @@ export async function registerAccount(
     if (replacesPublished) {
       // The old entry is withdrawn only once this commits; until the directory confirms, the
       // withdrawal stays owed here and `reconcileDirectory` retries it.
-      await tx
-        .insertInto('directory_pending_withdrawals')
-        .values({ number: row.number, created_at: now })
-        .onConflict((oc) => oc.column('number').doNothing())
-        .execute();
+      await oweWithdrawal(tx, row.number, now);
     }
   });
   deps.logger.info({ accountId: row.id }, 'account registered');
@@ -257,13 +253,17 @@ export async function deleteAccountRows(
   }
 }
 
-async function withdraw(deps: ProviderDeps, number: string): Promise<void> {
-  if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
-  try {
-    await deps.directory.withdraw(number);
-  } catch (err) {
-    throw directoryFailure(deps, err);
-  }
+/** Records, in `tx`, that the directory entry of `number` is owed a withdrawal. */
+async function oweWithdrawal(
+  tx: Transaction<ProviderTables>,
+  number: string,
+  now: number,
+): Promise<void> {
+  await tx
+    .insertInto('directory_pending_withdrawals')
+    .values({ number, created_at: now })
+    .onConflict((oc) => oc.column('number').doNothing())
+    .execute();
 }
 
 function directoryFailure(deps: ProviderDeps, err: unknown): Error {
@@ -274,18 +274,27 @@ function directoryFailure(deps: ProviderDeps, err: unknown): Error {
   return err instanceof Error ? err : new Error('directory call failed');
 }
 
-/** Deletes the account: withdraws it from the directory first, then deletes it and its keys. */
+/**
+ * Deletes the account and its keys at once, and withdraws it from the directory: the withdrawal
+ * is recorded as owed in the same transaction and carried out right after, or by
+ * `reconcileDirectory` if the directory cannot be reached now (deleting never waits on it).
+ */
 export async function deleteAccount(deps: ProviderDeps, accountId: string): Promise<void> {
   const row = await loadAccount(deps.db, accountId);
-  if (row.discoverable === 1) await withdraw(deps, row.number);
-  await deps.db.transaction().execute((tx) => deleteAccountRows(tx, row.number));
+  const published = row.discoverable === 1;
+  await deps.db.transaction().execute(async (tx) => {
+    await deleteAccountRows(tx, row.number);
+    if (published) await oweWithdrawal(tx, row.number, deps.now());
+  });
   deps.logger.info({ accountId }, 'account deleted');
+  if (published) await settleWithdrawal(deps, row.number);
 }
 
 /**
  * Opts in (publishing the chosen contacts and the identity key, with a pending move proof if
- * the number was ported in) or out (withdrawing). The local state changes only after the
- * directory accepted.
+ * the number was ported in; the local state changes only after the directory accepted) or out
+ * (recorded here at once with the withdrawal owed, which is carried out right after or by
+ * `reconcileDirectory`, as for deletion).
  */
 export async function setDiscoverability(
   deps: ProviderDeps,
@@ -341,22 +350,31 @@ export async function setDiscoverability(
           deps.logger.warn({ err }, 'could not tell the losing provider that the move completed');
         });
     }
-  } else if (row.discoverable === 1) {
-    await withdraw(deps, row.number);
+  } else {
+    await deps.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('accounts')
+        .set({ discoverable: 0, contacts: '[]' })
+        .where('id', '=', accountId)
+        .execute();
+      if (row.discoverable === 1) await oweWithdrawal(tx, row.number, deps.now());
+    });
+    if (row.discoverable === 1) await settleWithdrawal(deps, row.number);
+    return accountView(await loadAccount(deps.db, accountId));
   }
   try {
     await deps.db
       .updateTable('accounts')
       .set({
-        discoverable: input.discoverable ? 1 : 0,
-        contacts: JSON.stringify(input.discoverable ? contacts : []),
-        ...(input.discoverable ? { pending_move: null } : {}),
+        discoverable: 1,
+        contacts: JSON.stringify(contacts),
+        pending_move: null,
       })
       .where('id', '=', accountId)
       .execute();
   } catch (err) {
     // Published but not recorded: take the new entry back so both sides say "not listed".
-    if (input.discoverable && row.discoverable === 0 && deps.directory) {
+    if (row.discoverable === 0 && deps.directory) {
       await deps.directory.withdraw(row.number).catch((e: unknown) => {
         deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
       });

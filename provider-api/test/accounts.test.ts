@@ -420,27 +420,52 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     );
     expect(twice.status).toBe(400);
 
+    // The directory is down: opting out and deleting still take effect here at once, and the
+    // withdrawal is owed until the directory can be told.
     p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');
-    const failed = await call(
+    const owed = () =>
+      p.deps.db.selectFrom('directory_pending_withdrawals').select('number').execute();
+    const off = await call(
       p,
       'PUT',
       '/v1/account/discoverability',
       { discoverable: false },
       { signer: alice.signer },
     );
-    expect([failed.status, failed.json.code]).toEqual([502, 'directory.publish-failed']);
+    expect(off.status).toBe(200);
+    expect(off.json).toMatchObject({ discoverable: false, contacts: [] });
+    expect(p.directory.entries.has(NUMBERS[0]!)).toBe(true);
+    expect(await owed()).toEqual([{ number: NUMBERS[0]! }]);
+    // Not discoverable here any more: no bundle by number.
     expect(
-      (await call(p, 'GET', '/v1/account', undefined, { signer: alice.signer })).json.discoverable,
-    ).toBe(true);
-    const notDeleted = await call(p, 'DELETE', '/v1/account', undefined, { signer: alice.signer });
-    expect(notDeleted.status).toBe(502);
-    expect((await counts()).accounts).toBe(1);
-
+      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
+    ).toBe(404);
     p.directory.failWith = undefined;
+    expect(await reconcileDirectory(p.deps)).toBe(0);
+    expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
+    expect(await owed()).toEqual([]);
+
+    // Published again, then deleted while the directory is down.
+    expect(
+      (
+        await call(
+          p,
+          'PUT',
+          '/v1/account/discoverability',
+          { discoverable: true, contacts },
+          { signer: alice.signer },
+        )
+      ).status,
+    ).toBe(200);
+    p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');
     const del = await call(p, 'DELETE', '/v1/account', undefined, { signer: alice.signer });
     expect(del.status).toBe(204);
-    expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
     expect(await counts()).toEqual({ accounts: 0, prekeys: 0 });
+    expect(await owed()).toEqual([{ number: NUMBERS[0]! }]);
+    expect(await reconcileDirectory(p.deps)).toBe(1);
+    p.directory.failWith = undefined;
+    expect(await reconcileDirectory(p.deps)).toBe(0);
+    expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
   });
 
   it('re-registering a published number withdraws it only after commit, and owes a failed withdrawal', async () => {
