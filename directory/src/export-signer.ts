@@ -13,6 +13,8 @@ export interface ExportSignOptions {
   readonly inception: number;
   readonly expiration: number;
   readonly dnskeyTtl: number;
+  /** Seconds since the epoch: signatures of the previous signing expiring later are kept. */
+  readonly keepUntil: number;
 }
 
 /**
@@ -38,10 +40,14 @@ export class ExportSigner {
     return this.#pending.size;
   }
 
-  async sign(unsigned: WireRecords, options: ExportSignOptions): Promise<WireRecords> {
+  /** The signed records, and when (seconds since the epoch) the earliest signature expires. */
+  async sign(
+    unsigned: WireRecords,
+    options: ExportSignOptions,
+  ): Promise<{ records: WireRecords; expires: number }> {
     const r = await this.#request((id) => ({ kind: 'sign', id, unsigned, ...options }));
     if (!('records' in r)) throw new Error('export worker: unexpected answer to sign');
-    return r.records;
+    return { records: r.records, expires: r.expires };
   }
 
   async diff(

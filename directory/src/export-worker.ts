@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { formatRecord, RRType } from '@switchboard/dns-wire';
+import type { RrsigData } from '@switchboard/dns-wire';
 import type { SigningKey } from '@switchboard/dnssec';
 import { signZoneNsec3 } from '@switchboard/dnssec';
 import type { WireRecords } from './wire-records.js';
@@ -27,6 +28,8 @@ export interface SignRequest {
   readonly inception: number;
   readonly expiration: number;
   readonly dnskeyTtl: number;
+  /** Seconds since the epoch: signatures of the previous signing expiring later are kept. */
+  readonly keepUntil: number;
 }
 
 /** Indexes of the records only in `from` (deleted) and only in `to` (added). */
@@ -48,7 +51,13 @@ export interface TextRequest {
 export type ExportRequest = SignRequest | DiffRequest | TextRequest;
 
 export type ExportResponse =
-  | { readonly id: number; readonly ok: true; readonly records: WireRecords }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly records: WireRecords;
+      /** Seconds since the epoch when the earliest signature expires. */
+      readonly expires: number;
+    }
   | {
       readonly id: number;
       readonly ok: true;
@@ -58,17 +67,31 @@ export type ExportResponse =
   | { readonly id: number; readonly ok: true; readonly text: string }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-function sign(request: SignRequest): WireRecords {
+/**
+ * The signatures of the last signing, by what they cover: an unchanged RRset keeps its RRSIG
+ * (until close to expiry), so consecutive versions differ, in an IXFR, only where they changed.
+ */
+let memo: ReadonlyMap<string, RrsigData> = new Map();
+
+function sign(request: SignRequest): { records: WireRecords; expires: number } {
+  const next = new Map<string, RrsigData>();
   const signed = signZoneNsec3(decodeWireRecords(request.unsigned), [request.key], {
     origin: request.origin,
     inception: new Date(request.inception),
     expiration: new Date(request.expiration),
     dnskeyTtl: request.dnskeyTtl,
+    memo: { previous: memo, next, keepUntil: request.keepUntil },
   });
-  return encodeWireRecords([
+  memo = next;
+  let expires = request.expiration / 1000;
+  for (const rr of signed) {
+    if (rr.type === RRType.RRSIG) expires = Math.min(expires, (rr.data as RrsigData).expiration);
+  }
+  const records = encodeWireRecords([
     ...signed.filter((r) => r.type === RRType.SOA),
     ...signed.filter((r) => r.type !== RRType.SOA),
   ]);
+  return { records, expires };
 }
 
 /** Records compared octet for octet (names are lower case throughout the zone). */
@@ -106,7 +129,7 @@ port?.on('message', (request: ExportRequest) => {
   const transfer: ArrayBuffer[] = [];
   try {
     if (request.kind === 'sign') {
-      response = { id: request.id, ok: true, records: sign(request) };
+      response = { id: request.id, ok: true, ...sign(request) };
     } else if (request.kind === 'diff') {
       const { deleted, added } = diff(request);
       transfer.push(deleted.buffer as ArrayBuffer, added.buffer as ArrayBuffer);

@@ -100,6 +100,15 @@ export class OnlineSigner {
     return signBytes(this.#key, data);
   }
 
+  /**
+   * For the zone signed for transfer: signatures of the previous signing expiring after this
+   * time (seconds; `now` + the renewal margin + a day) are kept, so they are not renewed the
+   * moment they are kept, and IXFRs carry only what changed.
+   */
+  keepSignaturesUntil(now: number): number {
+    return now + this.#policy.refreshBefore + 86_400;
+  }
+
   /** The inception (seconds) a signature made at `now` (seconds) carries. */
   inception(now: number): number {
     // Rounded to the hour so signatures made close together carry the same window.

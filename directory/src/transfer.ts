@@ -73,17 +73,18 @@ export async function signZoneForExport(
 ): Promise<SignedZone> {
   const { inception, expiration } = signer.validityWindow(now);
   const unsigned = await encodeUnsignedRecords(zone);
-  const records = await worker.sign(unsigned, {
+  const { records, expires } = await worker.sign(unsigned, {
     key,
     origin: zone.settings.apex,
     inception: inception.getTime(),
     expiration: expiration.getTime(),
     dnskeyTtl: zone.settings.dnskeyTtl,
+    keepUntil: signer.keepSignaturesUntil(now),
   });
   if (wireRecordCount(records) === 0) throw new Error('signed zone is empty');
   const soa = decodeRecord(records.data, records.offsets[0]).record;
   if (soa.type !== RRType.SOA) throw new Error('signed zone has no leading SOA');
-  return { serial: zone.serial, records, soa, expires: expiration.getTime() / 1000 };
+  return { serial: zone.serial, records, soa, expires };
 }
 
 /** The zone file text of a signed zone (one record per line, presentation format). */

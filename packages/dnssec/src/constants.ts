@@ -7,6 +7,7 @@ import type {
   Message,
   RecordOf,
   ResourceRecord,
+  RrsigData,
   RRType,
 } from '@switchboard/dns-wire';
 
@@ -166,6 +167,22 @@ export interface ZoneSignOptions {
   readonly nsec3Ttl?: number;
   /** TTL of the DNSKEY RRset added at the apex; default the SOA TTL. */
   readonly dnskeyTtl?: number;
+  /** Signatures to keep from an earlier signing (see {@link SignatureMemo}). */
+  readonly memo?: SignatureMemo;
+}
+
+/**
+ * Signatures kept from one signing of a zone to the next, so that two versions differ (in an
+ * IXFR) only where their content does. An RRset covered in `previous` by the same key, with
+ * the same owner, type, TTL and data, whose signature expires after `keepUntil`, gets that
+ * RRSIG again instead of a new one (ECDSA signatures differ every time they are made). This
+ * signing's RRSIGs are put in `next`, for the one after.
+ */
+export interface SignatureMemo {
+  readonly previous: ReadonlyMap<string, RrsigData>;
+  readonly next: Map<string, RrsigData>;
+  /** Seconds since the epoch. */
+  readonly keepUntil: number;
 }
 
 export interface OnlineDenialOptions {

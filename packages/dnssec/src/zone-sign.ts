@@ -6,7 +6,7 @@
 // one reused buffer and handed to a `SignatureSink`, which signs it there (`signZoneNsec3`) or
 // copies it into a batch for a worker thread (`signZoneNsec3Parallel`).
 import { Buffer } from 'node:buffer';
-import { sign as cryptoSign } from 'node:crypto';
+import { createHash, sign as cryptoSign } from 'node:crypto';
 import type { SignKeyObjectInput } from 'node:crypto';
 import {
   RRClass,
@@ -450,6 +450,9 @@ export function buildSignedZone(
   let scratch = new Uint8Array(1 << 16);
   let view = new DataView(scratch.buffer);
   const prefixLen = 18 + signerWire.length;
+  const { memo } = options;
+  // In the RRSIG fields' form (seconds, 32 bits): plain comparisons hold until 2106.
+  const keepUntil = memo ? toSerialTime(new Date(memo.keepUntil * 1000)) : 0;
   const out: ResourceRecord[] = [];
   const sign = (
     name: DomainName,
@@ -497,7 +500,21 @@ export function buildSignedZone(
       o += 10 + rd.length;
     }
     const data = scratch.subarray(0, length);
+    // What the signature covers but its window: the RRset in canonical form (owner, type, TTL,
+    // data) and the labels count; the key is added per key.
+    const covered = memo
+      ? `${labels}:${createHash('sha256').update(data.subarray(prefixLen)).digest('base64')}`
+      : '';
     for (const key of type === RRType.DNSKEY ? ksks : zsks) {
+      if (memo) {
+        const id = `${key.algorithm}:${key.keyTag}:${covered}`;
+        const kept = memo.previous.get(id);
+        if (kept && kept.expiration > keepUntil && kept.signature.length > 0) {
+          out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: kept });
+          memo.next.set(id, kept);
+          continue;
+        }
+      }
       view.setUint8(2, key.algorithm);
       view.setUint16(16, key.keyTag);
       const rrsig: PendingRrsig = {
@@ -513,6 +530,7 @@ export function buildSignedZone(
       };
       out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: rrsig });
       sink(key, data, rrsig, out.length - 1);
+      memo?.next.set(`${key.algorithm}:${key.keyTag}:${covered}`, rrsig);
     }
   };
 

@@ -7,7 +7,7 @@ import {
   nameLabels,
   parseZone,
 } from '@switchboard/dns-wire';
-import type { ResourceRecord } from '@switchboard/dns-wire';
+import type { ResourceRecord, RrsigData } from '@switchboard/dns-wire';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   DnssecError,
@@ -177,6 +177,87 @@ describe('signZoneNsec3', () => {
     expect(() =>
       signZoneNsec3(parseZone(ZONE_TEXT), [ksk], { ...opts, expiration: INCEPTION }),
     ).toThrow(DnssecError);
+  });
+});
+
+describe('signZoneNsec3 keeping signatures (memo)', () => {
+  const ksk = generateSigningKey(13);
+  const zsk = generateSigningKey(13, { flags: 256 });
+  const rrsigs = (zone: ResourceRecord[]): Map<string, string> =>
+    new Map(
+      zone
+        .filter((r) => isRecordType(r, RRType.RRSIG))
+        .map((r) => [
+          `${r.name} ${(r.data as { typeCovered: number }).typeCovered} ${(r.data as { keyTag: number }).keyTag}`,
+          Buffer.from((r.data as { signature: Uint8Array }).signature).toString('hex'),
+        ]),
+    );
+  const sign = (
+    text: string,
+    previous: ReadonlyMap<string, RrsigData>,
+    keepUntil: number,
+    keys = [ksk, zsk],
+  ): { zone: ResourceRecord[]; next: Map<string, RrsigData> } => {
+    const next = new Map<string, RrsigData>();
+    const zone = signZoneNsec3(parseZone(text), keys, {
+      origin: APEX,
+      inception: INCEPTION,
+      expiration: EXPIRATION,
+      memo: { previous, next, keepUntil },
+    });
+    return { zone, next };
+  };
+  // A new serial and a changed address: the SOA and ns1's A RRsets change, nothing else.
+  const changed = ZONE_TEXT.replace('hostmaster 1 7200', 'hostmaster 2 7200').replace(
+    'ns1 A 192.0.2.1',
+    'ns1 A 192.0.2.9',
+  );
+
+  it('keeps the RRSIG of every unchanged RRset, signs changed ones anew, and all verify', () => {
+    const before = NOW.getTime() / 1000;
+    const first = sign(ZONE_TEXT, new Map(), before);
+    const second = sign(changed, first.next, before);
+    const a = rrsigs(first.zone);
+    const b = rrsigs(second.zone);
+    let kept = 0;
+    let renewed = 0;
+    for (const [k, sig] of b) {
+      if (a.get(k) === sig) kept += 1;
+      else renewed += 1;
+    }
+    expect(renewed).toBe(2);
+    expect(kept).toBe(b.size - 2);
+    for (const [owner, type] of [
+      [APEX, RRType.SOA],
+      [`ns1.${APEX}`, RRType.A],
+    ] as const) {
+      const k = [...b.keys()].find((x) => x.startsWith(`${owner} ${type} `))!;
+      expect(b.get(k)).not.toBe(a.get(k));
+    }
+    for (const sig of second.zone.filter((r) => isRecordType(r, RRType.RRSIG))) {
+      if (!isRecordType(sig, RRType.RRSIG)) continue;
+      const rrset = second.zone.filter(
+        (r) => r.type === sig.data.typeCovered && r.name === sig.name,
+      );
+      const key = sig.data.keyTag === ksk.keyTag ? ksk : zsk;
+      expect(verifyRrsig(rrset, sig, key.dnskey, NOW)).toEqual({ ok: true });
+    }
+  });
+
+  it('renews signatures expiring before keepUntil, and those of another key', () => {
+    const first = sign(ZONE_TEXT, new Map(), NOW.getTime() / 1000);
+    const late = sign(ZONE_TEXT, first.next, EXPIRATION.getTime() / 1000);
+    const a = rrsigs(first.zone);
+    for (const [k, sig] of rrsigs(late.zone)) expect(sig).not.toBe(a.get(k));
+    const otherZsk = generateSigningKey(13, { flags: 256 });
+    const other = sign(ZONE_TEXT, first.next, NOW.getTime() / 1000, [ksk, otherZsk]);
+    const b = rrsigs(other.zone);
+    for (const [k, sig] of b) {
+      if (k.endsWith(` ${otherZsk.keyTag}`)) expect([...a.values()]).not.toContain(sig);
+    }
+    // The DNSKEY RRset changed with the new ZSK, so its KSK signature is new too.
+    const dnskeyKey = [...b.keys()].find((k) => k.startsWith(`${APEX} ${RRType.DNSKEY} `))!;
+    expect(b.get(dnskeyKey)).not.toBe(a.get(dnskeyKey));
   });
 });
 
