@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import type { Notifications } from '@switchboard/db';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import type { Selectable } from 'kysely';
@@ -40,6 +41,15 @@ export function ownsMailbox(keyId: string, mailbox: string): boolean {
 /** Listeners for pushed messages, per mailbox (the WebSocket side). */
 export class MailboxHub {
   readonly #listeners = new Map<string, Set<(m: MailboxMessage) => void>>();
+  /** Tells this replica's deliveries apart from others' in relayed notifications. */
+  readonly origin = randomUUID();
+  /** The PostgreSQL channel deliveries are announced on, once {@link startMailboxRelay} ran. */
+  relayChannel: string | undefined;
+
+  /** Whether anyone here listens to `mailbox`. */
+  has(mailbox: string): boolean {
+    return this.#listeners.has(mailbox);
+  }
 
   subscribe(mailbox: string, listener: (m: MailboxMessage) => void): () => void {
     const set = this.#listeners.get(mailbox) ?? new Set();
@@ -156,6 +166,11 @@ export async function deliver(
       expires_at: now + ttl * 1000,
     };
     await tx.insertInto('mailbox_messages').values(inserted).execute();
+    if (hub.relayChannel !== undefined) {
+      // Other replicas push it to their subscribers (sent at commit, not before).
+      const payload = `${hub.origin} ${mailbox} ${inserted.id}`;
+      await sql`select pg_notify(${hub.relayChannel}, ${payload})`.execute(tx);
+    }
     return inserted;
   });
   stored.total += row.size;
@@ -163,6 +178,42 @@ export async function deliver(
   hub.publish(mailbox, message);
   return { messageId: row.id, expiresAt: message.expiresAt };
 }
+
+/**
+ * Pushes deliveries made on other replicas (PostgreSQL) to this replica's subscribers: each
+ * delivery is announced with pg_notify at commit, and a replica with a subscriber for that
+ * mailbox reads the message and pushes it. A notification missed while the listening
+ * connection is re-established costs only the push: the message is stored, and clients pull.
+ */
+export async function startMailboxRelay(
+  deps: Pick<ProviderDeps, 'db' | 'logger'>,
+  hub: MailboxHub,
+  notifications: Notifications,
+): Promise<() => Promise<void>> {
+  const stop = await notifications.listen(RELAY_CHANNEL, (payload) => {
+    const [origin, mailbox, id] = payload.split(' ');
+    if (!origin || !mailbox || !id || origin === hub.origin || !hub.has(mailbox)) return;
+    deps.db
+      .selectFrom('mailbox_messages')
+      .select(['id', 'mailbox', 'ciphertext', 'size', 'received_at', 'expires_at'])
+      .where('id', '=', id)
+      .where('mailbox', '=', mailbox)
+      .executeTakeFirst()
+      .then(
+        (row) => {
+          if (row) hub.publish(mailbox, view(row));
+        },
+        (err: unknown) => deps.logger.warn({ err }, 'relayed mailbox delivery not read'),
+      );
+  });
+  hub.relayChannel = notifications.channel(RELAY_CHANNEL);
+  return async () => {
+    hub.relayChannel = undefined;
+    await stop();
+  };
+}
+
+const RELAY_CHANNEL = 'mailbox';
 
 /** Records that the owner fetched (pull or push): later messages get the full lifetime. */
 export async function markFetched(

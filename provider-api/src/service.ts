@@ -25,7 +25,7 @@ import { HttpDirectoryPublisher } from './directory-client.js';
 import { createProviderApp } from './app.js';
 import { attachMailboxSockets } from './mailbox-socket.js';
 import { DatabaseReplayCache } from './replay-cache.js';
-import { sweepExpired } from './mailboxes.js';
+import { startMailboxRelay, sweepExpired } from './mailboxes.js';
 import { reconcileDirectory } from './accounts.js';
 import { createApiKey, hasApiKeys } from './operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
@@ -174,7 +174,12 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });
   const running = await listenHttp(server, host, port);
+  let stopRelay = async (): Promise<void> => undefined;
   try {
+    // Replicas on one PostgreSQL database push each other's mailbox deliveries.
+    if (database.notifications) {
+      stopRelay = await startMailboxRelay(deps, hub, database.notifications);
+    }
     if (env['SWITCHBOARD_TRUST_LIST'] === undefined) {
       // Embedded stack: accredit this provider in the development trust list.
       const nowDate = new Date();
@@ -200,6 +205,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     }
   } catch (err) {
     closeSockets();
+    await stopRelay();
     await running.close();
     await database.close();
     throw err;
@@ -230,6 +236,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
       (stopped ??= (async () => {
         clearInterval(sweeper);
         closeSockets();
+        await stopRelay();
         await running.close();
         await database.close();
       })()),

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
+import type { TestDatabase } from '@switchboard/db/testing';
 import { openTestDatabase } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
 import { createLogger } from '@switchboard/service-kit';
@@ -20,6 +21,7 @@ import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
 import type { ProviderTables } from '../src/store/schema.js';
 import { createProviderApp } from '../src/app.js';
 import { attachMailboxSockets } from '../src/mailbox-socket.js';
+import { startMailboxRelay } from '../src/mailboxes.js';
 
 /** A controllable clock (milliseconds). */
 export interface TestClock {
@@ -34,21 +36,29 @@ export interface TestProvider {
   readonly directory: MemoryDirectoryPublisher;
   readonly providerKey: { privateKey: KeyObject; publicKey: KeyObject };
   readonly url: string;
+  /** The database, for a second replica (see `replicaOf`). */
+  readonly database: TestDatabase<ProviderTables>;
   close(): Promise<void>;
 }
 
-/** Starts a provider API on an empty database of `dialect`, with response validation on. */
+/**
+ * Starts a provider API on an empty database of `dialect`, with response validation on; with
+ * `replicaOf`, another replica on that provider's database (closing it leaves the database).
+ */
 export async function startTestProvider(
   dialect: DialectName,
   overrides: Partial<ProviderConfig> = {},
+  replicaOf?: TestProvider,
 ): Promise<TestProvider> {
-  const database = await openTestDatabase<ProviderTables>(dialect);
-  await migrateToLatest(
-    database.db as Kysely<unknown>,
-    dialect,
-    'provider_api',
-    PROVIDER_MIGRATIONS,
-  );
+  const database = replicaOf?.database ?? (await openTestDatabase<ProviderTables>(dialect));
+  if (!replicaOf) {
+    await migrateToLatest(
+      database.db as Kysely<unknown>,
+      dialect,
+      'provider_api',
+      PROVIDER_MIGRATIONS,
+    );
+  }
   const clock: TestClock = { now: Date.UTC(2026, 0, 1) };
   const now = (): number => clock.now;
   const config = defaultProviderConfig({ providerId: 'provider-a', ...overrides });
@@ -75,6 +85,10 @@ export async function startTestProvider(
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });
+  // As the service does: replicas on one PostgreSQL database relay mailbox pushes.
+  const stopRelay = database.notifications
+    ? await startMailboxRelay(deps, hub, database.notifications)
+    : async (): Promise<void> => undefined;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -84,11 +98,13 @@ export async function startTestProvider(
     directory,
     providerKey,
     url,
+    database,
     close: async () => {
       closeSockets();
+      await stopRelay();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
-      await database.dispose();
+      if (!replicaOf) await database.dispose();
       if (errors.length > 0) throw new Error('unexpected errors');
     },
   };

@@ -126,6 +126,51 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     ws.close();
   });
 
+  it('pushes a message delivered through another replica (PostgreSQL)', async () => {
+    if (dialect !== 'postgres') return; // one SQLite file has one serving process
+    const replica = await startTestProvider(dialect, {}, p);
+    try {
+      replica.clock.now = p.clock.now;
+      const box = mailboxKey();
+      const socketPath = `/v1/mailboxes/${box.address}/socket`;
+      const headers = signRequest({
+        method: 'GET',
+        url: socketPath,
+        body: '',
+        keyId: box.signer.keyId,
+        privateKey: box.signer.privateKey,
+        now: p.clock.now / 1000,
+      });
+      // Subscribed on the replica, delivered through the first instance.
+      const ws = new WebSocket(`${replica.url.replace('http', 'ws')}${socketPath}`, { headers });
+      await new Promise((resolve, reject) => {
+        ws.on('open', resolve);
+        ws.on('error', reject);
+      });
+      const received: string[] = [];
+      ws.on('message', (data) => received.push(String(data)));
+      const ciphertexts = ['one', 'two'].map((t) => Buffer.from(t).toString('base64'));
+      const ids: string[] = [];
+      for (const ciphertext of ciphertexts) {
+        const d = await call(p, 'POST', `/v1/mailboxes/${box.address}/messages`, { ciphertext });
+        expect(d.status).toBe(202);
+        ids.push(d.json.messageId as string);
+      }
+      const deadline = Date.now() + 5000;
+      while (received.length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const pushed = received.map(
+        (m) => JSON.parse(m) as { messageId: string; ciphertext: string },
+      );
+      expect(pushed.map((m) => m.messageId)).toEqual(ids);
+      expect(pushed.map((m) => m.ciphertext)).toEqual(ciphertexts);
+      ws.close();
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('survives clients resetting during a refused upgrade', async () => {
     const box = mailboxKey();
     const { port } = new URL(p.url);

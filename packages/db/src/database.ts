@@ -26,8 +26,28 @@ export interface DatabaseConfig {
 export interface Database<DB> {
   readonly db: Kysely<DB>;
   readonly dialect: DialectName;
+  /**
+   * PostgreSQL only: notifications between processes sharing the database (LISTEN/NOTIFY),
+   * scoped to its schema.
+   */
+  readonly notifications?: Notifications;
   /** Closes every connection; idempotent. */
   close(): Promise<void>;
+}
+
+/** PostgreSQL LISTEN/NOTIFY for one database and schema. */
+export interface Notifications {
+  /**
+   * The channel to `pg_notify` for `name`: prefixed with the schema, so deployments sharing a
+   * database do not hear each other.
+   */
+  channel(name: string): string;
+  /**
+   * Calls `onPayload` for every notification on `name` (sent by any process, this one too)
+   * over a connection of its own, reconnecting after a second when it is lost; the returned
+   * function stops listening.
+   */
+  listen(name: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
 }
 
 /** Thrown when a `DATABASE_URL` cannot be used; the message says what form is expected. */
@@ -114,7 +134,73 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect, close: onceAsync(() => db.destroy()) };
+  const listeners = new Set<() => Promise<void>>();
+  return {
+    db,
+    dialect,
+    notifications: postgresNotifications(target, schema, listeners),
+    close: onceAsync(async () => {
+      await Promise.all([...listeners].map((stop) => stop()));
+      await db.destroy();
+    }),
+  };
+}
+
+const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,30}$/;
+
+function postgresNotifications(
+  connectionString: string,
+  schema: string | undefined,
+  listeners: Set<() => Promise<void>>,
+): Notifications {
+  const channel = (name: string): string => {
+    if (!CHANNEL_NAME.test(name)) throw new Error(`channel name must match ${CHANNEL_NAME.source}`);
+    return `${schema ?? 'public'}__${name}`;
+  };
+  return {
+    channel,
+    async listen(name, onPayload) {
+      const target = channel(name);
+      let client: pg.Client | undefined;
+      let stopped = false;
+      let retry: NodeJS.Timeout | undefined;
+      const connect = async (): Promise<void> => {
+        const c = new pg.Client({ connectionString });
+        c.on('notification', (n) => {
+          if (n.channel === target) onPayload(n.payload ?? '');
+        });
+        c.on('error', () => {
+          // Lost: reconnect (a notification sent meanwhile is missed; listeners must tolerate that).
+          if (client !== c || stopped) return;
+          client = undefined;
+          void c.end().catch(() => undefined);
+          reconnectLater();
+        });
+        await c.connect();
+        await c.query(`LISTEN "${target}"`);
+        if (stopped) {
+          await c.end();
+          return;
+        }
+        client = c;
+      };
+      const reconnectLater = (): void => {
+        if (stopped) return;
+        retry = setTimeout(() => void connect().catch(reconnectLater), 1000);
+        retry.unref();
+      };
+      await connect();
+      const stop = onceAsync(async () => {
+        stopped = true;
+        clearTimeout(retry);
+        listeners.delete(stop);
+        await client?.end().catch(() => undefined);
+        client = undefined;
+      });
+      listeners.add(stop);
+      return stop;
+    },
+  };
 }
 
 /** SQLite page cache per connection, KiB. */

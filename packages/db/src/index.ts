@@ -1,4 +1,4 @@
-export type { Database, DatabaseConfig, DialectName } from './database.js';
+export type { Database, DatabaseConfig, DialectName, Notifications } from './database.js';
 export {
   DatabaseUrlError,
   SQLITE_STATEMENT_CACHE_SIZE,
