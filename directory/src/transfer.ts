@@ -130,7 +130,9 @@ export async function ixfrRecords(
 /**
  * Packs the records of a zone transfer (each in wire form) into messages of at most about
  * `maxSize` octets of records (leaving room for a TSIG): the header as the query asked (ID,
- * opcode, RD) with QR and AA, the question in the first message only, records uncompressed.
+ * opcode, RD) with QR and AA, the question in the first message only. Owner names are
+ * compressed against earlier names in the same message (RFC 1035 4.1.4); names inside RDATA
+ * are left as they are (RRSIG's signer name may not be compressed, RFC 4034 3.1.7).
  */
 export function* transferMessages(
   query: Message,
@@ -171,15 +173,14 @@ export function* transferMessages(
     view.setUint16(4, first ? query.questions.length : 0);
     view.setUint16(6, batch.length);
     out.set(q, 12);
+    const names = new Map<string, number>();
+    if (first) remember(names, q, 0, 12);
     let pos = 12 + q.length;
-    for (const rr of batch) {
-      out.set(rr, pos);
-      pos += rr.length;
-    }
+    for (const rr of batch) pos = writeRecord(out, pos, rr, names);
     first = false;
     batch = [];
     size = 0;
-    return out;
+    return out.subarray(0, pos);
   };
   for (const rr of records) {
     if ((size + rr.length > maxSize || batch.length === 0xffff) && batch.length > 0) yield flush();
@@ -187,4 +188,69 @@ export function* transferMessages(
     size += rr.length;
   }
   if (batch.length > 0) yield flush();
+}
+
+/** The label starts of the wire name at `at` in `bytes` (no pointers), and where it ends. */
+function labelsOf(bytes: Uint8Array, at: number): { starts: number[]; end: number } {
+  const starts: number[] = [];
+  let p = at;
+  while (bytes[p] !== 0) {
+    starts.push(p);
+    p += (bytes[p] as number) + 1;
+  }
+  return { starts, end: p + 1 };
+}
+
+/** Notes where each suffix of the uncompressed name at `bytes[at]` is, `base` + its offset. */
+function remember(names: Map<string, number>, bytes: Uint8Array, at: number, base: number): void {
+  const { starts, end } = labelsOf(bytes, at);
+  for (const start of starts) {
+    const offset = base + start;
+    if (offset >= 0x4000) break;
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+    if (!names.has(key)) names.set(key, offset);
+  }
+}
+
+/** Writes one wire record at `pos` with its owner name compressed; returns the end. */
+function writeRecord(
+  out: Uint8Array,
+  pos: number,
+  rr: Uint8Array,
+  names: Map<string, number>,
+): number {
+  const { starts, end } = labelsOf(rr, 0);
+  let cut = starts.length;
+  let pointer = -1;
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i] as number;
+    const key = Buffer.from(rr.buffer, rr.byteOffset + start, end - start).toString('latin1');
+    const offset = names.get(key);
+    if (offset !== undefined) {
+      cut = i;
+      pointer = offset;
+      break;
+    }
+  }
+  // The labels before the known suffix, written out (and remembered for later records).
+  const literal = cut < starts.length ? (starts[cut] as number) : end - 1;
+  out.set(rr.subarray(0, literal), pos);
+  for (let i = 0; i < cut; i++) {
+    const start = starts[i] as number;
+    const offset = pos + start;
+    if (offset >= 0x4000) break;
+    const key = Buffer.from(rr.buffer, rr.byteOffset + start, end - start).toString('latin1');
+    names.set(key, offset);
+  }
+  let w = pos + literal;
+  if (pointer >= 0) {
+    out[w] = 0xc0 | (pointer >> 8);
+    out[w + 1] = pointer & 0xff;
+    w += 2;
+  } else {
+    out[w] = 0;
+    w += 1;
+  }
+  out.set(rr.subarray(end), w);
+  return w + rr.length - end;
 }
