@@ -2,6 +2,7 @@ import { randomUUID, verify as verifyEd25519 } from 'node:crypto';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { Kysely, Transaction } from 'kysely';
+import { sql } from 'kysely';
 import type { ProviderDeps } from './deps.js';
 import type { AccountsTable, ProviderTables } from './store/schema.js';
 import type { CheckedKey } from './keys.js';
@@ -202,6 +203,10 @@ export async function registerAccount(
  * and the withdrawal stays owed.
  */
 async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
+  return withNumberLock(deps, number, () => settleLocked(deps, number));
+}
+
+async function settleLocked(deps: ProviderDeps, number: string): Promise<boolean> {
   try {
     const published = await deps.db
       .selectFrom('accounts')
@@ -250,6 +255,38 @@ export async function deleteAccountRows(
     await tx.deleteFrom('one_time_prekeys').where('account_id', '=', id).execute();
     await tx.deleteFrom('port_outs').where('account_id', '=', id).execute();
     await tx.deleteFrom('accounts').where('id', '=', id).execute();
+  }
+}
+
+/** Directory changes under way in this process, per number (see {@link withNumberLock}). */
+const numberLocks = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` while no other directory change for `number` runs: in this process through a queue
+ * per number, and across replicas on PostgreSQL through a transaction holding an advisory lock
+ * for the number while `fn` runs (its own queries use other connections).
+ */
+async function withNumberLock<T>(
+  deps: ProviderDeps,
+  number: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const before = numberLocks.get(number) ?? Promise.resolve();
+  const run = before
+    .catch(() => undefined)
+    .then(() =>
+      deps.dialect === 'postgres'
+        ? deps.db.transaction().execute(async (tx) => {
+            await sql`select pg_advisory_xact_lock(hashtext(${`directory:${number}`}))`.execute(tx);
+            return fn();
+          })
+        : fn(),
+    );
+  numberLocks.set(number, run);
+  try {
+    return await run;
+  } finally {
+    if (numberLocks.get(number) === run) numberLocks.delete(number);
   }
 }
 
@@ -320,27 +357,47 @@ export async function setDiscoverability(
       ? (JSON.parse(row.pending_move) as { move: MoveProof; portOutId?: string })
       : undefined;
     const move = pending?.move;
-    // A publish replaces the entry, so an owed withdrawal of this number is moot once it succeeds.
-    const owed = await deps.db
-      .deleteFrom('directory_pending_withdrawals')
-      .where('number', '=', row.number)
-      .executeTakeFirst();
-    try {
-      await deps.directory.publish(row.number, {
-        identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
-        contacts,
-        ...(move ? { move } : {}),
-      });
-    } catch (err) {
-      if (Number(owed.numDeletedRows) > 0) {
-        await deps.db
-          .insertInto('directory_pending_withdrawals')
-          .values({ number: row.number, created_at: deps.now() })
-          .onConflict((oc) => oc.column('number').doNothing())
-          .execute();
+    const directory = deps.directory;
+    // Under the number's lock, so that an owed withdrawal being carried out cannot remove the
+    // entry this publishes (it finishes first, or sees the number published here again).
+    await withNumberLock(deps, row.number, async () => {
+      // A publish replaces the entry, so an owed withdrawal is moot once it succeeds.
+      const owed = await deps.db
+        .deleteFrom('directory_pending_withdrawals')
+        .where('number', '=', row.number)
+        .executeTakeFirst();
+      try {
+        await directory.publish(row.number, {
+          identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
+          contacts,
+          ...(move ? { move } : {}),
+        });
+      } catch (err) {
+        if (Number(owed.numDeletedRows) > 0) {
+          await deps.db
+            .insertInto('directory_pending_withdrawals')
+            .values({ number: row.number, created_at: deps.now() })
+            .onConflict((oc) => oc.column('number').doNothing())
+            .execute();
+        }
+        throw directoryFailure(deps, err);
       }
-      throw directoryFailure(deps, err);
-    }
+      try {
+        await deps.db
+          .updateTable('accounts')
+          .set({ discoverable: 1, contacts: JSON.stringify(contacts), pending_move: null })
+          .where('id', '=', accountId)
+          .execute();
+      } catch (err) {
+        // Published but not recorded: take the new entry back so both sides say "not listed".
+        if (row.discoverable === 0) {
+          await directory.withdraw(row.number).catch((e: unknown) => {
+            deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
+          });
+        }
+        throw err;
+      }
+    });
     if (move?.kind === 'release' && pending?.portOutId && deps.completePortOutAt) {
       // The directory switched: the losing provider may now delete its copy. Best effort; the
       // release expires anyway and the user can complete it later.
@@ -360,26 +417,6 @@ export async function setDiscoverability(
       if (row.discoverable === 1) await oweWithdrawal(tx, row.number, deps.now());
     });
     if (row.discoverable === 1) await settleWithdrawal(deps, row.number);
-    return accountView(await loadAccount(deps.db, accountId));
-  }
-  try {
-    await deps.db
-      .updateTable('accounts')
-      .set({
-        discoverable: 1,
-        contacts: JSON.stringify(contacts),
-        pending_move: null,
-      })
-      .where('id', '=', accountId)
-      .execute();
-  } catch (err) {
-    // Published but not recorded: take the new entry back so both sides say "not listed".
-    if (row.discoverable === 0 && deps.directory) {
-      await deps.directory.withdraw(row.number).catch((e: unknown) => {
-        deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
-      });
-    }
-    throw err;
   }
   return accountView(await loadAccount(deps.db, accountId));
 }

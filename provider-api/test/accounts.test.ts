@@ -468,6 +468,55 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);
   });
 
+  it('an owed withdrawal being carried out never removes the entry an opt-in then publishes', async () => {
+    const carol = await register(p, NUMBERS[2]!, makeClientKeys(1, 0));
+    const contacts = [{ service: 'sip', uri: 'sip:carol@sip.example.net' }];
+    const optIn = (): ReturnType<typeof call> =>
+      call(
+        p,
+        'PUT',
+        '/v1/account/discoverability',
+        { discoverable: true, contacts },
+        { signer: carol.signer },
+      );
+    expect((await optIn()).status).toBe(200);
+    // Opted out while the directory is down: the withdrawal is owed.
+    p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');
+    p.clock.now += 1000;
+    const off = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: false },
+      { signer: carol.signer },
+    );
+    expect(off.status).toBe(200);
+    p.directory.failWith = undefined;
+    // The retry reaches the directory slowly; meanwhile the user opts in again.
+    const withdraw = p.directory.withdraw.bind(p.directory);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let reached = false;
+    p.directory.withdraw = async (number: string): Promise<void> => {
+      reached = true;
+      await gate;
+      return withdraw(number);
+    };
+    const retry = reconcileDirectory(p.deps);
+    while (!reached) await new Promise((r) => setTimeout(r, 5));
+    p.clock.now += 1000;
+    const again = optIn();
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    expect(await retry).toBe(0);
+    expect((await again).status).toBe(200);
+    p.directory.withdraw = withdraw;
+    // Both sides say "listed".
+    expect(p.directory.entries.has(NUMBERS[2]!)).toBe(true);
+    const me = await call(p, 'GET', '/v1/account', undefined, { signer: carol.signer });
+    expect(me.json.discoverable).toBe(true);
+  });
+
   it('re-registering a published number withdraws it only after commit, and owes a failed withdrawal', async () => {
     const old = await register(p, NUMBERS[1]!, makeClientKeys(1, 0));
     const contacts = [{ service: 'sip', uri: 'sip:bob@sip.example.net' }];
