@@ -270,7 +270,7 @@ function parsePlainQuery(packet: Uint8Array): boolean {
   return true;
 }
 
-/** A wire name of printable octets in presentation form. */
+/** A wire name of printable octets (as the fast path takes them) in presentation form. */
 function presentationName(wire: Uint8Array): string {
   let name = '';
   for (let at = 0; wire[at] !== 0; at += (wire[at] as number) + 1) {
@@ -316,7 +316,18 @@ export function fastReply(
       return undefined;
     }
     const name = presentationName(WIRE);
-    const answer = encodeAnswer(zone, signer, name, WIRE, q.hash, qtype, rrset, q.dnssecOk, now);
+    const answer = encodeAnswer(
+      zone,
+      signer,
+      name,
+      WIRE,
+      nameLength,
+      q.hash,
+      qtype,
+      rrset,
+      q.dnssecOk,
+      now,
+    );
     FOUND.bytes = answer;
     FOUND.start = 0;
     FOUND.length = answer.length;
@@ -330,12 +341,7 @@ export function fastReply(
  */
 export function fastIdentity(packet: Uint8Array, info: FastInfo, apex: string): string {
   if (info.kind !== 'answer') return `${apex}/${info.kind}/${info.rcode}`;
-  let name = '';
-  for (let at = 12; packet[at] !== 0; at += (packet[at] as number) + 1) {
-    const label = packet.subarray(at + 1, at + 1 + (packet[at] as number));
-    name += String.fromCharCode(...label).toLowerCase() + '.';
-  }
-  return `${name}/${info.qtype}`;
+  return `${presentationName(packet.subarray(12)).toLowerCase()}/${info.qtype}`;
 }
 
 /** The general path's reply to a lowercase query with EDNS, ID 0 and no flags. */
@@ -402,13 +408,14 @@ function writeAnswer(
 /**
  * The general path's answer for `rrset` at `name` (a lowercase query with EDNS, ID 0 and no
  * flags, with or without DNSSEC), kept in the zone's answer cache until its RRSIG is renewed.
- * `wire` is the name in wire form and `hash` its hash (name-index.ts).
+ * `wire[0, nameLength)` is the name in wire form and `hash` its hash (name-index.ts).
  */
 function encodeAnswer(
   zone: ZoneSnapshot,
   signer: OnlineSigner,
   name: string,
   wire: Uint8Array,
+  nameLength: number,
   hash: number,
   qtype: number,
   rrset: readonly ResourceRecord[],
@@ -418,16 +425,9 @@ function encodeAnswer(
   const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
   const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
   if (zone.answers.serves(zone)) {
-    zone.answers.put(wire, wireLength(wire), hash, qtype, dnssec, renewAt, bytes);
+    zone.answers.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
   }
   return bytes;
-}
-
-/** The length of the wire name at the start of `wire`. */
-function wireLength(wire: Uint8Array): number {
-  let at = 0;
-  while (wire[at] !== 0) at += (wire[at] as number) + 1;
-  return at + 1;
 }
 
 function fastDenial(
@@ -561,6 +561,6 @@ export function warmAnswer(
   const wire = wireName(name);
   const hash = nameHash(wire);
   if (!cache.find(wire, wire.length, hash, qtype, true, now, FOUND)) {
-    encodeAnswer(zone, signer, name, wire, hash, qtype, rrset, true, now);
+    encodeAnswer(zone, signer, name, wire, wire.length, hash, qtype, rrset, true, now);
   }
 }

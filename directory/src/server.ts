@@ -151,7 +151,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
         family === 'udp6' ? 6 : 4,
       ),
   });
-  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config, respond));
+  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config));
   udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -218,12 +218,11 @@ function handleUdp(
   packet: Buffer,
   rinfo: RemoteInfo,
   config: DnsServerConfig,
-  respond: Responder,
 ): void {
   const { zone, rrl } = config;
   const now = Math.floor(config.now() / 1000);
   // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
-  // made when RRL is on.
+  // made when RRL is on; the rest go the general way without trying the fast path again.
   let bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
   let identity: string | undefined;
   if (bytes) {
@@ -232,7 +231,7 @@ function handleUdp(
   } else {
     let outcome: Outcome;
     try {
-      outcome = respond(packet, 'udp', rinfo.address);
+      outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
     } catch (err) {
       config.logger.error({ err }, 'dns query failed');
       return;
@@ -401,6 +400,18 @@ export function processPacket(
       identity: fastIdentity(packet, FAST, zone.settings.apex),
     };
   }
+  return processGeneral(packet, transport, client, config, nowSeconds);
+}
+
+/** {@link processPacket} for a packet the fast path declined. */
+function processGeneral(
+  packet: Uint8Array,
+  transport: 'udp' | 'tcp',
+  client: string,
+  config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
+  nowSeconds: number,
+): Outcome {
+  const zone = config.zone.snapshot;
   let query: Message;
   try {
     query = decodeMessage(packet);

@@ -151,25 +151,16 @@ export class DirectoryStore {
   }
 
   /** The current zone serial. */
-  async serial(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('directory_zone')
-      .select('serial')
-      .where('id', '=', 1)
-      .executeTakeFirstOrThrow();
-    return Number(row.serial);
+  serial(): Promise<number> {
+    return readSerial(this.#db);
   }
 
   /** Every published entry and the serial they belong to, read consistently. */
   async snapshot(): Promise<{ serial: number; entries: NumberEntry[] }> {
     return this.#db.transaction().execute(async (tx) => {
-      const zone = await tx
-        .selectFrom('directory_zone')
-        .select('serial')
-        .where('id', '=', 1)
-        .executeTakeFirstOrThrow();
+      const serial = await readSerial(tx);
       const rows = await tx.selectFrom('directory_numbers').selectAll().execute();
-      return { serial: Number(zone.serial), entries: rows.map(toEntry) };
+      return { serial, entries: rows.map(toEntry) };
     });
   }
 
@@ -187,12 +178,7 @@ export class DirectoryStore {
     { serial: number; changed: NumberEntry[]; numbers: E164Number[] | undefined } | undefined
   > {
     return this.#db.transaction().execute(async (tx) => {
-      const zone = await tx
-        .selectFrom('directory_zone')
-        .select('serial')
-        .where('id', '=', 1)
-        .executeTakeFirstOrThrow();
-      const current = Number(zone.serial);
+      const current = await readSerial(tx);
       if (current < serial) return undefined;
       const rows = await tx
         .selectFrom('directory_numbers')
@@ -323,7 +309,11 @@ async function bumpSerial(tx: Kysely<DirectoryTables>): Promise<number> {
     .set({ serial: sql<number>`CASE WHEN serial >= 4294967295 THEN 1 ELSE serial + 1 END` })
     .where('id', '=', 1)
     .execute();
-  const row = await tx
+  return readSerial(tx);
+}
+
+async function readSerial(db: Kysely<DirectoryTables>): Promise<number> {
+  const row = await db
     .selectFrom('directory_zone')
     .select('serial')
     .where('id', '=', 1)

@@ -174,7 +174,7 @@ export function* transferMessages(
     view.setUint16(6, batch.length);
     out.set(q, 12);
     const names = new Map<string, number>();
-    if (first) remember(names, q, 0, 12);
+    if (first) remember(names, q, labelsOf(q, 0), 12);
     let pos = 12 + q.length;
     for (const rr of batch) pos = writeRecord(out, pos, rr, names);
     first = false;
@@ -201,14 +201,27 @@ function labelsOf(bytes: Uint8Array, at: number): { starts: number[]; end: numbe
   return { starts, end: p + 1 };
 }
 
-/** Notes where each suffix of the uncompressed name at `bytes[at]` is, `base` + its offset. */
-function remember(names: Map<string, number>, bytes: Uint8Array, at: number, base: number): void {
-  const { starts, end } = labelsOf(bytes, at);
-  for (const start of starts) {
-    const offset = base + start;
-    if (offset >= 0x4000) break;
-    const key = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-    if (!names.has(key)) names.set(key, offset);
+/** The name from `bytes[start]` to `bytes[end]` as a dictionary key. */
+function suffixKey(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}
+
+/**
+ * Notes where the suffixes of a name written uncompressed are (`base` + their offset in
+ * `bytes`): the first `count` labels' suffixes, those not known already.
+ */
+function remember(
+  names: Map<string, number>,
+  bytes: Uint8Array,
+  { starts, end }: { starts: readonly number[]; end: number },
+  base: number,
+  count = starts.length,
+): void {
+  for (let i = 0; i < count; i++) {
+    const start = starts[i] as number;
+    if (base + start >= 0x4000) break;
+    const key = suffixKey(bytes, start, end);
+    if (!names.has(key)) names.set(key, base + start);
   }
 }
 
@@ -219,13 +232,12 @@ function writeRecord(
   rr: Uint8Array,
   names: Map<string, number>,
 ): number {
-  const { starts, end } = labelsOf(rr, 0);
+  const owner = labelsOf(rr, 0);
+  const { starts, end } = owner;
   let cut = starts.length;
   let pointer = -1;
   for (let i = 0; i < starts.length; i++) {
-    const start = starts[i] as number;
-    const key = Buffer.from(rr.buffer, rr.byteOffset + start, end - start).toString('latin1');
-    const offset = names.get(key);
+    const offset = names.get(suffixKey(rr, starts[i] as number, end));
     if (offset !== undefined) {
       cut = i;
       pointer = offset;
@@ -235,13 +247,7 @@ function writeRecord(
   // The labels before the known suffix, written out (and remembered for later records).
   const literal = cut < starts.length ? (starts[cut] as number) : end - 1;
   out.set(rr.subarray(0, literal), pos);
-  for (let i = 0; i < cut; i++) {
-    const start = starts[i] as number;
-    const offset = pos + start;
-    if (offset >= 0x4000) break;
-    const key = Buffer.from(rr.buffer, rr.byteOffset + start, end - start).toString('latin1');
-    names.set(key, offset);
-  }
+  remember(names, rr, owner, pos, cut);
   let w = pos + literal;
   if (pointer >= 0) {
     out[w] = 0xc0 | (pointer >> 8);

@@ -89,9 +89,9 @@ export class ZoneWarmer {
       for (;;) {
         const name = this.#next();
         if (name === undefined) {
-          const whole = this.#warmSnapshot === undefined || this.#started > 0;
           this.#warmSnapshot = snapshot;
-          if (whole) {
+          // #started is set while a whole pass is under way.
+          if (this.#started > 0) {
             const ms = Math.round(performance.now() - this.#started);
             // After a single publish this is a few RRsets; only whole-zone passes are news.
             const level = ms >= 1000 ? 'info' : 'debug';

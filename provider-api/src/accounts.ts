@@ -290,9 +290,9 @@ async function withNumberLock<T>(
   }
 }
 
-/** Records, in `tx`, that the directory entry of `number` is owed a withdrawal. */
+/** Records (in `tx`, when given one) that the directory entry of `number` is owed a withdrawal. */
 async function oweWithdrawal(
-  tx: Transaction<ProviderTables>,
+  tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
   number: string,
   now: number,
 ): Promise<void> {
@@ -373,13 +373,7 @@ export async function setDiscoverability(
           ...(move ? { move } : {}),
         });
       } catch (err) {
-        if (Number(owed.numDeletedRows) > 0) {
-          await deps.db
-            .insertInto('directory_pending_withdrawals')
-            .values({ number: row.number, created_at: deps.now() })
-            .onConflict((oc) => oc.column('number').doNothing())
-            .execute();
-        }
+        if (Number(owed.numDeletedRows) > 0) await oweWithdrawal(deps.db, row.number, deps.now());
         throw directoryFailure(deps, err);
       }
       try {

@@ -18,6 +18,28 @@ function mailboxKey(): { address: string; signer: { keyId: string; privateKey: K
   };
 }
 
+/** Opens the push socket of `box` at `provider`, signed by the mailbox key. */
+async function openPushSocket(
+  provider: Pick<TestProvider, 'url' | 'clock'>,
+  box: ReturnType<typeof mailboxKey>,
+): Promise<WebSocket> {
+  const socketPath = `/v1/mailboxes/${box.address}/socket`;
+  const headers = signRequest({
+    method: 'GET',
+    url: socketPath,
+    body: '',
+    keyId: box.signer.keyId,
+    privateKey: box.signer.privateKey,
+    now: provider.clock.now / 1000,
+  });
+  const ws = new WebSocket(`${provider.url.replace('http', 'ws')}${socketPath}`, { headers });
+  await new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('error', reject);
+  });
+  return ws;
+}
+
 describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
   let p: TestProvider;
   beforeEach(async () => {
@@ -103,19 +125,7 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
       unsigned.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
     );
     expect(refused).toBe(401);
-    const headers = signRequest({
-      method: 'GET',
-      url: socketPath,
-      body: '',
-      keyId: box.signer.keyId,
-      privateKey: box.signer.privateKey,
-      now: p.clock.now / 1000,
-    });
-    const ws = new WebSocket(`${p.url.replace('http', 'ws')}${socketPath}`, { headers });
-    await new Promise((resolve, reject) => {
-      ws.on('open', resolve);
-      ws.on('error', reject);
-    });
+    const ws = await openPushSocket(p, box);
     const received = new Promise<string>((resolve) =>
       ws.on('message', (data) => resolve(String(data))),
     );
@@ -132,21 +142,8 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     try {
       replica.clock.now = p.clock.now;
       const box = mailboxKey();
-      const socketPath = `/v1/mailboxes/${box.address}/socket`;
-      const headers = signRequest({
-        method: 'GET',
-        url: socketPath,
-        body: '',
-        keyId: box.signer.keyId,
-        privateKey: box.signer.privateKey,
-        now: p.clock.now / 1000,
-      });
       // Subscribed on the replica, delivered through the first instance.
-      const ws = new WebSocket(`${replica.url.replace('http', 'ws')}${socketPath}`, { headers });
-      await new Promise((resolve, reject) => {
-        ws.on('open', resolve);
-        ws.on('error', reject);
-      });
+      const ws = await openPushSocket(replica, box);
       const received: string[] = [];
       ws.on('message', (data) => received.push(String(data)));
       const ciphertexts = ['one', 'two'].map((t) => Buffer.from(t).toString('base64'));
