@@ -1,7 +1,7 @@
 // Type-aware lint gates that catch real bugs (see ../shared/STYLE.md habit 11).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 import { builtinModules } from 'node:module';
 
 // Built-ins must be imported with the `node:` prefix.
@@ -28,6 +28,15 @@ export default tseslint.config(
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     plugins: { 'import-x': importX },
+    settings: {
+      // Sources import their siblings as `.js` (ESM output); resolve those to the `.ts` files, or
+      // no-cycle and no-restricted-paths see nothing.
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [
+        createNodeResolver({ extensionAlias: { '.js': ['.ts', '.d.ts', '.js'] } }),
+      ],
+    },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': [
@@ -44,6 +53,41 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
       'no-restricted-imports': ['error', { paths: bareBuiltins }],
       'no-console': 'error',
+    },
+  },
+  {
+    // directory/src is layered by folder (directory/README.md): zone <- transfer <- state <-
+    // dns, publish <- the wiring at the top. No folder imports one above it.
+    files: ['directory/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './directory/src/zone', from: './directory/src', except: ['./zone'] },
+            {
+              target: './directory/src/transfer',
+              from: './directory/src',
+              except: ['./zone', './transfer'],
+            },
+            {
+              target: './directory/src/state',
+              from: './directory/src',
+              except: ['./zone', './transfer', './state'],
+            },
+            {
+              target: './directory/src/dns',
+              from: './directory/src',
+              except: ['./zone', './transfer', './state', './dns'],
+            },
+            {
+              target: './directory/src/publish',
+              from: './directory/src',
+              except: ['./zone', './state', './publish'],
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import { DEFAULT_ENUM_APEX, normaliseApex } from '@switchboard/e164';
-import type { NotifyTarget } from './notify.js';
-import { parseNotifyTarget } from './notify.js';
-import type { RrlConfig } from './rrl.js';
-import type { TcpLimits } from './server.js';
-import { DEFAULT_RRL } from './rrl.js';
-import type { TsigKey } from './tsig.js';
-import { parseTsigKey } from './tsig.js';
+import type { NotifyTarget } from './transfer/notify.js';
+import { parseNotifyTarget } from './transfer/notify.js';
+import type { RrlConfig } from './dns/rrl.js';
+import type { TcpLimits } from './dns/server.js';
+import { DEFAULT_RRL } from './dns/rrl.js';
+import type { TsigKey } from './transfer/tsig.js';
+import { parseTsigKey } from './transfer/tsig.js';
 
 /** Everything the directory service needs, parsed once from the environment. */
 export interface DirectoryConfig {

@@ -8,9 +8,9 @@ import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { createLogger } from '@switchboard/service-kit';
 import { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
 import { startDirectory } from './directory.js';
-import type { ProviderKeyResolver } from './providers.js';
-import { FileProviderKeys } from './providers-file.js';
-import { TrustListProviderKeys } from './trust-list-providers.js';
+import type { ProviderKeyResolver } from './publish/providers.js';
+import { FileProviderKeys } from './publish/providers-file.js';
+import { TrustListProviderKeys } from './publish/trust-list-providers.js';
 
 /** The directory as a runnable part, with what later parts may want to know. */
 export interface DirectoryService extends RunningService {

@@ -1,9 +1,9 @@
 import { encodeName } from '@switchboard/dns-wire';
 import fc from 'fast-check';
-import type { FoundAnswer } from '../src/answer-cache.js';
-import { AnswerCache, NEVER } from '../src/answer-cache.js';
-import { nameHash } from '../src/name-index.js';
-import type { ZoneSnapshot } from '../src/zone.js';
+import type { FoundAnswer } from '../src/zone/answer-cache.js';
+import { AnswerCache, NEVER } from '../src/zone/answer-cache.js';
+import { nameHash } from '../src/zone/name-index.js';
+import type { ZoneSnapshot } from '../src/zone/zone.js';
 
 const zoneA = {} as ZoneSnapshot;
 const zoneB = {} as ZoneSnapshot;

@@ -17,9 +17,9 @@ import {
 } from '@switchboard/dnssec';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
-import { answerQuery } from '../src/answer.js';
-import { OnlineSigner } from '../src/signer.js';
-import { buildZone, defaultZoneSettings, updateZone } from '../src/zone.js';
+import { answerQuery } from '../src/dns/answer.js';
+import { OnlineSigner } from '../src/zone/signer.js';
+import { buildZone, defaultZoneSettings, updateZone } from '../src/zone/zone.js';
 import { entry, query } from './helpers.js';
 
 const APEX = 'e164.switchboard.test.';

@@ -10,11 +10,11 @@ import {
 import { DnssecAlgorithm, generateSigningKey, validateResponse } from '@switchboard/dnssec';
 import { enumNameFor } from '@switchboard/e164';
 import fc from 'fast-check';
-import { answerQuery } from '../src/answer.js';
-import { fastIdentity, fastInfo, fastReply } from '../src/fast-path.js';
-import { processPacket } from '../src/server.js';
-import { OnlineSigner } from '../src/signer.js';
-import { buildZone, defaultZoneSettings } from '../src/zone.js';
+import { answerQuery } from '../src/dns/answer.js';
+import { fastIdentity, fastInfo, fastReply } from '../src/dns/fast-path.js';
+import { processPacket } from '../src/dns/server.js';
+import { OnlineSigner } from '../src/zone/signer.js';
+import { buildZone, defaultZoneSettings } from '../src/zone/zone.js';
 import { entry, query } from './helpers.js';
 
 const APEX = 'e164.switchboard.test.';

@@ -2,7 +2,7 @@ import type { Message, Question } from '@switchboard/dns-wire';
 import { Opcode, RRClass } from '@switchboard/dns-wire';
 import { PrivateKey } from '@signalapp/libsignal-client';
 import type { E164Number } from '@switchboard/e164';
-import type { NumberEntry } from '../src/records.js';
+import type { NumberEntry } from '../src/zone/records.js';
 
 /** A query message for tests. */
 export function query(

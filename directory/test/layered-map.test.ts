@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { LayeredMap, REMOVED } from '../src/layered-map.js';
+import { LayeredMap, REMOVED } from '../src/zone/layered-map.js';
 
 describe('LayeredMap', () => {
   it('behaves as an immutable map through any versions, folding its layer as it grows', () => {

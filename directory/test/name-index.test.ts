@@ -1,6 +1,6 @@
 import { encodeName } from '@switchboard/dns-wire';
 import fc from 'fast-check';
-import { NAME_HASH_START, NameIndex, nameHashStep } from '../src/name-index.js';
+import { NAME_HASH_START, NameIndex, nameHashStep } from '../src/zone/name-index.js';
 
 function lookup<T>(index: NameIndex<T>, name: string): T | undefined {
   const wire = encodeName(name);

@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, RRType } from '@switchboard/dns-wire';
 import type { DialectName } from '@switchboard/db';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import { enumNameFor } from '@switchboard/e164';
-import { identityMoveMessage, releaseMessage } from '../src/move-proof.js';
+import { identityMoveMessage, releaseMessage } from '../src/publish/move-proof.js';
 import { identity, query } from './helpers.js';
 import { waitFor } from './integration/tools.js';
 import type { TestDirectory } from './support.js';

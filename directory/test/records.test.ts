@@ -5,7 +5,7 @@ import {
   checkIdentityKey,
   RecordInputError,
   recordsForEntry,
-} from '../src/records.js';
+} from '../src/zone/records.js';
 import { identity } from './helpers.js';
 
 function codeOf(fn: () => unknown): string {

@@ -2,9 +2,9 @@ import type { Kysely } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
 import type { TestDatabase } from '@switchboard/db/testing';
-import { DatabaseReplayCache } from '../src/replay-cache.js';
-import type { DirectoryTables } from '../src/store.js';
-import { DirectoryStore } from '../src/store.js';
+import { DatabaseReplayCache } from '../src/publish/replay-cache.js';
+import type { DirectoryTables } from '../src/state/store.js';
+import { DirectoryStore } from '../src/state/store.js';
 
 describe.each(ALL_DIALECTS)('DatabaseReplayCache on %s', (dialect: DialectName) => {
   let database: TestDatabase<unknown>;

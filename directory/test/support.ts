@@ -13,7 +13,7 @@ import { createLogger } from '@switchboard/service-kit';
 import type { DirectoryOptions, RunningDirectory } from '../src/directory.js';
 import { startDirectory } from '../src/directory.js';
 import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
-import { StaticProviderKeys } from '../src/providers.js';
+import { StaticProviderKeys } from '../src/publish/providers.js';
 
 /** A provider with its Ed25519 request-signing key. */
 export interface TestProvider {

@@ -1,7 +1,7 @@
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import { decodeMessage, encodeRecord, parseRecord, RRType } from '@switchboard/dns-wire';
 import fc from 'fast-check';
-import { transferMessages } from '../src/transfer.js';
+import { transferMessages } from '../src/transfer/transfer.js';
 import { query } from './helpers.js';
 
 const APEX = 'e164.switchboard.test.';

@@ -7,7 +7,7 @@ import {
   RRClass,
   RRType,
 } from '@switchboard/dns-wire';
-import { ResponseRateLimiter } from '../src/rrl.js';
+import { ResponseRateLimiter } from '../src/dns/rrl.js';
 import {
   parseTsigKey,
   signTsigRequest,
@@ -16,7 +16,7 @@ import {
   tsigErrorResponse,
   tsigStream,
   verifyTsigRequest,
-} from '../src/tsig.js';
+} from '../src/transfer/tsig.js';
 import { query } from './helpers.js';
 
 const key = parseTsigKey('hmac-sha256:xfr.example:' + Buffer.alloc(32, 7).toString('base64'));

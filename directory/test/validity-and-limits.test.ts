@@ -1,7 +1,7 @@
 import { get as httpGet } from 'node:http';
 import { RRType } from '@switchboard/dns-wire';
 import type { RrsigRecord } from '@switchboard/dnssec';
-import { decodeWireRecords } from '../src/wire-records.js';
+import { decodeWireRecords } from '../src/transfer/wire-records.js';
 import { identity } from './helpers.js';
 import type { TestDirectory } from './support.js';
 import { CONTACTS, makeProvider, startTestDirectory } from './support.js';

@@ -2,10 +2,10 @@ import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import { encodeName } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
-import { nameHash } from '../src/name-index.js';
+import { nameHash } from '../src/zone/name-index.js';
 import fc from 'fast-check';
-import type { NumberEntry } from '../src/records.js';
-import { buildZone, defaultZoneSettings, expectedCount, updateZone } from '../src/zone.js';
+import type { NumberEntry } from '../src/zone/records.js';
+import { buildZone, defaultZoneSettings, expectedCount, updateZone } from '../src/zone/zone.js';
 import { entry } from './helpers.js';
 
 const APEX = 'e164.switchboard.test.';

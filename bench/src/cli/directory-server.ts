@@ -26,7 +26,7 @@ async function seed(databaseUrl: string, entries: readonly BenchEntry[]): Promis
   const database = await openDatabase<Record<string, never>>({ url: databaseUrl });
   try {
     await DirectoryStore.open(database); // runs the directory's migrations
-    // The directory's own tables (directory/src/store.ts); the zone serial 2 names this content.
+    // The directory's own tables (directory/src/state/store.ts); the zone serial 2 names this content.
     const db = database.db as unknown as Kysely<{
       directory_numbers: {
         number: string;

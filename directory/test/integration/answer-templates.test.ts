@@ -5,7 +5,7 @@ import { identity } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
 
-// Encoded answers are kept in the answer cache (directory/src/answer-cache.ts); a client repeating the exact
+// Encoded answers are kept in the answer cache (directory/src/zone/answer-cache.ts); a client repeating the exact
 // same query (same flags, same EDNS) must still see every change the moment it is made.
 const NUMBER = '+442079460958';
 const NAME = enumNameFor(NUMBER, APEX);

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { openDatabase } from '@switchboard/db';
 import { parseZone, RRType } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
-import { DirectoryStore } from '../../src/store.js';
+import { DirectoryStore } from '../../src/state/store.js';
 import { run } from './tools.js';
 
 const cli = resolve(import.meta.dirname, '../../src/cli.js');

@@ -13,7 +13,7 @@ import {
   RRType,
 } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
-import type { NumberEntry } from '../../src/records.js';
+import type { NumberEntry } from '../../src/zone/records.js';
 import { identity, query } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';

@@ -6,7 +6,7 @@ import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
 import { run, waitFor } from './tools.js';
 
-// The zone is signed ahead of queries (directory/src/warmer.ts): after a publish, /healthz
+// The zone is signed ahead of queries (directory/src/dns/warmer.ts): after a publish, /healthz
 // turns warm again once the new RRsets are signed, and answering them then signs nothing.
 const NUMBERS = ['+442079460958', '+14155552671', '+16175550123'];
 

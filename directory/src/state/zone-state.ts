@@ -1,11 +1,11 @@
 import type { SigningKey } from '@switchboard/dnssec';
-import { ExportSigner } from './export-signer.js';
-import type { OnlineSigner } from './signer.js';
+import { ExportSigner } from '../transfer/export-signer.js';
+import type { OnlineSigner } from '../zone/signer.js';
 import type { DirectoryStore } from './store.js';
-import type { SignedZone } from './transfer.js';
-import { signZoneForExport } from './transfer.js';
-import type { ZoneSettings, ZoneSnapshot } from './zone.js';
-import { buildZone, expectedCount, updateZone } from './zone.js';
+import type { SignedZone } from '../transfer/transfer.js';
+import { signZoneForExport } from '../transfer/transfer.js';
+import type { ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
+import { buildZone, expectedCount, updateZone } from '../zone/zone.js';
 
 /**
  * The in-memory zone served by DNS, kept in step with the database: reloaded right after a

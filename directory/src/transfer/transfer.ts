@@ -2,10 +2,10 @@ import type { Message, ResourceRecord } from '@switchboard/dns-wire';
 import { decodeRecord, encodeMessage, encodeRecord, RRType } from '@switchboard/dns-wire';
 import type { SigningKey } from '@switchboard/dnssec';
 import type { ExportSigner } from './export-signer.js';
-import type { OnlineSigner } from './signer.js';
+import type { OnlineSigner } from '../zone/signer.js';
 import type { WireRecords } from './wire-records.js';
 import { packWireRecords, wireRecord, wireRecordCount } from './wire-records.js';
-import type { ZoneSnapshot } from './zone.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
 
 /** Every unsigned record of a snapshot, SOA first. */
 export function unsignedRecords(zone: ZoneSnapshot): ResourceRecord[] {

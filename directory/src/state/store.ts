@@ -3,7 +3,7 @@ import { columnTypes, migrateToLatest } from '@switchboard/db';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { E164Number } from '@switchboard/e164';
-import type { Contact, NumberEntry } from './records.js';
+import type { Contact, NumberEntry } from '../zone/records.js';
 
 interface NumbersTable {
   number: string;

@@ -1,5 +1,4 @@
 import { nameHash } from './name-index.js';
-import type { ZoneSnapshot } from './zone.js';
 
 /** Where {@link AnswerCache.find} found an answer: `bytes[start, start + length)`. */
 export interface FoundAnswer {
@@ -35,7 +34,8 @@ export class AnswerCache {
   #used = 0;
   /** Octets of entries no longer referenced. */
   #garbage = 0;
-  #owner: ZoneSnapshot | undefined;
+  /** The snapshot answered for, compared by identity only. */
+  #owner: object | undefined;
 
   constructor(initialBytes = 1 << 16) {
     this.#slots = new Int32Array(2 * 1024);
@@ -44,12 +44,12 @@ export class AnswerCache {
   }
 
   /** Whether `zone` is the snapshot this cache answers for. */
-  serves(zone: ZoneSnapshot): boolean {
+  serves(zone: object): boolean {
     return zone === this.#owner;
   }
 
   /** Serves `zone` from now on, forgetting what was kept for `changed` names (wire form). */
-  handOver(zone: ZoneSnapshot, changed: Iterable<Uint8Array>): void {
+  handOver(zone: object, changed: Iterable<Uint8Array>): void {
     for (const wire of changed) this.#delete(wire, wire.length, nameHash(wire));
     this.#owner = zone;
   }

@@ -1,9 +1,9 @@
 import type { Edns, Message, Question, ResourceRecord } from '@switchboard/dns-wire';
 import { canonicalName, EdnsFlag, Opcode, Rcode, RRClass, RRType } from '@switchboard/dns-wire';
 import { compactDenialNsec } from '@switchboard/dnssec';
-import type { OnlineSigner } from './signer.js';
-import type { Node, ZoneSnapshot } from './zone.js';
-import { classifyName } from './zone.js';
+import type { OnlineSigner } from '../zone/signer.js';
+import type { Node, ZoneSnapshot } from '../zone/zone.js';
+import { classifyName } from '../zone/zone.js';
 
 /** The largest UDP payload this server offers and uses (DNS flag day 2020 recommendation). */
 export const SERVER_UDP_PAYLOAD = 1232;

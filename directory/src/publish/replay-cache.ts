@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ReplayCache } from '@switchboard/http-signature';
-import type { DirectoryTables } from './store.js';
+import type { DirectoryTables } from '../state/store.js';
 
 /** Options for {@link DatabaseReplayCache}. */
 export interface DatabaseReplayCacheOptions {

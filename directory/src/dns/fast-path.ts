@@ -20,11 +20,11 @@ import {
   RRType,
 } from '@switchboard/dns-wire';
 import { answerQuery, SERVER_UDP_PAYLOAD } from './answer.js';
-import type { FoundAnswer } from './answer-cache.js';
-import { NEVER } from './answer-cache.js';
-import { NAME_HASH_START, nameHash, nameHashStep, wireName } from './name-index.js';
-import type { OnlineSigner } from './signer.js';
-import type { ZoneSnapshot } from './zone.js';
+import type { FoundAnswer } from '../zone/answer-cache.js';
+import { NEVER } from '../zone/answer-cache.js';
+import { NAME_HASH_START, nameHash, nameHashStep, wireName } from '../zone/name-index.js';
+import type { OnlineSigner } from '../zone/signer.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
 
 /** What the server needs to account for a reply written here; filled in by {@link fastReply}. */
 export interface FastInfo {

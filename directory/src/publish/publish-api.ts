@@ -13,11 +13,16 @@ import type { Logger } from '@switchboard/service-kit';
 import { clientPrefix, RateLimiter } from '@switchboard/service-kit';
 import { MoveProofError, parseMoveProof, verifyMoveProof } from './move-proof.js';
 import type { ProviderKeyResolver } from './providers.js';
-import type { NumberEntry } from './records.js';
-import { checkContacts, checkIdentityKey, RecordInputError, recordsForEntry } from './records.js';
-import type { DirectoryStore } from './store.js';
-import type { ZoneState } from './zone-state.js';
-import type { ZoneKeyMaterial } from './keys.js';
+import type { NumberEntry } from '../zone/records.js';
+import {
+  checkContacts,
+  checkIdentityKey,
+  RecordInputError,
+  recordsForEntry,
+} from '../zone/records.js';
+import type { DirectoryStore } from '../state/store.js';
+import type { ZoneState } from '../state/zone-state.js';
+import type { ZoneKeyMaterial } from '../zone/keys.js';
 
 /** Problem codes of openapi/directory.yaml, with their HTTP status (one exhaustive table). */
 export const PROBLEM_STATUS = {

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { ProviderKeyResolver, ProviderStatus } from './providers.js';
-import { PROVIDER_ID } from './records.js';
+import { PROVIDER_ID } from '../zone/records.js';
 
 /**
  * Provider keys from a JSON file, `{ "<provider id>": { "publicKey": "<Ed25519 SPKI PEM or

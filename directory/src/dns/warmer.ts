@@ -1,7 +1,7 @@
 import type { Logger } from '@switchboard/service-kit';
 import { warmAnswer } from './fast-path.js';
-import type { ZoneSnapshot } from './zone.js';
-import type { ZoneState } from './zone-state.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
+import type { ZoneState } from '../state/zone-state.js';
 
 /**
  * Signs every RRset of the served snapshot, and encodes its answer, in the background: in
@@ -10,7 +10,7 @@ import type { ZoneState } from './zone-state.js';
  * through names, each looked up in the snapshot served when its turn comes: after a change made
  * from the snapshot it was working on (or had finished), only the changed names are added to
  * what remains; otherwise it starts a whole pass again. Denials are not touched: they are
- * signed per query (directory/src/fast-path.ts says why).
+ * signed per query (directory/src/dns/fast-path.ts says why).
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;

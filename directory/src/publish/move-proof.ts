@@ -1,7 +1,7 @@
 import { createHash, verify } from 'node:crypto';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderKeyResolver } from './providers.js';
-import { PROVIDER_ID } from './records.js';
+import { PROVIDER_ID } from '../zone/records.js';
 
 /** A move proof as sent in `PublishRequest.move` (openapi/directory.yaml). */
 export type MoveProof =

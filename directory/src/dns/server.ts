@@ -20,10 +20,15 @@ import type { Answer } from './answer.js';
 import { fastIdentity, fastInfo, fastReply } from './fast-path.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
-import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from './transfer.js';
-import type { TsigKey, TsigStream } from './tsig.js';
-import { signTsigResponse, tsigErrorResponse, tsigStream, verifyTsigRequest } from './tsig.js';
-import type { ZoneState } from './zone-state.js';
+import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from '../transfer/transfer.js';
+import type { TsigKey, TsigStream } from '../transfer/tsig.js';
+import {
+  signTsigResponse,
+  tsigErrorResponse,
+  tsigStream,
+  verifyTsigRequest,
+} from '../transfer/tsig.js';
+import type { ZoneState } from '../state/zone-state.js';
 
 /** Who may transfer the zone (RFC 5936 section 6). */
 export interface TransferPolicy {
