@@ -2,6 +2,7 @@
 // switchboard-directory: operator commands that work on the data directory without starting
 // the servers. `export` prints the zone pre-signed with NSEC3 (for ldns-verify-zone, or to load
 // into a secondary by hand); `ds` prints the DS record and the delv/BIND trust anchor.
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { openDatabase } from '@switchboard/db';
 import { directoryConfigFromEnv } from './config.js';
@@ -9,6 +10,7 @@ import { loadOrCreateZoneKey } from './zone/keys.js';
 import { trustAnchorClause } from './publish/publish-api.js';
 import { OnlineSigner } from './zone/signer.js';
 import { DirectoryStore } from './state/store.js';
+import { bulkImport, exportEntries } from './state/bulk-import.js';
 import { unsignedRecords } from './transfer/transfer.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import type { ZoneSnapshot } from './zone/zone.js';
@@ -18,9 +20,15 @@ import type { ResourceRecord } from '@switchboard/dns-wire';
 import { signZoneNsec3Parallel } from '@switchboard/dnssec';
 import type { SigningKey } from '@switchboard/dnssec';
 
-const USAGE = `usage: switchboard-directory <export|ds> [--data DIR]
+const USAGE = `usage: switchboard-directory <export|ds|import|dump> [--data DIR]
   export   print the zone, pre-signed with NSEC3, as a zone file
   ds       print the zone's DS record and trust anchor
+  import FILE [--restart] [--provider ID]... [--refused REPORT]
+           load entries from JSON Lines (one {"number","provider","identityKey","contacts"} a
+           line), checked as a publish is; resumes where an interrupted import of FILE ended
+           unless --restart; refused lines are reported by number and reason in REPORT
+           (default FILE.refused.jsonl); --provider accepts only lines of those providers
+  dump     print every entry as JSON Lines (the import format)
 Configuration comes from the same DIRECTORY_* variables as the service; --data defaults to
 SWITCHBOARD_DATA_DIR or ./data.`;
 
@@ -30,11 +38,16 @@ async function main(argv: readonly string[]): Promise<number> {
   const dataDir = resolve(
     dataFlag >= 0 ? (argv[dataFlag + 1] ?? '') : (process.env['SWITCHBOARD_DATA_DIR'] ?? 'data'),
   );
-  if (command !== 'export' && command !== 'ds') {
+  if (!['export', 'ds', 'import', 'dump'].includes(command ?? '')) {
     console.error(USAGE);
     return 2;
   }
   const config = directoryConfigFromEnv(dataDir, process.env);
+  if (command === 'import' || command === 'dump') {
+    return withStore(config.databaseUrl, (store) =>
+      command === 'import' ? importCommand(store, argv.slice(1)) : dumpCommand(store),
+    );
+  }
   const keys = await loadOrCreateZoneKey(
     resolve(config.dataDir, 'keys'),
     config.apex,
@@ -64,6 +77,66 @@ async function main(argv: readonly string[]): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+async function withStore(
+  url: string,
+  run: (store: DirectoryStore) => Promise<number>,
+): Promise<number> {
+  const database = await openDatabase<unknown>({ url });
+  try {
+    return await run(await DirectoryStore.open(database));
+  } finally {
+    await database.close();
+  }
+}
+
+function flagValues(argv: readonly string[], flag: string): string[] {
+  return argv.flatMap((a, i) =>
+    a === flag && argv[i + 1] !== undefined ? [argv[i + 1] as string] : [],
+  );
+}
+
+async function importCommand(store: DirectoryStore, argv: readonly string[]): Promise<number> {
+  const file = argv[0];
+  if (file === undefined || file.startsWith('--')) {
+    console.error(USAGE);
+    return 2;
+  }
+  const providers = new Set(flagValues(argv, '--provider'));
+  const started = Date.now();
+  const report = await bulkImport(store, {
+    file,
+    refusedFile: flagValues(argv, '--refused')[0] ?? `${file}.refused.jsonl`,
+    restart: argv.includes('--restart'),
+    ...(providers.size > 0 ? { knownProvider: (id: string) => providers.has(id) } : {}),
+    now: Math.floor(Date.now() / 1000),
+    onBatch: (p) => {
+      if (process.stderr.isTTY) {
+        process.stderr.write(`\rline ${p.line}: ${p.imported} imported, ${p.refused} refused`);
+      }
+    },
+  });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const resumed = report.startedAtLine > 1 ? ` (resumed at line ${report.startedAtLine})` : '';
+  process.stderr.write(
+    `\nimported ${report.imported}, refused ${report.refused} of ${report.line} lines in ${seconds} s${resumed}\n`,
+  );
+  return report.refused > 0 ? 3 : 0;
+}
+
+async function dumpCommand(store: DirectoryStore): Promise<number> {
+  let chunk: string[] = [];
+  const write = async (): Promise<void> => {
+    if (!process.stdout.write(`${chunk.join('\n')}\n`)) await once(process.stdout, 'drain');
+    chunk = [];
+  };
+  for await (const line of exportEntries(store)) {
+    chunk.push(line);
+    if (chunk.length === 4096) await write();
+  }
+  if (chunk.length > 0) await write();
+  return 0;
 }
 
 /**

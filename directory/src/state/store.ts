@@ -22,6 +22,15 @@ interface ReplayNoncesTable {
   nonce: string;
   expires_at: number;
 }
+interface ImportsTable {
+  source: string;
+  size: number;
+  byte_offset: number;
+  line: number;
+  imported: number;
+  refused: number;
+  refused_bytes: number;
+}
 interface MovesTable {
   id: string;
   number_hash: string;
@@ -38,6 +47,7 @@ export interface DirectoryTables {
   directory_zone: ZoneTable;
   directory_moves: MovesTable;
   directory_replay_nonces: ReplayNoncesTable;
+  directory_imports: ImportsTable;
 }
 
 const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
@@ -98,7 +108,45 @@ const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
         .execute();
     },
   },
+  // Where each bulk import stands (bulk-import.ts), written with each batch.
+  '0004_imports': {
+    async up(db, dialect) {
+      const t = columnTypes(dialect);
+      await db.schema
+        .createTable('directory_imports')
+        .addColumn('source', 'text', (c) => c.primaryKey())
+        .addColumn('size', t.bigint, (c) => c.notNull())
+        .addColumn('byte_offset', t.bigint, (c) => c.notNull())
+        .addColumn('line', t.bigint, (c) => c.notNull())
+        .addColumn('imported', t.bigint, (c) => c.notNull())
+        .addColumn('refused', t.bigint, (c) => c.notNull())
+        .addColumn('refused_bytes', t.bigint, (c) => c.notNull())
+        .execute();
+    },
+  },
 };
+
+/** One entry as a bulk import stores it. */
+export type ImportRow = Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>;
+
+/** How far the import of one file has come (committed with each batch). */
+export interface ImportProgress {
+  /** The file's absolute path. */
+  readonly source: string;
+  /** Its size in octets when the import began. */
+  readonly size: number;
+  /** Octets read and committed. */
+  readonly offset: number;
+  /** Lines read and committed. */
+  readonly line: number;
+  readonly imported: number;
+  readonly refused: number;
+  /** Length of the refused-lines report written so far. */
+  readonly refusedBytes: number;
+}
+
+/** Rows per INSERT statement (6 parameters each, under SQLite's 32766). */
+const INSERT_ROWS = 1000;
 
 /** A record of a provider change (numbers are stored hashed here; the proof only by hash). */
 export interface MoveRecord {
@@ -292,6 +340,89 @@ export class DirectoryStore {
       await bumpSerial(tx);
       return true;
     });
+  }
+
+  /** Where the import of `source` stands, if one began. */
+  async importProgress(source: string): Promise<ImportProgress | undefined> {
+    const row = await this.#db
+      .selectFrom('directory_imports')
+      .selectAll()
+      .where('source', '=', source)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const n = (v: number): number => Number(v);
+    return {
+      source,
+      size: n(row.size),
+      offset: n(row.byte_offset),
+      line: n(row.line),
+      imported: n(row.imported),
+      refused: n(row.refused),
+      refusedBytes: n(row.refused_bytes),
+    };
+  }
+
+  /**
+   * Creates or replaces `rows` (one per number) and records `progress`, bumping the serial
+   * once, all in one transaction.
+   */
+  async importBatch(
+    rows: readonly ImportRow[],
+    progress: ImportProgress,
+    now: number,
+  ): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      const serial = rows.length > 0 ? await bumpSerial(tx) : 0;
+      for (let i = 0; i < rows.length; i += INSERT_ROWS) {
+        const values = rows.slice(i, i + INSERT_ROWS).map((r) => ({
+          number: r.number,
+          provider: r.provider,
+          identity_key: r.identityKey,
+          contacts: JSON.stringify(r.contacts),
+          serial,
+          updated_at: now,
+        }));
+        await tx
+          .insertInto('directory_numbers')
+          .values(values)
+          .onConflict((oc) =>
+            oc.column('number').doUpdateSet((eb) => ({
+              provider: eb.ref('excluded.provider'),
+              identity_key: eb.ref('excluded.identity_key'),
+              contacts: eb.ref('excluded.contacts'),
+              serial: eb.ref('excluded.serial'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
+      }
+      const row = {
+        source: progress.source,
+        size: progress.size,
+        byte_offset: progress.offset,
+        line: progress.line,
+        imported: progress.imported,
+        refused: progress.refused,
+        refused_bytes: progress.refusedBytes,
+      };
+      await tx
+        .insertInto('directory_imports')
+        .values(row)
+        .onConflict((oc) => oc.column('source').doUpdateSet(row))
+        .execute();
+    });
+  }
+
+  /** Up to `limit` entries with numbers after `after`, in number order. */
+  async page(after: string, limit: number): Promise<NumberEntry[]> {
+    const rows = await this.#db
+      .selectFrom('directory_numbers')
+      .selectAll()
+      .where('number', '>', after)
+      .orderBy('number')
+      .limit(limit)
+      .execute();
+    return rows.map(toEntry);
   }
 
   /** Bumps the serial without a content change (re-signing of the exported zone). */
