@@ -2,8 +2,24 @@
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+/** Node's Buffer where the runtime has one (its base64 is native); absent in browsers. */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(
+        buffer: ArrayBufferLike,
+        offset: number,
+        length: number,
+      ): { toString(enc: string): string };
+      from(text: string, enc: string): Uint8Array;
+    };
+  }
+).Buffer;
+
 /** RFC 4648 §4 base64 with padding. */
 export function toBase64(bytes: Uint8Array): string {
+  if (NodeBuffer)
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
   let out = '';
   for (let i = 0; i < bytes.length; i += 3) {
     const a = bytes[i] ?? 0;
@@ -22,6 +38,17 @@ export function toBase64Url(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** `fromBase64` with Node's decoder, for checked standard-alphabet text without padding. */
+function nodeFromBase64(unpadded: string): Uint8Array<ArrayBuffer> | undefined {
+  const rest = unpadded.length % 4;
+  if (rest !== 0) {
+    // The last character's low bits beyond the data must be zero (canonical encoding).
+    const last = B64.indexOf(unpadded[unpadded.length - 1] as string);
+    if ((last & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined;
+  }
+  return new Uint8Array(NodeBuffer!.from(unpadded, 'base64'));
+}
+
 /**
  * Decodes base64 or base64url (padding optional). Returns `undefined` for anything that is not
  * canonical base64, so callers can raise their own typed error.
@@ -31,6 +58,7 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   const unpadded = s.replace(/=+$/, '');
   if (!/^[A-Za-z0-9+/]*$/.test(unpadded) || unpadded.length % 4 === 1) return undefined;
   if (s.length !== unpadded.length && s.length % 4 !== 0) return undefined;
+  if (NodeBuffer) return nodeFromBase64(unpadded);
   const out = new Uint8Array(Math.floor((unpadded.length * 3) / 4));
   let bits = 0;
   let value = 0;

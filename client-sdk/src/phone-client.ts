@@ -162,6 +162,7 @@ export class PhoneClient {
     for (const key of await staging.list('')) {
       await this.#o.storage.set(key, (await staging.get(key))!, { secret: true });
     }
+    this.#stores.forget(); // the keys were written past the stores' kept records
     const stored: StoredAccount = {
       number: account.number,
       providerId: options.providerId,

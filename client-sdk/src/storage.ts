@@ -1,3 +1,10 @@
+/** One write of a batch: `value` undefined deletes the key. */
+export interface StorageWrite {
+  readonly key: string;
+  readonly value: string | undefined;
+  readonly secret?: boolean;
+}
+
 /**
  * Injected key/value storage. Keys are short ASCII paths such as `session/+15550100.1`;
  * values are JSON text. `secret: true` marks values holding private key material so a
@@ -9,6 +16,11 @@ export interface KeyValueStorage {
   delete(key: string): Promise<void>;
   /** Keys starting with `prefix`, in no particular order. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Writes all of `writes` or none of them, even across a crash (a transaction). Optional:
+   * without it, the SDK writes them one by one.
+   */
+  batch?(writes: readonly StorageWrite[]): Promise<void>;
 }
 
 /** Volatile storage for tests and short-lived tools. */
@@ -29,5 +41,12 @@ export class MemoryStorage implements KeyValueStorage {
 
   async list(prefix: string): Promise<string[]> {
     return [...this.#data.keys()].filter((k) => k.startsWith(prefix));
+  }
+
+  async batch(writes: readonly StorageWrite[]): Promise<void> {
+    for (const w of writes) {
+      if (w.value === undefined) this.#data.delete(w.key);
+      else this.#data.set(w.key, w.value);
+    }
   }
 }

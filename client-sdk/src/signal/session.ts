@@ -100,6 +100,15 @@ function mapError(err: unknown, peer: PeerAddress, newKey?: Uint8Array): never {
   });
 }
 
+async function hasSession(
+  stores: ProtocolStores,
+  address: ProtocolAddress,
+  now: Date,
+): Promise<boolean> {
+  const record = await stores.session.getSession(address);
+  return record?.hasCurrentState(now) ?? false;
+}
+
 /**
  * Pairwise libsignal sessions for one local device.
  *
@@ -136,6 +145,15 @@ export class SignalSessions {
       );
     }
     const address = toAddress(peer);
+    await this.#unit((stores) => this.#process(stores, peer, address, bundle));
+  }
+
+  async #process(
+    stores: ProtocolStores,
+    peer: PeerAddress,
+    address: ProtocolAddress,
+    bundle: PreKeyBundleInput,
+  ): Promise<void> {
     let libBundle: PreKeyBundle;
     try {
       libBundle = PreKeyBundle.new(
@@ -159,8 +177,8 @@ export class SignalSessions {
         libBundle,
         address,
         this.#local,
-        this.#stores.session,
-        this.#stores.identity,
+        stores.session,
+        stores.identity,
         this.#now(),
       );
     } catch (err) {
@@ -176,14 +194,31 @@ export class SignalSessions {
     }
   }
 
-  async hasSession(peer: PeerAddress): Promise<boolean> {
-    const record = await this.#stores.session.getSession(toAddress(peer));
-    return record?.hasCurrentState(this.#now()) ?? false;
+  /** Runs `work` as one unit of store writes when the stores offer it (see ProtocolStores.unit). */
+  #unit<T>(work: (stores: ProtocolStores) => Promise<T>): Promise<T> {
+    return this.#stores.unit ? this.#stores.unit(work) : work(this.#stores);
   }
 
+  async hasSession(peer: PeerAddress): Promise<boolean> {
+    return hasSession(this.#stores, toAddress(peer), this.#now());
+  }
+
+  /**
+   * Encrypts `plaintext` for `peer`. The session's new state is in storage before the
+   * ciphertext is returned.
+   */
   async encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
     const address = toAddress(peer);
-    if (!(await this.hasSession(peer))) {
+    return this.#unit((stores) => this.#encrypt(stores, peer, address, plaintext));
+  }
+
+  async #encrypt(
+    stores: ProtocolStores,
+    peer: PeerAddress,
+    address: ProtocolAddress,
+    plaintext: Uint8Array,
+  ): Promise<SignalCiphertext> {
+    if (!(await hasSession(stores, address, this.#now()))) {
       throw new SwitchboardError(
         'no-session',
         'no session with this contact; fetch their bundle first',
@@ -194,8 +229,8 @@ export class SignalSessions {
         copyBytes(plaintext),
         address,
         this.#local,
-        this.#stores.session,
-        this.#stores.identity,
+        stores.session,
+        stores.identity,
         this.#now(),
       );
       const kind: SignalCiphertextKind =
@@ -206,8 +241,23 @@ export class SignalSessions {
     }
   }
 
+  /**
+   * Decrypts a message from `peer`. The session's new state (and a used one-time prekey's
+   * removal) is in storage before the plaintext is returned; if that write fails, or the
+   * process dies first, storage still holds the state from before, so the same ciphertext
+   * decrypts again later: a message is neither lost nor decrypted twice.
+   */
   async decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
     const address = toAddress(peer);
+    return this.#unit((stores) => this.#decrypt(stores, peer, address, ciphertext));
+  }
+
+  async #decrypt(
+    stores: ProtocolStores,
+    peer: PeerAddress,
+    address: ProtocolAddress,
+    ciphertext: SignalCiphertext,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     try {
       if (ciphertext.kind === 'prekey') {
         const msg = PreKeySignalMessage.deserialize(copyBytes(ciphertext.body));
@@ -215,21 +265,15 @@ export class SignalSessions {
           msg,
           address,
           this.#local,
-          this.#stores.session,
-          this.#stores.identity,
-          this.#stores.preKey,
-          this.#stores.signedPreKey,
-          this.#stores.kyberPreKey,
+          stores.session,
+          stores.identity,
+          stores.preKey,
+          stores.signedPreKey,
+          stores.kyberPreKey,
         );
       }
       const msg = SignalMessage.deserialize(copyBytes(ciphertext.body));
-      return await signalDecrypt(
-        msg,
-        address,
-        this.#local,
-        this.#stores.session,
-        this.#stores.identity,
-      );
+      return await signalDecrypt(msg, address, this.#local, stores.session, stores.identity);
     } catch (err) {
       return mapError(err, peer);
     }

@@ -17,6 +17,8 @@ import { fromBase64, toBase64 } from '../bytes.js';
 import { SwitchboardError } from '../errors.js';
 import type { KeyValueStorage } from '../storage.js';
 import { MemoryStorage } from '../storage.js';
+import type { Batch } from './store-cache.js';
+import { parseJson, StoreCache } from './store-cache.js';
 
 /** The five libsignal stores a session needs, backed by one {@link KeyValueStorage}. */
 export interface ProtocolStores {
@@ -30,26 +32,35 @@ export interface ProtocolStores {
   };
   /** Number of one-time EC prekeys still on this device (for top-up decisions). */
   countPreKeys(): Promise<number>;
+  /**
+   * Runs `work` (one message, one session set-up) as one unit of store writes: the stores it
+   * is given keep their writes until `work` resolves and then commit them together, before
+   * the unit resolves, or not at all (see {@link StoreCache}). Units run one at a time; never
+   * start one from inside another. Optional for stores written elsewhere.
+   */
+  readonly unit?: <T>(work: (stores: ProtocolStores) => Promise<T>) => Promise<T>;
 }
 
+/**
+ * Keys of addresses already seen: libsignal hands the same address object to every store call of
+ * an operation, and reading its name and device id crosses into native code each time. A memo of
+ * a pure function of an immutable object, so holding it per module changes no behaviour.
+ */
+const ADDRESS_KEYS = new WeakMap<ProtocolAddress, string>();
+
 function addressKey(address: ProtocolAddress): string {
-  return `${address.name()}.${address.deviceId()}`;
+  let key = ADDRESS_KEYS.get(address);
+  if (key === undefined) {
+    key = `${address.name()}.${address.deviceId()}`;
+    ADDRESS_KEYS.set(address, key);
+  }
+  return key;
 }
 
 function decode(value: string, what: string): Uint8Array<ArrayBuffer> {
   const bytes = fromBase64(value);
   if (!bytes) throw new SwitchboardError('storage-failed', `stored ${what} is corrupt`);
   return bytes;
-}
-
-async function readJson<T>(storage: KeyValueStorage, key: string): Promise<T | undefined> {
-  const text = await storage.get(key);
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch (cause) {
-    throw new SwitchboardError('storage-failed', 'a stored record is not valid JSON', { cause });
-  }
 }
 
 interface StoredLocalIdentity {
@@ -68,6 +79,64 @@ export interface IdentityEvent {
   readonly kind: 'new' | 'changed-rejected' | 'approved-change';
 }
 
+/** Parsed local identity. */
+interface LocalIdentity {
+  readonly pair: IdentityKeyPair;
+  readonly registrationId: number;
+}
+
+/** Parsed remote identity (`firstSeen` kept so the stored form round-trips). */
+interface RemoteIdentity {
+  readonly key: PublicKey;
+  readonly firstSeen: number;
+}
+
+function parseLocal(text: string): LocalIdentity {
+  const stored = parseJson<StoredLocalIdentity>(text);
+  const pair = IdentityKeyPair.deserialize(decode(stored.keyPair, 'identity'));
+  return { pair, registrationId: stored.registrationId };
+}
+
+function serializeLocal(local: LocalIdentity): string {
+  const stored: StoredLocalIdentity = {
+    keyPair: toBase64(local.pair.serialize()),
+    registrationId: local.registrationId,
+  };
+  return JSON.stringify(stored);
+}
+
+function parseRemote(text: string): RemoteIdentity {
+  const stored = parseJson<StoredRemoteIdentity>(text);
+  return {
+    key: PublicKey.deserialize(decode(stored.key, 'identity key')),
+    firstSeen: stored.firstSeen,
+  };
+}
+
+function serializeRemote(remote: RemoteIdentity): string {
+  const stored: StoredRemoteIdentity = {
+    key: toBase64(remote.key.serialize()),
+    firstSeen: remote.firstSeen,
+  };
+  return JSON.stringify(stored);
+}
+
+/** A libsignal record stored as the JSON string of its base64 serialisation. */
+function recordCodec<R extends { serialize(): Uint8Array }>(
+  what: string,
+  deserialize: (bytes: Uint8Array<ArrayBuffer>) => R,
+): { parse: (text: string) => R; serialize: (record: R) => string } {
+  return {
+    parse: (text) => deserialize(decode(parseJson<string>(text), what)),
+    // A JSON string of base64 text: the alphabet needs no escaping, so no JSON.stringify scan.
+    serialize: (record) => `"${toBase64(record.serialize())}"`,
+  };
+}
+
+const SESSION = recordCodec('session', (b) => SessionRecord.deserialize(b));
+const PREKEY = recordCodec('prekey', (b) => PreKeyRecord.deserialize(b));
+const SIGNED_PREKEY = recordCodec('signed prekey', (b) => SignedPreKeyRecord.deserialize(b));
+
 /**
  * libsignal identity store with the semantics the design asks for: the first key seen for an
  * address is recorded (trust on first use, after the caller has checked it against the
@@ -76,34 +145,43 @@ export interface IdentityEvent {
  * replaces a stored key.
  */
 export class SwitchboardIdentityStore extends IdentityKeyStore {
-  readonly #storage: KeyValueStorage;
+  readonly #cache: StoreCache;
+  readonly #batch: Batch | undefined;
   readonly #onEvent: ((event: IdentityEvent) => void) | undefined;
 
-  constructor(storage: KeyValueStorage, onEvent?: (event: IdentityEvent) => void) {
+  constructor(
+    cache: StoreCache,
+    batch: Batch | undefined,
+    onEvent?: (event: IdentityEvent) => void,
+  ) {
     super();
-    this.#storage = storage;
+    this.#cache = cache;
+    this.#batch = batch;
     this.#onEvent = onEvent;
   }
 
   /** Stores this device's identity; refuses to overwrite a different existing one. */
   async initialise(keyPair: IdentityKeyPair, registrationId: number): Promise<void> {
-    const existing = await readJson<StoredLocalIdentity>(this.#storage, 'identity/local');
-    if (existing) {
+    if (await this.hasLocalIdentity()) {
       throw new SwitchboardError(
         'invalid-input',
         'this store already holds an identity; use a new data directory to create another',
       );
     }
-    const record: StoredLocalIdentity = { keyPair: toBase64(keyPair.serialize()), registrationId };
-    await this.#storage.set('identity/local', JSON.stringify(record), { secret: true });
+    await this.#cache.write(
+      'identity/local',
+      { pair: keyPair, registrationId },
+      serializeLocal,
+      this.#batch,
+    );
   }
 
   async hasLocalIdentity(): Promise<boolean> {
-    return (await this.#storage.get('identity/local')) !== undefined;
+    return (await this.#cache.read('identity/local', parseLocal)) !== undefined;
   }
 
-  async #local(): Promise<StoredLocalIdentity> {
-    const local = await readJson<StoredLocalIdentity>(this.#storage, 'identity/local');
+  async #local(): Promise<LocalIdentity> {
+    const local = await this.#cache.read('identity/local', parseLocal);
     if (!local) {
       throw new SwitchboardError('no-session', 'no local identity yet; generate keys first');
     }
@@ -111,7 +189,7 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
   }
 
   override async getIdentityKeyPair(): Promise<IdentityKeyPair> {
-    return IdentityKeyPair.deserialize(decode((await this.#local()).keyPair, 'identity'));
+    return (await this.#local()).pair;
   }
 
   async getIdentityKey(): Promise<PrivateKey> {
@@ -150,8 +228,7 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
 
   /** Stored remote key for `name.device`, if any. */
   async getIdentityByKey(id: string): Promise<PublicKey | null> {
-    const stored = await readJson<StoredRemoteIdentity>(this.#storage, `identity/remote/${id}`);
-    return stored ? PublicKey.deserialize(decode(stored.key, 'identity key')) : null;
+    return (await this.#cache.read(`identity/remote/${id}`, parseRemote))?.key ?? null;
   }
 
   /**
@@ -159,35 +236,32 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
    * key and archive the old session so the next message starts a fresh one.
    */
   async approveIdentity(address: ProtocolAddress, key: PublicKey): Promise<void> {
-    await this.#put(addressKey(address), key);
-    await this.#storage.delete(`session/${addressKey(address)}`);
+    await this.#cache.unit(async (batch) => {
+      await this.#put(addressKey(address), key, batch);
+      await this.#cache.remove(`session/${addressKey(address)}`, batch);
+    });
     this.#onEvent?.({ address: addressKey(address), kind: 'approved-change' });
   }
 
-  async #put(id: string, key: PublicKey): Promise<void> {
-    const record: StoredRemoteIdentity = { key: toBase64(key.serialize()), firstSeen: Date.now() };
-    await this.#storage.set(`identity/remote/${id}`, JSON.stringify(record));
+  async #put(id: string, key: PublicKey, batch = this.#batch): Promise<void> {
+    const remote: RemoteIdentity = { key, firstSeen: Date.now() };
+    await this.#cache.write(`identity/remote/${id}`, remote, serializeRemote, batch);
   }
 }
 
 class KvSessionStore extends SessionStore {
-  readonly #storage: KeyValueStorage;
-  constructor(storage: KeyValueStorage) {
+  readonly #cache: StoreCache;
+  readonly #batch: Batch | undefined;
+  constructor(cache: StoreCache, batch: Batch | undefined) {
     super();
-    this.#storage = storage;
+    this.#cache = cache;
+    this.#batch = batch;
   }
   async saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-    await this.#storage.set(
-      `session/${addressKey(name)}`,
-      JSON.stringify(toBase64(record.serialize())),
-      {
-        secret: true,
-      },
-    );
+    await this.#cache.write(`session/${addressKey(name)}`, record, SESSION.serialize, this.#batch);
   }
   async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-    const v = await readJson<string>(this.#storage, `session/${addressKey(name)}`);
-    return v === undefined ? null : SessionRecord.deserialize(decode(v, 'session'));
+    return (await this.#cache.read(`session/${addressKey(name)}`, SESSION.parse)) ?? null;
   }
   async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
@@ -208,41 +282,41 @@ function missing(what: string): SwitchboardError {
 }
 
 class KvPreKeyStore extends PreKeyStore {
-  readonly #storage: KeyValueStorage;
-  constructor(storage: KeyValueStorage) {
+  readonly #cache: StoreCache;
+  readonly #batch: Batch | undefined;
+  constructor(cache: StoreCache, batch: Batch | undefined) {
     super();
-    this.#storage = storage;
+    this.#cache = cache;
+    this.#batch = batch;
   }
   async savePreKey(id: number, record: PreKeyRecord): Promise<void> {
-    await this.#storage.set(`prekey/${id}`, JSON.stringify(toBase64(record.serialize())), {
-      secret: true,
-    });
+    await this.#cache.write(`prekey/${id}`, record, PREKEY.serialize, this.#batch);
   }
   async getPreKey(id: number): Promise<PreKeyRecord> {
-    const v = await readJson<string>(this.#storage, `prekey/${id}`);
-    if (v === undefined) throw missing('one-time prekey');
-    return PreKeyRecord.deserialize(decode(v, 'prekey'));
+    const record = await this.#cache.read(`prekey/${id}`, PREKEY.parse);
+    if (record === undefined) throw missing('one-time prekey');
+    return record;
   }
   async removePreKey(id: number): Promise<void> {
-    await this.#storage.delete(`prekey/${id}`);
+    await this.#cache.remove(`prekey/${id}`, this.#batch);
   }
 }
 
 class KvSignedPreKeyStore extends SignedPreKeyStore {
-  readonly #storage: KeyValueStorage;
-  constructor(storage: KeyValueStorage) {
+  readonly #cache: StoreCache;
+  readonly #batch: Batch | undefined;
+  constructor(cache: StoreCache, batch: Batch | undefined) {
     super();
-    this.#storage = storage;
+    this.#cache = cache;
+    this.#batch = batch;
   }
   async saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
-    await this.#storage.set(`signed-prekey/${id}`, JSON.stringify(toBase64(record.serialize())), {
-      secret: true,
-    });
+    await this.#cache.write(`signed-prekey/${id}`, record, SIGNED_PREKEY.serialize, this.#batch);
   }
   async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
-    const v = await readJson<string>(this.#storage, `signed-prekey/${id}`);
-    if (v === undefined) throw missing('signed prekey');
-    return SignedPreKeyRecord.deserialize(decode(v, 'signed prekey'));
+    const record = await this.#cache.read(`signed-prekey/${id}`, SIGNED_PREKEY.parse);
+    if (record === undefined) throw missing('signed prekey');
+    return record;
   }
 }
 
@@ -254,10 +328,12 @@ interface StoredKyber {
 }
 
 class KvKyberPreKeyStore extends KyberPreKeyStore {
-  readonly #storage: KeyValueStorage;
-  constructor(storage: KeyValueStorage) {
+  readonly #cache: StoreCache;
+  readonly #batch: Batch | undefined;
+  constructor(cache: StoreCache, batch: Batch | undefined) {
     super();
-    this.#storage = storage;
+    this.#cache = cache;
+    this.#batch = batch;
   }
   /** libsignal's API has no last-resort flag; use {@link saveKyber} to set it. */
   async saveKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
@@ -265,19 +341,19 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
   }
   async saveKyber(id: number, record: KyberPreKeyRecord, lastResort: boolean): Promise<void> {
     const v: StoredKyber = { record: toBase64(record.serialize()), lastResort, used: [] };
-    await this.#storage.set(`kyber-prekey/${id}`, JSON.stringify(v), { secret: true });
+    await this.#cache.write(`kyber-prekey/${id}`, v, JSON.stringify, this.#batch);
   }
   async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
-    const v = await readJson<StoredKyber>(this.#storage, `kyber-prekey/${id}`);
+    const v = await this.#cache.read(`kyber-prekey/${id}`, parseJson<StoredKyber>);
     if (v === undefined) throw missing('Kyber prekey');
     return KyberPreKeyRecord.deserialize(decode(v.record, 'Kyber prekey'));
   }
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
     const key = `kyber-prekey/${id}`;
-    const v = await readJson<StoredKyber>(this.#storage, key);
+    const v = await this.#cache.read(key, parseJson<StoredKyber>);
     if (v === undefined) throw missing('Kyber prekey');
     if (!v.lastResort) {
-      await this.#storage.delete(key);
+      await this.#cache.remove(key, this.#batch);
       return;
     }
     // A last-resort key stays, but the same (signed prekey, base key) pair must not be
@@ -287,12 +363,12 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
       throw new SwitchboardError('replayed-message', 'this session-start message was already used');
     }
     const next: StoredKyber = { ...v, used: [...v.used, tag] };
-    await this.#storage.set(key, JSON.stringify(next), { secret: true });
+    await this.#cache.write(key, next, JSON.stringify, this.#batch);
   }
   async countUnused(): Promise<number> {
     let n = 0;
-    for (const k of await this.#storage.list('kyber-prekey/')) {
-      const v = await readJson<StoredKyber>(this.#storage, k);
+    for (const k of await this.#cache.list('kyber-prekey/')) {
+      const v = await this.#cache.read(k, parseJson<StoredKyber>);
       if (v && !v.lastResort) n++;
     }
     return n;
@@ -305,14 +381,23 @@ export type KyberStore = KvKyberPreKeyStore;
 export function createProtocolStores(
   storage: KeyValueStorage,
   options: { readonly onIdentityEvent?: (event: IdentityEvent) => void } = {},
-): ProtocolStores & { readonly kyberPreKey: KvKyberPreKeyStore } {
+): ProtocolStores & { readonly kyberPreKey: KvKyberPreKeyStore; forget(): void } {
+  const cache = new StoreCache(storage);
+  const view = (
+    batch: Batch | undefined,
+  ): ProtocolStores & { kyberPreKey: KvKyberPreKeyStore } => ({
+    identity: new SwitchboardIdentityStore(cache, batch, options.onIdentityEvent),
+    session: new KvSessionStore(cache, batch),
+    preKey: new KvPreKeyStore(cache, batch),
+    signedPreKey: new KvSignedPreKeyStore(cache, batch),
+    kyberPreKey: new KvKyberPreKeyStore(cache, batch),
+    countPreKeys: async () => (await cache.list('prekey/')).length,
+    unit: (work) => cache.unit((unitBatch) => work(view(unitBatch))),
+  });
   return {
-    identity: new SwitchboardIdentityStore(storage, options.onIdentityEvent),
-    session: new KvSessionStore(storage),
-    preKey: new KvPreKeyStore(storage),
-    signedPreKey: new KvSignedPreKeyStore(storage),
-    kyberPreKey: new KvKyberPreKeyStore(storage),
-    countPreKeys: async () => (await storage.list('prekey/')).length,
+    ...view(undefined),
+    /** Forgets kept records after the storage was written other than through these stores. */
+    forget: () => cache.forget(),
   };
 }
 

@@ -1,0 +1,148 @@
+import { SwitchboardError } from '../errors.js';
+import type { KeyValueStorage, StorageWrite } from '../storage.js';
+
+/** Stands for "read, and not there" in the object cache. */
+const ABSENT: unique symbol = Symbol('absent');
+
+/** The writes of one unit, serialised only when it commits. */
+export type Batch = Map<string, () => StorageWrite>;
+
+/** Records kept parsed at most (a device's sessions, identities and prekeys in use). */
+const CAPACITY = 4096;
+
+/**
+ * Parsed records kept in memory over a {@link KeyValueStorage}, with the writes of one unit of
+ * work (one message encrypted or decrypted, one session set up) deferred and written together
+ * when the unit succeeds, in one {@link KeyValueStorage.batch} where the storage offers it.
+ *
+ * The guarantee: a unit's changes reach storage all together before the unit's result is handed
+ * back, or not at all. If the unit fails, or the process dies before its commit, storage still
+ * holds the state from before the unit, so the same message can be decrypted again (nothing is
+ * lost) and nothing was returned from the failed attempt (nothing is shown twice). Writes made
+ * outside a unit are written through at once.
+ */
+export class StoreCache {
+  readonly #storage: KeyValueStorage;
+  readonly #objects = new Map<string, unknown>();
+  /** The batch of the unit running now (units run one at a time). */
+  #running: Batch | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(storage: KeyValueStorage) {
+    this.#storage = storage;
+  }
+
+  /** The record under `key`, parsed once with `parse` and then kept. */
+  async read<T>(key: string, parse: (text: string) => T): Promise<T | undefined> {
+    if (this.#objects.has(key)) {
+      const kept = this.#objects.get(key);
+      return kept === ABSENT ? undefined : (kept as T);
+    }
+    const text = await this.#storage.get(key);
+    const value = text === undefined ? undefined : parse(text);
+    this.#remember(key, value ?? ABSENT);
+    return value;
+  }
+
+  /** Keeps `value` under `key`; written when `batch` commits, or now without one. */
+  async write<T>(
+    key: string,
+    value: T,
+    serialize: (value: T) => string,
+    batch: Batch | undefined,
+  ): Promise<void> {
+    await this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), batch);
+  }
+
+  async remove(key: string, batch: Batch | undefined): Promise<void> {
+    await this.#put(key, ABSENT, () => ({ key, value: undefined }), batch);
+  }
+
+  /** Forgets every kept record: the next reads come from storage (written other than through here). */
+  forget(): void {
+    this.#objects.clear();
+  }
+
+  /** Keys under `prefix` as storage holds them (writes of a running unit not included). */
+  list(prefix: string): Promise<string[]> {
+    return this.#storage.list(prefix);
+  }
+
+  /**
+   * Runs `work` as one unit: units run one at a time, and the writes `work` makes with the
+   * batch it is given are committed together after it resolves and before its result is
+   * returned.
+   */
+  unit<T>(work: (batch: Batch) => Promise<T>): Promise<T> {
+    const run = this.#chain.then(() => this.#run(work));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #run<T>(work: (batch: Batch) => Promise<T>): Promise<T> {
+    const batch: Batch = new Map();
+    this.#running = batch;
+    try {
+      const result = await work(batch);
+      await this.#commit(batch);
+      return result;
+    } catch (err) {
+      // What the unit changed is forgotten, so the next read sees storage's state again.
+      for (const key of batch.keys()) this.#objects.delete(key);
+      throw err;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #put(
+    key: string,
+    value: unknown,
+    write: () => StorageWrite,
+    batch: Batch | undefined,
+  ): Promise<void> {
+    this.#remember(key, value);
+    if (batch) {
+      batch.set(key, write);
+      return;
+    }
+    try {
+      await this.#commit(new Map([[key, write]]));
+    } catch (err) {
+      this.#objects.delete(key);
+      throw err;
+    }
+  }
+
+  async #commit(batch: Batch): Promise<void> {
+    if (batch.size === 0) return;
+    const writes = [...batch.values()].map((write) => write());
+    if (this.#storage.batch) {
+      await this.#storage.batch(writes);
+      return;
+    }
+    for (const w of writes) {
+      if (w.value === undefined) await this.#storage.delete(w.key);
+      else await this.#storage.set(w.key, w.value, { secret: w.secret === true });
+    }
+  }
+
+  #remember(key: string, value: unknown): void {
+    this.#objects.delete(key);
+    this.#objects.set(key, value);
+    if (this.#objects.size <= CAPACITY) return;
+    for (const old of this.#objects.keys()) {
+      if (this.#objects.size <= CAPACITY) break;
+      if (!this.#running?.has(old)) this.#objects.delete(old);
+    }
+  }
+}
+
+/** JSON text of a stored record, refused clearly when corrupt. */
+export function parseJson<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (cause) {
+    throw new SwitchboardError('storage-failed', 'a stored record is not valid JSON', { cause });
+  }
+}

@@ -1,0 +1,176 @@
+// Stores keep records in memory and write one message's changes together before the message's
+// result is returned. The guarantee under test: if the process dies (or storage fails) between
+// decrypting and writing, storage still holds the state from before, so the same ciphertext
+// decrypts on the next start (nothing lost), and once written a message is never decrypted
+// again (nothing shown twice).
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KeyValueStorage, PreKeyBundleInput, StorageWrite } from '../../src/index.js';
+import {
+  MemoryStorage,
+  SignalSessions,
+  SwitchboardError,
+  createProtocolStores,
+  fromBase64,
+  fromUtf8,
+  generateRegistrationKeys,
+  utf8,
+} from '../../src/index.js';
+import { FileStorage } from '../../src/node/index.js';
+
+const ALICE = { name: '+15550100', deviceId: 1 };
+const BOB = { name: '+15550111', deviceId: 1 };
+
+/** Storage whose writes fail while `failing` is set, as a full disk or a crash would. */
+class FailingStorage implements KeyValueStorage {
+  failing = false;
+  batches = 0;
+  constructor(readonly inner: KeyValueStorage) {}
+  get(key: string): Promise<string | undefined> {
+    return this.inner.get(key);
+  }
+  async set(key: string, value: string): Promise<void> {
+    if (this.failing) throw new SwitchboardError('storage-failed', 'disk gone');
+    await this.inner.set(key, value);
+  }
+  async delete(key: string): Promise<void> {
+    if (this.failing) throw new SwitchboardError('storage-failed', 'disk gone');
+    await this.inner.delete(key);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
+  }
+  async batch(writes: readonly StorageWrite[]): Promise<void> {
+    if (this.failing) throw new SwitchboardError('storage-failed', 'disk gone');
+    this.batches += 1;
+    await this.inner.batch!(writes);
+  }
+}
+
+async function bobsBundle(storage: KeyValueStorage): Promise<PreKeyBundleInput> {
+  const upload = await generateRegistrationKeys(createProtocolStores(storage), {
+    oneTimePreKeyCount: 2,
+  });
+  const otk = upload.oneTimePreKeys[0]!;
+  return {
+    registrationId: upload.registrationId,
+    deviceId: upload.deviceId,
+    identityKey: fromBase64(upload.identityKey)!,
+    signedPreKey: {
+      keyId: upload.signedPreKey.keyId,
+      publicKey: fromBase64(upload.signedPreKey.publicKey)!,
+      signature: fromBase64(upload.signedPreKey.signature)!,
+    },
+    kyberPreKey: {
+      keyId: upload.kyberLastResortPreKey.keyId,
+      publicKey: fromBase64(upload.kyberLastResortPreKey.publicKey)!,
+      signature: fromBase64(upload.kyberLastResortPreKey.signature)!,
+    },
+    preKey: { keyId: otk.keyId, publicKey: fromBase64(otk.publicKey)! },
+  };
+}
+
+/** Alice's session with Bob and her first two messages to him. */
+async function aliceWrites(bobStorage: KeyValueStorage) {
+  const aliceStores = createProtocolStores(new MemoryStorage());
+  await generateRegistrationKeys(aliceStores, { oneTimePreKeyCount: 1 });
+  const alice = new SignalSessions(aliceStores, ALICE);
+  await alice.establish(BOB, await bobsBundle(bobStorage));
+  return [await alice.encrypt(BOB, utf8('first')), await alice.encrypt(BOB, utf8('second'))];
+}
+
+describe('one unit of store writes per message', () => {
+  const cases = [
+    ['the session start', 'the same process'],
+    ['the session start', 'a restarted process'],
+    ['a later message', 'the same process'],
+    ['a later message', 'a restarted process'],
+  ] as const;
+  it.each(cases)(
+    'storage failing between decrypt and write of %s: %s decrypts it again, once',
+    async (which, retry) => {
+      const disk = new MemoryStorage();
+      const [first, second] = await aliceWrites(disk);
+      const storage = new FailingStorage(disk);
+      const bob = new SignalSessions(createProtocolStores(storage), BOB);
+      const later = which === 'a later message';
+      if (later) expect(fromUtf8(await bob.decrypt(ALICE, first!))).toBe('first');
+      const target = later ? second! : first!;
+      const before = storage.batches;
+      storage.failing = true;
+      await expect(bob.decrypt(ALICE, target)).rejects.toMatchObject({ code: 'storage-failed' });
+      expect(storage.batches).toBe(before); // nothing of the failed message reached storage
+      storage.failing = false;
+      const retrying =
+        retry === 'the same process' ? bob : new SignalSessions(createProtocolStores(disk), BOB);
+      expect(fromUtf8(await retrying.decrypt(ALICE, target))).toBe(later ? 'second' : 'first');
+      await expect(retrying.decrypt(ALICE, target)).rejects.toMatchObject({
+        code: 'replayed-message',
+      });
+      const restarted = new SignalSessions(createProtocolStores(disk), BOB);
+      await expect(restarted.decrypt(ALICE, target)).rejects.toMatchObject({
+        code: 'replayed-message',
+      });
+    },
+  );
+
+  it('writes each decrypted message in one batch', async () => {
+    const disk = new MemoryStorage();
+    const [first, second] = await aliceWrites(disk);
+    const storage = new FailingStorage(disk);
+    const bob = new SignalSessions(createProtocolStores(storage), BOB);
+    await bob.decrypt(ALICE, first!);
+    await bob.decrypt(ALICE, second!);
+    expect(storage.batches).toBe(2);
+  });
+});
+
+describe('FileStorage batches', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sb-batch-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes and deletes a batch together and leaves no journal behind', async () => {
+    const storage = new FileStorage(dir);
+    await storage.set('session/a', '"old"');
+    await storage.batch([
+      { key: 'session/b', value: '"new"', secret: true },
+      { key: 'session/a', value: undefined },
+    ]);
+    expect(await storage.get('session/a')).toBeUndefined();
+    expect(await storage.get('session/b')).toBe('"new"');
+    expect((await readdir(dir)).sort()).toEqual(['session%2Fb.json']);
+  });
+
+  it('applies a committed journal found at start (the process died while applying it)', async () => {
+    const first = new FileStorage(dir);
+    await first.set('prekey/1', '"x"');
+    const journal: StorageWrite[] = [
+      { key: 'session/a', value: '"after"' },
+      { key: 'prekey/1', value: undefined },
+    ];
+    await writeFile(join(dir, 'batch.journal'), JSON.stringify(journal));
+    await writeFile(join(dir, 'batch.journal.tmp'), '[{"key":"session/z","value":"torn"'); // uncommitted
+    const restarted = new FileStorage(dir);
+    expect(await restarted.get('session/a')).toBe('"after"');
+    expect(await restarted.get('prekey/1')).toBeUndefined();
+    expect(await restarted.get('session/z')).toBeUndefined();
+    expect(await readdir(dir)).toEqual(['session%2Fa.json']);
+  });
+
+  it('refuses a batch with a bad key before writing any of it', async () => {
+    const storage = new FileStorage(dir);
+    await expect(
+      storage.batch([
+        { key: 'session/ok', value: '"1"' },
+        { key: '../escape', value: '"2"' },
+      ]),
+    ).rejects.toMatchObject({ code: 'storage-failed' });
+    expect(await storage.get('session/ok')).toBeUndefined();
+  });
+});
