@@ -3,7 +3,7 @@ import express from 'express';
 import type { Application } from 'express';
 import type { Database } from '@switchboard/db';
 import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
-import { listenHttp } from '@switchboard/service-kit';
+import { listenHttp, listenMetrics, withSecurityHeaders } from '@switchboard/service-kit';
 import { BridgeCore } from './core.js';
 import type { NetworkConnector } from './core.js';
 import type { BridgeConfig } from './config.js';
@@ -50,6 +50,7 @@ export class SwitchboardBridge {
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #http: RunningHttpServer | undefined;
+  #metricsHttp: RunningHttpServer | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(config: BridgeConfig, store: BridgeStore, deps: BridgeDeps) {
@@ -98,9 +99,18 @@ export class SwitchboardBridge {
   /** Connects every network and starts delivering what earlier runs left pending. */
   async start(): Promise<void> {
     this.#http = await listenHttp(
-      createServer(this.#httpApp()),
+      createServer(withSecurityHeaders(this.#httpApp())),
       this.#config.http.host,
       this.#config.http.port,
+    );
+    const { http } = this.#config;
+    const at = this.#config.metrics ?? { host: '127.0.0.1', port: http.port === 0 ? 0 : 9001 };
+    const source = {
+      contentType: this.metrics.registry.contentType,
+      metrics: () => this.metrics.render(),
+    };
+    this.#metricsHttp = await listenMetrics(source, at.host, at.port, (err) =>
+      this.#logger.warn({ err }, 'metrics could not be collected'),
     );
     await Promise.all([this.xmpp?.start(), this.sip?.start(), this.matrix?.start()]);
     let lastPrune = 0;
@@ -125,19 +135,26 @@ export class SwitchboardBridge {
       if (this.#timer) clearInterval(this.#timer);
       await this.core.stop();
       await this.#http?.close(2000);
+      await this.#metricsHttp?.close(2000);
       await Promise.all([this.xmpp?.stop(), this.sip?.stop(), this.matrix?.stop()]);
     })());
   }
 
-  /** Where the application-service endpoint, `/health` and `/metrics` listen. */
+  /** Where the application-service endpoint and `/health` listen. */
   get httpUrl(): string {
     if (!this.#http) throw new Error('bridge not started');
     return this.#http.url;
   }
 
+  /** `http://host:port/metrics` (Prometheus), a listener of its own. */
+  get metricsUrl(): string {
+    if (!this.#metricsHttp) throw new Error('bridge not started');
+    return `${this.#metricsHttp.url}/metrics`;
+  }
+
   /**
    * One HTTP app: the Application Service API when Matrix is configured, plus `/health`
-   * (200 when every network is connected, 503 otherwise) and `/metrics` (Prometheus).
+   * (200 when every network is connected, 503 otherwise); every response `nosniff`.
    */
   #httpApp(): Application {
     const app = this.matrix?.expressApp ?? express();
@@ -149,12 +166,6 @@ export class SwitchboardBridge {
     };
     if (this.matrix) this.matrix.onHealth(health);
     else app.get('/health', (_req, res) => health(res));
-    app.get('/metrics', (_req, res) => {
-      this.metrics.render().then(
-        (text) => res.type(this.metrics.registry.contentType).send(text),
-        () => res.status(500).end(),
-      );
-    });
     return app;
   }
 

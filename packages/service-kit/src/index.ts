@@ -20,6 +20,7 @@ export {
   pageContentSecurityPolicy,
   pageSecurityHeaders,
   securityHeaders,
+  withSecurityHeaders,
 } from './security-headers.js';
 export type { MetricsAddress, MetricsSource } from './metrics-server.js';
 export { listenMetrics, metricsAddress } from './metrics-server.js';

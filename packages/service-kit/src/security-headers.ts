@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import type { RequestHandler } from 'express';
 
 /**
@@ -70,5 +71,21 @@ export function pageSecurityHeaders(policy: PagePolicy = {}): RequestHandler {
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('Content-Security-Policy', csp);
     next();
+  };
+}
+
+/**
+ * {@link securityHeaders} for a whole server, set before `listener` runs: for apps whose routes
+ * were registered by a library before a middleware of ours could be (matrix-appservice).
+ *
+ * @example
+ * createServer(withSecurityHeaders(appService.expressApp));
+ */
+export function withSecurityHeaders(listener: RequestListener): RequestListener {
+  return (req, res) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Content-Security-Policy', API_CONTENT_SECURITY_POLICY);
+    listener(req, res);
   };
 }

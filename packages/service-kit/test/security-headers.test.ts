@@ -7,6 +7,7 @@ import {
   pageContentSecurityPolicy,
   pageSecurityHeaders,
   securityHeaders,
+  withSecurityHeaders,
 } from '../src/index.js';
 
 describe('security headers', () => {
@@ -46,5 +47,18 @@ describe('security headers', () => {
     const hash = createHash('sha256').update('run()').digest('base64');
     expect(csp).toContain(`script-src 'self' 'sha256-${hash}';`);
     expect(pageContentSecurityPolicy()).toContain("style-src 'self';");
+  });
+
+  it('sets the headers for a whole server, whatever the app registered first', async () => {
+    const app = express();
+    app.get('/early', (_req, res) => void res.json({}));
+    const running = await listenHttp(createServer(withSecurityHeaders(app)), '127.0.0.1', 0);
+    try {
+      const res = await fetch(`${running.url}/early`);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-security-policy')).toBe(API_CONTENT_SECURITY_POLICY);
+    } finally {
+      await running.close();
+    }
   });
 });
