@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import express from 'express';
-import type { Application } from 'express';
+import type { Application, ErrorRequestHandler } from 'express';
 import type { Database } from '@switchboard/db';
 import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
 import { listenHttp, listenMetrics, withSecurityHeaders } from '@switchboard/service-kit';
@@ -26,6 +26,32 @@ export interface BridgeDeps {
   readonly resolver: Resolver;
   readonly logger: Logger;
   readonly now?: () => number;
+}
+
+/**
+ * The last handler of the HTTP app. matrix-appservice parses JSON bodies before any route (and
+ * before the token check), and express's own handler would answer a body that is not JSON with
+ * an HTML page holding the stack trace and print it: anyone reaching the port could. Answered
+ * instead as the Application Service API answers errors (`errcode`, `error`), without detail.
+ */
+function httpErrors(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const e = err as { type?: unknown; status?: unknown } | null;
+    if (e?.type === 'entity.parse.failed') {
+      res.status(400).json({ errcode: 'M_NOT_JSON', error: 'the body is not valid JSON' });
+    } else if (e?.type === 'entity.too.large') {
+      res.status(413).json({ errcode: 'M_TOO_LARGE', error: 'the body is too large' });
+    } else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ errcode: 'M_UNKNOWN', error: 'the request could not be read' });
+    } else {
+      logger.error({ err }, 'HTTP request failed');
+      res.status(500).json({ errcode: 'M_UNKNOWN', error: 'internal error' });
+    }
+  };
 }
 
 /** Health as the `/health` endpoint reports it. */
@@ -166,6 +192,7 @@ export class SwitchboardBridge {
     };
     if (this.matrix) this.matrix.onHealth(health);
     else app.get('/health', (_req, res) => health(res));
+    app.use(httpErrors(this.#logger));
     return app;
   }
 
