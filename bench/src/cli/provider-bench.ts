@@ -103,11 +103,154 @@ async function alternate(
   };
 }
 
+/** Measures one dialect: the provider and both bare baselines, each operation a row. */
+async function runDialect(
+  dialect: DialectName,
+  args: Args,
+  work: string,
+  pin: boolean,
+): Promise<Row[]> {
+  const serverCpu = pin ? 0 : undefined;
+  const rows: Row[] = [];
+  let provider: { peer: RunningPeer; fixture: HttpFixture } | undefined;
+  const baselines: Partial<Record<'bare' | 'plain', RunningPeer>> = {};
+  const bundleRow: Row = { dialect, operation: 'bundle fetch' };
+  const rateRow: Row = { dialect, operation: `bundle fetch at ${args.rate}/s` };
+  const registerRow: Row = { dialect, operation: 'registration' };
+  let warmupFetches = 0;
+  rows.push(bundleRow, rateRow, registerRow);
+  try {
+    const pPort = await freePort();
+    console.log(
+      `\n[${dialect}] starting the provider API and registering ${args.accounts} accounts, ${args.registrations} verified sessions...`,
+    );
+    provider = await startHttpChild(
+      `provider-${dialect}`,
+      join(work, `provider-${dialect}`),
+      [
+        'provider',
+        dialect,
+        String(pPort),
+        join(work, `provider-${dialect}`),
+        String(args.accounts),
+        String(args.registrations),
+        String(args.prekeys),
+      ],
+      pPort,
+      serverCpu,
+    );
+    // The same bare app twice: served like the provider (expressServer) and by createServer.
+    const urls: Record<Server, string> = {
+      provider: `http://127.0.0.1:${pPort}`,
+      bare: '',
+      plain: '',
+    };
+    for (const [name, served] of [
+      ['bare', 'express-server'],
+      ['plain', 'create-server'],
+    ] as const) {
+      const port = await freePort();
+      const dir = join(work, `${name}-${dialect}`);
+      const args4 = [String(port), dir, String(provider.fixture.bundleBytes), served];
+      baselines[name] = (
+        await startHttpChild(`${name}-${dialect}`, dir, ['bare', ...args4], port, serverCpu)
+      ).peer;
+      urls[name] = `http://127.0.0.1:${port}`;
+    }
+    const peers: Record<Server, RunningPeer> = {
+      provider: provider.peer,
+      bare: baselines.bare as RunningPeer,
+      plain: baselines.plain as RunningPeer,
+    };
+    const prefix = (s: Server): string => (s === 'provider' ? '/v1/keys/bundles/' : '/bundle/');
+    const targets = provider.fixture.bundleTargets;
+
+    // All fetch the same target ids in the same order over as many connections.
+    const bundle = (s: Server, overallRate?: number) => (): Promise<HttpLoadRun> =>
+      runHttpLoadSamples({
+        url: urls[s],
+        serverPid: peers[s].pid,
+        connections: args.connections,
+        seconds: args.seconds / args.rounds,
+        // The paced generator waits for due times busily, on a core of its own only.
+        ...(overallRate !== undefined ? { overallRate, spinMs: pin ? 2 : 0 } : {}),
+        method: 'GET',
+        request: (i) => ({ path: `${prefix(s)}${targets[i % targets.length] ?? 'x'}` }),
+      });
+    const each = (overallRate?: number): Record<Server, () => Promise<HttpLoadRun>> => ({
+      provider: bundle('provider', overallRate),
+      bare: bundle('bare', overallRate),
+      plain: bundle('plain', overallRate),
+    });
+    Object.assign(bundleRow, await alternate(args.rounds, each()));
+    console.log(
+      `[${dialect}] bundle fetch: provider ${bundleRow.provider?.rps}/s, bare (expressServer) ${bundleRow.bare?.rps}/s, plain (createServer) ${bundleRow.plain?.rps}/s`,
+    );
+    // Unmeasured: warms the paced generator's own code and every server at the rate.
+    for (const s of SERVERS) {
+      await runPacedLoad(
+        {
+          url: urls[s],
+          connections: args.connections,
+          seconds: 1,
+          spinMs: pin ? 2 : 0,
+          method: 'GET',
+          request: (i) => ({ path: `${prefix(s)}${targets[i % targets.length] ?? 'x'}` }),
+        },
+        args.rate,
+      );
+    }
+    warmupFetches += args.rate;
+    Object.assign(rateRow, await alternate(args.rounds, each(args.rate)));
+    console.log(
+      `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${rateRow.provider?.p99Ms} ms, bare ${rateRow.bare?.p99Ms} ms, plain ${rateRow.plain?.p99Ms} ms (generator late by p99 ${rateRow.provider?.sendLagP99Ms} / ${rateRow.bare?.sendLagP99Ms} / ${rateRow.plain?.sendLagP99Ms} ms)`,
+    );
+    // Every fetch should have consumed a one-time prekey of each kind (the fixture's own too).
+    const fetched = 1 + warmupFetches + (bundleRow.provider?.ok ?? 0) + (rateRow.provider?.ok ?? 0);
+    if (fetched > provider.fixture.oneTimePreKeysPerKind) {
+      const note = `one-time prekeys ran out (${fetched} fetches, ${provider.fixture.oneTimePreKeysPerKind} keys): raise --prekeys or --accounts`;
+      bundleRow.error = rateRow.error = note;
+      console.log(`[${dialect}] ${note}`);
+    }
+
+    // After the latency runs, so that the generator's heap is small while it measures.
+    console.log(
+      `[${dialect}] generating ${args.registrations} registration bodies (libsignal keys)...`,
+    );
+    const bodies = provider.fixture.sessions.map((s) => JSON.stringify(registrationBody(s, 5)));
+    const register = (s: Server): Promise<HttpLoadResult> =>
+      runHttpLoad({
+        url: urls[s],
+        serverPid: peers[s].pid,
+        connections: args.connections,
+        amount: bodies.length,
+        method: 'POST',
+        request: (i) => ({
+          path: s === 'provider' ? '/v1/accounts' : '/register',
+          body: bodies[i % bodies.length] ?? '{}',
+        }),
+      });
+    registerRow.bare = await register('bare');
+    registerRow.plain = await register('plain');
+    registerRow.provider = await register('provider');
+    console.log(
+      `[${dialect}] registration: provider ${registerRow.provider.rps}/s (${registerRow.provider.non2xx} non-2xx), bare ${registerRow.bare.rps}/s, plain ${registerRow.plain.rps}/s`,
+    );
+  } catch (err) {
+    bundleRow.error = rateRow.error = registerRow.error = (err as Error).message;
+    console.log(`[${dialect}] FAILED: ${bundleRow.error}`);
+  } finally {
+    await provider?.peer.stop();
+    await baselines.bare?.stop();
+    await baselines.plain?.stop();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const pin = canPin();
   if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
-  const serverCpu = pin ? 0 : undefined;
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-provider-'));
   const started = new Date();
   const load0 = loadavg();
@@ -121,141 +264,7 @@ async function main(): Promise<void> {
   );
 
   const rows: Row[] = [];
-  for (const dialect of args.dialects) {
-    let provider: { peer: RunningPeer; fixture: HttpFixture } | undefined;
-    const baselines: Partial<Record<'bare' | 'plain', RunningPeer>> = {};
-    const bundleRow: Row = { dialect, operation: 'bundle fetch' };
-    const rateRow: Row = { dialect, operation: `bundle fetch at ${args.rate}/s` };
-    const registerRow: Row = { dialect, operation: 'registration' };
-    let warmupFetches = 0;
-    rows.push(bundleRow, rateRow, registerRow);
-    try {
-      const pPort = await freePort();
-      console.log(
-        `\n[${dialect}] starting the provider API and registering ${args.accounts} accounts, ${args.registrations} verified sessions...`,
-      );
-      provider = await startHttpChild(
-        `provider-${dialect}`,
-        join(work, `provider-${dialect}`),
-        [
-          'provider',
-          dialect,
-          String(pPort),
-          join(work, `provider-${dialect}`),
-          String(args.accounts),
-          String(args.registrations),
-          String(args.prekeys),
-        ],
-        pPort,
-        serverCpu,
-      );
-      // The same bare app twice: served like the provider (expressServer) and by createServer.
-      const urls: Record<Server, string> = {
-        provider: `http://127.0.0.1:${pPort}`,
-        bare: '',
-        plain: '',
-      };
-      for (const [name, served] of [
-        ['bare', 'express-server'],
-        ['plain', 'create-server'],
-      ] as const) {
-        const port = await freePort();
-        const dir = join(work, `${name}-${dialect}`);
-        const args4 = [String(port), dir, String(provider.fixture.bundleBytes), served];
-        baselines[name] = (
-          await startHttpChild(`${name}-${dialect}`, dir, ['bare', ...args4], port, serverCpu)
-        ).peer;
-        urls[name] = `http://127.0.0.1:${port}`;
-      }
-      const peers: Record<Server, RunningPeer> = {
-        provider: provider.peer,
-        bare: baselines.bare as RunningPeer,
-        plain: baselines.plain as RunningPeer,
-      };
-      const prefix = (s: Server): string => (s === 'provider' ? '/v1/keys/bundles/' : '/bundle/');
-      const targets = provider.fixture.bundleTargets;
-
-      // All fetch the same target ids in the same order over as many connections.
-      const bundle = (s: Server, overallRate?: number) => (): Promise<HttpLoadRun> =>
-        runHttpLoadSamples({
-          url: urls[s],
-          serverPid: peers[s].pid,
-          connections: args.connections,
-          seconds: args.seconds / args.rounds,
-          // The paced generator waits for due times busily, on a core of its own only.
-          ...(overallRate !== undefined ? { overallRate, spinMs: pin ? 2 : 0 } : {}),
-          method: 'GET',
-          request: (i) => ({ path: `${prefix(s)}${targets[i % targets.length] ?? 'x'}` }),
-        });
-      const each = (overallRate?: number): Record<Server, () => Promise<HttpLoadRun>> => ({
-        provider: bundle('provider', overallRate),
-        bare: bundle('bare', overallRate),
-        plain: bundle('plain', overallRate),
-      });
-      Object.assign(bundleRow, await alternate(args.rounds, each()));
-      console.log(
-        `[${dialect}] bundle fetch: provider ${bundleRow.provider?.rps}/s, bare (expressServer) ${bundleRow.bare?.rps}/s, plain (createServer) ${bundleRow.plain?.rps}/s`,
-      );
-      // Unmeasured: warms the paced generator's own code and every server at the rate.
-      for (const s of SERVERS) {
-        await runPacedLoad(
-          {
-            url: urls[s],
-            connections: args.connections,
-            seconds: 1,
-            spinMs: pin ? 2 : 0,
-            method: 'GET',
-            request: (i) => ({ path: `${prefix(s)}${targets[i % targets.length] ?? 'x'}` }),
-          },
-          args.rate,
-        );
-      }
-      warmupFetches += args.rate;
-      Object.assign(rateRow, await alternate(args.rounds, each(args.rate)));
-      console.log(
-        `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${rateRow.provider?.p99Ms} ms, bare ${rateRow.bare?.p99Ms} ms, plain ${rateRow.plain?.p99Ms} ms (generator late by p99 ${rateRow.provider?.sendLagP99Ms} / ${rateRow.bare?.sendLagP99Ms} / ${rateRow.plain?.sendLagP99Ms} ms)`,
-      );
-      // Every fetch should have consumed a one-time prekey of each kind (the fixture's own too).
-      const fetched =
-        1 + warmupFetches + (bundleRow.provider?.ok ?? 0) + (rateRow.provider?.ok ?? 0);
-      if (fetched > provider.fixture.oneTimePreKeysPerKind) {
-        const note = `one-time prekeys ran out (${fetched} fetches, ${provider.fixture.oneTimePreKeysPerKind} keys): raise --prekeys or --accounts`;
-        bundleRow.error = rateRow.error = note;
-        console.log(`[${dialect}] ${note}`);
-      }
-
-      // After the latency runs, so that the generator's heap is small while it measures.
-      console.log(
-        `[${dialect}] generating ${args.registrations} registration bodies (libsignal keys)...`,
-      );
-      const bodies = provider.fixture.sessions.map((s) => JSON.stringify(registrationBody(s, 5)));
-      const register = (s: Server): Promise<HttpLoadResult> =>
-        runHttpLoad({
-          url: urls[s],
-          serverPid: peers[s].pid,
-          connections: args.connections,
-          amount: bodies.length,
-          method: 'POST',
-          request: (i) => ({
-            path: s === 'provider' ? '/v1/accounts' : '/register',
-            body: bodies[i % bodies.length] ?? '{}',
-          }),
-        });
-      registerRow.bare = await register('bare');
-      registerRow.plain = await register('plain');
-      registerRow.provider = await register('provider');
-      console.log(
-        `[${dialect}] registration: provider ${registerRow.provider.rps}/s (${registerRow.provider.non2xx} non-2xx), bare ${registerRow.bare.rps}/s, plain ${registerRow.plain.rps}/s`,
-      );
-    } catch (err) {
-      bundleRow.error = rateRow.error = registerRow.error = (err as Error).message;
-      console.log(`[${dialect}] FAILED: ${bundleRow.error}`);
-    } finally {
-      await provider?.peer.stop();
-      await baselines.bare?.stop();
-      await baselines.plain?.stop();
-    }
-  }
+  for (const dialect of args.dialects) rows.push(...(await runDialect(dialect, args, work, pin)));
 
   const [header, ...body] = providerTable(rows);
   const goals = providerGoalLines(rows, args.rate);
