@@ -7,13 +7,7 @@ export { expressServer, listenHttp } from './http-server.js';
 export type { RunningService, ServiceContext } from './service.js';
 export type { PrefixLengths } from './client-prefix.js';
 export { clientPrefix } from './client-prefix.js';
-export {
-  JsonDepthError,
-  MAX_JSON_DEPTH,
-  jsonTextTooDeep,
-  jsonValueTooDeep,
-  parseJsonBody,
-} from './json-depth.js';
+export { JsonDepthError, MAX_JSON_DEPTH, jsonTextTooDeep, parseJsonBody } from './json-depth.js';
 export type { PagePolicy } from './security-headers.js';
 export {
   API_CONTENT_SECURITY_POLICY,

@@ -57,19 +57,3 @@ export function parseJsonBody(text: string, maxDepth: number = MAX_JSON_DEPTH): 
   if (jsonTextTooDeep(text, maxDepth)) throw new JsonDepthError(maxDepth);
   return JSON.parse(text) as unknown;
 }
-
-/**
- * True when an already parsed value nests deeper than `maxDepth` (objects and arrays count one
- * level each). Iterative, so it cannot overflow the stack itself; for bodies another library
- * parsed before we saw the text.
- */
-export function jsonValueTooDeep(value: unknown, maxDepth: number = MAX_JSON_DEPTH): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const [v, depth] = item;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth + 1 > maxDepth) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
