@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import express from 'express';
-import type { Application } from 'express';
+import type { Application, ErrorRequestHandler } from 'express';
 import type { Database } from '@switchboard/db';
 import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
-import { listenHttp } from '@switchboard/service-kit';
+import { listenHttp, listenMetrics, withSecurityHeaders } from '@switchboard/service-kit';
 import { BridgeCore } from './core.js';
 import type { NetworkConnector } from './core.js';
 import type { BridgeConfig } from './config.js';
@@ -28,6 +28,32 @@ export interface BridgeDeps {
   readonly now?: () => number;
 }
 
+/**
+ * The last handler of the HTTP app. matrix-appservice parses JSON bodies before any route (and
+ * before the token check), and express's own handler would answer a body that is not JSON with
+ * an HTML page holding the stack trace and print it: anyone reaching the port could. Answered
+ * instead as the Application Service API answers errors (`errcode`, `error`), without detail.
+ */
+function httpErrors(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const e = err as { type?: unknown; status?: unknown } | null;
+    if (e?.type === 'entity.parse.failed') {
+      res.status(400).json({ errcode: 'M_NOT_JSON', error: 'the body is not valid JSON' });
+    } else if (e?.type === 'entity.too.large') {
+      res.status(413).json({ errcode: 'M_TOO_LARGE', error: 'the body is too large' });
+    } else if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ errcode: 'M_UNKNOWN', error: 'the request could not be read' });
+    } else {
+      logger.error({ err }, 'HTTP request failed');
+      res.status(500).json({ errcode: 'M_UNKNOWN', error: 'internal error' });
+    }
+  };
+}
+
 /** Health as the `/health` endpoint reports it. */
 export interface BridgeHealth {
   readonly ok: boolean;
@@ -50,6 +76,7 @@ export class SwitchboardBridge {
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #http: RunningHttpServer | undefined;
+  #metricsHttp: RunningHttpServer | undefined;
   #stopped: Promise<void> | undefined;
 
   private constructor(config: BridgeConfig, store: BridgeStore, deps: BridgeDeps) {
@@ -98,9 +125,18 @@ export class SwitchboardBridge {
   /** Connects every network and starts delivering what earlier runs left pending. */
   async start(): Promise<void> {
     this.#http = await listenHttp(
-      createServer(this.#httpApp()),
+      createServer(withSecurityHeaders(this.#httpApp())),
       this.#config.http.host,
       this.#config.http.port,
+    );
+    const { http } = this.#config;
+    const at = this.#config.metrics ?? { host: '127.0.0.1', port: http.port === 0 ? 0 : 9001 };
+    const source = {
+      contentType: this.metrics.registry.contentType,
+      metrics: () => this.metrics.render(),
+    };
+    this.#metricsHttp = await listenMetrics(source, at.host, at.port, (err) =>
+      this.#logger.warn({ err }, 'metrics could not be collected'),
     );
     await Promise.all([this.xmpp?.start(), this.sip?.start(), this.matrix?.start()]);
     let lastPrune = 0;
@@ -125,19 +161,26 @@ export class SwitchboardBridge {
       if (this.#timer) clearInterval(this.#timer);
       await this.core.stop();
       await this.#http?.close(2000);
+      await this.#metricsHttp?.close(2000);
       await Promise.all([this.xmpp?.stop(), this.sip?.stop(), this.matrix?.stop()]);
     })());
   }
 
-  /** Where the application-service endpoint, `/health` and `/metrics` listen. */
+  /** Where the application-service endpoint and `/health` listen. */
   get httpUrl(): string {
     if (!this.#http) throw new Error('bridge not started');
     return this.#http.url;
   }
 
+  /** `http://host:port/metrics` (Prometheus), a listener of its own. */
+  get metricsUrl(): string {
+    if (!this.#metricsHttp) throw new Error('bridge not started');
+    return `${this.#metricsHttp.url}/metrics`;
+  }
+
   /**
    * One HTTP app: the Application Service API when Matrix is configured, plus `/health`
-   * (200 when every network is connected, 503 otherwise) and `/metrics` (Prometheus).
+   * (200 when every network is connected, 503 otherwise); every response `nosniff`.
    */
   #httpApp(): Application {
     const app = this.matrix?.expressApp ?? express();
@@ -149,12 +192,7 @@ export class SwitchboardBridge {
     };
     if (this.matrix) this.matrix.onHealth(health);
     else app.get('/health', (_req, res) => health(res));
-    app.get('/metrics', (_req, res) => {
-      this.metrics.render().then(
-        (text) => res.type(this.metrics.registry.contentType).send(text),
-        () => res.status(500).end(),
-      );
-    });
+    app.use(httpErrors(this.#logger));
     return app;
   }
 

@@ -17,8 +17,13 @@ export interface BridgeConfig {
   readonly rateLimit: { readonly capacity: number; readonly perSeconds: number };
   /** How often undelivered messages are retried (ms). */
   readonly retryIntervalMs: number;
-  /** Where the application-service endpoint, `/health` and `/metrics` listen. */
+  /** Where the application-service endpoint and `/health` listen. */
   readonly http: { readonly host: string; readonly port: number };
+  /**
+   * Where `GET /metrics` listens, apart from `http` (keep it off public networks). Default
+   * 127.0.0.1:9001, or any free port when `http.port` is 0.
+   */
+  readonly metrics?: { readonly host: string; readonly port: number };
   readonly xmpp?: XmppConfig;
   readonly sip?: SipConfig;
   readonly matrix?: MatrixConfig;
@@ -54,6 +59,16 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 9000 },
       },
       default: { host: '127.0.0.1', port: 9000 },
+    },
+    metrics: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+      },
     },
     xmpp: {
       type: 'object',

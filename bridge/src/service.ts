@@ -12,8 +12,8 @@ import { NO_DIRECTORY } from './routing.js';
  * Starts the bridge for `npm start`. The bridge runs only when configured: the environment
  * names a JSON config file in `SWITCHBOARD_BRIDGE_CONFIG` (the embedded default has none, so
  * this returns null). Its database defaults to `sqlite:<dataDir>/bridge.db`; its
- * application-service endpoint, `/health` and `/metrics` listen on 127.0.0.1:9000 unless the
- * config says otherwise.
+ * application-service endpoint and `/health` listen on 127.0.0.1:9000, `/metrics` on
+ * 127.0.0.1:9001 (`metrics` in the config), unless the config says otherwise.
  */
 export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
   const path = ctx.env['SWITCHBOARD_BRIDGE_CONFIG'];
@@ -32,7 +32,8 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     return {
       name: 'bridge',
       listening: [
-        `application service, /health, /metrics ${bridge.httpUrl}`,
+        `application service, /health ${bridge.httpUrl}`,
+        `metrics ${bridge.metricsUrl}`,
         `networks: ${networks.join(', ') || 'none'}${config.plaintextRelay ? ' (plaintext relay ON, marked end-to-bridge)' : ''}`,
       ],
       stop: () =>

@@ -43,7 +43,17 @@ describe('startService', () => {
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(503);
       expect(await health.json()).toEqual({ ok: false, networks: { xmpp: false }, pending: 0 });
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(health.headers.get('x-content-type-options')).toBe('nosniff');
+      // Metrics on a listener of their own (a free port, as http.port is 0), not on `http`.
+      const metricsUrl = /^metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(
+        service!.listening.join('\n'),
+      )?.[1];
+      expect(metricsUrl).toBeDefined();
+      expect(new URL(metricsUrl!).port).not.toBe(new URL(url!).port);
+      const open = await fetch(`${url}/metrics`);
+      expect(open.status).toBe(404);
+      expect(await open.text()).not.toContain('switchboard_bridge_messages_total');
+      const metrics = await (await fetch(metricsUrl!)).text();
       expect(metrics).toContain('switchboard_bridge_messages_total');
       expect(metrics).toContain('switchboard_bridge_network_up{network="xmpp"} 0');
     } finally {

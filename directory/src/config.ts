@@ -19,6 +19,9 @@ export interface DirectoryConfig {
   readonly dnsPort: number;
   readonly apiHost: string;
   readonly apiPort: number;
+  /** The `/metrics` listener (`DIRECTORY_METRICS_HOST`/`_PORT`, default 127.0.0.1:9053). */
+  readonly metricsHost: string;
+  readonly metricsPort: number;
   readonly nameServers: readonly string[];
   readonly secondaries: readonly NotifyTarget[];
   /** Explicit TSIG key; when absent one is created under the data directory. */
@@ -114,6 +117,7 @@ export function directoryConfigFromEnv(
       `DIRECTORY_SECONDARIES / DIRECTORY_TSIG_KEY: ${(err as Error).message}`,
     );
   }
+  const apiPort = port(env, 'DIRECTORY_API_PORT', 8053);
   const nameServers = list(env['DIRECTORY_NAMESERVERS']).map((n) =>
     (n.endsWith('.') ? n : `${n}.`).toLowerCase(),
   );
@@ -126,7 +130,10 @@ export function directoryConfigFromEnv(
     dnsHost: env['DIRECTORY_DNS_HOST'] ?? '127.0.0.1',
     dnsPort: port(env, 'DIRECTORY_DNS_PORT', 5300),
     apiHost: env['DIRECTORY_API_HOST'] ?? '127.0.0.1',
-    apiPort: port(env, 'DIRECTORY_API_PORT', 8053),
+    apiPort,
+    metricsHost: env['DIRECTORY_METRICS_HOST'] ?? '127.0.0.1',
+    // A directory on a free API port (tests) takes a free metrics port too.
+    metricsPort: port(env, 'DIRECTORY_METRICS_PORT', apiPort === 0 ? 0 : 9053),
     nameServers: nameServers.length > 0 ? nameServers : ['ns1.switchboard.test.'],
     secondaries,
     ...(tsigKey ? { tsigKey } : {}),

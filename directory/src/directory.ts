@@ -9,7 +9,7 @@ import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
 import type { Logger } from '@switchboard/service-kit';
-import { expressServer, listenHttp } from '@switchboard/service-kit';
+import { expressServer, listenHttp, listenMetrics } from '@switchboard/service-kit';
 import type { ZoneKeyMaterial } from './zone/keys.js';
 import { loadOrCreateZoneKey } from './zone/keys.js';
 import type { NotifyTarget } from './transfer/notify.js';
@@ -44,6 +44,9 @@ export interface DirectoryOptions {
   readonly dnsPort: number;
   readonly apiHost: string;
   readonly apiPort: number;
+  /** Where `GET /metrics` listens, apart from the publish API (default 127.0.0.1, any port). */
+  readonly metricsHost?: string;
+  readonly metricsPort?: number;
   readonly providers: ProviderKeyResolver;
   readonly logger: Logger;
   readonly nameServers?: readonly string[];
@@ -77,6 +80,8 @@ export interface DirectoryOptions {
 export interface RunningDirectory {
   readonly dns: RunningDnsServer;
   readonly apiUrl: string;
+  /** `http://host:port/metrics` of the metrics listener. */
+  readonly metricsUrl: string;
   readonly keys: ZoneKeyMaterial;
   readonly tsigKey: TsigKey;
   readonly zone: ZoneState;
@@ -252,13 +257,19 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
         options.replayCache ??
         new DatabaseReplayCache(database.db as Kysely<DirectoryTables>, { now }),
       logger: log,
-      metrics,
       now,
       warm: () => warmer.warm,
       ...options.apiLimits,
     });
     const http = await listenHttp(expressServer(app), options.apiHost, options.apiPort);
     cleanups.push(() => http.close());
+    const metricsHttp = await listenMetrics(
+      metrics,
+      options.metricsHost ?? '127.0.0.1',
+      options.metricsPort ?? 0,
+      (err) => log.error({ err }, 'metrics could not be collected'),
+    );
+    cleanups.push(() => metricsHttp.close());
 
     // Other replicas' writes (PostgreSQL) and export re-signing.
     const poll = setInterval(() => {
@@ -309,6 +320,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     return {
       dns,
       apiUrl: http.url,
+      metricsUrl: `${metricsHttp.url}/metrics`,
       keys,
       tsigKey,
       zone,

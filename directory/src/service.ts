@@ -15,6 +15,8 @@ import { TrustListProviderKeys } from './publish/trust-list-providers.js';
 /** The directory as a runnable part, with what later parts may want to know. */
 export interface DirectoryService extends RunningService {
   readonly publishUrl: string;
+  /** `http://host:port/metrics`: Prometheus metrics, on a listener of their own. */
+  readonly metricsUrl: string;
   readonly dnsAddress: { readonly host: string; readonly port: number };
   readonly apex: string;
   readonly dsRecord: string;
@@ -23,7 +25,7 @@ export interface DirectoryService extends RunningService {
 
 /**
  * Starts the directory for `npm start`: DNS on 127.0.0.1:5300 (UDP+TCP) and the publish API on
- * 127.0.0.1:8053 by default; creates the zone key and database under `<dataDir>/directory/` on
+ * 127.0.0.1:8053 by default (`/metrics` on 127.0.0.1:9053, `DIRECTORY_METRICS_HOST`/`_PORT`); creates the zone key and database under `<dataDir>/directory/` on
  * first run and prints where it listens and the DS record for the trust list.
  *
  * Providers are judged by the charter trust list: `SWITCHBOARD_TRUST_LIST` (a file) pinned by
@@ -70,6 +72,8 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     dnsPort: config.dnsPort,
     apiHost: config.apiHost,
     apiPort: config.apiPort,
+    metricsHost: config.metricsHost,
+    metricsPort: config.metricsPort,
     nameServers: config.nameServers,
     secondaries: config.secondaries,
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
@@ -126,8 +130,10 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
       `DNS udp+tcp ${dnsText} (zone ${config.apex}${directory.keys.created ? ', new key' : ''})`,
       `publish API ${directory.apiUrl}`,
       `DS ${directory.dsRecord.replace(/\s+/g, ' ')}`,
+      `metrics ${directory.metricsUrl}`,
     ],
     publishUrl: directory.apiUrl,
+    metricsUrl: directory.metricsUrl,
     dnsAddress: { host, port },
     apex: config.apex,
     dsRecord: directory.dsRecord,

@@ -299,7 +299,7 @@ describe.each(ALL_DIALECTS)('publish API on %s', (dialect: DialectName) => {
     expect(res.headers.get('ratelimit')).toMatch(/^"per-address";r=\d+, "public";r=\d+$/);
     const health = await fetch(`${t.dir.apiUrl}/healthz`);
     expect(await health.json()).toMatchObject({ status: 'ok', serial: t.dir.zone.snapshot.serial });
-    const metrics = await (await fetch(`${t.dir.apiUrl}/metrics`)).text();
+    const metrics = await (await fetch(t.dir.metricsUrl)).text();
     expect(metrics).toMatch(/^directory_zone_serial \d+$/m);
     const missing = await fetch(`${t.dir.apiUrl}/v1/nothing`);
     expect(missing.status).toBe(404);

@@ -35,6 +35,9 @@ describe('startService (embedded stack)', () => {
       expect(first.listening[2]).toMatch(
         /^DS e164\.switchboard\.test\. 3600 IN DS \d+ 13 2 [0-9A-F]{64}$/,
       );
+      // DIRECTORY_API_PORT 0: the metrics listener takes a free port too.
+      expect(first.listening[3]).toBe(`metrics ${first.metricsUrl}`);
+      expect(await (await fetch(first.metricsUrl)).text()).toMatch(/^directory_zone_serial /m);
       firstDs = first.dsRecord;
       const keyFile = await stat(join(dataDir, 'directory', 'keys', 'zone-alg13.pem'));
       expect(keyFile.mode & 0o777).toBe(0o600);

@@ -37,6 +37,12 @@ export interface ApiRouterOptions<Code extends string> {
   readonly responseValidation?: 'off' | 'enforce';
   /** Largest accepted request body (default 1 MiB). */
   readonly bodyLimitBytes?: number;
+  /**
+   * Parses a JSON request body (default `JSON.parse`). Services pass service-kit's
+   * `parseJsonBody`, which refuses bodies nested too deeply for the validator. What it throws is
+   * answered 400 `request.malformed-json`, with its message when it has `expose: true`.
+   */
+  readonly parseJson?: (text: string) => unknown;
   /** Called for every unexpected error (answered with 500) and every response violation. */
   readonly onError?: (event: { err?: unknown; violation?: ResponseViolation }) => void;
 }
@@ -75,6 +81,7 @@ export function createApiRouter<Code extends string>(
   const router = express.Router({ strict: false, caseSensitive: true });
   const bound = new Set<string>();
   const enforce = options.responseValidation === 'enforce';
+  const parseJson = options.parseJson ?? ((text: string): unknown => JSON.parse(text));
 
   const sendProblem = (res: Response, error: ApiError<Code | CoreErrorCode>): void => {
     const problem = problemFor(statusTable, error.code, error.message, {
@@ -116,11 +123,14 @@ export function createApiRouter<Code extends string>(
             );
           }
           try {
-            body = JSON.parse(rawBody.toString('utf8')) as unknown;
-          } catch {
+            body = parseJson(rawBody.toString('utf8'));
+          } catch (err) {
+            const e = err as { expose?: unknown; message?: unknown } | null;
             throw new ApiError<CoreErrorCode>(
               'request.malformed-json',
-              'the body is not valid JSON',
+              e?.expose === true && typeof e.message === 'string'
+                ? e.message
+                : 'the body is not valid JSON',
             );
           }
         }

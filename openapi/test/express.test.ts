@@ -71,6 +71,13 @@ beforeAll(async () => {
     statusTable: table,
     responseValidation: 'enforce',
     bodyLimitBytes: 100,
+    // A parser with a rule of its own, as service-kit's parseJsonBody has (nesting depth).
+    parseJson: (text) => {
+      if (text.startsWith('[[[')) {
+        throw Object.assign(new SyntaxError('nested too deeply'), { expose: true });
+      }
+      return JSON.parse(text) as unknown;
+    },
     onError: (e) => {
       if (e.violation) violations.push(e.violation);
       if (e.err) errors.push(e.err);
@@ -150,6 +157,20 @@ describe('createApiRouter', () => {
       'method.not-allowed',
       'GET, PUT',
     ]);
+  });
+
+  it('answers what the injected JSON parser refuses with 400 and its exposed message', async () => {
+    const before = errors.length;
+    const deep = await call('PUT', '/things/1', '[[[1]]]');
+    expect([deep.status, deep.json.code, deep.json.detail]).toEqual([
+      400,
+      'request.malformed-json',
+      'nested too deeply',
+    ]);
+    expect((await call('PUT', '/things/1', '{"name":')).json.detail).toBe(
+      'the body is not valid JSON',
+    );
+    expect(errors.length).toBe(before);
   });
 
   it('answers a path that is not valid percent-encoding with 400, not an internal error', async () => {

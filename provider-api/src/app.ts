@@ -9,7 +9,12 @@ import {
   docsRouter,
   loadDocument,
 } from '@switchboard/openapi';
-import { clientPrefix } from '@switchboard/service-kit';
+import {
+  clientPrefix,
+  pageSecurityHeaders,
+  parseJsonBody,
+  securityHeaders,
+} from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { ApiKeyScope } from './auth.js';
 import { requireOperator, verifySignedRequest } from './auth.js';
@@ -22,7 +27,7 @@ import * as ledger from './ledger.js';
 import * as porting from './porting.js';
 import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
-import { ONBOARDING_PAGE, ONBOARDING_SCRIPT } from './onboarding-page.js';
+import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -52,7 +57,9 @@ export function providerValidator(): OpenApiValidator {
 
 /**
  * Builds the provider API: every route of `openapi/provider.yaml`, validated against it, with
- * problem+json errors, `/docs`, `/metrics` and the onboarding page at `/`.
+ * problem+json errors, `/docs` and the onboarding page at `/` (pages with a strict
+ * Content-Security-Policy, every response `nosniff`). The metrics registry is returned for the
+ * service to serve on its own listener, not on this app.
  */
 export function createProviderApp(
   deps: ProviderDeps,
@@ -74,6 +81,7 @@ export function createProviderApp(
     statusTable: PROVIDER_ERROR_STATUS,
     responseValidation: options.validateResponses ? 'enforce' : 'off',
     bodyLimitBytes: deps.config.bodyLimitBytes,
+    parseJson: parseJsonBody,
     onError: (e) => {
       if (e.violation)
         deps.logger.error({ violation: e.violation }, 'response does not match the document');
@@ -273,6 +281,7 @@ export function createProviderApp(
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
+  app.use(securityHeaders());
   app.use((req, res, next) => {
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path ?? 'other';
@@ -280,16 +289,14 @@ export function createProviderApp(
     });
     next();
   });
-  app.get('/', (_req, res) => {
+  const page = pageSecurityHeaders({ inlineStyles: [ONBOARDING_STYLE] });
+  app.get('/', page, (_req, res) => {
     res.type('html').send(ONBOARDING_PAGE);
   });
   app.get('/onboarding.js', (_req, res) => {
     res.type('text/javascript').send(ONBOARDING_SCRIPT);
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.metrics());
-  });
-  app.use('/docs', docsRouter(validator.document, { title: 'Switchboard provider API' }));
+  app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
   app.use(api.router);
   return { app, hub, metrics };
 }

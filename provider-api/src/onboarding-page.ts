@@ -1,3 +1,12 @@
+/** The page's one inline style sheet (allowed by its hash in the page's Content-Security-Policy). */
+export const ONBOARDING_STYLE = `
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
+label, input, select, button { display: block; margin: .4rem 0; font-size: 1rem; }
+input, select { padding: .4rem; width: 100%; box-sizing: border-box; }
+#status { margin-top: 1rem; padding: .6rem; background: #f3f3f3; white-space: pre-wrap; }
+code { background: #eee; padding: 0 .2rem; }
+`;
+
 /**
  * The web onboarding page served at `/`: verifies a number in the browser through the public
  * verification endpoints, then tells the user how to finish registration with the client SDK
@@ -9,13 +18,7 @@ export const ONBOARDING_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Switchboard provider: get started</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
-label, input, select, button { display: block; margin: .4rem 0; font-size: 1rem; }
-input, select { padding: .4rem; width: 100%; box-sizing: border-box; }
-#status { margin-top: 1rem; padding: .6rem; background: #f3f3f3; white-space: pre-wrap; }
-code { background: #eee; padding: 0 .2rem; }
-</style>
+<style>${ONBOARDING_STYLE}</style>
 </head>
 <body>
 <h1>Get started</h1>

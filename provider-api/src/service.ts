@@ -5,8 +5,14 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
-import type { RunningService, ServiceContext } from '@switchboard/service-kit';
-import { createLogger, expressServer, listenHttp } from '@switchboard/service-kit';
+import type { RunningHttpServer, RunningService, ServiceContext } from '@switchboard/service-kit';
+import {
+  createLogger,
+  expressServer,
+  listenHttp,
+  listenMetrics,
+  metricsAddress,
+} from '@switchboard/service-kit';
 import type { ProviderEntry } from '@switchboard/charter';
 import { generateEd25519KeyPair, publicKeyFromBase64, publicKeyRecord } from '@switchboard/charter';
 import {
@@ -62,12 +68,15 @@ async function loadOrCreateSecret(path: string): Promise<Buffer> {
  * `SWITCHBOARD_DIRECTORY_URL` (default: the embedded directory's publish API, when it runs),
  * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `PROVIDER_STATE_DIR`
  * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` (default: the development list under
- * `<data>/charter`, in which this provider accredits itself), `LOG_LEVEL`.
+ * `<data>/charter`, in which this provider accredits itself), `PROVIDER_METRICS_HOST` /
+ * `PROVIDER_METRICS_PORT` (the `/metrics` listener, default 127.0.0.1:9080, any free port when
+ * `PROVIDER_API_PORT` is 0), `LOG_LEVEL`.
  */
 export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
   const env = ctx.env;
   const host = env['PROVIDER_API_HOST'] ?? '127.0.0.1';
   const port = Number(env['PROVIDER_API_PORT'] ?? 8080);
+  const metricsAt = metricsAddress(env, 'PROVIDER', { servicePort: port, defaultPort: 9080 });
   const stateDir = env['PROVIDER_STATE_DIR'] ?? join(ctx.dataDir, 'provider-api');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ service: 'provider-api', level: env['LOG_LEVEL'] ?? 'info' });
@@ -165,7 +174,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   }
 
   const trustProxy = env['PROVIDER_TRUST_PROXY'];
-  const { app, hub } = createProviderApp(deps, {
+  const { app, hub, metrics } = createProviderApp(deps, {
     validateResponses: env['PROVIDER_VALIDATE_RESPONSES'] === '1',
     ...(trustProxy === undefined ? {} : { trustProxy: parseTrustProxy(trustProxy) }),
   });
@@ -175,7 +184,11 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   });
   const running = await listenHttp(server, host, port);
   let stopRelay = async (): Promise<void> => undefined;
+  let metricsServer: RunningHttpServer | undefined;
   try {
+    metricsServer = await listenMetrics(metrics, metricsAt.host, metricsAt.port, (err) =>
+      logger.error({ err }, 'metrics could not be collected'),
+    );
     // Replicas on one PostgreSQL database push each other's mailbox deliveries.
     if (database.notifications) {
       stopRelay = await startMailboxRelay(deps, hub, database.notifications);
@@ -206,6 +219,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   } catch (err) {
     closeSockets();
     await stopRelay();
+    await metricsServer?.close();
     await running.close();
     await database.close();
     throw err;
@@ -230,6 +244,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     name: 'provider-api',
     listening: [
       `HTTP ${running.url} (onboarding page /, API docs ${running.url}/docs/)`,
+      `metrics ${metricsServer.url}/metrics`,
       `operator API key in ${keyFile}`,
     ],
     stop: () =>
@@ -237,6 +252,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
         clearInterval(sweeper);
         closeSockets();
         await stopRelay();
+        await metricsServer.close();
         await running.close();
         await database.close();
       })()),

@@ -35,7 +35,8 @@ describe('startService (embedded default)', () => {
       info: { title: string };
     };
     expect(spec.info.title).toBe('Switchboard provider API');
-    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/provider_api_requests_total/);
+    const metrics = /metrics (http:\/\/\S+)/.exec(service?.listening.join('\n') ?? '')?.[1];
+    expect(await (await fetch(metrics ?? '')).text()).toMatch(/provider_api_requests_total/);
   });
 
   it('creates its keys 0600, and accredits itself in the development trust list', async () => {

@@ -1,13 +1,15 @@
 // Child process for the HTTP benchmarks, pinned to one core by the parent:
 //   node http-server.js provider <sqlite|postgres> <port> <workDir> <bundleAccounts> <sessions>
 //     [<prekeysPerAccount>]
-//   node http-server.js bare <port> <workDir> <bundleBytes>
+//   node http-server.js bare <port> <workDir> <bundleBytes> [express-server|create-server]
 // `provider` runs the real provider API (provider-api/dist/src/app.js) on a fresh database with
 // rate limits lifted, registers <bundleAccounts> accounts (100 one-time EC + Kyber prekeys each,
 // then topped up to <prekeysPerAccount> per kind with copies under new key ids, so that a run
 // never exhausts them) and opens <sessions> verified sessions through its own HTTP API, writes
 // them to <workDir>/fixture.json, then serves. `bare` is the baseline: express 5 with
-// express.json() and two handlers of the same shape and response size, no database.
+// express.json() and two handlers of the same shape and response size, no database, served
+// like the provider by service-kit's expressServer (`express-server`, the default: the
+// like-for-like baseline) or by plain http.createServer (`create-server`).
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -30,12 +32,16 @@ const providerDist =
   resolve(import.meta.dirname, '../../../../provider-api/dist/src');
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
+/** How a server is served: service-kit's expressServer (as `npm start` does), or createServer. */
+type Served = 'express-server' | 'create-server';
+
 /**
  * The provider is served as `npm start` serves it (service-kit's expressServer); the bare
- * baseline as express is usually served, by `http.createServer(app)`.
+ * baseline both that way (like for like) and as express is usually served, by
+ * `http.createServer(app)` (about 4x slower for a bare app: docs/decisions.md).
  */
-function listen(app: express.Express, port: number, asDeployed: boolean): Promise<Server> {
-  const server = asDeployed ? expressServer(app) : createServer(app);
+function listen(app: express.Express, port: number, served: Served): Promise<Server> {
+  const server = served === 'express-server' ? expressServer(app) : createServer(app);
   server.keepAliveTimeout = 60_000;
   return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
 }
@@ -154,7 +160,7 @@ async function runProvider(
       limits: m.deps.createLimits(liftedConfig, now),
     };
     const { app, hub } = m.app.createProviderApp(deps, { validateResponses: false });
-    server = await listen(app, port, true);
+    server = await listen(app, port, 'express-server');
     closeSockets = m.sockets.attachMailboxSockets(server, deps, hub);
     const base = `http://127.0.0.1:${port}`;
 
@@ -234,6 +240,7 @@ async function runBare(
   port: number,
   workDir: string,
   bundleBytes: number,
+  served: Served,
 ): Promise<() => Promise<void>> {
   const app = express();
   app.use(express.json({ limit: '1mb' }));
@@ -249,7 +256,7 @@ async function runBare(
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const server = await listen(app, port, false);
+  const server = await listen(app, port, served);
   writeFileSync(
     join(workDir, 'fixture.json'),
     JSON.stringify({
@@ -281,9 +288,10 @@ async function main(): Promise<void> {
       Number(prekeys ?? 100),
     );
   } else if (mode === 'bare') {
-    const [port, workDir, bundleBytes] = rest;
-    if (!port || !workDir) throw new Error('usage: bare <port> <workDir> [bundleBytes]');
-    stop = await runBare(Number(port), workDir, Number(bundleBytes ?? 3000));
+    const [port, workDir, bundleBytes, served = 'express-server'] = rest;
+    if (!port || !workDir || (served !== 'express-server' && served !== 'create-server'))
+      throw new Error('usage: bare <port> <workDir> [bundleBytes] [express-server|create-server]');
+    stop = await runBare(Number(port), workDir, Number(bundleBytes ?? 3000), served);
   } else {
     throw new Error('mode must be provider or bare');
   }

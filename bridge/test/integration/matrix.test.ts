@@ -360,7 +360,7 @@ describe('Matrix <-> XMPP and SIP', () => {
   });
 
   it('counts messages per network and direction, with delivery latency, in /metrics', async () => {
-    const text = await (await fetch(`${bridge.httpUrl}/metrics`)).text();
+    const text = await (await fetch(bridge.metricsUrl)).text();
     const value = (line: string): number =>
       Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
     expect(

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Request, Response, NextFunction, Express } from 'express';
 import express from 'express';
-import type { Registry } from 'prom-client';
 import { formatRecord } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
@@ -10,7 +9,13 @@ import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import type { OpenApiValidator } from '@switchboard/openapi';
 import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
 import type { Logger } from '@switchboard/service-kit';
-import { clientPrefix, RateLimiter } from '@switchboard/service-kit';
+import {
+  clientPrefix,
+  JsonDepthError,
+  parseJsonBody,
+  RateLimiter,
+  securityHeaders,
+} from '@switchboard/service-kit';
 import { MoveProofError, parseMoveProof, verifyMoveProof } from './move-proof.js';
 import type { ProviderKeyResolver } from './providers.js';
 import type { NumberEntry } from '../zone/records.js';
@@ -83,7 +88,6 @@ export interface PublishApiConfig {
   readonly providers: ProviderKeyResolver;
   readonly replayCache: ReplayCache;
   readonly logger: Logger;
-  readonly metrics: Registry;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   /** True once every RRset of the served zone is signed ahead of queries (`/healthz`). */
@@ -93,7 +97,7 @@ export interface PublishApiConfig {
   /** Requests per client prefix (IPv4 /32, IPv6 /64) per minute. Default 1200. */
   readonly perAddressPerMinute?: number;
   /**
-   * Unauthenticated requests (`/v1/zone`, `/healthz`, `/metrics`, unknown paths) per client
+   * Unauthenticated requests (`/v1/zone`, `/healthz`, unknown paths) per client
    * prefix per minute. Default 120: enough for probes and scrapers, not for a flood.
    */
   readonly publicPerClientPerMinute?: number;
@@ -110,6 +114,7 @@ export function createPublishApi(config: PublishApiConfig): Express {
   const contract = createOpenApiValidator(loadDocument('directory'));
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  app.use(securityHeaders());
   const perAddress = new RateLimiter(
     { capacity: config.perAddressPerMinute ?? 1200, perSeconds: 60 },
     { now: config.now },
@@ -173,10 +178,6 @@ export function createPublishApi(config: PublishApiConfig): Express {
     } catch {
       next(new ApiProblem('not-ready', 'the database is not reachable'));
     }
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    res.type(config.metrics.contentType).send(await config.metrics.metrics());
   });
 
   app.get('/v1/zone', (_req, res) => {
@@ -389,8 +390,10 @@ function jsonBody(req: Request): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse((req.body as Buffer).toString('utf8'));
-  } catch {
+    parsed = parseJsonBody((req.body as Buffer).toString('utf8'));
+  } catch (err) {
+    // Too deep for the contract's validator (which recurses): refused before parsing.
+    if (err instanceof JsonDepthError) throw new ApiProblem('invalid-body', err.message);
     throw new ApiProblem('invalid-body', 'the body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {

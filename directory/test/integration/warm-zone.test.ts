@@ -24,7 +24,7 @@ describe('zone signed ahead of queries', () => {
   const health = async (): Promise<{ serial: number; warm: boolean }> =>
     (await (await fetch(`${t.dir.apiUrl}/healthz`)).json()) as { serial: number; warm: boolean };
   const signatures = async (): Promise<number> => {
-    const text = await (await fetch(`${t.dir.apiUrl}/metrics`)).text();
+    const text = await (await fetch(t.dir.metricsUrl)).text();
     return Number(/^directory_signatures_total (\d+)/m.exec(text)?.[1]);
   };
 

@@ -7,3 +7,14 @@ export { expressServer, listenHttp } from './http-server.js';
 export type { RunningService, ServiceContext } from './service.js';
 export type { PrefixLengths } from './client-prefix.js';
 export { clientPrefix } from './client-prefix.js';
+export { JsonDepthError, MAX_JSON_DEPTH, jsonTextTooDeep, parseJsonBody } from './json-depth.js';
+export type { PagePolicy } from './security-headers.js';
+export {
+  API_CONTENT_SECURITY_POLICY,
+  pageContentSecurityPolicy,
+  pageSecurityHeaders,
+  securityHeaders,
+  withSecurityHeaders,
+} from './security-headers.js';
+export type { MetricsAddress, MetricsSource } from './metrics-server.js';
+export { listenMetrics, metricsAddress } from './metrics-server.js';
