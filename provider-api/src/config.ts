@@ -10,10 +10,35 @@ export interface VerificationConfig {
   readonly maxSends: number;
   /** Minimum time between two codes of one session. */
   readonly resendIntervalSeconds: number;
-  /** Sends and attempts per phone number, across sessions. */
-  readonly perNumber: RateLimit;
-  /** Sessions, sends and attempts per client address. */
+  /** Sessions opened per client prefix. */
   readonly perClientAddress: RateLimit;
+  /**
+   * Codes sent to one number, across sessions and clients. The only budget that is the number's
+   * alone (texts to it must be capped); the per-(number, client prefix) budget below keeps one
+   * client from spending all of it.
+   */
+  readonly sendsPerNumber: RateLimit;
+  /** Codes sent to one number at the request of one client prefix. */
+  readonly sendsPerNumberAndClient: RateLimit;
+  /** Codes sent at the request of one client prefix (any number). */
+  readonly sendsPerClientAddress: RateLimit;
+  /**
+   * Codes sent to one destination range: numbers sharing their first
+   * {@link destinationRangeDigits} digits (SMS pumping goes through premium ranges).
+   */
+  readonly sendsPerDestinationRange: RateLimit;
+  /** Digits of the E.164 number (country code included, `+` not counted) that name a range. */
+  readonly destinationRangeDigits: number;
+  /** Codes sent by this provider in all (key `all`): a ceiling on what pumping can cost. */
+  readonly sendsGlobal: RateLimit;
+  /**
+   * Code submissions for one number from one client prefix. Attempts are never budgeted per
+   * number alone, so a stranger's wrong guesses cannot lock the owner out; guesses on a number
+   * are bounded anyway by `maxAttempts` x the codes `sendsPerNumber` lets out.
+   */
+  readonly attemptsPerNumberAndClient: RateLimit;
+  /** Code submissions from one client prefix (any number). */
+  readonly attemptsPerClientAddress: RateLimit;
 }
 
 /** Everything the provider API can be tuned with; see {@link defaultProviderConfig}. */
@@ -70,8 +95,15 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxAttempts: 5,
       maxSends: 3,
       resendIntervalSeconds: 30,
-      perNumber: { capacity: 10, perSeconds: 3600 },
       perClientAddress: { capacity: 60, perSeconds: 3600 },
+      sendsPerNumber: { capacity: 10, perSeconds: 3600 },
+      sendsPerNumberAndClient: { capacity: 5, perSeconds: 3600 },
+      sendsPerClientAddress: { capacity: 30, perSeconds: 3600 },
+      sendsPerDestinationRange: { capacity: 200, perSeconds: 3600 },
+      destinationRangeDigits: 6,
+      sendsGlobal: { capacity: 5000, perSeconds: 3600 },
+      attemptsPerNumberAndClient: { capacity: 15, perSeconds: 3600 },
+      attemptsPerClientAddress: { capacity: 60, perSeconds: 3600 },
     },
     prekeys: {
       maxStoredPerKind: 1000,
