@@ -9,6 +9,7 @@ import {
   docsRouter,
   loadDocument,
 } from '@switchboard/openapi';
+import type { PrefixLengths } from '@switchboard/service-kit';
 import { clientPrefix } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { ApiKeyScope } from './auth.js';
@@ -86,22 +87,26 @@ export function createProviderApp(
     now: deps.now,
     maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
   };
-  // Limits are keyed by network prefix (IPv4 /32, IPv6 /64): one IPv6 host holds a whole /64.
-  // Prefixes of recent addresses are kept (a client sends many requests; bounded map).
-  const prefixes = new Map<string, string>();
-  // Without a trusted proxy, req.ip is the socket's address anyway (after parsing any
-  // X-Forwarded-For header on every request only to ignore it).
+  // Limits are keyed by network prefix (IPv4 /32, IPv6 /64; mailbox senders by their own
+  // lengths): one IPv6 host holds a whole /64. Prefixes of recent addresses are kept (a client
+  // sends many requests; bounded maps). Without a trusted proxy, req.ip is the socket's address
+  // anyway (after parsing any X-Forwarded-For header on every request only to ignore it).
   const trustsProxy = (options.trustProxy ?? false) !== false;
-  const clientAddress = (req: Request): string => {
-    const address = (trustsProxy ? req.ip : req.socket.remoteAddress) ?? 'unknown';
-    let prefix = prefixes.get(address);
-    if (prefix === undefined) {
-      if (prefixes.size >= 10_000) prefixes.clear();
-      prefix = clientPrefix(address);
-      prefixes.set(address, prefix);
-    }
-    return prefix;
+  const prefixOf = (lengths: PrefixLengths): ((req: Request) => string) => {
+    const prefixes = new Map<string, string>();
+    return (req) => {
+      const address = (trustsProxy ? req.ip : req.socket.remoteAddress) ?? 'unknown';
+      let prefix = prefixes.get(address);
+      if (prefix === undefined) {
+        if (prefixes.size >= 10_000) prefixes.clear();
+        prefix = clientPrefix(address, lengths);
+        prefixes.set(address, prefix);
+      }
+      return prefix;
+    };
   };
+  const clientAddress = prefixOf({});
+  const senderAddress = prefixOf(deps.config.mailboxes.senderPrefix);
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
   const device = (req: Request, rawBody: Buffer): Promise<string> =>
@@ -230,12 +235,19 @@ export function createProviderApp(
     const mailbox = input.params['mailbox'] as string;
     res
       .status(202)
-      .json(await mailboxes.deliver(deps, hub, mailbox, body.ciphertext, clientAddress(req)));
+      .json(await mailboxes.deliver(deps, hub, mailbox, body.ciphertext, senderAddress(req)));
   });
   bind('receiveMailboxMessages', async (req, res, input) => {
     const mailbox = input.params['mailbox'] as string;
     await mailboxOwner(req, input.rawBody, mailbox);
-    res.json(await mailboxes.receive(deps, mailbox, input.query['limit'] as number));
+    const limit = input.query['limit'] as number;
+    res.json(await mailboxes.receive(deps, mailbox, limit, senderAddress(req)));
+  });
+  bind('acknowledgeMailboxMessages', async (req, res, input) => {
+    const mailbox = input.params['mailbox'] as string;
+    await mailboxOwner(req, input.rawBody, mailbox);
+    const body = input.body as ProviderSchema<'MailboxAcknowledgement'>;
+    res.json(await mailboxes.acknowledgeMany(deps, mailbox, body.messageIds));
   });
   bind('deleteMailboxMessage', async (req, res, input) => {
     const mailbox = input.params['mailbox'] as string;

@@ -1,4 +1,4 @@
-import type { RateLimit } from '@switchboard/service-kit';
+import type { PrefixLengths, RateLimit } from '@switchboard/service-kit';
 
 /** Limits and lifetimes of verification sessions. */
 export interface VerificationConfig {
@@ -57,17 +57,34 @@ export interface ProviderConfig {
   readonly mailboxes: {
     readonly maxMessageBytes: number;
     readonly maxMessagesPerMailbox: number;
+    /**
+     * What one sender is, for every per-sender budget of deliveries: its network prefix (default
+     * IPv4 /32, IPv6 /48, the block one site is normally given).
+     */
+    readonly senderPrefix: PrefixLengths;
+    /** Messages one sender may have waiting in one mailbox (409 `mailbox.sender-limit`). */
+    readonly maxMessagesPerSenderPerMailbox: number;
+    /** Bytes one sender may have waiting in one mailbox (409 `mailbox.sender-limit`). */
+    readonly maxBytesPerSenderPerMailbox: number;
+    /** Bytes one sender may have waiting in all mailboxes (409 `mailbox.sender-limit`). */
+    readonly maxStoredBytesPerSenderPrefix: number;
+    /**
+     * Caps of a mailbox not yet claimed (for this sender): its owner never fetched, or fetched
+     * only from the sender's own network.
+     */
+    readonly maxMessagesPerUnclaimedMailbox: number;
+    readonly maxBytesPerUnclaimedMailbox: number;
     readonly ttlSeconds: number;
     readonly deliverPerClientAddress: RateLimit;
     /** Bytes stored in one mailbox (409 `mailbox.full` beyond). */
     readonly maxBytesPerMailbox: number;
-    /** Bytes delivered per sender prefix (token bucket, cost = bytes). */
+    /** Bytes delivered per sender (token bucket, cost = bytes). */
     readonly deliverBytesPerSenderPrefix: RateLimit;
     /** Bytes delivered into one mailbox (token bucket, cost = bytes). */
     readonly deliverBytesPerMailbox: RateLimit;
     /** Bytes stored in all mailboxes together (429 `rate.limited` beyond). */
     readonly maxStoredBytes: number;
-    /** Lifetime of messages in a mailbox its owner has never fetched from. */
+    /** Lifetime of messages in a mailbox not yet claimed (for their sender). */
     readonly unfetchedTtlSeconds: number;
     /** Open push sockets per mailbox. */
     readonly maxSocketsPerMailbox: number;
@@ -113,6 +130,12 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
     mailboxes: {
       maxMessageBytes: 64 * 1024,
       maxMessagesPerMailbox: 1000,
+      senderPrefix: { ipv4Prefix: 32, ipv6Prefix: 48 },
+      maxMessagesPerSenderPerMailbox: 100,
+      maxBytesPerSenderPerMailbox: 4 * 1024 * 1024,
+      maxStoredBytesPerSenderPrefix: 128 * 1024 * 1024,
+      maxMessagesPerUnclaimedMailbox: 100,
+      maxBytesPerUnclaimedMailbox: 1024 * 1024,
       ttlSeconds: 7 * 24 * 3600,
       deliverPerClientAddress: { capacity: 600, perSeconds: 60 },
       maxBytesPerMailbox: 16 * 1024 * 1024,

@@ -15,6 +15,7 @@ export type UploadPrekeys = ProviderSchema<'UploadPrekeys'>;
 export type MailboxMessage = ProviderSchema<'MailboxMessage'>;
 export type MailboxReceipt = ProviderSchema<'MailboxReceipt'>;
 type PrekeyBundleJson = ProviderSchema<'PrekeyBundle'>;
+type MailboxAcknowledged = ProviderSchema<'MailboxAcknowledged'>;
 type RegisterAccountJson = ProviderSchema<'RegisterAccount'>;
 
 /** An error answer from a provider: `problemCode` is the provider API's `ErrorCode`. */
@@ -274,6 +275,24 @@ export class ProviderClient {
       undefined,
       { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
     );
+  }
+
+  /**
+   * Acknowledges (deletes) up to 100 messages in one request; ids no longer queued are skipped.
+   * Returns how many were deleted.
+   */
+  async acknowledgeMany(
+    mailbox: MailboxCredentials,
+    mailboxAddress: Uint8Array,
+    messageIds: readonly string[],
+  ): Promise<number> {
+    const res = await this.#call<MailboxAcknowledged>(
+      'POST',
+      `/v1/mailboxes/${toBase64Url(mailboxAddress)}/acknowledgements`,
+      { messageIds: [...messageIds] },
+      { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
+    );
+    return res.deleted;
   }
 
   /**

@@ -97,11 +97,15 @@ export interface MailboxMessagesTable {
   size: number;
   received_at: number | string;
   expires_at: number | string;
+  /** The sender's network prefix (`mailboxes.senderPrefix`); '' for rows stored before. */
+  sender_prefix: Generated<string>;
 }
 
 export interface MailboxOwnersTable {
   mailbox: string;
   first_fetched_at: number | string;
+  /** Network prefix of the latest fetch (null for rows stored before it was kept). */
+  receiver_prefix: string | null;
 }
 
 export interface DirectoryPendingWithdrawalsTable {
