@@ -128,6 +128,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/account/sender-certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived certificate of this account's device key, to fetch bundles elsewhere
+         * @description Signed by this provider's accredited key (the trust list's publishing key). Another
+         *     provider in the trust list accepts it as the asker's credential for prekey bundle
+         *     fetches (`Sender-Certificate` header), together with a request signature by the device
+         *     key it names. The token is `base64url(message) "." base64url(Ed25519 signature)` over
+         *     `switchboard-sender-cert-v1\n<providerId>\n<accountId>\n<device key, base64url>\n<expiresAt, s>`.
+         */
+        post: operations["issueSenderCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/account/discoverability": {
         parameters: {
             query?: never;
@@ -218,9 +242,19 @@ export interface paths {
         /**
          * Fetch a prekey bundle (consumes one one-time prekey)
          * @description `address` is an account id, or an E.164 number of an account that opted in to the
-         *     directory. Each fetch consumes exactly one one-time EC prekey and one one-time Kyber
-         *     prekey when any remain; the Kyber last-resort prekey is returned when none remain.
-         *     Fetches are rate limited per client address and per target.
+         *     directory. The asker must say who it is: an account here signs the request with its
+         *     device key (`keyid` = account id); an account at another provider of the trust list
+         *     sends a `Sender-Certificate` from its provider and signs with the device key the
+         *     certificate names (`keyid` = the certificate's account id).
+         *
+         *     An account that is not discoverable is served only to askers it has been in contact
+         *     with here (the asker fetched its bundle before, or it fetched the asker's); to anyone
+         *     else it does not exist (404). Fetches are rate limited per client prefix, per target,
+         *     per asker and per asker and target (429). Each asker gets one one-time EC and one
+         *     one-time Kyber prekey of a target per `oneTimeKeysPerPairSeconds` (default a day), and
+         *     none once the target holds few (`reservedOneTimeKeys`) if it had some before; otherwise
+         *     the bundle carries no one-time EC prekey and the Kyber last-resort prekey, so no asker
+         *     can empty the pool.
          */
         get: operations["getPrekeyBundle"];
         put?: never;
@@ -639,6 +673,10 @@ export interface components {
         };
         KeyDigestResult: {
             matches: boolean;
+        };
+        SenderCertificate: {
+            certificate: string;
+            expiresAt: components["schemas"]["Timestamp"];
         };
         PrekeyBundle: {
             accountId: components["schemas"]["Uuid"];
@@ -1134,6 +1172,29 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
         };
     };
+    issueSenderCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Issued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SenderCertificate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     setDiscoverability: {
         parameters: {
             query?: never;
@@ -1247,7 +1308,10 @@ export interface operations {
     getPrekeyBundle: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An asker at another provider; see `issueSenderCertificate`. */
+                "Sender-Certificate"?: string;
+            };
             path: {
                 /** @example +442079460958 */
                 address: string;
@@ -1266,8 +1330,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     purchaseCredit: {

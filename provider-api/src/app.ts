@@ -23,6 +23,7 @@ import * as ledger from './ledger.js';
 import * as porting from './porting.js';
 import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
+import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
 import { ONBOARDING_PAGE, ONBOARDING_SCRIPT } from './onboarding-page.js';
 
 /** Options of {@link createProviderApp}. */
@@ -119,6 +120,27 @@ export function createProviderApp(
         .executeTakeFirst();
       return row ? ed25519PublicKey(row.device_key) : undefined;
     });
+  /**
+   * Who asks for a bundle: an account here (device signature), or an account another provider
+   * of the trust list certified (sender certificate + signature by the device key it names).
+   */
+  const asker = async (
+    req: Request,
+    rawBody: Buffer,
+    certificate: string | undefined,
+  ): Promise<prekeys.Asker> => {
+    const self = deps.config.providerId;
+    if (certificate === undefined) {
+      const accountId = await device(req, rawBody);
+      return { id: `${self}/${accountId}`, localAccountId: accountId };
+    }
+    const cert = await verifySenderCertificate(deps, certificate);
+    await verifySignedRequest(req, rawBody, signature, (keyId) =>
+      keyId === cert.accountId ? cert.deviceKey : undefined,
+    );
+    const id = `${cert.issuer}/${cert.accountId}`;
+    return cert.issuer === self ? { id, localAccountId: cert.accountId } : { id };
+  };
   const operator = (req: Request, scope: ApiKeyScope): Promise<string> =>
     requireOperator(req, deps.db, scope);
   const mailboxOwner = async (req: Request, rawBody: Buffer, mailbox: string): Promise<void> => {
@@ -171,6 +193,10 @@ export function createProviderApp(
     await accounts.deleteAccount(deps, accountId);
     res.status(204).end();
   });
+  bind('issueSenderCertificate', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    res.status(201).json(await issueSenderCertificate(deps, accountId));
+  });
   bind('setDiscoverability', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);
     const body = input.body as ProviderSchema<'Discoverability'>;
@@ -192,10 +218,12 @@ export function createProviderApp(
     res.json(await prekeys.checkDigest(deps, accountId, body.digest));
   });
   bind('getPrekeyBundle', async (req, res, input) => {
+    const certificate = input.headers['sender-certificate'] as string | undefined;
     const bundle = await prekeys.fetchBundle(
       deps,
       input.params['address'] as string,
       clientAddress(req),
+      () => asker(req, input.rawBody, certificate),
     );
     // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
     // express's ETag, which would hash every (never repeated) body for nothing.

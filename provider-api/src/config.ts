@@ -53,6 +53,22 @@ export interface ProviderConfig {
     readonly maxStoredPerKind: number;
     readonly fetchPerClientAddress: RateLimit;
     readonly fetchPerTarget: RateLimit;
+    /** Fetches by one asker (an account here or a certified account elsewhere), any target. */
+    readonly fetchPerAsker: RateLimit;
+    /** Fetches by one asker of one target. */
+    readonly fetchPerAskerAndTarget: RateLimit;
+    /**
+     * One asker gets one-time prekeys of one target at most once in this many seconds; other
+     * fetches carry the last-resort prekey only.
+     */
+    readonly oneTimeKeysPerPairSeconds: number;
+    /**
+     * When a target holds this many one-time prekeys of a kind or fewer, only askers that never
+     * had any of its one-time prekeys get one (the rest get the last-resort prekey).
+     */
+    readonly reservedOneTimeKeys: number;
+    /** Lifetime of the sender certificates this provider issues. */
+    readonly senderCertificateTtlSeconds: number;
   };
   readonly mailboxes: {
     readonly maxMessageBytes: number;
@@ -126,6 +142,11 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxStoredPerKind: 1000,
       fetchPerClientAddress: { capacity: 120, perSeconds: 60 },
       fetchPerTarget: { capacity: 60, perSeconds: 60 },
+      fetchPerAsker: { capacity: 300, perSeconds: 3600 },
+      fetchPerAskerAndTarget: { capacity: 10, perSeconds: 3600 },
+      oneTimeKeysPerPairSeconds: 24 * 3600,
+      reservedOneTimeKeys: 10,
+      senderCertificateTtlSeconds: 24 * 3600,
     },
     mailboxes: {
       maxMessageBytes: 64 * 1024,

@@ -59,6 +59,8 @@ export interface Limits {
   };
   readonly bundlePerAddress: RateLimiter;
   readonly bundlePerTarget: RateLimiter;
+  readonly bundlePerAsker: RateLimiter;
+  readonly bundlePerAskerAndTarget: RateLimiter;
   readonly mailboxPerAddress: RateLimiter;
   readonly socketUpgradesPerPrefix: RateLimiter;
   readonly mailboxBytesPerSender: RateLimiter;
@@ -92,6 +94,8 @@ export function createLimits(config: ProviderConfig, now: () => number): Limits 
     },
     bundlePerAddress: new RateLimiter(config.prekeys.fetchPerClientAddress, { now }),
     bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
+    bundlePerAsker: new RateLimiter(config.prekeys.fetchPerAsker, { now }),
+    bundlePerAskerAndTarget: new RateLimiter(config.prekeys.fetchPerAskerAndTarget, { now }),
     mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
     mailboxBytesPerSender: new RateLimiter(config.mailboxes.deliverBytesPerSenderPrefix, { now }),
     mailboxBytesPerMailbox: new RateLimiter(config.mailboxes.deliverBytesPerMailbox, { now }),

@@ -196,6 +196,11 @@ describe.each(ALL_DIALECTS)('every operation conforms to openapi/provider.yaml (
         maxStoredPerKind: 1000,
         fetchPerClientAddress: generous,
         fetchPerTarget: generous,
+        fetchPerAsker: generous,
+        fetchPerAskerAndTarget: generous,
+        oneTimeKeysPerPairSeconds: 0,
+        reservedOneTimeKeys: 0,
+        senderCertificateTtlSeconds: 3600,
       },
     });
     const account = await register(p, NUMBERS[0]!, makeClientKeys(30, 5));

@@ -130,7 +130,14 @@ async function runProvider(
         attemptsPerClientAddress: unlimited,
         resendIntervalSeconds: 0,
       },
-      prekeys: { ...prekeys, fetchPerClientAddress: unlimited, fetchPerTarget: unlimited },
+      prekeys: {
+        ...prekeys,
+        fetchPerClientAddress: unlimited,
+        fetchPerTarget: unlimited,
+        fetchPerAsker: unlimited,
+        fetchPerAskerAndTarget: unlimited,
+        oneTimeKeysPerPairSeconds: 0,
+      },
       // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
       mailboxes: {
         ...mailboxes,

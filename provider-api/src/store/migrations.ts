@@ -199,6 +199,26 @@ const mailboxSenders: PortableMigration = {
   },
 };
 
+/**
+ * Bundle fetches by asker and target: who may see a non-discoverable account, and when an
+ * asker last got one-time prekeys of a target. Removed with the target's account.
+ */
+const prekeyContacts: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('prekey_contacts')
+      .addColumn('target_id', 'text', (c) =>
+        c.notNull().references('accounts.id').onDelete('cascade'),
+      )
+      .addColumn('asker', 'text', (c) => c.notNull())
+      .addColumn('first_at', t.timestamp, (c) => c.notNull())
+      .addColumn('one_time_at', t.timestamp)
+      .addPrimaryKeyConstraint('prekey_contacts_pair', ['target_id', 'asker'])
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
@@ -206,4 +226,5 @@ export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = 
   '0003_mailbox_owners': mailboxOwners,
   '0004_directory_pending_withdrawals': pendingWithdrawals,
   '0005_mailbox_senders': mailboxSenders,
+  '0006_prekey_contacts': prekeyContacts,
 };

@@ -108,6 +108,15 @@ export interface MailboxOwnersTable {
   receiver_prefix: string | null;
 }
 
+/** Who fetched whose bundle here, and when the asker last got one-time prekeys of it. */
+export interface PrekeyContactsTable {
+  target_id: string;
+  /** `<providerId>/<accountId>` of the asker. */
+  asker: string;
+  first_at: number | string;
+  one_time_at: number | string | null;
+}
+
 export interface DirectoryPendingWithdrawalsTable {
   number: string;
   created_at: number | string;
@@ -129,6 +138,7 @@ export interface ProviderTables {
   port_outs: PortOutsTable;
   mailbox_messages: MailboxMessagesTable;
   mailbox_owners: MailboxOwnersTable;
+  prekey_contacts: PrekeyContactsTable;
   directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
 }
