@@ -67,6 +67,11 @@ export interface ProviderConfig {
      * had any of its one-time prekeys get one (the rest get the last-resort prekey).
      */
     readonly reservedOneTimeKeys: number;
+    /**
+     * One-time prekeys of one target handed to all the askers one other provider certified
+     * (beyond it they get the last-resort prekey).
+     */
+    readonly oneTimeKeysPerIssuerAndTarget: RateLimit;
     /** Lifetime of the sender certificates this provider issues. */
     readonly senderCertificateTtlSeconds: number;
   };
@@ -146,6 +151,7 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       fetchPerAskerAndTarget: { capacity: 10, perSeconds: 3600 },
       oneTimeKeysPerPairSeconds: 24 * 3600,
       reservedOneTimeKeys: 10,
+      oneTimeKeysPerIssuerAndTarget: { capacity: 50, perSeconds: 24 * 3600 },
       senderCertificateTtlSeconds: 24 * 3600,
     },
     mailboxes: {

@@ -61,6 +61,7 @@ export interface Limits {
   readonly bundlePerTarget: RateLimiter;
   readonly bundlePerAsker: RateLimiter;
   readonly bundlePerAskerAndTarget: RateLimiter;
+  readonly oneTimeKeysPerIssuerAndTarget: RateLimiter;
   readonly mailboxPerAddress: RateLimiter;
   readonly socketUpgradesPerPrefix: RateLimiter;
   readonly mailboxBytesPerSender: RateLimiter;
@@ -96,6 +97,9 @@ export function createLimits(config: ProviderConfig, now: () => number): Limits 
     bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
     bundlePerAsker: new RateLimiter(config.prekeys.fetchPerAsker, { now }),
     bundlePerAskerAndTarget: new RateLimiter(config.prekeys.fetchPerAskerAndTarget, { now }),
+    oneTimeKeysPerIssuerAndTarget: new RateLimiter(config.prekeys.oneTimeKeysPerIssuerAndTarget, {
+      now,
+    }),
     mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
     mailboxBytesPerSender: new RateLimiter(config.mailboxes.deliverBytesPerSenderPrefix, { now }),
     mailboxBytesPerMailbox: new RateLimiter(config.mailboxes.deliverBytesPerMailbox, { now }),

@@ -313,16 +313,18 @@ async function grantOneTimeKeys(
   target: string,
   asker: string,
   contact: { readonly one_time_at: number | string | null } | undefined,
+  budget: () => boolean,
 ): Promise<boolean> {
   const now = deps.now();
   const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
   if (!contact) {
+    const granted = budget();
     const inserted = await deps.db
       .insertInto('prekey_contacts')
-      .values({ target_id: target, asker, first_at: now, one_time_at: now })
+      .values({ target_id: target, asker, first_at: now, one_time_at: granted ? now : null })
       .onConflict((oc) => oc.columns(['target_id', 'asker']).doNothing())
       .executeTakeFirst();
-    return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+    return granted && Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
   }
   const last = contact.one_time_at === null ? undefined : Number(contact.one_time_at);
   if (last !== undefined) {
@@ -332,6 +334,7 @@ async function grantOneTimeKeys(
       return false;
     }
   }
+  if (!budget()) return false;
   const claimed = await deps.db
     .updateTable('prekey_contacts')
     .set({ one_time_at: now })
@@ -379,7 +382,13 @@ export async function fetchBundle(
   if (!account || !(await mayServe(deps, account, asker, contact !== undefined))) {
     throw fail('account.not-found', 'no account with this address here');
   }
-  const oneTime = await grantOneTimeKeys(deps, account.id, asker.id, contact);
+  // Accounts another provider certified share one budget of one-time keys per target: a
+  // provider minting identities cannot empty a pool here one identity at a time.
+  const issuer = asker.localAccountId === undefined ? asker.id.split('/')[0] : undefined;
+  const budget = (): boolean =>
+    issuer === undefined ||
+    deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed;
+  const oneTime = await grantOneTimeKeys(deps, account.id, asker.id, contact, budget);
   const taken = oneTime ? await takeFor(deps, account.id) : [];
   return bundleOf(account, taken);
 }

@@ -200,6 +200,7 @@ describe.each(ALL_DIALECTS)('every operation conforms to openapi/provider.yaml (
         fetchPerAskerAndTarget: generous,
         oneTimeKeysPerPairSeconds: 0,
         reservedOneTimeKeys: 0,
+        oneTimeKeysPerIssuerAndTarget: generous,
         senderCertificateTtlSeconds: 3600,
       },
     });

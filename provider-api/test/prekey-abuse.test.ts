@@ -71,6 +71,23 @@ describe.each(ALL_DIALECTS)('prekey bundles against strangers (%s)', (dialect) =
     expect(fresh.json.preKey).toBeDefined();
   });
 
+  it('bounds the one-time keys all the askers of one other provider take from a target', async () => {
+    await start({ oneTimeKeysPerIssuerAndTarget: { capacity: 3, perSeconds: 24 * 3600 } });
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(20, 20));
+    const carol = await register(p, NUMBERS[2]!, makeClientKeys(1, 1));
+    await makeDiscoverable(p, alice);
+    const lastResort: boolean[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await fetchBundle(p, alice.accountId, remoteAsker(p));
+      expect(r.status).toBe(200);
+      lastResort.push(r.json.kyberLastResort);
+    }
+    expect(lastResort).toEqual([false, false, false, true, true]);
+    // Accounts here are not counted against provider-b.
+    expect((await fetchBundle(p, alice.accountId, carol)).json.kyberLastResort).toBe(false);
+    expect(await left(alice)).toEqual({ oneTimePreKeys: 16, oneTimeKyberPreKeys: 16 });
+  });
+
   it('does not serve an account that is not discoverable to strangers', async () => {
     await start();
     const bob = await register(p, NUMBERS[1]!, makeClientKeys(5, 2));

@@ -137,6 +137,7 @@ async function runProvider(
         fetchPerAsker: unlimited,
         fetchPerAskerAndTarget: unlimited,
         oneTimeKeysPerPairSeconds: 0,
+        oneTimeKeysPerIssuerAndTarget: unlimited,
       },
       // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
       mailboxes: {
