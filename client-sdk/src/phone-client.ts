@@ -8,7 +8,7 @@ import { SwitchboardError } from './errors.js';
 import type { LookupResult } from './lookup/lookup.js';
 import { lookup } from './lookup/lookup.js';
 import type { DnsTransport } from './lookup/transport.js';
-import type { Account, Contact, DeviceCredentials } from './provider/client.js';
+import type { Account, BundleAsker, Contact, DeviceCredentials } from './provider/client.js';
 import { ProviderClient } from './provider/client.js';
 import type { HttpClient } from './provider/http.js';
 import { createOneTimePreKeys, generateRegistrationKeys } from './signal/keys.js';
@@ -79,6 +79,9 @@ export class PhoneClient {
   readonly #o: PhoneClientOptions;
   readonly #stores;
   readonly #now: () => Date;
+  #certificate:
+    | { readonly accountId: string; readonly certificate: string; readonly expiresAt: number }
+    | undefined;
 
   constructor(options: PhoneClientOptions) {
     this.#o = options;
@@ -220,7 +223,11 @@ export class PhoneClient {
    */
   async startSession(number: string): Promise<LookupResult & { readonly deviceId: number }> {
     const found = await this.lookup(number);
-    const bundle = await this.#client(found.provider.apiBaseUrl).getPrekeyBundle(found.number);
+    const asker = await this.#asker(found.provider.id);
+    const bundle = await this.#client(found.provider.apiBaseUrl).getPrekeyBundle(
+      found.number,
+      asker,
+    );
     if (!bytesEqual(bundle.identityKey, found.identityKey)) {
       throw new SwitchboardError(
         'provider-key-mismatch',
@@ -235,6 +242,27 @@ export class PhoneClient {
     );
     await this.#o.storage.set(`peer-device/${found.number}`, String(bundle.deviceId));
     return { ...found, deviceId: bundle.deviceId };
+  }
+
+  /**
+   * This device as a bundle asker at `providerId`: its own provider knows its key; any other
+   * needs a sender certificate from its own provider (kept until an hour before it expires).
+   */
+  async #asker(providerId: string): Promise<BundleAsker> {
+    const { account, creds, client } = await this.#creds();
+    if (providerId === account.providerId) return { creds };
+    const now = this.#now().getTime();
+    const cached = this.#certificate;
+    if (cached && cached.accountId === account.accountId && cached.expiresAt - 3600_000 > now) {
+      return { creds, certificate: cached.certificate };
+    }
+    const issued = await client.getSenderCertificate(creds);
+    this.#certificate = {
+      accountId: account.accountId,
+      certificate: issued.certificate,
+      expiresAt: Date.parse(issued.expiresAt),
+    };
+    return { creds, certificate: issued.certificate };
   }
 
   async #peerDevice(number: string): Promise<number | undefined> {

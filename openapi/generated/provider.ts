@@ -128,6 +128,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/account/sender-certificate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived certificate of this account's device key, to fetch bundles elsewhere
+         * @description Signed by this provider's accredited key (the trust list's publishing key). Another
+         *     provider in the trust list accepts it as the asker's credential for prekey bundle
+         *     fetches (`Sender-Certificate` header), together with a request signature by the device
+         *     key it names. The token is `base64url(message) "." base64url(Ed25519 signature)` over
+         *     `switchboard-sender-cert-v1\n<providerId>\n<accountId>\n<device key, base64url>\n<expiresAt, s>`.
+         */
+        post: operations["issueSenderCertificate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/account/discoverability": {
         parameters: {
             query?: never;
@@ -218,9 +242,19 @@ export interface paths {
         /**
          * Fetch a prekey bundle (consumes one one-time prekey)
          * @description `address` is an account id, or an E.164 number of an account that opted in to the
-         *     directory. Each fetch consumes exactly one one-time EC prekey and one one-time Kyber
-         *     prekey when any remain; the Kyber last-resort prekey is returned when none remain.
-         *     Fetches are rate limited per client address and per target.
+         *     directory. The asker must say who it is: an account here signs the request with its
+         *     device key (`keyid` = account id); an account at another provider of the trust list
+         *     sends a `Sender-Certificate` from its provider and signs with the device key the
+         *     certificate names (`keyid` = the certificate's account id).
+         *
+         *     An account that is not discoverable is served only to askers it has been in contact
+         *     with here (the asker fetched its bundle before, or it fetched the asker's); to anyone
+         *     else it does not exist (404). Fetches are rate limited per client prefix, per target,
+         *     per asker and per asker and target (429). Each asker gets one one-time EC and one
+         *     one-time Kyber prekey of a target per `oneTimeKeysPerPairSeconds` (default a day), and
+         *     none once the target holds few (`reservedOneTimeKeys`) if it had some before; otherwise
+         *     the bundle carries no one-time EC prekey and the Kyber last-resort prekey, so no asker
+         *     can empty the pool.
          */
         get: operations["getPrekeyBundle"];
         put?: never;
@@ -350,21 +384,51 @@ export interface paths {
          * @description Signed with the mailbox key (`keyid` = the public key, base64url); the mailbox address
          *     must be the base64url SHA-256 of that key. Messages stay until deleted or expired.
          *     Push: a WebSocket upgrade of `GET /v1/mailboxes/{mailbox}/socket`, signed the same way,
-         *     receives each new message as a JSON `MailboxMessage` text frame.
+         *     receives each new message as a JSON `MailboxMessage` text frame. The first pull or push
+         *     from a network claims the mailbox: later deliveries from other networks get the full
+         *     lifetime and the claimed mailbox's caps.
          */
         get: operations["receiveMailboxMessages"];
         put?: never;
         /**
          * Deliver opaque ciphertext to a mailbox
          * @description Anyone holding the mailbox address may deliver. The body is stored as given and never
-         *     inspected. Messages expire (sooner while the mailbox's owner has never fetched from it,
-         *     24 h by default). Each mailbox has caps on message size, count and stored bytes (409
-         *     `mailbox.full`); deliveries are limited per sender network prefix (count and bytes an
-         *     hour) and per mailbox (bytes an hour) (429 `rate.limited` with `Retry-After`), and
-         *     refused while the provider's mailbox storage as a whole is full (507
-         *     `mailbox.storage-full`, with `Retry-After`).
+         *     inspected. A sender is its network prefix (IPv4 /32 and IPv6 /48 by default). Messages
+         *     expire: after 24 h by default while the mailbox is unclaimed, the full lifetime once its
+         *     owner has fetched from it from a network other than the sender's (a receive by the
+         *     sender's own network does not extend what that sender stores). Each mailbox has caps on
+         *     message size, count and stored bytes, lower while it is unclaimed (409 `mailbox.full`);
+         *     one sender may hold only a share of a mailbox (count and bytes) and only so many bytes
+         *     waiting in all mailboxes (409 `mailbox.sender-limit`), so one sender cannot lock others
+         *     out; deliveries are limited per sender (count and bytes an hour) and per mailbox (bytes
+         *     an hour) (429 `rate.limited` with `Retry-After`), and refused while the provider's
+         *     mailbox storage as a whole is full (507 `mailbox.storage-full`, with `Retry-After`).
          */
         post: operations["deliverMailboxMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/mailboxes/{mailbox}/acknowledgements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description base64url (no padding) SHA-256 of the mailbox's Ed25519 public key. */
+                mailbox: components["parameters"]["Mailbox"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge (delete) several messages at once (the key holder only)
+         * @description Deletes every listed message that is in this mailbox; ids that are not (already
+         *     acknowledged or expired) are skipped, so a retried batch is harmless. Signed like a pull.
+         */
+        post: operations["acknowledgeMailboxMessages"];
         delete?: never;
         options?: never;
         head?: never;
@@ -455,7 +519,7 @@ export interface components {
          * @description Stable machine-readable error codes; each maps to exactly one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
+        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI naming the problem type (`urn:switchboard:problem:<code>`). */
@@ -610,6 +674,10 @@ export interface components {
         KeyDigestResult: {
             matches: boolean;
         };
+        SenderCertificate: {
+            certificate: string;
+            expiresAt: components["schemas"]["Timestamp"];
+        };
         PrekeyBundle: {
             accountId: components["schemas"]["Uuid"];
             registrationId: number;
@@ -709,6 +777,12 @@ export interface components {
             ciphertext: components["schemas"]["Base64"];
             receivedAt: components["schemas"]["Timestamp"];
             expiresAt: components["schemas"]["Timestamp"];
+        };
+        MailboxAcknowledgement: {
+            messageIds: components["schemas"]["Uuid"][];
+        };
+        MailboxAcknowledged: {
+            deleted: number;
         };
         MailboxMessages: {
             messages: components["schemas"]["MailboxMessage"][];
@@ -1098,6 +1172,29 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
         };
     };
+    issueSenderCertificate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Issued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SenderCertificate"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     setDiscoverability: {
         parameters: {
             query?: never;
@@ -1211,7 +1308,10 @@ export interface operations {
     getPrekeyBundle: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An asker at another provider; see `issueSenderCertificate`. */
+                "Sender-Certificate"?: string;
+            };
             path: {
                 /** @example +442079460958 */
                 address: string;
@@ -1230,8 +1330,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     purchaseCredit: {
@@ -1432,6 +1534,38 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             507: components["responses"]["InsufficientStorage"];
+        };
+    };
+    acknowledgeMailboxMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description base64url (no padding) SHA-256 of the mailbox's Ed25519 public key. */
+                mailbox: components["parameters"]["Mailbox"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailboxAcknowledgement"];
+            };
+        };
+        responses: {
+            /** @description How many of the listed messages were deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailboxAcknowledged"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     deleteMailboxMessage: {

@@ -54,6 +54,7 @@ export const PROVIDER_ERROR_STATUS: ErrorStatusTable<ProviderErrorCode> = {
   'port.not-found': 404,
   'api-key.not-found': 404,
   'mailbox.full': 409,
+  'mailbox.sender-limit': 409,
   'mailbox.storage-full': 507,
   'mailbox.message-too-large': 413,
   'mailbox.message-not-found': 404,

@@ -9,6 +9,7 @@ import {
   docsRouter,
   loadDocument,
 } from '@switchboard/openapi';
+import type { PrefixLengths } from '@switchboard/service-kit';
 import {
   clientPrefix,
   pageSecurityHeaders,
@@ -27,6 +28,7 @@ import * as ledger from './ledger.js';
 import * as porting from './porting.js';
 import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
+import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
 import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
 
 /** Options of {@link createProviderApp}. */
@@ -94,22 +96,26 @@ export function createProviderApp(
     now: deps.now,
     maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
   };
-  // Limits are keyed by network prefix (IPv4 /32, IPv6 /64): one IPv6 host holds a whole /64.
-  // Prefixes of recent addresses are kept (a client sends many requests; bounded map).
-  const prefixes = new Map<string, string>();
-  // Without a trusted proxy, req.ip is the socket's address anyway (after parsing any
-  // X-Forwarded-For header on every request only to ignore it).
+  // Limits are keyed by network prefix (IPv4 /32, IPv6 /64; mailbox senders by their own
+  // lengths): one IPv6 host holds a whole /64. Prefixes of recent addresses are kept (a client
+  // sends many requests; bounded maps). Without a trusted proxy, req.ip is the socket's address
+  // anyway (after parsing any X-Forwarded-For header on every request only to ignore it).
   const trustsProxy = (options.trustProxy ?? false) !== false;
-  const clientAddress = (req: Request): string => {
-    const address = (trustsProxy ? req.ip : req.socket.remoteAddress) ?? 'unknown';
-    let prefix = prefixes.get(address);
-    if (prefix === undefined) {
-      if (prefixes.size >= 10_000) prefixes.clear();
-      prefix = clientPrefix(address);
-      prefixes.set(address, prefix);
-    }
-    return prefix;
+  const prefixOf = (lengths: PrefixLengths): ((req: Request) => string) => {
+    const prefixes = new Map<string, string>();
+    return (req) => {
+      const address = (trustsProxy ? req.ip : req.socket.remoteAddress) ?? 'unknown';
+      let prefix = prefixes.get(address);
+      if (prefix === undefined) {
+        if (prefixes.size >= 10_000) prefixes.clear();
+        prefix = clientPrefix(address, lengths);
+        prefixes.set(address, prefix);
+      }
+      return prefix;
+    };
   };
+  const clientAddress = prefixOf({});
+  const senderAddress = prefixOf(deps.config.mailboxes.senderPrefix);
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
   const device = (req: Request, rawBody: Buffer): Promise<string> =>
@@ -122,6 +128,27 @@ export function createProviderApp(
         .executeTakeFirst();
       return row ? ed25519PublicKey(row.device_key) : undefined;
     });
+  /**
+   * Who asks for a bundle: an account here (device signature), or an account another provider
+   * of the trust list certified (sender certificate + signature by the device key it names).
+   */
+  const asker = async (
+    req: Request,
+    rawBody: Buffer,
+    certificate: string | undefined,
+  ): Promise<prekeys.Asker> => {
+    const self = deps.config.providerId;
+    if (certificate === undefined) {
+      const accountId = await device(req, rawBody);
+      return { id: `${self}/${accountId}`, localAccountId: accountId };
+    }
+    const cert = await verifySenderCertificate(deps, certificate);
+    await verifySignedRequest(req, rawBody, signature, (keyId) =>
+      keyId === cert.accountId ? cert.deviceKey : undefined,
+    );
+    const id = `${cert.issuer}/${cert.accountId}`;
+    return cert.issuer === self ? { id, localAccountId: cert.accountId } : { id };
+  };
   const operator = (req: Request, scope: ApiKeyScope): Promise<string> =>
     requireOperator(req, deps.db, scope);
   const mailboxOwner = async (req: Request, rawBody: Buffer, mailbox: string): Promise<void> => {
@@ -174,6 +201,10 @@ export function createProviderApp(
     await accounts.deleteAccount(deps, accountId);
     res.status(204).end();
   });
+  bind('issueSenderCertificate', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    res.status(201).json(await issueSenderCertificate(deps, accountId));
+  });
   bind('setDiscoverability', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);
     const body = input.body as ProviderSchema<'Discoverability'>;
@@ -195,10 +226,12 @@ export function createProviderApp(
     res.json(await prekeys.checkDigest(deps, accountId, body.digest));
   });
   bind('getPrekeyBundle', async (req, res, input) => {
+    const certificate = input.headers['sender-certificate'] as string | undefined;
     const bundle = await prekeys.fetchBundle(
       deps,
       input.params['address'] as string,
       clientAddress(req),
+      () => asker(req, input.rawBody, certificate),
     );
     // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
     // express's ETag, which would hash every (never repeated) body for nothing.
@@ -238,12 +271,19 @@ export function createProviderApp(
     const mailbox = input.params['mailbox'] as string;
     res
       .status(202)
-      .json(await mailboxes.deliver(deps, hub, mailbox, body.ciphertext, clientAddress(req)));
+      .json(await mailboxes.deliver(deps, hub, mailbox, body.ciphertext, senderAddress(req)));
   });
   bind('receiveMailboxMessages', async (req, res, input) => {
     const mailbox = input.params['mailbox'] as string;
     await mailboxOwner(req, input.rawBody, mailbox);
-    res.json(await mailboxes.receive(deps, mailbox, input.query['limit'] as number));
+    const limit = input.query['limit'] as number;
+    res.json(await mailboxes.receive(deps, mailbox, limit, senderAddress(req)));
+  });
+  bind('acknowledgeMailboxMessages', async (req, res, input) => {
+    const mailbox = input.params['mailbox'] as string;
+    await mailboxOwner(req, input.rawBody, mailbox);
+    const body = input.body as ProviderSchema<'MailboxAcknowledgement'>;
+    res.json(await mailboxes.acknowledgeMany(deps, mailbox, body.messageIds));
   });
   bind('deleteMailboxMessage', async (req, res, input) => {
     const mailbox = input.params['mailbox'] as string;

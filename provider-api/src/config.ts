@@ -1,4 +1,4 @@
-import type { RateLimit } from '@switchboard/service-kit';
+import type { PrefixLengths, RateLimit } from '@switchboard/service-kit';
 
 /** Limits and lifetimes of verification sessions. */
 export interface VerificationConfig {
@@ -10,10 +10,35 @@ export interface VerificationConfig {
   readonly maxSends: number;
   /** Minimum time between two codes of one session. */
   readonly resendIntervalSeconds: number;
-  /** Sends and attempts per phone number, across sessions. */
-  readonly perNumber: RateLimit;
-  /** Sessions, sends and attempts per client address. */
+  /** Sessions opened per client prefix. */
   readonly perClientAddress: RateLimit;
+  /**
+   * Codes sent to one number, across sessions and clients. The only budget that is the number's
+   * alone (texts to it must be capped); the per-(number, client prefix) budget below keeps one
+   * client from spending all of it.
+   */
+  readonly sendsPerNumber: RateLimit;
+  /** Codes sent to one number at the request of one client prefix. */
+  readonly sendsPerNumberAndClient: RateLimit;
+  /** Codes sent at the request of one client prefix (any number). */
+  readonly sendsPerClientAddress: RateLimit;
+  /**
+   * Codes sent to one destination range: numbers sharing their first
+   * {@link destinationRangeDigits} digits (SMS pumping goes through premium ranges).
+   */
+  readonly sendsPerDestinationRange: RateLimit;
+  /** Digits of the E.164 number (country code included, `+` not counted) that name a range. */
+  readonly destinationRangeDigits: number;
+  /** Codes sent by this provider in all (key `all`): a ceiling on what pumping can cost. */
+  readonly sendsGlobal: RateLimit;
+  /**
+   * Code submissions for one number from one client prefix. Attempts are never budgeted per
+   * number alone, so a stranger's wrong guesses cannot lock the owner out; guesses on a number
+   * are bounded anyway by `maxAttempts` x the codes `sendsPerNumber` lets out.
+   */
+  readonly attemptsPerNumberAndClient: RateLimit;
+  /** Code submissions from one client prefix (any number). */
+  readonly attemptsPerClientAddress: RateLimit;
 }
 
 /** Everything the provider API can be tuned with; see {@link defaultProviderConfig}. */
@@ -28,21 +53,59 @@ export interface ProviderConfig {
     readonly maxStoredPerKind: number;
     readonly fetchPerClientAddress: RateLimit;
     readonly fetchPerTarget: RateLimit;
+    /** Fetches by one asker (an account here or a certified account elsewhere), any target. */
+    readonly fetchPerAsker: RateLimit;
+    /** Fetches by one asker of one target. */
+    readonly fetchPerAskerAndTarget: RateLimit;
+    /**
+     * One asker gets one-time prekeys of one target at most once in this many seconds; other
+     * fetches carry the last-resort prekey only.
+     */
+    readonly oneTimeKeysPerPairSeconds: number;
+    /**
+     * When a target holds this many one-time prekeys of a kind or fewer, only askers that never
+     * had any of its one-time prekeys get one (the rest get the last-resort prekey).
+     */
+    readonly reservedOneTimeKeys: number;
+    /**
+     * One-time prekeys of one target handed to all the askers one other provider certified
+     * (beyond it they get the last-resort prekey).
+     */
+    readonly oneTimeKeysPerIssuerAndTarget: RateLimit;
+    /** Lifetime of the sender certificates this provider issues. */
+    readonly senderCertificateTtlSeconds: number;
   };
   readonly mailboxes: {
     readonly maxMessageBytes: number;
     readonly maxMessagesPerMailbox: number;
+    /**
+     * What one sender is, for every per-sender budget of deliveries: its network prefix (default
+     * IPv4 /32, IPv6 /48, the block one site is normally given).
+     */
+    readonly senderPrefix: PrefixLengths;
+    /** Messages one sender may have waiting in one mailbox (409 `mailbox.sender-limit`). */
+    readonly maxMessagesPerSenderPerMailbox: number;
+    /** Bytes one sender may have waiting in one mailbox (409 `mailbox.sender-limit`). */
+    readonly maxBytesPerSenderPerMailbox: number;
+    /** Bytes one sender may have waiting in all mailboxes (409 `mailbox.sender-limit`). */
+    readonly maxStoredBytesPerSenderPrefix: number;
+    /**
+     * Caps of a mailbox not yet claimed (for this sender): its owner never fetched, or fetched
+     * only from the sender's own network.
+     */
+    readonly maxMessagesPerUnclaimedMailbox: number;
+    readonly maxBytesPerUnclaimedMailbox: number;
     readonly ttlSeconds: number;
     readonly deliverPerClientAddress: RateLimit;
     /** Bytes stored in one mailbox (409 `mailbox.full` beyond). */
     readonly maxBytesPerMailbox: number;
-    /** Bytes delivered per sender prefix (token bucket, cost = bytes). */
+    /** Bytes delivered per sender (token bucket, cost = bytes). */
     readonly deliverBytesPerSenderPrefix: RateLimit;
     /** Bytes delivered into one mailbox (token bucket, cost = bytes). */
     readonly deliverBytesPerMailbox: RateLimit;
     /** Bytes stored in all mailboxes together (429 `rate.limited` beyond). */
     readonly maxStoredBytes: number;
-    /** Lifetime of messages in a mailbox its owner has never fetched from. */
+    /** Lifetime of messages in a mailbox not yet claimed (for their sender). */
     readonly unfetchedTtlSeconds: number;
     /** Open push sockets per mailbox. */
     readonly maxSocketsPerMailbox: number;
@@ -70,17 +133,36 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxAttempts: 5,
       maxSends: 3,
       resendIntervalSeconds: 30,
-      perNumber: { capacity: 10, perSeconds: 3600 },
       perClientAddress: { capacity: 60, perSeconds: 3600 },
+      sendsPerNumber: { capacity: 10, perSeconds: 3600 },
+      sendsPerNumberAndClient: { capacity: 5, perSeconds: 3600 },
+      sendsPerClientAddress: { capacity: 30, perSeconds: 3600 },
+      sendsPerDestinationRange: { capacity: 200, perSeconds: 3600 },
+      destinationRangeDigits: 6,
+      sendsGlobal: { capacity: 5000, perSeconds: 3600 },
+      attemptsPerNumberAndClient: { capacity: 15, perSeconds: 3600 },
+      attemptsPerClientAddress: { capacity: 60, perSeconds: 3600 },
     },
     prekeys: {
       maxStoredPerKind: 1000,
       fetchPerClientAddress: { capacity: 120, perSeconds: 60 },
       fetchPerTarget: { capacity: 60, perSeconds: 60 },
+      fetchPerAsker: { capacity: 300, perSeconds: 3600 },
+      fetchPerAskerAndTarget: { capacity: 10, perSeconds: 3600 },
+      oneTimeKeysPerPairSeconds: 24 * 3600,
+      reservedOneTimeKeys: 10,
+      oneTimeKeysPerIssuerAndTarget: { capacity: 50, perSeconds: 24 * 3600 },
+      senderCertificateTtlSeconds: 24 * 3600,
     },
     mailboxes: {
       maxMessageBytes: 64 * 1024,
       maxMessagesPerMailbox: 1000,
+      senderPrefix: { ipv4Prefix: 32, ipv6Prefix: 48 },
+      maxMessagesPerSenderPerMailbox: 100,
+      maxBytesPerSenderPerMailbox: 4 * 1024 * 1024,
+      maxStoredBytesPerSenderPrefix: 128 * 1024 * 1024,
+      maxMessagesPerUnclaimedMailbox: 100,
+      maxBytesPerUnclaimedMailbox: 1024 * 1024,
       ttlSeconds: 7 * 24 * 3600,
       deliverPerClientAddress: { capacity: 600, perSeconds: 60 },
       maxBytesPerMailbox: 16 * 1024 * 1024,

@@ -50,23 +50,56 @@ export interface ProviderDeps {
 
 /** The in-memory rate limiters of one process. */
 export interface Limits {
-  readonly verificationPerNumber: RateLimiter;
+  /** Verification sessions per client prefix. */
   readonly verificationPerAddress: RateLimiter;
+  readonly verificationSends: VerificationSendLimits;
+  readonly verificationAttempts: {
+    readonly perNumberAndClient: RateLimiter;
+    readonly perClient: RateLimiter;
+  };
   readonly bundlePerAddress: RateLimiter;
   readonly bundlePerTarget: RateLimiter;
+  readonly bundlePerAsker: RateLimiter;
+  readonly bundlePerAskerAndTarget: RateLimiter;
+  readonly oneTimeKeysPerIssuerAndTarget: RateLimiter;
   readonly mailboxPerAddress: RateLimiter;
   readonly socketUpgradesPerPrefix: RateLimiter;
   readonly mailboxBytesPerSender: RateLimiter;
   readonly mailboxBytesPerMailbox: RateLimiter;
 }
 
+/** Budgets of verification codes sent (SMS/voice cost money and can be pumped). */
+export interface VerificationSendLimits {
+  readonly perClient: RateLimiter;
+  readonly perNumberAndClient: RateLimiter;
+  readonly perNumber: RateLimiter;
+  readonly perDestinationRange: RateLimiter;
+  readonly global: RateLimiter;
+}
+
 /** Limiters for a config, on the given clock. */
 export function createLimits(config: ProviderConfig, now: () => number): Limits {
+  const v = config.verification;
   return {
-    verificationPerNumber: new RateLimiter(config.verification.perNumber, { now }),
-    verificationPerAddress: new RateLimiter(config.verification.perClientAddress, { now }),
+    verificationPerAddress: new RateLimiter(v.perClientAddress, { now }),
+    verificationSends: {
+      perClient: new RateLimiter(v.sendsPerClientAddress, { now }),
+      perNumberAndClient: new RateLimiter(v.sendsPerNumberAndClient, { now }),
+      perNumber: new RateLimiter(v.sendsPerNumber, { now }),
+      perDestinationRange: new RateLimiter(v.sendsPerDestinationRange, { now }),
+      global: new RateLimiter(v.sendsGlobal, { now }),
+    },
+    verificationAttempts: {
+      perNumberAndClient: new RateLimiter(v.attemptsPerNumberAndClient, { now }),
+      perClient: new RateLimiter(v.attemptsPerClientAddress, { now }),
+    },
     bundlePerAddress: new RateLimiter(config.prekeys.fetchPerClientAddress, { now }),
     bundlePerTarget: new RateLimiter(config.prekeys.fetchPerTarget, { now }),
+    bundlePerAsker: new RateLimiter(config.prekeys.fetchPerAsker, { now }),
+    bundlePerAskerAndTarget: new RateLimiter(config.prekeys.fetchPerAskerAndTarget, { now }),
+    oneTimeKeysPerIssuerAndTarget: new RateLimiter(config.prekeys.oneTimeKeysPerIssuerAndTarget, {
+      now,
+    }),
     mailboxPerAddress: new RateLimiter(config.mailboxes.deliverPerClientAddress, { now }),
     mailboxBytesPerSender: new RateLimiter(config.mailboxes.deliverBytesPerSenderPrefix, { now }),
     mailboxBytesPerMailbox: new RateLimiter(config.mailboxes.deliverBytesPerMailbox, { now }),

@@ -75,7 +75,8 @@ export function attachMailboxSockets(
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Without a listener a reset during a refusal ('write ECONNRESET') would end the process.
     socket.on('error', () => socket.destroy());
-    const prefix = clientPrefix(upgradeClientAddress(req, options.trustProxy));
+    const address = upgradeClientAddress(req, options.trustProxy);
+    const prefix = clientPrefix(address);
     const path = (req.url ?? '').split('?')[0] ?? '';
     const mailbox = SOCKET_PATH.exec(path)?.[1];
     if (!mailbox) {
@@ -96,7 +97,9 @@ export function attachMailboxSockets(
       replayCache: deps.replayCache,
       maxSkewSeconds: deps.config.signatureMaxSkewSeconds,
     })
-      .then(() => markFetched(deps, mailbox))
+      .then(() =>
+        markFetched(deps, mailbox, clientPrefix(address, deps.config.mailboxes.senderPrefix)),
+      )
       .then(
         () => {
           const limits = deps.config.mailboxes;

@@ -3,9 +3,9 @@ import type { KeyObject } from 'node:crypto';
 import type { Notifications } from '@switchboard/db';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
-import type { Selectable } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import { sql } from 'kysely';
-import type { MailboxMessagesTable } from './store/schema.js';
+import type { MailboxMessagesTable, ProviderTables } from './store/schema.js';
 import { fail, rateLimited } from './errors.js';
 import { ed25519PublicKey, isoTime, toBase64 } from './encoding.js';
 
@@ -66,7 +66,9 @@ export class MailboxHub {
   }
 }
 
-function view(row: Omit<Selectable<MailboxMessagesTable>, 'seq'>): MailboxMessage {
+function view(
+  row: Omit<Selectable<MailboxMessagesTable>, 'seq' | 'sender_prefix'>,
+): MailboxMessage {
   return {
     messageId: row.id,
     ciphertext: toBase64(row.ciphertext),
@@ -96,11 +98,13 @@ async function totalStoredBytes(deps: ProviderDeps): Promise<{ total: number; at
 }
 
 /**
- * Queues opaque ciphertext for a mailbox. Delivery is unauthenticated, so it is bounded: bytes per
- * sender prefix and per mailbox an hour (429), messages and bytes stored per mailbox (409
- * `mailbox.full`, checked and inserted in one transaction under a per-mailbox lock), bytes stored
- * overall (429), and messages for a mailbox whose owner never fetched expire after
- * `unfetchedTtlSeconds`.
+ * Queues opaque ciphertext for a mailbox. Delivery is unauthenticated, so it is bounded, a
+ * sender being its network prefix (`senderPrefix` lengths): deliveries and bytes per sender and
+ * bytes per mailbox an hour (429); messages and bytes stored per mailbox (409 `mailbox.full`),
+ * lower while the mailbox is unclaimed; one sender's share of a mailbox and its bytes waiting
+ * in all mailboxes (409 `mailbox.sender-limit`), so one sender cannot lock others out; bytes
+ * stored overall (507). The stored caps are checked and the message inserted in one
+ * transaction under a per-mailbox lock.
  */
 export async function deliver(
   deps: ProviderDeps,
@@ -110,12 +114,14 @@ export async function deliver(
   senderPrefix: string,
 ): Promise<ProviderSchema<'MailboxReceipt'>> {
   const config = deps.config.mailboxes;
-  const { maxMessageBytes, maxMessagesPerMailbox, maxBytesPerMailbox } = config;
   const limit = deps.limits.mailboxPerAddress.take(senderPrefix);
   if (!limit.allowed) throw rateLimited(limit.retryAfterSeconds, 'deliveries');
   const ciphertext = Buffer.from(ciphertextBase64, 'base64');
-  if (ciphertext.length > maxMessageBytes) {
-    throw fail('mailbox.message-too-large', `a message may be at most ${maxMessageBytes} bytes`);
+  if (ciphertext.length > config.maxMessageBytes) {
+    throw fail(
+      'mailbox.message-too-large',
+      `a message may be at most ${config.maxMessageBytes} bytes`,
+    );
   }
   const stored = await totalStoredBytes(deps);
   if (stored.total + ciphertext.length > config.maxStoredBytes) {
@@ -137,26 +143,10 @@ export async function deliver(
       // serialises write transactions itself).
       await sql`select pg_advisory_xact_lock(hashtext(${mailbox}))`.execute(tx);
     }
-    const usage = await tx
-      .selectFrom('mailbox_messages')
-      .select((eb) => [
-        eb.fn.countAll<number | string>().as('n'),
-        eb.fn.sum<number | string | null>('size').as('bytes'),
-      ])
-      .where('mailbox', '=', mailbox)
-      .executeTakeFirst();
-    if (
-      Number(usage?.n ?? 0) >= maxMessagesPerMailbox ||
-      Number(usage?.bytes ?? 0) + ciphertext.length > maxBytesPerMailbox
-    ) {
-      throw fail('mailbox.full', 'the mailbox is full; its owner has to fetch and delete messages');
-    }
-    const owner = await tx
-      .selectFrom('mailbox_owners')
-      .select('mailbox')
-      .where('mailbox', '=', mailbox)
-      .executeTakeFirst();
-    const ttl = owner ? config.ttlSeconds : Math.min(config.ttlSeconds, config.unfetchedTtlSeconds);
+    const claimed = await checkStoredCaps(deps, tx, mailbox, senderPrefix, ciphertext.length);
+    const ttl = claimed
+      ? config.ttlSeconds
+      : Math.min(config.ttlSeconds, config.unfetchedTtlSeconds);
     const inserted = {
       id: randomUUID(),
       mailbox,
@@ -164,6 +154,7 @@ export async function deliver(
       size: ciphertext.length,
       received_at: now,
       expires_at: now + ttl * 1000,
+      sender_prefix: senderPrefix,
     };
     await tx.insertInto('mailbox_messages').values(inserted).execute();
     if (hub.relayChannel !== undefined) {
@@ -177,6 +168,76 @@ export async function deliver(
   const message = view(row);
   hub.publish(mailbox, message);
   return { messageId: row.id, expiresAt: message.expiresAt };
+}
+
+/**
+ * Checks what is stored against the caps a delivery of `size` bytes from `sender` must keep, and
+ * answers whether the mailbox is claimed for this sender: its owner fetched, and last from
+ * another network than the sender's (so an attacker fetching its own mailbox from where it
+ * delivers gets neither the full lifetime nor the claimed caps).
+ */
+async function checkStoredCaps(
+  deps: ProviderDeps,
+  tx: Transaction<ProviderTables>,
+  mailbox: string,
+  sender: string,
+  size: number,
+): Promise<boolean> {
+  const config = deps.config.mailboxes;
+  const owner = await tx
+    .selectFrom('mailbox_owners')
+    .select('receiver_prefix')
+    .where('mailbox', '=', mailbox)
+    .executeTakeFirst();
+  const claimed = owner !== undefined && owner.receiver_prefix !== sender;
+  const usage = await tx
+    .selectFrom('mailbox_messages')
+    .select((eb) => [
+      eb.fn.countAll<number | string>().as('n'),
+      eb.fn.sum<number | string | null>('size').as('bytes'),
+      eb.fn
+        .sum<number | string | null>(
+          eb.case().when('sender_prefix', '=', sender).then(1).else(0).end(),
+        )
+        .as('senderN'),
+      eb.fn
+        .sum<number | string | null>(
+          eb.case().when('sender_prefix', '=', sender).then(eb.ref('size')).else(0).end(),
+        )
+        .as('senderBytes'),
+    ])
+    .where('mailbox', '=', mailbox)
+    .executeTakeFirst();
+  const maxCount = claimed
+    ? config.maxMessagesPerMailbox
+    : Math.min(config.maxMessagesPerMailbox, config.maxMessagesPerUnclaimedMailbox);
+  const maxBytes = claimed
+    ? config.maxBytesPerMailbox
+    : Math.min(config.maxBytesPerMailbox, config.maxBytesPerUnclaimedMailbox);
+  if (Number(usage?.n ?? 0) >= maxCount || Number(usage?.bytes ?? 0) + size > maxBytes) {
+    throw fail('mailbox.full', 'the mailbox is full; its owner has to fetch and delete messages');
+  }
+  if (
+    Number(usage?.senderN ?? 0) >= config.maxMessagesPerSenderPerMailbox ||
+    Number(usage?.senderBytes ?? 0) + size > config.maxBytesPerSenderPerMailbox
+  ) {
+    throw fail(
+      'mailbox.sender-limit',
+      'too many of your messages wait in this mailbox; retry once its owner fetched them',
+    );
+  }
+  const bySender = await tx
+    .selectFrom('mailbox_messages')
+    .select((eb) => eb.fn.sum<number | string | null>('size').as('bytes'))
+    .where('sender_prefix', '=', sender)
+    .executeTakeFirst();
+  if (Number(bySender?.bytes ?? 0) + size > config.maxStoredBytesPerSenderPrefix) {
+    throw fail(
+      'mailbox.sender-limit',
+      'too many bytes from your network wait in mailboxes here; retry once they are fetched',
+    );
+  }
+  return claimed;
 }
 
 /**
@@ -215,15 +276,30 @@ export async function startMailboxRelay(
 
 const RELAY_CHANNEL = 'mailbox';
 
-/** Records that the owner fetched (pull or push): later messages get the full lifetime. */
+/**
+ * Records that the owner fetched (pull or push) and from which network: later messages from
+ * other networks get the full lifetime and the claimed caps. Written only when the network
+ * changed.
+ */
 export async function markFetched(
   deps: Pick<ProviderDeps, 'db' | 'now'>,
   mailbox: string,
+  receiverPrefix: string,
 ): Promise<void> {
   await deps.db
     .insertInto('mailbox_owners')
-    .values({ mailbox, first_fetched_at: deps.now() })
-    .onConflict((oc) => oc.column('mailbox').doNothing())
+    .values({ mailbox, first_fetched_at: deps.now(), receiver_prefix: receiverPrefix })
+    .onConflict((oc) =>
+      oc
+        .column('mailbox')
+        .doUpdateSet({ receiver_prefix: receiverPrefix })
+        .where((eb) =>
+          eb.or([
+            eb('mailbox_owners.receiver_prefix', 'is', null),
+            eb('mailbox_owners.receiver_prefix', '!=', receiverPrefix),
+          ]),
+        ),
+    )
     .execute();
 }
 
@@ -232,8 +308,9 @@ export async function receive(
   deps: ProviderDeps,
   mailbox: string,
   limit: number,
+  receiverPrefix: string,
 ): Promise<ProviderSchema<'MailboxMessages'>> {
-  await markFetched(deps, mailbox);
+  await markFetched(deps, mailbox, receiverPrefix);
   const rows = await deps.db
     .selectFrom('mailbox_messages')
     .selectAll()
@@ -259,6 +336,20 @@ export async function acknowledge(
   if (Number(result.numDeletedRows) !== 1) {
     throw fail('mailbox.message-not-found', 'no such message in this mailbox');
   }
+}
+
+/** Deletes (acknowledges) the listed messages that are in the mailbox; answers how many. */
+export async function acknowledgeMany(
+  deps: ProviderDeps,
+  mailbox: string,
+  messageIds: readonly string[],
+): Promise<ProviderSchema<'MailboxAcknowledged'>> {
+  const result = await deps.db
+    .deleteFrom('mailbox_messages')
+    .where('mailbox', '=', mailbox)
+    .where('id', 'in', [...messageIds])
+    .executeTakeFirst();
+  return { deleted: Number(result.numDeletedRows) };
 }
 
 /** Deletes expired messages everywhere. */

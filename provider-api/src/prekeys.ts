@@ -143,6 +143,7 @@ const BUNDLE_COLUMNS = [
   'kyber_last_resort_id',
   'kyber_last_resort',
   'kyber_last_resort_signature',
+  'discoverable',
 ] as const;
 
 const targetById = precompiled(['id'], (db: Kysely<ProviderTables>, p) =>
@@ -264,23 +265,135 @@ function takeFor(deps: ProviderDeps, account: string): Promise<TakenPreKey[]> {
   return batcher.take(account);
 }
 
-/** Fetches a bundle, consuming one one-time prekey of each kind when any remain. */
+/**
+ * Who asks for a bundle: `id` is `<providerId>/<accountId>` (an account here, or one another
+ * provider of the trust list certified), `localAccountId` its account when it is one here.
+ */
+export interface Asker {
+  readonly id: string;
+  readonly localAccountId?: string;
+}
+
+const contactOf = precompiled(['target', 'asker'], (db: Kysely<ProviderTables>, p) =>
+  db
+    .selectFrom('prekey_contacts')
+    .select('one_time_at')
+    .where('target_id', '=', p.target)
+    .where('asker', '=', p.asker),
+);
+
+/**
+ * Whether `asker` may see `target`. A stranger is an asker that has not been in contact with a
+ * non-discoverable target here: it never fetched the target's bundle, and the target (an
+ * account here) never fetched the asker's. Discoverable targets are served to every asker.
+ */
+async function mayServe(
+  deps: ProviderDeps,
+  target: Target,
+  asker: Asker,
+  known: boolean,
+): Promise<boolean> {
+  if (target.discoverable === 1 || known || asker.localAccountId === target.id) return true;
+  if (asker.localAccountId === undefined) return false;
+  const reverse = await contactOf(deps.db, {
+    target: asker.localAccountId,
+    asker: `${deps.config.providerId}/${target.id}`,
+  });
+  return reverse.length > 0;
+}
+
+/**
+ * Whether this fetch may hand out one-time prekeys, recorded atomically (a new pair is inserted,
+ * an old one's `one_time_at` moved by compare-and-set), so that concurrent fetches of one pair
+ * get them at most once per `oneTimeKeysPerPairSeconds`. An asker that had some before gets
+ * none from a target holding `reservedOneTimeKeys` or fewer of a kind.
+ */
+async function grantOneTimeKeys(
+  deps: ProviderDeps,
+  target: string,
+  asker: string,
+  contact: { readonly one_time_at: number | string | null } | undefined,
+  budget: () => boolean,
+): Promise<boolean> {
+  const now = deps.now();
+  const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
+  if (!contact) {
+    const granted = budget();
+    const inserted = await deps.db
+      .insertInto('prekey_contacts')
+      .values({ target_id: target, asker, first_at: now, one_time_at: granted ? now : null })
+      .onConflict((oc) => oc.columns(['target_id', 'asker']).doNothing())
+      .executeTakeFirst();
+    return granted && Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+  const last = contact.one_time_at === null ? undefined : Number(contact.one_time_at);
+  if (last !== undefined) {
+    if (now - last < oneTimeKeysPerPairSeconds * 1000) return false;
+    const left = await countPrekeys(deps, target);
+    if (Math.min(left.oneTimePreKeys, left.oneTimeKyberPreKeys) <= reservedOneTimeKeys) {
+      return false;
+    }
+  }
+  if (!budget()) return false;
+  const claimed = await deps.db
+    .updateTable('prekey_contacts')
+    .set({ one_time_at: now })
+    .where('target_id', '=', target)
+    .where('asker', '=', asker)
+    .where((eb) =>
+      last === undefined ? eb('one_time_at', 'is', null) : eb('one_time_at', '=', last),
+    )
+    .executeTakeFirst();
+  return Number(claimed.numUpdatedRows) === 1;
+}
+
+/**
+ * Fetches a bundle for an asker whose credential `authenticate` checks (after the per-client
+ * limit, so that floods cost no signature checks). A non-discoverable target is "not found" to
+ * strangers; one-time prekeys go to each asker at most once per `oneTimeKeysPerPairSeconds`,
+ * otherwise the bundle carries the Kyber last-resort prekey and no one-time EC prekey.
+ */
 export async function fetchBundle(
   deps: ProviderDeps,
   address: string,
   clientAddress: string,
+  authenticate: () => Promise<Asker>,
 ): Promise<Bundle> {
   const perAddress = deps.limits.bundlePerAddress.take(clientAddress);
   if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, 'prekey fetches');
+  const asker = await authenticate();
+  const perAsker = deps.limits.bundlePerAsker.take(asker.id);
+  if (!perAsker.allowed) throw rateLimited(perAsker.retryAfterSeconds, 'prekey fetches');
   const account = await findTarget(deps, address);
   // Keyed by the account, not the text of the address, so that spelling one number in several
   // ways (or by id and by number) does not multiply the limit.
-  const perTarget = deps.limits.bundlePerTarget.take(account?.id ?? address);
+  const targetKey = account?.id ?? address;
+  const perTarget = deps.limits.bundlePerTarget.take(targetKey);
   if (!perTarget.allowed) {
     throw rateLimited(perTarget.retryAfterSeconds, 'prekey fetches for this address');
   }
-  if (!account) throw fail('account.not-found', 'no account with this address here');
-  const taken = await takeFor(deps, account.id);
+  const perPair = deps.limits.bundlePerAskerAndTarget.take(`${asker.id} ${targetKey}`);
+  if (!perPair.allowed) {
+    throw rateLimited(perPair.retryAfterSeconds, 'prekey fetches for this address');
+  }
+  const contact = account
+    ? (await contactOf(deps.db, { target: account.id, asker: asker.id }))[0]
+    : undefined;
+  if (!account || !(await mayServe(deps, account, asker, contact !== undefined))) {
+    throw fail('account.not-found', 'no account with this address here');
+  }
+  // Accounts another provider certified share one budget of one-time keys per target: a
+  // provider minting identities cannot empty a pool here one identity at a time.
+  const issuer = asker.localAccountId === undefined ? asker.id.split('/')[0] : undefined;
+  const budget = (): boolean =>
+    issuer === undefined ||
+    deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed;
+  const oneTime = await grantOneTimeKeys(deps, account.id, asker.id, contact, budget);
+  const taken = oneTime ? await takeFor(deps, account.id) : [];
+  return bundleOf(account, taken);
+}
+
+function bundleOf(account: Target, taken: readonly TakenPreKey[]): Bundle {
   const ec = taken.find((k) => k.kind === 'ec');
   const kyber = taken.find((k) => k.kind === 'kyber');
   return {

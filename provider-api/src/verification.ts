@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomInt, randomUUID, timingSafeEqual } from 
 import type { ProviderSchema } from '@switchboard/openapi';
 import { isE164Error, parseE164 } from '@switchboard/e164';
 import type { E164Number } from '@switchboard/e164';
+import type { RateLimiter } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { VerificationSessionsTable } from './store/schema.js';
 import { fail, rateLimited } from './errors.js';
@@ -36,17 +37,49 @@ export function codeHash(
     .digest('hex');
 }
 
-function take(
-  deps: ProviderDeps,
-  number: string,
-  clientAddress: string,
-  what: string,
-  cost = 1,
-): void {
-  const perAddress = deps.limits.verificationPerAddress.take(clientAddress, cost);
-  if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, what);
-  const perNumber = deps.limits.verificationPerNumber.take(sha256Hex(number), cost);
-  if (!perNumber.allowed) throw rateLimited(perNumber.retryAfterSeconds, what);
+/** Takes one token from each budget in order; the first that is spent answers 429. */
+function takeAll(checks: ReadonlyArray<readonly [RateLimiter, string]>, what: string): void {
+  for (const [limiter, key] of checks) {
+    const decision = limiter.take(key);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds, what);
+  }
+}
+
+/**
+ * The budgets a code send spends, narrowest first (so a client refused on its own budget spends
+ * nothing shared): the client's, the client's for this number, the number's, the destination
+ * range's and the provider's. Numbers are keyed by hash (no numbers in memory dumps).
+ */
+function takeSend(deps: ProviderDeps, number: string, clientAddress: string): void {
+  const limits = deps.limits.verificationSends;
+  const digits = number.slice(1, 1 + deps.config.verification.destinationRangeDigits);
+  const hashed = sha256Hex(number);
+  takeAll(
+    [
+      [limits.perClient, clientAddress],
+      [limits.perNumberAndClient, `${hashed} ${clientAddress}`],
+      [limits.perNumber, hashed],
+      [limits.perDestinationRange, sha256Hex(`range:${digits}`)],
+      [limits.global, 'all'],
+    ],
+    'code requests',
+  );
+}
+
+/**
+ * The budgets a code submission spends: the client's, and the client's for this number (plus
+ * the session's `maxAttempts`, in the database). No budget is the number's alone, so wrong
+ * guesses from elsewhere never lock its owner out.
+ */
+function takeAttempt(deps: ProviderDeps, number: string, clientAddress: string): void {
+  const limits = deps.limits.verificationAttempts;
+  takeAll(
+    [
+      [limits.perClient, clientAddress],
+      [limits.perNumberAndClient, `${sha256Hex(number)} ${clientAddress}`],
+    ],
+    'code attempts',
+  );
 }
 
 function view(deps: ProviderDeps, row: VerificationSessionsTable): SessionView {
@@ -141,7 +174,7 @@ export async function requestCode(
     const next = Number(row.last_sent_at) + resendIntervalSeconds * 1000;
     if (next > now) throw rateLimited(Math.ceil((next - now) / 1000), 'code requests');
   }
-  take(deps, row.number, clientAddress, 'code requests');
+  takeSend(deps, row.number, clientAddress);
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
   // Claim the send slot first (compare-and-set on `sends`) so concurrent requests cannot exceed it.
   const claimed = await deps.db
@@ -190,7 +223,7 @@ export async function submitCode(
     const wait = Math.max(1, Math.ceil((Number(row.expires_at) - now) / 1000));
     throw rateLimited(wait, 'wrong codes for this session; open a new session later');
   }
-  take(deps, row.number, clientAddress, 'code attempts');
+  takeAttempt(deps, row.number, clientAddress);
   const counted = await deps.db
     .updateTable('verification_sessions')
     .set({ attempts: row.attempts + 1 })

@@ -4,7 +4,10 @@ import type { TestProvider } from './helpers.js';
 import {
   NUMBERS,
   call,
+  fetchBundle,
   makeClientKeys,
+  makeDiscoverable,
+  remoteAsker,
   register,
   verifyNumber,
   startTestProvider,
@@ -46,7 +49,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
       discoverable: false,
     });
 
-    const b = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+    const b = await fetchBundle(p, alice.accountId, alice);
     expect(b.status).toBe(200);
     expect(b.json.kyberLastResort).toBe(false);
     // One-time keys: never cached, and no ETag to revalidate against.
@@ -177,8 +180,9 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
 
   it('never hands out the same one-time prekey twice under concurrent fetches', async () => {
     const alice = await register(p, NUMBERS[0]!, makeClientKeys(20, 5));
+    await makeDiscoverable(p, alice);
     const results = await Promise.all(
-      Array.from({ length: 40 }, () => call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`)),
+      Array.from({ length: 40 }, () => fetchBundle(p, alice.accountId, remoteAsker(p))),
     );
     expect(results.every((r) => r.status === 200)).toBe(true);
     const ec = results.map((r) => r.json.preKey?.keyId).filter((id) => id !== undefined);
@@ -230,6 +234,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
 
   it('hands out one-time prekeys lowest key id first, whenever they were uploaded', async () => {
     const alice = await register(p, NUMBERS[0]!, makeClientKeys(2, 0, 50));
+    await makeDiscoverable(p, alice);
     const lower = makeClientKeys(2, 0, 10);
     const up = await call(
       p,
@@ -241,7 +246,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(up.status).toBe(200);
     const ids: unknown[] = [];
     for (let i = 0; i < 5; i++) {
-      const b = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+      const b = await fetchBundle(p, alice.accountId, remoteAsker(p));
       ids.push(b.json.preKey?.keyId);
     }
     expect(ids).toEqual([10, 11, 50, 51, undefined]);
@@ -259,34 +264,23 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     const spellings = [alice.accountId, NUMBERS[0]!, '+44 20 7946 0958', '+44-20-7946-0958'];
     const statuses: number[] = [];
     for (let i = 0; i < 62; i++) {
-      const address = encodeURIComponent(spellings[i % spellings.length]!);
-      statuses.push(
-        (
-          await call(p, 'GET', `/v1/keys/bundles/${address}`, undefined, {
-            headers: { 'x-forwarded-for': `10.2.0.${i}` },
-          })
-        ).status,
-      );
+      const address = spellings[i % spellings.length]!;
+      const ip = { 'x-forwarded-for': `10.2.0.${i}` };
+      statuses.push((await fetchBundle(p, address, remoteAsker(p), ip)).status);
     }
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
-    const limited = await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`);
+    const limited = await fetchBundle(p, alice.accountId, remoteAsker(p));
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     p.clock.now += 60_000;
-    expect((await call(p, 'GET', `/v1/keys/bundles/${alice.accountId}`)).status).toBe(200);
+    expect((await fetchBundle(p, alice.accountId, remoteAsker(p))).status).toBe(200);
   });
 
   it('rate limits prekey fetches per client address', async () => {
     const statuses: number[] = [];
+    const asker = remoteAsker(p);
     for (let i = 0; i < 122; i++) {
-      statuses.push(
-        (
-          await call(
-            p,
-            'GET',
-            `/v1/keys/bundles/00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-          )
-        ).status,
-      );
+      const address = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+      statuses.push((await fetchBundle(p, address, asker)).status);
     }
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
     expect(statuses.filter((s) => s === 404)).toHaveLength(120);
@@ -390,9 +384,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
       { service: 'sip', uri: 'sip:alice@sip.example.net' },
       { service: 'matrix', uri: 'matrix:u/alice:example.net' },
     ];
-    expect(
-      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
-    ).toBe(404);
+    expect((await fetchBundle(p, NUMBERS[0]!, remoteAsker(p))).status).toBe(404);
     const on = await call(
       p,
       'PUT',
@@ -407,9 +399,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
       contacts,
     });
     // Discoverable accounts can be fetched by number.
-    expect(
-      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
-    ).toBe(200);
+    expect((await fetchBundle(p, NUMBERS[0]!, remoteAsker(p))).status).toBe(200);
 
     const twice = await call(
       p,
@@ -437,9 +427,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     expect(p.directory.entries.has(NUMBERS[0]!)).toBe(true);
     expect(await owed()).toEqual([{ number: NUMBERS[0]! }]);
     // Not discoverable here any more: no bundle by number.
-    expect(
-      (await call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(NUMBERS[0]!)}`)).status,
-    ).toBe(404);
+    expect((await fetchBundle(p, NUMBERS[0]!, remoteAsker(p))).status).toBe(404);
     p.directory.failWith = undefined;
     expect(await reconcileDirectory(p.deps)).toBe(0);
     expect(p.directory.entries.has(NUMBERS[0]!)).toBe(false);

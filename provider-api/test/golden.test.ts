@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { TestProvider } from './helpers.js';
-import { NUMBERS, call, startTestProvider, verifyNumber } from './helpers.js';
+import { NUMBERS, call, fetchBundle, startTestProvider, verifyNumber } from './helpers.js';
 
 // Keys produced by libsignal 0.103 and checked in (scripts/generate-golden.mjs): the wire format
 // of registration must keep accepting them, and a bundle fetched afterwards must carry them
@@ -39,15 +39,17 @@ describe.each(ALL_DIALECTS)('golden libsignal registration (%s)', (dialect) => {
     const sessionId = await verifyNumber(p, NUMBERS[0]!);
     const res = await call(p, 'POST', '/v1/accounts', { sessionId, ...golden.registration });
     expect(res.status).toBe(201);
-    const bundle = await call(p, 'GET', `/v1/keys/bundles/${res.json.accountId}`);
-    expect(bundle.json.identityKey).toBe(golden.registration.identityKey);
-    expect(bundle.json.signedPreKey.signature).toBe(golden.registration.signedPreKey.signature);
-    expect(bundle.json.preKey).toEqual(golden.registration.oneTimePreKeys[0]);
     const device = createPrivateKey({
       key: Buffer.from(golden.devicePrivateKeyPkcs8, 'base64'),
       format: 'der',
       type: 'pkcs8',
     });
+    const bundle = await fetchBundle(p, res.json.accountId, {
+      signer: { keyId: res.json.accountId, privateKey: device },
+    });
+    expect(bundle.json.identityKey).toBe(golden.registration.identityKey);
+    expect(bundle.json.signedPreKey.signature).toBe(golden.registration.signedPreKey.signature);
+    expect(bundle.json.preKey).toEqual(golden.registration.oneTimePreKeys[0]);
     const me = await call(p, 'GET', '/v1/account', undefined, {
       signer: { keyId: res.json.accountId, privateKey: device },
     });

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
@@ -22,6 +22,7 @@ import type { ProviderTables } from '../src/store/schema.js';
 import { createProviderApp } from '../src/app.js';
 import { attachMailboxSockets } from '../src/mailbox-socket.js';
 import { startMailboxRelay } from '../src/mailboxes.js';
+import { senderCertificateMessage } from '../src/sender-certificates.js';
 
 /** A controllable clock (milliseconds). */
 export interface TestClock {
@@ -35,6 +36,8 @@ export interface TestProvider {
   readonly codes: MemoryCodeSender;
   readonly directory: MemoryDirectoryPublisher;
   readonly providerKey: { privateKey: KeyObject; publicKey: KeyObject };
+  /** The key of `provider-b`, another provider of the trust list (certifies remote askers). */
+  readonly peerKey: { privateKey: KeyObject; publicKey: KeyObject };
   readonly url: string;
   /** The database, for a second replica (see `replicaOf`). */
   readonly database: TestDatabase<ProviderTables>;
@@ -65,6 +68,7 @@ export async function startTestProvider(
   const codes = new MemoryCodeSender();
   const directory = new MemoryDirectoryPublisher();
   const providerKey = generateKeyPairSync('ed25519');
+  const peerKey = generateKeyPairSync('ed25519');
   const errors: unknown[] = [];
   const deps: ProviderDeps = {
     db: database.db,
@@ -74,7 +78,12 @@ export async function startTestProvider(
     codeSender: codes,
     directory,
     providerKey: providerKey.privateKey,
-    providerKeys: (id) => (id === 'provider-a' ? [providerKey.publicKey] : []),
+    providerKeys: (id) =>
+      id === 'provider-a'
+        ? [providerKey.publicKey]
+        : id === 'provider-b'
+          ? [peerKey.publicKey]
+          : [],
     replayCache: new DatabaseReplayCache(database.db, now),
     verificationSecret: randomBytes(32),
     logger: createLogger({ service: 'provider-api-test', level: 'silent' }),
@@ -97,6 +106,7 @@ export async function startTestProvider(
     codes,
     directory,
     providerKey,
+    peerKey,
     url,
     database,
     close: async () => {
@@ -283,3 +293,59 @@ export const NUMBERS = [
   '+442079460961',
   '+442079460962',
 ];
+
+/** An asker for bundle fetches: signs with its device key and sends its certificate. */
+export interface Asker {
+  readonly accountId: string;
+  readonly signer: { keyId: string; privateKey: KeyObject };
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * An account of `provider-b` (another provider of the trust list) with a sender certificate
+ * `provider-b` issued, valid for `lifetimeSeconds` of the test clock.
+ */
+export function remoteAsker(
+  p: Pick<TestProvider, 'peerKey' | 'clock'>,
+  lifetimeSeconds = 3600,
+): Asker {
+  const accountId = randomUUID();
+  const device = generateKeyPairSync('ed25519');
+  const raw = device.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const expiresAt = Math.floor(p.clock.now / 1000) + lifetimeSeconds;
+  const message = senderCertificateMessage('provider-b', accountId, raw, expiresAt);
+  const signature = sign(null, message, p.peerKey.privateKey);
+  return {
+    accountId,
+    signer: { keyId: accountId, privateKey: device.privateKey },
+    headers: {
+      'sender-certificate': `${message.toString('base64url')}.${signature.toString('base64url')}`,
+    },
+  };
+}
+
+/** Fetches a bundle as `asker` (a registered account here, or a {@link remoteAsker}). */
+export function fetchBundle(
+  p: Pick<TestProvider, 'url' | 'clock'>,
+  address: string,
+  asker: Pick<Asker, 'signer'> & { readonly headers?: Record<string, string> },
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  return call(p, 'GET', `/v1/keys/bundles/${encodeURIComponent(address)}`, undefined, {
+    signer: asker.signer,
+    headers: { ...(asker.headers ?? {}), ...headers },
+  });
+}
+
+/** Opts `account` in to the directory (so that any asker may fetch its bundle). */
+export async function makeDiscoverable(p: TestProvider, account: Registered): Promise<void> {
+  const contacts = [{ service: 'sip', uri: 'sip:someone@example.net' }];
+  const r = await call(
+    p,
+    'PUT',
+    '/v1/account/discoverability',
+    { discoverable: true, contacts },
+    { signer: account.signer },
+  );
+  if (r.status !== 200) throw new Error(`discoverability: ${r.status}`);
+}

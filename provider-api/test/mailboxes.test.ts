@@ -4,7 +4,8 @@ import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
-import type { TestProvider } from './helpers.js';
+import type { ProviderConfig } from '../src/config.js';
+import type { Answer, TestProvider } from './helpers.js';
 import { call, startTestProvider } from './helpers.js';
 import { mailboxAddressFor } from '../src/mailboxes.js';
 import { defaultProviderConfig } from '../src/config.js';
@@ -325,5 +326,118 @@ describe.each(ALL_DIALECTS)('mailboxes (%s)', (dialect) => {
     } finally {
       await q.close();
     }
+  });
+});
+
+describe.each(ALL_DIALECTS)('mailbox budgets against one flooding sender (%s)', (dialect) => {
+  let p: TestProvider;
+  afterEach(async () => {
+    await p.close();
+  });
+
+  const start = async (overrides: Partial<ProviderConfig['mailboxes']>): Promise<void> => {
+    p = await startTestProvider(dialect, {
+      mailboxes: { ...defaultProviderConfig().mailboxes, ...overrides },
+    });
+  };
+  const deliver = (box: string, ip: string, bytes = 3): Promise<Answer> =>
+    call(
+      p,
+      'POST',
+      `/v1/mailboxes/${box}/messages`,
+      { ciphertext: Buffer.alloc(bytes, 7).toString('base64') },
+      { headers: { 'x-forwarded-for': ip } },
+    );
+  const pull = (box: ReturnType<typeof mailboxKey>, ip: string): Promise<Answer> =>
+    call(p, 'GET', `/v1/mailboxes/${box.address}/messages`, undefined, {
+      signer: box.signer,
+      headers: { 'x-forwarded-for': ip },
+    });
+
+  it('one sender floods a mailbox; a second sender still delivers', async () => {
+    await start({ maxMessagesPerMailbox: 10, maxMessagesPerSenderPerMailbox: 4 });
+    const box = mailboxKey();
+    // The flooder rotates through addresses of its /48: one sender all the same.
+    const codes = new Map<string, number>();
+    for (let i = 0; i < 20; i++) {
+      const r = await deliver(box.address, `2001:db8:77:${i.toString(16)}::1`);
+      const key = r.status === 202 ? '202' : `${r.status} ${r.json.code}`;
+      codes.set(key, (codes.get(key) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(codes)).toEqual({ '202': 4, '409 mailbox.sender-limit': 16 });
+    expect((await deliver(box.address, '2001:db8:78::1')).status).toBe(202);
+    expect((await deliver(box.address, '192.0.2.10')).status).toBe(202);
+    // Once the owner fetched and acknowledged, the flooder may deliver again.
+    const got = await pull(box, '198.51.100.1');
+    expect(got.json.messages).toHaveLength(6);
+    const ids = (got.json.messages as Array<{ messageId: string }>).map((m) => m.messageId);
+    const acked = await call(
+      p,
+      'POST',
+      `/v1/mailboxes/${box.address}/acknowledgements`,
+      { messageIds: ids },
+      { signer: box.signer },
+    );
+    expect([acked.status, acked.json]).toEqual([200, { deleted: 6 }]);
+    expect((await deliver(box.address, '2001:db8:77::1')).status).toBe(202);
+  });
+
+  it('bounds the bytes one sender keeps waiting in all mailboxes', async () => {
+    await start({ maxStoredBytesPerSenderPrefix: 2500 });
+    expect((await deliver(mailboxKey().address, '10.4.0.1', 1000)).status).toBe(202);
+    expect((await deliver(mailboxKey().address, '10.4.0.1', 1000)).status).toBe(202);
+    const third = await deliver(mailboxKey().address, '10.4.0.1', 1000);
+    expect([third.status, third.json.code]).toEqual([409, 'mailbox.sender-limit']);
+    expect((await deliver(mailboxKey().address, '10.4.0.2', 1000)).status).toBe(202);
+  });
+
+  it("a receive from the sender's own network neither extends retention nor lifts the unclaimed caps", async () => {
+    await start({
+      ttlSeconds: 7 * 24 * 3600,
+      unfetchedTtlSeconds: 24 * 3600,
+      maxMessagesPerMailbox: 5,
+      maxMessagesPerUnclaimedMailbox: 2,
+    });
+    const own = mailboxKey();
+    expect((await pull(own, '10.5.0.1')).status).toBe(200);
+    const first = await deliver(own.address, '10.5.0.1');
+    expect(Date.parse(first.json.expiresAt)).toBe(p.clock.now + 24 * 3600_000);
+    expect((await deliver(own.address, '10.5.0.1')).status).toBe(202);
+    const capped = await deliver(own.address, '10.5.0.1');
+    expect([capped.status, capped.json.code]).toEqual([409, 'mailbox.full']);
+    // Claimed from another network: the full lifetime and caps for this sender.
+    expect((await pull(own, '10.6.0.1')).status).toBe(200);
+    const claimed = await deliver(own.address, '10.5.0.1');
+    expect(claimed.status).toBe(202);
+    expect(Date.parse(claimed.json.expiresAt)).toBe(p.clock.now + 7 * 24 * 3600_000);
+  });
+
+  it('acknowledges a batch: only the mailbox key, only its own messages, retries harmless', async () => {
+    await start({});
+    const box = mailboxKey();
+    const other = mailboxKey();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await deliver(box.address, '10.7.0.1')).json.messageId);
+    const foreignId = (await deliver(other.address, '10.7.0.1')).json.messageId as string;
+    const path = `/v1/mailboxes/${box.address}/acknowledgements`;
+    const unsigned = await call(p, 'POST', path, { messageIds: ids });
+    expect([unsigned.status, unsigned.json.code]).toEqual([401, 'auth.missing']);
+    const wrongKey = await call(p, 'POST', path, { messageIds: ids }, { signer: other.signer });
+    expect([wrongKey.status, wrongKey.json.code]).toEqual([403, 'mailbox.key-mismatch']);
+    const batch = { messageIds: [ids[0], ids[1], foreignId] };
+    const acked = await call(p, 'POST', path, batch, { signer: box.signer });
+    expect([acked.status, acked.json]).toEqual([200, { deleted: 2 }]);
+    expect((await call(p, 'POST', path, batch, { signer: box.signer })).json).toEqual({
+      deleted: 0,
+    });
+    const left = await pull(box, '10.8.0.1');
+    expect(left.json.messages.map((m: { messageId: string }) => m.messageId)).toEqual([ids[2]]);
+    expect((await pull(other, '10.8.0.1')).json.messages).toHaveLength(1);
+    const tooMany = Array.from(
+      { length: 101 },
+      (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    );
+    const big = await call(p, 'POST', path, { messageIds: tooMany }, { signer: box.signer });
+    expect([big.status, big.json.code]).toEqual([400, 'request.invalid']);
   });
 });

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
-import type { TestProvider } from './helpers.js';
+import { defaultProviderConfig } from '../src/config.js';
+import type { Answer, TestProvider } from './helpers.js';
 import { NUMBERS, call, register, startTestProvider } from './helpers.js';
 
 describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
@@ -95,7 +96,7 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
   });
 
   it('limits sends and attempts per number across sessions and per client address', async () => {
-    // perNumber: 10 per hour. Each session sends one code.
+    // sendsPerNumber: 10 per hour. Each session sends one code.
     let limited = 0;
     for (let i = 0; i < 12; i++) {
       const id = await open(NUMBERS[1]!, `10.0.1.${i}`);
@@ -103,7 +104,7 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
       if (r.status === 429) limited++;
     }
     expect(limited).toBe(2);
-    // perClientAddress: 60 per hour (sessions + sends + attempts) from one address.
+    // perClientAddress: 60 sessions per hour from one address.
     let byAddress = 0;
     for (let i = 0; i < 65; i++) {
       const r = await call(
@@ -119,6 +120,26 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
       }
     }
     expect(byAddress).toBe(5);
+  });
+
+  it("does not let a stranger's wrong guesses lock the owner out", async () => {
+    // The stranger spends everything its prefix may on the owner's number: codes and guesses.
+    const refused = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const id = await open(NUMBERS[0]!, '198.51.100.7');
+      const sent = await send(id, '198.51.100.7');
+      if (sent.status !== 200) refused.add(`send ${sent.status}`);
+      for (let j = 0; j < 5 && sent.status === 200; j++) {
+        const r = await submit(id, '000000', '198.51.100.7');
+        if (r.status === 429) refused.add('attempt 429');
+      }
+    }
+    expect([...refused].sort()).toEqual(['attempt 429', 'send 429']);
+    // The owner, from its own network, still gets a code and verifies.
+    const id = await open(NUMBERS[0]!, '203.0.113.5');
+    expect((await send(id, '203.0.113.5')).status).toBe(200);
+    const ok = await submit(id, p.codes.sent.at(-1)!.code, '203.0.113.5');
+    expect([ok.status, ok.json.verified]).toEqual([200, true]);
   });
 
   it('expires codes and sessions', async () => {
@@ -197,5 +218,55 @@ describe.each(ALL_DIALECTS)('verification sessions (%s)', (dialect) => {
       createHmac('sha256', p.deps.verificationSecret!).update(`${id}:${code}`).digest('hex'),
     );
     expect((await submit(id, code)).json.verified).toBe(true);
+  });
+});
+
+describe.each(ALL_DIALECTS)('verification send caps against SMS pumping (%s)', (dialect) => {
+  let p: TestProvider;
+  afterEach(async () => {
+    await p.close();
+  });
+
+  const sendFrom = async (number: string, ip: string): Promise<Answer> => {
+    const headers = { 'x-forwarded-for': ip };
+    const created = await call(p, 'POST', '/v1/verification/sessions', { number }, { headers });
+    expect(created.status).toBe(201);
+    const id = created.json.sessionId as string;
+    return call(
+      p,
+      'POST',
+      `/v1/verification/sessions/${id}/code`,
+      { transport: 'sms' },
+      { headers },
+    );
+  };
+
+  it('caps codes per destination range, whatever the client addresses', async () => {
+    const base = defaultProviderConfig().verification;
+    p = await startTestProvider(dialect, {
+      verification: { ...base, sendsPerDestinationRange: { capacity: 3, perSeconds: 3600 } },
+    });
+    // +44207946xxxx: one range of 6 digits; every send from another address.
+    for (let i = 0; i < 3; i++)
+      expect((await sendFrom(NUMBERS[i]!, `10.1.0.${i}`)).status).toBe(200);
+    const pumped = await sendFrom(NUMBERS[3]!, '10.1.0.9');
+    expect([pumped.status, pumped.json.code]).toEqual([429, 'rate.limited']);
+    expect(Number(pumped.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another range is unaffected.
+    expect((await sendFrom('+14155552671', '10.1.0.10')).status).toBe(200);
+    expect(p.codes.sent).toHaveLength(4);
+  });
+
+  it('caps codes sent by the provider in all per hour', async () => {
+    const base = defaultProviderConfig().verification;
+    p = await startTestProvider(dialect, {
+      verification: { ...base, sendsGlobal: { capacity: 2, perSeconds: 3600 } },
+    });
+    expect((await sendFrom(NUMBERS[0]!, '10.2.0.1')).status).toBe(200);
+    expect((await sendFrom('+14155552671', '10.2.0.2')).status).toBe(200);
+    const third = await sendFrom('+33142685300', '10.2.0.3');
+    expect([third.status, third.json.code]).toEqual([429, 'rate.limited']);
+    p.clock.now += 3600_000;
+    expect((await sendFrom('+33142685300', '10.2.0.3')).status).toBe(200);
   });
 });

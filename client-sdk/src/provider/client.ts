@@ -14,7 +14,9 @@ export type PrekeyCount = ProviderSchema<'PrekeyCount'>;
 export type UploadPrekeys = ProviderSchema<'UploadPrekeys'>;
 export type MailboxMessage = ProviderSchema<'MailboxMessage'>;
 export type MailboxReceipt = ProviderSchema<'MailboxReceipt'>;
+export type SenderCertificate = ProviderSchema<'SenderCertificate'>;
 type PrekeyBundleJson = ProviderSchema<'PrekeyBundle'>;
+type MailboxAcknowledged = ProviderSchema<'MailboxAcknowledged'>;
 type RegisterAccountJson = ProviderSchema<'RegisterAccount'>;
 
 /** An error answer from a provider: `problemCode` is the provider API's `ErrorCode`. */
@@ -33,6 +35,15 @@ export class ProviderError extends SwitchboardError {
 export interface DeviceCredentials {
   readonly accountId: string;
   readonly deviceSeed: Uint8Array;
+}
+
+/**
+ * Who fetches a bundle: the device's credentials at its own provider, and for a fetch at
+ * another provider the sender certificate its own provider issued.
+ */
+export interface BundleAsker {
+  readonly creds: DeviceCredentials;
+  readonly certificate?: string;
 }
 
 /** A mailbox key: requests are signed with it, `keyid` = base64url raw public key. */
@@ -84,9 +95,10 @@ export class ProviderClient {
     path: string,
     body: unknown,
     signer?: { readonly seed: Uint8Array; readonly keyId: string },
+    extraHeaders: Readonly<Record<string, string>> = {},
   ): Promise<T> {
     const bytes = body === undefined ? new Uint8Array() : utf8(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (signer) {
       Object.assign(
@@ -207,14 +219,30 @@ export class ProviderClient {
     return this.#call('PUT', '/v1/keys', body, this.#device(creds));
   }
 
-  /** Fetches (and consumes) a bundle for an account id or a discoverable E.164 number. */
+  /**
+   * A certificate of this device's key from its own provider, valid for a day: the credential
+   * for bundle fetches at other providers (see {@link getPrekeyBundle}).
+   */
+  getSenderCertificate(creds: DeviceCredentials): Promise<SenderCertificate> {
+    return this.#call('POST', '/v1/account/sender-certificate', undefined, this.#device(creds));
+  }
+
+  /**
+   * Fetches a bundle for an account id or a discoverable E.164 number, as `asker`: the request
+   * is signed with the asker's device key; at a provider other than the asker's own, pass the
+   * sender certificate its own provider issued ({@link getSenderCertificate}). Consumes one
+   * one-time prekey of each kind, at most once a day per asker and target.
+   */
   async getPrekeyBundle(
     address: string,
+    asker: BundleAsker,
   ): Promise<PreKeyBundleInput & { readonly accountId: string }> {
     const j = await this.#call<PrekeyBundleJson>(
       'GET',
       `/v1/keys/bundles/${encodeURIComponent(address)}`,
       undefined,
+      this.#device(asker.creds),
+      asker.certificate === undefined ? {} : { 'sender-certificate': asker.certificate },
     );
     return {
       accountId: j.accountId,
@@ -274,6 +302,24 @@ export class ProviderClient {
       undefined,
       { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
     );
+  }
+
+  /**
+   * Acknowledges (deletes) up to 100 messages in one request; ids no longer queued are skipped.
+   * Returns how many were deleted.
+   */
+  async acknowledgeMany(
+    mailbox: MailboxCredentials,
+    mailboxAddress: Uint8Array,
+    messageIds: readonly string[],
+  ): Promise<number> {
+    const res = await this.#call<MailboxAcknowledged>(
+      'POST',
+      `/v1/mailboxes/${toBase64Url(mailboxAddress)}/acknowledgements`,
+      { messageIds: [...messageIds] },
+      { seed: mailbox.seed, keyId: toBase64Url(mailbox.publicKey) },
+    );
+    return res.deleted;
   }
 
   /**

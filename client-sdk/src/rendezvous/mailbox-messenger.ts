@@ -116,10 +116,20 @@ export class MailboxMessenger {
       seen.add(key);
       const client = this.#client(r.provider);
       const items = await client.receive({ seed, publicKey }, r.address);
+      // Handled messages are acknowledged in one request, also when a later one fails.
+      const handled: string[] = [];
+      let failure: { readonly err: unknown } | undefined;
       for (const item of items) {
-        await handle(item.ciphertext);
-        await client.acknowledge({ seed, publicKey }, r.address, item.messageId);
+        try {
+          await handle(item.ciphertext);
+        } catch (err) {
+          failure = { err };
+          break;
+        }
+        handled.push(item.messageId);
       }
+      if (handled.length > 0) await client.acknowledgeMany({ seed, publicKey }, r.address, handled);
+      if (failure) throw failure.err;
     }
   }
 

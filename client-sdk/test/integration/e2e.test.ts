@@ -5,6 +5,9 @@
 // check keys and exchange messages both ways; tampering is refused with the right error.
 // Issue 8: two key-only identities exchange messages through mailboxes at two providers; a
 // forwarded card is useless, replayed receive requests and tampered cards are refused.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import { RRType, decodeMessage, encodeMessage } from '@switchboard/dns-wire';
 import type { ResourceRecord } from '@switchboard/dns-wire';
@@ -44,20 +47,22 @@ import {
   directoryEntry,
   providerEntry,
   startTestDirectory,
-  trustList,
   waitForDns,
+  writeTrustList,
 } from './fixtures.js';
 import type { RunningProvider } from './services.js';
 import { CodeInbox, prepareProvider, startProvider } from './services.js';
 
 const ALICE = '+442079460958';
 const BOB = '+14155552671';
+const MALLORY = '+33142685344';
 
 let dir: TestDirectory;
 let providerA: RunningProvider;
 let providerB: RunningProvider;
 let inbox: CodeInbox;
 let list: VerifiedTrustList;
+let listDir: string | undefined;
 const ed25519 = new NodeEd25519();
 
 beforeAll(async () => {
@@ -66,10 +71,13 @@ beforeAll(async () => {
   const a = await prepareProvider('provider-a');
   const b = await prepareProvider('provider-b');
   dir = await startTestDirectory([a.provider, b.provider]);
-  providerA = await startProvider(a, dir.directory.apiUrl, inbox.url);
-  providerB = await startProvider(b, dir.directory.apiUrl, inbox.url);
+  listDir = await mkdtemp(join(tmpdir(), 'sb-sdk-trust-'));
+  const listPath = join(listDir, 'trust-list.json');
+  providerA = await startProvider(a, dir.directory.apiUrl, inbox.url, listPath);
+  providerB = await startProvider(b, dir.directory.apiUrl, inbox.url, listPath);
   const now = new Date();
-  list = trustList(
+  list = await writeTrustList(
+    listPath,
     [directoryEntry(dir)],
     [providerEntry(providerA.provider, now), providerEntry(providerB.provider, now)],
     now,
@@ -81,6 +89,7 @@ afterAll(async () => {
   await providerB?.stop();
   await dir?.stop();
   await inbox?.stop();
+  if (listDir) await rm(listDir, { recursive: true, force: true });
 });
 
 function phoneClient(overrides: { dns?: DnsTransport; http?: HttpClient } = {}): PhoneClient {
@@ -165,11 +174,20 @@ describe('issue 6: phone-number users', () => {
     const mallory = createMemoryProtocolStores();
     await generateRegistrationKeys(mallory, { oneTimePreKeyCount: 0 });
     const sessions = new SignalSessions(mallory, { name: ALICE, deviceId: 1 });
+    // Bundles are served to askers with an account (issue 14): Mallory has one of her own.
+    const malloryPhone = phoneClient();
+    await malloryPhone.register({
+      number: MALLORY,
+      providerId: 'provider-b',
+      getCode: () => inbox.codeFor(MALLORY),
+    });
+    const m = (await malloryPhone.account())!;
+    const asker = { creds: { accountId: m.accountId, deviceSeed: fromBase64(m.deviceSeed)! } };
     const bundle = await new ProviderClient({
       baseUrl: providerB.url,
       http: fetchHttpClient(),
       ed25519,
-    }).getPrekeyBundle(BOB);
+    }).getPrekeyBundle(BOB, asker);
     await sessions.establish({ name: BOB, deviceId: bundle.deviceId }, bundle);
     const ct = await sessions.encrypt(
       { name: BOB, deviceId: bundle.deviceId },
@@ -186,6 +204,8 @@ describe('issue 6: phone-number users', () => {
       number: '+33142685300',
       providerId: 'provider-b',
       getCode: () => inbox.codeFor('+33142685300'),
+      // Discoverable, so that Mallory (a stranger) is served its bundle at all.
+      publishContacts: [{ service: 'sip', uri: 'sip:fresh@b.example' }],
     });
     // Bob (already talking to Alice) and a fresh user (who must ask the directory) both refuse.
     expect((await errorOf(bob.decrypt(forged))).code).toBe('identity-key-changed');
@@ -193,7 +213,7 @@ describe('issue 6: phone-number users', () => {
       baseUrl: providerB.url,
       http: fetchHttpClient(),
       ed25519,
-    }).getPrekeyBundle((await fresh.account())!.accountId);
+    }).getPrekeyBundle((await fresh.account())!.accountId, asker);
     const m2 = createMemoryProtocolStores();
     await generateRegistrationKeys(m2, { oneTimePreKeyCount: 0 });
     const s2 = new SignalSessions(m2, { name: ALICE, deviceId: 1 });
@@ -282,6 +302,12 @@ describe('issue 6: phone-number users', () => {
       },
     };
     const carol = phoneClient({ http: swapping });
+    // Only registered users fetch bundles (issue 14); Carol's provider certifies her to Bob's.
+    await carol.register({
+      number: '+33142685355',
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor('+33142685355'),
+    });
     const err = await errorOf(carol.startSession(BOB));
     expect(err.code).toBe('provider-key-mismatch');
   });

@@ -1,6 +1,6 @@
 // Shared fixtures for integration tests: a real directory (DNS + publish API) on port 0 and a
 // development trust list naming it, signed by a development board.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
@@ -206,4 +206,16 @@ export function trustList(
   validDays = 90,
 ): VerifiedTrustList {
   return createDevelopmentTrustList({ now, validDays, directories, providers }).verified;
+}
+
+/** {@link trustList}, also written as a signed file at `path` (as providers read it). */
+export async function writeTrustList(
+  path: string,
+  directories: ReadonlyArray<DirectoryEntry>,
+  providers: ReadonlyArray<ProviderEntry>,
+  now: Date,
+): Promise<VerifiedTrustList> {
+  const created = createDevelopmentTrustList({ now, validDays: 90, directories, providers });
+  await writeFile(path, JSON.stringify(created.envelope));
+  return created.verified;
 }

@@ -81,6 +81,8 @@ export async function startProvider(
   prepared: { provider: TestProvider; dataDir: string },
   directoryApiUrl: string,
   codeWebhook: string,
+  /** Where the trust list will be (read when needed, so it may be written after the start). */
+  trustListPath = 'managed-by-test',
 ): Promise<RunningProvider> {
   const entry = new URL('../../../../provider-api/dist/src/service.js', import.meta.url);
   const { startService } = (await import(entry.href)) as { startService: StartService };
@@ -91,8 +93,9 @@ export async function startProvider(
       PROVIDER_API_PORT: '0',
       PROVIDER_ID: prepared.provider.id,
       SWITCHBOARD_DIRECTORY_URL: directoryApiUrl,
-      // Any value: the trust list is managed by the test, not the embedded development one.
-      SWITCHBOARD_TRUST_LIST: 'managed-by-test',
+      // The test's trust list, not the embedded development one: other providers' keys (sender
+      // certificates, releases) come from it.
+      SWITCHBOARD_TRUST_LIST: trustListPath,
       PROVIDER_CODE_WEBHOOK_URL: codeWebhook,
       PROVIDER_VALIDATE_RESPONSES: '1',
       LOG_LEVEL: 'silent',

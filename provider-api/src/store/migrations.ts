@@ -179,10 +179,52 @@ const pendingWithdrawals: PortableMigration = {
   },
 };
 
+/**
+ * Who stored what in mailboxes (each message's sender prefix, for per-sender shares and budgets)
+ * and from which network the owner last fetched (a fetch from the sender's own network does not
+ * claim the mailbox for that sender).
+ */
+const mailboxSenders: PortableMigration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('mailbox_messages')
+      .addColumn('sender_prefix', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema
+      .createIndex('mailbox_messages_sender')
+      .on('mailbox_messages')
+      .columns(['sender_prefix', 'mailbox'])
+      .execute();
+    await db.schema.alterTable('mailbox_owners').addColumn('receiver_prefix', 'text').execute();
+  },
+};
+
+/**
+ * Bundle fetches by asker and target: who may see a non-discoverable account, and when an
+ * asker last got one-time prekeys of a target. Removed with the target's account.
+ */
+const prekeyContacts: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('prekey_contacts')
+      .addColumn('target_id', 'text', (c) =>
+        c.notNull().references('accounts.id').onDelete('cascade'),
+      )
+      .addColumn('asker', 'text', (c) => c.notNull())
+      .addColumn('first_at', t.timestamp, (c) => c.notNull())
+      .addColumn('one_time_at', t.timestamp)
+      .addPrimaryKeyConstraint('prekey_contacts_pair', ['target_id', 'asker'])
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
   '0003_mailbox_owners': mailboxOwners,
   '0004_directory_pending_withdrawals': pendingWithdrawals,
+  '0005_mailbox_senders': mailboxSenders,
+  '0006_prekey_contacts': prekeyContacts,
 };

@@ -97,11 +97,24 @@ export interface MailboxMessagesTable {
   size: number;
   received_at: number | string;
   expires_at: number | string;
+  /** The sender's network prefix (`mailboxes.senderPrefix`); '' for rows stored before. */
+  sender_prefix: Generated<string>;
 }
 
 export interface MailboxOwnersTable {
   mailbox: string;
   first_fetched_at: number | string;
+  /** Network prefix of the latest fetch (null for rows stored before it was kept). */
+  receiver_prefix: string | null;
+}
+
+/** Who fetched whose bundle here, and when the asker last got one-time prekeys of it. */
+export interface PrekeyContactsTable {
+  target_id: string;
+  /** `<providerId>/<accountId>` of the asker. */
+  asker: string;
+  first_at: number | string;
+  one_time_at: number | string | null;
 }
 
 export interface DirectoryPendingWithdrawalsTable {
@@ -125,6 +138,7 @@ export interface ProviderTables {
   port_outs: PortOutsTable;
   mailbox_messages: MailboxMessagesTable;
   mailbox_owners: MailboxOwnersTable;
+  prekey_contacts: PrekeyContactsTable;
   directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
 }
