@@ -6,6 +6,8 @@ import { parseNotifyTarget } from './transfer/notify.js';
 import type { RrlConfig } from './dns/rrl.js';
 import type { TcpLimits } from './dns/server.js';
 import { DEFAULT_RRL } from './dns/rrl.js';
+import type { TransferForm } from './transfer/transfer.js';
+import { TRANSFER_FORMS } from './transfer/transfer.js';
 import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 
@@ -24,6 +26,10 @@ export interface DirectoryConfig {
   /** Explicit TSIG key; when absent one is created under the data directory. */
   readonly tsigKey?: TsigKey;
   readonly transferAllowFrom: readonly string[];
+  /** What AXFR/IXFR serve: `unsigned` unless pre-signed NSEC3 (walkable) is opted in to. */
+  readonly transferForm: TransferForm;
+  /** Files holding secondary operators' public keys (PEM or DNSKEY records). */
+  readonly operatorKeyFiles: readonly string[];
   readonly rrl: RrlConfig;
   readonly tcp: TcpLimits;
   /** JSON file of provider keys used until the charter trust list is wired in. */
@@ -80,6 +86,17 @@ function positive(
   return n;
 }
 
+function transferForm(raw: string | undefined): TransferForm {
+  if (raw === undefined || raw === '') return 'unsigned';
+  const form = TRANSFER_FORMS.find((f) => f === raw);
+  if (!form) {
+    throw new DirectoryConfigError(
+      `DIRECTORY_TRANSFER must be one of ${TRANSFER_FORMS.join(', ')} (presigned-nsec3 is walkable)`,
+    );
+  }
+  return form;
+}
+
 /**
  * Reads `DIRECTORY_*` variables (and `DATABASE_URL`): see directory/README.md for the list.
  * Defaults: DNS 127.0.0.1:5300, publish API 127.0.0.1:8053, apex e164.switchboard.test.,
@@ -131,6 +148,8 @@ export function directoryConfigFromEnv(
     secondaries,
     ...(tsigKey ? { tsigKey } : {}),
     transferAllowFrom: list(env['DIRECTORY_XFR_ALLOW']),
+    transferForm: transferForm(env['DIRECTORY_TRANSFER']),
+    operatorKeyFiles: list(env['DIRECTORY_OPERATOR_KEYS']),
     rrl: {
       ...DEFAULT_RRL,
       responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),
