@@ -143,7 +143,9 @@ export function publicKeyMaterial(
   const ds = dsSet(
     apex,
     unique.map(([, k]) => k),
-  ).map((data) => formatRecord({ name: apex, type: RRType.DS, class: RRClass.IN, ttl: 3600, data }));
+  ).map((data) =>
+    formatRecord({ name: apex, type: RRType.DS, class: RRClass.IN, ttl: 3600, data }),
+  );
   const lines = [...ds, ...unique.map(([text]) => text)];
   return {
     dsText: `${lines.join('\n')}\n`,
