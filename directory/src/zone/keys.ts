@@ -120,7 +120,15 @@ export async function loadOperatorKeys(
 ): Promise<DnskeyData[]> {
   const out: DnskeyData[] = [];
   for (const path of paths) {
-    out.push(...parseOperatorKeys(await readFile(path, 'utf8'), path, apex, algorithm));
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `operator key ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    out.push(...parseOperatorKeys(text, path, apex, algorithm));
   }
   return out;
 }
