@@ -189,6 +189,9 @@ describe('Knot mod-onlinesign secondaries of the unsigned transfer', () => {
   });
 
   it('each secondary signs online; delv validates its answers with the directory anchor', async () => {
+    // The primary serves the same DNSKEY RRset (operator B's key included), signed by its key.
+    const fromPrimary = await delv(t.dir.dns.port, enumNameFor(PUBLISHED[0] as string, APEX));
+    expect(fromPrimary.stdout).toContain('; fully validated');
     const published = (await axfr()).filter((r) => r.type === RRType.DNSKEY);
     const keyText = (r: ResourceRecord): string =>
       Buffer.from((r.data as { publicKey: Uint8Array }).publicKey).toString('base64');
