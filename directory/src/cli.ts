@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // switchboard-directory: operator commands that work on the data directory without starting
-// the servers. `export` prints the zone pre-signed with NSEC3 (for ldns-verify-zone, or to load
-// into a secondary by hand); `ds` prints the DS record and the delv/BIND trust anchor.
+// the servers. `export` prints the unsigned zone (to load into a secondary that signs online),
+// or with `--presigned-nsec3` the zone pre-signed with NSEC3 (walkable; for ldns-verify-zone);
+// `ds` prints the DS records and the delv/BIND trust anchor.
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { openDatabase } from '@switchboard/db';
 import { directoryConfigFromEnv } from './config.js';
-import { loadOrCreateZoneKey } from './zone/keys.js';
-import { trustAnchorClause } from './publish/publish-api.js';
+import { loadOperatorKeys, loadOrCreateZoneKey } from './zone/keys.js';
+import { publicKeyMaterial } from './directory.js';
 import { OnlineSigner } from './zone/signer.js';
 import { DirectoryStore } from './state/store.js';
 import { bulkImport, exportEntries } from './state/bulk-import.js';
@@ -15,14 +16,16 @@ import { unsignedRecords } from './transfer/transfer.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import type { ZoneSnapshot } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
-import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
+import { formatRecord, RRType } from '@switchboard/dns-wire';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import { signZoneNsec3Parallel } from '@switchboard/dnssec';
 import type { SigningKey } from '@switchboard/dnssec';
 
-const USAGE = `usage: switchboard-directory <export|ds|import|dump> [--data DIR]
-  export   print the zone, pre-signed with NSEC3, as a zone file
-  ds       print the zone's DS record and trust anchor
+const USAGE = `usage: switchboard-directory <export [--presigned-nsec3]|ds|import|dump> [--data DIR]
+  export   print the zone as a zone file: unsigned (SOA, NS, DNSKEY RRset, NAPTR/TXT), for
+           secondaries that sign online; with --presigned-nsec3, pre-signed with NSEC3
+           (walkable: the NSEC3 hashes of phone numbers can be brute-forced)
+  ds       print the DS records (zone key and operators' KSKs) and the trust anchor
   import FILE [--restart] [--provider ID]... [--refused REPORT]
            load entries from JSON Lines (one {"number","provider","identityKey","contacts"} a
            line), checked as a publish is; resumes where an interrupted import of FILE ended
@@ -53,26 +56,26 @@ async function main(argv: readonly string[]): Promise<number> {
     config.apex,
     config.algorithm,
   );
+  const operatorKeys = await loadOperatorKeys(
+    config.operatorKeyFiles,
+    config.apex,
+    config.algorithm,
+  );
+  const settings = { ...defaultZoneSettings(config.apex), nameServers: config.nameServers };
   if (command === 'ds') {
-    console.log(
-      formatRecord({
-        name: config.apex,
-        type: RRType.DS,
-        class: RRClass.IN,
-        ttl: 3600,
-        data: keys.ds,
-      }),
-    );
-    console.log(trustAnchorClause(config.apex, keys.key.dnskey));
+    const dnskeys = [keys.key.dnskey, ...operatorKeys];
+    const { dsText, trustAnchor } = publicKeyMaterial(config.apex, dnskeys, settings.dnskeyTtl);
+    process.stdout.write(`${dsText}${trustAnchor}\n`);
     return 0;
   }
+  const presigned = argv.includes('--presigned-nsec3');
   const database = await openDatabase<unknown>({ url: config.databaseUrl });
   try {
     const store = await DirectoryStore.open(database);
-    const settings = { ...defaultZoneSettings(config.apex), nameServers: config.nameServers };
     const signer = new OnlineSigner(keys.key, config.apex);
-    const zone = await ZoneState.load(store, settings, keys.key, signer);
-    await writeSignedZone(zone.snapshot, keys.key, signer, Date.now() / 1000);
+    const zone = await ZoneState.load(store, settings, keys.key, signer, { operatorKeys });
+    if (presigned) await writeSignedZone(zone.snapshot, keys.key, signer, Date.now() / 1000);
+    else writeUnsignedZone(zone.snapshot);
     return 0;
   } finally {
     await database.close();
@@ -137,6 +140,22 @@ async function dumpCommand(store: DirectoryStore): Promise<number> {
   }
   if (chunk.length > 0) await write();
   return 0;
+}
+
+/** Prints the snapshot unsigned (DNSKEY RRset included), SOA first, in chunks. */
+function writeUnsignedZone(snapshot: ZoneSnapshot): void {
+  const apex = snapshot.settings.apex;
+  const header = `; ${apex} serial ${snapshot.serial}, unsigned, for secondaries that sign online`;
+  process.stdout.write(`${header}\n$ORIGIN ${apex}\n`);
+  let chunk: string[] = [];
+  for (const rr of unsignedRecords(snapshot, true)) {
+    chunk.push(formatRecord(rr));
+    if (chunk.length === 4096) {
+      process.stdout.write(`${chunk.join('\n')}\n`);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) process.stdout.write(`${chunk.join('\n')}\n`);
 }
 
 /**

@@ -6,6 +6,8 @@ import { parseNotifyTarget } from './transfer/notify.js';
 import type { RrlConfig } from './dns/rrl.js';
 import type { TcpLimits } from './dns/server.js';
 import { DEFAULT_RRL } from './dns/rrl.js';
+import type { TransferForm } from './transfer/transfer.js';
+import { TRANSFER_FORMS } from './transfer/transfer.js';
 import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 
@@ -27,6 +29,10 @@ export interface DirectoryConfig {
   /** Explicit TSIG key; when absent one is created under the data directory. */
   readonly tsigKey?: TsigKey;
   readonly transferAllowFrom: readonly string[];
+  /** What AXFR/IXFR serve: `unsigned` unless pre-signed NSEC3 (walkable) is opted in to. */
+  readonly transferForm: TransferForm;
+  /** Files holding secondary operators' public keys (PEM or DNSKEY records). */
+  readonly operatorKeyFiles: readonly string[];
   readonly rrl: RrlConfig;
   readonly tcp: TcpLimits;
   /** JSON file of provider keys used until the charter trust list is wired in. */
@@ -81,6 +87,17 @@ function positive(
   const n = nonNegative(env, name, fallback);
   if (n === 0) throw new DirectoryConfigError(`${name} must be a whole number >= 1`);
   return n;
+}
+
+function transferForm(raw: string | undefined): TransferForm {
+  if (raw === undefined || raw === '') return 'unsigned';
+  const form = TRANSFER_FORMS.find((f) => f === raw);
+  if (!form) {
+    throw new DirectoryConfigError(
+      `DIRECTORY_TRANSFER must be one of ${TRANSFER_FORMS.join(', ')} (presigned-nsec3 is walkable)`,
+    );
+  }
+  return form;
 }
 
 /**
@@ -138,6 +155,8 @@ export function directoryConfigFromEnv(
     secondaries,
     ...(tsigKey ? { tsigKey } : {}),
     transferAllowFrom: list(env['DIRECTORY_XFR_ALLOW']),
+    transferForm: transferForm(env['DIRECTORY_TRANSFER']),
+    operatorKeyFiles: list(env['DIRECTORY_OPERATOR_KEYS']),
     rrl: {
       ...DEFAULT_RRL,
       responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),

@@ -10,8 +10,9 @@ import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
 import type { Logger } from '@switchboard/service-kit';
 import { expressServer, listenHttp, listenMetrics } from '@switchboard/service-kit';
+import type { DnskeyData } from '@switchboard/dns-wire';
 import type { ZoneKeyMaterial } from './zone/keys.js';
-import { loadOrCreateZoneKey } from './zone/keys.js';
+import { dsSet, loadOrCreateZoneKey, secureEntryPoints } from './zone/keys.js';
 import type { NotifyTarget } from './transfer/notify.js';
 import { sendNotify } from './transfer/notify.js';
 import type { ProviderKeyResolver } from './publish/providers.js';
@@ -27,6 +28,7 @@ import type { DirectoryTables } from './state/store.js';
 import { DirectoryStore } from './state/store.js';
 import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
+import type { TransferForm } from './transfer/transfer.js';
 import { zoneFileText } from './transfer/transfer.js';
 import type { ZoneSettings } from './zone/zone.js';
 import { defaultZoneSettings } from './zone/zone.js';
@@ -53,6 +55,16 @@ export interface DirectoryOptions {
   readonly secondaries?: readonly NotifyTarget[];
   readonly tsigKey?: TsigKey;
   readonly transferAllowFrom?: readonly string[];
+  /**
+   * What AXFR/IXFR serve: `unsigned` (default) for secondaries that sign online, or
+   * `presigned-nsec3` (walkable: NSEC3 hashes of phone numbers can be brute-forced).
+   */
+  readonly transferForm?: TransferForm;
+  /**
+   * Secondary operators' public keys, published in the DNSKEY RRset (RFC 8901 multi-signer);
+   * those with the SEP flag (257) also go into `ds.txt` and `trust-anchor.conf`.
+   */
+  readonly operatorKeys?: readonly DnskeyData[];
   readonly rrl?: RrlConfig;
   /** DNS-over-TCP limits (per-client connections, idle time, message deadline). */
   readonly dnsTcp?: TcpLimits;
@@ -86,17 +98,18 @@ export interface RunningDirectory {
   readonly tsigKey: TsigKey;
   readonly zone: ZoneState;
   readonly store: DirectoryStore;
-  /** DS record (SHA-256) in presentation format. */
+  /** DS record (SHA-256) of the zone key in presentation format. */
   readonly dsRecord: string;
-  /** DNSKEY record in presentation format. */
+  /** DNSKEY record of the zone key in presentation format. */
   readonly dnskeyRecord: string;
-  /** BIND/delv trust anchor clause. */
+  /** BIND/delv trust anchor clause: the zone key and operators' keys with the SEP flag. */
   readonly trustAnchor: string;
   /**
-   * The zone pre-signed with NSEC3, as zone-file text (signed and formatted on the export
-   * worker thread; the same signed version AXFR serves for the current serial).
+   * The zone as zone-file text (formatted on the export worker thread; the same version AXFR
+   * serves for the current serial in that form): the configured transfer form unless `form`
+   * is given. `presigned-nsec3` is walkable.
    */
-  exportZone(): Promise<string>;
+  exportZone(form?: TransferForm): Promise<string>;
   /**
    * Renews the transferred/exported signatures when they expire within the refresh margin, by
    * bumping the serial (runs hourly on its own); true if it did.
@@ -120,6 +133,33 @@ async function loadOrCreateTsigKey(dataDir: string, apex: string): Promise<TsigK
   await writeFile(temp, `${text}\n`, { mode: 0o600, flag: 'wx' });
   await rename(temp, path);
   return parseTsigKey(text);
+}
+
+/**
+ * `ds.txt` (the DS of every secure entry point, then the DNSKEY RRset) and the delv/BIND trust
+ * anchor clause, for the zone key and the operators' keys.
+ */
+export function publicKeyMaterial(
+  apex: string,
+  dnskeys: readonly DnskeyData[],
+  dnskeyTtl: number,
+): { dsText: string; trustAnchor: string } {
+  const unique = [...new Map(dnskeys.map((k) => [formatDnskey(apex, k, dnskeyTtl), k])).entries()];
+  const ds = dsSet(
+    apex,
+    unique.map(([, k]) => k),
+  ).map((data) =>
+    formatRecord({ name: apex, type: RRType.DS, class: RRClass.IN, ttl: 3600, data }),
+  );
+  const lines = [...ds, ...unique.map(([text]) => text)];
+  return {
+    dsText: `${lines.join('\n')}\n`,
+    trustAnchor: trustAnchorClause(apex, secureEntryPoints(unique.map(([, k]) => k))),
+  };
+}
+
+function formatDnskey(apex: string, data: DnskeyData, ttl: number): string {
+  return formatRecord({ name: apex, type: RRType.DNSKEY, class: RRClass.IN, ttl, data });
 }
 
 /**
@@ -159,7 +199,10 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     };
     const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
     const signer = new OnlineSigner(keys.key, options.apex, policy);
-    const zone = await ZoneState.load(store, settings, keys.key, signer);
+    const zone = await ZoneState.load(store, settings, keys.key, signer, {
+      transferForm: options.transferForm ?? 'unsigned',
+      operatorKeys: options.operatorKeys ?? [],
+    });
     // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
     cleanups.push(() => zone.close());
     const warmer = new ZoneWarmer(zone, now, log);
@@ -307,11 +350,13 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       ttl: settings.dnskeyTtl,
       data: keys.key.dnskey,
     });
-    const trustAnchor = trustAnchorClause(apex, keys.key.dnskey);
+    const { dsText, trustAnchor } = publicKeyMaterial(
+      apex,
+      [keys.key.dnskey, ...(options.operatorKeys ?? [])],
+      settings.dnskeyTtl,
+    );
     // Public trust anchor material next to the key, for operators and the trust list.
-    await writeFile(join(options.dataDir, 'ds.txt'), `${dsRecord}\n${dnskeyRecord}\n`, {
-      mode: 0o644,
-    });
+    await writeFile(join(options.dataDir, 'ds.txt'), dsText, { mode: 0o644 });
     await writeFile(join(options.dataDir, 'trust-anchor.conf'), `${trustAnchor}\n`, {
       mode: 0o644,
     });
@@ -328,8 +373,8 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       dsRecord,
       dnskeyRecord,
       trustAnchor,
-      exportZone: async () =>
-        zoneFileText(await zone.signedZone(now() / 1000), apex, zone.exportSigner),
+      exportZone: async (form?: TransferForm) =>
+        zoneFileText(await zone.transferZone(now() / 1000, form), apex, zone.exportSigner),
       notifyNow: notifyAll,
       renewExportSignatures: renewExport,
       stop: () => (stopping ??= stopAll()),

@@ -4,6 +4,8 @@ import {
   ensureDevelopmentTrustList,
   TrustListSource,
 } from '@switchboard/charter/node';
+import type { DnskeyData } from '@switchboard/dns-wire';
+import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { createLogger } from '@switchboard/service-kit';
 import { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
@@ -11,6 +13,7 @@ import { startDirectory } from './directory.js';
 import type { ProviderKeyResolver } from './publish/providers.js';
 import { FileProviderKeys } from './publish/providers-file.js';
 import { TrustListProviderKeys } from './publish/trust-list-providers.js';
+import { loadOperatorKeys } from './zone/keys.js';
 
 /** The directory as a runnable part, with what later parts may want to know. */
 export interface DirectoryService extends RunningService {
@@ -78,6 +81,8 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     secondaries: config.secondaries,
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
     transferAllowFrom: config.transferAllowFrom,
+    transferForm: config.transferForm,
+    operatorKeys: await operatorKeys(config.operatorKeyFiles, config.apex, config.algorithm),
     rrl: config.rrl,
     dnsTcp: config.tcp,
     providers,
@@ -140,4 +145,16 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     trustAnchor: directory.trustAnchor,
     stop: () => directory.stop(),
   };
+}
+
+async function operatorKeys(
+  files: readonly string[],
+  apex: string,
+  algorithm: SigningAlgorithm,
+): Promise<DnskeyData[]> {
+  try {
+    return await loadOperatorKeys(files, apex, algorithm);
+  } catch (err) {
+    throw new DirectoryConfigError(`DIRECTORY_OPERATOR_KEYS: ${(err as Error).message}`);
+  }
 }

@@ -32,4 +32,18 @@ describe('directoryConfigFromEnv', () => {
       );
     }
   });
+
+  it('transfers unsigned unless pre-signed NSEC3 is opted in to; refuses other forms', () => {
+    expect(directoryConfigFromEnv('/data', {}).transferForm).toBe('unsigned');
+    expect(
+      directoryConfigFromEnv('/data', { DIRECTORY_TRANSFER: 'presigned-nsec3' }).transferForm,
+    ).toBe('presigned-nsec3');
+    expect(() => directoryConfigFromEnv('/data', { DIRECTORY_TRANSFER: 'nsec3' })).toThrow(
+      /DIRECTORY_TRANSFER must be one of unsigned, presigned-nsec3/,
+    );
+    expect(
+      directoryConfigFromEnv('/data', { DIRECTORY_OPERATOR_KEYS: '/k/a.pem, /k/b.key' })
+        .operatorKeyFiles,
+    ).toEqual(['/k/a.pem', '/k/b.key']);
+  });
 });

@@ -119,5 +119,22 @@ describe('startService (embedded stack)', () => {
     await expect(
       startService({ dataDir, env: { ...env, DIRECTORY_DNS_PORT: 'x' }, started: [] }),
     ).rejects.toThrow(/DIRECTORY_DNS_PORT/);
+    await expect(
+      startService({ dataDir, env: { ...env, DIRECTORY_TRANSFER: 'nsec' }, started: [] }),
+    ).rejects.toThrow(/DIRECTORY_TRANSFER must be one of unsigned, presigned-nsec3/);
+    // An operator key file must hold a public key: the zone's own private key is refused.
+    const zoneKey = join(dataDir, 'directory', 'keys', 'zone-alg13.pem');
+    await expect(
+      startService({ dataDir, env: { ...env, DIRECTORY_OPERATOR_KEYS: zoneKey }, started: [] }),
+    ).rejects.toThrow(/DIRECTORY_OPERATOR_KEYS: operator key .* holds a private key/);
+    await expect(
+      startService({
+        dataDir,
+        env: { ...env, DIRECTORY_OPERATOR_KEYS: join(dataDir, 'missing.pem') },
+        started: [],
+      }),
+    ).rejects.toThrow(
+      /DIRECTORY_OPERATOR_KEYS: operator key .*missing\.pem cannot be read \(ENOENT\)/,
+    );
   });
 });

@@ -533,7 +533,7 @@ async function* transferOutcome(
     tsig ? signTsigResponse(bytes, tsig, Math.floor(config.now() / 1000)) : bytes;
   let records: Iterable<Uint8Array>;
   try {
-    const signed = await config.zone.signedZone(Math.floor(config.now() / 1000));
+    const signed = await config.zone.transferZone(Math.floor(config.now() / 1000));
     const previous =
       clientSerial === undefined || clientSerial === signed.serial
         ? undefined

@@ -489,10 +489,14 @@ function entryBody(entry: NumberEntry, config: PublishApiConfig): Record<string,
   };
 }
 
-/** A BIND/delv `trust-anchors` clause for the zone key. */
-export function trustAnchorClause(
-  apex: string,
-  dnskey: { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array },
-): string {
-  return `trust-anchors { "${apex}" static-key ${dnskey.flags} ${dnskey.protocol} ${dnskey.algorithm} "${Buffer.from(dnskey.publicKey).toString('base64')}"; };`;
+type AnchorKey = { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array };
+
+/** A BIND/delv `trust-anchors` clause for the zone key (or several keys, one entry each). */
+export function trustAnchorClause(apex: string, dnskey: AnchorKey | readonly AnchorKey[]): string {
+  const keys: readonly AnchorKey[] = Array.isArray(dnskey) ? dnskey : [dnskey as AnchorKey];
+  const entries = keys.map(
+    (k) =>
+      `"${apex}" static-key ${k.flags} ${k.protocol} ${k.algorithm} "${Buffer.from(k.publicKey).toString('base64')}";`,
+  );
+  return `trust-anchors { ${entries.join(' ')} };`;
 }

@@ -1,9 +1,10 @@
+import type { DnskeyData } from '@switchboard/dns-wire';
 import type { SigningKey } from '@switchboard/dnssec';
 import { ExportSigner } from '../transfer/export-signer.js';
 import type { OnlineSigner } from '../zone/signer.js';
 import type { DirectoryStore } from './store.js';
-import type { SignedZone } from '../transfer/transfer.js';
-import { signZoneForExport } from '../transfer/transfer.js';
+import type { TransferForm, TransferZone } from '../transfer/transfer.js';
+import { signZoneForExport, unsignedZoneForTransfer } from '../transfer/transfer.js';
 import type { ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
 import { buildZone, expectedCount, updateZone } from '../zone/zone.js';
 
@@ -18,12 +19,13 @@ export class ZoneState {
   readonly #key: SigningKey;
   readonly #signer: OnlineSigner;
   readonly #exportSigner = new ExportSigner();
+  /** The apex DNSKEY RRset: the zone key, then the secondary operators' keys. */
+  readonly #dnskeys: readonly DnskeyData[];
+  /** What AXFR/IXFR serve. */
+  readonly #form: TransferForm;
   #snapshot: ZoneSnapshot;
-  #signed: SignedZone | undefined;
-  /** The whole-zone signing under way (one at a time), for the serial it signs. */
-  #signing: { readonly serial: number; readonly result: Promise<SignedZone> } | undefined;
-  /** Recently transferred versions, for IXFR deltas (RFC 1995), oldest first. */
-  readonly #history: SignedZone[] = [];
+  /** Per form: the latest version made, the one being made, recent ones for IXFR. */
+  readonly #forms = new Map<TransferForm, FormVersions>();
   #reloading: Promise<void> = Promise.resolve();
   readonly #listeners: Array<(serial: number) => void> = [];
 
@@ -32,12 +34,15 @@ export class ZoneState {
     settings: ZoneSettings,
     key: SigningKey,
     signer: OnlineSigner,
+    options: ZoneStateOptions,
     snapshot: ZoneSnapshot,
   ) {
     this.#store = store;
     this.#settings = settings;
     this.#key = key;
     this.#signer = signer;
+    this.#dnskeys = dnskeySet(key, options.operatorKeys ?? []);
+    this.#form = options.transferForm ?? 'unsigned';
     this.#snapshot = snapshot;
   }
 
@@ -46,15 +51,23 @@ export class ZoneState {
     settings: ZoneSettings,
     key: SigningKey,
     signer: OnlineSigner,
+    options: ZoneStateOptions = {},
   ): Promise<ZoneState> {
     const { serial, entries } = await store.snapshot();
+    const dnskeys = dnskeySet(key, options.operatorKeys ?? []);
     return new ZoneState(
       store,
       settings,
       key,
       signer,
-      buildZone(settings, serial, entries, [key.dnskey]),
+      options,
+      buildZone(settings, serial, entries, dnskeys),
     );
+  }
+
+  /** What AXFR/IXFR serve (`unsigned` unless the operator opted in to pre-signed NSEC3). */
+  get transferForm(): TransferForm {
+    return this.#form;
   }
 
   get snapshot(): ZoneSnapshot {
@@ -98,69 +111,117 @@ export class ZoneState {
     let current: number;
     if (changes) {
       current = changes.serial;
-      this.#snapshot = updateZone(previous, current, changes.numbers, changes.changed, [
-        this.#key.dnskey,
-      ]);
+      this.#snapshot = updateZone(
+        previous,
+        current,
+        changes.numbers,
+        changes.changed,
+        this.#dnskeys,
+      );
     } else {
       const whole = await this.#store.snapshot();
       current = whole.serial;
-      this.#snapshot = buildZone(this.#settings, current, whole.entries, [this.#key.dnskey]);
+      this.#snapshot = buildZone(this.#settings, current, whole.entries, this.#dnskeys);
     }
     for (const listener of this.#listeners) listener(current);
   }
 
   /**
-   * The NSEC3-signed zone of the current snapshot for transfer/export (`now` in seconds),
-   * signed once per serial on the export worker thread while the event loop keeps answering.
-   * Callers asking for the serial being signed share its result; a newer serial is signed
-   * after the one under way (which still completes for those waiting on it).
+   * The current snapshot in transfer form (`now` in seconds): the configured form unless
+   * `form` says otherwise. Made once per serial and form (signing on the export worker thread,
+   * encoding in slices) while the event loop keeps answering. Callers asking for the serial
+   * being made share its result; a newer serial is made after the one under way (which still
+   * completes for those waiting on it).
    */
-  signedZone(now: number): Promise<SignedZone> {
+  transferZone(now: number, form: TransferForm = this.#form): Promise<TransferZone> {
+    const versions = this.#versions(form);
     const snapshot = this.#snapshot;
-    if (this.#signed?.serial === snapshot.serial) return Promise.resolve(this.#signed);
-    if (this.#signing?.serial === snapshot.serial) return this.#signing.result;
-    const before = this.#signing?.result.catch(() => undefined);
+    if (versions.latest?.serial === snapshot.serial) return Promise.resolve(versions.latest);
+    if (versions.making?.serial === snapshot.serial) return versions.making.result;
+    const before = versions.making?.result.catch(() => undefined);
     const result = (async () => {
       await before;
-      const signed = await signZoneForExport(
-        snapshot,
-        this.#key,
-        this.#signer,
-        this.#exportSigner,
-        now,
-      );
-      if (this.#signed === undefined || signed.serial > this.#signed.serial) {
-        this.#signed = signed;
+      const made =
+        form === 'unsigned'
+          ? await unsignedZoneForTransfer(snapshot)
+          : await signZoneForExport(snapshot, this.#key, this.#signer, this.#exportSigner, now);
+      if (versions.latest === undefined || made.serial > versions.latest.serial) {
+        versions.latest = made;
       }
-      this.#history.push(signed);
-      if (this.#history.length > 16) this.#history.shift();
-      return signed;
+      versions.history.push(made);
+      if (versions.history.length > 16) versions.history.shift();
+      return made;
     })();
-    const signing = { serial: snapshot.serial, result };
-    this.#signing = signing;
-    // A failed signing is forgotten, so the next request tries again.
+    const making = { serial: snapshot.serial, result };
+    versions.making = making;
+    // A failed attempt is forgotten, so the next request tries again.
     const done = (): void => {
-      if (this.#signing === signing) this.#signing = undefined;
+      if (versions.making === making) versions.making = undefined;
     };
     result.then(done, done);
     return result;
   }
 
-  /** A previously transferred version still held for IXFR, if any. */
-  transferredVersion(serial: number): SignedZone | undefined {
-    return this.#history.find((z) => z.serial === serial);
+  #versions(form: TransferForm): FormVersions {
+    let versions = this.#forms.get(form);
+    if (!versions) {
+      versions = { latest: undefined, making: undefined, history: [] };
+      this.#forms.set(form, versions);
+    }
+    return versions;
+  }
+
+  /** A previously transferred version (in the configured form) still held for IXFR, if any. */
+  transferredVersion(serial: number): TransferZone | undefined {
+    return this.#forms.get(this.#form)?.history.find((z) => z.serial === serial);
   }
 
   /**
-   * Whether the exported signatures need renewing: true when the last signed export expires
-   * within `margin` seconds. The caller then bumps the serial so secondaries transfer anew.
+   * Whether the exported signatures need renewing: true when the last pre-signed version
+   * expires within `margin` seconds. The caller then bumps the serial so secondaries transfer
+   * anew. Never for the unsigned form.
    */
   exportNeedsResigning(now: number, margin: number): boolean {
-    return this.#signed !== undefined && this.#signed.expires - now < margin;
+    const latest = this.#forms.get('presigned-nsec3')?.latest;
+    return latest !== undefined && latest.expires - now < margin;
   }
 
   /** Stops the export worker thread (signings under way fail). */
   close(): Promise<void> {
     return this.#exportSigner.close();
   }
+}
+
+/** Options of {@link ZoneState.load}. */
+export interface ZoneStateOptions {
+  /**
+   * Secondary operators' public keys, published in the apex DNSKEY RRset next to the zone key
+   * (RFC 8901 multi-signer); keys equal to the zone key are left out.
+   */
+  readonly operatorKeys?: readonly DnskeyData[];
+  /** What AXFR/IXFR serve; default `unsigned`. */
+  readonly transferForm?: TransferForm;
+}
+
+interface FormVersions {
+  latest: TransferZone | undefined;
+  making: { readonly serial: number; readonly result: Promise<TransferZone> } | undefined;
+  /** Recently transferred versions, for IXFR deltas (RFC 1995), oldest first. */
+  readonly history: TransferZone[];
+}
+
+/** The zone key first, then each operator key not already in the set. */
+function dnskeySet(key: SigningKey, operatorKeys: readonly DnskeyData[]): DnskeyData[] {
+  const out: DnskeyData[] = [key.dnskey];
+  const seen = new Set([dnskeyId(key.dnskey)]);
+  for (const k of operatorKeys) {
+    if (seen.has(dnskeyId(k))) continue;
+    seen.add(dnskeyId(k));
+    out.push(k);
+  }
+  return out;
+}
+
+function dnskeyId(k: DnskeyData): string {
+  return `${k.flags} ${k.protocol} ${k.algorithm} ${Buffer.from(k.publicKey).toString('base64')}`;
 }

@@ -7,17 +7,32 @@ import type { WireRecords } from './wire-records.js';
 import { packWireRecords, wireRecord, wireRecordCount } from './wire-records.js';
 import type { ZoneSnapshot } from '../zone/zone.js';
 
-/** Every unsigned record of a snapshot, SOA first. */
-export function unsignedRecords(zone: ZoneSnapshot): ResourceRecord[] {
-  return [...eachUnsignedRecord(zone)];
+/**
+ * What secondaries receive by AXFR/IXFR: `unsigned` (the default) is the zone without any
+ * RRSIG, NSEC or NSEC3, for secondaries that sign online themselves (Knot's mod-onlinesign);
+ * `presigned-nsec3` is the zone signed with NSEC3, whose hashes of a phone-number space can
+ * be brute-forced: walkable, an explicit opt-in only (docs/secondaries.md).
+ */
+export type TransferForm = 'unsigned' | 'presigned-nsec3';
+
+/** The transfer forms, for checking configuration. */
+export const TRANSFER_FORMS: readonly TransferForm[] = ['unsigned', 'presigned-nsec3'];
+
+/**
+ * Every unsigned record of a snapshot, SOA first. The apex DNSKEY RRset is left out unless
+ * `withDnskey` (the NSEC3 signer adds it itself).
+ */
+export function unsignedRecords(zone: ZoneSnapshot, withDnskey = false): ResourceRecord[] {
+  return [...eachUnsignedRecord(zone, withDnskey)];
 }
 
-function* eachUnsignedRecord(zone: ZoneSnapshot): Generator<ResourceRecord> {
+function* eachUnsignedRecord(zone: ZoneSnapshot, withDnskey: boolean): Generator<ResourceRecord> {
   const apexNode = zone.nodes.get(zone.settings.apex);
   yield* apexNode?.get(RRType.SOA) ?? [];
   for (const [name, node] of zone.nodes) {
     for (const [type, rrset] of node) {
-      if (name === zone.settings.apex && (type === RRType.SOA || type === RRType.DNSKEY)) continue;
+      if (name === zone.settings.apex && type === RRType.SOA) continue;
+      if (name === zone.settings.apex && type === RRType.DNSKEY && !withDnskey) continue;
       yield* rrset;
     }
   }
@@ -33,10 +48,11 @@ export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImme
 export async function encodeUnsignedRecords(
   zone: ZoneSnapshot,
   slice = 2048,
+  withDnskey = false,
 ): Promise<WireRecords> {
   const encoded: Uint8Array[] = [];
   let inSlice = 0;
-  for (const rr of eachUnsignedRecord(zone)) {
+  for (const rr of eachUnsignedRecord(zone, withDnskey)) {
     encoded.push(encodeRecord(rr));
     if (++inSlice === slice) {
       inSlice = 0;
@@ -47,16 +63,31 @@ export async function encodeUnsignedRecords(
 }
 
 /**
- * The zone pre-signed with NSEC3 (RFC 9276: no salt, no extra iterations), SOA first, as
- * records in wire form (names lower case) held in shared memory.
+ * One version of the zone as transferred, SOA first, as records in wire form (names lower
+ * case) held in shared memory: unsigned, or pre-signed with NSEC3 (RFC 9276: no salt, no
+ * extra iterations).
  */
-export interface SignedZone {
+export interface TransferZone {
+  readonly form: TransferForm;
   readonly serial: number;
   readonly records: WireRecords;
   /** The leading SOA, decoded. */
   readonly soa: ResourceRecord;
-  /** Seconds since the epoch when the earliest signature expires. */
+  /** Seconds since the epoch when the earliest signature expires (Infinity when unsigned). */
   readonly expires: number;
+}
+
+/**
+ * The unsigned zone for transfer (the default form): SOA, NS, the DNSKEY RRset (the
+ * directory's key and the secondary operators' keys) and every number's records, with no
+ * RRSIG, NSEC or NSEC3. Encoded in slices with the event loop free between them.
+ */
+export async function unsignedZoneForTransfer(zone: ZoneSnapshot): Promise<TransferZone> {
+  const records = await encodeUnsignedRecords(zone, 2048, true);
+  if (wireRecordCount(records) === 0) throw new Error('zone is empty');
+  const soa = decodeRecord(records.data, records.offsets[0]).record;
+  if (soa.type !== RRType.SOA) throw new Error('zone has no leading SOA');
+  return { form: 'unsigned', serial: zone.serial, records, soa, expires: Infinity };
 }
 
 /**
@@ -70,7 +101,7 @@ export async function signZoneForExport(
   signer: OnlineSigner,
   worker: ExportSigner,
   now: number,
-): Promise<SignedZone> {
+): Promise<TransferZone> {
   const { inception, expiration } = signer.validityWindow(now);
   const unsigned = await encodeUnsignedRecords(zone);
   const { records, expires } = await worker.sign(unsigned, {
@@ -84,21 +115,25 @@ export async function signZoneForExport(
   if (wireRecordCount(records) === 0) throw new Error('signed zone is empty');
   const soa = decodeRecord(records.data, records.offsets[0]).record;
   if (soa.type !== RRType.SOA) throw new Error('signed zone has no leading SOA');
-  return { serial: zone.serial, records, soa, expires };
+  return { form: 'presigned-nsec3', serial: zone.serial, records, soa, expires };
 }
 
-/** The zone file text of a signed zone (one record per line, presentation format). */
+/** The zone file text of a transfer zone (one record per line, presentation format). */
 export function zoneFileText(
-  zone: SignedZone,
+  zone: TransferZone,
   apex: string,
   worker: ExportSigner,
 ): Promise<string> {
-  const header = `; ${apex} serial ${zone.serial}, pre-signed with NSEC3 for export\n$ORIGIN ${apex}`;
+  const how =
+    zone.form === 'unsigned'
+      ? 'unsigned, for secondaries that sign online'
+      : 'pre-signed with NSEC3 for export (walkable: its hashes can be brute-forced)';
+  const header = `; ${apex} serial ${zone.serial}, ${how}\n$ORIGIN ${apex}`;
   return worker.text(zone.records, header);
 }
 
 /** The records (in wire form) of an AXFR response (RFC 5936 2.2): SOA, every record, SOA. */
-export function* axfrRecords(zone: SignedZone): Generator<Uint8Array> {
+export function* axfrRecords(zone: TransferZone): Generator<Uint8Array> {
   const n = wireRecordCount(zone.records);
   for (let i = 0; i < n; i++) yield wireRecord(zone.records, i);
   yield wireRecord(zone.records, 0);
@@ -111,8 +146,8 @@ export function* axfrRecords(zone: SignedZone): Generator<Uint8Array> {
  * of the difference.
  */
 export async function ixfrRecords(
-  from: SignedZone,
-  to: SignedZone,
+  from: TransferZone,
+  to: TransferZone,
   worker: ExportSigner,
 ): Promise<Iterable<Uint8Array>> {
   const { deleted, added } = await worker.diff(from.records, to.records);

@@ -140,7 +140,7 @@ describe('directory against delv, kdig and ldns-verify-zone', () => {
 
   it('ldns-verify-zone accepts the exported NSEC3-signed zone', async () => {
     const file = join(t.dataDir, 'export.zone');
-    await writeFile(file, await t.dir.exportZone());
+    await writeFile(file, await t.dir.exportZone('presigned-nsec3'));
     const res = await run('ldns-verify-zone', [file]);
     expect(res.stdout + res.stderr).toContain('Zone is verified and complete');
     expect(res.code).toBe(0);

@@ -1,5 +1,6 @@
-// `switchboard-directory export`: the zone signed with NSEC3 on worker threads and written in
-// chunks as signatures arrive; ldns-verify-zone must accept it.
+// `switchboard-directory export`: unsigned by default; with --presigned-nsec3 (the walkable
+// opt-in) the zone signed with NSEC3 on worker threads and written in chunks as signatures
+// arrive, which ldns-verify-zone must accept.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,15 @@ import { run } from './tools.js';
 
 const cli = resolve(import.meta.dirname, '../../src/cli.js');
 
-function exportZone(dataDir: string, env: NodeJS.ProcessEnv): Promise<string> {
+function exportZone(
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  flags: readonly string[] = ['--presigned-nsec3'],
+): Promise<string> {
   return new Promise((ok, fail) => {
     execFile(
       process.execPath,
-      [cli, 'export', '--data', dataDir],
+      [cli, 'export', ...flags, '--data', dataDir],
       { env, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => (err ? fail(new Error(`${err.message}\n${stderr}`)) : ok(stdout)),
     );
@@ -84,5 +89,18 @@ describe('switchboard-directory export', () => {
     const res = await run('ldns-verify-zone', [file]);
     expect(res.stdout + res.stderr).toContain('Zone is verified and complete');
     expect(res.code).toBe(0);
+  });
+
+  it('prints the zone unsigned by default: SOA, NS, DNSKEY, the numbers, no RRSIG/NSEC/NSEC3', async () => {
+    const text = await exportZone(dir, env, []);
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^; e164\.switchboard\.test\. serial \d+, unsigned/);
+    const records = parseZone(text);
+    expect(records[0]?.type).toBe(RRType.SOA);
+    expect(records.filter((r) => r.type === RRType.DNSKEY)).toHaveLength(1);
+    expect(records.filter((r) => r.type === RRType.NS).length).toBeGreaterThan(0);
+    expect(records.filter((r) => r.type === RRType.NAPTR)).toHaveLength(80);
+    const denial: number[] = [RRType.RRSIG, RRType.NSEC, RRType.NSEC3, RRType.NSEC3PARAM];
+    expect(records.filter((r) => denial.includes(r.type))).toEqual([]);
   });
 });

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 
 /** Runs a program to completion (never through a shell); resolves with its output and exit code. */
 export function run(
@@ -22,4 +24,24 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000)
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;
+}
+
+/** A port free for both TCP and UDP on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const p = (server.address() as { port: number }).port;
+        server.close(() => resolve(p));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => resolve(false));
+      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
 }
