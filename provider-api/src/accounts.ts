@@ -86,8 +86,14 @@ async function checkRelease(
       'the release expired; ask the losing provider for a new one',
     );
   }
-  const keys = await deps.providerKeys?.(release.from);
-  if (keys === undefined) return; // no trust list here: the directory checks it
+  // Fail closed: without a verified trust list no release is accepted here.
+  const keys = deps.providerKeys ? await deps.providerKeys(release.from) : undefined;
+  if (keys === undefined) {
+    throw fail(
+      'service.unavailable',
+      'this provider has no verified trust list; number moves are refused for now',
+    );
+  }
   const message = Buffer.from(
     `switchboard-release-v1\n${number}\n${release.from}\n${deps.config.providerId}\n${release.expiresAt}`,
   );

@@ -103,6 +103,32 @@ describe.each(ALL_DIALECTS)('moving a number between providers (%s)', (dialect) 
     expect(await a.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(1);
   });
 
+  it('refuses a release when no verified trust list is available (fail closed)', async () => {
+    const alice = await register(a, NUMBERS[0]!, makeClientKeys(0, 0));
+    const issued = await call(
+      a,
+      'POST',
+      '/v1/account/port-out',
+      { toProvider: 'provider-b' },
+      { signer: alice.signer },
+    );
+    const portIn = {
+      kind: 'release',
+      from: 'provider-a',
+      expiresAt: issued.json.release.expiresAt,
+      signature: issued.json.release.signature,
+    };
+    (b.deps as { providerKeys?: unknown }).providerKeys = undefined;
+    await expect(register(b, NUMBERS[0]!, makeClientKeys(0, 0), { portIn })).rejects.toThrow(
+      /503.*service.unavailable/,
+    );
+    (b.deps as { providerKeys?: unknown }).providerKeys = () => undefined;
+    await expect(register(b, NUMBERS[0]!, makeClientKeys(0, 0), { portIn })).rejects.toThrow(
+      /503.*service.unavailable/,
+    );
+    expect(await b.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(0);
+  });
+
   it('ports in with an identity-key proof carried to the directory', async () => {
     const keys = makeClientKeys(0, 0);
     const signature = Buffer.alloc(64, 5).toString('base64');
