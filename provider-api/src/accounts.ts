@@ -208,7 +208,7 @@ export async function registerAccount(
  * discoverable here again was re-published since, so nothing is withdrawn. Failures are logged
  * and the withdrawal stays owed.
  */
-async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
+export async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
   return withNumberLock(deps, number, () => settleLocked(deps, number));
 }
 
@@ -272,7 +272,7 @@ const numberLocks = new Map<string, Promise<unknown>>();
  * per number, and across replicas on PostgreSQL through a transaction holding an advisory lock
  * for the number while `fn` runs (its own queries use other connections).
  */
-async function withNumberLock<T>(
+export async function withNumberLock<T>(
   deps: ProviderDeps,
   number: string,
   fn: () => Promise<T>,
@@ -297,7 +297,7 @@ async function withNumberLock<T>(
 }
 
 /** Records (in `tx`, when given one) that the directory entry of `number` is owed a withdrawal. */
-async function oweWithdrawal(
+export async function oweWithdrawal(
   tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
   number: string,
   now: number,
