@@ -18,6 +18,8 @@ import { ed25519PublicKey, fromBase64, isoTime, toBase64 } from './encoding.js';
 import { liveSession } from './verification.js';
 import type { DirectoryContact, MoveProof } from './directory-client.js';
 import { DirectoryPublishError } from './directory-client.js';
+import { checkRegistrationLock } from './registration-lock.js';
+import { carryLedgerOver } from './ledger.js';
 
 type AccountView = ProviderSchema<'Account'>;
 type RegisterInput = ProviderSchema<'RegisterAccount'>;
@@ -155,6 +157,15 @@ export async function registerAccount(
     .selectAll()
     .where('number', '=', session.number)
     .executeTakeFirst();
+  if (existing) {
+    await checkRegistrationLock(
+      deps,
+      existing,
+      input.registrationLock,
+      session.id,
+      input.identityKey,
+    );
+  }
   const replacesPublished = existing?.discoverable === 1;
   if (replacesPublished && !deps.directory) {
     throw fail('directory.not-configured', 'no directory is configured here');
@@ -190,6 +201,7 @@ export async function registerAccount(
     }
     await deleteAccountRows(tx, session.number);
     await tx.insertInto('accounts').values(row).execute();
+    if (existing) await carryLedgerOver(tx, existing.id, row.id);
     await insertOneTimePreKeys(tx, row.id, 'ec', oneTime);
     await insertOneTimePreKeys(tx, row.id, 'kyber', oneTimeKyber);
     if (replacesPublished) {
@@ -251,7 +263,7 @@ export async function reconcileDirectory(deps: ProviderDeps): Promise<number> {
   return remaining;
 }
 
-/** Deletes an account (by number) with its prekeys, port-outs and ledger link, in a transaction. */
+/** Deletes an account (by number) with its prekeys, port-outs and registration lock, in a transaction. */
 export async function deleteAccountRows(
   tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
   number: string,
@@ -260,6 +272,7 @@ export async function deleteAccountRows(
   for (const { id } of old) {
     await tx.deleteFrom('one_time_prekeys').where('account_id', '=', id).execute();
     await tx.deleteFrom('port_outs').where('account_id', '=', id).execute();
+    await tx.deleteFrom('registration_locks').where('account_id', '=', id).execute();
     await tx.deleteFrom('accounts').where('id', '=', id).execute();
   }
 }

@@ -179,10 +179,27 @@ const pendingWithdrawals: PortableMigration = {
   },
 };
 
+/** Registration locks (Signal-style): a salted scrypt hash of the PIN, activity, PIN guesses. */
+const registrationLocks: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('registration_locks')
+      .addColumn('account_id', 'text', (c) => c.primaryKey())
+      .addColumn('pin_salt', t.bytes, (c) => c.notNull())
+      .addColumn('pin_hash', t.bytes, (c) => c.notNull())
+      .addColumn('last_active_at', t.timestamp, (c) => c.notNull())
+      .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('attempts_since', t.timestamp, (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
   '0003_mailbox_owners': mailboxOwners,
   '0004_directory_pending_withdrawals': pendingWithdrawals,
+  '0007_registration_locks': registrationLocks,
 };
