@@ -334,8 +334,8 @@ export interface paths {
          * @description Returns a release signed by this provider's accredited key for the directory. The
          *     receiving provider presents it at registration (`portIn`) and to the directory; once the
          *     directory switched, it calls `completePortOut` here, and this provider deletes the
-         *     account and its keys (without withdrawing: the directory entry now belongs to the new
-         *     provider).
+         *     account and its keys. The directory entry is withdrawn too unless the directory shows
+         *     that this provider no longer holds the number (it now belongs to the new provider).
          */
         post: operations["issuePortOut"];
         delete?: never;
@@ -355,7 +355,10 @@ export interface paths {
         put?: never;
         /**
          * Tell the losing provider that the move finished
-         * @description Presenting the release signature proves the caller received it; the account here is removed.
+         * @description Presenting the release signature proves the caller received it; the account here is
+         *     removed. If the directory still holds the number for this provider (the new provider has
+         *     not published it), or cannot be asked, the entry is withdrawn now or, when the directory
+         *     is unreachable, as soon as it can be (the withdrawal is kept and retried).
          */
         post: operations["completePortOut"];
         delete?: never;
