@@ -91,8 +91,10 @@ export async function startProvider(
       PROVIDER_API_PORT: '0',
       PROVIDER_ID: prepared.provider.id,
       SWITCHBOARD_DIRECTORY_URL: directoryApiUrl,
-      // Any value: the trust list is managed by the test, not the embedded development one.
+      // Not the embedded development list. The provider reads a configured list only to check
+      // number moves (none here), and verifies it against this pinned board, which it requires.
       SWITCHBOARD_TRUST_LIST: 'managed-by-test',
+      SWITCHBOARD_BOARD_FINGERPRINT: 'managed-by-test',
       PROVIDER_CODE_WEBHOOK_URL: codeWebhook,
       PROVIDER_VALIDATE_RESPONSES: '1',
       LOG_LEVEL: 'silent',
