@@ -524,6 +524,41 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
   });
 });
 
+describe('registration lock', () => {
+  it('a locked number cannot be taken over with an SMS code alone; the PIN opens it', async () => {
+    const number = '+442079460962';
+    const carol = phoneClient();
+    await carol.register({
+      number,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(number),
+      oneTimePreKeys: 1,
+    });
+    await carol.setRegistrationLock('1357-lake');
+    const thief = await errorOf(
+      phoneClient().register({
+        number,
+        providerId: 'provider-a',
+        getCode: () => inbox.codeFor(number),
+        oneTimePreKeys: 1,
+      }),
+    );
+    expect(thief).toBeInstanceOf(ProviderError);
+    expect([(thief as ProviderError).status, (thief as ProviderError).problemCode]).toEqual([
+      423,
+      'account.registration-locked',
+    ]);
+    const owner = await phoneClient().register({
+      number,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(number),
+      oneTimePreKeys: 1,
+      registrationLockPin: '1357-lake',
+    });
+    expect(owner.number).toBe(number);
+  });
+});
+
 async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
