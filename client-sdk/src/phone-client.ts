@@ -56,6 +56,8 @@ export interface RegisterOptions {
   /** Publish in the directory with these contact methods (omit to stay undiscoverable). */
   readonly publishContacts?: ReadonlyArray<Contact>;
   readonly oneTimePreKeys?: number;
+  /** The PIN of the registration lock the number's previous account set, if any. */
+  readonly registrationLockPin?: string;
 }
 
 /** A decrypted incoming message. */
@@ -158,7 +160,12 @@ export class PhoneClient {
       now: this.#now().getTime(),
     });
     const device = this.#o.ed25519.generate();
-    const account = await client.registerAccount(session.sessionId, upload, device.publicKey);
+    const account = await client.registerAccount(
+      session.sessionId,
+      upload,
+      device.publicKey,
+      options.registrationLockPin,
+    );
     for (const prefix of LOCAL_KEY_PREFIXES) {
       for (const key of await this.#o.storage.list(prefix)) await this.#o.storage.delete(key);
     }
@@ -188,6 +195,16 @@ export class PhoneClient {
   ): Promise<Account> {
     const { creds, client } = await this.#creds();
     return client.setDiscoverability(creds, discoverable, contacts);
+  }
+
+  /**
+   * Sets (`pin`) or removes (undefined) the registration lock: while this account stays active,
+   * registering the number again with an SMS code alone is refused (provider 423).
+   */
+  async setRegistrationLock(pin: string | undefined): Promise<void> {
+    const { creds, client } = await this.#creds();
+    if (pin === undefined) await client.removeRegistrationLock(creds);
+    else await client.setRegistrationLock(creds, pin);
   }
 
   /** Uploads a fresh batch of one-time prekeys when the provider holds fewer than `minimum`. */

@@ -100,11 +100,40 @@ export interface paths {
          * @description Stores the identity key, signed prekey, Kyber last-resort prekey, one-time prekeys and
          *     the device key in one transaction, after checking every signature with the identity key.
          *     Registering a number that already has an account here replaces that account (a new
-         *     device took the number over). With `portIn`, the number is moved here from another
-         *     provider using the authorisation that provider issued.
+         *     device took the number over). The credit balance and statement of the replaced account
+         *     carry over to the new one. If the replaced account set a registration lock
+         *     (`setRegistrationLock`) and was active within the last 7 days, the registration must
+         *     carry `registrationLock` (the PIN, or a signature by the old identity key); otherwise
+         *     it is refused with `423 account.registration-locked`. Wrong PINs are limited per number
+         *     (429). With `portIn`, the number is moved here from another provider using the
+         *     authorisation that provider issued.
          */
         post: operations["registerAccount"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/account/registration-lock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Lock the number against re-registration without the PIN or this identity key
+         * @description Sets (or replaces) the registration lock, as Signal's: while the account is active (an
+         *     authenticated request within the last 7 days), registering the number again here needs
+         *     the PIN or a signature by this account's identity key (`RegistrationLockProof`). Only a
+         *     salted scrypt hash of the PIN is stored.
+         */
+        put: operations["setRegistrationLock"];
+        post?: never;
+        /** Remove the registration lock */
+        delete: operations["removeRegistrationLock"];
         options?: never;
         head?: never;
         patch?: never;
@@ -339,8 +368,8 @@ export interface paths {
          * @description Returns a release signed by this provider's accredited key for the directory. The
          *     receiving provider presents it at registration (`portIn`) and to the directory; once the
          *     directory switched, it calls `completePortOut` here, and this provider deletes the
-         *     account and its keys (without withdrawing: the directory entry now belongs to the new
-         *     provider).
+         *     account and its keys. The directory entry is withdrawn too unless the directory shows
+         *     that this provider no longer holds the number (it now belongs to the new provider).
          */
         post: operations["issuePortOut"];
         delete?: never;
@@ -360,7 +389,10 @@ export interface paths {
         put?: never;
         /**
          * Tell the losing provider that the move finished
-         * @description Presenting the release signature proves the caller received it; the account here is removed.
+         * @description Presenting the release signature proves the caller received it; the account here is
+         *     removed. If the directory still holds the number for this provider (the new provider has
+         *     not published it), or cannot be asked, the entry is withdrawn now or, when the directory
+         *     is unreachable, as soon as it can be (the withdrawal is kept and retried).
          */
         post: operations["completePortOut"];
         delete?: never;
@@ -519,7 +551,7 @@ export interface components {
          * @description Stable machine-readable error codes; each maps to exactly one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
+        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "account.registration-locked" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI naming the problem type (`urn:switchboard:problem:<code>`). */
@@ -608,6 +640,20 @@ export interface components {
             oneTimeKyberPreKeys?: components["schemas"]["KyberPreKey"][];
             deviceKey: components["schemas"]["DeviceKey"];
             portIn?: components["schemas"]["PortIn"];
+            registrationLock?: components["schemas"]["RegistrationLockProof"];
+        };
+        RegistrationLock: {
+            /** @description The PIN (at least 4 characters); only a salted scrypt hash is kept. */
+            pin: string;
+        };
+        /**
+         * @description Unlocks the registration of a locked number: the PIN, or a signature by the replaced
+         *     account's identity private key (libsignal XEdDSA) over the UTF-8 bytes of
+         *     `switchboard-registration-lock-v1\n<number>\n<sessionId>\n<new identityKey>`.
+         */
+        RegistrationLockProof: {
+            pin?: string;
+            identitySignature?: components["schemas"]["Signature"];
         };
         /**
          * @description Proof that the number may move here, used when the account is first published: a release
@@ -872,6 +918,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The number is protected by a registration lock and no valid proof was given. */
+        Locked: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The resource expired. */
         Gone: {
             headers: {
@@ -1125,9 +1180,56 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            423: components["responses"]["Locked"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    setRegistrationLock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistrationLock"];
+            };
+        };
+        responses: {
+            /** @description The lock is set. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    removeRegistrationLock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No lock is set (any more). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
         };
     };
     getAccount: {

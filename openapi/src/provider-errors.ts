@@ -43,6 +43,7 @@ export const PROVIDER_ERROR_STATUS: ErrorStatusTable<ProviderErrorCode> = {
   'keys.device-key-invalid': 422,
   'keys.too-many-prekeys': 413,
   'account.not-found': 404,
+  'account.registration-locked': 423,
   'directory.not-configured': 503,
   'directory.publish-failed': 502,
   'credit.idempotency-key-reused': 409,

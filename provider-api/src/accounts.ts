@@ -18,6 +18,8 @@ import { ed25519PublicKey, fromBase64, isoTime, toBase64 } from './encoding.js';
 import { liveSession } from './verification.js';
 import type { DirectoryContact, MoveProof } from './directory-client.js';
 import { DirectoryPublishError } from './directory-client.js';
+import { checkRegistrationLock } from './registration-lock.js';
+import { carryLedgerOver } from './ledger.js';
 
 type AccountView = ProviderSchema<'Account'>;
 type RegisterInput = ProviderSchema<'RegisterAccount'>;
@@ -86,8 +88,14 @@ async function checkRelease(
       'the release expired; ask the losing provider for a new one',
     );
   }
-  const keys = await deps.providerKeys?.(release.from);
-  if (keys === undefined) return; // no trust list here: the directory checks it
+  // Fail closed: without a verified trust list no release is accepted here.
+  const keys = deps.providerKeys ? await deps.providerKeys(release.from) : undefined;
+  if (keys === undefined) {
+    throw fail(
+      'service.unavailable',
+      'this provider has no verified trust list; number moves are refused for now',
+    );
+  }
   const message = Buffer.from(
     `switchboard-release-v1\n${number}\n${release.from}\n${deps.config.providerId}\n${release.expiresAt}`,
   );
@@ -149,6 +157,15 @@ export async function registerAccount(
     .selectAll()
     .where('number', '=', session.number)
     .executeTakeFirst();
+  if (existing) {
+    await checkRegistrationLock(
+      deps,
+      existing,
+      input.registrationLock,
+      session.id,
+      input.identityKey,
+    );
+  }
   const replacesPublished = existing?.discoverable === 1;
   if (replacesPublished && !deps.directory) {
     throw fail('directory.not-configured', 'no directory is configured here');
@@ -184,6 +201,7 @@ export async function registerAccount(
     }
     await deleteAccountRows(tx, session.number);
     await tx.insertInto('accounts').values(row).execute();
+    if (existing) await carryLedgerOver(tx, existing.id, row.id);
     await insertOneTimePreKeys(tx, row.id, 'ec', oneTime);
     await insertOneTimePreKeys(tx, row.id, 'kyber', oneTimeKyber);
     if (replacesPublished) {
@@ -202,7 +220,7 @@ export async function registerAccount(
  * discoverable here again was re-published since, so nothing is withdrawn. Failures are logged
  * and the withdrawal stays owed.
  */
-async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
+export async function settleWithdrawal(deps: ProviderDeps, number: string): Promise<boolean> {
   return withNumberLock(deps, number, () => settleLocked(deps, number));
 }
 
@@ -245,7 +263,7 @@ export async function reconcileDirectory(deps: ProviderDeps): Promise<number> {
   return remaining;
 }
 
-/** Deletes an account (by number) with its prekeys, port-outs and ledger link, in a transaction. */
+/** Deletes an account (by number) with its prekeys, port-outs and registration lock, in a transaction. */
 export async function deleteAccountRows(
   tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
   number: string,
@@ -254,6 +272,7 @@ export async function deleteAccountRows(
   for (const { id } of old) {
     await tx.deleteFrom('one_time_prekeys').where('account_id', '=', id).execute();
     await tx.deleteFrom('port_outs').where('account_id', '=', id).execute();
+    await tx.deleteFrom('registration_locks').where('account_id', '=', id).execute();
     await tx.deleteFrom('accounts').where('id', '=', id).execute();
   }
 }
@@ -266,7 +285,7 @@ const numberLocks = new Map<string, Promise<unknown>>();
  * per number, and across replicas on PostgreSQL through a transaction holding an advisory lock
  * for the number while `fn` runs (its own queries use other connections).
  */
-async function withNumberLock<T>(
+export async function withNumberLock<T>(
   deps: ProviderDeps,
   number: string,
   fn: () => Promise<T>,
@@ -291,7 +310,7 @@ async function withNumberLock<T>(
 }
 
 /** Records (in `tx`, when given one) that the directory entry of `number` is owed a withdrawal. */
-async function oweWithdrawal(
+export async function oweWithdrawal(
   tx: Transaction<ProviderTables> | Kysely<ProviderTables>,
   number: string,
   now: number,

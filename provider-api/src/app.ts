@@ -26,6 +26,7 @@ import * as accounts from './accounts.js';
 import * as prekeys from './prekeys.js';
 import * as ledger from './ledger.js';
 import * as porting from './porting.js';
+import * as registrationLock from './registration-lock.js';
 import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
 import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
@@ -118,8 +119,8 @@ export function createProviderApp(
   const senderAddress = prefixOf(deps.config.mailboxes.senderPrefix);
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
-  const device = (req: Request, rawBody: Buffer): Promise<string> =>
-    verifySignedRequest(req, rawBody, signature, async (keyId) => {
+  const device = async (req: Request, rawBody: Buffer): Promise<string> => {
+    const accountId = await verifySignedRequest(req, rawBody, signature, async (keyId) => {
       if (!UUID.test(keyId)) return undefined;
       const row = await deps.db
         .selectFrom('accounts')
@@ -128,6 +129,10 @@ export function createProviderApp(
         .executeTakeFirst();
       return row ? ed25519PublicKey(row.device_key) : undefined;
     });
+    // Keeps a registration lock alive (it lapses after a week without such requests).
+    await registrationLock.noteActivity(deps, accountId);
+    return accountId;
+  };
   /**
    * Who asks for a bundle: an account here (device signature), or an account another provider
    * of the trust list certified (sender certificate + signature by the device key it names).
@@ -195,6 +200,17 @@ export function createProviderApp(
   bind('getAccount', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);
     res.json(accounts.accountView(await accounts.loadAccount(deps.db, accountId)));
+  });
+  bind('setRegistrationLock', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    const body = input.body as ProviderSchema<'RegistrationLock'>;
+    await registrationLock.setRegistrationLock(deps, accountId, body.pin);
+    res.status(204).end();
+  });
+  bind('removeRegistrationLock', async (req, res, input) => {
+    const accountId = await device(req, input.rawBody);
+    await registrationLock.removeRegistrationLock(deps, accountId);
+    res.status(204).end();
   });
   bind('deleteAccount', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);

@@ -114,6 +114,12 @@ export interface ProviderConfig {
     /** WebSocket upgrade attempts per client prefix. */
     readonly socketUpgradesPerClientPrefix: RateLimit;
   };
+  readonly registrationLock: {
+    /** A lock lapses when its account made no authenticated request for this long (Signal: 7 days). */
+    readonly inactivitySeconds: number;
+    /** Wrong PINs allowed per number in `pinAttempts.perSeconds` (then 429). */
+    readonly pinAttempts: RateLimit;
+  };
   /** How long a port-out release stays valid (the directory accepts at most 7 days). */
   readonly portOutTtlSeconds: number;
   /** Accepted clock difference of signed requests. */
@@ -173,6 +179,10 @@ export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): 
       maxSocketsPerMailbox: 4,
       maxSocketsPerClientPrefix: 64,
       socketUpgradesPerClientPrefix: { capacity: 60, perSeconds: 60 },
+    },
+    registrationLock: {
+      inactivitySeconds: 7 * 24 * 3600,
+      pinAttempts: { capacity: 5, perSeconds: 24 * 3600 },
     },
     portOutTtlSeconds: 24 * 3600,
     signatureMaxSkewSeconds: 300,

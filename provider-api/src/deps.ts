@@ -22,8 +22,9 @@ export interface ProviderDeps {
   /** This provider's accredited Ed25519 key; signs port-out releases. */
   readonly providerKey: KeyObject | undefined;
   /**
-   * Publishing keys of another provider from the trust list, to check releases presented at
-   * port-in; absent: releases are checked only by the directory.
+   * Publishing keys of another provider from the verified trust list (none when it is not trusted
+   * now), to check releases presented at port-in. Absent or answering undefined: there is no
+   * verified list, and releases are refused (503 `service.unavailable`); it may also throw that.
    */
   readonly providerKeys?: (
     providerId: string,

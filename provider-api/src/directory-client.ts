@@ -26,6 +26,11 @@ export interface DirectoryPublisher {
   publish(number: string, request: PublishRequest): Promise<void>;
   /** Withdraws; a number the directory does not hold counts as withdrawn. */
   withdraw(number: string): Promise<void>;
+  /**
+   * Whether the directory holds `number` for this provider (`getNumber`); false when another
+   * provider or nobody holds it. Throws {@link DirectoryPublishError} when it cannot tell.
+   */
+  holds(number: string): Promise<boolean>;
 }
 
 /** Settings of {@link HttpDirectoryPublisher}. */
@@ -61,7 +66,17 @@ export class HttpDirectoryPublisher implements DirectoryPublisher {
     await this.#call('DELETE', number, '', [204, 404]);
   }
 
-  async #call(method: string, number: string, body: string, ok: readonly number[]): Promise<void> {
+  async holds(number: string): Promise<boolean> {
+    return (await this.#call('GET', number, '', [200, 404])) === 200;
+  }
+
+  /** Sends a signed request; the status when it is one of `ok`, else throws. */
+  async #call(
+    method: string,
+    number: string,
+    body: string,
+    ok: readonly number[],
+  ): Promise<number> {
     const url = new URL(`/v1/numbers/${encodeURIComponent(number)}`, this.#config.baseUrl);
     const signed = signRequest({
       method,
@@ -87,7 +102,7 @@ export class HttpDirectoryPublisher implements DirectoryPublisher {
       );
     }
     const text = await res.text();
-    if (ok.includes(res.status)) return;
+    if (ok.includes(res.status)) return res.status;
     let code: string | undefined;
     try {
       code = (JSON.parse(text) as { code?: string }).code;
@@ -97,10 +112,12 @@ export class HttpDirectoryPublisher implements DirectoryPublisher {
     throw new DirectoryPublishError(
       res.status,
       code,
-      `the directory refused the ${method === 'PUT' ? 'publication' : 'withdrawal'} (HTTP ${res.status}${code ? `, ${code}` : ''})`,
+      `the directory refused the ${VERB[method] ?? 'request'} (HTTP ${res.status}${code ? `, ${code}` : ''})`,
     );
   }
 }
+
+const VERB: Record<string, string> = { PUT: 'publication', DELETE: 'withdrawal', GET: 'read' };
 
 /** An in-memory directory for tests and for running without one. */
 export class MemoryDirectoryPublisher implements DirectoryPublisher {
@@ -117,5 +134,10 @@ export class MemoryDirectoryPublisher implements DirectoryPublisher {
     if (this.failWith) return Promise.reject(this.failWith);
     this.entries.delete(number);
     return Promise.resolve();
+  }
+
+  holds(number: string): Promise<boolean> {
+    if (this.failWith) return Promise.reject(this.failWith);
+    return Promise.resolve(this.entries.has(number));
   }
 }

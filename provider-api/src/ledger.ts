@@ -36,6 +36,28 @@ const referenceReused = (): Error =>
     'this payment reference was already recorded under another Idempotency-Key',
   );
 
+/**
+ * Moves an account's credit (its transactions and ledger entries, so balance and statement) to
+ * the account that replaced it on re-registration, inside the registration's transaction: credit
+ * is never left on an account that no longer exists.
+ */
+export async function carryLedgerOver(
+  tx: Transaction<ProviderTables>,
+  fromAccountId: string,
+  toAccountId: string,
+): Promise<void> {
+  await tx
+    .updateTable('ledger_entries')
+    .set({ ledger_account: userLedger(toAccountId) })
+    .where('ledger_account', '=', userLedger(fromAccountId))
+    .execute();
+  await tx
+    .updateTable('ledger_transactions')
+    .set({ account_id: toAccountId })
+    .where('account_id', '=', fromAccountId)
+    .execute();
+}
+
 async function balanceIn(tx: Transaction<ProviderTables>, accountId: string): Promise<number> {
   const row = await tx
     .selectFrom('ledger_entries')

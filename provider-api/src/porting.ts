@@ -3,7 +3,14 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import { fail } from './errors.js';
 import { isoTime } from './encoding.js';
-import { deleteAccountRows, loadAccount } from './accounts.js';
+import {
+  deleteAccountRows,
+  loadAccount,
+  oweWithdrawal,
+  settleWithdrawal,
+  withNumberLock,
+} from './accounts.js';
+import { DirectoryPublishError } from './directory-client.js';
 
 /** The bytes a release signs (the directory's `ReleaseProof`). */
 export function releaseMessage(
@@ -56,7 +63,11 @@ export async function issuePortOut(
 
 /**
  * The gaining provider reports the move done: the account and its keys are removed here. The
- * directory entry is not withdrawn, because it now belongs to the gaining provider.
+ * directory entry is left alone only when the directory shows that this provider no longer holds
+ * the number (the gaining provider published it, or nobody holds it); if it still holds it for
+ * this provider, or cannot be asked, the withdrawal is recorded as owed in the same transaction
+ * and carried out now or by `reconcileDirectory`, so DNS never keeps serving an entry whose keys
+ * are gone. (A withdrawal of a number another provider holds changes nothing: it answers 404.)
  */
 export async function completePortOut(
   deps: ProviderDeps,
@@ -76,15 +87,53 @@ export async function completePortOut(
   if (Number(row.expires_at) <= deps.now()) {
     throw fail('port.authorisation-expired', 'the release expired before the move completed');
   }
-  await deps.db.transaction().execute(async (tx) => {
-    const account = await tx
-      .selectFrom('accounts')
-      .select(['id', 'number'])
-      .where('id', '=', row.account_id)
-      .executeTakeFirst();
-    // deleteAccountRows also deletes this port-out row.
-    if (account) await deleteAccountRows(tx, account.number);
-    await tx.deleteFrom('port_outs').where('id', '=', row.id).execute();
+  // Under the number's lock, so that no opt-in publishes between the check and the deletion.
+  const owed = await withNumberLock(deps, row.number, async () => {
+    const stillListed = await listedHere(deps, row.number, row.account_id);
+    await deps.db.transaction().execute(async (tx) => {
+      const account = await tx
+        .selectFrom('accounts')
+        .select(['id', 'number'])
+        .where('id', '=', row.account_id)
+        .executeTakeFirst();
+      // deleteAccountRows also deletes this port-out row.
+      if (account) await deleteAccountRows(tx, account.number);
+      await tx.deleteFrom('port_outs').where('id', '=', row.id).execute();
+      if (stillListed) await oweWithdrawal(tx, row.number, deps.now());
+    });
+    return stillListed;
   });
-  deps.logger.info({ portOutId: row.id }, 'port-out completed; account removed');
+  deps.logger.info(
+    { portOutId: row.id, withdrawalOwed: owed },
+    'port-out completed; account removed',
+  );
+  if (owed) await settleWithdrawal(deps, row.number);
+}
+
+/**
+ * Whether the directory may still serve this provider's entry for `number`: what the directory
+ * says, or (when it cannot be asked) whether the account was published here.
+ */
+async function listedHere(deps: ProviderDeps, number: string, accountId: string): Promise<boolean> {
+  const account = await deps.db
+    .selectFrom('accounts')
+    .select('discoverable')
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  const pending = await deps.db
+    .selectFrom('directory_pending_withdrawals')
+    .select('number')
+    .where('number', '=', number)
+    .executeTakeFirst();
+  const published = account?.discoverable === 1 || pending !== undefined;
+  if (!deps.directory) return published;
+  try {
+    return await deps.directory.holds(number);
+  } catch (err) {
+    deps.logger.warn(
+      { err: err instanceof DirectoryPublishError ? err.message : err },
+      'could not ask the directory who holds a ported-out number; its withdrawal is owed',
+    );
+    return true;
+  }
 }

@@ -14,10 +14,9 @@ import {
   metricsAddress,
 } from '@switchboard/service-kit';
 import type { ProviderEntry } from '@switchboard/charter';
-import { generateEd25519KeyPair, publicKeyFromBase64, publicKeyRecord } from '@switchboard/charter';
+import { generateEd25519KeyPair, publicKeyRecord } from '@switchboard/charter';
 import {
   readPrivateKeyFile,
-  readTrustListFile,
   upsertDevelopmentEntries,
   writeFileAtomic,
   writePrivateKeyFile,
@@ -35,6 +34,7 @@ import { startMailboxRelay, sweepExpired } from './mailboxes.js';
 import { reconcileDirectory } from './accounts.js';
 import { createApiKey, hasApiKeys } from './operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
+import { TrustedProviders, openTrustListSource } from './trust-list.js';
 import type { ProviderTables } from './store/schema.js';
 
 async function loadOrCreateProviderKey(
@@ -67,10 +67,13 @@ async function loadOrCreateSecret(path: string): Promise<Buffer> {
  * `PROVIDER_CURRENCY`, `PROVIDER_CODE_WEBHOOK_URL` (+ `PROVIDER_CODE_WEBHOOK_TOKEN`),
  * `SWITCHBOARD_DIRECTORY_URL` (default: the embedded directory's publish API, when it runs),
  * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `PROVIDER_STATE_DIR`
- * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` (default: the development list under
- * `<data>/charter`, in which this provider accredits itself), `PROVIDER_METRICS_HOST` /
+ * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` with `SWITCHBOARD_BOARD_FINGERPRINT`
+ * (the pinned board; start-up fails when a list is given without it; default: the development
+ * list under `<data>/charter`, pinned to its development board, in which this provider accredits
+ * itself), `PROVIDER_METRICS_HOST` /
  * `PROVIDER_METRICS_PORT` (the `/metrics` listener, default 127.0.0.1:9080, any free port when
- * `PROVIDER_API_PORT` is 0), `LOG_LEVEL`.
+ * `PROVIDER_API_PORT` is 0), `LOG_LEVEL`. A list that is missing or does not verify does not stop the service:
+ * it logs why and refuses number moves (503) until a verified list is in place.
  */
 export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
   const env = ctx.env;
@@ -87,6 +90,21 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   });
   const now = (): number => Date.now();
 
+  // Other providers (their release keys and API addresses) come from the trust list, verified
+  // against the pinned board on every read (re-read when the file changes); without a verified
+  // list number moves are refused (fail closed).
+  const trusted = new TrustedProviders(
+    await openTrustListSource(
+      {
+        path: env['SWITCHBOARD_TRUST_LIST'],
+        boardFingerprint: env['SWITCHBOARD_BOARD_FINGERPRINT'],
+        devDir: join(ctx.dataDir, 'charter'),
+        stateFile: join(stateDir, 'trust-list-state.json'),
+      },
+      new Date(now()),
+    ),
+    logger,
+  );
   const database = await openDatabase<ProviderTables>({
     url: env['PROVIDER_DATABASE_URL'] ?? `sqlite:${join(stateDir, 'provider.db')}`,
   });
@@ -111,16 +129,10 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
       })
     : new ConsoleCodeSender((line) => process.stderr.write(line));
 
-  // Other providers (their release keys and API addresses) come from the trust list, read when
-  // needed so a re-issued list is picked up without a restart.
-  const trustListPath =
-    env['SWITCHBOARD_TRUST_LIST'] ?? join(ctx.dataDir, 'charter', 'trust-list.json');
-  const findProvider = async (id: string): Promise<ProviderEntry | undefined> => {
-    const list = await readTrustListFile(trustListPath);
-    return list.signed.providers.find((p) => p.id === id && p.status === 'active');
-  };
-  const providerKeys = async (id: string): Promise<KeyObject[]> =>
-    ((await findProvider(id))?.publishingKeys ?? []).map((k) => publicKeyFromBase64(k.publicKey));
+  const findProvider = (id: string): Promise<ProviderEntry | undefined> =>
+    trusted.find(id, new Date(now()));
+  const providerKeys = (id: string): Promise<KeyObject[]> =>
+    trusted.publishingKeys(id, new Date(now()));
   const completePortOutAt = async (
     id: string,
     portOutId: string,
@@ -224,6 +236,8 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     await database.close();
     throw err;
   }
+  // Says at start-up (in the log) when number moves are refused for want of a verified list.
+  await trusted.find(providerId, new Date(now())).catch(() => undefined);
   const sweeper = setInterval(() => {
     sweepExpired(deps)
       .then(() => reconcileDirectory(deps))

@@ -3,6 +3,8 @@ import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { TestProvider } from './helpers.js';
 import { NUMBERS, call, makeClientKeys, register, startTestProvider } from './helpers.js';
 import { releaseMessage } from '../src/porting.js';
+import { reconcileDirectory } from '../src/accounts.js';
+import { DirectoryPublishError } from '../src/directory-client.js';
 
 describe.each(ALL_DIALECTS)('moving a number between providers (%s)', (dialect) => {
   let a: TestProvider;
@@ -101,6 +103,74 @@ describe.each(ALL_DIALECTS)('moving a number between providers (%s)', (dialect) 
     });
     expect([late.status, late.json.code]).toEqual([410, 'port.authorisation-expired']);
     expect(await a.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(1);
+  });
+
+  it('refuses a release when no verified trust list is available (fail closed)', async () => {
+    const alice = await register(a, NUMBERS[0]!, makeClientKeys(0, 0));
+    const issued = await call(
+      a,
+      'POST',
+      '/v1/account/port-out',
+      { toProvider: 'provider-b' },
+      { signer: alice.signer },
+    );
+    const portIn = {
+      kind: 'release',
+      from: 'provider-a',
+      expiresAt: issued.json.release.expiresAt,
+      signature: issued.json.release.signature,
+    };
+    (b.deps as { providerKeys?: unknown }).providerKeys = undefined;
+    await expect(register(b, NUMBERS[0]!, makeClientKeys(0, 0), { portIn })).rejects.toThrow(
+      /503.*service.unavailable/,
+    );
+    (b.deps as { providerKeys?: unknown }).providerKeys = () => undefined;
+    await expect(register(b, NUMBERS[0]!, makeClientKeys(0, 0), { portIn })).rejects.toThrow(
+      /503.*service.unavailable/,
+    );
+    expect(await b.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(0);
+  });
+
+  it('completing a port-out the directory has not seen withdraws the entry (owed until it can)', async () => {
+    const contacts = [{ service: 'sip', uri: 'sip:alice@a.example.net' }];
+    const portOut = async (number: string): Promise<{ portOutId: string; signature: string }> => {
+      const user = await register(a, number, makeClientKeys(0, 0));
+      const pub = await call(
+        a,
+        'PUT',
+        '/v1/account/discoverability',
+        { discoverable: true, contacts },
+        { signer: user.signer },
+      );
+      expect(pub.status).toBe(200);
+      const issued = await call(
+        a,
+        'POST',
+        '/v1/account/port-out',
+        { toProvider: 'provider-b' },
+        { signer: user.signer },
+      );
+      return { portOutId: issued.json.portOutId, signature: issued.json.release.signature };
+    };
+    // The gaining provider never published: the entry here is withdrawn on completion.
+    const first = await portOut(NUMBERS[0]!);
+    expect((await call(a, 'POST', '/v1/port-outs/complete', first)).status).toBe(204);
+    expect(a.directory.entries.has(NUMBERS[0]!)).toBe(false);
+    expect(await a.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(0);
+
+    // The directory cannot be asked: the account goes, the withdrawal is owed and done later.
+    const second = await portOut(NUMBERS[1]!);
+    a.directory.failWith = new DirectoryPublishError(0, undefined, 'unreachable');
+    expect((await call(a, 'POST', '/v1/port-outs/complete', second)).status).toBe(204);
+    expect(await a.deps.db.selectFrom('accounts').select('id').execute()).toHaveLength(0);
+    const owed = await a.deps.db
+      .selectFrom('directory_pending_withdrawals')
+      .select('number')
+      .execute();
+    expect(owed).toEqual([{ number: NUMBERS[1]! }]);
+    a.directory.failWith = undefined;
+    expect(await reconcileDirectory(a.deps)).toBe(0);
+    expect(a.directory.entries.has(NUMBERS[1]!)).toBe(false);
   });
 
   it('ports in with an identity-key proof carried to the directory', async () => {

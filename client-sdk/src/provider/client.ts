@@ -176,11 +176,15 @@ export class ProviderClient {
     });
   }
 
-  /** Registers the device; `deviceKey` is the raw Ed25519 public key that will sign requests. */
+  /**
+   * Registers the device; `deviceKey` is the raw Ed25519 public key that will sign requests.
+   * `registrationLockPin` opens the registration lock the number's previous account set.
+   */
   registerAccount(
     sessionId: string,
     upload: RegistrationUpload,
     deviceKey: Uint8Array,
+    registrationLockPin?: string,
   ): Promise<Account> {
     const body: RegisterAccountJson = {
       sessionId,
@@ -190,8 +194,20 @@ export class ProviderClient {
       kyberLastResortPreKey: upload.kyberLastResortPreKey,
       oneTimePreKeys: [...upload.oneTimePreKeys],
       deviceKey: toBase64(deviceKey),
+      ...(registrationLockPin === undefined
+        ? {}
+        : { registrationLock: { pin: registrationLockPin } }),
     };
     return this.#call('POST', '/v1/accounts', body);
+  }
+
+  /** Sets the registration lock PIN (re-registering the number then needs it for 7 days). */
+  setRegistrationLock(creds: DeviceCredentials, pin: string): Promise<void> {
+    return this.#call('PUT', '/v1/account/registration-lock', { pin }, this.#device(creds));
+  }
+
+  removeRegistrationLock(creds: DeviceCredentials): Promise<void> {
+    return this.#call('DELETE', '/v1/account/registration-lock', undefined, this.#device(creds));
   }
 
   getAccount(creds: DeviceCredentials): Promise<Account> {

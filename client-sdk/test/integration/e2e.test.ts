@@ -12,6 +12,7 @@ import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import { RRType, decodeMessage, encodeMessage } from '@switchboard/dns-wire';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { VerifiedTrustList } from '@switchboard/charter';
+import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import {
   MailboxMessenger,
   MemoryStorage,
@@ -73,14 +74,17 @@ beforeAll(async () => {
   dir = await startTestDirectory([a.provider, b.provider]);
   listDir = await mkdtemp(join(tmpdir(), 'sb-sdk-trust-'));
   const listPath = join(listDir, 'trust-list.json');
-  providerA = await startProvider(a, dir.directory.apiUrl, inbox.url, listPath);
-  providerB = await startProvider(b, dir.directory.apiUrl, inbox.url, listPath);
+  const board = createDevelopmentBoard();
+  const pinned = boardFingerprint(board.board);
+  providerA = await startProvider(a, dir.directory.apiUrl, inbox.url, listPath, pinned);
+  providerB = await startProvider(b, dir.directory.apiUrl, inbox.url, listPath, pinned);
   const now = new Date();
   list = await writeTrustList(
     listPath,
     [directoryEntry(dir)],
     [providerEntry(providerA.provider, now), providerEntry(providerB.provider, now)],
     now,
+    board,
   );
 });
 
@@ -547,6 +551,41 @@ describe('issue 8: unregulated identities through mailboxes at two providers', (
     const reason = await sub.closed;
     expect(seen).toEqual(['m1']);
     expect(SwitchboardError.is(reason, 'provider-error')).toBe(true);
+  });
+});
+
+describe('registration lock', () => {
+  it('a locked number cannot be taken over with an SMS code alone; the PIN opens it', async () => {
+    const number = '+442079460962';
+    const carol = phoneClient();
+    await carol.register({
+      number,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(number),
+      oneTimePreKeys: 1,
+    });
+    await carol.setRegistrationLock('1357-lake');
+    const thief = await errorOf(
+      phoneClient().register({
+        number,
+        providerId: 'provider-a',
+        getCode: () => inbox.codeFor(number),
+        oneTimePreKeys: 1,
+      }),
+    );
+    expect(thief).toBeInstanceOf(ProviderError);
+    expect([(thief as ProviderError).status, (thief as ProviderError).problemCode]).toEqual([
+      423,
+      'account.registration-locked',
+    ]);
+    const owner = await phoneClient().register({
+      number,
+      providerId: 'provider-a',
+      getCode: () => inbox.codeFor(number),
+      oneTimePreKeys: 1,
+      registrationLockPin: '1357-lake',
+    });
+    expect(owner.number).toBe(number);
   });
 });
 

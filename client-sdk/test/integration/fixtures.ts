@@ -10,6 +10,7 @@ import {
   publicKeyRecord,
 } from '@switchboard/charter';
 import type {
+  DevelopmentBoard,
   DirectoryEntry,
   Ed25519KeyPair,
   ProviderEntry,
@@ -214,8 +215,15 @@ export async function writeTrustList(
   directories: ReadonlyArray<DirectoryEntry>,
   providers: ReadonlyArray<ProviderEntry>,
   now: Date,
+  devBoard?: DevelopmentBoard,
 ): Promise<VerifiedTrustList> {
-  const created = createDevelopmentTrustList({ now, validDays: 90, directories, providers });
+  const created = createDevelopmentTrustList({
+    now,
+    validDays: 90,
+    directories,
+    providers,
+    ...(devBoard ? { devBoard } : {}),
+  });
   await writeFile(path, JSON.stringify(created.envelope));
   return created.verified;
 }

@@ -83,6 +83,8 @@ export async function startProvider(
   codeWebhook: string,
   /** Where the trust list will be (read when needed, so it may be written after the start). */
   trustListPath = 'managed-by-test',
+  /** The board that will sign it (the provider pins it and refuses lists signed by others). */
+  boardFingerprint = 'managed-by-test',
 ): Promise<RunningProvider> {
   const entry = new URL('../../../../provider-api/dist/src/service.js', import.meta.url);
   const { startService } = (await import(entry.href)) as { startService: StartService };
@@ -94,8 +96,9 @@ export async function startProvider(
       PROVIDER_ID: prepared.provider.id,
       SWITCHBOARD_DIRECTORY_URL: directoryApiUrl,
       // The test's trust list, not the embedded development one: other providers' keys (sender
-      // certificates, releases) come from it.
+      // certificates, releases) come from it, verified against the pinned board.
       SWITCHBOARD_TRUST_LIST: trustListPath,
+      SWITCHBOARD_BOARD_FINGERPRINT: boardFingerprint,
       PROVIDER_CODE_WEBHOOK_URL: codeWebhook,
       PROVIDER_VALIDATE_RESPONSES: '1',
       LOG_LEVEL: 'silent',

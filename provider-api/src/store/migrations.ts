@@ -215,6 +215,19 @@ const prekeyContacts: PortableMigration = {
       .addColumn('first_at', t.timestamp, (c) => c.notNull())
       .addColumn('one_time_at', t.timestamp)
       .addPrimaryKeyConstraint('prekey_contacts_pair', ['target_id', 'asker'])
+
+/** Registration locks (Signal-style): a salted scrypt hash of the PIN, activity, PIN guesses. */
+const registrationLocks: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('registration_locks')
+      .addColumn('account_id', 'text', (c) => c.primaryKey())
+      .addColumn('pin_salt', t.bytes, (c) => c.notNull())
+      .addColumn('pin_hash', t.bytes, (c) => c.notNull())
+      .addColumn('last_active_at', t.timestamp, (c) => c.notNull())
+      .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('attempts_since', t.timestamp, (c) => c.notNull())
       .execute();
   },
 };
@@ -227,4 +240,5 @@ export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = 
   '0004_directory_pending_withdrawals': pendingWithdrawals,
   '0005_mailbox_senders': mailboxSenders,
   '0006_prekey_contacts': prekeyContacts,
+  '0007_registration_locks': registrationLocks,
 };

@@ -122,6 +122,19 @@ export interface DirectoryPendingWithdrawalsTable {
   created_at: number | string;
 }
 
+/** A registration lock of an account (see `registration-lock.ts`). */
+export interface RegistrationLocksTable {
+  account_id: string;
+  /** scrypt salt (16 bytes) and hash (32 bytes) of the PIN; the PIN is never stored. */
+  pin_salt: Uint8Array;
+  pin_hash: Uint8Array;
+  /** Last authenticated request of the account (updated at most hourly): the lock lapses after inactivity. */
+  last_active_at: number | string;
+  /** Wrong PINs since `attempts_since` (a window of `registrationLock.pinAttempts`). */
+  failed_attempts: number;
+  attempts_since: number | string;
+}
+
 export interface ReplayNoncesTable {
   key: string;
   expires_at: number | string;
@@ -141,4 +154,5 @@ export interface ProviderTables {
   prekey_contacts: PrekeyContactsTable;
   directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
+  registration_locks: RegistrationLocksTable;
 }

@@ -180,6 +180,45 @@ describe('provider API with the real directory', () => {
     expect([gone.status, gone.json.code]).toEqual([401, 'auth.invalid']);
   });
 
+  it('completing a port-out the gaining provider never published withdraws the entry from DNS', async () => {
+    const number = '+442079460960';
+    const owner = '0.6.9.0.6.4.9.7.0.2.4.4.e164.switchboard.test.';
+    const a = await onboard(providerUrl, number);
+    const xmpp = [{ service: 'xmpp', uri: 'xmpp:dave@a.example.net' }];
+    const pub = await call(
+      a.p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts: xmpp },
+      { signer: a.signer },
+    );
+    expect(pub.status).toBe(200);
+    expect(await dig(directory.dnsAddress.port, owner, 'NAPTR')).toContain(
+      'xmpp:dave@a.example.net',
+    );
+    a.p.clock.now = Date.now();
+    const out = await call(
+      a.p,
+      'POST',
+      '/v1/account/port-out',
+      { toProvider: 'provider-b' },
+      { signer: a.signer },
+    );
+    // Whoever holds the release completes it before the gaining provider published anything.
+    const done = await call(a.p, 'POST', '/v1/port-outs/complete', {
+      portOutId: out.json.portOutId,
+      signature: out.json.release.signature,
+    });
+    expect(done.status).toBe(204);
+    a.p.clock.now = Date.now();
+    const gone = await call(a.p, 'GET', '/v1/account', undefined, { signer: a.signer });
+    expect(gone.status).toBe(401);
+    const answer = await dig(directory.dnsAddress.port, owner, 'NAPTR');
+    // The directory denies with "black lies" (NOERROR, no answer, minimal NSEC).
+    expect(answer).toMatch(/ANSWER: 0,/);
+    expect(answer).not.toContain('xmpp:dave@a.example.net');
+  });
+
   it('onboards a number and publishes it; the directory answers it in DNS; deleting withdraws it', async () => {
     const p = { url: providerUrl, clock: { now: Date.now() } };
     const number = '+442079460958';
