@@ -215,6 +215,9 @@ const prekeyContacts: PortableMigration = {
       .addColumn('first_at', t.timestamp, (c) => c.notNull())
       .addColumn('one_time_at', t.timestamp)
       .addPrimaryKeyConstraint('prekey_contacts_pair', ['target_id', 'asker'])
+      .execute();
+  },
+};
 
 /** Registration locks (Signal-style): a salted scrypt hash of the PIN, activity, PIN guesses. */
 const registrationLocks: PortableMigration = {
