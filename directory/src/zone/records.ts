@@ -128,6 +128,9 @@ const SERVICES: Readonly<Record<ContactService, string>> = {
   matrix: 'E2U+matrix',
 };
 
+/** RFC 6116 3.2.3 regexp form: every query becomes the URI. */
+const regexpFor = (uri: string): string => `!^.*$!${uri}!`;
+
 /** Default TTL of a number's records (docs/directory-records.md). */
 export const RECORD_TTL = 300;
 
@@ -157,7 +160,7 @@ export function recordsForEntry(
       preference: 10 * (i + 1),
       flags: 'u',
       services: SERVICES[c.service],
-      regexp: `!^.*$!${c.uri}!`,
+      regexp: regexpFor(c.uri),
       replacement: '.',
     },
   }));
@@ -208,9 +211,11 @@ export function unservable(
       encodeRdata(rr);
     } catch (err) {
       if (!(err instanceof DnsWireError)) throw err;
-      const octets = Buffer.byteLength(entry.contacts[i]?.uri ?? '');
-      const what = i < entry.contacts.length ? `its ${octets} octets of UTF-8 in the ` : 'the ';
-      return { field: fieldOf(i), reason: `${what}${rrType(rr)} record: ${err.message}` };
+      const contact = entry.contacts[i];
+      const reason = contact
+        ? `its NAPTR regexp would be ${Buffer.byteLength(regexpFor(contact.uri))} octets of UTF-8: ${err.message}`
+        : `the TXT record: ${err.message}`;
+      return { field: fieldOf(i), reason };
     }
   }
   for (const rrset of [records.slice(0, -1), records.slice(-1)]) {

@@ -176,4 +176,36 @@ describe('a contact the DNS wire cannot carry (issue 14 item 1)', () => {
     }
     expect(logged[0]).toMatch(/"field":"contacts\/0\/uri"/);
   });
+
+  it('any other fault in the answer path answers SERVFAIL over UDP and TCP (logged once, without the name), and the server keeps serving', async () => {
+    const lines: string[] = [];
+    t = await startTestDirectory({
+      providers: [acme],
+      extra: { logger: capturingLogger(lines) },
+    });
+    const port = t.dir.dns.port;
+    const published = await t.request(acme, 'PUT', `/v1/numbers/${GOOD}`, {
+      identityKey: identity().publicBase64,
+      contacts: CONTACTS,
+    });
+    expect(published.status).toBe(201);
+    const missing = enumNameFor('+14155552671', APEX);
+    const signer = t.dir.zone.signer;
+    // A denial is signed per query on the fast path; make that signing fail.
+    signer.signData = (): Uint8Array => {
+      throw new Error('the signing key is unavailable');
+    };
+    try {
+      for (const tcp of [false, true]) {
+        expect(await status(port, missing, 'NAPTR', tcp)).toBe('SERVFAIL');
+        expect(await status(port, GOOD_NAME, 'NAPTR', tcp)).toBe('NOERROR');
+      }
+    } finally {
+      delete (signer as Partial<typeof signer>).signData;
+    }
+    expect(await status(port, missing, 'NAPTR')).toBe('NOERROR');
+    const failures = lines.filter((l) => l.includes('dns answer failed'));
+    expect(failures.length).toBeGreaterThanOrEqual(1);
+    expect(lines.join('\n')).not.toContain(missing);
+  });
 });
