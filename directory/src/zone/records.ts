@@ -190,11 +190,9 @@ export interface Unservable {
 
 /**
  * Why the records of `entry` could not be served within `limit` octets, or undefined if they
- * can. Checked by encoding them with the codec that answers with them (RFC 1035 3.3: a
- * character-string holds 255 octets, a name 255 and a label 63; UTF-8 on the wire), and each
- * RRset's largest answer (its question, the RRset, one RRSIG, OPT) against `limit`: the publish
- * API asks for {@link UDP_ANSWER_OCTETS}, so every answer fits a UDP reply with its signature;
- * the zone asks stored entries for {@link TCP_MESSAGE_OCTETS} (docs/directory-records.md).
+ * can: {@link unencodable}, then each RRset's largest answer (its question, the RRset, one
+ * RRSIG, OPT) encoded against `limit`. The publish API asks for {@link UDP_ANSWER_OCTETS}, so
+ * every answer fits a UDP reply with its signature (docs/directory-records.md).
  */
 export function unservable(
   entry: Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>,
@@ -204,20 +202,8 @@ export function unservable(
   name: string = enumNameFor(entry.number, apex),
 ): Unservable | undefined {
   const records = recordsForEntry(entry, apex, ttl, name);
-  const fieldOf = (i: number): string =>
-    i < entry.contacts.length ? `contacts/${i}/uri` : 'identityKey';
-  for (const [i, rr] of records.entries()) {
-    try {
-      encodeRdata(rr);
-    } catch (err) {
-      if (!(err instanceof DnsWireError)) throw err;
-      const contact = entry.contacts[i];
-      const reason = contact
-        ? `its NAPTR regexp would be ${Buffer.byteLength(regexpFor(contact.uri))} octets of UTF-8: ${err.message}`
-        : `the TXT record: ${err.message}`;
-      return { field: fieldOf(i), reason };
-    }
-  }
+  const bad = unencodable(records, entry.contacts);
+  if (bad) return bad;
   for (const rrset of [records.slice(0, -1), records.slice(-1)]) {
     const first = rrset[0];
     if (!first) continue;
@@ -232,6 +218,33 @@ export function unservable(
       return {
         field: first.type === RRType.NAPTR ? 'contacts' : 'identityKey',
         reason: `the signed ${rrType(first)} answer would be ${octets} octets, over ${limit}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why `records` (of {@link recordsForEntry}, for `contacts`) cannot be encoded, or undefined:
+ * each is encoded by the codec that answers with it (RFC 1035 3.3: a character-string holds 255
+ * octets, a name 255 and a label 63; UTF-8 on the wire). What the zone checks stored entries
+ * with (an answer over 65,535 octets, which no published entry comes near, would get SERVFAIL).
+ */
+export function unencodable(
+  records: readonly ResourceRecord[],
+  contacts: readonly Contact[],
+): Unservable | undefined {
+  for (const [i, rr] of records.entries()) {
+    try {
+      encodeRdata(rr);
+    } catch (err) {
+      if (!(err instanceof DnsWireError)) throw err;
+      const contact = i < contacts.length ? contacts[i] : undefined;
+      if (!contact) return { field: 'identityKey', reason: `the TXT record: ${err.message}` };
+      const octets = Buffer.byteLength(regexpFor(contact.uri));
+      return {
+        field: `contacts/${i}/uri`,
+        reason: `its NAPTR regexp would be ${octets} octets of UTF-8: ${err.message}`,
       };
     }
   }

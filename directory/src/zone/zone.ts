@@ -8,7 +8,7 @@ import { LayeredMap, REMOVED } from './layered-map.js';
 import type { NameIndex } from './name-index.js';
 import { LayeredIndex, wireName } from './name-index.js';
 import type { NumberEntry, Unservable } from './records.js';
-import { RECORD_TTL, recordsForEntry, TCP_MESSAGE_OCTETS, unservable } from './records.js';
+import { RECORD_TTL, recordsForEntry, unencodable } from './records.js';
 
 /** Zone-wide settings that do not change between snapshots. */
 export interface ZoneSettings {
@@ -260,13 +260,14 @@ function numberNode(
   name: string,
   bad: UnservableEntry[],
 ): Node {
-  const why = unservable(entry, settings.apex, settings.recordTtl, TCP_MESSAGE_OCTETS, name);
+  const records = recordsForEntry(entry, settings.apex, settings.recordTtl, name);
+  const why = unencodable(records, entry.contacts);
   if (why) {
     bad.push({ ...why, serial: entry.serial, provider: entry.provider });
     return UNSERVABLE;
   }
   const node = new Map<number, ResourceRecord[]>();
-  for (const rr of recordsForEntry(entry, settings.apex, settings.recordTtl, name)) {
+  for (const rr of records) {
     const list = node.get(rr.type);
     if (list) list.push(rr);
     else node.set(rr.type, [rr]);
