@@ -156,7 +156,14 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
         family === 'udp6' ? 6 : 4,
       ),
   });
-  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config));
+  udp.on('message', (packet, rinfo) => {
+    try {
+      handleUdp(udp, packet, rinfo, config);
+    } catch (err) {
+      const reply = answerFailed(packet, 'udp', err, config);
+      if (reply) udp.send(reply, rinfo.port, rinfo.address);
+    }
+  });
   udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -226,26 +233,20 @@ function handleUdp(
 ): void {
   const { zone, rrl } = config;
   const now = Math.floor(config.now() / 1000);
-  let bytes: Uint8Array | undefined;
+  // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
+  // made when RRL is on; the rest go the general way without trying the fast path again.
+  let bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
   let identity: string | undefined;
-  try {
-    // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
-    // made when RRL is on; the rest go the general way without trying the fast path again.
-    bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
-    if (bytes) {
-      config.onResponse?.('udp', FAST.rcode, FAST.kind);
-      if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
-    } else {
-      const outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
-      if (outcome.kind !== 'reply') return;
-      bytes = outcome.messages[0];
-      identity = outcome.identity;
-    }
-  } catch (err) {
-    bytes = answerFailed(packet, 'udp', err, config);
-    identity = 'servfail';
+  if (bytes) {
+    config.onResponse?.('udp', FAST.rcode, FAST.kind);
+    if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
+  } else {
+    const outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
+    if (outcome.kind !== 'reply') return;
+    bytes = outcome.messages[0];
+    identity = outcome.identity;
+    if (!bytes) return;
   }
-  if (!bytes) return;
   if (identity !== undefined) {
     const decision = rrl.check(rinfo.address, identity);
     if (decision === 'drop') return;

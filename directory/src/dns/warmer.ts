@@ -1,6 +1,6 @@
 import type { Logger } from '@switchboard/service-kit';
 import { warmAnswer } from './fast-path.js';
-import type { Node, ZoneSnapshot } from '../zone/zone.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
 import type { ZoneState } from '../state/zone-state.js';
 
 /**
@@ -84,6 +84,7 @@ export class ZoneWarmer {
     if (snapshot !== this.#snapshot) this.#follow(snapshot);
     const until = performance.now() + this.#sliceMs;
     const now = Math.floor(this.#now() / 1000);
+    const signer = this.#zone.signer;
     try {
       for (;;) {
         const name = this.#next();
@@ -100,7 +101,9 @@ export class ZoneWarmer {
           return;
         }
         const node = snapshot.nodes.get(name);
-        if (node) this.#warmNode(snapshot, name, node, now);
+        if (node) {
+          for (const [type, rrset] of node) warmAnswer(snapshot, signer, name, type, rrset, now);
+        }
         if (performance.now() >= until) break;
       }
     } catch (err) {
@@ -110,20 +113,5 @@ export class ZoneWarmer {
       return;
     }
     this.#timer = setImmediate(() => this.#slice());
-  }
-
-  /**
-   * Warms one name's RRsets. One that cannot be signed or encoded is skipped (its queries get
-   * SERVFAIL from the server) and logged without its name; the others, and the pass, go on.
-   */
-  #warmNode(snapshot: ZoneSnapshot, name: string, node: Node, now: number): void {
-    const signer = this.#zone.signer;
-    for (const [type, rrset] of node) {
-      try {
-        warmAnswer(snapshot, signer, name, type, rrset, now);
-      } catch (err) {
-        this.#log.error({ err, serial: snapshot.serial, type }, 'an RRset could not be signed');
-      }
-    }
   }
 }
