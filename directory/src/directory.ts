@@ -30,7 +30,7 @@ import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 import type { TransferForm } from './transfer/transfer.js';
 import { zoneFileText } from './transfer/transfer.js';
-import type { ZoneSettings } from './zone/zone.js';
+import type { ZoneSettings, ZoneSnapshot } from './zone/zone.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
 import { ZoneWarmer } from './dns/warmer.js';
@@ -203,6 +203,8 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       transferForm: options.transferForm ?? 'unsigned',
       operatorKeys: options.operatorKeys ?? [],
     });
+    logUnservable(zone.snapshot, log);
+    zone.onChange(() => logUnservable(zone.snapshot, log));
     // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
     cleanups.push(() => zone.close());
     const warmer = new ZoneWarmer(zone, now, log);
@@ -382,5 +384,18 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/**
+ * Logs the stored entries a new snapshot left out because their records cannot be encoded
+ * (their names answer SERVFAIL): the serial and provider find the row; no number, no contact.
+ */
+function logUnservable(snapshot: ZoneSnapshot, log: Logger): void {
+  for (const bad of snapshot.unservable) {
+    log.error(
+      { entrySerial: bad.serial, provider: bad.provider, field: bad.field, reason: bad.reason },
+      'stored entry cannot be served (SERVFAIL); republish or withdraw it',
+    );
   }
 }

@@ -81,9 +81,11 @@ export async function startTestDirectory(
     now?: () => number;
     /** PostgreSQL schema to share with another instance (the first one creates it). */
     sharedSchema?: string;
+    /** The data directory of a directory stopped before (a restart); a new one by default. */
+    dataDir?: string;
   } = {},
 ): Promise<TestDirectory> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sb-directory-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'sb-directory-')));
   const providers = new Map<string, TestProvider>();
   for (const p of options.providers ?? []) providers.set(p.id, p);
   const table: Array<[string, { key: KeyObject; active: boolean }]> = [

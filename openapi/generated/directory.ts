@@ -107,7 +107,12 @@ export interface components {
             service: components["schemas"]["ContactService"];
             /**
              * @description `sip:`/`sips:` for sip, `xmpp:` for xmpp, `matrix:u/<localpart>:<server>` for matrix.
-             *     No whitespace, control characters, `!` or `\`.
+             *     RFC 3986 characters only: non-ASCII is percent-encoded UTF-8 (as SIP and XMPP URIs
+             *     carry it), so the URI is ASCII and `maxLength` counts octets, what the DNS carries
+             *     (the NAPTR regexp `!^.*$!<uri>!` is one character-string of at most 255 octets). No
+             *     `!` (the regexp's delimiter). A publish whose records could not be encoded, or whose
+             *     signed answer would not fit 1232 octets, is refused with `invalid-contact` naming the
+             *     field.
              */
             uri: string;
         };

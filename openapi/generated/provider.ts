@@ -688,6 +688,10 @@ export interface components {
         Contact: {
             /** @enum {string} */
             service: "sip" | "xmpp" | "matrix";
+            /**
+             * @description RFC 3986 characters only (non-ASCII percent-encoded UTF-8, no `!`), at most 200
+             *     octets: what the directory accepts and can carry in a NAPTR record (its `Contact`).
+             */
             uri: string;
         };
         Discoverability: {

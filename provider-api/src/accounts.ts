@@ -325,6 +325,14 @@ export async function oweWithdrawal(
 function directoryFailure(deps: ProviderDeps, err: unknown): Error {
   if (err instanceof DirectoryPublishError) {
     deps.logger.warn({ status: err.status, problem: err.problemCode }, 'directory refused');
+    // Contacts the directory cannot publish (e.g. over its limits in octets) are the user's input.
+    if (err.status === 400 && err.problemCode === 'invalid-contact') {
+      return fail('request.invalid', 'the directory refused these contacts', {
+        errors: [
+          { pointer: '/body/contacts', message: 'refused by the directory (invalid-contact)' },
+        ],
+      });
+    }
     return fail('directory.publish-failed', err.message);
   }
   return err instanceof Error ? err : new Error('directory call failed');

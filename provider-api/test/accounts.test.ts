@@ -410,6 +410,31 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     );
     expect(twice.status).toBe(400);
 
+    // Issue 14: 199 characters but 569 octets, more than a DNS character-string holds; refused
+    // here by the schema (RFC 3986 characters only), not passed on to the directory.
+    const hostile = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      {
+        discoverable: true,
+        contacts: [{ service: 'sip', uri: `sip:${'€'.repeat(185)}@a.example` }],
+      },
+      { signer: alice.signer },
+    );
+    expect([hostile.status, hostile.json?.['code']]).toEqual([400, 'request.invalid']);
+    // Contacts the directory refuses (400 invalid-contact) are the user's to fix: 400, not 502.
+    p.directory.failWith = new DirectoryPublishError(400, 'invalid-contact', 'refused');
+    const refused = await call(
+      p,
+      'PUT',
+      '/v1/account/discoverability',
+      { discoverable: true, contacts: [{ service: 'sip', uri: 'sip:nobody' }] },
+      { signer: alice.signer },
+    );
+    expect([refused.status, refused.json?.['code']]).toEqual([400, 'request.invalid']);
+    p.directory.failWith = undefined;
+
     // The directory is down: opting out and deleting still take effect here at once, and the
     // withdrawal is owed until the directory can be told.
     p.directory.failWith = new DirectoryPublishError(503, undefined, 'down');

@@ -1,5 +1,15 @@
 import type { Edns, Message, Question, ResourceRecord } from '@switchboard/dns-wire';
-import { canonicalName, EdnsFlag, Opcode, Rcode, RRClass, RRType } from '@switchboard/dns-wire';
+import {
+  canonicalName,
+  decodeMessage,
+  EdnsFlag,
+  encodeMessage,
+  Opcode,
+  peekHeader,
+  Rcode,
+  RRClass,
+  RRType,
+} from '@switchboard/dns-wire';
 import { compactDenialNsec } from '@switchboard/dnssec';
 import type { OnlineSigner } from '../zone/signer.js';
 import type { Node, ZoneSnapshot } from '../zone/zone.js';
@@ -18,6 +28,21 @@ export type AnswerKind = 'answer' | 'nodata' | 'nxname' | 'referral' | 'error';
 export interface Answer {
   readonly message: Message;
   readonly kind: AnswerKind;
+}
+
+/**
+ * SERVFAIL for a packet whose answer failed unexpectedly, with its question and OPT when it
+ * decodes, header only otherwise; undefined for packets not to be answered (responses, too short).
+ */
+export function servfailFor(packet: Uint8Array): Uint8Array | undefined {
+  const header = packet.length >= 12 ? peekHeader(packet) : undefined;
+  if (!header || header.qr) return undefined;
+  try {
+    const query = decodeMessage(packet);
+    return encodeMessage(errorResponse(query, Rcode.SERVFAIL, query.questions.slice(0, 1)));
+  } catch {
+    return encodeMessage(errorResponse(header, Rcode.SERVFAIL));
+  }
 }
 
 /** An empty response to `query` with the given rcode (AA off). */
@@ -92,6 +117,11 @@ export function answerQuery(
   const placement = classifyName(zone, qname);
   if (placement.kind === 'outside') {
     return { message: errorResponse(query, Rcode.REFUSED, query.questions), kind: 'error' };
+  }
+  // A stored entry that cannot be encoded (zone.ts UNSERVABLE): neither its records nor a
+  // denial, which would claim the number is not published.
+  if (placement.kind === 'unservable') {
+    return { message: errorResponse(query, Rcode.SERVFAIL, query.questions), kind: 'error' };
   }
   const dnssec = query.edns?.dnssecOk === true;
   const compactOk = ((query.edns?.zFlags ?? 0) & EdnsFlag.CO) !== 0;

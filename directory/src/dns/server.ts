@@ -18,7 +18,7 @@ import type { Logger, PrefixLengths } from '@switchboard/service-kit';
 import { clientPrefix } from '@switchboard/service-kit';
 import type { Answer } from './answer.js';
 import { fastIdentity, fastInfo, fastReply } from './fast-path.js';
-import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD } from './answer.js';
+import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD, servfailFor } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from '../transfer/transfer.js';
 import type { TsigKey, TsigStream } from '../transfer/tsig.js';
@@ -156,7 +156,14 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
         family === 'udp6' ? 6 : 4,
       ),
   });
-  udp.on('message', (packet, rinfo) => handleUdp(udp, packet, rinfo, config));
+  udp.on('message', (packet, rinfo) => {
+    try {
+      handleUdp(udp, packet, rinfo, config);
+    } catch (err) {
+      const reply = answerFailed(packet, 'udp', err, config);
+      if (reply) udp.send(reply, rinfo.port, rinfo.address);
+    }
+  });
   udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -234,13 +241,7 @@ function handleUdp(
     config.onResponse?.('udp', FAST.rcode, FAST.kind);
     if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
   } else {
-    let outcome: Outcome;
-    try {
-      outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
-    } catch (err) {
-      config.logger.error({ err }, 'dns query failed');
-      return;
-    }
+    const outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
     if (outcome.kind !== 'reply') return;
     bytes = outcome.messages[0];
     identity = outcome.identity;
@@ -253,6 +254,31 @@ function handleUdp(
     if (!bytes) return;
   }
   udp.send(bytes, rinfo.port, rinfo.address);
+}
+
+/** Failures logged at most once a second (one bad query repeated must not flood the log). */
+const failureLog = { at: 0, suppressed: 0 };
+
+/**
+ * The answer path never throws to the socket (issue 14): a query whose answer failed gets
+ * SERVFAIL, and the failure is logged (the error only: no name, no address).
+ */
+function answerFailed(
+  packet: Uint8Array,
+  transport: 'udp' | 'tcp',
+  err: unknown,
+  config: Pick<DnsServerConfig, 'logger' | 'onResponse'>,
+): Uint8Array | undefined {
+  const now = performance.now();
+  if (now - failureLog.at >= 1000) {
+    config.logger.error({ err, suppressed: failureLog.suppressed }, 'dns answer failed: SERVFAIL');
+    failureLog.at = now;
+    failureLog.suppressed = 0;
+  } else {
+    failureLog.suppressed += 1;
+  }
+  config.onResponse?.(transport, Rcode.SERVFAIL, 'error');
+  return servfailFor(packet);
 }
 
 /** An empty truncated copy of a response (header and question only, TC set) for RRL slip. */
@@ -311,8 +337,9 @@ function handleTcp(
           outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
         } catch (err) {
           activity.owed -= 1;
-          config.logger.error({ err }, 'dns query failed');
-          socket.destroy();
+          const failed = answerFailed(packet, 'tcp', err, config);
+          if (failed) writeFrame(socket, failed);
+          else socket.destroy();
           return;
         }
         if (outcome.kind !== 'transfer') {

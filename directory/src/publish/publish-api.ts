@@ -22,6 +22,7 @@ import type { NumberEntry } from '../zone/records.js';
 import {
   checkContacts,
   checkIdentityKey,
+  checkServable,
   RecordInputError,
   recordsForEntry,
 } from '../zone/records.js';
@@ -417,6 +418,9 @@ async function publish(
   }
   const identityKey = checkIdentityKey(body['identityKey']);
   const contacts = checkContacts(body['contacts']);
+  // What is stored must be servable: encoded here by the codec that will answer with it.
+  const { apex, recordTtl } = config.zone.snapshot.settings;
+  checkServable({ number, provider, identityKey, contacts }, apex, recordTtl);
   const move = body['move'] === undefined ? undefined : parseMoveProof(body['move']);
   const now = Math.floor(config.now() / 1000);
   // Two attempts: the holder is checked, then written only if it is still the same.

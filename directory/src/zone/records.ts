@@ -1,5 +1,5 @@
 import type { ResourceRecord } from '@switchboard/dns-wire';
-import { RRClass, RRType } from '@switchboard/dns-wire';
+import { DnsWireError, encodeMessage, encodeRdata, RRClass, RRType } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
 
@@ -38,10 +38,15 @@ export class RecordInputError extends Error {
 
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9.-]{0,63}$/;
 const IDENTITY_KEY = /^[A-Za-z0-9+/]{44}$/;
-// Forbidden in URIs so the NAPTR regexp `!^.*$!<uri>!` never needs escaping (docs/directory-records.md).
-const URI_FORBIDDEN = /[\s!\\]/;
-const hasControl = (text: string): boolean =>
-  [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+/**
+ * RFC 3986 2: unreserved, reserved and percent-encoded octets only, so non-ASCII is
+ * percent-encoded UTF-8 (as SIP, RFC 3261 25.1, and XMPP, RFC 5122 2.7, URIs are anyway) and a
+ * URI's octets are its characters. `!` (a sub-delim) is left out so the NAPTR regexp
+ * `!^.*$!<uri>!` never needs escaping (docs/directory-records.md). openapi/*.yaml say the same.
+ */
+const URI_CHARACTERS = /^(?:[A-Za-z0-9._~:/?#[\]@$&'()*+,;=-]|%[0-9A-Fa-f]{2})+$/;
+/** Most octets in a contact URI (openapi/*.yaml `maxLength`; the URI is ASCII, see above). */
+export const MAX_URI_OCTETS = 200;
 const URI_SHAPES: Readonly<Record<ContactService, RegExp>> = {
   sip: /^sips?:[^@:/]+@[a-z0-9.-]+(:[0-9]{1,5})?(;[^;]+)*$/i,
   xmpp: /^xmpp:[^@/]+@[a-z0-9.-]+(\/.+)?$/i,
@@ -70,41 +75,46 @@ export function checkIdentityKey(value: unknown): string {
 /** Checks the ordered contact list: 1 to 3 entries, one per service, well-formed URIs. */
 export function checkContacts(value: unknown): Contact[] {
   if (!Array.isArray(value) || value.length < 1 || value.length > 3) {
-    throw new RecordInputError('invalid-contact', 'contacts must be a list of 1 to 3 entries');
+    throw new RecordInputError(
+      'invalid-contact',
+      'body/contacts: must be a list of 1 to 3 entries',
+    );
   }
   const seen = new Set<string>();
   return value.map((item: unknown, index): Contact => {
     if (typeof item !== 'object' || item === null) {
-      throw new RecordInputError('invalid-contact', `contacts[${index}] must be an object`);
+      throw new RecordInputError('invalid-contact', `body/contacts/${index}: must be an object`);
     }
     const { service, uri, ...rest } = item as Record<string, unknown>;
     if (Object.keys(rest).length > 0) {
       throw new RecordInputError(
         'invalid-contact',
-        `contacts[${index}] may only have service and uri`,
+        `body/contacts/${index}: may only have service and uri`,
       );
     }
     if (service !== 'sip' && service !== 'xmpp' && service !== 'matrix') {
       throw new RecordInputError(
         'invalid-contact',
-        `contacts[${index}].service must be sip, xmpp or matrix`,
+        `body/contacts/${index}/service: must be sip, xmpp or matrix`,
       );
     }
     if (seen.has(service)) {
-      throw new RecordInputError('invalid-contact', `contacts list ${service} more than once`);
+      throw new RecordInputError(
+        'invalid-contact',
+        `body/contacts/${index}/service: ${service} is listed more than once`,
+      );
     }
     seen.add(service);
     if (
       typeof uri !== 'string' ||
       uri.length < 5 ||
-      uri.length > 200 ||
-      URI_FORBIDDEN.test(uri) ||
-      hasControl(uri) ||
+      uri.length > MAX_URI_OCTETS ||
+      !URI_CHARACTERS.test(uri) ||
       !URI_SHAPES[service].test(uri)
     ) {
       throw new RecordInputError(
         'invalid-contact',
-        `contacts[${index}].uri must be a ${service === 'matrix' ? 'matrix:u/<localpart>:<server>' : `${service}:user@host`} URI without spaces, "!" or "\\"`,
+        `body/contacts/${index}/uri: must be a ${service === 'matrix' ? 'matrix:u/<localpart>:<server>' : `${service}:user@host`} URI of 5 to ${MAX_URI_OCTETS} RFC 3986 characters (non-ASCII percent-encoded), without "!"`,
       );
     }
     return { service, uri };
@@ -117,6 +127,9 @@ const SERVICES: Readonly<Record<ContactService, string>> = {
   xmpp: 'E2U+xmpp',
   matrix: 'E2U+matrix',
 };
+
+/** RFC 6116 3.2.3 regexp form: every query becomes the URI. */
+const regexpFor = (uri: string): string => `!^.*$!${uri}!`;
 
 /** Default TTL of a number's records (docs/directory-records.md). */
 export const RECORD_TTL = 300;
@@ -147,7 +160,7 @@ export function recordsForEntry(
       preference: 10 * (i + 1),
       flags: 'u',
       services: SERVICES[c.service],
-      regexp: `!^.*$!${c.uri}!`,
+      regexp: regexpFor(c.uri),
       replacement: '.',
     },
   }));
@@ -159,4 +172,135 @@ export function recordsForEntry(
     data: { texts: [new TextEncoder().encode(sbkeyText(entry.identityKey, entry.provider))] },
   };
   return [...naptrs, txt];
+}
+
+/** The largest answer sent over UDP (RFC 6891 payload; DNS flag day 2020), as dns/answer.ts offers. */
+export const UDP_ANSWER_OCTETS = 1232;
+/** The largest DNS message over TCP (RFC 7766 8: a two-octet length). */
+export const TCP_MESSAGE_OCTETS = 65_535;
+/** RRSIG signature octets of the zone's algorithms: 13 (ECDSA P-256) and 15 (Ed25519). */
+const SIGNATURE_OCTETS = 64;
+
+/** Why an entry's records cannot be served: the publish input at fault, as a JSON pointer. */
+export interface Unservable {
+  /** `contacts/<i>/uri`, `contacts` or `identityKey` (relative to the publish body). */
+  readonly field: string;
+  readonly reason: string;
+}
+
+/**
+ * Why the records of `entry` could not be served within `limit` octets, or undefined if they
+ * can: {@link unencodable}, then each RRset's largest answer (its question, the RRset, one
+ * RRSIG, OPT) encoded against `limit`. The publish API asks for {@link UDP_ANSWER_OCTETS}, so
+ * every answer fits a UDP reply with its signature (docs/directory-records.md).
+ */
+export function unservable(
+  entry: Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>,
+  apex: string,
+  ttl: number,
+  limit: number,
+  name: string = enumNameFor(entry.number, apex),
+): Unservable | undefined {
+  const records = recordsForEntry(entry, apex, ttl, name);
+  const bad = unencodable(records, entry.contacts);
+  if (bad) return bad;
+  for (const rrset of [records.slice(0, -1), records.slice(-1)]) {
+    const first = rrset[0];
+    if (!first) continue;
+    let octets: number;
+    try {
+      octets = answerOctets(first.name, rrset, apex);
+    } catch (err) {
+      if (!(err instanceof DnsWireError)) throw err;
+      octets = TCP_MESSAGE_OCTETS + 1; // `too-large`: over what any message holds
+    }
+    if (octets > limit) {
+      return {
+        field: first.type === RRType.NAPTR ? 'contacts' : 'identityKey',
+        reason: `the signed ${rrType(first)} answer would be ${octets} octets, over ${limit}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why `records` (of {@link recordsForEntry}, for `contacts`) cannot be encoded, or undefined:
+ * each is encoded by the codec that answers with it (RFC 1035 3.3: a character-string holds 255
+ * octets, a name 255 and a label 63; UTF-8 on the wire). What the zone checks stored entries
+ * with (an answer over 65,535 octets, which no published entry comes near, would get SERVFAIL).
+ */
+export function unencodable(
+  records: readonly ResourceRecord[],
+  contacts: readonly Contact[],
+): Unservable | undefined {
+  for (const [i, rr] of records.entries()) {
+    try {
+      encodeRdata(rr);
+    } catch (err) {
+      if (!(err instanceof DnsWireError)) throw err;
+      const contact = i < contacts.length ? contacts[i] : undefined;
+      if (!contact) return { field: 'identityKey', reason: `the TXT record: ${err.message}` };
+      const octets = Buffer.byteLength(regexpFor(contact.uri));
+      return {
+        field: `contacts/${i}/uri`,
+        reason: `its NAPTR regexp would be ${octets} octets of UTF-8: ${err.message}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Throws the publish API's `invalid-contact` (or key) problem when {@link unservable} says so. */
+export function checkServable(
+  entry: Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>,
+  apex: string,
+  ttl: number,
+): void {
+  const why = unservable(entry, apex, ttl, UDP_ANSWER_OCTETS);
+  if (!why) return;
+  const code = why.field === 'identityKey' ? 'invalid-identity-key' : 'invalid-contact';
+  throw new RecordInputError(code, `body/${why.field}: ${why.reason}`);
+}
+
+const rrType = (rr: ResourceRecord): string => (rr.type === RRType.NAPTR ? 'NAPTR' : 'TXT');
+
+/** Octets of a DNSSEC answer holding `rrset` with one RRSIG and an OPT. */
+function answerOctets(name: string, rrset: readonly ResourceRecord[], apex: string): number {
+  const first = rrset[0] as ResourceRecord;
+  const rrsig: ResourceRecord = {
+    name,
+    type: RRType.RRSIG,
+    class: RRClass.IN,
+    ttl: first.ttl,
+    data: {
+      typeCovered: first.type,
+      algorithm: 13,
+      labels: 0,
+      originalTtl: first.ttl,
+      expiration: 0,
+      inception: 0,
+      keyTag: 0,
+      signerName: apex,
+      signature: new Uint8Array(SIGNATURE_OCTETS),
+    },
+  };
+  return encodeMessage({
+    id: 0,
+    qr: true,
+    opcode: 0,
+    aa: true,
+    tc: false,
+    rd: false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: false,
+    rcode: 0,
+    questions: [{ name, type: first.type, class: RRClass.IN }],
+    answers: [...rrset, rrsig],
+    authorities: [],
+    additionals: [],
+    edns: { udpPayloadSize: UDP_ANSWER_OCTETS, version: 0, dnssecOk: true, options: [] },
+  }).length;
 }

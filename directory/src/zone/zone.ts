@@ -7,8 +7,8 @@ import type { Removed } from './layered-map.js';
 import { LayeredMap, REMOVED } from './layered-map.js';
 import type { NameIndex } from './name-index.js';
 import { LayeredIndex, wireName } from './name-index.js';
-import type { NumberEntry } from './records.js';
-import { RECORD_TTL, recordsForEntry } from './records.js';
+import type { NumberEntry, Unservable } from './records.js';
+import { RECORD_TTL, recordsForEntry, unencodable } from './records.js';
 
 /** Zone-wide settings that do not change between snapshots. */
 export interface ZoneSettings {
@@ -48,6 +48,20 @@ export function defaultZoneSettings(apex: string): ZoneSettings {
 export type Node = ReadonlyMap<number, readonly ResourceRecord[]>;
 
 /**
+ * The node of a stored entry whose records cannot be encoded (stored before the publish API
+ * checked octets, or by a foreign writer): no RRsets, so it is neither signed, warmed nor
+ * transferred, and its name answers SERVFAIL ({@link classifyName}). Compared by identity.
+ */
+export const UNSERVABLE: Node = new Map();
+
+/** A stored entry left out of the zone; what is logged of it (no number, no contact). */
+export interface UnservableEntry extends Unservable {
+  /** The zone serial that first contained the entry (finds its row in the store). */
+  readonly serial: number;
+  readonly provider: string;
+}
+
+/**
  * One immutable version of the zone, answered from memory. Names are lower case and absolute.
  * Unchanged numbers keep their RRset arrays from the previous snapshot, so signatures cached by
  * RRset identity survive unrelated changes.
@@ -64,6 +78,8 @@ export interface ZoneSnapshot {
   readonly builtFrom: LayeredMap<string, number>;
   /** For a snapshot made by {@link updateZone}: the one it was made from, and the names changed. */
   readonly changes?: { readonly serial: number; readonly names: readonly string[] };
+  /** Entries built into this snapshot as {@link UNSERVABLE} (only the changed ones after an update). */
+  readonly unservable: readonly UnservableEntry[];
 }
 
 /** Builds the snapshot for `serial` from all entries. */
@@ -77,10 +93,11 @@ export function buildZone(
   const nodes = new Map<string, Node>();
   const builtFrom = new Map<string, number>();
   nodes.set(apex, apexNode(settings, serial, dnskeys));
+  const bad: UnservableEntry[] = [];
   for (const entry of entries) {
     const name = enumNameOfParsed(entry.number, apex);
     builtFrom.set(name, entry.serial);
-    nodes.set(name, numberNode(entry, settings, name));
+    nodes.set(name, numberNode(entry, settings, name, bad));
   }
   return snapshotOf(
     settings,
@@ -89,6 +106,7 @@ export function buildZone(
     LayeredMap.of(builtFrom),
     new AnswerCache(),
     [apex],
+    bad,
   );
 }
 
@@ -113,9 +131,10 @@ export function updateZone(
     [apex, apexNode(settings, serial, dnskeys, previous.nodes.get(apex))],
   ];
   const serialChanges: Array<[string, number | Removed]> = [];
+  const bad: UnservableEntry[] = [];
   for (const entry of changed) {
     const name = enumNameOfParsed(entry.number, apex);
-    nodeChanges.push([name, numberNode(entry, settings, name)]);
+    nodeChanges.push([name, numberNode(entry, settings, name, bad)]);
     serialChanges.push([name, entry.serial]);
   }
   if (numbers) {
@@ -134,6 +153,7 @@ export function updateZone(
     previous.builtFrom.with(serialChanges),
     previous.answers,
     nodeChanges.map(([name]) => name),
+    bad,
     nodes.base === previous.nodes.base ? previous.index.base : undefined,
     previous.serial,
   );
@@ -159,6 +179,7 @@ function snapshotOf(
   builtFrom: LayeredMap<string, number>,
   answers: AnswerCache,
   changed: readonly string[],
+  unservableEntries: readonly UnservableEntry[],
   baseIndex?: NameIndex<Node>,
   from?: number,
 ): ZoneSnapshot {
@@ -170,6 +191,7 @@ function snapshotOf(
     index,
     answers,
     builtFrom,
+    unservable: unservableEntries,
     ...(from !== undefined ? { changes: { serial: from, names: changed } } : {}),
   };
   // Kept answers of changed names are dropped; the cache serves the new snapshot from now on.
@@ -228,10 +250,24 @@ function apexNode(
   return node;
 }
 
-/** The RRsets of one published number. */
-function numberNode(entry: NumberEntry, settings: ZoneSettings, name: string): Node {
+/**
+ * The RRsets of one published number, or {@link UNSERVABLE} (noted in `bad`) when they could not
+ * be encoded into a DNS message.
+ */
+function numberNode(
+  entry: NumberEntry,
+  settings: ZoneSettings,
+  name: string,
+  bad: UnservableEntry[],
+): Node {
+  const records = recordsForEntry(entry, settings.apex, settings.recordTtl, name);
+  const why = unencodable(records, entry.contacts);
+  if (why) {
+    bad.push({ ...why, serial: entry.serial, provider: entry.provider });
+    return UNSERVABLE;
+  }
   const node = new Map<number, ResourceRecord[]>();
-  for (const rr of recordsForEntry(entry, settings.apex, settings.recordTtl, name)) {
+  for (const rr of records) {
     const list = node.get(rr.type);
     if (list) list.push(rr);
     else node.set(rr.type, [rr]);
@@ -243,6 +279,8 @@ function numberNode(entry: NumberEntry, settings: ZoneSettings, name: string): N
 export type NameClass =
   | { readonly kind: 'outside' }
   | { readonly kind: 'node'; readonly node: Node }
+  /** A stored entry that cannot be encoded ({@link UNSERVABLE}): SERVFAIL. */
+  | { readonly kind: 'unservable' }
   /**
    * A name in the digit tree (1 to 15 single-digit labels under the apex) that holds no
    * records. Every such name is answered as an empty non-terminal, whether or not a number
@@ -257,6 +295,7 @@ export type NameClass =
 export function classifyName(zone: ZoneSnapshot, name: string): NameClass {
   const { apex } = zone.settings;
   const node = zone.nodes.get(name);
+  if (node === UNSERVABLE) return { kind: 'unservable' };
   if (node) return { kind: 'node', node };
   if (!name.endsWith(`.${apex}`)) return { kind: 'outside' };
   const labels = name.slice(0, -(apex.length + 1)).split('.');
