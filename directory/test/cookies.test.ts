@@ -91,7 +91,9 @@ describe('RFC 9018 server cookies (Appendix A)', () => {
     expect(toHex(addressOctets('::')!)).toBe('00000000000000000000000000000000');
     expect(addressOctets('2001:db8::1::2')).toBeUndefined();
     expect(addressOctets('1:2:3:4:5:6:7')).toBeUndefined();
-    expect(parseCookieSecrets('e5e973e5a6b2a43f48e7dc849e37bfcf,\n445536bcd2513298075a5d379663c962')).toHaveLength(2);
+    expect(
+      parseCookieSecrets('e5e973e5a6b2a43f48e7dc849e37bfcf,\n445536bcd2513298075a5d379663c962'),
+    ).toHaveLength(2);
     expect(() => parseCookieSecrets('abc')).toThrow(/32 hexadecimal digits/);
     expect(() => parseCookieSecrets('  ')).toThrow(/no cookie secret/);
   });

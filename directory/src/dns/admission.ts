@@ -183,7 +183,8 @@ export class QueryGate {
     const packet = this.#packet;
     if (packet && this.#location) {
       const { cookieAt, cookieLength } = this.#location;
-      this.#cookie = cookieLength > 0 ? packet.subarray(cookieAt, cookieAt + cookieLength) : undefined;
+      this.#cookie =
+        cookieLength > 0 ? packet.subarray(cookieAt, cookieAt + cookieLength) : undefined;
       this.#packet = undefined;
     }
     return this.#cookie;
@@ -222,7 +223,10 @@ export class QueryGate {
   withCookie(message: Message): Message {
     const data = message.edns ? this.replyCookie() : undefined;
     if (!data || !message.edns) return message;
-    return { ...message, edns: { ...message.edns, options: [{ code: EdnsOptionCode.COOKIE, data }] } };
+    return {
+      ...message,
+      edns: { ...message.edns, options: [{ code: EdnsOptionCode.COOKIE, data }] },
+    };
   }
 
   /**
