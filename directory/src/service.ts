@@ -75,6 +75,8 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
     transferAllowFrom: config.transferAllowFrom,
     rrl: config.rrl,
+    signingBudget: config.signingBudget,
+    ...(config.cookieSecrets ? { cookieSecrets: config.cookieSecrets } : {}),
     dnsTcp: config.tcp,
     providers,
     logger,

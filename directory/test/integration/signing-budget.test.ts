@@ -1,4 +1,6 @@
 import { createSocket } from 'node:dgram';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Message } from '@switchboard/dns-wire';
@@ -301,5 +303,11 @@ describe('RRL before signing, and DNS cookies with real clients', () => {
     expect(await metric(t, /^directory_dns_cookies_total\{status="valid"\} (\d+)/m)).toBe(
       validBefore + 2,
     );
+  });
+
+  it('keeps the cookie secret in a file only its owner can read, for replicas to share', async () => {
+    const path = join(t.dataDir, 'cookie.secret');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect((await readFile(path, 'utf8')).trim()).toMatch(/^[0-9a-f]{32}$/);
   });
 });
