@@ -116,7 +116,8 @@ type Responder = (packet: Uint8Array, transport: 'udp' | 'tcp', client: string) 
  * The authoritative listener, on node:dgram and node:net directly (directory/README.md says
  * why not dns2): UDP and TCP on the same port, EDNS(0) payload negotiation, truncation with TC
  * built here (never by cutting bytes), FORMERR for undecodable queries, NOTIMP for other
- * opcodes, TSIG-checked AXFR/IXFR over TCP, and response rate limiting on UDP.
+ * opcodes, TSIG-checked AXFR/IXFR over TCP, response rate limiting on UDP, and (with
+ * `config.gate`) DNS cookies and admission of signing work before it is done, UDP and TCP.
  */
 export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
