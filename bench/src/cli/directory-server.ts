@@ -21,7 +21,7 @@ interface ServiceModule {
 
 async function seed(databaseUrl: string, entries: readonly BenchEntry[]): Promise<void> {
   const { DirectoryStore } = (await import(
-    pathToFileURL(join(directoryDist, 'store.js')).href
+    pathToFileURL(join(directoryDist, 'state', 'store.js')).href
   )) as StoreModule;
   const database = await openDatabase<Record<string, never>>({ url: databaseUrl });
   try {

@@ -241,7 +241,9 @@ function handleUdp(
 ): void {
   const { zone, rrl, gate } = config;
   const now = Math.floor(config.now() / 1000);
-  // Signatures this query needs are admitted (or refused) before they are made.
+  // Signatures this query needs are admitted (or refused) before they are made. The cookie's
+  // place is what the fast path finds as it parses (none if it declines early).
+  FAST.cookieLength = 0;
   gate?.reset('udp', rinfo.address, now, packet, FAST);
   if (gate) zone.signer.gate = gate.admit;
   // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
@@ -280,7 +282,7 @@ function handleUdp(
     if (!bytes) return;
   }
   // RRL judged this query already if it needed a signature; a valid cookie shows the address
-  // is the client's own (no reflection), so it is not limited (RFC 7873 5.3; as BIND does).
+  // is the client's own, so answering it reflects nothing at anyone: not limited (as in BIND).
   if (identity !== undefined && !(gate && (gate.rrlDone || gate.cookieStatus === 'valid'))) {
     const decision = rrl.check(rinfo.address, identity);
     if (decision === 'drop') return;
@@ -456,6 +458,7 @@ export function processPacket(
   const nowSeconds = Math.floor(config.now() / 1000);
   const zone = config.zone.snapshot;
   const { gate } = config;
+  FAST.cookieLength = 0;
   gate?.reset(transport, client, nowSeconds, packet, FAST);
   if (gate) config.zone.signer.gate = gate.admit;
   try {

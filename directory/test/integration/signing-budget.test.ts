@@ -305,6 +305,20 @@ describe('RRL before signing, and DNS cookies with real clients', () => {
     );
   });
 
+  it('answers a malformed cookie FORMERR and a question-less cookie query with a cookie (RFC 7873 5.2.2, 5.4)', async () => {
+    const port = t.dir.dns.port;
+    const bad = await ask(port, withCookie(query(PUBLISHED, RRType.NAPTR), new Uint8Array(12)));
+    expect(bad.rcode).toBe(Rcode.FORMERR);
+    const client = randomBytes(8);
+    const bare = await ask(port, {
+      ...withCookie(query(PUBLISHED, RRType.NAPTR), client),
+      questions: [],
+    });
+    expect(bare.rcode).toBe(Rcode.NOERROR);
+    expect(Buffer.from(cookieOf(bare)!.subarray(0, 8))).toEqual(client);
+    expect(cookieOf(bare)).toHaveLength(24);
+  });
+
   it('keeps the cookie secret in a file only its owner can read, for replicas to share', async () => {
     const path = join(t.dataDir, 'cookie.secret');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
