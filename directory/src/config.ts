@@ -8,6 +8,9 @@ import type { TcpLimits } from './dns/server.js';
 import { DEFAULT_RRL } from './dns/rrl.js';
 import type { TransferForm } from './transfer/transfer.js';
 import { TRANSFER_FORMS } from './transfer/transfer.js';
+import type { SigningBudgetConfig } from './dns/admission.js';
+import { DEFAULT_SIGNING_BUDGET } from './dns/admission.js';
+import { parseCookieSecrets } from './dns/cookies.js';
 import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 
@@ -34,6 +37,9 @@ export interface DirectoryConfig {
   /** Files holding secondary operators' public keys (PEM or DNSKEY records). */
   readonly operatorKeyFiles: readonly string[];
   readonly rrl: RrlConfig;
+  readonly signingBudget: SigningBudgetConfig;
+  /** DNS cookie secrets given in the environment; when absent, `<dataDir>/cookie.secret`. */
+  readonly cookieSecrets?: readonly Uint8Array[];
   readonly tcp: TcpLimits;
   /** JSON file of provider keys used until the charter trust list is wired in. */
   readonly providersFile: string;
@@ -135,6 +141,16 @@ export function directoryConfigFromEnv(
     );
   }
   const apiPort = port(env, 'DIRECTORY_API_PORT', 8053);
+  const signingBudget = signingBudgetFromEnv(env);
+  let cookieSecrets: Uint8Array[] | undefined;
+  const cookieText = env['DIRECTORY_COOKIE_SECRET'];
+  if (cookieText !== undefined && cookieText !== '') {
+    try {
+      cookieSecrets = parseCookieSecrets(cookieText);
+    } catch (err) {
+      throw new DirectoryConfigError(`DIRECTORY_COOKIE_SECRET: ${(err as Error).message}`);
+    }
+  }
   const nameServers = list(env['DIRECTORY_NAMESERVERS']).map((n) =>
     (n.endsWith('.') ? n : `${n}.`).toLowerCase(),
   );
@@ -162,6 +178,8 @@ export function directoryConfigFromEnv(
       responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),
       slip: nonNegative(env, 'DIRECTORY_RRL_SLIP', DEFAULT_RRL.slip),
     },
+    signingBudget,
+    ...(cookieSecrets ? { cookieSecrets } : {}),
     tcp: {
       idleMs: positive(env, 'DIRECTORY_TCP_IDLE_MS', 10_000),
       messageDeadlineMs: positive(env, 'DIRECTORY_TCP_MESSAGE_DEADLINE_MS', 10_000),
@@ -170,5 +188,25 @@ export function directoryConfigFromEnv(
     },
     providersFile: env['DIRECTORY_PROVIDERS_FILE'] ?? join(dir, 'providers.json'),
     logLevel: env['DIRECTORY_LOG_LEVEL'] ?? env['LOG_LEVEL'] ?? 'info',
+  };
+}
+
+function signingBudgetFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): SigningBudgetConfig {
+  const d = DEFAULT_SIGNING_BUDGET;
+  const signaturesPerSecond = nonNegative(env, 'DIRECTORY_RRL_SIGN_RATE', d.signaturesPerSecond);
+  // The default reserve is a quarter of the budget, whatever budget is set.
+  const reserveDefault = Math.floor(signaturesPerSecond / 4);
+  const reserve = nonNegative(env, 'DIRECTORY_RRL_SIGN_RESERVE', reserveDefault);
+  if (signaturesPerSecond > 0 && reserve >= signaturesPerSecond) {
+    throw new DirectoryConfigError(
+      'DIRECTORY_RRL_SIGN_RESERVE must be below DIRECTORY_RRL_SIGN_RATE',
+    );
+  }
+  return {
+    signaturesPerSecond,
+    reserve,
+    perClientPerSecond: nonNegative(env, 'DIRECTORY_RRL_SIGN_PER_CLIENT', d.perClientPerSecond),
   };
 }

@@ -18,7 +18,11 @@ import { sendNotify } from './transfer/notify.js';
 import type { ProviderKeyResolver } from './publish/providers.js';
 import { createPublishApi, trustAnchorClause } from './publish/publish-api.js';
 import type { RrlConfig } from './dns/rrl.js';
-import { ResponseRateLimiter } from './dns/rrl.js';
+import { DEFAULT_RRL, ResponseRateLimiter } from './dns/rrl.js';
+import type { LimitAction, LimitReason, SigningBudgetConfig } from './dns/admission.js';
+import { DEFAULT_SIGNING_BUDGET, QueryGate, SigningBudget } from './dns/admission.js';
+import type { CookieStatus } from './dns/cookies.js';
+import { DnsCookies, parseCookieSecrets } from './dns/cookies.js';
 import type { RunningDnsServer, TcpLimits } from './dns/server.js';
 import { startDnsServer } from './dns/server.js';
 import type { SignaturePolicy } from './zone/signer.js';
@@ -66,6 +70,13 @@ export interface DirectoryOptions {
    */
   readonly operatorKeys?: readonly DnskeyData[];
   readonly rrl?: RrlConfig;
+  /** Signatures made for queries: global budget, reserve for verified clients, per client. */
+  readonly signingBudget?: SigningBudgetConfig;
+  /**
+   * DNS cookie secrets (16 octets each, RFC 9018), the first making cookies; default the
+   * file `<dataDir>/cookie.secret`, created (0600) on first start.
+   */
+  readonly cookieSecrets?: readonly Uint8Array[];
   /** DNS-over-TCP limits (per-client connections, idle time, message deadline). */
   readonly dnsTcp?: TcpLimits;
   readonly signaturePolicy?: SignaturePolicy;
@@ -160,6 +171,65 @@ export function publicKeyMaterial(
 
 function formatDnskey(apex: string, data: DnskeyData, ttl: number): string {
   return formatRecord({ name: apex, type: RRType.DNSKEY, class: RRClass.IN, ttl, data });
+}
+
+/**
+ * Loads the DNS cookie secrets from `<dataDir>/cookie.secret` (32 hex digits a line, the first
+ * current), creating a random one (0600) on first start. Replicas must share the file.
+ */
+async function loadOrCreateCookieSecrets(dataDir: string): Promise<Uint8Array[]> {
+  const path = join(dataDir, 'cookie.secret');
+  try {
+    return parseCookieSecrets(await readFile(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error(`${path}: ${(err as Error).message}`);
+    }
+  }
+  const secret = randomBytes(16);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  await rename(temp, path);
+  return [Uint8Array.from(secret)];
+}
+
+/** Counts of limited queries and cookie statuses, handed to prom-client when scraped. */
+function abuseMetrics(metrics: Registry): {
+  onLimited: (transport: 'udp' | 'tcp', reason: LimitReason, action: LimitAction) => void;
+  onCookie: (status: CookieStatus) => void;
+} {
+  const limited = new Map<string, number>();
+  const cookies = new Map<CookieStatus, number>();
+  new Counter({
+    name: 'directory_dns_limited_total',
+    help: 'Queries not given the signature they needed, by transport, reason (rrl, client, budget) and what was sent instead (drop, tc, badcookie, refused)',
+    labelNames: ['transport', 'reason', 'action'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const [key, n] of limited) {
+        const [transport = '', reason = '', action = ''] = key.split('|');
+        this.inc({ transport, reason, action }, n);
+      }
+    },
+  });
+  new Counter({
+    name: 'directory_dns_cookies_total',
+    help: 'Queries with a DNS COOKIE option, by status (client, valid, invalid, malformed)',
+    labelNames: ['status'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const [status, n] of cookies) this.inc({ status }, n);
+    },
+  });
+  return {
+    onLimited: (transport, reason, action) => {
+      const key = `${transport}|${reason}|${action}`;
+      limited.set(key, (limited.get(key) ?? 0) + 1);
+    },
+    onCookie: (status) => cookies.set(status, (cookies.get(status) ?? 0) + 1),
+  };
 }
 
 /**
@@ -274,11 +344,19 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       }
     });
 
+    const rrlConfig = options.rrl ?? DEFAULT_RRL;
+    const rrl = new ResponseRateLimiter(rrlConfig, now);
+    const cookies = new DnsCookies(
+      options.cookieSecrets ?? (await loadOrCreateCookieSecrets(options.dataDir)),
+    );
+    const budget = new SigningBudget(options.signingBudget ?? DEFAULT_SIGNING_BUDGET, now);
     const dns = await startDnsServer({
       host: options.dnsHost,
       port: options.dnsPort,
       zone,
-      rrl: new ResponseRateLimiter(options.rrl, now),
+      rrl,
+      gate: new QueryGate(budget, rrl, rrlConfig, cookies, options.apex),
+      ...abuseMetrics(metrics),
       ...(options.dnsTcp ? { tcp: options.dnsTcp } : {}),
       transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
       logger: log,

@@ -84,6 +84,8 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     transferForm: config.transferForm,
     operatorKeys: await operatorKeys(config.operatorKeyFiles, config.apex, config.algorithm),
     rrl: config.rrl,
+    signingBudget: config.signingBudget,
+    ...(config.cookieSecrets ? { cookieSecrets: config.cookieSecrets } : {}),
     dnsTcp: config.tcp,
     providers,
     logger,

@@ -46,4 +46,39 @@ describe('directoryConfigFromEnv', () => {
         .operatorKeyFiles,
     ).toEqual(['/k/a.pem', '/k/b.key']);
   });
+
+  it('reads the signing budget and cookie secrets, refusing a reserve as large as the budget', () => {
+    expect(directoryConfigFromEnv('/data', {}).signingBudget).toEqual({
+      signaturesPerSecond: 4000,
+      reserve: 1000,
+      perClientPerSecond: 200,
+    });
+    const config = directoryConfigFromEnv('/data', {
+      DIRECTORY_RRL_SIGN_RATE: '100',
+      DIRECTORY_RRL_SIGN_PER_CLIENT: '0',
+      DIRECTORY_COOKIE_SECRET: 'e5e973e5a6b2a43f48e7dc849e37bfcf,445536bcd2513298075a5d379663c962',
+    });
+    expect(config.signingBudget).toEqual({
+      signaturesPerSecond: 100,
+      reserve: 25,
+      perClientPerSecond: 0,
+    });
+    expect(config.cookieSecrets).toHaveLength(2);
+    expect(() =>
+      directoryConfigFromEnv('/data', {
+        DIRECTORY_RRL_SIGN_RATE: '100',
+        DIRECTORY_RRL_SIGN_RESERVE: '100',
+      }),
+    ).toThrow(/DIRECTORY_RRL_SIGN_RESERVE/);
+    let message = '';
+    try {
+      directoryConfigFromEnv('/data', {
+        DIRECTORY_COOKIE_SECRET: 'e5e973e5a6b2a43f48e7dc849e37bfcfaa',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/DIRECTORY_COOKIE_SECRET: a cookie secret is 32 hexadecimal digits/);
+    expect(message).not.toMatch(/e5e973/);
+  });
 });

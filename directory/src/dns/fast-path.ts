@@ -32,11 +32,15 @@ export interface FastInfo {
   kind: 'answer' | 'nodata' | 'nxname';
   /** The question's type. */
   qtype: number;
+  /** Where the query's first COOKIE option's data starts (RFC 7873 4), 0 if it has none. */
+  cookieAt: number;
+  /** Its length (8, or 16 to 40; other lengths are left to the general path's FORMERR). */
+  cookieLength: number;
 }
 
 /** A fresh {@link FastInfo} to pass to {@link fastReply} (one can be reused for every query). */
 export function fastInfo(): FastInfo {
-  return { rcode: 0, kind: 'answer', qtype: 0 };
+  return { rcode: 0, kind: 'answer', qtype: 0, cookieAt: 0, cookieLength: 0 };
 }
 
 /** What one snapshot and signature window share: every octet of a denial but the query's own. */
@@ -160,6 +164,8 @@ interface PlainQuery {
   payload: number;
   dnssecOk: boolean;
   compactOk: boolean;
+  cookieAt: number;
+  cookieLength: number;
 }
 
 // The query being answered, parsed into storage made once: answering allocates nothing but the
@@ -175,6 +181,8 @@ const QUERY: PlainQuery = {
   payload: 0,
   dnssecOk: false,
   compactOk: false,
+  cookieAt: 0,
+  cookieLength: 0,
 };
 /** The question name in wire form, lowercased. */
 const WIRE = new Uint8Array(256);
@@ -246,9 +254,18 @@ function parsePlainQuery(packet: Uint8Array): boolean {
     if (packet[p + 6] !== 0) return false; // EDNS version 0 (else BADVERS, generally)
     const rdlength = ((packet[p + 9] as number) << 8) | (packet[p + 10] as number);
     if (p + 11 + rdlength !== len) return false;
+    q.cookieAt = 0;
+    q.cookieLength = 0;
     for (let o = p + 11; o < len;) {
       if (o + 4 > len) return false;
-      o += 4 + (((packet[o + 2] as number) << 8) | (packet[o + 3] as number));
+      const optionLength = ((packet[o + 2] as number) << 8) | (packet[o + 3] as number);
+      // The first COOKIE option counts (RFC 7873 5.2); a malformed one is FORMERR, generally.
+      if (q.cookieAt === 0 && packet[o] === 0 && packet[o + 1] === COOKIE_OPTION) {
+        if (!(optionLength === 8 || (optionLength >= 16 && optionLength <= 40))) return false;
+        q.cookieAt = o + 4;
+        q.cookieLength = optionLength;
+      }
+      o += 4 + optionLength;
       if (o > len) return false;
     }
     const zflags = ((packet[p + 7] as number) << 8) | (packet[p + 8] as number);
@@ -260,6 +277,8 @@ function parsePlainQuery(packet: Uint8Array): boolean {
     q.payload = 0;
     q.dnssecOk = false;
     q.compactOk = false;
+    q.cookieAt = 0;
+    q.cookieLength = 0;
   }
   q.labels = labels;
   q.hash = hash;
@@ -279,9 +298,15 @@ function presentationName(wire: Uint8Array): string {
   return name;
 }
 
+/** Octets a reply's COOKIE option takes (the server adds it): code, length, 24 of data. */
+export const REPLY_COOKIE_OPTION_SIZE = 28;
+const COOKIE_OPTION = 10;
+
 function sizeLimit(transport: 'udp' | 'tcp', q: PlainQuery): number {
-  if (transport === 'tcp') return 65_535;
-  return q.edns ? Math.min(Math.max(q.payload, 512), SERVER_UDP_PAYLOAD) : 512;
+  // Room is left for the COOKIE option the server appends to the reply.
+  const cookie = q.cookieLength > 0 ? REPLY_COOKIE_OPTION_SIZE : 0;
+  if (transport === 'tcp') return 65_535 - cookie;
+  return (q.edns ? Math.min(Math.max(q.payload, 512), SERVER_UDP_PAYLOAD) : 512) - cookie;
 }
 
 /**
@@ -301,6 +326,8 @@ export function fastReply(
   const q = QUERY;
   const { qtype } = q;
   info.qtype = qtype;
+  info.cookieAt = q.cookieAt;
+  info.cookieLength = q.cookieLength;
   // Answered as records, not denials, even at names that hold nothing (answer.ts), or refused.
   if (qtype === RRType.NSEC || qtype === RRType.NXNAME) return undefined;
   const nameLength = q.nameEnd - 12;

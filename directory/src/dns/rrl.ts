@@ -27,7 +27,9 @@ export type RrlDecision = 'send' | 'slip' | 'drop';
  * the identity is the query name and type for answers, and the apex plus the rcode for denials
  * and errors, so random-name floods share one bucket. Over the limit, every `slip`-th response
  * is replaced by an empty truncated one (a real client retries over TCP, a spoofed victim gets
- * no amplification) and the rest are dropped. TCP is never limited (it cannot be spoofed).
+ * no amplification) and the rest are dropped. TCP is never limited here (it cannot be spoofed);
+ * signing work, over TCP too, is limited before it is done by admission.ts, which also runs
+ * this limiter first for denials that need a signature.
  */
 export class ResponseRateLimiter {
   readonly #config: RrlConfig;

@@ -13,6 +13,7 @@ import {
   RRClass,
   RRType,
   canonicalName,
+  EdnsOptionCode,
 } from '@switchboard/dns-wire';
 import type { Logger, PrefixLengths } from '@switchboard/service-kit';
 import { clientPrefix } from '@switchboard/service-kit';
@@ -20,6 +21,10 @@ import type { Answer } from './answer.js';
 import { fastIdentity, fastInfo, fastReply } from './fast-path.js';
 import { answerQuery, errorResponse, SERVER_UDP_PAYLOAD, servfailFor } from './answer.js';
 import type { ResponseRateLimiter } from './rrl.js';
+import type { LimitAction, LimitReason, QueryGate } from './admission.js';
+import { SIGNING_REFUSED } from './admission.js';
+import type { CookieStatus } from './cookies.js';
+import { cookieLengthOk } from './cookies.js';
 import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from '../transfer/transfer.js';
 import type { TsigKey, TsigStream } from '../transfer/tsig.js';
 import {
@@ -69,6 +74,15 @@ export interface DnsServerConfig {
   readonly tcp?: TcpLimits;
   /** Counters for metrics. */
   readonly onResponse?: (transport: 'udp' | 'tcp', rcode: number, kind: string) => void;
+  /**
+   * Admission to signing work (rate limits and the signing budget, before any signature) and
+   * DNS cookies; without it every query is signed as asked and cookies are ignored.
+   */
+  readonly gate?: QueryGate;
+  /** A query not given the signature it needed, and what it got instead. */
+  readonly onLimited?: (transport: 'udp' | 'tcp', reason: LimitReason, action: LimitAction) => void;
+  /** A query that carried a COOKIE option. */
+  readonly onCookie?: (status: CookieStatus) => void;
 }
 
 /** A running DNS listener. */
@@ -102,7 +116,8 @@ type Responder = (packet: Uint8Array, transport: 'udp' | 'tcp', client: string) 
  * The authoritative listener, on node:dgram and node:net directly (directory/README.md says
  * why not dns2): UDP and TCP on the same port, EDNS(0) payload negotiation, truncation with TC
  * built here (never by cutting bytes), FORMERR for undecodable queries, NOTIMP for other
- * opcodes, TSIG-checked AXFR/IXFR over TCP, and response rate limiting on UDP.
+ * opcodes, TSIG-checked AXFR/IXFR over TCP, response rate limiting on UDP, and (with
+ * `config.gate`) DNS cookies and admission of signing work before it is done, UDP and TCP.
  */
 export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
@@ -231,26 +246,54 @@ function handleUdp(
   rinfo: RemoteInfo,
   config: DnsServerConfig,
 ): void {
-  const { zone, rrl } = config;
+  const { zone, rrl, gate } = config;
   const now = Math.floor(config.now() / 1000);
+  // Signatures this query needs are admitted (or refused) before they are made. The cookie's
+  // place is what the fast path finds as it parses (none if it declines early).
+  FAST.cookieLength = 0;
+  gate?.reset('udp', rinfo.address, now, packet, FAST);
+  if (gate) zone.signer.gate = gate.admit;
   // Most queries take the fast path (fast-path.ts): no Outcome, and the RRL identity is only
   // made when RRL is on; the rest go the general way without trying the fast path again.
-  let bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
+  let bytes: Uint8Array | undefined;
   let identity: string | undefined;
-  if (bytes) {
-    config.onResponse?.('udp', FAST.rcode, FAST.kind);
-    if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
-  } else {
-    const outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
+  try {
+    bytes = fastReply(packet, 'udp', zone.snapshot, zone.signer, now, FAST);
+    if (bytes) {
+      config.onResponse?.('udp', FAST.rcode, FAST.kind);
+      if (gate && FAST.cookieLength > 0) bytes = fastCookie(bytes, gate, config);
+      if (rrl.enabled) identity = fastIdentity(packet, FAST, zone.snapshot.settings.apex);
+    }
+  } catch (err) {
+    if (err !== SIGNING_REFUSED || !gate) throw err;
+    bytes = limited(packet, 'udp', gate, config);
+    if (bytes) udp.send(bytes, rinfo.port, rinfo.address);
+    return;
+  } finally {
+    zone.signer.gate = undefined;
+  }
+  if (!bytes) {
+    let outcome: Outcome;
+    try {
+      if (gate) zone.signer.gate = gate.admit;
+      // A failure here reaches the socket listener, which answers SERVFAIL (answerFailed).
+      outcome = processGeneral(packet, 'udp', rinfo.address, config, now);
+    } finally {
+      zone.signer.gate = undefined;
+    }
     if (outcome.kind !== 'reply') return;
     bytes = outcome.messages[0];
     identity = outcome.identity;
     if (!bytes) return;
   }
-  if (identity !== undefined) {
+  // RRL judged this query already if it needed a signature; a valid cookie shows the address
+  // is the client's own, so answering it reflects nothing at anyone: not limited (as in BIND).
+  if (identity !== undefined && !(gate && (gate.rrlDone || gate.cookieStatus === 'valid'))) {
     const decision = rrl.check(rinfo.address, identity);
     if (decision === 'drop') return;
-    if (decision === 'slip') bytes = slipped(bytes);
+    if (decision === 'slip') {
+      bytes = gate?.cookie ? gate.limitedReply(packet, 'badcookie') : slipped(bytes);
+    }
     if (!bytes) return;
   }
   udp.send(bytes, rinfo.port, rinfo.address);
@@ -279,6 +322,28 @@ function answerFailed(
   }
   config.onResponse?.(transport, Rcode.SERVFAIL, 'error');
   return servfailFor(packet);
+}
+
+/** A fast-path reply to a query with a COOKIE option, with the reply's cookie. */
+function fastCookie(
+  bytes: Uint8Array,
+  gate: QueryGate,
+  config: Pick<DnsServerConfig, 'onCookie'>,
+): Uint8Array {
+  config.onCookie?.(gate.cookieStatus);
+  return gate.appendCookie(bytes);
+}
+
+/** What to send for a query the gate did not admit to signing (undefined: nothing). */
+function limited(
+  packet: Uint8Array,
+  transport: 'udp' | 'tcp',
+  gate: QueryGate,
+  config: Pick<DnsServerConfig, 'onLimited'>,
+): Uint8Array | undefined {
+  const { reason, action } = gate.limited ?? { reason: 'budget', action: 'refused' };
+  config.onLimited?.(transport, reason, action);
+  return gate.limitedReply(packet, action);
 }
 
 /** An empty truncated copy of a response (header and question only, TC set) for RRL slip. */
@@ -419,28 +484,46 @@ export function processPacket(
   packet: Uint8Array,
   transport: 'udp' | 'tcp',
   client: string,
-  config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
+  config: GeneralConfig,
 ): Outcome {
   const nowSeconds = Math.floor(config.now() / 1000);
   const zone = config.zone.snapshot;
-  const fast = fastReply(packet, transport, zone, config.zone.signer, nowSeconds, FAST);
-  if (fast) {
-    config.onResponse?.(transport, FAST.rcode, FAST.kind);
-    return {
-      kind: 'reply',
-      messages: [fast],
-      identity: fastIdentity(packet, FAST, zone.settings.apex),
-    };
+  const { gate } = config;
+  FAST.cookieLength = 0;
+  gate?.reset(transport, client, nowSeconds, packet, FAST);
+  if (gate) config.zone.signer.gate = gate.admit;
+  try {
+    let fast = fastReply(packet, transport, zone, config.zone.signer, nowSeconds, FAST);
+    if (fast) {
+      config.onResponse?.(transport, FAST.rcode, FAST.kind);
+      if (gate && FAST.cookieLength > 0) fast = fastCookie(fast, gate, config);
+      return {
+        kind: 'reply',
+        messages: [fast],
+        identity: fastIdentity(packet, FAST, zone.settings.apex),
+      };
+    }
+    return processGeneral(packet, transport, client, config, nowSeconds);
+  } catch (err) {
+    if (err !== SIGNING_REFUSED || !gate) throw err;
+    const bytes = limited(packet, transport, gate, config);
+    return bytes ? { kind: 'reply', messages: [bytes], identity: 'limited' } : { kind: 'drop' };
+  } finally {
+    config.zone.signer.gate = undefined;
   }
-  return processGeneral(packet, transport, client, config, nowSeconds);
 }
+
+type GeneralConfig = Pick<
+  DnsServerConfig,
+  'zone' | 'transfer' | 'now' | 'onResponse' | 'gate' | 'onLimited' | 'onCookie'
+>;
 
 /** {@link processPacket} for a packet the fast path declined. */
 function processGeneral(
   packet: Uint8Array,
   transport: 'udp' | 'tcp',
   client: string,
-  config: Pick<DnsServerConfig, 'zone' | 'transfer' | 'now' | 'onResponse'>,
+  config: GeneralConfig,
   nowSeconds: number,
 ): Outcome {
   const zone = config.zone.snapshot;
@@ -460,6 +543,8 @@ function processGeneral(
     return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
   }
   if (query.qr) return { kind: 'drop' };
+  const cookied = cookieCheck(query, transport, config);
+  if (cookied) return cookied;
   const identityFor = (answer: Answer): string => {
     const q = query.questions[0];
     return answer.kind === 'answer' && q
@@ -531,17 +616,59 @@ function processGeneral(
       };
     }
   }
-  const answer = answerQuery(zone, config.zone.signer, query, nowSeconds);
+  let answer: Answer;
+  try {
+    answer = answerQuery(zone, config.zone.signer, query, nowSeconds);
+  } catch (err) {
+    if (err !== SIGNING_REFUSED || !config.gate) throw err;
+    const bytes = limited(packet, transport, config.gate, config);
+    return bytes ? { kind: 'reply', messages: [bytes], identity: 'limited' } : { kind: 'drop' };
+  }
   config.onResponse?.(transport, answer.message.rcode, answer.kind);
+  const message = config.gate ? config.gate.withCookie(answer.message) : answer.message;
   return {
     kind: 'reply',
-    messages: [sign(encodeReply(answer.message, transport, query))],
+    messages: [sign(encodeReply(message, transport, query))],
     identity: identityFor(answer),
   };
 
   function reply(message: Message, identity: string): Outcome {
     return { kind: 'reply', messages: [sign(encodeReply(message, transport, query))], identity };
   }
+}
+
+/**
+ * The query's COOKIE option (RFC 7873 5.2), when it has one and a gate is configured: the gate
+ * learns it; a malformed one is answered FORMERR (5.2.2), and a query without a question, as
+ * clients send to learn a server cookie, gets NOERROR with one (5.4). Otherwise undefined.
+ */
+function cookieCheck(
+  query: Message,
+  transport: 'udp' | 'tcp',
+  config: Pick<DnsServerConfig, 'gate' | 'onCookie' | 'onResponse'>,
+): Outcome | undefined {
+  const { gate } = config;
+  const option = query.edns?.options.find((o) => o.code === EdnsOptionCode.COOKIE);
+  if (!gate || !option) {
+    gate?.setCookie(undefined);
+    return undefined;
+  }
+  if (!cookieLengthOk(option.data.length)) {
+    gate.setCookie(undefined);
+    config.onCookie?.('malformed');
+    config.onResponse?.(transport, Rcode.FORMERR, 'error');
+    return {
+      kind: 'reply',
+      messages: [encodeMessage(errorResponse(query, Rcode.FORMERR))],
+      identity: 'formerr',
+    };
+  }
+  gate.setCookie(option.data);
+  config.onCookie?.(gate.cookieStatus);
+  if (query.opcode !== Opcode.QUERY || query.questions.length > 0) return undefined;
+  config.onResponse?.(transport, Rcode.NOERROR, 'cookie');
+  const reply = gate.withCookie(errorResponse(query, Rcode.NOERROR));
+  return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'cookie' };
 }
 
 /**

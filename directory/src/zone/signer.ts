@@ -38,6 +38,7 @@ export class OnlineSigner {
   readonly #byKey = new Map<string, Cached>();
   readonly #maxKeyed: number;
   #signatures = 0;
+  #gate: (() => void) | undefined;
 
   constructor(
     key: SigningKey,
@@ -53,6 +54,15 @@ export class OnlineSigner {
 
   get key(): SigningKey {
     return this.#key;
+  }
+
+  /**
+   * Called before every fresh signature over a synthesised record ({@link signKeyed} misses and
+   * {@link signData}), never for RRsets the zone holds: it throws to stop the signature being
+   * made. The DNS server sets it around each query (dns/admission.ts) and clears it after.
+   */
+  set gate(gate: (() => void) | undefined) {
+    this.#gate = gate;
   }
 
   /** Number of signatures computed so far (for metrics and cache tests). */
@@ -82,6 +92,7 @@ export class OnlineSigner {
       this.#byKey.set(cacheKey, hit);
       return hit.rrsig;
     }
+    this.#gate?.();
     const fresh = this.#sign(rrset, now);
     if (this.#byKey.size >= this.#maxKeyed) {
       const oldest = this.#byKey.keys().next().value;
@@ -96,6 +107,7 @@ export class OnlineSigner {
    * form of RFC 4034 3.1.8.1), uncached: for synthesised denials that are different every time.
    */
   signData(data: Uint8Array): Uint8Array {
+    this.#gate?.();
     this.#signatures += 1;
     return signBytes(this.#key, data);
   }
