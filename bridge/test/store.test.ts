@@ -102,10 +102,20 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.presenceOptedOut('xmpp:b@x')).toBe(true);
     await store.setPresenceOptOut('xmpp:b@x', false);
     expect(await store.presenceOptedOut('xmpp:b@x')).toBe(false);
-    await store.saveTransaction('t1');
-    await store.saveTransaction('t1');
-    expect(await store.hasTransaction('t1')).toBe(true);
-    expect(await store.hasTransaction('t2')).toBe(false);
+  });
+
+  it('remembers processed Matrix event ids, bounded by age and count', async () => {
+    for (const [i, id] of ['$a', '$b', '$c', '$d'].entries()) {
+      now = 1_000 + i * 10;
+      await store.saveMatrixEvent(id);
+      await store.saveMatrixEvent(id);
+    }
+    expect(await store.seenMatrixEvents(['$a', '$d', '$x'])).toEqual(new Set(['$a', '$d']));
+    await store.pruneMatrixEvents(1_005, 100); // by age: $a goes
+    expect(await store.seenMatrixEvents(['$a', '$b'])).toEqual(new Set(['$b']));
+    await store.pruneMatrixEvents(0, 2); // by count: the newest two stay
+    expect(await store.seenMatrixEvents(['$b', '$c', '$d'])).toEqual(new Set(['$c', '$d']));
+    now = 1_000;
   });
 
   it('survives reopening (migrations are idempotent)', async () => {

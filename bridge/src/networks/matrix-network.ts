@@ -1,4 +1,5 @@
-import type { Application, Request, Response } from 'express';
+import express from 'express';
+import type { Application, NextFunction, Request, Response } from 'express';
 import { AppService, AppServiceRegistration } from 'matrix-appservice-bridge';
 import type { Logger } from '@switchboard/service-kit';
 import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
@@ -49,6 +50,12 @@ export interface MatrixSideEvents {
   presence?(from: Address, remotes: readonly Target[], available: boolean): void;
 }
 
+/** How long processed event ids are remembered (a homeserver retrying longer re-delivers). */
+export const MATRIX_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** At most this many processed event ids are remembered. */
+export const MAX_REMEMBERED_EVENTS = 200_000;
+const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
+
 type TxnRequest = Request;
 type TxnResponse = Response;
 
@@ -65,12 +72,40 @@ const AppServiceClass = AppService as unknown as new (config: {
   httpMaxSizeBytes?: number;
 }) => AppServiceBase;
 
+/** Path prefix of the Application Service API since spec r0.1 / v1.1. */
+const AS_V1 = '/_matrix/app/v1';
+
+/**
+ * The `url` a registration should carry: without a path of its own (a reverse proxy's prefix
+ * is kept, a trailing `/_matrix/app/v1` is dropped). Homeservers before Synapse 1.81 call
+ * `<url>/transactions/...`, those since 1.89 only `<url>/_matrix/app/v1/transactions/...`;
+ * the bridge serves both (see {@link appServicePaths}), so this one form works with either.
+ */
+export function registrationUrl(url: string): string {
+  const u = new URL(url);
+  u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/_matrix\/app\/v1$/, '') || '/';
+  return u.toString().replace(/\/$/, '');
+}
+
+/**
+ * Serves the legacy paths (`/transactions/{txnId}`, `/users/{userId}`, `/rooms/{alias}`, spec
+ * §Legacy routes) and the doubled prefix a registration url ending in `/_matrix/app/v1` gets
+ * from a current homeserver, in place: matrix-appservice answers legacy paths with a 308,
+ * which homeservers do not follow.
+ */
+export function appServicePaths(req: Request, _res: Response, next: NextFunction): void {
+  if (req.url.startsWith(`${AS_V1}${AS_V1}/`)) req.url = req.url.slice(AS_V1.length);
+  else if (/^\/(transactions|users|rooms)\//.test(req.url)) req.url = AS_V1 + req.url;
+  next();
+}
+
 /**
  * The registration file for a homeserver (Application Service API §Registration): exclusive
- * user and alias namespaces for ghosts, ephemeral events (typing, receipts) pushed.
+ * user and alias namespaces for ghosts, ephemeral events (typing, receipts) pushed, and the
+ * `url` in the form every homeserver version reaches ({@link registrationUrl}).
  */
 export function buildRegistration(config: MatrixConfig, url: string): AppServiceRegistration {
-  const reg = new AppServiceRegistration(url);
+  const reg = new AppServiceRegistration(registrationUrl(url));
   reg.setId(config.id);
   reg.setAppServiceToken(config.asToken);
   reg.setHomeserverToken(config.hsToken);
@@ -86,9 +121,9 @@ export function buildRegistration(config: MatrixConfig, url: string): AppService
 
 /**
  * The application service endpoint, built on matrix-appservice-bridge's AppService but made
- * durable and spec-exact: a transaction is answered 200 only after its events are recorded,
- * its id is remembered across restarts, and token errors follow the spec (401 without a
- * token, 403 with a wrong one).
+ * durable and spec-exact: a transaction is answered 200 only after its events are recorded
+ * (each event once, by event id, across restarts), and token errors follow the spec (401
+ * without a token, 403 with a wrong one).
  */
 class SwitchboardAppService extends AppServiceClass {
   readonly #hsToken: string;
@@ -190,10 +225,14 @@ export class MatrixNetwork implements NetworkConnector {
   readonly #events: MatrixSideEvents;
   readonly #naming: GhostNaming;
   readonly #appService: SwitchboardAppService;
+  readonly #app: Application;
   #healthHandler: (res: TxnResponse) => void = (res) => res.send('OK');
   #up = false;
   #stopped = false;
   #probe: NodeJS.Timeout | undefined;
+  /** Transactions are processed one after another (a retry may overlap the first try). */
+  #transactions: Promise<void> = Promise.resolve();
+  #lastPrune = 0;
   /** Portals already told (since this start) that their plaintext is end-to-bridge. */
   readonly #toldEndToBridge = new Set<string>();
 
@@ -221,11 +260,14 @@ export class MatrixNetwork implements NetworkConnector {
       userExists: (userId) => this.#userExists(userId),
       health: (res) => this.#healthHandler(res),
     });
+    this.#app = express();
+    this.#app.use(appServicePaths);
+    this.#app.use(this.#appService.expressApp);
   }
 
   /** The express app serving the Application Service API (mount health/metrics on it too). */
   get expressApp(): Application {
-    return this.#appService.expressApp;
+    return this.#app;
   }
 
   /** Lets the service answer `/health` (the AppService registers that path first). */
@@ -304,24 +346,56 @@ export class MatrixNetwork implements NetworkConnector {
     await this.#guard(() => this.client.setPresence(ghost, online));
   }
 
-  async #onTransaction(txnId: string, body: Record<string, unknown>): Promise<void> {
-    if (await this.#store.hasTransaction(txnId)) return;
-    const events = Array.isArray(body['events']) ? (body['events'] as MatrixEvent[]) : [];
+  /**
+   * One homeserver transaction, processed after the ones before it. Its id is not used:
+   * homeservers reuse ids (Synapse on SQLite numbers them from 1 again after a restart), so a
+   * transaction seen "again" may carry new events. Room events are de-duplicated by event id
+   * instead (remembered durably, {@link MATRIX_EVENT_RETENTION_MS}, at most
+   * {@link MAX_REMEMBERED_EVENTS}); ephemeral events (typing, receipts, presence) have no id
+   * and are idempotent.
+   */
+  #onTransaction(_txnId: string, body: Record<string, unknown>): Promise<void> {
+    const run = this.#transactions.then(() => this.#processTransaction(body));
+    this.#transactions = run.catch(() => undefined);
+    return run;
+  }
+
+  async #processTransaction(body: Record<string, unknown>): Promise<void> {
+    const events = (Array.isArray(body['events']) ? (body['events'] as unknown[]) : []).filter(
+      (e): e is MatrixEvent => typeof e === 'object' && e !== null,
+    );
     const ephemeral = [
       ...(Array.isArray(body['ephemeral']) ? (body['ephemeral'] as MatrixEvent[]) : []),
       ...(Array.isArray(body['de.sorunome.msc2409.ephemeral'])
         ? (body['de.sorunome.msc2409.ephemeral'] as MatrixEvent[])
         : []),
     ];
+    const ids = events.map((e) => e.event_id).filter((id): id is string => typeof id === 'string');
+    const seen = await this.#store.seenMatrixEvents(ids);
     for (const event of events) {
-      if (typeof event !== 'object' || event === null) continue;
+      const id = typeof event.event_id === 'string' ? event.event_id : undefined;
+      if (id !== undefined && seen.has(id)) continue;
       await this.#onEvent(event);
+      if (id !== undefined) {
+        await this.#store.saveMatrixEvent(id);
+        seen.add(id);
+      }
     }
     for (const event of ephemeral) {
       if (typeof event !== 'object' || event === null) continue;
       await this.#onEphemeral(event);
     }
-    await this.#store.saveTransaction(txnId);
+    await this.#pruneSeenEvents();
+  }
+
+  /** Keeps the record of processed event ids bounded (at most every few minutes). */
+  async #pruneSeenEvents(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastPrune < PRUNE_SEEN_EVERY_MS) return;
+    this.#lastPrune = now;
+    await this.#store
+      .pruneMatrixEvents(now - MATRIX_EVENT_RETENTION_MS, MAX_REMEMBERED_EVENTS)
+      .catch((err: unknown) => this.#logger.warn({ err }, 'pruning Matrix event ids failed'));
   }
 
   async #onEvent(event: MatrixEvent): Promise<void> {

@@ -36,7 +36,7 @@ export interface BridgeTables {
     updated_at: number;
   };
   bridge_presence_opt_out: { user_key: string; created_at: number };
-  bridge_matrix_txns: { txn_id: string; created_at: number };
+  bridge_matrix_events: { event_id: string; created_at: number };
 }
 
 /** A message the bridge acknowledged and must deliver. */
@@ -340,23 +340,40 @@ export class BridgeStore {
     return row !== undefined;
   }
 
-  /** Whether a homeserver transaction was fully processed before. */
-  async hasTransaction(txnId: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('bridge_matrix_txns')
-      .select('txn_id')
-      .where('txn_id', '=', txnId)
-      .executeTakeFirst();
-    return row !== undefined;
+  /** Which of these Matrix event ids were processed before. */
+  async seenMatrixEvents(eventIds: readonly string[]): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const rows = await this.#db
+      .selectFrom('bridge_matrix_events')
+      .select('event_id')
+      .where('event_id', 'in', [...eventIds])
+      .execute();
+    return new Set(rows.map((r) => r.event_id));
   }
 
-  /** Records a homeserver transaction as processed. */
-  async saveTransaction(txnId: string): Promise<void> {
+  /** Records a Matrix event as processed. */
+  async saveMatrixEvent(eventId: string): Promise<void> {
     await this.#db
-      .insertInto('bridge_matrix_txns')
-      .values({ txn_id: txnId, created_at: this.#now() })
+      .insertInto('bridge_matrix_events')
+      .values({ event_id: eventId, created_at: this.#now() })
       .onConflict((oc) => oc.doNothing())
       .execute();
+  }
+
+  /**
+   * Forgets processed Matrix event ids recorded before `olderThan` (epoch ms), and all but the
+   * newest `keep` ids (and those recorded in the same millisecond), so it stays bounded.
+   */
+  async pruneMatrixEvents(olderThan: number, keep: number): Promise<void> {
+    const cutoff = await this.#db
+      .selectFrom('bridge_matrix_events')
+      .select('created_at')
+      .orderBy('created_at', 'desc')
+      .offset(Math.max(0, keep - 1))
+      .limit(1)
+      .executeTakeFirst();
+    const before = Math.max(olderThan, cutoff ? Number(cutoff.created_at) : 0);
+    await this.#db.deleteFrom('bridge_matrix_events').where('created_at', '<', before).execute();
   }
 }
 

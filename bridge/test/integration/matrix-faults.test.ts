@@ -1,0 +1,193 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Database } from '@switchboard/db';
+import type { SwitchboardBridge } from '../../src/bridge.js';
+import { parseBridgeConfig } from '../../src/config.js';
+import { ENVELOPE_EVENT_TYPE } from '../../src/translators/matrix.js';
+import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
+import { HomeserverDouble } from '../support/homeserver-double.js';
+import { waitFor } from '../support/processes.js';
+import { ProsodyServer } from '../support/prosody.js';
+import { XmppTestClient } from '../support/xmpp-client.js';
+
+const AS_TOKEN = 'as-token-for-tests-0123456789';
+const HS_TOKEN = 'hs-token-for-tests-0123456789';
+/** A top-level scalar of the registration YAML (plain or quoted). */
+const yamlField = (yaml: string, key: string): string =>
+  (new RegExp(`^${key}: *(.*)$`, 'm').exec(yaml)?.[1] ?? '').replace(/^(['"])(.*)\1$/, '$2');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli.js');
+
+// The Matrix side against a homeserver double that behaves like the peer the bridge was tried
+// against (Synapse 1.67): legacy transaction paths, no redirects, transaction ids from 1 again
+// after a restart, events in a room pushed only once a ghost joined it. Real Prosody + slixmpp
+// on the other side.
+describe('Matrix against a restarting, legacy homeserver', () => {
+  const prosody = new ProsodyServer();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bridge-mxf-'));
+  const hs = new HomeserverDouble({
+    domain: 'hs.test',
+    asToken: AS_TOKEN,
+    hsToken: HS_TOKEN,
+    userNamespace: /^@_switchboard_.*:hs\.test$/,
+    senderLocalpart: 'switchboardbot',
+  });
+  let database: Database<unknown>;
+  let bridge: SwitchboardBridge;
+  let alice: XmppTestClient;
+  let asUrl = '';
+  const dave = hs.addLocalUser('dave');
+  const erin = hs.addLocalUser('erin');
+  const aliceGhost = '@_switchboard_xmpp_alice=40xmpp.test:hs.test';
+  const jidOf = (localpart: string): string =>
+    `mx_=40${localpart}=3ahs.test@${prosody.componentDomain}`;
+  let daveRoom = '';
+
+  const config = (port: number): Record<string, unknown> => ({
+    plaintextRelay: true,
+    http: { host: '127.0.0.1', port },
+    xmpp: {
+      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
+      domain: prosody.componentDomain,
+      secret: prosody.componentSecret,
+      reconnectDelayMs: 300,
+    },
+    matrix: {
+      homeserverUrl: hs.url,
+      domain: 'hs.test',
+      id: 'switchboard',
+      asToken: AS_TOKEN,
+      hsToken: HS_TOKEN,
+      probeIntervalMs: 300,
+    },
+  });
+
+  /** Starts a bridge (on the port of the one before, so the registration stays valid). */
+  const startBridge = async (port = 0): Promise<void> => {
+    bridge = await makeBridge(config(port), database);
+    await bridge.start();
+    await waitFor(() => (bridge.matrix?.isUp() && bridge.xmpp?.isUp() ? true : undefined), 'up');
+  };
+
+  /** The registration file as an operator makes it: written by the CLI from the config file. */
+  const writeRegistration = async (): Promise<string> => {
+    const port = Number(new URL(bridge.httpUrl).port);
+    const configPath = join(dir, 'bridge.json');
+    writeFileSync(configPath, JSON.stringify({ databaseUrl: 'sqlite::memory:', ...config(port) }));
+    const out = join(dir, 'registration.yaml');
+    await promisify(execFile)(process.execPath, [
+      CLI,
+      'registration',
+      '--config',
+      configPath,
+      '--out',
+      out,
+    ]);
+    return yamlField(readFileSync(out, 'utf8'), 'url');
+  };
+
+  const envelopesAtAlice = (from: string, wanted: readonly string[]): string[] =>
+    alice.events
+      .map((e) => (e.from === from && typeof e.envelope === 'string' ? e.envelope : ''))
+      .filter((e) => wanted.includes(e));
+
+  const sendEnvelopes = (room: string, n: number): string[] =>
+    Array.from({ length: n }, () => {
+      const envelope = b64(randomEnvelope(40));
+      hs.sendAs(dave, room, ENVELOPE_EVENT_TYPE, { envelope });
+      return envelope;
+    });
+
+  beforeAll(async () => {
+    await Promise.all([prosody.init(), hs.start()]);
+    prosody.register('alice', 'alice-pw');
+    await prosody.start();
+    database = await fileDatabase(join(dir, 'bridge.db'));
+    await startBridge();
+    asUrl = await writeRegistration();
+    hs.setAppServiceUrl(asUrl);
+    alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', prosody.c2sPort);
+    await alice.ready();
+  });
+
+  afterAll(async () => {
+    await alice?.close();
+    await bridge?.stop();
+    await database?.close();
+    await Promise.allSettled([prosody.dispose(), hs.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('receives transactions with the CLI registration from homeservers old (legacy paths) and new (v1 paths)', async () => {
+    expect(new URL(asUrl).pathname).toBe('/');
+    // One conversation per homeserver form (a second room for the same pair is not a portal).
+    for (const [paths, user] of [
+      ['legacy', dave],
+      ['v1', erin],
+    ] as const) {
+      hs.pushPaths = paths;
+      const room = hs.createRoomAs(user, [aliceGhost]);
+      await waitFor(
+        () => (hs.rooms.get(room)?.members.get(aliceGhost) === 'join' ? true : undefined),
+        `ghost joined (${paths})`,
+      );
+      const envelope = b64(randomEnvelope(40));
+      hs.sendAs(user, room, ENVELOPE_EVENT_TYPE, { envelope });
+      await alice.next((e) => e.envelope === envelope, `envelope at alice (${paths})`);
+      daveRoom = daveRoom || room;
+    }
+    hs.pushPaths = 'legacy';
+    expect(hs.pushed.filter((p) => p.status >= 300 && p.status < 400)).toEqual([]);
+  });
+
+  it('loses and duplicates nothing when the homeserver restarts mid-stream and reuses transaction ids', async () => {
+    const sent: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = hs.pushed.filter((p) => p.status === 200).length;
+      sent.push(...sendEnvelopes(daveRoom, 8));
+      // Restart once a few transactions of this round were acknowledged, others still queued.
+      await waitFor(
+        () => (hs.pushed.filter((p) => p.status === 200).length >= before + 3 ? true : undefined),
+        'some transactions acknowledged',
+      );
+      await hs.restart();
+    }
+    sent.push(...sendEnvelopes(daveRoom, 4));
+    await waitFor(
+      () => (envelopesAtAlice(jidOf('dave'), sent).length >= sent.length ? true : undefined),
+      'every envelope at alice',
+      30000,
+    );
+    await hs.drained();
+    await bridge.core.idle();
+    // Transaction ids were reused after each restart...
+    expect(hs.pushed.filter((p) => p.txnId === '1').length).toBeGreaterThanOrEqual(3);
+    // ...and every message arrived exactly once, in order.
+    expect(envelopesAtAlice(jidOf('dave'), sent)).toEqual(sent);
+  });
+
+  it('processes an event pushed again under another transaction id once, also after a bridge restart', async () => {
+    const command = {
+      event_id: '$command-once',
+      room_id: daveRoom,
+      sender: dave,
+      type: 'm.room.message',
+      content: { msgtype: 'm.text', body: '!switchboard presence off' },
+      origin_server_ts: Date.now(),
+    };
+    const replies = (): number =>
+      hs
+        .eventsIn(daveRoom, 'm.room.message')
+        .filter((e) => String(e.content['body']).includes('no longer shared')).length;
+    expect(await hs.pushRaw('900', { events: [command] })).toBe(200);
+    expect(await hs.pushRaw('901', { events: [command] })).toBe(200);
+    const port = Number(new URL(bridge.httpUrl).port);
+    await bridge.stop();
+    await startBridge(port);
+    expect(await hs.pushRaw('1', { events: [command] })).toBe(200);
+    expect(replies()).toBe(1);
+  });
+});
