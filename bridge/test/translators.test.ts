@@ -169,7 +169,7 @@ describe('SIP translators', () => {
 
 describe('Matrix translators', () => {
   const naming = { prefix: '_sb_', domain: 'hs.test' };
-  const bot = '@_sb_bot:hs.test';
+  const bot = '@sbbot:hs.test';
   const portal = {
     roomId: '!r:hs.test',
     matrixUser: '@carol:hs.test',
@@ -246,6 +246,48 @@ describe('Matrix translators', () => {
       ghost: '@_sb_tel_15550100:hs.test',
       remote: { kind: 'phone', e164: '+15550100' },
     });
+  });
+
+  it('reads invitations of the bot and of junk ghosts, leaves and kicks without throwing', () => {
+    const member = (stateKey: string, membership: string, sender = '@carol:hs.test'): unknown =>
+      fromMatrixEvent(
+        {
+          type: 'm.room.member',
+          room_id: '!n:hs.test',
+          sender,
+          state_key: stateKey,
+          content: { membership },
+        },
+        undefined,
+        naming,
+        bot,
+      );
+    expect(member(bot, 'invite')).toEqual({
+      kind: 'bot-invite',
+      roomId: '!n:hs.test',
+      inviter: '@carol:hs.test',
+    });
+    expect(member('@_sb_bot:hs.test', 'invite')).toEqual({
+      kind: 'bad-invite',
+      roomId: '!n:hs.test',
+      reason: 'invalid-address',
+    });
+    expect(member('@_sb_irc_x:hs.test', 'invite')).toMatchObject({ kind: 'bad-invite' });
+    expect(member('@carol:hs.test', 'leave')).toEqual({
+      kind: 'left',
+      roomId: '!n:hs.test',
+      user: '@carol:hs.test',
+    });
+    expect(member('@_sb_tel_15550100:hs.test', 'ban')).toEqual({
+      kind: 'ghost-removed',
+      roomId: '!n:hs.test',
+      ghost: '@_sb_tel_15550100:hs.test',
+    });
+    expect(member('@dave:hs.test', 'join')).toMatchObject({ kind: 'ignored' });
+    // The bridge's own membership changes are echoes.
+    expect(member('@_sb_tel_15550100:hs.test', 'leave', '@_sb_tel_15550100:hs.test')).toMatchObject(
+      { kind: 'ignored' },
+    );
   });
 
   it('writes envelopes as the custom event and plaintext marked end-to-bridge', () => {

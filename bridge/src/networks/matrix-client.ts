@@ -58,6 +58,11 @@ export class MatrixClient {
     await this.#call('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/join`, asUser, {});
   }
 
+  /** Leaves a room, or declines an invitation to it. */
+  async leave(asUser: string, roomId: string): Promise<void> {
+    await this.#call('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, asUser, {});
+  }
+
   /** Sends an event; `txnId` makes retries idempotent. Returns the event id. */
   async sendEvent(
     asUser: string,

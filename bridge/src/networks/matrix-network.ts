@@ -55,6 +55,21 @@ export const MATRIX_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** At most this many processed event ids are remembered. */
 export const MAX_REMEMBERED_EVENTS = 200_000;
 const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
+/** How long an event failing transiently keeps its transaction from being acknowledged. */
+export const EVENT_RETRY_BUDGET_MS = 15 * 60 * 1000;
+const MAX_TRACKED_FAILURES = 1000;
+
+/** Failures that may pass: the homeserver unreachable, 5xx or 429, or our own database. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof MatrixHttpError) return err.status >= 500 || err.status === 429;
+  if (BridgeError.is(err)) return err.code === 'network-unavailable';
+  return true;
+}
+
+function failureCode(err: unknown): string {
+  if (err instanceof MatrixHttpError) return `homeserver-${err.status}`;
+  return BridgeError.is(err) ? err.code : 'internal';
+}
 
 type TxnRequest = Request;
 type TxnResponse = Response;
@@ -233,6 +248,9 @@ export class MatrixNetwork implements NetworkConnector {
   /** Transactions are processed one after another (a retry may overlap the first try). */
   #transactions: Promise<void> = Promise.resolve();
   #lastPrune = 0;
+  #transactionFailing = false;
+  /** Events whose processing failed transiently: event id -> first failure (ms). */
+  readonly #failing = new Map<string, number>();
   /** Portals already told (since this start) that their plaintext is end-to-bridge. */
   readonly #toldEndToBridge = new Set<string>();
 
@@ -356,8 +374,23 @@ export class MatrixNetwork implements NetworkConnector {
    */
   #onTransaction(_txnId: string, body: Record<string, unknown>): Promise<void> {
     const run = this.#transactions.then(() => this.#processTransaction(body));
-    this.#transactions = run.catch(() => undefined);
+    this.#transactions = run.then(
+      () => {
+        this.#transactionFailing = false;
+      },
+      () => {
+        this.#transactionFailing = true;
+      },
+    );
     return run;
+  }
+
+  /**
+   * False while the homeserver is unreachable or the last transaction failed (answered 5xx):
+   * then nothing from Matrix gets through, whatever the connection state says.
+   */
+  healthy(): boolean {
+    return this.#up && !this.#transactionFailing;
   }
 
   async #processTransaction(body: Record<string, unknown>): Promise<void> {
@@ -375,7 +408,7 @@ export class MatrixNetwork implements NetworkConnector {
     for (const event of events) {
       const id = typeof event.event_id === 'string' ? event.event_id : undefined;
       if (id !== undefined && seen.has(id)) continue;
-      await this.#onEvent(event);
+      await this.#handleEvent(event);
       if (id !== undefined) {
         await this.#store.saveMatrixEvent(id);
         seen.add(id);
@@ -386,6 +419,34 @@ export class MatrixNetwork implements NetworkConnector {
       await this.#onEphemeral(event);
     }
     await this.#pruneSeenEvents();
+  }
+
+  /**
+   * Processes one room event. Bad input and refusals by the homeserver (4xx) are logged and
+   * the event counts as processed: a 5xx would make the homeserver retry the transaction
+   * forever and hold back everything behind it. Only failures that may pass (the homeserver
+   * unreachable or answering 5xx/429, the database) are thrown, so the transaction is retried,
+   * and only for {@link EVENT_RETRY_BUDGET_MS}; then the event is given up.
+   */
+  async #handleEvent(event: MatrixEvent): Promise<void> {
+    const id = event.event_id ?? '';
+    try {
+      await this.#onEvent(event);
+      this.#failing.delete(id);
+    } catch (err) {
+      const code = failureCode(err);
+      const firstFailure = this.#failing.get(id) ?? Date.now();
+      const log = { eventType: event.type, eventId: id, code };
+      if (isTransient(err) && Date.now() - firstFailure < EVENT_RETRY_BUDGET_MS) {
+        if (this.#failing.size >= MAX_TRACKED_FAILURES) this.#failing.clear();
+        this.#failing.set(id, firstFailure);
+        this.#logger.warn(log, 'Matrix event not processed; the homeserver will retry');
+        throw err;
+      }
+      this.#failing.delete(id);
+      this.#metrics.failed('matrix', code);
+      this.#logger.warn(log, 'Matrix event could not be acted on; acknowledged anyway');
+    }
   }
 
   /** Keeps the record of processed event ids bounded (at most every few minutes). */
@@ -417,6 +478,17 @@ export class MatrixNetwork implements NetworkConnector {
     switch (inbound.kind) {
       case 'invite':
         await this.#acceptInvite(inbound.roomId, inbound.inviter, inbound.ghost, inbound.remote);
+        return;
+      case 'bot-invite':
+        this.#logger.info('the bot was invited; it runs no rooms and declines');
+        await this.client.leave(this.botUserId, inbound.roomId);
+        return;
+      case 'bad-invite':
+        this.#logger.info({ reason: inbound.reason }, 'invite for a ghost of no reachable party');
+        this.#metrics.failed('matrix', inbound.reason);
+        return;
+      case 'left':
+      case 'ghost-removed':
         return;
       case 'message':
         try {

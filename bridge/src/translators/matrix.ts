@@ -45,6 +45,14 @@ export type MatrixInbound =
       readonly ghost: string;
       readonly remote: Target;
     }
+  /** The bridge bot was invited (it runs no rooms and declines). */
+  | { readonly kind: 'bot-invite'; readonly roomId: string; readonly inviter: string }
+  /** A user in the ghost namespace that stands for no reachable party was invited. */
+  | { readonly kind: 'bad-invite'; readonly roomId: string; readonly reason: string }
+  /** A Matrix user left (or was removed from) a room. */
+  | { readonly kind: 'left'; readonly roomId: string; readonly user: string }
+  /** A ghost was kicked or banned by someone else. */
+  | { readonly kind: 'ghost-removed'; readonly roomId: string; readonly ghost: string }
   | {
       readonly kind: 'command';
       readonly roomId: string;
@@ -88,13 +96,14 @@ export function fromMatrixEvent(
   const content = event.content ?? {};
 
   if (event.type === 'm.room.member') {
-    const ghost = event.state_key;
-    if (content['membership'] !== 'invite' || !ghost || !isGhost(ghost, naming)) {
-      return { kind: 'ignored', reason: 'membership not for a ghost' };
-    }
-    const remote = targetFromGhost(ghost, naming);
-    if (!remote) return { kind: 'ignored', reason: 'not a ghost' };
-    return { kind: 'invite', roomId, inviter: sender, ghost, remote };
+    return fromMemberEvent(
+      event.state_key,
+      content['membership'],
+      roomId,
+      sender,
+      naming,
+      botUserId,
+    );
   }
 
   const isMessage = event.type === 'm.room.message' || event.type === ENVELOPE_EVENT_TYPE;
@@ -136,6 +145,38 @@ export function fromMatrixEvent(
     roomId,
     message: { from, target: portal.remote, payload: { kind: 'plaintext', text: body }, nativeId },
   };
+}
+
+/**
+ * A membership change (sent by someone other than the bridge): invitations of the bot or a
+ * ghost, and leaves, kicks and bans. Never throws: a junk ghost is a `bad-invite`.
+ */
+function fromMemberEvent(
+  target: string | undefined,
+  membership: unknown,
+  roomId: string,
+  sender: string,
+  naming: GhostNaming,
+  botUserId: string,
+): MatrixInbound {
+  if (!target) return { kind: 'ignored', reason: 'membership without a state key' };
+  if (membership === 'leave' || membership === 'ban') {
+    return isGhost(target, naming)
+      ? { kind: 'ghost-removed', roomId, ghost: target }
+      : { kind: 'left', roomId, user: target };
+  }
+  if (membership !== 'invite') return { kind: 'ignored', reason: 'membership not bridged' };
+  if (target === botUserId) return { kind: 'bot-invite', roomId, inviter: sender };
+  if (!isGhost(target, naming)) return { kind: 'ignored', reason: 'invite not for a ghost' };
+  let remote: Target | null;
+  try {
+    remote = targetFromGhost(target, naming);
+  } catch (err) {
+    if (!BridgeError.is(err)) throw err;
+    return { kind: 'bad-invite', roomId, reason: err.code };
+  }
+  if (!remote) return { kind: 'bad-invite', roomId, reason: 'invalid-address' };
+  return { kind: 'invite', roomId, inviter: sender, ghost: target, remote };
 }
 
 /** The event (type + content) delivering `msg` into a portal room. */

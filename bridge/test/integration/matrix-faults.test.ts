@@ -190,4 +190,50 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     expect(await hs.pushRaw('1', { events: [command] })).toBe(200);
     expect(replies()).toBe(1);
   });
+
+  const health = async (): Promise<{ status: number; matrix: unknown }> => {
+    const res = await fetch(`${bridge.httpUrl}/health`);
+    const body = (await res.json()) as { networks: Record<string, unknown> };
+    return { status: res.status, matrix: body.networks['matrix'] };
+  };
+
+  it('answers 200 to invites it cannot act on (the bot, junk ghosts, an unjoinable room) and keeps carrying messages', async () => {
+    const from = hs.pushed.length;
+    const botRoom = hs.createRoomAs(dave, [hs.botUserId]);
+    hs.createRoomAs(dave, ['@_switchboard_bot:hs.test', '@_switchboard_irc_x:hs.test']);
+    hs.faults.push({ path: /\/join$/, status: 403 });
+    hs.createRoomAs(dave, ['@_switchboard_xmpp_bob=40xmpp.test:hs.test']);
+    await hs.drained();
+    hs.faults.length = 0;
+    // The bot declines invitations (it runs no rooms).
+    await waitFor(
+      () => (hs.rooms.get(botRoom)?.members.has(hs.botUserId) ? undefined : true),
+      'bot declined',
+    );
+    const [envelope] = sendEnvelopes(daveRoom, 1);
+    await alice.next((e) => e.envelope === envelope, 'envelope after the bad invites');
+    expect(hs.pushed.slice(from).filter((p) => p.status !== 200)).toEqual([]);
+    expect((await health()).status).toBe(200);
+  });
+
+  it('reports a failing Matrix path in /health until transactions succeed again', async () => {
+    expect(await health()).toEqual({ status: 200, matrix: true });
+    hs.faults.push({ path: /\/join$/, status: 500 });
+    const room = hs.createRoomAs(dave, ['@_switchboard_xmpp_carl=40xmpp.test:hs.test']);
+    await waitFor(
+      () => (hs.pushed.some((p) => p.status === 500) ? true : undefined),
+      'a transaction answered 500',
+    );
+    expect(await health()).toEqual({ status: 503, matrix: false });
+    hs.faults.length = 0;
+    await waitFor(
+      () =>
+        hs.rooms.get(room)?.members.get('@_switchboard_xmpp_carl=40xmpp.test:hs.test') === 'join'
+          ? true
+          : undefined,
+      'ghost joined after the fault',
+    );
+    await hs.drained();
+    expect(await health()).toEqual({ status: 200, matrix: true });
+  });
 });
