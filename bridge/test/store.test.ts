@@ -104,6 +104,17 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.presenceOptedOut('xmpp:b@x')).toBe(false);
   });
 
+  it('forgets abandoned portals and keeps the display name set for each ghost', async () => {
+    await store.savePortal({ roomId: '!r', matrixUser: '@u:hs', remoteKey: 'xmpp_b' });
+    await store.deletePortal('!r');
+    expect(await store.portalFor('@u:hs', 'xmpp_b')).toBeUndefined();
+    expect(await store.ghost('@g:hs')).toBeUndefined();
+    await store.saveGhost('@g:hs');
+    expect(await store.ghost('@g:hs')).toEqual({ displayName: null });
+    await store.setGhostDisplayName('@g:hs', 'b@x (XMPP)');
+    expect(await store.ghost('@g:hs')).toEqual({ displayName: 'b@x (XMPP)' });
+  });
+
   it('remembers processed Matrix event ids, bounded by age and count', async () => {
     for (const [i, id] of ['$a', '$b', '$c', '$d'].entries()) {
       now = 1_000 + i * 10;

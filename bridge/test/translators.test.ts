@@ -14,6 +14,7 @@ import {
   ENVELOPE_EVENT_TYPE,
   bridgeStateEvent,
   fromMatrixEvent,
+  ghostDisplayName,
   ghostUserId,
   targetFromGhost,
   toMatrixEvent,
@@ -288,6 +289,15 @@ describe('Matrix translators', () => {
     expect(member('@_sb_tel_15550100:hs.test', 'leave', '@_sb_tel_15550100:hs.test')).toMatchObject(
       { kind: 'ignored' },
     );
+  });
+
+  it('names ghosts by address and network, never by phone number', () => {
+    const address = (network: 'sip' | 'xmpp' | 'matrix', id: string): string =>
+      ghostDisplayName({ kind: 'address', address: { network, id } });
+    expect(address('xmpp', 'bob@xmpp.test')).toBe('bob@xmpp.test (XMPP)');
+    expect(address('matrix', '@carol:hs.test')).toBe('@carol:hs.test (Matrix)');
+    expect(address('sip', '+15550100@sip.test')).toBe('SIP contact at sip.test');
+    expect(ghostDisplayName({ kind: 'phone', e164: '+15550100' })).not.toMatch(/[0-9]/);
   });
 
   it('writes envelopes as the custom event and plaintext marked end-to-bridge', () => {

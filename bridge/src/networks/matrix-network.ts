@@ -8,12 +8,14 @@ import { BridgeError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import type { Address, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
-import type { GhostNaming, MatrixEvent, PortalInfo } from '../translators/matrix.js';
+import type { GhostNaming, MatrixEvent, MatrixInbound, PortalInfo } from '../translators/matrix.js';
 import {
+  ENVELOPE_EVENT_TYPE,
   MATRIX_ERRORS,
   SECURITY_KEY,
   bridgeStateEvent,
   fromMatrixEvent,
+  ghostDisplayName,
   ghostUserId,
   toMatrixEvent,
   toMatrixNotice,
@@ -58,6 +60,8 @@ const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
 /** How long an event failing transiently keeps its transaction from being acknowledged. */
 export const EVENT_RETRY_BUDGET_MS = 15 * 60 * 1000;
 const MAX_TRACKED_FAILURES = 1000;
+/** How many of a new portal's latest events are read for messages sent before the join. */
+export const BACKFILL_LIMIT = 100;
 
 /** Failures that may pass: the homeserver unreachable, 5xx or 429, or our own database. */
 function isTransient(err: unknown): boolean {
@@ -316,11 +320,22 @@ export class MatrixNetwork implements NetworkConnector {
   async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
     return this.#guard(async () => {
       const ghost = await this.#ensureGhost(sender);
-      const portal = await this.#portalFor(msg.to.id, sender, ghost);
       const event = toMatrixEvent(msg);
       // The bridge's message id is the transaction id: a retry after a lost response is
       // deduplicated by the homeserver instead of posted twice.
-      return this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+      const send = (portal: PortalRecord): Promise<string> =>
+        this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+      const portal = await this.#portalFor(msg.to.id, sender, ghost);
+      try {
+        return await send(portal);
+      } catch (err) {
+        // The ghost is no longer in the portal (removed while the bridge did not hear of it):
+        // forget that room and open a new portal rather than give the message up.
+        if (!(err instanceof MatrixHttpError) || err.status !== 403) throw err;
+        this.#logger.info('ghost not in its portal; opening a new one');
+        await this.#store.deletePortal(portal.roomId);
+        return send(await this.#portalFor(msg.to.id, sender, ghost));
+      }
     });
   }
 
@@ -489,6 +504,7 @@ export class MatrixNetwork implements NetworkConnector {
         return;
       case 'left':
       case 'ghost-removed':
+        await this.#onMembershipLoss(inbound);
         return;
       case 'message':
         try {
@@ -580,6 +596,60 @@ export class MatrixNetwork implements NetworkConnector {
       // In a room the user created the ghost may lack the power level for state events.
       this.#logger.debug({ err }, 'm.bridge state not set');
     }
+    await this.#backfill(roomId, ghost, inviter);
+  }
+
+  /**
+   * Follows portal membership: when the portal's Matrix user leaves (or is removed), or its
+   * ghost is removed, the room stops being the portal; the ghost leaves it, and the next
+   * message opens a new portal (a DM with a fresh invitation) instead of going into a room
+   * nobody reads.
+   */
+  async #onMembershipLoss(
+    inbound: Extract<MatrixInbound, { kind: 'left' | 'ghost-removed' }>,
+  ): Promise<void> {
+    const portal = await this.#store.portalByRoom(inbound.roomId);
+    if (!portal) return;
+    const ghost = ghostUserId(parseRemoteKey(portal.remoteKey), this.#naming);
+    const lost =
+      inbound.kind === 'left' ? inbound.user === portal.matrixUser : inbound.ghost === ghost;
+    if (!lost) return;
+    await this.#store.deletePortal(portal.roomId);
+    this.#logger.info(
+      { reason: inbound.kind },
+      'portal abandoned; the next message opens a new one',
+    );
+    if (inbound.kind === 'ghost-removed') return;
+    try {
+      await this.client.leave(ghost, portal.roomId);
+    } catch (err) {
+      this.#logger.debug({ err }, 'ghost could not leave the abandoned portal');
+    }
+  }
+
+  /**
+   * Messages the inviter sent into a new portal after inviting the ghost and before it joined:
+   * the homeserver pushes no events of a room until a user of the application service has
+   * joined it, so they are read from the room (among its newest {@link BACKFILL_LIMIT} events)
+   * and processed like pushed ones, in order, each once.
+   */
+  async #backfill(roomId: string, ghost: string, inviter: string): Promise<void> {
+    const recent = await this.client.recentEvents(ghost, roomId, BACKFILL_LIMIT);
+    const events: MatrixEvent[] = [];
+    for (const e of recent as unknown as MatrixEvent[]) {
+      if (e.type === 'm.room.member' && e.state_key === ghost) {
+        if (e.content?.['membership'] === 'invite') break;
+        continue;
+      }
+      const isMessage = e.type === 'm.room.message' || e.type === ENVELOPE_EVENT_TYPE;
+      if (isMessage && e.sender === inviter && typeof e.event_id === 'string') events.unshift(e);
+    }
+    const seen = await this.#store.seenMatrixEvents(events.map((e) => e.event_id!));
+    for (const event of events) {
+      if (seen.has(event.event_id!)) continue;
+      await this.#handleEvent(event);
+      await this.#store.saveMatrixEvent(event.event_id!);
+    }
   }
 
   async #userExists(userId: string): Promise<boolean> {
@@ -598,11 +668,23 @@ export class MatrixNetwork implements NetworkConnector {
     }
   }
 
+  /** Registers the ghost of `target` if needed and gives it its display name once. */
   async #ensureGhost(target: Target): Promise<string> {
     const ghost = ghostUserId(target, this.#naming);
-    if (!(await this.#store.hasGhost(ghost))) {
+    const known = await this.#store.ghost(ghost);
+    if (!known) {
       await this.client.registerGhost(ghost.slice(1, ghost.indexOf(':')));
       await this.#store.saveGhost(ghost);
+    }
+    const name = ghostDisplayName(target);
+    if (known?.displayName !== name) {
+      try {
+        await this.client.setDisplayName(ghost, name);
+        await this.#store.setGhostDisplayName(ghost, name);
+      } catch (err) {
+        // Cosmetic: tried again the next time the ghost is used.
+        this.#logger.debug({ err }, 'ghost display name not set');
+      }
     }
     return ghost;
   }

@@ -27,7 +27,7 @@ interface OutboxTable {
 export interface BridgeTables {
   bridge_outbox: OutboxTable;
   bridge_portals: { room_id: string; matrix_user: string; remote_key: string; created_at: number };
-  bridge_ghosts: { user_id: string; created_at: number };
+  bridge_ghosts: { user_id: string; created_at: number; display_name: string | null };
   bridge_registrations: {
     network: string;
     aor: string;
@@ -257,11 +257,35 @@ export class BridgeStore {
     return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
   }
 
+  /** Forgets a portal (its Matrix user left it, or its ghost was removed). */
+  async deletePortal(roomId: string): Promise<void> {
+    await this.#db.deleteFrom('bridge_portals').where('room_id', '=', roomId).execute();
+  }
+
+  /** A registered ghost and the display name last set for it (null: none yet). */
+  async ghost(userId: string): Promise<{ readonly displayName: string | null } | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_ghosts')
+      .select('display_name')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row && { displayName: row.display_name };
+  }
+
+  /** Records the display name set for a ghost. */
+  async setGhostDisplayName(userId: string, displayName: string): Promise<void> {
+    await this.#db
+      .updateTable('bridge_ghosts')
+      .set({ display_name: displayName })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   /** Remembers that a ghost is registered on the homeserver. */
   async saveGhost(userId: string): Promise<void> {
     await this.#db
       .insertInto('bridge_ghosts')
-      .values({ user_id: userId, created_at: this.#now() })
+      .values({ user_id: userId, created_at: this.#now(), display_name: null })
       .onConflict((oc) => oc.doNothing())
       .execute();
   }

@@ -102,4 +102,11 @@ export const BRIDGE_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
       await db.schema.dropTable('bridge_matrix_txns').execute();
     },
   },
+  '0004_ghost_display_name': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The display name last set for a ghost (null: not yet), so ghosts registered before
+      // display names existed get one, and a changed naming is applied once.
+      await db.schema.alterTable('bridge_ghosts').addColumn('display_name', 'text').execute();
+    },
+  },
 };

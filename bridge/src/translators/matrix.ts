@@ -66,6 +66,27 @@ export function ghostUserId(target: Target, naming: GhostNaming): string {
   return `@${naming.prefix}${remoteKeyFor(target)}:${naming.domain}`;
 }
 
+const NETWORK_LABELS = { sip: 'SIP', xmpp: 'XMPP', matrix: 'Matrix' } as const;
+
+/**
+ * A ghost's display name: the remote address and its network (`alice@xmpp.example (XMPP)`).
+ * Phone numbers are never shown (directory entries are not to be walked or collected): a
+ * phone ghost is `Phone contact (Switchboard)`, an address whose user part is a number is
+ * `SIP contact at sip.example`.
+ */
+export function ghostDisplayName(target: Target): string {
+  if (target.kind === 'phone') return 'Phone contact (Switchboard)';
+  const { network, id } = target.address;
+  const label = NETWORK_LABELS[network];
+  const bare = network === 'matrix' ? id.slice(1) : id;
+  const at = bare.lastIndexOf(network === 'matrix' ? ':' : '@');
+  const user = at < 0 ? bare : bare.slice(0, at);
+  if (/^[+]?[0-9][0-9 ().-]*$/.test(user)) {
+    return at < 0 ? `${label} contact` : `${label} contact at ${bare.slice(at + 1)}`;
+  }
+  return `${id} (${label})`;
+}
+
 /** The remote party a ghost stands for, or null when `userId` is not one of ours. */
 export function targetFromGhost(userId: string, naming: GhostNaming): Target | null {
   const suffix = `:${naming.domain}`;

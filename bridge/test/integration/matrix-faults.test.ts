@@ -41,10 +41,12 @@ describe('Matrix against a restarting, legacy homeserver', () => {
   let asUrl = '';
   const dave = hs.addLocalUser('dave');
   const erin = hs.addLocalUser('erin');
+  const frank = hs.addLocalUser('frank');
   const aliceGhost = '@_switchboard_xmpp_alice=40xmpp.test:hs.test';
   const jidOf = (localpart: string): string =>
     `mx_=40${localpart}=3ahs.test@${prosody.componentDomain}`;
   let daveRoom = '';
+  let erinRoom = '';
 
   const config = (port: number): Record<string, unknown> => ({
     plaintextRelay: true,
@@ -137,7 +139,8 @@ describe('Matrix against a restarting, legacy homeserver', () => {
       const envelope = b64(randomEnvelope(40));
       hs.sendAs(user, room, ENVELOPE_EVENT_TYPE, { envelope });
       await alice.next((e) => e.envelope === envelope, `envelope at alice (${paths})`);
-      daveRoom = daveRoom || room;
+      if (user === dave) daveRoom = room;
+      else erinRoom = room;
     }
     hs.pushPaths = 'legacy';
     expect(hs.pushed.filter((p) => p.status >= 300 && p.status < 400)).toEqual([]);
@@ -235,5 +238,63 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     );
     await hs.drained();
     expect(await health()).toEqual({ status: 200, matrix: true });
+  });
+
+  it('opens a new portal when the Matrix user left, instead of posting into the empty room', async () => {
+    hs.leaveAs(erin, erinRoom);
+    await hs.drained();
+    const envelope = b64(randomEnvelope(50));
+    alice.send({ to: jidOf('erin'), envelope, id: 'after-leave' });
+    const portal = await waitFor(
+      () => hs.roomsWith(erin).find((r) => r.id !== erinRoom && r.creator === aliceGhost),
+      'a new portal for erin',
+    );
+    expect(portal.members.get(erin)).toBe('invite');
+    const receipt = await alice.next(
+      (e) => e.event === 'receipt' && e.id === 'after-leave',
+      'receipt once posted in the new portal',
+    );
+    expect(receipt.from).toBe(jidOf('erin'));
+    expect(hs.eventsIn(portal.id, ENVELOPE_EVENT_TYPE).map((e) => e.content['envelope'])).toEqual([
+      envelope,
+    ]);
+    // Nothing went into the room erin left, and the ghost left it too.
+    expect(
+      hs.eventsIn(erinRoom, ENVELOPE_EVENT_TYPE).filter((e) => e.content['envelope'] === envelope),
+    ).toEqual([]);
+    await waitFor(
+      () => (hs.rooms.get(erinRoom)?.members.has(aliceGhost) ? undefined : true),
+      'ghost left the abandoned room',
+    );
+  });
+
+  it('bridges messages sent in a new DM before the ghost joined, once, in order', async () => {
+    // Sent right after the invitation, before the bridge could join: the homeserver pushes
+    // none of these (no user of the AS had joined), so the bridge must fetch them.
+    const room = hs.createRoomAs(frank, [aliceGhost]);
+    const early = [b64(randomEnvelope(60)), b64(randomEnvelope(61))];
+    for (const envelope of early) hs.sendAs(frank, room, ENVELOPE_EVENT_TYPE, { envelope });
+    await waitFor(
+      () => (envelopesAtAlice(jidOf('frank'), early).length >= 2 ? true : undefined),
+      'early messages at alice',
+    );
+    const later = b64(randomEnvelope(62));
+    hs.sendAs(frank, room, ENVELOPE_EVENT_TYPE, { envelope: later });
+    await alice.next((e) => e.envelope === later, 'later message at alice');
+    await hs.drained();
+    await bridge.core.idle();
+    expect(envelopesAtAlice(jidOf('frank'), [...early, later])).toEqual([...early, later]);
+  });
+
+  it('gives ghosts display names, without phone numbers', async () => {
+    expect(hs.displayNames.get(aliceGhost)).toBe('alice@xmpp.test (XMPP)');
+    const phoneGhost = '@_switchboard_tel_15550100:hs.test';
+    const res = await fetch(`${asUrl}/_matrix/app/v1/users/${encodeURIComponent(phoneGhost)}`, {
+      headers: { authorization: `Bearer ${HS_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const name = hs.displayNames.get(phoneGhost);
+    expect(name).toBeDefined();
+    expect(name).not.toMatch(/[0-9]/);
   });
 });
