@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import { parseBridgeConfig } from '../../src/config.js';
 import { ENVELOPE_EVENT_TYPE } from '../../src/translators/matrix.js';
 import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { HomeserverDouble } from '../support/homeserver-double.js';
