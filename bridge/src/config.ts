@@ -109,6 +109,7 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         'senderLocalpart',
         'ghostPrefix',
         'probeIntervalMs',
+        'eventRetryBudgetMs',
       ],
       properties: {
         homeserverUrl: { type: 'string', pattern: '^https?://' },
@@ -123,6 +124,7 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         },
         ghostPrefix: { type: 'string', pattern: '^[a-z0-9._=/-]+$', default: '_switchboard_' },
         probeIntervalMs: { type: 'integer', minimum: 100, default: 5000 },
+        eventRetryBudgetMs: { type: 'integer', minimum: 100, default: 900_000 },
       },
     },
   },

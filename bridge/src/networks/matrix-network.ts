@@ -41,6 +41,11 @@ export interface MatrixConfig {
   readonly ghostPrefix: string;
   /** How often an unreachable homeserver is probed again (ms). */
   readonly probeIntervalMs: number;
+  /**
+   * How long an event failing transiently (homeserver 5xx/unreachable, database) holds its
+   * transaction back (answered 5xx, retried by the homeserver) before it is given up (ms).
+   */
+  readonly eventRetryBudgetMs: number;
 }
 
 /** Cross-network events the Matrix side raises besides messages. */
@@ -57,8 +62,6 @@ export const MATRIX_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 /** At most this many processed event ids are remembered. */
 export const MAX_REMEMBERED_EVENTS = 200_000;
 const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
-/** How long an event failing transiently keeps its transaction from being acknowledged. */
-export const EVENT_RETRY_BUDGET_MS = 15 * 60 * 1000;
 const MAX_TRACKED_FAILURES = 1000;
 /** How many of a new portal's latest events are read for messages sent before the join. */
 export const BACKFILL_LIMIT = 100;
@@ -441,7 +444,7 @@ export class MatrixNetwork implements NetworkConnector {
    * the event counts as processed: a 5xx would make the homeserver retry the transaction
    * forever and hold back everything behind it. Only failures that may pass (the homeserver
    * unreachable or answering 5xx/429, the database) are thrown, so the transaction is retried,
-   * and only for {@link EVENT_RETRY_BUDGET_MS}; then the event is given up.
+   * and only for `eventRetryBudgetMs`; then the event is given up.
    */
   async #handleEvent(event: MatrixEvent): Promise<void> {
     const id = event.event_id ?? '';
@@ -452,7 +455,7 @@ export class MatrixNetwork implements NetworkConnector {
       const code = failureCode(err);
       const firstFailure = this.#failing.get(id) ?? Date.now();
       const log = { eventType: event.type, eventId: id, code };
-      if (isTransient(err) && Date.now() - firstFailure < EVENT_RETRY_BUDGET_MS) {
+      if (isTransient(err) && Date.now() - firstFailure < this.#config.eventRetryBudgetMs) {
         if (this.#failing.size >= MAX_TRACKED_FAILURES) this.#failing.clear();
         this.#failing.set(id, firstFailure);
         this.#logger.warn(log, 'Matrix event not processed; the homeserver will retry');

@@ -47,7 +47,7 @@ describe('Matrix against a restarting, legacy homeserver', () => {
   let daveRoom = '';
   let erinRoom = '';
 
-  const config = (port: number): Record<string, unknown> => ({
+  const config = (port: number, eventRetryBudgetMs = 900_000): Record<string, unknown> => ({
     plaintextRelay: true,
     http: { host: '127.0.0.1', port },
     xmpp: {
@@ -63,12 +63,13 @@ describe('Matrix against a restarting, legacy homeserver', () => {
       asToken: AS_TOKEN,
       hsToken: HS_TOKEN,
       probeIntervalMs: 300,
+      eventRetryBudgetMs,
     },
   });
 
   /** Starts a bridge (on the port of the one before, so the registration stays valid). */
-  const startBridge = async (port = 0): Promise<void> => {
-    bridge = await makeBridge(config(port), database);
+  const startBridge = async (port = 0, eventRetryBudgetMs?: number): Promise<void> => {
+    bridge = await makeBridge(config(port, eventRetryBudgetMs), database);
     await bridge.start();
     await waitFor(() => (bridge.matrix?.isUp() && bridge.xmpp?.isUp() ? true : undefined), 'up');
   };
@@ -295,5 +296,23 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     const name = hs.displayNames.get(phoneGhost);
     expect(name).toBeDefined();
     expect(name).not.toMatch(/[0-9]/);
+  });
+
+  it('gives up an event that keeps failing after its retry budget, so later events flow', async () => {
+    const port = Number(new URL(bridge.httpUrl).port);
+    await bridge.stop();
+    await startBridge(port, 500);
+    hs.faults.push({ path: /\/join$/, status: 502 });
+    const stuck = hs.createRoomAs(dave, ['@_switchboard_xmpp_dora=40xmpp.test:hs.test']);
+    const [envelope] = sendEnvelopes(daveRoom, 1);
+    // Behind the failing invitation until it is given up; then it is carried.
+    await alice.next((e) => e.envelope === envelope, 'envelope behind the given-up event');
+    hs.faults.length = 0;
+    expect(hs.pushed.some((p) => p.status === 500)).toBe(true);
+    expect(hs.rooms.get(stuck)?.members.get('@_switchboard_xmpp_dora=40xmpp.test:hs.test')).toBe(
+      'invite',
+    );
+    await hs.drained();
+    expect(await health()).toEqual({ status: 200, matrix: true });
   });
 });
