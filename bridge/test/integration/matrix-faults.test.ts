@@ -146,11 +146,20 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     expect(hs.pushed.filter((p) => p.status >= 300 && p.status < 400)).toEqual([]);
   });
 
-  it('loses and duplicates nothing when the homeserver restarts mid-stream and reuses transaction ids', async () => {
+  it('loses and duplicates nothing, either way, when the homeserver restarts mid-stream and reuses transaction ids', async () => {
     const sent: string[] = [];
+    const toDave: string[] = [];
+    const fromAlice = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const envelope = b64(randomEnvelope(30));
+        toDave.push(envelope);
+        alice.send({ to: jidOf('dave'), envelope, id: `to-dave-${toDave.length}` });
+      }
+    };
     for (let round = 0; round < 3; round++) {
       const before = hs.pushed.filter((p) => p.status === 200).length;
       sent.push(...sendEnvelopes(daveRoom, 8));
+      fromAlice(3);
       // Restart once a few transactions of this round were acknowledged, others still queued.
       await waitFor(
         () => (hs.pushed.filter((p) => p.status === 200).length >= before + 3 ? true : undefined),
@@ -159,9 +168,19 @@ describe('Matrix against a restarting, legacy homeserver', () => {
       await hs.restart();
     }
     sent.push(...sendEnvelopes(daveRoom, 4));
+    fromAlice(2);
+    const inDaveRoom = (): string[] =>
+      hs
+        .eventsIn(daveRoom, ENVELOPE_EVENT_TYPE)
+        .map((e) => String(e.content['envelope']))
+        .filter((e) => toDave.includes(e));
     await waitFor(
-      () => (envelopesAtAlice(jidOf('dave'), sent).length >= sent.length ? true : undefined),
-      'every envelope at alice',
+      () =>
+        envelopesAtAlice(jidOf('dave'), sent).length >= sent.length &&
+        inDaveRoom().length >= toDave.length
+          ? true
+          : undefined,
+      'every envelope delivered both ways',
       30000,
     );
     await hs.drained();
@@ -170,6 +189,7 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     expect(hs.pushed.filter((p) => p.txnId === '1').length).toBeGreaterThanOrEqual(3);
     // ...and every message arrived exactly once, in order.
     expect(envelopesAtAlice(jidOf('dave'), sent)).toEqual(sent);
+    expect(inDaveRoom()).toEqual(toDave);
   });
 
   it('processes an event pushed again under another transaction id once, also after a bridge restart', async () => {
