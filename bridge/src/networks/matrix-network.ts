@@ -599,7 +599,13 @@ export class MatrixNetwork implements NetworkConnector {
       // In a room the user created the ghost may lack the power level for state events.
       this.#logger.debug({ err }, 'm.bridge state not set');
     }
-    await this.#backfill(roomId, ghost, inviter);
+    try {
+      await this.#backfill(roomId, ghost, inviter);
+    } catch (err) {
+      // Retried with the invitation when it may pass; the portal stands either way.
+      if (isTransient(err)) throw err;
+      this.#logger.warn({ code: failureCode(err) }, 'messages sent before the join not read');
+    }
   }
 
   /**
