@@ -303,13 +303,18 @@ describe('Matrix translators', () => {
   it('writes envelopes as the custom event and plaintext marked end-to-bridge', () => {
     expect(toMatrixEvent(toBob)).toEqual({
       type: ENVELOPE_EVENT_TYPE,
-      content: { envelope: envelopeText, media_type: 'application/vnd.switchboard.envelope' },
+      content: {
+        envelope: envelopeText,
+        media_type: 'application/vnd.switchboard.envelope',
+        'org.switchboard.message_id': toBob.id,
+      },
     });
     expect(toMatrixEvent({ ...toBob, payload: { kind: 'plaintext', text: 'hi' } }).content).toEqual(
       {
         msgtype: 'm.text',
         body: '[end-to-bridge] hi',
         'org.switchboard.security': 'end-to-bridge',
+        'org.switchboard.message_id': toBob.id,
       },
     );
   });

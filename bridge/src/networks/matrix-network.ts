@@ -12,6 +12,7 @@ import type { GhostNaming, MatrixEvent, MatrixInbound, PortalInfo } from '../tra
 import {
   ENVELOPE_EVENT_TYPE,
   MATRIX_ERRORS,
+  MESSAGE_ID_KEY,
   SECURITY_KEY,
   bridgeStateEvent,
   fromMatrixEvent,
@@ -65,6 +66,8 @@ const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
 const MAX_TRACKED_FAILURES = 1000;
 /** How many of a new portal's latest events are read for messages sent before the join. */
 export const BACKFILL_LIMIT = 100;
+/** How many of a portal's latest events are searched for a send whose answer was lost. */
+const LOOKBACK_LIMIT = 50;
 
 /** Failures that may pass: the homeserver unreachable, 5xx or 429, or our own database. */
 function isTransient(err: unknown): boolean {
@@ -258,6 +261,8 @@ export class MatrixNetwork implements NetworkConnector {
   #transactionFailing = false;
   /** Events whose processing failed transiently: event id -> first failure (ms). */
   readonly #failing = new Map<string, number>();
+  /** Messages whose last send got no answer or a 5xx: they may have been posted. */
+  readonly #uncertain = new Set<string>();
   /** Portals already told (since this start) that their plaintext is end-to-bridge. */
   readonly #toldEndToBridge = new Set<string>();
 
@@ -323,23 +328,47 @@ export class MatrixNetwork implements NetworkConnector {
   async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
     return this.#guard(async () => {
       const ghost = await this.#ensureGhost(sender);
-      const event = toMatrixEvent(msg);
-      // The bridge's message id is the transaction id: a retry after a lost response is
-      // deduplicated by the homeserver instead of posted twice.
-      const send = (portal: PortalRecord): Promise<string> =>
-        this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
       const portal = await this.#portalFor(msg.to.id, sender, ghost);
       try {
-        return await send(portal);
+        return await this.#send(msg, ghost, portal);
       } catch (err) {
         // The ghost is no longer in the portal (removed while the bridge did not hear of it):
         // forget that room and open a new portal rather than give the message up.
         if (!(err instanceof MatrixHttpError) || err.status !== 403) throw err;
         this.#logger.info('ghost not in its portal; opening a new one');
         await this.#store.deletePortal(portal.roomId);
-        return send(await this.#portalFor(msg.to.id, sender, ghost));
+        return this.#send(msg, ghost, await this.#portalFor(msg.to.id, sender, ghost));
       }
     });
+  }
+
+  /**
+   * Posts one message. The bridge's message id is the Client-Server transaction id, so a retry
+   * after a lost answer is de-duplicated by the homeserver, but only while it remembers the id
+   * (Synapse forgets them when it restarts). So the id also travels in the content, and a send
+   * whose outcome is unknown (no answer, or 5xx) is looked for in the portal before it is
+   * repeated.
+   */
+  async #send(msg: OutboundMessage, ghost: string, portal: PortalRecord): Promise<string> {
+    if (this.#uncertain.delete(msg.id)) {
+      const recent = await this.client.recentEvents(ghost, portal.roomId, LOOKBACK_LIMIT);
+      const posted = recent.find(
+        (e) =>
+          e['sender'] === ghost &&
+          (e['content'] as Record<string, unknown> | undefined)?.[MESSAGE_ID_KEY] === msg.id,
+      );
+      if (typeof posted?.['event_id'] === 'string') return posted['event_id'];
+    }
+    const event = toMatrixEvent(msg);
+    try {
+      return await this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+    } catch (err) {
+      if (!(err instanceof MatrixHttpError) || err.status >= 500) {
+        if (this.#uncertain.size >= MAX_TRACKED_FAILURES) this.#uncertain.clear();
+        this.#uncertain.add(msg.id);
+      }
+      throw err;
+    }
   }
 
   /** Marks an event read by a remote user (the ghost's `m.read` receipt). */

@@ -9,6 +9,8 @@ import { END_TO_BRIDGE_MARK } from '../model.js';
 export const ENVELOPE_EVENT_TYPE = 'org.switchboard.envelope';
 /** Content key marking relayed plaintext. */
 export const SECURITY_KEY = 'org.switchboard.security';
+/** Content key carrying the bridge's message id (finds a send whose answer was lost). */
+export const MESSAGE_ID_KEY = 'org.switchboard.message_id';
 /** Protocol id in `m.bridge` state events (MSC2346). */
 export const BRIDGE_PROTOCOL_ID = 'switchboard';
 
@@ -208,7 +210,11 @@ export function toMatrixEvent(msg: OutboundMessage): {
   if (msg.payload.kind === 'envelope') {
     return {
       type: ENVELOPE_EVENT_TYPE,
-      content: { envelope: envelopeToText(msg.payload.bytes), media_type: ENVELOPE_MEDIA_TYPE },
+      content: {
+        envelope: envelopeToText(msg.payload.bytes),
+        media_type: ENVELOPE_MEDIA_TYPE,
+        [MESSAGE_ID_KEY]: msg.id,
+      },
     };
   }
   return {
@@ -217,6 +223,7 @@ export function toMatrixEvent(msg: OutboundMessage): {
       msgtype: 'm.text',
       body: `${END_TO_BRIDGE_MARK} ${msg.payload.text}`,
       [SECURITY_KEY]: 'end-to-bridge',
+      [MESSAGE_ID_KEY]: msg.id,
     },
   };
 }

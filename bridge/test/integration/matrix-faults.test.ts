@@ -192,6 +192,20 @@ describe('Matrix against a restarting, legacy homeserver', () => {
     expect(inDaveRoom()).toEqual(toDave);
   });
 
+  it('does not post a message twice when the answer to its send was lost and the homeserver restarted', async () => {
+    hs.loseSendAnswers = 1;
+    const envelope = b64(randomEnvelope(33));
+    alice.send({ to: jidOf('dave'), envelope, id: 'answer-lost' });
+    const posted = (): number =>
+      hs.eventsIn(daveRoom, ENVELOPE_EVENT_TYPE).filter((e) => e.content['envelope'] === envelope)
+        .length;
+    await waitFor(() => (posted() > 0 ? true : undefined), 'posted, answer lost');
+    await hs.restart(); // forgets the send's transaction id, as Synapse does
+    await alice.next((e) => e.event === 'receipt' && e.id === 'answer-lost', 'receipt');
+    await bridge.core.idle();
+    expect(posted()).toBe(1);
+  });
+
   it('processes an event pushed again under another transaction id once, also after a bridge restart', async () => {
     const command = {
       event_id: '$command-once',

@@ -38,6 +38,9 @@ export interface HomeserverDoubleOptions {
   readonly pushPaths?: 'legacy' | 'v1';
 }
 
+/** A handler's way to say: the request was carried out, but drop the connection unanswered. */
+const LOSE_ANSWER = Symbol('lose answer');
+
 class MatrixError extends Error {
   constructor(
     readonly status: number,
@@ -80,6 +83,12 @@ export class HomeserverDouble {
   /** Client-Server paths answered with this status instead of being served (fault injection). */
   readonly faults: Array<{ path: RegExp; status: number }> = [];
   pushPaths: 'legacy' | 'v1';
+  /**
+   * The next this many sends are carried out but their answers lost (connection dropped), as
+   * when the homeserver goes down right then: it answers 503 until {@link restart}.
+   */
+  loseSendAnswers = 0;
+  #goingDown = false;
   readonly #opts: HomeserverDoubleOptions;
   readonly #txns = new Map<string, string>();
   readonly #queue: Array<{ events: RecordedEvent[]; ephemeral: unknown[] }> = [];
@@ -127,12 +136,16 @@ export class HomeserverDouble {
   /**
    * Stops and starts again on the same port, as a homeserver restart: the transaction in
    * flight is abandoned (its answer lost), transaction ids start from 1 again, and every
-   * event not yet acknowledged is pushed again. Rooms, users and events are kept.
+   * event not yet acknowledged is pushed again. Rooms, users and events are kept; the
+   * Client-Server transaction ids seen are forgotten (Synapse keeps them in memory only), so a
+   * send repeated after the restart is posted again.
    */
   async restart(): Promise<void> {
     await this.stop();
     await this.#pushing?.catch(() => undefined);
     this.#txnCounter = 0;
+    this.#txns.clear();
+    this.#goingDown = false;
     await this.start();
     this.#kick();
   }
@@ -379,9 +392,15 @@ export class HomeserverDouble {
         try {
           const fault = this.faults.find((f) => f.path.test(req.path));
           if (fault) throw new MatrixError(fault.status, 'M_UNKNOWN', 'injected fault');
+          if (this.#goingDown) throw new MatrixError(503, 'M_UNKNOWN', 'shutting down');
           const actingUser = this.#authenticate(req);
           this.requests.push({ method: req.method, path: req.path, userId: actingUser });
-          res.json(fn(req, actingUser) ?? {});
+          const out = fn(req, actingUser);
+          if (out === LOSE_ANSWER) {
+            req.socket.destroy(); // done, but the answer never reaches the AS
+            return;
+          }
+          res.json(out ?? {});
         } catch (err) {
           if (err instanceof MatrixError) {
             this.refused.push({ path: req.path, errcode: err.errcode });
@@ -489,6 +508,11 @@ export class HomeserverDouble {
         if (seen) return { event_id: seen };
         const event = this.#record(room, user, String(req.params['type']), body(req));
         this.#txns.set(key, event.event_id);
+        if (this.loseSendAnswers > 0) {
+          this.loseSendAnswers--;
+          this.#goingDown = true;
+          return LOSE_ANSWER;
+        }
         return { event_id: event.event_id };
       }),
     );
