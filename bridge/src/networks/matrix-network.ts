@@ -103,7 +103,7 @@ const AS_V1 = '/_matrix/app/v1';
 /**
  * The `url` a registration should carry: without a path of its own (a reverse proxy's prefix
  * is kept, a trailing `/_matrix/app/v1` is dropped). Homeservers before Synapse 1.81 call
- * `<url>/transactions/...`, those since 1.89 only `<url>/_matrix/app/v1/transactions/...`;
+ * `<url>/transactions/...`, those since mid-2023 only `<url>/_matrix/app/v1/transactions/...`;
  * the bridge serves both (see {@link appServicePaths}), so this one form works with either.
  */
 export function registrationUrl(url: string): string {

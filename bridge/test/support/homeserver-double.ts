@@ -33,7 +33,8 @@ export interface HomeserverDoubleOptions {
   /**
    * Where transactions go. `legacy`: `{url}/transactions/{txnId}` only, as Synapse did up to
    * 1.80 (1.67 is the release the bridge was tried against); `v1`: `{url}/_matrix/app/v1/...`
-   * only, as Synapse does since 1.89 (Application Service API v1.x). Default `legacy`.
+   * only, as Synapse does since the legacy paths were removed in 2023 (Application Service
+   * API v1.x). Default `legacy`.
    */
   readonly pushPaths?: 'legacy' | 'v1';
 }
