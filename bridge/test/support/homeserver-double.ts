@@ -131,7 +131,9 @@ export class HomeserverDouble {
   async stop(): Promise<void> {
     this.#epoch++;
     this.#inFlight?.abort();
-    await this.#http?.close(500);
+    const http = this.#http;
+    this.#http = undefined; // nothing is pushed while stopped
+    await http?.close(500);
   }
 
   /**
