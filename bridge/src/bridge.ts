@@ -199,7 +199,7 @@ export class SwitchboardBridge {
   /** Connection state of each network and the outbox size. */
   async health(): Promise<BridgeHealth> {
     const networks: Partial<Record<Network, boolean>> = {};
-    for (const c of this.#connectors()) networks[c.network] = c.isUp();
+    for (const c of this.#connectors()) networks[c.network] = c.healthy?.() ?? c.isUp();
     const pending = await this.store.pendingCount();
     return { ok: Object.values(networks).every(Boolean), networks, pending };
   }

@@ -124,6 +124,7 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         'senderLocalpart',
         'ghostPrefix',
         'probeIntervalMs',
+        'eventRetryBudgetMs',
       ],
       properties: {
         homeserverUrl: { type: 'string', pattern: '^https?://' },
@@ -134,10 +135,11 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         senderLocalpart: {
           type: 'string',
           pattern: '^[a-z0-9._=/-]+$',
-          default: '_switchboard_bot',
+          default: 'switchboardbot',
         },
         ghostPrefix: { type: 'string', pattern: '^[a-z0-9._=/-]+$', default: '_switchboard_' },
         probeIntervalMs: { type: 'integer', minimum: 100, default: 5000 },
+        eventRetryBudgetMs: { type: 'integer', minimum: 100, default: 900_000 },
       },
     },
   },
@@ -158,7 +160,21 @@ export function parseBridgeConfig(input: unknown): BridgeConfig {
       `bridge config ${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}`,
     );
   }
+  checkMatrixNamespaces(copy.matrix);
   return copy;
+}
+
+/**
+ * The bot must lie outside the ghosts' exclusive namespace: a bot inside it is taken for a
+ * ghost of a remote party that cannot exist, so inviting it could never work.
+ */
+function checkMatrixNamespaces(matrix: MatrixConfig | undefined): void {
+  if (matrix && matrix.senderLocalpart.startsWith(matrix.ghostPrefix)) {
+    throw new BridgeError(
+      'invalid-config',
+      'bridge config /matrix/senderLocalpart must not start with /matrix/ghostPrefix (the bot would be inside the ghost namespace)',
+    );
+  }
 }
 
 /** Reads and validates a JSON config file. */

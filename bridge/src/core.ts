@@ -22,6 +22,8 @@ export interface NetworkConnector {
   readonly network: Network;
   /** True while connected/registered, so delivery is worth trying. */
   isUp(): boolean;
+  /** Optional: false when connected but failing (shown in `/health`); isUp() when absent. */
+  healthy?(): boolean;
   /**
    * Delivers one message. Throws `network-unavailable` when it may succeed later (kept queued),
    * `delivery-rejected` when the far side refused it for good. May resolve to the id the

@@ -27,4 +27,27 @@ describe('bridge config', () => {
     expect(message).not.toContain('supersecretvalue');
     expect(() => parseBridgeConfig({ databaseUrl: 'x', unknown: 1 })).toThrow(/additional/);
   });
+
+  it('puts the Matrix bot outside the ghost namespace and refuses a bot inside it', () => {
+    const matrix = {
+      homeserverUrl: 'http://127.0.0.1:8008',
+      domain: 'hs.test',
+      asToken: 'as-token-0123456789',
+      hsToken: 'hs-token-0123456789',
+    };
+    const c = parseBridgeConfig({ databaseUrl: 'x', matrix });
+    expect(c.matrix?.senderLocalpart.startsWith(c.matrix.ghostPrefix)).toBe(false);
+    expect(() =>
+      parseBridgeConfig({
+        databaseUrl: 'x',
+        matrix: { ...matrix, senderLocalpart: '_switchboard_bot' },
+      }),
+    ).toThrow(/senderLocalpart must not start with \/matrix\/ghostPrefix/);
+    expect(() =>
+      parseBridgeConfig({
+        databaseUrl: 'x',
+        matrix: { ...matrix, senderLocalpart: 'bridge', ghostPrefix: 'b' },
+      }),
+    ).toThrow(/ghost namespace/);
+  });
 });

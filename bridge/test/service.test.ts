@@ -104,7 +104,7 @@ describe('registration CLI', () => {
       );
       const text = readFileSync(out, 'utf8');
       expect(text).toMatch(/^url: http:\/\/127\.0\.0\.1:9000$/m);
-      expect(text).toMatch(/sender_localpart: _switchboard_bot/);
+      expect(text).toMatch(/sender_localpart: switchboardbot/);
       expect(statSync(out).mode & 0o777).toBe(0o600);
       let failed = false;
       try {
@@ -140,7 +140,7 @@ describe('registration', () => {
       url: 'http://127.0.0.1:9000',
       as_token: 'a'.repeat(32),
       hs_token: 'h'.repeat(32),
-      sender_localpart: '_switchboard_bot',
+      sender_localpart: 'switchboardbot',
       rate_limited: false,
       namespaces: {
         users: [{ regex: '@_switchboard_.*:hs\\.test', exclusive: true }],
@@ -148,5 +148,9 @@ describe('registration', () => {
       },
     });
     expect(JSON.stringify(out)).toMatch(/push_ephemeral":true/);
+    // One url form for old and new homeservers: no API path of its own (a proxy prefix stays).
+    const url = (u: string): unknown => buildRegistration(config.matrix!, u).getOutput().url;
+    expect(url('http://127.0.0.1:9000/_matrix/app/v1/')).toBe('http://127.0.0.1:9000');
+    expect(url('https://bridge.example/switchboard/')).toBe('https://bridge.example/switchboard');
   });
 });

@@ -102,10 +102,31 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.presenceOptedOut('xmpp:b@x')).toBe(true);
     await store.setPresenceOptOut('xmpp:b@x', false);
     expect(await store.presenceOptedOut('xmpp:b@x')).toBe(false);
-    await store.saveTransaction('t1');
-    await store.saveTransaction('t1');
-    expect(await store.hasTransaction('t1')).toBe(true);
-    expect(await store.hasTransaction('t2')).toBe(false);
+  });
+
+  it('forgets abandoned portals and keeps the display name set for each ghost', async () => {
+    await store.savePortal({ roomId: '!r', matrixUser: '@u:hs', remoteKey: 'xmpp_b' });
+    await store.deletePortal('!r');
+    expect(await store.portalFor('@u:hs', 'xmpp_b')).toBeUndefined();
+    expect(await store.ghost('@g:hs')).toBeUndefined();
+    await store.saveGhost('@g:hs');
+    expect(await store.ghost('@g:hs')).toEqual({ displayName: null });
+    await store.setGhostDisplayName('@g:hs', 'b@x (XMPP)');
+    expect(await store.ghost('@g:hs')).toEqual({ displayName: 'b@x (XMPP)' });
+  });
+
+  it('remembers processed Matrix event ids, bounded by age and count', async () => {
+    for (const [i, id] of ['$a', '$b', '$c', '$d'].entries()) {
+      now = 1_000 + i * 10;
+      await store.saveMatrixEvent(id);
+      await store.saveMatrixEvent(id);
+    }
+    expect(await store.seenMatrixEvents(['$a', '$d', '$x'])).toEqual(new Set(['$a', '$d']));
+    await store.pruneMatrixEvents(1_005, 100); // by age: $a goes
+    expect(await store.seenMatrixEvents(['$a', '$b'])).toEqual(new Set(['$b']));
+    await store.pruneMatrixEvents(0, 2); // by count: the newest two stay
+    expect(await store.seenMatrixEvents(['$b', '$c', '$d'])).toEqual(new Set(['$c', '$d']));
+    now = 1_000;
   });
 
   it('survives reopening (migrations are idempotent)', async () => {

@@ -14,6 +14,7 @@ import {
   ENVELOPE_EVENT_TYPE,
   bridgeStateEvent,
   fromMatrixEvent,
+  ghostDisplayName,
   ghostUserId,
   targetFromGhost,
   toMatrixEvent,
@@ -169,7 +170,7 @@ describe('SIP translators', () => {
 
 describe('Matrix translators', () => {
   const naming = { prefix: '_sb_', domain: 'hs.test' };
-  const bot = '@_sb_bot:hs.test';
+  const bot = '@sbbot:hs.test';
   const portal = {
     roomId: '!r:hs.test',
     matrixUser: '@carol:hs.test',
@@ -248,16 +249,72 @@ describe('Matrix translators', () => {
     });
   });
 
+  it('reads invitations of the bot and of junk ghosts, leaves and kicks without throwing', () => {
+    const member = (stateKey: string, membership: string, sender = '@carol:hs.test'): unknown =>
+      fromMatrixEvent(
+        {
+          type: 'm.room.member',
+          room_id: '!n:hs.test',
+          sender,
+          state_key: stateKey,
+          content: { membership },
+        },
+        undefined,
+        naming,
+        bot,
+      );
+    expect(member(bot, 'invite')).toEqual({
+      kind: 'bot-invite',
+      roomId: '!n:hs.test',
+      inviter: '@carol:hs.test',
+    });
+    expect(member('@_sb_bot:hs.test', 'invite')).toEqual({
+      kind: 'bad-invite',
+      roomId: '!n:hs.test',
+      reason: 'invalid-address',
+    });
+    expect(member('@_sb_irc_x:hs.test', 'invite')).toMatchObject({ kind: 'bad-invite' });
+    expect(member('@carol:hs.test', 'leave')).toEqual({
+      kind: 'left',
+      roomId: '!n:hs.test',
+      user: '@carol:hs.test',
+    });
+    expect(member('@_sb_tel_15550100:hs.test', 'ban')).toEqual({
+      kind: 'ghost-removed',
+      roomId: '!n:hs.test',
+      ghost: '@_sb_tel_15550100:hs.test',
+    });
+    expect(member('@dave:hs.test', 'join')).toMatchObject({ kind: 'ignored' });
+    // The bridge's own membership changes are echoes.
+    expect(member('@_sb_tel_15550100:hs.test', 'leave', '@_sb_tel_15550100:hs.test')).toMatchObject(
+      { kind: 'ignored' },
+    );
+  });
+
+  it('names ghosts by address and network, never by phone number', () => {
+    const address = (network: 'sip' | 'xmpp' | 'matrix', id: string): string =>
+      ghostDisplayName({ kind: 'address', address: { network, id } });
+    expect(address('xmpp', 'bob@xmpp.test')).toBe('bob@xmpp.test (XMPP)');
+    expect(address('matrix', '@carol:hs.test')).toBe('@carol:hs.test (Matrix)');
+    expect(address('sip', '+15550100@sip.test')).toBe('SIP contact at sip.test');
+    expect(ghostDisplayName({ kind: 'phone', e164: '+15550100' })).not.toMatch(/[0-9]/);
+  });
+
   it('writes envelopes as the custom event and plaintext marked end-to-bridge', () => {
     expect(toMatrixEvent(toBob)).toEqual({
       type: ENVELOPE_EVENT_TYPE,
-      content: { envelope: envelopeText, media_type: 'application/vnd.switchboard.envelope' },
+      content: {
+        envelope: envelopeText,
+        media_type: 'application/vnd.switchboard.envelope',
+        'org.switchboard.message_id': toBob.id,
+      },
     });
     expect(toMatrixEvent({ ...toBob, payload: { kind: 'plaintext', text: 'hi' } }).content).toEqual(
       {
         msgtype: 'm.text',
         body: '[end-to-bridge] hi',
         'org.switchboard.security': 'end-to-bridge',
+        'org.switchboard.message_id': toBob.id,
       },
     );
   });

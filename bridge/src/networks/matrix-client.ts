@@ -58,6 +58,36 @@ export class MatrixClient {
     await this.#call('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/join`, asUser, {});
   }
 
+  /** Sets a user's display name. */
+  async setDisplayName(asUser: string, displayName: string): Promise<void> {
+    await this.#call('PUT', `/_matrix/client/v3/profile/${enc(asUser)}/displayname`, asUser, {
+      displayname: displayName,
+    });
+  }
+
+  /** The newest `limit` events of a room, newest first (`/messages`, dir=b). */
+  async recentEvents(
+    asUser: string,
+    roomId: string,
+    limit: number,
+  ): Promise<Array<Record<string, unknown>>> {
+    const res = await this.#call(
+      'GET',
+      `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b&limit=${limit}`,
+      asUser,
+      undefined,
+    );
+    const chunk = res['chunk'];
+    return Array.isArray(chunk)
+      ? chunk.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      : [];
+  }
+
+  /** Leaves a room, or declines an invitation to it. */
+  async leave(asUser: string, roomId: string): Promise<void> {
+    await this.#call('POST', `/_matrix/client/v3/rooms/${enc(roomId)}/leave`, asUser, {});
+  }
+
   /** Sends an event; `txnId` makes retries idempotent. Returns the event id. */
   async sendEvent(
     asUser: string,

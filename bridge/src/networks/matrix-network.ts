@@ -1,4 +1,5 @@
-import type { Application, Request, Response } from 'express';
+import express from 'express';
+import type { Application, NextFunction, Request, Response } from 'express';
 import { AppService, AppServiceRegistration } from 'matrix-appservice-bridge';
 import type { Logger } from '@switchboard/service-kit';
 import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
@@ -7,12 +8,15 @@ import { BridgeError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import type { Address, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
-import type { GhostNaming, MatrixEvent, PortalInfo } from '../translators/matrix.js';
+import type { GhostNaming, MatrixEvent, MatrixInbound, PortalInfo } from '../translators/matrix.js';
 import {
+  ENVELOPE_EVENT_TYPE,
   MATRIX_ERRORS,
+  MESSAGE_ID_KEY,
   SECURITY_KEY,
   bridgeStateEvent,
   fromMatrixEvent,
+  ghostDisplayName,
   ghostUserId,
   toMatrixEvent,
   toMatrixNotice,
@@ -38,6 +42,11 @@ export interface MatrixConfig {
   readonly ghostPrefix: string;
   /** How often an unreachable homeserver is probed again (ms). */
   readonly probeIntervalMs: number;
+  /**
+   * How long an event failing transiently (homeserver 5xx/unreachable, database) holds its
+   * transaction back (answered 5xx, retried by the homeserver) before it is given up (ms).
+   */
+  readonly eventRetryBudgetMs: number;
 }
 
 /** Cross-network events the Matrix side raises besides messages. */
@@ -47,6 +56,29 @@ export interface MatrixSideEvents {
   read?(from: Address, eventId: string): void;
   /** A Matrix user with portals changed presence (already filtered by the opt-out). */
   presence?(from: Address, remotes: readonly Target[], available: boolean): void;
+}
+
+/** How long processed event ids are remembered (a homeserver retrying longer re-delivers). */
+export const MATRIX_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** At most this many processed event ids are remembered. */
+export const MAX_REMEMBERED_EVENTS = 200_000;
+const PRUNE_SEEN_EVERY_MS = 10 * 60 * 1000;
+const MAX_TRACKED_FAILURES = 1000;
+/** How many of a new portal's latest events are read for messages sent before the join. */
+export const BACKFILL_LIMIT = 100;
+/** How many of a portal's latest events are searched for a send whose answer was lost. */
+const LOOKBACK_LIMIT = 50;
+
+/** Failures that may pass: the homeserver unreachable, 5xx or 429, or our own database. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof MatrixHttpError) return err.status >= 500 || err.status === 429;
+  if (BridgeError.is(err)) return err.code === 'network-unavailable';
+  return true;
+}
+
+function failureCode(err: unknown): string {
+  if (err instanceof MatrixHttpError) return `homeserver-${err.status}`;
+  return BridgeError.is(err) ? err.code : 'internal';
 }
 
 type TxnRequest = Request;
@@ -65,12 +97,40 @@ const AppServiceClass = AppService as unknown as new (config: {
   httpMaxSizeBytes?: number;
 }) => AppServiceBase;
 
+/** Path prefix of the Application Service API since spec r0.1 / v1.1. */
+const AS_V1 = '/_matrix/app/v1';
+
+/**
+ * The `url` a registration should carry: without a path of its own (a reverse proxy's prefix
+ * is kept, a trailing `/_matrix/app/v1` is dropped). Homeservers before Synapse 1.81 call
+ * `<url>/transactions/...`, those since mid-2023 only `<url>/_matrix/app/v1/transactions/...`;
+ * the bridge serves both (see {@link appServicePaths}), so this one form works with either.
+ */
+export function registrationUrl(url: string): string {
+  const u = new URL(url);
+  u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/_matrix\/app\/v1$/, '') || '/';
+  return u.toString().replace(/\/$/, '');
+}
+
+/**
+ * Serves the legacy paths (`/transactions/{txnId}`, `/users/{userId}`, `/rooms/{alias}`, spec
+ * §Legacy routes) and the doubled prefix a registration url ending in `/_matrix/app/v1` gets
+ * from a current homeserver, in place: matrix-appservice answers legacy paths with a 308,
+ * which homeservers do not follow.
+ */
+export function appServicePaths(req: Request, _res: Response, next: NextFunction): void {
+  if (req.url.startsWith(`${AS_V1}${AS_V1}/`)) req.url = req.url.slice(AS_V1.length);
+  else if (/^\/(transactions|users|rooms)\//.test(req.url)) req.url = AS_V1 + req.url;
+  next();
+}
+
 /**
  * The registration file for a homeserver (Application Service API §Registration): exclusive
- * user and alias namespaces for ghosts, ephemeral events (typing, receipts) pushed.
+ * user and alias namespaces for ghosts, ephemeral events (typing, receipts) pushed, and the
+ * `url` in the form every homeserver version reaches ({@link registrationUrl}).
  */
 export function buildRegistration(config: MatrixConfig, url: string): AppServiceRegistration {
-  const reg = new AppServiceRegistration(url);
+  const reg = new AppServiceRegistration(registrationUrl(url));
   reg.setId(config.id);
   reg.setAppServiceToken(config.asToken);
   reg.setHomeserverToken(config.hsToken);
@@ -86,9 +146,9 @@ export function buildRegistration(config: MatrixConfig, url: string): AppService
 
 /**
  * The application service endpoint, built on matrix-appservice-bridge's AppService but made
- * durable and spec-exact: a transaction is answered 200 only after its events are recorded,
- * its id is remembered across restarts, and token errors follow the spec (401 without a
- * token, 403 with a wrong one).
+ * durable and spec-exact: a transaction is answered 200 only after its events are recorded
+ * (each event once, by event id, across restarts), and token errors follow the spec (401
+ * without a token, 403 with a wrong one).
  */
 class SwitchboardAppService extends AppServiceClass {
   readonly #hsToken: string;
@@ -190,10 +250,19 @@ export class MatrixNetwork implements NetworkConnector {
   readonly #events: MatrixSideEvents;
   readonly #naming: GhostNaming;
   readonly #appService: SwitchboardAppService;
+  readonly #app: Application;
   #healthHandler: (res: TxnResponse) => void = (res) => res.send('OK');
   #up = false;
   #stopped = false;
   #probe: NodeJS.Timeout | undefined;
+  /** Transactions are processed one after another (a retry may overlap the first try). */
+  #transactions: Promise<void> = Promise.resolve();
+  #lastPrune = 0;
+  #transactionFailing = false;
+  /** Events whose processing failed transiently: event id -> first failure (ms). */
+  readonly #failing = new Map<string, number>();
+  /** Messages whose last send got no answer or a 5xx: they may have been posted. */
+  readonly #uncertain = new Set<string>();
   /** Portals already told (since this start) that their plaintext is end-to-bridge. */
   readonly #toldEndToBridge = new Set<string>();
 
@@ -221,11 +290,14 @@ export class MatrixNetwork implements NetworkConnector {
       userExists: (userId) => this.#userExists(userId),
       health: (res) => this.#healthHandler(res),
     });
+    this.#app = express();
+    this.#app.use(appServicePaths);
+    this.#app.use(this.#appService.expressApp);
   }
 
   /** The express app serving the Application Service API (mount health/metrics on it too). */
   get expressApp(): Application {
-    return this.#appService.expressApp;
+    return this.#app;
   }
 
   /** Lets the service answer `/health` (the AppService registers that path first). */
@@ -257,11 +329,46 @@ export class MatrixNetwork implements NetworkConnector {
     return this.#guard(async () => {
       const ghost = await this.#ensureGhost(sender);
       const portal = await this.#portalFor(msg.to.id, sender, ghost);
-      const event = toMatrixEvent(msg);
-      // The bridge's message id is the transaction id: a retry after a lost response is
-      // deduplicated by the homeserver instead of posted twice.
-      return this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+      try {
+        return await this.#send(msg, ghost, portal);
+      } catch (err) {
+        // The ghost is no longer in the portal (removed while the bridge did not hear of it):
+        // forget that room and open a new portal rather than give the message up.
+        if (!(err instanceof MatrixHttpError) || err.status !== 403) throw err;
+        this.#logger.info('ghost not in its portal; opening a new one');
+        await this.#store.deletePortal(portal.roomId);
+        return this.#send(msg, ghost, await this.#portalFor(msg.to.id, sender, ghost));
+      }
     });
+  }
+
+  /**
+   * Posts one message. The bridge's message id is the Client-Server transaction id, so a retry
+   * after a lost answer is de-duplicated by the homeserver, but only while it remembers the id
+   * (Synapse forgets them when it restarts). So the id also travels in the content, and a send
+   * whose outcome is unknown (no answer, or 5xx) is looked for in the portal before it is
+   * repeated.
+   */
+  async #send(msg: OutboundMessage, ghost: string, portal: PortalRecord): Promise<string> {
+    if (this.#uncertain.delete(msg.id)) {
+      const recent = await this.client.recentEvents(ghost, portal.roomId, LOOKBACK_LIMIT);
+      const posted = recent.find(
+        (e) =>
+          e['sender'] === ghost &&
+          (e['content'] as Record<string, unknown> | undefined)?.[MESSAGE_ID_KEY] === msg.id,
+      );
+      if (typeof posted?.['event_id'] === 'string') return posted['event_id'];
+    }
+    const event = toMatrixEvent(msg);
+    try {
+      return await this.client.sendEvent(ghost, portal.roomId, event.type, msg.id, event.content);
+    } catch (err) {
+      if (!(err instanceof MatrixHttpError) || err.status >= 500) {
+        if (this.#uncertain.size >= MAX_TRACKED_FAILURES) this.#uncertain.clear();
+        this.#uncertain.add(msg.id);
+      }
+      throw err;
+    }
   }
 
   /** Marks an event read by a remote user (the ghost's `m.read` receipt). */
@@ -304,24 +411,99 @@ export class MatrixNetwork implements NetworkConnector {
     await this.#guard(() => this.client.setPresence(ghost, online));
   }
 
-  async #onTransaction(txnId: string, body: Record<string, unknown>): Promise<void> {
-    if (await this.#store.hasTransaction(txnId)) return;
-    const events = Array.isArray(body['events']) ? (body['events'] as MatrixEvent[]) : [];
+  /**
+   * One homeserver transaction, processed after the ones before it. Its id is not used:
+   * homeservers reuse ids (Synapse on SQLite numbers them from 1 again after a restart), so a
+   * transaction seen "again" may carry new events. Room events are de-duplicated by event id
+   * instead (remembered durably, {@link MATRIX_EVENT_RETENTION_MS}, at most
+   * {@link MAX_REMEMBERED_EVENTS}); ephemeral events (typing, receipts, presence) have no id
+   * and are idempotent.
+   */
+  #onTransaction(_txnId: string, body: Record<string, unknown>): Promise<void> {
+    const run = this.#transactions.then(() => this.#processTransaction(body));
+    this.#transactions = run.then(
+      () => {
+        this.#transactionFailing = false;
+      },
+      () => {
+        this.#transactionFailing = true;
+      },
+    );
+    return run;
+  }
+
+  /**
+   * False while the homeserver is unreachable or the last transaction failed (answered 5xx):
+   * then nothing from Matrix gets through, whatever the connection state says.
+   */
+  healthy(): boolean {
+    return this.#up && !this.#transactionFailing;
+  }
+
+  async #processTransaction(body: Record<string, unknown>): Promise<void> {
+    const events = (Array.isArray(body['events']) ? (body['events'] as unknown[]) : []).filter(
+      (e): e is MatrixEvent => typeof e === 'object' && e !== null,
+    );
     const ephemeral = [
       ...(Array.isArray(body['ephemeral']) ? (body['ephemeral'] as MatrixEvent[]) : []),
       ...(Array.isArray(body['de.sorunome.msc2409.ephemeral'])
         ? (body['de.sorunome.msc2409.ephemeral'] as MatrixEvent[])
         : []),
     ];
+    const ids = events.map((e) => e.event_id).filter((id): id is string => typeof id === 'string');
+    const seen = await this.#store.seenMatrixEvents(ids);
     for (const event of events) {
-      if (typeof event !== 'object' || event === null) continue;
-      await this.#onEvent(event);
+      const id = typeof event.event_id === 'string' ? event.event_id : undefined;
+      if (id !== undefined && seen.has(id)) continue;
+      await this.#handleEvent(event);
+      if (id !== undefined) {
+        await this.#store.saveMatrixEvent(id);
+        seen.add(id);
+      }
     }
     for (const event of ephemeral) {
       if (typeof event !== 'object' || event === null) continue;
       await this.#onEphemeral(event);
     }
-    await this.#store.saveTransaction(txnId);
+    await this.#pruneSeenEvents();
+  }
+
+  /**
+   * Processes one room event. Bad input and refusals by the homeserver (4xx) are logged and
+   * the event counts as processed: a 5xx would make the homeserver retry the transaction
+   * forever and hold back everything behind it. Only failures that may pass (the homeserver
+   * unreachable or answering 5xx/429, the database) are thrown, so the transaction is retried,
+   * and only for `eventRetryBudgetMs`; then the event is given up.
+   */
+  async #handleEvent(event: MatrixEvent): Promise<void> {
+    const id = event.event_id ?? '';
+    try {
+      await this.#onEvent(event);
+      this.#failing.delete(id);
+    } catch (err) {
+      const code = failureCode(err);
+      const firstFailure = this.#failing.get(id) ?? Date.now();
+      const log = { eventType: event.type, eventId: id, code };
+      if (isTransient(err) && Date.now() - firstFailure < this.#config.eventRetryBudgetMs) {
+        if (this.#failing.size >= MAX_TRACKED_FAILURES) this.#failing.clear();
+        this.#failing.set(id, firstFailure);
+        this.#logger.warn(log, 'Matrix event not processed; the homeserver will retry');
+        throw err;
+      }
+      this.#failing.delete(id);
+      this.#metrics.failed('matrix', code);
+      this.#logger.warn(log, 'Matrix event could not be acted on; acknowledged anyway');
+    }
+  }
+
+  /** Keeps the record of processed event ids bounded (at most every few minutes). */
+  async #pruneSeenEvents(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastPrune < PRUNE_SEEN_EVERY_MS) return;
+    this.#lastPrune = now;
+    await this.#store
+      .pruneMatrixEvents(now - MATRIX_EVENT_RETENTION_MS, MAX_REMEMBERED_EVENTS)
+      .catch((err: unknown) => this.#logger.warn({ err }, 'pruning Matrix event ids failed'));
   }
 
   async #onEvent(event: MatrixEvent): Promise<void> {
@@ -343,6 +525,18 @@ export class MatrixNetwork implements NetworkConnector {
     switch (inbound.kind) {
       case 'invite':
         await this.#acceptInvite(inbound.roomId, inbound.inviter, inbound.ghost, inbound.remote);
+        return;
+      case 'bot-invite':
+        this.#logger.info('the bot was invited; it runs no rooms and declines');
+        await this.client.leave(this.botUserId, inbound.roomId);
+        return;
+      case 'bad-invite':
+        this.#logger.info({ reason: inbound.reason }, 'invite for a ghost of no reachable party');
+        this.#metrics.failed('matrix', inbound.reason);
+        return;
+      case 'left':
+      case 'ghost-removed':
+        await this.#onMembershipLoss(inbound);
         return;
       case 'message':
         try {
@@ -434,6 +628,66 @@ export class MatrixNetwork implements NetworkConnector {
       // In a room the user created the ghost may lack the power level for state events.
       this.#logger.debug({ err }, 'm.bridge state not set');
     }
+    try {
+      await this.#backfill(roomId, ghost, inviter);
+    } catch (err) {
+      // Retried with the invitation when it may pass; the portal stands either way.
+      if (isTransient(err)) throw err;
+      this.#logger.warn({ code: failureCode(err) }, 'messages sent before the join not read');
+    }
+  }
+
+  /**
+   * Follows portal membership: when the portal's Matrix user leaves (or is removed), or its
+   * ghost is removed, the room stops being the portal; the ghost leaves it, and the next
+   * message opens a new portal (a DM with a fresh invitation) instead of going into a room
+   * nobody reads.
+   */
+  async #onMembershipLoss(
+    inbound: Extract<MatrixInbound, { kind: 'left' | 'ghost-removed' }>,
+  ): Promise<void> {
+    const portal = await this.#store.portalByRoom(inbound.roomId);
+    if (!portal) return;
+    const ghost = ghostUserId(parseRemoteKey(portal.remoteKey), this.#naming);
+    const lost =
+      inbound.kind === 'left' ? inbound.user === portal.matrixUser : inbound.ghost === ghost;
+    if (!lost) return;
+    await this.#store.deletePortal(portal.roomId);
+    this.#logger.info(
+      { reason: inbound.kind },
+      'portal abandoned; the next message opens a new one',
+    );
+    if (inbound.kind === 'ghost-removed') return;
+    try {
+      await this.client.leave(ghost, portal.roomId);
+    } catch (err) {
+      this.#logger.debug({ err }, 'ghost could not leave the abandoned portal');
+    }
+  }
+
+  /**
+   * Messages the inviter sent into a new portal after inviting the ghost and before it joined:
+   * the homeserver pushes no events of a room until a user of the application service has
+   * joined it, so they are read from the room (among its newest {@link BACKFILL_LIMIT} events)
+   * and processed like pushed ones, in order, each once.
+   */
+  async #backfill(roomId: string, ghost: string, inviter: string): Promise<void> {
+    const recent = await this.client.recentEvents(ghost, roomId, BACKFILL_LIMIT);
+    const events: MatrixEvent[] = [];
+    for (const e of recent as unknown as MatrixEvent[]) {
+      if (e.type === 'm.room.member' && e.state_key === ghost) {
+        if (e.content?.['membership'] === 'invite') break;
+        continue;
+      }
+      const isMessage = e.type === 'm.room.message' || e.type === ENVELOPE_EVENT_TYPE;
+      if (isMessage && e.sender === inviter && typeof e.event_id === 'string') events.unshift(e);
+    }
+    const seen = await this.#store.seenMatrixEvents(events.map((e) => e.event_id!));
+    for (const event of events) {
+      if (seen.has(event.event_id!)) continue;
+      await this.#handleEvent(event);
+      await this.#store.saveMatrixEvent(event.event_id!);
+    }
   }
 
   async #userExists(userId: string): Promise<boolean> {
@@ -452,11 +706,23 @@ export class MatrixNetwork implements NetworkConnector {
     }
   }
 
+  /** Registers the ghost of `target` if needed and gives it its display name once. */
   async #ensureGhost(target: Target): Promise<string> {
     const ghost = ghostUserId(target, this.#naming);
-    if (!(await this.#store.hasGhost(ghost))) {
+    const known = await this.#store.ghost(ghost);
+    if (!known) {
       await this.client.registerGhost(ghost.slice(1, ghost.indexOf(':')));
       await this.#store.saveGhost(ghost);
+    }
+    const name = ghostDisplayName(target);
+    if (known?.displayName !== name) {
+      try {
+        await this.client.setDisplayName(ghost, name);
+        await this.#store.setGhostDisplayName(ghost, name);
+      } catch (err) {
+        // Cosmetic: tried again the next time the ghost is used.
+        this.#logger.debug({ err }, 'ghost display name not set');
+      }
     }
     return ghost;
   }

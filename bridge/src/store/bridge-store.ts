@@ -27,7 +27,7 @@ interface OutboxTable {
 export interface BridgeTables {
   bridge_outbox: OutboxTable;
   bridge_portals: { room_id: string; matrix_user: string; remote_key: string; created_at: number };
-  bridge_ghosts: { user_id: string; created_at: number };
+  bridge_ghosts: { user_id: string; created_at: number; display_name: string | null };
   bridge_registrations: {
     network: string;
     aor: string;
@@ -36,7 +36,7 @@ export interface BridgeTables {
     updated_at: number;
   };
   bridge_presence_opt_out: { user_key: string; created_at: number };
-  bridge_matrix_txns: { txn_id: string; created_at: number };
+  bridge_matrix_events: { event_id: string; created_at: number };
 }
 
 /** A message the bridge acknowledged and must deliver. */
@@ -257,11 +257,35 @@ export class BridgeStore {
     return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
   }
 
+  /** Forgets a portal (its Matrix user left it, or its ghost was removed). */
+  async deletePortal(roomId: string): Promise<void> {
+    await this.#db.deleteFrom('bridge_portals').where('room_id', '=', roomId).execute();
+  }
+
+  /** A registered ghost and the display name last set for it (null: none yet). */
+  async ghost(userId: string): Promise<{ readonly displayName: string | null } | undefined> {
+    const row = await this.#db
+      .selectFrom('bridge_ghosts')
+      .select('display_name')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row && { displayName: row.display_name };
+  }
+
+  /** Records the display name set for a ghost. */
+  async setGhostDisplayName(userId: string, displayName: string): Promise<void> {
+    await this.#db
+      .updateTable('bridge_ghosts')
+      .set({ display_name: displayName })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
   /** Remembers that a ghost is registered on the homeserver. */
   async saveGhost(userId: string): Promise<void> {
     await this.#db
       .insertInto('bridge_ghosts')
-      .values({ user_id: userId, created_at: this.#now() })
+      .values({ user_id: userId, created_at: this.#now(), display_name: null })
       .onConflict((oc) => oc.doNothing())
       .execute();
   }
@@ -340,23 +364,40 @@ export class BridgeStore {
     return row !== undefined;
   }
 
-  /** Whether a homeserver transaction was fully processed before. */
-  async hasTransaction(txnId: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('bridge_matrix_txns')
-      .select('txn_id')
-      .where('txn_id', '=', txnId)
-      .executeTakeFirst();
-    return row !== undefined;
+  /** Which of these Matrix event ids were processed before. */
+  async seenMatrixEvents(eventIds: readonly string[]): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const rows = await this.#db
+      .selectFrom('bridge_matrix_events')
+      .select('event_id')
+      .where('event_id', 'in', [...eventIds])
+      .execute();
+    return new Set(rows.map((r) => r.event_id));
   }
 
-  /** Records a homeserver transaction as processed. */
-  async saveTransaction(txnId: string): Promise<void> {
+  /** Records a Matrix event as processed. */
+  async saveMatrixEvent(eventId: string): Promise<void> {
     await this.#db
-      .insertInto('bridge_matrix_txns')
-      .values({ txn_id: txnId, created_at: this.#now() })
+      .insertInto('bridge_matrix_events')
+      .values({ event_id: eventId, created_at: this.#now() })
       .onConflict((oc) => oc.doNothing())
       .execute();
+  }
+
+  /**
+   * Forgets processed Matrix event ids recorded before `olderThan` (epoch ms), and all but the
+   * newest `keep` ids (and those recorded in the same millisecond), so it stays bounded.
+   */
+  async pruneMatrixEvents(olderThan: number, keep: number): Promise<void> {
+    const cutoff = await this.#db
+      .selectFrom('bridge_matrix_events')
+      .select('created_at')
+      .orderBy('created_at', 'desc')
+      .offset(Math.max(0, keep - 1))
+      .limit(1)
+      .executeTakeFirst();
+    const before = Math.max(olderThan, cutoff ? Number(cutoff.created_at) : 0);
+    await this.#db.deleteFrom('bridge_matrix_events').where('created_at', '<', before).execute();
   }
 }
 

@@ -83,4 +83,30 @@ export const BRIDGE_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
         .execute();
     },
   },
+  '0003_matrix_event_ids': {
+    async up(db: Kysely<unknown>, dialect): Promise<void> {
+      const t = columnTypes(dialect);
+      // Homeserver transactions are de-duplicated by event id: transaction ids are not unique
+      // over time (Synapse on SQLite numbers them from 1 again after a restart), so the
+      // processed transaction ids are forgotten.
+      await db.schema
+        .createTable('bridge_matrix_events')
+        .addColumn('event_id', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', t.timestamp, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('bridge_matrix_events_created_idx')
+        .on('bridge_matrix_events')
+        .column('created_at')
+        .execute();
+      await db.schema.dropTable('bridge_matrix_txns').execute();
+    },
+  },
+  '0004_ghost_display_name': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The display name last set for a ghost (null: not yet), so ghosts registered before
+      // display names existed get one, and a changed naming is applied once.
+      await db.schema.alterTable('bridge_ghosts').addColumn('display_name', 'text').execute();
+    },
+  },
 };

@@ -9,6 +9,8 @@ import { END_TO_BRIDGE_MARK } from '../model.js';
 export const ENVELOPE_EVENT_TYPE = 'org.switchboard.envelope';
 /** Content key marking relayed plaintext. */
 export const SECURITY_KEY = 'org.switchboard.security';
+/** Content key carrying the bridge's message id (finds a send whose answer was lost). */
+export const MESSAGE_ID_KEY = 'org.switchboard.message_id';
 /** Protocol id in `m.bridge` state events (MSC2346). */
 export const BRIDGE_PROTOCOL_ID = 'switchboard';
 
@@ -45,6 +47,14 @@ export type MatrixInbound =
       readonly ghost: string;
       readonly remote: Target;
     }
+  /** The bridge bot was invited (it runs no rooms and declines). */
+  | { readonly kind: 'bot-invite'; readonly roomId: string; readonly inviter: string }
+  /** A user in the ghost namespace that stands for no reachable party was invited. */
+  | { readonly kind: 'bad-invite'; readonly roomId: string; readonly reason: string }
+  /** A Matrix user left (or was removed from) a room. */
+  | { readonly kind: 'left'; readonly roomId: string; readonly user: string }
+  /** A ghost was kicked or banned by someone else. */
+  | { readonly kind: 'ghost-removed'; readonly roomId: string; readonly ghost: string }
   | {
       readonly kind: 'command';
       readonly roomId: string;
@@ -56,6 +66,27 @@ export type MatrixInbound =
 /** The ghost user id for a remote party. */
 export function ghostUserId(target: Target, naming: GhostNaming): string {
   return `@${naming.prefix}${remoteKeyFor(target)}:${naming.domain}`;
+}
+
+const NETWORK_LABELS = { sip: 'SIP', xmpp: 'XMPP', matrix: 'Matrix' } as const;
+
+/**
+ * A ghost's display name: the remote address and its network (`alice@xmpp.example (XMPP)`).
+ * Phone numbers are never shown (directory entries are not to be walked or collected): a
+ * phone ghost is `Phone contact (Switchboard)`, an address whose user part is a number is
+ * `SIP contact at sip.example`.
+ */
+export function ghostDisplayName(target: Target): string {
+  if (target.kind === 'phone') return 'Phone contact (Switchboard)';
+  const { network, id } = target.address;
+  const label = NETWORK_LABELS[network];
+  const bare = network === 'matrix' ? id.slice(1) : id;
+  const at = bare.lastIndexOf(network === 'matrix' ? ':' : '@');
+  const user = at < 0 ? bare : bare.slice(0, at);
+  if (/^[+]?[0-9][0-9 ().-]*$/.test(user)) {
+    return at < 0 ? `${label} contact` : `${label} contact at ${bare.slice(at + 1)}`;
+  }
+  return `${id} (${label})`;
 }
 
 /** The remote party a ghost stands for, or null when `userId` is not one of ours. */
@@ -88,13 +119,14 @@ export function fromMatrixEvent(
   const content = event.content ?? {};
 
   if (event.type === 'm.room.member') {
-    const ghost = event.state_key;
-    if (content['membership'] !== 'invite' || !ghost || !isGhost(ghost, naming)) {
-      return { kind: 'ignored', reason: 'membership not for a ghost' };
-    }
-    const remote = targetFromGhost(ghost, naming);
-    if (!remote) return { kind: 'ignored', reason: 'not a ghost' };
-    return { kind: 'invite', roomId, inviter: sender, ghost, remote };
+    return fromMemberEvent(
+      event.state_key,
+      content['membership'],
+      roomId,
+      sender,
+      naming,
+      botUserId,
+    );
   }
 
   const isMessage = event.type === 'm.room.message' || event.type === ENVELOPE_EVENT_TYPE;
@@ -138,6 +170,38 @@ export function fromMatrixEvent(
   };
 }
 
+/**
+ * A membership change (sent by someone other than the bridge): invitations of the bot or a
+ * ghost, and leaves, kicks and bans. Never throws: a junk ghost is a `bad-invite`.
+ */
+function fromMemberEvent(
+  target: string | undefined,
+  membership: unknown,
+  roomId: string,
+  sender: string,
+  naming: GhostNaming,
+  botUserId: string,
+): MatrixInbound {
+  if (!target) return { kind: 'ignored', reason: 'membership without a state key' };
+  if (membership === 'leave' || membership === 'ban') {
+    return isGhost(target, naming)
+      ? { kind: 'ghost-removed', roomId, ghost: target }
+      : { kind: 'left', roomId, user: target };
+  }
+  if (membership !== 'invite') return { kind: 'ignored', reason: 'membership not bridged' };
+  if (target === botUserId) return { kind: 'bot-invite', roomId, inviter: sender };
+  if (!isGhost(target, naming)) return { kind: 'ignored', reason: 'invite not for a ghost' };
+  let remote: Target | null;
+  try {
+    remote = targetFromGhost(target, naming);
+  } catch (err) {
+    if (!BridgeError.is(err)) throw err;
+    return { kind: 'bad-invite', roomId, reason: err.code };
+  }
+  if (!remote) return { kind: 'bad-invite', roomId, reason: 'invalid-address' };
+  return { kind: 'invite', roomId, inviter: sender, ghost: target, remote };
+}
+
 /** The event (type + content) delivering `msg` into a portal room. */
 export function toMatrixEvent(msg: OutboundMessage): {
   readonly type: string;
@@ -146,7 +210,11 @@ export function toMatrixEvent(msg: OutboundMessage): {
   if (msg.payload.kind === 'envelope') {
     return {
       type: ENVELOPE_EVENT_TYPE,
-      content: { envelope: envelopeToText(msg.payload.bytes), media_type: ENVELOPE_MEDIA_TYPE },
+      content: {
+        envelope: envelopeToText(msg.payload.bytes),
+        media_type: ENVELOPE_MEDIA_TYPE,
+        [MESSAGE_ID_KEY]: msg.id,
+      },
     };
   }
   return {
@@ -155,6 +223,7 @@ export function toMatrixEvent(msg: OutboundMessage): {
       msgtype: 'm.text',
       body: `${END_TO_BRIDGE_MARK} ${msg.payload.text}`,
       [SECURITY_KEY]: 'end-to-bridge',
+      [MESSAGE_ID_KEY]: msg.id,
     },
   };
 }

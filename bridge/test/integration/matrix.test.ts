@@ -28,7 +28,7 @@ describe('Matrix <-> XMPP and SIP', () => {
     asToken: AS_TOKEN,
     hsToken: HS_TOKEN,
     userNamespace: /^@_switchboard_.*:hs\.test$/,
-    senderLocalpart: '_switchboard_bot',
+    senderLocalpart: 'switchboardbot',
   });
   let database: Database<unknown>;
   let bridge: SwitchboardBridge;
@@ -62,7 +62,7 @@ describe('Matrix <-> XMPP and SIP', () => {
       id: 'switchboard',
       asToken: AS_TOKEN,
       hsToken: HS_TOKEN,
-      senderLocalpart: '_switchboard_bot',
+      senderLocalpart: 'switchboardbot',
       ghostPrefix: '_switchboard_',
       probeIntervalMs: 300,
     },

@@ -30,7 +30,17 @@ export interface HomeserverDoubleOptions {
   /** The AS's exclusive user namespace, as a regex over full user ids. */
   readonly userNamespace: RegExp;
   readonly senderLocalpart: string;
+  /**
+   * Where transactions go. `legacy`: `{url}/transactions/{txnId}` only, as Synapse did up to
+   * 1.80 (1.67 is the release the bridge was tried against); `v1`: `{url}/_matrix/app/v1/...`
+   * only, as Synapse does since the legacy paths were removed in 2023 (Application Service
+   * API v1.x). Default `legacy`.
+   */
+  readonly pushPaths?: 'legacy' | 'v1';
 }
+
+/** A handler's way to say: the request was carried out, but drop the connection unanswered. */
+const LOSE_ANSWER = Symbol('lose answer');
 
 class MatrixError extends Error {
   constructor(
@@ -47,8 +57,13 @@ class MatrixError extends Error {
  * the Client-Server endpoints the bridge calls, with the checks a real homeserver makes
  * (as_token on every call, `user_id` masquerading only inside the exclusive namespace and
  * only for registered users, membership before sending, per-user transaction idempotency,
- * power levels for state), and the push side: transactions to the AS with the hs_token,
- * retried with the same id until the AS answers 200, in order.
+ * power levels for state), and the push side as Synapse does it: transactions to the AS with
+ * the hs_token, in order, retried with the same id until the AS answers 200 (a 3xx is a
+ * failure: redirects are not followed); only events the AS is interested in (sender or state
+ * key in its namespace, or a room where one of its users has joined: events sent while a
+ * ghost is only invited are not pushed); and after {@link HomeserverDouble.restart}
+ * transaction ids start from 1 again (Synapse on SQLite does that), while events not yet
+ * acknowledged are pushed again under new ids.
  */
 export class HomeserverDouble {
   readonly users = new Set<string>();
@@ -62,6 +77,19 @@ export class HomeserverDouble {
   readonly presence = new Map<string, string>();
   /** Read receipts the AS sent: `roomId|userId` -> event id. */
   readonly receipts = new Map<string, string>();
+  /** Display names the AS set for its users. */
+  readonly displayNames = new Map<string, string>();
+  /** Transaction ids pushed (and how each was answered), in order, across restarts. */
+  readonly pushed: Array<{ txnId: string; status: number }> = [];
+  /** Client-Server paths answered with this status instead of being served (fault injection). */
+  readonly faults: Array<{ path: RegExp; status: number }> = [];
+  pushPaths: 'legacy' | 'v1';
+  /**
+   * The next this many sends are carried out but their answers lost (connection dropped), as
+   * when the homeserver goes down right then: it answers 503 until {@link restart}.
+   */
+  loseSendAnswers = 0;
+  #goingDown = false;
   readonly #opts: HomeserverDoubleOptions;
   readonly #txns = new Map<string, string>();
   readonly #queue: Array<{ events: RecordedEvent[]; ephemeral: unknown[] }> = [];
@@ -69,9 +97,14 @@ export class HomeserverDouble {
   #http: RunningHttpServer | undefined;
   #pushing: Promise<void> | undefined;
   #txnCounter = 0;
+  #port = 0;
+  /** Bumped by restart(): a push loop of an earlier run stops. */
+  #epoch = 0;
+  #inFlight: AbortController | undefined;
 
   constructor(opts: HomeserverDoubleOptions) {
     this.#opts = opts;
+    this.pushPaths = opts.pushPaths ?? 'legacy';
     this.users.add(this.botUserId);
   }
 
@@ -91,11 +124,33 @@ export class HomeserverDouble {
   }
 
   async start(): Promise<void> {
-    this.#http = await listenHttp(createServer(this.#app()), '127.0.0.1', 0);
+    this.#http = await listenHttp(createServer(this.#app()), '127.0.0.1', this.#port);
+    this.#port = Number(new URL(this.#http.url).port);
   }
 
   async stop(): Promise<void> {
-    await this.#http?.close(500);
+    this.#epoch++;
+    this.#inFlight?.abort();
+    const http = this.#http;
+    this.#http = undefined; // nothing is pushed while stopped
+    await http?.close(500);
+  }
+
+  /**
+   * Stops and starts again on the same port, as a homeserver restart: the transaction in
+   * flight is abandoned (its answer lost), transaction ids start from 1 again, and every
+   * event not yet acknowledged is pushed again. Rooms, users and events are kept; the
+   * Client-Server transaction ids seen are forgotten (Synapse keeps them in memory only), so a
+   * send repeated after the restart is posted again.
+   */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#pushing?.catch(() => undefined);
+    this.#txnCounter = 0;
+    this.#txns.clear();
+    this.#goingDown = false;
+    await this.start();
+    this.#kick();
   }
 
   // ---- a local (non-AS) user's actions, as a Matrix client would cause them ----
@@ -114,6 +169,16 @@ export class HomeserverDouble {
 
   joinAs(user: string, roomId: string): void {
     this.#join(user, this.#room(roomId));
+  }
+
+  /** A local user leaves a room (or rejects an invite). */
+  leaveAs(user: string, roomId: string): void {
+    this.#leave(user, this.#room(roomId));
+  }
+
+  /** A local user invites someone into a room. */
+  inviteAs(user: string, roomId: string, target: string): void {
+    this.#invite(user, this.#room(roomId), target);
   }
 
   sendAs(user: string, roomId: string, type: string, content: Record<string, unknown>): string {
@@ -161,9 +226,11 @@ export class HomeserverDouble {
     txnId: string,
     body: unknown,
     auth: 'bearer' | 'query' | 'none' | 'wrong' = 'bearer',
+    signal?: AbortSignal,
   ): Promise<number> {
     const token = auth === 'wrong' ? 'not-the-hs-token' : this.#opts.hsToken;
-    const url = new URL(`${this.#asUrl}/_matrix/app/v1/transactions/${encodeURIComponent(txnId)}`);
+    const prefix = this.pushPaths === 'v1' ? '/_matrix/app/v1' : '';
+    const url = new URL(`${this.#asUrl}${prefix}/transactions/${encodeURIComponent(txnId)}`);
     if (auth === 'query') url.searchParams.set('access_token', token);
     const res = await fetch(url, {
       method: 'PUT',
@@ -172,6 +239,8 @@ export class HomeserverDouble {
         ...(auth === 'bearer' || auth === 'wrong' ? { authorization: `Bearer ${token}` } : {}),
       },
       body: JSON.stringify(body),
+      redirect: 'manual', // Synapse does not follow redirects from an application service
+      ...(signal ? { signal } : {}),
     });
     await res.arrayBuffer();
     return res.status;
@@ -236,6 +305,12 @@ export class HomeserverDouble {
     this.#record(room, user, 'm.room.member', { membership: 'join' }, user);
   }
 
+  #leave(user: string, room: Room): void {
+    if (!room.members.has(user)) throw new MatrixError(403, 'M_FORBIDDEN', 'not in room');
+    room.members.delete(user);
+    this.#record(room, user, 'm.room.member', { membership: 'leave' }, user);
+  }
+
   #record(
     room: Room,
     sender: string,
@@ -253,39 +328,59 @@ export class HomeserverDouble {
       ...(stateKey === undefined ? {} : { state_key: stateKey }),
     };
     room.events.push(event);
-    this.#queue.push({ events: [event], ephemeral: [] });
-    this.#kick();
+    if (this.#interested(room, event)) {
+      this.#queue.push({ events: [event], ephemeral: [] });
+      this.#kick();
+    }
     return event;
   }
 
   #kick(): void {
-    if (this.#pushing || !this.#asUrl || this.#queue.length === 0) return;
-    this.#pushing = this.#pushLoop().finally(() => {
-      this.#pushing = undefined;
-      this.#kick();
-    });
+    if (this.#pushing || !this.#asUrl || this.#queue.length === 0 || !this.#http) return;
+    const epoch = this.#epoch;
+    this.#pushing = this.#pushLoop(epoch)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#pushing = undefined;
+        if (epoch === this.#epoch) this.#kick();
+      });
   }
 
   /** Sends queued transactions in order; a failed one is retried (same txn id) until 200. */
-  async #pushLoop(): Promise<void> {
-    while (this.#queue.length > 0) {
+  async #pushLoop(epoch: number): Promise<void> {
+    while (this.#queue.length > 0 && epoch === this.#epoch) {
       const txn = this.#queue[0]!;
-      const txnId = `txn${++this.#txnCounter}`;
+      const txnId = `${++this.#txnCounter}`;
       for (let attempt = 0; ; attempt++) {
+        if (epoch !== this.#epoch) return;
+        this.#inFlight = new AbortController();
+        let status = 0;
         try {
-          const status = await this.pushRaw(txnId, {
-            events: txn.events,
-            ephemeral: txn.ephemeral,
-          });
-          if (status === 200) break;
+          status = await this.pushRaw(
+            txnId,
+            { events: txn.events, ephemeral: txn.ephemeral },
+            'bearer',
+            this.#inFlight.signal,
+          );
         } catch {
-          // AS down: retry like a homeserver does.
+          // AS down (or this run stopped): retry like a homeserver does.
         }
+        if (epoch !== this.#epoch) return; // the answer is lost with the restart
+        this.pushed.push({ txnId, status });
+        if (status === 200) break;
         if (attempt > 600) throw new Error('AS never accepted the transaction');
         await new Promise((r) => setTimeout(r, 100));
       }
       this.#queue.shift();
     }
+  }
+
+  /** Synapse's interest rule: the AS's users send it, are its state key, or joined the room. */
+  #interested(room: Room, event: RecordedEvent): boolean {
+    const ours = (user: string | undefined): boolean =>
+      user !== undefined && (user === this.botUserId || this.#opts.userNamespace.test(user));
+    if (ours(event.sender) || ours(event.state_key)) return true;
+    return [...room.members].some(([user, m]) => m === 'join' && ours(user));
   }
 
   #app(): express.Express {
@@ -298,9 +393,17 @@ export class HomeserverDouble {
       (fn: (req: Request, actingUser: string) => unknown) =>
       (req: Request, res: Response, next: NextFunction): void => {
         try {
+          const fault = this.faults.find((f) => f.path.test(req.path));
+          if (fault) throw new MatrixError(fault.status, 'M_UNKNOWN', 'injected fault');
+          if (this.#goingDown) throw new MatrixError(503, 'M_UNKNOWN', 'shutting down');
           const actingUser = this.#authenticate(req);
           this.requests.push({ method: req.method, path: req.path, userId: actingUser });
-          res.json(fn(req, actingUser) ?? {});
+          const out = fn(req, actingUser);
+          if (out === LOSE_ANSWER) {
+            req.socket.destroy(); // done, but the answer never reaches the AS
+            return;
+          }
+          res.json(out ?? {});
         } catch (err) {
           if (err instanceof MatrixError) {
             this.refused.push({ path: req.path, errcode: err.errcode });
@@ -346,6 +449,54 @@ export class HomeserverDouble {
         return { room_id: room.id };
       }),
     );
+    app.post(
+      '/_matrix/client/v3/rooms/:roomId/leave',
+      wrap((req, user) => {
+        this.#leave(user, this.#room(String(req.params['roomId'])));
+        return {};
+      }),
+    );
+    app.post(
+      '/_matrix/client/v3/rooms/:roomId/invite',
+      wrap((req, user) => {
+        const target = String(body(req)['user_id'] ?? '');
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(target) === 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'already in the room');
+        }
+        this.#invite(user, room, target);
+        return {};
+      }),
+    );
+    app.put(
+      '/_matrix/client/v3/profile/:userId/displayname',
+      wrap((req, user) => {
+        if (req.params['userId'] !== user) {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'display name of another user');
+        }
+        const name = body(req)['displayname'];
+        if (typeof name !== 'string') throw new MatrixError(400, 'M_BAD_JSON', 'no displayname');
+        this.displayNames.set(user, name);
+        return {};
+      }),
+    );
+    app.get(
+      '/_matrix/client/v3/rooms/:roomId/messages',
+      wrap((req, user) => {
+        // History visibility `shared` (the default): a joined member sees the whole history.
+        const room = this.#room(String(req.params['roomId']));
+        if (room.members.get(user) !== 'join') {
+          throw new MatrixError(403, 'M_FORBIDDEN', 'not joined');
+        }
+        if (req.query['dir'] !== 'b') throw new MatrixError(400, 'M_INVALID_PARAM', 'dir=b only');
+        const limit = Math.min(Number(req.query['limit'] ?? 10) || 10, 1000);
+        const from =
+          typeof req.query['from'] === 'string' ? Number(req.query['from']) : room.events.length;
+        const start = Math.max(0, from - limit);
+        const chunk = room.events.slice(start, from).reverse();
+        return { chunk, start: String(from), ...(start > 0 ? { end: String(start) } : {}) };
+      }),
+    );
     app.put(
       '/_matrix/client/v3/rooms/:roomId/send/:type/:txnId',
       wrap((req, user) => {
@@ -360,6 +511,11 @@ export class HomeserverDouble {
         if (seen) return { event_id: seen };
         const event = this.#record(room, user, String(req.params['type']), body(req));
         this.#txns.set(key, event.event_id);
+        if (this.loseSendAnswers > 0) {
+          this.loseSendAnswers--;
+          this.#goingDown = true;
+          return LOSE_ANSWER;
+        }
         return { event_id: event.event_id };
       }),
     );
