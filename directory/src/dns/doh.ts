@@ -84,7 +84,7 @@ async function handle(
   if (req.method === 'GET' || req.method === 'HEAD')
     res.setHeader('Access-Control-Allow-Origin', '*');
   try {
-    const url = new URL(req.url ?? '/', 'http://doh.invalid');
+    const url = requestUrl(req.url ?? '');
     if (url.pathname !== DOH_PATH) throw new DohProblem(404, 'not-found', 'no such resource');
     const query = await readQuery(req, url);
     const client = req.socket.remoteAddress ?? '';
@@ -95,6 +95,16 @@ async function handle(
     if (req.method === 'POST' && !req.readableEnded) res.setHeader('Connection', 'close');
     sendProblem(res, err);
   }
+}
+
+/** The request target as a URL; anything but an origin-form path is refused. */
+function requestUrl(target: string): URL {
+  try {
+    if (target.startsWith('/')) return new URL(`http://doh.invalid${target}`);
+  } catch {
+    // Refused below.
+  }
+  throw new DohProblem(400, 'invalid-query', 'the request target must be a path');
 }
 
 /** The query's wire octets from a GET's `dns` parameter or a POST body. */

@@ -230,6 +230,9 @@ describe('DNS over HTTPS (RFC 8484) against the running directory', () => {
       404,
       'not-found',
     );
+    // A request target that is no URL path (it must not end as a 500).
+    const { origin } = new URL(url);
+    await problem(await raw(`${origin}//[`, { method: 'GET' }), 404, 'not-found');
     // A header that is not a valid message: FORMERR, a DNS answer like UDP's.
     const garbage = Buffer.concat([q.subarray(0, 12), Buffer.from([0xff, 0xff, 0xff])]);
     const formerr = await post(dns, garbage);
