@@ -27,6 +27,9 @@ export interface DirectoryConfig {
   /** The `/metrics` listener (`DIRECTORY_METRICS_HOST`/`_PORT`, default 127.0.0.1:9053). */
   readonly metricsHost: string;
   readonly metricsPort: number;
+  /** DNS over HTTPS (`DIRECTORY_DOH_HOST`/`_PORT`, default 127.0.0.1:8054), plain HTTP. */
+  readonly dohHost: string;
+  readonly dohPort: number;
   readonly nameServers: readonly string[];
   readonly secondaries: readonly NotifyTarget[];
   /** Explicit TSIG key; when absent one is created under the data directory. */
@@ -167,6 +170,8 @@ export function directoryConfigFromEnv(
     metricsHost: env['DIRECTORY_METRICS_HOST'] ?? '127.0.0.1',
     // A directory on a free API port (tests) takes a free metrics port too.
     metricsPort: port(env, 'DIRECTORY_METRICS_PORT', apiPort === 0 ? 0 : 9053),
+    dohHost: env['DIRECTORY_DOH_HOST'] ?? '127.0.0.1',
+    dohPort: port(env, 'DIRECTORY_DOH_PORT', apiPort === 0 ? 0 : 8054),
     nameServers: nameServers.length > 0 ? nameServers : ['ns1.switchboard.test.'],
     secondaries,
     ...(tsigKey ? { tsigKey } : {}),

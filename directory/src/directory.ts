@@ -25,6 +25,7 @@ import type { CookieStatus } from './dns/cookies.js';
 import { DnsCookies, parseCookieSecrets } from './dns/cookies.js';
 import type { RunningDnsServer, TcpLimits } from './dns/server.js';
 import { startDnsServer } from './dns/server.js';
+import { DOH_PATH, startDohServer } from './dns/doh.js';
 import type { SignaturePolicy } from './zone/signer.js';
 import { DEFAULT_SIGNATURE_POLICY, OnlineSigner } from './zone/signer.js';
 import { DatabaseReplayCache } from './publish/replay-cache.js';
@@ -53,6 +54,12 @@ export interface DirectoryOptions {
   /** Where `GET /metrics` listens, apart from the publish API (default 127.0.0.1, any port). */
   readonly metricsHost?: string;
   readonly metricsPort?: number;
+  /**
+   * DNS over HTTPS (RFC 8484, `GET`/`POST /dns-query`) on a listener of its own (default
+   * 127.0.0.1, any port); plain HTTP, for a TLS proxy in front.
+   */
+  readonly dohHost?: string;
+  readonly dohPort?: number;
   readonly providers: ProviderKeyResolver;
   readonly logger: Logger;
   readonly nameServers?: readonly string[];
@@ -105,6 +112,8 @@ export interface RunningDirectory {
   readonly apiUrl: string;
   /** `http://host:port/metrics` of the metrics listener. */
   readonly metricsUrl: string;
+  /** `http://host:port/dns-query` of the DNS-over-HTTPS listener. */
+  readonly dohUrl: string;
   readonly keys: ZoneKeyMaterial;
   readonly tsigKey: TsigKey;
   readonly zone: ZoneState;
@@ -285,7 +294,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const metrics = new Registry();
     // Counted in plain arrays (this runs for every DNS response; prom-client hashes a label
     // object per inc()) and handed to prom-client when scraped.
-    const counted = new Map<string, { udp: number[]; tcp: number[] }>();
+    const counted = new Map<string, { udp: number[]; tcp: number[]; doh: number[] }>();
     new Counter({
       name: 'directory_dns_responses_total',
       help: 'DNS responses by transport, rcode and kind',
@@ -294,7 +303,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       collect() {
         this.reset();
         for (const [kind, byTransport] of counted) {
-          for (const transport of ['udp', 'tcp'] as const) {
+          for (const transport of ['udp', 'tcp', 'doh'] as const) {
             byTransport[transport].forEach((n, rcode) => {
               if (n > 0) this.inc({ transport, rcode: String(rcode), kind }, n);
             });
@@ -350,25 +359,39 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       options.cookieSecrets ?? (await loadOrCreateCookieSecrets(options.dataDir)),
     );
     const budget = new SigningBudget(options.signingBudget ?? DEFAULT_SIGNING_BUDGET, now);
+    const gate = new QueryGate(budget, rrl, rrlConfig, cookies, options.apex);
+    const count = (transport: 'udp' | 'tcp' | 'doh', rcode: number, kind: string): void => {
+      let byTransport = counted.get(kind);
+      if (!byTransport) counted.set(kind, (byTransport = { udp: [], tcp: [], doh: [] }));
+      const counts = byTransport[transport];
+      counts[rcode] = (counts[rcode] ?? 0) + 1;
+    };
     const dns = await startDnsServer({
       host: options.dnsHost,
       port: options.dnsPort,
       zone,
       rrl,
-      gate: new QueryGate(budget, rrl, rrlConfig, cookies, options.apex),
+      gate,
       ...abuseMetrics(metrics),
       ...(options.dnsTcp ? { tcp: options.dnsTcp } : {}),
       transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
       logger: log,
       now,
-      onResponse: (transport, rcode, kind) => {
-        let byTransport = counted.get(kind);
-        if (!byTransport) counted.set(kind, (byTransport = { udp: [], tcp: [] }));
-        const counts = byTransport[transport];
-        counts[rcode] = (counts[rcode] ?? 0) + 1;
-      },
+      onResponse: count,
     });
     cleanups.push(() => dns.close());
+    const doh = await startDohServer({
+      host: options.dohHost ?? '127.0.0.1',
+      port: options.dohPort ?? 0,
+      zone,
+      // Its own buckets, with the UDP settings: per client prefix and answer identity.
+      rrl: new ResponseRateLimiter(options.rrl, now),
+      gate,
+      logger: log,
+      now,
+      onResponse: (rcode, kind) => count('doh', rcode, kind),
+    });
+    cleanups.push(() => doh.close());
 
     const app = createPublishApi({
       store,
@@ -446,6 +469,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       dns,
       apiUrl: http.url,
       metricsUrl: `${metricsHttp.url}/metrics`,
+      dohUrl: `${doh.url}${DOH_PATH}`,
       keys,
       tsigKey,
       zone,

@@ -20,6 +20,8 @@ export interface DirectoryService extends RunningService {
   readonly publishUrl: string;
   /** `http://host:port/metrics`: Prometheus metrics, on a listener of their own. */
   readonly metricsUrl: string;
+  /** `http://host:port/dns-query`: DNS over HTTPS (RFC 8484), plain HTTP for a TLS proxy. */
+  readonly dohUrl: string;
   readonly dnsAddress: { readonly host: string; readonly port: number };
   readonly apex: string;
   readonly dsRecord: string;
@@ -77,6 +79,8 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     apiPort: config.apiPort,
     metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
+    dohHost: config.dohHost,
+    dohPort: config.dohPort,
     nameServers: config.nameServers,
     secondaries: config.secondaries,
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
@@ -138,9 +142,11 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
       `publish API ${directory.apiUrl}`,
       `DS ${directory.dsRecord.replace(/\s+/g, ' ')}`,
       `metrics ${directory.metricsUrl}`,
+      `DNS over HTTPS ${directory.dohUrl}`,
     ],
     publishUrl: directory.apiUrl,
     metricsUrl: directory.metricsUrl,
+    dohUrl: directory.dohUrl,
     dnsAddress: { host, port },
     apex: config.apex,
     dsRecord: directory.dsRecord,

@@ -24,7 +24,9 @@ describe.each(ALL_DIALECTS)('registration lock (%s)', (dialect) => {
     // Many verifications of one number in a test: the per-number verification budget is raised.
     const verification = {
       ...defaultProviderConfig().verification,
-      perNumber: { capacity: 1000, perSeconds: 3600 },
+      // PIN guesses come from fresh sessions: the code-send budgets must not stop them first.
+      sendsPerNumber: { capacity: 1000, perSeconds: 3600 },
+      sendsPerNumberAndClient: { capacity: 1000, perSeconds: 3600 },
     };
     p = await startTestProvider(dialect, { verification });
     alice = await register(p, number, makeClientKeys(0, 0));

@@ -285,3 +285,52 @@ describe('lookup over real DNS', () => {
     expect((await failure(lookup('0207 946 0958', config()))).code).toBe('invalid-input');
   });
 });
+
+describe("lookup over the directory's own DNS over HTTPS listener (RFC 8484)", () => {
+  const sent: string[] = [];
+  const doh = (method: 'GET' | 'POST'): DohTransport => {
+    const http = fetchHttpClient();
+    return new DohTransport({
+      url: dir.directory.dohUrl,
+      http: {
+        request: (req) => {
+          sent.push(`${req.method} ${req.url.includes('?dns=') ? 'dns=' : ''}`);
+          return http.request(req);
+        },
+      },
+      method,
+    });
+  };
+
+  it('validates a published number by GET and by POST, and proves a missing one absent', async () => {
+    for (const method of ['GET', 'POST'] as const) {
+      const r = await lookup(ALICE, config({ dns: doh(method) }));
+      expect(toHex(r.identityKey)).toBe(toHex(aliceKey));
+      expect(r.dnssec).toMatchObject({ status: 'secure', directoryId: 'dir-test' });
+      expect((await failure(lookup(NOBODY, config({ dns: doh(method) })))).code).toBe('not-found');
+    }
+    // GET (what a page on another origin can send without a preflight) carries ?dns=.
+    expect(new Set(sent)).toEqual(new Set(['GET dns=', 'POST ']));
+  });
+
+  it('refuses a DoH answer whose NAPTR was changed on the way', async () => {
+    const inner = doh('GET');
+    const tampering: DnsTransport = {
+      async exchange(server, query) {
+        const m = decodeMessage(await inner.exchange(server, query));
+        if (!isNaptrAnswer(m)) return encodeMessage(m);
+        const answers = m.answers.map((rr): ResourceRecord =>
+          rr.type === RRType.NAPTR
+            ? ({
+                ...rr,
+                data: { ...rr.data, regexp: '!^.*$!sip:mallory@evil.example!' },
+              } as ResourceRecord)
+            : rr,
+        );
+        return encodeMessage({ ...m, answers });
+      },
+    };
+    const err = await failure(lookup(ALICE, config({ dns: tampering })));
+    expect(err.code).toBe('bogus-signature');
+  });
+});

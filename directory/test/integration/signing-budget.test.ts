@@ -114,7 +114,7 @@ async function tcpExchange(port: number, messages: readonly Message[]): Promise<
 }
 
 async function metric(t: TestDirectory, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${t.dir.apiUrl}/metrics`)).text();
+  const text = await (await fetch(t.dir.metricsUrl)).text();
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
 
