@@ -42,7 +42,12 @@ describe('startService', () => {
       expect(url).toBeDefined();
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(503);
-      expect(await health.json()).toEqual({ ok: false, networks: { xmpp: false }, pending: 0 });
+      expect(await health.json()).toEqual({
+        ok: false,
+        networks: { xmpp: false },
+        pending: 0,
+        queues: { xmpp: { connected: false, pending: 0, oldestPendingMs: 0, stuck: false } },
+      });
       const metrics = await (await fetch(`${url}/metrics`)).text();
       expect(metrics).toContain('switchboard_bridge_messages_total');
       expect(metrics).toContain('switchboard_bridge_network_up{network="xmpp"} 0');
