@@ -95,7 +95,8 @@ request_route {
       exit;
     }
   } else if (!lookup("location")) {
-    sl_send_reply("404", "Not Found");
+    # Every user of this test domain exists; one with no registered contact is offline.
+    sl_send_reply("480", "Temporarily Unavailable");
     exit;
   }
   if (!t_relay()) sl_reply_error();

@@ -84,8 +84,9 @@ Component "${this.componentDomain}"
     }
   }
 
-  async stop(): Promise<void> {
-    await this.#proc?.kill();
+  /** Stops the server (SIGTERM), or kills it without warning (SIGKILL: nothing flushed). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    await this.#proc?.kill(signal);
     this.#proc = undefined;
   }
 
