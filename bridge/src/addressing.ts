@@ -75,10 +75,7 @@ export function unescapeId(escaped: string): string {
     } else if (SAFE.test(ch.toLowerCase())) {
       bytes.push(ch.toLowerCase().charCodeAt(0));
     } else {
-      throw new BridgeError(
-        'invalid-address',
-        'character not allowed in remote address',
-      );
+      throw new BridgeError('invalid-address', 'character not allowed in remote address');
     }
   }
   try {

@@ -260,7 +260,7 @@ export class BridgeCore {
   async #load(): Promise<void> {
     const { store, metrics } = this.#opts;
     let after: OutboxEntry | undefined;
-    for (let scanned = 0; scanned < SCAN_LIMIT && !this.#stopped; ) {
+    for (let scanned = 0; scanned < SCAN_LIMIT && !this.#stopped;) {
       const page = await store.pending(SCAN_PAGE, after);
       for (const entry of page) this.#place(entry);
       scanned += page.length;

@@ -136,11 +136,7 @@ export class BridgeStore {
         ]),
       );
     }
-    const rows = await query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit).execute();
     return rows.map(toEntry);
   }
 

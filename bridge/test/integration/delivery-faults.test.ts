@@ -120,7 +120,7 @@ describe('delivery through restarting XMPP and SIP servers', () => {
     await waitFor(() => (atCarol('k').size === n ? true : undefined), 'all at carol', 90_000);
     expectEachOnce(atCarol('k'), 'k', n);
     await drained();
-  });
+  }, 180_000);
 
   it('keeps delivering SIP->XMPP when Prosody is killed mid-stream', async () => {
     const n = 20;
@@ -137,7 +137,7 @@ describe('delivery through restarting XMPP and SIP servers', () => {
     await waitFor(() => (atAlice('p').size === n ? true : undefined), 'all at alice', 90_000);
     expectEachOnce(atAlice('p'), 'p', n);
     await drained();
-  });
+  }, 180_000);
 
   it('tells a SIP sender when the XMPP server bounces the message', async () => {
     await carol.sendMessage('xmpp_nobody=40xmpp.test', 'text/plain', 'to nobody');
@@ -149,5 +149,5 @@ describe('delivery through restarting XMPP and SIP servers', () => {
     expect(decodeURIComponent(notice.headers['from']!)).toContain('xmpp_nobody=40xmpp.test');
     expect(notice.body).not.toContain('to nobody');
     await drained();
-  });
+  }, 180_000);
 });
