@@ -117,6 +117,12 @@ modules:
     if (!res.ok) throw new Error(`ejabberd register failed: ${res.status} ${await res.text()}`);
   }
 
+  /** Freezes the node (SIGSTOP): connections stay open, nothing is processed. */
+  freeze(): void {
+    const pid = Number(readFileSync(join(this.dir, 'ejabberd.pid'), 'utf8').trim());
+    if (pid > 1) process.kill(pid, 'SIGSTOP');
+  }
+
   /** Stops the node (SIGTERM: orderly), or kills it without warning (SIGKILL). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const proc = this.#proc;

@@ -84,6 +84,12 @@ Component "${this.componentDomain}"
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is processed. */
+  freeze(): void {
+    const pid = this.#proc?.child.pid;
+    if (pid) process.kill(pid, 'SIGSTOP');
+  }
+
   /** Stops the server (SIGTERM), or kills it without warning (SIGKILL: nothing flushed). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     await this.#proc?.kill(signal);
