@@ -65,6 +65,9 @@ loadmodule "xhttp.so"
 loadmodule "websocket.so"
 
 modparam("usrloc", "db_mode", 0)
+# Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
+# turns a 503 from downstream into 500 (RFC 3261 16.7).
+modparam("tm", "remap_503_500", 0)
 modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
 
 request_route {
