@@ -111,6 +111,8 @@ describe('a bridge process stopped or killed mid-stream', () => {
     );
     // Copies of one message carry one id: the client shows each once.
     for (const ids of atAlice(prefix).values()) expect(ids.size).toBe(1);
+    // The new process removed the binding the old one left at the proxy.
+    expect(kamailio.contacts(kamailio.bridgeUser)).toBe(1);
     await bridge.kill();
     bridge = undefined;
   };

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,27 @@ export class KamailioServer {
 
   get configPath(): string {
     return join(this.dir, 'kamailio.cfg');
+  }
+
+  get ctlSocket(): string {
+    return join(this.dir, 'kamailio.ctl');
+  }
+
+  /** How many contacts the location table holds for a user (asked over the control socket). */
+  contacts(user: string): number {
+    let out: string;
+    try {
+      out = execFileSync(
+        'kamcmd',
+        ['-s', `unix:${this.ctlSocket}`, 'ul.lookup', 'location', user],
+        {
+          encoding: 'utf8',
+        },
+      );
+    } catch {
+      return 0; // "AOR not found"
+    }
+    return (out.match(/Address:/g) ?? []).length;
   }
 
   get wsUrl(): string {
@@ -63,7 +85,9 @@ loadmodule "xlog.so"
 loadmodule "nathelper.so"
 loadmodule "xhttp.so"
 loadmodule "websocket.so"
+loadmodule "ctl.so"
 
+modparam("ctl", "binrpc", "unix:${this.ctlSocket}")
 modparam("usrloc", "db_mode", 0)
 # Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
 # turns a 503 from downstream into 500 (RFC 3261 16.7).
