@@ -68,17 +68,14 @@ export function unescapeId(escaped: string): string {
     if (ch === '=') {
       const hex = escaped.slice(i + 1, i + 3);
       if (!/^[0-9a-fA-F]{2}$/.test(hex)) {
-        throw new BridgeError('invalid-address', `bad escape at offset ${i} of remote address`);
+        throw new BridgeError('invalid-address', 'bad escape in remote address');
       }
       bytes.push(parseInt(hex, 16));
       i += 2;
     } else if (SAFE.test(ch.toLowerCase())) {
       bytes.push(ch.toLowerCase().charCodeAt(0));
     } else {
-      throw new BridgeError(
-        'invalid-address',
-        `character at offset ${i} not allowed in remote address`,
-      );
+      throw new BridgeError('invalid-address', 'character not allowed in remote address');
     }
   }
   try {

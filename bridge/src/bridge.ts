@@ -5,7 +5,7 @@ import type { Database } from '@switchboard/db';
 import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
 import { listenHttp, listenMetrics, withSecurityHeaders } from '@switchboard/service-kit';
 import { BridgeCore } from './core.js';
-import type { NetworkConnector } from './core.js';
+import type { NetworkConnector, QueueHealth } from './core.js';
 import type { BridgeConfig } from './config.js';
 import { BridgeMetrics } from './metrics.js';
 import type { Address, Network, Target } from './model.js';
@@ -19,6 +19,21 @@ import { BridgeStore } from './store/bridge-store.js';
 
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 const KEEP_DONE_MS = 24 * 60 * 60 * 1000;
+/** How long disconnecting the networks may take when the bridge stops. */
+const STOP_NETWORKS_MS = 3000;
+
+/** Waits for `work`, but no longer than `ms` (then calls `late` and resolves). */
+async function within(ms: number, work: Promise<unknown>, late: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      late();
+      resolve();
+    }, ms);
+  });
+  await Promise.race([work.then(() => undefined), timeout]);
+  clearTimeout(timer);
+}
 
 /** What a bridge needs besides its config. */
 export interface BridgeDeps {
@@ -56,9 +71,19 @@ function httpErrors(logger: Logger): ErrorRequestHandler {
 
 /** Health as the `/health` endpoint reports it. */
 export interface BridgeHealth {
+  /** False when any network is disconnected or its queue is stuck. */
   readonly ok: boolean;
+  /** Per network: connected (and registered) and its queue moving. */
   readonly networks: Readonly<Partial<Record<Network, boolean>>>;
+  /** Messages waiting in the store. */
   readonly pending: number;
+  /** Per network: connection and queue state, with the oldest waiting message's age. */
+  readonly queues: Readonly<Partial<Record<Network, NetworkHealth>>>;
+}
+
+/** One network's part of {@link BridgeHealth}. */
+export interface NetworkHealth extends QueueHealth {
+  readonly connected: boolean;
 }
 
 /**
@@ -91,6 +116,8 @@ export class SwitchboardBridge {
       logger: deps.logger,
       plaintextRelay: config.plaintextRelay,
       rateLimit: config.rateLimit,
+      deliveryTimeoutMs: config.deliveryTimeoutMs,
+      stuckAfterMs: config.stuckAfterMs,
       ...(deps.now ? { now: deps.now } : {}),
     });
     const shared = { core: this.core, store, logger: deps.logger, metrics: this.metrics };
@@ -159,10 +186,14 @@ export class SwitchboardBridge {
   stop(): Promise<void> {
     return (this.#stopped ??= (async () => {
       if (this.#timer) clearInterval(this.#timer);
+      // Bounded throughout: what is not delivered stays pending in the store for next start.
       await this.core.stop();
       await this.#http?.close(2000);
       await this.#metricsHttp?.close(2000);
-      await Promise.all([this.xmpp?.stop(), this.sip?.stop(), this.matrix?.stop()]);
+      const networks = Promise.all([this.xmpp?.stop(), this.sip?.stop(), this.matrix?.stop()]);
+      await within(STOP_NETWORKS_MS, networks, () =>
+        this.#logger.warn('a network did not disconnect in time; stopping anyway'),
+      );
     })());
   }
 
@@ -196,12 +227,19 @@ export class SwitchboardBridge {
     return app;
   }
 
-  /** Connection state of each network and the outbox size. */
+  /** Connection and queue state of each network and the outbox size. */
   async health(): Promise<BridgeHealth> {
     const networks: Partial<Record<Network, boolean>> = {};
-    for (const c of this.#connectors()) networks[c.network] = c.healthy?.() ?? c.isUp();
+    const queues: Partial<Record<Network, NetworkHealth>> = {};
+    const queueHealth = this.core.queueHealth();
+    for (const c of this.#connectors()) {
+      const queue = queueHealth[c.network] ?? { pending: 0, oldestPendingMs: 0, stuck: false };
+      const connected = c.healthy?.() ?? c.isUp();
+      networks[c.network] = connected && !queue.stuck;
+      queues[c.network] = { connected, ...queue };
+    }
     const pending = await this.store.pendingCount();
-    return { ok: Object.values(networks).every(Boolean), networks, pending };
+    return { ok: Object.values(networks).every(Boolean), networks, pending, queues };
   }
 
   #connectors(): NetworkConnector[] {

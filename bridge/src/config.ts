@@ -17,6 +17,10 @@ export interface BridgeConfig {
   readonly rateLimit: { readonly capacity: number; readonly perSeconds: number };
   /** How often undelivered messages are retried (ms). */
   readonly retryIntervalMs: number;
+  /** Longest one delivery attempt may take before it counts as failed and is retried (ms). */
+  readonly deliveryTimeoutMs: number;
+  /** `/health` reports a network unhealthy once its queue has not moved for this long (ms). */
+  readonly stuckAfterMs: number;
   /** Where the application-service endpoint and `/health` listen. */
   readonly http: { readonly host: string; readonly port: number };
   /**
@@ -35,7 +39,15 @@ export interface BridgeConfig {
 export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
   type: 'object',
   additionalProperties: false,
-  required: ['databaseUrl', 'plaintextRelay', 'rateLimit', 'retryIntervalMs', 'http'],
+  required: [
+    'databaseUrl',
+    'plaintextRelay',
+    'rateLimit',
+    'retryIntervalMs',
+    'deliveryTimeoutMs',
+    'stuckAfterMs',
+    'http',
+  ],
   properties: {
     databaseUrl: { type: 'string', minLength: 1, default: 'default' },
     plaintextRelay: { type: 'boolean', default: false },
@@ -50,6 +62,8 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
       default: { capacity: 30, perSeconds: 60 },
     },
     retryIntervalMs: { type: 'integer', minimum: 100, default: 5000 },
+    deliveryTimeoutMs: { type: 'integer', minimum: 100, maximum: 600_000, default: 30_000 },
+    stuckAfterMs: { type: 'integer', minimum: 1000, default: 60_000 },
     http: {
       type: 'object',
       additionalProperties: false,

@@ -46,6 +46,10 @@ export interface BridgeCoreOptions {
   readonly plaintextRelay: boolean;
   /** Per remote user (sender) message rate limit. */
   readonly rateLimit: RateLimit;
+  /** Longest one delivery attempt may take before it counts as failed (ms). Default 30 s. */
+  readonly deliveryTimeoutMs?: number;
+  /** A network whose queue has not moved for this long is reported stuck (ms). Default 60 s. */
+  readonly stuckAfterMs?: number;
   readonly now?: () => number;
 }
 
@@ -55,25 +59,74 @@ export interface Accepted {
   readonly duplicate: boolean;
 }
 
+/** The delivery state of one network's queue, as `/health` reports it. */
+export interface QueueHealth {
+  /** Messages held in memory for this network (the store may hold more). */
+  readonly pending: number;
+  /** Age of the oldest of them (ms), 0 when none. */
+  readonly oldestPendingMs: number;
+  /** True when messages have waited longer than the stuck limit without any delivery. */
+  readonly stuck: boolean;
+}
+
+/** Messages kept in memory per destination; more wait in the store for their turn. */
+const LANE_LIMIT = 64;
+/** Rows looked at per pass over the store. */
+const SCAN_LIMIT = 5000;
+const SCAN_PAGE = 500;
+/** Retry backoff: first wait, then doubled per failure up to the cap (ms). */
+const BACKOFF_FIRST_MS = 250;
+const BACKOFF_CAP_MS = 30_000;
+
+/** The messages for one destination, delivered one after another in acceptance order. */
+interface Lane {
+  readonly key: string;
+  readonly entries: OutboxEntry[];
+  running: boolean;
+  failures: number;
+  retryAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Outcome = 'done' | 'retry' | 'waiting';
+
 /**
  * The network-independent heart of the bridge: checks, routes and durably records each inbound
- * message before the sender's network acknowledges it, then delivers from that record, in
- * order, retrying when a network comes back. Envelopes pass through as opaque bytes.
+ * message before the sender's network acknowledges it, then delivers from that record. Every
+ * destination has its own queue (a lane), so a slow or failing recipient never holds up
+ * others; each attempt is bounded by a timeout, failures are retried with backoff, and after
+ * {@link MAX_DELIVERY_ATTEMPTS} the message is dead-lettered and its sender told.
+ * Envelopes pass through as opaque bytes.
  */
 export class BridgeCore {
   readonly #opts: BridgeCoreOptions;
   readonly #connectors = new Map<Network, NetworkConnector>();
   readonly #limiter: RateLimiter;
   readonly #now: () => number;
-  #flushing: Promise<void> | undefined;
+  readonly #timeoutMs: number;
+  readonly #stuckAfterMs: number;
+  readonly #lanes = new Map<string, Lane>();
+  readonly #known = new Set<string>();
+  readonly #running = new Set<Promise<void>>();
+  readonly #lastProgress = new Map<Network, number>();
+  #loading: Promise<void> | undefined;
   #lastCreatedAt = 0;
-  #flushAgain = false;
+  #loadAgain = false;
   #stopped = false;
+  #abort: (() => void) | undefined;
+  readonly #aborted: Promise<never>;
 
   constructor(options: BridgeCoreOptions) {
     this.#opts = options;
     this.#now = options.now ?? Date.now;
+    this.#timeoutMs = options.deliveryTimeoutMs ?? 30_000;
+    this.#stuckAfterMs = options.stuckAfterMs ?? 60_000;
     this.#limiter = new RateLimiter(options.rateLimit, { now: this.#now });
+    this.#aborted = new Promise<never>((_resolve, reject) => {
+      this.#abort = () =>
+        reject(new BridgeError('network-unavailable', 'the bridge is shutting down'));
+    });
+    this.#aborted.catch(() => undefined);
   }
 
   /** Adds a network; its messages are routed and delivered from now on. */
@@ -101,10 +154,9 @@ export class BridgeCore {
     try {
       const decision = this.#limiter.take(`${msg.from.network}:${msg.from.id}`);
       if (!decision.allowed) {
-        throw new BridgeError(
-          'rate-limited',
-          `too many messages; retry in ${decision.retryAfterSeconds}s`,
-        );
+        throw new BridgeError('rate-limited', 'too many messages; retry later', {
+          retryAfterSeconds: decision.retryAfterSeconds,
+        });
       }
       if (msg.payload.kind === 'plaintext' && !this.#opts.plaintextRelay) {
         throw new BridgeError(
@@ -137,101 +189,229 @@ export class BridgeCore {
   }
 
   /**
-   * Delivers every pending message that can be delivered now, oldest first. Called after each
-   * accepted message and whenever a network comes (back) up; concurrent calls coalesce.
+   * Loads pending messages from the store into their destination lanes and starts every lane
+   * that may run now. Called after each accepted message, periodically and whenever a network
+   * comes (back) up; concurrent calls coalesce.
    */
   flush(): void {
     if (this.#stopped) return;
-    if (this.#flushing) {
-      this.#flushAgain = true;
+    if (this.#loading) {
+      this.#loadAgain = true;
       return;
     }
-    this.#flushing = this.#flushLoop().finally(() => {
-      this.#flushing = undefined;
-      if (this.#flushAgain) {
-        this.#flushAgain = false;
-        this.flush();
-      }
-    });
+    this.#loading = this.#load()
+      .catch((err: unknown) => this.#opts.logger.error({ err }, 'delivery pass failed'))
+      .finally(() => {
+        this.#loading = undefined;
+        if (this.#loadAgain) {
+          this.#loadAgain = false;
+          this.flush();
+        }
+      });
   }
 
-  /** Resolves when no delivery pass is running (tests and shutdown). */
+  /** Resolves when nothing is being loaded or delivered (lanes waiting to retry are idle). */
   async idle(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
+    while (this.#loading || this.#running.size > 0) {
+      await Promise.all([this.#loading, ...this.#running]);
+    }
   }
 
-  /** Stops delivering; pending messages stay recorded for the next start. */
+  /**
+   * Stops delivering: attempts in flight are abandoned (their messages stay pending in the
+   * store for the next start), so this finishes promptly even when a peer hangs.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#abort?.();
+    for (const lane of this.#lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     await this.idle();
   }
 
-  async #flushLoop(): Promise<void> {
-    const { store, logger, metrics } = this.#opts;
-    try {
-      const skipped = new Set<string>();
-      for (;;) {
-        const batch = (await store.pending(200)).filter((e) => !skipped.has(e.id));
-        if (batch.length === 0 || this.#stopped) break;
-        for (const entry of batch) {
-          if (this.#stopped) break;
-          const done = await this.#deliverOne(entry);
-          if (!done) skipped.add(entry.id);
-        }
+  /** Per network: messages waiting, the oldest one's age and whether the queue is stuck. */
+  queueHealth(): Partial<Record<Network, QueueHealth>> {
+    const now = this.#now();
+    const oldest = new Map<Network, { n: number; createdAt: number }>();
+    for (const lane of this.#lanes.values()) {
+      for (const entry of lane.entries) {
+        const network = entry.candidates[0]?.network ?? entry.sourceNetwork;
+        const o = oldest.get(network) ?? { n: 0, createdAt: entry.createdAt };
+        oldest.set(network, { n: o.n + 1, createdAt: Math.min(o.createdAt, entry.createdAt) });
       }
-      metrics.setPending(await store.pendingCount());
-    } catch (err) {
-      logger.error({ err }, 'delivery pass failed; will retry');
+    }
+    const out: Partial<Record<Network, QueueHealth>> = {};
+    for (const network of this.#connectors.keys()) {
+      const o = oldest.get(network);
+      const age = o ? Math.max(0, now - o.createdAt) : 0;
+      const sinceProgress = now - (this.#lastProgress.get(network) ?? 0);
+      const stuck = age > this.#stuckAfterMs && sinceProgress > this.#stuckAfterMs;
+      out[network] = { pending: o?.n ?? 0, oldestPendingMs: age, stuck };
+    }
+    return out;
+  }
+
+  /**
+   * A message delivered earlier was bounced by the destination (an XMPP error stanza after
+   * the server took it): it is dead-lettered and its sender told.
+   */
+  async bounced(entry: OutboxEntry): Promise<void> {
+    await this.#deadLetter(entry, 'your message could not be delivered: the recipient refused it');
+  }
+
+  /** Reads pending messages (keyset pages, bounded) into lanes, then starts lanes. */
+  async #load(): Promise<void> {
+    const { store, metrics } = this.#opts;
+    let after: OutboxEntry | undefined;
+    for (let scanned = 0; scanned < SCAN_LIMIT && !this.#stopped;) {
+      const page = await store.pending(SCAN_PAGE, after);
+      for (const entry of page) this.#place(entry);
+      scanned += page.length;
+      if (page.length < SCAN_PAGE) break;
+      after = page[page.length - 1];
+    }
+    for (const lane of this.#lanes.values()) this.#kick(lane);
+    metrics.setPending(await store.pendingCount());
+  }
+
+  #place(entry: OutboxEntry): void {
+    if (this.#known.has(entry.id)) return;
+    let lane = this.#lanes.get(entry.targetKey);
+    if (!lane) {
+      lane = {
+        key: entry.targetKey,
+        entries: [],
+        running: false,
+        failures: 0,
+        retryAt: 0,
+        timer: undefined,
+      };
+      this.#lanes.set(entry.targetKey, lane);
+    }
+    // A full lane takes the rest later, in order, once it has room again.
+    if (lane.entries.length >= LANE_LIMIT) return;
+    lane.entries.push(entry);
+    this.#known.add(entry.id);
+  }
+
+  /** Starts a lane's worker unless it runs already or waits out a backoff. */
+  #kick(lane: Lane): void {
+    if (this.#stopped || lane.running || lane.entries.length === 0) return;
+    const wait = lane.retryAt - this.#now();
+    if (wait > 0) {
+      lane.timer ??= setTimeout(() => {
+        lane.timer = undefined;
+        this.#kick(lane);
+      }, wait);
+      lane.timer.unref?.();
+      return;
+    }
+    lane.running = true;
+    const run = this.#runLane(lane).finally(() => {
+      this.#running.delete(run);
+      lane.running = false;
+      if (lane.entries.length === 0 && this.#lanes.get(lane.key) === lane) {
+        this.#lanes.delete(lane.key);
+        this.flush(); // the lane may have left messages in the store when it was full
+      } else if (lane.retryAt > this.#now()) {
+        this.#kick(lane);
+      }
+    });
+    this.#running.add(run);
+  }
+
+  async #runLane(lane: Lane): Promise<void> {
+    while (!this.#stopped && lane.entries.length > 0 && lane.retryAt <= this.#now()) {
+      const entry = lane.entries[0]!;
+      let outcome: Outcome;
+      try {
+        outcome = await this.#deliverOne(entry);
+      } catch (err) {
+        // The store failed: keep the message and try again later.
+        this.#opts.logger.error({ err }, 'delivery bookkeeping failed');
+        outcome = 'retry';
+      }
+      if (outcome === 'waiting') return;
+      if (outcome === 'done') {
+        lane.entries.shift();
+        this.#known.delete(entry.id);
+        lane.failures = 0;
+        lane.retryAt = 0;
+      } else {
+        lane.failures += 1;
+        const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (lane.failures - 1));
+        lane.retryAt = this.#now() + backoff;
+      }
     }
   }
 
-  /** Tries each candidate in order; returns false when the message stays queued. */
-  async #deliverOne(entry: OutboxEntry): Promise<boolean> {
+  /** Tries each candidate in order: delivered, worth retrying later, or no network up. */
+  async #deliverOne(entry: OutboxEntry): Promise<Outcome> {
     const { store, metrics, logger } = this.#opts;
-    const sender = senderTarget(entry.from);
     if ((entry.attempts ?? 0) >= MAX_DELIVERY_ATTEMPTS) {
-      await store.markFailed(entry.id);
       metrics.failed(entry.candidates[0]?.network ?? entry.sourceNetwork, 'gave-up');
-      await this.#notifySender(entry, 'your message could not be delivered after many attempts');
-      return true;
+      await this.#deadLetter(entry, 'your message could not be delivered after many attempts');
+      return 'done';
     }
+    let tried = false;
     for (const to of entry.candidates) {
       const connector = this.#connectors.get(to.network);
       if (!connector || !connector.isUp()) continue;
+      tried = true;
       const msg: OutboundMessage = { id: entry.id, from: entry.from, to, payload: entry.payload };
       try {
         await store.recordAttempt(entry.id);
-        const nativeId = await connector.deliver(msg, sender);
+        (entry as { attempts?: number }).attempts = (entry.attempts ?? 0) + 1;
+        const nativeId = await this.#bounded(connector.deliver(msg, senderTarget(entry.from)));
         await store.markDelivered(entry.id, to.network, nativeId ?? undefined);
+        this.#lastProgress.set(to.network, this.#now());
         metrics.delivered(to.network, Math.max(0, this.#now() - entry.createdAt) / 1000);
         if (entry.wantsReceipt) await this.#receipt(entry);
-        return true;
+        return 'done';
       } catch (err) {
         const code = BridgeError.is(err) ? err.code : 'internal';
         metrics.failed(to.network, code);
         if (BridgeError.is(err, 'delivery-rejected')) {
-          await store.markFailed(entry.id);
-          await this.#notifySender(
+          await this.#deadLetter(
             entry,
             'your message could not be delivered: the recipient refused it',
           );
-          return true;
+          return 'done';
         }
+        if (this.#stopped) return 'waiting';
         logger.warn({ err, network: to.network }, 'delivery failed; trying next route or later');
       }
     }
-    return false;
+    return tried ? 'retry' : 'waiting';
+  }
+
+  /** Settles `attempt` within the delivery timeout, or as soon as the bridge stops. */
+  #bounded<T>(attempt: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new BridgeError('network-unavailable', 'delivery attempt timed out')),
+        this.#timeoutMs,
+      );
+    });
+    return Promise.race([attempt, timeout, this.#aborted]).finally(() => clearTimeout(timer));
+  }
+
+  async #deadLetter(entry: OutboxEntry, text: string): Promise<void> {
+    await this.#opts.store.markFailed(entry.id);
+    await this.#notifySender(entry, text);
   }
 
   async #receipt(entry: OutboxEntry): Promise<void> {
     const connector = this.#connectors.get(entry.sourceNetwork);
     if (!connector?.delivered || !connector.isUp()) return;
     try {
-      await connector.delivered(
-        entry.from,
-        parseRemoteKey(entry.targetKey),
-        entry.sourceNativeId,
-        entry.payload.kind === 'plaintext',
+      await this.#bounded(
+        connector.delivered(
+          entry.from,
+          parseRemoteKey(entry.targetKey),
+          entry.sourceNativeId,
+          entry.payload.kind === 'plaintext',
+        ),
       );
     } catch (err) {
       this.#opts.logger.warn({ err }, 'could not send delivery receipt');
@@ -242,7 +422,7 @@ export class BridgeCore {
     const connector = this.#connectors.get(entry.sourceNetwork);
     if (!connector) return;
     try {
-      await connector.notify(entry.from, parseRemoteKey(entry.targetKey), text);
+      await this.#bounded(connector.notify(entry.from, parseRemoteKey(entry.targetKey), text));
     } catch (err) {
       this.#opts.logger.warn({ err }, 'could not tell the sender about a failed delivery');
     }

@@ -18,7 +18,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function envelopeFromText(text: string): Uint8Array {
   const trimmed = text.trim();
   if (trimmed.length > MAX_TEXT_CHARS) {
-    throw new BridgeError('envelope-too-large', `envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
+    throw new BridgeError('envelope-too-large', 'envelope exceeds the size limit');
   }
   if (trimmed.length === 0 || trimmed.length % 4 !== 0 || !BASE64.test(trimmed)) {
     throw new BridgeError('invalid-envelope', 'envelope text is not padded base64');
@@ -36,7 +36,7 @@ export function envelopeToText(bytes: Uint8Array): string {
 export function checkEnvelopeSize(bytes: Uint8Array): Uint8Array {
   if (bytes.byteLength === 0) throw new BridgeError('invalid-envelope', 'envelope is empty');
   if (bytes.byteLength > MAX_ENVELOPE_BYTES) {
-    throw new BridgeError('envelope-too-large', `envelope exceeds ${MAX_ENVELOPE_BYTES} bytes`);
+    throw new BridgeError('envelope-too-large', 'envelope exceeds the size limit');
   }
   return bytes;
 }

@@ -19,10 +19,17 @@ export type BridgeErrorCode =
 export class BridgeError extends Error {
   override readonly name = 'BridgeError';
   readonly code: BridgeErrorCode;
+  /** For `rate-limited`: when the sender may try again (s). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: BridgeErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: BridgeErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
   /** True when `err` is a {@link BridgeError}, optionally with the given code. */

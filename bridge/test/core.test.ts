@@ -20,7 +20,7 @@ class RecordingNetwork implements NetworkConnector {
   isUp(): boolean {
     return this.up;
   }
-  deliver(msg: OutboundMessage): Promise<void> {
+  deliver(msg: OutboundMessage): Promise<string | void> {
     if (!this.up) return Promise.reject(new BridgeError('network-unavailable', 'down'));
     if (this.reject) return Promise.reject(new BridgeError('delivery-rejected', 'no'));
     this.sent.push(msg);
@@ -62,8 +62,9 @@ describe('BridgeCore', () => {
   let xmpp: RecordingNetwork;
   let now = 0;
 
-  const build = (plaintextRelay = false): void => {
+  const build = (plaintextRelay = false, deliveryTimeoutMs = 30_000): void => {
     core = new BridgeCore({
+      deliveryTimeoutMs,
       store,
       resolver,
       metrics: new BridgeMetrics(),
@@ -181,6 +182,7 @@ describe('BridgeCore', () => {
       msg({ kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } }),
     );
     for (let i = 0; i <= MAX_DELIVERY_ATTEMPTS; i++) {
+      now += 60_000; // past any backoff
       core.flush();
       await core.idle();
     }
@@ -197,5 +199,91 @@ describe('BridgeCore', () => {
     await core.idle();
     expect(xmpp.notices).toHaveLength(1);
     expect(await store.pendingCount()).toBe(0);
+  });
+
+  const toAlice: Target = { kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } };
+  const toBob: Target = { kind: 'address', address: { network: 'sip', id: 'bob@sip.test' } };
+
+  it('bounds a delivery that never settles and keeps delivering to other destinations', async () => {
+    await core.stop();
+    build(false, 200);
+    const hung: OutboundMessage[] = [];
+    const deliver = sip.deliver.bind(sip);
+    sip.deliver = (m) => {
+      if (m.to.id === 'alice@sip.test') {
+        hung.push(m);
+        return new Promise<void>(() => undefined); // a transaction disposed without an answer
+      }
+      return deliver(m);
+    };
+    await core.accept('xmpp', msg(toAlice, 'a1'));
+    await core.accept('xmpp', msg(toBob, 'b1'));
+    await core.accept('xmpp', msg(toBob, 'b2'));
+    await core.idle();
+    // The hung attempt settled (timed out) and the message is kept for a later retry.
+    expect(hung).toHaveLength(1);
+    expect(sip.sent.map((m) => m.to.id)).toEqual(['bob@sip.test', 'bob@sip.test']);
+    expect(await store.pendingCount()).toBe(1);
+    sip.deliver = deliver;
+    now += 60_000;
+    core.flush();
+    await core.idle();
+    expect(sip.sent.map((m) => m.to.id)).toContain('alice@sip.test');
+    expect(await store.pendingCount()).toBe(0);
+  });
+
+  it('keeps order per destination and backs off after a failure', async () => {
+    let fail = true;
+    const deliver = sip.deliver.bind(sip);
+    sip.deliver = (m) =>
+      fail ? Promise.reject(new BridgeError('network-unavailable', 'busy')) : deliver(m);
+    await core.accept('xmpp', msg(toAlice, 'o1'));
+    await core.accept('xmpp', msg(toAlice, 'o2'));
+    await core.idle();
+    fail = false;
+    core.flush(); // still within the backoff: nothing is tried
+    await core.idle();
+    expect(sip.sent).toHaveLength(0);
+    now += 60_000;
+    core.flush();
+    await core.idle();
+    expect(sip.sent.map((m) => m.id)).toHaveLength(2);
+    const rows = await store.pending(10);
+    expect(rows).toHaveLength(0);
+    expect(xmpp.receipts).toEqual(['o1', 'o2']);
+  });
+
+  it('stops promptly while a delivery hangs, keeping the message pending', async () => {
+    let calls = 0;
+    sip.deliver = () => {
+      calls += 1;
+      return new Promise<void>(() => undefined);
+    };
+    await core.accept('xmpp', msg(toAlice, 'h1'));
+    while (calls === 0) await new Promise((r) => setImmediate(r));
+    await core.stop(); // would wait for the 30 s timeout (or forever) without the abort
+    expect(await store.pendingCount()).toBe(1);
+  });
+
+  it('reports a queue stuck when its oldest message waited too long without progress', async () => {
+    sip.deliver = () => Promise.reject(new BridgeError('network-unavailable', 'busy'));
+    now = 1_000_000;
+    await core.accept('xmpp', msg(toAlice, 's1'));
+    await core.idle();
+    expect(core.queueHealth().sip).toEqual({ pending: 1, oldestPendingMs: 0, stuck: false });
+    now += 120_000;
+    expect(core.queueHealth().sip).toEqual({ pending: 1, oldestPendingMs: 120_000, stuck: true });
+    expect(core.queueHealth().xmpp?.stuck).toBe(false);
+  });
+
+  it('dead-letters a message bounced after delivery and tells the sender', async () => {
+    sip.deliver = () => Promise.resolve('native-1');
+    const { id } = await core.accept('xmpp', msg(toAlice, 'd1'));
+    await core.idle();
+    const entry = await store.findDelivered('sip', 'native-1');
+    expect(entry?.id).toBe(id);
+    await core.bounced(entry!);
+    expect(await store.stateOf(id)).toBe('failed');
+    expect(xmpp.notices).toEqual(['your message could not be delivered: the recipient refused it']);
   });
 });

@@ -42,7 +42,12 @@ describe('startService', () => {
       expect(url).toBeDefined();
       const health = await fetch(`${url}/health`);
       expect(health.status).toBe(503);
-      expect(await health.json()).toEqual({ ok: false, networks: { xmpp: false }, pending: 0 });
+      expect(await health.json()).toEqual({
+        ok: false,
+        networks: { xmpp: false },
+        pending: 0,
+        queues: { xmpp: { connected: false, pending: 0, oldestPendingMs: 0, stuck: false } },
+      });
       expect(health.headers.get('x-content-type-options')).toBe('nosniff');
       // Metrics on a listener of their own (a free port, as http.port is 0), not on `http`.
       const metricsUrl = /^metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(

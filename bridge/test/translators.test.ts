@@ -156,7 +156,7 @@ describe('SIP translators', () => {
       fromUri: 'sip:xmpp_bob=40xmpp.test@sip.test',
       contentType: 'application/vnd.switchboard.envelope',
       body: envelopeText,
-      extraHeaders: [],
+      extraHeaders: [`X-Switchboard-Message-Id: ${toBob.id}`],
     });
     const plain = toSipMessage(
       { ...toBob, payload: { kind: 'plaintext', text: 'hi' } },
@@ -164,7 +164,10 @@ describe('SIP translators', () => {
       'sip.test',
     );
     expect(plain.body).toBe('[end-to-bridge] hi');
-    expect(plain.extraHeaders).toEqual(['X-Switchboard-Security: end-to-bridge']);
+    expect(plain.extraHeaders).toEqual([
+      'X-Switchboard-Security: end-to-bridge',
+      `X-Switchboard-Message-Id: ${toBob.id}`,
+    ]);
   });
 });
 

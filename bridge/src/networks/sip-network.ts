@@ -49,6 +49,7 @@ export class SipNetwork implements NetworkConnector {
   #connected = false;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
+  readonly #inFlight = new Set<(err?: BridgeError) => void>();
 
   constructor(
     config: SipConfig,
@@ -107,6 +108,7 @@ export class SipNetwork implements NetworkConnector {
           if (ua !== this.#ua) return;
           this.#connected = false;
           this.#setRegistered(false);
+          this.#settleAll();
           // A proxy shutting down cleanly closes the socket without an error: restart too.
           if (!this.#stopped) {
             this.#logger.warn('SIP proxy connection lost; reconnecting');
@@ -161,6 +163,7 @@ export class SipNetwork implements NetworkConnector {
       this.#logger.debug({ err }, 'sip stop');
     }
     this.#setRegistered(false);
+    this.#settleAll();
   }
 
   isUp(): boolean {
@@ -203,23 +206,41 @@ export class SipNetwork implements NetworkConnector {
         extraHeaders: [...headers],
         params: { fromUri },
       });
+      // sip.js disposes a transaction without calling either delegate when its agent is
+      // replaced: every send is settled from here too, when the agent goes (see #settleAll).
+      const settle = (err?: BridgeError): void => {
+        this.#inFlight.delete(settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.#inFlight.add(settle);
       const onReject = (response: IncomingResponse): void => {
         const code = response.message.statusCode ?? 0;
-        reject(
+        this.#logger.debug({ status: code }, 'SIP MESSAGE refused');
+        settle(
           RETRYABLE.has(code)
-            ? new BridgeError('network-unavailable', `SIP delivery failed with ${code}`)
-            : new BridgeError('delivery-rejected', `SIP delivery refused with ${code}`),
+            ? new BridgeError('network-unavailable', 'the SIP recipient is not reachable now')
+            : new BridgeError('delivery-rejected', 'the SIP recipient refused the message'),
         );
       };
+      // Only a final 2xx counts as delivered.
       messager
-        .message({ requestDelegate: { onAccept: () => resolve(), onReject } })
+        .message({ requestDelegate: { onAccept: () => settle(), onReject } })
         .catch((err: unknown) =>
-          reject(new BridgeError('network-unavailable', 'SIP send failed', { cause: err })),
+          settle(new BridgeError('network-unavailable', 'SIP send failed', { cause: err })),
         );
     });
   }
 
+  /** Fails every send still waiting for an answer (the agent they went through is gone). */
+  #settleAll(): void {
+    for (const settle of [...this.#inFlight]) {
+      settle(new BridgeError('network-unavailable', 'the SIP proxy connection was lost'));
+    }
+  }
+
   async #register(): Promise<void> {
+    await this.#dropStaleBindings();
     try {
       await this.#registerer?.register({
         requestDelegate: {
@@ -233,12 +254,36 @@ export class SipNetwork implements NetworkConnector {
     }
   }
 
+  /**
+   * Removes every binding of the bridge's address of record (`Contact: *`) before
+   * registering, so contacts an earlier agent or process left behind do not pile up at the
+   * proxy. Waits for the answer (bounded); a refusal is only logged.
+   */
+  async #dropStaleBindings(): Promise<void> {
+    const registerer = this.#registerer;
+    if (!registerer) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      registerer
+        .unregister({ all: true, requestDelegate: { onAccept: done, onReject: done } })
+        .catch((err: unknown) => {
+          this.#logger.debug({ err }, 'could not remove earlier registrations');
+          done();
+        });
+    });
+  }
+
   #scheduleRestart(): void {
     if (this.#stopped || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
       const old = this.#ua;
       this.#ua = undefined;
+      this.#settleAll();
       void (async () => {
         try {
           await old?.stop();
@@ -287,8 +332,15 @@ export class SipNetwork implements NetworkConnector {
       if (!BridgeError.is(err))
         this.#logger.error({ err }, 'unexpected failure handling a MESSAGE');
       const { code, reason } = sipStatusFor(bridgeErr);
+      const retryAfter = bridgeErr.retryAfterSeconds;
       await message
-        .reject({ statusCode: code, reasonPhrase: reason })
+        .reject({
+          statusCode: code,
+          reasonPhrase: reason,
+          ...(retryAfter !== undefined
+            ? { extraHeaders: [`Retry-After: ${Math.max(1, Math.ceil(retryAfter))}`] }
+            : {}),
+        })
         .catch((e: unknown) => this.#logger.debug({ err: e }, 'could not answer a MESSAGE'));
     }
   }

@@ -30,6 +30,9 @@ export interface XmppConfig {
   readonly reconnectDelayMs: number;
 }
 
+/** How long the server may take to answer the ping that acknowledges a delivery (ms). */
+const ACK_TIMEOUT_MS = 10_000;
+
 /** Cross-network events the XMPP side raises besides messages. */
 export interface XmppSideEvents {
   typing?(from: Address, target: Target, typing: boolean): void;
@@ -56,6 +59,8 @@ export class XmppNetwork implements NetworkConnector {
   #retry: NodeJS.Timeout | undefined;
   /** Stanzas are handled one after another so a sender's messages keep their order. */
   #inbox: Promise<void> = Promise.resolve();
+  /** Deliveries sent but not yet acknowledged by the server, by stanza id. */
+  readonly #unacked = new Map<string, (err: BridgeError) => void>();
 
   constructor(
     config: XmppConfig,
@@ -92,9 +97,12 @@ export class XmppNetwork implements NetworkConnector {
       this.#logger.info('xmpp component online');
       this.#core.flush();
     });
-    xmpp.on('offline', () => this.#setUp(false));
-    xmpp.on('disconnect', () => this.#setUp(false));
+    xmpp.on('offline', () => this.#lost());
+    xmpp.on('disconnect', () => this.#lost());
     xmpp.on('stanza', (stanza: XmlElement) => {
+      // A bounce for a delivery still waiting for its ping answer is settled at once, ahead
+      // of that answer (the server sent it first), not behind the inbound queue.
+      if (this.#bouncesUnacked(stanza)) return;
       this.#inbox = this.#inbox.then(() => this.#onStanza(stanza));
     });
     await this.#connect();
@@ -131,9 +139,75 @@ export class XmppNetwork implements NetworkConnector {
     return this.#up;
   }
 
+  /**
+   * Sends the message and resolves once the XMPP server has taken it: neither Prosody nor
+   * ejabberd offers XEP-0198 on component streams, so the bridge follows the message with an
+   * XEP-0199 ping to the recipient's server on the same stream. The server handles a stream's
+   * stanzas in order, so its answer (result or error alike) means the message was routed,
+   * stored offline or bounced. A bounce (unknown recipient) that comes first rejects the
+   * delivery for good; one that comes later dead-letters it (see #onBounce).
+   */
   async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
-    await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+    const refused = new Promise<never>((_resolve, reject) => this.#unacked.set(msg.id, reject));
+    refused.catch(() => undefined);
+    try {
+      await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+      await Promise.race([this.#serverAck(msg.to.id), refused]);
+    } finally {
+      this.#unacked.delete(msg.id);
+    }
     return msg.id;
+  }
+
+  async #serverAck(toJid: string): Promise<void> {
+    const xmpp = this.#xmpp;
+    if (!xmpp) throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
+    const server = toJid.slice(toJid.indexOf('@') + 1).split('/')[0]!;
+    const ping = xml(
+      'iq',
+      { type: 'get', to: server, from: this.#config.domain },
+      xml('ping', { xmlns: 'urn:xmpp:ping' }),
+    );
+    try {
+      await xmpp.iqCaller.request(ping, ACK_TIMEOUT_MS);
+    } catch (err) {
+      // An error answer is an answer: the server has processed everything sent before it.
+      if ((err as { name?: string }).name === 'StanzaError') return;
+      throw new BridgeError('network-unavailable', 'the XMPP server did not acknowledge', {
+        cause: err,
+      });
+    }
+  }
+
+  #bouncesUnacked(stanza: XmlElement): boolean {
+    if (!stanza.is('message') || stanza.attrs['type'] !== 'error') return false;
+    const reject = this.#unacked.get(stanza.attrs['id'] ?? '');
+    if (!reject) return false;
+    reject(bounceError(stanza));
+    return true;
+  }
+
+  /** The connection is gone: deliveries waiting for the server's answer fail now. */
+  #lost(): void {
+    this.#setUp(false);
+    for (const reject of this.#unacked.values()) {
+      reject(new BridgeError('network-unavailable', 'the XMPP server connection was lost'));
+    }
+    this.#unacked.clear();
+  }
+
+  /**
+   * An error bounced for a message the bridge sent. Permanent errors (unknown recipient...)
+   * fail the delivery, or dead-letter it if it already counted as delivered; the original
+   * sender is told either way. Temporary ones (`wait`) are retried.
+   */
+  async #onBounce(stanza: XmlElement): Promise<void> {
+    const id = stanza.attrs['id'];
+    if (!id || bounceError(stanza).code !== 'delivery-rejected') return;
+    const entry = await this.#store.findDelivered('xmpp', id);
+    if (entry && (await this.#store.stateOf(entry.id)) === 'delivered') {
+      await this.#core.bounced(entry);
+    }
   }
 
   /** Tells an XMPP user a remote party read their message (XEP-0333). */
@@ -199,6 +273,10 @@ export class XmppNetwork implements NetworkConnector {
   }
 
   async #handle(stanza: XmlElement): Promise<void> {
+    if (stanza.is('message') && stanza.attrs['type'] === 'error') {
+      await this.#onBounce(stanza);
+      return;
+    }
     if (stanza.is('presence') && stanza.attrs['type'] === 'subscribe' && stanza.attrs['from']) {
       // Anyone may add a remote user to their roster; the component answers for its ghosts.
       await this.#reply(
@@ -266,6 +344,13 @@ export class XmppNetwork implements NetworkConnector {
     if (!this.#up) return;
     await this.#send(toXmppPresence(ghostJidFor(about, this.#config.domain), to.id, available));
   }
+}
+
+/** What an error bounced for a delivered message means for that delivery. */
+function bounceError(stanza: XmlElement): BridgeError {
+  return stanza.getChild('error')?.attrs['type'] === 'wait'
+    ? new BridgeError('network-unavailable', 'the XMPP recipient is not reachable now')
+    : new BridgeError('delivery-rejected', 'the XMPP recipient refused the message');
 }
 
 /** The `presence on|off` command every network's users can send the bridge. */

@@ -122,16 +122,21 @@ export class BridgeStore {
     return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
   }
 
-  /** Messages still to deliver, oldest first. */
-  async pending(limit = 100): Promise<OutboxEntry[]> {
-    const rows = await this.#db
-      .selectFrom('bridge_outbox')
-      .selectAll()
-      .where('state', '=', 'pending')
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+  /** Messages still to deliver, oldest first; `after` continues from an earlier page. */
+  async pending(
+    limit = 100,
+    after?: { readonly createdAt: number; readonly id: string },
+  ): Promise<OutboxEntry[]> {
+    let query = this.#db.selectFrom('bridge_outbox').selectAll().where('state', '=', 'pending');
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy('created_at').orderBy('id').limit(limit).execute();
     return rows.map(toEntry);
   }
 

@@ -8,6 +8,12 @@ import { END_TO_BRIDGE_MARK } from '../model.js';
 /** Header marking a relayed plaintext MESSAGE (the body carries the same mark). */
 export const SECURITY_HEADER = 'X-Switchboard-Security';
 
+/**
+ * The bridge's id of a MESSAGE it sends, the same on every retry: delivery is at least once,
+ * and a receiver that sees an id again drops the copy.
+ */
+export const MESSAGE_ID_HEADER = 'X-Switchboard-Message-Id';
+
 /** The parts of a SIP MESSAGE request (RFC 3428) the bridge reads. */
 export interface SipMessageIn {
   /** From header URI, e.g. `sip:alice@sip.test`. */
@@ -82,7 +88,7 @@ export function toSipMessage(
       fromUri,
       contentType: ENVELOPE_MEDIA_TYPE,
       body: envelopeToText(msg.payload.bytes),
-      extraHeaders: [],
+      extraHeaders: [`${MESSAGE_ID_HEADER}: ${msg.id}`],
     };
   }
   return {
@@ -90,7 +96,7 @@ export function toSipMessage(
     fromUri,
     contentType: 'text/plain;charset=utf-8',
     body: `${END_TO_BRIDGE_MARK} ${msg.payload.text}`,
-    extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`],
+    extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`, `${MESSAGE_ID_HEADER}: ${msg.id}`],
   };
 }
 

@@ -25,9 +25,15 @@ declare module '@xmpp/component' {
     stop(): void;
   }
 
+  export interface IqCaller {
+    /** Sends an iq and resolves with the result; rejects with a `StanzaError` on an error. */
+    request(stanza: XmlElement, timeoutMs?: number): Promise<XmlElement>;
+  }
+
   export interface Component extends EventEmitter {
     status: string;
     reconnect: Reconnect;
+    iqCaller: IqCaller;
     start(): Promise<unknown>;
     stop(): Promise<unknown>;
     send(element: XmlElement): Promise<void>;

@@ -47,6 +47,8 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
     bridge = await makeBridge(
       {
         plaintextRelay: true,
+        // Refills one message every two minutes: the rate-limit test cannot be outrun.
+        rateLimit: { capacity: 30, perSeconds: 3600 },
         xmpp: {
           service: `xmpp://127.0.0.1:${prosody.componentPort}`,
           domain: prosody.componentDomain,
@@ -199,4 +201,24 @@ describe('XMPP <-> SIP through real Prosody and Kamailio', () => {
     const got = await waitMessage();
     expect(Buffer.from(got.body.trim(), 'base64')).toEqual(Buffer.from(toCarol));
   });
+
+  it('answers a SIP sender over the rate limit with 503 and Retry-After', async () => {
+    const dave = new SippUser('dave', kamailio.domain, kamailio.udpPort, dir);
+    try {
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          dave.sendMessage(aliceSipUser, ENVELOPE_TYPE, b64(randomEnvelope(20 + i))),
+        ),
+      );
+      await dave.sendMessage(
+        aliceSipUser,
+        ENVELOPE_TYPE,
+        b64(randomEnvelope(10)),
+        503,
+        'Retry-After: [0-9]+',
+      );
+    } finally {
+      await dave.close();
+    }
+  }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,27 @@ export class KamailioServer {
 
   get configPath(): string {
     return join(this.dir, 'kamailio.cfg');
+  }
+
+  get ctlSocket(): string {
+    return join(this.dir, 'kamailio.ctl');
+  }
+
+  /** How many contacts the location table holds for a user (asked over the control socket). */
+  contacts(user: string): number {
+    let out: string;
+    try {
+      out = execFileSync(
+        'kamcmd',
+        ['-s', `unix:${this.ctlSocket}`, 'ul.lookup', 'location', user],
+        {
+          encoding: 'utf8',
+        },
+      );
+    } catch {
+      return 0; // "AOR not found"
+    }
+    return (out.match(/Address:/g) ?? []).length;
   }
 
   get wsUrl(): string {
@@ -63,8 +85,13 @@ loadmodule "xlog.so"
 loadmodule "nathelper.so"
 loadmodule "xhttp.so"
 loadmodule "websocket.so"
+loadmodule "ctl.so"
 
+modparam("ctl", "binrpc", "unix:${this.ctlSocket}")
 modparam("usrloc", "db_mode", 0)
+# Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
+# turns a 503 from downstream into 500 (RFC 3261 16.7).
+modparam("tm", "remap_503_500", 0)
 modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
 
 request_route {
@@ -95,7 +122,8 @@ request_route {
       exit;
     }
   } else if (!lookup("location")) {
-    sl_send_reply("404", "Not Found");
+    # Every user of this test domain exists; one with no registered contact is offline.
+    sl_send_reply("480", "Temporarily Unavailable");
     exit;
   }
   if (!t_relay()) sl_reply_error();

@@ -45,8 +45,8 @@ export function sleep(ms: number): Promise<void> {
 export interface Started {
   readonly child: ChildProcess;
   output(): string;
-  /** Kills by PID (SIGTERM, then SIGKILL) and waits for exit. */
-  kill(): Promise<void>;
+  /** Kills by PID (SIGTERM, then SIGKILL; or SIGKILL at once) and waits for exit. */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 export function start(cmd: string, args: readonly string[], options: SpawnOptions = {}): Started {
@@ -54,14 +54,17 @@ export function start(cmd: string, args: readonly string[], options: SpawnOption
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20000)));
-  return { child, output: () => out, kill: () => killChild(child) };
+  return { child, output: () => out, kill: (signal) => killChild(child, signal) };
 }
 
 /** Kills one child by its PID and waits until it has exited. */
-export async function killChild(child: ChildProcess): Promise<void> {
+export async function killChild(
+  child: ChildProcess,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid, 'SIGTERM');
+  process.kill(child.pid, signal);
   const timer = setTimeout(() => {
     if (child.exitCode === null && child.signalCode === null && child.pid)
       process.kill(child.pid, 'SIGKILL');

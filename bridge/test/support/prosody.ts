@@ -84,8 +84,15 @@ Component "${this.componentDomain}"
     }
   }
 
-  async stop(): Promise<void> {
-    await this.#proc?.kill();
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is processed. */
+  freeze(): void {
+    const pid = this.#proc?.child.pid;
+    if (pid) process.kill(pid, 'SIGSTOP');
+  }
+
+  /** Stops the server (SIGTERM), or kills it without warning (SIGKILL: nothing flushed). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    await this.#proc?.kill(signal);
     this.#proc = undefined;
   }
 

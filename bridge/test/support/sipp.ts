@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, killChild } from './processes.js';
 import type { ChildProcess } from 'node:child_process';
@@ -164,7 +164,6 @@ export class SippUser {
 </scenario>`,
     );
     const traceDir = join(this.dir, `uas-${n}`);
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(traceDir);
     const uas = await run(
       [
@@ -193,6 +192,49 @@ export class SippUser {
       const log = readdirSync(traceDir).find((f) => f.endsWith('_messages.log'));
       if (!log) throw new Error('sipp wrote no message trace');
       return parseReceivedMessage(readFileSync(join(traceDir, log), 'utf8'));
+    };
+  }
+
+  /**
+   * Starts a SIPp UAS that answers every MESSAGE with 200 until closed, and registers it.
+   * `received()` reads every MESSAGE it has logged so far (copies included).
+   */
+  async inbox(): Promise<SippInbox> {
+    const uasPort = await freePort();
+    const n = ++this.#seq;
+    const uasFile = scenario(
+      this.dir,
+      `inbox-${this.user}-${n}`,
+      `<scenario name="inbox">
+  <recv request="MESSAGE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]uas[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>`,
+    );
+    const traceDir = join(this.dir, `inbox-${n}`);
+    mkdirSync(traceDir);
+    const uas = await run(
+      ['-sf', uasFile, '-i', '127.0.0.1', '-p', String(uasPort), '-trace_msg'],
+      traceDir,
+    );
+    this.#children.add(uas.child);
+    await this.register(uasPort);
+    return {
+      register: () => this.register(uasPort),
+      received: () => {
+        const log = readdirSync(traceDir).find((f) => f.endsWith('_messages.log'));
+        return log ? parseReceivedMessages(readFileSync(join(traceDir, log), 'utf8')) : [];
+      },
     };
   }
 
@@ -251,8 +293,23 @@ export class SippUser {
   }
 }
 
+/** A SIP user's inbox played by SIPp: every MESSAGE answered 200. */
+export interface SippInbox {
+  /** Registers the inbox again (a restarted proxy has forgotten it). */
+  register(): Promise<void>;
+  received(): SippReceived[];
+}
+
 /** Pulls the first received MESSAGE request (headers + body) out of a SIPp -trace_msg log. */
 export function parseReceivedMessage(log: string): SippReceived {
+  const [first] = parseReceivedMessages(log);
+  if (!first) throw new Error('no MESSAGE in sipp trace');
+  return first;
+}
+
+/** Every received MESSAGE request in a SIPp -trace_msg log, in order. */
+export function parseReceivedMessages(log: string): SippReceived[] {
+  const out: SippReceived[] = [];
   const blocks = log.split(/^-{10,}.*$/m);
   for (const block of blocks) {
     const start = block.search(/^MESSAGE sip:/m);
@@ -267,7 +324,7 @@ export function parseReceivedMessage(log: string): SippReceived {
       if (colon > 0)
         headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    return { headers, body };
+    out.push({ headers, body });
   }
-  throw new Error('no MESSAGE in sipp trace');
+  return out;
 }
