@@ -14,7 +14,7 @@ import {
   parseIdentityKey,
 } from './keys.js';
 import { fail } from './errors.js';
-import { ed25519PublicKey, fromBase64, isoTime, toBase64 } from './encoding.js';
+import { ed25519PublicKey, fromBase64, isoTime, toArrayBuffer, toBase64 } from './encoding.js';
 import { liveSession } from './verification.js';
 import type { DirectoryContact, MoveProof } from './directory-client.js';
 import { DirectoryPublishError } from './directory-client.js';
@@ -440,11 +440,4 @@ export async function setDiscoverability(
     if (row.discoverable === 1) await settleWithdrawal(deps, row.number);
   }
   return accountView(await loadAccount(deps.db, accountId));
-}
-
-/** Copies database bytes (Buffer from either driver) into a fresh ArrayBuffer-backed array. */
-export function toArrayBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(new ArrayBuffer(bytes.length));
-  out.set(bytes);
-  return out;
 }

@@ -40,3 +40,10 @@ export function ed25519PublicKey(raw: Uint8Array): KeyObject | undefined {
 export function isoTime(ms: number | string): string {
   return new Date(Number(ms)).toISOString();
 }
+
+/** Copies database bytes (Buffer from either driver) into a fresh ArrayBuffer-backed array. */
+export function toArrayBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(new ArrayBuffer(bytes.length));
+  out.set(bytes);
+  return out;
+}

@@ -6,7 +6,8 @@ import type { Kysely } from 'kysely';
 import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from './store/schema.js';
 import { precompiled } from './store/precompiled.js';
 import { fail, rateLimited } from './errors.js';
-import { DEVICE_ID, insertOneTimePreKeys, loadAccount, toArrayBuffer } from './accounts.js';
+import { DEVICE_ID, insertOneTimePreKeys, loadAccount } from './accounts.js';
+import { toArrayBuffer } from './encoding.js';
 import {
   checkKyberPreKey,
   checkOneTimeKyberPreKeys,

@@ -4,8 +4,7 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import type { AccountsTable } from './store/schema.js';
 import { fail, rateLimited } from './errors.js';
-import { fromBase64 } from './encoding.js';
-import { toArrayBuffer } from './accounts.js';
+import { fromBase64, toArrayBuffer } from './encoding.js';
 
 // Registration lock as Signal's: an account may set a PIN; while it stays active (an
 // authenticated request within `registrationLock.inactivitySeconds`, 7 days by default),
