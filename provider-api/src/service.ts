@@ -13,7 +13,6 @@ import type {
   ServiceContext,
 } from '@switchboard/service-kit';
 import { createLogger, expressServer, listenHttp, listenMetrics } from '@switchboard/service-kit';
-import type { ProviderEntry } from '@switchboard/charter';
 import { generateEd25519KeyPair, publicKeyRecord } from '@switchboard/charter';
 import {
   readPrivateKeyFile,
