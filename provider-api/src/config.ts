@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { PrefixLengths, RateLimit } from '@switchboard/service-kit';
 
 /** Limits and lifetimes of verification sessions. */
@@ -356,12 +357,43 @@ function readVariables(env: Env): Partial<Record<Key, unknown>> {
 }
 
 /**
+ * Reads `PROVIDER_CONFIG_FILE` (when set): a JSON object of the same variables, strings, numbers
+ * or booleans, checked by the same schema; the environment overrides it.
+ */
+function readConfigFile(path: string | undefined): Record<string, string> {
+  if (path === undefined || path === '') return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ProviderConfigError(
+      'PROVIDER_CONFIG_FILE',
+      'names a file that is missing or not JSON',
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ProviderConfigError('PROVIDER_CONFIG_FILE', 'must hold a JSON object');
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!Object.hasOwn(PROVIDER_ENV_SCHEMA, key))
+      throw new ProviderConfigError(key, 'is not a provider variable (in PROVIDER_CONFIG_FILE)');
+    if (!['string', 'number', 'boolean'].includes(typeof value))
+      throw new ProviderConfigError(
+        key,
+        'must be a string, number or boolean (in PROVIDER_CONFIG_FILE)',
+      );
+    out[key] = String(value);
+  }
+  return out;
+}
+
+/**
  * Parses the provider's environment once, at start-up, into a typed config with defaults filled
  * in. Throws {@link ProviderConfigError} naming the first wrong variable and why; values (some are
  * secrets) never appear in the message.
  */
 export function parseProviderEnv(env: Env): ProviderEnvConfig {
-  const v = readVariables(env);
+  const v = readVariables({ ...readConfigFile(env['PROVIDER_CONFIG_FILE']), ...env });
   const str = (k: Key): string | undefined => v[k] as string | undefined;
   const apiPort = v.PROVIDER_API_PORT as number;
   const webhook = str('PROVIDER_CODE_WEBHOOK_URL');

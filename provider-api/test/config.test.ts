@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROVIDER_ENV_SCHEMA, ProviderConfigError, parseProviderEnv } from '../src/config.js';
@@ -113,7 +113,57 @@ describe('parseProviderEnv', () => {
 
   it('names every variable of the schema in the README', async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const key of Object.keys(PROVIDER_ENV_SCHEMA)) expect(readme).toContain(`| \`${key}\``);
+    for (const key of [...Object.keys(PROVIDER_ENV_SCHEMA), 'PROVIDER_CONFIG_FILE'])
+      expect(readme).toContain(`| \`${key}\``);
+  });
+});
+
+describe('PROVIDER_CONFIG_FILE', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'provider-config-file-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const file = async (name: string, text: string): Promise<string> => {
+    await writeFile(join(dir, name), text);
+    return join(dir, name);
+  };
+
+  it('reads the same variables from a JSON file, the environment overriding it', async () => {
+    const path = await file(
+      'good.json',
+      JSON.stringify({ PROVIDER_API_PORT: 8081, PROVIDER_ID: 'provider-c', LOG_LEVEL: 'warn' }),
+    );
+    const config = parseProviderEnv({ PROVIDER_CONFIG_FILE: path, LOG_LEVEL: 'error' });
+    expect(config.port).toBe(8081);
+    expect(config.providerId).toBe('provider-c');
+    expect(config.logLevel).toBe('error');
+  });
+
+  it.each([
+    ['bad-port.json', '{"PROVIDER_API_PORT": 70000}', 'PROVIDER_API_PORT', /port number/],
+    ['unknown.json', '{"PROVIDER_PORT": "1"}', 'PROVIDER_PORT', /not a provider variable/],
+    ['nested.json', '{"PROVIDER_ID": {"a": 1}}', 'PROVIDER_ID', /string, number or boolean/],
+    ['array.json', '["PROVIDER_ID"]', 'PROVIDER_CONFIG_FILE', /JSON object/],
+    [
+      'broken.json',
+      '{"PROVIDER_CODE_WEBHOOK_TOKEN": "hunter2secret"',
+      'PROVIDER_CONFIG_FILE',
+      /not JSON/,
+    ],
+  ])('refuses %s naming %s', async (name, text, key, reason) => {
+    const err = refusal({ PROVIDER_CONFIG_FILE: await file(name, text) });
+    expect(err?.key).toBe(key);
+    expect(err?.message).toMatch(reason);
+    expect(err?.message).not.toContain('hunter2secret');
+  });
+
+  it('refuses a missing file', () => {
+    expect(refusal({ PROVIDER_CONFIG_FILE: join(dir, 'none.json') })?.key).toBe(
+      'PROVIDER_CONFIG_FILE',
+    );
   });
 });
 
