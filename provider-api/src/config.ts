@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { PrefixLengths, RateLimit } from '@switchboard/service-kit';
 
 /** Limits and lifetimes of verification sessions. */
@@ -205,4 +206,218 @@ export function parseTrustProxy(value: string): boolean | number | string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/** A configuration value the provider refuses at start-up; the message names the key, never the value. */
+export class ProviderConfigError extends Error {
+  constructor(
+    /** The environment variable at fault. */
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`provider config ${key} ${reason}`);
+    this.name = 'ProviderConfigError';
+  }
+}
+
+/** pino's levels, accepted by `LOG_LEVEL`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** What the provider API reads from its environment, validated by {@link PROVIDER_ENV_SCHEMA}. */
+export interface ProviderEnvConfig {
+  /** `PROVIDER_API_HOST`, default 127.0.0.1. */
+  readonly host: string;
+  /** `PROVIDER_API_PORT`, default 8080 (0: any free port). */
+  readonly port: number;
+  /** `PROVIDER_METRICS_HOST`/`_PORT`: default 127.0.0.1:9080, port 0 when `port` is 0. */
+  readonly metrics: { readonly host: string; readonly port: number };
+  /** `PROVIDER_STATE_DIR`; unset: `<data>/provider-api`. */
+  readonly stateDir?: string;
+  /** `PROVIDER_DATABASE_URL`; unset: `sqlite:<stateDir>/provider.db`. */
+  readonly databaseUrl?: string;
+  /** `PROVIDER_ID`, default `dev-provider`. */
+  readonly providerId: string;
+  /** `PROVIDER_CURRENCY` (ISO 4217), default EUR. */
+  readonly currency: string;
+  /** `PROVIDER_CODE_WEBHOOK_URL` (+ `PROVIDER_CODE_WEBHOOK_TOKEN`); unset: codes on the console. */
+  readonly codeWebhook?: { readonly url: string; readonly bearerToken?: string };
+  /** `SWITCHBOARD_DIRECTORY_URL`; unset: the embedded directory's publish API, when it runs. */
+  readonly directoryUrl?: string;
+  /** `PROVIDER_PUBLIC_URL`; unset: the address the API listens on. */
+  readonly publicUrl?: string;
+  /** `PROVIDER_TRUST_PROXY` (see {@link parseTrustProxy}); unset: express's default. */
+  readonly trustProxy?: boolean | number | string[];
+  /** `PROVIDER_VALIDATE_RESPONSES` (`1`/`true`), default false. */
+  readonly validateResponses: boolean;
+  /** `SWITCHBOARD_TRUST_LIST` and `SWITCHBOARD_BOARD_FINGERPRINT`; unset: the development list. */
+  readonly trustListPath?: string;
+  readonly boardFingerprint?: string;
+  /** `LOG_LEVEL`, default info. */
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** How one kind of variable is checked and converted; throws the reason (never the value). */
+type Kind = (value: string) => unknown;
+
+const text: Kind = (v) => {
+  if (v.trim() === '') throw new Error('must not be empty');
+  return v;
+};
+const port: Kind = (v) => {
+  if (!/^\d{1,5}$/.test(v.trim()) || Number(v) > 65535)
+    throw new Error('must be a port number (an integer 0-65535)');
+  return Number(v);
+};
+const httpUrl: Kind = (v) => {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new Error('must be an absolute URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error('must be an http:// or https:// URL');
+  return v;
+};
+const databaseUrl: Kind = (v) => {
+  if (!/^(sqlite:|file:|postgres(ql)?:\/\/)/i.test(v.trim()))
+    throw new Error('must start with sqlite:, file:, postgres:// or postgresql://');
+  return v;
+};
+const boolean: Kind = (v) => {
+  if (/^(1|true)$/i.test(v.trim())) return true;
+  if (/^(0|false)$/i.test(v.trim())) return false;
+  throw new Error('must be a boolean (1, 0, true or false)');
+};
+const enumOf =
+  (values: readonly string[]): Kind =>
+  (v) => {
+    if (!values.includes(v)) throw new Error(`must be one of ${values.join(', ')}`);
+    return v;
+  };
+const pattern =
+  (re: RegExp, what: string): Kind =>
+  (v) => {
+    if (!re.test(v)) throw new Error(`must be ${what}`);
+    return v;
+  };
+
+/** One entry per variable: its kind and its default (none: unset stays unset). */
+export interface EnvVariable {
+  readonly kind: Kind;
+  readonly default?: string;
+}
+
+/** The one schema of the provider's environment; README lists the same variables. */
+export const PROVIDER_ENV_SCHEMA = {
+  PROVIDER_API_HOST: { kind: text, default: '127.0.0.1' },
+  PROVIDER_API_PORT: { kind: port, default: '8080' },
+  PROVIDER_METRICS_HOST: { kind: text, default: '127.0.0.1' },
+  PROVIDER_METRICS_PORT: { kind: port },
+  PROVIDER_STATE_DIR: { kind: text },
+  PROVIDER_DATABASE_URL: { kind: databaseUrl },
+  PROVIDER_ID: {
+    kind: pattern(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'a provider id (a-z, 0-9, . and -)'),
+    default: 'dev-provider',
+  },
+  PROVIDER_CURRENCY: {
+    kind: pattern(/^[A-Z]{3}$/, 'an ISO 4217 currency code (e.g. EUR)'),
+    default: 'EUR',
+  },
+  PROVIDER_CODE_WEBHOOK_URL: { kind: httpUrl },
+  PROVIDER_CODE_WEBHOOK_TOKEN: { kind: text },
+  SWITCHBOARD_DIRECTORY_URL: { kind: httpUrl },
+  PROVIDER_PUBLIC_URL: { kind: httpUrl },
+  PROVIDER_TRUST_PROXY: { kind: (v) => parseTrustProxy(v) },
+  PROVIDER_VALIDATE_RESPONSES: { kind: boolean, default: 'false' },
+  SWITCHBOARD_TRUST_LIST: { kind: text },
+  SWITCHBOARD_BOARD_FINGERPRINT: { kind: text },
+  LOG_LEVEL: { kind: enumOf(LOG_LEVELS), default: 'info' },
+} as const satisfies Record<string, EnvVariable>;
+
+type Key = keyof typeof PROVIDER_ENV_SCHEMA;
+
+/** Checks every variable of {@link PROVIDER_ENV_SCHEMA}; throws the first wrong one. */
+function readVariables(env: Env): Partial<Record<Key, unknown>> {
+  const out: Partial<Record<Key, unknown>> = {};
+  for (const [key, spec] of Object.entries(PROVIDER_ENV_SCHEMA) as [Key, EnvVariable][]) {
+    // An empty value counts as unset (as `FOO=` in an env file means).
+    const given = env[key];
+    const raw = given === undefined || given === '' ? spec.default : given;
+    if (raw === undefined) continue;
+    try {
+      out[key] = spec.kind(raw);
+    } catch (err) {
+      throw new ProviderConfigError(key, (err as Error).message);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads `PROVIDER_CONFIG_FILE` (when set): a JSON object of the same variables, strings, numbers
+ * or booleans, checked by the same schema; the environment overrides it.
+ */
+function readConfigFile(path: string | undefined): Record<string, string> {
+  if (path === undefined || path === '') return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ProviderConfigError(
+      'PROVIDER_CONFIG_FILE',
+      'names a file that is missing or not JSON',
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ProviderConfigError('PROVIDER_CONFIG_FILE', 'must hold a JSON object');
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!Object.hasOwn(PROVIDER_ENV_SCHEMA, key))
+      throw new ProviderConfigError(key, 'is not a provider variable (in PROVIDER_CONFIG_FILE)');
+    if (!['string', 'number', 'boolean'].includes(typeof value))
+      throw new ProviderConfigError(
+        key,
+        'must be a string, number or boolean (in PROVIDER_CONFIG_FILE)',
+      );
+    out[key] = String(value);
+  }
+  return out;
+}
+
+/**
+ * Parses the provider's environment once, at start-up, into a typed config with defaults filled
+ * in. Throws {@link ProviderConfigError} naming the first wrong variable and why; values (some are
+ * secrets) never appear in the message.
+ */
+export function parseProviderEnv(env: Env): ProviderEnvConfig {
+  const v = readVariables({ ...readConfigFile(env['PROVIDER_CONFIG_FILE']), ...env });
+  const str = (k: Key): string | undefined => v[k] as string | undefined;
+  const apiPort = v.PROVIDER_API_PORT as number;
+  const webhook = str('PROVIDER_CODE_WEBHOOK_URL');
+  const token = str('PROVIDER_CODE_WEBHOOK_TOKEN');
+  const optional = <T>(key: string, value: T | undefined): Record<string, T> =>
+    value === undefined ? {} : { [key]: value };
+  return {
+    host: str('PROVIDER_API_HOST') as string,
+    port: apiPort,
+    metrics: {
+      host: str('PROVIDER_METRICS_HOST') as string,
+      port: (v.PROVIDER_METRICS_PORT as number | undefined) ?? (apiPort === 0 ? 0 : 9080),
+    },
+    providerId: str('PROVIDER_ID') as string,
+    currency: str('PROVIDER_CURRENCY') as string,
+    validateResponses: v.PROVIDER_VALIDATE_RESPONSES as boolean,
+    logLevel: v.LOG_LEVEL as ProviderEnvConfig['logLevel'],
+    ...optional('stateDir', str('PROVIDER_STATE_DIR')),
+    ...optional('databaseUrl', str('PROVIDER_DATABASE_URL')),
+    ...optional('codeWebhook', webhook && { url: webhook, ...optional('bearerToken', token) }),
+    ...optional('directoryUrl', str('SWITCHBOARD_DIRECTORY_URL')),
+    ...optional('publicUrl', str('PROVIDER_PUBLIC_URL')),
+    ...optional('trustProxy', v.PROVIDER_TRUST_PROXY as ProviderEnvConfig['trustProxy']),
+    ...optional('trustListPath', str('SWITCHBOARD_TRUST_LIST')),
+    ...optional('boardFingerprint', str('SWITCHBOARD_BOARD_FINGERPRINT')),
+  };
 }

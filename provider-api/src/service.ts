@@ -4,16 +4,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import type { Database } from '@switchboard/db';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
-import type { RunningHttpServer, RunningService, ServiceContext } from '@switchboard/service-kit';
-import {
-  createLogger,
-  expressServer,
-  listenHttp,
-  listenMetrics,
-  metricsAddress,
+import type {
+  Logger,
+  RunningHttpServer,
+  RunningService,
+  ServiceContext,
 } from '@switchboard/service-kit';
-import type { ProviderEntry } from '@switchboard/charter';
+import { createLogger, expressServer, listenHttp, listenMetrics } from '@switchboard/service-kit';
 import { generateEd25519KeyPair, publicKeyRecord } from '@switchboard/charter';
 import {
   readPrivateKeyFile,
@@ -21,7 +20,8 @@ import {
   writeFileAtomic,
   writePrivateKeyFile,
 } from '@switchboard/charter/node';
-import { defaultProviderConfig, parseTrustProxy } from './config.js';
+import { defaultProviderConfig, parseProviderEnv } from './config.js';
+import type { ProviderEnvConfig } from './config.js';
 import type { CodeSender } from './code-sender.js';
 import { ConsoleCodeSender, WebhookCodeSender } from './code-sender.js';
 import { createLimits } from './deps.js';
@@ -59,45 +59,32 @@ async function loadOrCreateSecret(path: string): Promise<Buffer> {
   return secret;
 }
 
-/**
- * Starts the provider API (embedded default: 127.0.0.1:8080, SQLite under the data dir, console
- * code sender, a provider key created on first run and registered in the development trust list).
- *
- * Environment: `PROVIDER_API_HOST`, `PROVIDER_API_PORT`, `PROVIDER_DATABASE_URL`, `PROVIDER_ID`,
- * `PROVIDER_CURRENCY`, `PROVIDER_CODE_WEBHOOK_URL` (+ `PROVIDER_CODE_WEBHOOK_TOKEN`),
- * `SWITCHBOARD_DIRECTORY_URL` (default: the embedded directory's publish API, when it runs),
- * `PROVIDER_PUBLIC_URL`, `PROVIDER_TRUST_PROXY`, `PROVIDER_VALIDATE_RESPONSES`, `PROVIDER_STATE_DIR`
- * (default `<data>/provider-api`), `SWITCHBOARD_TRUST_LIST` with `SWITCHBOARD_BOARD_FINGERPRINT`
- * (the pinned board; start-up fails when a list is given without it; default: the development
- * list under `<data>/charter`, pinned to its development board, in which this provider accredits
- * itself), `PROVIDER_METRICS_HOST` /
- * `PROVIDER_METRICS_PORT` (the `/metrics` listener, default 127.0.0.1:9080, any free port when
- * `PROVIDER_API_PORT` is 0), `LOG_LEVEL`. A list that is missing or does not verify does not stop the service:
- * it logs why and refuses number moves (503) until a verified list is in place.
- */
-export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
-  const env = ctx.env;
-  const host = env['PROVIDER_API_HOST'] ?? '127.0.0.1';
-  const port = Number(env['PROVIDER_API_PORT'] ?? 8080);
-  const metricsAt = metricsAddress(env, 'PROVIDER', { servicePort: port, defaultPort: 9080 });
-  const stateDir = env['PROVIDER_STATE_DIR'] ?? join(ctx.dataDir, 'provider-api');
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const logger = createLogger({ service: 'provider-api', level: env['LOG_LEVEL'] ?? 'info' });
-  const providerId = env['PROVIDER_ID'] ?? 'dev-provider';
-  const config = defaultProviderConfig({
-    providerId,
-    currency: env['PROVIDER_CURRENCY'] ?? 'EUR',
-  });
-  const now = (): number => Date.now();
+/** What start-up opens before the HTTP app exists: state directory, log, trust list, store, key. */
+interface ProviderState {
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly trusted: TrustedProviders;
+  readonly database: Database<ProviderTables>;
+  readonly key: { privateKey: KeyObject; publicKey: string };
+}
 
+/** Stage 1: the state directory, the logger, the verified trust list, the database and the key. */
+async function openState(
+  ctx: ServiceContext,
+  env: ProviderEnvConfig,
+  now: () => number,
+): Promise<ProviderState> {
+  const stateDir = env.stateDir ?? join(ctx.dataDir, 'provider-api');
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const logger = createLogger({ service: 'provider-api', level: env.logLevel });
   // Other providers (their release keys and API addresses) come from the trust list, verified
   // against the pinned board on every read (re-read when the file changes); without a verified
   // list number moves are refused (fail closed).
   const trusted = new TrustedProviders(
     await openTrustListSource(
       {
-        path: env['SWITCHBOARD_TRUST_LIST'],
-        boardFingerprint: env['SWITCHBOARD_BOARD_FINGERPRINT'],
+        path: env.trustListPath,
+        boardFingerprint: env.boardFingerprint,
         devDir: join(ctx.dataDir, 'charter'),
         stateFile: join(stateDir, 'trust-list-state.json'),
       },
@@ -106,7 +93,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     logger,
   );
   const database = await openDatabase<ProviderTables>({
-    url: env['PROVIDER_DATABASE_URL'] ?? `sqlite:${join(stateDir, 'provider.db')}`,
+    url: env.databaseUrl ?? `sqlite:${join(stateDir, 'provider.db')}`,
   });
   await migrateToLatest(
     database.db as Kysely<unknown>,
@@ -114,31 +101,24 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     'provider_api',
     PROVIDER_MIGRATIONS,
   );
+  const key = await loadOrCreateProviderKey(join(stateDir, 'provider-key.json'), env.providerId);
+  return { stateDir, logger, trusted, database, key };
+}
 
-  const key = await loadOrCreateProviderKey(join(stateDir, 'provider-key.json'), providerId);
-  // The embedded directory, when it runs, says where its publish API listens.
-  const embedded = ctx.started.find((s) => s.name === 'directory') as
-    { publishUrl?: string } | undefined;
-  const directoryUrl = env['SWITCHBOARD_DIRECTORY_URL'] ?? embedded?.publishUrl;
-  const codeSender: CodeSender = env['PROVIDER_CODE_WEBHOOK_URL']
-    ? new WebhookCodeSender({
-        url: env['PROVIDER_CODE_WEBHOOK_URL'],
-        ...(env['PROVIDER_CODE_WEBHOOK_TOKEN']
-          ? { bearerToken: env['PROVIDER_CODE_WEBHOOK_TOKEN'] }
-          : {}),
-      })
+/** The webhook named by the config, else the console (development). */
+function codeSenderFor(env: ProviderEnvConfig): CodeSender {
+  return env.codeWebhook
+    ? new WebhookCodeSender(env.codeWebhook)
     : new ConsoleCodeSender((line) => process.stderr.write(line));
+}
 
-  const findProvider = (id: string): Promise<ProviderEntry | undefined> =>
-    trusted.find(id, new Date(now()));
-  const providerKeys = (id: string): Promise<KeyObject[]> =>
-    trusted.publishingKeys(id, new Date(now()));
-  const completePortOutAt = async (
-    id: string,
-    portOutId: string,
-    signature: string,
-  ): Promise<void> => {
-    const entry = await findProvider(id);
+/** Asks the losing provider (found in the trust list) to complete a port-out. */
+function portOutCompleter(
+  trusted: TrustedProviders,
+  now: () => number,
+): ProviderDeps['completePortOutAt'] {
+  return async (id, portOutId, signature) => {
+    const entry = await trusted.find(id, new Date(now()));
     if (!entry) throw new Error('the losing provider is not in the trust list');
     const res = await fetch(new URL('/v1/port-outs/complete', entry.apiBaseUrl), {
       method: 'POST',
@@ -150,94 +130,138 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     if (res.status !== 204 && res.status !== 404)
       throw new Error(`completePortOut answered ${res.status}`);
   };
+}
 
-  const verificationSecret = await loadOrCreateSecret(join(stateDir, 'verification-secret'));
+/** Stage 2: the dependencies of the app (code sender, directory publisher, replay cache, limits). */
+async function buildDeps(
+  env: ProviderEnvConfig,
+  state: ProviderState,
+  directoryUrl: string | undefined,
+  now: () => number,
+): Promise<{ deps: ProviderDeps; replayCache: DatabaseReplayCache }> {
+  const { database, key, trusted } = state;
+  const config = defaultProviderConfig({ providerId: env.providerId, currency: env.currency });
   const replayCache = new DatabaseReplayCache(database.db, now);
   const deps: ProviderDeps = {
     db: database.db,
     dialect: database.dialect,
     config,
     now,
-    codeSender,
+    codeSender: codeSenderFor(env),
     directory: directoryUrl
       ? new HttpDirectoryPublisher({
           baseUrl: directoryUrl,
-          keyId: providerId,
+          keyId: env.providerId,
           privateKey: key.privateKey,
           now,
         })
       : undefined,
     providerKey: key.privateKey,
-    providerKeys,
-    completePortOutAt,
+    providerKeys: (id: string): Promise<KeyObject[]> => trusted.publishingKeys(id, new Date(now())),
+    completePortOutAt: portOutCompleter(trusted, now),
     replayCache,
-    verificationSecret,
-    logger,
+    verificationSecret: await loadOrCreateSecret(join(state.stateDir, 'verification-secret')),
+    logger: state.logger,
     limits: createLimits(config, now),
   };
+  return { deps, replayCache };
+}
 
-  const keyFile = join(stateDir, 'operator-api-key');
-  if (!(await hasApiKeys(deps))) {
-    const created = await createApiKey(deps, {
-      name: 'initial operator',
-      scopes: ['admin:keys', 'accounts:read', 'billing:write'],
-    });
-    await writeFileAtomic(keyFile, `${created.key}\n`, 0o600);
-  }
+/** Stage 3: the first operator API key, written to `keyFile` (0600) when none exists. */
+async function ensureOperatorKey(deps: ProviderDeps, keyFile: string): Promise<void> {
+  if (await hasApiKeys(deps)) return;
+  const created = await createApiKey(deps, {
+    name: 'initial operator',
+    scopes: ['admin:keys', 'accounts:read', 'billing:write'],
+  });
+  await writeFileAtomic(keyFile, `${created.key}\n`, 0o600);
+}
 
-  const trustProxy = env['PROVIDER_TRUST_PROXY'];
+/** Embedded stack: accredits this provider in the development trust list. */
+async function accreditInDevelopmentList(
+  ctx: ServiceContext,
+  env: ProviderEnvConfig,
+  publicKey: string,
+  apiUrl: string,
+): Promise<void> {
+  await upsertDevelopmentEntries(
+    { dir: join(ctx.dataDir, 'charter'), now: new Date() },
+    {
+      providers: [
+        {
+          id: env.providerId,
+          name: `Development provider ${env.providerId}`,
+          apiBaseUrl: env.publicUrl ?? apiUrl,
+          publishingKeys: [publicKeyRecord({ publicKey })],
+          networks: ['sip', 'xmpp', 'matrix', 'mailbox'],
+          accreditation: { notBefore: '2020-01-01T00:00:00Z', notAfter: '2100-01-01T00:00:00Z' },
+          status: 'active',
+        },
+      ],
+    },
+  );
+}
+
+/** What stage 4 leaves running; `close` stops all of it (the database included). */
+interface Listening {
+  readonly api: RunningHttpServer;
+  readonly metrics: RunningHttpServer;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * Stage 4: the API and its mailbox sockets, the metrics listener, the mailbox relay (replicas on
+ * one PostgreSQL database push each other's deliveries) and the development accreditation; on a
+ * failure everything opened so far is closed again.
+ */
+async function listen(
+  ctx: ServiceContext,
+  env: ProviderEnvConfig,
+  state: ProviderState,
+  deps: ProviderDeps,
+): Promise<Listening> {
+  const { database, logger } = state;
   const { app, hub, metrics } = createProviderApp(deps, {
-    validateResponses: env['PROVIDER_VALIDATE_RESPONSES'] === '1',
-    ...(trustProxy === undefined ? {} : { trustProxy: parseTrustProxy(trustProxy) }),
+    validateResponses: env.validateResponses,
+    ...(env.trustProxy === undefined ? {} : { trustProxy: env.trustProxy }),
   });
   const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });
-  const running = await listenHttp(server, host, port);
+  const api = await listenHttp(server, env.host, env.port);
   let stopRelay = async (): Promise<void> => undefined;
   let metricsServer: RunningHttpServer | undefined;
-  try {
-    metricsServer = await listenMetrics(metrics, metricsAt.host, metricsAt.port, (err) =>
-      logger.error({ err }, 'metrics could not be collected'),
-    );
-    // Replicas on one PostgreSQL database push each other's mailbox deliveries.
-    if (database.notifications) {
-      stopRelay = await startMailboxRelay(deps, hub, database.notifications);
-    }
-    if (env['SWITCHBOARD_TRUST_LIST'] === undefined) {
-      // Embedded stack: accredit this provider in the development trust list.
-      const nowDate = new Date();
-      await upsertDevelopmentEntries(
-        { dir: join(ctx.dataDir, 'charter'), now: nowDate },
-        {
-          providers: [
-            {
-              id: providerId,
-              name: `Development provider ${providerId}`,
-              apiBaseUrl: env['PROVIDER_PUBLIC_URL'] ?? running.url,
-              publishingKeys: [publicKeyRecord({ publicKey: key.publicKey })],
-              networks: ['sip', 'xmpp', 'matrix', 'mailbox'],
-              accreditation: {
-                notBefore: '2020-01-01T00:00:00Z',
-                notAfter: '2100-01-01T00:00:00Z',
-              },
-              status: 'active',
-            },
-          ],
-        },
-      );
-    }
-  } catch (err) {
+  const close = async (): Promise<void> => {
     closeSockets();
     await stopRelay();
     await metricsServer?.close();
-    await running.close();
+    await api.close();
     await database.close();
+  };
+  try {
+    metricsServer = await listenMetrics(metrics, env.metrics.host, env.metrics.port, (err) =>
+      logger.error({ err }, 'metrics could not be collected'),
+    );
+    if (database.notifications) {
+      stopRelay = await startMailboxRelay(deps, hub, database.notifications);
+    }
+    if (env.trustListPath === undefined) {
+      await accreditInDevelopmentList(ctx, env, state.key.publicKey, api.url);
+    }
+  } catch (err) {
+    await close();
     throw err;
   }
-  // Says at start-up (in the log) when number moves are refused for want of a verified list.
-  await trusted.find(providerId, new Date(now())).catch(() => undefined);
+  return { api, metrics: metricsServer, close };
+}
+
+/** Stage 5: expired sessions and messages swept, the directory reconciled, every minute. */
+function startSweeper(
+  deps: ProviderDeps,
+  replayCache: DatabaseReplayCache,
+  logger: Logger,
+): NodeJS.Timeout {
   const sweeper = setInterval(() => {
     sweepExpired(deps)
       .then(() => reconcileDirectory(deps))
@@ -248,27 +272,50 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
       .catch((err: unknown) => logger.warn({ err }, 'sweep failed'));
   }, 60_000);
   sweeper.unref();
-  logger.info(
-    { url: running.url, dialect: database.dialect, directory: directoryUrl ?? 'none' },
+  return sweeper;
+}
+
+/**
+ * Starts the provider API (embedded default: 127.0.0.1:8080, SQLite under the data dir, console
+ * code sender, a provider key created on first run and registered in the development trust list).
+ *
+ * The environment is parsed once by {@link parseProviderEnv} (every variable, its default and its
+ * check are in `config.ts` and the README); a wrong value stops start-up with an error naming the
+ * variable. `SWITCHBOARD_TRUST_LIST` without `SWITCHBOARD_BOARD_FINGERPRINT` stops start-up too.
+ * A list that is missing or does not verify does not stop the service: it logs why and refuses
+ * number moves (503) until a verified list is in place.
+ */
+export async function startService(ctx: ServiceContext): Promise<RunningService | null> {
+  const env = parseProviderEnv(ctx.env);
+  const now = (): number => Date.now();
+  const state = await openState(ctx, env, now);
+  // The embedded directory, when it runs, says where its publish API listens.
+  const embedded = ctx.started.find((s) => s.name === 'directory') as
+    { publishUrl?: string } | undefined;
+  const directoryUrl = env.directoryUrl ?? embedded?.publishUrl;
+  const { deps, replayCache } = await buildDeps(env, state, directoryUrl, now);
+  const keyFile = join(state.stateDir, 'operator-api-key');
+  await ensureOperatorKey(deps, keyFile);
+  const running = await listen(ctx, env, state, deps);
+  // Says at start-up (in the log) when number moves are refused for want of a verified list.
+  await state.trusted.find(env.providerId, new Date(now())).catch(() => undefined);
+  const sweeper = startSweeper(deps, replayCache, state.logger);
+  state.logger.info(
+    { url: running.api.url, dialect: state.database.dialect, directory: directoryUrl ?? 'none' },
     'provider API listening',
   );
-
   let stopped: Promise<void> | undefined;
   return {
     name: 'provider-api',
     listening: [
-      `HTTP ${running.url} (onboarding page /, API docs ${running.url}/docs/)`,
-      `metrics ${metricsServer.url}/metrics`,
+      `HTTP ${running.api.url} (onboarding page /, API docs ${running.api.url}/docs/)`,
+      `metrics ${running.metrics.url}/metrics`,
       `operator API key in ${keyFile}`,
     ],
     stop: () =>
       (stopped ??= (async () => {
         clearInterval(sweeper);
-        closeSockets();
-        await stopRelay();
-        await metricsServer.close();
         await running.close();
-        await database.close();
       })()),
   };
 }
