@@ -7,14 +7,13 @@ import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from './store
 import { precompiled } from './store/precompiled.js';
 import { fail, rateLimited } from './errors.js';
 import { DEVICE_ID, insertOneTimePreKeys, loadAccount } from './accounts.js';
-import { toArrayBuffer } from './encoding.js';
 import {
   checkKyberPreKey,
   checkOneTimeKyberPreKeys,
   checkOneTimePreKeys,
   checkSignedPreKey,
 } from './keys.js';
-import { toBase64 } from './encoding.js';
+import { toArrayBuffer, toBase64 } from './encoding.js';
 import { parseNumber } from './verification.js';
 import { ProviderApiError } from '@switchboard/openapi';
 
