@@ -178,7 +178,7 @@ async function measurePeer(
       await waitForReply(port, inputs.zone.apex, 30_000);
       round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
     } else {
-      await waitForZone(port, inputs.zone.apex, 900_000);
+      await waitForZone(port, inputs.zone.apex, 900_000, () => running?.exited());
       round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
       round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
       console.log(

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunningPeer } from '../process.js';
-import { freePort, startDaemon } from '../process.js';
+import { freePort, logTail, startDaemon } from '../process.js';
 import type { BenchEntry } from '../zone-data.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
@@ -31,7 +31,7 @@ export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
       // Measured once every RRset is signed ahead of queries, as BIND and NSD are measured
       // with their zone signed; the time this takes counts as start-up time.
       try {
-        await waitUntilWarm(apiPort, 900_000);
+        await waitUntilWarm(apiPort, running, 900_000);
       } catch (err) {
         await running.stop();
         throw err;
@@ -41,9 +41,18 @@ export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
   };
 }
 
-async function waitUntilWarm(apiPort: number, timeoutMs: number): Promise<void> {
+/** Polls /healthz until `warm`; fails at once, with its log's tail, if the child dies. */
+async function waitUntilWarm(
+  apiPort: number,
+  running: RunningPeer,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const exited = running.exited();
+    if (exited !== undefined) {
+      throw new Error(`directory child died (${exited}):\n${logTail(running.logFile)}`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${apiPort}/healthz`);
       if (res.ok && ((await res.json()) as { warm?: boolean }).warm === true) return;
