@@ -73,9 +73,7 @@ export function startDaemon(options: DaemonOptions): RunningPeer {
     port: options.port,
     logFile: options.logFile,
     exited: () =>
-      child.exitCode !== null
-        ? `exit code ${child.exitCode}`
-        : (child.signalCode ?? undefined),
+      child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined),
     async stop(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       process.kill(pid, 'SIGTERM');

@@ -22,11 +22,24 @@ import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from
 import type { OurSignerPhases, SigningRun } from '../signing.js';
 import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
 import { ratio } from '../stats.js';
-import type { BenchZone } from '../zone-data.js';
-import { enumName, generateBenchZone, queryFileText, zoneFileText } from '../zone-data.js';
+import type { BenchSpace } from '../zone-data.js';
+import {
+  benchSpace,
+  enumName,
+  importLines,
+  missingCapacity,
+  missingNumber,
+  numberAt,
+  publishedNames,
+  queryLines,
+  writeLines,
+  zoneLines,
+} from '../zone-data.js';
 
 interface Args {
   count: number;
+  /** Queries per second a mixed run is assumed to reach at most (sizes its unpublished names). */
+  maxRate: number;
   seconds: number;
   warmup: number;
   rounds: number;
@@ -42,6 +55,7 @@ interface Args {
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     count: 100_000,
+    maxRate: 200_000,
     seconds: 10,
     warmup: 3,
     rounds: 1,
@@ -55,6 +69,7 @@ function parseArgs(argv: readonly string[]): Args {
   };
   const numeric = new Map<string, keyof Args>([
     ['--count', 'count'],
+    ['--max-rate', 'maxRate'],
     ['--seconds', 'seconds'],
     ['--warmup', 'warmup'],
     ['--rounds', 'rounds'],
@@ -79,7 +94,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--keep') args.keep = true;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!Number.isInteger(args.count) || args.count < 10) throw new Error('--count must be >= 10');
+  if (!Number.isInteger(args.count) || args.count < 10 || args.count > 10_000_000)
+    throw new Error('--count must be 10..10000000');
   if (!(args.seconds > 0) || !(args.rounds >= 1))
     throw new Error('--seconds, --rounds must be > 0');
   return args;
@@ -143,15 +159,73 @@ function version(cmd: string, args: string[]): string {
 }
 
 interface Inputs {
-  zone: BenchZone;
+  zone: BenchSpace;
   zoneFile: string;
   presignedFile: string;
-  mixedFile: string;
+  /** Mixed query files, one per mixed run, each with its own unpublished numbers. */
+  mixedFiles: { warmup: string; mixed: string; fixedRate: string };
   existingFile: string;
-  existingNames: ReadonlySet<string>;
+  existingNames: { has(name: string): boolean };
   sampleExisting: string;
   sampleMissing: string;
 }
+
+/** Unpublished names a mixed run of `seconds` may ask for at most (half its queries). */
+function missingBudget(args: Args, seconds: number): number {
+  return Math.ceil((seconds * args.maxRate) / 2);
+}
+
+/** Writes the zone file, the import file and the query files, each streamed. */
+function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { importFile: string } {
+  const file = (name: string): string => join(work, name);
+  const t0 = performance.now();
+  writeLines(file('zone.db'), zoneLines(zone));
+  writeLines(file('entries.jsonl'), importLines(zone));
+  // Each mixed run asks for names no earlier run of the same server asked for.
+  const runs = [
+    ['warmup', args.warmup, 0],
+    ['mixed', args.seconds, 0],
+    ['fixedRate', args.latencySeconds, args.latencyQps],
+  ] as const;
+  const mixedFiles = { warmup: '', mixed: '', fixedRate: '' };
+  let missingFrom = 0;
+  for (const [name, seconds, rate] of runs) {
+    const budget = Math.max(
+      1,
+      rate > 0 ? Math.ceil((seconds * rate) / 2) : missingBudget(args, seconds),
+    );
+    const missing = Math.min(budget, MAX_MISSING_PER_FILE);
+    if (missingFrom + missing > missingCapacity(zone)) throw new Error('number space exhausted');
+    mixedFiles[name] = file(`queries-${name}.txt`);
+    writeLines(
+      mixedFiles[name],
+      queryLines(zone, { mix: 'mixed', lines: 2 * missing, missingFrom }),
+    );
+    missingFrom += missing;
+  }
+  const existingFile = file('queries-existing.txt');
+  writeLines(
+    existingFile,
+    queryLines(zone, { mix: 'existing', lines: Math.min(zone.count, 2_000_000) }),
+  );
+  console.log(
+    `inputs written in ${Math.round(performance.now() - t0)} ms (${missingFrom} unpublished names)`,
+  );
+  return {
+    zone,
+    zoneFile: file('zone.db'),
+    presignedFile: file('zone.signed.db'),
+    importFile: file('entries.jsonl'),
+    mixedFiles,
+    existingFile,
+    existingNames: publishedNames(zone),
+    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
+    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
+  };
+}
+
+/** Unpublished names per query file at most (about 35 MB of file per million). */
+const MAX_MISSING_PER_FILE = 20_000_000;
 
 async function measurePeer(
   peer: PeerDefinition,
@@ -195,14 +269,14 @@ async function measurePeer(
     if (args.warmup > 0) {
       await runDnsperf({
         ...common,
-        queryFile: inputs.mixedFile,
+        queryFile: inputs.mixedFiles.warmup,
         seconds: args.warmup,
         outputFile: out('warmup'),
       });
     }
     round.mixed = await runDnsperf({
       ...common,
-      queryFile: inputs.mixedFile,
+      queryFile: inputs.mixedFiles.mixed,
       seconds: args.seconds,
       outputFile: out('mixed'),
     });
@@ -215,7 +289,7 @@ async function measurePeer(
     if (args.latencySeconds > 0) {
       round.fixedRate = await runDnsperf({
         ...common,
-        queryFile: inputs.mixedFile,
+        queryFile: inputs.mixedFiles.fixedRate,
         seconds: args.latencySeconds,
         maxQps: args.latencyQps,
         outputFile: out('fixed-rate'),
@@ -290,21 +364,8 @@ async function main(): Promise<void> {
   );
   console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
 
-  const zone = generateBenchZone({ count: args.count });
-  const inputs: Inputs = {
-    zone,
-    zoneFile: join(work, 'zone.db'),
-    presignedFile: join(work, 'zone.signed.db'),
-    mixedFile: join(work, 'queries-mixed.txt'),
-    existingFile: join(work, 'queries-existing.txt'),
-    existingNames: new Set(zone.entries.map((e) => enumName(e.number, zone.apex))),
-    sampleExisting: enumName(zone.entries[0]?.number ?? '', zone.apex),
-    sampleMissing: enumName(zone.missing[0] ?? '', zone.apex),
-  };
-  writeFileSync(inputs.zoneFile, zoneFileText(zone));
-  writeFileSync(inputs.mixedFile, queryFileText(zone, 'mixed'));
-  writeFileSync(inputs.existingFile, queryFileText(zone, 'existing'));
-
+  const zone = benchSpace({ count: args.count });
+  const inputs = writeInputs(zone, work, args);
   // Keys and the pre-signed NSEC3 zone the NSD/BIND/Knot-presigned peers load.
   const keyDir = join(work, 'keys');
   mkdirSync(keyDir);
@@ -406,7 +467,7 @@ async function main(): Promise<void> {
     console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
 
   const all: PeerDefinition[] = [
-    directoryPeer(zone.entries),
+    directoryPeer(inputs.importFile),
     nodeUdpEcho,
     knotOnline,
     knotPresigned,
@@ -598,7 +659,7 @@ async function main(): Promise<void> {
       environment,
       zone: {
         apex: zone.apex,
-        numbers: zone.entries.length,
+        numbers: zone.count,
         sampleExisting: inputs.sampleExisting,
         sampleMissing: inputs.sampleMissing,
       },

@@ -1,29 +1,28 @@
 // Our directory (walk-proof default: online signing, RFC 9824 compact denial), run in a child
 // Node process pinned to one core, on a SQLite database seeded with the benchmark numbers.
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunningPeer } from '../process.js';
 import { freePort, logTail, startDaemon } from '../process.js';
-import type { BenchEntry } from '../zone-data.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
 const child = resolve(import.meta.dirname, '../cli/directory-server.js');
 
-/** Our directory, serving `entries` (the same numbers the zone file of the other peers holds). */
-export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
+/**
+ * Our directory, serving the entries of `importFile` (JSON Lines for `switchboard-directory
+ * import`: the same numbers the zone file of the other peers holds).
+ */
+export function directoryPeer(importFile: string): PeerDefinition {
   return {
     id: 'switchboard',
     description:
       'Switchboard directory, online signing + compact denial (walk-proof default), SQLite, RRL off',
     zone: 'none',
     async start(o: PeerStart): Promise<RunningPeer> {
-      const entriesFile = join(o.workDir, 'entries.json');
-      writeFileSync(entriesFile, JSON.stringify(entries));
       const apiPort = await freePort();
       const running = startDaemon({
         name: 'switchboard',
         command: process.execPath,
-        args: [child, o.workDir, entriesFile, String(o.port), String(apiPort)],
+        args: [child, o.workDir, importFile, String(o.port), String(apiPort)],
         port: o.port,
         logFile: join(o.workDir, 'directory.log'),
         ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
