@@ -86,8 +86,7 @@ export interface DnsperfOptions {
   readonly outstanding?: number;
   /** Rate cap (`-Q`): measures latency below saturation instead of throughput. */
   readonly maxQps?: number;
-  /** Lower-cased absolute names of published numbers, to split latency by class. */
-  /** Which query names are published numbers (a Set, or a predicate over the name). */
+  /** Which lower-cased absolute names are published numbers (a Set or a predicate), to split latency by class. */
   readonly existingNames: { has(name: string): boolean };
 }
 

@@ -14,6 +14,8 @@ export interface RunningPeer {
   readonly logFile: string;
   /** The exit code or signal once the process has ended, undefined while it runs. */
   exited(): string | undefined;
+  /** Milliseconds from spawn to the first authoritative answer, when the peer waits past it. */
+  readonly firstAnswerMs?: number;
   stop(): Promise<void>;
 }
 

@@ -1,9 +1,9 @@
 // The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
-//   npm run bench:directory -w bench -- [--count 100000] [--seconds 10] [--warmup 3] [--rounds 1]
-//     [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
+//   npm run bench:directory -w bench -- [--count 100000 | --sizes 100000,1000000] [--seconds 10] [--warmup 3] [--rounds 1]
+//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DnsperfRun } from '../dnsperf.js';
@@ -46,6 +46,8 @@ interface Args {
   latencyQps: number;
   latencySeconds: number;
   peers: string[] | undefined;
+  /** `--sizes 100000,1000000`: one whole run per count, in one invocation. */
+  sizes: number[] | undefined;
   sign: boolean;
   oneCore: boolean;
   dns: boolean;
@@ -62,6 +64,7 @@ function parseArgs(argv: readonly string[]): Args {
     latencyQps: 500,
     latencySeconds: 5,
     peers: undefined,
+    sizes: undefined,
     sign: true,
     oneCore: true,
     dns: true,
@@ -79,10 +82,11 @@ function parseArgs(argv: readonly string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const key = numeric.get(a);
-    if (key !== undefined || a === '--peers') {
+    if (key !== undefined || a === '--peers' || a === '--sizes') {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
       if (a === '--peers') args.peers = v.split(',');
+      else if (a === '--sizes') args.sizes = v.split(',').map(Number);
       else {
         const n = Number(v);
         if (!Number.isFinite(n) || n < 0) throw new Error(`${a} must be a number >= 0`);
@@ -94,8 +98,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--keep') args.keep = true;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!Number.isInteger(args.count) || args.count < 10 || args.count > 10_000_000)
-    throw new Error('--count must be 10..10000000');
+  for (const count of args.sizes ?? [args.count]) {
+    if (!Number.isInteger(count) || count < 10 || count > 10_000_000)
+      throw new Error('--count and --sizes must be 10..10000000');
+  }
   if (!(args.seconds > 0) || !(args.rounds >= 1))
     throw new Error('--seconds, --rounds must be > 0');
   return args;
@@ -104,7 +110,12 @@ function parseArgs(argv: readonly string[]): Args {
 /** One start-measure-stop cycle of one server. */
 interface PeerRound {
   error?: string;
+  /** Seconds from spawn until measured: `warm` for ours (every RRset signed), first answer for the others. */
   startSeconds?: number;
+  /** The mixed run sent more queries than its file holds: some misses were asked twice. */
+  missRepeated?: boolean;
+  /** Seconds from spawn to the first authoritative SOA answer. */
+  firstAnswerSeconds?: number;
   rssMb?: number;
   check?: AnswerCheck;
   /** Saturated: half published / half unpublished numbers. */
@@ -164,6 +175,8 @@ interface Inputs {
   presignedFile: string;
   /** Mixed query files, one per mixed run, each with its own unpublished numbers. */
   mixedFiles: { warmup: string; mixed: string; fixedRate: string };
+  /** Lines of the saturated mixed file (dnsperf sending more means unpublished names repeated). */
+  mixedLines: number;
   existingFile: string;
   existingNames: { has(name: string): boolean };
   sampleExisting: string;
@@ -188,6 +201,7 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
     ['fixedRate', args.latencySeconds, args.latencyQps],
   ] as const;
   const mixedFiles = { warmup: '', mixed: '', fixedRate: '' };
+  const lines = { warmup: 0, mixed: 0, fixedRate: 0 };
   let missingFrom = 0;
   for (const [name, seconds, rate] of runs) {
     const budget = Math.max(
@@ -197,7 +211,7 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
     const missing = Math.min(budget, MAX_MISSING_PER_FILE);
     if (missingFrom + missing > missingCapacity(zone)) throw new Error('number space exhausted');
     mixedFiles[name] = file(`queries-${name}.txt`);
-    writeLines(
+    lines[name] = writeLines(
       mixedFiles[name],
       queryLines(zone, { mix: 'mixed', lines: 2 * missing, missingFrom }),
     );
@@ -217,6 +231,7 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
     presignedFile: file('zone.signed.db'),
     importFile: file('entries.jsonl'),
     mixedFiles,
+    mixedLines: lines.mixed,
     existingFile,
     existingNames: publishedNames(zone),
     sampleExisting: enumName(numberAt(zone, 0), zone.apex),
@@ -254,9 +269,13 @@ async function measurePeer(
     } else {
       await waitForZone(port, inputs.zone.apex, 900_000, () => running?.exited());
       round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
+      round.firstAnswerSeconds =
+        running.firstAnswerMs !== undefined
+          ? Math.round(running.firstAnswerMs / 100) / 10
+          : round.startSeconds;
       round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
       console.log(
-        `[${peer.id}] up in ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
+        `[${peer.id}] first answer ${round.firstAnswerSeconds}s, ready ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
           `existing ${round.check.existing}, missing ${round.check.missing}`,
       );
     }
@@ -280,6 +299,10 @@ async function measurePeer(
       seconds: args.seconds,
       outputFile: out('mixed'),
     });
+    if (round.mixed.summary.sent > inputs.mixedLines) {
+      round.missRepeated = true;
+      console.log(`[${peer.id}] WARNING: dnsperf wrapped its query file; raise --max-rate`);
+    }
     round.existing = await runDnsperf({
       ...common,
       queryFile: inputs.existingFile,
@@ -351,6 +374,13 @@ function summarisePeer(result: PeerResult): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  for (const count of args.sizes ?? [args.count]) {
+    await runSize({ ...args, count }, args.sizes ? `directory-${count}` : 'directory');
+  }
+}
+
+/** One whole run at `args.count` numbers; `section` names its table in results/README.md. */
+async function runSize(args: Args, section: string): Promise<void> {
   const pin = canPin();
   const cpuPlan = pin ? { server: 0, client: 1 } : {};
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-directory-'));
@@ -518,13 +548,15 @@ async function main(): Promise<void> {
       'bytes exist/miss',
       'lost',
       'RSS MB',
+      'first answer s',
+      'warm s',
       'answers',
     ],
   ];
   for (const r of results) {
     const last = r.rounds[r.rounds.length - 1];
     if (r.mixedQps === undefined) {
-      rows.push([r.id, 'error', '', '', '', '', '', '', '', '', (last?.error ?? '').slice(0, 80)]);
+      rows.push([r.id, 'error', ...Array<string>(10).fill(''), (last?.error ?? '').slice(0, 80)]);
       continue;
     }
     const lost = r.rounds.reduce(
@@ -542,6 +574,8 @@ async function main(): Promise<void> {
       last?.check ? `${last.check.existingBytes}/${last.check.missingBytes}` : '-',
       cell(lost),
       cell(last?.rssMb),
+      cell(last?.firstAnswerSeconds, 1),
+      cell(last?.startSeconds, 1),
       byId.get(r.id)?.reference
         ? 'n/a (echo)'
         : r.rounds.every((x) => x.check?.ok)
@@ -671,7 +705,7 @@ async function main(): Promise<void> {
   );
   updateResultsReadme(
     resultsDir,
-    'directory',
+    section,
     [
       `## directory: ${started.toISOString()}`,
       '',
