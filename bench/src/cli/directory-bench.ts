@@ -239,7 +239,7 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
   };
 }
 
-/** Unpublished names per query file at most (about 35 MB of file per million). */
+/** Unpublished names per query file at most (two ~51-byte lines each: about 100 MB per million). */
 const MAX_MISSING_PER_FILE = 20_000_000;
 
 async function measurePeer(
