@@ -86,8 +86,8 @@ export interface DnsperfOptions {
   readonly outstanding?: number;
   /** Rate cap (`-Q`): measures latency below saturation instead of throughput. */
   readonly maxQps?: number;
-  /** Lower-cased absolute names of published numbers, to split latency by class. */
-  readonly existingNames: ReadonlySet<string>;
+  /** Which lower-cased absolute names are published numbers (a Set or a predicate), to split latency by class. */
+  readonly existingNames: { has(name: string): boolean };
 }
 
 /** Runs dnsperf (DO bit set) for `seconds` against 127.0.0.1:`port` and parses its output. */

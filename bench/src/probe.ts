@@ -70,9 +70,16 @@ export async function waitForReply(port: number, apex: string, timeoutMs: number
 }
 
 /** Waits until the peer answers the apex SOA authoritatively (large zones take a while to load). */
-export async function waitForZone(port: number, apex: string, timeoutMs: number): Promise<void> {
+export async function waitForZone(
+  port: number,
+  apex: string,
+  timeoutMs: number,
+  exited?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    const ended = exited?.();
+    if (ended !== undefined) throw new Error(`the server died (${ended}) before it answered`);
     const reply = (await queryOnce(port, apex, RRType.SOA, 500))?.message;
     if (
       reply &&

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A server the benchmark started; `stop()` signals exactly its PID. */
@@ -12,6 +12,10 @@ export interface RunningPeer {
   readonly pid: number;
   readonly port: number;
   readonly logFile: string;
+  /** The exit code or signal once the process has ended, undefined while it runs. */
+  exited(): string | undefined;
+  /** Milliseconds from spawn to the first authoritative answer, when the peer waits past it. */
+  readonly firstAnswerMs?: number;
   stop(): Promise<void>;
 }
 
@@ -70,6 +74,8 @@ export function startDaemon(options: DaemonOptions): RunningPeer {
     pid,
     port: options.port,
     logFile: options.logFile,
+    exited: () =>
+      child.exitCode !== null ? `exit code ${child.exitCode}` : (child.signalCode ?? undefined),
     async stop(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       process.kill(pid, 'SIGTERM');
@@ -125,4 +131,13 @@ export async function freePort(): Promise<number> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The last `lines` lines of a log file (for an error message when a child died). */
+export function logTail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }

@@ -1,5 +1,7 @@
 // The benchmark zone: the same deterministic set of numbers and records for every server, so
-// that every peer answers exactly the same questions from exactly the same data.
+// that every peer answers exactly the same questions from exactly the same data. Everything is
+// computed from an index, so ten million numbers are written as streams, never held at once.
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 /** One published number, in the shape docs/directory-records.md describes. */
 export interface BenchEntry {
@@ -22,7 +24,7 @@ export interface BenchZone {
   readonly missing: readonly string[];
 }
 
-export interface BenchZoneOptions {
+export interface BenchZoneOptions extends BenchSpaceOptions {
   readonly count: number;
   readonly missingCount?: number;
   readonly apex?: string;
@@ -31,20 +33,25 @@ export interface BenchZoneOptions {
 
 export const BENCH_APEX = 'e164.switchboard.test.';
 /**
- * Numbers are `+1 <NPA> 555 XXXX`: the fictional 555 exchange under 100 real NANP area codes
- * (10^6 candidates, so 100,000 published numbers fill 10% of the space). Plain `+1555XXXXXXX`
- * is refused by libphonenumber (555 is not an area code), and the directory validates what it
- * publishes, so every server gets numbers the directory accepts.
+ * Numbers are `+1 <NPA> <NXX> XXXX`: 99 real NANP area codes, every exchange 200-999 except
+ * the N11 service codes, every line (784 million candidates, so ten million published numbers
+ * and tens of millions of unpublished ones fit). libphonenumber, and therefore the directory,
+ * accepts all of them (340 was dropped: it refuses most exchanges there). Nothing is dialled:
+ * the numbers only name records in a zone that lives in a temp dir.
  */
 const AREA_CODES = [
   201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 220,
   223, 224, 225, 226, 227, 228, 229, 231, 234, 235, 236, 239, 240, 248, 249, 250, 251, 252, 253,
   254, 256, 257, 260, 262, 263, 267, 269, 270, 272, 273, 274, 276, 279, 281, 283, 289, 301, 302,
   303, 304, 305, 306, 307, 308, 309, 310, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 323,
-  324, 325, 326, 327, 329, 330, 331, 332, 334, 336, 337, 339, 340, 341, 343, 346, 347, 350, 351,
-  352, 353, 354, 360, 361,
+  324, 325, 326, 327, 329, 330, 331, 332, 334, 336, 337, 339, 341, 343, 346, 347, 350, 351, 352,
+  353, 354, 360, 361,
 ] as const;
-const SUFFIX_SPACE = AREA_CODES.length * 10_000;
+const EXCHANGES = Array.from({ length: 800 }, (_, i) => 200 + i).filter((e) => e % 100 !== 11);
+/** Candidate numbers; slot `s` is area code `s % 99`, then line, then exchange. */
+export const NUMBER_SPACE = AREA_CODES.length * EXCHANGES.length * 10_000;
+/** A prime not dividing NUMBER_SPACE: index -> slot is `STEP * index + offset` modulo the space. */
+const STEP = 1_000_003;
 const PROVIDERS = ['acme-telecom', 'bench-provider', 'example.net'] as const;
 
 /** mulberry32: a tiny seeded PRNG, so the zone is identical on every run. */
@@ -59,9 +66,71 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function numberFor(index: number): string {
-  const area = AREA_CODES[Math.floor(index / 10_000)] as number;
-  return `+1${area}555${String(index % 10_000).padStart(4, '0')}`;
+/**
+ * The numbering of one run: index `0..count-1` are published, index `count + j` is the j-th
+ * unpublished number. A bijection of the space, so nothing is kept in memory per number.
+ */
+export interface BenchSpace {
+  readonly apex: string;
+  readonly count: number;
+  readonly seed: number;
+}
+
+export interface BenchSpaceOptions {
+  readonly count: number;
+  readonly apex?: string;
+  readonly seed?: number;
+}
+
+export function benchSpace(options: BenchSpaceOptions): BenchSpace {
+  const { count } = options;
+  if (!Number.isInteger(count) || count < 1 || count > NUMBER_SPACE / 4) {
+    throw new RangeError(`count must be 1..${NUMBER_SPACE / 4}`);
+  }
+  return { apex: options.apex ?? BENCH_APEX, count, seed: options.seed ?? 20261122 };
+}
+
+/** Unpublished numbers a space has room for. */
+export function missingCapacity(space: BenchSpace): number {
+  return NUMBER_SPACE - space.count;
+}
+
+function offset(seed: number): number {
+  return Math.floor(seededRandom(seed)() * NUMBER_SPACE);
+}
+
+function numberOfSlot(slot: number): string {
+  const area = AREA_CODES[slot % AREA_CODES.length] as number;
+  const rest = Math.floor(slot / AREA_CODES.length);
+  const exchange = EXCHANGES[Math.floor(rest / 10_000)] as number;
+  return `+1${area}${exchange}${String(rest % 10_000).padStart(4, '0')}`;
+}
+
+/** The number at `index` (see BenchSpace). STEP * index stays below 2^53 for every index. */
+export function numberAt(space: BenchSpace, index: number): string {
+  return numberOfSlot((STEP * index + offset(space.seed)) % NUMBER_SPACE);
+}
+
+const STEP_INVERSE = (() => {
+  // Extended Euclid: STEP * inverse = 1 (mod NUMBER_SPACE).
+  let [r0, r1, t0, t1] = [BigInt(NUMBER_SPACE), BigInt(STEP), 0n, 1n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1, t0, t1] = [r1, r0 - q * r1, t1, t0 - q * t1];
+  }
+  return ((t0 % BigInt(NUMBER_SPACE)) + BigInt(NUMBER_SPACE)) % BigInt(NUMBER_SPACE);
+})();
+
+/** The index of an E.164 number in the space, or undefined when it is outside it. */
+export function indexOf(space: BenchSpace, number: string): number | undefined {
+  const m = /^\+1(\d{3})(\d{3})(\d{4})$/.exec(number);
+  const area = AREA_CODES.indexOf(Number(m?.[1]) as (typeof AREA_CODES)[number]);
+  const exchange = EXCHANGES.indexOf(Number(m?.[2]));
+  if (!m || area < 0 || exchange < 0) return undefined;
+  const slot = area + AREA_CODES.length * (Number(m[3]) + 10_000 * exchange);
+  const n = BigInt(NUMBER_SPACE);
+  const shifted = (BigInt(slot - offset(space.seed)) % n) + n;
+  return Number(((shifted % n) * STEP_INVERSE) % n);
 }
 
 function randomBytes(random: () => number, length: number): Buffer {
@@ -70,44 +139,78 @@ function randomBytes(random: () => number, length: number): Buffer {
   return out;
 }
 
-/** Builds `count` distinct numbers with records, and `missingCount` unpublished numbers. */
+/** The published entry at `index` (< space.count), the same on every run. */
+export function benchEntry(space: BenchSpace, index: number): BenchEntry {
+  const random = seededRandom(space.seed ^ Math.imul(index + 1, 0x9e3779b1));
+  const user = `u${index}`;
+  const key = Buffer.concat([Buffer.from([0x05]), randomBytes(random, 32)]).toString('base64');
+  const contacts: { service: 'sip' | 'xmpp' | 'matrix'; uri: string }[] = [
+    { service: 'sip', uri: `sip:${user}@sip.example.net` },
+    { service: 'xmpp', uri: `xmpp:${user}@xmpp.example.net` },
+  ];
+  if (random() < 0.5) contacts.push({ service: 'matrix', uri: `matrix:u/${user}:example.net` });
+  return {
+    number: numberAt(space, index),
+    identityKey: key,
+    provider: PROVIDERS[index % PROVIDERS.length] ?? 'bench-provider',
+    contacts,
+  };
+}
+
+/** Every published entry, in index order (a generator: nothing held in memory). */
+export function* benchEntries(space: BenchSpace): Generator<BenchEntry> {
+  for (let i = 0; i < space.count; i++) yield benchEntry(space, i);
+}
+
+/** The j-th unpublished number. */
+export function missingNumber(space: BenchSpace, j: number): string {
+  if (j >= missingCapacity(space)) throw new RangeError('no more unpublished numbers');
+  return numberAt(space, space.count + j);
+}
+
+/** Builds `count` entries and `missingCount` unpublished numbers in memory (small zones only). */
 export function generateBenchZone(options: BenchZoneOptions): BenchZone {
-  const { count } = options;
-  const missingCount = options.missingCount ?? count;
-  if (!Number.isInteger(count) || count < 1 || count + missingCount > SUFFIX_SPACE / 2) {
-    throw new RangeError(`count must be 1..${SUFFIX_SPACE / 2 - missingCount}`);
-  }
-  const random = seededRandom(options.seed ?? 20261122);
-  const used = new Set<number>();
-  const pick = (): number => {
-    for (;;) {
-      const s = Math.floor(random() * SUFFIX_SPACE);
-      if (!used.has(s)) {
-        used.add(s);
-        return s;
+  const space = benchSpace(options);
+  const missingCount = options.missingCount ?? options.count;
+  const entries = [...benchEntries(space)];
+  const missing = Array.from({ length: missingCount }, (_, j) => missingNumber(space, j));
+  return { apex: space.apex, entries, missing };
+}
+
+/** Writes `lines` to `file` in 1 MiB chunks (bounded memory whatever the count). */
+export function writeLines(file: string, lines: Iterable<string>): number {
+  const fd = openSync(file, 'w');
+  let chunk: string[] = [];
+  let size = 0;
+  let written = 0;
+  try {
+    for (const line of lines) {
+      chunk.push(line);
+      size += line.length + 1;
+      written += 1;
+      if (size >= 1 << 20) {
+        writeSync(fd, `${chunk.join('\n')}\n`);
+        chunk = [];
+        size = 0;
       }
     }
-  };
-  const entries: BenchEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    const suffix = pick();
-    const user = `u${suffix}`;
-    const key = Buffer.concat([Buffer.from([0x05]), randomBytes(random, 32)]).toString('base64');
-    const contacts: { service: 'sip' | 'xmpp' | 'matrix'; uri: string }[] = [
-      { service: 'sip', uri: `sip:${user}@sip.example.net` },
-      { service: 'xmpp', uri: `xmpp:${user}@xmpp.example.net` },
-    ];
-    if (random() < 0.5) contacts.push({ service: 'matrix', uri: `matrix:u/${user}:example.net` });
-    entries.push({
-      number: numberFor(suffix),
-      identityKey: key,
-      provider: PROVIDERS[i % PROVIDERS.length] ?? 'bench-provider',
-      contacts,
+    if (chunk.length > 0) writeSync(fd, `${chunk.join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+/** JSON Lines for `switchboard-directory import` (directory/src/state/bulk-import.ts). */
+export function* importLines(space: BenchSpace): Generator<string> {
+  for (const e of benchEntries(space)) {
+    yield JSON.stringify({
+      number: e.number,
+      provider: e.provider,
+      identityKey: e.identityKey,
+      contacts: e.contacts,
     });
   }
-  const missing: string[] = [];
-  for (let i = 0; i < missingCount; i++) missing.push(numberFor(pick()));
-  return { apex: options.apex ?? BENCH_APEX, entries, missing };
 }
 
 /** RFC 6116 section 2.4: digits reversed, one per label, under the apex. */
@@ -116,56 +219,67 @@ export function enumName(number: string, apex: string): string {
   return `${digits.split('').reverse().join('.')}.${apex}`;
 }
 
-/** The zone file (RFC 1035 presentation format) every peer loads, records as in docs/directory-records.md. */
-export function zoneFileText(zone: BenchZone, serial = 1): string {
-  const lines: string[] = [
-    `$ORIGIN ${zone.apex}`,
-    '$TTL 300',
-    `@ 300 IN SOA ns1.switchboard.test. hostmaster.switchboard.test. ${serial} 300 60 1209600 300`,
-    '@ 300 IN NS ns1.switchboard.test.',
-  ];
-  const services = { sip: 'E2U+sip', xmpp: 'E2U+xmpp', matrix: 'E2U+matrix' } as const;
-  for (const e of zone.entries) {
-    const owner = enumName(e.number, zone.apex);
-    e.contacts.forEach((c, i) => {
-      lines.push(
-        `${owner} 300 IN NAPTR 100 ${(i + 1) * 10} "u" "${services[c.service]}" "!^.*$!${c.uri}!" .`,
-      );
-    });
-    lines.push(`${owner} 300 IN TXT "v=sbkey1; k=${e.identityKey}; p=${e.provider}"`);
+const SERVICES = { sip: 'E2U+sip', xmpp: 'E2U+xmpp', matrix: 'E2U+matrix' } as const;
+
+/** The zone file's lines (RFC 1035 presentation format), records as in docs/directory-records.md. */
+export function* zoneLines(space: BenchSpace, serial = 1): Generator<string> {
+  yield `$ORIGIN ${space.apex}`;
+  yield '$TTL 300';
+  yield `@ 300 IN SOA ns1.switchboard.test. hostmaster.switchboard.test. ${serial} 300 60 1209600 300`;
+  yield '@ 300 IN NS ns1.switchboard.test.';
+  for (const e of benchEntries(space)) {
+    const owner = enumName(e.number, space.apex);
+    for (const [i, c] of e.contacts.entries()) {
+      yield `${owner} 300 IN NAPTR 100 ${(i + 1) * 10} "u" "${SERVICES[c.service]}" "!^.*$!${c.uri}!" .`;
+    }
+    yield `${owner} 300 IN TXT "v=sbkey1; k=${e.identityKey}; p=${e.provider}"`;
   }
-  return `${lines.join('\n')}\n`;
 }
 
-/** Shuffles in place with the seeded PRNG (Fisher-Yates). */
-function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const tmp = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = tmp;
-  }
-  return items;
+/** The whole zone file as one string (small zones, tests). */
+export function zoneFileText(space: BenchSpace, serial = 1): string {
+  return `${[...zoneLines(space, serial)].join('\n')}\n`;
 }
 
 /** Which numbers a query file asks for. */
-export type QueryMix = 'mixed' | 'existing' | 'missing';
+export type QueryMix = 'mixed' | 'existing';
+
+export interface QueryFileOptions {
+  readonly mix: QueryMix;
+  /** Lines in the file. */
+  readonly lines: number;
+  /** First unpublished number used (files of one run take disjoint ranges). */
+  readonly missingFrom?: number;
+  readonly seed?: number;
+}
 
 /**
- * A dnsperf input file (`<name> NAPTR` per line): `mixed` is half published, half unpublished
- * numbers in random order; `existing` only published ones.
+ * dnsperf input (`<name> NAPTR` per line). `existing`: random published numbers. `mixed`:
+ * published and unpublished alternately, the published ones random, the unpublished ones
+ * `missingFrom`, `missingFrom + 1`, ...: never the same twice (a random-name flood, so no
+ * server answers a miss from a cache).
  */
-export function queryFileText(zone: BenchZone, mix: QueryMix, seed = 7): string {
-  const random = seededRandom(seed);
-  const existing = zone.entries.map((e) => e.number);
-  let numbers: string[];
-  if (mix === 'existing') numbers = [...existing];
-  else if (mix === 'missing') numbers = [...zone.missing];
-  else {
-    const n = Math.min(existing.length, zone.missing.length);
-    numbers = [...existing.slice(0, n), ...zone.missing.slice(0, n)];
+export function* queryLines(space: BenchSpace, options: QueryFileOptions): Generator<string> {
+  const random = seededRandom(options.seed ?? 7);
+  let missing = options.missingFrom ?? 0;
+  for (let k = 0; k < options.lines; k++) {
+    const number =
+      options.mix === 'mixed' && k % 2 === 1
+        ? missingNumber(space, missing++)
+        : numberAt(space, Math.floor(random() * space.count));
+    yield `${enumName(number, space.apex)} NAPTR`;
   }
-  return `${shuffle(numbers, random)
-    .map((n) => `${enumName(n, zone.apex)} NAPTR`)
-    .join('\n')}\n`;
+}
+
+/** Whether a query name is a published number (splits latency without a set of every name). */
+export function publishedNames(space: BenchSpace): { has(name: string): boolean } {
+  const suffix = `.${space.apex}`;
+  return {
+    has(name: string): boolean {
+      if (!name.endsWith(suffix)) return false;
+      const digits = name.slice(0, -suffix.length).split('.').reverse().join('');
+      const index = indexOf(space, `+${digits}`);
+      return index !== undefined && index < space.count;
+    },
+  };
 }

@@ -1,8 +1,22 @@
 import { parseZone, RRType } from '@switchboard/dns-wire';
-import { enumName, generateBenchZone, queryFileText, zoneFileText } from '../src/zone-data.js';
+import { parseE164 } from '@switchboard/e164';
+import {
+  benchSpace,
+  enumName,
+  generateBenchZone,
+  importLines,
+  indexOf,
+  missingNumber,
+  NUMBER_SPACE,
+  numberAt,
+  publishedNames,
+  queryLines,
+  zoneFileText,
+} from '../src/zone-data.js';
 
 describe('benchmark zone', () => {
   const zone = generateBenchZone({ count: 300 });
+  const space = benchSpace({ count: 300 });
 
   it('is the same on every run and different with another seed', () => {
     expect(generateBenchZone({ count: 300 })).toEqual(zone);
@@ -14,11 +28,14 @@ describe('benchmark zone', () => {
     expect(published.size).toBe(300);
     expect(zone.missing).toHaveLength(300);
     for (const n of zone.missing) expect(published.has(n)).toBe(false);
-    for (const n of [...published, ...zone.missing]) expect(n).toMatch(/^\+1[2-9]\d\d555\d{4}$/);
+    for (const n of [...published, ...zone.missing]) {
+      expect(n).toMatch(/^\+1[2-9]\d\d[2-9]\d{6}$/);
+      expect(parseE164(n)).toBe(n);
+    }
   });
 
   it('writes a zone file with 2-3 NAPTR and one sbkey1 TXT per number', () => {
-    const records = parseZone(zoneFileText(zone), { origin: zone.apex });
+    const records = parseZone(zoneFileText(space), { origin: zone.apex });
     const byOwner = new Map<string, number[]>();
     for (const r of records) byOwner.set(r.name, [...(byOwner.get(r.name) ?? []), r.type]);
     expect(byOwner.size).toBe(301);
@@ -37,21 +54,49 @@ describe('benchmark zone', () => {
     ).toBe(5);
   });
 
-  it('mixes published and unpublished numbers half and half', () => {
-    const lines = queryFileText(zone, 'mixed').trim().split('\n');
+  it('mixes published and unpublished numbers half and half, never repeating a miss', () => {
+    const lines = [...queryLines(space, { mix: 'mixed', lines: 20_000, missingFrom: 5 })];
     const published = new Set(zone.entries.map((e) => `${enumName(e.number, zone.apex)} NAPTR`));
-    expect(lines).toHaveLength(600);
-    expect(lines.filter((l) => published.has(l))).toHaveLength(300);
-    expect(
-      queryFileText(zone, 'existing')
-        .trim()
-        .split('\n')
-        .every((l) => published.has(l)),
-    ).toBe(true);
+    expect(lines).toHaveLength(20_000);
+    expect(lines.filter((l) => published.has(l))).toHaveLength(10_000);
+    const misses = lines.filter((l) => !published.has(l));
+    expect(new Set(misses).size).toBe(10_000);
+    expect(misses[0]).toBe(`${enumName(missingNumber(space, 5), zone.apex)} NAPTR`);
+    const existing = [...queryLines(space, { mix: 'existing', lines: 1000 })];
+    expect(existing.every((l) => published.has(l))).toBe(true);
+  });
+
+  it('tells published names from unpublished ones without a set', () => {
+    const names = publishedNames(space);
+    for (const e of zone.entries) expect(names.has(enumName(e.number, zone.apex))).toBe(true);
+    for (const n of zone.missing) expect(names.has(enumName(n, zone.apex))).toBe(false);
+    expect(names.has(enumName('+12025550123', 'other.test.'))).toBe(false);
+  });
+
+  it('maps indexes to distinct valid numbers across the whole space and back', () => {
+    const big = benchSpace({ count: 10_000_000 });
+    const seen = new Set<string>();
+    for (const i of [0, 1, 2, 9_999_999, 10_000_000, 60_000_000, NUMBER_SPACE - 1]) {
+      const n = numberAt(big, i);
+      expect(parseE164(n)).toBe(n);
+      expect(indexOf(big, n)).toBe(i);
+      seen.add(n);
+    }
+    expect(seen.size).toBe(7);
+    for (let i = 0; i < 20_000; i++) seen.add(numberAt(big, i * 997));
+    expect(seen.size).toBe(7 + 20_000 - 1); // 0 was already there
+    const areas = new Set([...seen].map((n) => n.slice(2, 5)));
+    expect(areas.size).toBeGreaterThan(90);
+  });
+
+  it('writes import lines for the directory bulk import', () => {
+    const first = JSON.parse([...importLines(space)][0] ?? '') as Record<string, unknown>;
+    expect(Object.keys(first).sort()).toEqual(['contacts', 'identityKey', 'number', 'provider']);
+    expect(first['number']).toBe(zone.entries[0]?.number);
   });
 
   it('refuses a count that does not fit the number space', () => {
     expect(() => generateBenchZone({ count: 0 })).toThrow(RangeError);
-    expect(() => generateBenchZone({ count: 600_000 })).toThrow(RangeError);
+    expect(() => benchSpace({ count: NUMBER_SPACE })).toThrow(RangeError);
   });
 });

@@ -1,9 +1,9 @@
 // The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
-//   npm run bench:directory -w bench -- [--count 100000] [--seconds 10] [--warmup 3] [--rounds 1]
-//     [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
+//   npm run bench:directory -w bench -- [--count 100000 | --sizes 100000,1000000] [--seconds 10] [--warmup 3] [--rounds 1]
+//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DnsperfRun } from '../dnsperf.js';
@@ -22,17 +22,32 @@ import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from
 import type { OurSignerPhases, SigningRun } from '../signing.js';
 import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
 import { ratio } from '../stats.js';
-import type { BenchZone } from '../zone-data.js';
-import { enumName, generateBenchZone, queryFileText, zoneFileText } from '../zone-data.js';
+import type { BenchSpace } from '../zone-data.js';
+import {
+  benchSpace,
+  enumName,
+  importLines,
+  missingCapacity,
+  missingNumber,
+  numberAt,
+  publishedNames,
+  queryLines,
+  writeLines,
+  zoneLines,
+} from '../zone-data.js';
 
 interface Args {
   count: number;
+  /** Queries per second a mixed run is assumed to reach at most (sizes its unpublished names). */
+  maxRate: number;
   seconds: number;
   warmup: number;
   rounds: number;
   latencyQps: number;
   latencySeconds: number;
   peers: string[] | undefined;
+  /** `--sizes 100000,1000000`: one whole run per count, in one invocation. */
+  sizes: number[] | undefined;
   sign: boolean;
   oneCore: boolean;
   dns: boolean;
@@ -42,12 +57,14 @@ interface Args {
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     count: 100_000,
+    maxRate: 200_000,
     seconds: 10,
     warmup: 3,
     rounds: 1,
     latencyQps: 500,
     latencySeconds: 5,
     peers: undefined,
+    sizes: undefined,
     sign: true,
     oneCore: true,
     dns: true,
@@ -55,6 +72,7 @@ function parseArgs(argv: readonly string[]): Args {
   };
   const numeric = new Map<string, keyof Args>([
     ['--count', 'count'],
+    ['--max-rate', 'maxRate'],
     ['--seconds', 'seconds'],
     ['--warmup', 'warmup'],
     ['--rounds', 'rounds'],
@@ -64,10 +82,11 @@ function parseArgs(argv: readonly string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     const key = numeric.get(a);
-    if (key !== undefined || a === '--peers') {
+    if (key !== undefined || a === '--peers' || a === '--sizes') {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
       if (a === '--peers') args.peers = v.split(',');
+      else if (a === '--sizes') args.sizes = v.split(',').map(Number);
       else {
         const n = Number(v);
         if (!Number.isFinite(n) || n < 0) throw new Error(`${a} must be a number >= 0`);
@@ -79,7 +98,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--keep') args.keep = true;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!Number.isInteger(args.count) || args.count < 10) throw new Error('--count must be >= 10');
+  for (const count of args.sizes ?? [args.count]) {
+    if (!Number.isInteger(count) || count < 10 || count > 10_000_000)
+      throw new Error('--count and --sizes must be 10..10000000');
+  }
   if (!(args.seconds > 0) || !(args.rounds >= 1))
     throw new Error('--seconds, --rounds must be > 0');
   return args;
@@ -88,7 +110,12 @@ function parseArgs(argv: readonly string[]): Args {
 /** One start-measure-stop cycle of one server. */
 interface PeerRound {
   error?: string;
+  /** Seconds from spawn until measured: `warm` for ours (every RRset signed), first answer for the others. */
   startSeconds?: number;
+  /** The mixed run sent more queries than its file holds: some misses were asked twice. */
+  missRepeated?: boolean;
+  /** Seconds from spawn to the first authoritative SOA answer. */
+  firstAnswerSeconds?: number;
   rssMb?: number;
   check?: AnswerCheck;
   /** Saturated: half published / half unpublished numbers. */
@@ -143,15 +170,77 @@ function version(cmd: string, args: string[]): string {
 }
 
 interface Inputs {
-  zone: BenchZone;
+  zone: BenchSpace;
   zoneFile: string;
   presignedFile: string;
-  mixedFile: string;
+  /** Mixed query files, one per mixed run, each with its own unpublished numbers. */
+  mixedFiles: { warmup: string; mixed: string; fixedRate: string };
+  /** Lines of the saturated mixed file (dnsperf sending more means unpublished names repeated). */
+  mixedLines: number;
   existingFile: string;
-  existingNames: ReadonlySet<string>;
+  existingNames: { has(name: string): boolean };
   sampleExisting: string;
   sampleMissing: string;
 }
+
+/** Unpublished names a mixed run of `seconds` may ask for at most (half its queries). */
+function missingBudget(args: Args, seconds: number): number {
+  return Math.ceil((seconds * args.maxRate) / 2);
+}
+
+/** Writes the zone file, the import file and the query files, each streamed. */
+function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { importFile: string } {
+  const file = (name: string): string => join(work, name);
+  const t0 = performance.now();
+  writeLines(file('zone.db'), zoneLines(zone));
+  writeLines(file('entries.jsonl'), importLines(zone));
+  // Each mixed run asks for names no earlier run of the same server asked for.
+  const runs = [
+    ['warmup', args.warmup, 0],
+    ['mixed', args.seconds, 0],
+    ['fixedRate', args.latencySeconds, args.latencyQps],
+  ] as const;
+  const mixedFiles = { warmup: '', mixed: '', fixedRate: '' };
+  const lines = { warmup: 0, mixed: 0, fixedRate: 0 };
+  let missingFrom = 0;
+  for (const [name, seconds, rate] of runs) {
+    const budget = Math.max(
+      1,
+      rate > 0 ? Math.ceil((seconds * rate) / 2) : missingBudget(args, seconds),
+    );
+    const missing = Math.min(budget, MAX_MISSING_PER_FILE);
+    if (missingFrom + missing > missingCapacity(zone)) throw new Error('number space exhausted');
+    mixedFiles[name] = file(`queries-${name}.txt`);
+    lines[name] = writeLines(
+      mixedFiles[name],
+      queryLines(zone, { mix: 'mixed', lines: 2 * missing, missingFrom }),
+    );
+    missingFrom += missing;
+  }
+  const existingFile = file('queries-existing.txt');
+  writeLines(
+    existingFile,
+    queryLines(zone, { mix: 'existing', lines: Math.min(zone.count, 2_000_000) }),
+  );
+  console.log(
+    `inputs written in ${Math.round(performance.now() - t0)} ms (${missingFrom} unpublished names)`,
+  );
+  return {
+    zone,
+    zoneFile: file('zone.db'),
+    presignedFile: file('zone.signed.db'),
+    importFile: file('entries.jsonl'),
+    mixedFiles,
+    mixedLines: lines.mixed,
+    existingFile,
+    existingNames: publishedNames(zone),
+    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
+    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
+  };
+}
+
+/** Unpublished names per query file at most (two ~51-byte lines each: about 100 MB per million). */
+const MAX_MISSING_PER_FILE = 20_000_000;
 
 async function measurePeer(
   peer: PeerDefinition,
@@ -178,11 +267,15 @@ async function measurePeer(
       await waitForReply(port, inputs.zone.apex, 30_000);
       round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
     } else {
-      await waitForZone(port, inputs.zone.apex, 900_000);
+      await waitForZone(port, inputs.zone.apex, 900_000, () => running?.exited());
       round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
+      round.firstAnswerSeconds =
+        running.firstAnswerMs !== undefined
+          ? Math.round(running.firstAnswerMs / 100) / 10
+          : round.startSeconds;
       round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
       console.log(
-        `[${peer.id}] up in ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
+        `[${peer.id}] first answer ${round.firstAnswerSeconds}s, ready ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
           `existing ${round.check.existing}, missing ${round.check.missing}`,
       );
     }
@@ -195,17 +288,21 @@ async function measurePeer(
     if (args.warmup > 0) {
       await runDnsperf({
         ...common,
-        queryFile: inputs.mixedFile,
+        queryFile: inputs.mixedFiles.warmup,
         seconds: args.warmup,
         outputFile: out('warmup'),
       });
     }
     round.mixed = await runDnsperf({
       ...common,
-      queryFile: inputs.mixedFile,
+      queryFile: inputs.mixedFiles.mixed,
       seconds: args.seconds,
       outputFile: out('mixed'),
     });
+    if (round.mixed.summary.sent > inputs.mixedLines) {
+      round.missRepeated = true;
+      console.log(`[${peer.id}] WARNING: dnsperf wrapped its query file; raise --max-rate`);
+    }
     round.existing = await runDnsperf({
       ...common,
       queryFile: inputs.existingFile,
@@ -215,7 +312,7 @@ async function measurePeer(
     if (args.latencySeconds > 0) {
       round.fixedRate = await runDnsperf({
         ...common,
-        queryFile: inputs.mixedFile,
+        queryFile: inputs.mixedFiles.fixedRate,
         seconds: args.latencySeconds,
         maxQps: args.latencyQps,
         outputFile: out('fixed-rate'),
@@ -277,6 +374,13 @@ function summarisePeer(result: PeerResult): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  for (const count of args.sizes ?? [args.count]) {
+    await runSize({ ...args, count }, args.sizes ? `directory-${count}` : 'directory');
+  }
+}
+
+/** One whole run at `args.count` numbers; `section` names its table in results/README.md. */
+async function runSize(args: Args, section: string): Promise<void> {
   const pin = canPin();
   const cpuPlan = pin ? { server: 0, client: 1 } : {};
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-directory-'));
@@ -290,21 +394,8 @@ async function main(): Promise<void> {
   );
   console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
 
-  const zone = generateBenchZone({ count: args.count });
-  const inputs: Inputs = {
-    zone,
-    zoneFile: join(work, 'zone.db'),
-    presignedFile: join(work, 'zone.signed.db'),
-    mixedFile: join(work, 'queries-mixed.txt'),
-    existingFile: join(work, 'queries-existing.txt'),
-    existingNames: new Set(zone.entries.map((e) => enumName(e.number, zone.apex))),
-    sampleExisting: enumName(zone.entries[0]?.number ?? '', zone.apex),
-    sampleMissing: enumName(zone.missing[0] ?? '', zone.apex),
-  };
-  writeFileSync(inputs.zoneFile, zoneFileText(zone));
-  writeFileSync(inputs.mixedFile, queryFileText(zone, 'mixed'));
-  writeFileSync(inputs.existingFile, queryFileText(zone, 'existing'));
-
+  const zone = benchSpace({ count: args.count });
+  const inputs = writeInputs(zone, work, args);
   // Keys and the pre-signed NSEC3 zone the NSD/BIND/Knot-presigned peers load.
   const keyDir = join(work, 'keys');
   mkdirSync(keyDir);
@@ -406,7 +497,7 @@ async function main(): Promise<void> {
     console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
 
   const all: PeerDefinition[] = [
-    directoryPeer(zone.entries),
+    directoryPeer(inputs.importFile),
     nodeUdpEcho,
     knotOnline,
     knotPresigned,
@@ -457,13 +548,15 @@ async function main(): Promise<void> {
       'bytes exist/miss',
       'lost',
       'RSS MB',
+      'first answer s',
+      'warm s',
       'answers',
     ],
   ];
   for (const r of results) {
     const last = r.rounds[r.rounds.length - 1];
     if (r.mixedQps === undefined) {
-      rows.push([r.id, 'error', '', '', '', '', '', '', '', '', (last?.error ?? '').slice(0, 80)]);
+      rows.push([r.id, 'error', ...Array<string>(10).fill(''), (last?.error ?? '').slice(0, 80)]);
       continue;
     }
     const lost = r.rounds.reduce(
@@ -481,6 +574,8 @@ async function main(): Promise<void> {
       last?.check ? `${last.check.existingBytes}/${last.check.missingBytes}` : '-',
       cell(lost),
       cell(last?.rssMb),
+      cell(last?.firstAnswerSeconds, 1),
+      cell(last?.startSeconds, 1),
       byId.get(r.id)?.reference
         ? 'n/a (echo)'
         : r.rounds.every((x) => x.check?.ok)
@@ -598,7 +693,7 @@ async function main(): Promise<void> {
       environment,
       zone: {
         apex: zone.apex,
-        numbers: zone.entries.length,
+        numbers: zone.count,
         sampleExisting: inputs.sampleExisting,
         sampleMissing: inputs.sampleMissing,
       },
@@ -610,7 +705,7 @@ async function main(): Promise<void> {
   );
   updateResultsReadme(
     resultsDir,
-    'directory',
+    section,
     [
       `## directory: ${started.toISOString()}`,
       '',

@@ -1,78 +1,61 @@
 // Child process for the directory benchmark: seeds a fresh SQLite database with the benchmark
-// numbers (bulk insert, not measured) and runs the directory exactly as `npm start` does
+// numbers (the directory's JSON Lines bulk import, timed but not part of start-up) and runs the directory exactly as `npm start` does
 // (`directory/dist/src/service.js`), with RRL off. Stops on SIGTERM.
-//   node bench/dist/src/cli/directory-server.js <workDir> <entries.json> <dnsPort> <apiPort>
-import { readFileSync, writeFileSync } from 'node:fs';
+//   node bench/dist/src/cli/directory-server.js <workDir> <entries.jsonl> <dnsPort> <apiPort>
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Kysely } from 'kysely';
 import { openDatabase } from '@switchboard/db';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
-import type { BenchEntry } from '../zone-data.js';
 
 const directoryDist = resolve(import.meta.dirname, '../../../../directory/dist/src');
 
 interface StoreModule {
   DirectoryStore: { open(db: unknown): Promise<unknown> };
 }
+interface BulkImportModule {
+  bulkImport(
+    store: unknown,
+    options: { file: string; refusedFile: string; now: number; restart?: boolean },
+  ): Promise<{ imported: number; refused: number }>;
+}
 interface ServiceModule {
   startService(ctx: ServiceContext): Promise<RunningService>;
 }
 
-async function seed(databaseUrl: string, entries: readonly BenchEntry[]): Promise<void> {
-  const { DirectoryStore } = (await import(
-    pathToFileURL(join(directoryDist, 'state', 'store.js')).href
-  )) as StoreModule;
+const load = async <T>(...path: string[]): Promise<T> =>
+  (await import(pathToFileURL(join(directoryDist, ...path)).href)) as T;
+
+/** Seeds the database through the directory's own bulk import (streamed, validated per line). */
+async function seed(databaseUrl: string, importFile: string, workDir: string): Promise<number> {
+  const { DirectoryStore } = await load<StoreModule>('state', 'store.js');
+  const { bulkImport } = await load<BulkImportModule>('state', 'bulk-import.js');
   const database = await openDatabase<Record<string, never>>({ url: databaseUrl });
   try {
-    await DirectoryStore.open(database); // runs the directory's migrations
-    // The directory's own tables (directory/src/state/store.ts); the zone serial 2 names this content.
-    const db = database.db as unknown as Kysely<{
-      directory_numbers: {
-        number: string;
-        provider: string;
-        identity_key: string;
-        contacts: string;
-        serial: number;
-        updated_at: number;
-      };
-      directory_zone: { id: number; serial: number };
-    }>;
-    const now = Math.floor(Date.now() / 1000);
-    await db.transaction().execute(async (tx) => {
-      for (let i = 0; i < entries.length; i += 500) {
-        await tx
-          .insertInto('directory_numbers')
-          .values(
-            entries.slice(i, i + 500).map((e) => ({
-              number: e.number,
-              provider: e.provider,
-              identity_key: e.identityKey,
-              contacts: JSON.stringify(e.contacts),
-              serial: 2,
-              updated_at: now,
-            })),
-          )
-          .execute();
-      }
-      await tx.updateTable('directory_zone').set({ serial: 2 }).where('id', '=', 1).execute();
+    const store = await DirectoryStore.open(database); // runs the directory's migrations
+    const report = await bulkImport(store, {
+      file: importFile,
+      refusedFile: join(workDir, 'import-refused.jsonl'),
+      now: Math.floor(Date.now() / 1000),
+      restart: true,
     });
+    if (report.refused > 0) throw new Error(`the import refused ${report.refused} lines`);
+    return report.imported;
   } finally {
     await database.close();
   }
 }
 
 async function main(): Promise<void> {
-  const [workDir, entriesFile, dnsPort, apiPort] = process.argv.slice(2);
-  if (!workDir || !entriesFile || !dnsPort || !apiPort) {
-    console.error('usage: directory-server <workDir> <entries.json> <dnsPort> <apiPort>');
+  const [workDir, importFile, dnsPort, apiPort] = process.argv.slice(2);
+  if (!workDir || !importFile || !dnsPort || !apiPort) {
+    console.error('usage: directory-server <workDir> <entries.jsonl> <dnsPort> <apiPort>');
     process.exit(2);
   }
-  const entries = JSON.parse(readFileSync(entriesFile, 'utf8')) as BenchEntry[];
   const databaseUrl = `sqlite:${join(workDir, 'directory.db')}`;
   const seeded = performance.now();
-  await seed(databaseUrl, entries);
-  console.error(`seeded ${entries.length} numbers in ${Math.round(performance.now() - seeded)} ms`);
+  const imported = await seed(databaseUrl, importFile, workDir);
+  console.error(`imported ${imported} numbers in ${Math.round(performance.now() - seeded)} ms`);
   writeFileSync(join(workDir, 'providers.json'), '{}\n');
   const { startService } = (await import(
     pathToFileURL(join(directoryDist, 'service.js')).href

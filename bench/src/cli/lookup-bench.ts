@@ -22,7 +22,7 @@ import { canPin, freePort, pinned, sleep } from '../process.js';
 import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
 import type { LatencySummary } from '../stats.js';
 import { ratio, summarise } from '../stats.js';
-import { enumName, generateBenchZone } from '../zone-data.js';
+import { benchSpace, enumName, generateBenchZone, importLines, writeLines } from '../zone-data.js';
 
 interface Args {
   count: number;
@@ -82,8 +82,10 @@ async function main(): Promise<void> {
   const dir = join(work, 'switchboard');
   mkdirSync(dir);
   let server: RunningPeer | undefined;
+  const importFile = join(work, 'entries.jsonl');
+  writeLines(importFile, importLines(benchSpace({ count: args.count })));
   try {
-    server = await directoryPeer(zone.entries).start({
+    server = await directoryPeer(importFile).start({
       workDir: dir,
       apex: zone.apex,
       zoneFile: '',

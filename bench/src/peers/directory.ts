@@ -1,49 +1,66 @@
 // Our directory (walk-proof default: online signing, RFC 9824 compact denial), run in a child
 // Node process pinned to one core, on a SQLite database seeded with the benchmark numbers.
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { waitForZone } from '../probe.js';
 import type { RunningPeer } from '../process.js';
-import { freePort, startDaemon } from '../process.js';
-import type { BenchEntry } from '../zone-data.js';
+import { freePort, logTail, startDaemon } from '../process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
 const child = resolve(import.meta.dirname, '../cli/directory-server.js');
 
-/** Our directory, serving `entries` (the same numbers the zone file of the other peers holds). */
-export function directoryPeer(entries: readonly BenchEntry[]): PeerDefinition {
+/**
+ * Our directory, serving the entries of `importFile` (JSON Lines for `switchboard-directory
+ * import`: the same numbers the zone file of the other peers holds).
+ */
+export function directoryPeer(importFile: string): PeerDefinition {
   return {
     id: 'switchboard',
     description:
       'Switchboard directory, online signing + compact denial (walk-proof default), SQLite, RRL off',
     zone: 'none',
     async start(o: PeerStart): Promise<RunningPeer> {
-      const entriesFile = join(o.workDir, 'entries.json');
-      writeFileSync(entriesFile, JSON.stringify(entries));
       const apiPort = await freePort();
       const running = startDaemon({
         name: 'switchboard',
         command: process.execPath,
-        args: [child, o.workDir, entriesFile, String(o.port), String(apiPort)],
+        args: [child, o.workDir, importFile, String(o.port), String(apiPort)],
         port: o.port,
         logFile: join(o.workDir, 'directory.log'),
         ...(o.cpu !== undefined ? { cpu: o.cpu } : {}),
       });
       // Measured once every RRset is signed ahead of queries, as BIND and NSD are measured
-      // with their zone signed; the time this takes counts as start-up time.
+      // with their zone signed; the time this takes counts as start-up time. The first
+      // authoritative answer (before warm) is timed alongside.
+      const t0 = performance.now();
+      let firstAnswerMs: number | undefined;
+      const first = waitForZone(o.port, o.apex, 900_000, () => running.exited()).then(
+        () => (firstAnswerMs = performance.now() - t0),
+        () => undefined,
+      );
       try {
-        await waitUntilWarm(apiPort, 900_000);
+        await waitUntilWarm(apiPort, running, 900_000);
+        await first;
       } catch (err) {
         await running.stop();
         throw err;
       }
-      return running;
+      return firstAnswerMs === undefined ? running : { ...running, firstAnswerMs };
     },
   };
 }
 
-async function waitUntilWarm(apiPort: number, timeoutMs: number): Promise<void> {
+/** Polls /healthz until `warm`; fails at once, with its log's tail, if the child dies. */
+async function waitUntilWarm(
+  apiPort: number,
+  running: RunningPeer,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const exited = running.exited();
+    if (exited !== undefined) {
+      throw new Error(`directory child died (${exited}):\n${logTail(running.logFile)}`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${apiPort}/healthz`);
       if (res.ok && ((await res.json()) as { warm?: boolean }).warm === true) return;
