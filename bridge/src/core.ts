@@ -152,7 +152,8 @@ export class BridgeCore {
   async accept(network: Network, msg: InboundMessage): Promise<Accepted> {
     const { metrics } = this.#opts;
     try {
-      const decision = this.#limiter.take(`${msg.from.network}:${msg.from.id}`);
+      const sender = `${msg.from.network}:${msg.from.id}`;
+      const decision = this.#limiter.take(sender);
       if (!decision.allowed) {
         throw new BridgeError('rate-limited', 'too many messages; retry later', {
           retryAfterSeconds: decision.retryAfterSeconds,
@@ -180,6 +181,9 @@ export class BridgeCore {
       });
       metrics.received(network);
       if (inserted) this.flush();
+      // A retransmission (SIP over UDP resends after 500 ms unanswered) is the same message:
+      // it must not spend the sender's budget a second time.
+      else this.#limiter.give(sender);
       return { id, duplicate: !inserted };
     } catch (err) {
       const code = BridgeError.is(err) ? err.code : 'internal';

@@ -149,6 +149,17 @@ describe('BridgeCore', () => {
     expect(sip.sent).toHaveLength(1);
   });
 
+  it('does not spend the sender rate budget on retransmissions', async () => {
+    const target: Target = { kind: 'address', address: { network: 'sip', id: 'alice@sip.test' } };
+    // Capacity 3: the first message resent five times, then two more, all within budget.
+    for (let i = 0; i < 6; i++) await core.accept('xmpp', msg(target, 'resent'));
+    await core.accept('xmpp', msg(target, 'two'));
+    await core.accept('xmpp', msg(target, 'three'));
+    await expect(core.accept('xmpp', msg(target, 'four'))).rejects.toMatchObject({
+      code: 'rate-limited',
+    });
+  });
+
   it('refuses plaintext unless relay is on', async () => {
     const plain: InboundMessage = {
       ...msg({ kind: 'address', address: { network: 'sip', id: 'a@s.test' } }),

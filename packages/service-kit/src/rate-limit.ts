@@ -65,6 +65,12 @@ export class RateLimiter {
     return { allowed: false, retryAfterSeconds };
   }
 
+  /** Gives back `cost` tokens taken for `key` (for example for a request found to be a repeat). */
+  give(key: string, cost = 1): void {
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(this.#limit.capacity, bucket.tokens + cost);
+  }
+
   /** Forgets a key (for example after a successful verification). */
   reset(key: string): void {
     this.#buckets.delete(key);
