@@ -251,21 +251,30 @@ export async function startMailboxRelay(
   hub: MailboxHub,
   notifications: Notifications,
 ): Promise<() => Promise<void>> {
+  // Reads of one mailbox's deliveries run one after another, so they are pushed in the order
+  // they were announced (concurrent reads on a pool can finish in any order).
+  const inOrder = new Map<string, Promise<void>>();
+  const relay = async (mailbox: string, id: string): Promise<void> => {
+    try {
+      const row = await deps.db
+        .selectFrom('mailbox_messages')
+        .select(['id', 'mailbox', 'ciphertext', 'size', 'received_at', 'expires_at'])
+        .where('id', '=', id)
+        .where('mailbox', '=', mailbox)
+        .executeTakeFirst();
+      if (row) hub.publish(mailbox, view(row));
+    } catch (err) {
+      deps.logger.warn({ err }, 'relayed mailbox delivery not read');
+    }
+  };
   const stop = await notifications.listen(RELAY_CHANNEL, (payload) => {
     const [origin, mailbox, id] = payload.split(' ');
     if (!origin || !mailbox || !id || origin === hub.origin || !hub.has(mailbox)) return;
-    deps.db
-      .selectFrom('mailbox_messages')
-      .select(['id', 'mailbox', 'ciphertext', 'size', 'received_at', 'expires_at'])
-      .where('id', '=', id)
-      .where('mailbox', '=', mailbox)
-      .executeTakeFirst()
-      .then(
-        (row) => {
-          if (row) hub.publish(mailbox, view(row));
-        },
-        (err: unknown) => deps.logger.warn({ err }, 'relayed mailbox delivery not read'),
-      );
+    const next = (inOrder.get(mailbox) ?? Promise.resolve()).then(() => relay(mailbox, id));
+    inOrder.set(mailbox, next);
+    void next.then(() => {
+      if (inOrder.get(mailbox) === next) inOrder.delete(mailbox);
+    });
   });
   hub.relayChannel = notifications.channel(RELAY_CHANNEL);
   return async () => {
