@@ -5,6 +5,12 @@ label, input, select, button { display: block; margin: .4rem 0; font-size: 1rem;
 input, select { padding: .4rem; width: 100%; box-sizing: border-box; }
 #status { margin-top: 1rem; padding: .6rem; background: #f3f3f3; white-space: pre-wrap; }
 code { background: #eee; padding: 0 .2rem; }
+fieldset { border: 1px solid #767676; margin: 1rem 0; }
+label.inline { display: inline; }
+input[type=checkbox] { display: inline; width: auto; }
+#handover code { display: block; overflow-wrap: anywhere; padding: .4rem; }
+a { color: #0645ad; }
+:focus-visible { outline: 3px solid #1a4fd6; outline-offset: 2px; }
 `;
 
 /**
@@ -36,7 +42,26 @@ Your keys are generated on your device and never leave it; this provider only st
 <input id="code" name="code" inputmode="numeric" pattern="[0-9]{6}" required>
 <button type="submit">Verify</button>
 </form>
-<div id="status" role="status">Not started.</div>
+<form id="choice-form" hidden>
+<fieldset>
+<legend>How others can find you</legend>
+<input type="checkbox" id="discoverable" checked>
+<label class="inline" for="discoverable">Publish my number in the signed directory</label>
+<label for="sip">SIP address to publish (optional)</label>
+<input id="sip" name="sip" placeholder="sip:alice@example.org" autocomplete="off">
+<label for="xmpp">XMPP address to publish (optional)</label>
+<input id="xmpp" name="xmpp" placeholder="xmpp:alice@example.org" autocomplete="off">
+</fieldset>
+<button type="submit">Create registration link</button>
+</form>
+<section id="handover" hidden aria-labelledby="handover-title">
+<h2 id="handover-title" tabindex="-1">Finish on the device that keeps your keys</h2>
+<p>Open this link on that device, or run the command there:</p>
+<code id="handover-link"></code>
+<code id="handover-command"></code>
+<p>The link works once and only for a short time. Keep it private: whoever uses it first registers this number.</p>
+</section>
+<div id="status" role="status" aria-live="polite">Not started.</div>
 <p>API reference: <a href="/docs/">/docs</a></p>
 <script src="/onboarding.js"></script>
 </body>
@@ -69,8 +94,30 @@ export const ONBOARDING_SCRIPT = `(() => {
     e.preventDefault();
     try {
       await call('PUT', '/v1/verification/sessions/' + sessionId + '/code', { code: document.getElementById('code').value });
-      show('Verified. Finish with the client within 30 minutes:\\n  switchboard register --provider ' + location.origin + ' --session ' + sessionId);
+      document.getElementById('number-form').hidden = true;
+      document.getElementById('code-form').hidden = true;
+      document.getElementById('choice-form').hidden = false;
+      show('Verified. Choose how others can find you, then create the registration link.');
     } catch (err) { show('Not verified: ' + err.message); }
+  });
+  document.getElementById('choice-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams({ provider: location.origin, session: sessionId });
+    const publish = ['sip', 'xmpp'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
+    if (document.getElementById('discoverable').checked) {
+      if (publish.length === 0) { show('To publish your number, give at least one address (SIP or XMPP), or untick the box.'); return; }
+      for (const uri of publish) {
+        if (!/^(sips?|xmpp):[^\\s]+$/i.test(uri)) { show('Addresses start with sip: or xmpp:, for example sip:alice@example.org.'); return; }
+        params.append('publish', uri);
+      }
+    }
+    const link = 'switchboard://register?' + params.toString();
+    document.getElementById('handover-link').textContent = link;
+    document.getElementById('handover-command').textContent = "switchboard register '" + link + "'";
+    document.getElementById('choice-form').hidden = true;
+    document.getElementById('handover').hidden = false;
+    document.getElementById('handover-title').focus();
+    show('Registration link ready. Use it on your device to finish.');
   });
 })();
 `;
