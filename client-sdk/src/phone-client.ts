@@ -58,6 +58,8 @@ export interface RegisterOptions {
    * then only makes and registers the keys. The session is single-use at the provider.
    */
   readonly sessionId?: string;
+  /** The single-use token of the page's registration link, exchanged for its session. */
+  readonly handoverToken?: string;
   readonly transport?: 'sms' | 'voice';
   /** Publish in the directory with these contact methods (omit to stay undiscoverable). */
   readonly publishContacts?: ReadonlyArray<Contact>;
@@ -173,7 +175,13 @@ export class PhoneClient {
     }
     const providerId = this.providerId(options.providerId);
     const client = this.#provider(providerId);
-    const session = { sessionId: options.sessionId ?? (await this.#verify(client, options)) };
+    const session = {
+      sessionId:
+        options.sessionId ??
+        (options.handoverToken === undefined
+          ? await this.#verify(client, options)
+          : (await client.redeemRegistrationHandover(options.handoverToken)).sessionId),
+    };
     // Keys are made in a staging store and copied over only once the provider accepted them,
     // so a refused or interrupted registration leaves no half-made identity behind.
     const staging = new MemoryStorage();

@@ -56,10 +56,21 @@ Your keys are generated on your device and never leave it; this provider only st
 </form>
 <section id="handover" hidden aria-labelledby="handover-title">
 <h2 id="handover-title" tabindex="-1">Finish on the device that keeps your keys</h2>
-<p>Open this link on that device, or run the command there:</p>
+<p>Scan this code or open the link on that device, or run the command there:</p>
+<img id="handover-qr" alt="QR code of the registration link" width="240" height="240">
 <code id="handover-link"></code>
 <code id="handover-command"></code>
-<p>The link works once and only for a short time. Keep it private: whoever uses it first registers this number.</p>
+<p>The link works once, until <span id="handover-expires"></span>. Keep it private: whoever uses it first registers this number.</p>
+</section>
+<section id="result" hidden aria-labelledby="result-title">
+<h2 id="result-title" tabindex="-1">Registered</h2>
+<dl>
+<dt>Number</dt><dd id="result-number"></dd>
+<dt>Published</dt><dd id="result-published"></dd>
+<dt>Contact methods</dt><dd id="result-contacts"></dd>
+<dt>Identity key fingerprint</dt><dd><code id="result-fingerprint"></code></dd>
+</dl>
+<p>Compare the fingerprint with the one your device prints (<code>switchboard keys</code>).</p>
 </section>
 <div id="status" role="status" aria-live="polite">Not started.</div>
 <p>API reference: <a href="/docs/">/docs</a></p>
@@ -100,24 +111,53 @@ export const ONBOARDING_SCRIPT = `(() => {
       show('Verified. Choose how others can find you, then create the registration link.');
     } catch (err) { show('Not verified: ' + err.message); }
   });
-  document.getElementById('choice-form').addEventListener('submit', (e) => {
+  const text = (id, value) => { document.getElementById(id).textContent = value; };
+  const showResult = (a) => {
+    text('result-number', a.number);
+    text('result-published', a.discoverable ? 'Yes, in the DNSSEC-signed directory' : 'No (only people you tell can reach you)');
+    text('result-contacts', a.contacts.length ? a.contacts.map((c) => c.uri).join(', ') : 'none');
+    text('result-fingerprint', a.identityKeyFingerprint);
+    document.getElementById('result').hidden = false;
+    document.getElementById('result-title').focus();
+  };
+  // Polls what became of the link, every 2 s until it is registered or expired (bounded).
+  const poll = async (deadline) => {
+    try {
+      const s = await call('GET', '/v1/verification/sessions/' + sessionId + '/handover');
+      if (s.state === 'registered') {
+        document.getElementById('handover').hidden = true;
+        show('Registered. Your device holds the keys; this page can be closed.');
+        return showResult(s.account);
+      }
+      if (s.state === 'expired') return show('The registration link expired. Reload the page to start again.');
+      if (s.state === 'taken') show('Your device took the link and is registering…');
+    } catch (err) { show('Could not check the registration: ' + err.message); }
+    if (Date.now() < deadline) setTimeout(() => poll(deadline), 2000);
+    else show('Stopped waiting. If your device registered, run switchboard keys there.');
+  };
+  document.getElementById('choice-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const params = new URLSearchParams({ provider: location.origin, session: sessionId });
-    const publish = ['sip', 'xmpp'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
+    const publish = [];
+    const given = ['sip', 'xmpp'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
     if (document.getElementById('discoverable').checked) {
-      if (publish.length === 0) { show('To publish your number, give at least one address (SIP or XMPP), or untick the box.'); return; }
-      for (const uri of publish) {
-        if (!/^(sips?|xmpp):[^\\s]+$/i.test(uri)) { show('Addresses start with sip: or xmpp:, for example sip:alice@example.org.'); return; }
-        params.append('publish', uri);
+      if (given.length === 0) { show('To publish your number, give at least one address (SIP or XMPP), or untick the box.'); return; }
+      for (const uri of given) {
+        if (!/^(sips?|xmpp):\\S+$/i.test(uri)) { show('Addresses start with sip: or xmpp:, for example sip:alice@example.org.'); return; }
+        publish.push(uri);
       }
     }
-    const link = 'switchboard://register?' + params.toString();
-    document.getElementById('handover-link').textContent = link;
-    document.getElementById('handover-command').textContent = "switchboard register '" + link + "'";
-    document.getElementById('choice-form').hidden = true;
-    document.getElementById('handover').hidden = false;
-    document.getElementById('handover-title').focus();
-    show('Registration link ready. Use it on your device to finish.');
+    try {
+      const h = await call('POST', '/v1/verification/sessions/' + sessionId + '/handover', { publish });
+      text('handover-link', h.link);
+      text('handover-command', "switchboard register '" + h.link + "'");
+      text('handover-expires', new Date(h.expiresAt).toLocaleTimeString());
+      document.getElementById('handover-qr').src = 'data:image/svg+xml;base64,' + btoa(h.qrSvg);
+      document.getElementById('choice-form').hidden = true;
+      document.getElementById('handover').hidden = false;
+      document.getElementById('handover-title').focus();
+      show('Registration link ready. Waiting for your device to register.');
+      poll(Date.parse(h.expiresAt) + 60000);
+    } catch (err) { show('Could not create the registration link: ' + err.message); }
   });
 })();
 `;

@@ -466,6 +466,7 @@ interface RegisterTarget {
   readonly number?: string;
   readonly provider: string;
   readonly session?: string;
+  readonly token?: string;
   readonly publish: string[];
 }
 
@@ -478,8 +479,9 @@ function registerTarget(args: ParsedArgs, rest: string[]): RegisterTarget {
   const fromLink = first?.toLowerCase().startsWith('switchboard:') ? parseLink(first) : undefined;
   const provider = one(args, 'provider') ?? fromLink?.provider;
   const session = one(args, 'session') ?? fromLink?.session;
+  const token = fromLink?.token;
   const number = fromLink ? undefined : first;
-  if (!provider || (!number && !session)) throw new UsageError(usage);
+  if (!provider || (!number && !session && !token)) throw new UsageError(usage);
   if (number && session) throw new UsageError('give either a number or --session, not both');
   if (fromLink && one(args, 'provider') && one(args, 'provider') !== fromLink.provider) {
     throw new UsageError('--provider differs from the provider in the link');
@@ -489,11 +491,20 @@ function registerTarget(args: ParsedArgs, rest: string[]): RegisterTarget {
     publish: [...(fromLink?.publish ?? []), ...all(args, 'publish')],
     ...(number ? { number } : {}),
     ...(session ? { session } : {}),
+    ...(token ? { token } : {}),
   };
 }
 
-/** A registration link from the provider's page: switchboard://register?provider=&session=&publish= */
-function parseLink(text: string): { provider: string; session: string; publish: string[] } {
+/**
+ * A registration link from the provider's page: switchboard://register?provider=&token=
+ * (single-use hand-over token) or &session= (a verified session id), and &publish= contacts.
+ */
+function parseLink(text: string): {
+  provider: string;
+  session?: string;
+  token?: string;
+  publish: string[];
+} {
   let url: URL;
   try {
     url = new URL(text);
@@ -502,12 +513,19 @@ function parseLink(text: string): { provider: string; session: string; publish: 
   }
   const provider = url.searchParams.get('provider');
   const session = url.searchParams.get('session');
-  if (url.protocol !== 'switchboard:' || url.hostname !== 'register' || !provider || !session) {
+  const token = url.searchParams.get('token');
+  const ok = url.protocol === 'switchboard:' && url.hostname === 'register' && provider;
+  if (!ok || (session === null) === (token === null)) {
     throw new UsageError(
-      'the registration link must look like switchboard://register?provider=...&session=...',
+      'the registration link must look like switchboard://register?provider=...&token=... (or &session=...)',
     );
   }
-  return { provider, session, publish: url.searchParams.getAll('publish') };
+  return {
+    provider,
+    publish: url.searchParams.getAll('publish'),
+    ...(session === null ? {} : { session }),
+    ...(token === null ? {} : { token }),
+  };
 }
 
 async function register(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
@@ -519,6 +537,7 @@ async function register(args: ParsedArgs, rest: string[], io: Io): Promise<numbe
     providerId,
     ...(target.number ? { number: target.number } : {}),
     ...(target.session ? { sessionId: target.session } : {}),
+    ...(target.token ? { handoverToken: target.token } : {}),
     getCode: async () => code ?? (await prompt('Enter the code you received: ')),
     publishContacts: contactsFromUris(target.publish),
     oneTimePreKeys: positiveInt(one(args, 'prekeys'), 'prekeys', 100),

@@ -364,6 +364,6 @@ describe('switchboard CLI', () => {
     expect(other.code).toBe(5);
     const bad = await cli('carol4', ['register', 'switchboard://register?session=x']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('switchboard://register?provider=');
+    expect(bad.stderr).toContain('switchboard://register?provider=...&token=');
   });
 });

@@ -35,9 +35,12 @@ let inbox: CodeInbox;
 let browser: Browser;
 let env: NodeJS.ProcessEnv;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  home = 'device',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--data-dir', join(work, 'device'), ...args], {
+    const child = spawn(process.execPath, [CLI, '--data-dir', join(work, home), ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -138,10 +141,18 @@ describe('web onboarding', () => {
       .getByRole('heading', { name: 'Finish on the device that keeps your keys' })
       .waitFor();
     const link = (await page.locator('#handover-link').textContent()) ?? '';
-    expect(link).toMatch(/^switchboard:\/\/register\?/);
+    expect(link).toMatch(/^switchboard:\/\/register\?provider=[^&]+&token=[\w-]{43}&publish=/);
+    expect(link).not.toContain(NUMBER.slice(1)); // neither the number nor the session id
     expect(await page.locator('#handover-command').textContent()).toBe(
       `switchboard register '${link}'`,
     );
+    const qr = page.getByRole('img', { name: 'QR code of the registration link' });
+    // Rendered from the data: URL (the CSP allows no other image source).
+    await qr.waitFor();
+    await page.waitForFunction(
+      "document.getElementById('handover-qr').complete && document.getElementById('handover-qr').naturalWidth > 0",
+    );
+    await status.getByText('Waiting for your device to register.').waitFor();
     await shot(page, '4-handover');
 
     const reg = await cli(['--json', 'register', link, '--prekeys', '3']);
@@ -154,6 +165,18 @@ describe('web onboarding', () => {
       discoverable: true,
     });
 
+    // The page polls and shows what was registered and published.
+    await page.getByRole('heading', { name: 'Registered' }).waitFor({ timeout: 60_000 });
+    await status.getByText(/^Registered\./).waitFor();
+    const result = page.locator('#result');
+    expect(await result.locator('#result-number').textContent()).toBe(NUMBER);
+    expect(await result.locator('#result-published').textContent()).toContain('Yes');
+    expect(await result.locator('#result-contacts').textContent()).toBe('sip:dora@a.example');
+    expect(await result.locator('#result-fingerprint').textContent()).toBe(
+      registered.identityKeyFingerprint,
+    );
+    await shot(page, '5-registered');
+
     await waitForDns(dir.server, NUMBER);
     const found = await cli(['--json', 'lookup', NUMBER]);
     expect(found.code).toBe(0);
@@ -162,9 +185,10 @@ describe('web onboarding', () => {
       identityKeyFingerprint: registered.identityKeyFingerprint,
       contacts: [{ service: 'sip', uri: 'sip:dora@a.example' }],
     });
-    // The link is single-use.
-    const again = await cli(['register', link]);
-    expect(again.code).not.toBe(0);
+    // The link is single-use: a second device is refused with the provider's explanation.
+    const again = await cli(['register', link], 'other');
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain('already used');
     expect(problems).toEqual([]);
     await page.close();
   });
