@@ -47,11 +47,19 @@ interface StoredAccount {
 }
 
 export interface RegisterOptions {
-  readonly number: string;
-  /** Provider id as listed (and active) in the trust list. */
+  /** The number to verify here; omitted when `sessionId` names a session verified elsewhere. */
+  readonly number?: string;
+  /** Provider id as listed (and active) in the trust list, or its API URL (see `providerId()`). */
   readonly providerId: string;
   /** Called after the code was sent; returns the code the user received. */
-  readonly getCode: () => Promise<string>;
+  readonly getCode?: () => Promise<string>;
+  /**
+   * A verification session already verified elsewhere (the provider's web page): this device
+   * then only makes and registers the keys. The session is single-use at the provider.
+   */
+  readonly sessionId?: string;
+  /** The single-use token of the page's registration link, exchanged for its session. */
+  readonly handoverToken?: string;
   readonly transport?: 'sms' | 'voice';
   /** Publish in the directory with these contact methods (omit to stay undiscoverable). */
   readonly publishContacts?: ReadonlyArray<Contact>;
@@ -96,6 +104,26 @@ export class PhoneClient {
 
   get stores(): ReturnType<typeof createProtocolStores> {
     return this.#stores;
+  }
+
+  /**
+   * The trust list id of a provider named by id or by its API URL (as its web page shows it):
+   * a URL must equal a listed provider's `apiBaseUrl` (trailing slash ignored), so a link can
+   * never point registration at a provider the trust list does not name.
+   */
+  providerId(idOrUrl: string): string {
+    const providers = this.#o.trustList.body.providers;
+    if (providers.some((p) => p.id === idOrUrl)) return idOrUrl;
+    const bare = (u: string): string => u.replace(/\/+$/, '').toLowerCase();
+    if (/^https?:\/\//i.test(idOrUrl)) {
+      const match = providers.find((p) => bare(p.apiBaseUrl) === bare(idOrUrl));
+      if (match) return match.id;
+      throw new SwitchboardError(
+        'unlisted-provider',
+        'no provider in the trust list has this API URL',
+      );
+    }
+    return idOrUrl; // an unknown id: #provider() reports it as not listed
   }
 
   #provider(providerId: string): ProviderClient {
@@ -147,11 +175,15 @@ export class PhoneClient {
     if (await this.account()) {
       throw new SwitchboardError('invalid-input', 'this data directory is already registered');
     }
-    const client = this.#provider(options.providerId);
-    const session = await client.createVerificationSession(options.number);
-    await client.requestCode(session.sessionId, options.transport ?? 'sms');
-    const code = (await options.getCode()).trim();
-    await client.submitCode(session.sessionId, code);
+    const providerId = this.providerId(options.providerId);
+    const client = this.#provider(providerId);
+    const session = {
+      sessionId:
+        options.sessionId ??
+        (options.handoverToken === undefined
+          ? await this.#verify(client, options)
+          : (await client.redeemRegistrationHandover(options.handoverToken)).sessionId),
+    };
     // Keys are made in a staging store and copied over only once the provider accepted them,
     // so a refused or interrupted registration leaves no half-made identity behind.
     const staging = new MemoryStorage();
@@ -175,9 +207,8 @@ export class PhoneClient {
     this.#stores.forget(); // the keys were written past the stores' kept records
     const stored: StoredAccount = {
       number: account.number,
-      providerId: options.providerId,
-      providerUrl: mayTrustProvider(this.#o.trustList, options.providerId, this.#now()).entry!
-        .apiBaseUrl,
+      providerId,
+      providerUrl: mayTrustProvider(this.#o.trustList, providerId, this.#now()).entry!.apiBaseUrl,
       accountId: account.accountId,
       deviceId: account.deviceId,
       deviceSeed: toBase64(device.seed),
@@ -187,6 +218,17 @@ export class PhoneClient {
       return this.setDiscoverable(true, options.publishContacts);
     }
     return account;
+  }
+
+  async #verify(client: ProviderClient, options: RegisterOptions): Promise<string> {
+    if (options.number === undefined || options.getCode === undefined) {
+      throw new SwitchboardError('invalid-input', 'give a number and a way to ask for the code');
+    }
+    const session = await client.createVerificationSession(options.number);
+    await client.requestCode(session.sessionId, options.transport ?? 'sms');
+    const code = (await options.getCode()).trim();
+    await client.submitCode(session.sessionId, code);
+    return session.sessionId;
   }
 
   async setDiscoverable(

@@ -86,6 +86,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/verification/sessions/{sessionId}/handover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /** What became of the hand-over (polled by the page) */
+        get: operations["getRegistrationHandover"];
+        put?: never;
+        /**
+         * Hand a verified session over to the device that holds the keys
+         * @description For the web page: once the number is verified, returns a single-use registration link
+         *     (`switchboard://register?provider=<api url>&token=<token>`) and its QR code. The token is
+         *     random, stored only as a hash, works once and expires after a few minutes; a new
+         *     hand-over replaces any earlier one of the session. The session id itself never leaves
+         *     the page. The contact addresses chosen in the page travel in the link (`publish=`), and
+         *     the device publishes them once registered.
+         */
+        post: operations["createRegistrationHandover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registration-handovers/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange a hand-over token for the verified session (once) */
+        post: operations["redeemRegistrationHandover"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts": {
         parameters: {
             query?: never;
@@ -551,7 +596,7 @@ export interface components {
          * @description Stable machine-readable error codes; each maps to exactly one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "account.registration-locked" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
+        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "handover.not-found" | "handover.expired" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "account.registration-locked" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI naming the problem type (`urn:switchboard:problem:<code>`). */
@@ -616,6 +661,36 @@ export interface components {
         };
         SubmitVerificationCode: {
             code: string;
+        };
+        CreateRegistrationHandover: {
+            /** @description Contact URIs to publish in the directory (none keeps the number undiscoverable). */
+            publish?: string[];
+        };
+        RegistrationHandover: {
+            /** @description `switchboard://register?provider=<api url>&token=<token>` */
+            link: string;
+            expiresAt: components["schemas"]["Timestamp"];
+            /** @description The link as a QR code (SVG document). */
+            qrSvg: string;
+        };
+        RegistrationHandoverState: {
+            /** @enum {string} */
+            state: "waiting" | "taken" | "registered" | "expired";
+            expiresAt: components["schemas"]["Timestamp"];
+            account?: {
+                number: string;
+                discoverable: boolean;
+                contacts: components["schemas"]["Contact"][];
+                /** @description First 16 bytes of SHA-256 of the identity key, hex in groups of 4 (as the CLI prints it). */
+                identityKeyFingerprint: string;
+            };
+        };
+        RedeemRegistrationHandover: {
+            token: string;
+        };
+        RedeemedRegistrationHandover: {
+            sessionId: components["schemas"]["Uuid"];
+            expiresAt: components["schemas"]["Timestamp"];
         };
         VerificationSession: {
             sessionId: components["schemas"]["Uuid"];
@@ -1153,6 +1228,91 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
+        };
+    };
+    getRegistrationHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Waiting, taken by a device, or registered (with the published state). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationHandoverState"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createRegistrationHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRegistrationHandover"];
+            };
+        };
+        responses: {
+            /** @description The link to open (or scan) on the device. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationHandover"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    redeemRegistrationHandover: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedeemRegistrationHandover"];
+            };
+        };
+        responses: {
+            /** @description The verified session to register with; the token no longer works. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeemedRegistrationHandover"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     registerAccount: {

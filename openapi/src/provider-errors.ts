@@ -32,6 +32,8 @@ export const PROVIDER_ERROR_STATUS: ErrorStatusTable<ProviderErrorCode> = {
   'verification.already-verified': 409,
   'verification.not-verified': 403,
   'verification.sender-failed': 502,
+  'handover.not-found': 404,
+  'handover.expired': 410,
   'rate.limited': 429,
   'keys.identity-key-invalid': 422,
   'keys.signed-prekey-invalid': 422,

@@ -22,6 +22,7 @@ import { requireOperator, verifySignedRequest } from './auth.js';
 import { ed25519PublicKey } from './encoding.js';
 import { fail } from './errors.js';
 import * as verification from './verification.js';
+import { createHandover, handoverState, redeemHandover } from './handover.js';
 import * as accounts from './accounts.js';
 import * as prekeys from './prekeys.js';
 import * as ledger from './ledger.js';
@@ -191,6 +192,20 @@ export function createProviderApp(
     const body = input.body as ProviderSchema<'SubmitVerificationCode'>;
     const sessionId = input.params['sessionId'] as string;
     res.json(await verification.submitCode(deps, sessionId, body, clientAddress(req)));
+  });
+
+  bind('createRegistrationHandover', async (req, res, input) => {
+    const origin = `${req.protocol}://${req.get('host') ?? ''}`;
+    const body = input.body as ProviderSchema<'CreateRegistrationHandover'>;
+    const sessionId = input.params['sessionId'] as string;
+    res.status(201).json(await createHandover(deps, sessionId, body, origin));
+  });
+  bind('getRegistrationHandover', async (_req, res, input) => {
+    res.json(await handoverState(deps, input.params['sessionId'] as string));
+  });
+  bind('redeemRegistrationHandover', async (_req, res, input) => {
+    const body = input.body as ProviderSchema<'RedeemRegistrationHandover'>;
+    res.json(await redeemHandover(deps, body.token));
   });
 
   bind('registerAccount', async (_req, res, input) => {

@@ -5,6 +5,12 @@ label, input, select, button { display: block; margin: .4rem 0; font-size: 1rem;
 input, select { padding: .4rem; width: 100%; box-sizing: border-box; }
 #status { margin-top: 1rem; padding: .6rem; background: #f3f3f3; white-space: pre-wrap; }
 code { background: #eee; padding: 0 .2rem; }
+fieldset { border: 1px solid #767676; margin: 1rem 0; }
+label.inline { display: inline; }
+input[type=checkbox] { display: inline; width: auto; }
+#handover code { display: block; overflow-wrap: anywhere; padding: .4rem; }
+a { color: #0645ad; }
+:focus-visible { outline: 3px solid #1a4fd6; outline-offset: 2px; }
 `;
 
 /**
@@ -36,7 +42,37 @@ Your keys are generated on your device and never leave it; this provider only st
 <input id="code" name="code" inputmode="numeric" pattern="[0-9]{6}" required>
 <button type="submit">Verify</button>
 </form>
-<div id="status" role="status">Not started.</div>
+<form id="choice-form" hidden>
+<fieldset>
+<legend>How others can find you</legend>
+<input type="checkbox" id="discoverable" checked>
+<label class="inline" for="discoverable">Publish my number in the signed directory</label>
+<label for="sip">SIP address to publish (optional)</label>
+<input id="sip" name="sip" placeholder="sip:alice@example.org" autocomplete="off">
+<label for="xmpp">XMPP address to publish (optional)</label>
+<input id="xmpp" name="xmpp" placeholder="xmpp:alice@example.org" autocomplete="off">
+</fieldset>
+<button type="submit">Create registration link</button>
+</form>
+<section id="handover" hidden aria-labelledby="handover-title">
+<h2 id="handover-title" tabindex="-1">Finish on the device that keeps your keys</h2>
+<p>Scan this code or open the link on that device, or run the command there:</p>
+<img id="handover-qr" alt="QR code of the registration link" width="240" height="240">
+<code id="handover-link"></code>
+<code id="handover-command"></code>
+<p>The link works once, until <span id="handover-expires"></span>. Keep it private: whoever uses it first registers this number.</p>
+</section>
+<section id="result" hidden aria-labelledby="result-title">
+<h2 id="result-title" tabindex="-1">Registered</h2>
+<dl>
+<dt>Number</dt><dd id="result-number"></dd>
+<dt>Published</dt><dd id="result-published"></dd>
+<dt>Contact methods</dt><dd id="result-contacts"></dd>
+<dt>Identity key fingerprint</dt><dd><code id="result-fingerprint"></code></dd>
+</dl>
+<p>Compare the fingerprint with the one your device prints (<code>switchboard keys</code>).</p>
+</section>
+<div id="status" role="status" aria-live="polite">Not started.</div>
 <p>API reference: <a href="/docs/">/docs</a></p>
 <script src="/onboarding.js"></script>
 </body>
@@ -69,8 +105,59 @@ export const ONBOARDING_SCRIPT = `(() => {
     e.preventDefault();
     try {
       await call('PUT', '/v1/verification/sessions/' + sessionId + '/code', { code: document.getElementById('code').value });
-      show('Verified. Finish with the client within 30 minutes:\\n  switchboard register --provider ' + location.origin + ' --session ' + sessionId);
+      document.getElementById('number-form').hidden = true;
+      document.getElementById('code-form').hidden = true;
+      document.getElementById('choice-form').hidden = false;
+      show('Verified. Choose how others can find you, then create the registration link.');
     } catch (err) { show('Not verified: ' + err.message); }
+  });
+  const text = (id, value) => { document.getElementById(id).textContent = value; };
+  const showResult = (a) => {
+    text('result-number', a.number);
+    text('result-published', a.discoverable ? 'Yes, in the DNSSEC-signed directory' : 'No (only people you tell can reach you)');
+    text('result-contacts', a.contacts.length ? a.contacts.map((c) => c.uri).join(', ') : 'none');
+    text('result-fingerprint', a.identityKeyFingerprint);
+    document.getElementById('result').hidden = false;
+    document.getElementById('result-title').focus();
+  };
+  // Polls what became of the link, every 2 s until it is registered or expired (bounded).
+  const poll = async (deadline) => {
+    try {
+      const s = await call('GET', '/v1/verification/sessions/' + sessionId + '/handover');
+      if (s.state === 'registered') {
+        document.getElementById('handover').hidden = true;
+        show('Registered. Your device holds the keys; this page can be closed.');
+        return showResult(s.account);
+      }
+      if (s.state === 'expired') return show('The registration link expired. Reload the page to start again.');
+      if (s.state === 'taken') show('Your device took the link and is registering…');
+    } catch (err) { show('Could not check the registration: ' + err.message); }
+    if (Date.now() < deadline) setTimeout(() => poll(deadline), 2000);
+    else show('Stopped waiting. If your device registered, run switchboard keys there.');
+  };
+  document.getElementById('choice-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const publish = [];
+    const given = ['sip', 'xmpp'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
+    if (document.getElementById('discoverable').checked) {
+      if (given.length === 0) { show('To publish your number, give at least one address (SIP or XMPP), or untick the box.'); return; }
+      for (const uri of given) {
+        if (!/^(sips?|xmpp):\\S+$/i.test(uri)) { show('Addresses start with sip: or xmpp:, for example sip:alice@example.org.'); return; }
+        publish.push(uri);
+      }
+    }
+    try {
+      const h = await call('POST', '/v1/verification/sessions/' + sessionId + '/handover', { publish });
+      text('handover-link', h.link);
+      text('handover-command', "switchboard register '" + h.link + "'");
+      text('handover-expires', new Date(h.expiresAt).toLocaleTimeString());
+      document.getElementById('handover-qr').src = 'data:image/svg+xml;base64,' + btoa(h.qrSvg);
+      document.getElementById('choice-form').hidden = true;
+      document.getElementById('handover').hidden = false;
+      document.getElementById('handover-title').focus();
+      show('Registration link ready. Waiting for your device to register.');
+      poll(Date.parse(h.expiresAt) + 60000);
+    } catch (err) { show('Could not create the registration link: ' + err.message); }
   });
 })();
 `;

@@ -38,8 +38,12 @@ Usage: switchboard [global options] <command> [arguments]
 
 Phone-number mode (needs a trust list):
   lookup <+E164>                         find a number in the DNSSEC-signed directory
-  register <+E164> --provider <id>       verify the number, create keys, register
+  register <+E164> --provider <id|url>   verify the number, create keys, register
            [--code <code>] [--publish <uri>]... [--prekeys <n>]
+  register --provider <id|url> --session <id>   finish a number verified in the provider's
+                                         web page: create keys here and register
+  register <switchboard://register?...>  the same, from the page's link or QR code (its
+                                         provider, session and chosen contacts)
   keys [--top-up] [--minimum <n>]        show identity key and prekey counts; top up prekeys
   send <+E164> <message>                 print an envelope (base64) for any transport
   receive --envelope <base64|->          decrypt an envelope (- reads stdin)
@@ -84,6 +88,7 @@ const OPTIONS = [
   'directory',
   'nameserver',
   'provider',
+  'session',
   'code',
   'publish',
   'prekeys',
@@ -333,31 +338,8 @@ async function run(argv: ReadonlyArray<string>): Promise<number> {
       );
       return EXIT.ok;
     }
-    case 'register': {
-      const number = rest[0];
-      const providerId = one(args, 'provider');
-      if (!number || !providerId)
-        throw new UsageError('usage: switchboard register <+E164> --provider <id>');
-      const client = await phone(args);
-      const code = one(args, 'code');
-      const account = await client.register({
-        number,
-        providerId,
-        getCode: async () => code ?? (await prompt('Enter the code you received: ')),
-        publishContacts: contactsFromUris(all(args, 'publish')),
-        oneTimePreKeys: positiveInt(one(args, 'prekeys'), 'prekeys', 100),
-      });
-      io.out(
-        `registered ${account.number} at ${providerId}${account.discoverable ? ', published in the directory' : ''}`,
-        {
-          number: account.number,
-          provider: providerId,
-          accountId: account.accountId,
-          discoverable: account.discoverable,
-        },
-      );
-      return EXIT.ok;
-    }
+    case 'register':
+      return register(args, rest, io);
     case 'keys': {
       const client = await phone(args);
       const me = (await client.stores.identity.getIdentityKeyPair()).publicKey.serialize();
@@ -478,6 +460,101 @@ async function run(argv: ReadonlyArray<string>): Promise<number> {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+interface RegisterTarget {
+  readonly number?: string;
+  readonly provider: string;
+  readonly session?: string;
+  readonly token?: string;
+  readonly publish: string[];
+}
+
+/** `register <+E164>`, `register --session <id>` or `register <switchboard://register?...>`. */
+function registerTarget(args: ParsedArgs, rest: string[]): RegisterTarget {
+  const usage =
+    'usage: switchboard register <+E164> --provider <id|url>, register --provider <id|url> --session <id>, or register <switchboard://register?...>';
+  if (rest.length > 1) throw new UsageError(usage);
+  const first = rest[0];
+  const fromLink = first?.toLowerCase().startsWith('switchboard:') ? parseLink(first) : undefined;
+  const provider = one(args, 'provider') ?? fromLink?.provider;
+  const session = one(args, 'session') ?? fromLink?.session;
+  const token = fromLink?.token;
+  const number = fromLink ? undefined : first;
+  if (!provider || (!number && !session && !token)) throw new UsageError(usage);
+  if (number && session) throw new UsageError('give either a number or --session, not both');
+  if (fromLink && one(args, 'provider') && one(args, 'provider') !== fromLink.provider) {
+    throw new UsageError('--provider differs from the provider in the link');
+  }
+  return {
+    provider,
+    publish: [...(fromLink?.publish ?? []), ...all(args, 'publish')],
+    ...(number ? { number } : {}),
+    ...(session ? { session } : {}),
+    ...(token ? { token } : {}),
+  };
+}
+
+/**
+ * A registration link from the provider's page: switchboard://register?provider=&token=
+ * (single-use hand-over token) or &session= (a verified session id), and &publish= contacts.
+ */
+function parseLink(text: string): {
+  provider: string;
+  session?: string;
+  token?: string;
+  publish: string[];
+} {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('the registration link is not a valid switchboard:// link');
+  }
+  const provider = url.searchParams.get('provider');
+  const session = url.searchParams.get('session');
+  const token = url.searchParams.get('token');
+  const ok = url.protocol === 'switchboard:' && url.hostname === 'register' && provider;
+  if (!ok || (session === null) === (token === null)) {
+    throw new UsageError(
+      'the registration link must look like switchboard://register?provider=...&token=... (or &session=...)',
+    );
+  }
+  return {
+    provider,
+    publish: url.searchParams.getAll('publish'),
+    ...(session === null ? {} : { session }),
+    ...(token === null ? {} : { token }),
+  };
+}
+
+async function register(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
+  const target = registerTarget(args, rest);
+  const client = await phone(args);
+  const providerId = client.providerId(target.provider);
+  const code = one(args, 'code');
+  const account = await client.register({
+    providerId,
+    ...(target.number ? { number: target.number } : {}),
+    ...(target.session ? { sessionId: target.session } : {}),
+    ...(target.token ? { handoverToken: target.token } : {}),
+    getCode: async () => code ?? (await prompt('Enter the code you received: ')),
+    publishContacts: contactsFromUris(target.publish),
+    oneTimePreKeys: positiveInt(one(args, 'prekeys'), 'prekeys', 100),
+  });
+  const me = (await client.stores.identity.getIdentityKeyPair()).publicKey.serialize();
+  const fp = await keyFingerprint(me);
+  io.out(
+    `registered ${account.number} at ${providerId}${account.discoverable ? ', published in the directory' : ''}\nidentity:    ${fp}`,
+    {
+      number: account.number,
+      provider: providerId,
+      accountId: account.accountId,
+      discoverable: account.discoverable,
+      identityKeyFingerprint: fp,
+    },
+  );
+  return EXIT.ok;
 }
 
 async function card(args: ParsedArgs, rest: string[], io: Io): Promise<number> {

@@ -176,6 +176,11 @@ export class ProviderClient {
     });
   }
 
+  /** Exchanges a registration link's single-use token for the verified session it hands over. */
+  redeemRegistrationHandover(token: string): Promise<{ sessionId: string; expiresAt: string }> {
+    return this.#call('POST', '/v1/registration-handovers/redeem', { token });
+  }
+
   /**
    * Registers the device; `deviceKey` is the raw Ed25519 public key that will sign requests.
    * `registrationLockPin` opens the registration lock the number's previous account set.

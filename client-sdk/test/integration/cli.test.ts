@@ -310,4 +310,60 @@ describe('switchboard CLI', () => {
     ).toBe(0);
     expect((await readFile(png)).subarray(1, 4).toString()).toBe('PNG');
   });
+
+  it('finishes a number verified elsewhere from the page link or --session, once', async () => {
+    const number = '+33142685301';
+    const verified = async (): Promise<string> => {
+      const post = (path: string, body: unknown, method = 'POST'): Promise<Response> =>
+        fetch(`${provider.url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const { sessionId } = (await (
+        await post('/v1/verification/sessions', { number })
+      ).json()) as { sessionId: string };
+      expect(
+        (await post(`/v1/verification/sessions/${sessionId}/code`, { transport: 'sms' })).status,
+      ).toBe(200);
+      const code = await inbox.codeFor(number);
+      expect(
+        (await post(`/v1/verification/sessions/${sessionId}/code`, { code }, 'PUT')).status,
+      ).toBe(200);
+      return sessionId;
+    };
+    const session = await verified();
+    const link = `switchboard://register?provider=${encodeURIComponent(`${provider.url}/`)}&session=${session}&publish=${encodeURIComponent('sip:carol@a.example')}`;
+    const r = await cli('carol', ['--json', 'register', link, '--prekeys', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ number, provider: 'provider-a', discoverable: true });
+    const keys = JSON.parse((await cli('carol', ['--json', 'keys'])).stdout) as {
+      identityKeyFingerprint: string;
+    };
+    expect(out['identityKeyFingerprint']).toBe(keys.identityKeyFingerprint);
+    // Single use: the same session cannot register a second device.
+    const again = await cli('carol2', [
+      'register',
+      '--provider',
+      provider.url,
+      '--session',
+      session,
+    ]);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain('verification session');
+    // A URL that no listed provider has is refused before anything is sent.
+    const other = await cli('carol3', [
+      'register',
+      '--provider',
+      'http://127.0.0.1:9/',
+      '--session',
+      session,
+    ]);
+    expect(other.code).toBe(5);
+    const bad = await cli('carol4', ['register', 'switchboard://register?session=x']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('switchboard://register?provider=...&token=');
+  });
 });

@@ -235,6 +235,26 @@ const registrationLocks: PortableMigration = {
   },
 };
 
+/**
+ * Hand-overs of a verified session from the web page to the device that makes the keys: only
+ * a hash of the random token is kept; single use (`redeemed_at`), short-lived (`expires_at`).
+ */
+const registrationHandovers: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    const t = columnTypes(dialect);
+    await db.schema
+      .createTable('registration_handovers')
+      .addColumn('session_id', 'text', (c) => c.primaryKey())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('number', 'text', (c) => c.notNull())
+      .addColumn('publishes', 'integer', (c) => c.notNull())
+      .addColumn('created_at', t.timestamp, (c) => c.notNull())
+      .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+      .addColumn('redeemed_at', t.timestamp)
+      .execute();
+  },
+};
+
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
@@ -244,4 +264,5 @@ export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = 
   '0005_mailbox_senders': mailboxSenders,
   '0006_prekey_contacts': prekeyContacts,
   '0007_registration_locks': registrationLocks,
+  '0008_registration_handovers': registrationHandovers,
 };

@@ -140,6 +140,17 @@ export interface ReplayNoncesTable {
   expires_at: number | string;
 }
 
+export interface RegistrationHandoversTable {
+  session_id: string;
+  token_hash: string;
+  number: string;
+  /** 1 when the link asks the device to publish (the page waits for it). */
+  publishes: number;
+  created_at: number | string;
+  expires_at: number | string;
+  redeemed_at: number | string | null;
+}
+
 /** Every table of the provider API. */
 export interface ProviderTables {
   verification_sessions: VerificationSessionsTable;
@@ -155,4 +166,5 @@ export interface ProviderTables {
   directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
   registration_locks: RegistrationLocksTable;
+  registration_handovers: RegistrationHandoversTable;
 }

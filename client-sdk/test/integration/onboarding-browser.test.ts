@@ -1,0 +1,195 @@
+// The provider's web onboarding page in Debian's Chromium (playwright-core, no browser download),
+// against the real provider API and directory, handed over to the `switchboard` CLI.
+// Screenshots are kept under $SWITCHBOARD_TEST_OUTPUT (default: <tmpdir>/switchboard-test-output).
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jest } from '@jest/globals';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import {
+  boardFingerprint,
+  createDevelopmentTrustList,
+  serializeTrustList,
+} from '@switchboard/charter';
+import type { TestDirectory } from './fixtures.js';
+import { directoryEntry, providerEntry, startTestDirectory, waitForDns } from './fixtures.js';
+import type { RunningProvider } from './services.js';
+import { CodeInbox, prepareProvider, startProvider } from './services.js';
+
+jest.setTimeout(180_000);
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const NUMBER = '+442079460959';
+const SHOTS = join(
+  process.env['SWITCHBOARD_TEST_OUTPUT'] ?? join(tmpdir(), 'switchboard-test-output'),
+  'onboarding-browser',
+);
+
+let work: string;
+let dir: TestDirectory;
+let provider: RunningProvider;
+let inbox: CodeInbox;
+let browser: Browser;
+let env: NodeJS.ProcessEnv;
+
+function cli(
+  args: string[],
+  home = 'device',
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, '--data-dir', join(work, home), ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'sb-onboarding-'));
+  await mkdir(SHOTS, { recursive: true });
+  inbox = new CodeInbox();
+  await inbox.start();
+  const prepared = await prepareProvider('provider-a');
+  dir = await startTestDirectory([prepared.provider]);
+  provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url);
+  const now = new Date();
+  const made = createDevelopmentTrustList({
+    now,
+    directories: [directoryEntry(dir)],
+    providers: [providerEntry(provider.provider, now)],
+  });
+  const listPath = join(work, 'trust-list.json');
+  await writeFile(listPath, serializeTrustList(made.envelope));
+  env = {
+    PATH: process.env['PATH'] ?? '',
+    SWITCHBOARD_TRUST_LIST: listPath,
+    SWITCHBOARD_BOARD_FINGERPRINT: boardFingerprint(made.devBoard.board),
+  };
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await provider?.stop();
+  await dir?.stop();
+  await inbox?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('web onboarding', () => {
+  it('verifies a number in the page and hands over to the CLI, which registers and publishes', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    // Script errors and refused content (CSP); answers the page expects (422 for the wrong
+    // code, 404 for /favicon.ico) are part of the flow, not problems.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+        problems.push(m.text());
+      }
+    });
+    await page.goto(`${provider.url}/`);
+    await shot(page, '1-start');
+    await page.getByLabel('Phone number in international format').fill(NUMBER);
+    await page.getByLabel('Send the code by').selectOption('sms');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    const status = page.getByRole('status');
+    await status.getByText('Code sent. Enter it below.').waitFor();
+    const code = await inbox.codeFor(NUMBER);
+
+    // A wrong code is explained, and the person can try again.
+    const wrong = code === '000000' ? '111111' : '000000';
+    await page.getByLabel('6-digit code').fill(wrong);
+    await page.getByLabel('6-digit code').press('Enter');
+    await status.getByText('Not verified: the code does not match').waitFor();
+    await shot(page, '2-wrong-code');
+
+    await page.getByLabel('6-digit code').fill(code);
+    await page.getByLabel('6-digit code').press('Enter'); // keyboard only
+    await status.getByText(/^Verified\./).waitFor();
+    await shot(page, '3-verified');
+
+    // Publishing without an address is refused with an explanation.
+    await page.getByRole('button', { name: 'Create registration link' }).click();
+    await status.getByText(/give at least one address/).waitFor();
+    await page.getByLabel('SIP address to publish (optional)').fill('sip:dora@a.example');
+    await page.getByRole('button', { name: 'Create registration link' }).click();
+    await page
+      .getByRole('heading', { name: 'Finish on the device that keeps your keys' })
+      .waitFor();
+    const link = (await page.locator('#handover-link').textContent()) ?? '';
+    expect(link).toMatch(/^switchboard:\/\/register\?provider=[^&]+&token=[\w-]{43}&publish=/);
+    expect(link).not.toContain(NUMBER.slice(1)); // neither the number nor the session id
+    expect(await page.locator('#handover-command').textContent()).toBe(
+      `switchboard register '${link}'`,
+    );
+    const qr = page.getByRole('img', { name: 'QR code of the registration link' });
+    // Rendered from the data: URL (the CSP allows no other image source).
+    await qr.waitFor();
+    await page.waitForFunction(
+      "document.getElementById('handover-qr').complete && document.getElementById('handover-qr').naturalWidth > 0",
+    );
+    await status.getByText('Waiting for your device to register.').waitFor();
+    await shot(page, '4-handover');
+
+    const reg = await cli(['--json', 'register', link, '--prekeys', '3']);
+    expect(reg.stderr).toBe('');
+    expect(reg.code).toBe(0);
+    const registered = JSON.parse(reg.stdout) as { identityKeyFingerprint: string };
+    expect(registered).toMatchObject({
+      number: NUMBER,
+      provider: 'provider-a',
+      discoverable: true,
+    });
+
+    // The page polls and shows what was registered and published.
+    await page.getByRole('heading', { name: 'Registered' }).waitFor({ timeout: 60_000 });
+    await status.getByText(/^Registered\./).waitFor();
+    const result = page.locator('#result');
+    expect(await result.locator('#result-number').textContent()).toBe(NUMBER);
+    expect(await result.locator('#result-published').textContent()).toContain('Yes');
+    expect(await result.locator('#result-contacts').textContent()).toBe('sip:dora@a.example');
+    expect(await result.locator('#result-fingerprint').textContent()).toBe(
+      registered.identityKeyFingerprint,
+    );
+    await shot(page, '5-registered');
+
+    await waitForDns(dir.server, NUMBER);
+    const found = await cli(['--json', 'lookup', NUMBER]);
+    expect(found.code).toBe(0);
+    expect(JSON.parse(found.stdout)).toMatchObject({
+      dnssec: { status: 'secure' },
+      identityKeyFingerprint: registered.identityKeyFingerprint,
+      contacts: [{ service: 'sip', uri: 'sip:dora@a.example' }],
+    });
+    // The link is single-use: a second device is refused with the provider's explanation.
+    const again = await cli(['register', link], 'other');
+    expect(again.code).toBe(6);
+    expect(again.stderr).toContain('already used');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
