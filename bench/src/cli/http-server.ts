@@ -207,6 +207,61 @@ async function buildFixture(
   };
 }
 
+/** The provider's default config with every rate limit and cap a bench would hit lifted. */
+function limitsLifted(
+  defaults: ProviderModules['config']['defaultProviderConfig'],
+): Record<string, unknown> {
+  const unlimited = { capacity: 1e9, perSeconds: 1 };
+  const config = defaults({ providerId: 'bench-provider' });
+  const verification = config['verification'] as Record<string, unknown>;
+  const prekeys = config['prekeys'] as Record<string, unknown>;
+  const mailboxes = config['mailboxes'] as Record<string, unknown>;
+  return {
+    ...config,
+    verification: {
+      ...verification,
+      perClientAddress: unlimited,
+      sendsPerNumber: unlimited,
+      sendsPerNumberAndClient: unlimited,
+      sendsPerClientAddress: unlimited,
+      sendsPerDestinationRange: unlimited,
+      sendsGlobal: unlimited,
+      attemptsPerNumberAndClient: unlimited,
+      attemptsPerClientAddress: unlimited,
+      resendIntervalSeconds: 0,
+    },
+    // Generous bundle limits (per client prefix, target, asker, asker+target; one-time keys
+    // on every fetch): the bench measures served fetches, not refusals.
+    prekeys: {
+      ...prekeys,
+      fetchPerClientAddress: unlimited,
+      fetchPerTarget: unlimited,
+      fetchPerAsker: unlimited,
+      fetchPerAskerAndTarget: unlimited,
+      oneTimeKeysPerPairSeconds: 0,
+      oneTimeKeysPerIssuerAndTarget: unlimited,
+    },
+    // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
+    mailboxes: {
+      ...mailboxes,
+      deliverPerClientAddress: unlimited,
+      maxMessagesPerMailbox: 1e9,
+      maxMessagesPerSenderPerMailbox: 1e9,
+      maxBytesPerSenderPerMailbox: 1e12,
+      maxStoredBytesPerSenderPrefix: 1e12,
+      maxMessagesPerUnclaimedMailbox: 1e9,
+      maxBytesPerUnclaimedMailbox: 1e12,
+      maxBytesPerMailbox: 1e12,
+      maxStoredBytes: 1e12,
+      deliverBytesPerSenderPrefix: unlimited,
+      deliverBytesPerMailbox: unlimited,
+      maxSocketsPerMailbox: 1e6,
+      maxSocketsPerClientPrefix: 1e6,
+      socketUpgradesPerClientPrefix: unlimited,
+    },
+  };
+}
+
 async function runProvider(
   dialect: DialectName,
   port: number,
@@ -242,55 +297,7 @@ async function runProvider(
       'provider_api',
       m.migrations.PROVIDER_MIGRATIONS,
     );
-    const unlimited = { capacity: 1e9, perSeconds: 1 };
-    const config = m.config.defaultProviderConfig({ providerId: 'bench-provider' });
-    const verification = config['verification'] as Record<string, unknown>;
-    const prekeys = config['prekeys'] as Record<string, unknown>;
-    const mailboxes = config['mailboxes'] as Record<string, unknown>;
-    const liftedConfig = {
-      ...config,
-      verification: {
-        ...verification,
-        perClientAddress: unlimited,
-        sendsPerNumber: unlimited,
-        sendsPerNumberAndClient: unlimited,
-        sendsPerClientAddress: unlimited,
-        sendsPerDestinationRange: unlimited,
-        sendsGlobal: unlimited,
-        attemptsPerNumberAndClient: unlimited,
-        attemptsPerClientAddress: unlimited,
-        resendIntervalSeconds: 0,
-      },
-      // Generous bundle limits (per client prefix, target, asker, asker+target; one-time keys
-      // on every fetch): the bench measures served fetches, not refusals.
-      prekeys: {
-        ...prekeys,
-        fetchPerClientAddress: unlimited,
-        fetchPerTarget: unlimited,
-        fetchPerAsker: unlimited,
-        fetchPerAskerAndTarget: unlimited,
-        oneTimeKeysPerPairSeconds: 0,
-        oneTimeKeysPerIssuerAndTarget: unlimited,
-      },
-      // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
-      mailboxes: {
-        ...mailboxes,
-        deliverPerClientAddress: unlimited,
-        maxMessagesPerMailbox: 1e9,
-        maxMessagesPerSenderPerMailbox: 1e9,
-        maxBytesPerSenderPerMailbox: 1e12,
-        maxStoredBytesPerSenderPrefix: 1e12,
-        maxMessagesPerUnclaimedMailbox: 1e9,
-        maxBytesPerUnclaimedMailbox: 1e12,
-        maxBytesPerMailbox: 1e12,
-        maxStoredBytes: 1e12,
-        deliverBytesPerSenderPrefix: unlimited,
-        deliverBytesPerMailbox: unlimited,
-        maxSocketsPerMailbox: 1e6,
-        maxSocketsPerClientPrefix: 1e6,
-        socketUpgradesPerClientPrefix: unlimited,
-      },
-    };
+    const liftedConfig = limitsLifted(m.config.defaultProviderConfig);
     const now = (): number => Date.now();
     const codes = new m.codes.MemoryCodeSender();
     const deps = {
