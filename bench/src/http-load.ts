@@ -13,6 +13,8 @@ export interface HttpLoadResult {
   readonly ok: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** How many answers of each status outside 2xx (absent when none). */
+  readonly otherStatuses?: Readonly<Record<string, number>>;
   /** Latency percentiles of the 2xx responses (exact, from every response's own time). */
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -39,6 +41,13 @@ export interface HttpLoadRun extends HttpLoadResult {
   readonly sendLagsMs?: readonly number[];
 }
 
+/** One request of a load: path, and optionally a body and headers of its own. */
+export interface HttpLoadRequest {
+  readonly path: string;
+  readonly body?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export interface HttpLoadOptions {
   readonly url: string;
   readonly connections: number;
@@ -58,12 +67,35 @@ export interface HttpLoadOptions {
   readonly method: 'GET' | 'POST';
   /** The server's process id, to measure its CPU time during the run (Linux /proc). */
   readonly serverPid?: number;
-  /** Path (and body) of the i-th request. */
-  readonly request: (i: number) => { path: string; body?: string };
+  /** Path (body, extra headers) of the i-th request. */
+  readonly request: (i: number) => HttpLoadRequest;
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+function countStatus(counts: Record<string, number>, status: number): void {
+  counts[String(status)] = (counts[String(status)] ?? 0) + 1;
+}
+
+const withStatuses = (
+  counts: Record<string, number>,
+): { otherStatuses?: Record<string, number> } =>
+  Object.keys(counts).length > 0 ? { otherStatuses: counts } : {};
+
+/**
+ * Throws unless every request of `run` was answered with a 2xx status: a benchmark of answers
+ * it did not mean to measure (401, 429, ...) must not pass for one.
+ */
+export function requireAll2xx(what: string, run: HttpLoadResult): void {
+  if (run.non2xx === 0 && run.errors === 0 && run.ok > 0) return;
+  const statuses = Object.entries(run.otherStatuses ?? {})
+    .map(([status, n]) => `${n} x ${status}`)
+    .join(', ');
+  throw new Error(
+    `${what}: ${run.ok} answers 2xx, ${run.non2xx} not (${statuses || 'no status recorded'}), ${run.errors} connection errors: only successful answers may be measured`,
+  );
+}
 
 /** Runs autocannon and keeps the figures the tables show. */
 export async function runHttpLoad(options: HttpLoadOptions): Promise<HttpLoadResult> {
@@ -100,6 +132,7 @@ export async function runHttpLoadSamples(options: HttpLoadOptions): Promise<Http
 async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
   let counter = 0;
   const latenciesMs: number[] = [];
+  const other: Record<string, number> = {};
   let firstSent: number | undefined;
   let lastAnswered = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -120,6 +153,9 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
               return {
                 ...req,
                 path: next.path,
+                ...(next.headers !== undefined
+                  ? { headers: { ...req.headers, ...next.headers } }
+                  : {}),
                 ...(next.body !== undefined ? { body: next.body } : {}),
               };
             },
@@ -131,6 +167,7 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
     instance.on('response', (_client, status, _bytes, ms) => {
       lastAnswered = performance.now();
       if (status >= 200 && status < 300) latenciesMs.push(ms);
+      else countStatus(other, status);
     });
   });
   // A run of a fixed number of requests ends on autocannon's next one-second tick: its duration
@@ -145,6 +182,7 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
     ok: result['2xx'],
     non2xx: result.non2xx,
     errors: result.errors,
+    ...withStatuses(other),
     p50Ms: round1(percentile(sorted, 0.5)),
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds,
@@ -184,7 +222,10 @@ export async function runPacedLoad(
     const body = next.body ?? '';
     const length =
       options.method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
-    return `${options.method} ${next.path} HTTP/1.1\r\n${head}${length}\r\n${body}`;
+    let extra = '';
+    for (const [name, value] of Object.entries(next.headers ?? {}))
+      extra += `${name}: ${value}\r\n`;
+    return `${options.method} ${next.path} HTTP/1.1\r\n${head}${extra}${length}\r\n${body}`;
   };
   // Preallocated, so that the generator allocates little while it measures.
   const latencies = new Float64Array(total);
@@ -192,6 +233,7 @@ export async function runPacedLoad(
   let ok = 0;
   let non2xx = 0;
   let errors = 0;
+  const other: Record<string, number> = {};
   let next = 0;
   let lagCount = 0;
   let done = 0;
@@ -210,7 +252,10 @@ export async function runPacedLoad(
     const t = performance.now();
     if (status === undefined) errors++;
     else if (status >= 200 && status < 300) latencies[ok++] = t - c.due;
-    else non2xx++;
+    else {
+      non2xx++;
+      countStatus(other, status);
+    }
     c.due = -1;
     done++;
     if (status !== undefined) idle.push(c);
@@ -301,6 +346,7 @@ export async function runPacedLoad(
     ok,
     non2xx,
     errors,
+    ...withStatuses(other),
     p50Ms: round1(percentile(sorted, 0.5)),
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds: round1(elapsed),
@@ -395,6 +441,10 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
   const lags = runs.every((r) => r.sendLagsMs !== undefined)
     ? Float64Array.from(runs.flatMap((r) => r.sendLagsMs ?? [])).sort()
     : undefined;
+  const other: Record<string, number> = {};
+  for (const r of runs)
+    for (const [status, n] of Object.entries(r.otherStatuses ?? {}))
+      other[status] = (other[status] ?? 0) + n;
   const cpu = runs.every((r) => r.serverCpuMs !== undefined)
     ? runs.reduce((sum, r) => sum + (r.serverCpuMs ?? 0), 0)
     : undefined;
@@ -403,6 +453,7 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
     ok,
     non2xx: runs.reduce((s, r) => s + r.non2xx, 0),
     errors: runs.reduce((s, r) => s + r.errors, 0),
+    ...withStatuses(other),
     p50Ms: round1(percentile(sorted, 0.5)),
     p99Ms: round1(percentile(sorted, 0.99)),
     seconds: round1(seconds),

@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import type { HttpLoadRun } from '../src/http-load.js';
+import type { HttpLoadRequest, HttpLoadRun } from '../src/http-load.js';
 import {
   cpuPerRequestUs,
   mergeHttpLoads,
   processCpuMs,
+  requireAll2xx,
   runHttpLoadSamples,
 } from '../src/http-load.js';
 
@@ -107,5 +108,73 @@ describe('a fixed number of requests', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('per-request headers and the 2xx check', () => {
+  // Answers 401 unless the request carries its own x-credential header `ok-<i>`.
+  async function withCredentialServer(body: (url: string) => Promise<void>): Promise<void> {
+    const server = createServer((req, res) => {
+      const wanted = `ok-${(req.url ?? '').slice(3)}`;
+      res.statusCode = req.headers['x-credential'] === wanted ? 200 : 401;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }
+  const request = (i: number): HttpLoadRequest => ({
+    path: `/p/${i}`,
+    headers: { 'x-credential': i % 10 === 3 ? 'wrong' : `ok-${i}` },
+  });
+
+  it.each([
+    ['paced', { overallRate: 200, seconds: 0.25 }],
+    ['autocannon', { amount: 50 }],
+  ] as const)(
+    '%s: sends each request its headers, counts other statuses, and fails the run',
+    (_, how) =>
+      withCredentialServer(async (url) => {
+        const result = await runHttpLoadSamples({
+          url,
+          connections: 2,
+          method: 'GET',
+          request,
+          ...how,
+        });
+        expect(result).toMatchObject({ ok: 45, non2xx: 5, errors: 0, otherStatuses: { '401': 5 } });
+        expect(() => requireAll2xx('fetch', result)).toThrow(
+          /fetch: 45 answers 2xx, 5 not \(5 x 401\)/,
+        );
+      }),
+  );
+
+  it('passes a run of 2xx answers only', () => {
+    expect(() =>
+      requireAll2xx('fetch', {
+        rps: 1,
+        ok: 1,
+        non2xx: 0,
+        errors: 0,
+        p50Ms: 0,
+        p99Ms: 0,
+        seconds: 1,
+      }),
+    ).not.toThrow();
+    expect(() =>
+      requireAll2xx('fetch', {
+        rps: 0,
+        ok: 0,
+        non2xx: 0,
+        errors: 0,
+        p50Ms: 0,
+        p99Ms: 0,
+        seconds: 1,
+      }),
+    ).toThrow(/0 answers 2xx/);
   });
 });

@@ -1,19 +1,31 @@
 // Child process for the HTTP benchmarks, pinned to one core by the parent:
 //   node http-server.js provider <sqlite|postgres> <port> <workDir> <bundleAccounts> <sessions>
 //     [<prekeysPerAccount>]
-//   node http-server.js bare <port> <workDir> <bundleBytes> [express-server|create-server]
+//   node http-server.js bare <port> <workDir> <bundleBytes> <express-server|create-server>
+//     [<provider fixture.json>]
 // `provider` runs the real provider API (provider-api/dist/src/app.js) on a fresh database with
-// rate limits lifted, registers <bundleAccounts> accounts (100 one-time EC + Kyber prekeys each,
+// rate limits lifted (the per-asker and per-pair bundle limits too), registers <bundleAccounts>
+// discoverable accounts, each also a bundle asker whose device key goes into the fixture
+// (100 one-time EC + Kyber prekeys each,
 // then topped up to <prekeysPerAccount> per kind with copies under new key ids, so that a run
 // never exhausts them) and opens <sessions> verified sessions through its own HTTP API, writes
 // them to <workDir>/fixture.json, then serves. `bare` is the baseline: express 5 with
 // express.json() and two handlers of the same shape and response size, no database, served
-// like the provider by service-kit's expressServer (`express-server`, the default: the
-// like-for-like baseline) or by plain http.createServer (`create-server`).
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+// like the provider by service-kit's expressServer (`express-server`: the like-for-like
+// baseline) or by plain http.createServer (`create-server`). Both answer bundle fetches only
+// when signed by an asker of the provider's fixture (the same RFC 9421 verification and replay
+// check as the provider, keys and nonces in memory instead of the database).
+import type { KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+} from 'node:crypto';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
@@ -21,9 +33,12 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
+import { MemoryReplayCache, verifyRequest } from '@switchboard/http-signature';
 import { createLogger, expressServer } from '@switchboard/service-kit';
 import type { HttpFixture } from '../provider-fixture.js';
 import { registrationBody } from '../provider-fixture.js';
+import type { BenchAsker } from '../signed-requests.js';
+import { bundlePath, signBundleFetch } from '../signed-requests.js';
 import { generateBenchZone } from '../zone-data.js';
 
 // SB_BENCH_PROVIDER_DIST: another build of provider-api's dist/src (A/B comparisons by hand).
@@ -82,6 +97,171 @@ async function loadProvider(): Promise<ProviderModules> {
   };
 }
 
+interface FixtureSize {
+  readonly bundleAccounts: number;
+  readonly sessions: number;
+  readonly prekeysPerAccount: number;
+}
+
+type Verify = (number: string) => Promise<string>;
+
+/** A verified session for `number` through the API (code read off the in-memory sender). */
+function verifier(base: string, codes: { lastCodeFor(n: string): string | undefined }): Verify {
+  return async (number) => {
+    const s = (await post(base, '/v1/verification/sessions', { number })) as {
+      sessionId: string;
+    };
+    await post(base, `/v1/verification/sessions/${s.sessionId}/code`, { transport: 'sms' });
+    await post(
+      base,
+      `/v1/verification/sessions/${s.sessionId}/code`,
+      { code: codes.lastCodeFor(number) },
+      'PUT',
+    );
+    return s.sessionId;
+  };
+}
+
+/**
+ * Registers the bundle accounts through the API, each with a device key kept as a bundle asker
+ * (every bundle account asks for the others' bundles), and makes them discoverable straight in
+ * the database (no directory here): askers need no prior contact to be served.
+ */
+async function registerBundleAccounts(
+  base: string,
+  db: Kysely<unknown>,
+  verify: Verify,
+  numbers: readonly string[],
+): Promise<BenchAsker[]> {
+  const askers: BenchAsker[] = [];
+  for (const number of numbers) {
+    const device = generateKeyPairSync('ed25519');
+    const body = registrationBody(await verify(number), 100, device.publicKey);
+    const r = (await post(base, '/v1/accounts', body)) as { accountId: string };
+    const der = device.privateKey.export({ format: 'der', type: 'pkcs8' });
+    askers.push({ accountId: r.accountId, devicePrivateKey: der.toString('base64') });
+  }
+  await sql`UPDATE accounts SET discoverable = 1`.execute(db);
+  return askers;
+}
+
+/** Copies every account's 100 one-time prekeys under new ids up to `perAccount` of each kind. */
+async function topUpPrekeys(db: Kysely<unknown>, perAccount: number): Promise<number> {
+  for (let copy = 1; copy < Math.ceil(perAccount / 100); copy++) {
+    await sql`INSERT INTO one_time_prekeys (account_id, kind, key_id, public_key, signature)
+      SELECT account_id, kind, key_id + ${copy * 100_000}, public_key, signature
+      FROM one_time_prekeys WHERE key_id < 100000`.execute(db);
+  }
+  const perKind = await sql<{ kind: string; n: number | string }>`
+    SELECT kind, count(*) AS n FROM one_time_prekeys GROUP BY kind`.execute(db);
+  return perKind.rows.length < 2 ? 0 : Math.min(...perKind.rows.map((r) => Number(r.n)));
+}
+
+/** One signed fetch (asker 1 for target 0), checked: the bundle size the bare apps answer. */
+async function signedBundleBytes(base: string, askers: readonly BenchAsker[]): Promise<number> {
+  const target = askers[0];
+  if (target === undefined) return 0;
+  const asker = askers[askers.length > 1 ? 1 : 0] as BenchAsker;
+  const key = createPrivateKey({
+    key: Buffer.from(asker.devicePrivateKey, 'base64'),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const req = signBundleFetch(asker.accountId, key, bundlePath(target.accountId));
+  const res = await fetch(`${base}${req.path}`, { headers: req.headers });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes('"identityKey"')) {
+    throw new Error(`signed bundle fetch: ${res.status} ${text.slice(0, 200)}`);
+  }
+  return Buffer.byteLength(text);
+}
+
+/** The provider's fixture, made through its own API (not measured). */
+async function buildFixture(
+  base: string,
+  db: Kysely<unknown>,
+  codes: { lastCodeFor(n: string): string | undefined },
+  size: FixtureSize,
+): Promise<HttpFixture> {
+  const count = size.bundleAccounts + size.sessions;
+  const numbers =
+    count === 0
+      ? []
+      : generateBenchZone({ count, missingCount: 0, seed: 99 }).entries.map((e) => e.number);
+  const verify = verifier(base, codes);
+  const askers = await registerBundleAccounts(
+    base,
+    db,
+    verify,
+    numbers.slice(0, size.bundleAccounts),
+  );
+  const oneTimePreKeysPerKind = await topUpPrekeys(db, size.prekeysPerAccount);
+  const sessionIds: string[] = [];
+  for (const number of numbers.slice(size.bundleAccounts)) sessionIds.push(await verify(number));
+  return {
+    bundleTargets: askers.map((a) => a.accountId),
+    askers,
+    sessions: sessionIds,
+    bundleBytes: await signedBundleBytes(base, askers),
+    oneTimePreKeysPerKind,
+  };
+}
+
+/** The provider's default config with every rate limit and cap a bench would hit lifted. */
+function limitsLifted(
+  defaults: ProviderModules['config']['defaultProviderConfig'],
+): Record<string, unknown> {
+  const unlimited = { capacity: 1e9, perSeconds: 1 };
+  const config = defaults({ providerId: 'bench-provider' });
+  const verification = config['verification'] as Record<string, unknown>;
+  const prekeys = config['prekeys'] as Record<string, unknown>;
+  const mailboxes = config['mailboxes'] as Record<string, unknown>;
+  return {
+    ...config,
+    verification: {
+      ...verification,
+      perClientAddress: unlimited,
+      sendsPerNumber: unlimited,
+      sendsPerNumberAndClient: unlimited,
+      sendsPerClientAddress: unlimited,
+      sendsPerDestinationRange: unlimited,
+      sendsGlobal: unlimited,
+      attemptsPerNumberAndClient: unlimited,
+      attemptsPerClientAddress: unlimited,
+      resendIntervalSeconds: 0,
+    },
+    // Generous bundle limits (per client prefix, target, asker, asker+target; one-time keys
+    // on every fetch): the bench measures served fetches, not refusals.
+    prekeys: {
+      ...prekeys,
+      fetchPerClientAddress: unlimited,
+      fetchPerTarget: unlimited,
+      fetchPerAsker: unlimited,
+      fetchPerAskerAndTarget: unlimited,
+      oneTimeKeysPerPairSeconds: 0,
+      oneTimeKeysPerIssuerAndTarget: unlimited,
+    },
+    // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
+    mailboxes: {
+      ...mailboxes,
+      deliverPerClientAddress: unlimited,
+      maxMessagesPerMailbox: 1e9,
+      maxMessagesPerSenderPerMailbox: 1e9,
+      maxBytesPerSenderPerMailbox: 1e12,
+      maxStoredBytesPerSenderPrefix: 1e12,
+      maxMessagesPerUnclaimedMailbox: 1e9,
+      maxBytesPerUnclaimedMailbox: 1e12,
+      maxBytesPerMailbox: 1e12,
+      maxStoredBytes: 1e12,
+      deliverBytesPerSenderPrefix: unlimited,
+      deliverBytesPerMailbox: unlimited,
+      maxSocketsPerMailbox: 1e6,
+      maxSocketsPerClientPrefix: 1e6,
+      socketUpgradesPerClientPrefix: unlimited,
+    },
+  };
+}
+
 async function runProvider(
   dialect: DialectName,
   port: number,
@@ -117,53 +297,7 @@ async function runProvider(
       'provider_api',
       m.migrations.PROVIDER_MIGRATIONS,
     );
-    const unlimited = { capacity: 1e9, perSeconds: 1 };
-    const config = m.config.defaultProviderConfig({ providerId: 'bench-provider' });
-    const verification = config['verification'] as Record<string, unknown>;
-    const prekeys = config['prekeys'] as Record<string, unknown>;
-    const mailboxes = config['mailboxes'] as Record<string, unknown>;
-    const liftedConfig = {
-      ...config,
-      verification: {
-        ...verification,
-        perClientAddress: unlimited,
-        sendsPerNumber: unlimited,
-        sendsPerNumberAndClient: unlimited,
-        sendsPerClientAddress: unlimited,
-        sendsPerDestinationRange: unlimited,
-        sendsGlobal: unlimited,
-        attemptsPerNumberAndClient: unlimited,
-        attemptsPerClientAddress: unlimited,
-        resendIntervalSeconds: 0,
-      },
-      prekeys: {
-        ...prekeys,
-        fetchPerClientAddress: unlimited,
-        fetchPerTarget: unlimited,
-        fetchPerAsker: unlimited,
-        fetchPerAskerAndTarget: unlimited,
-        oneTimeKeysPerPairSeconds: 0,
-        oneTimeKeysPerIssuerAndTarget: unlimited,
-      },
-      // Every subscriber and sender is on loopback: one client prefix for the whole benchmark.
-      mailboxes: {
-        ...mailboxes,
-        deliverPerClientAddress: unlimited,
-        maxMessagesPerMailbox: 1e9,
-        maxMessagesPerSenderPerMailbox: 1e9,
-        maxBytesPerSenderPerMailbox: 1e12,
-        maxStoredBytesPerSenderPrefix: 1e12,
-        maxMessagesPerUnclaimedMailbox: 1e9,
-        maxBytesPerUnclaimedMailbox: 1e12,
-        maxBytesPerMailbox: 1e12,
-        maxStoredBytes: 1e12,
-        deliverBytesPerSenderPrefix: unlimited,
-        deliverBytesPerMailbox: unlimited,
-        maxSocketsPerMailbox: 1e6,
-        maxSocketsPerClientPrefix: 1e6,
-        socketUpgradesPerClientPrefix: unlimited,
-      },
-    };
+    const liftedConfig = limitsLifted(m.config.defaultProviderConfig);
     const now = (): number => Date.now();
     const codes = new m.codes.MemoryCodeSender();
     const deps = {
@@ -181,61 +315,12 @@ async function runProvider(
     const { app, hub } = m.app.createProviderApp(deps, { validateResponses: false });
     server = await listen(app, port, 'express-server');
     closeSockets = m.sockets.attachMailboxSockets(server, deps, hub);
-    const base = `http://127.0.0.1:${port}`;
-
-    // Fixture through the API itself (not measured).
-    const numbers =
-      bundleAccounts + sessions === 0
-        ? []
-        : generateBenchZone({
-            count: bundleAccounts + sessions,
-            missingCount: 0,
-            seed: 99,
-          }).entries.map((e) => e.number);
-    const verify = async (number: string): Promise<string> => {
-      const s = (await post(base, '/v1/verification/sessions', { number })) as {
-        sessionId: string;
-      };
-      await post(base, `/v1/verification/sessions/${s.sessionId}/code`, { transport: 'sms' });
-      await post(
-        base,
-        `/v1/verification/sessions/${s.sessionId}/code`,
-        { code: codes.lastCodeFor(number) },
-        'PUT',
-      );
-      return s.sessionId;
-    };
-    const bundleTargets: string[] = [];
-    for (const number of numbers.slice(0, bundleAccounts)) {
-      const r = (await post(base, '/v1/accounts', registrationBody(await verify(number), 100))) as {
-        accountId: string;
-      };
-      bundleTargets.push(r.accountId);
-    }
-    // Top-up straight in the database (registration bodies carry 100 keys; not measured).
-    const db = database.db as Kysely<unknown>;
-    for (let copy = 1; copy < Math.ceil(prekeysPerAccount / 100); copy++) {
-      await sql`INSERT INTO one_time_prekeys (account_id, kind, key_id, public_key, signature)
-        SELECT account_id, kind, key_id + ${copy * 100_000}, public_key, signature
-        FROM one_time_prekeys WHERE key_id < 100000`.execute(db);
-    }
-    const perKind = await sql<{ kind: string; n: number | string }>`
-      SELECT kind, count(*) AS n FROM one_time_prekeys GROUP BY kind`.execute(db);
-    const oneTimePreKeysPerKind =
-      perKind.rows.length < 2 ? 0 : Math.min(...perKind.rows.map((r) => Number(r.n)));
-    const sessionIds: string[] = [];
-    for (const number of numbers.slice(bundleAccounts)) sessionIds.push(await verify(number));
-    const bundleBytes =
-      bundleTargets.length === 0
-        ? 0
-        : (await (await fetch(`${base}/v1/keys/bundles/${bundleTargets[0]}`)).arrayBuffer())
-            .byteLength;
-    const fixture: HttpFixture = {
-      bundleTargets,
-      sessions: sessionIds,
-      bundleBytes,
-      oneTimePreKeysPerKind,
-    };
+    const fixture = await buildFixture(
+      `http://127.0.0.1:${port}`,
+      database.db as Kysely<unknown>,
+      codes,
+      { bundleAccounts, sessions, prekeysPerAccount },
+    );
     writeFileSync(join(workDir, 'fixture.json'), JSON.stringify(fixture));
   } catch (err) {
     closeSockets();
@@ -255,17 +340,52 @@ async function runProvider(
   };
 }
 
+/**
+ * The bare app's credential check, the same work as the provider's minus its database: the
+ * RFC 9421 verification of `@switchboard/http-signature` (parse, content digest, freshness,
+ * Ed25519 signature over the same covered components) with the askers' device keys from memory
+ * and an in-memory replay cache; 401 when it fails.
+ */
+function bareAsker(askers: readonly BenchAsker[]): express.RequestHandler {
+  const keys = new Map<string, KeyObject>();
+  for (const a of askers) {
+    const key = createPrivateKey({
+      key: Buffer.from(a.devicePrivateKey, 'base64'),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    keys.set(a.accountId, createPublicKey(key));
+  }
+  const replayCache = new MemoryReplayCache();
+  const empty = Buffer.alloc(0);
+  return (req, res, next) => {
+    verifyRequest({
+      method: req.method,
+      url: req.originalUrl,
+      headers: req.headers,
+      body: empty,
+      now: Date.now() / 1000,
+      resolveKey: (keyId) => keys.get(keyId),
+      replayCache,
+    }).then(
+      () => next(),
+      () => res.status(401).json({ title: 'unauthorized' }),
+    );
+  };
+}
+
 async function runBare(
   port: number,
   workDir: string,
   bundleBytes: number,
   served: Served,
+  askers: readonly BenchAsker[],
 ): Promise<() => Promise<void>> {
   const app = express();
   app.use(express.json({ limit: '1mb' }));
   // A response of the provider bundle's size, so both serialise and send the same bytes.
   const padding = 'A'.repeat(Math.max(0, bundleBytes - 40));
-  app.get('/bundle/:address', (req, res) => {
+  app.get('/v1/keys/bundles/:address', bareAsker(askers), (req, res) => {
     res.json({ accountId: req.params.address, key: padding });
   });
   app.post('/register', (req, res) => {
@@ -280,6 +400,7 @@ async function runBare(
     join(workDir, 'fixture.json'),
     JSON.stringify({
       bundleTargets: ['x'],
+      askers: [],
       sessions: [],
       bundleBytes,
       oneTimePreKeysPerKind: 0,
@@ -307,10 +428,15 @@ async function main(): Promise<void> {
       Number(prekeys ?? 100),
     );
   } else if (mode === 'bare') {
-    const [port, workDir, bundleBytes, served = 'express-server'] = rest;
+    const [port, workDir, bundleBytes, served, askersFrom] = rest;
     if (!port || !workDir || (served !== 'express-server' && served !== 'create-server'))
-      throw new Error('usage: bare <port> <workDir> [bundleBytes] [express-server|create-server]');
-    stop = await runBare(Number(port), workDir, Number(bundleBytes ?? 3000), served);
+      throw new Error(
+        'usage: bare <port> <workDir> <bundleBytes> <express-server|create-server> [<provider fixture.json>]',
+      );
+    const askers = askersFrom
+      ? (JSON.parse(readFileSync(askersFrom, 'utf8')) as HttpFixture).askers
+      : [];
+    stop = await runBare(Number(port), workDir, Number(bundleBytes ?? 3000), served, askers);
   } else {
     throw new Error('mode must be provider or bare');
   }
