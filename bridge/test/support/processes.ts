@@ -64,10 +64,18 @@ export async function killChild(
 ): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid, signal);
+  const pid = child.pid;
+  // The child may have exited before its exit event was handled here: ESRCH is then fine.
+  const send = (sig: NodeJS.Signals): void => {
+    try {
+      process.kill(pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  };
+  send(signal);
   const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid)
-      process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) send('SIGKILL');
   }, 5000);
   await exited;
   clearTimeout(timer);

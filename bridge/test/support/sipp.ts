@@ -118,29 +118,35 @@ export class SippUser {
   <recv response="${expect}">${check}</recv>${reference}
 </scenario>`,
     );
-    const port = await freePort();
-    const { child, done } = await run(
-      [
-        '-sf',
-        file,
-        '-i',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-m',
-        '1',
-        '-timeout',
-        `${this.sendTimeoutSeconds}s`,
-        '-timeout_error',
-        `127.0.0.1:${this.proxyPort}`,
-      ],
-      this.dir,
-    );
-    this.#children.add(child);
-    const { code, output } = await done;
-    this.#children.delete(child);
-    if (code !== 0)
-      throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
+    // The free port is found over TCP and can be taken (UDP, or by a concurrent SIPp) before
+    // SIPp binds it: then SIPp exits at once without sending, and another port is tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const { child, done } = await run(
+        [
+          '-sf',
+          file,
+          '-i',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-m',
+          '1',
+          '-timeout',
+          `${this.sendTimeoutSeconds}s`,
+          '-timeout_error',
+          `127.0.0.1:${this.proxyPort}`,
+        ],
+        this.dir,
+      );
+      this.#children.add(child);
+      const { code, output } = await done;
+      this.#children.delete(child);
+      if (code !== 0 && output.includes('Unable to bind main socket') && attempt < 5) continue;
+      if (code !== 0)
+        throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
+      return;
+    }
   }
 
   /**
