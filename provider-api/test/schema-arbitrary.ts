@@ -90,6 +90,16 @@ export function arbitraryFor(
       const pattern = s['pattern'] as string | undefined;
       if (s['format'] === 'uuid') return fc.uuid().map((u) => u.toLowerCase());
       if (pattern === BASE64_PATTERN) return base64Of(minLength, maxLength);
+      const repeated = pattern === undefined ? undefined : classRepetition(pattern);
+      if (repeated) {
+        // `^[class]+$` with a length range: draw the length, not a string filtered to it
+        // (stringMatching yields short strings; a filter for 16+ characters never ends).
+        return fc.string({
+          unit: fc.constantFrom(...repeated),
+          minLength: Math.max(minLength, 1),
+          maxLength: Math.min(maxLength, Math.max(minLength, 64)),
+        });
+      }
       if (pattern) {
         return fc
           .stringMatching(new RegExp(pattern))
@@ -98,4 +108,22 @@ export function arbitraryFor(
       return fc.string({ minLength, maxLength: Math.min(maxLength, 48) });
     }
   }
+}
+
+/** The characters of a `^[...]+$` (or `*`) pattern, its ranges expanded; else undefined. */
+function classRepetition(pattern: string): string[] | undefined {
+  const m = /^\^\[([^\]\\]+)\][+*]\$$/.exec(pattern);
+  if (!m) return undefined;
+  const spec = m[1] as string;
+  const chars: string[] = [];
+  for (let i = 0; i < spec.length; i++) {
+    const c = spec[i] as string;
+    if (spec[i + 1] === '-' && i + 2 < spec.length) {
+      for (let code = c.charCodeAt(0); code <= spec.charCodeAt(i + 2); code++) {
+        chars.push(String.fromCharCode(code));
+      }
+      i += 2;
+    } else chars.push(c);
+  }
+  return chars;
 }
