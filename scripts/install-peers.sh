@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   bind9-dnsutils knot-dnsutils ldnsutils unbound knot nsd bind9 bind9-utils dnsperf
   prosody python3-slixmpp go-sendxmpp
-  kamailio kamailio-websocket-modules sip-tester baresip
+  kamailio kamailio-websocket-modules sip-tester baresip ejabberd
+  chromium
 )
 
 missing=()
