@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { faultTestConfig } from '../support/bridge.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { start, waitFor } from '../support/processes.js';
 import type { Started } from '../support/processes.js';
@@ -45,24 +46,7 @@ describe('a bridge process stopped or killed mid-stream', () => {
   });
 
   const startBridge = async (): Promise<Started> => {
-    const config = {
-      plaintextRelay: true,
-      rateLimit: { capacity: 1000, perSeconds: 1 },
-      deliveryTimeoutMs: 5000,
-      xmpp: {
-        service: `xmpp://127.0.0.1:${prosody.componentPort}`,
-        domain: prosody.componentDomain,
-        secret: prosody.componentSecret,
-        reconnectDelayMs: 300,
-      },
-      sip: {
-        server: kamailio.wsUrl,
-        domain: kamailio.domain,
-        user: kamailio.bridgeUser,
-        registerExpires: 60,
-        reconnectDelayMs: 300,
-      },
-    };
+    const config = faultTestConfig(prosody, kamailio);
     const proc = start(process.execPath, [
       BRIDGE_PROCESS,
       JSON.stringify(config),

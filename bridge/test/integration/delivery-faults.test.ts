@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import { fileDatabase, makeBridge } from '../support/bridge.js';
+import { faultTestConfig, fileDatabase, makeBridge } from '../support/bridge.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { waitFor } from '../support/processes.js';
 import { ProsodyServer } from '../support/prosody.js';
@@ -33,27 +33,7 @@ describe('delivery through restarting XMPP and SIP servers', () => {
     prosody.register('alice', 'alice-pw');
     await Promise.all([prosody.start(), kamailio.start()]);
     database = await fileDatabase(join(dir, 'bridge.db'));
-    bridge = await makeBridge(
-      {
-        plaintextRelay: true,
-        rateLimit: { capacity: 1000, perSeconds: 1 },
-        deliveryTimeoutMs: 5000,
-        xmpp: {
-          service: `xmpp://127.0.0.1:${prosody.componentPort}`,
-          domain: prosody.componentDomain,
-          secret: prosody.componentSecret,
-          reconnectDelayMs: 300,
-        },
-        sip: {
-          server: kamailio.wsUrl,
-          domain: kamailio.domain,
-          user: kamailio.bridgeUser,
-          registerExpires: 60,
-          reconnectDelayMs: 300,
-        },
-      },
-      database,
-    );
+    bridge = await makeBridge(faultTestConfig(prosody, kamailio), database);
     await bridge.start();
     await waitFor(() => (bridge.xmpp?.isUp() && bridge.sip?.isUp() ? true : undefined), 'up');
     alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', prosody.c2sPort);

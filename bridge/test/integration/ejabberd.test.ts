@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import { fileDatabase, makeBridge } from '../support/bridge.js';
+import { faultTestConfig, fileDatabase, makeBridge } from '../support/bridge.js';
 import { EjabberdServer } from '../support/ejabberd.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { waitFor } from '../support/processes.js';
@@ -31,27 +31,7 @@ describe('delivery through a restarting ejabberd', () => {
     await Promise.all([ejabberd.start(), kamailio.start()]);
     await ejabberd.register('alice', 'alice-pw');
     database = await fileDatabase(join(dir, 'bridge.db'));
-    bridge = await makeBridge(
-      {
-        plaintextRelay: true,
-        rateLimit: { capacity: 1000, perSeconds: 1 },
-        deliveryTimeoutMs: 5000,
-        xmpp: {
-          service: `xmpp://127.0.0.1:${ejabberd.componentPort}`,
-          domain: ejabberd.componentDomain,
-          secret: ejabberd.componentSecret,
-          reconnectDelayMs: 300,
-        },
-        sip: {
-          server: kamailio.wsUrl,
-          domain: kamailio.domain,
-          user: kamailio.bridgeUser,
-          registerExpires: 60,
-          reconnectDelayMs: 300,
-        },
-      },
-      database,
-    );
+    bridge = await makeBridge(faultTestConfig(ejabberd, kamailio), database);
     await bridge.start();
     await waitFor(() => (bridge.xmpp?.isUp() && bridge.sip?.isUp() ? true : undefined), 'up');
     alice = new XmppTestClient('alice@xmpp.test', 'alice-pw', ejabberd.c2sPort);

@@ -28,6 +28,45 @@ export async function makeBridge(
   });
 }
 
+/** The XMPP server side a bridge connects to as a component (Prosody or ejabberd). */
+export interface ComponentServer {
+  readonly componentPort: number;
+  readonly componentDomain: string;
+  readonly componentSecret: string;
+}
+
+/** The SIP proxy side a bridge registers with (Kamailio). */
+export interface SipProxy {
+  readonly wsUrl: string;
+  readonly domain: string;
+  readonly bridgeUser: string;
+}
+
+/**
+ * The configuration of the fault tests' bridge: XMPP and SIP, plaintext relay on (the test
+ * users send text), a rate limit out of the way, short delivery timeouts and reconnects.
+ */
+export function faultTestConfig(xmpp: ComponentServer, sip: SipProxy): Record<string, unknown> {
+  return {
+    plaintextRelay: true,
+    rateLimit: { capacity: 1000, perSeconds: 1 },
+    deliveryTimeoutMs: 5000,
+    xmpp: {
+      service: `xmpp://127.0.0.1:${xmpp.componentPort}`,
+      domain: xmpp.componentDomain,
+      secret: xmpp.componentSecret,
+      reconnectDelayMs: 300,
+    },
+    sip: {
+      server: sip.wsUrl,
+      domain: sip.domain,
+      user: sip.bridgeUser,
+      registerExpires: 60,
+      reconnectDelayMs: 300,
+    },
+  };
+}
+
 /** A SQLite file database that survives a bridge restart within one test. */
 export function fileDatabase(path: string): Promise<Database<unknown>> {
   return openDatabase<unknown>({ url: `sqlite:${path}` });
