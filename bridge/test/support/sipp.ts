@@ -118,8 +118,9 @@ export class SippUser {
   <recv response="${expect}">${check}</recv>${reference}
 </scenario>`,
     );
-    // The free port is found over TCP and can be taken (UDP, or by a concurrent SIPp) before
-    // SIPp binds it: then SIPp exits at once without sending, and another port is tried.
+    // Free ports are found and released before SIPp binds them, so a concurrent SIPp can take
+    // its main or control port first: then SIPp exits at once without sending (nothing went
+    // out, so trying again cannot duplicate a message), and other ports are tried.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const { child, done } = await run(
@@ -142,7 +143,8 @@ export class SippUser {
       this.#children.add(child);
       const { code, output } = await done;
       this.#children.delete(child);
-      if (code !== 0 && output.includes('Unable to bind main socket') && attempt < 5) continue;
+      if (code !== 0 && /Unable to bind (main|remote control) socket/.test(output) && attempt < 5)
+        continue;
       if (code !== 0)
         throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
       return;
