@@ -32,6 +32,7 @@ import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
 import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
 import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
+import { bindOnboardingOperations } from './onboarding-routes.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -207,6 +208,8 @@ export function createProviderApp(
     const body = input.body as ProviderSchema<'RedeemRegistrationHandover'>;
     res.json(await redeemHandover(deps, body.token));
   });
+
+  bindOnboardingOperations(bind, deps, clientAddress);
 
   bind('registerAccount', async (_req, res, input) => {
     const body = input.body as ProviderSchema<'RegisterAccount'>;

@@ -35,6 +35,7 @@ import { reconcileDirectory } from './accounts.js';
 import { createApiKey, hasApiKeys } from './operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
 import { TrustedProviders, openTrustListSource } from './trust-list.js';
+import { PublicationChecker } from './publication-check.js';
 import type { ProviderTables } from './store/schema.js';
 
 async function loadOrCreateProviderKey(
@@ -163,6 +164,7 @@ async function buildDeps(
     verificationSecret: await loadOrCreateSecret(join(state.stateDir, 'verification-secret')),
     logger: state.logger,
     limits: createLimits(config, now),
+    publication: new PublicationChecker({ loadList: (at) => trusted.list(at), now }),
   };
   return { deps, replayCache };
 }
