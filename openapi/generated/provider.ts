@@ -557,6 +557,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the operator page shows (accounts, zone, secondaries, bridge, recent errors)
+         * @description The operator page's data as JSON (the page at `/operator` reads it with the key the
+         *     operator types in; the key never goes into a URL). Needs an operator key with
+         *     `accounts:read`. Accounts are paged and searchable by digits of the number; the zone's
+         *     serial and signing state come from the directory's publish API and from its nameservers
+         *     in the verified trust list (DNSSEC validated here); each nameserver's SOA serial shows
+         *     whether secondaries follow the primary; the bridge's queues come from its `/health`
+         *     when `PROVIDER_BRIDGE_HEALTH_URL` is set. Recent errors are this process's last
+         *     5xx answers and unexpected errors (operation and code, never request data).
+         */
+        get: operations["getOperatorOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/api-keys": {
         parameters: {
             query?: never;
@@ -746,6 +773,72 @@ export interface components {
             }[];
             /** @description The card's text form as a QR code (SVG, error correction M). */
             qrSvg: string;
+        };
+        OperatorOverview: {
+            generatedAt: components["schemas"]["Timestamp"];
+            accounts: {
+                total: number;
+                published: number;
+                /** @description Accounts whose number contains the searched digits (all without a search). */
+                matching: number;
+                page: number;
+                pageSize: number;
+                items: {
+                    number: string;
+                    published: boolean;
+                    contacts: string[];
+                    identityKeyFingerprint: string;
+                    createdAt: components["schemas"]["Timestamp"];
+                }[];
+            };
+            zone: {
+                /**
+                 * @description Whether the directory's publish API answered.
+                 * @enum {string}
+                 */
+                status: "ok" | "unreachable" | "not-configured";
+                apex?: string;
+                serial?: number;
+                algorithm?: number;
+                keyTag?: number;
+                warm?: boolean;
+                /**
+                 * @description The apex DNSKEY RRset validated from the trust list's anchor.
+                 * @enum {string}
+                 */
+                signing?: "secure" | "bogus" | "unavailable";
+                signingDetail?: string;
+                signaturesExpireAt?: components["schemas"]["Timestamp"];
+                detail?: string;
+            };
+            /** @description The directory's nameservers in the trust list (primary and secondaries). */
+            nameservers: {
+                address: string;
+                /** @enum {string} */
+                status: "in-step" | "behind" | "unreachable";
+                serial?: number;
+                /** @description The SOA answer carries an RRSIG. */
+                signed?: boolean;
+                detail?: string;
+            }[];
+            bridge: {
+                /** @enum {string} */
+                status: "ok" | "degraded" | "unreachable" | "not-configured";
+                pending?: number;
+                networks: {
+                    network: string;
+                    connected: boolean;
+                    queueDepth: number;
+                    oldestPendingSeconds: number;
+                    stuck: boolean;
+                }[];
+            };
+            recentErrors: {
+                at: components["schemas"]["Timestamp"];
+                operation: string;
+                status: number;
+                code: string;
+            }[];
         };
         RedeemRegistrationHandover: {
             token: string;
@@ -1950,6 +2043,34 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getOperatorOverview: {
+        parameters: {
+            query?: {
+                /** @description Digits the number contains (other characters are ignored). */
+                q?: string;
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The overview. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorOverview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     listApiKeys: {

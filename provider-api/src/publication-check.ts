@@ -86,7 +86,8 @@ export function dnsQueryTcp(
   });
 }
 
-function anchorFor(dir: DirectoryEntry): TrustAnchor {
+/** The trust anchor the list gives for a directory (DS records, or DNSKEYs). */
+export function anchorFor(dir: DirectoryEntry): TrustAnchor {
   const ds: DsData[] = [];
   const dnskeys: { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array }[] =
     [];

@@ -221,11 +221,17 @@ async function listen(
   env: ProviderEnvConfig,
   state: ProviderState,
   deps: ProviderDeps,
+  directoryUrl: string | undefined,
 ): Promise<Listening> {
   const { database, logger } = state;
   const { app, hub, metrics } = createProviderApp(deps, {
     validateResponses: env.validateResponses,
     ...(env.trustProxy === undefined ? {} : { trustProxy: env.trustProxy }),
+    operator: {
+      directoryUrl,
+      bridgeHealthUrl: env.bridgeHealthUrl,
+      loadList: (at) => state.trusted.list(at),
+    },
   });
   const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
@@ -298,7 +304,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   const { deps, replayCache } = await buildDeps(env, state, directoryUrl, now);
   const keyFile = join(state.stateDir, 'operator-api-key');
   await ensureOperatorKey(deps, keyFile);
-  const running = await listen(ctx, env, state, deps);
+  const running = await listen(ctx, env, state, deps, directoryUrl);
   // Says at start-up (in the log) when number moves are refused for want of a verified list.
   await state.trusted.find(env.providerId, new Date(now())).catch(() => undefined);
   const sweeper = startSweeper(deps, replayCache, state.logger);
@@ -312,7 +318,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     listening: [
       `HTTP ${running.api.url} (onboarding page /, API docs ${running.api.url}/docs/)`,
       `metrics ${running.metrics.url}/metrics`,
-      `operator API key in ${keyFile}`,
+      `operator page ${running.api.url}/operator (key in ${keyFile})`,
     ],
     stop: () =>
       (stopped ??= (async () => {
