@@ -8,11 +8,15 @@ jest.setTimeout(400_000);
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-function npmRunDemo(): Promise<{ code: number; stdout: string; stderr: string }> {
+function runIn(
+  command: string,
+  args: string[],
+  path = process.env['PATH'] ?? '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'demo'], {
+    const child = spawn(command, args, {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp' },
+      env: { PATH: path, HOME: process.env['HOME'] ?? '/tmp' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -26,7 +30,7 @@ function npmRunDemo(): Promise<{ code: number; stdout: string; stderr: string }>
 
 describe('npm run demo', () => {
   it('carries an end-to-end encrypted message each way between an XMPP and a SIP user', async () => {
-    const run = await npmRunDemo();
+    const run = await runIn('npm', ['run', '--silent', 'demo']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const lines = run.stdout.split('\n').filter((l) => l.startsWith('demo: ['));
@@ -51,5 +55,15 @@ describe('npm run demo', () => {
     expect(lines).toHaveLength(expected.length);
     expected.forEach((re, i) => expect(lines[i]).toMatch(re));
     expect(run.stdout).toContain('demo: done: both messages crossed XMPP <-> SIP');
+  });
+
+  it('says what to install when Prosody is not there', async () => {
+    // No PATH: Prosody (in /usr/bin) is not found; the demo stops before starting anything.
+    const run = await runIn(process.execPath, ['scripts/demo.js'], '/nonexistent');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^demo: the demo needs prosody, prosodyctl: install them with: sudo apt-get install prosody kamailio kamailio-websocket-modules/,
+    );
   });
 });
