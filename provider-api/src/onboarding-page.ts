@@ -76,6 +76,7 @@ Your keys are generated on your device and never leave it; this provider only st
 <dt>Contact methods</dt><dd id="result-contacts"></dd>
 <dt>Identity key fingerprint</dt><dd><code id="result-fingerprint"></code></dd>
 <dt>DNSSEC</dt><dd id="result-dnssec"></dd>
+<dt>Name in the directory</dt><dd><code id="result-enum"></code></dd>
 </dl>
 <p>Compare the fingerprint with the one your device prints (<code>switchboard keys</code>).</p>
 </section>
@@ -147,6 +148,8 @@ export const ONBOARDING_SCRIPT = `(() => {
     const dd = document.getElementById('result-dnssec');
     const p = a.publication;
     dd.className = p && (p.status === 'secure' || p.status === 'bogus') ? p.status : '';
+    // The ENUM name (RFC 6116): digits reversed, dot-separated, under the zone; for dig and delv.
+    text('result-enum', p && p.apex ? a.number.slice(1).split('').reverse().join('.') + '.' + p.apex : (a.discoverable ? 'not in the signed zone yet' : 'not published'));
     if (!a.discoverable) dd.textContent = 'Not published, nothing to validate';
     else if (!p) dd.textContent = 'Not checked by this provider';
     else if (p.status === 'secure') dd.textContent = 'Validated: directory ' + p.directoryId + ' serves your entry (' + p.apex + ') signed, the chain checked from the anchor of trust list version ' + p.trustListVersion + ', with your identity key';

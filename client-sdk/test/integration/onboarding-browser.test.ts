@@ -195,6 +195,9 @@ describe('web onboarding', () => {
     });
     expect(await dnssec.textContent()).toContain(`(${APEX})`);
     expect(await dnssec.getAttribute('class')).toBe('secure');
+    expect(await result.locator('#result-enum').textContent()).toBe(
+      `9.5.9.0.6.4.9.7.0.2.4.4.${APEX}`,
+    );
     await status.getByText(/^Registered\. Your device holds the keys/).waitFor();
     await shot(page, '5-registered');
 
