@@ -15,14 +15,17 @@ let stopping = false;
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
+  let failed = false;
   for (const service of [...started].reverse()) {
     try {
       await service.stop();
     } catch (err) {
+      failed = true;
       console.error(`switchboard: stopping ${service.name} failed: ${err?.message ?? err}`);
     }
   }
-  process.exit(code);
+  if (started.length > 0 && !failed) console.log('switchboard: every part stopped');
+  process.exit(failed ? 1 : code);
 }
 
 process.on('SIGINT', () => void stopAll(0));

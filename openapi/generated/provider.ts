@@ -131,6 +131,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/rendezvous-cards/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a rendez-vous card and render it as a QR code (for the onboarding page)
+         * @description For the web page: a rendez-vous card (`SBC1:` text, docs/rendezvous-card.md) made on the
+         *     device that keeps its keys is checked here as a reader checks it (form, signature by the
+         *     card's own contact key, validity window) and returned with what a person should see
+         *     (kind, label, expiry, where it reaches its owner) and its QR code (SVG). Nothing is
+         *     stored; the card's keys stay public keys.
+         */
+        post: operations["previewRendezvousCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts": {
         parameters: {
             query?: never;
@@ -533,6 +557,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/operator/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the operator page shows (accounts, zone, secondaries, bridge, recent errors)
+         * @description The operator page's data as JSON (the page at `/operator` reads it with the key the
+         *     operator types in; the key never goes into a URL). Needs an operator key with
+         *     `accounts:read`. Accounts are paged and searchable by digits of the number; the zone's
+         *     serial and signing state come from the directory's publish API and from its nameservers
+         *     in the verified trust list (DNSSEC validated here); each nameserver's SOA serial shows
+         *     whether secondaries follow the primary; the bridge's queues come from its `/health`
+         *     when `PROVIDER_BRIDGE_HEALTH_URL` is set. Recent errors are this process's last
+         *     5xx answers and unexpected errors (operation and code, never request data).
+         */
+        get: operations["getOperatorOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/api-keys": {
         parameters: {
             query?: never;
@@ -596,7 +647,7 @@ export interface components {
          * @description Stable machine-readable error codes; each maps to exactly one HTTP status.
          * @enum {string}
          */
-        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "handover.not-found" | "handover.expired" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "account.registration-locked" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
+        ErrorCode: "request.invalid" | "request.malformed-json" | "request.too-large" | "request.unsupported-media-type" | "route.not-found" | "method.not-allowed" | "auth.missing" | "auth.invalid" | "auth.stale" | "auth.replayed" | "auth.digest-mismatch" | "auth.forbidden" | "number.invalid" | "verification.session-not-found" | "verification.session-expired" | "verification.no-code-sent" | "verification.code-incorrect" | "verification.code-expired" | "verification.already-verified" | "verification.not-verified" | "verification.sender-failed" | "handover.not-found" | "handover.expired" | "card.invalid" | "card.signature-invalid" | "card.expired" | "rate.limited" | "keys.identity-key-invalid" | "keys.signed-prekey-invalid" | "keys.signed-prekey-signature-invalid" | "keys.kyber-prekey-invalid" | "keys.kyber-prekey-signature-invalid" | "keys.one-time-prekey-invalid" | "keys.duplicate-key-id" | "keys.device-key-invalid" | "keys.too-many-prekeys" | "account.not-found" | "account.registration-locked" | "directory.not-configured" | "directory.publish-failed" | "credit.idempotency-key-reused" | "credit.payment-reference-reused" | "credit.insufficient-funds" | "credit.currency-mismatch" | "port.authorisation-invalid" | "port.authorisation-expired" | "port.not-found" | "api-key.not-found" | "mailbox.full" | "mailbox.sender-limit" | "mailbox.storage-full" | "mailbox.message-too-large" | "mailbox.message-not-found" | "mailbox.key-mismatch" | "service.unavailable" | "internal";
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI naming the problem type (`urn:switchboard:problem:<code>`). */
@@ -683,7 +734,111 @@ export interface components {
                 contacts: components["schemas"]["Contact"][];
                 /** @description First 16 bytes of SHA-256 of the identity key, hex in groups of 4 (as the CLI prints it). */
                 identityKeyFingerprint: string;
+                publication?: components["schemas"]["PublicationCheck"];
             };
+        };
+        /**
+         * @description A published entry as a client sees it: asked of the directory nameservers named in the
+         *     provider's verified trust list, DNSSEC validated by the provider up to the list's trust
+         *     anchor (never a resolver's AD bit) and compared with the account's identity key.
+         *     `pending`: not in the signed zone yet (or still the previous key); `bogus`: the answer
+         *     failed validation; `unavailable`: no verified trust list or no nameserver answered.
+         */
+        PublicationCheck: {
+            /** @enum {string} */
+            status: "secure" | "pending" | "bogus" | "unavailable";
+            directoryId?: string;
+            apex?: string;
+            trustListVersion?: number;
+            detail?: string;
+            /** Format: date-time */
+            checkedAt: string;
+        };
+        RendezvousCardInput: {
+            /** @description The card's text form, `SBC1:` and base64url (whitespace ignored). */
+            card: string;
+        };
+        RendezvousCardPreview: {
+            /** @enum {string} */
+            kind: "offer" | "reply";
+            /** @description The suggested display name in the card (shown, never trusted). */
+            label: string;
+            issuedAt: components["schemas"]["Timestamp"];
+            expiresAt: components["schemas"]["Timestamp"];
+            reach: {
+                /** @enum {string} */
+                type: "mailbox" | "address";
+                /** @description The mailbox provider's base URL, or the network address. */
+                target: string;
+            }[];
+            /** @description The card's text form as a QR code (SVG, error correction M). */
+            qrSvg: string;
+        };
+        OperatorOverview: {
+            generatedAt: components["schemas"]["Timestamp"];
+            accounts: {
+                total: number;
+                published: number;
+                /** @description Accounts whose number contains the searched digits (all without a search). */
+                matching: number;
+                page: number;
+                pageSize: number;
+                items: {
+                    number: string;
+                    published: boolean;
+                    contacts: string[];
+                    identityKeyFingerprint: string;
+                    createdAt: components["schemas"]["Timestamp"];
+                }[];
+            };
+            zone: {
+                /**
+                 * @description Whether the directory's publish API answered.
+                 * @enum {string}
+                 */
+                status: "ok" | "unreachable" | "not-configured";
+                apex?: string;
+                serial?: number;
+                algorithm?: number;
+                keyTag?: number;
+                warm?: boolean;
+                /**
+                 * @description The apex DNSKEY RRset validated from the trust list's anchor.
+                 * @enum {string}
+                 */
+                signing?: "secure" | "bogus" | "unavailable";
+                signingDetail?: string;
+                signaturesExpireAt?: components["schemas"]["Timestamp"];
+                detail?: string;
+            };
+            /** @description The directory's nameservers in the trust list (primary and secondaries). */
+            nameservers: {
+                address: string;
+                /** @enum {string} */
+                status: "in-step" | "behind" | "unreachable";
+                serial?: number;
+                /** @description The SOA answer carries an RRSIG. */
+                signed?: boolean;
+                detail?: string;
+            }[];
+            bridge: {
+                /** @enum {string} */
+                status: "ok" | "degraded" | "unreachable" | "not-configured";
+                pending?: number;
+                networks: {
+                    network: string;
+                    connected: boolean;
+                    queueDepth: number;
+                    oldestPendingSeconds: number;
+                    stuck: boolean;
+                }[];
+            };
+            recentErrors: {
+                at: components["schemas"]["Timestamp"];
+                operation: string;
+                status: number;
+                code: string;
+            }[];
         };
         RedeemRegistrationHandover: {
             token: string;
@@ -1315,6 +1470,36 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
         };
     };
+    previewRendezvousCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RendezvousCardInput"];
+            };
+        };
+        responses: {
+            /** @description The card is well-formed, signed by its key and valid now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RendezvousCardPreview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
     registerAccount: {
         parameters: {
             query?: never;
@@ -1858,6 +2043,34 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    getOperatorOverview: {
+        parameters: {
+            query?: {
+                /** @description Digits the number contains (other characters are ignored). */
+                q?: string;
+                page?: number;
+                pageSize?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The overview. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorOverview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
         };
     };
     listApiKeys: {

@@ -32,6 +32,11 @@ import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
 import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
 import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
+import { bindOnboardingOperations } from './onboarding-routes.js';
+import type { OperatorSources } from './operator-overview.js';
+import { RecentErrors } from './operator-overview.js';
+import { bindOperatorOperations, operatorPages } from './operator-routes.js';
+import { OPERATOR_STYLE } from './operator-page.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -41,6 +46,8 @@ export interface ProviderAppOptions {
   readonly trustProxy?: boolean | string | number | readonly string[];
   /** Validator to reuse (compiling the document takes a moment). */
   readonly validator?: OpenApiValidator;
+  /** Where the operator overview reads the directory, its nameservers and the bridge. */
+  readonly operator?: OperatorSources;
 }
 
 /** The express app and what the service wires around it. */
@@ -208,6 +215,10 @@ export function createProviderApp(
     res.json(await redeemHandover(deps, body.token));
   });
 
+  bindOnboardingOperations(bind, deps, clientAddress);
+  const recentErrors = new RecentErrors(deps.now);
+  bindOperatorOperations(bind, deps, operator, recentErrors, options.operator ?? {});
+
   bind('registerAccount', async (_req, res, input) => {
     const body = input.body as ProviderSchema<'RegisterAccount'>;
     res.status(201).json(await accounts.registerAccount(deps, body));
@@ -368,6 +379,8 @@ export function createProviderApp(
     res.type('text/javascript').send(ONBOARDING_SCRIPT);
   });
   app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
+  app.use(operatorPages(pageSecurityHeaders({ inlineStyles: [OPERATOR_STYLE] })));
+  app.use(recentErrors.middleware);
   app.use(api.router);
   return { app, hub, metrics };
 }

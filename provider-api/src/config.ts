@@ -245,6 +245,8 @@ export interface ProviderEnvConfig {
   readonly directoryUrl?: string;
   /** `PROVIDER_PUBLIC_URL`; unset: the address the API listens on. */
   readonly publicUrl?: string;
+  /** `PROVIDER_BRIDGE_HEALTH_URL`: the bridge's `/health`, shown on the operator page. */
+  readonly bridgeHealthUrl?: string;
   /** `PROVIDER_TRUST_PROXY` (see {@link parseTrustProxy}); unset: express's default. */
   readonly trustProxy?: boolean | number | string[];
   /** `PROVIDER_VALIDATE_RESPONSES` (`1`/`true`), default false. */
@@ -330,6 +332,7 @@ export const PROVIDER_ENV_SCHEMA = {
   PROVIDER_CODE_WEBHOOK_TOKEN: { kind: text },
   SWITCHBOARD_DIRECTORY_URL: { kind: httpUrl },
   PROVIDER_PUBLIC_URL: { kind: httpUrl },
+  PROVIDER_BRIDGE_HEALTH_URL: { kind: httpUrl },
   PROVIDER_TRUST_PROXY: { kind: (v) => parseTrustProxy(v) },
   PROVIDER_VALIDATE_RESPONSES: { kind: boolean, default: 'false' },
   SWITCHBOARD_TRUST_LIST: { kind: text },
@@ -416,6 +419,7 @@ export function parseProviderEnv(env: Env): ProviderEnvConfig {
     ...optional('codeWebhook', webhook && { url: webhook, ...optional('bearerToken', token) }),
     ...optional('directoryUrl', str('SWITCHBOARD_DIRECTORY_URL')),
     ...optional('publicUrl', str('PROVIDER_PUBLIC_URL')),
+    ...optional('bridgeHealthUrl', str('PROVIDER_BRIDGE_HEALTH_URL')),
     ...optional('trustProxy', v.PROVIDER_TRUST_PROXY as ProviderEnvConfig['trustProxy']),
     ...optional('trustListPath', str('SWITCHBOARD_TRUST_LIST')),
     ...optional('boardFingerprint', str('SWITCHBOARD_BOARD_FINGERPRINT')),

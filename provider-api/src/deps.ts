@@ -7,6 +7,7 @@ import type { ReplayCache } from '@switchboard/http-signature';
 import type { ProviderConfig } from './config.js';
 import type { CodeSender } from './code-sender.js';
 import type { DirectoryPublisher } from './directory-client.js';
+import type { PublicationChecker } from './publication-check.js';
 import type { ProviderTables } from './store/schema.js';
 
 /** Everything the provider API's operations use; I/O and the clock are injected. */
@@ -47,6 +48,8 @@ export interface ProviderDeps {
   readonly verificationSecret?: Buffer;
   readonly logger: Logger;
   readonly limits: Limits;
+  /** Checks published entries as a client would (DNSSEC from the trust list); absent: not shown. */
+  readonly publication?: PublicationChecker;
 }
 
 /** The in-memory rate limiters of one process. */

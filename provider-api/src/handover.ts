@@ -3,7 +3,7 @@ import QRCode from 'qrcode';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from './deps.js';
 import { fail } from './errors.js';
-import { isoTime, sha256Hex } from './encoding.js';
+import { isoTime, sha256Hex, toBase64 } from './encoding.js';
 import { liveSession } from './verification.js';
 
 /** How long a registration link works: long enough to reach the other device, no longer. */
@@ -102,6 +102,11 @@ export async function handoverState(deps: ProviderDeps, sessionId: string): Prom
           .executeTakeFirst();
   // Registered once the account exists and, when the link asked for it, is published.
   if (account && (row.publishes === 0 || account.discoverable === 1)) {
+    // A published entry is shown as a client sees it: DNSSEC validated from the trust list.
+    const publication =
+      account.discoverable === 1 && deps.publication
+        ? await deps.publication.check(account.number, toBase64(account.identity_key))
+        : undefined;
     return {
       state: 'registered',
       expiresAt,
@@ -110,6 +115,7 @@ export async function handoverState(deps: ProviderDeps, sessionId: string): Prom
         discoverable: account.discoverable === 1,
         contacts: JSON.parse(account.contacts) as ProviderSchema<'Contact'>[],
         identityKeyFingerprint: keyFingerprint(account.identity_key),
+        ...(publication ? { publication } : {}),
       },
     };
   }

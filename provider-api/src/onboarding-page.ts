@@ -10,6 +10,10 @@ label.inline { display: inline; }
 input[type=checkbox] { display: inline; width: auto; }
 #handover code { display: block; overflow-wrap: anywhere; padding: .4rem; }
 a { color: #0645ad; }
+textarea { display: block; width: 100%; box-sizing: border-box; font-family: monospace; font-size: .9rem; }
+.secure { color: #0a5d1e; font-weight: bold; }
+.bogus { color: #a40000; font-weight: bold; }
+dt { font-weight: bold; }
 :focus-visible { outline: 3px solid #1a4fd6; outline-offset: 2px; }
 `;
 
@@ -51,6 +55,8 @@ Your keys are generated on your device and never leave it; this provider only st
 <input id="sip" name="sip" placeholder="sip:alice@example.org" autocomplete="off">
 <label for="xmpp">XMPP address to publish (optional)</label>
 <input id="xmpp" name="xmpp" placeholder="xmpp:alice@example.org" autocomplete="off">
+<label for="matrix">Matrix address to publish (optional)</label>
+<input id="matrix" name="matrix" placeholder="matrix:u/alice:example.org" autocomplete="off">
 </fieldset>
 <button type="submit">Create registration link</button>
 </form>
@@ -69,10 +75,34 @@ Your keys are generated on your device and never leave it; this provider only st
 <dt>Published</dt><dd id="result-published"></dd>
 <dt>Contact methods</dt><dd id="result-contacts"></dd>
 <dt>Identity key fingerprint</dt><dd><code id="result-fingerprint"></code></dd>
+<dt>DNSSEC</dt><dd id="result-dnssec"></dd>
+<dt>Name in the directory</dt><dd><code id="result-enum"></code></dd>
 </dl>
 <p>Compare the fingerprint with the one your device prints (<code>switchboard keys</code>).</p>
 </section>
 <div id="status" role="status" aria-live="polite">Not started.</div>
+<section aria-labelledby="card-title">
+<h2 id="card-title">Connect without a number</h2>
+<p>A rendez-vous card lets someone reach you with no phone number and no directory entry.
+Make one on your device (<code>switchboard card create --mailbox &lt;this provider's address&gt;</code>),
+paste its text here, and let the other person scan the QR code.</p>
+<form id="card-form">
+<label for="card">Rendez-vous card (text starting with SBC1:)</label>
+<textarea id="card" name="card" rows="4" required spellcheck="false" autocomplete="off"></textarea>
+<button type="submit">Show as QR code</button>
+</form>
+<div id="card-result" hidden>
+<h3 id="card-result-title" tabindex="-1">Card checked</h3>
+<img id="card-qr" alt="QR code of the rendez-vous card" width="320" height="320">
+<dl>
+<dt>Kind</dt><dd id="card-kind"></dd>
+<dt>Name on the card</dt><dd id="card-label"></dd>
+<dt>Reaches its owner through</dt><dd id="card-reach"></dd>
+<dt>Valid until</dt><dd id="card-expires"></dd>
+</dl>
+</div>
+<div id="card-status" role="status" aria-live="polite"></div>
+</section>
 <p>API reference: <a href="/docs/">/docs</a></p>
 <script src="/onboarding.js"></script>
 </body>
@@ -112,13 +142,33 @@ export const ONBOARDING_SCRIPT = `(() => {
     } catch (err) { show('Not verified: ' + err.message); }
   });
   const text = (id, value) => { document.getElementById(id).textContent = value; };
+  // The provider asks the directory's nameservers from its trust list and validates the DNSSEC
+  // chain itself, as a client does; the page shows what it found.
+  const showDnssec = (a) => {
+    const dd = document.getElementById('result-dnssec');
+    const p = a.publication;
+    dd.className = p && (p.status === 'secure' || p.status === 'bogus') ? p.status : '';
+    // The ENUM name (RFC 6116): digits reversed, dot-separated, under the zone; for dig and delv.
+    text('result-enum', p && p.apex ? a.number.slice(1).split('').reverse().join('.') + '.' + p.apex : (a.discoverable ? 'not in the signed zone yet' : 'not published'));
+    if (!a.discoverable) dd.textContent = 'Not published, nothing to validate';
+    else if (!p) dd.textContent = 'Not checked by this provider';
+    else if (p.status === 'secure') dd.textContent = 'Validated: directory ' + p.directoryId + ' serves your entry (' + p.apex + ') signed, the chain checked from the anchor of trust list version ' + p.trustListVersion + ', with your identity key';
+    else if (p.status === 'bogus') dd.textContent = 'Failed validation (' + p.detail + '): do not rely on this entry and tell the provider';
+    else if (p.status === 'pending') dd.textContent = 'Not visible yet (' + p.detail + '); checking again…';
+    else dd.textContent = 'Could not check (' + p.detail + '); checking again…';
+  };
+  const settled = (a) => !a.discoverable || !a.publication || a.publication.status === 'secure' || a.publication.status === 'bogus';
   const showResult = (a) => {
     text('result-number', a.number);
     text('result-published', a.discoverable ? 'Yes, in the DNSSEC-signed directory' : 'No (only people you tell can reach you)');
     text('result-contacts', a.contacts.length ? a.contacts.map((c) => c.uri).join(', ') : 'none');
     text('result-fingerprint', a.identityKeyFingerprint);
-    document.getElementById('result').hidden = false;
-    document.getElementById('result-title').focus();
+    showDnssec(a);
+    const result = document.getElementById('result');
+    if (result.hidden) {
+      result.hidden = false;
+      document.getElementById('result-title').focus();
+    }
   };
   // Polls what became of the link, every 2 s until it is registered or expired (bounded).
   const poll = async (deadline) => {
@@ -126,8 +176,9 @@ export const ONBOARDING_SCRIPT = `(() => {
       const s = await call('GET', '/v1/verification/sessions/' + sessionId + '/handover');
       if (s.state === 'registered') {
         document.getElementById('handover').hidden = true;
-        show('Registered. Your device holds the keys; this page can be closed.');
-        return showResult(s.account);
+        showResult(s.account);
+        if (settled(s.account)) return show('Registered. Your device holds the keys; this page can be closed.');
+        show('Registered. Checking the published entry in the signed directory…');
       }
       if (s.state === 'expired') return show('The registration link expired. Reload the page to start again.');
       if (s.state === 'taken') show('Your device took the link and is registering…');
@@ -138,11 +189,11 @@ export const ONBOARDING_SCRIPT = `(() => {
   document.getElementById('choice-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const publish = [];
-    const given = ['sip', 'xmpp'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
+    const given = ['sip', 'xmpp', 'matrix'].map((id) => document.getElementById(id).value.trim()).filter(Boolean);
     if (document.getElementById('discoverable').checked) {
-      if (given.length === 0) { show('To publish your number, give at least one address (SIP or XMPP), or untick the box.'); return; }
+      if (given.length === 0) { show('To publish your number, give at least one address (SIP, XMPP or Matrix), or untick the box.'); return; }
       for (const uri of given) {
-        if (!/^(sips?|xmpp):\\S+$/i.test(uri)) { show('Addresses start with sip: or xmpp:, for example sip:alice@example.org.'); return; }
+        if (!/^(sips?|xmpp|matrix):\\S+$/i.test(uri)) { show('Addresses start with sip:, xmpp: or matrix:, for example sip:alice@example.org.'); return; }
         publish.push(uri);
       }
     }
@@ -158,6 +209,25 @@ export const ONBOARDING_SCRIPT = `(() => {
       show('Registration link ready. Waiting for your device to register.');
       poll(Date.parse(h.expiresAt) + 60000);
     } catch (err) { show('Could not create the registration link: ' + err.message); }
+  });
+  document.getElementById('card-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const cardStatus = document.getElementById('card-status');
+    const out = document.getElementById('card-result');
+    try {
+      const c = await call('POST', '/v1/rendezvous-cards/preview', { card: document.getElementById('card').value });
+      document.getElementById('card-qr').src = 'data:image/svg+xml;base64,' + btoa(c.qrSvg);
+      text('card-kind', c.kind === 'offer' ? 'Offer (for someone to accept)' : 'Reply (to an offer)');
+      text('card-label', c.label || '(none)');
+      text('card-reach', c.reach.map((r) => (r.type === 'mailbox' ? 'mailbox at ' : '') + r.target).join(', '));
+      text('card-expires', new Date(c.expiresAt).toLocaleString());
+      out.hidden = false;
+      document.getElementById('card-result-title').focus();
+      cardStatus.textContent = 'Card checked: signed by its own key and valid. Let the other person scan the QR code.';
+    } catch (err) {
+      out.hidden = true;
+      cardStatus.textContent = 'Not shown: ' + err.message;
+    }
   });
 })();
 `;

@@ -35,6 +35,7 @@ import { reconcileDirectory } from './accounts.js';
 import { createApiKey, hasApiKeys } from './operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
 import { TrustedProviders, openTrustListSource } from './trust-list.js';
+import { PublicationChecker } from './publication-check.js';
 import type { ProviderTables } from './store/schema.js';
 
 async function loadOrCreateProviderKey(
@@ -163,6 +164,7 @@ async function buildDeps(
     verificationSecret: await loadOrCreateSecret(join(state.stateDir, 'verification-secret')),
     logger: state.logger,
     limits: createLimits(config, now),
+    publication: new PublicationChecker({ loadList: (at) => trusted.list(at), now }),
   };
   return { deps, replayCache };
 }
@@ -219,11 +221,17 @@ async function listen(
   env: ProviderEnvConfig,
   state: ProviderState,
   deps: ProviderDeps,
+  directoryUrl: string | undefined,
 ): Promise<Listening> {
   const { database, logger } = state;
   const { app, hub, metrics } = createProviderApp(deps, {
     validateResponses: env.validateResponses,
     ...(env.trustProxy === undefined ? {} : { trustProxy: env.trustProxy }),
+    operator: {
+      directoryUrl,
+      bridgeHealthUrl: env.bridgeHealthUrl,
+      loadList: (at) => state.trusted.list(at),
+    },
   });
   const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
@@ -296,7 +304,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
   const { deps, replayCache } = await buildDeps(env, state, directoryUrl, now);
   const keyFile = join(state.stateDir, 'operator-api-key');
   await ensureOperatorKey(deps, keyFile);
-  const running = await listen(ctx, env, state, deps);
+  const running = await listen(ctx, env, state, deps, directoryUrl);
   // Says at start-up (in the log) when number moves are refused for want of a verified list.
   await state.trusted.find(env.providerId, new Date(now())).catch(() => undefined);
   const sweeper = startSweeper(deps, replayCache, state.logger);
@@ -310,7 +318,7 @@ export async function startService(ctx: ServiceContext): Promise<RunningService 
     listening: [
       `HTTP ${running.api.url} (onboarding page /, API docs ${running.api.url}/docs/)`,
       `metrics ${running.metrics.url}/metrics`,
-      `operator API key in ${keyFile}`,
+      `operator page ${running.api.url}/operator (key in ${keyFile})`,
     ],
     stop: () =>
       (stopped ??= (async () => {

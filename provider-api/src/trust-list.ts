@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { ProviderEntry } from '@switchboard/charter';
+import type { ProviderEntry, VerifiedTrustList } from '@switchboard/charter';
 import { CharterError, mayTrustProvider, publicKeyFromBase64 } from '@switchboard/charter';
 import { TrustListSource, ensureDevelopmentTrustList } from '@switchboard/charter/node';
 import type { Logger } from '@switchboard/service-kit';
@@ -60,6 +60,13 @@ export class TrustedProviders {
 
   /** The provider `id` if it is active and accredited now, else undefined. */
   async find(id: string, now: Date): Promise<ProviderEntry | undefined> {
+    const list = await this.list(now);
+    const decision = mayTrustProvider(list, id, now);
+    return decision.trusted ? decision.entry : undefined;
+  }
+
+  /** The verified list (503 `service.unavailable` while none verifies). */
+  async list(now: Date): Promise<VerifiedTrustList> {
     let list;
     try {
       list = await this.#source.load(now);
@@ -83,8 +90,7 @@ export class TrustedProviders {
       this.#lastProblem = '';
       this.#logger.info({ version: list.version }, 'verified trust list in use again');
     }
-    const decision = mayTrustProvider(list, id, now);
-    return decision.trusted ? decision.entry : undefined;
+    return list;
   }
 
   /** The publishing keys of provider `id` (none when it is not trusted now). */

@@ -62,7 +62,7 @@ describe('provider API under hostile HTTP', () => {
   });
 
   it('serves its HTML pages with a strict policy and nosniff on everything', async () => {
-    for (const path of ['/', '/docs/']) {
+    for (const path of ['/', '/docs/', '/operator']) {
       const res = await fetch(`${url}${path}`);
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);
       const csp = res.headers.get('content-security-policy') ?? '';
@@ -80,7 +80,13 @@ describe('provider API under hostile HTTP', () => {
         expect(csp).toMatch(new RegExp(`${kind}-src [^;]*'sha256-${hash.replace(/\+/g, '\\+')}'`));
       }
     }
-    for (const path of ['/healthz', '/onboarding.js', '/docs/openapi.json', '/v1/nothing']) {
+    for (const path of [
+      '/healthz',
+      '/onboarding.js',
+      '/operator.js',
+      '/docs/openapi.json',
+      '/v1/nothing',
+    ]) {
       const res = await fetch(`${url}${path}`);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");

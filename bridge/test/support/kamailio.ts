@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kamailioConfig } from '@switchboard/service-kit';
 import type { Started } from './processes.js';
 import { freePort, start, waitForPort } from './processes.js';
 
@@ -56,87 +57,13 @@ export class KamailioServer {
     this.wsPort = await freePort();
     writeFileSync(
       this.configPath,
-      `#!KAMAILIO
-# Test-only proxy: loopback, no auth, no database.
-debug=2
-log_stderror=yes
-fork=yes
-children=2
-tcp_children=2
-auto_aliases=no
-alias="${this.domain}"
-listen=udp:127.0.0.1:${this.udpPort}
-listen=tcp:127.0.0.1:${this.wsPort}
-tcp_accept_no_cl=yes
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "nathelper.so"
-loadmodule "xhttp.so"
-loadmodule "websocket.so"
-loadmodule "ctl.so"
-
-modparam("ctl", "binrpc", "unix:${this.ctlSocket}")
-modparam("usrloc", "db_mode", 0)
-# Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
-# turns a 503 from downstream into 500 (RFC 3261 16.7).
-modparam("tm", "remap_503_500", 0)
-modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
-
-request_route {
-  if (!mf_process_maxfwd_header("10")) {
-    sl_send_reply("483", "Too Many Hops");
-    exit;
-  }
-  # WebSocket clients advertise an unroutable Contact (RFC 7118 §5.2): remember the socket.
-  if (nat_uac_test("64")) {
-    force_rport();
-    if (is_method("REGISTER")) {
-      fix_nated_register();
-    } else if (is_present_hf("Contact")) {
-      add_contact_alias();
-    }
-  }
-  if (is_method("REGISTER")) {
-    if (!save("location")) sl_reply_error();
-    exit;
-  }
-  if (!is_method("MESSAGE|OPTIONS")) {
-    sl_send_reply("405", "Method Not Allowed");
-    exit;
-  }
-  if ($rU =~ "^(sip|xmpp|mx|tel)_" || $rU =~ "^[+]") {
-    if (!lookup("location", "sip:${this.bridgeUser}@${this.domain}")) {
-      sl_send_reply("480", "Bridge Not Registered");
-      exit;
-    }
-  } else if (!lookup("location")) {
-    # Every user of this test domain exists; one with no registered contact is offline.
-    sl_send_reply("480", "Temporarily Unavailable");
-    exit;
-  }
-  if (!t_relay()) sl_reply_error();
-  exit;
-}
-
-event_route[xhttp:request] {
-  if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
-    if (ws_handle_handshake()) exit;
-  }
-  xhttp_reply("404", "Not Found", "", "");
-}
-`,
+      kamailioConfig({
+        udpPort: this.udpPort,
+        wsPort: this.wsPort,
+        domain: this.domain,
+        bridgeUser: this.bridgeUser,
+        ctlSocket: this.ctlSocket,
+      }),
     );
   }
 

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prosodyConfig } from '@switchboard/service-kit';
 import type { Started } from './processes.js';
 import { freePort, start, waitForPort } from './processes.js';
 
@@ -30,36 +31,14 @@ export class ProsodyServer {
     mkdirSync(join(this.dir, 'certs'), { recursive: true });
     writeFileSync(
       this.configPath,
-      `-- Test-only Prosody: loopback, no TLS, no s2s.
-daemonize = false
-run_as_root = true
-pidfile = "${this.dir}/prosody.pid"
-data_path = "${this.dir}/data"
-certificates = "${this.dir}/certs"
-log = { info = "${this.dir}/prosody.log"; error = "${this.dir}/prosody.err" }
-interfaces = { "127.0.0.1" }
-c2s_ports = { ${this.c2sPort} }
-c2s_interfaces = { "127.0.0.1" }
-component_ports = { ${this.componentPort} }
-component_interfaces = { "127.0.0.1" }
-s2s_ports = { }
-http_ports = { }
-https_ports = { }
-c2s_direct_tls_ports = { }
-modules_enabled = { "roster"; "saslauth"; "disco"; "offline"; "ping"; "presence"; "message"; "iq" }
-modules_disabled = { "s2s"; "tls"; "http"; "posix" }
-authentication = "internal_hashed"
-allow_registration = false
-c2s_require_encryption = false
-s2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-storage = "internal"
-
-VirtualHost "${this.domain}"
-
-Component "${this.componentDomain}"
-  component_secret = "${this.componentSecret}"
-`,
+      prosodyConfig({
+        dir: this.dir,
+        c2sPort: this.c2sPort,
+        componentPort: this.componentPort,
+        domain: this.domain,
+        componentDomain: this.componentDomain,
+        componentSecret: this.componentSecret,
+      }),
     );
   }
 

@@ -2,20 +2,23 @@
 // against the real provider API and directory, handed over to the `switchboard` CLI.
 // Screenshots are kept under $SWITCHBOARD_TEST_OUTPUT (default: <tmpdir>/switchboard-test-output).
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import {
-  boardFingerprint,
-  createDevelopmentTrustList,
-  serializeTrustList,
-} from '@switchboard/charter';
+import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import type { TestDirectory } from './fixtures.js';
-import { directoryEntry, providerEntry, startTestDirectory, waitForDns } from './fixtures.js';
+import {
+  APEX,
+  directoryEntry,
+  providerEntry,
+  startTestDirectory,
+  waitForDns,
+  writeTrustList,
+} from './fixtures.js';
 import type { RunningProvider } from './services.js';
 import { CodeInbox, prepareProvider, startProvider } from './services.js';
 
@@ -64,19 +67,24 @@ beforeAll(async () => {
   await inbox.start();
   const prepared = await prepareProvider('provider-a');
   dir = await startTestDirectory([prepared.provider]);
-  provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url);
-  const now = new Date();
-  const made = createDevelopmentTrustList({
-    now,
-    directories: [directoryEntry(dir)],
-    providers: [providerEntry(provider.provider, now)],
-  });
+  // The provider reads the same signed list as the CLI: it validates the published entry
+  // from the list's anchor to show its DNSSEC status in the page.
   const listPath = join(work, 'trust-list.json');
-  await writeFile(listPath, serializeTrustList(made.envelope));
+  const board = createDevelopmentBoard();
+  const pinned = boardFingerprint(board.board);
+  provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url, listPath, pinned);
+  const now = new Date();
+  await writeTrustList(
+    listPath,
+    [directoryEntry(dir)],
+    [providerEntry(provider.provider, now)],
+    now,
+    board,
+  );
   env = {
     PATH: process.env['PATH'] ?? '',
     SWITCHBOARD_TRUST_LIST: listPath,
-    SWITCHBOARD_BOARD_FINGERPRINT: boardFingerprint(made.devBoard.board),
+    SWITCHBOARD_BOARD_FINGERPRINT: pinned,
   };
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
@@ -136,6 +144,10 @@ describe('web onboarding', () => {
     await page.getByRole('button', { name: 'Create registration link' }).click();
     await status.getByText(/give at least one address/).waitFor();
     await page.getByLabel('SIP address to publish (optional)').fill('sip:dora@a.example');
+    await page.getByLabel('Matrix address to publish (optional)').fill('https://not-matrix');
+    await page.getByRole('button', { name: 'Create registration link' }).click();
+    await status.getByText(/^Addresses start with sip:, xmpp: or matrix:/).waitFor();
+    await page.getByLabel('Matrix address to publish (optional)').fill('');
     await page.getByRole('button', { name: 'Create registration link' }).click();
     await page
       .getByRole('heading', { name: 'Finish on the device that keeps your keys' })
@@ -175,6 +187,18 @@ describe('web onboarding', () => {
     expect(await result.locator('#result-fingerprint').textContent()).toBe(
       registered.identityKeyFingerprint,
     );
+    // The provider validated the published entry as a client does (DNSSEC from the trust
+    // list's anchor, the identity key compared); the page keeps checking until it is served.
+    const dnssec = result.locator('#result-dnssec');
+    await dnssec.getByText(/^Validated: directory dir-test serves your entry/).waitFor({
+      timeout: 60_000,
+    });
+    expect(await dnssec.textContent()).toContain(`(${APEX})`);
+    expect(await dnssec.getAttribute('class')).toBe('secure');
+    expect(await result.locator('#result-enum').textContent()).toBe(
+      `9.5.9.0.6.4.9.7.0.2.4.4.${APEX}`,
+    );
+    await status.getByText(/^Registered\. Your device holds the keys/).waitFor();
     await shot(page, '5-registered');
 
     await waitForDns(dir.server, NUMBER);
@@ -189,6 +213,75 @@ describe('web onboarding', () => {
     const again = await cli(['register', link], 'other');
     expect(again.code).toBe(6);
     expect(again.stderr).toContain('already used');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a rendez-vous card made on the device as a QR code, and refuses a changed one', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+        problems.push(m.text());
+      }
+    });
+    await page.goto(`${provider.url}/`);
+    const svgPath = join(work, 'card.svg');
+    const made = await cli(
+      [
+        '--json',
+        'card',
+        'create',
+        '--mailbox',
+        provider.url,
+        '--label',
+        'Dora',
+        '--qr',
+        'svg',
+        '--out',
+        svgPath,
+      ],
+      'carder',
+    );
+    expect(made.code).toBe(0);
+    const { card } = JSON.parse(made.stdout) as { card: string };
+    const cardStatus = page.locator('#card-status');
+
+    // One changed character: the card's own signature no longer holds.
+    const body = card.slice(5);
+    const flipped = `SBC1:${body.slice(0, 40)}${body[40] === 'A' ? 'B' : 'A'}${body.slice(41)}`;
+    await page.getByLabel('Rendez-vous card (text starting with SBC1:)').fill(flipped);
+    await page.getByRole('button', { name: 'Show as QR code' }).click();
+    await cardStatus.getByText(/^Not shown: /).waitFor();
+    expect(await page.locator('#card-result').isHidden()).toBe(true);
+    await shot(page, '6-card-refused');
+
+    await page.getByLabel('Rendez-vous card (text starting with SBC1:)').fill(card);
+    await page.getByLabel('Rendez-vous card (text starting with SBC1:)').press('Tab');
+    await page.keyboard.press('Enter'); // the button, by keyboard
+    await cardStatus.getByText(/^Card checked: signed by its own key and valid/).waitFor();
+    const qr = page.getByRole('img', { name: 'QR code of the rendez-vous card' });
+    await qr.waitFor();
+    await page.waitForFunction(
+      "document.getElementById('card-qr').complete && document.getElementById('card-qr').naturalWidth > 0",
+    );
+    // The page's QR code is the very code the device renders for this card.
+    const src = (await qr.getAttribute('src')) ?? '';
+    const shown = Buffer.from(src.replace(/^data:image\/svg\+xml;base64,/, ''), 'base64');
+    expect(shown.toString('utf8')).toBe(await readFile(svgPath, 'utf8'));
+    expect(await page.locator('#card-kind').textContent()).toBe('Offer (for someone to accept)');
+    expect(await page.locator('#card-label').textContent()).toBe('Dora');
+    expect(await page.locator('#card-reach').textContent()).toBe(`mailbox at ${provider.url}`);
+    await shot(page, '7-card-qr');
+
+    // The card shown works: another device accepts it through the provider's mailbox.
+    const accepted = await cli(
+      ['--json', 'card', 'accept', card, '--mailbox', provider.url],
+      'friend',
+    );
+    expect(accepted.stderr).toBe('');
+    expect(accepted.code).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -18,3 +18,5 @@ export {
 } from './security-headers.js';
 export type { MetricsAddress, MetricsSource } from './metrics-server.js';
 export { listenMetrics, metricsAddress } from './metrics-server.js';
+export type { KamailioSettings, ProsodySettings } from './peer-configs.js';
+export { KAMAILIO_MODULES_DIR, kamailioConfig, prosodyConfig } from './peer-configs.js';
