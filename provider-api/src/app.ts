@@ -32,6 +32,8 @@ import * as operatorKeys from './operator-keys.js';
 import * as mailboxes from './mailboxes.js';
 import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
 import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
+import type { LookupExampleOptions } from './lookup-example.js';
+import { lookupExampleRouter } from './lookup-example.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -41,6 +43,8 @@ export interface ProviderAppOptions {
   readonly trustProxy?: boolean | string | number | readonly string[];
   /** Validator to reuse (compiling the document takes a moment). */
   readonly validator?: OpenApiValidator;
+  /** Serve the SDK's browser lookup example at /examples/lookup/ (lookup-example.ts). */
+  readonly lookupExample?: LookupExampleOptions;
 }
 
 /** The express app and what the service wires around it. */
@@ -367,6 +371,8 @@ export function createProviderApp(
   app.get('/onboarding.js', (_req, res) => {
     res.type('text/javascript').send(ONBOARDING_SCRIPT);
   });
+  if (options.lookupExample)
+    app.use('/examples/lookup', lookupExampleRouter(options.lookupExample));
   app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
   app.use(api.router);
   return { app, hub, metrics };

@@ -224,6 +224,12 @@ async function listen(
   const { app, hub, metrics } = createProviderApp(deps, {
     validateResponses: env.validateResponses,
     ...(env.trustProxy === undefined ? {} : { trustProxy: env.trustProxy }),
+    lookupExample: {
+      trustListPath: env.trustListPath ?? join(ctx.dataDir, 'charter', 'trust-list.json'),
+      ...(env.boardFingerprint === undefined
+        ? { boardFingerprintPath: join(ctx.dataDir, 'charter', 'board-fingerprint.txt') }
+        : { boardFingerprint: env.boardFingerprint }),
+    },
   });
   const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
