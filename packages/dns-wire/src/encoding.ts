@@ -1,5 +1,6 @@
 // Text encodings used by presentation formats: hex, base64, base32hex (RFC 4648 7, no padding).
 import { DnsWireError } from './errors.js';
+import { base64Decode, base64Encode, hexDecode, hexEncode } from './encoding-portable.js';
 
 /** Node's Buffer when the runtime has one (native speed for zone files); browsers have none,
  *  so nothing here imports `node:buffer`. */
@@ -12,55 +13,28 @@ const NodeBuffer = (
   }
 ).Buffer;
 
-const HEX = '0123456789ABCDEF';
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
 export function toHex(b: Uint8Array): string {
   if (NodeBuffer)
     return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex').toUpperCase();
-  let out = '';
-  for (const x of b) out += (HEX[x >> 4] as string) + (HEX[x & 15] as string);
-  return out;
+  return hexEncode(b);
 }
 
 export function fromHex(text: string): Uint8Array {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text))
     throw new DnsWireError('bad-value', -1, 'invalid hex');
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return hexDecode(text);
 }
 
 export function toBase64(b: Uint8Array): string {
   if (NodeBuffer) return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-  let out = '';
-  for (let i = 0; i < b.length; i += 3) {
-    const n = ((b[i] ?? 0) << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-    const chars = Math.ceil((Math.min(3, b.length - i) * 8) / 6);
-    for (let c = 0; c < 4; c++) out += c < chars ? B64[(n >>> (18 - 6 * c)) & 63] : '=';
-  }
-  return out;
+  return base64Encode(b);
 }
 
 export function fromBase64(text: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0)
     throw new DnsWireError('bad-value', -1, 'invalid base64');
   if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64'));
-  const body = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((body.length * 6) / 8));
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (const ch of body) {
-    acc = (acc << 6) | B64.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >>> bits) & 0xff;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  return out;
+  return base64Decode(text);
 }
 
 const B32 = '0123456789abcdefghijklmnopqrstuv';
