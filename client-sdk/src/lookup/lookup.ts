@@ -189,7 +189,7 @@ async function lookupIn(
     query(servers, qname, qtype, config);
 
   const anchor = anchorFor(dir);
-  const crypto = config.dnssecCrypto ?? webCryptoDnssec();
+  const crypto = dnssecCryptoOf(config);
   const dnskeyResponse = await ask(apex, RRType.DNSKEY);
   const dnskeyRrset = dnskeyResponse.answers;
   const keys = await validateDnskeyRrsetWith(crypto, anchor, dnskeyRrset, now);
@@ -259,6 +259,21 @@ async function lookupIn(
       trustListVersion: config.trustList.version,
     },
   };
+}
+
+/** The configured DNSSEC crypto, else WebCrypto; a clear error where neither exists. */
+function dnssecCryptoOf(config: LookupConfig): DnssecCrypto {
+  if (config.dnssecCrypto) return config.dnssecCrypto;
+  try {
+    return webCryptoDnssec();
+  } catch (cause) {
+    throw new LookupError(
+      'invalid-input',
+      'this runtime has no WebCrypto (browsers offer crypto.subtle only to https pages and localhost); serve the page over https or pass dnssecCrypto',
+      undefined,
+      { cause },
+    );
+  }
 }
 
 function randomId(): number {
