@@ -36,14 +36,24 @@ export {
 } from './load.js';
 export type { VerifyOptions } from './verify.js';
 export { verifyTrustList, verifyTrustListChain } from './verify.js';
-export type { DistrustReason, TrustDecision, TrustedPublisher } from './trust.js';
+export type { CharterCrypto, SubtleCryptoLike, SyncCharterCrypto } from './crypto.js';
+export { webCryptoCharter } from './crypto.js';
+export { nodeCharterCrypto, nodeSyncCharterCrypto } from './node-crypto.js';
+export {
+  boardFingerprintWith,
+  loadTrustListWith,
+  verifyTrustListChainWith,
+  verifyTrustListWith,
+} from './verify-async.js';
+export type { DistrustReason, TrustDecision } from './trust.js';
+export type { TrustedPublisher } from './trust-publisher.js';
+export { mayTrustPublisher } from './trust-publisher.js';
 export {
   activeDirectories,
   assertMayTrustDirectory,
   assertMayTrustProvider,
   mayTrustDirectory,
   mayTrustProvider,
-  mayTrustPublisher,
 } from './trust.js';
 export type { Ed25519KeyPair } from './keys.js';
 export {

@@ -1,6 +1,6 @@
-import type { KeyObject } from 'node:crypto';
+// Trust decisions from a verified list (directories, providers). No Node built-ins; the
+// directory's publisher decision, which hands out node:crypto keys, is trust-publisher.ts.
 import { CharterError } from './errors.js';
-import { publicKeyFromBase64 } from './keys.js';
 import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from './types.js';
 
 /** Why a directory or provider is not trusted now. */
@@ -23,7 +23,8 @@ export type TrustDecision<T> =
       readonly entry?: T;
     };
 
-function listExpired<T>(list: VerifiedTrustList, now: Date): TrustDecision<T> | undefined {
+/** For trust-publisher.ts. */
+export function listExpired<T>(list: VerifiedTrustList, now: Date): TrustDecision<T> | undefined {
   if (now.getTime() >= list.expires.getTime()) {
     return {
       trusted: false,
@@ -95,7 +96,8 @@ export function mayTrustProvider(
   return providerDecision(entry, now);
 }
 
-function providerDecision(entry: ProviderEntry, now: Date): TrustDecision<ProviderEntry> {
+/** For trust-publisher.ts. */
+export function providerDecision(entry: ProviderEntry, now: Date): TrustDecision<ProviderEntry> {
   const status = byStatus('provider', entry);
   if (status !== undefined) return status;
   const t = now.getTime();
@@ -116,60 +118,6 @@ function providerDecision(entry: ProviderEntry, now: Date): TrustDecision<Provid
     };
   }
   return { trusted: true, entry };
-}
-
-/** A provider trusted now, with the publishing key(s) a request may be signed with. */
-export interface TrustedPublisher {
-  readonly provider: ProviderEntry;
-  /** The key named by the request's keyid; when it named the provider, its first key. */
-  readonly publicKey: KeyObject;
-  /** Every key the request may verify under: one when looked up by keyid, all of the
-   *  provider's publishing keys (more than one only during a rollover) when by provider id. */
-  readonly publicKeys: readonly { readonly keyid: string; readonly publicKey: KeyObject }[];
-}
-
-/**
- * For the directory: may the signer of a publish request publish now? `keyid` is the RFC 9421
- * `keyid` parameter: either the provider id (as `openapi/directory.yaml` specifies) or the
- * keyid of one of its publishing keys. The answer carries the key(s) to verify the request with.
- *
- * @example
- * const d = mayTrustPublisher(list, params.keyid, new Date());
- * if (!d.trusted) return problem(403, d.message);
- * const ok = d.entry.publicKeys.some((k) => verifyWith(k.publicKey));
- */
-export function mayTrustPublisher(
-  list: VerifiedTrustList,
-  keyid: string,
-  now: Date,
-): TrustDecision<TrustedPublisher> {
-  const expired = listExpired<TrustedPublisher>(list, now);
-  if (expired !== undefined) return expired;
-  const decode = (k: {
-    readonly keyid: string;
-    readonly publicKey: string;
-  }): {
-    keyid: string;
-    publicKey: KeyObject;
-  } => ({ keyid: k.keyid, publicKey: publicKeyFromBase64(k.publicKey) });
-  let provider = list.body.providers.find((p) => p.id === keyid);
-  let keys = provider?.publishingKeys.map(decode);
-  if (provider === undefined) {
-    provider = list.body.providers.find((p) => p.publishingKeys.some((k) => k.keyid === keyid));
-    const key = provider?.publishingKeys.find((k) => k.keyid === keyid);
-    keys = key === undefined ? undefined : [decode(key)];
-  }
-  const first = keys?.[0];
-  if (provider === undefined || keys === undefined || first === undefined) {
-    return {
-      trusted: false,
-      reason: 'not-listed',
-      message: 'the request is signed by no provider in the trust list',
-    };
-  }
-  const entry: TrustedPublisher = { provider, publicKey: first.publicKey, publicKeys: keys };
-  const decision = providerDecision(provider, now);
-  return decision.trusted ? { trusted: true, entry } : { ...decision, entry };
 }
 
 /** Throws `not-trusted` unless {@link mayTrustDirectory} says yes; returns the entry. */

@@ -1,6 +1,7 @@
 import { ProtocolAddress, PublicKey } from '@signalapp/libsignal-client';
-import type { VerifiedTrustList } from '@switchboard/charter';
-import { mayTrustProvider } from '@switchboard/charter';
+import type { VerifiedTrustList } from '@switchboard/charter/verify';
+import { mayTrustProvider } from '@switchboard/charter/verify';
+import type { DnssecCrypto } from '@switchboard/dnssec/validate';
 import { bytesEqual, copyBytes, fromBase64, toBase64 } from './bytes.js';
 import type { Ed25519 } from './crypto.js';
 import { MessageType, decodeEnvelope, encodeEnvelope } from './envelope.js';
@@ -33,6 +34,8 @@ export interface PhoneClientOptions {
   readonly directoryId?: string;
   /** Override the directory's nameservers (`host:port`). */
   readonly nameservers?: ReadonlyArray<string>;
+  /** DNSSEC signature and digest checks; default WebCrypto (see `LookupConfig.dnssecCrypto`). */
+  readonly dnssecCrypto?: DnssecCrypto;
   readonly now?: () => Date;
   readonly onIdentityEvent?: (event: IdentityEvent) => void;
 }
@@ -268,6 +271,7 @@ export class PhoneClient {
       now: this.#now,
       ...(this.#o.directoryId === undefined ? {} : { directoryId: this.#o.directoryId }),
       ...(this.#o.nameservers === undefined ? {} : { nameservers: this.#o.nameservers }),
+      ...(this.#o.dnssecCrypto === undefined ? {} : { dnssecCrypto: this.#o.dnssecCrypto }),
     });
   }
 

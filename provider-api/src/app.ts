@@ -37,6 +37,8 @@ import type { OperatorSources } from './operator-overview.js';
 import { RecentErrors } from './operator-overview.js';
 import { bindOperatorOperations, operatorPages } from './operator-routes.js';
 import { OPERATOR_STYLE } from './operator-page.js';
+import type { LookupExampleOptions } from './lookup-example.js';
+import { lookupExampleRouter } from './lookup-example.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -48,6 +50,8 @@ export interface ProviderAppOptions {
   readonly validator?: OpenApiValidator;
   /** Where the operator overview reads the directory, its nameservers and the bridge. */
   readonly operator?: OperatorSources;
+  /** Serve the SDK's browser lookup example at /examples/lookup/ (lookup-example.ts). */
+  readonly lookupExample?: LookupExampleOptions;
 }
 
 /** The express app and what the service wires around it. */
@@ -378,6 +382,8 @@ export function createProviderApp(
   app.get('/onboarding.js', (_req, res) => {
     res.type('text/javascript').send(ONBOARDING_SCRIPT);
   });
+  if (options.lookupExample)
+    app.use('/examples/lookup', lookupExampleRouter(options.lookupExample));
   app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
   app.use(operatorPages(pageSecurityHeaders({ inlineStyles: [OPERATOR_STYLE] })));
   app.use(recentErrors.middleware);

@@ -232,6 +232,12 @@ async function listen(
       bridgeHealthUrl: env.bridgeHealthUrl,
       loadList: (at) => state.trusted.list(at),
     },
+    lookupExample: {
+      trustListPath: env.trustListPath ?? join(ctx.dataDir, 'charter', 'trust-list.json'),
+      ...(env.boardFingerprint === undefined
+        ? { boardFingerprintPath: join(ctx.dataDir, 'charter', 'board-fingerprint.txt') }
+        : { boardFingerprint: env.boardFingerprint }),
+    },
   });
   const server = expressServer(app);
   const closeSockets = attachMailboxSockets(server, deps, hub, {

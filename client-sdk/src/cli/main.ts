@@ -28,7 +28,13 @@ import {
   utf8,
 } from '../index.js';
 import type { CardChannel, Contact, Connection, SwitchboardErrorCode } from '../index.js';
-import { FileStorage, NodeDnsTransport, NodeEd25519, cardQrPng } from '../node/index.js';
+import {
+  FileStorage,
+  NodeDnsTransport,
+  NodeEd25519,
+  cardQrPng,
+  nodeDnssecCrypto,
+} from '../node/index.js';
 import type { ParsedArgs } from './args.js';
 import { UsageError, all, one, parseArgs } from './args.js';
 
@@ -218,6 +224,7 @@ async function phone(args: ParsedArgs): Promise<PhoneClient> {
     dns: doh ? new DohTransport({ url: doh, http: fetchHttpClient() }) : new NodeDnsTransport(),
     http: fetchHttpClient(),
     ed25519: new NodeEd25519(),
+    dnssecCrypto: nodeDnssecCrypto,
     ...(nameservers.length ? { nameservers } : {}),
     ...(directoryId ? { directoryId } : {}),
   });

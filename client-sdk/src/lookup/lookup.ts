@@ -1,10 +1,14 @@
 import { RRType, Rcode, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
 import type { DsData, Message, ResourceRecord } from '@switchboard/dns-wire';
-import type { BogusReason, TrustAnchor } from '@switchboard/dnssec';
-import { validateDnskeyRrset, validateResponse } from '@switchboard/dnssec';
+import type { BogusReason, DnssecCrypto, TrustAnchor } from '@switchboard/dnssec/validate';
+import {
+  validateDnskeyRrsetWith,
+  validateResponseWith,
+  webCryptoDnssec,
+} from '@switchboard/dnssec/validate';
 import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
-import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from '@switchboard/charter';
-import { mayTrustDirectory, mayTrustProvider } from '@switchboard/charter';
+import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from '@switchboard/charter/verify';
+import { mayTrustDirectory, mayTrustProvider } from '@switchboard/charter/verify';
 import { fromBase64, fromHex } from '../bytes.js';
 import { SwitchboardError } from '../errors.js';
 import type { SwitchboardErrorCode } from '../errors.js';
@@ -16,6 +20,9 @@ export interface LookupConfig {
   /** A trust list already verified with `verifyTrustList` (charter). */
   readonly trustList: VerifiedTrustList;
   readonly dns: DnsTransport;
+  /** Signature and digest checks for DNSSEC; default WebCrypto (`globalThis.crypto.subtle`,
+   *  browsers and Node 20+). Node callers may pass `nodeDnssecCrypto` (`./node`). */
+  readonly dnssecCrypto?: DnssecCrypto;
   readonly now?: () => Date;
   /** Which directory to ask; default: every active directory in the list, in list order. */
   readonly directoryId?: string;
@@ -182,9 +189,10 @@ async function lookupIn(
     query(servers, qname, qtype, config);
 
   const anchor = anchorFor(dir);
+  const crypto = dnssecCryptoOf(config);
   const dnskeyResponse = await ask(apex, RRType.DNSKEY);
   const dnskeyRrset = dnskeyResponse.answers;
-  const keys = validateDnskeyRrset(anchor, dnskeyRrset, now);
+  const keys = await validateDnskeyRrsetWith(crypto, anchor, dnskeyRrset, now);
   if (keys.status === 'bogus') throw bogus(keys.reason, 'zone keys');
 
   const validated = async (
@@ -192,7 +200,7 @@ async function lookupIn(
     what: string,
   ): Promise<readonly ResourceRecord[] | 'denied'> => {
     const response = await ask(name, qtype);
-    const result = validateResponse({
+    const result = await validateResponseWith(crypto, {
       trustAnchor: anchor,
       dnskeyRrset,
       response,
@@ -251,6 +259,21 @@ async function lookupIn(
       trustListVersion: config.trustList.version,
     },
   };
+}
+
+/** The configured DNSSEC crypto, else WebCrypto; a clear error where neither exists. */
+function dnssecCryptoOf(config: LookupConfig): DnssecCrypto {
+  if (config.dnssecCrypto) return config.dnssecCrypto;
+  try {
+    return webCryptoDnssec();
+  } catch (cause) {
+    throw new LookupError(
+      'invalid-input',
+      'this runtime has no WebCrypto (browsers offer crypto.subtle only to https pages and localhost); serve the page over https or pass dnssecCrypto',
+      undefined,
+      { cause },
+    );
+  }
 }
 
 function randomId(): number {

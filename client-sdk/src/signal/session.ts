@@ -218,12 +218,8 @@ export class SignalSessions {
     address: ProtocolAddress,
     plaintext: Uint8Array,
   ): Promise<SignalCiphertext> {
-    if (!(await hasSession(stores, address, this.#now()))) {
-      throw new SwitchboardError(
-        'no-session',
-        'no session with this contact; fetch their bundle first',
-      );
-    }
+    // No separate "is there a session" read first: libsignal refuses exactly when there is no
+    // usable current state (hasCurrentState), and only then is it asked which failure it was.
     try {
       const msg = await signalEncrypt(
         copyBytes(plaintext),
@@ -237,6 +233,13 @@ export class SignalSessions {
         msg.type() === (CiphertextMessageType.PreKey as number) ? 'prekey' : 'whisper';
       return { kind, body: msg.serialize() };
     } catch (err) {
+      if (!(err instanceof SwitchboardError) && !(await hasSession(stores, address, this.#now()))) {
+        throw new SwitchboardError(
+          'no-session',
+          'no session with this contact; fetch their bundle first',
+          { cause: err },
+        );
+      }
       return mapError(err, peer);
     }
   }

@@ -327,6 +327,29 @@ interface StoredKyber {
   readonly used: string[];
 }
 
+/** A Kyber prekey as kept in memory: the stored form, and its record deserialised once (the
+ *  last-resort key serves every new incoming session). */
+class KyberEntry {
+  #record: KyberPreKeyRecord | undefined;
+  constructor(
+    readonly stored: StoredKyber,
+    record?: KyberPreKeyRecord,
+  ) {
+    this.#record = record;
+  }
+  static parse(text: string): KyberEntry {
+    return new KyberEntry(parseJson<StoredKyber>(text));
+  }
+  static serialize(entry: KyberEntry): string {
+    return JSON.stringify(entry.stored);
+  }
+  record(): KyberPreKeyRecord {
+    return (this.#record ??= KyberPreKeyRecord.deserialize(
+      decode(this.stored.record, 'Kyber prekey'),
+    ));
+  }
+}
+
 class KvKyberPreKeyStore extends KyberPreKeyStore {
   readonly #cache: StoreCache;
   readonly #batch: Batch | undefined;
@@ -341,17 +364,19 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
   }
   async saveKyber(id: number, record: KyberPreKeyRecord, lastResort: boolean): Promise<void> {
     const v: StoredKyber = { record: toBase64(record.serialize()), lastResort, used: [] };
-    await this.#cache.write(`kyber-prekey/${id}`, v, JSON.stringify, this.#batch);
+    const entry = new KyberEntry(v, record);
+    await this.#cache.write(`kyber-prekey/${id}`, entry, KyberEntry.serialize, this.#batch);
   }
   async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
-    const v = await this.#cache.read(`kyber-prekey/${id}`, parseJson<StoredKyber>);
-    if (v === undefined) throw missing('Kyber prekey');
-    return KyberPreKeyRecord.deserialize(decode(v.record, 'Kyber prekey'));
+    const entry = await this.#cache.read(`kyber-prekey/${id}`, KyberEntry.parse);
+    if (entry === undefined) throw missing('Kyber prekey');
+    return entry.record();
   }
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
     const key = `kyber-prekey/${id}`;
-    const v = await this.#cache.read(key, parseJson<StoredKyber>);
-    if (v === undefined) throw missing('Kyber prekey');
+    const entry = await this.#cache.read(key, KyberEntry.parse);
+    if (entry === undefined) throw missing('Kyber prekey');
+    const v = entry.stored;
     if (!v.lastResort) {
       await this.#cache.remove(key, this.#batch);
       return;
@@ -363,13 +388,18 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
       throw new SwitchboardError('replayed-message', 'this session-start message was already used');
     }
     const next: StoredKyber = { ...v, used: [...v.used, tag] };
-    await this.#cache.write(key, next, JSON.stringify, this.#batch);
+    await this.#cache.write(
+      key,
+      new KyberEntry(next, entry.record()),
+      KyberEntry.serialize,
+      this.#batch,
+    );
   }
   async countUnused(): Promise<number> {
     let n = 0;
     for (const k of await this.#cache.list('kyber-prekey/')) {
-      const v = await this.#cache.read(k, parseJson<StoredKyber>);
-      if (v && !v.lastResort) n++;
+      const entry = await this.#cache.read(k, KyberEntry.parse);
+      if (entry && !entry.stored.lastResort) n++;
     }
     return n;
   }

@@ -151,6 +151,15 @@ describe('sessions', () => {
     });
   });
 
+  it('reports a session without a usable current state (unused for over 30 days) as no-session', async () => {
+    const { a, bUp, alice } = await pair();
+    await alice.establish(BOB, bundleFrom(bUp));
+    const later = new SignalSessions(a, ALICE, () => new Date(Date.now() + 31 * 86_400_000));
+    expect(await later.hasSession(BOB)).toBe(false);
+    await expect(later.encrypt(BOB, utf8('x'))).rejects.toMatchObject({ code: 'no-session' });
+    expect((await alice.encrypt(BOB, utf8('x'))).kind).toBe('prekey');
+  });
+
   it('gives both sides the same safety number', async () => {
     const { aUp, bUp } = await pair();
     const ak = fromBase64(aUp.identityKey)!;

@@ -1,25 +1,40 @@
 // Text encodings used by presentation formats: hex, base64, base32hex (RFC 4648 7, no padding).
 import { DnsWireError } from './errors.js';
-import { Buffer } from 'node:buffer';
+import { base64Decode, base64Encode, hexDecode, hexEncode } from './encoding-portable.js';
+
+/** Node's Buffer when the runtime has one (native speed for zone files); browsers have none,
+ *  so nothing here imports `node:buffer`. */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(b: ArrayBufferLike, offset: number, length: number): { toString(enc: string): string };
+      from(text: string, enc: string): Uint8Array;
+    };
+  }
+).Buffer;
 
 export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex').toUpperCase();
+  if (NodeBuffer)
+    return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex').toUpperCase();
+  return hexEncode(b);
 }
 
 export function fromHex(text: string): Uint8Array {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text))
     throw new DnsWireError('bad-value', -1, 'invalid hex');
-  return new Uint8Array(Buffer.from(text, 'hex'));
+  return hexDecode(text);
 }
 
 export function toBase64(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  if (NodeBuffer) return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  return base64Encode(b);
 }
 
 export function fromBase64(text: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0)
     throw new DnsWireError('bad-value', -1, 'invalid base64');
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64'));
+  return base64Decode(text);
 }
 
 const B32 = '0123456789abcdefghijklmnopqrstuv';

@@ -25,6 +25,11 @@ export {
   verifyRrsig,
 } from './sign.js';
 export { validateDnskeyRrset, validateResponse } from './validate.js';
+export type { DigestName, DnssecCrypto, SyncDnssecCrypto } from './crypto-ops.js';
+export { validateDnskeyRrsetWith, validateResponseWith } from './validate-async.js';
+export { nodeDnssecCrypto, nodeSyncDnssecCrypto } from './node-crypto.js';
+export type { SubtleCryptoLike } from './web-crypto.js';
+export { webCryptoDnssec } from './web-crypto.js';
 export { nsec3Hash, nsec3OwnerName } from './nsec3.js';
 export { base32hexDecode, base32hexEncode } from '@switchboard/dns-wire';
 export { signZoneNsec3 } from './zone-sign.js';

@@ -20,6 +20,9 @@ import {
 } from '@switchboard/dns-wire';
 import type { DnskeyData, DomainName, DsData } from '@switchboard/dns-wire';
 import { DnssecError } from './errors.js';
+import { computeKeyTag, dsDigestName, rsaPublicKeyParts } from './key-data.js';
+
+export { computeKeyTag } from './key-data.js';
 import { DigestType, DnskeyFlag, DnssecAlgorithm } from './constants.js';
 import type { KeyOptions, SigningAlgorithm, SigningKey } from './constants.js';
 
@@ -80,18 +83,7 @@ export function publicKeyFromDnskey(dnskey: DnskeyData): KeyObject {
         return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64u(k) }, format: 'jwk' });
       case DnssecAlgorithm.RSASHA256:
       case DnssecAlgorithm.RSASHA512: {
-        // RFC 3110 2: exponent length (1 octet, or 0 + 2 octets), exponent, modulus.
-        if (k.length < 3) throw new DnssecError('bad-key', 'RSA DNSKEY too short');
-        let p = 1;
-        let elen = k[0] as number;
-        if (elen === 0) {
-          elen = ((k[1] as number) << 8) | (k[2] as number);
-          p = 3;
-        }
-        if (elen === 0 || p + elen >= k.length)
-          throw new DnssecError('bad-key', 'RSA DNSKEY malformed');
-        const e = k.subarray(p, p + elen);
-        const n = k.subarray(p + elen);
+        const { e, n } = rsaPublicKeyParts(k);
         return createPublicKey({ key: { kty: 'RSA', n: b64u(n), e: b64u(e) }, format: 'jwk' });
       }
       default:
@@ -101,16 +93,6 @@ export function publicKeyFromDnskey(dnskey: DnskeyData): KeyObject {
     if (DnssecError.is(err)) throw err;
     throw new DnssecError('bad-key', 'DNSKEY public key is not a valid point/key');
   }
-}
-
-/** RFC 4034 appendix B key tag over the DNSKEY rdata. */
-export function computeKeyTag(dnskey: DnskeyData): number {
-  const rdata = rdataCodec(RRType.DNSKEY).encode(dnskey);
-  let ac = 0;
-  for (let i = 0; i < rdata.length; i++)
-    ac += i & 1 ? (rdata[i] as number) : (rdata[i] as number) << 8;
-  ac += (ac >>> 16) & 0xffff;
-  return ac & 0xffff;
 }
 
 function digestName(digestType: number): string {
@@ -146,8 +128,7 @@ export function dsFromDnskey(
 /** True if the DS names this DNSKEY at `owner` (unsupported digest types never match). */
 export function dsMatchesDnskey(owner: DomainName, ds: DsData, dnskey: DnskeyData): boolean {
   if (ds.algorithm !== dnskey.algorithm || ds.keyTag !== computeKeyTag(dnskey)) return false;
-  if (![DigestType.SHA1, DigestType.SHA256, DigestType.SHA384].includes(ds.digestType as 1))
-    return false;
+  if (dsDigestName(ds.digestType) === undefined) return false;
   const expected = dsFromDnskey(owner, dnskey, ds.digestType).digest;
   return Buffer.from(expected).equals(Buffer.from(ds.digest));
 }

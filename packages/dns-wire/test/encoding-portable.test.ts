@@ -1,0 +1,26 @@
+// The plain-JavaScript hex and base64 (browsers) give exactly what Node's Buffer gives.
+import { randomBytes } from 'node:crypto';
+import { base64Decode, base64Encode, hexDecode, hexEncode } from '../src/encoding-portable.js';
+
+describe('portable hex and base64 agree with Buffer', () => {
+  it('on every length 0..70, many random inputs each', () => {
+    for (let len = 0; len <= 70; len++) {
+      for (let k = 0; k < 20; k++) {
+        const bytes = new Uint8Array(randomBytes(len));
+        const hex = Buffer.from(bytes).toString('hex').toUpperCase();
+        const b64 = Buffer.from(bytes).toString('base64');
+        expect(hexEncode(bytes)).toBe(hex);
+        expect(base64Encode(bytes)).toBe(b64);
+        expect(hexDecode(hex)).toEqual(bytes);
+        expect(hexDecode(hex.toLowerCase())).toEqual(bytes);
+        expect(base64Decode(b64)).toEqual(bytes);
+      }
+    }
+  });
+
+  it('ignores bits past the last octet as Buffer does', () => {
+    for (const text of ['QR==', 'QUJ=', 'AB==', '////']) {
+      expect(base64Decode(text)).toEqual(new Uint8Array(Buffer.from(text, 'base64')));
+    }
+  });
+});
