@@ -347,28 +347,39 @@ async function oneTimeKeysDue(deps: ProviderDeps, target: Target): Promise<boole
   return nth?.ec !== null && nth?.ec !== undefined && nth.kyber !== null && nth.kyber !== undefined;
 }
 
+/** Whether `err` is the contact row's foreign key refusing it: the target account is gone. */
+function targetGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
+
 /**
  * Records the contact and takes the one-time prekeys granted, in one unit of the group commit
  * on SQLite (one commit with the other fetches' writes; in order, so the compare-and-set and
  * the take see the writes before them), straight on PostgreSQL (`SKIP LOCKED` takes). A new
  * pair's row is inserted, an old one's `one_time_at` moved by compare-and-set, so that
- * concurrent fetches of one pair get one-time keys at most once.
+ * concurrent fetches of one pair get one-time keys at most once. Undefined: the target was
+ * deleted meanwhile (caught here, as a result, so that it never fails the other units of a
+ * batch: SQLite undoes only the refused statement).
  */
 function recordContact(
   deps: ProviderDeps,
   target: Target,
   asker: string,
   granted: boolean,
-): Promise<TakenPreKey[]> {
+): Promise<TakenPreKey[] | undefined> {
   const now = deps.now();
   const pair = { target: target.id, asker, now };
   return commitSoon(deps.db, async (db) => {
     if (target.first_at === null) {
-      const inserted = await insertContact(
-        deps.db,
-        { ...pair, oneTimeAt: granted ? now : null },
-        db,
-      );
+      const values = { ...pair, oneTimeAt: granted ? now : null };
+      let inserted: unknown[];
+      try {
+        inserted = await insertContact(deps.db, values, db);
+      } catch (err) {
+        if (targetGone(err)) return undefined;
+        throw err;
+      }
       return granted && inserted.length === 1 ? takeOneTimePreKeys(deps, target.id, db) : [];
     }
     if (!granted) return [];
@@ -419,7 +430,9 @@ export async function fetchBundle(
     (await oneTimeKeysDue(deps, account)) &&
     (issuer === undefined ||
       deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed);
-  return bundleOf(account, await recordContact(deps, account, asker.id, granted));
+  const taken = await recordContact(deps, account, asker.id, granted);
+  if (!taken) throw fail('account.not-found', 'no account with this address here');
+  return bundleOf(account, taken);
 }
 
 function bundleOf(account: Target, taken: readonly TakenPreKey[]): Bundle {

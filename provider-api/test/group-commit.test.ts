@@ -64,6 +64,34 @@ describe('SQLite group commit', () => {
     expect(await Promise.all([add(3), add(4)])).toEqual([3, 4]);
     expect(await ids(db)).toEqual([3, 4]);
   });
+  it('keeps the batch when a unit catches the refusal of its own statement', async () => {
+    // What prekeys.ts relies on when a fetch's target is deleted meanwhile: SQLite undoes only
+    // the refused statement, and the unit reports it as its result.
+    await sql`CREATE TABLE ref (id integer primary key, item_id integer not null references item (id))`.execute(
+      db,
+    );
+    const commit = new SqliteGroupCommit(db);
+    const add = (id: number) =>
+      commit.run(async (tx) => {
+        await tx.insertInto('item').values({ id, n: 0 }).execute();
+        return 'added';
+      });
+    const refer = commit.run(async (tx) => {
+      try {
+        await sql`INSERT INTO ref (id, item_id) VALUES (1, 99)`.execute(tx);
+        return 'referred';
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+    });
+    expect(await Promise.all([add(1), refer, add(2)])).toEqual([
+      'added',
+      'SQLITE_CONSTRAINT_FOREIGNKEY',
+      'added',
+    ]);
+    expect(begins).toBe(1);
+    expect(await ids(db)).toEqual([1, 2]);
+  });
 });
 
 describe.each(ALL_DIALECTS)('commitSoon (%s)', (dialect) => {
