@@ -18,8 +18,7 @@ import {
 } from '@switchboard/service-kit';
 import type { ProviderDeps } from './deps.js';
 import type { ApiKeyScope } from './auth.js';
-import { requireOperator, verifySignedRequest } from './auth.js';
-import { ed25519PublicKey } from './encoding.js';
+import { deviceKeyOf, requireOperator, verifySignedRequest } from './auth.js';
 import { fail } from './errors.js';
 import * as verification from './verification.js';
 import { createHandover, handoverState, redeemHandover } from './handover.js';
@@ -60,8 +59,6 @@ export interface ProviderApp {
   readonly hub: mailboxes.MailboxHub;
   readonly metrics: Registry;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let sharedValidator: OpenApiValidator | undefined;
 
@@ -132,15 +129,9 @@ export function createProviderApp(
 
   /** The account a request is signed for (keyid = account id, key = its device key). */
   const device = async (req: Request, rawBody: Buffer): Promise<string> => {
-    const accountId = await verifySignedRequest(req, rawBody, signature, async (keyId) => {
-      if (!UUID.test(keyId)) return undefined;
-      const row = await deps.db
-        .selectFrom('accounts')
-        .select('device_key')
-        .where('id', '=', keyId)
-        .executeTakeFirst();
-      return row ? ed25519PublicKey(row.device_key) : undefined;
-    });
+    const accountId = await verifySignedRequest(req, rawBody, signature, (keyId) =>
+      deviceKeyOf(deps.db, keyId),
+    );
     // Keeps a registration lock alive (it lapses after a week without such requests).
     await registrationLock.noteActivity(deps, accountId);
     return accountId;

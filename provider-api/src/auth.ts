@@ -7,7 +7,8 @@ import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import type { ProviderErrorCode } from '@switchboard/openapi';
 import type { ProviderTables } from './store/schema.js';
 import { fail } from './errors.js';
-import { sha256Hex } from './encoding.js';
+import { ed25519PublicKey, sha256Hex } from './encoding.js';
+import { precompiled } from './store/precompiled.js';
 
 const SIGNATURE_CODES: Readonly<Record<string, ProviderErrorCode>> = {
   missing: 'auth.missing',
@@ -61,6 +62,22 @@ export async function verifySignedRequest(
     }
     throw err;
   }
+}
+
+const ACCOUNT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const deviceKeyById = precompiled(['id'], (db: Kysely<ProviderTables>, p) =>
+  db.selectFrom('accounts').select('device_key').where('id', '=', p.id),
+);
+
+/** The device key of account `keyId` (the key id of its signed requests), if there is one. */
+export async function deviceKeyOf(
+  db: Kysely<ProviderTables>,
+  keyId: string,
+): Promise<KeyObject | undefined> {
+  if (!ACCOUNT_ID.test(keyId)) return undefined;
+  const [row] = await deviceKeyById(db, { id: keyId });
+  return row ? ed25519PublicKey(row.device_key) : undefined;
 }
 
 /** Operator API key scopes (the document's `ApiKeyScope`). */

@@ -5,6 +5,7 @@ import type { ProviderDeps } from './deps.js';
 import type { Kysely } from 'kysely';
 import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from './store/schema.js';
 import { precompiled } from './store/precompiled.js';
+import { commitSoon } from './store/group-commit.js';
 import { fail, rateLimited } from './errors.js';
 import { DEVICE_ID, insertOneTimePreKeys, loadAccount } from './accounts.js';
 import {
@@ -132,36 +133,67 @@ export async function checkDigest(
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The account columns a bundle is made of. */
-const BUNDLE_COLUMNS = [
-  'id',
-  'registration_id',
-  'identity_key',
-  'signed_prekey_id',
-  'signed_prekey',
-  'signed_prekey_signature',
-  'kyber_last_resort_id',
-  'kyber_last_resort',
-  'kyber_last_resort_signature',
-  'discoverable',
+/**
+ * The account columns a bundle is made of, and the asker's contact row with it (`first_at` is
+ * null when there is none), read in one statement.
+ */
+const TARGET_COLUMNS = [
+  'accounts.id',
+  'accounts.registration_id',
+  'accounts.identity_key',
+  'accounts.signed_prekey_id',
+  'accounts.signed_prekey',
+  'accounts.signed_prekey_signature',
+  'accounts.kyber_last_resort_id',
+  'accounts.kyber_last_resort',
+  'accounts.kyber_last_resort_signature',
+  'accounts.discoverable',
+  'prekey_contacts.first_at',
+  'prekey_contacts.one_time_at',
 ] as const;
 
-const targetById = precompiled(['id'], (db: Kysely<ProviderTables>, p) =>
-  db.selectFrom('accounts').select(BUNDLE_COLUMNS).where('id', '=', p.id),
-);
-// By number only for accounts that chose to be discoverable: others are reachable by id alone.
-const targetByNumber = precompiled(['number'], (db: Kysely<ProviderTables>, p) =>
-  db
-    .selectFrom('accounts')
-    .select(BUNDLE_COLUMNS)
-    .where('number', '=', p.number)
-    .where('discoverable', '=', 1),
-);
+function targetQuery(by: 'id' | 'number') {
+  return precompiled(['address', 'asker'], (db: Kysely<ProviderTables>, p) =>
+    db
+      .selectFrom('accounts')
+      .leftJoin('prekey_contacts', (join) =>
+        join
+          .onRef('prekey_contacts.target_id', '=', 'accounts.id')
+          .on('prekey_contacts.asker', '=', p.asker),
+      )
+      .select(TARGET_COLUMNS)
+      .where(`accounts.${by}`, '=', p.address)
+      // By number only for accounts that chose to be discoverable: others are reachable by id.
+      .$if(by === 'number', (qb) => qb.where('accounts.discoverable', '=', 1)),
+  );
+}
+const targetById = targetQuery('id');
+const targetByNumber = targetQuery('number');
 
-type Target = Pick<AccountsTable, (typeof BUNDLE_COLUMNS)[number]>;
+type Target = Pick<
+  AccountsTable,
+  | 'id'
+  | 'registration_id'
+  | 'identity_key'
+  | 'signed_prekey_id'
+  | 'signed_prekey'
+  | 'signed_prekey_signature'
+  | 'kyber_last_resort_id'
+  | 'kyber_last_resort'
+  | 'kyber_last_resort_signature'
+  | 'discoverable'
+> & {
+  readonly first_at: number | string | null;
+  readonly one_time_at: number | string | null;
+};
 
-async function findTarget(deps: ProviderDeps, address: string): Promise<Target | undefined> {
-  if (UUID.test(address)) return (await targetById(deps.db, { id: address }))[0];
+/** The account at `address` with `asker`'s contact row (`first_at` null: none yet). */
+async function findTarget(
+  deps: ProviderDeps,
+  address: string,
+  asker: string,
+): Promise<Target | undefined> {
+  if (UUID.test(address)) return (await targetById(deps.db, { address, asker }))[0];
   let number: string;
   try {
     number = parseNumber(address);
@@ -169,7 +201,7 @@ async function findTarget(deps: ProviderDeps, address: string): Promise<Target |
     if (err instanceof ProviderApiError) return undefined;
     throw err;
   }
-  return (await targetByNumber(deps.db, { number }))[0];
+  return (await targetByNumber(deps.db, { address: number, asker }))[0];
 }
 
 /**
@@ -197,73 +229,42 @@ function takeOneTimePreKeysQuery(pg: boolean) {
       .returning(['kind', 'key_id', 'public_key', 'signature']);
   });
 }
-const takeOneTimePreKeys = {
+const takeQueries = {
   postgres: takeOneTimePreKeysQuery(true),
   sqlite: takeOneTimePreKeysQuery(false),
 };
 
 type TakenPreKey = Pick<OneTimePrekeysTable, 'kind' | 'key_id' | 'public_key' | 'signature'>;
 
-interface PendingTake {
-  readonly account: string;
-  readonly resolve: (rows: TakenPreKey[]) => void;
-  readonly reject: (err: unknown) => void;
+/**
+ * Takes the lowest one-time prekey of each kind (when any remain) off `account`, on `via` (the
+ * database or a transaction opened on it).
+ */
+export function takeOneTimePreKeys(
+  deps: Pick<ProviderDeps, 'db' | 'dialect'>,
+  account: string,
+  via: Kysely<ProviderTables> = deps.db,
+): Promise<TakenPreKey[]> {
+  return takeQueries[deps.dialect](deps.db, { account }, via);
 }
 
 /**
- * SQLite group commit: the takes of fetches that arrive together (whose requests were read in
- * the same turn of the event loop) run one after the other in one transaction, so that one
- * commit serves them all instead of one each. Each is still the same `DELETE ... RETURNING` of
- * the lowest key of each kind, and SQLite runs them one at a time on the one connection, so each
- * fetch gets its own keys and no key goes out twice; every answer waits for the commit. A lone
- * take runs as before, without a transaction around it. If the transaction fails, every fetch of
- * the batch fails (and none of their keys is consumed).
+ * Whether an account holds more than `reserved` one-time prekeys of each kind: its key at
+ * offset `reserved` of each kind, found in the index after reading at most `reserved + 1`
+ * entries (not a count of all of them).
  */
-export class SqliteTakeBatcher {
-  private pending: PendingTake[] = [];
-
-  constructor(private readonly db: Kysely<ProviderTables>) {}
-
-  /** Takes the lowest one-time prekey of each kind off `account`, in the next batch. */
-  take(account: string): Promise<TakenPreKey[]> {
-    return new Promise((resolve, reject) => {
-      // The first of a batch schedules it: after the I/O callbacks of this turn of the loop.
-      if (this.pending.push({ account, resolve, reject }) === 1) setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
-    const only = batch.length === 1 ? batch[0] : undefined;
-    const run: Promise<TakenPreKey[][]> = only
-      ? takeOneTimePreKeys.sqlite(this.db, { account: only.account }).then((rows) => [rows])
-      : this.db.transaction().execute(async (tx) => {
-          const out: TakenPreKey[][] = [];
-          for (const p of batch) {
-            out.push(await takeOneTimePreKeys.sqlite(this.db, { account: p.account }, tx));
-          }
-          return out;
-        });
-    run.then(
-      (results) => batch.forEach((p, i) => p.resolve(results[i] ?? [])),
-      (err: unknown) => batch.forEach((p) => p.reject(err)),
-    );
-  }
-}
-
-const batchers = new WeakMap<Kysely<ProviderTables>, SqliteTakeBatcher>();
-
-/** The one-time prekeys a fetch consumes (one of each kind, when any remain). */
-function takeFor(deps: ProviderDeps, account: string): Promise<TakenPreKey[]> {
-  if (deps.dialect === 'postgres') return takeOneTimePreKeys.postgres(deps.db, { account });
-  let batcher = batchers.get(deps.db);
-  if (!batcher) {
-    batcher = new SqliteTakeBatcher(deps.db);
-    batchers.set(deps.db, batcher);
-  }
-  return batcher.take(account);
-}
+const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTables>, p) => {
+  const nth = (kind: 'ec' | 'kyber') =>
+    db
+      .selectFrom('one_time_prekeys')
+      .select('key_id')
+      .where('account_id', '=', p.account)
+      .where('kind', '=', kind)
+      .orderBy('key_id')
+      .limit(1)
+      .offset(p.reserved as unknown as number);
+  return db.selectNoFrom([nth('ec').as('ec'), nth('kyber').as('kyber')]);
+});
 
 /**
  * Who asks for a bundle: `id` is `<providerId>/<accountId>` (an account here, or one another
@@ -287,12 +288,8 @@ const contactOf = precompiled(['target', 'asker'], (db: Kysely<ProviderTables>, 
  * non-discoverable target here: it never fetched the target's bundle, and the target (an
  * account here) never fetched the asker's. Discoverable targets are served to every asker.
  */
-async function mayServe(
-  deps: ProviderDeps,
-  target: Target,
-  asker: Asker,
-  known: boolean,
-): Promise<boolean> {
+async function mayServe(deps: ProviderDeps, target: Target, asker: Asker): Promise<boolean> {
+  const known = target.first_at !== null;
   if (target.discoverable === 1 || known || asker.localAccountId === target.id) return true;
   if (asker.localAccountId === undefined) return false;
   const reverse = await contactOf(deps.db, {
@@ -302,49 +299,96 @@ async function mayServe(
   return reverse.length > 0;
 }
 
-/**
- * Whether this fetch may hand out one-time prekeys, recorded atomically (a new pair is inserted,
- * an old one's `one_time_at` moved by compare-and-set), so that concurrent fetches of one pair
- * get them at most once per `oneTimeKeysPerPairSeconds`. An asker that had some before gets
- * none from a target holding `reservedOneTimeKeys` or fewer of a kind.
- */
-async function grantOneTimeKeys(
-  deps: ProviderDeps,
-  target: string,
-  asker: string,
-  contact: { readonly one_time_at: number | string | null } | undefined,
-  budget: () => boolean,
-): Promise<boolean> {
-  const now = deps.now();
-  const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
-  if (!contact) {
-    const granted = budget();
-    const inserted = await deps.db
+// The writes of a fetch: a new pair's contact row (with one-time keys or without), or an old
+// pair's `one_time_at` moved by compare-and-set from the value read. A row back: it was written.
+const insertContact = precompiled(
+  ['target', 'asker', 'now', 'oneTimeAt'],
+  (db: Kysely<ProviderTables>, p) =>
+    db
       .insertInto('prekey_contacts')
-      .values({ target_id: target, asker, first_at: now, one_time_at: granted ? now : null })
+      .values({ target_id: p.target, asker: p.asker, first_at: p.now, one_time_at: p.oneTimeAt })
       .onConflict((oc) => oc.columns(['target_id', 'asker']).doNothing())
-      .executeTakeFirst();
-    return granted && Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
-  }
-  const last = contact.one_time_at === null ? undefined : Number(contact.one_time_at);
-  if (last !== undefined) {
-    if (now - last < oneTimeKeysPerPairSeconds * 1000) return false;
-    const left = await countPrekeys(deps, target);
-    if (Math.min(left.oneTimePreKeys, left.oneTimeKyberPreKeys) <= reservedOneTimeKeys) {
-      return false;
-    }
-  }
-  if (!budget()) return false;
-  const claimed = await deps.db
+      .returning('target_id'),
+);
+const claimFirst = precompiled(['target', 'asker', 'now'], (db: Kysely<ProviderTables>, p) =>
+  db
     .updateTable('prekey_contacts')
-    .set({ one_time_at: now })
-    .where('target_id', '=', target)
-    .where('asker', '=', asker)
-    .where((eb) =>
-      last === undefined ? eb('one_time_at', 'is', null) : eb('one_time_at', '=', last),
-    )
-    .executeTakeFirst();
-  return Number(claimed.numUpdatedRows) === 1;
+    .set({ one_time_at: p.now })
+    .where('target_id', '=', p.target)
+    .where('asker', '=', p.asker)
+    .where('one_time_at', 'is', null)
+    .returning('target_id'),
+);
+const claimAgain = precompiled(
+  ['target', 'asker', 'now', 'last'],
+  (db: Kysely<ProviderTables>, p) =>
+    db
+      .updateTable('prekey_contacts')
+      .set({ one_time_at: p.now })
+      .where('target_id', '=', p.target)
+      .where('asker', '=', p.asker)
+      .where('one_time_at', '=', p.last)
+      .returning('target_id'),
+);
+
+/**
+ * Whether this fetch may hand out one-time prekeys, before any write: an asker gets them at
+ * most once per `oneTimeKeysPerPairSeconds`, and one that had some before gets none from a
+ * target holding `reservedOneTimeKeys` or fewer of a kind.
+ */
+async function oneTimeKeysDue(deps: ProviderDeps, target: Target): Promise<boolean> {
+  if (target.first_at === null || target.one_time_at === null) return true;
+  const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
+  if (deps.now() - Number(target.one_time_at) < oneTimeKeysPerPairSeconds * 1000) return false;
+  const [nth] = await aboveReserve(deps.db, {
+    account: target.id,
+    reserved: reservedOneTimeKeys,
+  });
+  return nth?.ec !== null && nth?.ec !== undefined && nth.kyber !== null && nth.kyber !== undefined;
+}
+
+/** Whether `err` is the contact row's foreign key refusing it: the target account is gone. */
+function targetGone(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
+
+/**
+ * Records the contact and takes the one-time prekeys granted, in one unit of the group commit
+ * on SQLite (one commit with the other fetches' writes; in order, so the compare-and-set and
+ * the take see the writes before them), straight on PostgreSQL (`SKIP LOCKED` takes). A new
+ * pair's row is inserted, an old one's `one_time_at` moved by compare-and-set, so that
+ * concurrent fetches of one pair get one-time keys at most once. Undefined: the target was
+ * deleted meanwhile (caught here, as a result, so that it never fails the other units of a
+ * batch: SQLite undoes only the refused statement).
+ */
+function recordContact(
+  deps: ProviderDeps,
+  target: Target,
+  asker: string,
+  granted: boolean,
+): Promise<TakenPreKey[] | undefined> {
+  const now = deps.now();
+  const pair = { target: target.id, asker, now };
+  return commitSoon(deps.db, async (db) => {
+    if (target.first_at === null) {
+      const values = { ...pair, oneTimeAt: granted ? now : null };
+      let inserted: unknown[];
+      try {
+        inserted = await insertContact(deps.db, values, db);
+      } catch (err) {
+        if (targetGone(err)) return undefined;
+        throw err;
+      }
+      return granted && inserted.length === 1 ? takeOneTimePreKeys(deps, target.id, db) : [];
+    }
+    if (!granted) return [];
+    const claimed =
+      target.one_time_at === null
+        ? await claimFirst(deps.db, pair, db)
+        : await claimAgain(deps.db, { ...pair, last: Number(target.one_time_at) }, db);
+    return claimed.length === 1 ? takeOneTimePreKeys(deps, target.id, db) : [];
+  });
 }
 
 /**
@@ -364,7 +408,7 @@ export async function fetchBundle(
   const asker = await authenticate();
   const perAsker = deps.limits.bundlePerAsker.take(asker.id);
   if (!perAsker.allowed) throw rateLimited(perAsker.retryAfterSeconds, 'prekey fetches');
-  const account = await findTarget(deps, address);
+  const account = await findTarget(deps, address, asker.id);
   // Keyed by the account, not the text of the address, so that spelling one number in several
   // ways (or by id and by number) does not multiply the limit.
   const targetKey = account?.id ?? address;
@@ -376,20 +420,18 @@ export async function fetchBundle(
   if (!perPair.allowed) {
     throw rateLimited(perPair.retryAfterSeconds, 'prekey fetches for this address');
   }
-  const contact = account
-    ? (await contactOf(deps.db, { target: account.id, asker: asker.id }))[0]
-    : undefined;
-  if (!account || !(await mayServe(deps, account, asker, contact !== undefined))) {
+  if (!account || !(await mayServe(deps, account, asker))) {
     throw fail('account.not-found', 'no account with this address here');
   }
   // Accounts another provider certified share one budget of one-time keys per target: a
   // provider minting identities cannot empty a pool here one identity at a time.
   const issuer = asker.localAccountId === undefined ? asker.id.split('/')[0] : undefined;
-  const budget = (): boolean =>
-    issuer === undefined ||
-    deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed;
-  const oneTime = await grantOneTimeKeys(deps, account.id, asker.id, contact, budget);
-  const taken = oneTime ? await takeFor(deps, account.id) : [];
+  const granted =
+    (await oneTimeKeysDue(deps, account)) &&
+    (issuer === undefined ||
+      deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed);
+  const taken = await recordContact(deps, account, asker.id, granted);
+  if (!taken) throw fail('account.not-found', 'no account with this address here');
   return bundleOf(account, taken);
 }
 

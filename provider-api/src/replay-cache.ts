@@ -2,10 +2,30 @@ import type { Kysely } from 'kysely';
 import type { ReplayCache } from '@switchboard/http-signature';
 import type { ProviderTables } from './store/schema.js';
 import { sha256Hex } from './encoding.js';
+import { precompiled } from './store/precompiled.js';
+import { commitSoon } from './store/group-commit.js';
+
+/**
+ * Records a nonce unless a live record of it exists: a new key is inserted, an expired one's
+ * row taken over; a row comes back only then. One statement, so it is atomic on both dialects.
+ */
+const rememberNonce = precompiled(['key', 'expires', 'now'], (db: Kysely<ProviderTables>, p) =>
+  db
+    .insertInto('replay_nonces')
+    .values({ key: p.key, expires_at: p.expires })
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
+        .where('replay_nonces.expires_at', '<=', p.now),
+    )
+    .returning('key'),
+);
 
 /**
  * A {@link ReplayCache} in the database, so replicas behind a load balancer refuse a request
- * replayed to another replica. Rows are keyed by a hash of key id and nonce.
+ * replayed to another replica. Rows are keyed by a hash of key id and nonce. On SQLite the
+ * writes of requests that arrive together share one commit (`store/group-commit.ts`).
  */
 export class DatabaseReplayCache implements ReplayCache {
   readonly #db: Kysely<ProviderTables>;
@@ -17,18 +37,9 @@ export class DatabaseReplayCache implements ReplayCache {
   }
 
   async remember(keyId: string, nonce: string, expiresAtMs: number): Promise<boolean> {
-    const key = sha256Hex(`${keyId}\n${nonce}`);
-    await this.#db
-      .deleteFrom('replay_nonces')
-      .where('key', '=', key)
-      .where('expires_at', '<=', this.#now())
-      .execute();
-    const result = await this.#db
-      .insertInto('replay_nonces')
-      .values({ key, expires_at: expiresAtMs })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+    const values = { key: sha256Hex(`${keyId}\n${nonce}`), expires: expiresAtMs, now: this.#now() };
+    const rows = await commitSoon(this.#db, (db) => rememberNonce(this.#db, values, db));
+    return rows.length === 1;
   }
 
   /** Deletes expired nonces (called periodically). */

@@ -1,4 +1,4 @@
-import { createPublicKey, sign, verify } from 'node:crypto';
+import { createHash, createPublicKey, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
 import { ProviderApiError } from '@switchboard/openapi';
@@ -60,14 +60,55 @@ export async function issueSenderCertificate(
 const invalid = (why: string): Error =>
   fail('auth.invalid', `the sender certificate ${why}; ask your provider for a new one`);
 
+/** Most verified certificates remembered per provider (about 300 bytes each). */
+const VERIFIED_CACHE_SIZE = 10_000;
+
+/** A certificate whose signature verified, and the issuer's key it verified with. */
+interface Verified {
+  readonly certificate: SenderCertificate;
+  readonly signedBy: KeyObject;
+}
+
+const verifiedByDeps = new WeakMap<ProviderDeps, Map<string, Verified>>();
+
 /**
  * Checks a sender certificate: its form, its lifetime and the signature of the provider it
  * names, with that provider's publishing keys from the trust list (or this provider's own key).
+ * Certificates that verified are remembered by their SHA-256 (the last
+ * {@link VERIFIED_CACHE_SIZE}), so that an asker presenting the same one again costs a hash
+ * instead of a signature check; the lifetime is checked again every time, and so is the key
+ * it verified with, which must still be one of its issuer's keys in the trust list now.
  */
 export async function verifySenderCertificate(
   deps: ProviderDeps,
   token: string,
 ): Promise<SenderCertificate> {
+  let verified = verifiedByDeps.get(deps);
+  if (!verified) verifiedByDeps.set(deps, (verified = new Map()));
+  const digest = createHash('sha256').update(token).digest('base64');
+  const known = verified.get(digest);
+  if (known) {
+    checkLifetime(deps, known.certificate.expiresAt);
+    const keys = await issuerKeys(deps, known.certificate.issuer);
+    if (keys.some((k) => k.equals(known.signedBy))) return known.certificate;
+    verified.delete(digest);
+  }
+  const { certificate, signedBy } = await verifyFully(deps, token);
+  if (verified.size >= VERIFIED_CACHE_SIZE) {
+    const oldest = verified.keys().next().value;
+    if (oldest !== undefined) verified.delete(oldest);
+  }
+  verified.set(digest, { certificate, signedBy });
+  return certificate;
+}
+
+function checkLifetime(deps: ProviderDeps, expiresAt: number): void {
+  const nowSeconds = deps.now() / 1000;
+  if (expiresAt <= nowSeconds) throw invalid('expired');
+  if (expiresAt > nowSeconds + MAX_LIFETIME_SECONDS) throw invalid('lives too long');
+}
+
+async function verifyFully(deps: ProviderDeps, token: string): Promise<Verified> {
   const [body, sig] = token.split('.');
   const message = Buffer.from(body ?? '', 'base64url');
   const fields = message.toString('utf8').split('\n');
@@ -84,21 +125,23 @@ export async function verifySenderCertificate(
   ) {
     throw invalid('is malformed');
   }
-  const nowSeconds = deps.now() / 1000;
-  if (expiresAt <= nowSeconds) throw invalid('expired');
-  if (expiresAt > nowSeconds + MAX_LIFETIME_SECONDS) throw invalid('lives too long');
+  checkLifetime(deps, expiresAt);
   const keys = await issuerKeys(deps, issuer);
   const signature = Buffer.from(sig ?? '', 'base64url');
-  if (!keys.some((k) => verify(null, message, k, signature))) {
-    throw invalid('is not signed by a provider of the trust list');
-  }
-  return { issuer, accountId, deviceKey, expiresAt };
+  const signedBy = keys.find((k) => verify(null, message, k, signature));
+  if (!signedBy) throw invalid('is not signed by a provider of the trust list');
+  return { certificate: { issuer, accountId, deviceKey, expiresAt }, signedBy };
 }
+
+const ownPublicKeys = new WeakMap<KeyObject, KeyObject>();
 
 /** The keys `issuer` signs with; 503 when the trust list cannot be read (fails closed). */
 async function issuerKeys(deps: ProviderDeps, issuer: string): Promise<readonly KeyObject[]> {
   if (issuer === deps.config.providerId) {
-    return deps.providerKey ? [createPublicKey(deps.providerKey)] : [];
+    if (!deps.providerKey) return [];
+    let own = ownPublicKeys.get(deps.providerKey);
+    if (!own) ownPublicKeys.set(deps.providerKey, (own = createPublicKey(deps.providerKey)));
+    return [own];
   }
   try {
     return (await deps.providerKeys?.(issuer)) ?? [];

@@ -14,7 +14,8 @@ import {
 } from './helpers.js';
 import { DirectoryPublishError } from '../src/directory-client.js';
 import { reconcileDirectory } from '../src/accounts.js';
-import { SqliteTakeBatcher } from '../src/prekeys.js';
+import { takeOneTimePreKeys } from '../src/prekeys.js';
+import { SqliteGroupCommit } from '../src/store/group-commit.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
   const b = Buffer.from(s, 'base64');
@@ -203,7 +204,8 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     if (dialect !== 'sqlite') return;
     const alice = await register(p, NUMBERS[0]!, makeClientKeys(6, 6));
     const bob = await register(p, NUMBERS[1]!, makeClientKeys(3, 1));
-    const batcher = new SqliteTakeBatcher(p.deps.db);
+    const commit = new SqliteGroupCommit(p.deps.db);
+    const take = (account: string) => commit.run((db) => takeOneTimePreKeys(p.deps, account, db));
     let begins = 0;
     const original = p.deps.db.transaction.bind(p.deps.db);
     p.deps.db.transaction = () => {
@@ -212,8 +214,8 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     };
     try {
       const takes = await Promise.all([
-        ...Array.from({ length: 8 }, () => batcher.take(alice.accountId)),
-        ...Array.from({ length: 3 }, () => batcher.take(bob.accountId)),
+        ...Array.from({ length: 8 }, () => take(alice.accountId)),
+        ...Array.from({ length: 3 }, () => take(bob.accountId)),
       ]);
       expect(begins).toBe(1);
       const ec = (rows: (typeof takes)[number][]) =>
@@ -224,7 +226,7 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
       expect(takes.slice(0, 8).map((r) => r.length)).toEqual([2, 2, 2, 2, 2, 2, 0, 0]);
       expect(takes.slice(8).map((r) => r.length)).toEqual([2, 1, 1]);
       // A lone take runs without a transaction.
-      expect(await batcher.take(bob.accountId)).toEqual([]);
+      expect(await take(bob.accountId)).toEqual([]);
       expect(begins).toBe(1);
       expect(await counts()).toEqual({ accounts: 2, prekeys: 0 });
     } finally {

@@ -1,9 +1,11 @@
 // Issue 14 item 4: one-time prekeys cannot be drained by strangers; bundle fetches need a
 // credential of the asker, are limited per asker and per asker and target, and accounts that
 // are not discoverable are not served to strangers.
+import { generateKeyPairSync } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import { defaultProviderConfig } from '../src/config.js';
 import type { ProviderConfig } from '../src/config.js';
+import type { ProviderDeps } from '../src/deps.js';
 import type { Registered, TestProvider } from './helpers.js';
 import {
   NUMBERS,
@@ -176,5 +178,37 @@ describe.each(ALL_DIALECTS)('prekey bundles against strangers (%s)', (dialect) =
     // Expired.
     p.clock.now += 3601_000;
     expect(await refused(remote)).toEqual([401, 'auth.invalid']);
+  });
+
+  it('checks a sender certificate it verified before against the trust list of now', async () => {
+    await start();
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(5, 1));
+    await makeDiscoverable(p, alice);
+    const remote = remoteAsker(p);
+    // Verified once, then remembered: the same certificate again is served as well.
+    expect((await fetchBundle(p, alice.accountId, remote)).status).toBe(200);
+    expect((await fetchBundle(p, alice.accountId, remote)).status).toBe(200);
+    // The same certificate with its signature altered is not the remembered one.
+    const [body, sig] = remote.headers['sender-certificate']!.split('.');
+    const bytes = Buffer.from(sig!, 'base64url');
+    bytes[0] = bytes[0]! ^ 1;
+    const altered = {
+      ...remote,
+      headers: { 'sender-certificate': `${body}.${bytes.toString('base64url')}` },
+    };
+    const r = await fetchBundle(p, alice.accountId, altered);
+    expect([r.status, r.json.code]).toEqual([401, 'auth.invalid']);
+    // provider-b leaves the trust list (or rotates its key): what it certified is refused now.
+    const deps = p.deps as { providerKeys?: ProviderDeps['providerKeys'] };
+    const trusted = deps.providerKeys;
+    deps.providerKeys = (id) => (id === 'provider-b' ? [] : trusted?.(id));
+    const left = await fetchBundle(p, alice.accountId, remote);
+    expect([left.status, left.json.code]).toEqual([401, 'auth.invalid']);
+    deps.providerKeys = (id) =>
+      id === 'provider-b' ? [generateKeyPairSync('ed25519').publicKey] : trusted?.(id);
+    const rotated = await fetchBundle(p, alice.accountId, remote);
+    expect([rotated.status, rotated.json.code]).toEqual([401, 'auth.invalid']);
+    deps.providerKeys = trusted;
+    expect((await fetchBundle(p, alice.accountId, remote)).status).toBe(200);
   });
 });

@@ -1,0 +1,37 @@
+import type { Kysely } from 'kysely';
+import { migrateToLatest } from '@switchboard/db';
+import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
+import { DatabaseReplayCache } from '../src/replay-cache.js';
+import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
+import type { ProviderTables } from '../src/store/schema.js';
+
+describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
+  it('refuses a nonce while its record lives, and takes over an expired record', async () => {
+    const database = await openTestDatabase<ProviderTables>(dialect);
+    try {
+      await migrateToLatest(
+        database.db as Kysely<unknown>,
+        dialect,
+        'provider_api',
+        PROVIDER_MIGRATIONS,
+      );
+      const clock = { now: 1_000_000 };
+      const cache = new DatabaseReplayCache(database.db, () => clock.now);
+      expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(true);
+      expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(false);
+      // Requests that arrive together: each nonce once, whatever the batch.
+      const together = await Promise.all(
+        ['n2', 'n2', 'n3', 'n1'].map((n) => cache.remember('k', n, clock.now + 300_000)),
+      );
+      expect(together).toEqual([true, false, true, false]);
+      expect(await cache.remember('other-key', 'n1', clock.now + 300_000)).toBe(true);
+      clock.now += 300_000;
+      expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(true);
+      expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(false);
+      const rows = await database.db.selectFrom('replay_nonces').select('key').execute();
+      expect(rows).toHaveLength(4);
+    } finally {
+      await database.dispose();
+    }
+  });
+});
