@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Lists functions longer than a limit (default 80 lines) in the hand-written sources:
 // every <part>/src/**/*.ts and packages/*/src/**/*.ts, not tests, not dist, not generated/.
-//   node scripts/long-functions.mjs [--max 80] [part ...]
+//   node scripts/long-functions.js [--max 80] [part ...]
 // A function's length is its lines from the first of its declaration to its closing brace; a
 // function nested in a long one is listed on its own too. Exit code 0 always: a report, not a gate.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
