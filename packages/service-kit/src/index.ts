@@ -18,3 +18,11 @@ export {
 } from './security-headers.js';
 export type { MetricsAddress, MetricsSource } from './metrics-server.js';
 export { listenMetrics, metricsAddress } from './metrics-server.js';
+export type { EnvKind, EnvReadOptions, EnvSchema, EnvValues, EnvVariable } from './env-schema.js';
+export {
+  EnvConfigError,
+  LOG_LEVELS,
+  envKinds,
+  optionalField,
+  readEnvSchema,
+} from './env-schema.js';
