@@ -1,7 +1,7 @@
 export type { Answer, AnswerKind } from './dns/answer.js';
 export { answerQuery, SERVER_UDP_PAYLOAD } from './dns/answer.js';
 export type { DirectoryConfig } from './config.js';
-export { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
+export { DIRECTORY_ENV_SCHEMA, DirectoryConfigError, directoryConfigFromEnv } from './config.js';
 export type { DirectoryOptions, RunningDirectory } from './directory.js';
 export { startDirectory } from './directory.js';
 export type { ZoneKeyMaterial } from './zone/keys.js';
