@@ -25,16 +25,39 @@ export interface ResponseViolation {
   readonly errors: readonly FieldError[];
 }
 
+/**
+ * How a contract's codes meet the router's: either the contract's enum holds every
+ * {@link CoreErrorCode} and its table gives each a status, or `coreCodes` names the contract's
+ * own code for each (the directory's `not-found` for `route.not-found`, ...).
+ */
+export type ApiCodeTable<Code extends string> =
+  | {
+      /** The contract's exhaustive code -> status table. */
+      readonly statusTable: ErrorStatusTable<Code | CoreErrorCode>;
+      readonly coreCodes?: undefined;
+    }
+  | {
+      readonly statusTable: ErrorStatusTable<Code>;
+      /** The contract's code for each code the router itself produces. */
+      readonly coreCodes: Readonly<Record<CoreErrorCode, Code>>;
+    };
+
 /** Options of {@link createApiRouter}. */
-export interface ApiRouterOptions<Code extends string> {
+export type ApiRouterOptions<Code extends string> = ApiCodeTable<Code> & ApiRouterSettings<Code>;
+
+/** Options of {@link createApiRouter} besides its codes. */
+export interface ApiRouterSettings<Code extends string> {
   readonly validator: OpenApiValidator;
-  /** The contract's exhaustive code -> status table. */
-  readonly statusTable: ErrorStatusTable<Code | CoreErrorCode>;
   /**
    * `enforce` (tests, development): a response that does not match the document is replaced by
    * a 500 `internal` problem and reported; `off` (production): responses are not checked.
    */
   readonly responseValidation?: 'off' | 'enforce';
+  /**
+   * The problem for a request that fails validation, from its field errors (default
+   * `request.invalid` listing them); for contracts with a code per field.
+   */
+  readonly invalidRequest?: (errors: readonly FieldError[]) => ApiError<Code> | undefined;
   /** Largest accepted request body (default 1 MiB). */
   readonly bodyLimitBytes?: number;
   /**
@@ -77,14 +100,16 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
 export function createApiRouter<Code extends string>(
   options: ApiRouterOptions<Code>,
 ): ApiRouter<Code> {
-  const { validator, statusTable } = options;
+  const { validator } = options;
+  const statusTable = contractTable(options);
   const router = express.Router({ strict: false, caseSensitive: true });
   const bound = new Set<string>();
   const enforce = options.responseValidation === 'enforce';
   const parseJson = options.parseJson ?? ((text: string): unknown => JSON.parse(text));
 
   const sendProblem = (res: Response, error: ApiError<Code | CoreErrorCode>): void => {
-    const problem = problemFor(statusTable, error.code, error.message, {
+    const code = statusTable.codeOf(error.code) ?? statusTable.codeOf('internal') ?? 'internal';
+    const problem = problemFor(statusTable.table, code, error.message, {
       ...(error.errors ? { errors: error.errors } : {}),
       ...(error.retryAfterSeconds === undefined
         ? {}
@@ -141,10 +166,13 @@ export function createApiRouter<Code extends string>(
           body,
         });
         if (!result.ok) {
-          throw new ApiError<CoreErrorCode>(
-            'request.invalid',
-            'the request does not match the API description; see errors',
-            { errors: result.errors.slice(0, 20) },
+          throw (
+            options.invalidRequest?.(result.errors) ??
+            new ApiError<CoreErrorCode>(
+              'request.invalid',
+              'the request does not match the API description; see errors',
+              { errors: result.errors.slice(0, 20) },
+            )
           );
         }
         await handler(req, res, { ...result.value, operation, rawBody });
@@ -188,12 +216,36 @@ export function createApiRouter<Code extends string>(
   };
 }
 
+/**
+ * The status table seen through the core codes: every code the router may be handed, mapped to
+ * the contract's own code when the contract renames the core codes.
+ */
+interface ContractTable<Code extends string> {
+  /** The contract's code for `code`, or undefined when the contract has no such code. */
+  codeOf(code: string): Code | CoreErrorCode | undefined;
+  readonly table: ErrorStatusTable<Code | CoreErrorCode>;
+}
+
+function contractTable<Code extends string>(options: ApiCodeTable<Code>): ContractTable<Code> {
+  const table = options.statusTable as ErrorStatusTable<Code | CoreErrorCode>;
+  const core = options.coreCodes as Readonly<Record<string, Code>> | undefined;
+  return {
+    table,
+    codeOf(code) {
+      const mapped = core !== undefined && Object.hasOwn(core, code) ? core[code] : code;
+      return mapped !== undefined && Object.hasOwn(table, mapped)
+        ? (mapped as Code | CoreErrorCode)
+        : undefined;
+    },
+  };
+}
+
 function toApiError<Code extends string>(
   err: unknown,
-  table: ErrorStatusTable<Code | CoreErrorCode>,
+  table: ContractTable<Code>,
   onError: ApiRouterOptions<Code>['onError'],
 ): ApiError<Code | CoreErrorCode> {
-  if (err instanceof ApiError && Object.hasOwn(table, err.code)) {
+  if (err instanceof ApiError && table.codeOf(err.code) !== undefined) {
     return err as ApiError<Code | CoreErrorCode>;
   }
   // body-parser errors carry `type`; they are the client's fault, not ours.
