@@ -12,7 +12,7 @@ const root = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const maxAt = args.indexOf('--max');
 const max = maxAt >= 0 ? Number(args[maxAt + 1]) : 80;
-const parts = args.filter((a, i) => !a.startsWith('--') && i !== maxAt + 1);
+const parts = args.filter((a, i) => !a.startsWith('--') && (maxAt < 0 || i !== maxAt + 1));
 
 function* tsFiles(dir) {
   for (const entry of readdirSync(dir)) {
