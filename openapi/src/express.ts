@@ -132,33 +132,7 @@ export function createApiRouter<Code extends string>(
       const route: RequestHandler = async (req, res) => {
         if (enforce) checkResponses(res, operationId, validator, sendProblem, options.onError);
         const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        let body: unknown;
-        if (rawBody.length > 0) {
-          if (!operation.body) {
-            throw new ApiError<CoreErrorCode>('request.invalid', 'this operation takes no body', {
-              errors: [{ pointer: '/body', message: 'must be empty' }],
-            });
-          }
-          const type =
-            (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-          if (!JSON_TYPE.test(type)) {
-            throw new ApiError<CoreErrorCode>(
-              'request.unsupported-media-type',
-              'send the body as application/json',
-            );
-          }
-          try {
-            body = parseJson(rawBody.toString('utf8'));
-          } catch (err) {
-            const e = err as { expose?: unknown; message?: unknown } | null;
-            throw new ApiError<CoreErrorCode>(
-              'request.malformed-json',
-              e?.expose === true && typeof e.message === 'string'
-                ? e.message
-                : 'the body is not valid JSON',
-            );
-          }
-        }
+        const body = rawBody.length > 0 ? parseBody(req, rawBody, operation, parseJson) : undefined;
         const result = validator.validateRequest(operationId, {
           params: req.params,
           query: req.query as Record<string, unknown>,
@@ -180,40 +154,80 @@ export function createApiRouter<Code extends string>(
       router[operation.method](operation.expressPath, route);
     },
     unbound: () => validator.operations.map((o) => o.operationId).filter((id) => !bound.has(id)),
-    finish() {
-      const byPath = new Map<string, Set<string>>();
-      for (const op of validator.operations) {
-        const methods = byPath.get(op.expressPath) ?? new Set<string>();
-        methods.add(op.method.toUpperCase());
-        byPath.set(op.expressPath, methods);
-      }
-      for (const [path, methods] of byPath) {
-        router.all(path, (_req, res) => {
-          res.set('Allow', [...methods].join(', '));
-          sendProblem(
-            res,
-            new ApiError<CoreErrorCode>(
-              'method.not-allowed',
-              `allowed methods: ${[...methods].join(', ')}`,
-            ),
-          );
-        });
-      }
-      router.use((_req, res) => {
-        sendProblem(
-          res,
-          new ApiError<CoreErrorCode>('route.not-found', 'no such endpoint; see /docs'),
-        );
-      });
-      router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-        if (res.headersSent) {
-          next(err);
-          return;
-        }
-        sendProblem(res, toApiError<Code>(err, statusTable, options.onError));
-      });
-    },
+    finish: () =>
+      finishRouter(router, validator, sendProblem, (err) =>
+        toApiError<Code>(err, statusTable, options.onError),
+      ),
   };
+}
+
+/** The JSON body of a request to `operation`, or the problem why it cannot be read. */
+function parseBody(
+  req: Request,
+  rawBody: Buffer,
+  operation: OperationInfo,
+  parseJson: (text: string) => unknown,
+): unknown {
+  if (!operation.body) {
+    throw new ApiError<CoreErrorCode>('request.invalid', 'this operation takes no body', {
+      errors: [{ pointer: '/body', message: 'must be empty' }],
+    });
+  }
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!JSON_TYPE.test(type)) {
+    throw new ApiError<CoreErrorCode>(
+      'request.unsupported-media-type',
+      'send the body as application/json',
+    );
+  }
+  try {
+    return parseJson(rawBody.toString('utf8'));
+  } catch (err) {
+    const e = err as { expose?: unknown; message?: unknown } | null;
+    throw new ApiError<CoreErrorCode>(
+      'request.malformed-json',
+      e?.expose === true && typeof e.message === 'string'
+        ? e.message
+        : 'the body is not valid JSON',
+    );
+  }
+}
+
+/** 405 with `Allow` for known paths, 404 for the rest, and the problem+json error handler. */
+function finishRouter<Code extends string>(
+  router: Router,
+  validator: OpenApiValidator,
+  sendProblem: (res: Response, error: ApiError<Code | CoreErrorCode>) => void,
+  toProblem: (err: unknown) => ApiError<Code | CoreErrorCode>,
+): void {
+  const byPath = new Map<string, Set<string>>();
+  for (const op of validator.operations) {
+    const methods = byPath.get(op.expressPath) ?? new Set<string>();
+    methods.add(op.method.toUpperCase());
+    byPath.set(op.expressPath, methods);
+  }
+  for (const [path, methods] of byPath) {
+    router.all(path, (_req, res) => {
+      res.set('Allow', [...methods].join(', '));
+      sendProblem(
+        res,
+        new ApiError<CoreErrorCode>(
+          'method.not-allowed',
+          `allowed methods: ${[...methods].join(', ')}`,
+        ),
+      );
+    });
+  }
+  router.use((_req, res) => {
+    sendProblem(res, new ApiError<CoreErrorCode>('route.not-found', 'no such endpoint; see /docs'));
+  });
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    sendProblem(res, toProblem(err));
+  });
 }
 
 /**
