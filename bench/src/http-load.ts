@@ -214,147 +214,192 @@ export async function runPacedLoad(
 ): Promise<HttpLoadRun> {
   const seconds = options.seconds ?? 10;
   const total = options.amount ?? Math.round(rate * seconds);
-  const url = new URL(options.url);
-  const port = Number(url.port || 80);
-  const head = `Host: ${url.host}\r\nContent-Type: application/json\r\n`;
-  const format = (i: number): string => {
-    const next = options.request(i);
+  const generator = new PacedGenerator(options, rate, spinMs, total);
+  await generator.connectAll(Math.max(1, options.connections));
+  const elapsed = await generator.run();
+  return generator.result(elapsed);
+}
+
+/** One keep-alive connection of the paced generator. */
+interface PacedConnection {
+  readonly socket: Socket;
+  readonly reader: ResponseReader;
+  /** Due time of the request in flight, or -1 when idle. */
+  due: number;
+}
+
+/** The state of one paced run: connections, what was sent and what came back. */
+class PacedGenerator {
+  readonly #options: HttpLoadOptions;
+  readonly #rate: number;
+  readonly #spinMs: number;
+  readonly #total: number;
+  readonly #url: URL;
+  readonly #head: string;
+  // Preallocated, so that the generator allocates little while it measures.
+  readonly #latencies: Float64Array;
+  readonly #lags: Float64Array;
+  readonly #other: Record<string, number> = {};
+  readonly #idle: PacedConnection[] = [];
+  readonly #connections: PacedConnection[] = [];
+  #ok = 0;
+  #non2xx = 0;
+  #errors = 0;
+  #next = 0;
+  #lagCount = 0;
+  #done = 0;
+  #start = 0;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+
+  constructor(options: HttpLoadOptions, rate: number, spinMs: number, total: number) {
+    this.#options = options;
+    this.#rate = rate;
+    this.#spinMs = spinMs;
+    this.#total = total;
+    this.#url = new URL(options.url);
+    this.#head = `Host: ${this.#url.host}\r\nContent-Type: application/json\r\n`;
+    this.#latencies = new Float64Array(total);
+    this.#lags = new Float64Array(total);
+  }
+
+  #dueAt(i: number): number {
+    return this.#start + (i * 1000) / this.#rate;
+  }
+
+  #format(i: number): string {
+    const next = this.#options.request(i);
     const body = next.body ?? '';
-    const length =
-      options.method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
+    const method = this.#options.method;
+    const length = method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
     let extra = '';
     for (const [name, value] of Object.entries(next.headers ?? {}))
       extra += `${name}: ${value}\r\n`;
-    return `${options.method} ${next.path} HTTP/1.1\r\n${head}${extra}${length}\r\n${body}`;
-  };
-  // Preallocated, so that the generator allocates little while it measures.
-  const latencies = new Float64Array(total);
-  const lags = new Float64Array(total);
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const other: Record<string, number> = {};
-  let next = 0;
-  let lagCount = 0;
-  let done = 0;
-  let start = 0;
-  const dueAt = (i: number): number => start + (i * 1000) / rate;
-
-  interface Connection {
-    socket: Socket;
-    reader: ResponseReader;
-    /** Due time of the request in flight, or -1 when idle. */
-    due: number;
+    return `${method} ${next.path} HTTP/1.1\r\n${this.#head}${extra}${length}\r\n${body}`;
   }
-  const idle: Connection[] = [];
-  let wake: (() => void) | undefined;
-  const finish = (c: Connection, status: number | undefined): void => {
+
+  #finish(c: PacedConnection, status: number | undefined): void {
     const t = performance.now();
-    if (status === undefined) errors++;
-    else if (status >= 200 && status < 300) latencies[ok++] = t - c.due;
+    if (status === undefined) this.#errors++;
+    else if (status >= 200 && status < 300) this.#latencies[this.#ok++] = t - c.due;
     else {
-      non2xx++;
-      countStatus(other, status);
+      this.#non2xx++;
+      countStatus(this.#other, status);
     }
     c.due = -1;
-    done++;
-    if (status !== undefined) idle.push(c);
-    pump();
-  };
-  const connect = (): Promise<Connection> =>
-    new Promise((resolve, reject) => {
-      const socket = createConnection({ host: url.hostname, port, noDelay: true });
-      const c: Connection = {
+    this.#done++;
+    if (status !== undefined) this.#idle.push(c);
+    this.#pump();
+  }
+
+  #connect(): Promise<PacedConnection> {
+    return new Promise((resolve, reject) => {
+      const port = Number(this.#url.port || 80);
+      const socket = createConnection({ host: this.#url.hostname, port, noDelay: true });
+      const c: PacedConnection = {
         socket,
         due: -1,
-        reader: new ResponseReader((status) => finish(c, status)),
+        reader: new ResponseReader((status) => this.#finish(c, status)),
       };
       socket.once('connect', () => resolve(c));
       socket.on('data', (chunk: Buffer) => {
         if (!c.reader.push(chunk)) socket.destroy();
       });
       socket.on('error', reject);
-      socket.once('close', () => {
-        // A request in flight on a connection that closed failed; replace the connection.
-        if (c.due >= 0) finish(c, undefined);
-        const at = idle.indexOf(c);
-        if (at >= 0) idle.splice(at, 1);
-        if (next < total) {
-          connect().then(
-            (fresh) => {
-              idle.push(fresh);
-              pump();
-            },
-            () => undefined,
-          );
-        }
-      });
+      socket.once('close', () => this.#closed(c));
     });
-  const connections = await Promise.all(
-    Array.from({ length: Math.max(1, options.connections) }, () => connect()),
-  );
-  idle.push(...connections);
+  }
 
-  let timer: NodeJS.Timeout | undefined;
-  let immediate: NodeJS.Immediate | undefined;
-  // `timed`: called by the timer or the spin, not by an answer freeing a connection. Only those
-  // sends measure the generator's own lateness (others waited for a busy server).
-  function pump(timed = false): void {
-    const now = performance.now();
-    while (next < total && idle.length > 0 && dueAt(next) <= now) {
-      const c = idle.pop() as Connection;
-      c.due = dueAt(next);
-      if (timed) lags[lagCount++] = now - c.due;
-      c.reader.expect(options.method);
-      c.socket.write(format(next));
-      next++;
-    }
-    if (next >= total) {
-      if (done >= total) wake?.();
-      return;
-    }
-    // Nothing idle: the next answer calls pump(). Otherwise wait for the next due time.
-    if (idle.length === 0 || timer !== undefined || immediate !== undefined) return;
-    const wait = dueAt(next) - now;
-    if (wait <= spinMs) {
-      immediate = setImmediate(() => {
-        immediate = undefined;
-        pump(true);
-      });
-    } else {
-      timer = setTimeout(
-        () => {
-          timer = undefined;
-          pump(true);
+  /** A request in flight on a connection that closed failed; the connection is replaced. */
+  #closed(c: PacedConnection): void {
+    if (c.due >= 0) this.#finish(c, undefined);
+    const at = this.#idle.indexOf(c);
+    if (at >= 0) this.#idle.splice(at, 1);
+    if (this.#next < this.#total) {
+      this.#connect().then(
+        (fresh) => {
+          this.#idle.push(fresh);
+          this.#pump();
         },
-        Math.max(0, wait - spinMs),
+        () => undefined,
       );
     }
   }
-  start = performance.now();
-  await new Promise<void>((resolve) => {
-    wake = resolve;
-    pump(true);
-  });
-  const elapsed = (performance.now() - start) / 1000;
-  for (const c of [...idle, ...connections]) c.socket.destroy();
-  const okLatencies = latencies.subarray(0, ok);
-  const sorted = Float64Array.from(okLatencies).sort();
-  const sortedLags = Float64Array.from(lags.subarray(0, lagCount)).sort();
-  return {
-    rps: Math.round(ok / elapsed),
-    ok,
-    non2xx,
-    errors,
-    ...withStatuses(other),
-    p50Ms: round1(percentile(sorted, 0.5)),
-    p99Ms: round1(percentile(sorted, 0.99)),
-    seconds: round1(elapsed),
-    targetRate: rate,
-    sendLagP99Ms: round2(percentile(sortedLags, 0.99)),
-    latenciesMs: Array.from(okLatencies),
-    sendLagsMs: Array.from(sortedLags),
-  };
+
+  async connectAll(count: number): Promise<void> {
+    const connections = await Promise.all(Array.from({ length: count }, () => this.#connect()));
+    this.#connections.push(...connections);
+    this.#idle.push(...connections);
+  }
+
+  // `timed`: called by the timer or the spin, not by an answer freeing a connection. Only those
+  // sends measure the generator's own lateness (others waited for a busy server).
+  #pump(timed = false): void {
+    const now = performance.now();
+    while (this.#next < this.#total && this.#idle.length > 0 && this.#dueAt(this.#next) <= now) {
+      const c = this.#idle.pop() as PacedConnection;
+      c.due = this.#dueAt(this.#next);
+      if (timed) this.#lags[this.#lagCount++] = now - c.due;
+      c.reader.expect(this.#options.method);
+      c.socket.write(this.#format(this.#next));
+      this.#next++;
+    }
+    if (this.#next >= this.#total) {
+      if (this.#done >= this.#total) this.#wake?.();
+      return;
+    }
+    // Nothing idle: the next answer calls pump(). Otherwise wait for the next due time.
+    if (this.#idle.length === 0 || this.#timer !== undefined || this.#immediate !== undefined)
+      return;
+    const wait = this.#dueAt(this.#next) - now;
+    if (wait <= this.#spinMs) {
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        this.#pump(true);
+      });
+    } else {
+      this.#timer = setTimeout(
+        () => {
+          this.#timer = undefined;
+          this.#pump(true);
+        },
+        Math.max(0, wait - this.#spinMs),
+      );
+    }
+  }
+
+  /** Sends every request at its due time; resolves with the seconds it took. */
+  async run(): Promise<number> {
+    this.#start = performance.now();
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#pump(true);
+    });
+    const elapsed = (performance.now() - this.#start) / 1000;
+    for (const c of [...this.#idle, ...this.#connections]) c.socket.destroy();
+    return elapsed;
+  }
+
+  result(elapsed: number): HttpLoadRun {
+    const okLatencies = this.#latencies.subarray(0, this.#ok);
+    const sorted = Float64Array.from(okLatencies).sort();
+    const sortedLags = Float64Array.from(this.#lags.subarray(0, this.#lagCount)).sort();
+    return {
+      rps: Math.round(this.#ok / elapsed),
+      ok: this.#ok,
+      non2xx: this.#non2xx,
+      errors: this.#errors,
+      ...withStatuses(this.#other),
+      p50Ms: round1(percentile(sorted, 0.5)),
+      p99Ms: round1(percentile(sorted, 0.99)),
+      seconds: round1(elapsed),
+      targetRate: this.#rate,
+      sendLagP99Ms: round2(percentile(sortedLags, 0.99)),
+      latenciesMs: Array.from(okLatencies),
+      sendLagsMs: Array.from(sortedLags),
+    };
+  }
 }
 
 /**

@@ -68,3 +68,56 @@ export function updateResultsReadme(resultsDir: string, name: string, markdown: 
       : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, text);
 }
+
+/** `1.2 0.9 0.8` for a load-average triple. */
+export function loadText(load: readonly number[], digits = 1): string {
+  return load.map((l) => l.toFixed(digits)).join(' ');
+}
+
+/** One finished bench run, as every bench saves it. */
+export interface BenchRun {
+  /** Benchmark name: the JSON file's prefix and its `benchmark` field. */
+  readonly name: string;
+  /** The results/README.md section (default: `name`). */
+  readonly section?: string;
+  readonly started: Date;
+  readonly options: unknown;
+  readonly environment: Readonly<Record<string, unknown>>;
+  /** The bench's own results, spread into the JSON after the common fields. */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** The README section's Markdown, given the JSON file's name relative to results/. */
+  readonly markdown: (jsonFile: string) => string;
+}
+
+/**
+ * The one results writer of the bench CLIs: `results/<name>-<date>.json` (never overwritten) and
+ * the run's section of `results/README.md`, unless `noSave` (`--no-save`). Returns the JSON file
+ * written, or undefined.
+ */
+export function saveBenchRun(
+  resultsDir: string,
+  run: BenchRun,
+  noSave: boolean,
+  finished = new Date(),
+): string | undefined {
+  if (noSave) return undefined;
+  const file = writeResultJson(
+    resultsDir,
+    run.name,
+    {
+      benchmark: run.name,
+      startedAt: run.started.toISOString(),
+      finishedAt: finished.toISOString(),
+      options: run.options,
+      environment: run.environment,
+      ...run.data,
+    },
+    run.started,
+  );
+  updateResultsReadme(
+    resultsDir,
+    run.section ?? run.name,
+    run.markdown(file.slice(resultsDir.length + 1)),
+  );
+  return file;
+}

@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import { DEFAULT_ENUM_APEX, normaliseApex } from '@switchboard/e164';
+import type { EnvKind, EnvValues, EnvVariable } from '@switchboard/service-kit';
+import {
+  EnvConfigError,
+  LOG_LEVELS,
+  envKinds,
+  optionalField,
+  readEnvSchema,
+} from '@switchboard/service-kit';
 import type { NotifyTarget } from './transfer/notify.js';
 import { parseNotifyTarget } from './transfer/notify.js';
 import type { RrlConfig } from './dns/rrl.js';
@@ -14,7 +22,16 @@ import { parseCookieSecrets } from './dns/cookies.js';
 import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 
-/** Everything the directory service needs, parsed once from the environment. */
+/** Where the publish API finds providers' keys. */
+export type ProviderKeySource =
+  /** `DIRECTORY_PROVIDERS_FILE`: a plain key file (development only). */
+  | { readonly kind: 'file'; readonly path: string }
+  /** `SWITCHBOARD_TRUST_LIST` pinned by `SWITCHBOARD_BOARD_FINGERPRINT`. */
+  | { readonly kind: 'trust-list'; readonly path: string; readonly boardFingerprint: string }
+  /** Neither: the development trust list under `<data>/charter/`. */
+  | { readonly kind: 'development' };
+
+/** Everything the directory service needs, parsed once from the environment (and config file). */
 export interface DirectoryConfig {
   readonly dataDir: string;
   readonly apex: string;
@@ -44,174 +61,185 @@ export interface DirectoryConfig {
   /** DNS cookie secrets given in the environment; when absent, `<dataDir>/cookie.secret`. */
   readonly cookieSecrets?: readonly Uint8Array[];
   readonly tcp: TcpLimits;
-  /** JSON file of provider keys used until the charter trust list is wired in. */
-  readonly providersFile: string;
-  readonly logLevel: string;
+  /** Where providers' keys come from. */
+  readonly providers: ProviderKeySource;
+  /**
+   * No `SWITCHBOARD_TRUST_LIST` (embedded stack): the directory registers itself (apex, DS/DNSKEY,
+   * addresses) in the development trust list, whatever its provider keys come from.
+   */
+  readonly developmentTrustList: boolean;
+  /** `DIRECTORY_ID`: this directory's id in the development trust list. */
+  readonly directoryId: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
-/** A configuration value that cannot be used; the message names the variable. */
-export class DirectoryConfigError extends Error {
-  override readonly name = 'DirectoryConfigError';
-}
-
-function port(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  fallback: number,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new DirectoryConfigError(`${name} must be a port number 0-65535`);
+/** A configuration value the directory refuses; the message names the variable and the reason. */
+export class DirectoryConfigError extends EnvConfigError {
+  constructor(key: string, reason: string) {
+    super(key, reason, 'directory');
+    this.name = 'DirectoryConfigError';
   }
-  return n;
 }
 
-function list(raw: string | undefined): string[] {
-  return (raw ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+/** A kind from a parser of the directory's own (its message is the reason). */
+function parsedBy<T>(parse: (text: string) => T): EnvKind<T> {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new Error(`is not valid: ${(err as Error).message}`);
+    }
+  };
 }
 
-function nonNegative(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  fallback: number,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new DirectoryConfigError(`${name} must be a whole number >= 0`);
-  return n;
-}
+const { text, port, integer, databaseUrl, enumOf, list } = envKinds;
+const count = integer(0);
+const atLeastOne = integer(1);
+const d = DEFAULT_SIGNING_BUDGET;
 
-function positive(
-  env: Readonly<Record<string, string | undefined>>,
-  name: string,
-  fallback: number,
-): number {
-  const n = nonNegative(env, name, fallback);
-  if (n === 0) throw new DirectoryConfigError(`${name} must be a whole number >= 1`);
-  return n;
-}
+/** The one schema of the directory's environment; directory/README.md lists the same variables. */
+export const DIRECTORY_ENV_SCHEMA = {
+  DIRECTORY_APEX: {
+    kind: ((v) => {
+      try {
+        return normaliseApex(v);
+      } catch {
+        throw new Error('must be a domain name such as e164.switchboard.test.');
+      }
+    }) as EnvKind<string>,
+    default: DEFAULT_ENUM_APEX,
+  },
+  DIRECTORY_DNSSEC_ALGORITHM: {
+    kind: ((v) => {
+      if (v !== '13' && v !== '15') throw new Error('must be 13 (ECDSA P-256) or 15 (Ed25519)');
+      return v === '15' ? 15 : 13;
+    }) as EnvKind<SigningAlgorithm>,
+    default: '13',
+  },
+  DIRECTORY_DATABASE_URL: { kind: databaseUrl },
+  DATABASE_URL: { kind: databaseUrl },
+  DIRECTORY_DNS_HOST: { kind: text, default: '127.0.0.1' },
+  DIRECTORY_DNS_PORT: { kind: port, default: '5300' },
+  DIRECTORY_API_HOST: { kind: text, default: '127.0.0.1' },
+  DIRECTORY_API_PORT: { kind: port, default: '8053' },
+  DIRECTORY_METRICS_HOST: { kind: text, default: '127.0.0.1' },
+  DIRECTORY_METRICS_PORT: { kind: port },
+  DIRECTORY_DOH_HOST: { kind: text, default: '127.0.0.1' },
+  DIRECTORY_DOH_PORT: { kind: port },
+  DIRECTORY_NAMESERVERS: {
+    kind: list((n) => (n.endsWith('.') ? n : `${n}.`).toLowerCase()),
+    default: 'ns1.switchboard.test.',
+  },
+  DIRECTORY_SECONDARIES: { kind: parsedBy(list(parseNotifyTarget)) },
+  DIRECTORY_TSIG_KEY: { kind: parsedBy(parseTsigKey) },
+  DIRECTORY_XFR_ALLOW: { kind: list() },
+  DIRECTORY_TRANSFER: {
+    kind: enumOf(TRANSFER_FORMS, ' (presigned-nsec3 is walkable)'),
+    default: 'unsigned',
+  },
+  DIRECTORY_OPERATOR_KEYS: { kind: list() },
+  DIRECTORY_RRL_RATE: { kind: count, default: String(DEFAULT_RRL.responsesPerSecond) },
+  DIRECTORY_RRL_SLIP: { kind: count, default: String(DEFAULT_RRL.slip) },
+  DIRECTORY_RRL_SIGN_RATE: { kind: count, default: String(d.signaturesPerSecond) },
+  /** Default: a quarter of the rate, whatever rate is set. */
+  DIRECTORY_RRL_SIGN_RESERVE: { kind: count },
+  DIRECTORY_RRL_SIGN_PER_CLIENT: { kind: count, default: String(d.perClientPerSecond) },
+  DIRECTORY_COOKIE_SECRET: { kind: parsedBy(parseCookieSecrets) },
+  DIRECTORY_TCP_IDLE_MS: { kind: atLeastOne, default: '10000' },
+  DIRECTORY_TCP_MESSAGE_DEADLINE_MS: { kind: atLeastOne, default: '10000' },
+  DIRECTORY_TCP_MAX_CONNECTIONS: { kind: atLeastOne, default: '200' },
+  DIRECTORY_TCP_MAX_PER_CLIENT: { kind: atLeastOne, default: '16' },
+  DIRECTORY_PROVIDERS_FILE: { kind: text },
+  SWITCHBOARD_TRUST_LIST: { kind: text },
+  SWITCHBOARD_BOARD_FINGERPRINT: { kind: text },
+  DIRECTORY_ID: { kind: text, default: 'dev-directory' },
+  DIRECTORY_LOG_LEVEL: { kind: enumOf(LOG_LEVELS) },
+  LOG_LEVEL: { kind: enumOf(LOG_LEVELS), default: 'info' },
+} as const satisfies Record<string, EnvVariable>;
 
-function transferForm(raw: string | undefined): TransferForm {
-  if (raw === undefined || raw === '') return 'unsigned';
-  const form = TRANSFER_FORMS.find((f) => f === raw);
-  if (!form) {
+type Values = EnvValues<typeof DIRECTORY_ENV_SCHEMA>;
+
+function signingBudget(v: Values): SigningBudgetConfig {
+  const signaturesPerSecond = v.DIRECTORY_RRL_SIGN_RATE;
+  const reserve = v.DIRECTORY_RRL_SIGN_RESERVE ?? Math.floor(signaturesPerSecond / 4);
+  if (signaturesPerSecond > 0 && reserve >= signaturesPerSecond)
     throw new DirectoryConfigError(
-      `DIRECTORY_TRANSFER must be one of ${TRANSFER_FORMS.join(', ')} (presigned-nsec3 is walkable)`,
+      'DIRECTORY_RRL_SIGN_RESERVE',
+      'must be below DIRECTORY_RRL_SIGN_RATE',
     );
-  }
-  return form;
+  return { signaturesPerSecond, reserve, perClientPerSecond: v.DIRECTORY_RRL_SIGN_PER_CLIENT };
+}
+
+function providerKeySource(v: Values): ProviderKeySource {
+  if (v.DIRECTORY_PROVIDERS_FILE !== undefined)
+    return { kind: 'file', path: v.DIRECTORY_PROVIDERS_FILE };
+  if (v.SWITCHBOARD_TRUST_LIST === undefined) return { kind: 'development' };
+  if (v.SWITCHBOARD_BOARD_FINGERPRINT === undefined)
+    throw new DirectoryConfigError(
+      'SWITCHBOARD_TRUST_LIST',
+      'needs SWITCHBOARD_BOARD_FINGERPRINT (the pinned board fingerprint)',
+    );
+  return {
+    kind: 'trust-list',
+    path: v.SWITCHBOARD_TRUST_LIST,
+    boardFingerprint: v.SWITCHBOARD_BOARD_FINGERPRINT,
+  };
 }
 
 /**
- * Reads `DIRECTORY_*` variables (and `DATABASE_URL`): see directory/README.md for the list.
- * Defaults: DNS 127.0.0.1:5300, publish API 127.0.0.1:8053, apex e164.switchboard.test.,
- * algorithm 13, SQLite under `<dataDir>/directory/`.
+ * Reads the `DIRECTORY_*` variables (and `DATABASE_URL`, `LOG_LEVEL`, `SWITCHBOARD_TRUST_LIST`)
+ * by {@link DIRECTORY_ENV_SCHEMA}, over `DIRECTORY_CONFIG_FILE` (a JSON object of the same
+ * variables) when set; see directory/README.md. Defaults: DNS 127.0.0.1:5300, publish API
+ * 127.0.0.1:8053, apex e164.switchboard.test., algorithm 13, SQLite under `<dataDir>/directory/`.
+ * Throws {@link DirectoryConfigError} naming the first wrong variable and why.
  */
 export function directoryConfigFromEnv(
   dataDir: string,
   env: Readonly<Record<string, string | undefined>>,
 ): DirectoryConfig {
+  const v = readEnvSchema(DIRECTORY_ENV_SCHEMA, env, {
+    service: 'directory',
+    configFileVariable: 'DIRECTORY_CONFIG_FILE',
+    error: (key, reason) => new DirectoryConfigError(key, reason),
+  });
   const dir = join(dataDir, 'directory');
-  const algText = env['DIRECTORY_DNSSEC_ALGORITHM'] ?? '13';
-  if (algText !== '13' && algText !== '15') {
-    throw new DirectoryConfigError(
-      'DIRECTORY_DNSSEC_ALGORITHM must be 13 (ECDSA P-256) or 15 (Ed25519)',
-    );
-  }
-  let apex: string;
-  try {
-    apex = normaliseApex(env['DIRECTORY_APEX'] ?? DEFAULT_ENUM_APEX);
-  } catch {
-    throw new DirectoryConfigError(
-      'DIRECTORY_APEX must be a domain name such as e164.switchboard.test.',
-    );
-  }
-  let secondaries: NotifyTarget[];
-  let tsigKey: TsigKey | undefined;
-  try {
-    secondaries = list(env['DIRECTORY_SECONDARIES']).map(parseNotifyTarget);
-    tsigKey = env['DIRECTORY_TSIG_KEY'] ? parseTsigKey(env['DIRECTORY_TSIG_KEY']) : undefined;
-  } catch (err) {
-    throw new DirectoryConfigError(
-      `DIRECTORY_SECONDARIES / DIRECTORY_TSIG_KEY: ${(err as Error).message}`,
-    );
-  }
-  const apiPort = port(env, 'DIRECTORY_API_PORT', 8053);
-  const signingBudget = signingBudgetFromEnv(env);
-  let cookieSecrets: Uint8Array[] | undefined;
-  const cookieText = env['DIRECTORY_COOKIE_SECRET'];
-  if (cookieText !== undefined && cookieText !== '') {
-    try {
-      cookieSecrets = parseCookieSecrets(cookieText);
-    } catch (err) {
-      throw new DirectoryConfigError(`DIRECTORY_COOKIE_SECRET: ${(err as Error).message}`);
-    }
-  }
-  const nameServers = list(env['DIRECTORY_NAMESERVERS']).map((n) =>
-    (n.endsWith('.') ? n : `${n}.`).toLowerCase(),
-  );
+  const apiPort = v.DIRECTORY_API_PORT;
+  // A directory on a free API port (tests) takes free metrics and DoH ports too.
+  const sidePort = (given: number | undefined, fixed: number): number =>
+    given ?? (apiPort === 0 ? 0 : fixed);
   return {
     dataDir: dir,
-    apex,
-    algorithm: algText === '15' ? 15 : 13,
+    apex: v.DIRECTORY_APEX,
+    algorithm: v.DIRECTORY_DNSSEC_ALGORITHM,
     databaseUrl:
-      env['DIRECTORY_DATABASE_URL'] ?? env['DATABASE_URL'] ?? `sqlite:${join(dir, 'directory.db')}`,
-    dnsHost: env['DIRECTORY_DNS_HOST'] ?? '127.0.0.1',
-    dnsPort: port(env, 'DIRECTORY_DNS_PORT', 5300),
-    apiHost: env['DIRECTORY_API_HOST'] ?? '127.0.0.1',
+      v.DIRECTORY_DATABASE_URL ?? v.DATABASE_URL ?? `sqlite:${join(dir, 'directory.db')}`,
+    dnsHost: v.DIRECTORY_DNS_HOST,
+    dnsPort: v.DIRECTORY_DNS_PORT,
+    apiHost: v.DIRECTORY_API_HOST,
     apiPort,
-    metricsHost: env['DIRECTORY_METRICS_HOST'] ?? '127.0.0.1',
-    // A directory on a free API port (tests) takes a free metrics port too.
-    metricsPort: port(env, 'DIRECTORY_METRICS_PORT', apiPort === 0 ? 0 : 9053),
-    dohHost: env['DIRECTORY_DOH_HOST'] ?? '127.0.0.1',
-    dohPort: port(env, 'DIRECTORY_DOH_PORT', apiPort === 0 ? 0 : 8054),
-    nameServers: nameServers.length > 0 ? nameServers : ['ns1.switchboard.test.'],
-    secondaries,
-    ...(tsigKey ? { tsigKey } : {}),
-    transferAllowFrom: list(env['DIRECTORY_XFR_ALLOW']),
-    transferForm: transferForm(env['DIRECTORY_TRANSFER']),
-    operatorKeyFiles: list(env['DIRECTORY_OPERATOR_KEYS']),
-    rrl: {
-      ...DEFAULT_RRL,
-      responsesPerSecond: nonNegative(env, 'DIRECTORY_RRL_RATE', DEFAULT_RRL.responsesPerSecond),
-      slip: nonNegative(env, 'DIRECTORY_RRL_SLIP', DEFAULT_RRL.slip),
-    },
-    signingBudget,
-    ...(cookieSecrets ? { cookieSecrets } : {}),
+    metricsHost: v.DIRECTORY_METRICS_HOST,
+    metricsPort: sidePort(v.DIRECTORY_METRICS_PORT, 9053),
+    dohHost: v.DIRECTORY_DOH_HOST,
+    dohPort: sidePort(v.DIRECTORY_DOH_PORT, 8054),
+    nameServers:
+      v.DIRECTORY_NAMESERVERS.length > 0 ? v.DIRECTORY_NAMESERVERS : ['ns1.switchboard.test.'],
+    secondaries: v.DIRECTORY_SECONDARIES ?? [],
+    ...optionalField('tsigKey', v.DIRECTORY_TSIG_KEY),
+    transferAllowFrom: v.DIRECTORY_XFR_ALLOW ?? [],
+    transferForm: v.DIRECTORY_TRANSFER,
+    operatorKeyFiles: v.DIRECTORY_OPERATOR_KEYS ?? [],
+    rrl: { ...DEFAULT_RRL, responsesPerSecond: v.DIRECTORY_RRL_RATE, slip: v.DIRECTORY_RRL_SLIP },
+    signingBudget: signingBudget(v),
+    ...optionalField('cookieSecrets', v.DIRECTORY_COOKIE_SECRET),
     tcp: {
-      idleMs: positive(env, 'DIRECTORY_TCP_IDLE_MS', 10_000),
-      messageDeadlineMs: positive(env, 'DIRECTORY_TCP_MESSAGE_DEADLINE_MS', 10_000),
-      maxConnections: positive(env, 'DIRECTORY_TCP_MAX_CONNECTIONS', 200),
-      maxConnectionsPerClient: positive(env, 'DIRECTORY_TCP_MAX_PER_CLIENT', 16),
+      idleMs: v.DIRECTORY_TCP_IDLE_MS,
+      messageDeadlineMs: v.DIRECTORY_TCP_MESSAGE_DEADLINE_MS,
+      maxConnections: v.DIRECTORY_TCP_MAX_CONNECTIONS,
+      maxConnectionsPerClient: v.DIRECTORY_TCP_MAX_PER_CLIENT,
     },
-    providersFile: env['DIRECTORY_PROVIDERS_FILE'] ?? join(dir, 'providers.json'),
-    logLevel: env['DIRECTORY_LOG_LEVEL'] ?? env['LOG_LEVEL'] ?? 'info',
-  };
-}
-
-function signingBudgetFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-): SigningBudgetConfig {
-  const d = DEFAULT_SIGNING_BUDGET;
-  const signaturesPerSecond = nonNegative(env, 'DIRECTORY_RRL_SIGN_RATE', d.signaturesPerSecond);
-  // The default reserve is a quarter of the budget, whatever budget is set.
-  const reserveDefault = Math.floor(signaturesPerSecond / 4);
-  const reserve = nonNegative(env, 'DIRECTORY_RRL_SIGN_RESERVE', reserveDefault);
-  if (signaturesPerSecond > 0 && reserve >= signaturesPerSecond) {
-    throw new DirectoryConfigError(
-      'DIRECTORY_RRL_SIGN_RESERVE must be below DIRECTORY_RRL_SIGN_RATE',
-    );
-  }
-  return {
-    signaturesPerSecond,
-    reserve,
-    perClientPerSecond: nonNegative(env, 'DIRECTORY_RRL_SIGN_PER_CLIENT', d.perClientPerSecond),
+    providers: providerKeySource(v),
+    developmentTrustList: v.SWITCHBOARD_TRUST_LIST === undefined,
+    directoryId: v.DIRECTORY_ID,
+    logLevel: v.DIRECTORY_LOG_LEVEL ?? v.LOG_LEVEL,
   };
 }

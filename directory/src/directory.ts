@@ -8,7 +8,7 @@ import { openDatabase } from '@switchboard/db';
 import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
-import type { Logger } from '@switchboard/service-kit';
+import type { Logger, RunningHttpServer } from '@switchboard/service-kit';
 import { expressServer, listenHttp, listenMetrics } from '@switchboard/service-kit';
 import type { DnskeyData } from '@switchboard/dns-wire';
 import type { ZoneKeyMaterial } from './zone/keys.js';
@@ -241,6 +241,28 @@ function abuseMetrics(metrics: Registry): {
   };
 }
 
+/** What every start-up stage shares: the options, the clock, the log and the clean-ups so far. */
+interface Wiring {
+  readonly options: DirectoryOptions;
+  readonly now: () => number;
+  readonly log: Logger;
+  /** Run in reverse order on stop (or when a later stage fails). */
+  readonly cleanups: Array<() => Promise<void> | void>;
+}
+
+/** The zone and what keeps it current and signed. */
+interface ZoneParts {
+  readonly store: DirectoryStore;
+  readonly settings: ZoneSettings;
+  readonly policy: SignaturePolicy;
+  readonly signer: OnlineSigner;
+  readonly zone: ZoneState;
+  readonly warmer: ZoneWarmer;
+}
+
+/** Counts DNS responses by transport, rcode and kind (see {@link directoryMetrics}). */
+type CountResponse = (transport: 'udp' | 'tcp' | 'doh', rcode: number, kind: string) => void;
+
 /**
  * Starts the directory: opens and migrates the database, loads or creates the zone key,
  * serves DNS (UDP+TCP) and the publish API, NOTIFYs secondaries on every change, and renews
@@ -260,9 +282,9 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     url: options.databaseUrl,
     ...(options.databaseSchema ? { schema: options.databaseSchema } : {}),
   });
-  const cleanups: Array<() => Promise<void> | void> = [() => database.close()];
+  const w: Wiring = { options, now, log, cleanups: [() => database.close()] };
   const stopAll = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) {
+    for (const c of w.cleanups.reverse()) {
       try {
         await c();
       } catch (err) {
@@ -271,199 +293,14 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     }
   };
   try {
-    const store = await DirectoryStore.open(database);
-    const settings: ZoneSettings = {
-      ...defaultZoneSettings(options.apex),
-      ...(options.nameServers ? { nameServers: options.nameServers } : {}),
-    };
-    const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
-    const signer = new OnlineSigner(keys.key, options.apex, policy);
-    const zone = await ZoneState.load(store, settings, keys.key, signer, {
-      transferForm: options.transferForm ?? 'unsigned',
-      operatorKeys: options.operatorKeys ?? [],
-    });
-    logUnservable(zone.snapshot, log);
-    zone.onChange(() => logUnservable(zone.snapshot, log));
-    // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
-    cleanups.push(() => zone.close());
-    const warmer = new ZoneWarmer(zone, now, log);
-    warmer.start();
-    zone.onChange(() => warmer.start());
-    cleanups.push(() => warmer.stop());
-
-    const metrics = new Registry();
-    // Counted in plain arrays (this runs for every DNS response; prom-client hashes a label
-    // object per inc()) and handed to prom-client when scraped.
-    const counted = new Map<string, { udp: number[]; tcp: number[]; doh: number[] }>();
-    new Counter({
-      name: 'directory_dns_responses_total',
-      help: 'DNS responses by transport, rcode and kind',
-      labelNames: ['transport', 'rcode', 'kind'],
-      registers: [metrics],
-      collect() {
-        this.reset();
-        for (const [kind, byTransport] of counted) {
-          for (const transport of ['udp', 'tcp', 'doh'] as const) {
-            byTransport[transport].forEach((n, rcode) => {
-              if (n > 0) this.inc({ transport, rcode: String(rcode), kind }, n);
-            });
-          }
-        }
-      },
-    });
-    new Gauge({
-      name: 'directory_zone_serial',
-      help: 'Current SOA serial',
-      registers: [metrics],
-      collect() {
-        this.set(zone.snapshot.serial);
-      },
-    });
-    new Gauge({
-      name: 'directory_zone_warm',
-      help: '1 once every RRset of the served zone is signed ahead of queries',
-      registers: [metrics],
-      collect() {
-        this.set(warmer.warm ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'directory_signatures_total',
-      help: 'Signatures computed (cache misses)',
-      registers: [metrics],
-      collect() {
-        this.set(signer.signatures);
-      },
-    });
-
-    const secondaries = options.secondaries ?? [];
-    const notifyAll = (): Promise<boolean[]> =>
-      Promise.all(
-        secondaries.map((t) =>
-          sendNotify(t, options.apex, { tsig: tsigKey, now }).catch(() => false),
-        ),
-      );
-    zone.onChange((serial) => {
-      log.info({ serial }, 'zone changed');
-      if (secondaries.length > 0) {
-        void notifyAll().then((acks) => {
-          const missing = acks.filter((a) => !a).length;
-          if (missing > 0) log.warn({ serial, missing }, 'secondaries did not acknowledge NOTIFY');
-        });
-      }
-    });
-
-    const rrlConfig = options.rrl ?? DEFAULT_RRL;
-    const rrl = new ResponseRateLimiter(rrlConfig, now);
-    const cookies = new DnsCookies(
-      options.cookieSecrets ?? (await loadOrCreateCookieSecrets(options.dataDir)),
-    );
-    const budget = new SigningBudget(options.signingBudget ?? DEFAULT_SIGNING_BUDGET, now);
-    const gate = new QueryGate(budget, rrl, rrlConfig, cookies, options.apex);
-    const count = (transport: 'udp' | 'tcp' | 'doh', rcode: number, kind: string): void => {
-      let byTransport = counted.get(kind);
-      if (!byTransport) counted.set(kind, (byTransport = { udp: [], tcp: [], doh: [] }));
-      const counts = byTransport[transport];
-      counts[rcode] = (counts[rcode] ?? 0) + 1;
-    };
-    const dns = await startDnsServer({
-      host: options.dnsHost,
-      port: options.dnsPort,
-      zone,
-      rrl,
-      gate,
-      ...abuseMetrics(metrics),
-      ...(options.dnsTcp ? { tcp: options.dnsTcp } : {}),
-      transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
-      logger: log,
-      now,
-      onResponse: count,
-    });
-    cleanups.push(() => dns.close());
-    const doh = await startDohServer({
-      host: options.dohHost ?? '127.0.0.1',
-      port: options.dohPort ?? 0,
-      zone,
-      // Its own buckets, with the UDP settings: per client prefix and answer identity.
-      rrl: new ResponseRateLimiter(options.rrl, now),
-      gate,
-      logger: log,
-      now,
-      onResponse: (rcode, kind) => count('doh', rcode, kind),
-    });
-    cleanups.push(() => doh.close());
-
-    const app = createPublishApi({
-      store,
-      zone,
-      keys,
-      providers: options.providers,
-      // In the database, not in memory: replicas and restarts must refuse a replayed request too.
-      replayCache:
-        options.replayCache ??
-        new DatabaseReplayCache(database.db as Kysely<DirectoryTables>, { now }),
-      logger: log,
-      now,
-      warm: () => warmer.warm,
-      ...options.apiLimits,
-    });
-    const http = await listenHttp(expressServer(app), options.apiHost, options.apiPort);
-    cleanups.push(() => http.close());
-    const metricsHttp = await listenMetrics(
-      metrics,
-      options.metricsHost ?? '127.0.0.1',
-      options.metricsPort ?? 0,
-      (err) => log.error({ err }, 'metrics could not be collected'),
-    );
-    cleanups.push(() => metricsHttp.close());
-
-    // Other replicas' writes (PostgreSQL) and export re-signing.
-    const poll = setInterval(() => {
-      zone.refresh().catch((err: unknown) => log.warn({ err }, 'zone reload failed'));
-    }, options.pollMs ?? 500);
-    poll.unref();
-    const renewExport = async (): Promise<boolean> => {
-      if (!zone.exportNeedsResigning(now() / 1000, policy.refreshBefore)) return false;
-      // A new serial makes secondaries transfer the freshly signed zone (after NOTIFY).
-      await store.bump();
-      await zone.refresh();
-      return true;
-    };
-    const resign = setInterval(() => {
-      renewExport().catch((err: unknown) => log.warn({ err }, 'export re-signing failed'));
-    }, 3_600_000);
-    resign.unref();
-    cleanups.push(() => {
-      clearInterval(poll);
-      clearInterval(resign);
-    });
-
-    const apex = options.apex;
-    const dsRecord = formatRecord({
-      name: apex,
-      type: RRType.DS,
-      class: RRClass.IN,
-      ttl: 3600,
-      data: keys.ds,
-    });
-    const dnskeyRecord = formatRecord({
-      name: apex,
-      type: RRType.DNSKEY,
-      class: RRClass.IN,
-      ttl: settings.dnskeyTtl,
-      data: keys.key.dnskey,
-    });
-    const { dsText, trustAnchor } = publicKeyMaterial(
-      apex,
-      [keys.key.dnskey, ...(options.operatorKeys ?? [])],
-      settings.dnskeyTtl,
-    );
-    // Public trust anchor material next to the key, for operators and the trust list.
-    await writeFile(join(options.dataDir, 'ds.txt'), dsText, { mode: 0o644 });
-    await writeFile(join(options.dataDir, 'trust-anchor.conf'), `${trustAnchor}\n`, {
-      mode: 0o644,
-    });
-
+    const parts = await loadZone(w, database, keys);
+    const { metrics, count } = directoryMetrics(parts);
+    const notifyAll = notifySecondaries(w, parts.zone, tsigKey);
+    const { dns, doh } = await startDnsListeners(w, parts.zone, tsigKey, metrics, count);
+    const { http, metricsHttp } = await startHttpListeners(w, parts, keys, database, metrics);
+    const renewExport = startMaintenance(w, parts);
+    const published = await writePublicKeyMaterial(options, keys, parts.settings);
+    const { zone, store } = parts;
     let stopping: Promise<void> | undefined;
     return {
       dns,
@@ -474,11 +311,9 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       tsigKey,
       zone,
       store,
-      dsRecord,
-      dnskeyRecord,
-      trustAnchor,
+      ...published,
       exportZone: async (form?: TransferForm) =>
-        zoneFileText(await zone.transferZone(now() / 1000, form), apex, zone.exportSigner),
+        zoneFileText(await zone.transferZone(now() / 1000, form), options.apex, zone.exportSigner),
       notifyNow: notifyAll,
       renewExportSignatures: renewExport,
       stop: () => (stopping ??= stopAll()),
@@ -487,6 +322,253 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     await stopAll();
     throw err;
   }
+}
+
+/** The store, the zone loaded from it, its online signer and the warmer that signs ahead. */
+async function loadZone(
+  w: Wiring,
+  database: Database<unknown>,
+  keys: ZoneKeyMaterial,
+): Promise<ZoneParts> {
+  const { options, log, now } = w;
+  const store = await DirectoryStore.open(database);
+  const settings: ZoneSettings = {
+    ...defaultZoneSettings(options.apex),
+    ...(options.nameServers ? { nameServers: options.nameServers } : {}),
+  };
+  const policy = options.signaturePolicy ?? DEFAULT_SIGNATURE_POLICY;
+  const signer = new OnlineSigner(keys.key, options.apex, policy);
+  const zone = await ZoneState.load(store, settings, keys.key, signer, {
+    transferForm: options.transferForm ?? 'unsigned',
+    operatorKeys: options.operatorKeys ?? [],
+  });
+  logUnservable(zone.snapshot, log);
+  zone.onChange(() => logUnservable(zone.snapshot, log));
+  // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
+  w.cleanups.push(() => zone.close());
+  const warmer = new ZoneWarmer(zone, now, log);
+  warmer.start();
+  zone.onChange(() => warmer.start());
+  w.cleanups.push(() => warmer.stop());
+  return { store, settings, policy, signer, zone, warmer };
+}
+
+/** The Prometheus registry of the directory and the per-response counter the listeners call. */
+function directoryMetrics(parts: ZoneParts): { metrics: Registry; count: CountResponse } {
+  const { zone, warmer, signer } = parts;
+  const metrics = new Registry();
+  // Counted in plain arrays (this runs for every DNS response; prom-client hashes a label
+  // object per inc()) and handed to prom-client when scraped.
+  const counted = new Map<string, { udp: number[]; tcp: number[]; doh: number[] }>();
+  new Counter({
+    name: 'directory_dns_responses_total',
+    help: 'DNS responses by transport, rcode and kind',
+    labelNames: ['transport', 'rcode', 'kind'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const [kind, byTransport] of counted) {
+        for (const transport of ['udp', 'tcp', 'doh'] as const) {
+          byTransport[transport].forEach((n, rcode) => {
+            if (n > 0) this.inc({ transport, rcode: String(rcode), kind }, n);
+          });
+        }
+      }
+    },
+  });
+  const gauge = (name: string, help: string, value: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [metrics],
+      collect() {
+        this.set(value());
+      },
+    });
+  };
+  gauge('directory_zone_serial', 'Current SOA serial', () => zone.snapshot.serial);
+  gauge(
+    'directory_zone_warm',
+    '1 once every RRset of the served zone is signed ahead of queries',
+    () => (warmer.warm ? 1 : 0),
+  );
+  gauge(
+    'directory_signatures_total',
+    'Signatures computed (cache misses)',
+    () => signer.signatures,
+  );
+  const count: CountResponse = (transport, rcode, kind) => {
+    let byTransport = counted.get(kind);
+    if (!byTransport) counted.set(kind, (byTransport = { udp: [], tcp: [], doh: [] }));
+    const counts = byTransport[transport];
+    counts[rcode] = (counts[rcode] ?? 0) + 1;
+  };
+  return { metrics, count };
+}
+
+/** NOTIFYs every secondary on each zone change; returns the on-demand NOTIFY of all. */
+function notifySecondaries(w: Wiring, zone: ZoneState, tsigKey: TsigKey): () => Promise<boolean[]> {
+  const { options, log, now } = w;
+  const secondaries = options.secondaries ?? [];
+  const notifyAll = (): Promise<boolean[]> =>
+    Promise.all(
+      secondaries.map((t) =>
+        sendNotify(t, options.apex, { tsig: tsigKey, now }).catch(() => false),
+      ),
+    );
+  zone.onChange((serial) => {
+    log.info({ serial }, 'zone changed');
+    if (secondaries.length > 0) {
+      void notifyAll().then((acks) => {
+        const missing = acks.filter((a) => !a).length;
+        if (missing > 0) log.warn({ serial, missing }, 'secondaries did not acknowledge NOTIFY');
+      });
+    }
+  });
+  return notifyAll;
+}
+
+/** DNS over UDP+TCP and over HTTPS, behind RRL, cookies and the signing budget. */
+async function startDnsListeners(
+  w: Wiring,
+  zone: ZoneState,
+  tsigKey: TsigKey,
+  metrics: Registry,
+  count: CountResponse,
+): Promise<{ dns: RunningDnsServer; doh: Awaited<ReturnType<typeof startDohServer>> }> {
+  const { options, log, now } = w;
+  const rrlConfig = options.rrl ?? DEFAULT_RRL;
+  const rrl = new ResponseRateLimiter(rrlConfig, now);
+  const cookies = new DnsCookies(
+    options.cookieSecrets ?? (await loadOrCreateCookieSecrets(options.dataDir)),
+  );
+  const budget = new SigningBudget(options.signingBudget ?? DEFAULT_SIGNING_BUDGET, now);
+  const gate = new QueryGate(budget, rrl, rrlConfig, cookies, options.apex);
+  const dns = await startDnsServer({
+    host: options.dnsHost,
+    port: options.dnsPort,
+    zone,
+    rrl,
+    gate,
+    ...abuseMetrics(metrics),
+    ...(options.dnsTcp ? { tcp: options.dnsTcp } : {}),
+    transfer: { tsigKeys: [tsigKey], allowFrom: options.transferAllowFrom ?? [] },
+    logger: log,
+    now,
+    onResponse: count,
+  });
+  w.cleanups.push(() => dns.close());
+  const doh = await startDohServer({
+    host: options.dohHost ?? '127.0.0.1',
+    port: options.dohPort ?? 0,
+    zone,
+    // Its own buckets, with the UDP settings: per client prefix and answer identity.
+    rrl: new ResponseRateLimiter(options.rrl, now),
+    gate,
+    logger: log,
+    now,
+    onResponse: (rcode, kind) => count('doh', rcode, kind),
+  });
+  w.cleanups.push(() => doh.close());
+  return { dns, doh };
+}
+
+/** The publish API and the metrics listener. */
+async function startHttpListeners(
+  w: Wiring,
+  parts: ZoneParts,
+  keys: ZoneKeyMaterial,
+  database: Database<unknown>,
+  metrics: Registry,
+): Promise<{ http: RunningHttpServer; metricsHttp: RunningHttpServer }> {
+  const { options, log, now } = w;
+  const app = createPublishApi({
+    store: parts.store,
+    zone: parts.zone,
+    keys,
+    providers: options.providers,
+    // In the database, not in memory: replicas and restarts must refuse a replayed request too.
+    replayCache:
+      options.replayCache ??
+      new DatabaseReplayCache(database.db as Kysely<DirectoryTables>, { now }),
+    logger: log,
+    now,
+    warm: () => parts.warmer.warm,
+    ...options.apiLimits,
+  });
+  const http = await listenHttp(expressServer(app), options.apiHost, options.apiPort);
+  w.cleanups.push(() => http.close());
+  const metricsHttp = await listenMetrics(
+    metrics,
+    options.metricsHost ?? '127.0.0.1',
+    options.metricsPort ?? 0,
+    (err) => log.error({ err }, 'metrics could not be collected'),
+  );
+  w.cleanups.push(() => metricsHttp.close());
+  return { http, metricsHttp };
+}
+
+/**
+ * Polls for other replicas' writes (PostgreSQL) and renews export signatures hourly; returns the
+ * on-demand renewal.
+ */
+function startMaintenance(w: Wiring, parts: ZoneParts): () => Promise<boolean> {
+  const { options, log, now } = w;
+  const { zone, store, policy } = parts;
+  const poll = setInterval(() => {
+    zone.refresh().catch((err: unknown) => log.warn({ err }, 'zone reload failed'));
+  }, options.pollMs ?? 500);
+  poll.unref();
+  const renewExport = async (): Promise<boolean> => {
+    if (!zone.exportNeedsResigning(now() / 1000, policy.refreshBefore)) return false;
+    // A new serial makes secondaries transfer the freshly signed zone (after NOTIFY).
+    await store.bump();
+    await zone.refresh();
+    return true;
+  };
+  const resign = setInterval(() => {
+    renewExport().catch((err: unknown) => log.warn({ err }, 'export re-signing failed'));
+  }, 3_600_000);
+  resign.unref();
+  w.cleanups.push(() => {
+    clearInterval(poll);
+    clearInterval(resign);
+  });
+  return renewExport;
+}
+
+/** The DS and DNSKEY records, and `ds.txt` / `trust-anchor.conf` written next to the key. */
+async function writePublicKeyMaterial(
+  options: DirectoryOptions,
+  keys: ZoneKeyMaterial,
+  settings: ZoneSettings,
+): Promise<{ dsRecord: string; dnskeyRecord: string; trustAnchor: string }> {
+  const apex = options.apex;
+  const dsRecord = formatRecord({
+    name: apex,
+    type: RRType.DS,
+    class: RRClass.IN,
+    ttl: 3600,
+    data: keys.ds,
+  });
+  const dnskeyRecord = formatRecord({
+    name: apex,
+    type: RRType.DNSKEY,
+    class: RRClass.IN,
+    ttl: settings.dnskeyTtl,
+    data: keys.key.dnskey,
+  });
+  const { dsText, trustAnchor } = publicKeyMaterial(
+    apex,
+    [keys.key.dnskey, ...(options.operatorKeys ?? [])],
+    settings.dnskeyTtl,
+  );
+  // Public trust anchor material next to the key, for operators and the trust list.
+  await writeFile(join(options.dataDir, 'ds.txt'), dsText, { mode: 0o644 });
+  await writeFile(join(options.dataDir, 'trust-anchor.conf'), `${trustAnchor}\n`, {
+    mode: 0o644,
+  });
+  return { dsRecord, dnskeyRecord, trustAnchor };
 }
 
 /**

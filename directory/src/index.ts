@@ -1,7 +1,7 @@
 export type { Answer, AnswerKind } from './dns/answer.js';
 export { answerQuery, SERVER_UDP_PAYLOAD } from './dns/answer.js';
 export type { DirectoryConfig } from './config.js';
-export { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
+export { DIRECTORY_ENV_SCHEMA, DirectoryConfigError, directoryConfigFromEnv } from './config.js';
 export type { DirectoryOptions, RunningDirectory } from './directory.js';
 export { startDirectory } from './directory.js';
 export type { ZoneKeyMaterial } from './zone/keys.js';
@@ -12,8 +12,6 @@ export type { NotifyTarget } from './transfer/notify.js';
 export type { ProviderKeyResolver, ProviderStatus } from './publish/providers.js';
 export { StaticProviderKeys } from './publish/providers.js';
 export { FileProviderKeys, ed25519Key } from './publish/providers-file.js';
-export type { ProblemCode } from './publish/publish-api.js';
-export { PROBLEM_STATUS } from './publish/publish-api.js';
 export type { Contact, ContactService, NumberEntry } from './zone/records.js';
 export { recordsForEntry, sbkeyText } from './zone/records.js';
 export type { DatabaseReplayCacheOptions } from './publish/replay-cache.js';

@@ -8,7 +8,9 @@ import type { DnskeyData } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { createLogger } from '@switchboard/service-kit';
+import type { DirectoryConfig } from './config.js';
 import { DirectoryConfigError, directoryConfigFromEnv } from './config.js';
+import type { DirectoryOptions, RunningDirectory } from './directory.js';
 import { startDirectory } from './directory.js';
 import type { ProviderKeyResolver } from './publish/providers.js';
 import { FileProviderKeys } from './publish/providers-file.js';
@@ -39,36 +41,31 @@ export interface DirectoryService extends RunningService {
  * `DIRECTORY_PROVIDERS_FILE` replaces the trust list by a plain key file (development only).
  */
 export async function startService(ctx: ServiceContext): Promise<DirectoryService> {
-  const env = ctx.env;
-  const config = directoryConfigFromEnv(ctx.dataDir, env);
+  const config = directoryConfigFromEnv(ctx.dataDir, ctx.env);
   const logger = createLogger({ service: 'directory', level: config.logLevel });
-  const now = new Date();
-  const listPath = env['SWITCHBOARD_TRUST_LIST'];
   const devDir = join(ctx.dataDir, 'charter');
-  let providers: ProviderKeyResolver;
-  if (env['DIRECTORY_PROVIDERS_FILE'] !== undefined) {
-    providers = new FileProviderKeys(config.providersFile);
-  } else if (listPath !== undefined) {
-    const fingerprint = env['SWITCHBOARD_BOARD_FINGERPRINT'];
-    if (!fingerprint) {
-      throw new DirectoryConfigError(
-        'SWITCHBOARD_TRUST_LIST needs SWITCHBOARD_BOARD_FINGERPRINT (the pinned board fingerprint)',
-      );
-    }
-    providers = new TrustListProviderKeys(
-      new TrustListSource({
-        path: listPath,
-        boardFingerprint: fingerprint,
-        stateFile: join(config.dataDir, 'trust-list-state.json'),
-      }),
-    );
-  } else {
-    const dev = await ensureDevelopmentTrustList({ dir: devDir, now });
-    providers = new TrustListProviderKeys(
-      new TrustListSource({ path: dev.listPath, boardKeys: dev.devBoard.board }),
-    );
-  }
+  const now = new Date();
   const directory = await startDirectory({
+    ...directoryOptions(config),
+    operatorKeys: await operatorKeys(config.operatorKeyFiles, config.apex, config.algorithm),
+    providers: await providerKeys(config, devDir, now),
+    logger,
+  });
+  try {
+    if (config.developmentTrustList)
+      await registerInDevelopmentList(directory, config, devDir, now);
+  } catch (err) {
+    await directory.stop();
+    throw err;
+  }
+  return describe(directory, config);
+}
+
+type ConfigOptions = Omit<DirectoryOptions, 'operatorKeys' | 'providers' | 'logger'>;
+
+/** The parts of {@link DirectoryOptions} the config gives as they are. */
+function directoryOptions(config: DirectoryConfig): ConfigOptions {
+  return {
     dataDir: config.dataDir,
     apex: config.apex,
     algorithm: config.algorithm,
@@ -86,59 +83,88 @@ export async function startService(ctx: ServiceContext): Promise<DirectoryServic
     ...(config.tsigKey ? { tsigKey: config.tsigKey } : {}),
     transferAllowFrom: config.transferAllowFrom,
     transferForm: config.transferForm,
-    operatorKeys: await operatorKeys(config.operatorKeyFiles, config.apex, config.algorithm),
     rrl: config.rrl,
     signingBudget: config.signingBudget,
     ...(config.cookieSecrets ? { cookieSecrets: config.cookieSecrets } : {}),
     dnsTcp: config.tcp,
-    providers,
-    logger,
-  });
+  };
+}
+
+/** The resolver of providers' keys the config names (creating the development list if needed). */
+async function providerKeys(
+  config: DirectoryConfig,
+  devDir: string,
+  now: Date,
+): Promise<ProviderKeyResolver> {
+  const source = config.providers;
+  if (source.kind === 'file') return new FileProviderKeys(source.path);
+  if (source.kind === 'trust-list') {
+    return new TrustListProviderKeys(
+      new TrustListSource({
+        path: source.path,
+        boardFingerprint: source.boardFingerprint,
+        stateFile: join(config.dataDir, 'trust-list-state.json'),
+      }),
+    );
+  }
+  const dev = await ensureDevelopmentTrustList({ dir: devDir, now });
+  return new TrustListProviderKeys(
+    new TrustListSource({ path: dev.listPath, boardKeys: dev.devBoard.board }),
+  );
+}
+
+function dnsText(directory: RunningDirectory): string {
   const { host, port } = directory.dns;
-  const dnsText = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  try {
-    if (listPath === undefined) {
-      const { key, ds } = directory.keys;
-      await upsertDevelopmentEntries(
-        { dir: devDir, now },
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Registers this directory (apex, DS/DNSKEY, addresses) in the development trust list. */
+async function registerInDevelopmentList(
+  directory: RunningDirectory,
+  config: DirectoryConfig,
+  devDir: string,
+  now: Date,
+): Promise<void> {
+  const { key, ds } = directory.keys;
+  await upsertDevelopmentEntries(
+    { dir: devDir, now },
+    {
+      directories: [
         {
-          directories: [
+          id: config.directoryId,
+          operator: 'Switchboard development directory',
+          apex: config.apex,
+          trustAnchors: [
             {
-              id: env['DIRECTORY_ID'] ?? 'dev-directory',
-              operator: 'Switchboard development directory',
-              apex: config.apex,
-              trustAnchors: [
-                {
-                  type: 'DS',
-                  keyTag: ds.keyTag,
-                  algorithm: ds.algorithm,
-                  digestType: ds.digestType,
-                  digest: Buffer.from(ds.digest).toString('hex').toUpperCase(),
-                },
-                {
-                  type: 'DNSKEY',
-                  flags: key.dnskey.flags,
-                  protocol: 3,
-                  algorithm: key.dnskey.algorithm,
-                  publicKey: Buffer.from(key.dnskey.publicKey).toString('base64'),
-                },
-              ],
-              nameservers: [dnsText],
-              publishEndpoint: directory.apiUrl,
-              status: 'active',
+              type: 'DS',
+              keyTag: ds.keyTag,
+              algorithm: ds.algorithm,
+              digestType: ds.digestType,
+              digest: Buffer.from(ds.digest).toString('hex').toUpperCase(),
+            },
+            {
+              type: 'DNSKEY',
+              flags: key.dnskey.flags,
+              protocol: 3,
+              algorithm: key.dnskey.algorithm,
+              publicKey: Buffer.from(key.dnskey.publicKey).toString('base64'),
             },
           ],
+          nameservers: [dnsText(directory)],
+          publishEndpoint: directory.apiUrl,
+          status: 'active',
         },
-      );
-    }
-  } catch (err) {
-    await directory.stop();
-    throw err;
-  }
+      ],
+    },
+  );
+}
+
+function describe(directory: RunningDirectory, config: DirectoryConfig): DirectoryService {
+  const { host, port } = directory.dns;
   return {
     name: 'directory',
     listening: [
-      `DNS udp+tcp ${dnsText} (zone ${config.apex}${directory.keys.created ? ', new key' : ''})`,
+      `DNS udp+tcp ${dnsText(directory)} (zone ${config.apex}${directory.keys.created ? ', new key' : ''})`,
       `publish API ${directory.apiUrl}`,
       `DS ${directory.dsRecord.replace(/\s+/g, ' ')}`,
       `metrics ${directory.metricsUrl}`,
@@ -163,6 +189,9 @@ async function operatorKeys(
   try {
     return await loadOperatorKeys(files, apex, algorithm);
   } catch (err) {
-    throw new DirectoryConfigError(`DIRECTORY_OPERATOR_KEYS: ${(err as Error).message}`);
+    throw new DirectoryConfigError(
+      'DIRECTORY_OPERATOR_KEYS',
+      `names keys that cannot be used: ${(err as Error).message}`,
+    );
   }
 }

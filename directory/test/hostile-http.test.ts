@@ -67,4 +67,17 @@ describe('publish API under hostile HTTP', () => {
     expect(open.status).toBe(404);
     expect(((await open.json()) as { code: string }).code).toBe('not-found');
   });
+
+  it('answers a wrong method with the same problem convention as the provider, naming the allowed ones', async () => {
+    const res = await fetch(`${t.dir.apiUrl}/healthz`, { method: 'POST' });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toMatchObject({
+      type: 'urn:switchboard:problem:not-found',
+      title: 'Not Found',
+      status: 404,
+      code: 'not-found',
+    });
+  });
 });

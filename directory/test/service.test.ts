@@ -126,7 +126,9 @@ describe('startService (embedded stack)', () => {
     const zoneKey = join(dataDir, 'directory', 'keys', 'zone-alg13.pem');
     await expect(
       startService({ dataDir, env: { ...env, DIRECTORY_OPERATOR_KEYS: zoneKey }, started: [] }),
-    ).rejects.toThrow(/DIRECTORY_OPERATOR_KEYS: operator key .* holds a private key/);
+    ).rejects.toThrow(
+      /DIRECTORY_OPERATOR_KEYS names keys that cannot be used: operator key .* holds a private key/,
+    );
     await expect(
       startService({
         dataDir,
@@ -134,7 +136,7 @@ describe('startService (embedded stack)', () => {
         started: [],
       }),
     ).rejects.toThrow(
-      /DIRECTORY_OPERATOR_KEYS: operator key .*missing\.pem cannot be read \(ENOENT\)/,
+      /DIRECTORY_OPERATOR_KEYS names keys that cannot be used: operator key .*missing\.pem cannot be read \(ENOENT\)/,
     );
   });
 });

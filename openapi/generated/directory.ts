@@ -208,7 +208,7 @@ export interface components {
         Problem: {
             /**
              * Format: uri-reference
-             * @description `https://switchboard.test/problems/<code>`
+             * @description `urn:switchboard:problem:<code>` (the same convention as the provider API)
              */
             type: string;
             title: string;

@@ -25,16 +25,39 @@ export interface ResponseViolation {
   readonly errors: readonly FieldError[];
 }
 
+/**
+ * How a contract's codes meet the router's: either the contract's enum holds every
+ * {@link CoreErrorCode} and its table gives each a status, or `coreCodes` names the contract's
+ * own code for each (the directory's `not-found` for `route.not-found`, ...).
+ */
+export type ApiCodeTable<Code extends string> =
+  | {
+      /** The contract's exhaustive code -> status table. */
+      readonly statusTable: ErrorStatusTable<Code | CoreErrorCode>;
+      readonly coreCodes?: undefined;
+    }
+  | {
+      readonly statusTable: ErrorStatusTable<Code>;
+      /** The contract's code for each code the router itself produces. */
+      readonly coreCodes: Readonly<Record<CoreErrorCode, Code>>;
+    };
+
 /** Options of {@link createApiRouter}. */
-export interface ApiRouterOptions<Code extends string> {
+export type ApiRouterOptions<Code extends string> = ApiCodeTable<Code> & ApiRouterSettings<Code>;
+
+/** Options of {@link createApiRouter} besides its codes. */
+export interface ApiRouterSettings<Code extends string> {
   readonly validator: OpenApiValidator;
-  /** The contract's exhaustive code -> status table. */
-  readonly statusTable: ErrorStatusTable<Code | CoreErrorCode>;
   /**
    * `enforce` (tests, development): a response that does not match the document is replaced by
    * a 500 `internal` problem and reported; `off` (production): responses are not checked.
    */
   readonly responseValidation?: 'off' | 'enforce';
+  /**
+   * The problem for a request that fails validation, from its field errors (default
+   * `request.invalid` listing them); for contracts with a code per field.
+   */
+  readonly invalidRequest?: (errors: readonly FieldError[]) => ApiError<Code> | undefined;
   /** Largest accepted request body (default 1 MiB). */
   readonly bodyLimitBytes?: number;
   /**
@@ -77,14 +100,16 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json$/;
 export function createApiRouter<Code extends string>(
   options: ApiRouterOptions<Code>,
 ): ApiRouter<Code> {
-  const { validator, statusTable } = options;
+  const { validator } = options;
+  const statusTable = contractTable(options);
   const router = express.Router({ strict: false, caseSensitive: true });
   const bound = new Set<string>();
   const enforce = options.responseValidation === 'enforce';
   const parseJson = options.parseJson ?? ((text: string): unknown => JSON.parse(text));
 
   const sendProblem = (res: Response, error: ApiError<Code | CoreErrorCode>): void => {
-    const problem = problemFor(statusTable, error.code, error.message, {
+    const code = statusTable.codeOf(error.code) ?? statusTable.codeOf('internal') ?? 'internal';
+    const problem = problemFor(statusTable.table, code, error.message, {
       ...(error.errors ? { errors: error.errors } : {}),
       ...(error.retryAfterSeconds === undefined
         ? {}
@@ -107,33 +132,7 @@ export function createApiRouter<Code extends string>(
       const route: RequestHandler = async (req, res) => {
         if (enforce) checkResponses(res, operationId, validator, sendProblem, options.onError);
         const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-        let body: unknown;
-        if (rawBody.length > 0) {
-          if (!operation.body) {
-            throw new ApiError<CoreErrorCode>('request.invalid', 'this operation takes no body', {
-              errors: [{ pointer: '/body', message: 'must be empty' }],
-            });
-          }
-          const type =
-            (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-          if (!JSON_TYPE.test(type)) {
-            throw new ApiError<CoreErrorCode>(
-              'request.unsupported-media-type',
-              'send the body as application/json',
-            );
-          }
-          try {
-            body = parseJson(rawBody.toString('utf8'));
-          } catch (err) {
-            const e = err as { expose?: unknown; message?: unknown } | null;
-            throw new ApiError<CoreErrorCode>(
-              'request.malformed-json',
-              e?.expose === true && typeof e.message === 'string'
-                ? e.message
-                : 'the body is not valid JSON',
-            );
-          }
-        }
+        const body = rawBody.length > 0 ? parseBody(req, rawBody, operation, parseJson) : undefined;
         const result = validator.validateRequest(operationId, {
           params: req.params,
           query: req.query as Record<string, unknown>,
@@ -141,10 +140,13 @@ export function createApiRouter<Code extends string>(
           body,
         });
         if (!result.ok) {
-          throw new ApiError<CoreErrorCode>(
-            'request.invalid',
-            'the request does not match the API description; see errors',
-            { errors: result.errors.slice(0, 20) },
+          throw (
+            options.invalidRequest?.(result.errors) ??
+            new ApiError<CoreErrorCode>(
+              'request.invalid',
+              'the request does not match the API description; see errors',
+              { errors: result.errors.slice(0, 20) },
+            )
           );
         }
         await handler(req, res, { ...result.value, operation, rawBody });
@@ -152,48 +154,112 @@ export function createApiRouter<Code extends string>(
       router[operation.method](operation.expressPath, route);
     },
     unbound: () => validator.operations.map((o) => o.operationId).filter((id) => !bound.has(id)),
-    finish() {
-      const byPath = new Map<string, Set<string>>();
-      for (const op of validator.operations) {
-        const methods = byPath.get(op.expressPath) ?? new Set<string>();
-        methods.add(op.method.toUpperCase());
-        byPath.set(op.expressPath, methods);
-      }
-      for (const [path, methods] of byPath) {
-        router.all(path, (_req, res) => {
-          res.set('Allow', [...methods].join(', '));
-          sendProblem(
-            res,
-            new ApiError<CoreErrorCode>(
-              'method.not-allowed',
-              `allowed methods: ${[...methods].join(', ')}`,
-            ),
-          );
-        });
-      }
-      router.use((_req, res) => {
-        sendProblem(
-          res,
-          new ApiError<CoreErrorCode>('route.not-found', 'no such endpoint; see /docs'),
-        );
-      });
-      router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-        if (res.headersSent) {
-          next(err);
-          return;
-        }
-        sendProblem(res, toApiError<Code>(err, statusTable, options.onError));
-      });
+    finish: () =>
+      finishRouter(router, validator, sendProblem, (err) =>
+        toApiError<Code>(err, statusTable, options.onError),
+      ),
+  };
+}
+
+/** The JSON body of a request to `operation`, or the problem why it cannot be read. */
+function parseBody(
+  req: Request,
+  rawBody: Buffer,
+  operation: OperationInfo,
+  parseJson: (text: string) => unknown,
+): unknown {
+  if (!operation.body) {
+    throw new ApiError<CoreErrorCode>('request.invalid', 'this operation takes no body', {
+      errors: [{ pointer: '/body', message: 'must be empty' }],
+    });
+  }
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!JSON_TYPE.test(type)) {
+    throw new ApiError<CoreErrorCode>(
+      'request.unsupported-media-type',
+      'send the body as application/json',
+    );
+  }
+  try {
+    return parseJson(rawBody.toString('utf8'));
+  } catch (err) {
+    const e = err as { expose?: unknown; message?: unknown } | null;
+    throw new ApiError<CoreErrorCode>(
+      'request.malformed-json',
+      e?.expose === true && typeof e.message === 'string'
+        ? e.message
+        : 'the body is not valid JSON',
+    );
+  }
+}
+
+/** 405 with `Allow` for known paths, 404 for the rest, and the problem+json error handler. */
+function finishRouter<Code extends string>(
+  router: Router,
+  validator: OpenApiValidator,
+  sendProblem: (res: Response, error: ApiError<Code | CoreErrorCode>) => void,
+  toProblem: (err: unknown) => ApiError<Code | CoreErrorCode>,
+): void {
+  const byPath = new Map<string, Set<string>>();
+  for (const op of validator.operations) {
+    const methods = byPath.get(op.expressPath) ?? new Set<string>();
+    methods.add(op.method.toUpperCase());
+    byPath.set(op.expressPath, methods);
+  }
+  for (const [path, methods] of byPath) {
+    router.all(path, (_req, res) => {
+      res.set('Allow', [...methods].join(', '));
+      sendProblem(
+        res,
+        new ApiError<CoreErrorCode>(
+          'method.not-allowed',
+          `allowed methods: ${[...methods].join(', ')}`,
+        ),
+      );
+    });
+  }
+  router.use((_req, res) => {
+    sendProblem(res, new ApiError<CoreErrorCode>('route.not-found', 'no such endpoint; see /docs'));
+  });
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    sendProblem(res, toProblem(err));
+  });
+}
+
+/**
+ * The status table seen through the core codes: every code the router may be handed, mapped to
+ * the contract's own code when the contract renames the core codes.
+ */
+interface ContractTable<Code extends string> {
+  /** The contract's code for `code`, or undefined when the contract has no such code. */
+  codeOf(code: string): Code | CoreErrorCode | undefined;
+  readonly table: ErrorStatusTable<Code | CoreErrorCode>;
+}
+
+function contractTable<Code extends string>(options: ApiCodeTable<Code>): ContractTable<Code> {
+  const table = options.statusTable as ErrorStatusTable<Code | CoreErrorCode>;
+  const core = options.coreCodes as Readonly<Record<string, Code>> | undefined;
+  return {
+    table,
+    codeOf(code) {
+      const mapped = core !== undefined && Object.hasOwn(core, code) ? core[code] : code;
+      return mapped !== undefined && Object.hasOwn(table, mapped)
+        ? (mapped as Code | CoreErrorCode)
+        : undefined;
     },
   };
 }
 
 function toApiError<Code extends string>(
   err: unknown,
-  table: ErrorStatusTable<Code | CoreErrorCode>,
+  table: ContractTable<Code>,
   onError: ApiRouterOptions<Code>['onError'],
 ): ApiError<Code | CoreErrorCode> {
-  if (err instanceof ApiError && Object.hasOwn(table, err.code)) {
+  if (err instanceof ApiError && table.codeOf(err.code) !== undefined) {
     return err as ApiError<Code | CoreErrorCode>;
   }
   // body-parser errors carry `type`; they are the client's fault, not ours.

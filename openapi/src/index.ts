@@ -26,8 +26,10 @@ export type {
 } from './validator.js';
 export { collectOperations, createOpenApiValidator } from './validator.js';
 export type {
+  ApiCodeTable,
   ApiRouter,
   ApiRouterOptions,
+  ApiRouterSettings,
   OperationHandler,
   OperationInput,
   ResponseViolation,
@@ -48,3 +50,5 @@ export type {
   operations as DirectoryOperations,
   paths as DirectoryPaths,
 } from '../generated/directory.js';
+export type { DirectoryErrorCode } from './directory-errors.js';
+export { DIRECTORY_CORE_CODES, DIRECTORY_ERROR_STATUS } from './directory-errors.js';

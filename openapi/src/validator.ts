@@ -112,108 +112,122 @@ export function createOpenApiValidator(document: OpenApiDocument): OpenApiValida
       ajv.addSchema(rebase(schema), `${SCHEMA_BASE}${name}`);
     }
   }
-
   const compiled = new Map<string, CompiledOperation>();
-  for (const info of collectOperations(document)) {
-    const byLocation = (where: ParameterLocation): ValidateFunction => {
-      const params = info.parameters.filter((p) => p.in === where);
-      const name = (p: ParameterInfo): string =>
-        where === 'header' ? p.name.toLowerCase() : p.name;
-      return coercingAjv.compile({
-        type: 'object',
-        properties: Object.fromEntries(params.map((p) => [name(p), rebase(p.schema)])),
-        required: params.filter((p) => p.required).map(name),
-        // Unknown query parameters are refused (a typo must not silently do nothing); other
-        // headers are of course allowed.
-        additionalProperties: where !== 'query',
-      });
-    };
-    const responses = new Map<number, Map<string, ValidateFunction>>();
-    for (const [status, media] of info.responses) {
-      const compiledMedia = new Map<string, ValidateFunction>();
-      for (const [type, schema] of media)
-        compiledMedia.set(type, strictAjv.compile(rebase(schema)));
-      responses.set(status, compiledMedia);
-    }
-    compiled.set(info.operationId, {
-      info,
-      params: byLocation('path'),
-      query: byLocation('query'),
-      headers: byLocation('header'),
-      body: info.body ? strictAjv.compile(rebase(info.body.schema)) : undefined,
-      responses,
-    });
-  }
-
+  for (const info of collectOperations(document))
+    compiled.set(info.operationId, compileOperation(info, strictAjv, coercingAjv));
   const get = (operationId: string): CompiledOperation => {
     const op = compiled.get(operationId);
     if (!op) throw new RangeError(`the document has no operation ${operationId}`);
     return op;
   };
-
   return {
     document,
     operations: [...compiled.values()].map((c) => c.info),
     operation: (operationId) => get(operationId).info,
-    validateRequest(operationId, request) {
-      const op = get(operationId);
-      const errors: FieldError[] = [];
-      const params = { ...request.params };
-      const query = { ...request.query };
-      const headers = { ...request.headers };
-      check(op.params, params, '/path', errors);
-      check(op.query, query, '/query', errors);
-      check(op.headers, headers, '/header', errors);
-      let body = request.body;
-      if (op.body) {
-        if (body === undefined) {
-          if (op.info.body?.required)
-            errors.push({ pointer: '/body', message: 'a JSON body is required' });
-        } else {
-          body = structuredClone(body);
-          check(op.body, body, '/body', errors);
-        }
-      } else if (body !== undefined) {
-        errors.push({ pointer: '/body', message: 'this operation takes no body' });
-      }
-      if (errors.length > 0) return { ok: false, errors };
-      return { ok: true, value: { params, query, headers, body } };
-    },
-    validateResponse(operationId, status, contentType, body) {
-      const op = get(operationId);
-      const media = op.responses.get(status);
-      if (!media) {
-        return {
-          ok: false,
-          errors: [{ pointer: '/status', message: `status ${status} is not declared` }],
-        };
-      }
-      const type = contentType?.split(';')[0]?.trim().toLowerCase();
-      if (media.size === 0) {
-        return body === undefined || body === ''
-          ? { ok: true, value: body }
-          : {
-              ok: false,
-              errors: [{ pointer: '/body', message: `status ${status} declares no body` }],
-            };
-      }
-      const validate = type === undefined ? undefined : media.get(type);
-      if (!validate) {
-        return {
-          ok: false,
-          errors: [
-            {
-              pointer: '/content-type',
-              message: `content type ${type ?? 'none'} is not declared for ${status}`,
-            },
-          ],
-        };
-      }
-      const errors: FieldError[] = [];
-      check(validate, body, '/body', errors);
-      return errors.length > 0 ? { ok: false, errors } : { ok: true, value: body };
-    },
+    validateRequest: (operationId, request) => validateRequestOf(get(operationId), request),
+    validateResponse: (operationId, status, contentType, body) =>
+      validateResponseOf(get(operationId), status, contentType, body),
   };
+}
+
+/** Parameter validators by location, the body's, and each response's by status and media type. */
+function compileOperation(
+  info: OperationInfo,
+  strictAjv: Ajv2020,
+  coercingAjv: Ajv2020,
+): CompiledOperation {
+  const byLocation = (where: ParameterLocation): ValidateFunction => {
+    const params = info.parameters.filter((p) => p.in === where);
+    const name = (p: ParameterInfo): string => (where === 'header' ? p.name.toLowerCase() : p.name);
+    return coercingAjv.compile({
+      type: 'object',
+      properties: Object.fromEntries(params.map((p) => [name(p), rebase(p.schema)])),
+      required: params.filter((p) => p.required).map(name),
+      // Unknown query parameters are refused (a typo must not silently do nothing); other
+      // headers are of course allowed.
+      additionalProperties: where !== 'query',
+    });
+  };
+  const responses = new Map<number, Map<string, ValidateFunction>>();
+  for (const [status, media] of info.responses) {
+    const compiledMedia = new Map<string, ValidateFunction>();
+    for (const [type, schema] of media) compiledMedia.set(type, strictAjv.compile(rebase(schema)));
+    responses.set(status, compiledMedia);
+  }
+  return {
+    info,
+    params: byLocation('path'),
+    query: byLocation('query'),
+    headers: byLocation('header'),
+    body: info.body ? strictAjv.compile(rebase(info.body.schema)) : undefined,
+    responses,
+  };
+}
+
+function validateRequestOf(
+  op: CompiledOperation,
+  request: RequestParts,
+): ValidationResult<ValidatedRequest> {
+  const errors: FieldError[] = [];
+  const params = { ...request.params };
+  const query = { ...request.query };
+  const headers = { ...request.headers };
+  check(op.params, params, '/path', errors);
+  check(op.query, query, '/query', errors);
+  check(op.headers, headers, '/header', errors);
+  let body = request.body;
+  if (op.body) {
+    if (body === undefined) {
+      if (op.info.body?.required)
+        errors.push({ pointer: '/body', message: 'a JSON body is required' });
+    } else {
+      body = structuredClone(body);
+      check(op.body, body, '/body', errors);
+    }
+  } else if (body !== undefined) {
+    errors.push({ pointer: '/body', message: 'this operation takes no body' });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: { params, query, headers, body } };
+}
+
+function validateResponseOf(
+  op: CompiledOperation,
+  status: number,
+  contentType: string | undefined,
+  body: unknown,
+): ValidationResult<unknown> {
+  const media = op.responses.get(status);
+  if (!media) {
+    return {
+      ok: false,
+      errors: [{ pointer: '/status', message: `status ${status} is not declared` }],
+    };
+  }
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (media.size === 0) {
+    return body === undefined || body === ''
+      ? { ok: true, value: body }
+      : {
+          ok: false,
+          errors: [{ pointer: '/body', message: `status ${status} declares no body` }],
+        };
+  }
+  const validate = type === undefined ? undefined : media.get(type);
+  if (!validate) {
+    return {
+      ok: false,
+      errors: [
+        {
+          pointer: '/content-type',
+          message: `content type ${type ?? 'none'} is not declared for ${status}`,
+        },
+      ],
+    };
+  }
+  const errors: FieldError[] = [];
+  check(validate, body, '/body', errors);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: body };
 }
 
 function newAjv(coerce: boolean): Ajv2020 {

@@ -217,3 +217,67 @@ describe('createApiRouter', () => {
     expect((await fetch(`${base}/docs/package.json`)).status).toBe(404);
   });
 });
+
+describe('createApiRouter for a contract with codes of its own (the directory)', () => {
+  const ownTable = {
+    'bad-input': 400,
+    'bad-name': 400,
+    'too-large': 413,
+    'wrong-type': 415,
+    'no-such-thing': 404,
+    'server-error': 500,
+  } as const;
+  type Own = keyof typeof ownTable;
+  let own: Server;
+  let ownBase: string;
+
+  beforeAll(async () => {
+    const api = createApiRouter<Own>({
+      validator: createOpenApiValidator(doc),
+      statusTable: ownTable,
+      coreCodes: {
+        'request.invalid': 'bad-input',
+        'request.malformed-json': 'bad-input',
+        'request.too-large': 'too-large',
+        'request.unsupported-media-type': 'wrong-type',
+        'route.not-found': 'no-such-thing',
+        'method.not-allowed': 'no-such-thing',
+        internal: 'server-error',
+      },
+      bodyLimitBytes: 100,
+      invalidRequest: (errs) =>
+        errs[0]?.pointer === '/body/name'
+          ? new ApiError<Own>('bad-name', 'name: too long')
+          : undefined,
+    });
+    api.bind('getThing', (_req, res) => void res.json({ name: 'a' }));
+    api.bind('putThing', (_req, res) => void res.status(204).end());
+    api.finish();
+    const app = express();
+    app.use(api.router);
+    own = app.listen(0, '127.0.0.1');
+    await new Promise((r) => own.once('listening', r));
+    ownBase = `http://127.0.0.1:${(own.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((r) => own.close(r));
+  });
+
+  it.each([
+    ['PUT', '/things/1', '{"name":"far too long"}', 'application/json', 400, 'bad-name'],
+    ['PUT', '/things/1', '[1]', 'application/json', 400, 'bad-input'],
+    ['PUT', '/things/1', '{nope', 'application/json', 400, 'bad-input'],
+    ['PUT', '/things/1', 'x'.repeat(200), 'application/json', 413, 'too-large'],
+    ['PUT', '/things/1', 'x', 'text/plain', 415, 'wrong-type'],
+    ['GET', '/nowhere', undefined, 'application/json', 404, 'no-such-thing'],
+    ['POST', '/things/1', undefined, 'application/json', 404, 'no-such-thing'],
+  ])('answers %s %s with its own code', async (method, path, body, type, status, code) => {
+    const res = await fetch(`${ownBase}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body, headers: { 'content-type': type } }),
+    });
+    const json = (await res.json()) as { code: string; status: number; type: string };
+    expect([res.status, json.code, json.status]).toEqual([status, code, status]);
+    expect(json.type).toBe(`urn:switchboard:problem:${code}`);
+  });
+});

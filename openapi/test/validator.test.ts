@@ -1,5 +1,6 @@
 import { createOpenApiValidator } from '../src/validator.js';
 import { loadDocument, parseDocument } from '../src/documents.js';
+import { DIRECTORY_CORE_CODES, DIRECTORY_ERROR_STATUS } from '../src/directory-errors.js';
 import { PROVIDER_ERROR_STATUS } from '../src/provider-errors.js';
 import type { CoreErrorCode } from '../src/problem.js';
 
@@ -116,6 +117,52 @@ describe('provider error codes', () => {
       'internal',
     ];
     for (const c of core) expect(enumCodes).toContain(c);
+  });
+});
+
+describe('directory problem codes', () => {
+  const directory = loadDocument('directory');
+  const components = directory.components as Record<string, Record<string, unknown>>;
+  const enumCodes = (
+    (components['schemas'] as Record<string, { enum: string[] }>)['ProblemCode']?.enum ?? []
+  ).slice();
+
+  it('the status table covers exactly the document enum', () => {
+    expect(Object.keys(DIRECTORY_ERROR_STATUS).sort()).toEqual(enumCodes.sort());
+  });
+
+  it('gives each code the status of the response the document lists it under', () => {
+    const statusOf: Record<string, number> = {
+      BadRequest: 400,
+      Unauthenticated: 401,
+      Forbidden: 403,
+      NotFound: 404,
+      Conflict: 409,
+      PayloadTooLarge: 413,
+      UnsupportedMediaType: 415,
+      TooManyRequests: 429,
+      InternalError: 500,
+    };
+    const listed = new Map<string, number>();
+    const responses = components['responses'] as Record<string, { description: string }>;
+    for (const [name, response] of Object.entries(responses)) {
+      const status = statusOf[name];
+      expect(status).toBeDefined();
+      for (const m of response.description.matchAll(/`([a-z-]+)`/g))
+        listed.set(m[1] ?? '', status ?? 0);
+    }
+    for (const [code, status] of listed)
+      expect([code, DIRECTORY_ERROR_STATUS[code as keyof typeof DIRECTORY_ERROR_STATUS]]).toEqual([
+        code,
+        status,
+      ]);
+    // Every code is listed somewhere but the ones only the router or /healthz produce.
+    const unlisted = enumCodes.filter((c) => !listed.has(c)).sort();
+    expect(unlisted).toEqual(['not-found', 'not-ready']);
+  });
+
+  it('maps every core code of the shared router to a code of the document', () => {
+    for (const code of Object.values(DIRECTORY_CORE_CODES)) expect(enumCodes).toContain(code);
   });
 });
 

@@ -4,7 +4,7 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import type { ProviderDeps } from './deps.js';
-import type { AccountsTable, ProviderTables } from './store/schema.js';
+import type { AccountsTable, ProviderTables, VerificationSessionsTable } from './store/schema.js';
 import type { CheckedKey } from './keys.js';
 import {
   checkKyberPreKey,
@@ -121,37 +121,8 @@ export async function registerAccount(
       'verify the number (submit the code) before registering',
     );
   }
-  const identity = parseIdentityKey(input.identityKey);
-  const signedPreKey = checkSignedPreKey(identity, input.signedPreKey);
-  const lastResort = checkKyberPreKey(identity, input.kyberLastResortPreKey);
-  const oneTime = checkOneTimePreKeys(input.oneTimePreKeys);
-  const oneTimeKyber = checkOneTimeKyberPreKeys(identity, input.oneTimeKyberPreKeys ?? []);
-  const deviceKeyBytes = fromBase64(input.deviceKey);
-  if (!ed25519PublicKey(deviceKeyBytes)) {
-    throw fail(
-      'keys.device-key-invalid',
-      'the device key must be a raw 32-byte Ed25519 public key',
-    );
-  }
-  let pendingMove: MoveProof | undefined;
-  let portOutId: string | undefined;
-  if (input.portIn?.kind === 'release') {
-    await checkRelease(deps, session.number, input.portIn);
-    pendingMove = {
-      kind: 'release',
-      from: input.portIn.from,
-      expiresAt: input.portIn.expiresAt,
-      signature: input.portIn.signature,
-    };
-    if (input.portIn.portOutId) portOutId = input.portIn.portOutId;
-  } else if (input.portIn?.kind === 'identity-key') {
-    pendingMove = {
-      kind: 'identity-key',
-      verifiedAt: Math.floor(Number(session.verified_at) / 1000),
-      signature: input.portIn.signature,
-    };
-  }
-
+  const keys = checkRegistrationKeys(input);
+  const move = await pendingMoveOf(deps, session, input);
   const existing = await deps.db
     .selectFrom('accounts')
     .selectAll()
@@ -170,49 +141,117 @@ export async function registerAccount(
   if (replacesPublished && !deps.directory) {
     throw fail('directory.not-configured', 'no directory is configured here');
   }
-
   const now = deps.now();
   const row: AccountsTable = {
     id: randomUUID(),
     number: session.number,
     registration_id: input.registrationId,
-    identity_key: identity.serialize(),
-    device_key: deviceKeyBytes,
-    signed_prekey_id: signedPreKey.keyId,
-    signed_prekey: signedPreKey.publicKey,
-    signed_prekey_signature: signedPreKey.signature ?? new Uint8Array(),
-    kyber_last_resort_id: lastResort.keyId,
-    kyber_last_resort: lastResort.publicKey,
-    kyber_last_resort_signature: lastResort.signature ?? new Uint8Array(),
+    identity_key: keys.identity.serialize(),
+    device_key: keys.deviceKey,
+    signed_prekey_id: keys.signedPreKey.keyId,
+    signed_prekey: keys.signedPreKey.publicKey,
+    signed_prekey_signature: keys.signedPreKey.signature ?? new Uint8Array(),
+    kyber_last_resort_id: keys.lastResort.keyId,
+    kyber_last_resort: keys.lastResort.publicKey,
+    kyber_last_resort_signature: keys.lastResort.signature ?? new Uint8Array(),
     discoverable: 0,
     contacts: '[]',
-    pending_move: pendingMove ? JSON.stringify({ move: pendingMove, portOutId }) : null,
+    pending_move: move.pendingMove
+      ? JSON.stringify({ move: move.pendingMove, portOutId: move.portOutId })
+      : null,
     verified_at: Number(session.verified_at),
     created_at: now,
   };
+  await storeRegistration(
+    deps,
+    session.id,
+    row,
+    existing,
+    keys,
+    replacesPublished ? now : undefined,
+  );
+  deps.logger.info({ accountId: row.id }, 'account registered');
+  if (replacesPublished) await settleWithdrawal(deps, row.number);
+  return accountView(row);
+}
+
+/** The keys of a registration, each checked (signatures by the identity key included). */
+function checkRegistrationKeys(input: RegisterInput) {
+  const identity = parseIdentityKey(input.identityKey);
+  const signedPreKey = checkSignedPreKey(identity, input.signedPreKey);
+  const lastResort = checkKyberPreKey(identity, input.kyberLastResortPreKey);
+  const oneTime = checkOneTimePreKeys(input.oneTimePreKeys);
+  const oneTimeKyber = checkOneTimeKyberPreKeys(identity, input.oneTimeKyberPreKeys ?? []);
+  const deviceKey = fromBase64(input.deviceKey);
+  if (!ed25519PublicKey(deviceKey)) {
+    throw fail(
+      'keys.device-key-invalid',
+      'the device key must be a raw 32-byte Ed25519 public key',
+    );
+  }
+  return { identity, signedPreKey, lastResort, oneTime, oneTimeKyber, deviceKey };
+}
+
+/** The move proof a port-in carries (a checked release, or the identity key's signature). */
+async function pendingMoveOf(
+  deps: ProviderDeps,
+  session: VerificationSessionsTable,
+  input: RegisterInput,
+): Promise<{ pendingMove?: MoveProof; portOutId?: string }> {
+  if (input.portIn?.kind === 'release') {
+    await checkRelease(deps, session.number, input.portIn);
+    return {
+      pendingMove: {
+        kind: 'release',
+        from: input.portIn.from,
+        expiresAt: input.portIn.expiresAt,
+        signature: input.portIn.signature,
+      },
+      ...(input.portIn.portOutId ? { portOutId: input.portIn.portOutId } : {}),
+    };
+  }
+  if (input.portIn?.kind === 'identity-key') {
+    return {
+      pendingMove: {
+        kind: 'identity-key',
+        verifiedAt: Math.floor(Number(session.verified_at) / 1000),
+        signature: input.portIn.signature,
+      },
+    };
+  }
+  return {};
+}
+
+/** Consumes the session and stores the account, its one-time prekeys and what it carries over. */
+async function storeRegistration(
+  deps: ProviderDeps,
+  sessionId: string,
+  row: AccountsTable,
+  existing: AccountsTable | undefined,
+  keys: ReturnType<typeof checkRegistrationKeys>,
+  /** When it replaces a published account: now, when the withdrawal becomes owed. */
+  withdrawalOwedAt: number | undefined,
+): Promise<void> {
   await deps.db.transaction().execute(async (tx) => {
     // The session is single-use: whoever deletes it first registers.
     const consumed = await tx
       .deleteFrom('verification_sessions')
-      .where('id', '=', session.id)
+      .where('id', '=', sessionId)
       .executeTakeFirst();
     if (Number(consumed.numDeletedRows) !== 1) {
       throw fail('verification.session-not-found', 'the verification session was already used');
     }
-    await deleteAccountRows(tx, session.number);
+    await deleteAccountRows(tx, row.number);
     await tx.insertInto('accounts').values(row).execute();
     if (existing) await carryLedgerOver(tx, existing.id, row.id);
-    await insertOneTimePreKeys(tx, row.id, 'ec', oneTime);
-    await insertOneTimePreKeys(tx, row.id, 'kyber', oneTimeKyber);
-    if (replacesPublished) {
+    await insertOneTimePreKeys(tx, row.id, 'ec', keys.oneTime);
+    await insertOneTimePreKeys(tx, row.id, 'kyber', keys.oneTimeKyber);
+    if (withdrawalOwedAt !== undefined) {
       // The old entry is withdrawn only once this commits; until the directory confirms, the
       // withdrawal stays owed here and `reconcileDirectory` retries it.
-      await oweWithdrawal(tx, row.number, now);
+      await oweWithdrawal(tx, row.number, withdrawalOwedAt);
     }
   });
-  deps.logger.info({ accountId: row.id }, 'account registered');
-  if (replacesPublished) await settleWithdrawal(deps, row.number);
-  return accountView(row);
 }
 
 /**

@@ -1,7 +1,12 @@
 import type { Request } from 'express';
 import express from 'express';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import type { OpenApiValidator, ProviderSchema } from '@switchboard/openapi';
+import type {
+  ApiRouter,
+  OpenApiValidator,
+  ProviderErrorCode,
+  ProviderSchema,
+} from '@switchboard/openapi';
 import {
   PROVIDER_ERROR_STATUS,
   createApiRouter,
@@ -79,15 +84,7 @@ export function createProviderApp(
 ): ProviderApp {
   const validator = options.validator ?? providerValidator();
   const hub = new mailboxes.MailboxHub();
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
-  const requests = new Counter({
-    name: 'provider_api_requests_total',
-    help: 'Provider API requests by operation and status',
-    labelNames: ['operation', 'status'] as const,
-    registers: [metrics],
-  });
-
+  const { metrics, requests } = providerMetrics();
   const api = createApiRouter({
     validator,
     statusTable: PROVIDER_ERROR_STATUS,
@@ -100,7 +97,56 @@ export function createProviderApp(
       if (e.err) deps.logger.error({ err: e.err }, 'unexpected error');
     },
   });
+  const who = callers(deps, options);
+  const bind: Bind = api.bind.bind(api);
+  bindHealthAndVerification(bind, deps, who);
+  bindHandover(bind, deps);
+  bindAccounts(bind, deps, who);
+  bindPrekeys(bind, deps, who);
+  bindLedgerAndPorting(bind, deps, who);
+  bindMailboxes(bind, deps, who, hub);
+  bindOperatorApi(bind, deps, who);
+  bindOnboardingOperations(bind, deps, who.clientAddress);
+  const recentErrors = new RecentErrors(deps.now);
+  bindOperatorOperations(bind, deps, who.operator, recentErrors, options.operator ?? {});
+  const missing = api.unbound();
+  if (missing.length > 0) throw new Error(`operations without a handler: ${missing.join(', ')}`);
+  api.finish();
+  const app = assembleApp(api.router, validator, options, requests, recentErrors);
+  return { app, hub, metrics };
+}
 
+type Bind = ApiRouter<ProviderErrorCode>['bind'];
+
+/** The registry the service serves on its own listener, with the per-operation counter. */
+function providerMetrics(): { metrics: Registry; requests: Counter<'operation' | 'status'> } {
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: 'provider_api_requests_total',
+    help: 'Provider API requests by operation and status',
+    labelNames: ['operation', 'status'] as const,
+    registers: [metrics],
+  });
+  return { metrics, requests };
+}
+
+/** Who a request comes from: its client prefix, its signing device, asker, operator or mailbox key. */
+interface Callers {
+  readonly clientAddress: (req: Request) => string;
+  readonly senderAddress: (req: Request) => string;
+  /** The account a request is signed for (keyid = account id, key = its device key). */
+  readonly device: (req: Request, rawBody: Buffer) => Promise<string>;
+  readonly asker: (
+    req: Request,
+    rawBody: Buffer,
+    certificate: string | undefined,
+  ) => Promise<prekeys.Asker>;
+  readonly operator: (req: Request, scope: ApiKeyScope) => Promise<string>;
+  readonly mailboxOwner: (req: Request, rawBody: Buffer, mailbox: string) => Promise<void>;
+}
+
+function callers(deps: ProviderDeps, options: ProviderAppOptions): Callers {
   const signature = {
     replayCache: deps.replayCache,
     now: deps.now,
@@ -167,7 +213,12 @@ export function createProviderApp(
     }
   };
 
-  const bind = api.bind.bind(api);
+  return { clientAddress, senderAddress, device, asker, operator, mailboxOwner };
+}
+
+/** The health check and phone-number verification sessions. */
+function bindHealthAndVerification(bind: Bind, deps: ProviderDeps, who: Callers): void {
+  const { clientAddress } = who;
   bind('getHealth', async (_req, res) => {
     try {
       await deps.db.selectFrom('accounts').select('id').limit(1).execute();
@@ -195,7 +246,10 @@ export function createProviderApp(
     const sessionId = input.params['sessionId'] as string;
     res.json(await verification.submitCode(deps, sessionId, body, clientAddress(req)));
   });
+}
 
+/** Hand-over of a verified session to another device (the onboarding page). */
+function bindHandover(bind: Bind, deps: ProviderDeps): void {
   bind('createRegistrationHandover', async (req, res, input) => {
     const origin = `${req.protocol}://${req.get('host') ?? ''}`;
     const body = input.body as ProviderSchema<'CreateRegistrationHandover'>;
@@ -209,11 +263,11 @@ export function createProviderApp(
     const body = input.body as ProviderSchema<'RedeemRegistrationHandover'>;
     res.json(await redeemHandover(deps, body.token));
   });
+}
 
-  bindOnboardingOperations(bind, deps, clientAddress);
-  const recentErrors = new RecentErrors(deps.now);
-  bindOperatorOperations(bind, deps, operator, recentErrors, options.operator ?? {});
-
+/** Accounts: registration, the registration lock, sender certificates, discoverability. */
+function bindAccounts(bind: Bind, deps: ProviderDeps, who: Callers): void {
+  const { device } = who;
   bind('registerAccount', async (_req, res, input) => {
     const body = input.body as ProviderSchema<'RegisterAccount'>;
     res.status(201).json(await accounts.registerAccount(deps, body));
@@ -247,7 +301,11 @@ export function createProviderApp(
     const body = input.body as ProviderSchema<'Discoverability'>;
     res.json(await accounts.setDiscoverability(deps, accountId, body));
   });
+}
 
+/** Prekeys: upload, count, digest check and bundles. */
+function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers): void {
+  const { device, asker, clientAddress } = who;
   bind('uploadPrekeys', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);
     const body = input.body as ProviderSchema<'UploadPrekeys'>;
@@ -274,7 +332,11 @@ export function createProviderApp(
     // express's ETag, which would hash every (never repeated) body for nothing.
     res.set('Cache-Control', 'no-store').type('json').end(JSON.stringify(bundle));
   });
+}
 
+/** Credit, balance and statement; port-out releases. */
+function bindLedgerAndPorting(bind: Bind, deps: ProviderDeps, who: Callers): void {
+  const { device, operator } = who;
   bind('purchaseCredit', async (req, res, input) => {
     // Credit is recorded by the payment side (e.g. a processor webhook), never by the user.
     await operator(req, 'billing:write');
@@ -302,7 +364,16 @@ export function createProviderApp(
     await porting.completePortOut(deps, input.body as ProviderSchema<'CompletePortOut'>);
     res.status(204).end();
   });
+}
 
+/** Mailboxes: delivery by anyone, reading by the mailbox key's holder. */
+function bindMailboxes(
+  bind: Bind,
+  deps: ProviderDeps,
+  who: Callers,
+  hub: mailboxes.MailboxHub,
+): void {
+  const { mailboxOwner, senderAddress } = who;
   bind('deliverMailboxMessage', async (req, res, input) => {
     const body = input.body as ProviderSchema<'MailboxDelivery'>;
     const mailbox = input.params['mailbox'] as string;
@@ -328,7 +399,11 @@ export function createProviderApp(
     await mailboxes.acknowledge(deps, mailbox, input.params['messageId'] as string);
     res.status(204).end();
   });
+}
 
+/** The operator's API keys and charges. */
+function bindOperatorApi(bind: Bind, deps: ProviderDeps, who: Callers): void {
+  const { operator } = who;
   bind('listApiKeys', async (req, res) => {
     await operator(req, 'admin:keys');
     res.json(await operatorKeys.listApiKeys(deps));
@@ -350,11 +425,16 @@ export function createProviderApp(
     const key = input.headers['idempotency-key'] as string;
     res.status(201).json(await ledger.chargeAccount(deps, { ...body, idempotencyKey: key }));
   });
+}
 
-  const missing = api.unbound();
-  if (missing.length > 0) throw new Error(`operations without a handler: ${missing.join(', ')}`);
-  api.finish();
-
+/** The express app: security headers, the request counter, the onboarding page, docs, the API. */
+function assembleApp(
+  router: express.Router,
+  validator: OpenApiValidator,
+  options: ProviderAppOptions,
+  requests: Counter<'operation' | 'status'>,
+  recentErrors: RecentErrors,
+): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', options.trustProxy ?? false);
@@ -378,6 +458,6 @@ export function createProviderApp(
   app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
   app.use(operatorPages(pageSecurityHeaders({ inlineStyles: [OPERATOR_STYLE] })));
   app.use(recentErrors.middleware);
-  app.use(api.router);
-  return { app, hub, metrics };
+  app.use(router);
+  return app;
 }

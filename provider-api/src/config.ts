@@ -1,5 +1,11 @@
-import { readFileSync } from 'node:fs';
-import type { PrefixLengths, RateLimit } from '@switchboard/service-kit';
+import type { EnvVariable, PrefixLengths, RateLimit } from '@switchboard/service-kit';
+import {
+  EnvConfigError,
+  LOG_LEVELS,
+  envKinds,
+  optionalField,
+  readEnvSchema,
+} from '@switchboard/service-kit';
 
 /** Limits and lifetimes of verification sessions. */
 export interface VerificationConfig {
@@ -209,19 +215,12 @@ export function parseTrustProxy(value: string): boolean | number | string[] {
 }
 
 /** A configuration value the provider refuses at start-up; the message names the key, never the value. */
-export class ProviderConfigError extends Error {
-  constructor(
-    /** The environment variable at fault. */
-    readonly key: string,
-    reason: string,
-  ) {
-    super(`provider config ${key} ${reason}`);
+export class ProviderConfigError extends EnvConfigError {
+  constructor(key: string, reason: string) {
+    super(key, reason, 'provider');
     this.name = 'ProviderConfigError';
   }
 }
-
-/** pino's levels, accepted by `LOG_LEVEL`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** What the provider API reads from its environment, validated by {@link PROVIDER_ENV_SCHEMA}. */
 export interface ProviderEnvConfig {
@@ -258,61 +257,9 @@ export interface ProviderEnvConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+const { text, port, httpUrl, databaseUrl, boolean, enumOf, pattern } = envKinds;
 
-/** How one kind of variable is checked and converted; throws the reason (never the value). */
-type Kind = (value: string) => unknown;
-
-const text: Kind = (v) => {
-  if (v.trim() === '') throw new Error('must not be empty');
-  return v;
-};
-const port: Kind = (v) => {
-  if (!/^\d{1,5}$/.test(v.trim()) || Number(v) > 65535)
-    throw new Error('must be a port number (an integer 0-65535)');
-  return Number(v);
-};
-const httpUrl: Kind = (v) => {
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new Error('must be an absolute URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error('must be an http:// or https:// URL');
-  return v;
-};
-const databaseUrl: Kind = (v) => {
-  if (!/^(sqlite:|file:|postgres(ql)?:\/\/)/i.test(v.trim()))
-    throw new Error('must start with sqlite:, file:, postgres:// or postgresql://');
-  return v;
-};
-const boolean: Kind = (v) => {
-  if (/^(1|true)$/i.test(v.trim())) return true;
-  if (/^(0|false)$/i.test(v.trim())) return false;
-  throw new Error('must be a boolean (1, 0, true or false)');
-};
-const enumOf =
-  (values: readonly string[]): Kind =>
-  (v) => {
-    if (!values.includes(v)) throw new Error(`must be one of ${values.join(', ')}`);
-    return v;
-  };
-const pattern =
-  (re: RegExp, what: string): Kind =>
-  (v) => {
-    if (!re.test(v)) throw new Error(`must be ${what}`);
-    return v;
-  };
-
-/** One entry per variable: its kind and its default (none: unset stays unset). */
-export interface EnvVariable {
-  readonly kind: Kind;
-  readonly default?: string;
-}
-
-/** The one schema of the provider's environment; README lists the same variables. */
+/** The one schema of the provider's environment (service-kit's `readEnvSchema` reads it); README lists the same variables. */
 export const PROVIDER_ENV_SCHEMA = {
   PROVIDER_API_HOST: { kind: text, default: '127.0.0.1' },
   PROVIDER_API_PORT: { kind: port, default: '8080' },
@@ -333,95 +280,52 @@ export const PROVIDER_ENV_SCHEMA = {
   SWITCHBOARD_DIRECTORY_URL: { kind: httpUrl },
   PROVIDER_PUBLIC_URL: { kind: httpUrl },
   PROVIDER_BRIDGE_HEALTH_URL: { kind: httpUrl },
-  PROVIDER_TRUST_PROXY: { kind: (v) => parseTrustProxy(v) },
+  PROVIDER_TRUST_PROXY: { kind: (v: string) => parseTrustProxy(v) },
   PROVIDER_VALIDATE_RESPONSES: { kind: boolean, default: 'false' },
   SWITCHBOARD_TRUST_LIST: { kind: text },
   SWITCHBOARD_BOARD_FINGERPRINT: { kind: text },
   LOG_LEVEL: { kind: enumOf(LOG_LEVELS), default: 'info' },
 } as const satisfies Record<string, EnvVariable>;
 
-type Key = keyof typeof PROVIDER_ENV_SCHEMA;
-
-/** Checks every variable of {@link PROVIDER_ENV_SCHEMA}; throws the first wrong one. */
-function readVariables(env: Env): Partial<Record<Key, unknown>> {
-  const out: Partial<Record<Key, unknown>> = {};
-  for (const [key, spec] of Object.entries(PROVIDER_ENV_SCHEMA) as [Key, EnvVariable][]) {
-    // An empty value counts as unset (as `FOO=` in an env file means).
-    const given = env[key];
-    const raw = given === undefined || given === '' ? spec.default : given;
-    if (raw === undefined) continue;
-    try {
-      out[key] = spec.kind(raw);
-    } catch (err) {
-      throw new ProviderConfigError(key, (err as Error).message);
-    }
-  }
-  return out;
-}
-
-/**
- * Reads `PROVIDER_CONFIG_FILE` (when set): a JSON object of the same variables, strings, numbers
- * or booleans, checked by the same schema; the environment overrides it.
- */
-function readConfigFile(path: string | undefined): Record<string, string> {
-  if (path === undefined || path === '') return {};
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new ProviderConfigError(
-      'PROVIDER_CONFIG_FILE',
-      'names a file that is missing or not JSON',
-    );
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ProviderConfigError('PROVIDER_CONFIG_FILE', 'must hold a JSON object');
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw)) {
-    if (!Object.hasOwn(PROVIDER_ENV_SCHEMA, key))
-      throw new ProviderConfigError(key, 'is not a provider variable (in PROVIDER_CONFIG_FILE)');
-    if (!['string', 'number', 'boolean'].includes(typeof value))
-      throw new ProviderConfigError(
-        key,
-        'must be a string, number or boolean (in PROVIDER_CONFIG_FILE)',
-      );
-    out[key] = String(value);
-  }
-  return out;
-}
-
 /**
  * Parses the provider's environment once, at start-up, into a typed config with defaults filled
- * in. Throws {@link ProviderConfigError} naming the first wrong variable and why; values (some are
- * secrets) never appear in the message.
+ * in; `PROVIDER_CONFIG_FILE` (when set) names a JSON object of the same variables, which the
+ * environment overrides. Throws {@link ProviderConfigError} naming the first wrong variable and
+ * why; values (some are secrets) never appear in the message.
  */
-export function parseProviderEnv(env: Env): ProviderEnvConfig {
-  const v = readVariables({ ...readConfigFile(env['PROVIDER_CONFIG_FILE']), ...env });
-  const str = (k: Key): string | undefined => v[k] as string | undefined;
-  const apiPort = v.PROVIDER_API_PORT as number;
-  const webhook = str('PROVIDER_CODE_WEBHOOK_URL');
-  const token = str('PROVIDER_CODE_WEBHOOK_TOKEN');
-  const optional = <T>(key: string, value: T | undefined): Record<string, T> =>
-    value === undefined ? {} : { [key]: value };
+export function parseProviderEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): ProviderEnvConfig {
+  const v = readEnvSchema(PROVIDER_ENV_SCHEMA, env, {
+    service: 'provider',
+    configFileVariable: 'PROVIDER_CONFIG_FILE',
+    error: (key, reason) => new ProviderConfigError(key, reason),
+  });
+  const apiPort = v.PROVIDER_API_PORT;
+  const webhook = v.PROVIDER_CODE_WEBHOOK_URL;
+  const token = v.PROVIDER_CODE_WEBHOOK_TOKEN;
   return {
-    host: str('PROVIDER_API_HOST') as string,
+    host: v.PROVIDER_API_HOST,
     port: apiPort,
     metrics: {
-      host: str('PROVIDER_METRICS_HOST') as string,
-      port: (v.PROVIDER_METRICS_PORT as number | undefined) ?? (apiPort === 0 ? 0 : 9080),
+      host: v.PROVIDER_METRICS_HOST,
+      port: v.PROVIDER_METRICS_PORT ?? (apiPort === 0 ? 0 : 9080),
     },
-    providerId: str('PROVIDER_ID') as string,
-    currency: str('PROVIDER_CURRENCY') as string,
-    validateResponses: v.PROVIDER_VALIDATE_RESPONSES as boolean,
-    logLevel: v.LOG_LEVEL as ProviderEnvConfig['logLevel'],
-    ...optional('stateDir', str('PROVIDER_STATE_DIR')),
-    ...optional('databaseUrl', str('PROVIDER_DATABASE_URL')),
-    ...optional('codeWebhook', webhook && { url: webhook, ...optional('bearerToken', token) }),
-    ...optional('directoryUrl', str('SWITCHBOARD_DIRECTORY_URL')),
-    ...optional('publicUrl', str('PROVIDER_PUBLIC_URL')),
-    ...optional('bridgeHealthUrl', str('PROVIDER_BRIDGE_HEALTH_URL')),
-    ...optional('trustProxy', v.PROVIDER_TRUST_PROXY as ProviderEnvConfig['trustProxy']),
-    ...optional('trustListPath', str('SWITCHBOARD_TRUST_LIST')),
-    ...optional('boardFingerprint', str('SWITCHBOARD_BOARD_FINGERPRINT')),
+    providerId: v.PROVIDER_ID,
+    currency: v.PROVIDER_CURRENCY,
+    validateResponses: v.PROVIDER_VALIDATE_RESPONSES,
+    logLevel: v.LOG_LEVEL,
+    ...optionalField('stateDir', v.PROVIDER_STATE_DIR),
+    ...optionalField('databaseUrl', v.PROVIDER_DATABASE_URL),
+    ...optionalField(
+      'codeWebhook',
+      webhook === undefined ? undefined : { url: webhook, ...optionalField('bearerToken', token) },
+    ),
+    ...optionalField('directoryUrl', v.SWITCHBOARD_DIRECTORY_URL),
+    ...optionalField('publicUrl', v.PROVIDER_PUBLIC_URL),
+    ...optionalField('bridgeHealthUrl', v.PROVIDER_BRIDGE_HEALTH_URL),
+    ...optionalField('trustProxy', v.PROVIDER_TRUST_PROXY),
+    ...optionalField('trustListPath', v.SWITCHBOARD_TRUST_LIST),
+    ...optionalField('boardFingerprint', v.SWITCHBOARD_BOARD_FINGERPRINT),
   };
 }

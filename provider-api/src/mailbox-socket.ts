@@ -61,16 +61,10 @@ export function attachMailboxSockets(
   hub: MailboxHub,
   options: MailboxSocketOptions = {},
 ): () => void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
-  const perMailbox = new Map<string, number>();
-  const perPrefix = new Map<string, number>();
-  const refuse = (socket: Duplex, status: number, reason: string): void => {
-    // A client may already have reset the connection; writing then would fail.
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const sockets: OpenSockets = {
+    wss: new WebSocketServer({ noServer: true, maxPayload: 1024 }),
+    perMailbox: new Map<string, number>(),
+    perPrefix: new Map<string, number>(),
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Without a listener a reset during a refusal ('write ECONNRESET') would end the process.
@@ -80,11 +74,11 @@ export function attachMailboxSockets(
     const path = (req.url ?? '').split('?')[0] ?? '';
     const mailbox = SOCKET_PATH.exec(path)?.[1];
     if (!mailbox) {
-      refuse(socket, 404, 'Not Found');
+      refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
     if (!deps.limits.socketUpgradesPerPrefix.take(prefix).allowed) {
-      refuse(socket, 429, 'Too Many Requests');
+      refuseUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
     verifyRequest({
@@ -101,48 +95,81 @@ export function attachMailboxSockets(
         markFetched(deps, mailbox, clientPrefix(address, deps.config.mailboxes.senderPrefix)),
       )
       .then(
-        () => {
-          const limits = deps.config.mailboxes;
-          if (
-            (perMailbox.get(mailbox) ?? 0) >= limits.maxSocketsPerMailbox ||
-            (perPrefix.get(prefix) ?? 0) >= limits.maxSocketsPerClientPrefix
-          ) {
-            refuse(socket, 429, 'Too Many Requests');
-            return;
-          }
-          if (!socket.writable) {
-            socket.destroy();
-            return;
-          }
-          bump(perMailbox, mailbox, 1);
-          bump(perPrefix, prefix, 1);
-          let released = false;
-          const release = (): void => {
-            if (released) return;
-            released = true;
-            bump(perMailbox, mailbox, -1);
-            bump(perPrefix, prefix, -1);
-          };
-          socket.once('close', release);
-          wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-            const unsubscribe = hub.subscribe(mailbox, (message) =>
-              ws.send(JSON.stringify(message)),
-            );
-            ws.on('close', unsubscribe);
-            ws.on('error', unsubscribe);
-          });
-        },
+        () => admitSocket({ req, socket, head, mailbox, prefix }, sockets, deps, hub),
         (err: unknown) => {
           if (!HttpSignatureError.is(err))
             deps.logger.error({ err }, 'mailbox socket upgrade failed');
-          refuse(socket, 401, 'Unauthorized');
+          refuseUpgrade(socket, 401, 'Unauthorized');
         },
       );
   };
   server.on('upgrade', onUpgrade);
   return () => {
     server.off('upgrade', onUpgrade);
-    for (const client of wss.clients) client.terminate();
-    wss.close();
+    for (const client of sockets.wss.clients) client.terminate();
+    sockets.wss.close();
   };
+}
+
+/** The WebSocket server and the open sockets counted per mailbox and per client prefix. */
+interface OpenSockets {
+  readonly wss: WebSocketServer;
+  readonly perMailbox: Map<string, number>;
+  readonly perPrefix: Map<string, number>;
+}
+
+/** An upgrade whose signature verified. */
+interface VerifiedUpgrade {
+  readonly req: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly mailbox: string;
+  readonly prefix: string;
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  // A client may already have reset the connection; writing then would fail.
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Opens the socket unless its mailbox or client prefix holds the most allowed; subscribes it. */
+function admitSocket(
+  upgrade: VerifiedUpgrade,
+  sockets: OpenSockets,
+  deps: ProviderDeps,
+  hub: MailboxHub,
+): void {
+  const { req, socket, head, mailbox, prefix } = upgrade;
+  const { perMailbox, perPrefix } = sockets;
+  const limits = deps.config.mailboxes;
+  if (
+    (perMailbox.get(mailbox) ?? 0) >= limits.maxSocketsPerMailbox ||
+    (perPrefix.get(prefix) ?? 0) >= limits.maxSocketsPerClientPrefix
+  ) {
+    refuseUpgrade(socket, 429, 'Too Many Requests');
+    return;
+  }
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  bump(perMailbox, mailbox, 1);
+  bump(perPrefix, prefix, 1);
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    bump(perMailbox, mailbox, -1);
+    bump(perPrefix, prefix, -1);
+  };
+  socket.once('close', release);
+  sockets.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const unsubscribe = hub.subscribe(mailbox, (message) => ws.send(JSON.stringify(message)));
+    ws.on('close', unsubscribe);
+    ws.on('error', unsubscribe);
+  });
 }

@@ -1,6 +1,6 @@
 // The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
 //   npm run bench:directory -w bench -- [--count 100000 | --sizes 100000,1000000] [--seconds 10] [--warmup 3] [--rounds 1]
-//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep]
+//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep] [--no-save]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,7 +18,8 @@ import type { AnswerCheck } from '../probe.js';
 import { checkAnswers, waitForReply, waitForZone } from '../probe.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort } from '../process.js';
-import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import { parseBenchOptions } from '../cli-options.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
 import type { OurSignerPhases, SigningRun } from '../signing.js';
 import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
 import { ratio } from '../stats.js';
@@ -36,75 +37,27 @@ import {
   zoneLines,
 } from '../zone-data.js';
 
-interface Args {
-  count: number;
-  /** Queries per second a mixed run is assumed to reach at most (sizes its unpublished names). */
-  maxRate: number;
-  seconds: number;
-  warmup: number;
-  rounds: number;
-  latencyQps: number;
-  latencySeconds: number;
-  peers: string[] | undefined;
-  /** `--sizes 100000,1000000`: one whole run per count, in one invocation. */
-  sizes: number[] | undefined;
-  sign: boolean;
-  oneCore: boolean;
-  dns: boolean;
-  keep: boolean;
-}
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = {
-    count: 100_000,
-    maxRate: 200_000,
-    seconds: 10,
-    warmup: 3,
-    rounds: 1,
-    latencyQps: 500,
-    latencySeconds: 5,
-    peers: undefined,
-    sizes: undefined,
-    sign: true,
-    oneCore: true,
-    dns: true,
-    keep: false,
-  };
-  const numeric = new Map<string, keyof Args>([
-    ['--count', 'count'],
-    ['--max-rate', 'maxRate'],
-    ['--seconds', 'seconds'],
-    ['--warmup', 'warmup'],
-    ['--rounds', 'rounds'],
-    ['--latency-qps', 'latencyQps'],
-    ['--latency-seconds', 'latencySeconds'],
-  ]);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const key = numeric.get(a);
-    if (key !== undefined || a === '--peers' || a === '--sizes') {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      if (a === '--peers') args.peers = v.split(',');
-      else if (a === '--sizes') args.sizes = v.split(',').map(Number);
-      else {
-        const n = Number(v);
-        if (!Number.isFinite(n) || n < 0) throw new Error(`${a} must be a number >= 0`);
-        (args as unknown as Record<string, number>)[key as string] = n;
-      }
-    } else if (a === '--no-sign') args.sign = false;
-    else if (a === '--no-one-core') args.oneCore = false;
-    else if (a === '--no-dns') args.dns = false;
-    else if (a === '--keep') args.keep = true;
-    else throw new Error(`unknown option ${a}`);
-  }
-  for (const count of args.sizes ?? [args.count]) {
-    if (!Number.isInteger(count) || count < 10 || count > 10_000_000)
-      throw new Error('--count and --sizes must be 10..10000000');
-  }
-  if (!(args.seconds > 0) || !(args.rounds >= 1))
-    throw new Error('--seconds, --rounds must be > 0');
-  return args;
+function parseArgs(argv: readonly string[]) {
+  const args = parseBenchOptions(argv, {
+    count: { kind: 'integer', default: 100_000, min: 10, max: 10_000_000 },
+    /** `--sizes 100000,1000000`: one whole run per count, in one invocation. */
+    sizes: { kind: 'number-list', min: 10, max: 10_000_000 },
+    /** Queries per second a mixed run is assumed to reach at most (sizes its unpublished names). */
+    maxRate: { kind: 'number', default: 200_000, min: 1 },
+    seconds: { kind: 'number', default: 10, min: 0.1 },
+    warmup: { kind: 'number', default: 3 },
+    latencyQps: { kind: 'number', default: 500 },
+    latencySeconds: { kind: 'number', default: 5 },
+    peers: { kind: 'list' },
+    noSign: { kind: 'flag' },
+    noOneCore: { kind: 'flag' },
+    noDns: { kind: 'flag' },
+  });
+  for (const count of args.sizes ?? [])
+    if (!Number.isInteger(count)) throw new Error('--sizes must be whole numbers');
+  return { ...args, sign: !args.noSign, oneCore: !args.noOneCore, dns: !args.noDns };
 }
 
 /** One start-measure-stop cycle of one server. */
@@ -242,6 +195,116 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
 /** Unpublished names per query file at most (two ~51-byte lines each: about 100 MB per million). */
 const MAX_MISSING_PER_FILE = 20_000_000;
 
+/** Starts `peer` and waits until it is measurable (ours: warm, with its answers checked). */
+async function startPeer(
+  peer: PeerDefinition,
+  dir: string,
+  inputs: Inputs,
+  cpu: number | undefined,
+  round: PeerRound,
+): Promise<{ running: RunningPeer; port: number }> {
+  const port = await freePort();
+  console.log(`[${peer.id}] starting on 127.0.0.1:${port}...`);
+  const t0 = performance.now();
+  const running = await peer.start({
+    workDir: dir,
+    apex: inputs.zone.apex,
+    zoneFile: peer.zone === 'presigned' ? inputs.presignedFile : inputs.zoneFile,
+    port,
+    ...(cpu !== undefined ? { cpu } : {}),
+  });
+  try {
+    await awaitReady(peer, port, running, inputs, t0, round);
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
+  return { running, port };
+}
+
+async function awaitReady(
+  peer: PeerDefinition,
+  port: number,
+  running: RunningPeer,
+  inputs: Inputs,
+  t0: number,
+  round: PeerRound,
+): Promise<void> {
+  if (peer.reference) {
+    await waitForReply(port, inputs.zone.apex, 30_000);
+    round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
+    return;
+  }
+  await waitForZone(port, inputs.zone.apex, 900_000, () => running.exited());
+  round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
+  round.firstAnswerSeconds =
+    running.firstAnswerMs !== undefined
+      ? Math.round(running.firstAnswerMs / 100) / 10
+      : round.startSeconds;
+  round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
+  console.log(
+    `[${peer.id}] first answer ${round.firstAnswerSeconds}s, ready ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
+      `existing ${round.check.existing}, missing ${round.check.missing}`,
+  );
+}
+
+/** Warm-up, the saturated mixed and existing runs, then the fixed-rate run, into `round`. */
+async function runQueries(
+  peer: PeerDefinition,
+  dir: string,
+  port: number,
+  inputs: Inputs,
+  args: Args,
+  client: number | undefined,
+  round: PeerRound,
+): Promise<void> {
+  const common = {
+    port,
+    existingNames: inputs.existingNames,
+    ...(client !== undefined ? { cpu: client } : {}),
+  };
+  const out = (name: string): string => join(dir, `dnsperf-${name}.txt`);
+  if (args.warmup > 0) {
+    await runDnsperf({
+      ...common,
+      queryFile: inputs.mixedFiles.warmup,
+      seconds: args.warmup,
+      outputFile: out('warmup'),
+    });
+  }
+  round.mixed = await runDnsperf({
+    ...common,
+    queryFile: inputs.mixedFiles.mixed,
+    seconds: args.seconds,
+    outputFile: out('mixed'),
+  });
+  if (round.mixed.summary.sent > inputs.mixedLines) {
+    round.missRepeated = true;
+    console.log(`[${peer.id}] WARNING: dnsperf wrapped its query file; raise --max-rate`);
+  }
+  round.existing = await runDnsperf({
+    ...common,
+    queryFile: inputs.existingFile,
+    seconds: args.seconds,
+    outputFile: out('existing'),
+  });
+  if (args.latencySeconds > 0) {
+    round.fixedRate = await runDnsperf({
+      ...common,
+      queryFile: inputs.mixedFiles.fixedRate,
+      seconds: args.latencySeconds,
+      maxQps: args.latencyQps,
+      outputFile: out('fixed-rate'),
+    });
+  }
+  console.log(
+    `[${peer.id}] mixed ${cell(round.mixed.summary.qps)} q/s, existing ${cell(round.existing.summary.qps)} q/s` +
+      (round.fixedRate
+        ? `, at ${args.latencyQps} q/s p50/p99 ${round.fixedRate.latency.p50Ms}/${round.fixedRate.latency.p99Ms} ms`
+        : ''),
+  );
+}
+
 async function measurePeer(
   peer: PeerDefinition,
   dir: string,
@@ -253,77 +316,9 @@ async function measurePeer(
   mkdirSync(dir, { recursive: true });
   let running: RunningPeer | undefined;
   try {
-    const port = await freePort();
-    console.log(`[${peer.id}] starting on 127.0.0.1:${port}...`);
-    const t0 = performance.now();
-    running = await peer.start({
-      workDir: dir,
-      apex: inputs.zone.apex,
-      zoneFile: peer.zone === 'presigned' ? inputs.presignedFile : inputs.zoneFile,
-      port,
-      ...(cpus.server !== undefined ? { cpu: cpus.server } : {}),
-    });
-    if (peer.reference) {
-      await waitForReply(port, inputs.zone.apex, 30_000);
-      round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
-    } else {
-      await waitForZone(port, inputs.zone.apex, 900_000, () => running?.exited());
-      round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
-      round.firstAnswerSeconds =
-        running.firstAnswerMs !== undefined
-          ? Math.round(running.firstAnswerMs / 100) / 10
-          : round.startSeconds;
-      round.check = await checkAnswers(port, inputs.sampleExisting, inputs.sampleMissing);
-      console.log(
-        `[${peer.id}] first answer ${round.firstAnswerSeconds}s, ready ${round.startSeconds}s; answers ${round.check.ok ? 'ok' : 'WRONG'}: ` +
-          `existing ${round.check.existing}, missing ${round.check.missing}`,
-      );
-    }
-    const common = {
-      port,
-      existingNames: inputs.existingNames,
-      ...(cpus.client !== undefined ? { cpu: cpus.client } : {}),
-    };
-    const out = (name: string): string => join(dir, `dnsperf-${name}.txt`);
-    if (args.warmup > 0) {
-      await runDnsperf({
-        ...common,
-        queryFile: inputs.mixedFiles.warmup,
-        seconds: args.warmup,
-        outputFile: out('warmup'),
-      });
-    }
-    round.mixed = await runDnsperf({
-      ...common,
-      queryFile: inputs.mixedFiles.mixed,
-      seconds: args.seconds,
-      outputFile: out('mixed'),
-    });
-    if (round.mixed.summary.sent > inputs.mixedLines) {
-      round.missRepeated = true;
-      console.log(`[${peer.id}] WARNING: dnsperf wrapped its query file; raise --max-rate`);
-    }
-    round.existing = await runDnsperf({
-      ...common,
-      queryFile: inputs.existingFile,
-      seconds: args.seconds,
-      outputFile: out('existing'),
-    });
-    if (args.latencySeconds > 0) {
-      round.fixedRate = await runDnsperf({
-        ...common,
-        queryFile: inputs.mixedFiles.fixedRate,
-        seconds: args.latencySeconds,
-        maxQps: args.latencyQps,
-        outputFile: out('fixed-rate'),
-      });
-    }
-    console.log(
-      `[${peer.id}] mixed ${cell(round.mixed.summary.qps)} q/s, existing ${cell(round.existing.summary.qps)} q/s` +
-        (round.fixedRate
-          ? `, at ${args.latencyQps} q/s p50/p99 ${round.fixedRate.latency.p50Ms}/${round.fixedRate.latency.p99Ms} ms`
-          : ''),
-    );
+    const started = await startPeer(peer, dir, inputs, cpus.server, round);
+    running = started.running;
+    await runQueries(peer, dir, started.port, inputs, args, cpus.client, round);
     const rss = rssMb(running.pid);
     if (rss !== undefined) round.rssMb = rss;
   } catch (err) {
@@ -379,10 +374,23 @@ async function main(): Promise<void> {
   }
 }
 
+type SigningResult = SigningRun & {
+  cores?: number;
+  phases?: OurSignerPhases;
+  verify?: { ok: boolean; detail: string };
+};
+
+interface Goal {
+  goal: string;
+  measured: number | null | undefined;
+  target: number;
+  higher: boolean;
+  met: boolean | null;
+}
+
 /** One whole run at `args.count` numbers; `section` names its table in results/README.md. */
 async function runSize(args: Args, section: string): Promise<void> {
   const pin = canPin();
-  const cpuPlan = pin ? { server: 0, client: 1 } : {};
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-directory-'));
   const started = new Date();
   const load0 = loadavg();
@@ -392,25 +400,106 @@ async function runSize(args: Args, section: string): Promise<void> {
   console.log(
     pin ? 'servers pinned to CPU 0, dnsperf to CPU 1' : 'taskset unavailable: nothing pinned',
   );
-  console.log(`load average at start: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
-
+  console.log(`load average at start: ${loadText(load0, 2)}`);
   const zone = benchSpace({ count: args.count });
   const inputs = writeInputs(zone, work, args);
-  // Keys and the pre-signed NSEC3 zone the NSD/BIND/Knot-presigned peers load.
+  const signing = await signAll(args, inputs, work, started, pin);
+  const results = await measurePeers(args, inputs, work, pin ? { server: 0, client: 1 } : {});
+  const rows = dnsTable(results, args.latencyQps);
+  const signRows = signTable(signing);
+  const goals = goalsOf(results, signing);
+  const goalRows = goalTable(goals);
+  const load1 = loadavg();
+  const dnsTitle = `DNS: dnsperf -D, NAPTR, ${args.seconds}s saturated runs (median of ${args.rounds}); latency at a fixed ${args.latencyQps} q/s (mixed)`;
+  const signTitle =
+    'Export signing: NSEC3 no salt, 0 iterations; ECDSA P-256 ZSK+KSK; same zone and keys';
+  if (args.dns) console.log(`\n${dnsTitle}\n${table(rows)}`);
+  console.log(`\n${signTitle}\n${table(signRows)}`);
+  for (const s of signing.filter((x) => x.phases)) {
+    const ourPhases = s.phases as OurSignerPhases;
+    console.log(
+      `${s.id} phases: read+parse ${ourPhases.readParseMs} ms, sign ${ourPhases.signMs} ms, format+write ${ourPhases.formatWriteMs} ms, ${ourPhases.rrsigs} RRSIGs`,
+    );
+  }
+  console.log(`\n${table(goalRows)}`);
+  console.log(`load average at end: ${loadText(load1, 2)}`);
+  const file = saveBenchRun(
+    resolve(import.meta.dirname, '../../../results'),
+    {
+      name: 'directory',
+      section,
+      started,
+      options: args,
+      environment: environment(pin, load0, load1),
+      data: {
+        zone: {
+          apex: zone.apex,
+          numbers: zone.count,
+          sampleExisting: inputs.sampleExisting,
+          sampleMissing: inputs.sampleMissing,
+        },
+        servers: results,
+        signing,
+        goals,
+      },
+      markdown: (json) =>
+        [
+          `## directory: ${started.toISOString()}`,
+          '',
+          `${args.count} numbers; ${pin ? 'server on CPU 0, dnsperf on CPU 1' : 'not pinned'}; load average ${loadText(load0)} at start, ${loadText(load1)} at end (2 cores shared with other work: only the ratios mean anything).`,
+          '',
+          ...(args.dns ? [`${dnsTitle}.`, '', markdownTable(rows), ''] : []),
+          `${signTitle}.`,
+          '',
+          markdownTable(signRows),
+          '',
+          markdownTable(goalRows),
+          '',
+          `Full data: \`${json}\`.`,
+        ].join('\n'),
+    },
+    args.noSave,
+  );
+  if (file) console.log(`\nresults: ${file}`);
+  if (args.keep) console.log(`work dir kept: ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+/** Node, the cores, the load and the peers' versions, for the results file. */
+function environment(pin: boolean, load0: number[], load1: number[]): Record<string, unknown> {
+  return {
+    node: process.version,
+    cpus: cpus().length,
+    pinned: pin,
+    loadavgAtStart: load0,
+    loadavgAtEnd: load1,
+    knotd: version('knotd', ['-V']),
+    nsd: version('nsd', ['-v']),
+    named: version('named', ['-v']),
+    dnsperf: version('dnsperf', ['-h']),
+  };
+}
+
+/**
+ * Keys, the reference signing by dnssec-signzone (whose output the pre-signed peers load) and,
+ * unless --no-sign, the other signers on the same zone and keys.
+ */
+async function signAll(
+  args: Args,
+  inputs: Inputs,
+  work: string,
+  started: Date,
+  pin: boolean,
+): Promise<SigningResult[]> {
+  const apex = inputs.zone.apex;
   const keyDir = join(work, 'keys');
   mkdirSync(keyDir);
-  const keys = generateKeys(keyDir, zone.apex);
+  const keys = generateKeys(keyDir, apex);
   const window = {
     inception: new Date(started.getTime() - 3_600_000),
     expiration: new Date(started.getTime() + 30 * 86_400_000),
   };
-  const signing: (SigningRun & {
-    cores?: number;
-    phases?: OurSignerPhases;
-    verify?: { ok: boolean; detail: string };
-  })[] = [];
   const signLog = join(work, 'signing.log');
-  const serverCpu = pin ? { cpu: 0 } : {};
   console.log(
     'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
   );
@@ -418,84 +507,92 @@ async function runSize(args: Args, section: string): Promise<void> {
     'dnssec-signzone',
     inputs.zoneFile,
     inputs.presignedFile,
-    zone.apex,
+    apex,
     keys,
     window,
     [],
     { logFile: signLog },
   );
-  signing.push({ ...reference, cores: cpus().length });
+  const signing: SigningResult[] = [{ ...reference, cores: cpus().length }];
   if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
   if (args.sign) {
-    const all = cpus().length;
-    const variant = async (
-      id: string,
-      label: string,
-      run: () => Promise<SigningRun & { phases?: OurSignerPhases }>,
-    ): Promise<void> => {
-      console.log(`signing: ${label}...`);
-      signing.push({ ...(await run()), cores: id.endsWith('1core') ? 1 : all });
-    };
-    const out = (name: string): string => join(work, `zone.signed-${name}.db`);
-    await variant(
-      'dnssec-signzone-P',
-      `dnssec-signzone -P (all ${all} cores, no verification)`,
-      () =>
-        signWithDnssecSignzone(
-          'dnssec-signzone-P',
-          inputs.zoneFile,
-          out('P'),
-          zone.apex,
-          keys,
-          window,
-          ['-P'],
-          { logFile: signLog },
-        ),
-    );
-    await variant('switchboard-parallel', `signZoneNsec3Parallel, ${all} worker threads`, () =>
-      signWithOurs(
-        'switchboard-parallel',
-        all,
-        inputs.zoneFile,
-        out('ours-parallel'),
-        zone.apex,
-        keys,
-        window,
-        { logFile: signLog },
-      ),
-    );
-    const parallel = signing[signing.length - 1];
-    if (parallel?.ok) parallel.verify = verifyWithBind(out('ours-parallel'), zone.apex);
-    if (args.oneCore) {
-      await variant('dnssec-signzone-1core', 'dnssec-signzone -n 1 -P on one core', () =>
-        signWithDnssecSignzone(
-          'dnssec-signzone-1core',
-          inputs.zoneFile,
-          out('1core'),
-          zone.apex,
-          keys,
-          window,
-          ['-n', '1', '-P'],
-          { logFile: signLog, ...serverCpu },
-        ),
-      );
-      await variant('switchboard-1core', 'signZoneNsec3 on one core', () =>
-        signWithOurs(
-          'switchboard-1core',
-          0,
-          inputs.zoneFile,
-          out('ours-1core'),
-          zone.apex,
-          keys,
-          window,
-          { logFile: signLog, ...serverCpu },
-        ),
-      );
-    }
+    const job: SignJob = { zoneFile: inputs.zoneFile, work, apex, keys, window, signLog };
+    signing.push(...(await signVariants(job, args.oneCore, pin)));
   }
   for (const s of signing)
     console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
+  return signing;
+}
 
+interface SignJob {
+  readonly zoneFile: string;
+  readonly work: string;
+  readonly apex: string;
+  readonly keys: ReturnType<typeof generateKeys>;
+  readonly window: { inception: Date; expiration: Date };
+  readonly signLog: string;
+}
+
+/** dnssec-signzone -P and ours on all cores (ours checked by dnssec-verify), then on one core. */
+async function signVariants(
+  job: SignJob,
+  oneCore: boolean,
+  pin: boolean,
+): Promise<SigningResult[]> {
+  const { zoneFile, apex, keys, window, signLog } = job;
+  const all = cpus().length;
+  const serverCpu = pin ? { cpu: 0 } : {};
+  const signing: SigningResult[] = [];
+  const variant = async (
+    id: string,
+    label: string,
+    run: () => Promise<SigningRun & { phases?: OurSignerPhases }>,
+  ): Promise<void> => {
+    console.log(`signing: ${label}...`);
+    signing.push({ ...(await run()), cores: id.endsWith('1core') ? 1 : all });
+  };
+  const out = (name: string): string => join(job.work, `zone.signed-${name}.db`);
+  await variant('dnssec-signzone-P', `dnssec-signzone -P (all ${all} cores, no verification)`, () =>
+    signWithDnssecSignzone('dnssec-signzone-P', zoneFile, out('P'), apex, keys, window, ['-P'], {
+      logFile: signLog,
+    }),
+  );
+  await variant('switchboard-parallel', `signZoneNsec3Parallel, ${all} worker threads`, () =>
+    signWithOurs('switchboard-parallel', all, zoneFile, out('ours-parallel'), apex, keys, window, {
+      logFile: signLog,
+    }),
+  );
+  const parallel = signing[signing.length - 1];
+  if (parallel?.ok) parallel.verify = verifyWithBind(out('ours-parallel'), apex);
+  if (!oneCore) return signing;
+  await variant('dnssec-signzone-1core', 'dnssec-signzone -n 1 -P on one core', () =>
+    signWithDnssecSignzone(
+      'dnssec-signzone-1core',
+      zoneFile,
+      out('1core'),
+      apex,
+      keys,
+      window,
+      ['-n', '1', '-P'],
+      { logFile: signLog, ...serverCpu },
+    ),
+  );
+  await variant('switchboard-1core', 'signZoneNsec3 on one core', () =>
+    signWithOurs('switchboard-1core', 0, zoneFile, out('ours-1core'), apex, keys, window, {
+      logFile: signLog,
+      ...serverCpu,
+    }),
+  );
+  return signing;
+}
+
+/** Every chosen server, round after round (each round starts and stops every server). */
+async function measurePeers(
+  args: Args,
+  inputs: Inputs & { importFile: string },
+  work: string,
+  cpuPlan: { server?: number; client?: number },
+): Promise<PeerResult[]> {
   const all: PeerDefinition[] = [
     directoryPeer(inputs.importFile),
     nodeUdpEcho,
@@ -514,23 +611,19 @@ async function runSize(args: Args, section: string): Promise<void> {
   for (let round = 1; round <= args.rounds; round++) {
     console.log(`\nround ${round}/${args.rounds}`);
     for (const [i, peer] of peers.entries()) {
-      const round_ = await measurePeer(
-        peer,
-        join(work, `${peer.id}-${round}`),
-        inputs,
-        args,
-        cpuPlan,
-      );
-      results[i]?.rounds.push(round_);
+      const dir = join(work, `${peer.id}-${round}`);
+      results[i]?.rounds.push(await measurePeer(peer, dir, inputs, args, cpuPlan));
     }
   }
   results.forEach(summarisePeer);
+  return results;
+}
 
-  // Tables and ratios.
+/** The DNS table: q/s with ratios to Knot online signing (mixed) and BIND (existing). */
+function dnsTable(results: readonly PeerResult[], lq: number): string[][] {
   const byId = new Map(results.map((r) => [r.id, r]));
   const knotQps = byId.get('knot-online')?.mixedQps;
   const bindQps = byId.get('bind-presigned')?.existingQps;
-  const lq = args.latencyQps;
   // A server that cannot keep up with the fixed rate shows queueing, not its latency.
   const saturated = (r: PeerResult): string =>
     r.fixedQps !== undefined && r.fixedQps < 0.9 * lq
@@ -576,18 +669,21 @@ async function runSize(args: Args, section: string): Promise<void> {
       cell(last?.rssMb),
       cell(last?.firstAnswerSeconds, 1),
       cell(last?.startSeconds, 1),
-      byId.get(r.id)?.reference
-        ? 'n/a (echo)'
-        : r.rounds.every((x) => x.check?.ok)
-          ? 'ok'
-          : 'WRONG',
+      r.reference ? 'n/a (echo)' : r.rounds.every((x) => x.check?.ok) ? 'ok' : 'WRONG',
     ]);
   }
-  const seconds = (id: string): number | undefined =>
-    signing.find((s) => s.id === id && s.ok)?.seconds;
-  const refSeconds = seconds('dnssec-signzone');
+  return rows;
+}
+
+function signSeconds(signing: readonly SigningResult[], id: string): number | undefined {
+  return signing.find((s) => s.id === id && s.ok)?.seconds;
+}
+
+/** The signing table: each signer against dnssec-signzone's defaults and -P on the same cores. */
+function signTable(signing: readonly SigningResult[]): string[][] {
+  const refSeconds = signSeconds(signing, 'dnssec-signzone');
   const sameCores = (id: string): number | undefined =>
-    id.endsWith('1core') ? seconds('dnssec-signzone-1core') : seconds('dnssec-signzone-P');
+    signSeconds(signing, id.endsWith('1core') ? 'dnssec-signzone-1core' : 'dnssec-signzone-P');
   const signRows: string[][] = [
     [
       'signer',
@@ -614,10 +710,18 @@ async function runSize(args: Args, section: string): Promise<void> {
           : 'ok',
     ]);
   }
+  return signRows;
+}
 
+/** The goals of issue 3, as measured. */
+function goalsOf(results: readonly PeerResult[], signing: readonly SigningResult[]): Goal[] {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const knotQps = byId.get('knot-online')?.mixedQps;
+  const bindQps = byId.get('bind-presigned')?.existingQps;
   const ours = byId.get('switchboard');
   const ourSigning = signing.find((s) => s.id === 'switchboard-parallel');
-  const goals = [
+  const refSeconds = signSeconds(signing, 'dnssec-signzone');
+  return [
     {
       goal: 'walk-proof config >= 1.5x Knot online-signing q/s (mixed)',
       measured: ratio(ours?.mixedQps, knotQps),
@@ -638,8 +742,16 @@ async function runSize(args: Args, section: string): Promise<void> {
     },
   ].map((g) => ({
     ...g,
-    met: g.measured === null ? null : g.higher ? g.measured >= g.target : g.measured < g.target,
+    met:
+      g.measured === null || g.measured === undefined
+        ? null
+        : g.higher
+          ? g.measured >= g.target
+          : g.measured < g.target,
   }));
+}
+
+function goalTable(goals: readonly Goal[]): string[][] {
   const goalRows: string[][] = [['goal (issue 3)', 'measured', 'target', 'met']];
   for (const g of goals) {
     goalRows.push([
@@ -649,81 +761,7 @@ async function runSize(args: Args, section: string): Promise<void> {
       g.met === null ? 'not measured' : g.met ? 'yes' : 'NO',
     ]);
   }
-  const load1 = loadavg();
-
-  const dnsTitle = `DNS: dnsperf -D, NAPTR, ${args.seconds}s saturated runs (median of ${args.rounds}); latency at a fixed ${lq} q/s (mixed)`;
-  const signTitle =
-    'Export signing: NSEC3 no salt, 0 iterations; ECDSA P-256 ZSK+KSK; same zone and keys';
-  if (args.dns) {
-    console.log(`\n${dnsTitle}`);
-    console.log(table(rows));
-  }
-  console.log(`\n${signTitle}`);
-  console.log(table(signRows));
-  for (const s of signing.filter((x) => x.phases)) {
-    const ourPhases = s.phases as OurSignerPhases;
-    console.log(
-      `${s.id} phases: read+parse ${ourPhases.readParseMs} ms, sign ${ourPhases.signMs} ms, format+write ${ourPhases.formatWriteMs} ms, ${ourPhases.rrsigs} RRSIGs`,
-    );
-  }
-  console.log('');
-  console.log(table(goalRows));
-  console.log(`load average at end: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
-
-  const environment = {
-    node: process.version,
-    cpus: cpus().length,
-    pinned: pin,
-    loadavgAtStart: load0,
-    loadavgAtEnd: load1,
-    knotd: version('knotd', ['-V']),
-    nsd: version('nsd', ['-v']),
-    named: version('named', ['-v']),
-    dnsperf: version('dnsperf', ['-h']),
-  };
-  const resultsDir = resolve(import.meta.dirname, '../../../results');
-  const file = writeResultJson(
-    resultsDir,
-    'directory',
-    {
-      benchmark: 'directory',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
-      options: args,
-      environment,
-      zone: {
-        apex: zone.apex,
-        numbers: zone.count,
-        sampleExisting: inputs.sampleExisting,
-        sampleMissing: inputs.sampleMissing,
-      },
-      servers: results,
-      signing,
-      goals,
-    },
-    started,
-  );
-  updateResultsReadme(
-    resultsDir,
-    section,
-    [
-      `## directory: ${started.toISOString()}`,
-      '',
-      `${args.count} numbers; ${pin ? 'server on CPU 0, dnsperf on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end (2 cores shared with other work: only the ratios mean anything).`,
-      '',
-      ...(args.dns ? [`${dnsTitle}.`, '', markdownTable(rows), ''] : []),
-      `${signTitle}.`,
-      '',
-      markdownTable(signRows),
-      '',
-      markdownTable(goalRows),
-      '',
-      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-    ].join('\n'),
-  );
-  console.log(`\nresults: ${file}`);
-  if (args.keep) console.log(`work dir kept: ${work}`);
-  else rmSync(work, { recursive: true, force: true });
+  return goalRows;
 }
 
 main().catch((err: unknown) => {

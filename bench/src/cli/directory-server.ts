@@ -68,8 +68,10 @@ async function main(): Promise<void> {
       DIRECTORY_DNS_PORT: dnsPort,
       DIRECTORY_API_HOST: '127.0.0.1',
       DIRECTORY_API_PORT: apiPort,
-      // Not scraped here; any free port rather than the fixed default.
+      // Not scraped here (nor DoH asked); any free port rather than the fixed defaults, which
+      // another directory on the machine may hold.
       DIRECTORY_METRICS_PORT: '0',
+      DIRECTORY_DOH_PORT: '0',
       DIRECTORY_DATABASE_URL: databaseUrl,
       DIRECTORY_PROVIDERS_FILE: join(workDir, 'providers.json'),
       DIRECTORY_RRL_RATE: '0',

@@ -2,7 +2,7 @@
 // send-to-push latency with 1, 100 and 1000 WebSocket subscribers, on SQLite and PostgreSQL.
 // See bench/README.md.
 //   npm run bench:mailbox -w bench -- [--seconds 10] [--connections 10] [--subscribers 1,100,1000]
-//     [--probes 200] [--dialects sqlite,postgres] [--keep]
+//     [--probes 200] [--dialects sqlite,postgres] [--rounds 1] [--keep] [--no-save]
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -17,44 +17,29 @@ import type { HttpLoadResult } from '../http-load.js';
 import { runHttpLoad } from '../http-load.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort, sleep } from '../process.js';
-import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import { parseBenchOptions } from '../cli-options.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
 import type { LatencySummary } from '../stats.js';
 import { summarise } from '../stats.js';
 
-interface Args {
-  seconds: number;
-  connections: number;
-  subscribers: number[];
-  probes: number;
-  dialects: DialectName[];
-  keep: boolean;
-}
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = {
-    seconds: 10,
-    connections: 10,
-    subscribers: [1, 100, 1000],
-    probes: 200,
-    dialects: ['sqlite', 'postgres'],
-    keep: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${a} needs a value`);
-      return x;
-    };
-    if (a === '--seconds') args.seconds = Number(v());
-    else if (a === '--connections') args.connections = Number(v());
-    else if (a === '--subscribers') args.subscribers = v().split(',').map(Number);
-    else if (a === '--probes') args.probes = Number(v());
-    else if (a === '--dialects') args.dialects = v().split(',') as DialectName[];
-    else if (a === '--keep') args.keep = true;
-    else throw new Error(`unknown option ${a}`);
+function parseArgs(argv: readonly string[]) {
+  const args = parseBenchOptions(argv, {
+    seconds: { kind: 'number', default: 10, min: 0.1 },
+    connections: { kind: 'integer', default: 10, min: 1 },
+    subscribers: { kind: 'number-list', min: 1 },
+    probes: { kind: 'integer', default: 200, min: 1 },
+    dialects: { kind: 'list' },
+  });
+  for (const d of args.dialects ?? []) {
+    if (d !== 'sqlite' && d !== 'postgres') throw new Error('--dialects: sqlite and/or postgres');
   }
-  return args;
+  return {
+    ...args,
+    subscribers: args.subscribers ?? [1, 100, 1000],
+    dialects: (args.dialects ?? ['sqlite', 'postgres']) as DialectName[],
+  };
 }
 
 /** One mailbox owner with a push socket. */
@@ -116,6 +101,8 @@ async function subscribe(
 
 interface Row {
   dialect: DialectName;
+  /** 1..--rounds: each measurement is repeated, rows side by side. */
+  round: number;
   subscribers: number;
   deliveries?: HttpLoadResult;
   pushesPerSecond?: number;
@@ -166,31 +153,28 @@ async function measure(base: string, n: number, args: Args, row: Row): Promise<v
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const pin = canPin();
-  if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
-  const work = mkdtempSync(join(tmpdir(), 'sb-bench-mailbox-'));
-  const started = new Date();
-  const load0 = loadavg();
-  console.log(
-    `mailbox benchmark: ${args.seconds}s delivery runs, subscribers ${args.subscribers.join('/')}; work dir ${work}`,
-  );
+/** Every subscriber count (x --rounds) on one dialect's provider, started for the purpose. */
+async function runDialect(
+  dialect: DialectName,
+  args: Args,
+  work: string,
+  pin: boolean,
+): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const dialect of args.dialects) {
-    let provider: { peer: RunningPeer } | undefined;
-    try {
-      const port = await freePort();
-      const dir = join(work, `provider-${dialect}`);
-      provider = await startHttpChild(
-        `provider-${dialect}`,
-        dir,
-        ['provider', dialect, String(port), dir, '0', '0'],
-        port,
-        pin ? 0 : undefined,
-      );
+  let provider: { peer: RunningPeer } | undefined;
+  try {
+    const port = await freePort();
+    const dir = join(work, `provider-${dialect}`);
+    provider = await startHttpChild(
+      `provider-${dialect}`,
+      dir,
+      ['provider', dialect, String(port), dir, '0', '0'],
+      port,
+      pin ? 0 : undefined,
+    );
+    for (let round = 1; round <= args.rounds; round++) {
       for (const n of args.subscribers) {
-        const row: Row = { dialect, subscribers: n };
+        const row: Row = { dialect, round, subscribers: n };
         rows.push(row);
         try {
           await measure(`http://127.0.0.1:${port}`, n, args, row);
@@ -202,15 +186,20 @@ async function main(): Promise<void> {
           console.log(`[${dialect}] ${n} subscribers FAILED: ${row.error}`);
         }
       }
-    } catch (err) {
-      rows.push({ dialect, subscribers: 0, error: (err as Error).message });
-      console.log(`[${dialect}] FAILED: ${(err as Error).message}`);
-    } finally {
-      await provider?.peer.stop();
     }
+  } catch (err) {
+    rows.push({ dialect, round: 0, subscribers: 0, error: (err as Error).message });
+    console.log(`[${dialect}] FAILED: ${(err as Error).message}`);
+  } finally {
+    await provider?.peer.stop();
   }
+  return rows;
+}
+
+function mailboxTable(rows: readonly Row[], rounds: number): string[][] {
   const header = [
     'dialect',
+    ...(rounds > 1 ? ['round'] : []),
     'subscribers',
     'deliveries/s',
     'POST p50 ms',
@@ -221,22 +210,12 @@ async function main(): Promise<void> {
     'p99 ms',
     'probes',
   ];
-  const body = rows.map((r) =>
-    r.error !== undefined || !r.deliveries
-      ? [
-          r.dialect,
-          String(r.subscribers),
-          'error',
-          '',
-          '',
-          '',
-          '',
-          '',
-          '',
-          (r.error ?? '').slice(0, 60),
-        ]
+  const body = rows.map((r) => [
+    r.dialect,
+    ...(rounds > 1 ? [String(r.round)] : []),
+    ...(r.error !== undefined || !r.deliveries
+      ? [String(r.subscribers), 'error', '', '', '', '', '', '', (r.error ?? '').slice(0, 60)]
       : [
-          r.dialect,
           cell(r.subscribers),
           cell(r.deliveries.rps),
           cell(r.deliveries.p50Ms, 1),
@@ -246,21 +225,34 @@ async function main(): Promise<void> {
           cell(r.pushLatency?.p50Ms, 2),
           cell(r.pushLatency?.p99Ms, 2),
           cell(r.pushLatency?.count),
-        ],
+        ]),
+  ]);
+  return [header, ...body];
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const pin = canPin();
+  if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
+  const work = mkdtempSync(join(tmpdir(), 'sb-bench-mailbox-'));
+  const started = new Date();
+  const load0 = loadavg();
+  console.log(
+    `mailbox benchmark: ${args.seconds}s delivery runs, subscribers ${args.subscribers.join('/')}; work dir ${work}`,
   );
+  const rows: Row[] = [];
+  for (const dialect of args.dialects) rows.push(...(await runDialect(dialect, args, work, pin)));
+  const tableRows = mailboxTable(rows, args.rounds);
   const load1 = loadavg();
   console.log(
     '\nMailboxes on loopback: autocannon deliveries round-robin over the subscribed mailboxes; then sequential probes for send-to-push latency',
   );
-  console.log(table([header, ...body]));
-  const resultsDir = resolve(import.meta.dirname, '../../../results');
-  const file = writeResultJson(
-    resultsDir,
-    'mailbox',
+  console.log(table(tableRows));
+  const file = saveBenchRun(
+    resolve(import.meta.dirname, '../../../results'),
     {
-      benchmark: 'mailbox',
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
+      name: 'mailbox',
+      started,
       options: args,
       environment: {
         node: process.version,
@@ -268,24 +260,21 @@ async function main(): Promise<void> {
         loadavgAtStart: load0,
         loadavgAtEnd: load1,
       },
-      rows,
+      data: { rows },
+      markdown: (json) =>
+        [
+          `## mailboxes: ${started.toISOString()}`,
+          '',
+          `${args.seconds}s of 256-byte deliveries over ${args.connections} connections, round-robin over the subscribed mailboxes (one push socket each), then ${args.probes} sequential send-to-push probes${args.rounds > 1 ? `, ${args.rounds} rounds` : ''}. ${pin ? 'Server on CPU 0, clients on CPU 1' : 'Not pinned'}; load average ${loadText(load0)} at start, ${loadText(load1)} at end. No peer: absolute figures on a shared machine, compare rows of the same run only.`,
+          '',
+          markdownTable(tableRows),
+          '',
+          `Full data: \`${json}\`.`,
+        ].join('\n'),
     },
-    started,
+    args.noSave,
   );
-  updateResultsReadme(
-    resultsDir,
-    'mailbox',
-    [
-      `## mailboxes: ${started.toISOString()}`,
-      '',
-      `${args.seconds}s of 256-byte deliveries over ${args.connections} connections, round-robin over the subscribed mailboxes (one push socket each), then ${args.probes} sequential send-to-push probes. ${pin ? 'Server on CPU 0, clients on CPU 1' : 'Not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end. No peer: absolute figures on a shared machine, compare rows of the same run only.`,
-      '',
-      markdownTable([header, ...body]),
-      '',
-      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-    ].join('\n'),
-  );
-  console.log(`\nresults: ${file}`);
+  if (file) console.log(`\nresults: ${file}`);
   if (args.keep) console.log(`work dir kept: ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }

@@ -23,66 +23,36 @@ import { mergeHttpLoads, requireAll2xx, runHttpLoad, runHttpLoadSamples } from '
 import { startHttpChild } from '../http-child.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort } from '../process.js';
-import { markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import { parseBenchOptions } from '../cli-options.js';
+import { loadText, markdownTable, saveBenchRun, table } from '../report.js';
 import type { ProviderRow } from '../provider-report.js';
 import { PROVIDER_LEGEND, providerGoalLines, providerTable } from '../provider-report.js';
 import type { HttpFixture } from '../provider-fixture.js';
 import { registrationBody } from '../provider-fixture.js';
 import { SignedBundleRequests } from '../signed-requests.js';
 
-interface Args {
-  seconds: number;
-  connections: number;
-  registrations: number;
-  accounts: number;
-  prekeys: number;
-  rate: number;
-  rounds: number;
-  /** Bundle fetches signed in advance per second of a saturation slice (per round). */
-  presignRate: number;
-  dialects: DialectName[];
-  keep: boolean;
-  /** Print only: no results file, no README section (trial runs). */
-  noSave: boolean;
-}
+type Args = ReturnType<typeof parseArgs>;
 
-function parseArgs(argv: readonly string[]): Args {
-  const args: Args = {
-    seconds: 10,
-    connections: 10,
-    registrations: 1000,
-    accounts: 200,
-    prekeys: 1000,
-    rate: 1000,
-    rounds: 2,
-    presignRate: 20_000,
-    dialects: ['sqlite', 'postgres'],
-    keep: false,
-    noSave: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = (): string => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${a} needs a value`);
-      return x;
-    };
-    if (a === '--seconds') args.seconds = Number(v());
-    else if (a === '--connections') args.connections = Number(v());
-    else if (a === '--registrations') args.registrations = Number(v());
-    else if (a === '--accounts') args.accounts = Number(v());
-    else if (a === '--prekeys') args.prekeys = Number(v());
-    else if (a === '--rate') args.rate = Number(v());
-    else if (a === '--rounds') args.rounds = Math.max(1, Math.floor(Number(v())));
-    else if (a === '--presign-rate') args.presignRate = Number(v());
-    else if (a === '--dialects') args.dialects = v().split(',') as DialectName[];
-    else if (a === '--keep') args.keep = true;
-    else if (a === '--no-save') args.noSave = true;
-    else throw new Error(`unknown option ${a}`);
-  }
-  for (const d of args.dialects)
+function parseArgs(argv: readonly string[]) {
+  const args = parseBenchOptions(
+    argv,
+    {
+      seconds: { kind: 'number', default: 10, min: 0.1 },
+      connections: { kind: 'integer', default: 10, min: 1 },
+      registrations: { kind: 'integer', default: 1000, min: 1 },
+      accounts: { kind: 'integer', default: 200, min: 1 },
+      prekeys: { kind: 'integer', default: 1000, min: 1 },
+      rate: { kind: 'number', default: 1000, min: 1 },
+      /** Bundle fetches signed in advance per second of a saturation slice (per round). */
+      presignRate: { kind: 'number', default: 20_000, min: 1 },
+      dialects: { kind: 'list' },
+    },
+    2,
+  );
+  const dialects = (args.dialects ?? ['sqlite', 'postgres']) as DialectName[];
+  for (const d of dialects)
     if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown dialect ${d}`);
-  return args;
+  return { ...args, dialects };
 }
 
 type Row = ProviderRow;
@@ -370,47 +340,37 @@ async function main(): Promise<void> {
   console.log(
     `load average: ${load0.map((l) => l.toFixed(2)).join(' ')} at start, ${load1.map((l) => l.toFixed(2)).join(' ')} at end`,
   );
-  const save = (): void => {
-    const resultsDir = resolve(import.meta.dirname, '../../../results');
-    const file = writeResultJson(
-      resultsDir,
-      'provider',
-      {
-        benchmark: 'provider',
-        startedAt: started.toISOString(),
-        finishedAt: new Date().toISOString(),
-        options: args,
-        environment: {
-          node: process.version,
-          pinned: pin,
-          loadavgAtStart: load0,
-          loadavgAtEnd: load1,
-        },
-        rows,
-        goals,
-      },
+  const file = saveBenchRun(
+    resolve(import.meta.dirname, '../../../results'),
+    {
+      name: 'provider',
       started,
-    );
-    updateResultsReadme(
-      resultsDir,
-      'provider',
-      [
-        `## provider API: ${started.toISOString()}`,
-        '',
-        `Bundle fetch (GET signed by registered askers, RFC 9421 device signatures made before the timed part, every answer checked to be 2xx; bundle limits lifted): ${args.seconds}s as fast as answered, then ${args.seconds}s at ${args.rate} req/s, each in ${args.rounds} slices taking turns between the provider, bare express through expressServer and bare express through http.createServer, over ${args.accounts} accounts with ${args.prekeys} one-time prekeys of each kind (every fetch consumes one of each); registration: ${args.registrations} registrations with real libsignal keys (5 EC + 5 Kyber one-time prekeys). ${args.connections} connections; ${pin ? 'server on CPU 0, autocannon on CPU 1' : 'not pinned'}; load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end.`,
-        '',
-        markdownTable([header ?? [], ...body]),
-        '',
-        `${PROVIDER_LEGEND}.`,
-        '',
-        ...goals.map((g) => `- ${g}`),
-        '',
-        `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-      ].join('\n'),
-    );
-    console.log(`\nresults: ${file}`);
-  };
-  if (!args.noSave) save();
+      options: args,
+      environment: {
+        node: process.version,
+        pinned: pin,
+        loadavgAtStart: load0,
+        loadavgAtEnd: load1,
+      },
+      data: { rows, goals },
+      markdown: (json) =>
+        [
+          `## provider API: ${started.toISOString()}`,
+          '',
+          `Bundle fetch (GET signed by registered askers, RFC 9421 device signatures made before the timed part, every answer checked to be 2xx; bundle limits lifted): ${args.seconds}s as fast as answered, then ${args.seconds}s at ${args.rate} req/s, each in ${args.rounds} slices taking turns between the provider, bare express through expressServer and bare express through http.createServer, over ${args.accounts} accounts with ${args.prekeys} one-time prekeys of each kind (every fetch consumes one of each); registration: ${args.registrations} registrations with real libsignal keys (5 EC + 5 Kyber one-time prekeys). ${args.connections} connections; ${pin ? 'server on CPU 0, autocannon on CPU 1' : 'not pinned'}; load average ${loadText(load0)} at start, ${loadText(load1)} at end.`,
+          '',
+          markdownTable([header ?? [], ...body]),
+          '',
+          `${PROVIDER_LEGEND}.`,
+          '',
+          ...goals.map((g) => `- ${g}`),
+          '',
+          `Full data: \`${json}\`.`,
+        ].join('\n'),
+    },
+    args.noSave,
+  );
+  if (file) console.log(`\nresults: ${file}`);
   if (args.keep) console.log(`work dir kept: ${work}`);
   else rmSync(work, { recursive: true, force: true });
   const failed = rows.filter((r) => r.error !== undefined);

@@ -1,7 +1,7 @@
 // Session setup and encrypt/decrypt through the client SDK (SignalSessions over its key-value
 // stores) against the same libsignal calls over minimal Map-backed stores, in one run, printed
 // as ratios. Both sides do identical cryptography; the ratio is the SDK's own overhead.
-//   npm run bench:session -w bench -- [--sessions 200] [--messages 2000]
+//   npm run bench:session -w bench -- [--sessions 200] [--messages 2000] [--rounds 2] [--no-save]
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import type {
@@ -41,7 +41,8 @@ import {
   fromBase64,
   generateRegistrationKeys,
 } from '@switchboard/client-sdk';
-import { cell, markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import { parseBenchOptions } from '../cli-options.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
 
 // ---- raw libsignal: the thinnest stores that work ----
 
@@ -292,53 +293,64 @@ async function timed(n: number, fn: (i: number) => Promise<void>): Promise<Rates
   };
 }
 
-function parseArgs(argv: readonly string[]): { sessions: number; messages: number } {
-  const out = { sessions: 200, messages: 2000 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const value = Number(argv[i + 1]);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`${argv[i]} needs a positive integer`);
-    if (argv[i] === '--sessions') out.sessions = value;
-    else if (argv[i] === '--messages') out.messages = value;
-    else throw new Error(`unknown option ${argv[i]}`);
-  }
-  return out;
+type Args = ReturnType<typeof parseArgs>;
+
+function parseArgs(argv: readonly string[]) {
+  // --rounds: slices of the setups and rounds of messages, the sides taking turns; --keep has
+  // nothing to keep here (no temp dir).
+  return parseBenchOptions(
+    argv,
+    {
+      sessions: { kind: 'integer', default: 200, min: 1 },
+      messages: { kind: 'integer', default: 2000, min: 1 },
+    },
+    2,
+  );
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const started = new Date();
-  const load0 = loadavg();
-  const body = new Uint8Array(256);
+type RawPair = readonly [RawParty, RawParty];
+type SdkPair = readonly [SdkParty, SdkParty];
 
-  // Keys are made before timing (registration is measured by the provider benchmark).
-  const rawPairs = Array.from(
-    { length: args.sessions },
+/** Rates of each side, one per round. */
+interface SessionResults {
+  raw: { setup: Rates[]; messages: Rates[] };
+  sdk: { setup: Rates[]; messages: Rates[] };
+}
+
+/** Keys are made before timing (registration is measured by the provider benchmark). */
+async function makeParties(sessions: number): Promise<{ raw: RawPair[]; sdk: SdkPair[] }> {
+  const raw = Array.from(
+    { length: sessions },
     (_, i) => [rawParty(`+1555000${i}a`), rawParty(`+1555000${i}b`)] as const,
   );
-  const sdkPairs = await Promise.all(
+  const sdk = await Promise.all(
     Array.from(
-      { length: args.sessions },
+      { length: sessions },
       async (_, i) => [await sdkParty(`+1555000${i}a`), await sdkParty(`+1555000${i}b`)] as const,
     ),
   );
+  return { raw, sdk };
+}
 
-  // Alternate the sides in rounds so drift in machine load hits both alike.
-  const results = {
-    raw: { setup: [] as Rates[], messages: [] as Rates[] },
-    sdk: { setup: [] as Rates[], messages: [] as Rates[] },
+/** Alternates the sides in rounds so drift in machine load hits both alike. */
+async function measure(
+  args: Args,
+  parties: { raw: RawPair[]; sdk: SdkPair[] },
+): Promise<SessionResults> {
+  const body = new Uint8Array(256);
+  const results: SessionResults = {
+    raw: { setup: [], messages: [] },
+    sdk: { setup: [], messages: [] },
   };
-  const half = Math.floor(args.sessions / 2);
-  for (const [from, to] of [
-    [0, half],
-    [half, args.sessions],
-  ] as const) {
-    results.raw.setup.push(await timed(to - from, (i) => rawSetup(...rawPairs[from + i]!)));
-    results.sdk.setup.push(await timed(to - from, (i) => sdkSetup(...sdkPairs[from + i]!)));
+  const slice = Math.ceil(args.sessions / args.rounds);
+  for (let from = 0; from < args.sessions; from += slice) {
+    const n = Math.min(slice, args.sessions - from);
+    results.raw.setup.push(await timed(n, (i) => rawSetup(...parties.raw[from + i]!)));
+    results.sdk.setup.push(await timed(n, (i) => sdkSetup(...parties.sdk[from + i]!)));
   }
-  const [ra, rb] = rawPairs[0]!;
-  const [sa, sb] = sdkPairs[0]!;
-  for (let round = 0; round < 2; round++) {
+  const [ra, rb] = parties.raw[0]!;
+  const [sa, sb] = parties.sdk[0]!;
+  for (let round = 0; round < args.rounds; round++) {
     results.raw.messages.push(
       await timed(args.messages, (i) =>
         i % 2 === 0 ? rawRoundTrip(ra, rb, body) : rawRoundTrip(rb, ra, body),
@@ -350,6 +362,10 @@ async function main(): Promise<void> {
       ),
     );
   }
+  return results;
+}
+
+function summarise(results: SessionResults) {
   const mean = (xs: readonly Rates[], k: keyof Rates): number =>
     xs.reduce((a, b) => a + b[k], 0) / xs.length;
   const side = (r: { setup: Rates[]; messages: Rates[] }) => ({
@@ -358,7 +374,10 @@ async function main(): Promise<void> {
     setupsPerCpuSecond: mean(r.setup, 'cpu'),
     messagesPerCpuSecond: mean(r.messages, 'cpu'),
   });
-  const summary = { raw: side(results.raw), sdk: side(results.sdk) };
+  return { raw: side(results.raw), sdk: side(results.sdk) };
+}
+
+function sessionTable(summary: ReturnType<typeof summarise>): string[][] {
   const header = [
     'side',
     'session setups/s',
@@ -381,38 +400,43 @@ async function main(): Promise<void> {
     cell(summary[k].messagesPerCpuSecond),
     cell(summary[k].messagesPerCpuSecond / summary.raw.messagesPerCpuSecond, 2),
   ]);
+  return [header, ...rows];
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = new Date();
+  const load0 = loadavg();
+  const results = await measure(args, await makeParties(args.sessions));
+  const summary = summarise(results);
+  const rows = sessionTable(summary);
   const load1 = loadavg();
   console.log(
     '\nSession setup (bundle -> first message decrypted) and message round trips, one thread',
   );
-  console.log(table([header, ...rows]));
-  const resultsDir = resolve(import.meta.dirname, '../../../results');
-  const file = writeResultJson(
-    resultsDir,
-    'session',
+  console.log(table(rows));
+  const file = saveBenchRun(
+    resolve(import.meta.dirname, '../../../results'),
     {
-      benchmark: 'session',
-      startedAt: started.toISOString(),
+      name: 'session',
+      started,
       options: args,
       environment: { node: process.version, loadavgAtStart: load0, loadavgAtEnd: load1 },
-      results,
-      summary,
+      data: { results, summary },
+      markdown: (json) =>
+        [
+          `## sessions: SDK vs raw libsignal: ${started.toISOString()}`,
+          '',
+          `${args.sessions} session setups (process bundle, encrypt the first message, decrypt it) and ${args.messages} x ${args.rounds} message round trips on one session, alternating sides in ${args.rounds} rounds; both sides do the same libsignal cryptography, so the ratio is the SDK's own cost (its stores serialise records, it checks the directory's key). Rates per second of wall time and per second of the process's CPU time (user + system; less sensitive to other load on the machine). Load average ${loadText(load0)} at start, ${loadText(load1)} at end.`,
+          '',
+          markdownTable(rows),
+          '',
+          `Full data: \`${json}\`.`,
+        ].join('\n'),
     },
-    started,
+    args.noSave,
   );
-  updateResultsReadme(
-    resultsDir,
-    'session',
-    [
-      `## sessions: SDK vs raw libsignal: ${started.toISOString()}`,
-      '',
-      `${args.sessions} session setups (process bundle, encrypt the first message, decrypt it) and ${args.messages} x 2 message round trips on one session, alternating sides in two rounds; both sides do the same libsignal cryptography, so the ratio is the SDK's own cost (its stores serialise records, it checks the directory's key). Rates per second of wall time and per second of the process's CPU time (user + system; less sensitive to other load on the machine). Load average ${load0.map((l) => l.toFixed(1)).join(' ')} at start, ${load1.map((l) => l.toFixed(1)).join(' ')} at end.`,
-      '',
-      markdownTable([header, ...rows]),
-      '',
-      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-    ].join('\n'),
-  );
+  if (file) console.log(`\nresults: ${file}`);
 }
 
 main().catch((err: unknown) => {

@@ -1,17 +1,28 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Request, Response, NextFunction, Express } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { formatRecord } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
 import type { ReplayCache } from '@switchboard/http-signature';
 import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
-import type { OpenApiValidator } from '@switchboard/openapi';
-import { createOpenApiValidator, loadDocument } from '@switchboard/openapi';
+import type {
+  ApiRouter,
+  DirectoryErrorCode,
+  FieldError,
+  OperationHandler,
+} from '@switchboard/openapi';
+import {
+  ApiError,
+  DIRECTORY_CORE_CODES,
+  DIRECTORY_ERROR_STATUS,
+  createApiRouter,
+  createOpenApiValidator,
+  loadDocument,
+} from '@switchboard/openapi';
 import type { Logger } from '@switchboard/service-kit';
 import {
   clientPrefix,
-  JsonDepthError,
   parseJsonBody,
   RateLimiter,
   securityHeaders,
@@ -30,47 +41,11 @@ import type { DirectoryStore } from '../state/store.js';
 import type { ZoneState } from '../state/zone-state.js';
 import type { ZoneKeyMaterial } from '../zone/keys.js';
 
-/** Problem codes of openapi/directory.yaml, with their HTTP status (one exhaustive table). */
-export const PROBLEM_STATUS = {
-  'invalid-number': 400,
-  'invalid-body': 400,
-  'invalid-identity-key': 400,
-  'invalid-contact': 400,
-  'signature-missing': 401,
-  'signature-malformed': 401,
-  'unknown-key': 401,
-  'bad-signature': 401,
-  'stale-request': 401,
-  'replayed-request': 401,
-  'digest-mismatch': 400,
-  'provider-not-active': 403,
-  'number-not-found': 404,
-  'number-held-by-other-provider': 409,
-  'move-proof-invalid': 403,
-  'move-proof-expired': 403,
-  'move-not-needed': 409,
-  'payload-too-large': 413,
-  'unsupported-media-type': 415,
-  'not-found': 404,
-  'rate-limited': 429,
-  'not-ready': 503,
-  internal: 500,
-} as const;
-export type ProblemCode = keyof typeof PROBLEM_STATUS;
+/** The one error of the publish API: a code of openapi/directory.yaml, its status from one table. */
+type PublishError = ApiError<DirectoryErrorCode>;
+type PublishRouter = ApiRouter<DirectoryErrorCode>;
 
-/** An error that becomes an RFC 9457 problem response. */
-export class ApiProblem extends Error {
-  override readonly name = 'ApiProblem';
-  constructor(
-    readonly code: ProblemCode,
-    message: string,
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-  }
-}
-
-const SIGNATURE_CODES: Readonly<Record<HttpSignatureError['code'], ProblemCode>> = {
+const SIGNATURE_CODES: Readonly<Record<HttpSignatureError['code'], DirectoryErrorCode>> = {
   missing: 'signature-missing',
   malformed: 'signature-malformed',
   unsupported: 'signature-malformed',
@@ -80,6 +55,9 @@ const SIGNATURE_CODES: Readonly<Record<HttpSignatureError['code'], ProblemCode>>
   replayed: 'replayed-request',
   'digest-mismatch': 'digest-mismatch',
 };
+
+/** The largest request body, 16 KiB. */
+const BODY_LIMIT_BYTES = 16 * 1024;
 
 /** What the publish API needs. */
 export interface PublishApiConfig {
@@ -102,37 +80,51 @@ export interface PublishApiConfig {
    * prefix per minute. Default 120: enough for probes and scrapers, not for a flood.
    */
   readonly publicPerClientPerMinute?: number;
+  /** `enforce` (tests): responses that do not match the contract become 500s. Default `off`. */
+  readonly responseValidation?: 'off' | 'enforce';
 }
 
 /**
  * The directory's publish API (openapi/directory.yaml): providers PUT/DELETE numbers with
- * RFC 9421-signed requests; the zone's trust anchor is public.
+ * RFC 9421-signed requests; the zone's trust anchor is public. Routes, request validation and
+ * problems come from the contract through `@switchboard/openapi`'s router, as the provider's do;
+ * records.ts and move-proof.ts add what a schema cannot say (key type byte, URI per service).
  */
 export function createPublishApi(config: PublishApiConfig): Express {
   const app = express();
-  // The request schema comes from the contract itself (STYLE.md habit 4); the checks in
-  // records.ts and move-proof.ts add what a schema cannot say (key type byte, URI per service).
-  const contract = createOpenApiValidator(loadDocument('directory'));
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(securityHeaders());
-  const perAddress = new RateLimiter(
-    { capacity: config.perAddressPerMinute ?? 1200, perSeconds: 60 },
-    { now: config.now },
-  );
-  const perProvider = new RateLimiter(
-    { capacity: config.perProviderPerMinute ?? 600, perSeconds: 60 },
-    { now: config.now },
-  );
+  const api = createApiRouter<DirectoryErrorCode>({
+    validator: createOpenApiValidator(loadDocument('directory')),
+    statusTable: DIRECTORY_ERROR_STATUS,
+    coreCodes: DIRECTORY_CORE_CODES,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    // Too deep for the contract's validator (which recurses): refused before parsing.
+    parseJson: parseJsonBody,
+    invalidRequest: invalidRequestProblem,
+    responseValidation: config.responseValidation ?? 'off',
+    onError: ({ err, violation }) =>
+      config.logger.error({ err, violation }, 'publish api request failed'),
+  });
+  api.router.use(rateLimits(config));
+  api.router.use('/v1/numbers', authenticator(config));
+  bindPublicOperations(api, config);
+  bindNumberOperations(api, config);
+  api.finish();
+  app.use(api.router);
+  return app;
+}
 
-  const publicLimit = config.publicPerClientPerMinute ?? 120;
-  const perClientPublic = new RateLimiter(
-    { capacity: publicLimit, perSeconds: 60 },
-    { now: config.now },
-  );
-
+/** Per client prefix: every request, and a tighter budget for unauthenticated ones. */
+function rateLimits(config: PublishApiConfig): RequestHandler {
+  const limiter = (perMinute: number): RateLimiter =>
+    new RateLimiter({ capacity: perMinute, perSeconds: 60 }, { now: config.now });
   const addressLimit = config.perAddressPerMinute ?? 1200;
-  app.use((req, res, next) => {
+  const publicLimit = config.publicPerClientPerMinute ?? 120;
+  const perAddress = limiter(addressLimit);
+  const perClientPublic = limiter(publicLimit);
+  return (req, res, next) => {
     // By prefix, not address: one IPv6 host holds a whole /64.
     const client = clientPrefix(req.socket.remoteAddress ?? '');
     const d = perAddress.take(client);
@@ -140,9 +132,7 @@ export function createPublishApi(config: PublishApiConfig): Express {
     res.set('RateLimit-Policy', `"per-address";q=${addressLimit};w=60`);
     res.set('RateLimit', `"per-address";r=${d.allowed ? d.remaining : 0}`);
     if (!d.allowed) {
-      next(
-        new ApiProblem('rate-limited', 'too many requests from this address', d.retryAfterSeconds),
-      );
+      next(rateLimited('too many requests from this address', d.retryAfterSeconds));
       return;
     }
     // Signed requests have per-provider limits; everything else shares a tighter public budget.
@@ -160,28 +150,29 @@ export function createPublishApi(config: PublishApiConfig): Express {
       `"per-address";r=${d.remaining}, "public";r=${p.allowed ? p.remaining : 0}`,
     );
     if (!p.allowed) {
-      next(
-        new ApiProblem(
-          'rate-limited',
-          'too many unauthenticated requests from this address',
-          p.retryAfterSeconds,
-        ),
-      );
+      next(rateLimited('too many unauthenticated requests from this address', p.retryAfterSeconds));
       return;
     }
     next();
-  });
+  };
+}
 
-  app.get('/healthz', async (_req, res, next) => {
+function rateLimited(message: string, retryAfterSeconds: number): PublishError {
+  return new ApiError('rate-limited', message, { retryAfterSeconds });
+}
+
+/** `/healthz` and `/v1/zone`: no signature. */
+function bindPublicOperations(api: PublishRouter, config: PublishApiConfig): void {
+  api.bind('health', async (_req, res) => {
+    let serial: number;
     try {
-      const serial = await config.store.serial();
-      res.json({ status: 'ok', serial, warm: config.warm?.() ?? true });
+      serial = await config.store.serial();
     } catch {
-      next(new ApiProblem('not-ready', 'the database is not reachable'));
+      throw new ApiError<DirectoryErrorCode>('not-ready', 'the database is not reachable');
     }
+    res.json({ status: 'ok', serial, warm: config.warm?.() ?? true });
   });
-
-  app.get('/v1/zone', (_req, res) => {
+  api.bind('getZone', (_req, res) => {
     const { key, ds } = config.keys;
     const apex = config.zone.snapshot.settings.apex;
     const dnskey = formatRecord({
@@ -201,34 +192,25 @@ export function createPublishApi(config: PublishApiConfig): Express {
       trustAnchor: trustAnchorClause(apex, key.dnskey),
     });
   });
+}
 
-  const numbers = express.Router();
-  numbers.use(
-    express.raw({ type: () => true, limit: '16kb' }),
-    (req: Request, _res: Response, next: NextFunction) => {
-      authenticate(req, config, perProvider).then(
-        () => next(),
-        (err: unknown) => next(err),
-      );
-    },
-  );
-  numbers.get('/:number', async (req, res, next) => {
-    try {
-      const number = numberParam(req);
-      const entry = await config.store.get(number);
+/** GET, PUT and DELETE `/v1/numbers/{number}`, each after {@link authenticator}. */
+function bindNumberOperations(api: PublishRouter, config: PublishApiConfig): void {
+  api.bind(
+    'getNumber',
+    publishErrors(async (req, res) => {
+      const entry = await config.store.get(numberParam(req));
       if (!entry || entry.provider !== providerOf(req)) {
-        throw new ApiProblem('number-not-found', 'this provider publishes no such number');
+        throw new ApiError('number-not-found', 'this provider publishes no such number');
       }
       res.json(entryBody(entry, config));
-    } catch (err) {
-      next(err);
-    }
-  });
-  numbers.put('/:number', async (req, res, next) => {
-    try {
+    }),
+  );
+  api.bind(
+    'publishNumber',
+    publishErrors(async (req, res, input) => {
       const number = numberParam(req);
-      const body = jsonBody(req);
-      checkAgainstContract(contract, req, number, body);
+      const body = input.body as Record<string, unknown>;
       const result = await publish(number, body, providerOf(req), config);
       await config.zone.refresh();
       config.logger.info(
@@ -236,72 +218,60 @@ export function createPublishApi(config: PublishApiConfig): Express {
         'number published',
       );
       res.status(result.created ? 201 : 200).json(entryBody(result.entry, config));
-    } catch (err) {
-      next(err);
-    }
-  });
-  numbers.delete('/:number', async (req, res, next) => {
-    try {
-      const number = numberParam(req);
-      if (req.body instanceof Buffer && req.body.length > 0) {
-        throw new ApiProblem('invalid-body', 'DELETE takes no body');
-      }
-      const deleted = await config.store.delete(number, providerOf(req));
+    }),
+  );
+  api.bind(
+    'withdrawNumber',
+    publishErrors(async (req, res) => {
+      const deleted = await config.store.delete(numberParam(req), providerOf(req));
       if (!deleted)
-        throw new ApiProblem('number-not-found', 'this provider publishes no such number');
+        throw new ApiError('number-not-found', 'this provider publishes no such number');
       await config.zone.refresh();
       config.logger.info({ provider: providerOf(req) }, 'number withdrawn');
       res.status(204).end();
+    }),
+  );
+}
+
+/** A handler whose domain errors (signatures, numbers, records, move proofs) become problems. */
+function publishErrors(handler: OperationHandler): OperationHandler {
+  return async (req, res, input) => {
+    try {
+      await handler(req, res, input);
     } catch (err) {
-      next(err);
+      throw asPublishError(err);
     }
-  });
-  app.use('/v1/numbers', numbers);
-
-  app.use((_req, _res, next) => next(new ApiProblem('not-found', 'no such resource')));
-  // Express recognises error handlers by their four parameters.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const problem = toProblem(err);
-    if (problem.code === 'internal') config.logger.error({ err }, 'publish api request failed');
-    const status = PROBLEM_STATUS[problem.code];
-    if (problem.retryAfter !== undefined) res.set('Retry-After', String(problem.retryAfter));
-    res
-      .status(status)
-      .type('application/problem+json')
-      .send(
-        JSON.stringify({
-          type: `https://switchboard.test/problems/${problem.code}`,
-          title: problemTitle(problem.code),
-          status,
-          detail: problem.message,
-          code: problem.code,
-          instance: req.path.startsWith('/v1/numbers/') ? '/v1/numbers/{number}' : req.path,
-        }),
-      );
-  });
-  return app;
+  };
 }
 
-/** RFC 9457 `title`: the same short summary for every occurrence of a code. */
-function problemTitle(code: ProblemCode): string {
-  const words = code.replace(/-/g, ' ');
-  return words.charAt(0).toUpperCase() + words.slice(1);
+/** The contract's problem for a domain error; anything else is passed on (a 500, logged). */
+function asPublishError(err: unknown): unknown {
+  if (HttpSignatureError.is(err)) return new ApiError(SIGNATURE_CODES[err.code], err.message);
+  if (err instanceof E164Error) return new ApiError('invalid-number', err.message);
+  if (err instanceof RecordInputError || err instanceof MoveProofError)
+    return new ApiError(err.code, err.message);
+  return err;
 }
 
-function toProblem(err: unknown): ApiProblem {
-  if (err instanceof ApiProblem) return err;
-  if (HttpSignatureError.is(err)) return new ApiProblem(SIGNATURE_CODES[err.code], err.message);
-  if (err instanceof E164Error) return new ApiProblem('invalid-number', err.message);
-  if (err instanceof RecordInputError || err instanceof MoveProofError) {
-    return new ApiProblem(err.code, err.message);
-  }
-  const e = err as { type?: string; status?: number };
-  if (e?.type === 'entity.too.large' || e?.status === 413) {
-    return new ApiProblem('payload-too-large', 'request bodies are limited to 16 KiB');
-  }
-  if (e?.status === 400)
-    return new ApiProblem('invalid-body', 'the request body could not be read');
-  return new ApiProblem('internal', 'internal error');
+/**
+ * A request that fails the contract's schema: `invalid-number` for the path, else
+ * `invalid-identity-key` / `invalid-contact` / `invalid-body` by the first failing field.
+ * Schema messages name the rule broken, never the value.
+ */
+function invalidRequestProblem(errors: readonly FieldError[]): PublishError {
+  const first = errors.find((e) => e.pointer.startsWith('/path/number')) ?? errors[0];
+  const pointer = first?.pointer ?? '/body';
+  const code: DirectoryErrorCode = pointer.startsWith('/path/number')
+    ? 'invalid-number'
+    : pointer.startsWith('/body/identityKey')
+      ? 'invalid-identity-key'
+      : pointer.startsWith('/body/contacts')
+        ? 'invalid-contact'
+        : 'invalid-body';
+  return new ApiError(
+    code,
+    `${pointer.replace(/^\/body/, 'body')}: ${first?.message ?? 'invalid'}`,
+  );
 }
 
 const PROVIDER = Symbol('provider');
@@ -309,8 +279,22 @@ type AuthedRequest = Request & { [PROVIDER]?: string };
 
 function providerOf(req: Request): string {
   const provider = (req as AuthedRequest)[PROVIDER];
-  if (!provider) throw new ApiProblem('internal', 'request reached a handler unauthenticated');
+  if (!provider) throw new Error('request reached a handler unauthenticated');
   return provider;
+}
+
+/** Verifies the RFC 9421 signature of every `/v1/numbers` request before validation. */
+function authenticator(config: PublishApiConfig): RequestHandler {
+  const perProvider = new RateLimiter(
+    { capacity: config.perProviderPerMinute ?? 600, perSeconds: 60 },
+    { now: config.now },
+  );
+  return (req: Request, _res: Response, next: NextFunction) => {
+    authenticate(req, config, perProvider).then(
+      () => next(),
+      (err: unknown) => next(asPublishError(err)),
+    );
+  };
 }
 
 async function authenticate(
@@ -338,69 +322,17 @@ async function authenticate(
     },
   });
   if (inactive) {
-    throw new ApiProblem('provider-not-active', 'this provider is not active in the trust list');
+    throw new ApiError('provider-not-active', 'this provider is not active in the trust list');
   }
   const provider = providerId ?? keyId;
   const d = perProvider.take(provider);
-  if (!d.allowed) {
-    throw new ApiProblem(
-      'rate-limited',
-      'too many requests from this provider',
-      d.retryAfterSeconds,
-    );
-  }
+  if (!d.allowed) throw rateLimited('too many requests from this provider', d.retryAfterSeconds);
   (req as AuthedRequest)[PROVIDER] = provider;
-}
-
-/** Validates a publish request with the schema of openapi/directory.yaml (publishNumber). */
-function checkAgainstContract(
-  contract: OpenApiValidator,
-  req: Request,
-  number: string,
-  body: unknown,
-): void {
-  const result = contract.validateRequest('publishNumber', {
-    params: { number },
-    query: req.query as Record<string, unknown>,
-    headers: req.headers,
-    body,
-  });
-  if (result.ok) return;
-  const first = result.errors[0];
-  const pointer = first?.pointer ?? '/body';
-  const code: ProblemCode = pointer.startsWith('/body/identityKey')
-    ? 'invalid-identity-key'
-    : pointer.startsWith('/body/contacts')
-      ? 'invalid-contact'
-      : 'invalid-body';
-  // Schema messages name the rule broken, never the value.
-  throw new ApiProblem(
-    code,
-    `${pointer.replace(/^\/body/, 'body')}: ${first?.message ?? 'invalid'}`,
-  );
 }
 
 function numberParam(req: Request): E164Number {
   const raw = req.params['number'];
   return parseE164(typeof raw === 'string' ? raw : undefined);
-}
-
-function jsonBody(req: Request): Record<string, unknown> {
-  if (!req.is('application/json')) {
-    throw new ApiProblem('unsupported-media-type', 'send the body as application/json');
-  }
-  let parsed: unknown;
-  try {
-    parsed = parseJsonBody((req.body as Buffer).toString('utf8'));
-  } catch (err) {
-    // Too deep for the contract's validator (which recurses): refused before parsing.
-    if (err instanceof JsonDepthError) throw new ApiProblem('invalid-body', err.message);
-    throw new ApiProblem('invalid-body', 'the body is not valid JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ApiProblem('invalid-body', 'the body must be a JSON object');
-  }
-  return parsed as Record<string, unknown>;
 }
 
 async function publish(
@@ -411,10 +343,7 @@ async function publish(
 ): Promise<{ entry: NumberEntry; created: boolean }> {
   const extra = Object.keys(body).filter((k) => !['identityKey', 'contacts', 'move'].includes(k));
   if (extra.length > 0) {
-    throw new ApiProblem(
-      'invalid-body',
-      'the body may only contain identityKey, contacts and move',
-    );
+    throw new ApiError('invalid-body', 'the body may only contain identityKey, contacts and move');
   }
   const identityKey = checkIdentityKey(body['identityKey']);
   const contacts = checkContacts(body['contacts']);
@@ -429,7 +358,7 @@ async function publish(
     let moveRecord;
     if (existing && existing.provider !== provider) {
       if (!move) {
-        throw new ApiProblem(
+        throw new ApiError(
           'number-held-by-other-provider',
           'another provider holds this number; include a move proof to take it over',
         );
@@ -447,7 +376,7 @@ async function publish(
         config.providers,
       );
       if (await config.store.proofUsed(proofHash)) {
-        throw new ApiProblem('move-proof-invalid', 'this move proof was already used');
+        throw new ApiError('move-proof-invalid', 'this move proof was already used');
       }
       moveRecord = {
         id: randomUUID(),
@@ -458,7 +387,7 @@ async function publish(
         proofHash,
       };
     } else if (move) {
-      throw new ApiProblem(
+      throw new ApiError(
         'move-not-needed',
         'this provider may publish the number without a move proof',
       );
@@ -471,7 +400,7 @@ async function publish(
     );
     if (result) return result;
   }
-  throw new ApiProblem(
+  throw new ApiError(
     'number-held-by-other-provider',
     'the number changed hands during the request; retry',
   );

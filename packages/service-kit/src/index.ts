@@ -20,3 +20,11 @@ export type { MetricsAddress, MetricsSource } from './metrics-server.js';
 export { listenMetrics, metricsAddress } from './metrics-server.js';
 export type { KamailioSettings, ProsodySettings } from './peer-configs.js';
 export { KAMAILIO_MODULES_DIR, kamailioConfig, prosodyConfig } from './peer-configs.js';
+export type { EnvKind, EnvReadOptions, EnvSchema, EnvValues, EnvVariable } from './env-schema.js';
+export {
+  EnvConfigError,
+  LOG_LEVELS,
+  envKinds,
+  optionalField,
+  readEnvSchema,
+} from './env-schema.js';
