@@ -56,6 +56,7 @@ export class XmppBenchClient {
   #socket: Socket | undefined;
   #buffer = '';
   #online = false;
+  #sent = 0;
   readonly #scanner: MarkScanner;
 
   constructor(
@@ -107,8 +108,9 @@ export class XmppBenchClient {
     socket.write('<presence/>');
   }
 
-  /** Writes one chat message; returns false when the socket's buffer is full. */
-  send(to: string, id: string, body: string): boolean {
+  /** Writes one chat message (a fresh stanza id each); false when the socket's buffer is full. */
+  send(to: string, body: string): boolean {
+    const id = `${this.user}${process.pid}-${++this.#sent}`;
     return this.#socket!.write(
       `<message to='${xmlEscape(to)}' type='chat' id='${id}'><body>${xmlEscape(body)}</body></message>`,
     );
@@ -133,6 +135,13 @@ export class SipBenchUser {
   readonly #scanner: MarkScanner;
   readonly #seen = new Set<string>();
   #sent = 0;
+  /** Requests without a final answer yet, for retransmission. */
+  readonly #pending = new Map<
+    string,
+    { text: string; due: number; interval: number; giveUpAt: number }
+  >();
+  #resender: NodeJS.Timeout | undefined;
+  retransmissions = 0;
 
   constructor(
     readonly user: string,
@@ -180,25 +189,45 @@ export class SipBenchUser {
     if (!good) throw new Error(`SIP user ${this.user} could not register`);
   }
 
-  /** Sends one MESSAGE to `sip:<toUser>@<domain>` through the proxy. */
+  /**
+   * Sends one MESSAGE to `sip:<toUser>@<domain>` through the proxy, resent as RFC 3261 timer E
+   * says (500 ms, doubling up to 4 s) until a final answer comes, for at most 32 s (timer F).
+   */
   send(toUser: string, body: string): void {
     const callId = `m${++this.#sent}-${process.pid}`;
     const bytes = Buffer.byteLength(body);
-    this.#write(
+    const text =
       `MESSAGE sip:${toUser}@${this.domain} SIP/2.0\r\n` +
-        `Via: SIP/2.0/UDP 127.0.0.1:${this.#port};branch=z9hG4bK-${callId};rport\r\n` +
-        'Max-Forwards: 70\r\n' +
-        `From: <sip:${this.user}@${this.domain}>;tag=f${process.pid}\r\n` +
-        `To: <sip:${toUser}@${this.domain}>\r\n` +
-        `Call-ID: ${callId}\r\n` +
-        'CSeq: 1 MESSAGE\r\n' +
-        'Content-Type: text/plain\r\n' +
-        `Content-Length: ${bytes}\r\n\r\n${body}`,
-    );
+      `Via: SIP/2.0/UDP 127.0.0.1:${this.#port};branch=z9hG4bK-${callId};rport\r\n` +
+      'Max-Forwards: 70\r\n' +
+      `From: <sip:${this.user}@${this.domain}>;tag=f${process.pid}\r\n` +
+      `To: <sip:${toUser}@${this.domain}>\r\n` +
+      `Call-ID: ${callId}\r\n` +
+      'CSeq: 1 MESSAGE\r\n' +
+      'Content-Type: text/plain\r\n' +
+      `Content-Length: ${bytes}\r\n\r\n${body}`;
+    this.#write(text);
+    const now = Date.now();
+    this.#pending.set(callId, { text, due: now + 500, interval: 500, giveUpAt: now + 32_000 });
+    this.#resender ??= setInterval(() => this.#resend(), 50);
   }
 
   close(): void {
+    if (this.#resender) clearInterval(this.#resender);
     this.#socket?.close();
+  }
+
+  #resend(): void {
+    const now = Date.now();
+    for (const [callId, p] of this.#pending) {
+      if (now >= p.giveUpAt) this.#pending.delete(callId);
+      else if (now >= p.due) {
+        this.#write(p.text);
+        this.retransmissions += 1;
+        p.interval = Math.min(4000, p.interval * 2);
+        p.due = now + p.interval;
+      }
+    }
   }
 
   #write(text: string, port = this.proxyPort): void {
@@ -213,7 +242,8 @@ export class SipBenchUser {
         this.#registered?.(code === 200);
         return;
       }
-      this.answers.set(code, (this.answers.get(code) ?? 0) + 1);
+      const callId = /^(?:Call-ID|i):\s*(\S+)/im.exec(text)?.[1] ?? '';
+      if (this.#pending.delete(callId)) this.answers.set(code, (this.answers.get(code) ?? 0) + 1);
       return;
     }
     if (!text.startsWith('MESSAGE ')) return;

@@ -82,6 +82,7 @@ export async function runMax(
   const measureFrom = start + opts.warmupSeconds * 1000;
   const end = measureFrom + opts.seconds * 1000;
   let atMeasureStart = -1;
+  let atMeasureEnd = 0;
   try {
     while (nowMs() < end) {
       if (atMeasureStart < 0 && nowMs() >= measureFrom) atMeasureStart = received;
@@ -109,17 +110,18 @@ export async function runMax(
         };
       });
     }
+    atMeasureEnd = received;
+    // Let what is in flight arrive before the next run starts.
+    await drain(() => sentAt.length - received, opts.lossAfterMs);
   } finally {
     receipts.stop();
   }
-  const counted = received - Math.max(0, atMeasureStart);
-  // Let what is in flight arrive before the next run starts.
-  await drain(() => sentAt.length - received - lost, opts.lossAfterMs);
+  const counted = atMeasureEnd - Math.max(0, atMeasureStart);
   return {
     msgsPerSecond: Math.round(counted / opts.seconds),
     sent: sentAt.length,
     received,
-    lost,
+    lost: sentAt.length - received,
     seconds: opts.seconds,
   };
 }

@@ -130,8 +130,14 @@ interface HomeserverLike {
 const AS_TOKEN = 'as-token-for-the-bridge-bench-0123';
 const HS_TOKEN = 'hs-token-for-the-bridge-bench-0123';
 
-/** CPUs: servers and the bridge on 0, the clients (this process) on 1. */
+/**
+ * CPUs: the XMPP and SIP servers on 0, the bridge and the clients (this process) on 1, so a
+ * direct path has its server's core to itself and a bridged path the same servers' core plus
+ * the bridge's. (The clients use a few percent of a core: see the table's last column.)
+ */
 const SERVER_CPU = 0;
+const BRIDGE_CPU = 1;
+const CLIENT_CPU = 1;
 
 async function waitUntil(check: () => boolean, what: string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -235,8 +241,10 @@ async function startPeers(
       ghostPrefix: '_switchboard_',
     },
   };
-  const [cmd, cmdArgs] = pinned(cpu, process.execPath, [
-    ...(cpu === undefined ? [] : ['--single-threaded-gc']),
+  const bridgeCpu = args.pin ? BRIDGE_CPU : undefined;
+  const nodeArgs = (process.env['SB_BENCH_BRIDGE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const [cmd, cmdArgs] = pinned(bridgeCpu, process.execPath, [
+    ...nodeArgs,
     resolve(import.meta.dirname, 'bridge-server.js'),
     JSON.stringify(config),
     join(dir, 'bridge.db'),
@@ -285,7 +293,7 @@ async function main(): Promise<void> {
     peers = await startPeers(dir, args, prosody, kamailio);
     if (args.pin) {
       // This process (the clients) gets the other core.
-      spawn('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+      spawn('taskset', ['-p', '-c', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
     }
     const receipts = new Receipts();
     const alice = new XmppBenchClient('alice', prosody.domain, 'alice-pw', receipts.onMark);
@@ -305,11 +313,10 @@ async function main(): Promise<void> {
     const pusher = new AppServicePusher(peers.bridgeUrl, HS_TOKEN, `bench${process.pid}`);
     const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
     const sends: Record<string, (seq: number, text: string) => void> = {
-      'xmpp-xmpp': (seq, text) => alice.send(`bob@${prosody.domain}/bench`, `d${seq}`, text),
-      'sip-sip': (seq, text) => carol.send('bob', text),
-      'xmpp-sip': (seq, text) =>
-        alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), `b${seq}`, text),
-      'sip-xmpp': (seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
+      'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
+      'sip-sip': (_seq, text) => carol.send('bob', text),
+      'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
+      'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
       'matrix-xmpp': (seq, text) =>
         pusher.push({
           event_id: `$bench${process.pid}-${Date.now()}-${seq}`,
@@ -451,7 +458,7 @@ function save(
     [
       `## bridge vs direct delivery: ${started.toISOString()}`,
       '',
-      `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: median round, p99: worst round). Bodies of ${args.size} characters, plaintext relay. ${args.pin ? 'Prosody, Kamailio and the bridge pinned to CPU 0, the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${fmt(load0)} at start, ${fmt(load1)} at end: a loaded, shared 2-core machine.`,
+      `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: median round, p99: worst round). Bodies of ${args.size} characters, plaintext relay. ${args.pin ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${fmt(load0)} at start, ${fmt(load1)} at end: a loaded, shared 2-core machine.`,
       '',
       markdownTable([BRIDGE_REPORT_HEADER, ...rows]),
       '',

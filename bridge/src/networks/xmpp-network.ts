@@ -61,6 +61,8 @@ export class XmppNetwork implements NetworkConnector {
   #inbox: Promise<void> = Promise.resolve();
   /** Deliveries sent but not yet acknowledged by the server, by stanza id. */
   readonly #unacked = new Map<string, (err: BridgeError) => void>();
+  /** The ping about to be sent per server, which messages written before it share. */
+  readonly #acks = new Map<string, Promise<void>>();
 
   constructor(
     config: XmppConfig,
@@ -159,10 +161,26 @@ export class XmppNetwork implements NetworkConnector {
     return msg.id;
   }
 
-  async #serverAck(toJid: string): Promise<void> {
+  /**
+   * Resolves once the recipient's server has answered a ping sent after this message. Messages
+   * written within one turn of the event loop share one ping: its answer covers all of them.
+   */
+  #serverAck(toJid: string): Promise<void> {
+    const server = toJid.slice(toJid.indexOf('@') + 1).split('/')[0]!;
+    let ack = this.#acks.get(server);
+    if (!ack) {
+      ack = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.#acks.delete(server); // later messages need a ping of their own
+        return this.#ping(server);
+      });
+      this.#acks.set(server, ack);
+    }
+    return ack;
+  }
+
+  async #ping(server: string): Promise<void> {
     const xmpp = this.#xmpp;
     if (!xmpp) throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
-    const server = toJid.slice(toJid.indexOf('@') + 1).split('/')[0]!;
     const ping = xml(
       'iq',
       { type: 'get', to: server, from: this.#config.domain },
