@@ -19,6 +19,9 @@ export interface PathSummary {
   readonly p99Ms: number;
   /** The bridge process's CPU per message at saturation (bridged paths only). */
   readonly bridgeCpuUsPerMsg: number | null;
+  /** The servers' CPU per message at saturation (Kamailio with its child processes). */
+  readonly prosodyCpuUsPerMsg: number;
+  readonly kamailioCpuUsPerMsg: number;
   /** The clients' (this process's) CPU share of one core at saturation, the busiest round. */
   readonly clientCpuShare: number;
 }
@@ -34,7 +37,9 @@ export const BRIDGE_REPORT_HEADER = [
   'p50 ms',
   'p99 ms',
   'lost',
-  'bridge CPU us/msg',
+  'CPU us/msg: bridge',
+  'Prosody',
+  'Kamailio',
   'client CPU',
 ];
 
@@ -62,6 +67,8 @@ export function bridgeReportRows(paths: readonly PathSummary[]): string[][] {
       cell(p.p99Ms, 1),
       cell(p.lost),
       p.bridgeCpuUsPerMsg === null ? '-' : cell(p.bridgeCpuUsPerMsg),
+      cell(p.prosodyCpuUsPerMsg),
+      cell(p.kamailioCpuUsPerMsg),
       `${cell(p.clientCpuShare * 100)}%`,
     ];
   });

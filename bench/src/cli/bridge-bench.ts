@@ -269,6 +269,8 @@ interface PathRun {
   readonly paced: PacedResult[];
   /** CPU seconds per message of the bridge process during the max runs (bridged paths). */
   readonly bridgeCpuUsPerMsg: number[];
+  readonly prosodyCpuUsPerMsg: number[];
+  readonly kamailioCpuUsPerMsg: number[];
   readonly clientCpuShare: number[];
 }
 
@@ -330,11 +332,13 @@ async function main(): Promise<void> {
     const runs = new Map<string, PathRun>();
     let tag = 10;
     const bridgePid = peers.bridge.pid!;
+    const prosodyPid = peers.prosody.pid;
+    const kamailioPid = peers.kamailio.pid;
     for (let round = 0; round < args.rounds; round++) {
       const order = round % 2 === 0 ? args.paths : [...args.paths].reverse();
       for (const key of order) {
         const path: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
-        const cpu0 = cpuSeconds([bridgePid]);
+        const cpu0 = [cpuSeconds([bridgePid]), cpuSeconds([prosodyPid]), cpuSeconds([kamailioPid])];
         const self0 = process.cpuUsage();
         const t0 = performance.now();
         const max = await runMax(path, receipts, {
@@ -346,7 +350,13 @@ async function main(): Promise<void> {
         });
         const wall = (performance.now() - t0) / 1000;
         const self = process.cpuUsage(self0);
-        const cpu = cpuSeconds([bridgePid]) - cpu0;
+        const cpu = [
+          cpuSeconds([bridgePid]) - cpu0[0]!,
+          cpuSeconds([prosodyPid]) - cpu0[1]!,
+          cpuSeconds([kamailioPid]) - cpu0[2]!,
+        ];
+        const perMsg = (seconds: number): number =>
+          max.received > 0 ? Math.round((seconds / max.received) * 1e6) : 0;
         // The paced run has its own tag, so late arrivals of the max run are not counted.
         const pacedPath: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
         const paced = await runPaced(pacedPath, receipts, {
@@ -359,15 +369,19 @@ async function main(): Promise<void> {
           max: [],
           paced: [],
           bridgeCpuUsPerMsg: [],
+          prosodyCpuUsPerMsg: [],
+          kamailioCpuUsPerMsg: [],
           clientCpuShare: [],
         };
         run.max.push(max);
         run.paced.push(paced);
-        run.bridgeCpuUsPerMsg.push(max.received > 0 ? Math.round((cpu / max.received) * 1e6) : 0);
+        run.bridgeCpuUsPerMsg.push(perMsg(cpu[0]!));
+        run.prosodyCpuUsPerMsg.push(perMsg(cpu[1]!));
+        run.kamailioCpuUsPerMsg.push(perMsg(cpu[2]!));
         run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
         runs.set(key, run);
         console.log(
-          `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}`,
+          `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
         );
       }
     }
@@ -417,6 +431,8 @@ function summarisePath(key: string, run: PathRun): PathSummary {
     p50Ms: median.latency.p50Ms,
     p99Ms: worst.latency.p99Ms,
     bridgeCpuUsPerMsg: info.baselines.length > 0 ? Math.min(...run.bridgeCpuUsPerMsg) : null,
+    prosodyCpuUsPerMsg: Math.min(...run.prosodyCpuUsPerMsg),
+    kamailioCpuUsPerMsg: Math.min(...run.kamailioCpuUsPerMsg),
     clientCpuShare: Math.max(...run.clientCpuShare),
   };
 }

@@ -142,7 +142,9 @@ export class SippUser {
       this.#children.add(child);
       const { code, output } = await done;
       this.#children.delete(child);
-      if (code !== 0 && output.includes('Unable to bind main socket') && attempt < 5) continue;
+      // A port taken between finding it free and binding it (main or RTP socket): try others.
+      const portTaken = /Unable to bind (main|audio RTP) socket/.test(output);
+      if (code !== 0 && portTaken && attempt < 5) continue;
       if (code !== 0)
         throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
       return;
