@@ -452,15 +452,26 @@ export class MatrixNetwork implements NetworkConnector {
     ];
     const ids = events.map((e) => e.event_id).filter((id): id is string => typeof id === 'string');
     const seen = await this.#store.seenMatrixEvents(ids);
-    for (const event of events) {
-      const id = typeof event.event_id === 'string' ? event.event_id : undefined;
-      if (id !== undefined && seen.has(id)) continue;
-      await this.#handleEvent(event);
-      if (id !== undefined) {
-        await this.#store.saveMatrixEvent(id);
-        seen.add(id);
+    // Event ids are recorded as each event is done, committed together (the store groups
+    // them); the transaction is answered only once they are durable.
+    const saves: Array<Promise<void>> = [];
+    let failure: { err: unknown } | undefined;
+    try {
+      for (const event of events) {
+        const id = typeof event.event_id === 'string' ? event.event_id : undefined;
+        if (id !== undefined && seen.has(id)) continue;
+        await this.#handleEvent(event);
+        if (id !== undefined) {
+          saves.push(this.#store.saveMatrixEvent(id));
+          seen.add(id);
+        }
       }
+    } catch (err) {
+      failure = { err };
     }
+    const saved = await Promise.allSettled(saves);
+    if (failure) throw failure.err;
+    for (const s of saved) if (s.status === 'rejected') throw s.reason;
     for (const event of ephemeral) {
       if (typeof event !== 'object' || event === null) continue;
       await this.#onEphemeral(event);

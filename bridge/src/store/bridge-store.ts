@@ -65,6 +65,8 @@ export interface PortalRecord {
 }
 
 const utf8 = new TextEncoder();
+/** Portals kept in memory by room id, at most. */
+const PORTAL_CACHE_SIZE = 10_000;
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -77,6 +79,11 @@ export class BridgeStore {
   readonly #now: () => number;
   readonly #writes: GroupCommit;
   readonly #sql: OutboxSql;
+  /**
+   * Portals by room id, as read or written through this store (the one bridge process owns
+   * its tables): every Matrix event looks its room up. Bounded; cleared when full.
+   */
+  readonly #portalsByRoom = new Map<string, PortalRecord>();
 
   private constructor(db: Kysely<BridgeTables>, now: () => number) {
     this.#db = db;
@@ -220,6 +227,7 @@ export class BridgeStore {
 
   /** Records a portal; returns the existing one if the pair already has a room. */
   async savePortal(portal: PortalRecord): Promise<PortalRecord> {
+    this.#portalsByRoom.delete(portal.roomId);
     await this.#db
       .insertInto('bridge_portals')
       .values({
@@ -260,17 +268,25 @@ export class BridgeStore {
 
   /** The portal a room id is mapped to, if any. */
   async portalByRoom(roomId: string): Promise<PortalRecord | undefined> {
+    const cached = this.#portalsByRoom.get(roomId);
+    if (cached) return cached;
     const row = await this.#db
       .selectFrom('bridge_portals')
       .selectAll()
       .where('room_id', '=', roomId)
       .executeTakeFirst();
-    return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+    if (!row) return undefined;
+    const portal = { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+    if (this.#portalsByRoom.size >= PORTAL_CACHE_SIZE) this.#portalsByRoom.clear();
+    this.#portalsByRoom.set(roomId, portal);
+    return portal;
   }
 
   /** Forgets a portal (its Matrix user left it, or its ghost was removed). */
   async deletePortal(roomId: string): Promise<void> {
+    this.#portalsByRoom.delete(roomId);
     await this.#db.deleteFrom('bridge_portals').where('room_id', '=', roomId).execute();
+    this.#portalsByRoom.delete(roomId); // a lookup may have raced the delete
   }
 
   /** A registered ghost and the display name last set for it (null: none yet). */
