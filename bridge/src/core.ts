@@ -70,7 +70,7 @@ export interface QueueHealth {
 }
 
 /** Messages kept in memory per destination; more wait in the store for their turn. */
-const LANE_LIMIT = 128;
+const LANE_LIMIT = 256;
 /** Rows looked at per pass over the store. */
 const SCAN_LIMIT = 5000;
 const SCAN_PAGE = 500;
@@ -84,7 +84,7 @@ const BACKOFF_CAP_MS = 30_000;
  * connection's requests in order), so several are sent before the first is acknowledged.
  * Matrix sends go through separate HTTP requests a homeserver may order either way: one.
  */
-export const DELIVERY_WINDOW: Readonly<Record<Network, number>> = { xmpp: 32, sip: 32, matrix: 1 };
+export const DELIVERY_WINDOW: Readonly<Record<Network, number>> = { xmpp: 128, sip: 64, matrix: 1 };
 
 /**
  * The messages for one destination in acceptance order. Up to the destination network's
