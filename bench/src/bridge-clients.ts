@@ -142,6 +142,8 @@ export class SipBenchUser {
   >();
   #resender: NodeJS.Timeout | undefined;
   retransmissions = 0;
+  /** Called with the mark of a message of ours answered with a final non-2xx. */
+  onRefused: OnMark | undefined;
 
   constructor(
     readonly user: string,
@@ -243,7 +245,13 @@ export class SipBenchUser {
         return;
       }
       const callId = /^(?:Call-ID|i):\s*(\S+)/im.exec(text)?.[1] ?? '';
-      if (this.#pending.delete(callId)) this.answers.set(code, (this.answers.get(code) ?? 0) + 1);
+      const request = this.#pending.get(callId);
+      if (!request) return;
+      this.#pending.delete(callId);
+      this.answers.set(code, (this.answers.get(code) ?? 0) + 1);
+      // Refused: the message will never arrive; say which one at once.
+      const mark = code >= 300 ? /sbbench-(\d+)-(\d+)/.exec(request.text) : null;
+      if (mark) this.onRefused?.(Number(mark[1]), Number(mark[2]));
       return;
     }
     if (!text.startsWith('MESSAGE ')) return;

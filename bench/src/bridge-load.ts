@@ -20,19 +20,31 @@ export const nowMs = (): number => performance.now();
 export class Receipts {
   #tag = -1;
   #onArrival: ((seq: number, at: number) => void) | undefined;
+  #onRefusal: ((seq: number) => void) | undefined;
 
-  listen(tag: number, onArrival: (seq: number, at: number) => void): void {
+  listen(
+    tag: number,
+    onArrival: (seq: number, at: number) => void,
+    onRefusal?: (seq: number) => void,
+  ): void {
     this.#tag = tag;
     this.#onArrival = onArrival;
+    this.#onRefusal = onRefusal;
   }
 
   stop(): void {
     this.#tag = -1;
     this.#onArrival = undefined;
+    this.#onRefusal = undefined;
   }
 
   readonly onMark = (tag: number, seq: number): void => {
     if (tag === this.#tag) this.#onArrival?.(seq, nowMs());
+  };
+
+  /** A sender learnt that a message will not arrive (a SIP error answer). */
+  readonly onRefused = (tag: number, seq: number): void => {
+    if (tag === this.#tag) this.#onRefusal?.(seq);
   };
 }
 
@@ -72,12 +84,25 @@ export async function runMax(
   let lost = 0;
   let oldest = 0; // lowest seq neither received nor counted lost
   let wake: (() => void) | undefined;
-  receipts.listen(path.tag, (seq) => {
-    if (seq >= sentAt.length || got[seq]) return;
-    got[seq] = 1;
-    received += 1;
-    wake?.();
-  });
+  let refused = 0;
+  receipts.listen(
+    path.tag,
+    (seq) => {
+      // 0 outstanding, 1 received, 2 refused by a server, 3 timed out
+      if (seq >= sentAt.length || got[seq] === 1 || got[seq] === 3) return;
+      if (got[seq] === 2) refused -= 1; // refused, and yet it came
+      got[seq] = 1;
+      received += 1;
+      wake?.();
+    },
+    (seq) => {
+      // Refused by a server: lost, and its place in the window is free again at once.
+      if (seq >= sentAt.length || got[seq]) return;
+      got[seq] = 2;
+      refused += 1;
+      wake?.();
+    },
+  );
   const start = nowMs();
   const measureFrom = start + opts.warmupSeconds * 1000;
   const end = measureFrom + opts.seconds * 1000;
@@ -91,12 +116,13 @@ export async function runMax(
         (got[oldest] || nowMs() - sentAt[oldest]! > opts.lossAfterMs)
       ) {
         if (!got[oldest]) {
-          got[oldest] = 2;
+          got[oldest] = 3; // timed out: lost, even should it come later
           lost += 1;
         }
         oldest += 1;
       }
-      while (sentAt.length - received - lost < opts.window && sentAt.length < got.length) {
+      const outstanding = sentAt.length - received - lost - refused;
+      for (let room = opts.window - outstanding; room > 0 && sentAt.length < got.length; room--) {
         const seq = sentAt.length;
         sentAt.push(nowMs());
         path.send(seq, markText(path.tag, seq, opts.size));
@@ -112,7 +138,7 @@ export async function runMax(
     }
     atMeasureEnd = received;
     // Let what is in flight arrive before the next run starts.
-    await drain(() => sentAt.length - received, opts.lossAfterMs);
+    await drain(() => sentAt.length - received - refused, opts.lossAfterMs);
   } finally {
     receipts.stop();
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
-import { Grammar } from 'sip.js';
+import { Grammar, URI } from 'sip.js';
 
 /**
  * sip.js parses every SIP header and URI with a PEG parser generated in "size" mode, whose
@@ -25,12 +25,48 @@ export async function speedUpSipGrammar(): Promise<boolean> {
   for (const [input, rule] of SAMPLES) {
     if (JSON.stringify(fast(input, rule)) !== JSON.stringify(original(input, rule))) return false;
   }
-  Grammar.parse = fast as typeof Grammar.parse;
+  Grammar.parse = remembering(fast) as typeof Grammar.parse;
   installed = true;
   return true;
 }
 
 let installed = false;
+
+/** Inputs remembered at most (then forgotten all at once). */
+const REMEMBERED = 2000;
+
+/**
+ * Remembers what inputs seen before parsed to (the same few URIs, `SIP/2.0 200 OK`, content
+ * types and lengths come with every message): values, URIs and flat records only, each handed
+ * out as a fresh copy since sip.js may change what it gets. Anything else is parsed each time.
+ */
+function remembering(
+  parse: (input: string, startRule: string) => unknown,
+): (input: string, startRule: string) => unknown {
+  const seen = new Map<string, unknown>();
+  return (input, startRule) => {
+    const key = `${startRule}\0${input}`;
+    if (seen.has(key)) return copyOf(seen.get(key));
+    const parsed = parse(input, startRule);
+    if (copyOf(parsed) !== NOT_COPIED) {
+      if (seen.size >= REMEMBERED) seen.clear();
+      seen.set(key, parsed);
+      return copyOf(parsed);
+    }
+    return parsed;
+  };
+}
+
+const NOT_COPIED = Symbol('not copied');
+
+function copyOf(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof URI) return value.clone();
+  if (Object.getPrototypeOf(value) !== Object.prototype) return NOT_COPIED;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.some(([, v]) => v !== null && typeof v === 'object')) return NOT_COPIED;
+  return Object.fromEntries(entries);
+}
 
 const SAMPLES: ReadonlyArray<readonly [string, string]> = [
   ['sip:xmpp_alice=40xmpp.test@sip.test;transport=ws', 'SIP_URI'],
