@@ -94,7 +94,15 @@ export class XmppNetwork implements NetworkConnector {
     xmpp.on('error', (err: Error) => {
       this.#logger.warn({ err }, 'xmpp connection error');
     });
+    // Each stanza is written as soon as it is ready: with Nagle's algorithm on, a small write
+    // waits for the server's (delayed, ~40 ms) ACK of the previous one.
+    const noDelay = (): void =>
+      (
+        xmpp as unknown as { socket?: { setNoDelay?(on: boolean): void } | null }
+      ).socket?.setNoDelay?.(true);
+    xmpp.on('connect', noDelay);
     xmpp.on('online', () => {
+      noDelay();
       this.#setUp(true);
       this.#logger.info('xmpp component online');
       this.#core.flush();
