@@ -30,6 +30,9 @@ export interface XmppConfig {
   readonly reconnectDelayMs: number;
 }
 
+/** Inbound messages stored concurrently, at most. */
+const MAX_ACCEPTING = 256;
+
 /** How long the server may take to answer the ping that acknowledges a delivery (ms). */
 const ACK_TIMEOUT_MS = 10_000;
 
@@ -61,6 +64,8 @@ export class XmppNetwork implements NetworkConnector {
   #inbox: Promise<void> = Promise.resolve();
   /** Deliveries sent but not yet acknowledged by the server, by stanza id. */
   readonly #unacked = new Map<string, (err: BridgeError) => void>();
+  /** Inbound messages being stored (at most MAX_ACCEPTING). */
+  readonly #accepting = new Set<Promise<void>>();
   /** The ping about to be sent per server, which messages written before it share. */
   readonly #acks = new Map<string, Promise<void>>();
 
@@ -285,16 +290,21 @@ export class XmppNetwork implements NetworkConnector {
     try {
       await this.#handle(stanza);
     } catch (err) {
-      if (BridgeError.is(err)) {
-        if (stanza.attrs['type'] !== 'error') await this.#reply(toXmppError(stanza, err));
-        return;
-      }
-      this.#logger.error({ err }, 'unexpected failure handling a stanza');
-      if (stanza.attrs['type'] !== 'error') {
-        await this.#reply(
-          toXmppError(stanza, new BridgeError('network-unavailable', 'internal bridge error')),
-        );
-      }
+      await this.#refuse(stanza, err);
+    }
+  }
+
+  /** Answers a stanza that could not be handled with the matching error stanza. */
+  async #refuse(stanza: XmlElement, err: unknown): Promise<void> {
+    if (BridgeError.is(err)) {
+      if (stanza.attrs['type'] !== 'error') await this.#reply(toXmppError(stanza, err));
+      return;
+    }
+    this.#logger.error({ err }, 'unexpected failure handling a stanza');
+    if (stanza.attrs['type'] !== 'error') {
+      await this.#reply(
+        toXmppError(stanza, new BridgeError('network-unavailable', 'internal bridge error')),
+      );
     }
   }
 
@@ -329,9 +339,20 @@ export class XmppNetwork implements NetworkConnector {
       throw err;
     }
     switch (inbound.kind) {
-      case 'message':
-        await this.#core.accept('xmpp', inbound.message);
+      case 'message': {
+        // The next stanza need not wait until this one is stored (the core stamps the order
+        // when called, and stores what arrives together in one commit); a bounded number wait.
+        if (this.#accepting.size >= MAX_ACCEPTING) await Promise.race(this.#accepting);
+        const accepting = this.#core
+          .accept('xmpp', inbound.message)
+          .then(
+            () => undefined,
+            (err: unknown) => this.#refuse(stanza, err),
+          )
+          .finally(() => this.#accepting.delete(accepting));
+        this.#accepting.add(accepting);
         return;
+      }
       case 'typing':
         this.#events.typing?.(inbound.from, inbound.target, inbound.typing);
         return;
