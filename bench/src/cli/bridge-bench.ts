@@ -205,6 +205,17 @@ async function startPeers(
   await processes.waitForPort(kamailio.wsPort, 20_000).catch((err: unknown) => {
     throw new Error(`kamailio did not start: ${logTail(kamailioPeer.logFile)}`, { cause: err });
   });
+  const { bridge, bridgeUrl, hs } = await startBridge(dir, args, prosody, kamailio);
+  return { prosody: prosodyPeer, kamailio: kamailioPeer, bridge, bridgeUrl, hs };
+}
+
+/** The homeserver double in this process and the bridge in its own, pinned, process. */
+async function startBridge(
+  dir: string,
+  args: Args,
+  prosody: ProsodyLike,
+  kamailio: KamailioLike,
+): Promise<{ bridge: ChildProcess; bridgeUrl: string; hs: HomeserverLike }> {
   const { HomeserverDouble } = await support<{
     HomeserverDouble: new (o: unknown) => HomeserverLike;
   }>('homeserver-double.js');
@@ -265,7 +276,7 @@ async function startPeers(
   if (bridge.exitCode !== null) throw new Error(`bridge exited: ${out}`);
   const bridgeUrl = `http://127.0.0.1:${httpPort}`;
   hs.setAppServiceUrl(bridgeUrl);
-  return { prosody: prosodyPeer, kamailio: kamailioPeer, bridge, bridgeUrl, hs };
+  return { bridge, bridgeUrl, hs };
 }
 
 interface PathRun {
@@ -302,94 +313,8 @@ async function main(): Promise<void> {
       spawn('taskset', ['-p', '-c', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
     }
     const receipts = new Receipts();
-    const alice = new XmppBenchClient('alice', prosody.domain, 'alice-pw', receipts.onMark);
-    const bob = new XmppBenchClient('bob', prosody.domain, 'bob-pw', receipts.onMark);
-    const carol = new SipBenchUser('carol', kamailio.domain, kamailio.udpPort, receipts.onMark);
-    const sipBob = new SipBenchUser('bob', kamailio.domain, kamailio.udpPort, receipts.onMark);
-    carol.onRefused = receipts.onRefused;
-    clients.push(alice, bob, carol, sipBob);
-    await Promise.all([alice.connect(prosody.c2sPort), bob.connect(prosody.c2sPort)]);
-    await Promise.all([carol.open(), sipBob.open()]);
-    await sipBob.register();
-    // The Matrix portal: dave invites the ghost of bob@xmpp; the bridge joins it.
-    const { hs } = peers;
-    const dave = hs.addLocalUser('dave');
-    const ghost = `@_switchboard_xmpp_bob=40${prosody.domain}:hs.test`;
-    const room = hs.createRoomAs(dave, [ghost]);
-    await waitUntil(() => hs.rooms.get(room)?.members.get(ghost) === 'join', 'the ghost joining');
-    const pusher = new AppServicePusher(peers.bridgeUrl, HS_TOKEN, `bench${process.pid}`);
-    const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
-    const sends: Record<string, (seq: number, text: string) => void> = {
-      'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
-      'sip-sip': (_seq, text) => carol.send('bob', text),
-      'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
-      'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
-      'matrix-xmpp': (seq, text) =>
-        pusher.push({
-          event_id: `$bench${process.pid}-${Date.now()}-${seq}`,
-          room_id: room,
-          sender: dave,
-          type: 'm.room.message',
-          content: { msgtype: 'm.text', body: text },
-          origin_server_ts: Date.now(),
-        }),
-    };
-    const runs = new Map<string, PathRun>();
-    let tag = 10;
-    const bridgePid = peers.bridge.pid!;
-    const prosodyPid = peers.prosody.pid;
-    const kamailioPid = peers.kamailio.pid;
-    for (let round = 0; round < args.rounds; round++) {
-      const order = round % 2 === 0 ? args.paths : [...args.paths].reverse();
-      for (const key of order) {
-        const path: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
-        const cpu0 = [cpuSeconds([bridgePid]), cpuSeconds([prosodyPid]), cpuSeconds([kamailioPid])];
-        const self0 = process.cpuUsage();
-        const t0 = performance.now();
-        const max = await runMax(path, receipts, {
-          seconds: args.seconds,
-          warmupSeconds: args.warmup,
-          window: args.window,
-          size: args.size,
-          lossAfterMs: 5000,
-        });
-        const wall = (performance.now() - t0) / 1000;
-        const self = process.cpuUsage(self0);
-        const cpu = [
-          cpuSeconds([bridgePid]) - cpu0[0]!,
-          cpuSeconds([prosodyPid]) - cpu0[1]!,
-          cpuSeconds([kamailioPid]) - cpu0[2]!,
-        ];
-        const perMsg = (seconds: number): number =>
-          max.received > 0 ? Math.round((seconds / max.received) * 1e6) : 0;
-        // The paced run has its own tag, so late arrivals of the max run are not counted.
-        const pacedPath: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
-        const paced = await runPaced(pacedPath, receipts, {
-          rate: args.rate,
-          seconds: args.pacedSeconds,
-          size: args.size,
-          lossAfterMs: 5000,
-        });
-        const run = runs.get(key) ?? {
-          max: [],
-          paced: [],
-          bridgeCpuUsPerMsg: [],
-          prosodyCpuUsPerMsg: [],
-          kamailioCpuUsPerMsg: [],
-          clientCpuShare: [],
-        };
-        run.max.push(max);
-        run.paced.push(paced);
-        run.bridgeCpuUsPerMsg.push(perMsg(cpu[0]!));
-        run.prosodyCpuUsPerMsg.push(perMsg(cpu[1]!));
-        run.kamailioCpuUsPerMsg.push(perMsg(cpu[2]!));
-        run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
-        runs.set(key, run);
-        console.log(
-          `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
-        );
-      }
-    }
+    const { sends, carol } = await connectClients(peers, prosody, kamailio, receipts, clients);
+    const runs = await runRounds(args, peers, receipts, sends, carol);
     const load1 = loadavg();
     const summaries: PathSummary[] = args.paths.map((key) => summarisePath(key, runs.get(key)!));
     const rows = bridgeReportRows(summaries);
@@ -415,6 +340,116 @@ async function main(): Promise<void> {
     else
       for (const d of [dir, prosody.dir, kamailio.dir]) rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** Connects the XMPP and SIP users, sets up the Matrix portal; how each path sends. */
+async function connectClients(
+  peers: Peers,
+  prosody: ProsodyLike,
+  kamailio: KamailioLike,
+  receipts: Receipts,
+  clients: Array<{ close(): void }>,
+): Promise<{ sends: Record<string, (seq: number, text: string) => void>; carol: SipBenchUser }> {
+  const alice = new XmppBenchClient('alice', prosody.domain, 'alice-pw', receipts.onMark);
+  const bob = new XmppBenchClient('bob', prosody.domain, 'bob-pw', receipts.onMark);
+  const carol = new SipBenchUser('carol', kamailio.domain, kamailio.udpPort, receipts.onMark);
+  const sipBob = new SipBenchUser('bob', kamailio.domain, kamailio.udpPort, receipts.onMark);
+  carol.onRefused = receipts.onRefused;
+  clients.push(alice, bob, carol, sipBob);
+  await Promise.all([alice.connect(prosody.c2sPort), bob.connect(prosody.c2sPort)]);
+  await Promise.all([carol.open(), sipBob.open()]);
+  await sipBob.register();
+  // The Matrix portal: dave invites the ghost of bob@xmpp; the bridge joins it.
+  const { hs } = peers;
+  const dave = hs.addLocalUser('dave');
+  const ghost = `@_switchboard_xmpp_bob=40${prosody.domain}:hs.test`;
+  const room = hs.createRoomAs(dave, [ghost]);
+  await waitUntil(() => hs.rooms.get(room)?.members.get(ghost) === 'join', 'the ghost joining');
+  const pusher = new AppServicePusher(peers.bridgeUrl, HS_TOKEN, `bench${process.pid}`);
+  const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
+  const sends: Record<string, (seq: number, text: string) => void> = {
+    'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
+    'sip-sip': (_seq, text) => carol.send('bob', text),
+    'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
+    'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
+    'matrix-xmpp': (seq, text) =>
+      pusher.push({
+        event_id: `$bench${process.pid}-${Date.now()}-${seq}`,
+        room_id: room,
+        sender: dave,
+        type: 'm.room.message',
+        content: { msgtype: 'm.text', body: text },
+        origin_server_ts: Date.now(),
+      }),
+  };
+  return { sends, carol };
+}
+
+/** Every path, round after round (alternating order): saturation, then the paced run. */
+async function runRounds(
+  args: Args,
+  peers: Peers,
+  receipts: Receipts,
+  sends: Record<string, (seq: number, text: string) => void>,
+  carol: SipBenchUser,
+): Promise<Map<string, PathRun>> {
+  const runs = new Map<string, PathRun>();
+  let tag = 10;
+  const bridgePid = peers.bridge.pid!;
+  const prosodyPid = peers.prosody.pid;
+  const kamailioPid = peers.kamailio.pid;
+  for (let round = 0; round < args.rounds; round++) {
+    const order = round % 2 === 0 ? args.paths : [...args.paths].reverse();
+    for (const key of order) {
+      const path: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
+      const cpu0 = [cpuSeconds([bridgePid]), cpuSeconds([prosodyPid]), cpuSeconds([kamailioPid])];
+      const self0 = process.cpuUsage();
+      const t0 = performance.now();
+      const max = await runMax(path, receipts, {
+        seconds: args.seconds,
+        warmupSeconds: args.warmup,
+        window: args.window,
+        size: args.size,
+        lossAfterMs: 5000,
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const self = process.cpuUsage(self0);
+      const cpu = [
+        cpuSeconds([bridgePid]) - cpu0[0]!,
+        cpuSeconds([prosodyPid]) - cpu0[1]!,
+        cpuSeconds([kamailioPid]) - cpu0[2]!,
+      ];
+      const perMsg = (seconds: number): number =>
+        max.received > 0 ? Math.round((seconds / max.received) * 1e6) : 0;
+      // The paced run has its own tag, so late arrivals of the max run are not counted.
+      const pacedPath: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
+      const paced = await runPaced(pacedPath, receipts, {
+        rate: args.rate,
+        seconds: args.pacedSeconds,
+        size: args.size,
+        lossAfterMs: 5000,
+      });
+      const run = runs.get(key) ?? {
+        max: [],
+        paced: [],
+        bridgeCpuUsPerMsg: [],
+        prosodyCpuUsPerMsg: [],
+        kamailioCpuUsPerMsg: [],
+        clientCpuShare: [],
+      };
+      run.max.push(max);
+      run.paced.push(paced);
+      run.bridgeCpuUsPerMsg.push(perMsg(cpu[0]!));
+      run.prosodyCpuUsPerMsg.push(perMsg(cpu[1]!));
+      run.kamailioCpuUsPerMsg.push(perMsg(cpu[2]!));
+      run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
+      runs.set(key, run);
+      console.log(
+        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
+      );
+    }
+  }
+  return runs;
 }
 
 function summarisePath(key: string, run: PathRun): PathSummary {
