@@ -70,7 +70,7 @@ export interface QueueHealth {
 }
 
 /** Messages kept in memory per destination; more wait in the store for their turn. */
-const LANE_LIMIT = 64;
+const LANE_LIMIT = 256;
 /** Rows looked at per pass over the store. */
 const SCAN_LIMIT = 5000;
 const SCAN_PAGE = 500;
@@ -78,11 +78,27 @@ const SCAN_PAGE = 500;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_CAP_MS = 30_000;
 
-/** The messages for one destination, delivered one after another in acceptance order. */
+/**
+ * Deliveries to one destination that may be in flight at once, per network. XMPP and SIP
+ * carry them in order (one component stream; one WebSocket to the proxy, which relays a
+ * connection's requests in order), so several are sent before the first is acknowledged.
+ * Matrix sends go through separate HTTP requests a homeserver may order either way: one.
+ */
+export const DELIVERY_WINDOW: Readonly<Record<Network, number>> = { xmpp: 128, sip: 64, matrix: 1 };
+
+/**
+ * The messages for one destination in acceptance order. Up to the destination network's
+ * window of them are in flight at once, started in order; each leaves the lane when delivered.
+ */
 interface Lane {
   readonly key: string;
   readonly entries: OutboxEntry[];
-  running: boolean;
+  /** Ids of the entries being delivered now. */
+  readonly inFlight: Set<string>;
+  /** The store holds messages for this lane that are not in `entries` yet. */
+  overflow: boolean;
+  /** A read of the lane's next messages from the store is under way. */
+  refilling: boolean;
   failures: number;
   retryAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -112,6 +128,10 @@ export class BridgeCore {
   #loading: Promise<void> | undefined;
   #lastCreatedAt = 0;
   #loadAgain = false;
+  /** A pass over the store completed and saw every pending message (none beyond the scan). */
+  #storeInMemory = false;
+  /** Messages accepted while a pass over the store ran, placed when it ends. */
+  #admitLater: OutboxEntry[] = [];
   #stopped = false;
   #abort: (() => void) | undefined;
   readonly #aborted: Promise<never>;
@@ -165,9 +185,12 @@ export class BridgeCore {
           'this bridge carries only Switchboard end-to-end encrypted messages',
         );
       }
+      // Stamped before routing: messages keep the order they arrived in even when a lookup
+      // makes an earlier one wait. Strictly increasing within one millisecond too.
+      const createdAt = (this.#lastCreatedAt = Math.max(this.#now(), this.#lastCreatedAt + 1));
       const candidates = await routeCandidates(msg.target, this.networks, this.#opts.resolver);
       const id = randomUUID();
-      const inserted = await this.#opts.store.enqueue({
+      const entry: OutboxEntry = {
         id,
         sourceNetwork: network,
         sourceNativeId: msg.nativeId === '' ? id : msg.nativeId,
@@ -176,11 +199,12 @@ export class BridgeCore {
         candidates,
         payload: msg.payload,
         wantsReceipt: msg.wantsReceipt === true,
-        // Strictly increasing, so messages accepted within one millisecond keep their order.
-        createdAt: (this.#lastCreatedAt = Math.max(this.#now(), this.#lastCreatedAt + 1)),
-      });
+        createdAt,
+        attempts: 0,
+      };
+      const inserted = await this.#opts.store.enqueue(entry);
       metrics.received(network);
-      if (inserted) this.flush();
+      if (inserted) this.#admit(entry);
       // A retransmission (SIP over UDP resends after 500 ms unanswered) is the same message:
       // it must not spend the sender's budget a second time.
       else this.#limiter.give(sender);
@@ -207,6 +231,9 @@ export class BridgeCore {
       .catch((err: unknown) => this.#opts.logger.error({ err }, 'delivery pass failed'))
       .finally(() => {
         this.#loading = undefined;
+        const later = this.#admitLater;
+        this.#admitLater = [];
+        for (const entry of later) this.#admit(entry);
         if (this.#loadAgain) {
           this.#loadAgain = false;
           this.flush();
@@ -262,17 +289,70 @@ export class BridgeCore {
     await this.#deadLetter(entry, 'your message could not be delivered: the recipient refused it');
   }
 
+  /**
+   * Puts a just-stored message straight into its lane, without reading the store back, when
+   * the lanes are known to hold everything pending before it; otherwise a pass over the store
+   * places it in order.
+   */
+  #admit(entry: OutboxEntry): void {
+    if (this.#stopped) return;
+    if (this.#loading) {
+      // Placed once the pass ends (which may have read it already: it is placed once).
+      this.#admitLater.push(entry);
+      return;
+    }
+    if (!this.#storeInMemory) {
+      this.flush();
+      return;
+    }
+    const lane = this.#lanes.get(entry.targetKey);
+    // A full lane reads its next messages from the store as it empties (#refill).
+    if (lane?.overflow) return;
+    this.#place(entry);
+    const placed = this.#lanes.get(entry.targetKey);
+    if (placed) this.#kick(placed);
+  }
+
+  /** Reads a full lane's next messages from the store once it has room for them. */
+  async #refill(lane: Lane): Promise<void> {
+    const last = lane.entries[lane.entries.length - 1];
+    if (lane.refilling) return;
+    if (!last) {
+      this.flush();
+      return;
+    }
+    lane.refilling = true;
+    try {
+      const room = LANE_LIMIT - lane.entries.length;
+      const rows = await this.#opts.store.pendingFor(lane.key, room, last);
+      lane.overflow = rows.length >= room;
+      for (const entry of rows) this.#place(entry);
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'reading queued messages failed');
+    } finally {
+      lane.refilling = false;
+    }
+    this.#kick(lane);
+  }
+
   /** Reads pending messages (keyset pages, bounded) into lanes, then starts lanes. */
   async #load(): Promise<void> {
     const { store, metrics } = this.#opts;
+    // Lanes learn again below whether the store holds more than they do.
+    for (const lane of this.#lanes.values()) lane.overflow = false;
     let after: OutboxEntry | undefined;
+    let complete = false;
     for (let scanned = 0; scanned < SCAN_LIMIT && !this.#stopped;) {
       const page = await store.pending(SCAN_PAGE, after);
       for (const entry of page) this.#place(entry);
       scanned += page.length;
-      if (page.length < SCAN_PAGE) break;
+      if (page.length < SCAN_PAGE) {
+        complete = true;
+        break;
+      }
       after = page[page.length - 1];
     }
+    this.#storeInMemory = complete;
     for (const lane of this.#lanes.values()) this.#kick(lane);
     metrics.setPending(await store.pendingCount());
   }
@@ -284,7 +364,9 @@ export class BridgeCore {
       lane = {
         key: entry.targetKey,
         entries: [],
-        running: false,
+        inFlight: new Set(),
+        overflow: false,
+        refilling: false,
         failures: 0,
         retryAt: 0,
         timer: undefined,
@@ -292,14 +374,25 @@ export class BridgeCore {
       this.#lanes.set(entry.targetKey, lane);
     }
     // A full lane takes the rest later, in order, once it has room again.
-    if (lane.entries.length >= LANE_LIMIT) return;
-    lane.entries.push(entry);
+    if (lane.entries.length >= LANE_LIMIT) {
+      lane.overflow = true;
+      return;
+    }
+    // In acceptance order; a message stamped earlier but stored later (its route lookup took
+    // longer) goes before the later ones that have not started yet.
+    let at = lane.entries.length;
+    while (at > 0) {
+      const before = lane.entries[at - 1]!;
+      if (lane.inFlight.has(before.id) || before.createdAt <= entry.createdAt) break;
+      at -= 1;
+    }
+    lane.entries.splice(at, 0, entry);
     this.#known.add(entry.id);
   }
 
-  /** Starts a lane's worker unless it runs already or waits out a backoff. */
+  /** Starts deliveries in order until the lane's window is full, unless it waits out a backoff. */
   #kick(lane: Lane): void {
-    if (this.#stopped || lane.running || lane.entries.length === 0) return;
+    if (this.#stopped || lane.entries.length === 0) return;
     const wait = lane.retryAt - this.#now();
     if (wait > 0) {
       lane.timer ??= setTimeout(() => {
@@ -309,43 +402,50 @@ export class BridgeCore {
       lane.timer.unref?.();
       return;
     }
-    lane.running = true;
-    const run = this.#runLane(lane).finally(() => {
-      this.#running.delete(run);
-      lane.running = false;
-      if (lane.entries.length === 0 && this.#lanes.get(lane.key) === lane) {
-        this.#lanes.delete(lane.key);
-        this.flush(); // the lane may have left messages in the store when it was full
-      } else if (lane.retryAt > this.#now()) {
-        this.#kick(lane);
-      }
-    });
-    this.#running.add(run);
+    const network = lane.entries[0]!.candidates[0]?.network;
+    const window = network ? DELIVERY_WINDOW[network] : 1;
+    for (const entry of lane.entries) {
+      if (lane.inFlight.size >= window) break;
+      if (lane.inFlight.has(entry.id)) continue;
+      lane.inFlight.add(entry.id);
+      const run = this.#attempt(lane, entry);
+      this.#running.add(run);
+      void run.finally(() => this.#running.delete(run));
+    }
   }
 
-  async #runLane(lane: Lane): Promise<void> {
-    while (!this.#stopped && lane.entries.length > 0 && lane.retryAt <= this.#now()) {
-      const entry = lane.entries[0]!;
-      let outcome: Outcome;
-      try {
-        outcome = await this.#deliverOne(entry);
-      } catch (err) {
-        // The store failed: keep the message and try again later.
-        this.#opts.logger.error({ err }, 'delivery bookkeeping failed');
-        outcome = 'retry';
-      }
-      if (outcome === 'waiting') return;
-      if (outcome === 'done') {
-        lane.entries.shift();
-        this.#known.delete(entry.id);
-        lane.failures = 0;
-        lane.retryAt = 0;
-      } else {
-        lane.failures += 1;
-        const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (lane.failures - 1));
-        lane.retryAt = this.#now() + backoff;
-      }
+  /** One delivery attempt of one lane entry, then what its outcome means for the lane. */
+  async #attempt(lane: Lane, entry: OutboxEntry): Promise<void> {
+    let outcome: Outcome;
+    try {
+      outcome = await this.#deliverOne(entry);
+    } catch (err) {
+      // The store failed: keep the message and try again later.
+      this.#opts.logger.error({ err }, 'delivery bookkeeping failed');
+      outcome = 'retry';
     }
+    lane.inFlight.delete(entry.id);
+    if (outcome === 'done') {
+      const at = lane.entries.indexOf(entry);
+      if (at >= 0) lane.entries.splice(at, 1);
+      this.#known.delete(entry.id);
+      lane.failures = 0;
+    } else if (outcome === 'retry') {
+      lane.failures += 1;
+      const backoff = Math.min(BACKOFF_CAP_MS, BACKOFF_FIRST_MS * 2 ** (lane.failures - 1));
+      lane.retryAt = this.#now() + backoff;
+    }
+    if (lane.entries.length === 0 && lane.inFlight.size === 0) {
+      if (this.#lanes.get(lane.key) === lane && !lane.overflow) this.#lanes.delete(lane.key);
+    }
+    // The lane left messages in the store when it was full: take them once it has room.
+    if (lane.overflow && lane.entries.length <= LANE_LIMIT / 2) {
+      const refill = this.#refill(lane);
+      this.#running.add(refill);
+      void refill.finally(() => this.#running.delete(refill));
+    }
+    // A message with no network up waits for the next pass (a network coming up flushes).
+    if (outcome !== 'waiting') this.#kick(lane);
   }
 
   /** Tries each candidate in order: delivered, worth retrying later, or no network up. */
@@ -363,8 +463,7 @@ export class BridgeCore {
       tried = true;
       const msg: OutboundMessage = { id: entry.id, from: entry.from, to, payload: entry.payload };
       try {
-        await store.recordAttempt(entry.id);
-        (entry as { attempts?: number }).attempts = (entry.attempts ?? 0) + 1;
+        // Called at once (no store round trip first), so the lane's window goes out in order.
         const nativeId = await this.#bounded(connector.deliver(msg, senderTarget(entry.from)));
         await store.markDelivered(entry.id, to.network, nativeId ?? undefined);
         this.#lastProgress.set(to.network, this.#now());
@@ -382,6 +481,8 @@ export class BridgeCore {
           return 'done';
         }
         if (this.#stopped) return 'waiting';
+        await store.recordAttempt(entry.id);
+        (entry as { attempts?: number }).attempts = (entry.attempts ?? 0) + 1;
         logger.warn({ err, network: to.network }, 'delivery failed; trying next route or later');
       }
     }

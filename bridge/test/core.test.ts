@@ -287,6 +287,47 @@ describe('BridgeCore', () => {
     expect(core.queueHealth().xmpp?.stuck).toBe(false);
   });
 
+  it('keeps several messages in flight per destination, started in order, matched by id', async () => {
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    sip.deliver = (m) => {
+      started.push(m.id);
+      return new Promise<void>((resolve) => finish.set(m.id, resolve));
+    };
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await core.accept('xmpp', msg(toAlice, `p${i}`, `s${i}@xmpp.test`))).id);
+    for (let turn = 0; turn < 1000 && started.length < 5; turn++) {
+      await new Promise((r) => setImmediate(r));
+    }
+    // All five went out before any was acknowledged, in acceptance order.
+    expect(started).toEqual(ids);
+    // Acknowledged out of order: each is settled by its own id.
+    for (const id of [...ids].reverse()) finish.get(id)!();
+    await core.idle();
+    expect(await store.pendingCount()).toBe(0);
+    expect(xmpp.receipts).toEqual(['p4', 'p3', 'p2', 'p1', 'p0']);
+  });
+
+  it('sends one Matrix message at a time per destination (the homeserver may reorder)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    matrix.deliver = async () => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight -= 1;
+    };
+    const toCarol: Target = {
+      kind: 'address',
+      address: { network: 'matrix', id: '@carol:hs.test' },
+    };
+    for (let i = 0; i < 4; i++)
+      await core.accept('xmpp', msg(toCarol, `mx${i}`, `s${i}@xmpp.test`));
+    await core.idle();
+    expect(most).toBe(1);
+    expect(await store.pendingCount()).toBe(0);
+  });
+
   it('dead-letters a message bounced after delivery and tells the sender', async () => {
     sip.deliver = () => Promise.resolve('native-1');
     const { id } = await core.accept('xmpp', msg(toAlice, 'd1'));

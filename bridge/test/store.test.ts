@@ -53,6 +53,26 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.pendingCount()).toBe(0);
   });
 
+  it('commits writes made together in one batch, each told its own outcome', async () => {
+    // Asked for in the same turn: one group commit, with a retransmission inside it.
+    const outcomes = await Promise.all([
+      store.enqueue(entry('a', 'n1')),
+      store.enqueue(entry('b', 'n1')),
+      store.enqueue(entry('c', 'n2')),
+      store.recordAttempt('a'),
+      store.saveMatrixEvent('$e1'),
+    ]);
+    expect(outcomes.slice(0, 3)).toEqual([true, false, true]);
+    expect((await store.pending()).map((e) => [e.id, e.attempts])).toEqual([
+      ['a', 1],
+      ['c', 0],
+    ]);
+    await Promise.all([store.markDelivered('a', 'sip', 'x1'), store.markFailed('c')]);
+    expect(await store.stateOf('a')).toBe('delivered');
+    expect(await store.stateOf('c')).toBe('failed');
+    expect(await store.seenMatrixEvents(['$e1', '$e2'])).toEqual(new Set(['$e1']));
+  });
+
   it('finds delivered messages by the destination id and prunes old finished ones', async () => {
     await store.enqueue(entry('a', 'n1'));
     await store.enqueue(entry('b', 'n2'));

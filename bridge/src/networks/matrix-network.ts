@@ -6,7 +6,7 @@ import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
 import type { BridgeCore, NetworkConnector } from '../core.js';
 import { BridgeError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
-import type { Address, OutboundMessage, Target } from '../model.js';
+import type { Address, InboundMessage, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
 import type { GhostNaming, MatrixEvent, MatrixInbound, PortalInfo } from '../translators/matrix.js';
 import {
@@ -257,6 +257,8 @@ export class MatrixNetwork implements NetworkConnector {
   #probe: NodeJS.Timeout | undefined;
   /** Transactions are processed one after another (a retry may overlap the first try). */
   #transactions: Promise<void> = Promise.resolve();
+  /** While a transaction is processed: its messages being stored, by event id. */
+  #accepting: Map<string, Promise<void>> | undefined;
   #lastPrune = 0;
   #transactionFailing = false;
   /** Events whose processing failed transiently: event id -> first failure (ms). */
@@ -452,15 +454,33 @@ export class MatrixNetwork implements NetworkConnector {
     ];
     const ids = events.map((e) => e.event_id).filter((id): id is string => typeof id === 'string');
     const seen = await this.#store.seenMatrixEvents(ids);
-    for (const event of events) {
-      const id = typeof event.event_id === 'string' ? event.event_id : undefined;
-      if (id !== undefined && seen.has(id)) continue;
-      await this.#handleEvent(event);
-      if (id !== undefined) {
-        await this.#store.saveMatrixEvent(id);
-        seen.add(id);
+    // Event ids are recorded as each event is done, committed together (the store groups
+    // them); the transaction is answered only once they are durable.
+    // Messages are accepted without waiting for each other (see #onEvent); an event's id is
+    // recorded only once its message is stored.
+    const saves: Array<Promise<void>> = [];
+    const accepting = new Map<string, Promise<void>>();
+    this.#accepting = accepting;
+    let failure: { err: unknown } | undefined;
+    try {
+      for (const event of events) {
+        const id = typeof event.event_id === 'string' ? event.event_id : undefined;
+        if (id !== undefined && seen.has(id)) continue;
+        await this.#handleEvent(event);
+        if (id !== undefined) {
+          const stored = accepting.get(id) ?? Promise.resolve();
+          saves.push(stored.then(() => this.#store.saveMatrixEvent(id)));
+          seen.add(id);
+        }
       }
+    } catch (err) {
+      failure = { err };
+    } finally {
+      this.#accepting = undefined;
     }
+    const saved = await Promise.allSettled([...saves, ...accepting.values()]);
+    if (failure) throw failure.err;
+    for (const s of saved) if (s.status === 'rejected') throw s.reason;
     for (const event of ephemeral) {
       if (typeof event !== 'object' || event === null) continue;
       await this.#onEphemeral(event);
@@ -538,18 +558,14 @@ export class MatrixNetwork implements NetworkConnector {
       case 'ghost-removed':
         await this.#onMembershipLoss(inbound);
         return;
-      case 'message':
-        try {
-          await this.#core.accept('matrix', inbound.message);
-          if (inbound.message.payload.kind === 'plaintext' && portal) {
-            await this.#markEndToBridge(portal);
-          }
-        } catch (err) {
-          if (!BridgeError.is(err) || !portal) throw err;
-          this.#logger.info({ code: err.code }, 'message from Matrix refused');
-          await this.#noticeInRoom(portal, `Not delivered: ${err.message}`);
-        }
+      case 'message': {
+        const accepting = this.#acceptMessage(inbound.message, portal);
+        // Within a transaction the next event need not wait for this one to be stored: the
+        // core stamps its order when called, and the transaction waits for all at its end.
+        if (this.#accepting && event.event_id) this.#accepting.set(event.event_id, accepting);
+        else await accepting;
         return;
+      }
       case 'command': {
         const reply = await presenceCommand(this.#store, `matrix:${inbound.sender}`, inbound.text);
         if (portal) await this.#noticeInRoom(portal, reply);
@@ -743,6 +759,17 @@ export class MatrixNetwork implements NetworkConnector {
   }
 
   /** Tells the Matrix side, once per portal and run, that its plaintext is end-to-bridge. */
+  async #acceptMessage(message: InboundMessage, portal: PortalInfo | undefined): Promise<void> {
+    try {
+      await this.#core.accept('matrix', message);
+      if (message.payload.kind === 'plaintext' && portal) await this.#markEndToBridge(portal);
+    } catch (err) {
+      if (!BridgeError.is(err) || !portal) throw err;
+      this.#logger.info({ code: err.code }, 'message from Matrix refused');
+      await this.#noticeInRoom(portal, `Not delivered: ${err.message}`);
+    }
+  }
+
   async #markEndToBridge(portal: PortalInfo): Promise<void> {
     if (this.#toldEndToBridge.has(portal.roomId)) return;
     this.#toldEndToBridge.add(portal.roomId);

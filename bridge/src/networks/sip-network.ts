@@ -10,6 +10,7 @@ import type { Address, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore } from '../store/bridge-store.js';
 import { SECURITY_HEADER, fromSipMessage, sipStatusFor, toSipMessage } from '../translators/sip.js';
 import { remoteKeyFor } from '../addressing.js';
+import { speedUpSipGrammar } from './sip-grammar.js';
 
 /** How the bridge reaches its SIP proxy: a user agent over WebSocket (RFC 7118). */
 export interface SipConfig {
@@ -75,6 +76,7 @@ export class SipNetwork implements NetworkConnector {
     if (!UserAgent.makeURI(this.aor)) {
       throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
     }
+    if (!(await speedUpSipGrammar())) this.#logger.info('sip.js parser used as shipped');
     await this.#startUserAgent();
   }
 

@@ -1,3 +1,4 @@
+import { CompiledQuery, sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
@@ -64,6 +65,8 @@ export interface PortalRecord {
 }
 
 const utf8 = new TextEncoder();
+/** Portals kept in memory by room id, at most. */
+const PORTAL_CACHE_SIZE = 10_000;
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -74,10 +77,19 @@ const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 export class BridgeStore {
   readonly #db: Kysely<BridgeTables>;
   readonly #now: () => number;
+  readonly #writes: GroupCommit;
+  readonly #sql: OutboxSql;
+  /**
+   * Portals by room id, as read or written through this store (the one bridge process owns
+   * its tables): every Matrix event looks its room up. Bounded; cleared when full.
+   */
+  readonly #portalsByRoom = new Map<string, PortalRecord>();
 
   private constructor(db: Kysely<BridgeTables>, now: () => number) {
     this.#db = db;
     this.#now = now;
+    this.#writes = new GroupCommit(db);
+    this.#sql = outboxSql(db);
   }
 
   /** Migrates the schema to the latest version and returns a store over it. */
@@ -95,31 +107,23 @@ export class BridgeStore {
    * message was recorded before, so retransmissions are delivered once.
    */
   async enqueue(entry: OutboxEntry): Promise<boolean> {
-    const now = this.#now();
-    const result = await this.#db
-      .insertInto('bridge_outbox')
-      .values({
-        id: entry.id,
-        source_network: entry.sourceNetwork,
-        source_native_id: entry.sourceNativeId,
-        from_network: entry.from.network,
-        from_id: entry.from.id,
-        target_key: entry.targetKey,
-        candidates: JSON.stringify(entry.candidates),
-        payload_kind: entry.payload.kind,
-        payload:
-          entry.payload.kind === 'envelope' ? entry.payload.bytes : utf8.encode(entry.payload.text),
-        wants_receipt: entry.wantsReceipt ? 1 : 0,
-        state: 'pending',
-        attempts: 0,
-        delivered_network: null,
-        delivered_native_id: null,
-        created_at: entry.createdAt,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.columns(['source_network', 'source_native_id']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const changed = await this.#writes.run(
+      CompiledQuery.raw(this.#sql.enqueue, [
+        entry.id,
+        entry.sourceNetwork,
+        entry.sourceNativeId,
+        entry.from.network,
+        entry.from.id,
+        entry.targetKey,
+        JSON.stringify(entry.candidates),
+        entry.payload.kind,
+        entry.payload.kind === 'envelope' ? entry.payload.bytes : utf8.encode(entry.payload.text),
+        entry.wantsReceipt ? 1 : 0,
+        entry.createdAt,
+        this.#now(),
+      ]),
+    );
+    return changed > 0;
   }
 
   /** Messages still to deliver, oldest first; `after` continues from an earlier page. */
@@ -140,6 +144,30 @@ export class BridgeStore {
     return rows.map(toEntry);
   }
 
+  /** Messages still to deliver to one destination (remote key) after `after`, oldest first. */
+  async pendingFor(
+    targetKey: string,
+    limit: number,
+    after: { readonly createdAt: number; readonly id: string },
+  ): Promise<OutboxEntry[]> {
+    const rows = await this.#db
+      .selectFrom('bridge_outbox')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .where('target_key', '=', targetKey)
+      .where((eb) =>
+        eb.or([
+          eb('created_at', '>', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      )
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map(toEntry);
+  }
+
   /** Number of messages waiting for delivery. */
   async pendingCount(): Promise<number> {
     const row = await this.#db
@@ -152,16 +180,9 @@ export class BridgeStore {
 
   /** Marks a message delivered on `network`, optionally under that network's id for it. */
   async markDelivered(id: string, network: Network, nativeId?: string): Promise<void> {
-    await this.#db
-      .updateTable('bridge_outbox')
-      .set({
-        state: 'delivered',
-        delivered_network: network,
-        delivered_native_id: nativeId ?? null,
-        updated_at: this.#now(),
-      })
-      .where('id', '=', id)
-      .execute();
+    await this.#writes.run(
+      CompiledQuery.raw(this.#sql.delivered, [network, nativeId ?? null, this.#now(), id]),
+    );
   }
 
   /** A delivered message by the id the destination network gave it. */
@@ -177,20 +198,12 @@ export class BridgeStore {
 
   /** Marks a message permanently undeliverable. */
   async markFailed(id: string): Promise<void> {
-    await this.#db
-      .updateTable('bridge_outbox')
-      .set({ state: 'failed', updated_at: this.#now() })
-      .where('id', '=', id)
-      .execute();
+    await this.#writes.run(CompiledQuery.raw(this.#sql.failed, [this.#now(), id]));
   }
 
   /** Counts one more delivery attempt. */
   async recordAttempt(id: string): Promise<void> {
-    await this.#db
-      .updateTable('bridge_outbox')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), updated_at: this.#now() }))
-      .where('id', '=', id)
-      .execute();
+    await this.#writes.run(CompiledQuery.raw(this.#sql.attempt, [this.#now(), id]));
   }
 
   /** The state of one message (`pending`, `delivered`, `failed`), or undefined. */
@@ -214,6 +227,7 @@ export class BridgeStore {
 
   /** Records a portal; returns the existing one if the pair already has a room. */
   async savePortal(portal: PortalRecord): Promise<PortalRecord> {
+    this.#portalsByRoom.delete(portal.roomId);
     await this.#db
       .insertInto('bridge_portals')
       .values({
@@ -254,17 +268,25 @@ export class BridgeStore {
 
   /** The portal a room id is mapped to, if any. */
   async portalByRoom(roomId: string): Promise<PortalRecord | undefined> {
+    const cached = this.#portalsByRoom.get(roomId);
+    if (cached) return cached;
     const row = await this.#db
       .selectFrom('bridge_portals')
       .selectAll()
       .where('room_id', '=', roomId)
       .executeTakeFirst();
-    return row && { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+    if (!row) return undefined;
+    const portal = { roomId: row.room_id, matrixUser: row.matrix_user, remoteKey: row.remote_key };
+    if (this.#portalsByRoom.size >= PORTAL_CACHE_SIZE) this.#portalsByRoom.clear();
+    this.#portalsByRoom.set(roomId, portal);
+    return portal;
   }
 
   /** Forgets a portal (its Matrix user left it, or its ghost was removed). */
   async deletePortal(roomId: string): Promise<void> {
+    this.#portalsByRoom.delete(roomId);
     await this.#db.deleteFrom('bridge_portals').where('room_id', '=', roomId).execute();
+    this.#portalsByRoom.delete(roomId); // a lookup may have raced the delete
   }
 
   /** A registered ghost and the display name last set for it (null: none yet). */
@@ -382,11 +404,7 @@ export class BridgeStore {
 
   /** Records a Matrix event as processed. */
   async saveMatrixEvent(eventId: string): Promise<void> {
-    await this.#db
-      .insertInto('bridge_matrix_events')
-      .values({ event_id: eventId, created_at: this.#now() })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    await this.#writes.run(CompiledQuery.raw(this.#sql.matrixEvent, [eventId, this.#now()]));
   }
 
   /**
@@ -403,6 +421,141 @@ export class BridgeStore {
       .executeTakeFirst();
     const before = Math.max(olderThan, cutoff ? Number(cutoff.created_at) : 0);
     await this.#db.deleteFrom('bridge_matrix_events').where('created_at', '<', before).execute();
+  }
+}
+
+/** The outbox writes on the hot path, as SQL text of the store's dialect (built once). */
+interface OutboxSql {
+  readonly enqueue: string;
+  readonly delivered: string;
+  readonly failed: string;
+  readonly attempt: string;
+  readonly matrixEvent: string;
+}
+
+/**
+ * Compiles the hot-path writes once with the store's own dialect (placeholders `?` or `$n`);
+ * each call then only binds its values. Parameters are in the order the comments give.
+ */
+function outboxSql(db: Kysely<BridgeTables>): OutboxSql {
+  const x = 'x';
+  return {
+    // id, source_network, source_native_id, from_network, from_id, target_key, candidates,
+    // payload_kind, payload, wants_receipt, created_at, updated_at
+    enqueue: db
+      .insertInto('bridge_outbox')
+      .values({
+        id: x,
+        source_network: x,
+        source_native_id: x,
+        from_network: x,
+        from_id: x,
+        target_key: x,
+        candidates: x,
+        payload_kind: x,
+        payload: new Uint8Array(0),
+        wants_receipt: 0,
+        state: sql.lit('pending') as unknown as string,
+        attempts: sql.lit(0) as unknown as number,
+        delivered_network: sql.lit(null) as unknown as null,
+        delivered_native_id: sql.lit(null) as unknown as null,
+        created_at: 0,
+        updated_at: 0,
+      })
+      .onConflict((oc) => oc.columns(['source_network', 'source_native_id']).doNothing())
+      .compile().sql,
+    // delivered_network, delivered_native_id, updated_at, id
+    delivered: db
+      .updateTable('bridge_outbox')
+      .set({
+        state: sql.lit('delivered') as unknown as string,
+        delivered_network: x,
+        delivered_native_id: x,
+        updated_at: 0,
+      })
+      .where('id', '=', x)
+      .compile().sql,
+    // updated_at, id
+    failed: db
+      .updateTable('bridge_outbox')
+      .set({ state: sql.lit('failed') as unknown as string, updated_at: 0 })
+      .where('id', '=', x)
+      .compile().sql,
+    // updated_at, id
+    attempt: db
+      .updateTable('bridge_outbox')
+      .set((eb) => ({ attempts: eb('attempts', '+', sql.lit(1)), updated_at: 0 }))
+      .where('id', '=', x)
+      .compile().sql,
+    // event_id, created_at
+    matrixEvent: db
+      .insertInto('bridge_matrix_events')
+      .values({ event_id: x, created_at: 0 })
+      .onConflict((oc) => oc.doNothing())
+      .compile().sql,
+  };
+}
+
+/** Writes gathered per batch at most. */
+const GROUP_COMMIT_MAX = 512;
+
+/**
+ * Group commit: writes asked for while a batch is being committed (or within the same turn of
+ * the event loop) are committed together in one transaction, each caller told its own row
+ * count once that transaction is durable. One slow commit carries every write that queued up
+ * behind it, instead of one transaction (and, on PostgreSQL, one round trip and one WAL flush)
+ * per write. A failed batch fails each of its callers, who keep their message and retry.
+ */
+class GroupCommit {
+  readonly #db: Kysely<BridgeTables>;
+  #queue: Array<{
+    query: CompiledQuery;
+    resolve(rows: number): void;
+    reject(err: unknown): void;
+  }> = [];
+  #scheduled = false;
+  #committing = false;
+
+  constructor(db: Kysely<BridgeTables>) {
+    this.#db = db;
+  }
+
+  /** Runs `query` in the next batch; resolves with its affected row count once committed. */
+  run(query: CompiledQuery): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ query, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#committing || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#commit();
+    });
+  }
+
+  async #commit(): Promise<void> {
+    this.#committing = true;
+    const batch = this.#queue.splice(0, GROUP_COMMIT_MAX);
+    try {
+      const rows = await this.#db.transaction().execute(async (trx) => {
+        const out: number[] = [];
+        for (const op of batch) {
+          const result = await trx.executeQuery(op.query);
+          out.push(Number(result.numAffectedRows ?? 0n));
+        }
+        return out;
+      });
+      batch.forEach((op, i) => op.resolve(rows[i] ?? 0));
+    } catch (err) {
+      for (const op of batch) op.reject(err);
+    } finally {
+      this.#committing = false;
+      this.#schedule();
+    }
   }
 }
 

@@ -143,8 +143,12 @@ export class SippUser {
       this.#children.add(child);
       const { code, output } = await done;
       this.#children.delete(child);
-      if (code !== 0 && /Unable to bind (main|remote control) socket/.test(output) && attempt < 5)
-        continue;
+      // A port taken between finding it free and binding it (main, control or RTP socket):
+      // SIPp exits before sending anything, so trying other ports cannot duplicate a message.
+      const portTaken = /Unable to bind (main|remote control|audio RTP|video RTP) socket/.test(
+        output,
+      );
+      if (code !== 0 && portTaken && attempt < 5) continue;
       if (code !== 0)
         throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
       return;

@@ -1,0 +1,531 @@
+// The bridge against direct delivery, side by side in one run (issue 13):
+//   direct XMPP->XMPP through Prosody, direct SIP->SIP through Kamailio, and XMPP->SIP,
+//   SIP->XMPP and Matrix(homeserver double)->XMPP through the bridge.
+// Per path: the most it carries (a window of messages in flight) and p50/p99 latency at a
+// fixed paced rate; each bridged path as a ratio to the slower direct path it crosses.
+//   npm run bench:bridge -w bench -- [--seconds 5] [--rate 200] [--rounds 2]
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppServicePusher, SipBenchUser, XmppBenchClient } from '../bridge-clients.js';
+import { Receipts, cpuSeconds, runMax, runPaced } from '../bridge-load.js';
+import type { MaxResult, MessagePath, PacedResult } from '../bridge-load.js';
+import { bridgeReportRows, BRIDGE_REPORT_HEADER, goalLines } from '../bridge-report.js';
+import type { PathSummary } from '../bridge-report.js';
+import { canPin, freePort, logTail, pinned, startDaemon } from '../process.js';
+import type { RunningPeer } from '../process.js';
+import { markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+
+interface Args {
+  seconds: number;
+  warmup: number;
+  window: number;
+  rate: number;
+  pacedSeconds: number;
+  size: number;
+  rounds: number;
+  paths: string[];
+  pin: boolean;
+  keep: boolean;
+  save: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const out: Args = {
+    seconds: 5,
+    warmup: 1,
+    window: 200,
+    rate: 200,
+    pacedSeconds: 5,
+    size: 300,
+    rounds: 2,
+    paths: ['xmpp-xmpp', 'sip-sip', 'xmpp-sip', 'sip-xmpp', 'matrix-xmpp'],
+    pin: true,
+    keep: false,
+    save: true,
+  };
+  const num = (v: string | undefined, name: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--seconds') out.seconds = num(argv[++i], 'seconds');
+    else if (a === '--warmup') out.warmup = num(argv[++i], 'warmup');
+    else if (a === '--window') out.window = num(argv[++i], 'window');
+    else if (a === '--rate') out.rate = num(argv[++i], 'rate');
+    else if (a === '--paced-seconds') out.pacedSeconds = num(argv[++i], 'paced-seconds');
+    else if (a === '--size') out.size = num(argv[++i], 'size');
+    else if (a === '--rounds') out.rounds = num(argv[++i], 'rounds');
+    else if (a === '--paths') out.paths = (argv[++i] ?? '').split(',').filter(Boolean);
+    else if (a === '--no-pin') out.pin = false;
+    else if (a === '--keep') out.keep = true;
+    else if (a === '--no-save') out.save = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  for (const p of out.paths) if (!(p in PATH_INFO)) throw new Error(`unknown path ${p}`);
+  return out;
+}
+
+/** Every path, and the direct paths a bridged one is compared with (the slower counts). */
+const PATH_INFO: Record<string, { label: string; via: string; baselines: string[] }> = {
+  'xmpp-xmpp': { label: 'XMPP -> XMPP', via: 'Prosody (direct)', baselines: [] },
+  'sip-sip': { label: 'SIP -> SIP', via: 'Kamailio (direct)', baselines: [] },
+  'xmpp-sip': {
+    label: 'XMPP -> SIP',
+    via: 'Prosody, bridge, Kamailio',
+    baselines: ['xmpp-xmpp', 'sip-sip'],
+  },
+  'sip-xmpp': {
+    label: 'SIP -> XMPP',
+    via: 'Kamailio, bridge, Prosody',
+    baselines: ['xmpp-xmpp', 'sip-sip'],
+  },
+  'matrix-xmpp': {
+    label: 'Matrix -> XMPP',
+    via: 'homeserver double, bridge, Prosody',
+    baselines: ['xmpp-xmpp'],
+  },
+};
+
+const root = resolve(import.meta.dirname, '../../../..');
+const support = async <T>(file: string): Promise<T> =>
+  (await import(pathToFileURL(resolve(root, 'bridge/dist/test/support', file)).href)) as T;
+
+interface ProsodyLike {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly domain: string;
+  readonly componentDomain: string;
+  readonly componentSecret: string;
+  readonly c2sPort: number;
+  readonly componentPort: number;
+  init(): Promise<void>;
+  register(user: string, password: string): void;
+}
+interface KamailioLike {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly domain: string;
+  readonly bridgeUser: string;
+  readonly udpPort: number;
+  readonly wsPort: number;
+  readonly wsUrl: string;
+  init(): Promise<void>;
+}
+interface HomeserverLike {
+  readonly url: string;
+  readonly rooms: Map<string, { members: Map<string, string> }>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  setAppServiceUrl(url: string): void;
+  addLocalUser(localpart: string): string;
+  createRoomAs(user: string, invite: readonly string[]): string;
+}
+
+const AS_TOKEN = 'as-token-for-the-bridge-bench-0123';
+const HS_TOKEN = 'hs-token-for-the-bridge-bench-0123';
+
+/**
+ * CPUs: the XMPP and SIP servers on 0, the bridge and the clients (this process) on 1, so a
+ * direct path has its server's core to itself and a bridged path the same servers' core plus
+ * the bridge's. (The clients use a few percent of a core: see the table's last column.)
+ */
+const SERVER_CPU = 0;
+/** Kamailio's shared memory (MB). */
+const KAMAILIO_SHM_MB = 1024;
+const BRIDGE_CPU = 1;
+const CLIENT_CPU = 1;
+
+async function waitUntil(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+interface Peers {
+  prosody: RunningPeer;
+  kamailio: RunningPeer;
+  bridge: ChildProcess;
+  bridgeUrl: string;
+  hs: HomeserverLike;
+}
+
+async function startPeers(
+  dir: string,
+  args: Args,
+  prosody: ProsodyLike,
+  kamailio: KamailioLike,
+): Promise<Peers> {
+  const cpu = args.pin ? SERVER_CPU : undefined;
+  const processes = await support<{ waitForPort(port: number, ms?: number): Promise<void> }>(
+    'processes.js',
+  );
+  const prosodyPeer = startDaemon({
+    name: 'prosody',
+    command: 'prosody',
+    args: ['--config', prosody.configPath, '-F'],
+    port: prosody.c2sPort,
+    logFile: join(dir, 'prosody.out'),
+    ...(cpu === undefined ? {} : { cpu }),
+  });
+  const kamailioPeer = startDaemon({
+    name: 'kamailio',
+    command: 'kamailio',
+    args: [
+      '-f',
+      kamailio.configPath,
+      '-DD',
+      '-E',
+      '-Y',
+      kamailio.dir,
+      '-P',
+      join(kamailio.dir, 'kamailio.pid'),
+      // Shared memory for transactions: a finished one is kept for tm's wait timer (5 s),
+      // and the tests' 64 MB ran out near 1,000 msgs/s (500 "out of mem" answers).
+      '-m',
+      String(KAMAILIO_SHM_MB),
+      '-M',
+      '16',
+    ],
+    port: kamailio.wsPort,
+    logFile: join(dir, 'kamailio.out'),
+    ...(cpu === undefined ? {} : { cpu }),
+  });
+  await processes.waitForPort(prosody.c2sPort, 20_000).catch((err: unknown) => {
+    throw new Error(`prosody did not start: ${logTail(prosodyPeer.logFile)}`, { cause: err });
+  });
+  await processes.waitForPort(prosody.componentPort, 20_000);
+  await processes.waitForPort(kamailio.wsPort, 20_000).catch((err: unknown) => {
+    throw new Error(`kamailio did not start: ${logTail(kamailioPeer.logFile)}`, { cause: err });
+  });
+  const { bridge, bridgeUrl, hs } = await startBridge(dir, args, prosody, kamailio);
+  return { prosody: prosodyPeer, kamailio: kamailioPeer, bridge, bridgeUrl, hs };
+}
+
+/** The homeserver double in this process and the bridge in its own, pinned, process. */
+async function startBridge(
+  dir: string,
+  args: Args,
+  prosody: ProsodyLike,
+  kamailio: KamailioLike,
+): Promise<{ bridge: ChildProcess; bridgeUrl: string; hs: HomeserverLike }> {
+  const { HomeserverDouble } = await support<{
+    HomeserverDouble: new (o: unknown) => HomeserverLike;
+  }>('homeserver-double.js');
+  const hs = new HomeserverDouble({
+    domain: 'hs.test',
+    asToken: AS_TOKEN,
+    hsToken: HS_TOKEN,
+    userNamespace: /^@_switchboard_.*:hs\.test$/,
+    senderLocalpart: 'switchboardbot',
+  });
+  await hs.start();
+  const httpPort = await freePort();
+  const config = {
+    plaintextRelay: true,
+    rateLimit: { capacity: 10_000_000, perSeconds: 1 },
+    retryIntervalMs: 1000,
+    http: { host: '127.0.0.1', port: httpPort },
+    metrics: { host: '127.0.0.1', port: await freePort() },
+    xmpp: {
+      service: `xmpp://127.0.0.1:${prosody.componentPort}`,
+      domain: prosody.componentDomain,
+      secret: prosody.componentSecret,
+      reconnectDelayMs: 500,
+    },
+    sip: {
+      server: kamailio.wsUrl,
+      domain: kamailio.domain,
+      user: kamailio.bridgeUser,
+      registerExpires: 3600,
+      reconnectDelayMs: 500,
+    },
+    matrix: {
+      homeserverUrl: hs.url,
+      domain: 'hs.test',
+      asToken: AS_TOKEN,
+      hsToken: HS_TOKEN,
+      senderLocalpart: 'switchboardbot',
+      ghostPrefix: '_switchboard_',
+    },
+  };
+  const bridgeCpu = args.pin ? BRIDGE_CPU : undefined;
+  const nodeArgs = (process.env['SB_BENCH_BRIDGE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const [cmd, cmdArgs] = pinned(bridgeCpu, process.execPath, [
+    ...nodeArgs,
+    resolve(import.meta.dirname, 'bridge-server.js'),
+    JSON.stringify(config),
+    join(dir, 'bridge.db'),
+  ]);
+  const bridge = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  bridge.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  bridge.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  await waitUntil(() => /^ready$/m.test(out) || bridge.exitCode !== null, 'the bridge').catch(
+    (err: unknown) => {
+      throw new Error(`bridge did not come up: ${out}`, { cause: err });
+    },
+  );
+  if (bridge.exitCode !== null) throw new Error(`bridge exited: ${out}`);
+  const bridgeUrl = `http://127.0.0.1:${httpPort}`;
+  hs.setAppServiceUrl(bridgeUrl);
+  return { bridge, bridgeUrl, hs };
+}
+
+interface PathRun {
+  readonly max: MaxResult[];
+  readonly paced: PacedResult[];
+  /** CPU seconds per message of the bridge process during the max runs (bridged paths). */
+  readonly bridgeCpuUsPerMsg: number[];
+  readonly prosodyCpuUsPerMsg: number[];
+  readonly kamailioCpuUsPerMsg: number[];
+  readonly clientCpuShare: number[];
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.pin && !canPin()) args.pin = false;
+  const started = new Date();
+  const load0 = loadavg();
+  const dir = mkdtempSync(join(tmpdir(), 'sb-bench-bridge-'));
+  const { ProsodyServer } = await support<{ ProsodyServer: new () => ProsodyLike }>('prosody.js');
+  const { KamailioServer } = await support<{ KamailioServer: new () => KamailioLike }>(
+    'kamailio.js',
+  );
+  const prosody = new ProsodyServer();
+  const kamailio = new KamailioServer();
+  await Promise.all([prosody.init(), kamailio.init()]);
+  prosody.register('alice', 'alice-pw');
+  prosody.register('bob', 'bob-pw');
+  let peers: Peers | undefined;
+  const clients: Array<{ close(): void }> = [];
+  try {
+    peers = await startPeers(dir, args, prosody, kamailio);
+    if (args.pin) {
+      // This process (the clients) gets the other core.
+      spawn('taskset', ['-p', '-c', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
+    }
+    const receipts = new Receipts();
+    const { sends, carol } = await connectClients(peers, prosody, kamailio, receipts, clients);
+    const runs = await runRounds(args, peers, receipts, sends, carol);
+    const load1 = loadavg();
+    const summaries: PathSummary[] = args.paths.map((key) => summarisePath(key, runs.get(key)!));
+    const rows = bridgeReportRows(summaries);
+    const goals = goalLines(summaries);
+    console.log(`\nBridge vs direct delivery (${started.toISOString()})`);
+    console.log(table([BRIDGE_REPORT_HEADER, ...rows]));
+    for (const g of goals) console.log(g);
+    console.log(
+      `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at start, ${load1.map((l) => l.toFixed(2)).join(' ')} at end`,
+    );
+    if (args.save) save(args, started, load0, load1, runs, summaries, rows, goals);
+  } finally {
+    for (const c of clients) c.close();
+    if (peers) {
+      peers.bridge.kill('SIGTERM');
+      await new Promise((r) =>
+        peers!.bridge.exitCode !== null ? r(undefined) : peers!.bridge.once('exit', r),
+      );
+      await peers.hs.stop();
+      await Promise.all([peers.prosody.stop(), peers.kamailio.stop()]);
+    }
+    if (args.keep) console.log(`kept ${dir}, ${prosody.dir}, ${kamailio.dir}`);
+    else
+      for (const d of [dir, prosody.dir, kamailio.dir]) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** Connects the XMPP and SIP users, sets up the Matrix portal; how each path sends. */
+async function connectClients(
+  peers: Peers,
+  prosody: ProsodyLike,
+  kamailio: KamailioLike,
+  receipts: Receipts,
+  clients: Array<{ close(): void }>,
+): Promise<{ sends: Record<string, (seq: number, text: string) => void>; carol: SipBenchUser }> {
+  const alice = new XmppBenchClient('alice', prosody.domain, 'alice-pw', receipts.onMark);
+  const bob = new XmppBenchClient('bob', prosody.domain, 'bob-pw', receipts.onMark);
+  const carol = new SipBenchUser('carol', kamailio.domain, kamailio.udpPort, receipts.onMark);
+  const sipBob = new SipBenchUser('bob', kamailio.domain, kamailio.udpPort, receipts.onMark);
+  carol.onRefused = receipts.onRefused;
+  clients.push(alice, bob, carol, sipBob);
+  await Promise.all([alice.connect(prosody.c2sPort), bob.connect(prosody.c2sPort)]);
+  await Promise.all([carol.open(), sipBob.open()]);
+  await sipBob.register();
+  // The Matrix portal: dave invites the ghost of bob@xmpp; the bridge joins it.
+  const { hs } = peers;
+  const dave = hs.addLocalUser('dave');
+  const ghost = `@_switchboard_xmpp_bob=40${prosody.domain}:hs.test`;
+  const room = hs.createRoomAs(dave, [ghost]);
+  await waitUntil(() => hs.rooms.get(room)?.members.get(ghost) === 'join', 'the ghost joining');
+  const pusher = new AppServicePusher(peers.bridgeUrl, HS_TOKEN, `bench${process.pid}`);
+  const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
+  const sends: Record<string, (seq: number, text: string) => void> = {
+    'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
+    'sip-sip': (_seq, text) => carol.send('bob', text),
+    'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
+    'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
+    'matrix-xmpp': (seq, text) =>
+      pusher.push({
+        event_id: `$bench${process.pid}-${Date.now()}-${seq}`,
+        room_id: room,
+        sender: dave,
+        type: 'm.room.message',
+        content: { msgtype: 'm.text', body: text },
+        origin_server_ts: Date.now(),
+      }),
+  };
+  return { sends, carol };
+}
+
+/** Every path, round after round (alternating order): saturation, then the paced run. */
+async function runRounds(
+  args: Args,
+  peers: Peers,
+  receipts: Receipts,
+  sends: Record<string, (seq: number, text: string) => void>,
+  carol: SipBenchUser,
+): Promise<Map<string, PathRun>> {
+  const runs = new Map<string, PathRun>();
+  let tag = 10;
+  const bridgePid = peers.bridge.pid!;
+  const prosodyPid = peers.prosody.pid;
+  const kamailioPid = peers.kamailio.pid;
+  for (let round = 0; round < args.rounds; round++) {
+    const order = round % 2 === 0 ? args.paths : [...args.paths].reverse();
+    for (const key of order) {
+      const path: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
+      const cpu0 = [cpuSeconds([bridgePid]), cpuSeconds([prosodyPid]), cpuSeconds([kamailioPid])];
+      const self0 = process.cpuUsage();
+      const t0 = performance.now();
+      const max = await runMax(path, receipts, {
+        seconds: args.seconds,
+        warmupSeconds: args.warmup,
+        window: args.window,
+        size: args.size,
+        lossAfterMs: 5000,
+      });
+      const wall = (performance.now() - t0) / 1000;
+      const self = process.cpuUsage(self0);
+      const cpu = [
+        cpuSeconds([bridgePid]) - cpu0[0]!,
+        cpuSeconds([prosodyPid]) - cpu0[1]!,
+        cpuSeconds([kamailioPid]) - cpu0[2]!,
+      ];
+      const perMsg = (seconds: number): number =>
+        max.received > 0 ? Math.round((seconds / max.received) * 1e6) : 0;
+      // The paced run has its own tag, so late arrivals of the max run are not counted.
+      const pacedPath: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
+      const paced = await runPaced(pacedPath, receipts, {
+        rate: args.rate,
+        seconds: args.pacedSeconds,
+        size: args.size,
+        lossAfterMs: 5000,
+      });
+      const run = runs.get(key) ?? {
+        max: [],
+        paced: [],
+        bridgeCpuUsPerMsg: [],
+        prosodyCpuUsPerMsg: [],
+        kamailioCpuUsPerMsg: [],
+        clientCpuShare: [],
+      };
+      run.max.push(max);
+      run.paced.push(paced);
+      run.bridgeCpuUsPerMsg.push(perMsg(cpu[0]!));
+      run.prosodyCpuUsPerMsg.push(perMsg(cpu[1]!));
+      run.kamailioCpuUsPerMsg.push(perMsg(cpu[2]!));
+      run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
+      runs.set(key, run);
+      console.log(
+        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
+      );
+    }
+  }
+  return runs;
+}
+
+function summarisePath(key: string, run: PathRun): PathSummary {
+  const info = PATH_INFO[key]!;
+  const best = Math.max(...run.max.map((m) => m.msgsPerSecond));
+  // Latency over every paced sample of the rounds: the round with the worse tail decides.
+  const worst = run.paced.reduce((a, b) => (b.latency.p99Ms > a.latency.p99Ms ? b : a));
+  const median = [...run.paced].sort((a, b) => a.latency.p50Ms - b.latency.p50Ms)[
+    Math.floor(run.paced.length / 2)
+  ]!;
+  return {
+    key,
+    label: info.label,
+    via: info.via,
+    baselines: info.baselines,
+    msgsPerSecond: best,
+    msgsPerSecondRounds: run.max.map((m) => m.msgsPerSecond),
+    lost: run.max.reduce((n, m) => n + m.lost, 0) + run.paced.reduce((n, p) => n + p.lost, 0),
+    p50Ms: median.latency.p50Ms,
+    p99Ms: worst.latency.p99Ms,
+    bridgeCpuUsPerMsg: info.baselines.length > 0 ? Math.min(...run.bridgeCpuUsPerMsg) : null,
+    prosodyCpuUsPerMsg: Math.min(...run.prosodyCpuUsPerMsg),
+    kamailioCpuUsPerMsg: Math.min(...run.kamailioCpuUsPerMsg),
+    clientCpuShare: Math.max(...run.clientCpuShare),
+  };
+}
+
+function save(
+  args: Args,
+  started: Date,
+  load0: number[],
+  load1: number[],
+  runs: Map<string, PathRun>,
+  summaries: PathSummary[],
+  rows: string[][],
+  goals: string[],
+): void {
+  const resultsDir = resolve(import.meta.dirname, '../../../results');
+  const file = writeResultJson(
+    resultsDir,
+    'bridge',
+    {
+      benchmark: 'bridge',
+      startedAt: started.toISOString(),
+      options: args,
+      environment: {
+        node: process.version,
+        loadavgAtStart: load0,
+        loadavgAtEnd: load1,
+        pinned: args.pin,
+      },
+      runs: Object.fromEntries(runs),
+      summary: summaries,
+      goals,
+    },
+    started,
+  );
+  const fmt = (l: number[]): string => l.map((v) => v.toFixed(2)).join(' ');
+  updateResultsReadme(
+    resultsDir,
+    'bridge',
+    [
+      `## bridge vs direct delivery: ${started.toISOString()}`,
+      '',
+      `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: median round, p99: worst round). Bodies of ${args.size} characters, plaintext relay. ${args.pin ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${fmt(load0)} at start, ${fmt(load1)} at end: a loaded, shared 2-core machine.`,
+      '',
+      markdownTable([BRIDGE_REPORT_HEADER, ...rows]),
+      '',
+      ...goals.map((g) => `- ${g}`),
+      '',
+      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
+    ].join('\n'),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(`bridge-bench: ${(err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
