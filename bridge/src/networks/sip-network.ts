@@ -1,6 +1,7 @@
 import { Messager, Registerer, RegistererState, UserAgent } from 'sip.js';
-import type { Message } from 'sip.js';
+import type { Message, MessagerOptions } from 'sip.js';
 import type { IncomingResponse } from 'sip.js/lib/core/index.js';
+import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '@switchboard/service-kit';
 import type { BridgeCore, NetworkConnector } from '../core.js';
@@ -204,7 +205,7 @@ export class SipNetwork implements NetworkConnector {
     return new Promise<void>((resolve, reject) => {
       const messager = new Messager(ua, target, body, contentType, {
         extraHeaders: [...headers],
-        params: { fromUri },
+        params: { fromUri, callId: ownCallId() } as MessagerOptions['params'],
       });
       // sip.js disposes a transaction without calling either delegate when its agent is
       // replaced: every send is settled from here too, when the agent goes (see #settleAll).
@@ -344,4 +345,16 @@ export class SipNetwork implements NetworkConnector {
         .catch((e: unknown) => this.#logger.debug({ err: e }, 'could not answer a MESSAGE'));
     }
   }
+}
+
+/**
+ * A Call-ID for a MESSAGE the bridge sends. sip.js answers 482 (Loop Detected) to any request
+ * without a To tag whose Call-ID starts with the agent's own 5-character id, i.e. to every
+ * request it generated itself. A message for a SIP address that is itself one of the bridge's
+ * ghosts (`sip:xmpp_bob=40xmpp.example@sip.example`) comes back to this very agent through the
+ * proxy and must be taken, so the bridge picks its own Call-IDs: `sb-` never starts a sip.js id
+ * (those are alphanumeric).
+ */
+function ownCallId(): string {
+  return `sb-${randomUUID()}`;
 }
