@@ -51,6 +51,9 @@ modules_disabled = { "s2s"; "tls"; "http"; "posix" }
 authentication = "internal_hashed"
 allow_registration = false
 c2s_require_encryption = false
+-- A client's stanza carrying a maximal envelope (256 KiB, 350 KB as base64) must fit; the
+-- default is 256 KiB (docs/bridge.md, XMPP server settings).
+c2s_stanza_size_limit = 1024 * 512
 s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 storage = "internal"

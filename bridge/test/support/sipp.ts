@@ -82,13 +82,17 @@ export class SippUser {
     readonly sendTimeoutSeconds = 90,
   ) {}
 
-  /** Sends one MESSAGE and resolves with the final status code SIPp saw (expects `expect`). */
+  /**
+   * Sends one MESSAGE and resolves with the final status code SIPp saw (expects `expect`).
+   * `requestHeaders` are added to the request as they are (`Name: value`).
+   */
   async sendMessage(
     toUser: string,
     contentType: string,
     body: string,
     expect = 200,
     expectInResponse?: string,
+    requestHeaders: readonly string[] = [],
   ): Promise<void> {
     // SIPp fails the call when a check_it regexp does not match the response.
     const check = expectInResponse
@@ -109,7 +113,7 @@ export class SippUser {
       To: <sip:${toUser}@${this.domain}>
       Call-ID: [call_id]
       CSeq: 1 MESSAGE
-      Content-Type: ${contentType}
+      Content-Type: ${contentType}${requestHeaders.map((h) => `\n      ${h}`).join('')}
       Content-Length: [len]
 
       ${body}
