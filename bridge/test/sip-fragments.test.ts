@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BridgeError } from '../src/errors.js';
 import type { OutboundMessage } from '../src/model.js';
-import { FragmentAssembler } from '../src/networks/sip-fragments.js';
+import { FragmentAssembler, sendFragments } from '../src/networks/sip-fragments.js';
 import {
   FRAGMENT_MEDIA_TYPE,
   MAX_FRAGMENTS,
@@ -237,5 +237,61 @@ describe('SIP fragments: reassembly', () => {
     asm.add('alice@sip.test', frag('a'));
     expect(caught(() => asm.add('carol@sip.test', frag('a'))).code).toBe('rate-limited');
     expect(asm.held).toEqual({ partials: 2, chars: 120_000 });
+  });
+});
+
+describe('SIP fragments: sending with progress kept between attempts', () => {
+  it('sends only what an earlier, failed attempt left, and is done on a 200', async () => {
+    const acked = new Set<number>();
+    const sent: number[] = [];
+    const failing = (i: number): Promise<number> => {
+      sent.push(i);
+      return i === 5
+        ? Promise.reject(new BridgeError('network-unavailable', 'gone'))
+        : Promise.resolve(202);
+    };
+    await expect(sendFragments(10, acked, 1, failing)).rejects.toMatchObject({
+      code: 'network-unavailable',
+    });
+    // One at a time: 0-4 answered, 5 failed, nothing started after the failure.
+    expect(sent).toEqual([0, 1, 2, 3, 4, 5]);
+    expect([...acked]).toEqual([0, 1, 2, 3, 4]);
+    const second: number[] = [];
+    const complete = await sendFragments(10, acked, 4, (i) => {
+      second.push(i);
+      return Promise.resolve(i === 9 ? 200 : 202);
+    });
+    expect(complete).toBe(true);
+    expect(second.sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it('reports an envelope the receiver did not complete (every fragment answered 202)', async () => {
+    const acked = new Set<number>();
+    expect(await sendFragments(3, acked, 4, () => Promise.resolve(202))).toBe(false);
+    expect(acked.size).toBe(3);
+  });
+
+  it('keeps no more than the window in flight', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const pending: Array<() => void> = [];
+    const done = sendFragments(12, new Set(), 4, () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      return new Promise<number>((resolve) =>
+        pending.push(() => {
+          inFlight--;
+          resolve(200);
+        }),
+      );
+    });
+    let settled = false;
+    void done.finally(() => (settled = true));
+    while (!settled) {
+      await new Promise((r) => setImmediate(r));
+      pending.splice(0).forEach((release) => release());
+    }
+    expect(await done).toBe(true);
+    expect(most).toBe(4);
   });
 });

@@ -166,6 +166,36 @@ export class FragmentAssembler {
   }
 }
 
+/**
+ * Sends the fragments `0..count-1` not in `acked`, `window` at a time, adding each one the
+ * receiver answered to `acked`. Resolves to whether one was answered `200` (the receiver
+ * completed the envelope, or had it); rejects with the first failure, after which no further
+ * fragment is started (those in flight finish and are counted).
+ */
+export async function sendFragments(
+  count: number,
+  acked: Set<number>,
+  window: number,
+  send: (index: number) => Promise<number>,
+): Promise<boolean> {
+  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !acked.has(i));
+  let complete = false;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (let i = todo.shift(); i !== undefined && !failed; i = todo.shift()) {
+      try {
+        if ((await send(i)) === 200) complete = true;
+        acked.add(i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  return complete;
+}
+
 function full(): BridgeError {
   return new BridgeError('rate-limited', 'too many incomplete fragmented messages; retry later', {
     retryAfterSeconds: RETRY_AFTER_S,

@@ -25,7 +25,7 @@ import {
   toSipMessages,
 } from '../translators/sip.js';
 import type { SipFragment, SipMessageIn, SipMessageOut } from '../translators/sip.js';
-import { FragmentAssembler } from './sip-fragments.js';
+import { FragmentAssembler, sendFragments } from './sip-fragments.js';
 import { remoteKeyFor } from '../addressing.js';
 
 /** How the bridge reaches its SIP proxy: a user agent over WebSocket (RFC 7118). */
@@ -234,15 +234,9 @@ export class SipNetwork implements NetworkConnector {
     if (this.#progress.size > PROGRESS_KEPT) {
       this.#progress.delete(this.#progress.keys().next().value as string);
     }
-    const todo = parts.map((_, i) => i).filter((i) => !acked.has(i));
-    let complete = false;
-    const worker = async (): Promise<void> => {
-      for (let i = todo.shift(); i !== undefined; i = todo.shift()) {
-        if ((await this.#sendOut(parts[i]!)) === 200) complete = true;
-        acked.add(i);
-      }
-    };
-    await Promise.all(Array.from({ length: FRAGMENT_WINDOW }, worker));
+    const complete = await sendFragments(parts.length, acked, FRAGMENT_WINDOW, (i) =>
+      this.#sendOut(parts[i]!),
+    );
     this.#progress.delete(msg.id);
     if (!complete) {
       throw new BridgeError('network-unavailable', 'the SIP recipient lost earlier fragments');
