@@ -279,28 +279,33 @@ export class SippUser {
   <recv response="200"/>
 </scenario>`,
     );
-    const port = await freePort();
-    const { child, done } = await run(
-      [
-        '-sf',
-        file,
-        '-i',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-m',
-        '1',
-        '-timeout',
-        '15s',
-        '-timeout_error',
-        `127.0.0.1:${this.proxyPort}`,
-      ],
-      this.dir,
-    );
-    this.#children.add(child);
-    const { code, output } = await done;
-    this.#children.delete(child);
-    if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+    // SIPp exits 254 when it cannot bind its port (taken since freePort found it): retry.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const { child, done } = await run(
+        [
+          '-sf',
+          file,
+          '-i',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-m',
+          '1',
+          '-timeout',
+          '15s',
+          '-timeout_error',
+          `127.0.0.1:${this.proxyPort}`,
+        ],
+        this.dir,
+      );
+      this.#children.add(child);
+      const { code, output } = await done;
+      this.#children.delete(child);
+      if (code === 254 && attempt < 5) continue;
+      if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+      return;
+    }
   }
 
   /** Kills every SIPp this user still runs. */
