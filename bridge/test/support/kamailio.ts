@@ -71,8 +71,6 @@ tcp_accept_no_cl=yes
 # One whole request must fit the read buffer (the default, written out): the bridge sends
 # envelopes over 8192 bytes in fragments (docs/bridge.md, SIP fragments).
 tcp_rd_buf_size=16384
-# Room for the fragments in flight toward a receiving bridge (default 32 KB).
-tcp_conn_wq_max=65536
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
 loadmodule "kex.so"
