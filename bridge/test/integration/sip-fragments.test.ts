@@ -80,6 +80,14 @@ describe('envelopes XMPP -> SIP -> XMPP through real Prosody and Kamailio', () =
     expect(bridge.sip!.fragmentsHeld).toEqual({ partials: 0, chars: 0 });
   }, 180_000);
 
+  it('carries the largest envelope (256 KiB) XMPP -> SIP -> XMPP byte for byte', async () => {
+    const envelope = randomEnvelope(262_144);
+    alice.send({ to: bobViaSipJid(), envelope: b64(envelope), id: 'rt-max' });
+    const got = await bob.next((e) => e.envelope === b64(envelope), 'envelope at bob', 90_000);
+    expect(Buffer.from(got.envelope!, 'base64')).toEqual(Buffer.from(envelope));
+    await alice.next((e) => e.event === 'receipt' && e.id === 'rt-max', 'receipt at alice');
+  }, 180_000);
+
   /** Sends fragment `index/count` of `text` (cut in `count` pieces) as `from`, expecting `status`. */
   const sendFragment = (
     from: SippUser,
