@@ -108,6 +108,13 @@ export const BRIDGE_CONFIG_SCHEMA: JSONSchemaType<BridgeConfig> = {
         password: { type: 'string', nullable: true },
         registerExpires: { type: 'integer', minimum: 30, default: 300 },
         reconnectDelayMs: { type: 'integer', minimum: 100, default: 2000 },
+        maxBodyBytes: {
+          type: 'integer',
+          nullable: true,
+          minimum: 1024,
+          maximum: 60000,
+          default: 8192,
+        },
       },
     },
     directory: {

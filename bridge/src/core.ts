@@ -8,7 +8,7 @@ import type { BridgeMetrics } from './metrics.js';
 import type { Address, InboundMessage, Network, OutboundMessage, Target } from './model.js';
 import { routeCandidates } from './routing.js';
 import type { Resolver } from './routing.js';
-import type { BridgeStore, OutboxEntry } from './store/bridge-store.js';
+import type { BridgeStore, NoticeReason, OutboxEntry } from './store/bridge-store.js';
 import { parseRemoteKey } from './addressing.js';
 
 /**
@@ -69,6 +69,17 @@ export interface QueueHealth {
   readonly stuck: boolean;
 }
 
+/** What the sender of a failed message is told, by reason. */
+const NOTICE_TEXT: Readonly<Record<NoticeReason, string>> = {
+  refused: 'your message could not be delivered: the recipient refused it',
+  'gave-up': 'your message could not be delivered after many attempts',
+};
+/** Notice attempts (in one process) after which a notice is given up. */
+const MAX_NOTICE_ATTEMPTS = 20;
+/** Owed notices looked at per pass, and the least time between passes (ms). */
+const NOTICE_PAGE = 50;
+const NOTICE_PASS_MS = 2000;
+
 /** Messages kept in memory per destination; more wait in the store for their turn. */
 const LANE_LIMIT = 256;
 /** Rows looked at per pass over the store. */
@@ -126,6 +137,10 @@ export class BridgeCore {
   readonly #running = new Set<Promise<void>>();
   readonly #lastProgress = new Map<Network, number>();
   #loading: Promise<void> | undefined;
+  readonly #noticing = new Set<string>();
+  readonly #noticeFailures = new Map<string, number>();
+  #noticePass: Promise<void> | undefined;
+  #nextNoticePass = 0;
   #lastCreatedAt = 0;
   #loadAgain = false;
   /** A pass over the store completed and saw every pending message (none beyond the scan). */
@@ -286,7 +301,7 @@ export class BridgeCore {
    * the server took it): it is dead-lettered and its sender told.
    */
   async bounced(entry: OutboxEntry): Promise<void> {
-    await this.#deadLetter(entry, 'your message could not be delivered: the recipient refused it');
+    await this.#deadLetter(entry, 'refused');
   }
 
   /**
@@ -354,6 +369,7 @@ export class BridgeCore {
     }
     this.#storeInMemory = complete;
     for (const lane of this.#lanes.values()) this.#kick(lane);
+    this.#retryNotices();
     metrics.setPending(await store.pendingCount());
   }
 
@@ -453,7 +469,7 @@ export class BridgeCore {
     const { store, metrics, logger } = this.#opts;
     if ((entry.attempts ?? 0) >= MAX_DELIVERY_ATTEMPTS) {
       metrics.failed(entry.candidates[0]?.network ?? entry.sourceNetwork, 'gave-up');
-      await this.#deadLetter(entry, 'your message could not be delivered after many attempts');
+      await this.#deadLetter(entry, 'gave-up');
       return 'done';
     }
     let tried = false;
@@ -474,10 +490,7 @@ export class BridgeCore {
         const code = BridgeError.is(err) ? err.code : 'internal';
         metrics.failed(to.network, code);
         if (BridgeError.is(err, 'delivery-rejected')) {
-          await this.#deadLetter(
-            entry,
-            'your message could not be delivered: the recipient refused it',
-          );
+          await this.#deadLetter(entry, 'refused');
           return 'done';
         }
         if (this.#stopped) return 'waiting';
@@ -501,9 +514,10 @@ export class BridgeCore {
     return Promise.race([attempt, timeout, this.#aborted]).finally(() => clearTimeout(timer));
   }
 
-  async #deadLetter(entry: OutboxEntry, text: string): Promise<void> {
-    await this.#opts.store.markFailed(entry.id);
-    await this.#notifySender(entry, text);
+  /** Marks a message failed, its sender still to be told (durably: see {@link #notifySender}). */
+  async #deadLetter(entry: OutboxEntry, reason: NoticeReason): Promise<void> {
+    await this.#opts.store.markFailed(entry.id, reason);
+    await this.#notifySender(entry, reason);
   }
 
   async #receipt(entry: OutboxEntry): Promise<void> {
@@ -523,14 +537,55 @@ export class BridgeCore {
     }
   }
 
-  async #notifySender(entry: OutboxEntry, text: string): Promise<void> {
+  /**
+   * Tells the sender of a failed message, from the recipient's ghost. The store keeps the
+   * message in a `notify:` state until this succeeds, so a notice the sender's network could
+   * not take now (down, timed out, the bridge restarted) is sent by a later pass
+   * ({@link #retryNotices}); one refused for good, or failing {@link MAX_NOTICE_ATTEMPTS}
+   * times in this process, is given up.
+   */
+  async #notifySender(entry: OutboxEntry, reason: NoticeReason): Promise<void> {
     const connector = this.#connectors.get(entry.sourceNetwork);
-    if (!connector) return;
+    if (!connector || !connector.isUp() || this.#noticing.has(entry.id)) return;
+    this.#noticing.add(entry.id);
+    const { store, logger } = this.#opts;
     try {
-      await this.#bounded(connector.notify(entry.from, parseRemoteKey(entry.targetKey), text));
+      const about = parseRemoteKey(entry.targetKey);
+      await this.#bounded(connector.notify(entry.from, about, NOTICE_TEXT[reason]));
+      await store.markNotified(entry.id);
+      this.#noticeFailures.delete(entry.id);
     } catch (err) {
-      this.#opts.logger.warn({ err }, 'could not tell the sender about a failed delivery');
+      const failures = (this.#noticeFailures.get(entry.id) ?? 0) + 1;
+      this.#noticeFailures.set(entry.id, failures);
+      const givingUp =
+        !BridgeError.is(err, 'network-unavailable') || failures >= MAX_NOTICE_ATTEMPTS;
+      logger.warn({ err, givingUp }, 'could not tell the sender about a failed delivery');
+      if (givingUp && !this.#stopped) {
+        this.#noticeFailures.delete(entry.id);
+        await store.markNotified(entry.id);
+      }
+    } finally {
+      this.#noticing.delete(entry.id);
     }
+  }
+
+  /** Sends notices still owed (at most one pass at a time, and one per retry interval). */
+  #retryNotices(): void {
+    if (this.#stopped || this.#noticePass || this.#now() < this.#nextNoticePass) return;
+    this.#nextNoticePass = this.#now() + NOTICE_PASS_MS;
+    const pass = (async () => {
+      for (const { entry, reason } of await this.#opts.store.noticesDue(NOTICE_PAGE)) {
+        if (this.#stopped) return;
+        await this.#notifySender(entry, reason);
+      }
+    })()
+      .catch((err: unknown) => this.#opts.logger.error({ err }, 'notice pass failed'))
+      .finally(() => {
+        this.#running.delete(pass);
+        this.#noticePass = undefined;
+      });
+    this.#noticePass = pass;
+    this.#running.add(pass);
   }
 }
 

@@ -7,7 +7,7 @@ export const MAX_ENVELOPE_BYTES = 262_144;
 export const ENVELOPE_MEDIA_TYPE = 'application/vnd.switchboard.envelope';
 
 /** Longest base64 text form of a maximal envelope. */
-const MAX_TEXT_CHARS = Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4;
+export const MAX_ENVELOPE_TEXT_CHARS = Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -17,7 +17,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  */
 export function envelopeFromText(text: string): Uint8Array {
   const trimmed = text.trim();
-  if (trimmed.length > MAX_TEXT_CHARS) {
+  if (trimmed.length > MAX_ENVELOPE_TEXT_CHARS) {
     throw new BridgeError('envelope-too-large', 'envelope exceeds the size limit');
   }
   if (trimmed.length === 0 || trimmed.length % 4 !== 0 || !BASE64.test(trimmed)) {

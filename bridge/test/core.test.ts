@@ -338,4 +338,45 @@ describe('BridgeCore', () => {
     expect(await store.stateOf(id)).toBe('failed');
     expect(xmpp.notices).toEqual(['your message could not be delivered: the recipient refused it']);
   });
+
+  it('keeps a notice the sender network could not take, and sends it after a restart', async () => {
+    sip.reject = true;
+    xmpp.notify = () => Promise.reject(new BridgeError('network-unavailable', 'stream lost'));
+    const { id } = await core.accept('xmpp', msg(toAlice, 'n-durable'));
+    await core.idle();
+    expect(await store.stateOf(id)).toBe('notify:refused');
+    expect(await store.pendingCount()).toBe(0);
+    // The process ends; a new one over the same store tells the sender on its first pass.
+    await core.stop();
+    xmpp = new RecordingNetwork('xmpp');
+    build();
+    core.flush();
+    await core.idle();
+    expect(xmpp.notices).toEqual(['your message could not be delivered: the recipient refused it']);
+    expect(await store.stateOf(id)).toBe('failed');
+    // Told once: later passes find nothing owed.
+    now += 60_000;
+    core.flush();
+    await core.idle();
+    expect(xmpp.notices).toHaveLength(1);
+  });
+
+  it('waits with a notice while the sender network is down, and gives up one refused for good', async () => {
+    sip.reject = true;
+    xmpp.up = false;
+    const { id } = await core.accept('xmpp', msg(toAlice, 'n-down'));
+    await core.idle();
+    expect(await store.stateOf(id)).toBe('notify:refused');
+    xmpp.up = true;
+    now += 60_000;
+    core.flush();
+    await core.idle();
+    expect(xmpp.notices).toHaveLength(1);
+    expect(await store.stateOf(id)).toBe('failed');
+
+    xmpp.notify = () => Promise.reject(new BridgeError('delivery-rejected', 'no such user'));
+    const second = await core.accept('xmpp', msg(toAlice, 'n-refused'));
+    await core.idle();
+    expect(await store.stateOf(second.id)).toBe('failed');
+  });
 });

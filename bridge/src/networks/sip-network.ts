@@ -1,6 +1,7 @@
 import { Messager, Registerer, RegistererState, UserAgent } from 'sip.js';
-import type { Message } from 'sip.js';
+import type { Message, MessagerOptions } from 'sip.js';
 import type { IncomingResponse } from 'sip.js/lib/core/index.js';
+import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import type { Logger } from '@switchboard/service-kit';
 import type { BridgeCore, NetworkConnector } from '../core.js';
@@ -8,7 +9,23 @@ import { BridgeError } from '../errors.js';
 import type { BridgeMetrics } from '../metrics.js';
 import type { Address, OutboundMessage, Target } from '../model.js';
 import type { BridgeStore } from '../store/bridge-store.js';
-import { SECURITY_HEADER, fromSipMessage, sipStatusFor, toSipMessage } from '../translators/sip.js';
+import { ENVELOPE_MEDIA_TYPE } from '../envelope.js';
+import type { InboundMessage } from '../model.js';
+import {
+  DEFAULT_MAX_SIP_BODY,
+  FRAGMENT_HEADER,
+  FRAGMENT_MEDIA_TYPE,
+  MESSAGE_ID_HEADER,
+  SECURITY_HEADER,
+  fromSipMessage,
+  mediaType,
+  parseSipFragment,
+  sipAddress,
+  sipStatusFor,
+  toSipMessages,
+} from '../translators/sip.js';
+import type { SipFragment, SipMessageIn, SipMessageOut } from '../translators/sip.js';
+import { FragmentAssembler, sendFragments } from './sip-fragments.js';
 import { remoteKeyFor } from '../addressing.js';
 import { speedUpSipGrammar } from './sip-grammar.js';
 
@@ -26,7 +43,18 @@ export interface SipConfig {
   readonly registerExpires: number;
   /** Delay between reconnection attempts after the proxy went away (ms). */
   readonly reconnectDelayMs: number;
+  /**
+   * Largest MESSAGE body the bridge sends (bytes); a longer envelope goes in fragments. Must
+   * leave room for the headers (about 1 KB) within the proxy's TCP read buffer (Kamailio
+   * `tcp_rd_buf_size`, 16 KB by default). Default 8192.
+   */
+  readonly maxBodyBytes?: number | null;
 }
+
+/** Fragments of one envelope in flight at once. */
+const FRAGMENT_WINDOW = 4;
+/** Fragmented messages whose partial progress is remembered between attempts. */
+const PROGRESS_KEPT = 1024;
 
 /** Final responses after which retrying the same MESSAGE later may succeed. */
 const RETRYABLE = new Set([408, 480, 500, 502, 503, 504]);
@@ -50,7 +78,12 @@ export class SipNetwork implements NetworkConnector {
   #connected = false;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
-  readonly #inFlight = new Set<(err?: BridgeError) => void>();
+  readonly #inFlight = new Set<(err?: BridgeError, status?: number) => void>();
+  /** Per fragmented message: fragments acknowledged by an earlier attempt (by index). */
+  readonly #progress = new Map<string, Set<number>>();
+  readonly #assembler: FragmentAssembler;
+  readonly #maxBody: number;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     config: SipConfig,
@@ -61,6 +94,13 @@ export class SipNetwork implements NetworkConnector {
     this.#store = deps.store;
     this.#logger = deps.logger.child({ network: 'sip' });
     this.#metrics = deps.metrics;
+    this.#maxBody = config.maxBodyBytes ?? DEFAULT_MAX_SIP_BODY;
+    this.#assembler = new FragmentAssembler();
+  }
+
+  /** Incomplete fragmented messages and characters held now. */
+  get fragmentsHeld(): { readonly partials: number; readonly chars: number } {
+    return this.#assembler.held;
   }
 
   /** The address of record the bridge registers. */
@@ -77,6 +117,8 @@ export class SipNetwork implements NetworkConnector {
       throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
     }
     if (!(await speedUpSipGrammar())) this.#logger.info('sip.js parser used as shipped');
+    this.#sweeper = setInterval(() => this.#assembler.sweep(), 5000);
+    this.#sweeper.unref();
     await this.#startUserAgent();
   }
 
@@ -152,6 +194,7 @@ export class SipNetwork implements NetworkConnector {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#retry) clearTimeout(this.#retry);
+    if (this.#sweeper) clearInterval(this.#sweeper);
     const ua = this.#ua;
     if (!ua) return;
     try {
@@ -172,9 +215,38 @@ export class SipNetwork implements NetworkConnector {
     return this.#connected && this.#registered;
   }
 
+  /**
+   * Sends `msg` as one MESSAGE, or, when its envelope is longer than `maxBodyBytes`, as
+   * fragments, {@link FRAGMENT_WINDOW} at a time. Fragments acknowledged in an attempt that
+   * then failed are not sent again in the next (a long envelope makes progress even when one
+   * attempt cannot carry it all within the delivery timeout). Delivered only when the
+   * receiver answered a fragment `200` (it completed the envelope, or had it already); `202`
+   * means "held, waiting for the rest". All answered `202` means the receiver lost what it
+   * held (it restarted): the next attempt sends every fragment again.
+   */
   async deliver(msg: OutboundMessage, sender: Target): Promise<void> {
-    const out = toSipMessage(msg, sender, this.#config.domain);
-    await this.#send(out.targetUri, out.fromUri, out.contentType, out.body, out.extraHeaders);
+    const parts = toSipMessages(msg, sender, this.#config.domain, this.#maxBody);
+    if (parts.length === 1) {
+      await this.#sendOut(parts[0]!);
+      return;
+    }
+    const acked = this.#progress.get(msg.id) ?? new Set<number>();
+    this.#progress.delete(msg.id);
+    this.#progress.set(msg.id, acked);
+    if (this.#progress.size > PROGRESS_KEPT) {
+      this.#progress.delete(this.#progress.keys().next().value as string);
+    }
+    const complete = await sendFragments(parts.length, acked, FRAGMENT_WINDOW, (i) =>
+      this.#sendOut(parts[i]!),
+    );
+    this.#progress.delete(msg.id);
+    if (!complete) {
+      throw new BridgeError('network-unavailable', 'the SIP recipient lost earlier fragments');
+    }
+  }
+
+  #sendOut(out: SipMessageOut): Promise<number> {
+    return this.#send(out.targetUri, out.fromUri, out.contentType, out.body, out.extraHeaders);
   }
 
   async notify(to: Address, about: Target, text: string): Promise<void> {
@@ -194,7 +266,7 @@ export class SipNetwork implements NetworkConnector {
     contentType: string,
     body: string,
     headers: readonly string[],
-  ): Promise<void> {
+  ): Promise<number> {
     const ua = this.#ua;
     const target = UserAgent.makeURI(targetUri);
     if (!ua || !this.isUp()) {
@@ -203,17 +275,17 @@ export class SipNetwork implements NetworkConnector {
       );
     }
     if (!target) return Promise.reject(new BridgeError('invalid-address', 'not a SIP URI'));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const messager = new Messager(ua, target, body, contentType, {
         extraHeaders: [...headers],
-        params: { fromUri },
+        params: { fromUri, callId: ownCallId() } as MessagerOptions['params'],
       });
       // sip.js disposes a transaction without calling either delegate when its agent is
       // replaced: every send is settled from here too, when the agent goes (see #settleAll).
-      const settle = (err?: BridgeError): void => {
+      const settle = (err?: BridgeError, status = 0): void => {
         this.#inFlight.delete(settle);
         if (err) reject(err);
-        else resolve();
+        else resolve(status);
       };
       this.#inFlight.add(settle);
       const onReject = (response: IncomingResponse): void => {
@@ -227,7 +299,12 @@ export class SipNetwork implements NetworkConnector {
       };
       // Only a final 2xx counts as delivered.
       messager
-        .message({ requestDelegate: { onAccept: () => settle(), onReject } })
+        .message({
+          requestDelegate: {
+            onAccept: (response) => settle(undefined, response.message.statusCode ?? 200),
+            onReject,
+          },
+        })
         .catch((err: unknown) =>
           settle(new BridgeError('network-unavailable', 'SIP send failed', { cause: err })),
         );
@@ -303,29 +380,14 @@ export class SipNetwork implements NetworkConnector {
   }
 
   async #onMessage(message: Message): Promise<void> {
-    const req = message.request;
     try {
-      let inbound;
-      try {
-        inbound = fromSipMessage({
-          fromUri: req.from.uri.toString(),
-          toUri: req.to.uri.toString(),
-          contentType: req.getHeader('Content-Type'),
-          body: req.body,
-          callId: req.callId,
-          cseq: req.cseq,
-        });
-      } catch (err) {
-        if (BridgeError.is(err)) this.#metrics.failed('sip', err.code);
-        throw err;
-      }
-      await this.#core.accept('sip', inbound);
+      const taken = await this.#take(message.request);
       // The sender's side is told a plaintext message went through the bridge in the clear.
+      // A fragment held until the rest arrives is answered 202, so the sender can tell it
+      // from the one that completed (and was stored with) the envelope.
       await message.accept({
-        statusCode: 200,
-        ...(inbound.payload.kind === 'plaintext'
-          ? { extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`] }
-          : {}),
+        statusCode: taken === 'held' ? 202 : 200,
+        ...(taken === 'plaintext' ? { extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`] } : {}),
       });
     } catch (err) {
       const bridgeErr = BridgeError.is(err)
@@ -346,4 +408,52 @@ export class SipNetwork implements NetworkConnector {
         .catch((e: unknown) => this.#logger.debug({ err: e }, 'could not answer a MESSAGE'));
     }
   }
+
+  /**
+   * Translates a MESSAGE and hands it to the core (a fragment to the assembler first: only
+   * the one completing an envelope reaches the core). Resolves once it may be answered 200,
+   * to the kind of payload taken; throws a {@link BridgeError} to answer with.
+   */
+  async #take(req: Message['request']): Promise<'envelope' | 'plaintext' | 'held' | 'taken'> {
+    let fields: SipMessageIn = {
+      fromUri: req.from.uri.toString(),
+      toUri: req.to.uri.toString(),
+      contentType: req.getHeader('Content-Type'),
+      body: req.body,
+      callId: req.callId,
+      cseq: req.cseq,
+      messageId: req.getHeader(MESSAGE_ID_HEADER),
+      fragment: req.getHeader(FRAGMENT_HEADER),
+    };
+    let inbound: InboundMessage;
+    let fragment: SipFragment | undefined;
+    try {
+      if (mediaType(fields.contentType) === FRAGMENT_MEDIA_TYPE) {
+        fragment = parseSipFragment(fields);
+        const outcome = this.#assembler.add(sipAddress(fields.fromUri).id, fragment);
+        if (outcome.kind === 'partial') return 'held';
+        if (outcome.kind === 'already-complete') return 'taken';
+        fields = { ...fields, contentType: ENVELOPE_MEDIA_TYPE, body: outcome.text };
+      }
+      inbound = fromSipMessage(fields);
+    } catch (err) {
+      if (BridgeError.is(err)) this.#metrics.failed('sip', err.code);
+      throw err;
+    }
+    await this.#core.accept('sip', inbound);
+    if (fragment) this.#assembler.taken(inbound.from.id, fragment.messageId);
+    return inbound.payload.kind;
+  }
+}
+
+/**
+ * A Call-ID for a MESSAGE the bridge sends. sip.js answers 482 (Loop Detected) to any request
+ * without a To tag whose Call-ID starts with the agent's own 5-character id, i.e. to every
+ * request it generated itself. A message for a SIP address that is itself one of the bridge's
+ * ghosts (`sip:xmpp_bob=40xmpp.example@sip.example`) comes back to this very agent through the
+ * proxy and must be taken, so the bridge picks its own Call-IDs: `sb-` never starts a sip.js id
+ * (those are alphanumeric).
+ */
+function ownCallId(): string {
+  return `sb-${randomUUID()}`;
 }

@@ -57,6 +57,10 @@ export interface OutboxEntry {
   readonly attempts?: number;
 }
 
+/** Why a failed message's sender is told: refused by the far side, or too many attempts. */
+export type NoticeReason = 'refused' | 'gave-up';
+const NOTICE_REASONS: readonly NoticeReason[] = ['refused', 'gave-up'];
+
 /** A Matrix portal room: one Matrix user talking with one remote party. */
 export interface PortalRecord {
   readonly roomId: string;
@@ -196,9 +200,43 @@ export class BridgeStore {
     return row && toEntry(row);
   }
 
-  /** Marks a message permanently undeliverable. */
-  async markFailed(id: string): Promise<void> {
-    await this.#writes.run(CompiledQuery.raw(this.#sql.failed, [this.#now(), id]));
+  /**
+   * Marks a message permanently undeliverable. With a `notice` reason its sender is still to
+   * be told (state `notify:<reason>`, kept across restarts until {@link markNotified}).
+   */
+  async markFailed(id: string, notice?: NoticeReason): Promise<void> {
+    const state = notice ? `notify:${notice}` : 'failed';
+    await this.#writes.run(CompiledQuery.raw(this.#sql.failed, [state, this.#now(), id]));
+  }
+
+  /** Failed messages whose sender is still to be told, oldest first. */
+  async noticesDue(limit = 50): Promise<{ entry: OutboxEntry; reason: NoticeReason }[]> {
+    const rows = await this.#db
+      .selectFrom('bridge_outbox')
+      .selectAll()
+      .where(
+        'state',
+        'in',
+        NOTICE_REASONS.map((r) => `notify:${r}`),
+      )
+      .orderBy('updated_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({
+      entry: toEntry(row),
+      reason: row.state.slice('notify:'.length) as NoticeReason,
+    }));
+  }
+
+  /** The sender of a failed message was told (or will never be): it is simply failed now. */
+  async markNotified(id: string): Promise<void> {
+    await this.#db
+      .updateTable('bridge_outbox')
+      .set({ state: 'failed', updated_at: this.#now() })
+      .where('id', '=', id)
+      .where('state', 'like', 'notify:%')
+      .execute();
   }
 
   /** Counts one more delivery attempt. */
@@ -220,7 +258,7 @@ export class BridgeStore {
   async prune(olderThan: number): Promise<void> {
     await this.#db
       .deleteFrom('bridge_outbox')
-      .where('state', '!=', 'pending')
+      .where('state', 'in', ['delivered', 'failed'])
       .where('updated_at', '<', olderThan)
       .execute();
   }
@@ -475,10 +513,10 @@ function outboxSql(db: Kysely<BridgeTables>): OutboxSql {
       })
       .where('id', '=', x)
       .compile().sql,
-    // updated_at, id
+    // state (`failed` or `notify:<reason>`), updated_at, id
     failed: db
       .updateTable('bridge_outbox')
-      .set({ state: sql.lit('failed') as unknown as string, updated_at: 0 })
+      .set({ state: x, updated_at: 0 })
       .where('id', '=', x)
       .compile().sql,
     // updated_at, id

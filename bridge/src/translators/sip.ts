@@ -14,6 +14,24 @@ export const SECURITY_HEADER = 'X-Switchboard-Security';
  */
 export const MESSAGE_ID_HEADER = 'X-Switchboard-Message-Id';
 
+/** Media type of one fragment of an envelope's text form (docs/bridge.md, Fragments). */
+export const FRAGMENT_MEDIA_TYPE = 'application/vnd.switchboard.envelope-fragment';
+
+/** Header of a fragment: `<index>/<count>`, index from 1. */
+export const FRAGMENT_HEADER = 'X-Switchboard-Fragment';
+
+/** Default largest body of one MESSAGE the bridge sends; longer envelopes go in fragments. */
+export const DEFAULT_MAX_SIP_BODY = 8192;
+
+/** Most fragments one envelope may have (a receiver refuses a larger count). */
+export const MAX_FRAGMENTS = 512;
+
+/** Longest fragment body a receiver takes. */
+export const MAX_FRAGMENT_CHARS = 65_536;
+
+/** A message id as the bridge writes it (and a receiver accepts): a UUID or similar. */
+const MESSAGE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
 /** The parts of a SIP MESSAGE request (RFC 3428) the bridge reads. */
 export interface SipMessageIn {
   /** From header URI, e.g. `sip:alice@sip.test`. */
@@ -24,6 +42,19 @@ export interface SipMessageIn {
   readonly body: string;
   readonly callId: string;
   readonly cseq: number;
+  /** The `X-Switchboard-Message-Id` header, when the sender set one. */
+  readonly messageId?: string | undefined;
+  /** The `X-Switchboard-Fragment` header, when the sender set one. */
+  readonly fragment?: string | undefined;
+}
+
+/** One fragment of an envelope's text form, as a receiver reassembles it. */
+export interface SipFragment {
+  readonly messageId: string;
+  /** From 1 to count. */
+  readonly index: number;
+  readonly count: number;
+  readonly text: string;
 }
 
 /** A MESSAGE the bridge sends. */
@@ -54,8 +85,8 @@ export function fromSipMessage(req: SipMessageIn): InboundMessage {
   const to = parseSipUri(req.toUri);
   const fromAddress = validateAddress({ network: 'sip', id: `${from.user}@${from.host}` });
   const target: Target = parseRemoteKey(to.user);
-  const type = (req.contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  const nativeId = `${req.callId}/${req.cseq}`;
+  const type = mediaType(req.contentType);
+  const nativeId = nativeIdOf(req, fromAddress.id);
   if (type === ENVELOPE_MEDIA_TYPE) {
     // A SIP-over-WebSocket text frame must be UTF-8, so the body is the envelope text form.
     return {
@@ -72,6 +103,82 @@ export function fromSipMessage(req: SipMessageIn): InboundMessage {
     'invalid-message',
     `content type must be ${ENVELOPE_MEDIA_TYPE} or text/plain`,
   );
+}
+
+/** The media type of a Content-Type value, lowercased, without parameters. */
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * The sender network's id of a MESSAGE: its `X-Switchboard-Message-Id` (scoped to the sender)
+ * when it has one, which stays the same when a bridge or client sends the message again in a
+ * new transaction, else Call-ID and CSeq (the same only for a retransmission).
+ */
+function nativeIdOf(req: SipMessageIn, from: string): string {
+  const id = req.messageId?.trim();
+  if (id && MESSAGE_ID.test(id)) return `msg/${from}/${id}`;
+  return `${req.callId}/${req.cseq}`;
+}
+
+/**
+ * Reads a fragment MESSAGE (content type {@link FRAGMENT_MEDIA_TYPE}). Throws
+ * `invalid-envelope` for a missing or malformed message id or fragment header, an index
+ * outside 1..count or a count above {@link MAX_FRAGMENTS}; `envelope-too-large` for a body
+ * over {@link MAX_FRAGMENT_CHARS}.
+ */
+export function parseSipFragment(req: SipMessageIn): SipFragment {
+  const messageId = req.messageId?.trim() ?? '';
+  if (!MESSAGE_ID.test(messageId)) {
+    throw new BridgeError('invalid-envelope', 'fragment without a valid message id');
+  }
+  const m = /^\s*(\d{1,4})\s*\/\s*(\d{1,4})\s*$/.exec(req.fragment ?? '');
+  if (!m) throw new BridgeError('invalid-envelope', 'fragment header must be index/count');
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || count > MAX_FRAGMENTS) {
+    throw new BridgeError('invalid-envelope', 'fragment count out of range');
+  }
+  if (index < 1 || index > count) {
+    throw new BridgeError('invalid-envelope', 'fragment index out of range');
+  }
+  const text = req.body.trim();
+  if (text.length > MAX_FRAGMENT_CHARS) {
+    throw new BridgeError('envelope-too-large', 'fragment exceeds the size limit');
+  }
+  if (text.length === 0) throw new BridgeError('invalid-envelope', 'fragment is empty');
+  return { messageId, index, count, text };
+}
+
+/**
+ * The MESSAGEs delivering `msg` to a SIP user: one when its body fits in `maxBodyChars`, else
+ * an envelope's text form cut into fragments of at most that many characters (a multiple of
+ * four, so each is whole base64 quads), all with the message id and `index/count`. Plaintext
+ * (relay only) is never cut: one too long for a MESSAGE is refused (`delivery-rejected`).
+ */
+export function toSipMessages(
+  msg: OutboundMessage,
+  sender: Target,
+  sipDomain: string,
+  maxBodyChars: number = DEFAULT_MAX_SIP_BODY,
+): SipMessageOut[] {
+  const whole = toSipMessage(msg, sender, sipDomain);
+  if (Buffer.byteLength(whole.body, 'utf8') <= maxBodyChars) return [whole];
+  if (msg.payload.kind !== 'envelope') {
+    throw new BridgeError('delivery-rejected', 'the message is too long for a SIP message');
+  }
+  const size = Math.max(4, Math.floor(maxBodyChars / 4) * 4);
+  const count = Math.ceil(whole.body.length / size);
+  if (count > MAX_FRAGMENTS) {
+    throw new BridgeError('delivery-rejected', 'the envelope needs too many SIP fragments');
+  }
+  return Array.from({ length: count }, (_, i) => ({
+    targetUri: whole.targetUri,
+    fromUri: whole.fromUri,
+    contentType: FRAGMENT_MEDIA_TYPE,
+    body: whole.body.slice(i * size, (i + 1) * size),
+    extraHeaders: [`${MESSAGE_ID_HEADER}: ${msg.id}`, `${FRAGMENT_HEADER}: ${i + 1}/${count}`],
+  }));
 }
 
 /** The MESSAGE delivering `msg` to a SIP user, sent from the sender's ghost URI on `sipDomain`. */

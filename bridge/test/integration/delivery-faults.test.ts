@@ -132,4 +132,34 @@ describe('delivery through restarting XMPP and SIP servers', () => {
     expect(notice.body).not.toContain('to nobody');
     await drained();
   }, 180_000);
+
+  it('tells an offline SIP sender about a bounce once back, across a bridge restart', async () => {
+    const dave = new SippUser('dave', kamailio.domain, kamailio.udpPort, dir);
+    try {
+      // Dave has no registered contact: the proxy answers the bridge's notice 480.
+      await dave.sendMessage('xmpp_nobody2=40xmpp.test', 'text/plain', 'while dave is away');
+      await waitFor(
+        async () => ((await bridge.store.noticesDue()).length === 1 ? true : undefined),
+        'notice owed',
+        60_000,
+      );
+      await bridge.stop();
+      bridge = await makeBridge(faultTestConfig(prosody, kamailio), database);
+      await bridge.start();
+      const daveInbox = await dave.inbox();
+      const notice = await waitFor(
+        () => daveInbox.received().find((m) => m.body.includes('could not be delivered')),
+        'notice at dave',
+        90_000,
+      );
+      expect(decodeURIComponent(notice.headers['from']!)).toContain('xmpp_nobody2=40xmpp.test');
+      await waitFor(
+        async () => ((await bridge.store.noticesDue()).length === 0 ? true : undefined),
+        'no notice owed',
+      );
+      expect(daveInbox.received().filter((m) => m.body.includes('could not be'))).toHaveLength(1);
+    } finally {
+      await dave.close();
+    }
+  }, 240_000);
 });

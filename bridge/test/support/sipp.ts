@@ -82,13 +82,17 @@ export class SippUser {
     readonly sendTimeoutSeconds = 90,
   ) {}
 
-  /** Sends one MESSAGE and resolves with the final status code SIPp saw (expects `expect`). */
+  /**
+   * Sends one MESSAGE and resolves with the final status code SIPp saw (expects `expect`).
+   * `requestHeaders` are added to the request as they are (`Name: value`).
+   */
   async sendMessage(
     toUser: string,
     contentType: string,
     body: string,
     expect = 200,
     expectInResponse?: string,
+    requestHeaders: readonly string[] = [],
   ): Promise<void> {
     // SIPp fails the call when a check_it regexp does not match the response.
     const check = expectInResponse
@@ -109,7 +113,7 @@ export class SippUser {
       To: <sip:${toUser}@${this.domain}>
       Call-ID: [call_id]
       CSeq: 1 MESSAGE
-      Content-Type: ${contentType}
+      Content-Type: ${contentType}${requestHeaders.map((h) => `\n      ${h}`).join('')}
       Content-Length: [len]
 
       ${body}
@@ -281,28 +285,33 @@ export class SippUser {
   <recv response="200"/>
 </scenario>`,
     );
-    const port = await freePort();
-    const { child, done } = await run(
-      [
-        '-sf',
-        file,
-        '-i',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-m',
-        '1',
-        '-timeout',
-        '15s',
-        '-timeout_error',
-        `127.0.0.1:${this.proxyPort}`,
-      ],
-      this.dir,
-    );
-    this.#children.add(child);
-    const { code, output } = await done;
-    this.#children.delete(child);
-    if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+    // SIPp exits 254 when it cannot bind its port (taken since freePort found it): retry.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const { child, done } = await run(
+        [
+          '-sf',
+          file,
+          '-i',
+          '127.0.0.1',
+          '-p',
+          String(port),
+          '-m',
+          '1',
+          '-timeout',
+          '15s',
+          '-timeout_error',
+          `127.0.0.1:${this.proxyPort}`,
+        ],
+        this.dir,
+      );
+      this.#children.add(child);
+      const { code, output } = await done;
+      this.#children.delete(child);
+      if (code === 254 && attempt < 5) continue;
+      if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+      return;
+    }
   }
 
   /** Kills every SIPp this user still runs. */

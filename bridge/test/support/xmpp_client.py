@@ -116,7 +116,8 @@ class Client(slixmpp.ClientXMPP):
 
 async def read_stdin(client):
     loop = asyncio.get_event_loop()
-    reader = asyncio.StreamReader()
+    # Commands carry envelopes of up to 256 KiB (350 KB as base64): past the 64 KiB default.
+    reader = asyncio.StreamReader(limit=4 * 1024 * 1024)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while True:
         line = await reader.readline()

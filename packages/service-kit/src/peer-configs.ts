@@ -41,6 +41,9 @@ modules_disabled = { "s2s"; "tls"; "http"; "posix" }
 authentication = "internal_hashed"
 allow_registration = false
 c2s_require_encryption = false
+-- A client's stanza carrying a maximal envelope (256 KiB, 350 KB as base64) must fit; the
+-- default is 256 KiB (docs/bridge.md, XMPP server settings).
+c2s_stanza_size_limit = 1024 * 512
 s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 storage = "internal"
@@ -88,6 +91,9 @@ alias="${s.domain}"
 listen=udp:127.0.0.1:${s.udpPort}
 listen=tcp:127.0.0.1:${s.wsPort}
 tcp_accept_no_cl=yes
+# One whole request must fit the read buffer (the default, written out): the bridge sends
+# envelopes over 8192 bytes in fragments (docs/bridge.md, SIP fragments).
+tcp_rd_buf_size=16384
 mpath="${s.modulesDir ?? KAMAILIO_MODULES_DIR}"
 
 loadmodule "kex.so"
