@@ -1,4 +1,10 @@
-import { baselineOf, bridgeReportRows, goalLines } from '../src/bridge-report.js';
+import {
+  baselineOf,
+  bridgeReportRows,
+  goalLines,
+  latencyOfRounds,
+  senderLateLines,
+} from '../src/bridge-report.js';
 import type { PathSummary } from '../src/bridge-report.js';
 
 const path = (key: string, msgsPerSecond: number, baselines: string[] = []): PathSummary => ({
@@ -11,6 +17,7 @@ const path = (key: string, msgsPerSecond: number, baselines: string[] = []): Pat
   lost: 0,
   p50Ms: 1.25,
   p99Ms: 9.5,
+  senderLateP99Ms: 0.5,
   bridgeCpuUsPerMsg: baselines.length > 0 ? 300 : null,
   prosodyCpuUsPerMsg: 100,
   kamailioCpuUsPerMsg: 50,
@@ -32,6 +39,7 @@ describe('bridge bench report', () => {
       '0.87 (sip-sip)',
       '1.3',
       '9.5',
+      '0.5',
       '0',
       '300',
       '100',
@@ -53,5 +61,24 @@ describe('bridge bench report', () => {
     expect(lines[0]).toMatch(/^xmpp-sip meets the goal .*: 0\.80x/);
     expect(lines[1]).toMatch(/^sip-xmpp misses the goal .*: 0\.79x/);
     expect(lines[2]).toMatch(/^matrix-xmpp misses the goal .*, 1 lost$/);
+  });
+
+  it('takes p50 from the lower median round and p99 with its sender lateness from the worst', () => {
+    // The run of 2026-12-03 03:40: one SIP -> XMPP round's sender stalled about 3.9 s.
+    const stalled = { p50Ms: 5239.6, p99Ms: 6773.1, senderLateP99Ms: 3892.7 };
+    const normal = { p50Ms: 33.6, p99Ms: 189.7, senderLateP99Ms: 70.6 };
+    expect(latencyOfRounds([stalled, normal])).toEqual({
+      p50Ms: 33.6,
+      p99Ms: 6773.1,
+      senderLateP99Ms: 3892.7,
+    });
+    expect(latencyOfRounds([normal, stalled, { ...normal, p50Ms: 40 }]).p50Ms).toBe(40);
+    expect(() => latencyOfRounds([])).toThrow(/no paced rounds/);
+    const lines = senderLateLines([
+      { ...path('sip-xmpp', 500, ['xmpp-xmpp']), senderLateP99Ms: 3892.7 },
+      path('xmpp-sip', 500, ['xmpp-xmpp']),
+    ]);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sip-xmpp: the bench's own sender was up to 3,892\.7 ms late/);
   });
 });

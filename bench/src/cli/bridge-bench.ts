@@ -13,62 +13,43 @@ import { pathToFileURL } from 'node:url';
 import { AppServicePusher, SipBenchUser, XmppBenchClient } from '../bridge-clients.js';
 import { Receipts, cpuSeconds, runMax, runPaced } from '../bridge-load.js';
 import type { MaxResult, MessagePath, PacedResult } from '../bridge-load.js';
-import { bridgeReportRows, BRIDGE_REPORT_HEADER, goalLines } from '../bridge-report.js';
+import {
+  bridgeReportRows,
+  BRIDGE_REPORT_HEADER,
+  goalLines,
+  latencyOfRounds,
+  senderLateLines,
+} from '../bridge-report.js';
 import type { PathSummary } from '../bridge-report.js';
 import { canPin, freePort, logTail, pinned, startDaemon } from '../process.js';
 import type { RunningPeer } from '../process.js';
-import { markdownTable, table, updateResultsReadme, writeResultJson } from '../report.js';
+import { loadText, markdownTable, saveBenchRun, table } from '../report.js';
+import { parseBenchOptions } from '../cli-options.js';
+import type { CommonOptions, OptionValues } from '../cli-options.js';
 
-interface Args {
-  seconds: number;
-  warmup: number;
-  window: number;
-  rate: number;
-  pacedSeconds: number;
-  size: number;
-  rounds: number;
-  paths: string[];
-  pin: boolean;
-  keep: boolean;
-  save: boolean;
-}
+const OPTIONS = {
+  seconds: { kind: 'number', default: 5, min: 0.1 },
+  warmup: { kind: 'number', default: 1 },
+  window: { kind: 'integer', default: 200, min: 1 },
+  rate: { kind: 'number', default: 200, min: 1 },
+  pacedSeconds: { kind: 'number', default: 5, min: 0.1 },
+  size: { kind: 'integer', default: 300, min: 40 },
+  paths: { kind: 'list' },
+  noPin: { kind: 'flag' },
+} as const;
 
+const ALL_PATHS = ['xmpp-xmpp', 'sip-sip', 'xmpp-sip', 'sip-xmpp', 'matrix-xmpp'];
+
+type Args = Omit<OptionValues<typeof OPTIONS>, 'paths'> & CommonOptions & { paths: string[] };
+
+/** The shared bench options (`--rounds` 2 here, `--keep`, `--no-save`) plus this bench's. */
 function parseArgs(argv: readonly string[]): Args {
-  const out: Args = {
-    seconds: 5,
-    warmup: 1,
-    window: 200,
-    rate: 200,
-    pacedSeconds: 5,
-    size: 300,
-    rounds: 2,
-    paths: ['xmpp-xmpp', 'sip-sip', 'xmpp-sip', 'sip-xmpp', 'matrix-xmpp'],
-    pin: true,
-    keep: false,
-    save: true,
-  };
-  const num = (v: string | undefined, name: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--seconds') out.seconds = num(argv[++i], 'seconds');
-    else if (a === '--warmup') out.warmup = num(argv[++i], 'warmup');
-    else if (a === '--window') out.window = num(argv[++i], 'window');
-    else if (a === '--rate') out.rate = num(argv[++i], 'rate');
-    else if (a === '--paced-seconds') out.pacedSeconds = num(argv[++i], 'paced-seconds');
-    else if (a === '--size') out.size = num(argv[++i], 'size');
-    else if (a === '--rounds') out.rounds = num(argv[++i], 'rounds');
-    else if (a === '--paths') out.paths = (argv[++i] ?? '').split(',').filter(Boolean);
-    else if (a === '--no-pin') out.pin = false;
-    else if (a === '--keep') out.keep = true;
-    else if (a === '--no-save') out.save = false;
-    else throw new Error(`unknown option ${a}`);
-  }
-  for (const p of out.paths) if (!(p in PATH_INFO)) throw new Error(`unknown path ${p}`);
-  return out;
+  const parsed = parseBenchOptions(argv, OPTIONS, 2);
+  const paths = parsed.paths ?? ALL_PATHS;
+  if (paths.length === 0) throw new Error('--paths needs at least one path');
+  for (const p of paths)
+    if (!(p in PATH_INFO)) throw new Error(`unknown path ${p} (known: ${ALL_PATHS.join(',')})`);
+  return { ...parsed, paths };
 }
 
 /** Every path, and the direct paths a bridged one is compared with (the slower counts). */
@@ -163,7 +144,7 @@ async function startPeers(
   prosody: ProsodyLike,
   kamailio: KamailioLike,
 ): Promise<Peers> {
-  const cpu = args.pin ? SERVER_CPU : undefined;
+  const cpu = !args.noPin ? SERVER_CPU : undefined;
   const processes = await support<{ waitForPort(port: number, ms?: number): Promise<void> }>(
     'processes.js',
   );
@@ -256,7 +237,7 @@ async function startBridge(
       ghostPrefix: '_switchboard_',
     },
   };
-  const bridgeCpu = args.pin ? BRIDGE_CPU : undefined;
+  const bridgeCpu = !args.noPin ? BRIDGE_CPU : undefined;
   const nodeArgs = (process.env['SB_BENCH_BRIDGE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const [cmd, cmdArgs] = pinned(bridgeCpu, process.execPath, [
     ...nodeArgs,
@@ -291,7 +272,7 @@ interface PathRun {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.pin && !canPin()) args.pin = false;
+  if (!args.noPin && !canPin()) args.noPin = true;
   const started = new Date();
   const load0 = loadavg();
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-bridge-'));
@@ -308,7 +289,7 @@ async function main(): Promise<void> {
   const clients: Array<{ close(): void }> = [];
   try {
     peers = await startPeers(dir, args, prosody, kamailio);
-    if (args.pin) {
+    if (!args.noPin) {
       // This process (the clients) gets the other core.
       spawn('taskset', ['-p', '-c', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
     }
@@ -318,14 +299,14 @@ async function main(): Promise<void> {
     const load1 = loadavg();
     const summaries: PathSummary[] = args.paths.map((key) => summarisePath(key, runs.get(key)!));
     const rows = bridgeReportRows(summaries);
-    const goals = goalLines(summaries);
+    const goals = [...goalLines(summaries), ...senderLateLines(summaries)];
     console.log(`\nBridge vs direct delivery (${started.toISOString()})`);
     console.log(table([BRIDGE_REPORT_HEADER, ...rows]));
     for (const g of goals) console.log(g);
     console.log(
       `load average ${load0.map((l) => l.toFixed(2)).join(' ')} at start, ${load1.map((l) => l.toFixed(2)).join(' ')} at end`,
     );
-    if (args.save) save(args, started, load0, load1, runs, summaries, rows, goals);
+    save(args, started, load0, load1, runs, summaries, rows, goals);
   } finally {
     for (const c of clients) c.close();
     if (peers) {
@@ -445,7 +426,7 @@ async function runRounds(
       run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
       runs.set(key, run);
       console.log(
-        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
+        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}, sender late p99 ${paced.senderLateP99Ms} ms); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
       );
     }
   }
@@ -455,11 +436,9 @@ async function runRounds(
 function summarisePath(key: string, run: PathRun): PathSummary {
   const info = PATH_INFO[key]!;
   const best = Math.max(...run.max.map((m) => m.msgsPerSecond));
-  // Latency over every paced sample of the rounds: the round with the worse tail decides.
-  const worst = run.paced.reduce((a, b) => (b.latency.p99Ms > a.latency.p99Ms ? b : a));
-  const median = [...run.paced].sort((a, b) => a.latency.p50Ms - b.latency.p50Ms)[
-    Math.floor(run.paced.length / 2)
-  ]!;
+  const latency = latencyOfRounds(
+    run.paced.map((p) => ({ ...p.latency, senderLateP99Ms: p.senderLateP99Ms })),
+  );
   return {
     key,
     label: info.label,
@@ -468,8 +447,7 @@ function summarisePath(key: string, run: PathRun): PathSummary {
     msgsPerSecond: best,
     msgsPerSecondRounds: run.max.map((m) => m.msgsPerSecond),
     lost: run.max.reduce((n, m) => n + m.lost, 0) + run.paced.reduce((n, p) => n + p.lost, 0),
-    p50Ms: median.latency.p50Ms,
-    p99Ms: worst.latency.p99Ms,
+    ...latency,
     bridgeCpuUsPerMsg: info.baselines.length > 0 ? Math.min(...run.bridgeCpuUsPerMsg) : null,
     prosodyCpuUsPerMsg: Math.min(...run.prosodyCpuUsPerMsg),
     kamailioCpuUsPerMsg: Math.min(...run.kamailioCpuUsPerMsg),
@@ -477,6 +455,7 @@ function summarisePath(key: string, run: PathRun): PathSummary {
   };
 }
 
+/** `results/bridge-<date>.json` and the README section (nothing with `--no-save`). */
 function save(
   args: Args,
   started: Date,
@@ -487,41 +466,34 @@ function save(
   rows: string[][],
   goals: string[],
 ): void {
-  const resultsDir = resolve(import.meta.dirname, '../../../results');
-  const file = writeResultJson(
-    resultsDir,
-    'bridge',
+  const pinned = !args.noPin;
+  saveBenchRun(
+    resolve(import.meta.dirname, '../../../results'),
     {
-      benchmark: 'bridge',
-      startedAt: started.toISOString(),
+      name: 'bridge',
+      started,
       options: args,
       environment: {
         node: process.version,
         loadavgAtStart: load0,
         loadavgAtEnd: load1,
-        pinned: args.pin,
+        pinned,
       },
-      runs: Object.fromEntries(runs),
-      summary: summaries,
-      goals,
+      data: { runs: Object.fromEntries(runs), summary: summaries, goals },
+      markdown: (json) =>
+        [
+          `## bridge vs direct delivery: ${started.toISOString()}`,
+          '',
+          `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: lower median round, p99: worst round, with how late the bench's sender itself was in that round). Bodies of ${args.size} characters, plaintext relay. ${pinned ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${loadText(load0, 2)} at start, ${loadText(load1, 2)} at end: a loaded, shared 2-core machine.`,
+          '',
+          markdownTable([BRIDGE_REPORT_HEADER, ...rows]),
+          '',
+          ...goals.map((g) => `- ${g}`),
+          '',
+          `Full data: \`${json}\`.`,
+        ].join('\n'),
     },
-    started,
-  );
-  const fmt = (l: number[]): string => l.map((v) => v.toFixed(2)).join(' ');
-  updateResultsReadme(
-    resultsDir,
-    'bridge',
-    [
-      `## bridge vs direct delivery: ${started.toISOString()}`,
-      '',
-      `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: median round, p99: worst round). Bodies of ${args.size} characters, plaintext relay. ${args.pin ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${fmt(load0)} at start, ${fmt(load1)} at end: a loaded, shared 2-core machine.`,
-      '',
-      markdownTable([BRIDGE_REPORT_HEADER, ...rows]),
-      '',
-      ...goals.map((g) => `- ${g}`),
-      '',
-      `Full data: \`${file.slice(resultsDir.length + 1)}\`.`,
-    ].join('\n'),
+    args.noSave,
   );
 }
 
