@@ -138,8 +138,10 @@ export class SipBenchUser {
   /** Requests without a final answer yet, for retransmission. */
   readonly #pending = new Map<
     string,
-    { text: string; due: number; interval: number; giveUpAt: number }
+    { text: string; sentAt: number; due: number; interval: number; giveUpAt: number }
   >();
+  /** Time from each request's first send to its final answer (ms), the latest 10,000. */
+  readonly answerMs: number[] = [];
   #resender: NodeJS.Timeout | undefined;
   retransmissions = 0;
   /** Called with the mark of a message of ours answered with a final non-2xx. */
@@ -210,7 +212,13 @@ export class SipBenchUser {
       `Content-Length: ${bytes}\r\n\r\n${body}`;
     this.#write(text);
     const now = Date.now();
-    this.#pending.set(callId, { text, due: now + 500, interval: 500, giveUpAt: now + 32_000 });
+    this.#pending.set(callId, {
+      text,
+      sentAt: performance.now(),
+      due: now + 500,
+      interval: 500,
+      giveUpAt: now + 32_000,
+    });
     this.#resender ??= setInterval(() => this.#resend(), 50);
   }
 
@@ -249,6 +257,8 @@ export class SipBenchUser {
       if (!request) return;
       this.#pending.delete(callId);
       this.answers.set(code, (this.answers.get(code) ?? 0) + 1);
+      if (this.answerMs.length >= 10_000) this.answerMs.shift();
+      this.answerMs.push(performance.now() - request.sentAt);
       // Refused: the message will never arrive; say which one at once.
       const mark = code >= 300 ? /sbbench-(\d+)-(\d+)/.exec(request.text) : null;
       if (mark) this.onRefused?.(Number(mark[1]), Number(mark[2]));

@@ -25,6 +25,7 @@ import { canPin, freePort, logTail, pinned, startDaemon } from '../process.js';
 import type { RunningPeer } from '../process.js';
 import { loadText, markdownTable, saveBenchRun, table } from '../report.js';
 import { parseBenchOptions } from '../cli-options.js';
+import { summarise } from '../stats.js';
 import type { CommonOptions, OptionValues } from '../cli-options.js';
 
 const OPTIONS = {
@@ -404,6 +405,7 @@ async function runRounds(
         max.received > 0 ? Math.round((seconds / max.received) * 1e6) : 0;
       // The paced run has its own tag, so late arrivals of the max run are not counted.
       const pacedPath: MessagePath = { name: key, tag: ++tag, send: sends[key]! };
+      carol.answerMs.length = 0; // answer times of the paced run only
       const paced = await runPaced(pacedPath, receipts, {
         rate: args.rate,
         seconds: args.pacedSeconds,
@@ -425,8 +427,9 @@ async function runRounds(
       run.kamailioCpuUsPerMsg.push(perMsg(cpu[2]!));
       run.clientCpuShare.push(Math.round(((self.user + self.system) / 1e6 / wall) * 100) / 100);
       runs.set(key, run);
+      const answered = summarise(carol.answerMs.splice(0).map((ms) => ms / 1000));
       console.log(
-        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}, sender late p99 ${paced.senderLateP99Ms} ms); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent` : ''}`,
+        `round ${round + 1} ${PATH_INFO[key]!.label}: ${max.msgsPerSecond} msgs/s (lost ${max.lost}), at ${args.rate}/s p50 ${paced.latency.p50Ms} ms p99 ${paced.latency.p99Ms} ms (lost ${paced.lost}, sender late p99 ${paced.senderLateP99Ms} ms); load ${loadavg()[0]!.toFixed(2)}${key.startsWith('sip') ? `; SIP sender: answers ${JSON.stringify(Object.fromEntries(carol.answers))}, ${carol.retransmissions} resent, paced run answered in p50 ${answered.p50Ms} ms p99 ${answered.p99Ms} ms` : ''}`,
       );
     }
   }
