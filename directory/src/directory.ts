@@ -35,7 +35,7 @@ import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 import type { TransferForm } from './transfer/transfer.js';
 import { zoneFileText } from './transfer/transfer.js';
-import type { ZoneSettings, ZoneSnapshot } from './zone/zone.js';
+import type { UnservableEntry, ZoneSettings } from './zone/zone.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
 import { ZoneWarmer } from './dns/warmer.js';
@@ -281,9 +281,12 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const zone = await ZoneState.load(store, settings, keys.key, signer, {
       transferForm: options.transferForm ?? 'unsigned',
       operatorKeys: options.operatorKeys ?? [],
+      imagePath: join(options.dataDir, 'zone-image.db'),
     });
-    logUnservable(zone.snapshot, log);
-    zone.onChange(() => logUnservable(zone.snapshot, log));
+    logUnservable(zone.snapshot.unservable, log);
+    zone.onChange(() => logUnservable(zone.snapshot.unservable, log));
+    // Entries not checked when loaded (a first start copies them unread): found on use.
+    zone.onUnservable((bad) => logUnservable([bad], log));
     // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
     cleanups.push(() => zone.close());
     const warmer = new ZoneWarmer(zone, now, log);
@@ -493,8 +496,8 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
  * Logs the stored entries a new snapshot left out because their records cannot be encoded
  * (their names answer SERVFAIL): the serial and provider find the row; no number, no contact.
  */
-function logUnservable(snapshot: ZoneSnapshot, log: Logger): void {
-  for (const bad of snapshot.unservable) {
+function logUnservable(unservable: readonly UnservableEntry[], log: Logger): void {
+  for (const bad of unservable) {
     log.error(
       { entrySerial: bad.serial, provider: bad.provider, field: bad.field, reason: bad.reason },
       'stored entry cannot be served (SERVFAIL); republish or withdraw it',

@@ -1,117 +1,94 @@
 import type { Logger } from '@switchboard/service-kit';
-import { warmAnswer } from './fast-path.js';
-import type { ZoneSnapshot } from '../zone/zone.js';
+import { renewAnswer } from './fast-path.js';
 import type { ZoneState } from '../state/zone-state.js';
 
+/** Kept answers read per slice. */
+const ROWS_PER_SLICE = 500;
+
 /**
- * Signs every RRset of the served snapshot, and encodes its answer, in the background: in
- * slices of a few milliseconds with the event loop free in between, so queries keep being
- * answered while it runs and the first query for a number does not pay for either. It works
- * through names, each looked up in the snapshot served when its turn comes: after a change made
- * from the snapshot it was working on (or had finished), only the changed names are added to
- * what remains; otherwise it starts a whole pass again. Denials are not touched: they are
- * signed per query (directory/src/dns/fast-path.ts says why).
+ * Renews the answers kept in the zone image (signatures made on demand by the fast path, kept
+ * across restarts) once they are due, in the background: it walks the kept answers in key
+ * order, a few hundred per slice of at most a few milliseconds, with the event loop free in
+ * between, and starts over after a pause at the end. So a number asked for again after its
+ * signature's renewal time (three days before it expires) is answered from what is kept, and
+ * nothing ever signs the whole zone ahead of the first answer: the directory answers as soon as
+ * its image has caught up with the store (zone-state.ts).
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #sliceMs: number;
-  /** The snapshot the work below is for. */
-  #snapshot: ZoneSnapshot | undefined;
-  /** Names of a whole pass still to warm, and changed names. */
-  #pass: Iterator<string> | undefined;
-  #changed: string[] = [];
-  #timer: NodeJS.Immediate | undefined;
-  #warmSnapshot: ZoneSnapshot | undefined;
-  #started = 0;
+  readonly #pauseMs: number;
+  #after: [string, number, number] = ['', 0, 0];
+  #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #renewed = 0;
 
-  /** `now` in milliseconds since the epoch. */
-  constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5) {
+  /** `now` in milliseconds since the epoch; `pauseMs` between slices (a whole pass: 60 times). */
+  constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5, pauseMs = 20) {
     this.#zone = zone;
     this.#now = now;
     this.#log = log;
     this.#sliceMs = sliceMs;
+    this.#pauseMs = pauseMs;
   }
 
-  /** True once every RRset of the snapshot now served is signed and encoded. */
+  /** True: the zone is answered from its image from the start, signing on demand. */
   get warm(): boolean {
-    return this.#warmSnapshot === this.#zone.snapshot;
+    return true;
   }
 
-  /** (Re)starts warming the current snapshot; cheap to call on every change. */
+  /** Answers renewed so far (for tests and logs). */
+  get renewed(): number {
+    return this.#renewed;
+  }
+
+  /** Starts renewing in the background; cheap to call again. */
   start(): void {
     if (this.#stopped || this.#timer) return;
-    this.#timer = setImmediate(() => this.#slice());
+    this.#schedule(this.#pauseMs);
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearImmediate(this.#timer);
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
-  /** Takes up the snapshot now served, keeping what is left to do when it follows on. */
-  #follow(snapshot: ZoneSnapshot): void {
-    const from = snapshot.changes;
-    const followsOn =
-      from !== undefined && this.#snapshot !== undefined && from.serial === this.#snapshot.serial;
-    if (followsOn) {
-      for (const name of from.names) this.#changed.push(name);
-    } else {
-      this.#pass = snapshot.nodes.keys();
-      this.#changed = [];
-      this.#started = performance.now();
-    }
-    this.#snapshot = snapshot;
-  }
-
-  #next(): string | undefined {
-    const changed = this.#changed.pop();
-    if (changed !== undefined) return changed;
-    const next = this.#pass?.next();
-    if (!next || next.done) {
-      this.#pass = undefined;
-      return undefined;
-    }
-    return next.value;
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => this.#slice(), ms);
+    this.#timer.unref();
   }
 
   #slice(): void {
     this.#timer = undefined;
     const snapshot = this.#zone.snapshot;
-    if (snapshot !== this.#snapshot) this.#follow(snapshot);
     const until = performance.now() + this.#sliceMs;
     const now = Math.floor(this.#now() / 1000);
     const signer = this.#zone.signer;
     try {
-      for (;;) {
-        const name = this.#next();
-        if (name === undefined) {
-          this.#warmSnapshot = snapshot;
-          // #started is set while a whole pass is under way.
-          if (this.#started > 0) {
-            const ms = Math.round(performance.now() - this.#started);
-            // After a single publish this is a few RRsets; only whole-zone passes are news.
-            const level = ms >= 1000 ? 'info' : 'debug';
-            this.#log[level]({ serial: snapshot.serial, ms }, 'zone signed and encoded');
-            this.#started = 0;
-          }
-          return;
-        }
-        const node = snapshot.nodes.get(name);
-        if (node) {
-          for (const [type, rrset] of node) warmAnswer(snapshot, signer, name, type, rrset, now);
+      const rows = snapshot.image.keptAnswers(this.#after, ROWS_PER_SLICE);
+      for (const [digits, qtype, dnssec, renewAt] of rows) {
+        this.#after = [digits, qtype, dnssec];
+        if (now >= renewAt && renewAnswer(snapshot, signer, digits, qtype, dnssec === 1, now)) {
+          this.#renewed += 1;
         }
         if (performance.now() >= until) break;
       }
+      if (rows.length < ROWS_PER_SLICE && performance.now() < until) {
+        // A whole pass done: start over after a longer pause.
+        this.#after = ['', 0, 0];
+        this.#schedule(this.#pauseMs * 60);
+        return;
+      }
     } catch (err) {
-      // Queries still sign on demand; try again from the start on the next change.
-      this.#snapshot = undefined;
-      this.#log.error({ err }, 'background signing failed');
+      this.#log.error({ err }, 'renewing kept answers failed');
+      this.#after = ['', 0, 0];
+      this.#schedule(this.#pauseMs * 60);
       return;
     }
-    this.#timer = setImmediate(() => this.#slice());
+    this.#schedule(this.#pauseMs);
   }
 }

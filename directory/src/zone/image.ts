@@ -1,0 +1,376 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import SQLite from 'better-sqlite3';
+
+/**
+ * One stored entry as the image holds it, keyed by its digits (the E.164 number without `+`),
+ * its contacts left as the JSON text the store holds.
+ */
+export interface ImageEntry {
+  readonly digits: string;
+  readonly serial: number;
+  readonly provider: string;
+  readonly identityKey: string;
+  readonly contacts: string;
+}
+
+/** An answer kept in the image: octets as fast-path.ts keeps them, until `renewAt` (seconds). */
+export interface ImageAnswer {
+  readonly renewAt: number;
+  readonly bytes: Uint8Array;
+}
+
+/** What one lookup of a name finds: the entry's serial and, if kept, the answer asked for. */
+export interface ImageHit {
+  serial: number;
+  renewAt: number;
+  bytes: Uint8Array | undefined;
+}
+
+/** Bumped when the tables change shape: an image of another format is made anew. */
+const FORMAT = '1';
+/** Answers waiting to be written, at most (more are dropped: they are made again on demand). */
+const MAX_PENDING = 20_000;
+/** Page cache of the image's connection, KiB (bounded, so memory does not grow with the zone). */
+const CACHE_KIB = 32 * 1024;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+  digits TEXT PRIMARY KEY, serial INTEGER NOT NULL, provider TEXT NOT NULL,
+  identity_key TEXT NOT NULL, contacts TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS answers (
+  digits TEXT NOT NULL, qtype INTEGER NOT NULL, dnssec INTEGER NOT NULL,
+  renew_at INTEGER NOT NULL, bytes BLOB NOT NULL,
+  PRIMARY KEY (digits, qtype, dnssec)) WITHOUT ROWID;
+`;
+
+/**
+ * The zone's numbers in a local SQLite file (`<data>/zone-image.db`), read synchronously by the
+ * DNS path: one row per number keyed by its digits, and the encoded answers made for them
+ * (signatures included, each with the time it is to be renewed), so that neither memory nor
+ * start-up grows with the zone, and a restart keeps the signatures it made. It follows the
+ * store by serial (zone-state.ts): `token` names the database it was made from, `serial` the
+ * zone content it holds. An in-memory image (`:memory:`) serves tests and stores without a data
+ * directory.
+ */
+export class ZoneImage {
+  readonly #db: SQLite.Database;
+  readonly #path: string;
+  readonly #find: SQLite.Statement;
+  readonly #row: SQLite.Statement;
+  readonly #putAnswer: SQLite.Statement;
+  readonly #pending: Array<[string, number, number, number, Uint8Array]> = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #count: number;
+  #serial: number | undefined;
+  #token: string | undefined;
+
+  private constructor(db: SQLite.Database, path: string) {
+    this.#db = db;
+    this.#path = path;
+    this.#find = db
+      .prepare(
+        `SELECT e.serial, a.renew_at, a.bytes FROM entries e LEFT JOIN answers a
+         ON a.digits = e.digits AND a.qtype = ? AND a.dnssec = ? WHERE e.digits = ?`,
+      )
+      .raw();
+    this.#row = db
+      .prepare('SELECT serial, provider, identity_key, contacts FROM entries WHERE digits = ?')
+      .raw();
+    this.#putAnswer = db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)');
+    this.#count = Number(this.#meta('count') ?? 0);
+    const serial = this.#meta('serial');
+    this.#serial = serial === undefined ? undefined : Number(serial);
+    this.#token = this.#meta('token');
+  }
+
+  /**
+   * Opens the first image of `paths` no other directory (process, or instance in this process)
+   * holds, or an in-memory one when all are held: replicas sharing a data directory each keep
+   * their own. `answersFor` as {@link open}.
+   */
+  static claim(paths: readonly string[], answersFor: string): ZoneImage {
+    for (const path of paths) {
+      if (!claimFile(path)) continue;
+      try {
+        return ZoneImage.open(path, answersFor);
+      } catch (err) {
+        releaseFile(path);
+        throw err;
+      }
+    }
+    return ZoneImage.open(':memory:', answersFor);
+  }
+
+  /**
+   * Opens (or creates) the image at `path`. `answersFor` names what kept answers depend on
+   * (apex, TTLs, key): when it differs from the image's, the kept answers are dropped.
+   */
+  static open(path: string, answersFor: string): ZoneImage {
+    const db = new SQLite(path);
+    db.pragma('journal_mode = WAL');
+    // Losing the last writes in a crash is harmless: the image catches up from the store.
+    db.pragma('synchronous = OFF');
+    db.pragma(`cache_size = ${-CACHE_KIB}`);
+    db.exec(SCHEMA);
+    const get = (k: string): string | undefined =>
+      (db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined) ??
+      undefined;
+    const set = db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
+    if (get('format') !== FORMAT) {
+      db.exec('DELETE FROM entries; DELETE FROM answers; DELETE FROM meta;');
+      set.run('format', FORMAT);
+    }
+    if (get('answers-for') !== answersFor) {
+      db.exec('DELETE FROM answers');
+      set.run('answers-for', answersFor);
+    }
+    return new ZoneImage(db, path);
+  }
+
+  /** The zone serial whose content the image holds; undefined before it was first filled. */
+  get serial(): number | undefined {
+    return this.#serial;
+  }
+
+  /** The token of the store the image was filled from. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** Numbers held. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Looks `digits` up: undefined if no such number, else its entry serial and the answer kept
+   * for `qtype` with or without DNSSEC (`bytes` undefined when none is kept). Fills `hit`.
+   */
+  find(digits: string, qtype: number, dnssec: boolean, hit: ImageHit): ImageHit | undefined {
+    const row = this.#find.get(qtype, dnssec ? 1 : 0, digits) as
+      [number, number | null, Uint8Array | null] | undefined;
+    if (!row) return undefined;
+    hit.serial = row[0];
+    hit.renewAt = row[1] ?? 0;
+    hit.bytes = row[2] ?? undefined;
+    return hit;
+  }
+
+  /** The entry of `digits`, if held. */
+  entry(digits: string): ImageEntry | undefined {
+    const row = this.#row.get(digits) as [number, string, string, string] | undefined;
+    if (!row) return undefined;
+    const [serial, provider, identityKey, contacts] = row;
+    return { digits, serial, provider, identityKey, contacts };
+  }
+
+  /**
+   * Keeps an answer (written with others shortly after, in one transaction). Kept answers of a
+   * number are dropped when it changes ({@link apply}).
+   */
+  keepAnswer(
+    digits: string,
+    qtype: number,
+    dnssec: boolean,
+    renewAt: number,
+    bytes: Uint8Array,
+  ): void {
+    if (this.#pending.length >= MAX_PENDING) return;
+    this.#pending.push([digits, qtype, dnssec ? 1 : 0, renewAt, Uint8Array.from(bytes)]);
+    this.#flushTimer ??= setTimeout(() => this.flush(), 200).unref();
+  }
+
+  /** Writes the answers kept since the last flush. */
+  flush(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending.splice(0);
+    // Every pending answer is for the entries held now: apply() and rebuild() flush first.
+    this.#db.transaction(() => {
+      for (const [digits, qtype, dnssec, renewAt, bytes] of batch) {
+        this.#putAnswer.run(digits, qtype, dnssec, renewAt, bytes);
+      }
+    })();
+  }
+
+  /**
+   * Applies one step of the store's history in one transaction: the `changed` entries (new or
+   * replaced) and the `removed` numbers (digits; removals first, so a number removed and
+   * published again is kept), to the content of `serial`. Kept answers of every number
+   * touched are dropped.
+   */
+  apply(
+    serial: number,
+    changed: readonly ImageEntry[],
+    removed: readonly string[],
+    token: string,
+  ): void {
+    this.flush();
+    const db = this.#db;
+    const del = db.prepare('DELETE FROM entries WHERE digits = ?');
+    const delAnswers = db.prepare('DELETE FROM answers WHERE digits = ?');
+    const has = db.prepare('SELECT 1 FROM entries WHERE digits = ?');
+    const put = db.prepare('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)');
+    db.transaction(() => {
+      let count = this.#count;
+      for (const digits of removed) {
+        count -= del.run(digits).changes;
+        delAnswers.run(digits);
+      }
+      for (const e of changed) {
+        if (has.get(e.digits) === undefined) count += 1;
+        put.run(e.digits, e.serial, e.provider, e.identityKey, e.contacts);
+        delAnswers.run(e.digits);
+      }
+      this.#setMeta({ serial, count, token });
+    })();
+  }
+
+  /**
+   * Starts filling the image anew (a first start, or a store too far ahead to catch up with):
+   * rows go into a table of their own, which {@link ImageBuild.finish} puts in place of the
+   * entries in one step, so the DNS path reads the old content until then.
+   */
+  rebuild(): ImageBuild {
+    this.flush();
+    const db = this.#db;
+    db.exec('DROP TABLE IF EXISTS entries_next');
+    db.exec(
+      `CREATE TABLE entries_next (digits TEXT PRIMARY KEY, serial INTEGER NOT NULL,
+       provider TEXT NOT NULL, identity_key TEXT NOT NULL, contacts TEXT NOT NULL) WITHOUT ROWID`,
+    );
+    const put = db.prepare('INSERT OR REPLACE INTO entries_next VALUES (?, ?, ?, ?, ?)');
+    let count = 0;
+    const add = db.transaction((rows: readonly ImageEntry[]) => {
+      for (const e of rows) put.run(e.digits, e.serial, e.provider, e.identityKey, e.contacts);
+      count += rows.length;
+    });
+    return {
+      add: (rows) => add(rows),
+      finish: (serial, token) => {
+        this.flush();
+        const before = this.#token === token ? (this.#serial ?? -1) : -1;
+        db.transaction(() => {
+          db.exec('DROP TABLE entries; ALTER TABLE entries_next RENAME TO entries');
+          // Kept answers stay for the numbers whose entry is the one the old content held
+          // (written at or before its serial, from the same store); the rest go.
+          db.prepare(
+            `DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM entries e
+             WHERE e.digits = answers.digits AND e.serial <= ?)`,
+          ).run(before);
+          this.#setMeta({ serial, count, token });
+        })();
+      },
+    };
+  }
+
+  /**
+   * Every entry in digit order, as held now, read on a connection of its own (its own
+   * snapshot: changes applied meanwhile are not seen), so a transfer can read it across many
+   * turns of the event loop. The in-memory image is read whole at once.
+   */
+  *entries(): Generator<ImageEntry> {
+    const sql =
+      'SELECT digits, serial, provider, identity_key, contacts FROM entries ORDER BY digits';
+    const reader =
+      this.#path === ':memory:' ? undefined : new SQLite(this.#path, { readonly: true });
+    try {
+      const stmt = (reader ?? this.#db).prepare(sql).raw();
+      const rows = reader ? stmt.iterate() : stmt.all()[Symbol.iterator]();
+      for (const row of rows as Iterable<[string, number, string, string, string]>) {
+        const [digits, serial, provider, identityKey, contacts] = row;
+        yield { digits, serial, provider, identityKey, contacts };
+      }
+    } finally {
+      reader?.close();
+    }
+  }
+
+  /**
+   * Up to `limit` kept answers after `after` (digits, qtype, dnssec) in key order, with when
+   * each is to be renewed: for renewing them ahead of expiry in small slices.
+   */
+  keptAnswers(
+    after: readonly [string, number, number],
+    limit: number,
+  ): Array<[string, number, number, number]> {
+    return this.#db
+      .prepare(
+        `SELECT digits, qtype, dnssec, renew_at FROM answers
+         WHERE (digits, qtype, dnssec) > (?, ?, ?) ORDER BY digits, qtype, dnssec LIMIT ?`,
+      )
+      .raw()
+      .all(...after, limit) as Array<[string, number, number, number]>;
+  }
+
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      this.#db.close();
+      if (this.#path !== ':memory:') releaseFile(this.#path);
+    }
+  }
+
+  #meta(k: string): string | undefined {
+    return (
+      (this.#db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined) ??
+      undefined
+    );
+  }
+
+  #setMeta(values: { serial: number; count: number; token: string }): void {
+    const set = this.#db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
+    set.run('serial', String(values.serial));
+    set.run('count', String(values.count));
+    set.run('token', values.token);
+    this.#serial = values.serial;
+    this.#count = values.count;
+    this.#token = values.token;
+  }
+}
+
+/** An image being filled anew ({@link ZoneImage.rebuild}). */
+export interface ImageBuild {
+  /** Adds rows (in one transaction). */
+  add(rows: readonly ImageEntry[]): void;
+  /** Puts the rows added in place of the entries, as the content of `serial`. */
+  finish(serial: number, token: string): void;
+}
+
+/** Image files held by this process. */
+const held = new Set<string>();
+
+/**
+ * Takes `path` for this process and instance: false if another holds it (its `.lock` names a
+ * live process, or this process holds it already). A lock left by a dead process is taken over.
+ */
+function claimFile(path: string): boolean {
+  if (held.has(path)) return false;
+  const lock = `${path}.lock`;
+  try {
+    const pid = Number(readFileSync(lock, 'utf8'));
+    if (pid !== process.pid && Number.isInteger(pid) && pid > 0 && alive(pid)) return false;
+  } catch {
+    // no lock (or unreadable: taken over)
+  }
+  writeFileSync(lock, String(process.pid), { mode: 0o600 });
+  held.add(path);
+  return true;
+}
+
+function releaseFile(path: string): void {
+  held.delete(path);
+  rmSync(`${path}.lock`, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
