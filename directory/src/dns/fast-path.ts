@@ -639,6 +639,23 @@ function fastDenial(
 }
 
 /**
+ * Signs every RRset at the apex (SOA, NS, DNSKEY) and encodes its DNSSEC answer, ahead of the
+ * first query: every denial carries the SOA's signature, so a new serial is signed once here
+ * rather than by the first denial (whose signatures the signing budget counts).
+ */
+export function warmApex(zone: ZoneSnapshot, signer: OnlineSigner, now: number): void {
+  const cache = zone.answers;
+  if (!cache.serves(zone)) return;
+  const wire = wireName(zone.settings.apex);
+  const hash = nameHash(wire);
+  for (const [qtype, rrset] of zone.apexNode) {
+    if (!cache.find(wire, wire.length, hash, qtype, true, now, FOUND)) {
+      encodeAnswer(zone, signer, wire, wire.length, hash, qtype, rrset, true, now, undefined);
+    }
+  }
+}
+
+/**
  * Signs and encodes anew the answer kept for the number `digits` (type `qtype`, with or without
  * DNSSEC), when it is due for renewal at `now` (seconds): true if it was. For renewing kept
  * answers in the background before any query has to wait for it (warmer.ts).

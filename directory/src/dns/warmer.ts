@@ -1,5 +1,6 @@
 import type { Logger } from '@switchboard/service-kit';
-import { renewAnswer } from './fast-path.js';
+import { renewAnswer, warmApex } from './fast-path.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
 import type { ZoneState } from '../state/zone-state.js';
 
 /** Kept answers read per slice. */
@@ -12,7 +13,8 @@ const ROWS_PER_SLICE = 500;
  * between, and starts over after a pause at the end. So a number asked for again after its
  * signature's renewal time (three days before it expires) is answered from what is kept, and
  * nothing ever signs the whole zone ahead of the first answer: the directory answers as soon as
- * its image has caught up with the store (zone-state.ts).
+ * its image has caught up with the store (zone-state.ts). Only the apex (SOA, NS, DNSKEY) is
+ * signed ahead, after each change.
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
@@ -22,6 +24,9 @@ export class ZoneWarmer {
   readonly #pauseMs: number;
   #after: [string, number, number] = ['', 0, 0];
   #timer: NodeJS.Timeout | undefined;
+  #apexTimer: NodeJS.Immediate | undefined;
+  /** The snapshot whose apex is signed. */
+  #warmSnapshot: ZoneSnapshot | undefined;
   #stopped = false;
   #renewed = 0;
 
@@ -34,9 +39,9 @@ export class ZoneWarmer {
     this.#pauseMs = pauseMs;
   }
 
-  /** True: the zone is answered from its image from the start, signing on demand. */
+  /** True once the apex of the snapshot served now is signed (numbers are signed on demand). */
   get warm(): boolean {
-    return true;
+    return this.#warmSnapshot === this.#zone.snapshot;
   }
 
   /** Answers renewed so far (for tests and logs). */
@@ -44,16 +49,31 @@ export class ZoneWarmer {
     return this.#renewed;
   }
 
-  /** Starts renewing in the background; cheap to call again. */
+  /** Signs the apex of the snapshot served and renews in the background; call on every change. */
   start(): void {
-    if (this.#stopped || this.#timer) return;
-    this.#schedule(this.#pauseMs);
+    if (this.#stopped) return;
+    this.#apexTimer ??= setImmediate(() => this.#warmApex());
+    if (!this.#timer) this.#schedule(this.#pauseMs);
   }
 
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#apexTimer) clearImmediate(this.#apexTimer);
     this.#timer = undefined;
+    this.#apexTimer = undefined;
+  }
+
+  #warmApex(): void {
+    this.#apexTimer = undefined;
+    const snapshot = this.#zone.snapshot;
+    try {
+      warmApex(snapshot, this.#zone.signer, Math.floor(this.#now() / 1000));
+      this.#warmSnapshot = snapshot;
+    } catch (err) {
+      // Queries still sign on demand; tried again on the next change.
+      this.#log.error({ err }, 'signing the apex failed');
+    }
   }
 
   #schedule(ms: number): void {

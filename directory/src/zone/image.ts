@@ -267,24 +267,30 @@ export class ZoneImage {
   }
 
   /**
-   * Every entry in digit order, as held now, read on a connection of its own (its own
-   * snapshot: changes applied meanwhile are not seen), so a transfer can read it across many
-   * turns of the event loop. The in-memory image is read whole at once.
+   * Every entry in digit order, as held now, read on a connection of its own in one read
+   * transaction (changes applied meanwhile are not seen), so a transfer can read it across many
+   * turns of the event loop. The in-memory image is read whole at once. Throws if the image no
+   * longer holds the content of `serial` (when given) by the time reading starts.
    */
-  *entries(): Generator<ImageEntry> {
+  *entries(serial?: number): Generator<ImageEntry> {
     const sql =
       'SELECT digits, serial, provider, identity_key, contacts FROM entries ORDER BY digits';
-    const reader =
-      this.#path === ':memory:' ? undefined : new SQLite(this.#path, { readonly: true });
+    const memory = this.#path === ':memory:';
+    const reader = memory ? this.#db : new SQLite(this.#path, { readonly: true });
     try {
-      const stmt = (reader ?? this.#db).prepare(sql).raw();
-      const rows = reader ? stmt.iterate() : stmt.all()[Symbol.iterator]();
+      if (!memory) reader.exec('BEGIN');
+      const held = reader.prepare("SELECT v FROM meta WHERE k = 'serial'").pluck().get();
+      if (serial !== undefined && Number(held) !== serial) {
+        throw new Error(`the zone image moved on from serial ${serial}`);
+      }
+      const stmt = reader.prepare(sql).raw();
+      const rows = memory ? stmt.all()[Symbol.iterator]() : stmt.iterate();
       for (const row of rows as Iterable<[string, number, string, string, string]>) {
         const [digits, serial, provider, identityKey, contacts] = row;
         yield { digits, serial, provider, identityKey, contacts };
       }
     } finally {
-      reader?.close();
+      if (!memory) reader.close();
     }
   }
 

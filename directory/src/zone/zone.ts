@@ -462,7 +462,7 @@ export function entrySerialAt(zone: ZoneSnapshot, name: string): number {
 export function* eachNode(zone: ZoneSnapshot): Generator<[string, Node]> {
   const { apex } = zone.settings;
   yield [apex, zone.apexNode];
-  for (const row of zone.image.entries()) {
+  for (const row of zone.image.entries(zone.serial)) {
     const node = zone.nodes.ofEntry(row);
     if (node !== UNSERVABLE) yield [nameOfDigits(row.digits, apex), node];
   }
