@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Kysely } from 'kysely';
 import type { Database } from '@switchboard/db';
-import { openDatabase } from '@switchboard/db';
+import { openDatabase, parseDatabaseUrl } from '@switchboard/db';
 import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
@@ -282,6 +282,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
       transferForm: options.transferForm ?? 'unsigned',
       operatorKeys: options.operatorKeys ?? [],
       imagePath: join(options.dataDir, 'zone-image.db'),
+      ...sqliteFile(options.databaseUrl),
     });
     logUnservable(zone.snapshot.unservable, log);
     zone.onChange(() => logUnservable(zone.snapshot.unservable, log));
@@ -490,6 +491,12 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     await stopAll();
     throw err;
   }
+}
+
+/** `{ storeFile }` when the database is an SQLite file (zone-state.ts copies it faster). */
+function sqliteFile(url: string): { storeFile?: string } {
+  const { dialect, target } = parseDatabaseUrl(url);
+  return dialect === 'sqlite' && target !== ':memory:' ? { storeFile: target } : {};
 }
 
 /**

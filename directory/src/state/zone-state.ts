@@ -76,7 +76,10 @@ export class ZoneState {
       : ZoneImage.open(':memory:', fingerprint);
     try {
       const token = await store.instanceToken();
-      if (image.serial === undefined || image.token !== token) await fillImage(store, image, token);
+      if (image.serial === undefined || image.token !== token) {
+        if (options.storeFile !== undefined) image.fillFromSqlite(options.storeFile, token);
+        else await fillImage(store, image, token);
+      }
       const state = new ZoneState(
         store,
         settings,
@@ -247,6 +250,11 @@ export interface ZoneStateOptions {
   readonly transferForm?: TransferForm;
   /** The zone image's file (zone/image.ts); default in memory, filled anew on every start. */
   readonly imagePath?: string;
+  /**
+   * The store's SQLite file, when it is one: a first start copies it into the image with SQLite
+   * itself instead of page by page through the store.
+   */
+  readonly storeFile?: string;
 }
 
 /** More entries changed than this since the image's serial: it is filled anew instead. */

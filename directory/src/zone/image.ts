@@ -249,7 +249,7 @@ export class ZoneImage {
     });
     return {
       add: (rows) => add(rows),
-      finish: (serial, token) => {
+      finish: (serial, token, added = count) => {
         this.flush();
         const before = this.#token === token ? (this.#serial ?? -1) : -1;
         db.transaction(() => {
@@ -260,10 +260,42 @@ export class ZoneImage {
             `DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM entries e
              WHERE e.digits = answers.digits AND e.serial <= ?)`,
           ).run(before);
-          this.#setMeta({ serial, count, token });
+          this.#setMeta({ serial, count: added, token });
         })();
       },
     };
+  }
+
+  /**
+   * Fills the image anew straight from the directory's SQLite store file `storeFile` (the
+   * `directory_numbers` and `directory_zone` tables), in one statement inside one read of it:
+   * SQLite copies the rows itself, about ten times faster than reading them through the store.
+   * Blocks until done: for a first start, before anything is served. Returns the serial copied.
+   */
+  fillFromSqlite(storeFile: string, token: string): number {
+    this.flush();
+    const db = this.#db;
+    const build = this.rebuild();
+    db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
+    try {
+      const serial = db.transaction(() => {
+        const held = db
+          .prepare('SELECT serial FROM store.directory_zone WHERE id = 1')
+          .pluck()
+          .get();
+        if (held === undefined) throw new Error('the store has no zone serial');
+        db.exec(
+          `INSERT INTO entries_next SELECT substr(number, 2), serial, provider, identity_key,
+           contacts FROM store.directory_numbers ORDER BY number`,
+        );
+        return Number(held);
+      })();
+      const count = db.prepare('SELECT count(*) FROM entries_next').pluck().get() as number;
+      build.finish(serial, token, count);
+      return serial;
+    } finally {
+      db.exec('DETACH DATABASE store');
+    }
   }
 
   /**
@@ -342,8 +374,11 @@ export class ZoneImage {
 export interface ImageBuild {
   /** Adds rows (in one transaction). */
   add(rows: readonly ImageEntry[]): void;
-  /** Puts the rows added in place of the entries, as the content of `serial`. */
-  finish(serial: number, token: string): void;
+  /**
+   * Puts the rows added in place of the entries, as the content of `serial`; `count`: how many
+   * rows the new table holds, when added otherwise than by {@link add}.
+   */
+  finish(serial: number, token: string, count?: number): void;
 }
 
 /** Image files held by this process. */
