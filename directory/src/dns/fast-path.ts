@@ -513,11 +513,12 @@ function encodeAnswer(
   dnssec: boolean,
   now: number,
   digits: string | undefined,
+  memory = true,
 ): Uint8Array {
   const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
   const name = presentationName(wire);
   const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
-  if (zone.answers.serves(zone)) {
+  if (memory && zone.answers.serves(zone)) {
     zone.answers.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
   }
   if (digits !== undefined) zone.image.keepAnswer(digits, qtype, dnssec, renewAt, bytes);
@@ -656,9 +657,10 @@ export function warmApex(zone: ZoneSnapshot, signer: OnlineSigner, now: number):
 }
 
 /**
- * Signs and encodes anew the answer kept for the number `digits` (type `qtype`, with or without
- * DNSSEC), when it is due for renewal at `now` (seconds): true if it was. For renewing kept
- * answers in the background before any query has to wait for it (warmer.ts).
+ * Signs and encodes the answer of the number `digits` (type `qtype`, with or without DNSSEC)
+ * into the zone image when none is kept or the one kept is due for renewal at `now` (seconds):
+ * true if it did. For making and renewing answers in the background before any query has to
+ * wait for them (warmer.ts); the answers kept in memory are left to queries.
  */
 export function renewAnswer(
   zone: ZoneSnapshot,
@@ -667,13 +669,42 @@ export function renewAnswer(
   qtype: number,
   dnssec: boolean,
   now: number,
+  node: Node | undefined = zone.nodes.get(digits),
 ): boolean {
   const hit = zone.image.find(digits, qtype, dnssec, HIT);
   if (!hit || (hit.bytes !== undefined && now < hit.renewAt)) return false;
-  const node = zone.nodes.get(digits);
   const rrset = node === UNSERVABLE ? undefined : node?.get(qtype);
   if (!rrset) return false;
   const wire = wireName(nameOfDigits(digits, zone.settings.apex));
-  encodeAnswer(zone, signer, wire, wire.length, nameHash(wire), qtype, rrset, dnssec, now, digits);
+  encodeAnswer(
+    zone,
+    signer,
+    wire,
+    wire.length,
+    nameHash(wire),
+    qtype,
+    rrset,
+    dnssec,
+    now,
+    digits,
+    false,
+  );
   return true;
+}
+
+/** {@link renewAnswer} with DNSSEC for every type the number `digits` holds: how many it made. */
+export function warmNumber(
+  zone: ZoneSnapshot,
+  signer: OnlineSigner,
+  digits: string,
+  now: number,
+): number {
+  // Not kept decoded: a pass over the whole zone would push out the nodes queries use.
+  const node = zone.nodes.get(digits, undefined, false);
+  if (!node || node === UNSERVABLE) return 0;
+  let made = 0;
+  for (const qtype of node.keys()) {
+    if (renewAnswer(zone, signer, digits, qtype, true, now, node)) made++;
+  }
+  return made;
 }

@@ -1,20 +1,23 @@
 import type { Logger } from '@switchboard/service-kit';
-import { renewAnswer, warmApex } from './fast-path.js';
-import type { ZoneSnapshot } from '../zone/zone.js';
+import { renewAnswer, warmApex, warmNumber } from './fast-path.js';
 import type { ZoneState } from '../state/zone-state.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
+import { digitsOfName } from '../zone/zone.js';
 
-/** Kept answers read per slice. */
-const ROWS_PER_SLICE = 500;
+/** Numbers (warming) or kept answers (renewing) read per step. */
+const ROWS_PER_STEP = 200;
 
 /**
- * Renews the answers kept in the zone image (signatures made on demand by the fast path, kept
- * across restarts) once they are due, in the background: it walks the kept answers in key
- * order, a few hundred per slice of at most a few milliseconds, with the event loop free in
- * between, and starts over after a pause at the end. So a number asked for again after its
- * signature's renewal time (three days before it expires) is answered from what is kept, and
- * nothing ever signs the whole zone ahead of the first answer: the directory answers as soon as
- * its image has caught up with the store (zone-state.ts). Only the apex (SOA, NS, DNSKEY) is
- * signed ahead, after each change.
+ * Background work on the zone image (zone/image.ts), in slices of a few milliseconds with the
+ * event loop free in between, none of it before the first answer:
+ *
+ * - the apex (SOA, NS, DNSKEY) is signed after each change, so denials find its signature;
+ * - warming: after the image was filled anew (a first start), one pass signs and encodes every
+ *   number's answers into the image, where they are kept across restarts; after that only the
+ *   numbers that changed are (each snapshot's `changes`). Until then numbers are signed when
+ *   first asked, and `/healthz` says `warm: false`;
+ * - renewal: the kept answers are walked in key order, and those due (three days before their
+ *   signature expires) are signed anew, so no query waits for it.
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
@@ -22,15 +25,20 @@ export class ZoneWarmer {
   readonly #log: Logger;
   readonly #sliceMs: number;
   readonly #pauseMs: number;
-  #after: [string, number, number] = ['', 0, 0];
-  #timer: NodeJS.Timeout | undefined;
-  #apexTimer: NodeJS.Immediate | undefined;
-  /** The snapshot whose apex is signed. */
-  #warmSnapshot: ZoneSnapshot | undefined;
+  #timer: NodeJS.Immediate | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  /** The snapshot whose apex is signed and whose changes are queued. */
+  #snapshot: ZoneSnapshot | undefined;
+  /** Where a whole pass stands (the last number warmed), and the image generation it is for. */
+  #pass: { after: string; generation: number } | undefined;
+  /** Numbers (digits) changed since, to warm. */
+  #changed: string[] = [];
+  #renewAfter: [string, number, number] = ['', 0, 0];
+  #started = 0;
   #stopped = false;
   #renewed = 0;
 
-  /** `now` in milliseconds since the epoch; `pauseMs` between slices (a whole pass: 60 times). */
+  /** `now` in milliseconds since the epoch; `pauseMs` between renewal slices. */
   constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5, pauseMs = 20) {
     this.#zone = zone;
     this.#now = now;
@@ -39,9 +47,14 @@ export class ZoneWarmer {
     this.#pauseMs = pauseMs;
   }
 
-  /** True once the apex of the snapshot served now is signed (numbers are signed on demand). */
+  /** True once the snapshot served now has its apex signed and every number's answers kept. */
   get warm(): boolean {
-    return this.#warmSnapshot === this.#zone.snapshot;
+    return (
+      this.#snapshot === this.#zone.snapshot &&
+      this.#pass === undefined &&
+      this.#changed.length === 0 &&
+      this.#timer === undefined
+    );
   }
 
   /** Answers renewed so far (for tests and logs). */
@@ -49,66 +62,127 @@ export class ZoneWarmer {
     return this.#renewed;
   }
 
-  /** Signs the apex of the snapshot served and renews in the background; call on every change. */
+  /** (Re)starts the background work for the snapshot served; call on every change. */
   start(): void {
     if (this.#stopped) return;
-    this.#apexTimer ??= setImmediate(() => this.#warmApex());
-    if (!this.#timer) this.#schedule(this.#pauseMs);
+    this.#timer ??= setImmediate(() => this.#slice());
+    if (!this.#renewTimer) this.#scheduleRenewal(this.#pauseMs);
   }
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    if (this.#apexTimer) clearImmediate(this.#apexTimer);
+    if (this.#timer) clearImmediate(this.#timer);
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#timer = undefined;
-    this.#apexTimer = undefined;
+    this.#renewTimer = undefined;
   }
 
-  #warmApex(): void {
-    this.#apexTimer = undefined;
-    const snapshot = this.#zone.snapshot;
-    try {
-      warmApex(snapshot, this.#zone.signer, Math.floor(this.#now() / 1000));
-      this.#warmSnapshot = snapshot;
-    } catch (err) {
-      // Queries still sign on demand; tried again on the next change.
-      this.#log.error({ err }, 'signing the apex failed');
+  /** Takes up the snapshot now served: its apex, and what changed or a whole pass. */
+  #follow(snapshot: ZoneSnapshot): void {
+    warmApex(snapshot, this.#zone.signer, Math.floor(this.#now() / 1000));
+    const { image } = snapshot;
+    const from = snapshot.changes;
+    if (
+      from !== undefined &&
+      this.#snapshot !== undefined &&
+      from.serial === this.#snapshot.serial
+    ) {
+      for (const name of from.names) {
+        const digits = digitsOfName(name, snapshot.settings.apex);
+        if (digits !== undefined) this.#changed.push(digits);
+      }
+    } else if (!image.warmed) {
+      if (this.#pass?.generation !== image.generation) {
+        this.#pass = { after: '', generation: image.generation };
+        this.#started = performance.now();
+      }
+    } else if (from !== undefined) {
+      // Caught up at start-up from an image warmed before: what changed meanwhile.
+      for (const name of from.names) {
+        const digits = digitsOfName(name, snapshot.settings.apex);
+        if (digits !== undefined) this.#changed.push(digits);
+      }
     }
-  }
-
-  #schedule(ms: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => this.#slice(), ms);
-    this.#timer.unref();
+    this.#snapshot = snapshot;
   }
 
   #slice(): void {
     this.#timer = undefined;
     const snapshot = this.#zone.snapshot;
+    try {
+      if (snapshot !== this.#snapshot) this.#follow(snapshot);
+      const until = performance.now() + this.#sliceMs;
+      const now = Math.floor(this.#now() / 1000);
+      const signer = this.#zone.signer;
+      while (performance.now() < until) {
+        const changed = this.#changed.pop();
+        if (changed !== undefined) {
+          warmNumber(snapshot, signer, changed, now);
+          continue;
+        }
+        const pass = this.#pass;
+        if (!pass) return;
+        if (pass.generation !== snapshot.image.generation) {
+          // Filled anew meanwhile: start over.
+          this.#pass = undefined;
+          this.#snapshot = undefined;
+          break;
+        }
+        const digits = snapshot.image.digitsAfter(pass.after, ROWS_PER_STEP);
+        for (const d of digits) warmNumber(snapshot, signer, d, now);
+        if (digits.length > 0) pass.after = digits[digits.length - 1] as string;
+        if (digits.length < ROWS_PER_STEP) {
+          snapshot.image.markWarmed();
+          this.#pass = undefined;
+          const ms = Math.round(performance.now() - this.#started);
+          this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+        }
+      }
+    } catch (err) {
+      // Queries still sign on demand; tried again on the next change.
+      this.#snapshot = undefined;
+      this.#pass = undefined;
+      this.#changed = [];
+      this.#log.error({ err }, 'background signing failed');
+      return;
+    }
+    this.#timer = setImmediate(() => this.#slice());
+  }
+
+  #scheduleRenewal(ms: number): void {
+    if (this.#stopped) return;
+    this.#renewTimer = setTimeout(() => this.#renewSlice(), ms);
+    this.#renewTimer.unref();
+  }
+
+  #renewSlice(): void {
+    this.#renewTimer = undefined;
+    const snapshot = this.#zone.snapshot;
     const until = performance.now() + this.#sliceMs;
     const now = Math.floor(this.#now() / 1000);
-    const signer = this.#zone.signer;
+    let rows: Array<[string, number, number, number]> = [];
     try {
-      const rows = snapshot.image.keptAnswers(this.#after, ROWS_PER_SLICE);
+      rows = snapshot.image.keptAnswers(this.#renewAfter, ROWS_PER_STEP);
       for (const [digits, qtype, dnssec, renewAt] of rows) {
-        this.#after = [digits, qtype, dnssec];
-        if (now >= renewAt && renewAnswer(snapshot, signer, digits, qtype, dnssec === 1, now)) {
+        this.#renewAfter = [digits, qtype, dnssec];
+        if (
+          now >= renewAt &&
+          renewAnswer(snapshot, this.#zone.signer, digits, qtype, dnssec === 1, now)
+        ) {
           this.#renewed += 1;
         }
-        if (performance.now() >= until) break;
-      }
-      if (rows.length < ROWS_PER_SLICE && performance.now() < until) {
-        // A whole pass done: start over after a longer pause.
-        this.#after = ['', 0, 0];
-        this.#schedule(this.#pauseMs * 60);
-        return;
+        if (performance.now() >= until) return this.#scheduleRenewal(this.#pauseMs);
       }
     } catch (err) {
       this.#log.error({ err }, 'renewing kept answers failed');
-      this.#after = ['', 0, 0];
-      this.#schedule(this.#pauseMs * 60);
-      return;
+      rows = [];
     }
-    this.#schedule(this.#pauseMs);
+    if (rows.length < ROWS_PER_STEP) {
+      // A whole pass done: start over after a longer pause.
+      this.#renewAfter = ['', 0, 0];
+      this.#scheduleRenewal(this.#pauseMs * 60);
+    } else {
+      this.#scheduleRenewal(this.#pauseMs);
+    }
   }
 }

@@ -30,6 +30,8 @@ export interface ImageHit {
 const FORMAT = '1';
 /** Answers waiting to be written, at most (more are dropped: they are made again on demand). */
 const MAX_PENDING = 20_000;
+/** Answers written per transaction by the flush timer. */
+const FLUSH_BATCH = 2000;
 /** Page cache of the image's connection, KiB (bounded, so memory does not grow with the zone). */
 const CACHE_KIB = 32 * 1024;
 
@@ -64,6 +66,8 @@ export class ZoneImage {
   #count: number;
   #serial: number | undefined;
   #token: string | undefined;
+  /** Bumped whenever the entries are replaced whole ({@link rebuild}). */
+  #generation = 0;
 
   private constructor(db: SQLite.Database, path: string) {
     this.#db = db;
@@ -122,7 +126,7 @@ export class ZoneImage {
       set.run('format', FORMAT);
     }
     if (get('answers-for') !== answersFor) {
-      db.exec('DELETE FROM answers');
+      db.exec("DELETE FROM answers; DELETE FROM meta WHERE k = 'warm'");
       set.run('answers-for', answersFor);
     }
     return new ZoneImage(db, path);
@@ -141,6 +145,31 @@ export class ZoneImage {
   /** Numbers held. */
   get count(): number {
     return this.#count;
+  }
+
+  /** Bumped whenever the entries are replaced whole. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Whether every entry had its answers made once since the entries were last replaced whole
+   * (set by the warmer, warmer.ts); entries changed since are the warmer's to follow.
+   */
+  get warmed(): boolean {
+    return this.#meta('warm') === '1';
+  }
+
+  markWarmed(): void {
+    this.#db.prepare("INSERT OR REPLACE INTO meta VALUES ('warm', '1')").run();
+  }
+
+  /** Up to `limit` numbers (digits) after `after`, in order. */
+  digitsAfter(after: string, limit: number): string[] {
+    return this.#db
+      .prepare('SELECT digits FROM entries WHERE digits > ? ORDER BY digits LIMIT ?')
+      .pluck()
+      .all(after, limit) as string[];
   }
 
   /**
@@ -178,15 +207,19 @@ export class ZoneImage {
   ): void {
     if (this.#pending.length >= MAX_PENDING) return;
     this.#pending.push([digits, qtype, dnssec ? 1 : 0, renewAt, Uint8Array.from(bytes)]);
-    this.#flushTimer ??= setTimeout(() => this.flush(), 200).unref();
+    this.#flushTimer ??= setTimeout(() => this.flush(false), 200).unref();
   }
 
-  /** Writes the answers kept since the last flush. */
-  flush(): void {
+  /**
+   * Writes the answers kept since the last flush: all of them, or (from the timer) a batch of
+   * at most a few thousand, so the event loop is held for a few milliseconds at most.
+   */
+  flush(all = true): void {
     if (this.#flushTimer) clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#pending.length === 0) return;
-    const batch = this.#pending.splice(0);
+    const batch = this.#pending.splice(0, all ? this.#pending.length : FLUSH_BATCH);
+    if (this.#pending.length > 0) this.#flushTimer = setTimeout(() => this.flush(false), 1).unref();
     // Every pending answer is for the entries held now: apply() and rebuild() flush first.
     this.#db.transaction(() => {
       for (const [digits, qtype, dnssec, renewAt, bytes] of batch) {
@@ -261,7 +294,9 @@ export class ZoneImage {
              WHERE e.digits = answers.digits AND e.serial <= ?)`,
           ).run(before);
           this.#setMeta({ serial, count: added, token });
+          db.exec("DELETE FROM meta WHERE k = 'warm'");
         })();
+        this.#generation += 1;
       },
     };
   }

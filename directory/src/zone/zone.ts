@@ -378,14 +378,17 @@ export class ImageNodes {
   /** Told of each stored entry found {@link UNSERVABLE} while answering or transferring. */
   onUnservable: ((bad: UnservableEntry) => void) | undefined;
 
-  constructor(image: ZoneImage, settings: ZoneSettings, max = 50_000) {
+  constructor(image: ZoneImage, settings: ZoneSettings, max = 10_000) {
     this.#image = image;
     this.#settings = settings;
     this.#max = max;
   }
 
-  /** The node of `digits`, if held; unservable entries found are added to `bad`. */
-  get(digits: string, bad?: UnservableEntry[]): Node | undefined {
+  /**
+   * The node of `digits`, if held; unservable entries found are added to `bad`. `keep`: keep
+   * it decoded (false for a pass over the whole zone).
+   */
+  get(digits: string, bad?: UnservableEntry[], keep = true): Node | undefined {
     const kept = this.#kept.get(digits);
     if (kept) {
       this.#kept.delete(digits);
@@ -394,7 +397,7 @@ export class ImageNodes {
     }
     const row = this.#image.entry(digits);
     if (!row) return undefined;
-    return this.#decode(row, bad);
+    return this.#decode(row, bad, keep);
   }
 
   /** The node of an entry read from the image (by a transfer, say). */
