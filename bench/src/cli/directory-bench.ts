@@ -416,21 +416,33 @@ async function runSize(args: Args, section: string): Promise<void> {
   })[] = [];
   const signLog = join(work, 'signing.log');
   const serverCpu = pin ? { cpu: 0 } : {};
-  console.log(
-    'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
-  );
-  const reference = await signWithDnssecSignzone(
-    'dnssec-signzone',
-    inputs.zoneFile,
-    inputs.presignedFile,
-    zone.apex,
-    keys,
-    window,
-    [],
-    { logFile: signLog },
-  );
-  signing.push({ ...reference, cores: cpus().length });
-  if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
+  const all: PeerDefinition[] = [
+    directoryPeer(inputs.importFile),
+    nodeUdpEcho,
+    knotOnline,
+    knotPresigned,
+    nsdPresigned,
+    bindPresigned,
+  ];
+  const peers = !args.dns ? [] : args.peers ? all.filter((p) => args.peers?.includes(p.id)) : all;
+  // The reference signing makes the pre-signed zone: skipped with --no-sign when no peer loads it.
+  if (args.sign || peers.some((p) => p.zone === 'presigned')) {
+    console.log(
+      'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
+    );
+    const reference = await signWithDnssecSignzone(
+      'dnssec-signzone',
+      inputs.zoneFile,
+      inputs.presignedFile,
+      zone.apex,
+      keys,
+      window,
+      [],
+      { logFile: signLog },
+    );
+    signing.push({ ...reference, cores: cpus().length });
+    if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
+  }
   if (args.sign) {
     const all = cpus().length;
     const variant = async (
@@ -501,15 +513,6 @@ async function runSize(args: Args, section: string): Promise<void> {
   for (const s of signing)
     console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
 
-  const all: PeerDefinition[] = [
-    directoryPeer(inputs.importFile),
-    nodeUdpEcho,
-    knotOnline,
-    knotPresigned,
-    nsdPresigned,
-    bindPresigned,
-  ];
-  const peers = !args.dns ? [] : args.peers ? all.filter((p) => args.peers?.includes(p.id)) : all;
   const results: PeerResult[] = peers.map((p) => ({
     id: p.id,
     description: p.description,
