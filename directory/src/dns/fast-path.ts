@@ -513,13 +513,15 @@ function encodeAnswer(
   dnssec: boolean,
   now: number,
   digits: string | undefined,
-  memory = true,
+  /** Keep it in memory: always (a query's), or while the cache has room (background work). */
+  memory: 'always' | 'room' = 'always',
 ): Uint8Array {
   const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
   const name = presentationName(wire);
   const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
-  if (memory && zone.answers.serves(zone)) {
-    zone.answers.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
+  const cache = zone.answers;
+  if (cache.serves(zone) && (memory === 'always' || cache.hasRoom(bytes.length + 2 * nameLength))) {
+    cache.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
   }
   if (digits !== undefined) zone.image.keepAnswer(digits, qtype, dnssec, renewAt, bytes);
   return bytes;
@@ -660,7 +662,7 @@ export function warmApex(zone: ZoneSnapshot, signer: OnlineSigner, now: number):
  * Signs and encodes the answer of the number `digits` (type `qtype`, with or without DNSSEC)
  * into the zone image when none is kept or the one kept is due for renewal at `now` (seconds):
  * true if it did. For making and renewing answers in the background before any query has to
- * wait for them (warmer.ts); the answers kept in memory are left to queries.
+ * wait for them (warmer.ts); kept in memory too while the answer cache has room.
  */
 export function renewAnswer(
   zone: ZoneSnapshot,
@@ -687,7 +689,7 @@ export function renewAnswer(
     dnssec,
     now,
     digits,
-    false,
+    'room',
   );
   return true;
 }
@@ -699,8 +701,9 @@ export function warmNumber(
   digits: string,
   now: number,
 ): number {
-  // Not kept decoded: a pass over the whole zone would push out the nodes queries use.
-  const node = zone.nodes.get(digits, undefined, false);
+  // Kept decoded (as queries do): the general path's encoder then signs these very RRsets, whose
+  // signatures the signer keeps by identity, instead of decoding and signing them again.
+  const node = zone.nodes.get(digits);
   if (!node || node === UNSERVABLE) return 0;
   let made = 0;
   for (const qtype of node.keys()) {

@@ -39,8 +39,8 @@ export class AnswerCache {
   /** The arena never grows past this; when full of live entries, every entry is dropped. */
   readonly #maxBytes: number;
 
-  /** `maxBytes`: the most octets of answers kept (default 256 MiB). */
-  constructor(initialBytes = 1 << 16, maxBytes = 256 << 20) {
+  /** `maxBytes`: the most octets of answers kept (default 1 GiB). */
+  constructor(initialBytes = 1 << 16, maxBytes = 1 << 30) {
     this.#slots = new Int32Array(2 * 1024);
     this.#mask = 1023;
     this.#maxBytes = Math.max(maxBytes, initialBytes);
@@ -157,6 +157,14 @@ export class AnswerCache {
     } else {
       this.#insert(hash, at);
     }
+  }
+
+  /**
+   * Whether `octets` more would leave the cache at most three quarters full of live answers:
+   * background work fills it only so far, leaving it to queries to push answers out.
+   */
+  hasRoom(octets: number): boolean {
+    return this.#used - this.#garbage + octets <= (this.#maxBytes / 4) * 3;
   }
 
   /** Octets in use (live entries and garbage), for tests and metrics. */
