@@ -89,7 +89,9 @@ export class ZoneState {
         imageZone(settings, image, dnskeys),
         token,
       );
-      await state.refresh();
+      // Caught up once counting the numbers, so removals made by other writers than the store
+      // (which records its own) are seen; later reloads do not count (seconds at 10 million).
+      await state.#reload(true);
       return state;
     } catch (err) {
       image.close();
@@ -136,7 +138,7 @@ export class ZoneState {
     return next;
   }
 
-  async #reload(): Promise<void> {
+  async #reload(count = false): Promise<void> {
     const serial = await this.#store.serial();
     const previous = this.#snapshot;
     if (serial === previous.serial) return;
@@ -144,7 +146,7 @@ export class ZoneState {
     // most of a second to reload whole, with DNS waiting meanwhile).
     const changes = await this.#store.changesSince(
       previous.serial,
-      (changed, removed) => expectedCount(previous, changed, removed),
+      count ? (changed, removed) => expectedCount(previous, changed, removed) : undefined,
       CATCH_UP_LIMIT,
     );
     if (changes) {
