@@ -417,7 +417,7 @@ async function runSize(args: Args, section: string): Promise<void> {
   const signLog = join(work, 'signing.log');
   const serverCpu = pin ? { cpu: 0 } : {};
   const all: PeerDefinition[] = [
-    directoryPeer(inputs.importFile),
+    directoryPeer(inputs.importFile, args.count),
     nodeUdpEcho,
     knotOnline,
     knotPresigned,

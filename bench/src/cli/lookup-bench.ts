@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const importFile = join(work, 'entries.jsonl');
   writeLines(importFile, importLines(benchSpace({ count: args.count })));
   try {
-    server = await directoryPeer(importFile).start({
+    server = await directoryPeer(importFile, args.count).start({
       workDir: dir,
       apex: zone.apex,
       zoneFile: '',
