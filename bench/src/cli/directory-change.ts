@@ -4,10 +4,12 @@
 // publishes `--changes` new numbers one at a time and times each until the next answer shows it,
 // with the event loop's longest delay while the change is applied (perf_hooks, 1 ms resolution)
 // against the same window with nothing to do. Loads directory/dist at run time.
-// The seeding runs in a child process of its own, so the RSS reported is the zone's alone.
-//   npm run bench:directory-change -w bench -- [--count 100000] [--changes 20] [--no-save]
+// The seeding runs in a child process of its own, so the RSS reported is the zone's alone. Last,
+// the zone is loaded again on the same store and image, as a restart does (`restartFirstAnswerMs`).
+// `--work <dir>` keeps the store there (seeded once, reused by later runs).
+//   npm run bench:directory-change -w bench -- [--count 100000] [--changes 20] [--work dir] [--no-save]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -79,14 +81,23 @@ interface Args {
   save: boolean;
   /** Internal: only seed the store in this directory (the child process). */
   seedOnly: string | undefined;
+  /** Where the store is kept (seeded if not yet); default a temp dir removed at the end. */
+  work: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { count: 100_000, changes: 20, save: true, seedOnly: undefined };
+  const args: Args = {
+    count: 100_000,
+    changes: 20,
+    save: true,
+    seedOnly: undefined,
+    work: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--no-save') args.save = false;
     else if (a === '--seed-only') args.seedOnly = argv[++i];
+    else if (a === '--work') args.work = argv[++i];
     else if (a === '--count' || a === '--changes') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new Error(`${a}: 1..10000000`);
@@ -168,19 +179,30 @@ async function main(): Promise<void> {
     fast: await load('dns', 'fast-path.js'),
   };
   if (args.seedOnly !== undefined) return seed(m, args.seedOnly, args.count);
-  const work = mkdtempSync(join(tmpdir(), 'sb-bench-change-'));
+  const work = args.work ?? mkdtempSync(join(tmpdir(), 'sb-bench-change-'));
+  mkdirSync(work, { recursive: true });
   const load0 = loadavg();
   try {
     const space = benchSpace({ count: args.count });
     let t = performance.now();
-    const child = spawnSync(
-      process.execPath,
-      [process.argv[1] as string, '--seed-only', work, '--count', String(args.count)],
-      { stdio: 'inherit' },
-    );
-    if (child.status !== 0) throw new Error(`seeding failed (${child.status ?? child.signal})`);
-    const seedSeconds = Math.round((performance.now() - t) / 100) / 10;
-    console.log(`seeded ${readFileSync(join(work, 'seeded'), 'utf8')} numbers in ${seedSeconds} s`);
+    let seedSeconds: number | undefined;
+    if (!existsSync(join(work, 'seeded'))) {
+      const child = spawnSync(
+        process.execPath,
+        [process.argv[1] as string, '--seed-only', work, '--count', String(args.count)],
+        { stdio: 'inherit' },
+      );
+      if (child.status !== 0) throw new Error(`seeding failed (${child.status ?? child.signal})`);
+      seedSeconds = Math.round((performance.now() - t) / 100) / 10;
+    }
+    if (Number(readFileSync(join(work, 'seeded'), 'utf8')) !== args.count) {
+      throw new Error(`${work} holds another count of numbers`);
+    }
+    // A first start each run: the image of an earlier run is removed.
+    for (const f of ['zone-image.db', 'zone-image.db-wal', 'zone-image.db-shm']) {
+      rmSync(join(work, f), { force: true });
+    }
+    if (seedSeconds !== undefined) console.log(`seeded ${args.count} numbers in ${seedSeconds} s`);
     const storeFile = join(work, 'directory.db');
     const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
     const store = await m.store.DirectoryStore.open(database);
@@ -188,13 +210,15 @@ async function main(): Promise<void> {
     const apex = 'e164.switchboard.test.';
     const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
     t = performance.now();
-    const zone = await m.state.ZoneState.load(
-      store,
-      m.zone.defaultZoneSettings(apex),
-      key,
-      new m.signer.OnlineSigner(key, apex),
-      { imagePath: join(work, 'zone-image.db'), storeFile },
-    );
+    const loadZone = (): Promise<Zone> =>
+      m.state.ZoneState.load(
+        store,
+        m.zone.defaultZoneSettings(apex),
+        key,
+        new m.signer.OnlineSigner(key, apex),
+        { imagePath: join(work, 'zone-image.db'), storeFile },
+      );
+    const zone = await loadZone();
     const published = enumName(numberAt(space, 0), apex);
     if (ask(m, zone, published) !== 'answer') throw new Error('a published number is not answered');
     const firstAnswerMs = Math.round(performance.now() - t);
@@ -227,12 +251,21 @@ async function main(): Promise<void> {
       );
       changeMs.push(Math.round(took * 10) / 10);
     }
+    await zone.close();
+    // A restart: the image is there, at the store's serial.
+    t = performance.now();
+    const again = await loadZone();
+    if (ask(m, again, published) !== 'answer') throw new Error('not answered after a restart');
+    const restartFirstAnswerMs = Math.round(performance.now() - t);
+    console.log(`after a restart: first answer ${restartFirstAnswerMs} ms`);
+    await again.close();
     const result = {
       count: args.count,
       loadAverage: { start: load0, end: loadavg() },
-      seedSeconds,
+      ...(seedSeconds !== undefined ? { seedSeconds } : {}),
       firstAnswerMs,
       rssMb,
+      restartFirstAnswerMs,
       change: {
         count: args.changes,
         servedMs: { p50: median(changeMs), max: Math.max(...changeMs) },
@@ -247,10 +280,9 @@ async function main(): Promise<void> {
         `results: ${writeResultJson(resultsDir, 'directory-change', result, new Date())}`,
       );
     }
-    await zone.close();
     await database.close();
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (args.work === undefined) rmSync(work, { recursive: true, force: true });
   }
 }
 
