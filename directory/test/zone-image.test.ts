@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, RRType } from '@switchboard/dns-wire';
@@ -11,6 +11,8 @@ import { enumNameFor } from '@switchboard/e164';
 import { fastInfo, fastReply } from '../src/dns/fast-path.js';
 import { DirectoryStore } from '../src/state/store.js';
 import { ZoneState } from '../src/state/zone-state.js';
+import SQLite from 'better-sqlite3';
+import { ZoneImage } from '../src/zone/image.js';
 import { OnlineSigner } from '../src/zone/signer.js';
 import { defaultZoneSettings, nodeAt } from '../src/zone/zone.js';
 import { entry, query } from './helpers.js';
@@ -88,6 +90,31 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
         await database.dispose();
       }
     });
+  });
+
+  it('an image whose fill was interrupted, or that cannot be read, is made anew when opened', async () => {
+    const path = join(dir, 'zone-image.db');
+    const store = await openDatabase<unknown>({ url: `sqlite:${join(dir, 'store.db')}` });
+    const directoryStore = await DirectoryStore.open(store);
+    await put(directoryStore, A);
+    const image = ZoneImage.open(path, 'x');
+    image.fillFromSqlite(join(dir, 'store.db'), 'token');
+    expect(image.count).toBe(1);
+    image.close();
+    // As a crash in the middle of a fill (made without a journal) leaves it.
+    const raw = new SQLite(path);
+    raw.prepare("INSERT INTO meta VALUES ('filling', '1')").run();
+    raw.close();
+    const again = ZoneImage.open(path, 'x');
+    expect([again.serial, again.count]).toEqual([undefined, 0]);
+    again.close();
+    await writeFile(path, 'not a database, '.repeat(512));
+    const fresh = ZoneImage.open(path, 'x');
+    expect(fresh.serial).toBeUndefined();
+    fresh.fillFromSqlite(join(dir, 'store.db'), 'token');
+    expect(fresh.entry(A.slice(1))?.serial).toBeGreaterThan(0);
+    fresh.close();
+    await store.close();
   });
 
   it('an image made from another database is filled anew, not caught up', async () => {

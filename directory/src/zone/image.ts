@@ -113,6 +113,17 @@ export class ZoneImage {
    * (apex, TTLs, key): when it differs from the image's, the kept answers are dropped.
    */
   static open(path: string, answersFor: string): ZoneImage {
+    if (path === ':memory:') return ZoneImage.#open(path, answersFor);
+    try {
+      return ZoneImage.#open(path, answersFor);
+    } catch {
+      // Unreadable, or a fill without a journal was interrupted (fillFromSqlite): made anew.
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
+      return ZoneImage.#open(path, answersFor);
+    }
+  }
+
+  static #open(path: string, answersFor: string): ZoneImage {
     const db = new SQLite(path);
     db.pragma('journal_mode = WAL');
     // Losing the last writes in a crash is harmless: the image catches up from the store.
@@ -122,6 +133,10 @@ export class ZoneImage {
     const get = (k: string): string | undefined =>
       (db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined) ??
       undefined;
+    if (get('filling') !== undefined) {
+      db.close();
+      throw new Error('an interrupted fill');
+    }
     const set = db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
     if (get('format') !== FORMAT) {
       db.exec('DELETE FROM names; DELETE FROM entries; DELETE FROM answers; DELETE FROM meta;');
@@ -317,11 +332,18 @@ export class ZoneImage {
    * `directory_numbers` and `directory_zone` tables), in one statement inside one read of it:
    * SQLite copies the rows itself, about ten times faster than reading them through the store.
    * Blocks until done: for a first start, before anything is served. Returns the serial copied.
+   * A file image is filled without a journal (three times faster than through the WAL); a fill
+   * interrupted leaves a mark that makes the next {@link open} start the file anew.
    */
   fillFromSqlite(storeFile: string, token: string): number {
     this.flush();
     const db = this.#db;
     const build = this.rebuild();
+    const file = this.#path !== ':memory:';
+    if (file) {
+      db.prepare("INSERT OR REPLACE INTO meta VALUES ('filling', '1')").run();
+      db.pragma('journal_mode = OFF');
+    }
     db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
     try {
       const serial = db.transaction(() => {
@@ -338,9 +360,15 @@ export class ZoneImage {
       })();
       const count = db.prepare('SELECT count(*) FROM entries_next').pluck().get() as number;
       build.finish(serial, token, count);
-      return serial;
-    } finally {
       db.exec('DETACH DATABASE store');
+      if (file) {
+        db.pragma('journal_mode = WAL');
+        db.prepare("DELETE FROM meta WHERE k = 'filling'").run();
+      }
+      return serial;
+    } catch (err) {
+      db.exec('DETACH DATABASE store');
+      throw err;
     }
   }
 
