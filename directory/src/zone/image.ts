@@ -117,7 +117,7 @@ export class ZoneImage {
     try {
       return ZoneImage.#open(path, answersFor);
     } catch {
-      // Unreadable, or a fill without a journal was interrupted (fillFromSqlite): made anew.
+      // Unreadable, or a fill was interrupted (fillFromSqlite): made anew.
       for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
       return ZoneImage.#open(path, answersFor);
     }
@@ -332,18 +332,14 @@ export class ZoneImage {
    * `directory_numbers` and `directory_zone` tables), in one statement inside one read of it:
    * SQLite copies the rows itself, about ten times faster than reading them through the store.
    * Blocks until done: for a first start, before anything is served. Returns the serial copied.
-   * A file image is filled without a journal (three times faster than through the WAL); a fill
-   * interrupted leaves a mark that makes the next {@link open} start the file anew.
+   * A fill interrupted leaves a mark that makes the next {@link open} start the file anew.
    */
   fillFromSqlite(storeFile: string, token: string): number {
     this.flush();
     const db = this.#db;
     const build = this.rebuild();
     const file = this.#path !== ':memory:';
-    if (file) {
-      db.prepare("INSERT OR REPLACE INTO meta VALUES ('filling', '1')").run();
-      db.pragma('journal_mode = OFF');
-    }
+    if (file) db.prepare("INSERT OR REPLACE INTO meta VALUES ('filling', '1')").run();
     db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
     try {
       const serial = db.transaction(() => {
@@ -361,10 +357,7 @@ export class ZoneImage {
       const count = db.prepare('SELECT count(*) FROM entries_next').pluck().get() as number;
       build.finish(serial, token, count);
       db.exec('DETACH DATABASE store');
-      if (file) {
-        db.pragma('journal_mode = WAL');
-        db.prepare("DELETE FROM meta WHERE k = 'filling'").run();
-      }
+      if (file) db.prepare("DELETE FROM meta WHERE k = 'filling'").run();
       return serial;
     } catch (err) {
       db.exec('DETACH DATABASE store');
