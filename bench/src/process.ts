@@ -16,6 +16,11 @@ export interface RunningPeer {
   exited(): string | undefined;
   /** Milliseconds from spawn to the first authoritative answer, when the peer waits past it. */
   readonly firstAnswerMs?: number;
+  /**
+   * Milliseconds from spawn spent on set-up that is not start-up (our directory's child seeding
+   * its database); start-up times are counted from its end.
+   */
+  readonly setupMs?: number;
   stop(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Kysely } from 'kysely';
 import type { Database } from '@switchboard/db';
-import { openDatabase } from '@switchboard/db';
+import { openDatabase, parseDatabaseUrl } from '@switchboard/db';
 import { formatRecord, RRClass, RRType } from '@switchboard/dns-wire';
 import type { SigningAlgorithm } from '@switchboard/dnssec';
 import type { ReplayCache } from '@switchboard/http-signature';
@@ -35,7 +35,7 @@ import type { TsigKey } from './transfer/tsig.js';
 import { parseTsigKey } from './transfer/tsig.js';
 import type { TransferForm } from './transfer/transfer.js';
 import { zoneFileText } from './transfer/transfer.js';
-import type { ZoneSettings, ZoneSnapshot } from './zone/zone.js';
+import type { UnservableEntry, ZoneSettings } from './zone/zone.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
 import { ZoneWarmer } from './dns/warmer.js';
@@ -341,9 +341,13 @@ async function loadZone(
   const zone = await ZoneState.load(store, settings, keys.key, signer, {
     transferForm: options.transferForm ?? 'unsigned',
     operatorKeys: options.operatorKeys ?? [],
+    imagePath: join(options.dataDir, 'zone-image.db'),
+    ...sqliteFile(options.databaseUrl),
   });
-  logUnservable(zone.snapshot, log);
-  zone.onChange(() => logUnservable(zone.snapshot, log));
+  logUnservable(zone.snapshot.unservable, log);
+  zone.onChange(() => logUnservable(zone.snapshot.unservable, log));
+  // Entries not checked when loaded (a first start copies them unread): found on use.
+  zone.onUnservable((bad) => logUnservable([bad], log));
   // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
   w.cleanups.push(() => zone.close());
   const warmer = new ZoneWarmer(zone, now, log);
@@ -571,12 +575,18 @@ async function writePublicKeyMaterial(
   return { dsRecord, dnskeyRecord, trustAnchor };
 }
 
+/** `{ storeFile }` when the database is an SQLite file (zone-state.ts copies it faster). */
+function sqliteFile(url: string): { storeFile?: string } {
+  const { dialect, target } = parseDatabaseUrl(url);
+  return dialect === 'sqlite' && target !== ':memory:' ? { storeFile: target } : {};
+}
+
 /**
  * Logs the stored entries a new snapshot left out because their records cannot be encoded
  * (their names answer SERVFAIL): the serial and provider find the row; no number, no contact.
  */
-function logUnservable(snapshot: ZoneSnapshot, log: Logger): void {
-  for (const bad of snapshot.unservable) {
+function logUnservable(unservable: readonly UnservableEntry[], log: Logger): void {
+  for (const bad of unservable) {
     log.error(
       { entrySerial: bad.serial, provider: bad.provider, field: bad.field, reason: bad.reason },
       'stored entry cannot be served (SERVFAIL); republish or withdraw it',

@@ -75,7 +75,7 @@ async function startServer(
   mkdirSync(dir);
   const importFile = join(work, 'entries.jsonl');
   writeLines(importFile, importLines(benchSpace({ count: args.count })));
-  const server = await directoryPeer(importFile).start({
+  const server = await directoryPeer(importFile, args.count).start({
     workDir: dir,
     apex: zone.apex,
     zoneFile: '',

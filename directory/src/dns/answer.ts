@@ -13,7 +13,7 @@ import {
 import { compactDenialNsec } from '@switchboard/dnssec';
 import type { OnlineSigner } from '../zone/signer.js';
 import type { Node, ZoneSnapshot } from '../zone/zone.js';
-import { classifyName } from '../zone/zone.js';
+import { classifyName, entrySerialAt } from '../zone/zone.js';
 
 /** The largest UDP payload this server offers and uses (DNS flag day 2020 recommendation). */
 export const SERVER_UDP_PAYLOAD = 1232;
@@ -224,7 +224,7 @@ function compactNsec(
 
 function nsecCacheKey(zone: ZoneSnapshot, qname: string, kind: string): string {
   // The serial is part of the key for existing names (their type set can change).
-  return kind === 'node' ? `${qname}|${zone.builtFrom.get(qname) ?? 0}` : `${qname}|${kind}`;
+  return kind === 'node' ? `${qname}|${entrySerialAt(zone, qname)}` : `${qname}|${kind}`;
 }
 
 function denial(
@@ -236,7 +236,7 @@ function denial(
   now: number,
   sig: (rrset: readonly ResourceRecord[]) => ResourceRecord[],
 ): ResourceRecord[] {
-  const soa = zone.nodes.get(zone.settings.apex)?.get(RRType.SOA) ?? [];
+  const soa = zone.apexNode.get(RRType.SOA) ?? [];
   const negativeTtl = Math.min(zone.settings.soaTtl, zone.settings.negativeTtl);
   // RFC 2308 section 3: the SOA in a negative answer carries the negative TTL.
   const soaRecords = soa.map((rr) => ({ ...rr, ttl: negativeTtl }));

@@ -24,7 +24,9 @@ import type { FoundAnswer } from '../zone/answer-cache.js';
 import { NEVER } from '../zone/answer-cache.js';
 import { NAME_HASH_START, nameHash, nameHashStep, wireName } from '../zone/name-index.js';
 import type { OnlineSigner } from '../zone/signer.js';
-import type { ZoneSnapshot } from '../zone/zone.js';
+import type { ImageHit } from '../zone/image.js';
+import type { Node, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
+import { nameOfDigits, UNSERVABLE } from '../zone/zone.js';
 
 /** What the server needs to account for a reply written here; filled in by {@link fastReply}. */
 export interface FastInfo {
@@ -111,7 +113,7 @@ function denialTemplate(
   const { inception, expiration } = signer.validityWindow(now);
   const inceptionSeconds = inception.getTime() / 1000;
   const { settings } = zone;
-  const soa = zone.nodes.get(settings.apex)?.get(RRType.SOA);
+  const soa = zone.apexNode.get(RRType.SOA);
   const soaRecord = soa?.[0];
   if (!soa || !soaRecord) return undefined;
   const nsecTtl = Math.min(settings.soaTtl, settings.negativeTtl);
@@ -333,20 +335,37 @@ export function fastReply(
   const nameLength = q.nameEnd - 12;
   const cache = zone.answers;
   const serves = cache.serves(zone);
-  // Kept answers first: most queries end there without touching the zone's objects.
+  // Kept answers first: most queries end there without touching the zone image.
   if (!(serves && cache.find(WIRE, nameLength, q.hash, qtype, q.dnssecOk, now, FOUND))) {
-    const node = zone.index.get(WIRE, nameLength, q.hash);
-    if (!node) return fastDenial(packet, transport, zone, signer, now, info);
-    const rrset = node.get(qtype);
-    // NODATA, and types naming several RRsets or none: the general path.
+    const where = placeQuestion(zone);
+    if (where === OUTSIDE) return undefined; // REFUSED, generally
+    if (where === NOT_A_NUMBER) return fastDenial(packet, transport, zone, signer, now, info);
+    let node: Node | undefined;
+    let digits: string | undefined;
+    if (where === APEX) node = zone.apexNode;
+    else {
+      digits = where;
+      const hit = zone.image.find(digits, qtype, q.dnssecOk, HIT);
+      if (!hit) return fastDenial(packet, transport, zone, signer, now, info);
+      if (hit.bytes !== undefined && now < hit.renewAt) {
+        // Kept in the image (made before, by this process or an earlier one).
+        if (serves) cache.put(WIRE, nameLength, q.hash, qtype, q.dnssecOk, hit.renewAt, hit.bytes);
+        FOUND.bytes = hit.bytes;
+        FOUND.start = 0;
+        FOUND.length = hit.bytes.length;
+        return writeAnswer(packet, transport, info);
+      }
+      node = zone.nodes.get(digits);
+    }
+    // Unservable entries (SERVFAIL), NODATA, and types naming several RRsets or none: the
+    // general path.
+    const rrset = node === UNSERVABLE ? undefined : node?.get(qtype);
     if (!rrset || qtype === RRType.ANY || qtype === RRType.RRSIG) {
       return undefined;
     }
-    const name = presentationName(WIRE);
     const answer = encodeAnswer(
       zone,
       signer,
-      name,
       WIRE,
       nameLength,
       q.hash,
@@ -354,12 +373,57 @@ export function fastReply(
       rrset,
       q.dnssecOk,
       now,
+      digits,
     );
     FOUND.bytes = answer;
     FOUND.start = 0;
     FOUND.length = answer.length;
   }
   return writeAnswer(packet, transport, info);
+}
+
+/** {@link placeQuestion}: a name outside the zone, the apex, a name under it but not a number. */
+const OUTSIDE = 0;
+const APEX = 1;
+const NOT_A_NUMBER = 2;
+/** Where the image's find() puts what it found. */
+const HIT: ImageHit = { serial: 0, renewAt: 0, bytes: undefined };
+
+/** The apex of a zone's settings in wire form and its labels. */
+const apexWires = new WeakMap<ZoneSettings, { wire: Uint8Array; labels: number }>();
+
+/**
+ * Where the question in {@link QUERY} (its name lowercased in {@link WIRE}) is: outside the
+ * zone, the apex, under it but not a number, or the digits of a number (digit-tree name).
+ */
+function placeQuestion(
+  zone: ZoneSnapshot,
+): typeof OUTSIDE | typeof APEX | typeof NOT_A_NUMBER | string {
+  let apex = apexWires.get(zone.settings);
+  if (!apex) {
+    const wire = encodeName(zone.settings.apex);
+    apex = { wire, labels: wire.length === 1 ? 0 : countLabels(wire) };
+    apexWires.set(zone.settings, apex);
+  }
+  const q = QUERY;
+  const relative = q.labels - apex.labels;
+  if (relative < 0) return OUTSIDE;
+  const apexAt = relative === q.labels ? q.nameEnd - 1 : (LABEL_STARTS[relative] as number);
+  const { wire } = apex;
+  if (q.nameEnd - apexAt !== wire.length) return OUTSIDE;
+  for (let i = 0; i < wire.length; i++) {
+    if (WIRE[apexAt - 12 + i] !== wire[i]) return OUTSIDE;
+  }
+  if (relative === 0) return APEX;
+  if (relative > 15) return NOT_A_NUMBER;
+  let digits = '';
+  for (let i = relative - 1; i >= 0; i--) {
+    const at = (LABEL_STARTS[i] as number) - 12;
+    const c = WIRE[at + 1] as number;
+    if (WIRE[at] !== 1 || c < 0x30 || c > 0x39) return NOT_A_NUMBER;
+    digits += String.fromCharCode(c);
+  }
+  return digits;
 }
 
 /**
@@ -433,14 +497,14 @@ function writeAnswer(
 }
 
 /**
- * The general path's answer for `rrset` at `name` (a lowercase query with EDNS, ID 0 and no
- * flags, with or without DNSSEC), kept in the zone's answer cache until its RRSIG is renewed.
- * `wire[0, nameLength)` is the name in wire form and `hash` its hash (name-index.ts).
+ * The general path's answer for `rrset` at the name `wire[0, nameLength)` (a lowercase query
+ * with EDNS, ID 0 and no flags, with or without DNSSEC), kept in the zone's answer cache until
+ * its RRSIG is renewed, and in the zone image when it is a number's (`digits`). `hash` is the
+ * name's hash (name-index.ts).
  */
 function encodeAnswer(
   zone: ZoneSnapshot,
   signer: OnlineSigner,
-  name: string,
   wire: Uint8Array,
   nameLength: number,
   hash: number,
@@ -448,12 +512,18 @@ function encodeAnswer(
   rrset: readonly ResourceRecord[],
   dnssec: boolean,
   now: number,
+  digits: string | undefined,
+  /** Keep it in memory: always (a query's), or while the cache has room (background work). */
+  memory: 'always' | 'room' = 'always',
 ): Uint8Array {
   const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
+  const name = presentationName(wire);
   const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
-  if (zone.answers.serves(zone)) {
-    zone.answers.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
+  const cache = zone.answers;
+  if (cache.serves(zone) && (memory === 'always' || cache.hasRoom(bytes.length + 2 * nameLength))) {
+    cache.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
   }
+  if (digits !== undefined) zone.image.keepAnswer(digits, qtype, dnssec, renewAt, bytes);
   return bytes;
 }
 
@@ -572,22 +642,72 @@ function fastDenial(
 }
 
 /**
- * Signs `rrset` and encodes its answer to a DNSSEC query ahead of the first such query, so that
- * the first asker does not pay for either. Costs nothing when both are already held.
+ * Signs every RRset at the apex (SOA, NS, DNSKEY) and encodes its DNSSEC answer, ahead of the
+ * first query: every denial carries the SOA's signature, so a new serial is signed once here
+ * rather than by the first denial (whose signatures the signing budget counts).
  */
-export function warmAnswer(
-  zone: ZoneSnapshot,
-  signer: OnlineSigner,
-  name: string,
-  qtype: number,
-  rrset: readonly ResourceRecord[],
-  now: number,
-): void {
+export function warmApex(zone: ZoneSnapshot, signer: OnlineSigner, now: number): void {
   const cache = zone.answers;
   if (!cache.serves(zone)) return;
-  const wire = wireName(name);
+  const wire = wireName(zone.settings.apex);
   const hash = nameHash(wire);
-  if (!cache.find(wire, wire.length, hash, qtype, true, now, FOUND)) {
-    encodeAnswer(zone, signer, name, wire, wire.length, hash, qtype, rrset, true, now);
+  for (const [qtype, rrset] of zone.apexNode) {
+    if (!cache.find(wire, wire.length, hash, qtype, true, now, FOUND)) {
+      encodeAnswer(zone, signer, wire, wire.length, hash, qtype, rrset, true, now, undefined);
+    }
   }
+}
+
+/**
+ * Signs and encodes the answer of the number `digits` (type `qtype`, with or without DNSSEC)
+ * into the zone image when none is kept or the one kept is due for renewal at `now` (seconds):
+ * true if it did. For making and renewing answers in the background before any query has to
+ * wait for them (warmer.ts); kept in memory too while the answer cache has room.
+ */
+export function renewAnswer(
+  zone: ZoneSnapshot,
+  signer: OnlineSigner,
+  digits: string,
+  qtype: number,
+  dnssec: boolean,
+  now: number,
+  node: Node | undefined = zone.nodes.get(digits),
+): boolean {
+  const hit = zone.image.find(digits, qtype, dnssec, HIT);
+  if (!hit || (hit.bytes !== undefined && now < hit.renewAt)) return false;
+  const rrset = node === UNSERVABLE ? undefined : node?.get(qtype);
+  if (!rrset) return false;
+  const wire = wireName(nameOfDigits(digits, zone.settings.apex));
+  encodeAnswer(
+    zone,
+    signer,
+    wire,
+    wire.length,
+    nameHash(wire),
+    qtype,
+    rrset,
+    dnssec,
+    now,
+    digits,
+    'room',
+  );
+  return true;
+}
+
+/** {@link renewAnswer} with DNSSEC for every type the number `digits` holds: how many it made. */
+export function warmNumber(
+  zone: ZoneSnapshot,
+  signer: OnlineSigner,
+  digits: string,
+  now: number,
+): number {
+  // Kept decoded (as queries do): the general path's encoder then signs these very RRsets, whose
+  // signatures the signer keeps by identity, instead of decoding and signing them again.
+  const node = zone.nodes.get(digits);
+  if (!node || node === UNSERVABLE) return 0;
+  let made = 0;
+  for (const qtype of node.keys()) {
+    if (renewAnswer(zone, signer, digits, qtype, true, now, node)) made++;
+  }
+  return made;
 }

@@ -593,7 +593,7 @@ function processGeneral(
           return reply(errorResponse(query, Rcode.FORMERR, query.questions), 'xfr');
         }
         // RFC 1995 2: a UDP IXFR that cannot be answered gets the current SOA (ask over TCP).
-        const soa = zone.nodes.get(zone.settings.apex)?.get(RRType.SOA) ?? [];
+        const soa = zone.apexNode.get(RRType.SOA) ?? [];
         return reply(
           { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
           'xfr',
@@ -603,7 +603,7 @@ function processGeneral(
       // process transferred before, else the whole zone in AXFR form (RFC 1995 4).
       const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
       if (clientSerial === zone.serial) {
-        const soa = zone.nodes.get(zone.settings.apex)?.get(RRType.SOA) ?? [];
+        const soa = zone.apexNode.get(RRType.SOA) ?? [];
         return reply(
           { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
           'xfr',

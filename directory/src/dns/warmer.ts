@@ -1,117 +1,188 @@
 import type { Logger } from '@switchboard/service-kit';
-import { warmAnswer } from './fast-path.js';
-import type { ZoneSnapshot } from '../zone/zone.js';
+import { renewAnswer, warmApex, warmNumber } from './fast-path.js';
 import type { ZoneState } from '../state/zone-state.js';
+import type { ZoneSnapshot } from '../zone/zone.js';
+import { digitsOfName } from '../zone/zone.js';
+
+/** Numbers (warming) or kept answers (renewing) read per step. */
+const ROWS_PER_STEP = 200;
 
 /**
- * Signs every RRset of the served snapshot, and encodes its answer, in the background: in
- * slices of a few milliseconds with the event loop free in between, so queries keep being
- * answered while it runs and the first query for a number does not pay for either. It works
- * through names, each looked up in the snapshot served when its turn comes: after a change made
- * from the snapshot it was working on (or had finished), only the changed names are added to
- * what remains; otherwise it starts a whole pass again. Denials are not touched: they are
- * signed per query (directory/src/dns/fast-path.ts says why).
+ * Background work on the zone image (zone/image.ts), in slices of a few milliseconds with the
+ * event loop free in between, none of it before the first answer:
+ *
+ * - the apex (SOA, NS, DNSKEY) is signed after each change, so denials find its signature;
+ * - warming: after the image was filled anew (a first start), one pass signs and encodes every
+ *   number's answers into the image, where they are kept across restarts; after that only the
+ *   numbers that changed are (each snapshot's `changes`). Until then numbers are signed when
+ *   first asked, and `/healthz` says `warm: false`;
+ * - renewal: the kept answers are walked in key order, and those due (three days before their
+ *   signature expires) are signed anew, so no query waits for it.
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #sliceMs: number;
-  /** The snapshot the work below is for. */
-  #snapshot: ZoneSnapshot | undefined;
-  /** Names of a whole pass still to warm, and changed names. */
-  #pass: Iterator<string> | undefined;
-  #changed: string[] = [];
+  readonly #pauseMs: number;
   #timer: NodeJS.Immediate | undefined;
-  #warmSnapshot: ZoneSnapshot | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  /** The snapshot whose apex is signed and whose changes are queued. */
+  #snapshot: ZoneSnapshot | undefined;
+  /** Where a whole pass stands (the last number warmed), and the image generation it is for. */
+  #pass: { after: string; generation: number } | undefined;
+  /** Numbers (digits) changed since, to warm. */
+  #changed: string[] = [];
+  #renewAfter: [string, number, number] = ['', 0, 0];
   #started = 0;
   #stopped = false;
+  #renewed = 0;
 
-  /** `now` in milliseconds since the epoch. */
-  constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5) {
+  /** `now` in milliseconds since the epoch; `pauseMs` between renewal slices. */
+  constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5, pauseMs = 20) {
     this.#zone = zone;
     this.#now = now;
     this.#log = log;
     this.#sliceMs = sliceMs;
+    this.#pauseMs = pauseMs;
   }
 
-  /** True once every RRset of the snapshot now served is signed and encoded. */
+  /** True once the snapshot served now has its apex signed and every number's answers kept. */
   get warm(): boolean {
-    return this.#warmSnapshot === this.#zone.snapshot;
+    return (
+      this.#snapshot === this.#zone.snapshot &&
+      this.#pass === undefined &&
+      this.#changed.length === 0 &&
+      this.#timer === undefined
+    );
   }
 
-  /** (Re)starts warming the current snapshot; cheap to call on every change. */
+  /** Answers renewed so far (for tests and logs). */
+  get renewed(): number {
+    return this.#renewed;
+  }
+
+  /** (Re)starts the background work for the snapshot served; call on every change. */
   start(): void {
-    if (this.#stopped || this.#timer) return;
-    this.#timer = setImmediate(() => this.#slice());
+    if (this.#stopped) return;
+    this.#timer ??= setImmediate(() => this.#slice());
+    if (!this.#renewTimer) this.#scheduleRenewal(this.#pauseMs);
   }
 
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearImmediate(this.#timer);
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#timer = undefined;
+    this.#renewTimer = undefined;
   }
 
-  /** Takes up the snapshot now served, keeping what is left to do when it follows on. */
+  /** Takes up the snapshot now served: its apex, and what changed or a whole pass. */
   #follow(snapshot: ZoneSnapshot): void {
+    warmApex(snapshot, this.#zone.signer, Math.floor(this.#now() / 1000));
+    const { image } = snapshot;
     const from = snapshot.changes;
-    const followsOn =
-      from !== undefined && this.#snapshot !== undefined && from.serial === this.#snapshot.serial;
-    if (followsOn) {
-      for (const name of from.names) this.#changed.push(name);
-    } else {
-      this.#pass = snapshot.nodes.keys();
-      this.#changed = [];
-      this.#started = performance.now();
+    if (
+      from !== undefined &&
+      this.#snapshot !== undefined &&
+      from.serial === this.#snapshot.serial
+    ) {
+      for (const name of from.names) {
+        const digits = digitsOfName(name, snapshot.settings.apex);
+        if (digits !== undefined) this.#changed.push(digits);
+      }
+    } else if (!image.warmed) {
+      if (this.#pass?.generation !== image.generation) {
+        this.#pass = { after: '', generation: image.generation };
+        this.#started = performance.now();
+      }
+    } else if (from !== undefined) {
+      // Caught up at start-up from an image warmed before: what changed meanwhile.
+      for (const name of from.names) {
+        const digits = digitsOfName(name, snapshot.settings.apex);
+        if (digits !== undefined) this.#changed.push(digits);
+      }
     }
     this.#snapshot = snapshot;
-  }
-
-  #next(): string | undefined {
-    const changed = this.#changed.pop();
-    if (changed !== undefined) return changed;
-    const next = this.#pass?.next();
-    if (!next || next.done) {
-      this.#pass = undefined;
-      return undefined;
-    }
-    return next.value;
   }
 
   #slice(): void {
     this.#timer = undefined;
     const snapshot = this.#zone.snapshot;
-    if (snapshot !== this.#snapshot) this.#follow(snapshot);
-    const until = performance.now() + this.#sliceMs;
-    const now = Math.floor(this.#now() / 1000);
-    const signer = this.#zone.signer;
     try {
-      for (;;) {
-        const name = this.#next();
-        if (name === undefined) {
-          this.#warmSnapshot = snapshot;
-          // #started is set while a whole pass is under way.
-          if (this.#started > 0) {
-            const ms = Math.round(performance.now() - this.#started);
-            // After a single publish this is a few RRsets; only whole-zone passes are news.
-            const level = ms >= 1000 ? 'info' : 'debug';
-            this.#log[level]({ serial: snapshot.serial, ms }, 'zone signed and encoded');
-            this.#started = 0;
-          }
-          return;
+      if (snapshot !== this.#snapshot) this.#follow(snapshot);
+      const until = performance.now() + this.#sliceMs;
+      const now = Math.floor(this.#now() / 1000);
+      const signer = this.#zone.signer;
+      while (performance.now() < until) {
+        const changed = this.#changed.pop();
+        if (changed !== undefined) {
+          warmNumber(snapshot, signer, changed, now);
+          continue;
         }
-        const node = snapshot.nodes.get(name);
-        if (node) {
-          for (const [type, rrset] of node) warmAnswer(snapshot, signer, name, type, rrset, now);
+        const pass = this.#pass;
+        if (!pass) return;
+        if (pass.generation !== snapshot.image.generation) {
+          // Filled anew meanwhile: start over.
+          this.#pass = undefined;
+          this.#snapshot = undefined;
+          break;
         }
-        if (performance.now() >= until) break;
+        const digits = snapshot.image.digitsAfter(pass.after, ROWS_PER_STEP);
+        for (const d of digits) warmNumber(snapshot, signer, d, now);
+        if (digits.length > 0) pass.after = digits[digits.length - 1] as string;
+        if (digits.length < ROWS_PER_STEP) {
+          snapshot.image.markWarmed();
+          this.#pass = undefined;
+          const ms = Math.round(performance.now() - this.#started);
+          this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+        }
       }
     } catch (err) {
-      // Queries still sign on demand; try again from the start on the next change.
+      // Queries still sign on demand; tried again on the next change.
       this.#snapshot = undefined;
+      this.#pass = undefined;
+      this.#changed = [];
       this.#log.error({ err }, 'background signing failed');
       return;
     }
     this.#timer = setImmediate(() => this.#slice());
+  }
+
+  #scheduleRenewal(ms: number): void {
+    if (this.#stopped) return;
+    this.#renewTimer = setTimeout(() => this.#renewSlice(), ms);
+    this.#renewTimer.unref();
+  }
+
+  #renewSlice(): void {
+    this.#renewTimer = undefined;
+    const snapshot = this.#zone.snapshot;
+    const until = performance.now() + this.#sliceMs;
+    const now = Math.floor(this.#now() / 1000);
+    let rows: Array<[string, number, number, number]> = [];
+    try {
+      rows = snapshot.image.keptAnswers(this.#renewAfter, ROWS_PER_STEP);
+      for (const [digits, qtype, dnssec, renewAt] of rows) {
+        this.#renewAfter = [digits, qtype, dnssec];
+        if (
+          now >= renewAt &&
+          renewAnswer(snapshot, this.#zone.signer, digits, qtype, dnssec === 1, now)
+        ) {
+          this.#renewed += 1;
+        }
+        if (performance.now() >= until) return this.#scheduleRenewal(this.#pauseMs);
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'renewing kept answers failed');
+      rows = [];
+    }
+    if (rows.length < ROWS_PER_STEP) {
+      // A whole pass done: start over after a longer pause.
+      this.#renewAfter = ['', 0, 0];
+      this.#scheduleRenewal(this.#pauseMs * 60);
+    } else {
+      this.#scheduleRenewal(this.#pauseMs);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database, DialectName, PortableMigration } from '@switchboard/db';
 import { columnTypes, migrateToLatest } from '@switchboard/db';
 import type { Kysely } from 'kysely';
@@ -31,6 +32,14 @@ interface ImportsTable {
   refused: number;
   refused_bytes: number;
 }
+interface RemovedTable {
+  number: string;
+  serial: number;
+}
+interface InstanceTable {
+  id: number;
+  token: string;
+}
 interface MovesTable {
   id: string;
   number_hash: string;
@@ -48,6 +57,8 @@ export interface DirectoryTables {
   directory_moves: MovesTable;
   directory_replay_nonces: ReplayNoncesTable;
   directory_imports: ImportsTable;
+  directory_removed: RemovedTable;
+  directory_instance: InstanceTable;
 }
 
 const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
@@ -124,7 +135,51 @@ const MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
         .execute();
     },
   },
+  // The serial at which each number was last removed, so the zone image (zone/image.ts) learns
+  // removals without reading every number; and a token naming this database, so an image made
+  // from another database is never caught up from this one.
+  '0005_removed_instance': {
+    async up(db, dialect) {
+      const t = columnTypes(dialect);
+      await db.schema
+        .createTable('directory_removed')
+        .addColumn('number', 'text', (c) => c.primaryKey())
+        .addColumn('serial', t.bigint, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('directory_removed_serial')
+        .on('directory_removed')
+        .column('serial')
+        .execute();
+      await db.schema
+        .createTable('directory_instance')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('token', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
+
+/** A stored entry as its row holds it (contacts as JSON text), for copying into the zone image. */
+export interface RawEntry {
+  readonly number: string;
+  readonly serial: number;
+  readonly provider: string;
+  readonly identityKey: string;
+  /** JSON text of the contacts. */
+  readonly contacts: string;
+}
+
+/** What changed since a serial ({@link DirectoryStore.changesSince}). */
+export interface StoreChanges {
+  readonly serial: number;
+  /** Entries written after the serial asked for. */
+  readonly changed: NumberEntry[];
+  /** Numbers removed after it (some may have been published again: see `changed`). */
+  readonly removed: E164Number[];
+  /** Every published number, only when the count differed from what the caller expected. */
+  readonly numbers: E164Number[] | undefined;
+}
 
 /** One entry as a bulk import stores it. */
 export type ImportRow = Pick<NumberEntry, 'number' | 'provider' | 'identityKey' | 'contacts'>;
@@ -191,11 +246,29 @@ export class DirectoryStore {
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
     }
+    const instance = await db.selectFrom('directory_instance').select('token').executeTakeFirst();
+    if (!instance) {
+      await db
+        .insertInto('directory_instance')
+        .values({ id: 1, token: randomUUID() })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    }
     return new DirectoryStore(db, database.dialect);
   }
 
   get dialect(): DialectName {
     return this.#dialect;
+  }
+
+  /** A random token naming this database, made on its first open. */
+  async instanceToken(): Promise<string> {
+    const row = await this.#db
+      .selectFrom('directory_instance')
+      .select('token')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return row.token;
   }
 
   /** The current zone serial. */
@@ -214,37 +287,76 @@ export class DirectoryStore {
 
   /**
    * What changed since the zone content of `serial`, read in one transaction: the current
-   * serial, the entries written after `serial` (every write stores the serial it bumped to), how
-   * many numbers are published, and, only when `expected` (the count the caller would have
-   * without removals) differs, every published number, so the caller can see what was removed.
-   * Undefined when the serial wrapped around since (RFC 1982): read the whole zone instead.
+   * serial, the entries written after `serial` (every write stores the serial it bumped to), the
+   * numbers removed after it, and, only when `expected` (the count the caller would have after
+   * these changes) differs from how many numbers are published, every published number. Without
+   * `expected` the numbers are not counted (a count reads every row: seconds at 10 million), and
+   * only removals made through {@link delete} are seen.
+   * Undefined when the serial wrapped around since (RFC 1982), or when more than `limit` entries
+   * changed: read the whole zone instead.
    */
   async changesSince(
     serial: number,
-    expected: (changed: readonly NumberEntry[]) => number,
-  ): Promise<
-    { serial: number; changed: NumberEntry[]; numbers: E164Number[] | undefined } | undefined
-  > {
+    expected:
+      ((changed: readonly NumberEntry[], removed: readonly E164Number[]) => number) | undefined,
+    limit = Infinity,
+  ): Promise<StoreChanges | undefined> {
     return this.#db.transaction().execute(async (tx) => {
       const current = await readSerial(tx);
       if (current < serial) return undefined;
+      if (Number.isFinite(limit)) {
+        const { count } = await tx
+          .selectFrom('directory_numbers')
+          .select((eb) => eb.fn.countAll<number | string>().as('count'))
+          .where('serial', '>', serial)
+          .executeTakeFirstOrThrow();
+        if (Number(count) > limit) return undefined;
+      }
       const rows = await tx
         .selectFrom('directory_numbers')
         .selectAll()
         .where('serial', '>', serial)
         .execute();
       const changed = rows.map(toEntry);
+      const gone = await tx
+        .selectFrom('directory_removed')
+        .select('number')
+        .where('serial', '>', serial)
+        .execute();
+      const removed = gone.map((r) => r.number as E164Number);
+      if (!expected) return { serial: current, changed, removed, numbers: undefined };
       const { count } = await tx
         .selectFrom('directory_numbers')
         .select((eb) => eb.fn.countAll<number | string>().as('count'))
         .executeTakeFirstOrThrow();
       let numbers: E164Number[] | undefined;
-      if (Number(count) !== expected(changed)) {
+      if (Number(count) !== expected(changed, removed)) {
         const all = await tx.selectFrom('directory_numbers').select('number').execute();
         numbers = all.map((r) => r.number as E164Number);
       }
-      return { serial: current, changed, numbers };
+      return { serial: current, changed, removed, numbers };
     });
+  }
+
+  /**
+   * Up to `limit` stored rows with numbers after `after`, in number order, as stored (contacts
+   * left as JSON text): for copying the whole zone into its image.
+   */
+  async rawPage(after: string, limit: number): Promise<RawEntry[]> {
+    const rows = await this.#db
+      .selectFrom('directory_numbers')
+      .select(['number', 'serial', 'provider', 'identity_key', 'contacts'])
+      .where('number', '>', after)
+      .orderBy('number')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      number: r.number,
+      serial: Number(r.serial),
+      provider: r.provider,
+      identityKey: r.identity_key,
+      contacts: r.contacts,
+    }));
   }
 
   async get(number: E164Number): Promise<NumberEntry | undefined> {
@@ -337,7 +449,12 @@ export class DirectoryStore {
         .where('provider', '=', provider)
         .executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) return false;
-      await bumpSerial(tx);
+      const serial = await bumpSerial(tx);
+      await tx
+        .insertInto('directory_removed')
+        .values({ number, serial })
+        .onConflict((oc) => oc.column('number').doUpdateSet({ serial }))
+        .execute();
       return true;
     });
   }

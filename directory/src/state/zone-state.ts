@@ -2,11 +2,12 @@ import type { DnskeyData } from '@switchboard/dns-wire';
 import type { SigningKey } from '@switchboard/dnssec';
 import { ExportSigner } from '../transfer/export-signer.js';
 import type { OnlineSigner } from '../zone/signer.js';
-import type { DirectoryStore } from './store.js';
+import type { DirectoryStore, RawEntry } from './store.js';
 import type { TransferForm, TransferZone } from '../transfer/transfer.js';
 import { signZoneForExport, unsignedZoneForTransfer } from '../transfer/transfer.js';
-import type { ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
-import { buildZone, expectedCount, updateZone } from '../zone/zone.js';
+import type { UnservableEntry, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
+import { answersFingerprint, expectedCount, imageZone, updateZone } from '../zone/zone.js';
+import { ZoneImage } from '../zone/image.js';
 
 /**
  * The in-memory zone served by DNS, kept in step with the database: reloaded right after a
@@ -24,6 +25,8 @@ export class ZoneState {
   /** What AXFR/IXFR serve. */
   readonly #form: TransferForm;
   #snapshot: ZoneSnapshot;
+  /** The store's instance token (image.ts). */
+  readonly #token: string;
   /** Per form: the latest version made, the one being made, recent ones for IXFR. */
   readonly #forms = new Map<TransferForm, FormVersions>();
   #reloading: Promise<void> = Promise.resolve();
@@ -36,7 +39,9 @@ export class ZoneState {
     signer: OnlineSigner,
     options: ZoneStateOptions,
     snapshot: ZoneSnapshot,
+    token: string,
   ) {
+    this.#token = token;
     this.#store = store;
     this.#settings = settings;
     this.#key = key;
@@ -46,6 +51,12 @@ export class ZoneState {
     this.#snapshot = snapshot;
   }
 
+  /**
+   * Opens the zone image (`options.imagePath`, default in memory) and brings it up to the
+   * store's serial: a restart reads only what changed since the serial it holds; a first start
+   * (or an image from another database, or one too far behind) copies every entry into it.
+   * Nothing is signed ahead: answers are signed on demand and kept in the image.
+   */
   static async load(
     store: DirectoryStore,
     settings: ZoneSettings,
@@ -53,16 +64,39 @@ export class ZoneState {
     signer: OnlineSigner,
     options: ZoneStateOptions = {},
   ): Promise<ZoneState> {
-    const { serial, entries } = await store.snapshot();
     const dnskeys = dnskeySet(key, options.operatorKeys ?? []);
-    return new ZoneState(
-      store,
-      settings,
-      key,
-      signer,
-      options,
-      buildZone(settings, serial, entries, dnskeys),
-    );
+    const fingerprint = answersFingerprint(settings, [key.dnskey], null);
+    const path = options.imagePath;
+    // Replicas sharing a data directory each keep an image of their own.
+    const image = path
+      ? ZoneImage.claim(
+          [path, ...[2, 3, 4].map((i) => path.replace(/(\.db)?$/, `-${i}$1`))],
+          fingerprint,
+        )
+      : ZoneImage.open(':memory:', fingerprint);
+    try {
+      const token = await store.instanceToken();
+      if (image.serial === undefined || image.token !== token) {
+        if (options.storeFile !== undefined) image.fillFromSqlite(options.storeFile, token);
+        else await fillImage(store, image, token);
+      }
+      const state = new ZoneState(
+        store,
+        settings,
+        key,
+        signer,
+        options,
+        imageZone(settings, image, dnskeys),
+        token,
+      );
+      // Caught up once counting the numbers, so removals made by other writers than the store
+      // (which records its own) are seen; later reloads do not count (seconds at 10 million).
+      await state.#reload(true);
+      return state;
+    } catch (err) {
+      image.close();
+      throw err;
+    }
   }
 
   /** What AXFR/IXFR serve (`unsigned` unless the operator opted in to pre-signed NSEC3). */
@@ -72,6 +106,11 @@ export class ZoneState {
 
   get snapshot(): ZoneSnapshot {
     return this.#snapshot;
+  }
+
+  /** Calls `listener` for each stored entry found unservable while answering or transferring. */
+  onUnservable(listener: (bad: UnservableEntry) => void): void {
+    this.#snapshot.nodes.onUnservable = listener;
   }
 
   get signer(): OnlineSigner {
@@ -99,31 +138,37 @@ export class ZoneState {
     return next;
   }
 
-  async #reload(): Promise<void> {
+  async #reload(count = false): Promise<void> {
     const serial = await this.#store.serial();
     const previous = this.#snapshot;
     if (serial === previous.serial) return;
-    // Only what changed is read and built again (a 100,000-number zone took most of a second to
-    // reload whole, with DNS waiting meanwhile).
-    const changes = await this.#store.changesSince(previous.serial, (changed) =>
-      expectedCount(previous, changed),
+    // Only what changed is read and applied to the image in place (a 100,000-number zone took
+    // most of a second to reload whole, with DNS waiting meanwhile).
+    const changes = await this.#store.changesSince(
+      previous.serial,
+      count ? (changed, removed) => expectedCount(previous, changed, removed) : undefined,
+      CATCH_UP_LIMIT,
     );
-    let current: number;
     if (changes) {
-      current = changes.serial;
       this.#snapshot = updateZone(
         previous,
-        current,
+        changes.serial,
         changes.numbers,
         changes.changed,
         this.#dnskeys,
+        changes.removed,
+        this.#token,
       );
     } else {
-      const whole = await this.#store.snapshot();
-      current = whole.serial;
-      this.#snapshot = buildZone(this.#settings, current, whole.entries, this.#dnskeys);
+      await fillImage(this.#store, previous.image, this.#token);
+      // Any name may have changed: the answers kept in memory are dropped with their cache.
+      this.#snapshot = imageZone(this.#settings, previous.image, this.#dnskeys, previous.nodes);
+      for (const listener of this.#listeners) listener(this.#snapshot.serial);
+      // What changed since the copy began.
+      await this.#reload();
+      return;
     }
-    for (const listener of this.#listeners) listener(current);
+    for (const listener of this.#listeners) listener(this.#snapshot.serial);
   }
 
   /**
@@ -186,9 +231,13 @@ export class ZoneState {
     return latest !== undefined && latest.expires - now < margin;
   }
 
-  /** Stops the export worker thread (signings under way fail). */
-  close(): Promise<void> {
-    return this.#exportSigner.close();
+  /** Stops the export worker thread (signings under way fail) and closes the zone image. */
+  async close(): Promise<void> {
+    try {
+      await this.#exportSigner.close();
+    } finally {
+      this.#snapshot.image.close();
+    }
   }
 }
 
@@ -201,6 +250,44 @@ export interface ZoneStateOptions {
   readonly operatorKeys?: readonly DnskeyData[];
   /** What AXFR/IXFR serve; default `unsigned`. */
   readonly transferForm?: TransferForm;
+  /** The zone image's file (zone/image.ts); default in memory, filled anew on every start. */
+  readonly imagePath?: string;
+  /**
+   * The store's SQLite file, when it is one: a first start copies it into the image with SQLite
+   * itself instead of page by page through the store.
+   */
+  readonly storeFile?: string;
+}
+
+/** More entries changed than this since the image's serial: it is filled anew instead. */
+const CATCH_UP_LIMIT = 100_000;
+/** Entries copied per page when the image is filled anew. */
+const FILL_PAGE = 5000;
+
+/**
+ * Fills `image` anew with every entry of `store`, page by page (the DNS path reads the old
+ * content meanwhile), as the content of the serial read before the first page; entries
+ * written while it copies are copied again by the catch-up that follows (their serials are
+ * later).
+ */
+async function fillImage(store: DirectoryStore, image: ZoneImage, token: string): Promise<void> {
+  const serial = await store.serial();
+  const build = image.rebuild();
+  for (let after = ''; ;) {
+    const rows = await store.rawPage(after, FILL_PAGE);
+    if (rows.length === 0) break;
+    build.add(
+      rows.map((r) => ({
+        digits: r.number.slice(1),
+        serial: r.serial,
+        provider: r.provider,
+        identityKey: r.identityKey,
+        contacts: r.contacts,
+      })),
+    );
+    after = (rows[rows.length - 1] as RawEntry).number;
+  }
+  build.finish(serial, token);
 }
 
 interface FormVersions {

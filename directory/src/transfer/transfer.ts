@@ -6,6 +6,7 @@ import type { OnlineSigner } from '../zone/signer.js';
 import type { WireRecords } from './wire-records.js';
 import { packWireRecords, wireRecord, wireRecordCount } from './wire-records.js';
 import type { ZoneSnapshot } from '../zone/zone.js';
+import { eachNode } from '../zone/zone.js';
 
 /**
  * What secondaries receive by AXFR/IXFR: `unsigned` (the default) is the zone without any
@@ -27,9 +28,8 @@ export function unsignedRecords(zone: ZoneSnapshot, withDnskey = false): Resourc
 }
 
 function* eachUnsignedRecord(zone: ZoneSnapshot, withDnskey: boolean): Generator<ResourceRecord> {
-  const apexNode = zone.nodes.get(zone.settings.apex);
-  yield* apexNode?.get(RRType.SOA) ?? [];
-  for (const [name, node] of zone.nodes) {
+  yield* zone.apexNode.get(RRType.SOA) ?? [];
+  for (const [name, node] of eachNode(zone)) {
     for (const [type, rrset] of node) {
       if (name === zone.settings.apex && type === RRType.SOA) continue;
       if (name === zone.settings.apex && type === RRType.DNSKEY && !withDnskey) continue;

@@ -36,10 +36,14 @@ export class AnswerCache {
   #garbage = 0;
   /** The snapshot answered for, compared by identity only. */
   #owner: object | undefined;
+  /** The arena never grows past this; when full of live entries, every entry is dropped. */
+  readonly #maxBytes: number;
 
-  constructor(initialBytes = 1 << 16) {
+  /** `maxBytes`: the most octets of answers kept (default 1 GiB). */
+  constructor(initialBytes = 1 << 16, maxBytes = 1 << 30) {
     this.#slots = new Int32Array(2 * 1024);
     this.#mask = 1023;
+    this.#maxBytes = Math.max(maxBytes, initialBytes);
     this.#arena = Buffer.alloc(initialBytes);
   }
 
@@ -122,9 +126,11 @@ export class AnswerCache {
     if (kept.length / 2 >= 255) return;
     let size = 2 + nameLength + 9 + answer.length;
     for (let i = 1; i < kept.length; i += 2) size += kept[i] as number;
+    if (size > this.#maxBytes / 2) return;
     this.#reserve(size);
-    // Compaction may have moved the old entry.
+    // Compaction may have moved the old entry, or dropped it with every other.
     const from = old >= 0 ? this.#entry(name, nameLength, hash) : -1;
+    if (old >= 0 && from < 0) kept.length = 0;
     const arena = this.#arena;
     const at = this.#used;
     let w = at;
@@ -151,6 +157,14 @@ export class AnswerCache {
     } else {
       this.#insert(hash, at);
     }
+  }
+
+  /**
+   * Whether `octets` more would leave the cache at most three quarters full of live answers:
+   * background work fills it only so far, leaving it to queries to push answers out.
+   */
+  hasRoom(octets: number): boolean {
+    return this.#used - this.#garbage + octets <= (this.#maxBytes / 4) * 3;
   }
 
   /** Octets in use (live entries and garbage), for tests and metrics. */
@@ -229,7 +243,17 @@ export class AnswerCache {
     if (this.#used + size <= this.#arena.length) return;
     const live = this.#used - this.#garbage;
     let length = this.#arena.length;
-    while (2 * (live + size) > length) length *= 2;
+    while (2 * (live + size) > length && length < this.#maxBytes) length *= 2;
+    length = Math.min(length, this.#maxBytes);
+    if (live + size > length) {
+      // Full of live answers at its largest: start again (the zone image keeps them too).
+      this.#slots = new Int32Array(2 * 1024);
+      this.#mask = 1023;
+      this.#filled = 0;
+      this.#used = 0;
+      this.#garbage = 0;
+      return;
+    }
     const old = this.#arena;
     const arena = Buffer.alloc(length);
     let w = 0;

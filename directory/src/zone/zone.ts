@@ -1,13 +1,11 @@
 import type { DnskeyData, ResourceRecord } from '@switchboard/dns-wire';
 import { RRClass, RRType } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
-import { enumNameOfParsed } from '@switchboard/e164';
 import { AnswerCache } from './answer-cache.js';
-import type { Removed } from './layered-map.js';
-import { LayeredMap, REMOVED } from './layered-map.js';
-import type { NameIndex } from './name-index.js';
-import { LayeredIndex, wireName } from './name-index.js';
-import type { NumberEntry, Unservable } from './records.js';
+import type { ImageEntry } from './image.js';
+import { ZoneImage } from './image.js';
+import { wireName } from './name-index.js';
+import type { Contact, NumberEntry, Unservable } from './records.js';
 import { RECORD_TTL, recordsForEntry, unencodable } from './records.js';
 
 /** Zone-wide settings that do not change between snapshots. */
@@ -62,61 +60,102 @@ export interface UnservableEntry extends Unservable {
 }
 
 /**
- * One immutable version of the zone, answered from memory. Names are lower case and absolute.
- * Unchanged numbers keep their RRset arrays from the previous snapshot, so signatures cached by
- * RRset identity survive unrelated changes.
+ * One version of the zone. The apex is held in memory; the numbers are read from the zone
+ * image (image.ts, a local SQLite file) through {@link ImageNodes}, both shared from snapshot to
+ * snapshot and changed in place when the zone changes (one transaction, then the new snapshot
+ * is served), so a snapshot costs what changed, whatever the zone's size. Only the snapshot
+ * served now is meant to be read: what an older one finds in the image is the current content.
+ * Names are lower case and absolute.
  */
 export interface ZoneSnapshot {
   readonly settings: ZoneSettings;
   readonly serial: number;
-  readonly nodes: LayeredMap<string, Node>;
-  /** The same nodes by wire-form name, for answering straight from a query's octets. */
-  readonly index: LayeredIndex<Node>;
+  /** SOA, NS and DNSKEY. */
+  readonly apexNode: Node;
+  readonly image: ZoneImage;
+  /** The image's entries as RRsets, the recently used ones kept decoded. */
+  readonly nodes: ImageNodes;
   /** Encoded answers, handed from snapshot to snapshot (fast-path.ts). */
   readonly answers: AnswerCache;
-  /** Which entry serial each number node was built from (for reuse). */
-  readonly builtFrom: LayeredMap<string, number>;
   /** For a snapshot made by {@link updateZone}: the one it was made from, and the names changed. */
   readonly changes?: { readonly serial: number; readonly names: readonly string[] };
   /** Entries built into this snapshot as {@link UNSERVABLE} (only the changed ones after an update). */
   readonly unservable: readonly UnservableEntry[];
 }
 
-/** Builds the snapshot for `serial` from all entries. */
+/** The token of images filled by {@link buildZone} (from entries, not from a store). */
+const ENTRIES_TOKEN = 'entries';
+
+/** The image row of an entry. */
+export function imageEntry(entry: NumberEntry): ImageEntry {
+  return {
+    digits: entry.number.slice(1),
+    serial: entry.serial,
+    provider: entry.provider,
+    identityKey: entry.identityKey,
+    contacts: JSON.stringify(entry.contacts),
+  };
+}
+
+/**
+ * What the kept answers of an image depend on besides the entries (apex, TTLs, keys, signature
+ * policy): images made under other settings drop their kept answers.
+ */
+export function answersFingerprint(
+  settings: ZoneSettings,
+  dnskeys: readonly DnskeyData[],
+  policy: unknown,
+): string {
+  const keys = dnskeys.map((k) => Buffer.from(k.publicKey).toString('base64'));
+  return JSON.stringify({ settings, keys, policy });
+}
+
+/**
+ * The snapshot for `serial` holding exactly `entries`, in `image` (default: a new in-memory
+ * one), filled anew.
+ */
 export function buildZone(
   settings: ZoneSettings,
   serial: number,
   entries: readonly NumberEntry[],
   dnskeys: readonly DnskeyData[],
+  image: ZoneImage = ZoneImage.open(':memory:', answersFingerprint(settings, dnskeys, null)),
 ): ZoneSnapshot {
-  const { apex } = settings;
-  const nodes = new Map<string, Node>();
-  const builtFrom = new Map<string, number>();
-  nodes.set(apex, apexNode(settings, serial, dnskeys));
-  const bad: UnservableEntry[] = [];
-  for (const entry of entries) {
-    const name = enumNameOfParsed(entry.number, apex);
-    builtFrom.set(name, entry.serial);
-    nodes.set(name, numberNode(entry, settings, name, bad));
-  }
+  const build = image.rebuild();
+  build.add(entries.map(imageEntry));
+  build.finish(serial, ENTRIES_TOKEN);
+  return imageZone(settings, image, dnskeys);
+}
+
+/** The snapshot of what `image` holds now (it must have been filled). */
+export function imageZone(
+  settings: ZoneSettings,
+  image: ZoneImage,
+  dnskeys: readonly DnskeyData[],
+  nodes: ImageNodes = new ImageNodes(image, settings),
+  answers: AnswerCache = new AnswerCache(),
+): ZoneSnapshot {
+  const serial = image.serial;
+  if (serial === undefined) throw new Error('the zone image was never filled');
+  nodes.forgetAll();
   return snapshotOf(
     settings,
     serial,
-    LayeredMap.of(nodes),
-    LayeredMap.of(builtFrom),
-    new AnswerCache(),
-    [apex],
-    bad,
+    apexNode(settings, serial, dnskeys),
+    image,
+    nodes,
+    answers,
+    [settings.apex],
+    [],
   );
 }
 
 /**
  * The snapshot for `serial` made from `previous` and what changed since: `changed` entries
- * (new or replaced) and `numbers`, every number now published, or undefined when none was
- * removed (see {@link expectedCount}). Nodes of
- * unchanged numbers are carried over as they are, so signatures cached by RRset identity, and
- * answers kept in the answer cache, survive the change; only the changed names and the apex
- * (whose SOA serial moves) are built anew.
+ * (new or replaced), `removed` numbers, and `numbers`, every number now published, when some
+ * were removed that `removed` does not name (see {@link expectedCount}). The image is changed
+ * in place; answers kept for unchanged numbers (in memory and in the image) survive; only the
+ * changed names and the apex (whose SOA serial moves) are built anew.
  */
 export function updateZone(
   previous: ZoneSnapshot,
@@ -124,73 +163,86 @@ export function updateZone(
   numbers: readonly E164Number[] | undefined,
   changed: readonly NumberEntry[],
   dnskeys: readonly DnskeyData[],
+  removed: readonly E164Number[] = [],
+  token: string = previous.image.token ?? ENTRIES_TOKEN,
 ): ZoneSnapshot {
-  const { settings } = previous;
+  const { settings, image, nodes } = previous;
   const { apex } = settings;
-  const nodeChanges: Array<[string, Node | Removed]> = [
-    [apex, apexNode(settings, serial, dnskeys, previous.nodes.get(apex))],
-  ];
-  const serialChanges: Array<[string, number | Removed]> = [];
-  const bad: UnservableEntry[] = [];
-  for (const entry of changed) {
-    const name = enumNameOfParsed(entry.number, apex);
-    nodeChanges.push([name, numberNode(entry, settings, name, bad)]);
-    serialChanges.push([name, entry.serial]);
-  }
+  const gone = removed.map((n) => n.slice(1));
   if (numbers) {
-    const present = new Set(numbers.map((n) => enumNameOfParsed(n, apex)));
-    for (const name of previous.builtFrom.keys()) {
-      if (present.has(name)) continue;
-      nodeChanges.push([name, REMOVED]);
-      serialChanges.push([name, REMOVED]);
-    }
+    const present = new Set(numbers.map((n) => n.slice(1)));
+    for (const e of image.entries()) if (!present.has(e.digits)) gone.push(e.digits);
   }
-  const nodes = previous.nodes.with(nodeChanges);
+  image.apply(serial, changed.map(imageEntry), gone, token);
+  const touched = [...gone, ...changed.map((e) => e.number.slice(1))];
+  nodes.forget(touched);
+  const bad: UnservableEntry[] = [];
+  for (const entry of changed) nodes.get(entry.number.slice(1), bad);
+  const names = [apex, ...touched.map((digits) => nameOfDigits(digits, apex))];
   return snapshotOf(
     settings,
     serial,
+    apexNode(settings, serial, dnskeys, previous.apexNode),
+    image,
     nodes,
-    previous.builtFrom.with(serialChanges),
     previous.answers,
-    nodeChanges.map(([name]) => name),
+    names,
     bad,
-    nodes.base === previous.nodes.base ? previous.index.base : undefined,
     previous.serial,
   );
 }
 
 /**
- * How many numbers `previous` updated with `changed` holds if none was removed: when the store
+ * How many numbers `previous` updated with `changed` and `removed` holds: when the store
  * counts a different number, {@link updateZone} needs the list of numbers.
  */
-export function expectedCount(previous: ZoneSnapshot, changed: readonly NumberEntry[]): number {
-  const { apex } = previous.settings;
-  let added = 0;
-  for (const entry of changed) {
-    if (!previous.builtFrom.has(enumNameOfParsed(entry.number, apex))) added += 1;
+export function expectedCount(
+  previous: ZoneSnapshot,
+  changed: readonly NumberEntry[],
+  removed: readonly E164Number[] = [],
+): number {
+  const { image } = previous;
+  const present = new Map<string, boolean>();
+  const held = (digits: string): boolean => {
+    let h = present.get(digits);
+    if (h === undefined) {
+      h = image.entry(digits) !== undefined;
+      present.set(digits, h);
+    }
+    return h;
+  };
+  let count = image.count;
+  for (const n of removed) {
+    const digits = n.slice(1);
+    if (held(digits)) count -= 1;
+    present.set(digits, false);
   }
-  return previous.builtFrom.size + added;
+  for (const entry of changed) {
+    const digits = entry.number.slice(1);
+    if (!held(digits)) count += 1;
+    present.set(digits, true);
+  }
+  return count;
 }
 
 function snapshotOf(
   settings: ZoneSettings,
   serial: number,
-  nodes: LayeredMap<string, Node>,
-  builtFrom: LayeredMap<string, number>,
+  apex: Node,
+  image: ZoneImage,
+  nodes: ImageNodes,
   answers: AnswerCache,
   changed: readonly string[],
   unservableEntries: readonly UnservableEntry[],
-  baseIndex?: NameIndex<Node>,
   from?: number,
 ): ZoneSnapshot {
-  const index = new LayeredIndex(nodes, baseIndex);
   const snapshot: ZoneSnapshot = {
     settings,
     serial,
+    apexNode: apex,
+    image,
     nodes,
-    index,
     answers,
-    builtFrom,
     unservable: unservableEntries,
     ...(from !== undefined ? { changes: { serial: from, names: changed } } : {}),
   };
@@ -275,6 +327,150 @@ function numberNode(
   return node;
 }
 
+/** The entry of an image row. */
+function entryOf(row: ImageEntry): NumberEntry {
+  return {
+    number: `+${row.digits}` as E164Number,
+    provider: row.provider,
+    identityKey: row.identityKey,
+    contacts: JSON.parse(row.contacts) as Contact[],
+    serial: row.serial,
+    updatedAt: 0,
+  };
+}
+
+/** The ENUM name of a number's digits under `apex`. */
+export function nameOfDigits(digits: string, apex: string): string {
+  let name = '';
+  for (let i = digits.length - 1; i >= 0; i--) name += `${digits[i]}.`;
+  return name + apex;
+}
+
+/**
+ * The digits a name in the digit tree stands for (1 to 15 single-digit labels right under
+ * `apex`, read from the apex down), or undefined for any other name.
+ */
+export function digitsOfName(name: string, apex: string): string | undefined {
+  const end = name.length - apex.length;
+  if (end < 2 || !name.endsWith(apex) || name[end - 1] !== '.') return undefined;
+  if (end % 2 !== 0 || end > 30) return undefined;
+  let digits = '';
+  for (let i = end - 2; i >= 0; i -= 2) {
+    const c = name.charCodeAt(i);
+    if (c < 0x30 || c > 0x39 || name.charCodeAt(i + 1) !== 0x2e) return undefined;
+    digits += name[i];
+  }
+  return digits;
+}
+
+/**
+ * The image's entries as nodes ({@link Node}), decoded on demand; the most recently used are
+ * kept (bounded), so RRsets keep their identity and their signatures (signer.ts) while in use.
+ * Entries that cannot be encoded are {@link UNSERVABLE}, each reported once per version
+ * through {@link onUnservable} when found outside an update (which reports its own).
+ */
+export class ImageNodes {
+  readonly #image: ZoneImage;
+  readonly #settings: ZoneSettings;
+  readonly #max: number;
+  readonly #kept = new Map<string, { node: Node; serial: number }>();
+  readonly #reported = new Set<string>();
+  /** Told of each stored entry found {@link UNSERVABLE} while answering or transferring. */
+  onUnservable: ((bad: UnservableEntry) => void) | undefined;
+
+  constructor(image: ZoneImage, settings: ZoneSettings, max = 10_000) {
+    this.#image = image;
+    this.#settings = settings;
+    this.#max = max;
+  }
+
+  /**
+   * The node of `digits`, if held; unservable entries found are added to `bad`. `keep`: keep
+   * it decoded (false for a pass over the whole zone).
+   */
+  get(digits: string, bad?: UnservableEntry[], keep = true): Node | undefined {
+    const kept = this.#kept.get(digits);
+    if (kept) {
+      this.#kept.delete(digits);
+      this.#kept.set(digits, kept);
+      return kept.node;
+    }
+    const row = this.#image.entry(digits);
+    if (!row) return undefined;
+    return this.#decode(row, bad, keep);
+  }
+
+  /** The node of an entry read from the image (by a transfer, say). */
+  ofEntry(row: ImageEntry): Node {
+    const kept = this.#kept.get(row.digits);
+    if (kept && kept.serial === row.serial) return kept.node;
+    return this.#decode(row, undefined, false);
+  }
+
+  /** The serial of the entry `digits` was built from, if held. */
+  serialOf(digits: string): number | undefined {
+    return this.#kept.get(digits)?.serial ?? this.#image.entry(digits)?.serial;
+  }
+
+  /** Forgets the nodes of numbers that changed. */
+  forget(digits: Iterable<string>): void {
+    for (const d of digits) this.#kept.delete(d);
+  }
+
+  forgetAll(): void {
+    this.#kept.clear();
+  }
+
+  #decode(row: ImageEntry, bad: UnservableEntry[] | undefined, keep = true): Node {
+    const { apex } = this.#settings;
+    const found: UnservableEntry[] = [];
+    const node = numberNode(entryOf(row), this.#settings, nameOfDigits(row.digits, apex), found);
+    for (const b of found) {
+      const id = `${row.digits}|${row.serial}`;
+      if (this.#reported.has(id)) continue;
+      if (this.#reported.size >= 100_000) this.#reported.clear();
+      this.#reported.add(id);
+      if (bad) bad.push(b);
+      else this.onUnservable?.(b);
+    }
+    if (keep) {
+      if (this.#kept.size >= this.#max) {
+        const oldest = this.#kept.keys().next().value;
+        if (oldest !== undefined) this.#kept.delete(oldest);
+      }
+      this.#kept.set(row.digits, { node, serial: row.serial });
+    }
+    return node;
+  }
+}
+
+/** The node at `name` (lower case, absolute), if any: the apex or a published number. */
+export function nodeAt(zone: ZoneSnapshot, name: string): Node | undefined {
+  const { apex } = zone.settings;
+  if (name === apex) return zone.apexNode;
+  const digits = digitsOfName(name, apex);
+  return digits === undefined ? undefined : zone.nodes.get(digits);
+}
+
+/** The serial of the entry the node at `name` was built from (0 for the apex or no node). */
+export function entrySerialAt(zone: ZoneSnapshot, name: string): number {
+  const digits = digitsOfName(name, zone.settings.apex);
+  return digits === undefined ? 0 : (zone.nodes.serialOf(digits) ?? 0);
+}
+
+/**
+ * Every node of the zone with its name, the apex first, numbers in digit order, leaving out
+ * {@link UNSERVABLE} entries: the image read as of the call (see {@link ZoneImage.entries}).
+ */
+export function* eachNode(zone: ZoneSnapshot): Generator<[string, Node]> {
+  const { apex } = zone.settings;
+  yield [apex, zone.apexNode];
+  for (const row of zone.image.entries(zone.serial)) {
+    const node = zone.nodes.ofEntry(row);
+    if (node !== UNSERVABLE) yield [nameOfDigits(row.digits, apex), node];
+  }
+}
+
 /** How a query name relates to the zone. */
 export type NameClass =
   | { readonly kind: 'outside' }
@@ -294,13 +490,12 @@ export type NameClass =
 /** Classifies a lower-case absolute name. */
 export function classifyName(zone: ZoneSnapshot, name: string): NameClass {
   const { apex } = zone.settings;
-  const node = zone.nodes.get(name);
+  if (name === apex) return { kind: 'node', node: zone.apexNode };
+  if (!name.endsWith(`.${apex}`)) return { kind: 'outside' };
+  const digits = digitsOfName(name, apex);
+  if (digits === undefined) return { kind: 'nxname' };
+  const node = zone.nodes.get(digits);
   if (node === UNSERVABLE) return { kind: 'unservable' };
   if (node) return { kind: 'node', node };
-  if (!name.endsWith(`.${apex}`)) return { kind: 'outside' };
-  const labels = name.slice(0, -(apex.length + 1)).split('.');
-  if (labels.length <= 15 && labels.every((l) => l.length === 1 && l >= '0' && l <= '9')) {
-    return { kind: 'empty' };
-  }
-  return { kind: 'nxname' };
+  return { kind: 'empty' };
 }

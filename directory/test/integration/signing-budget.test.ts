@@ -118,7 +118,10 @@ async function metric(t: TestDirectory, pattern: RegExp): Promise<number> {
   return Number(pattern.exec(text)?.[1] ?? 0);
 }
 
-/** A directory on a stopped clock with one published number, its zone signed ahead. */
+/**
+ * A directory on a stopped clock with one published number, its apex signed ahead and the
+ * number's NAPTR answer signed (numbers are signed when first asked, then kept).
+ */
 async function start(extra: Partial<DirectoryOptions>): Promise<TestDirectory> {
   const acme = makeProvider('acme-telecom');
   const frozen = Date.now();
@@ -137,6 +140,8 @@ async function start(extra: Partial<DirectoryOptions>): Promise<TestDirectory> {
     return h.serial === serial && h.warm;
   }, 20_000);
   expect(warm).toBe(true);
+  const signed = await ask(t.dir.dns.port, query(PUBLISHED, RRType.NAPTR));
+  expect(signed.answers.some((rr) => rr.type === RRType.RRSIG)).toBe(true);
   return t;
 }
 
