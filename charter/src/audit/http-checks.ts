@@ -153,6 +153,19 @@ async function probe(o: HttpAuditOptions, doc: Json, ajv: Ajv2020, p: Probe): Pr
     : p.method === 'get'
       ? `${label} answers with a status and body its OpenAPI document declares`
       : `${label} with an empty JSON object is refused with a declared status and body`;
+  const res = await sendProbe(o, doc, p);
+  const text = await res.text();
+  const declared = documentedResponse(p.op, doc, res.status);
+  const verdict =
+    statusVerdict(p, declared, res.status) ??
+    bodyVerdict(ajv, declared as Json, res.status, mediaType(res), text);
+  return { id, checks: what, ...verdict };
+}
+
+type Verdict = Pick<Check, 'status' | 'reason'>;
+
+/** Sends the probe: path parameters filled with samples, an empty JSON object as any body. */
+async function sendProbe(o: HttpAuditOptions, doc: Json, p: Probe): Promise<Response> {
   const params = [
     ...(Array.isArray(p.op['parameters']) ? p.op['parameters'] : []),
     ...(Array.isArray((deref(doc, (doc['paths'] as Json)[p.template]) as Json)['parameters'])
@@ -166,7 +179,7 @@ async function probe(o: HttpAuditOptions, doc: Json, ajv: Ajv2020, p: Probe): Pr
     path = path.replace(`{${String(param['name'])}}`, encodeURIComponent(sampleFor(param)));
   }
   const hasBody = p.method !== 'get' && p.method !== 'delete' && isObject(p.op['requestBody']);
-  const res = await fetchWithTimeout(
+  return fetchWithTimeout(
     new URL(path.replace(/^\//, ''), o.baseUrl.endsWith('/') ? o.baseUrl : `${o.baseUrl}/`).href,
     {
       method: p.method.toUpperCase(),
@@ -178,76 +191,56 @@ async function probe(o: HttpAuditOptions, doc: Json, ajv: Ajv2020, p: Probe): Pr
     },
     o.timeoutMs,
   );
-  const text = await res.text();
-  const declared = documentedResponse(p.op, doc, res.status);
-  if (declared === undefined) {
-    return {
-      id,
-      checks: what,
-      status: 'fail',
-      reason: `answered ${res.status}, which the document does not declare`,
-    };
-  }
-  if (p.secured && res.status < 400) {
-    return {
-      id,
-      checks: what,
-      status: 'fail',
-      reason: `answered ${res.status} without credentials`,
-    };
-  }
-  if (p.method !== 'get' && !p.secured && res.status < 400) {
-    return {
-      id,
-      checks: what,
-      status: 'fail',
-      reason: `accepted an empty object with ${res.status}`,
-    };
-  }
+}
+
+/** A failure if the status is undeclared, or a success where the probe must be refused. */
+function statusVerdict(p: Probe, declared: Json | undefined, status: number): Verdict | undefined {
+  if (declared === undefined)
+    return { status: 'fail', reason: `answered ${status}, which the document does not declare` };
+  if (p.secured && status < 400)
+    return { status: 'fail', reason: `answered ${status} without credentials` };
+  if (p.method !== 'get' && !p.secured && status < 400)
+    return { status: 'fail', reason: `accepted an empty object with ${status}` };
+  return undefined;
+}
+
+/** Whether the body has a declared content type and, for JSON, matches the declared schema. */
+function bodyVerdict(
+  ajv: Ajv2020,
+  declared: Json,
+  status: number,
+  type: string,
+  text: string,
+): Verdict {
   const content = isObject(declared['content']) ? declared['content'] : undefined;
   if (content === undefined || Object.keys(content).length === 0) {
-    return { id, checks: what, status: 'pass', reason: `${res.status}, declared without a body` };
+    return { status: 'pass', reason: `${status}, declared without a body` };
   }
-  const type = mediaType(res);
   const media = content[type] ?? content['*/*'];
   if (!isObject(media)) {
     return {
-      id,
-      checks: what,
       status: 'fail',
-      reason: `${res.status} with content-type "${type || 'none'}"; declared: ${Object.keys(content).join(', ')}`,
+      reason: `${status} with content-type "${type || 'none'}"; declared: ${Object.keys(content).join(', ')}`,
     };
   }
   if (!type.endsWith('json') || !isObject(media['schema'])) {
-    return { id, checks: what, status: 'pass', reason: `${res.status} ${type}` };
+    return { status: 'pass', reason: `${status} ${type}` };
   }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return {
-      id,
-      checks: what,
-      status: 'fail',
-      reason: `${res.status} ${type} but the body is not JSON`,
-    };
+    return { status: 'fail', reason: `${status} ${type} but the body is not JSON` };
   }
   const validate = ajv.compile(rebase(media['schema']) as Json);
   if (!validate(body)) {
     const e = validate.errors?.[0];
     return {
-      id,
-      checks: what,
       status: 'fail',
-      reason: `${res.status} body does not match the declared schema at ${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`,
+      reason: `${status} body does not match the declared schema at ${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`,
     };
   }
-  return {
-    id,
-    checks: what,
-    status: 'pass',
-    reason: `${res.status} ${type}, body matches the declared schema`,
-  };
+  return { status: 'pass', reason: `${status} ${type}, body matches the declared schema` };
 }
 
 async function problemJson(o: HttpAuditOptions): Promise<Check> {

@@ -318,155 +318,183 @@ async function run(argv: ReadonlyArray<string>): Promise<number> {
     return command === undefined && !args.flags.has('help') ? EXIT.usage : EXIT.ok;
   }
   switch (command) {
-    case 'lookup': {
-      const number = rest[0];
-      if (!number || rest.length > 1) throw new UsageError('usage: switchboard lookup <+E164>');
-      const r = await (await phone(args)).lookup(number);
-      const fp = await keyFingerprint(r.identityKey);
-      io.out(
-        [
-          `number:      ${r.number}`,
-          `enum name:   ${r.enumName}`,
-          `dnssec:      ${r.dnssec.status} (validated here up to the trust anchor of "${r.dnssec.directoryId}", trust list v${r.dnssec.trustListVersion})`,
-          `identity:    ${fp}`,
-          `provider:    ${r.provider.name} (${r.provider.id})`,
-          'contacts:',
-          ...r.contacts.map((c, i) => `  ${i + 1}. ${c.service.padEnd(6)} ${c.uri}`),
-        ].join('\n'),
-        {
-          number: r.number,
-          enumName: r.enumName,
-          dnssec: r.dnssec,
-          identityKey: toBase64(r.identityKey),
-          identityKeyFingerprint: fp,
-          provider: { id: r.provider.id, name: r.provider.name, apiBaseUrl: r.provider.apiBaseUrl },
-          contacts: r.contacts,
-        },
-      );
-      return EXIT.ok;
-    }
+    case 'lookup':
+      return lookupCommand(args, rest, io);
     case 'register':
       return register(args, rest, io);
-    case 'keys': {
-      const client = await phone(args);
-      const me = (await client.stores.identity.getIdentityKeyPair()).publicKey.serialize();
-      const uploaded = args.flags.has('top-up')
-        ? await client.topUpPrekeys({ minimum: positiveInt(one(args, 'minimum'), 'minimum', 20) })
-        : 0;
-      const local = await client.stores.countPreKeys();
-      const fp = await keyFingerprint(me);
-      io.out(
-        [
-          `identity:          ${fp}`,
-          `one-time prekeys:  ${local} on this device`,
-          ...(args.flags.has('top-up') ? [`uploaded now:      ${uploaded}`] : []),
-        ].join('\n'),
-        {
-          identityKey: toBase64(me),
-          identityKeyFingerprint: fp,
-          localOneTimePreKeys: local,
-          uploaded,
-        },
-      );
-      return EXIT.ok;
-    }
-    case 'send': {
-      const [target, ...words] = rest;
-      if (!target || words.length === 0)
-        throw new UsageError('usage: switchboard send <+E164|contact-id> <message>');
-      const message = utf8(words.join(' '));
-      if (isPhone(target)) {
-        const envelope = await (await phone(args)).encrypt(target, message);
-        const text = envelopeToText(decodeEnvelope(envelope));
-        io.out(text, { to: target, envelope: text });
-      } else {
-        const rv = rendezvous(args);
-        const provider = await messenger(args, rv).send(target, message);
-        io.out(`sent to ${target} via ${provider}`, { to: target, provider });
-      }
-      return EXIT.ok;
-    }
-    case 'receive': {
-      const envArg = one(args, 'envelope');
-      if (envArg !== undefined) {
-        const text = envArg === '-' ? await readStdin() : envArg;
-        const env = envelopeFromText(text);
-        const client = await phone(args);
-        const m = await client.decrypt(encodeEnvelope(env));
-        const body = fromUtf8(m.plaintext) ?? toBase64(m.plaintext);
-        io.out(`from ${m.from}: ${body}`, { from: m.from, message: body });
-        return EXIT.ok;
-      }
-      const rv = rendezvous(args);
-      const contact = one(args, 'contact');
-      const result = await messenger(args, rv).receive(contact ? { contactId: contact } : {});
-      const lines = result.messages.map(
-        (m) => `from ${m.contactId}: ${fromUtf8(m.plaintext) ?? '(binary)'}`,
-      );
-      for (const c of result.completed)
-        lines.push(`connected with ${c.contactId}${c.label ? ` (${c.label})` : ''}`);
-      if (result.discarded > 0)
-        lines.push(`discarded ${result.discarded} message(s) that failed verification`);
-      io.out(lines.length ? lines.join('\n') : 'no new messages', {
-        messages: result.messages.map((m) => ({
-          from: m.contactId,
-          message: fromUtf8(m.plaintext) ?? toBase64(m.plaintext),
-        })),
-        completed: result.completed.map(describeConnection),
-        discarded: result.discarded,
-      });
-      return EXIT.ok;
-    }
-    case 'fingerprint': {
-      const target = rest[0];
-      if (!target) throw new UsageError('usage: switchboard fingerprint <+E164|contact-id>');
-      if (isPhone(target)) {
-        const sn = await (await phone(args)).safetyNumber(target);
-        io.out(`safety number with ${target}:\n${sn.display}`, {
-          contact: target,
-          safetyNumber: sn.display,
-        });
-      } else {
-        const c = await rendezvous(args).connection(target);
-        const fp = await keyFingerprint(c.theirContactKey);
-        io.out(
-          `key of ${target}: ${fp} (card ${c.channel === 'in-person' ? 'scanned in person' : 'received remotely'})`,
-          {
-            contact: target,
-            keyFingerprint: fp,
-            channel: c.channel,
-          },
-        );
-      }
-      return EXIT.ok;
-    }
-    case 'approve': {
-      const number = rest[0];
-      if (!number || !isPhone(number)) throw new UsageError('usage: switchboard approve <+E164>');
-      const client = await phone(args);
-      const r = await client.approveNewIdentity(number);
-      const sn = await client.safetyNumber(r.number);
-      io.out(`accepted the new key of ${r.number}; new safety number:\n${sn.display}`, {
-        contact: r.number,
-        safetyNumber: sn.display,
-      });
-      return EXIT.ok;
-    }
-    case 'contacts': {
-      const list = await rendezvous(args).connections();
-      io.out(
-        list.length
-          ? list.map((c) => `${c.contactId}  ${c.label || '-'}  ${c.channel}`).join('\n')
-          : 'no contacts yet',
-        list.map(describeConnection),
-      );
-      return EXIT.ok;
-    }
+    case 'keys':
+      return keysCommand(args, io);
+    case 'send':
+      return sendCommand(args, rest, io);
+    case 'receive':
+      return receiveCommand(args, io);
+    case 'fingerprint':
+      return fingerprintCommand(args, rest, io);
+    case 'approve':
+      return approveCommand(args, rest, io);
+    case 'contacts':
+      return contactsCommand(args, io);
     case 'card':
       return card(args, rest, io);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** `lookup <+E164>`: the number's directory entry, validated. */
+async function lookupCommand(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
+  const number = rest[0];
+  if (!number || rest.length > 1) throw new UsageError('usage: switchboard lookup <+E164>');
+  const r = await (await phone(args)).lookup(number);
+  const fp = await keyFingerprint(r.identityKey);
+  io.out(
+    [
+      `number:      ${r.number}`,
+      `enum name:   ${r.enumName}`,
+      `dnssec:      ${r.dnssec.status} (validated here up to the trust anchor of "${r.dnssec.directoryId}", trust list v${r.dnssec.trustListVersion})`,
+      `identity:    ${fp}`,
+      `provider:    ${r.provider.name} (${r.provider.id})`,
+      'contacts:',
+      ...r.contacts.map((c, i) => `  ${i + 1}. ${c.service.padEnd(6)} ${c.uri}`),
+    ].join('\n'),
+    {
+      number: r.number,
+      enumName: r.enumName,
+      dnssec: r.dnssec,
+      identityKey: toBase64(r.identityKey),
+      identityKeyFingerprint: fp,
+      provider: { id: r.provider.id, name: r.provider.name, apiBaseUrl: r.provider.apiBaseUrl },
+      contacts: r.contacts,
+    },
+  );
+  return EXIT.ok;
+}
+
+/** `keys [--top-up]`: this device's identity and one-time prekeys. */
+async function keysCommand(args: ParsedArgs, io: Io): Promise<number> {
+  const client = await phone(args);
+  const me = (await client.stores.identity.getIdentityKeyPair()).publicKey.serialize();
+  const uploaded = args.flags.has('top-up')
+    ? await client.topUpPrekeys({ minimum: positiveInt(one(args, 'minimum'), 'minimum', 20) })
+    : 0;
+  const local = await client.stores.countPreKeys();
+  const fp = await keyFingerprint(me);
+  io.out(
+    [
+      `identity:          ${fp}`,
+      `one-time prekeys:  ${local} on this device`,
+      ...(args.flags.has('top-up') ? [`uploaded now:      ${uploaded}`] : []),
+    ].join('\n'),
+    {
+      identityKey: toBase64(me),
+      identityKeyFingerprint: fp,
+      localOneTimePreKeys: local,
+      uploaded,
+    },
+  );
+  return EXIT.ok;
+}
+
+/** `send <+E164|contact-id> <message>`: an envelope for a number, or a mailbox message. */
+async function sendCommand(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
+  const [target, ...words] = rest;
+  if (!target || words.length === 0)
+    throw new UsageError('usage: switchboard send <+E164|contact-id> <message>');
+  const message = utf8(words.join(' '));
+  if (isPhone(target)) {
+    const envelope = await (await phone(args)).encrypt(target, message);
+    const text = envelopeToText(decodeEnvelope(envelope));
+    io.out(text, { to: target, envelope: text });
+  } else {
+    const rv = rendezvous(args);
+    const provider = await messenger(args, rv).send(target, message);
+    io.out(`sent to ${target} via ${provider}`, { to: target, provider });
+  }
+  return EXIT.ok;
+}
+
+/** `receive --envelope <text|->` decrypts one envelope; `receive` reads the mailboxes. */
+async function receiveCommand(args: ParsedArgs, io: Io): Promise<number> {
+  const envArg = one(args, 'envelope');
+  if (envArg !== undefined) {
+    const text = envArg === '-' ? await readStdin() : envArg;
+    const env = envelopeFromText(text);
+    const client = await phone(args);
+    const m = await client.decrypt(encodeEnvelope(env));
+    const body = fromUtf8(m.plaintext) ?? toBase64(m.plaintext);
+    io.out(`from ${m.from}: ${body}`, { from: m.from, message: body });
+    return EXIT.ok;
+  }
+  const rv = rendezvous(args);
+  const contact = one(args, 'contact');
+  const result = await messenger(args, rv).receive(contact ? { contactId: contact } : {});
+  const lines = result.messages.map(
+    (m) => `from ${m.contactId}: ${fromUtf8(m.plaintext) ?? '(binary)'}`,
+  );
+  for (const c of result.completed)
+    lines.push(`connected with ${c.contactId}${c.label ? ` (${c.label})` : ''}`);
+  if (result.discarded > 0)
+    lines.push(`discarded ${result.discarded} message(s) that failed verification`);
+  io.out(lines.length ? lines.join('\n') : 'no new messages', {
+    messages: result.messages.map((m) => ({
+      from: m.contactId,
+      message: fromUtf8(m.plaintext) ?? toBase64(m.plaintext),
+    })),
+    completed: result.completed.map(describeConnection),
+    discarded: result.discarded,
+  });
+  return EXIT.ok;
+}
+
+/** `fingerprint <+E164|contact-id>`: the safety number, or the contact's key fingerprint. */
+async function fingerprintCommand(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
+  const target = rest[0];
+  if (!target) throw new UsageError('usage: switchboard fingerprint <+E164|contact-id>');
+  if (isPhone(target)) {
+    const sn = await (await phone(args)).safetyNumber(target);
+    io.out(`safety number with ${target}:\n${sn.display}`, {
+      contact: target,
+      safetyNumber: sn.display,
+    });
+  } else {
+    const c = await rendezvous(args).connection(target);
+    const fp = await keyFingerprint(c.theirContactKey);
+    io.out(
+      `key of ${target}: ${fp} (card ${c.channel === 'in-person' ? 'scanned in person' : 'received remotely'})`,
+      {
+        contact: target,
+        keyFingerprint: fp,
+        channel: c.channel,
+      },
+    );
+  }
+  return EXIT.ok;
+}
+
+/** `approve <+E164>`: accepts the number's new identity key. */
+async function approveCommand(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
+  const number = rest[0];
+  if (!number || !isPhone(number)) throw new UsageError('usage: switchboard approve <+E164>');
+  const client = await phone(args);
+  const r = await client.approveNewIdentity(number);
+  const sn = await client.safetyNumber(r.number);
+  io.out(`accepted the new key of ${r.number}; new safety number:\n${sn.display}`, {
+    contact: r.number,
+    safetyNumber: sn.display,
+  });
+  return EXIT.ok;
+}
+
+/** `contacts`: the connections made by card exchange. */
+async function contactsCommand(args: ParsedArgs, io: Io): Promise<number> {
+  const list = await rendezvous(args).connections();
+  io.out(
+    list.length
+      ? list.map((c) => `${c.contactId}  ${c.label || '-'}  ${c.channel}`).join('\n')
+      : 'no contacts yet',
+    list.map(describeConnection),
+  );
+  return EXIT.ok;
 }
 
 interface RegisterTarget {
@@ -564,77 +592,27 @@ async function register(args: ParsedArgs, rest: string[], io: Io): Promise<numbe
   return EXIT.ok;
 }
 
+/** The reach options `card create` and `card accept` share. */
+type ReachOptions = {
+  mailboxProviders: string[];
+  networkAddresses: string[];
+  label?: string;
+};
+
 async function card(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
   const [sub, value] = rest;
   const rv = rendezvous(args);
   const channel: CardChannel = args.flags.has('in-person') ? 'in-person' : 'remote';
-  const reachOptions = {
+  const reachOptions: ReachOptions = {
     mailboxProviders: all(args, 'mailbox'),
     networkAddresses: all(args, 'address'),
     ...(one(args, 'label') === undefined ? {} : { label: one(args, 'label')! }),
   };
   switch (sub) {
-    case 'create': {
-      const ttl = one(args, 'ttl');
-      const offer = await rv.createOffer({
-        ...reachOptions,
-        ...(ttl ? { ttlSeconds: positiveInt(ttl, 'ttl', 0) } : {}),
-      });
-      const qr = one(args, 'qr');
-      const out = one(args, 'out');
-      if (qr === 'png' || qr === 'svg') {
-        if (!out) throw new UsageError(`--qr ${qr} needs --out <file>`);
-        await writeFile(
-          out,
-          qr === 'png' ? await cardQrPng(offer.text) : await cardQr(offer.text, 'svg'),
-        );
-      } else if (qr !== undefined && qr !== 'terminal') {
-        throw new UsageError('--qr takes terminal, svg or png');
-      } else if (out) {
-        await writeFile(out, `${offer.text}\n`);
-      }
-      const terminal =
-        qr === 'terminal' && !io.json ? `${await cardQr(offer.text, 'terminal')}\n` : '';
-      io.out(`${terminal}${offer.text}`, {
-        card: offer.text,
-        bytes: offer.bytes.length,
-        expiresAt: new Date(offer.card.expiresAt * 1000).toISOString(),
-      });
-      return EXIT.ok;
-    }
-    case 'accept': {
-      const text = await readCardArg(value);
-      const accepted = await rv.acceptOffer(text, channel, reachOptions);
-      const offer = openCard(cardFromText(text), Math.floor(Date.now() / 1000));
-      let deliveredTo: string | undefined;
-      if (!args.flags.has('no-send') && offer.card.reach.some((r) => r.kind === 'mailbox')) {
-        deliveredTo = await messenger(args, rv).sendReply(
-          text,
-          accepted.reply,
-          accepted.connection,
-        );
-      }
-      const replyQr =
-        one(args, 'qr') === 'terminal' && !deliveredTo && !io.json
-          ? [await cardQr(accepted.reply.text, 'terminal')]
-          : [];
-      io.out(
-        [
-          `connected with ${accepted.connection.contactId}${accepted.connection.label ? ` (${accepted.connection.label})` : ''}`,
-          ...replyQr,
-          deliveredTo
-            ? `reply card delivered to their mailbox at ${deliveredTo}`
-            : 'show them this reply card:',
-          ...(deliveredTo ? [] : [accepted.reply.text]),
-        ].join('\n'),
-        {
-          contact: describeConnection(accepted.connection),
-          reply: accepted.reply.text,
-          deliveredTo: deliveredTo ?? null,
-        },
-      );
-      return EXIT.ok;
-    }
+    case 'create':
+      return cardCreate(args, rv, reachOptions, io);
+    case 'accept':
+      return cardAccept(args, rv, await readCardArg(value), channel, reachOptions, io);
     case 'complete': {
       const c = await rv.completeExchange(await readCardArg(value), channel);
       io.out(
@@ -646,6 +624,77 @@ async function card(args: ParsedArgs, rest: string[], io: Io): Promise<number> {
     default:
       throw new UsageError('usage: switchboard card create|accept|complete ...');
   }
+}
+
+/** `card create`: a new offer card, printed, as a QR code, or written to --out. */
+async function cardCreate(
+  args: ParsedArgs,
+  rv: Rendezvous,
+  reachOptions: ReachOptions,
+  io: Io,
+): Promise<number> {
+  const ttl = one(args, 'ttl');
+  const offer = await rv.createOffer({
+    ...reachOptions,
+    ...(ttl ? { ttlSeconds: positiveInt(ttl, 'ttl', 0) } : {}),
+  });
+  const qr = one(args, 'qr');
+  const out = one(args, 'out');
+  if (qr === 'png' || qr === 'svg') {
+    if (!out) throw new UsageError(`--qr ${qr} needs --out <file>`);
+    await writeFile(
+      out,
+      qr === 'png' ? await cardQrPng(offer.text) : await cardQr(offer.text, 'svg'),
+    );
+  } else if (qr !== undefined && qr !== 'terminal') {
+    throw new UsageError('--qr takes terminal, svg or png');
+  } else if (out) {
+    await writeFile(out, `${offer.text}\n`);
+  }
+  const terminal = qr === 'terminal' && !io.json ? `${await cardQr(offer.text, 'terminal')}\n` : '';
+  io.out(`${terminal}${offer.text}`, {
+    card: offer.text,
+    bytes: offer.bytes.length,
+    expiresAt: new Date(offer.card.expiresAt * 1000).toISOString(),
+  });
+  return EXIT.ok;
+}
+
+/** `card accept`: answers an offer card, delivering the reply to their mailbox when it can. */
+async function cardAccept(
+  args: ParsedArgs,
+  rv: Rendezvous,
+  text: string,
+  channel: CardChannel,
+  reachOptions: ReachOptions,
+  io: Io,
+): Promise<number> {
+  const accepted = await rv.acceptOffer(text, channel, reachOptions);
+  const offer = openCard(cardFromText(text), Math.floor(Date.now() / 1000));
+  let deliveredTo: string | undefined;
+  if (!args.flags.has('no-send') && offer.card.reach.some((r) => r.kind === 'mailbox')) {
+    deliveredTo = await messenger(args, rv).sendReply(text, accepted.reply, accepted.connection);
+  }
+  const replyQr =
+    one(args, 'qr') === 'terminal' && !deliveredTo && !io.json
+      ? [await cardQr(accepted.reply.text, 'terminal')]
+      : [];
+  io.out(
+    [
+      `connected with ${accepted.connection.contactId}${accepted.connection.label ? ` (${accepted.connection.label})` : ''}`,
+      ...replyQr,
+      deliveredTo
+        ? `reply card delivered to their mailbox at ${deliveredTo}`
+        : 'show them this reply card:',
+      ...(deliveredTo ? [] : [accepted.reply.text]),
+    ].join('\n'),
+    {
+      contact: describeConnection(accepted.connection),
+      reply: accepted.reply.text,
+      deliveredTo: deliveredTo ?? null,
+    },
+  );
+  return EXIT.ok;
 }
 
 function fail(err: unknown, json: boolean): number {

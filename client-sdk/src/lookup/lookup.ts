@@ -182,6 +182,45 @@ async function lookupIn(
 ): Promise<LookupResult> {
   const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
   const name = enumNameFor(e164, apex);
+  const { naptr, txt } = await validatedEntry(dir, apex, name, now, config);
+  const contacts = contactMethodsFromNaptr(
+    naptr.flatMap((rr) => (isRecordType(rr, RRType.NAPTR) ? [rr.data] : [])),
+  );
+  if (contacts.length === 0) {
+    throw new LookupError(
+      'not-found',
+      'the directory entry has no contact method this app understands',
+    );
+  }
+  const identity = identityFromTxt(
+    txt.flatMap((rr) => (isRecordType(rr, RRType.TXT) ? [rr.data] : [])),
+  );
+  return {
+    number: e164,
+    enumName: name,
+    contacts,
+    identityKey: identity.identityKey,
+    provider: trustedProvider(config, identity.providerId, now),
+    dnssec: {
+      status: 'secure',
+      directoryId: dir.id,
+      apex,
+      trustListVersion: config.trustList.version,
+    },
+  };
+}
+
+/**
+ * The entry's NAPTR and TXT RRsets, each validated up to the directory's trust anchor; a
+ * `not-found` error where the directory proves either absent, `bogus` where validation fails.
+ */
+async function validatedEntry(
+  dir: DirectoryEntry,
+  apex: string,
+  name: string,
+  now: Date,
+  config: LookupConfig,
+): Promise<{ naptr: readonly ResourceRecord[]; txt: readonly ResourceRecord[] }> {
   const servers = config.nameservers ?? dir.nameservers;
   if (servers.length === 0)
     throw new LookupError('dns-failed', 'the directory lists no nameserver');
@@ -224,19 +263,16 @@ async function lookupIn(
   if (txt === 'denied') {
     throw new LookupError('not-found', 'the directory entry has no identity key record');
   }
-  const contacts = contactMethodsFromNaptr(
-    naptr.flatMap((rr) => (isRecordType(rr, RRType.NAPTR) ? [rr.data] : [])),
-  );
-  if (contacts.length === 0) {
-    throw new LookupError(
-      'not-found',
-      'the directory entry has no contact method this app understands',
-    );
-  }
-  const identity = identityFromTxt(
-    txt.flatMap((rr) => (isRecordType(rr, RRType.TXT) ? [rr.data] : [])),
-  );
-  const provider = mayTrustProvider(config.trustList, identity.providerId, now);
+  return { naptr, txt };
+}
+
+/** The trust list's entry for the provider; an error if it is unlisted or the list expired. */
+function trustedProvider(
+  config: LookupConfig,
+  providerId: string,
+  now: Date,
+): LookupResult['provider'] {
+  const provider = mayTrustProvider(config.trustList, providerId, now);
   if (!provider.trusted) {
     if (provider.reason === 'list-expired')
       throw new LookupError('trust-list-expired', provider.message);
@@ -246,19 +282,7 @@ async function lookupIn(
       provider.reason,
     );
   }
-  return {
-    number: e164,
-    enumName: name,
-    contacts,
-    identityKey: identity.identityKey,
-    provider: provider.entry,
-    dnssec: {
-      status: 'secure',
-      directoryId: dir.id,
-      apex,
-      trustListVersion: config.trustList.version,
-    },
-  };
+  return provider.entry;
 }
 
 /** The configured DNSSEC crypto, else WebCrypto; a clear error where neither exists. */

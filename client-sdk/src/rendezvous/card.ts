@@ -163,6 +163,29 @@ export function openCard(bytes: Uint8Array, nowSeconds: number): SignedCard {
   const replyTo = kind === 'reply' ? r.bytes(32, 'offer reference') : undefined;
   const label = fromUtf8(r.bytes(r.u8('label length'), 'label'));
   if (label === undefined) throw bad('label is not UTF-8');
+  const reach = readReach(r);
+  const signedLength = r.offset;
+  const signature = r.bytes(SIGNATURE_BYTES, 'signature');
+  if (r.remaining !== 0) throw bad('trailing data');
+  const card: RendezvousCard = {
+    version: CARD_VERSION,
+    kind,
+    cardId,
+    issuedAt,
+    expiresAt,
+    contactKey,
+    conversationKey,
+    replyTo,
+    label,
+    reach,
+  };
+  verifyCardSignature(card, { contactKey, conversationKey, signature }, signedLength);
+  checkValidity(card, nowSeconds);
+  return { card, bytes: copyBytes(bytes) };
+}
+
+/** The card's reach entries: a count (1 to MAX_REACH), then mailboxes and network addresses. */
+function readReach(r: ByteReader): ReachEntry[] {
   const reachCount = r.u8('reach count');
   if (reachCount < 1 || reachCount > MAX_REACH) throw bad('reach count out of range');
   const reach: ReachEntry[] = [];
@@ -181,33 +204,34 @@ export function openCard(bytes: Uint8Array, nowSeconds: number): SignedCard {
       throw bad('unknown reach kind');
     }
   }
-  const signedLength = r.offset;
-  const signature = r.bytes(SIGNATURE_BYTES, 'signature');
-  if (r.remaining !== 0) throw bad('trailing data');
-  const card: RendezvousCard = {
-    version: CARD_VERSION,
-    kind,
-    cardId,
-    issuedAt,
-    expiresAt,
-    contactKey,
-    conversationKey,
-    replyTo,
-    label,
-    reach,
-  };
-  // Re-encoding enforces every field rule (URL schemes, lengths) on what we parsed.
+  return reach;
+}
+
+/**
+ * Checks the keys and the contact key's signature over the card, re-encoded: re-encoding
+ * enforces every field rule (URL schemes, lengths) on what was parsed, and must give back the
+ * `signedLength` octets the signature follows.
+ */
+function verifyCardSignature(
+  card: RendezvousCard,
+  parsed: {
+    readonly contactKey: Uint8Array<ArrayBuffer>;
+    readonly conversationKey: Uint8Array<ArrayBuffer>;
+    readonly signature: Uint8Array<ArrayBuffer>;
+  },
+  signedLength: number,
+): void {
   const unsigned = body(card);
   let key: PublicKey;
   try {
-    key = PublicKey.deserialize(contactKey);
-    PublicKey.deserialize(conversationKey);
+    key = PublicKey.deserialize(parsed.contactKey);
+    PublicKey.deserialize(parsed.conversationKey);
   } catch {
     throw bad('a key is not a valid public key');
   }
   const ok = (() => {
     try {
-      return key.verify(concatBytes(SIGNATURE_CONTEXT, unsigned), signature);
+      return key.verify(concatBytes(SIGNATURE_CONTEXT, unsigned), parsed.signature);
     } catch {
       return false;
     }
@@ -218,20 +242,22 @@ export function openCard(bytes: Uint8Array, nowSeconds: number): SignedCard {
       'the rendez-vous card signature does not verify: it was altered or damaged; ask for a new card',
     );
   }
-  if (nowSeconds >= expiresAt) {
+}
+
+/** Checks the card's validity window at `nowSeconds`, allowing 5 minutes of clock skew. */
+function checkValidity(card: RendezvousCard, nowSeconds: number): void {
+  if (nowSeconds >= card.expiresAt) {
     throw new SwitchboardError(
       'card-expired',
       'the rendez-vous card has expired; ask for a new one',
     );
   }
-  // Allow 5 minutes of clock skew between the two devices.
-  if (issuedAt > nowSeconds + 300) {
+  if (card.issuedAt > nowSeconds + 300) {
     throw new SwitchboardError(
       'card-not-yet-valid',
       "the rendez-vous card is dated in the future; check this device's clock",
     );
   }
-  return { card, bytes: copyBytes(bytes) };
 }
 
 export function cardToText(bytes: Uint8Array): string {

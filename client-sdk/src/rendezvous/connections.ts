@@ -274,20 +274,7 @@ export class Rendezvous {
     readonly connection: Connection;
     readonly reply: SignedCard & { readonly text: string };
   }> {
-    const offer = openCard(typeof input === 'string' ? cardFromText(input) : input, this.#now());
-    if (offer.card.kind !== 'offer') {
-      throw new SwitchboardError(
-        'invalid-card',
-        'this is a reply card; it completes an exchange you started',
-      );
-    }
-    const contactId = await contactIdFor(offer.card.contactKey);
-    if (await this.#storage.get(`rendezvous/connection/${contactId}`)) {
-      throw new SwitchboardError(
-        'card-already-used',
-        'you are already connected through this card',
-      );
-    }
+    const { offer, contactId } = await this.#openOffer(input);
     const contact = PrivateKey.generate();
     const conversation = PrivateKey.generate();
     const contactKey = contact.getPublicKey().serialize();
@@ -349,6 +336,27 @@ export class Rendezvous {
     return { connection, reply: { ...reply, text: cardToText(reply.bytes) } };
   }
 
+  /** Opens an offer card to accept: an error for a reply card or one already connected. */
+  async #openOffer(
+    input: string | Uint8Array,
+  ): Promise<{ offer: ReturnType<typeof openCard>; contactId: string }> {
+    const offer = openCard(typeof input === 'string' ? cardFromText(input) : input, this.#now());
+    if (offer.card.kind !== 'offer') {
+      throw new SwitchboardError(
+        'invalid-card',
+        'this is a reply card; it completes an exchange you started',
+      );
+    }
+    const contactId = await contactIdFor(offer.card.contactKey);
+    if (await this.#storage.get(`rendezvous/connection/${contactId}`)) {
+      throw new SwitchboardError(
+        'card-already-used',
+        'you are already connected through this card',
+      );
+    }
+    return { offer, contactId };
+  }
+
   /**
    * Completes an exchange we started: `input` must be a reply to one of our own unexpired,
    * unused offers. A second reply to the same offer (a forwarded card) is refused.
@@ -358,32 +366,7 @@ export class Rendezvous {
     if (reply.card.kind !== 'reply' || !reply.card.replyTo) {
       throw new SwitchboardError('invalid-card', 'this is an offer card; accept it instead');
     }
-    let offer: StoredOffer | undefined;
-    for (const key of await this.#storage.list('rendezvous/offer/')) {
-      const text = await this.#storage.get(key);
-      if (!text) continue;
-      const candidate = JSON.parse(text) as StoredOffer;
-      const hash = await cardHash(unb64(candidate.cardBytes));
-      if (toBase64(hash) === toBase64(reply.card.replyTo)) offer = candidate;
-    }
-    if (!offer) {
-      throw new SwitchboardError(
-        'card-unknown',
-        'this reply answers a card this device did not issue',
-      );
-    }
-    if (offer.used) {
-      throw new SwitchboardError(
-        'card-already-used',
-        'your card was already answered by someone else; if you did not expect this, the card was forwarded',
-      );
-    }
-    if (this.#now() >= offer.expiresAt) {
-      throw new SwitchboardError(
-        'card-expired',
-        'your card expired before this reply arrived; make a new one',
-      );
-    }
+    const offer = await this.#answeredOffer(reply.card.replyTo);
     // A reply reusing the key of an existing contact must not replace that connection (or
     // its libsignal session): each connection has its own key.
     if (
@@ -435,6 +418,37 @@ export class Rendezvous {
       skipped: {},
       establishedAt: this.#now(),
     });
+  }
+
+  /** Our stored offer a reply answers (by card hash): an error if unknown, used or expired. */
+  async #answeredOffer(replyTo: Uint8Array): Promise<StoredOffer> {
+    let offer: StoredOffer | undefined;
+    for (const key of await this.#storage.list('rendezvous/offer/')) {
+      const text = await this.#storage.get(key);
+      if (!text) continue;
+      const candidate = JSON.parse(text) as StoredOffer;
+      const hash = await cardHash(unb64(candidate.cardBytes));
+      if (toBase64(hash) === toBase64(replyTo)) offer = candidate;
+    }
+    if (!offer) {
+      throw new SwitchboardError(
+        'card-unknown',
+        'this reply answers a card this device did not issue',
+      );
+    }
+    if (offer.used) {
+      throw new SwitchboardError(
+        'card-already-used',
+        'your card was already answered by someone else; if you did not expect this, the card was forwarded',
+      );
+    }
+    if (this.#now() >= offer.expiresAt) {
+      throw new SwitchboardError(
+        'card-expired',
+        'your card expired before this reply arrived; make a new one',
+      );
+    }
+    return offer;
   }
 
   /**
@@ -648,111 +662,149 @@ export class Rendezvous {
     readonly plaintext: Uint8Array<ArrayBuffer>;
     readonly setup: boolean;
   }> {
-    const r = new ByteReader(
-      ciphertext,
-      () => new SwitchboardError('message-rejected', 'message is truncated'),
-    );
-    const version = r.u8('version');
-    const counter = r.u32('counter');
-    if ((version !== 1 && version !== 2) || r.remaining < 16 + 64) {
-      throw new SwitchboardError('message-rejected', 'message format not understood');
-    }
-    const ct = r.bytes(r.remaining - 64, 'ciphertext');
-    const signature = r.bytes(64, 'signature');
-    const header = ciphertext.slice(0, 5);
-    const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.contactId), utf8(c.ownContactId), header);
-    const theirKey = PublicKey.deserialize(unb64(c.theirContactKey));
-    let signed = false;
-    try {
-      signed = theirKey.verify(concatBytes(aad, ct), signature);
-    } catch {
-      signed = false;
-    }
-    if (!signed) {
-      throw new SwitchboardError(
-        'message-rejected',
-        "message is not signed by this contact's key; it was discarded",
-      );
-    }
-    const skipped: Record<string, string> = { ...c.skipped };
-    let secret: Uint8Array;
-    let receiveChain = c.receiveChain;
-    let receiveNext = c.receiveNext;
-    if (counter >= c.receiveNext) {
-      if (counter - c.receiveNext > MAX_SKIP) {
-        throw new SwitchboardError(
-          'message-rejected',
-          'message is too far ahead of this connection; discarded',
-        );
-      }
-      let chain: Uint8Array = unb64(c.receiveChain);
-      for (let i = c.receiveNext; i < counter; i++) {
-        const step = ratchet(chain);
-        skipped[String(i)] = b64(step.secret);
-        chain = step.next;
-      }
-      const step = ratchet(chain);
-      secret = step.secret;
-      receiveChain = b64(step.next);
-      receiveNext = counter + 1;
-      const keys = Object.keys(skipped)
-        .map(Number)
-        .sort((a, b) => a - b);
-      for (const k of keys.slice(0, Math.max(0, keys.length - MAX_SKIPPED)))
-        delete skipped[String(k)];
-    } else {
-      const kept = skipped[String(counter)];
-      if (kept === undefined) {
-        throw new SwitchboardError('replayed-message', 'this message was already received');
-      }
-      secret = unb64(kept);
-      delete skipped[String(counter)];
-    }
-    let inner: Uint8Array<ArrayBuffer>;
-    try {
-      inner = Aes256GcmSiv.new(copyBytes(secret.subarray(0, 32))).decrypt(
-        ct,
-        copyBytes(secret.subarray(32, 44)),
-        aad,
-      );
-    } catch (cause) {
-      throw new SwitchboardError('decrypt-failed', 'message could not be decrypted', { cause });
-    }
-    let plaintext = inner;
-    let setup = false;
-    if (version === 2) {
-      const ir = new ByteReader(
-        inner,
-        () => new SwitchboardError('message-rejected', 'bootstrap message is malformed'),
-      );
-      const bundle = ir.bytes(ir.u16('bundle length'), 'bundle');
-      const hasPayload = ir.u8('payload flag');
-      plaintext = ir.rest();
-      setup = hasPayload === 0;
-      if (setup && plaintext.length > 0) {
-        throw new SwitchboardError('message-rejected', 'bootstrap message is malformed');
-      }
-      // Tie-break by role: only the offer side processes a bundle, so the two sides can never
-      // both start a session. The bundle's identity key is the replier's card key.
-      const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
-      if (c.role === 'offer' && !(await sessions.hasSession(peer))) {
-        try {
-          await sessions.establish(
-            peer,
-            decodeContactBundle(bundle, unb64(c.theirContactKey)),
-            unb64(c.theirContactKey),
-          );
-        } catch (cause) {
-          throw new SwitchboardError(
-            'message-rejected',
-            "the contact's prekey bundle was refused; message discarded",
-            { cause },
-          );
-        }
-      }
-    }
+    const { version, counter, ct, aad } = verifyCardMessage(c, ciphertext);
+    const { secret, receiveChain, receiveNext, skipped } = messageSecret(c, counter);
+    const inner = decryptCardMessage(secret, ct, aad);
+    const { plaintext, setup } =
+      version === 2 ? await this.#bootstrap(c, inner) : { plaintext: inner, setup: false };
     await this.#saveConnection({ ...c, receiveChain, receiveNext, skipped });
     return { contactId: c.contactId, plaintext, setup };
+  }
+
+  /**
+   * A version 2 (bootstrap) message: the contact's prekey bundle, then a flag and the payload.
+   * Tie-break by role: only the offer side processes a bundle, so the two sides can never both
+   * start a session. The bundle's identity key is the replier's card key.
+   */
+  async #bootstrap(
+    c: StoredConnection,
+    inner: Uint8Array<ArrayBuffer>,
+  ): Promise<{ plaintext: Uint8Array<ArrayBuffer>; setup: boolean }> {
+    const ir = new ByteReader(
+      inner,
+      () => new SwitchboardError('message-rejected', 'bootstrap message is malformed'),
+    );
+    const bundle = ir.bytes(ir.u16('bundle length'), 'bundle');
+    const hasPayload = ir.u8('payload flag');
+    const plaintext = ir.rest();
+    const setup = hasPayload === 0;
+    if (setup && plaintext.length > 0) {
+      throw new SwitchboardError('message-rejected', 'bootstrap message is malformed');
+    }
+    const { sessions, peer } = contactSessions(this.#storage, c.contactId, c.ownContactId);
+    if (c.role === 'offer' && !(await sessions.hasSession(peer))) {
+      try {
+        await sessions.establish(
+          peer,
+          decodeContactBundle(bundle, unb64(c.theirContactKey)),
+          unb64(c.theirContactKey),
+        );
+      } catch (cause) {
+        throw new SwitchboardError(
+          'message-rejected',
+          "the contact's prekey bundle was refused; message discarded",
+          { cause },
+        );
+      }
+    }
+    return { plaintext, setup };
+  }
+}
+
+/** Parses a card-channel message and checks the contact's signature over it. */
+function verifyCardMessage(
+  c: StoredConnection,
+  ciphertext: Uint8Array<ArrayBuffer>,
+): { version: number; counter: number; ct: Uint8Array<ArrayBuffer>; aad: Uint8Array<ArrayBuffer> } {
+  const r = new ByteReader(
+    ciphertext,
+    () => new SwitchboardError('message-rejected', 'message is truncated'),
+  );
+  const version = r.u8('version');
+  const counter = r.u32('counter');
+  if ((version !== 1 && version !== 2) || r.remaining < 16 + 64) {
+    throw new SwitchboardError('message-rejected', 'message format not understood');
+  }
+  const ct = r.bytes(r.remaining - 64, 'ciphertext');
+  const signature = r.bytes(64, 'signature');
+  const header = ciphertext.slice(0, 5);
+  const aad = concatBytes(MESSAGE_CONTEXT, utf8(c.contactId), utf8(c.ownContactId), header);
+  const theirKey = PublicKey.deserialize(unb64(c.theirContactKey));
+  let signed = false;
+  try {
+    signed = theirKey.verify(concatBytes(aad, ct), signature);
+  } catch {
+    signed = false;
+  }
+  if (!signed) {
+    throw new SwitchboardError(
+      'message-rejected',
+      "message is not signed by this contact's key; it was discarded",
+    );
+  }
+  return { version, counter, ct, aad };
+}
+
+/**
+ * The message key for `counter`: ratcheted forward (keeping the skipped keys, at most
+ * MAX_SKIPPED) or taken from the skipped keys; with the connection's new receive state.
+ */
+function messageSecret(
+  c: StoredConnection,
+  counter: number,
+): {
+  secret: Uint8Array;
+  receiveChain: string;
+  receiveNext: number;
+  skipped: Record<string, string>;
+} {
+  const skipped: Record<string, string> = { ...c.skipped };
+  if (counter < c.receiveNext) {
+    const kept = skipped[String(counter)];
+    if (kept === undefined) {
+      throw new SwitchboardError('replayed-message', 'this message was already received');
+    }
+    delete skipped[String(counter)];
+    return {
+      secret: unb64(kept),
+      receiveChain: c.receiveChain,
+      receiveNext: c.receiveNext,
+      skipped,
+    };
+  }
+  if (counter - c.receiveNext > MAX_SKIP) {
+    throw new SwitchboardError(
+      'message-rejected',
+      'message is too far ahead of this connection; discarded',
+    );
+  }
+  let chain: Uint8Array = unb64(c.receiveChain);
+  for (let i = c.receiveNext; i < counter; i++) {
+    const step = ratchet(chain);
+    skipped[String(i)] = b64(step.secret);
+    chain = step.next;
+  }
+  const step = ratchet(chain);
+  const keys = Object.keys(skipped)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const k of keys.slice(0, Math.max(0, keys.length - MAX_SKIPPED))) delete skipped[String(k)];
+  return { secret: step.secret, receiveChain: b64(step.next), receiveNext: counter + 1, skipped };
+}
+
+function decryptCardMessage(
+  secret: Uint8Array,
+  ct: Uint8Array<ArrayBuffer>,
+  aad: Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
+  try {
+    return Aes256GcmSiv.new(copyBytes(secret.subarray(0, 32))).decrypt(
+      ct,
+      copyBytes(secret.subarray(32, 44)),
+      aad,
+    );
+  } catch (cause) {
+    throw new SwitchboardError('decrypt-failed', 'message could not be decrypted', { cause });
   }
 }
 

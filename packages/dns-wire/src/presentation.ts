@@ -216,11 +216,6 @@ function forEachEntry(
   entry: (tokens: Tokens, blankOwner: boolean, line: number) => void,
 ): void {
   const tokens: Tokens = { text: [], quoted: [], count: 0 };
-  const push = (t: string, quoted: boolean): void => {
-    tokens.text[tokens.count] = t;
-    tokens.quoted[tokens.count] = quoted;
-    tokens.count++;
-  };
   const n = text.length;
   let depth = 0;
   let lineNo = 1;
@@ -268,19 +263,10 @@ function forEachEntry(
       case 0x22: {
         // "quoted", escapes kept as written
         const start = ++i;
-        while (i < n) {
-          const d = text.charCodeAt(i);
-          if (d === 0x22) break;
-          if (d === 0x5c && i + 1 < n) {
-            if (text.charCodeAt(i + 1) === 0x0a) lineNo++;
-            i += 2;
-            continue;
-          }
-          if (d === 0x0a) lineNo++;
-          i++;
-        }
+        i = quotedEnd(text, start);
+        lineNo += newlinesIn(text, start, i);
         if (i >= n) syntax(lineNo, 'unterminated quoted string');
-        push(text.slice(start, i), true);
+        pushToken(tokens, text.slice(start, i), true);
         i++;
         continue;
       }
@@ -296,12 +282,37 @@ function forEachEntry(
           if (d < 0x80 && DELIMITER[d] === 1) break;
           i++;
         }
-        push(text.slice(start, i), false);
+        pushToken(tokens, text.slice(start, i), false);
       }
     }
   }
   if (depth !== 0) syntax(lineNo, 'unbalanced (');
   if (tokens.count > 0) entry(tokens, blankOwner, startLine);
+}
+
+function pushToken(tokens: Tokens, t: string, quoted: boolean): void {
+  tokens.text[tokens.count] = t;
+  tokens.quoted[tokens.count] = quoted;
+  tokens.count++;
+}
+
+/** Where a quoted string whose content starts at `start` ends: its closing quote, or the text's end. */
+function quotedEnd(text: string, start: number): number {
+  const n = text.length;
+  let i = start;
+  while (i < n) {
+    const d = text.charCodeAt(i);
+    if (d === 0x22) break;
+    i += d === 0x5c && i + 1 < n ? 2 : 1;
+  }
+  return i;
+}
+
+/** Line feeds in `text` from `start` to `end`. */
+function newlinesIn(text: string, start: number, end: number): number {
+  let count = 0;
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === 0x0a) count++;
+  return count;
 }
 
 /** True if every UTF-16 unit is ASCII and none is a backslash (no escapes to decode). */
@@ -626,6 +637,32 @@ function parseTypedRdata(type: number, t: RdataTokens): ResourceRecord['data'] {
       break;
     case RRType.DS:
     case RRType.CDS:
+    case RRType.DNSKEY:
+    case RRType.CDNSKEY:
+    case RRType.RRSIG:
+    case RRType.NSEC:
+    case RRType.NSEC3:
+    case RRType.NSEC3PARAM:
+      return parseDnssecRdata(type, t);
+    case RRType.CAA:
+      data = { flags: t.int('flags', 255), tag: t.text('tag'), value: t.charString('value') };
+      break;
+    case RRType.TSIG:
+      data = parseTsigRdata(t);
+      break;
+    default:
+      return syntax(line, 'unsupported type');
+  }
+  t.done();
+  return data;
+}
+
+/** The rdata of the DNSSEC types (DS, DNSKEY and their child copies, RRSIG, NSEC, NSEC3, NSEC3PARAM). */
+function parseDnssecRdata(type: number, t: RdataTokens): ResourceRecord['data'] {
+  const line = t.line;
+  switch (type) {
+    case RRType.DS:
+    case RRType.CDS:
       return {
         keyTag: t.int('key tag', 0xffff),
         algorithm: t.algorithm(),
@@ -669,32 +706,29 @@ function parseTypedRdata(type: number, t: RdataTokens): ResourceRecord['data'] {
       const iterations = t.int('iterations', 0xffff);
       const saltText = t.text('salt');
       const salt = saltText === '-' ? new Uint8Array(0) : guard(line, () => fromHex(saltText));
-      data = { hashAlgorithm, flags, iterations, salt };
-      break;
-    }
-    case RRType.CAA:
-      data = { flags: t.int('flags', 255), tag: t.text('tag'), value: t.charString('value') };
-      break;
-    case RRType.TSIG: {
-      const algorithm = t.name('algorithm');
-      const timeSigned = t.int('time signed', 0xffffffffffff);
-      const fudge = t.int('fudge', 0xffff);
-      t.int('mac size', 0xffff);
-      const mac = guard(line, () => fromBase64(t.text('mac')));
-      const originalId = t.int('original id', 0xffff);
-      const error = t.int('error', 0xffff);
-      const otherLen = t.int('other length', 0xffff);
-      const otherData = otherLen
-        ? guard(line, () => fromBase64(t.text('other data')))
-        : new Uint8Array(0);
-      data = { algorithm, timeSigned, fudge, mac, originalId, error, otherData };
-      break;
+      t.done();
+      return { hashAlgorithm, flags, iterations, salt };
     }
     default:
       return syntax(line, 'unsupported type');
   }
-  t.done();
-  return data;
+}
+
+/** TSIG rdata (RFC 8945 4.2), field by field. */
+function parseTsigRdata(t: RdataTokens): ResourceRecord['data'] {
+  const line = t.line;
+  const algorithm = t.name('algorithm');
+  const timeSigned = t.int('time signed', 0xffffffffffff);
+  const fudge = t.int('fudge', 0xffff);
+  t.int('mac size', 0xffff);
+  const mac = guard(line, () => fromBase64(t.text('mac')));
+  const originalId = t.int('original id', 0xffff);
+  const error = t.int('error', 0xffff);
+  const otherLen = t.int('other length', 0xffff);
+  const otherData = otherLen
+    ? guard(line, () => fromBase64(t.text('other data')))
+    : new Uint8Array(0);
+  return { algorithm, timeSigned, fudge, mac, originalId, error, otherData };
 }
 
 interface ParseState {

@@ -372,6 +372,59 @@ function* nsec3Denial(
   apex: DomainName,
   maxIterations: number,
 ): Op<ValidationResult> {
+  const params = nsec3ParamsOf(nsec3s, apex, maxIterations);
+  if ('status' in params) return params;
+  const h = (name: DomainName): Op<Uint8Array> => nsec3HashOp(name, params.salt, params.iterations);
+  const qhash = yield* h(qname);
+  const matching = nsec3s.find((n) => nsec3Matches(n, qhash));
+  if (matching) {
+    if (rcode === Rcode.NXDOMAIN)
+      return bogus('denial-does-not-cover-name', 'NSEC3 proves the name exists');
+    if (typeProven(matching.data.types, qtype)) return bogus('denial-type-present');
+    return {
+      status: 'secure-denial',
+      kind: 'nodata',
+      proof: { method: 'nsec3', records: [matching] },
+    };
+  }
+  const encloser = yield* closestEncloser(nsec3s, qname, apex, h);
+  if ('status' in encloser) return encloser;
+  const { ce, ceRecord, nextCloser } = encloser;
+  const nextCloserHash = yield* h(nextCloser);
+  const ncProof = nsec3s.find((n) => nsec3Covers(n, nextCloserHash));
+  if (!ncProof) return bogus('denial-does-not-cover-name');
+  const wildcardHash = yield* h(`*.${ce === '.' ? '' : ce}`);
+  if (rcode !== Rcode.NXDOMAIN) {
+    // RFC 5155 8.7: wildcard NODATA = closest encloser proof + NSEC3 matching the wildcard
+    // without the type.
+    const wm = nsec3s.find((n) => nsec3Matches(n, wildcardHash));
+    if (!wm) return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC3');
+    if (typeProven(wm.data.types, qtype)) return bogus('denial-type-present');
+    const records = [...new Set([ceRecord, ncProof, wm])];
+    return {
+      status: 'secure-denial',
+      kind: 'nodata',
+      proof: { method: 'nsec3', records, closestEncloser: ce },
+    };
+  }
+  const wc = nsec3s.find((n) => nsec3Covers(n, wildcardHash));
+  if (!wc) return bogus('denial-wildcard-not-covered');
+  const records = [...new Set([ceRecord, ncProof, wc])];
+  const proof: DenialProof = { method: 'nsec3', records, closestEncloser: ce };
+  return { status: 'secure-denial', kind: 'nxdomain', proof };
+}
+
+/** True if a bitmap shows the type, or a CNAME standing for it, present. */
+function typeProven(types: readonly number[], qtype: number): boolean {
+  return types.includes(qtype) || (types.includes(RRType.CNAME) && qtype !== RRType.CNAME);
+}
+
+/** The NSEC3 parameters every record shares, or why the records cannot prove anything. */
+function nsec3ParamsOf(
+  nsec3s: readonly Nsec3[],
+  apex: DomainName,
+  maxIterations: number,
+): Nsec3Params | ValidationResult {
   const first = nsec3s[0] as Nsec3;
   for (const n of nsec3s) {
     if (n.data.hashAlgorithm !== 1) return bogus('nsec3-unsupported');
@@ -388,22 +441,16 @@ function* nsec3Denial(
   )
     return bogus('nsec3-unsupported', 'NSEC3 records disagree on parameters');
   if (params.iterations > maxIterations) return bogus('nsec3-iterations-too-high');
-  const h = (name: DomainName): Op<Uint8Array> => nsec3HashOp(name, params.salt, params.iterations);
-  const qhash = yield* h(qname);
-  const matching = nsec3s.find((n) => nsec3Matches(n, qhash));
-  if (matching) {
-    if (rcode === Rcode.NXDOMAIN)
-      return bogus('denial-does-not-cover-name', 'NSEC3 proves the name exists');
-    const types = matching.data.types;
-    if (types.includes(qtype) || (types.includes(RRType.CNAME) && qtype !== RRType.CNAME))
-      return bogus('denial-type-present');
-    return {
-      status: 'secure-denial',
-      kind: 'nodata',
-      proof: { method: 'nsec3', records: [matching] },
-    };
-  }
-  // RFC 5155 8.3: closest encloser proof.
+  return params;
+}
+
+/** RFC 5155 8.3: the closest encloser, its NSEC3 and the next closer name, or why not. */
+function* closestEncloser(
+  nsec3s: readonly Nsec3[],
+  qname: DomainName,
+  apex: DomainName,
+  h: (name: DomainName) => Op<Uint8Array>,
+): Op<{ ce: DomainName; ceRecord: Nsec3; nextCloser: DomainName } | ValidationResult> {
   const chain = parentsUpTo(qname, apex);
   let ce: DomainName | undefined;
   let nextCloser: DomainName | undefined;
@@ -427,30 +474,7 @@ function* nsec3Denial(
     ceTypes.includes(RRType.DNAME)
   )
     return bogus('nsec3-closest-encloser-missing', 'closest encloser is a delegation or DNAME');
-  const nextCloserHash = yield* h(nextCloser);
-  const ncProof = nsec3s.find((n) => nsec3Covers(n, nextCloserHash));
-  if (!ncProof) return bogus('denial-does-not-cover-name');
-  const wildcardHash = yield* h(`*.${ce === '.' ? '' : ce}`);
-  if (rcode !== Rcode.NXDOMAIN) {
-    // RFC 5155 8.7: wildcard NODATA = closest encloser proof + NSEC3 matching the wildcard
-    // without the type.
-    const wm = nsec3s.find((n) => nsec3Matches(n, wildcardHash));
-    if (!wm) return bogus('denial-does-not-cover-name', 'NOERROR without a matching NSEC3');
-    const wt = wm.data.types;
-    if (wt.includes(qtype) || (wt.includes(RRType.CNAME) && qtype !== RRType.CNAME))
-      return bogus('denial-type-present');
-    const records = [...new Set([ceRecord, ncProof, wm])];
-    return {
-      status: 'secure-denial',
-      kind: 'nodata',
-      proof: { method: 'nsec3', records, closestEncloser: ce },
-    };
-  }
-  const wc = nsec3s.find((n) => nsec3Covers(n, wildcardHash));
-  if (!wc) return bogus('denial-wildcard-not-covered');
-  const records = [...new Set([ceRecord, ncProof, wc])];
-  const proof: DenialProof = { method: 'nsec3', records, closestEncloser: ce };
-  return { status: 'secure-denial', kind: 'nxdomain', proof };
+  return { ce, ceRecord, nextCloser };
 }
 
 /** Proof, for a wildcard-expanded answer, that `qname` itself does not exist. */

@@ -154,89 +154,97 @@ function isShortAscii(text: string): boolean {
  * else, or any value out of range, goes through the generic codec (which reports the errors).
  */
 export function zoneRdata(rr: ResourceRecord): Uint8Array {
-  if (rr.type === RRType.TXT && !('raw' in rr.data)) {
-    const { texts } = rr.data as TxtData;
-    let length = 0;
-    for (const t of texts) {
-      if (t.length > 255) return canonicalRdata(rr);
-      length += 1 + t.length;
-    }
-    if (texts.length === 0) return canonicalRdata(rr);
-    const out = new Uint8Array(length);
-    let o = 0;
-    for (const t of texts) {
-      out[o] = t.length;
-      out.set(t, o + 1);
-      o += 1 + t.length;
-    }
-    return out;
+  if ('raw' in rr.data) return canonicalRdata(rr);
+  let out: Uint8Array | undefined;
+  if (rr.type === RRType.TXT) out = txtRdata(rr.data as TxtData);
+  else if (rr.type === RRType.NAPTR) out = naptrRdata(rr.data as NaptrData);
+  else if (rr.type === RRType.NSEC3) out = nsec3Rdata(rr.data as Nsec3Data);
+  return out ?? canonicalRdata(rr);
+}
+
+/** TXT rdata, or undefined when the codec must handle it (no strings, or one too long). */
+function txtRdata({ texts }: TxtData): Uint8Array | undefined {
+  let length = 0;
+  for (const t of texts) {
+    if (t.length > 255) return undefined;
+    length += 1 + t.length;
   }
-  if (rr.type === RRType.NAPTR && !('raw' in rr.data)) {
-    const d = rr.data as NaptrData;
-    if (
-      !isUint16(d.order) ||
-      !isUint16(d.preference) ||
-      !isShortAscii(d.flags) ||
-      !isShortAscii(d.services) ||
-      !isShortAscii(d.regexp)
-    )
-      return canonicalRdata(rr);
-    // RFC 4034 6.2: the replacement name is lowercased.
-    const replacement = canonicalWireKey(d.replacement);
-    const out = new Uint8Array(
-      7 + d.flags.length + d.services.length + d.regexp.length + replacement.length,
-    );
-    out[0] = d.order >>> 8;
-    out[1] = d.order & 0xff;
-    out[2] = d.preference >>> 8;
-    out[3] = d.preference & 0xff;
-    let o = 4;
-    for (const text of [d.flags, d.services, d.regexp]) {
-      out[o++] = text.length;
-      for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
-    }
-    for (let i = 0; i < replacement.length; i++) out[o++] = replacement.charCodeAt(i);
-    return out;
+  if (texts.length === 0) return undefined;
+  const out = new Uint8Array(length);
+  let o = 0;
+  for (const t of texts) {
+    out[o] = t.length;
+    out.set(t, o + 1);
+    o += 1 + t.length;
   }
-  if (rr.type === RRType.NSEC3 && !('raw' in rr.data)) {
-    const d = rr.data as Nsec3Data;
-    // Types below 256 only (one bitmap window); anything else through the codec.
-    const bits = new Uint8Array(32);
-    let last = -1;
-    for (const t of d.types) {
-      if (!Number.isInteger(t) || t < 0 || t > 255) return canonicalRdata(rr);
-      bits[t >>> 3] = (bits[t >>> 3] as number) | (0x80 >>> (t & 7));
-      if (t >>> 3 > last) last = t >>> 3;
-    }
-    if (
-      !isUint8(d.hashAlgorithm) ||
-      !isUint8(d.flags) ||
-      !isUint16(d.iterations) ||
-      d.salt.length > 255 ||
-      d.nextHashedOwner.length > 255
-    )
-      return canonicalRdata(rr);
-    const out = new Uint8Array(
-      6 + d.salt.length + d.nextHashedOwner.length + (last < 0 ? 0 : 3 + last),
-    );
-    out[0] = d.hashAlgorithm;
-    out[1] = d.flags;
-    out[2] = d.iterations >>> 8;
-    out[3] = d.iterations & 0xff;
-    out[4] = d.salt.length;
-    out.set(d.salt, 5);
-    let o = 5 + d.salt.length;
-    out[o] = d.nextHashedOwner.length;
-    out.set(d.nextHashedOwner, o + 1);
-    o += 1 + d.nextHashedOwner.length;
-    if (last >= 0) {
-      out[o] = 0; // window 0
-      out[o + 1] = last + 1;
-      out.set(bits.subarray(0, last + 1), o + 2);
-    }
-    return out;
+  return out;
+}
+
+/** NAPTR rdata, or undefined when the codec must handle it (a field out of range or not ASCII). */
+function naptrRdata(d: NaptrData): Uint8Array | undefined {
+  if (
+    !isUint16(d.order) ||
+    !isUint16(d.preference) ||
+    !isShortAscii(d.flags) ||
+    !isShortAscii(d.services) ||
+    !isShortAscii(d.regexp)
+  )
+    return undefined;
+  // RFC 4034 6.2: the replacement name is lowercased.
+  const replacement = canonicalWireKey(d.replacement);
+  const out = new Uint8Array(
+    7 + d.flags.length + d.services.length + d.regexp.length + replacement.length,
+  );
+  out[0] = d.order >>> 8;
+  out[1] = d.order & 0xff;
+  out[2] = d.preference >>> 8;
+  out[3] = d.preference & 0xff;
+  let o = 4;
+  for (const text of [d.flags, d.services, d.regexp]) {
+    out[o++] = text.length;
+    for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
   }
-  return canonicalRdata(rr);
+  for (let i = 0; i < replacement.length; i++) out[o++] = replacement.charCodeAt(i);
+  return out;
+}
+
+/** NSEC3 rdata, or undefined when the codec must handle it (types from 256, a field out of range). */
+function nsec3Rdata(d: Nsec3Data): Uint8Array | undefined {
+  // Types below 256 only (one bitmap window); anything else through the codec.
+  const bits = new Uint8Array(32);
+  let last = -1;
+  for (const t of d.types) {
+    if (!Number.isInteger(t) || t < 0 || t > 255) return undefined;
+    bits[t >>> 3] = (bits[t >>> 3] as number) | (0x80 >>> (t & 7));
+    if (t >>> 3 > last) last = t >>> 3;
+  }
+  if (
+    !isUint8(d.hashAlgorithm) ||
+    !isUint8(d.flags) ||
+    !isUint16(d.iterations) ||
+    d.salt.length > 255 ||
+    d.nextHashedOwner.length > 255
+  )
+    return undefined;
+  const out = new Uint8Array(
+    6 + d.salt.length + d.nextHashedOwner.length + (last < 0 ? 0 : 3 + last),
+  );
+  out[0] = d.hashAlgorithm;
+  out[1] = d.flags;
+  out[2] = d.iterations >>> 8;
+  out[3] = d.iterations & 0xff;
+  out[4] = d.salt.length;
+  out.set(d.salt, 5);
+  let o = 5 + d.salt.length;
+  out[o] = d.nextHashedOwner.length;
+  out.set(d.nextHashedOwner, o + 1);
+  o += 1 + d.nextHashedOwner.length;
+  if (last >= 0) {
+    out[o] = 0; // window 0
+    out[o + 1] = last + 1;
+    out.set(bits.subarray(0, last + 1), o + 2);
+  }
+  return out;
 }
 
 interface Node {
@@ -294,6 +302,33 @@ export function buildSignedZone(
   options: ZoneSignOptions,
   sink: SignatureSink,
 ): ResourceRecord[] {
+  const params = signParams(keys, options);
+  const nodes = collectNodes(records, params);
+  const { apex, soaTtl, soaMinimum } = apexOf(nodes, params.originKey);
+  const nsec3Ttl = options.nsec3Ttl ?? Math.min(soaTtl, soaMinimum);
+  addApexRecords(apex, keys, params, options.dnskeyTtl ?? soaTtl, nsec3Ttl);
+  const cuts = markGlue(nodes, apex, params.originKey);
+  const isCut = (n: Node): boolean => n !== apex && cuts.has(n.key);
+  const nsec3Types = nsec3OwnerTypes(nodes, isCut, params.originKey);
+  const signer = new RrsetSigner(params, keys, options.memo, sink);
+  emitNodes(nodes, isCut, signer);
+  emitNsec3Chain(hashOrder(nsec3Types, params), nsec3Types, params, nsec3Ttl, signer);
+  return signer.out;
+}
+
+/** The checked options of one signing, with the origin in its forms. */
+interface SignParams {
+  readonly origin: DomainName;
+  readonly originKey: string;
+  readonly originLabels: number;
+  readonly salt: Uint8Array;
+  readonly iterations: number;
+  /** RRSIG inception and expiration (serial time). */
+  readonly inception: number;
+  readonly expiration: number;
+}
+
+function signParams(keys: readonly SigningKey[], options: ZoneSignOptions): SignParams {
   if (keys.length === 0) throw new DnssecError('bad-option', 'no signing keys');
   const origin = normalizeName(options.origin);
   const originKey = canonicalWireKey(origin);
@@ -307,20 +342,24 @@ export function buildSignedZone(
   const expiration = toSerialTime(options.expiration);
   if (options.expiration.getTime() <= options.inception.getTime())
     throw new DnssecError('bad-option', 'expiration must be after inception');
+  return { origin, originKey, originLabels, salt, iterations, inception, expiration };
+}
 
-  /** Label count of `key` if it is at or below the origin, else -1. */
-  const labelsUnderOrigin = (key: string): number => {
-    const tail = key.length - originKey.length;
-    if (tail < 0 || !key.endsWith(originKey)) return -1;
-    let p = 0;
-    let count = originLabels;
-    while (p < tail) {
-      p += 1 + key.charCodeAt(p);
-      count++;
-    }
-    return p === tail ? count : -1;
-  };
+/** Label count of `key` if it is at or below the origin, else -1. */
+function labelsUnderOrigin(key: string, { originKey, originLabels }: SignParams): number {
+  const tail = key.length - originKey.length;
+  if (tail < 0 || !key.endsWith(originKey)) return -1;
+  let p = 0;
+  let count = originLabels;
+  while (p < tail) {
+    p += 1 + key.charCodeAt(p);
+    count++;
+  }
+  return p === tail ? count : -1;
+}
 
+/** The zone's records grouped by owner and type, without old DNSSEC records. */
+function collectNodes(records: readonly ResourceRecord[], params: SignParams): Map<string, Node> {
   const nodes = new Map<string, Node>();
   let lastName: DomainName | undefined;
   let lastNode: Node | undefined;
@@ -335,7 +374,7 @@ export function buildSignedZone(
       const found = nodes.get(key);
       if (found) node = found;
       else {
-        const labels = labelsUnderOrigin(key);
+        const labels = labelsUnderOrigin(key, params);
         if (labels < 0) throw new DnssecError('bad-zone', 'record outside the zone origin');
         node = { key, labels, types: [], sets: [], glue: false };
         nodes.set(key, node);
@@ -350,15 +389,30 @@ export function buildSignedZone(
       node.sets.push([rr]);
     }
   }
+  return nodes;
+}
+
+/** The apex node and its SOA's TTL and minimum; an error without an SOA at the origin. */
+function apexOf(
+  nodes: ReadonlyMap<string, Node>,
+  originKey: string,
+): { apex: Node; soaTtl: number; soaMinimum: number } {
   const apex = nodes.get(originKey);
   const soa = apex && rrsetOf(apex, RRType.SOA)?.[0];
   if (!apex || !soa || soa.type !== RRType.SOA || 'raw' in soa.data)
     throw new DnssecError('bad-zone', 'the zone has no SOA at its origin');
   const soaData = soa.data as RecordOf<typeof RRType.SOA>['data'];
-  const nsec3Ttl = options.nsec3Ttl ?? Math.min(soa.ttl, soaData.minimum);
-  const dnskeyTtl = options.dnskeyTtl ?? soa.ttl;
+  return { apex, soaTtl: soa.ttl, soaMinimum: soaData.minimum };
+}
 
-  // DNSKEY RRset: keep existing ones, add ours.
+/** Adds the keys to the apex DNSKEY RRset (keeping existing ones) and the NSEC3PARAM. */
+function addApexRecords(
+  apex: Node,
+  keys: readonly SigningKey[],
+  { origin, iterations, salt }: SignParams,
+  dnskeyTtl: number,
+  nsec3Ttl: number,
+): void {
   const dnskeys = rrsetOf(apex, RRType.DNSKEY) ?? [];
   const present = new Set(dnskeys.map((r) => Buffer.from(canonicalRdata(r)).toString('hex')));
   for (const k of keys) {
@@ -388,11 +442,15 @@ export function buildSignedZone(
       data: { hashAlgorithm: 1, flags: 0, iterations, salt },
     },
   ]);
+}
 
-  // Zone cuts: NS below the apex. Names strictly below a cut are glue (unsigned, no NSEC3).
+/**
+ * Zone cuts: NS below the apex. Names strictly below a cut are glue (unsigned, no NSEC3): marks
+ * them, and returns the cuts' keys.
+ */
+function markGlue(nodes: ReadonlyMap<string, Node>, apex: Node, originKey: string): Set<string> {
   const cuts = new Set<string>();
   for (const n of nodes.values()) if (n !== apex && n.types.includes(RRType.NS)) cuts.add(n.key);
-  const isCut = (n: Node): boolean => n !== apex && cuts.has(n.key);
   if (cuts.size > 0)
     for (const n of nodes.values())
       for (let p = n.key; p.length > originKey.length;) {
@@ -402,8 +460,15 @@ export function buildSignedZone(
           break;
         }
       }
+  return cuts;
+}
 
-  // NSEC3 owners: every authoritative name and the empty non-terminals up to the apex.
+/** NSEC3 owners and their type bitmaps: every authoritative name and the empty non-terminals up to the apex. */
+function nsec3OwnerTypes(
+  nodes: ReadonlyMap<string, Node>,
+  isCut: (n: Node) => boolean,
+  originKey: string,
+): Map<string, number[]> {
   const nsec3Types = new Map<string, number[]>();
   for (const n of nodes.values()) {
     if (n.glue) continue;
@@ -427,9 +492,14 @@ export function buildSignedZone(
       nsec3Types.set(p, []);
     }
   }
+  return nsec3Types;
+}
 
-  // RFC 4035 2.2: every algorithm in the DNSKEY RRset signs every RRset. Within an algorithm,
-  // SEP keys sign the DNSKEY RRset and the others the rest (a lone kind signs everything).
+/**
+ * RFC 4035 2.2: every algorithm in the DNSKEY RRset signs every RRset. Within an algorithm, SEP
+ * keys sign the DNSKEY RRset and the others the rest (a lone kind signs everything).
+ */
+function splitKeys(keys: readonly SigningKey[]): { ksks: SigningKey[]; zsks: SigningKey[] } {
   const ksks: SigningKey[] = [];
   const zsks: SigningKey[] = [];
   for (const alg of new Set(keys.map((k) => k.algorithm))) {
@@ -439,56 +509,108 @@ export function buildSignedZone(
     ksks.push(...(sep.length ? sep : zone));
     zsks.push(...(zone.length ? zone : sep));
   }
-  // The origin is normalized (escapes for everything but printable ASCII): lowercasing it is
-  // the canonical form.
-  const signerName = origin.toLowerCase();
-  const signerWire = Buffer.from(originKey, 'latin1');
-  const signerText = signerName === '.' ? '' : signerName;
+  return { ksks, zsks };
+}
 
-  // Signed data: RRSIG rdata without signature, then the RRset in canonical form and order,
-  // each record with the original TTL. Built in one buffer, grown when needed.
-  let scratch = new Uint8Array(1 << 16);
-  let view = new DataView(scratch.buffer);
-  const prefixLen = 18 + signerWire.length;
-  const { memo } = options;
-  // In the RRSIG fields' form (seconds, 32 bits): plain comparisons hold until 2106.
-  const keepUntil = memo ? toSerialTime(new Date(memo.keepUntil * 1000)) : 0;
-  const out: ResourceRecord[] = [];
-  const sign = (
+/** The RRset's rdata in canonical form and order, duplicates removed (RFC 4034 6.3). */
+function canonicalRdatas(rrset: readonly ResourceRecord[]): Uint8Array[] {
+  if (rrset.length === 1) return [zoneRdata(rrset[0] as ResourceRecord)];
+  const sorted = rrset.map(zoneRdata).sort(compareUint8);
+  const rdatas: Uint8Array[] = [];
+  let prev: Uint8Array | undefined;
+  for (const rd of sorted) {
+    if (prev && compareUint8(prev, rd) === 0) continue;
+    prev = rd;
+    rdatas.push(rd);
+  }
+  return rdatas;
+}
+
+/**
+ * Signs RRsets into `out`: each RRset's signed data (RRSIG rdata without signature, then the
+ * RRset in canonical form and order, each record with the original TTL) is built in one buffer,
+ * grown when needed, and handed to the sink per key, or a kept signature from the memo reused.
+ */
+class RrsetSigner {
+  readonly out: ResourceRecord[] = [];
+  private scratch = new Uint8Array(1 << 16);
+  private view = new DataView(this.scratch.buffer);
+  private readonly ksks: SigningKey[];
+  private readonly zsks: SigningKey[];
+  /** The origin is normalized (escapes for all but printable ASCII): lowercased, it is canonical. */
+  readonly signerName: DomainName;
+  readonly signerWire: Uint8Array;
+  private readonly prefixLen: number;
+  /** In the RRSIG fields' form (seconds, 32 bits): plain comparisons hold until 2106. */
+  private readonly keepUntil: number;
+
+  constructor(
+    private readonly params: SignParams,
+    keys: readonly SigningKey[],
+    private readonly memo: ZoneSignOptions['memo'],
+    private readonly sink: SignatureSink,
+  ) {
+    ({ ksks: this.ksks, zsks: this.zsks } = splitKeys(keys));
+    this.signerName = params.origin.toLowerCase();
+    this.signerWire = Buffer.from(params.originKey, 'latin1');
+    this.prefixLen = 18 + this.signerWire.length;
+    this.keepUntil = memo ? toSerialTime(new Date(memo.keepUntil * 1000)) : 0;
+  }
+
+  sign(
     name: DomainName,
     ownerWire: Uint8Array,
     labels: number,
     type: number,
     rrset: readonly ResourceRecord[],
-  ): void => {
-    const first = rrset[0] as ResourceRecord;
-    const ttl = first.ttl;
-    let rdatas: Uint8Array[];
-    if (rrset.length === 1) rdatas = [zoneRdata(first)];
-    else {
-      const sorted = rrset.map(zoneRdata).sort(compareUint8);
-      rdatas = [];
-      let prev: Uint8Array | undefined;
-      for (const rd of sorted) {
-        // RFC 4034 6.3: duplicates removed.
-        if (prev && compareUint8(prev, rd) === 0) continue;
-        prev = rd;
-        rdatas.push(rd);
+  ): void {
+    const ttl = (rrset[0] as ResourceRecord).ttl;
+    const data = this.signedData(ownerWire, labels, type, ttl, canonicalRdatas(rrset));
+    // What the signature covers but its window: the RRset in canonical form (owner, type, TTL,
+    // data) and the labels count; the key is added per key.
+    const { memo } = this;
+    const covered = memo
+      ? `${labels}:${createHash('sha256').update(data.subarray(this.prefixLen)).digest('base64')}`
+      : '';
+    for (const key of type === RRType.DNSKEY ? this.ksks : this.zsks) {
+      const id = memo ? `${key.algorithm}:${key.keyTag}:${covered}` : '';
+      if (memo) {
+        const kept = memo.previous.get(id);
+        if (kept && kept.expiration > this.keepUntil && kept.signature.length > 0) {
+          this.out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: kept });
+          memo.next.set(id, kept);
+          continue;
+        }
       }
+      const rrsig = this.signWith(key, data, labels, type, ttl);
+      this.out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: rrsig });
+      this.sink(key, data, rrsig, this.out.length - 1);
+      memo?.next.set(id, rrsig);
     }
-    let length = prefixLen;
+  }
+
+  /** The signed data but the algorithm and key tag (set per key), in the reused buffer. */
+  private signedData(
+    ownerWire: Uint8Array,
+    labels: number,
+    type: number,
+    ttl: number,
+    rdatas: readonly Uint8Array[],
+  ): Uint8Array {
+    let length = this.prefixLen;
     for (const rd of rdatas) length += ownerWire.length + 10 + rd.length;
-    if (length > scratch.length) {
-      scratch = new Uint8Array(Math.max(length, scratch.length * 2));
-      view = new DataView(scratch.buffer);
+    if (length > this.scratch.length) {
+      this.scratch = new Uint8Array(Math.max(length, this.scratch.length * 2));
+      this.view = new DataView(this.scratch.buffer);
     }
+    const { scratch, view } = this;
     view.setUint16(0, type);
     view.setUint8(3, labels);
     view.setUint32(4, ttl);
-    view.setUint32(8, expiration);
-    view.setUint32(12, inception);
-    scratch.set(signerWire, 18);
-    let o = prefixLen;
+    view.setUint32(8, this.params.expiration);
+    view.setUint32(12, this.params.inception);
+    scratch.set(this.signerWire, 18);
+    let o = this.prefixLen;
     for (const rd of rdatas) {
       scratch.set(ownerWire, o);
       o += ownerWire.length;
@@ -499,42 +621,39 @@ export function buildSignedZone(
       scratch.set(rd, o + 10);
       o += 10 + rd.length;
     }
-    const data = scratch.subarray(0, length);
-    // What the signature covers but its window: the RRset in canonical form (owner, type, TTL,
-    // data) and the labels count; the key is added per key.
-    const covered = memo
-      ? `${labels}:${createHash('sha256').update(data.subarray(prefixLen)).digest('base64')}`
-      : '';
-    for (const key of type === RRType.DNSKEY ? ksks : zsks) {
-      if (memo) {
-        const id = `${key.algorithm}:${key.keyTag}:${covered}`;
-        const kept = memo.previous.get(id);
-        if (kept && kept.expiration > keepUntil && kept.signature.length > 0) {
-          out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: kept });
-          memo.next.set(id, kept);
-          continue;
-        }
-      }
-      view.setUint8(2, key.algorithm);
-      view.setUint16(16, key.keyTag);
-      const rrsig: PendingRrsig = {
-        typeCovered: type,
-        algorithm: key.algorithm,
-        labels,
-        originalTtl: ttl,
-        expiration,
-        inception,
-        keyTag: key.keyTag,
-        signerName,
-        signature: NO_SIGNATURE,
-      };
-      out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: rrsig });
-      sink(key, data, rrsig, out.length - 1);
-      memo?.next.set(`${key.algorithm}:${key.keyTag}:${covered}`, rrsig);
-    }
-  };
+    return scratch.subarray(0, length);
+  }
 
-  // Emit in canonical owner order: data, then signatures.
+  /** Sets the key's fields in the signed data; the RRSIG rdata whose signature the sink sets. */
+  private signWith(
+    key: SigningKey,
+    data: Uint8Array,
+    labels: number,
+    type: number,
+    ttl: number,
+  ): PendingRrsig {
+    this.view.setUint8(2, key.algorithm);
+    this.view.setUint16(16, key.keyTag);
+    return {
+      typeCovered: type,
+      algorithm: key.algorithm,
+      labels,
+      originalTtl: ttl,
+      expiration: this.params.expiration,
+      inception: this.params.inception,
+      keyTag: key.keyTag,
+      signerName: this.signerName,
+      signature: NO_SIGNATURE,
+    };
+  }
+}
+
+/** Emits the zone in canonical owner order: each RRset, then its signatures. */
+function emitNodes(
+  nodes: ReadonlyMap<string, Node>,
+  isCut: (n: Node) => boolean,
+  signer: RrsetSigner,
+): void {
   const ordered = [...nodes.values()].map((n) => ({ n, sortKey: canonicalSortKey(n.key) }));
   ordered.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   for (const { n } of ordered) {
@@ -547,14 +666,26 @@ export function buildSignedZone(
     for (const i of order) {
       const t = n.types[i] as number;
       const rrset = n.sets[i] as ResourceRecord[];
-      for (const rr of rrset) out.push(rr);
+      for (const rr of rrset) signer.out.push(rr);
       if (n.glue || (cut && t !== RRType.DS)) continue;
-      sign((rrset[0] as ResourceRecord).name, ownerWire, labels, t, rrset);
+      signer.sign((rrset[0] as ResourceRecord).name, ownerWire, labels, t, rrset);
     }
   }
-  // NSEC3 chain, in hash order.
-  // Sorted by hash: the first four octets as a number, then the rest.
-  const hashed: { key: string; hash: Uint8Array; top: number }[] = [];
+}
+
+interface HashedOwner {
+  readonly key: string;
+  readonly hash: Uint8Array;
+  /** The hash's first four octets as a number, to sort by. */
+  readonly top: number;
+}
+
+/** The NSEC3 owners' hashes in hash order; an error on a collision. */
+function hashOrder(
+  nsec3Types: ReadonlyMap<string, number[]>,
+  { salt, iterations }: SignParams,
+): HashedOwner[] {
+  const hashed: HashedOwner[] = [];
   for (const key of nsec3Types.keys()) {
     const hash = nsec3HashWire(wireOf(key), salt, iterations);
     const top =
@@ -567,18 +698,25 @@ export function buildSignedZone(
   }
   hashed.sort((a, b) => a.top - b.top || compareUint8(a.hash, b.hash));
   for (let i = 1; i < hashed.length; i++)
-    if (
-      compareUint8(
-        (hashed[i - 1] as { hash: Uint8Array }).hash,
-        (hashed[i] as { hash: Uint8Array }).hash,
-      ) === 0
-    )
+    if (compareUint8((hashed[i - 1] as HashedOwner).hash, (hashed[i] as HashedOwner).hash) === 0)
       throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
+  return hashed;
+}
 
+/** Emits the NSEC3 chain in hash order, each record followed by its signatures. */
+function emitNsec3Chain(
+  hashed: readonly HashedOwner[],
+  nsec3Types: ReadonlyMap<string, number[]>,
+  { iterations, salt, originLabels }: SignParams,
+  nsec3Ttl: number,
+  signer: RrsetSigner,
+): void {
+  const { signerWire } = signer;
+  const signerText = signer.signerName === '.' ? '' : signer.signerName;
   for (let i = 0; i < hashed.length; i++) {
-    const { key, hash } = hashed[i] as { key: string; hash: Uint8Array };
+    const { key, hash } = hashed[i] as HashedOwner;
     const label = base32hexEncode(hash);
-    const next = (hashed[(i + 1) % hashed.length] as { hash: Uint8Array }).hash;
+    const next = (hashed[(i + 1) % hashed.length] as HashedOwner).hash;
     const nsec3: ResourceRecord = {
       name: `${label}.${signerText}`,
       type: RRType.NSEC3,
@@ -593,12 +731,11 @@ export function buildSignedZone(
         types: nsec3Types.get(key) as number[],
       },
     };
-    out.push(nsec3);
+    signer.out.push(nsec3);
     const ownerWire = new Uint8Array(1 + label.length + signerWire.length);
     ownerWire[0] = label.length;
     for (let j = 0; j < label.length; j++) ownerWire[1 + j] = label.charCodeAt(j);
     ownerWire.set(signerWire, 1 + label.length);
-    sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
+    signer.sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
   }
-  return out;
 }

@@ -79,6 +79,11 @@ export interface KamailioSettings {
  * bridge registered; every other user of the domain is reached at its registered contact.
  */
 export function kamailioConfig(s: KamailioSettings): string {
+  return kamailioGlobals(s) + KAMAILIO_MODULES + kamailioModparams(s) + kamailioRoutes(s);
+}
+
+/** Core settings: logging, processes, the UDP and WebSocket listeners, the module path. */
+function kamailioGlobals(s: KamailioSettings): string {
   return `#!KAMAILIO
 # Loopback-only proxy: no auth, no database.
 debug=2
@@ -96,7 +101,10 @@ tcp_accept_no_cl=yes
 tcp_rd_buf_size=16384
 mpath="${s.modulesDir ?? KAMAILIO_MODULES_DIR}"
 
-loadmodule "kex.so"
+`;
+}
+
+const KAMAILIO_MODULES = `loadmodule "kex.so"
 loadmodule "corex.so"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -113,14 +121,23 @@ loadmodule "xhttp.so"
 loadmodule "websocket.so"
 loadmodule "ctl.so"
 
-modparam("ctl", "binrpc", "unix:${s.ctlSocket}")
+`;
+
+/** Module parameters: the control socket, an in-memory location table, replies passed through. */
+function kamailioModparams(s: KamailioSettings): string {
+  return `modparam("ctl", "binrpc", "unix:${s.ctlSocket}")
 modparam("usrloc", "db_mode", 0)
 # Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
 # turns a 503 from downstream into 500 (RFC 3261 16.7).
 modparam("tm", "remap_503_500", 0)
 modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
 
-request_route {
+`;
+}
+
+/** Routing: REGISTER saved, MESSAGE and OPTIONS relayed (bridge keys to the bridge), WebSocket handshakes. */
+function kamailioRoutes(s: KamailioSettings): string {
+  return `request_route {
   if (!mf_process_maxfwd_header("10")) {
     sl_send_reply("483", "Too Many Hops");
     exit;
