@@ -159,27 +159,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
     });
   });
   const port = (tcp.address() as AddressInfo).port;
-  const udp = createSocket({
-    type: family,
-    reuseAddr: false,
-    // Replies go to the address a query came from, always a literal: skip the resolver (and the
-    // tick it defers each send by).
-    lookup: (address, _options, callback) =>
-      (callback as (err: Error | null, address: string, family: number) => void)(
-        null,
-        address,
-        family === 'udp6' ? 6 : 4,
-      ),
-  });
-  udp.on('message', (packet, rinfo) => {
-    try {
-      handleUdp(udp, packet, rinfo, config);
-    } catch (err) {
-      const reply = answerFailed(packet, 'udp', err, config);
-      if (reply) udp.send(reply, rinfo.port, rinfo.address);
-    }
-  });
-  udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
+  const udp = udpSocket(family, config);
   try {
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
@@ -202,6 +182,32 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
         await closeTcp(tcp, sockets);
       })()),
   };
+}
+
+/** The UDP socket, answering each query as it comes (not yet bound). */
+function udpSocket(family: 'udp4' | 'udp6', config: DnsServerConfig): UdpSocket {
+  const udp = createSocket({
+    type: family,
+    reuseAddr: false,
+    // Replies go to the address a query came from, always a literal: skip the resolver (and the
+    // tick it defers each send by).
+    lookup: (address, _options, callback) =>
+      (callback as (err: Error | null, address: string, family: number) => void)(
+        null,
+        address,
+        family === 'udp6' ? 6 : 4,
+      ),
+  });
+  udp.on('message', (packet, rinfo) => {
+    try {
+      handleUdp(udp, packet, rinfo, config);
+    } catch (err) {
+      const reply = answerFailed(packet, 'udp', err, config);
+      if (reply) udp.send(reply, rinfo.port, rinfo.address);
+    }
+  });
+  udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
+  return udp;
 }
 
 /** What a TCP connection is doing, for choosing one to close when all slots are taken. */
@@ -391,45 +397,7 @@ function handleTcp(
       endMessage();
       activity.owed += 1;
       // Answers go out in order; one slow AXFR does not interleave with the next answer.
-      busy = busy.then(async () => {
-        activity.lastActive = performance.now();
-        if (socket.destroyed) {
-          activity.owed -= 1;
-          return;
-        }
-        let outcome: Outcome;
-        try {
-          outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
-        } catch (err) {
-          activity.owed -= 1;
-          const failed = answerFailed(packet, 'tcp', err, config);
-          if (failed) writeFrame(socket, failed);
-          else socket.destroy();
-          return;
-        }
-        if (outcome.kind !== 'transfer') {
-          activity.owed -= 1;
-          if (outcome.kind === 'reply') for (const m of outcome.messages) writeFrame(socket, m);
-          return;
-        }
-        // While the zone is being signed nothing is sent: the idle timeout must not close the
-        // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
-        socket.setTimeout(0);
-        try {
-          for await (const message of outcome.messages) {
-            if (socket.destroyed) break;
-            activity.lastActive = performance.now();
-            if (!writeFrame(socket, message)) await drained(socket);
-          }
-        } catch (err) {
-          config.logger.error({ err }, 'dns zone transfer failed');
-          socket.destroy();
-        } finally {
-          activity.owed -= 1;
-          activity.lastActive = performance.now();
-          if (!socket.destroyed) socket.setTimeout(idleMs);
-        }
-      });
+      busy = busy.then(() => answerTcp(socket, activity, packet, config, respond, idleMs));
     }
     // A message has begun (in this chunk or before): its deadline runs from its first byte and
     // later bytes do not extend it.
@@ -438,6 +406,54 @@ function handleTcp(
       messageDeadline ??= setTimeout(() => socket.destroy(), deadlineMs);
     }
   });
+}
+
+/** Answers one message on a TCP connection, in its turn (after the answers before it). */
+async function answerTcp(
+  socket: Socket,
+  activity: TcpActivity,
+  packet: Uint8Array,
+  config: DnsServerConfig,
+  respond: Responder,
+  idleMs: number,
+): Promise<void> {
+  activity.lastActive = performance.now();
+  if (socket.destroyed) {
+    activity.owed -= 1;
+    return;
+  }
+  let outcome: Outcome;
+  try {
+    outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
+  } catch (err) {
+    activity.owed -= 1;
+    const failed = answerFailed(packet, 'tcp', err, config);
+    if (failed) writeFrame(socket, failed);
+    else socket.destroy();
+    return;
+  }
+  if (outcome.kind !== 'transfer') {
+    activity.owed -= 1;
+    if (outcome.kind === 'reply') for (const m of outcome.messages) writeFrame(socket, m);
+    return;
+  }
+  // While the zone is being signed nothing is sent: the idle timeout must not close the
+  // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
+  socket.setTimeout(0);
+  try {
+    for await (const message of outcome.messages) {
+      if (socket.destroyed) break;
+      activity.lastActive = performance.now();
+      if (!writeFrame(socket, message)) await drained(socket);
+    }
+  } catch (err) {
+    config.logger.error({ err }, 'dns zone transfer failed');
+    socket.destroy();
+  } finally {
+    activity.owed -= 1;
+    activity.lastActive = performance.now();
+    if (!socket.destroyed) socket.setTimeout(idleMs);
+  }
 }
 
 /** Writes one message with its RFC 7766 length prefix; false when the socket buffer is full. */
