@@ -21,6 +21,7 @@ import type { SigningKey } from '@switchboard/dnssec';
 import { writeResultJson } from '../report.js';
 import {
   benchSpace,
+  type BenchSpace,
   enumName,
   importLines,
   missingNumber,
@@ -168,9 +169,89 @@ async function seed(m: Modules, work: string, count: number): Promise<void> {
 const median = (xs: number[]): number =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  const m: Modules = {
+/** Seeds `work` in a child process unless it is seeded; the seconds that took, if it did. */
+function ensureSeeded(args: Args, work: string): number | undefined {
+  const t = performance.now();
+  let seedSeconds: number | undefined;
+  if (!existsSync(join(work, 'seeded'))) {
+    const child = spawnSync(
+      process.execPath,
+      [process.argv[1] as string, '--seed-only', work, '--count', String(args.count)],
+      { stdio: 'inherit' },
+    );
+    if (child.status !== 0) throw new Error(`seeding failed (${child.status ?? child.signal})`);
+    seedSeconds = Math.round((performance.now() - t) / 100) / 10;
+  }
+  if (Number(readFileSync(join(work, 'seeded'), 'utf8')) !== args.count) {
+    throw new Error(`${work} holds another count of numbers`);
+  }
+  // A first start each run: the image of an earlier run is removed.
+  for (const f of ['zone-image.db', 'zone-image.db-wal', 'zone-image.db-shm']) {
+    rmSync(join(work, f), { force: true });
+  }
+  if (seedSeconds !== undefined) console.log(`seeded ${args.count} numbers in ${seedSeconds} s`);
+  return seedSeconds;
+}
+
+interface ChangeTimes {
+  idleDelays: number[];
+  changeDelays: number[];
+  changeMs: number[];
+}
+
+/** Publishes `changes` new numbers one at a time, each timed until the next answer shows it. */
+async function timeChanges(
+  m: Modules,
+  store: Store,
+  zone: Zone,
+  space: BenchSpace,
+  apex: string,
+  changes: number,
+): Promise<ChangeTimes> {
+  const idleDelays: number[] = [];
+  const changeDelays: number[] = [];
+  const changeMs: number[] = [];
+  let next = 0;
+  for (let i = 0; i < changes; i++) {
+    idleDelays.push(await longestDelay(() => new Promise((r) => setTimeout(r, 5))));
+    // Unpublished numbers (a store kept by --work holds those an earlier run published).
+    let number = missingNumber(space, next++);
+    while (ask(m, zone, enumName(number, apex)) === 'answer') number = missingNumber(space, next++);
+    const name = enumName(number, apex);
+    const entry = {
+      number,
+      provider: 'bench-provider',
+      identityKey: 'BefI5EHtEQqM6EU41wHLF3LSIB1x9evxZT/QA/3AQ6gW',
+      contacts: [{ service: 'sip', uri: `sip:c${i}@sip.example.net` }],
+    };
+    let took = 0;
+    changeDelays.push(
+      await longestDelay(async () => {
+        const start = performance.now();
+        await store.put(entry, undefined, Math.floor(Date.now() / 1000));
+        await zone.refresh();
+        if (ask(m, zone, name) !== 'answer') throw new Error('the change is not answered');
+        took = performance.now() - start;
+      }),
+    );
+    changeMs.push(Math.round(took * 10) / 10);
+  }
+  return { idleDelays, changeDelays, changeMs };
+}
+
+/** The change figures as reported: p50 and max of each. */
+function changeSummary(count: number, times: ChangeTimes): object {
+  const { idleDelays, changeDelays, changeMs } = times;
+  return {
+    count,
+    servedMs: { p50: median(changeMs), max: Math.max(...changeMs) },
+    longestLoopDelayMs: { p50: median(changeDelays), max: Math.max(...changeDelays) },
+    idleLoopDelayMs: { p50: median(idleDelays), max: Math.max(...idleDelays) },
+  };
+}
+
+async function loadModules(): Promise<Modules> {
+  return {
     store: await load('state', 'store.js'),
     bulk: await load('state', 'bulk-import.js'),
     state: await load('state', 'zone-state.js'),
@@ -178,38 +259,25 @@ async function main(): Promise<void> {
     zone: await load('zone', 'zone.js'),
     fast: await load('dns', 'fast-path.js'),
   };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const m = await loadModules();
   if (args.seedOnly !== undefined) return seed(m, args.seedOnly, args.count);
   const work = args.work ?? mkdtempSync(join(tmpdir(), 'sb-bench-change-'));
   mkdirSync(work, { recursive: true });
   const load0 = loadavg();
   try {
     const space = benchSpace({ count: args.count });
-    let t = performance.now();
-    let seedSeconds: number | undefined;
-    if (!existsSync(join(work, 'seeded'))) {
-      const child = spawnSync(
-        process.execPath,
-        [process.argv[1] as string, '--seed-only', work, '--count', String(args.count)],
-        { stdio: 'inherit' },
-      );
-      if (child.status !== 0) throw new Error(`seeding failed (${child.status ?? child.signal})`);
-      seedSeconds = Math.round((performance.now() - t) / 100) / 10;
-    }
-    if (Number(readFileSync(join(work, 'seeded'), 'utf8')) !== args.count) {
-      throw new Error(`${work} holds another count of numbers`);
-    }
-    // A first start each run: the image of an earlier run is removed.
-    for (const f of ['zone-image.db', 'zone-image.db-wal', 'zone-image.db-shm']) {
-      rmSync(join(work, f), { force: true });
-    }
-    if (seedSeconds !== undefined) console.log(`seeded ${args.count} numbers in ${seedSeconds} s`);
+    const seedSeconds = ensureSeeded(args, work);
     const storeFile = join(work, 'directory.db');
     const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
     const store = await m.store.DirectoryStore.open(database);
 
     const apex = 'e164.switchboard.test.';
     const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
-    t = performance.now();
+    let t = performance.now();
     const loadZone = (): Promise<Zone> =>
       m.state.ZoneState.load(
         store,
@@ -225,35 +293,7 @@ async function main(): Promise<void> {
     const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
     console.log(`first answer ${firstAnswerMs} ms after the zone began loading; RSS ${rssMb} MB`);
 
-    const idleDelays: number[] = [];
-    const changeDelays: number[] = [];
-    const changeMs: number[] = [];
-    let next = 0;
-    for (let i = 0; i < args.changes; i++) {
-      idleDelays.push(await longestDelay(() => new Promise((r) => setTimeout(r, 5))));
-      // Unpublished numbers (a store kept by --work holds those an earlier run published).
-      let number = missingNumber(space, next++);
-      while (ask(m, zone, enumName(number, apex)) === 'answer')
-        number = missingNumber(space, next++);
-      const name = enumName(number, apex);
-      const entry = {
-        number,
-        provider: 'bench-provider',
-        identityKey: 'BefI5EHtEQqM6EU41wHLF3LSIB1x9evxZT/QA/3AQ6gW',
-        contacts: [{ service: 'sip', uri: `sip:c${i}@sip.example.net` }],
-      };
-      let took = 0;
-      changeDelays.push(
-        await longestDelay(async () => {
-          const start = performance.now();
-          await store.put(entry, undefined, Math.floor(Date.now() / 1000));
-          await zone.refresh();
-          if (ask(m, zone, name) !== 'answer') throw new Error('the change is not answered');
-          took = performance.now() - start;
-        }),
-      );
-      changeMs.push(Math.round(took * 10) / 10);
-    }
+    const times = await timeChanges(m, store, zone, space, apex, args.changes);
     await zone.close();
     // A restart: the image is there, at the store's serial.
     t = performance.now();
@@ -269,12 +309,7 @@ async function main(): Promise<void> {
       firstAnswerMs,
       rssMb,
       restartFirstAnswerMs,
-      change: {
-        count: args.changes,
-        servedMs: { p50: median(changeMs), max: Math.max(...changeMs) },
-        longestLoopDelayMs: { p50: median(changeDelays), max: Math.max(...changeDelays) },
-        idleLoopDelayMs: { p50: median(idleDelays), max: Math.max(...idleDelays) },
-      },
+      change: changeSummary(args.changes, times),
     };
     console.log(JSON.stringify(result, null, 2));
     if (args.save) {

@@ -96,23 +96,10 @@ export function answerQuery(
   query: Message,
   now: number,
 ): Answer {
-  const question = query.questions[0];
-  if (query.opcode !== Opcode.QUERY) {
-    return { message: errorResponse(query, Rcode.NOTIMP, query.questions), kind: 'error' };
-  }
-  if (!question || query.questions.length !== 1) {
-    return { message: errorResponse(query, Rcode.FORMERR), kind: 'error' };
-  }
-  if (query.edns && query.edns.version !== 0) {
-    return { message: errorResponse(query, Rcode.BADVERS, query.questions), kind: 'error' };
-  }
-  if (question.class !== RRClass.IN && question.class !== RRClass.ANY) {
-    return { message: errorResponse(query, Rcode.REFUSED, query.questions), kind: 'error' };
-  }
-  // NXNAME only ever appears in denial bitmaps; asking for it is malformed (RFC 9824 3.5).
-  if (question.type === RRType.NXNAME) {
-    return { message: errorResponse(query, Rcode.FORMERR, query.questions), kind: 'error' };
-  }
+  const refusal = headerError(query);
+  if (refusal) return refusal;
+  // headerError checked that there is exactly one question.
+  const question = query.questions[0] as Question;
   const qname = canonicalName(question.name);
   const placement = classifyName(zone, qname);
   if (placement.kind === 'outside') {
@@ -171,6 +158,28 @@ export function answerQuery(
     },
     kind: 'nxname',
   };
+}
+
+/** The error answer for a query this server does not answer from the zone, by its header. */
+function headerError(query: Message): Answer | undefined {
+  const question = query.questions[0];
+  if (query.opcode !== Opcode.QUERY) {
+    return { message: errorResponse(query, Rcode.NOTIMP, query.questions), kind: 'error' };
+  }
+  if (!question || query.questions.length !== 1) {
+    return { message: errorResponse(query, Rcode.FORMERR), kind: 'error' };
+  }
+  if (query.edns && query.edns.version !== 0) {
+    return { message: errorResponse(query, Rcode.BADVERS, query.questions), kind: 'error' };
+  }
+  if (question.class !== RRClass.IN && question.class !== RRClass.ANY) {
+    return { message: errorResponse(query, Rcode.REFUSED, query.questions), kind: 'error' };
+  }
+  // NXNAME only ever appears in denial bitmaps; asking for it is malformed (RFC 9824 3.5).
+  if (question.type === RRType.NXNAME) {
+    return { message: errorResponse(query, Rcode.FORMERR, query.questions), kind: 'error' };
+  }
+  return undefined;
 }
 
 function typesAt(node: Node): number[] {

@@ -250,30 +250,7 @@ function parsePlainQuery(packet: Uint8Array): boolean {
   const q = QUERY;
   q.edns = arcount === 1;
   if (q.edns) {
-    const p = questionEnd;
-    if (p + 11 > len || packet[p] !== 0) return false;
-    if (packet[p + 1] !== 0 || packet[p + 2] !== RRType.OPT) return false;
-    if (packet[p + 6] !== 0) return false; // EDNS version 0 (else BADVERS, generally)
-    const rdlength = ((packet[p + 9] as number) << 8) | (packet[p + 10] as number);
-    if (p + 11 + rdlength !== len) return false;
-    q.cookieAt = 0;
-    q.cookieLength = 0;
-    for (let o = p + 11; o < len;) {
-      if (o + 4 > len) return false;
-      const optionLength = ((packet[o + 2] as number) << 8) | (packet[o + 3] as number);
-      // The first COOKIE option counts (RFC 7873 5.2); a malformed one is FORMERR, generally.
-      if (q.cookieAt === 0 && packet[o] === 0 && packet[o + 1] === COOKIE_OPTION) {
-        if (!(optionLength === 8 || (optionLength >= 16 && optionLength <= 40))) return false;
-        q.cookieAt = o + 4;
-        q.cookieLength = optionLength;
-      }
-      o += 4 + optionLength;
-      if (o > len) return false;
-    }
-    const zflags = ((packet[p + 7] as number) << 8) | (packet[p + 8] as number);
-    q.payload = ((packet[p + 3] as number) << 8) | (packet[p + 4] as number);
-    q.dnssecOk = (zflags & 0x8000) !== 0;
-    q.compactOk = (zflags & EdnsFlag.CO) !== 0;
+    if (!parseOpt(packet, questionEnd, q)) return false;
   } else {
     if (questionEnd !== len) return false;
     q.payload = 0;
@@ -288,6 +265,35 @@ function parsePlainQuery(packet: Uint8Array): boolean {
   q.nameEnd = nameEnd;
   q.questionEnd = questionEnd;
   q.qtype = qtype;
+  return true;
+}
+
+/** The OPT record at `p`, the last thing in `packet`, read into `q`; false if not taken. */
+function parseOpt(packet: Uint8Array, p: number, q: PlainQuery): boolean {
+  const len = packet.length;
+  if (p + 11 > len || packet[p] !== 0) return false;
+  if (packet[p + 1] !== 0 || packet[p + 2] !== RRType.OPT) return false;
+  if (packet[p + 6] !== 0) return false; // EDNS version 0 (else BADVERS, generally)
+  const rdlength = ((packet[p + 9] as number) << 8) | (packet[p + 10] as number);
+  if (p + 11 + rdlength !== len) return false;
+  q.cookieAt = 0;
+  q.cookieLength = 0;
+  for (let o = p + 11; o < len;) {
+    if (o + 4 > len) return false;
+    const optionLength = ((packet[o + 2] as number) << 8) | (packet[o + 3] as number);
+    // The first COOKIE option counts (RFC 7873 5.2); a malformed one is FORMERR, generally.
+    if (q.cookieAt === 0 && packet[o] === 0 && packet[o + 1] === COOKIE_OPTION) {
+      if (!(optionLength === 8 || (optionLength >= 16 && optionLength <= 40))) return false;
+      q.cookieAt = o + 4;
+      q.cookieLength = optionLength;
+    }
+    o += 4 + optionLength;
+    if (o > len) return false;
+  }
+  const zflags = ((packet[p + 7] as number) << 8) | (packet[p + 8] as number);
+  q.payload = ((packet[p + 3] as number) << 8) | (packet[p + 4] as number);
+  q.dnssecOk = (zflags & 0x8000) !== 0;
+  q.compactOk = (zflags & EdnsFlag.CO) !== 0;
   return true;
 }
 
@@ -579,53 +585,13 @@ function fastDenial(
   u16(out, 10, q.edns ? 1 : 0);
   out.set(packet.subarray(12, questionEnd), 12);
   let w = questionEnd;
-  const pointer = (to: number): void => {
-    u16(out, w, 0xc000 | to);
-    w += 2;
-  };
-  pointer(apexAt);
+  u16(out, w, 0xc000 | apexAt); // the SOA's owner: the apex, in the question
+  w += 2;
   out.set(template.soaTail, w);
   w += template.soaTail.length;
   if (dnssec) {
-    pointer(apexAt);
-    out.set(template.soaSigTail, w);
-    w += template.soaSigTail.length;
-    // NSEC qname -> \000.qname (RFC 9824 2); the next name is never compressed (RFC 4034 4.1.1).
-    pointer(12);
-    const nsecStart = w;
-    u16(out, w, RRType.NSEC);
-    u16(out, w + 2, RRClass.IN);
-    u32(out, w + 4, template.nsecTtl);
-    u16(out, w + 8, nsecRdLength);
-    w += 10;
-    out[w] = 1;
-    out[w + 1] = 0;
-    w += 2;
-    out.set(WIRE.subarray(0, nameWireLength), w); // the name lowercased
-    w += nameWireLength;
-    out.set(bits, w);
-    w += bits.length;
-    // RRSIG(NSEC): signed data = RDATA prefix | owner | TYPE CLASS TTL RDLENGTH | RDATA, all
-    // canonical (RFC 4034 3.1.8.1, 6.2); the owner is the lowercased question name.
-    const prefix = template.sigPrefix;
-    const dataLength = prefix.length + nameWireLength + 10 + nsecRdLength;
-    if (dataLength > SIGNED_DATA.length) return undefined; // cannot happen: names are short
-    const data = SIGNED_DATA.subarray(0, dataLength);
-    data.set(prefix, 0);
-    data[3] = relative + template.apexLabels;
-    data.set(WIRE.subarray(0, nameWireLength), prefix.length);
-    data.set(out.subarray(nsecStart, w), prefix.length + nameWireLength);
-    const signature = signer.signData(data);
-    pointer(12);
-    u16(out, w, RRType.RRSIG);
-    u16(out, w + 2, RRClass.IN);
-    u32(out, w + 4, template.nsecTtl);
-    u16(out, w + 8, prefix.length + signature.length);
-    w += 10;
-    out.set(data.subarray(0, prefix.length), w);
-    w += prefix.length;
-    out.set(signature, w);
-    w += signature.length;
+    w = writeDenialProof(out, w, template, signer, apexAt, relative, bits, nsecRdLength);
+    if (w < 0) return undefined; // cannot happen: names are short
   }
   if (q.edns) {
     // OPT: root, our payload size, extended rcode 0, version 0, DO and CO echoed (RFC 9824 3.2).
@@ -639,6 +605,67 @@ function fastDenial(
   info.rcode = rcode;
   info.kind = kind;
   return out;
+}
+
+/**
+ * Writes a denial's DNSSEC records at `w` in `out`, after its SOA: the SOA's RRSIG, the NSEC
+ * for the question name (in {@link WIRE}) and its RRSIG, signed now. Returns where they end, or
+ * -1 when the signed data would not fit (it cannot: names are short).
+ */
+function writeDenialProof(
+  out: Uint8Array,
+  w: number,
+  template: DenialTemplate,
+  signer: OnlineSigner,
+  apexAt: number,
+  relative: number,
+  bits: Uint8Array,
+  nsecRdLength: number,
+): number {
+  const nameWireLength = QUERY.nameEnd - 12;
+  u16(out, w, 0xc000 | apexAt);
+  w += 2;
+  out.set(template.soaSigTail, w);
+  w += template.soaSigTail.length;
+  // NSEC qname -> \000.qname (RFC 9824 2); the next name is never compressed (RFC 4034 4.1.1).
+  u16(out, w, 0xc000 | 12);
+  w += 2;
+  const nsecStart = w;
+  u16(out, w, RRType.NSEC);
+  u16(out, w + 2, RRClass.IN);
+  u32(out, w + 4, template.nsecTtl);
+  u16(out, w + 8, nsecRdLength);
+  w += 10;
+  out[w] = 1;
+  out[w + 1] = 0;
+  w += 2;
+  out.set(WIRE.subarray(0, nameWireLength), w); // the name lowercased
+  w += nameWireLength;
+  out.set(bits, w);
+  w += bits.length;
+  // RRSIG(NSEC): signed data = RDATA prefix | owner | TYPE CLASS TTL RDLENGTH | RDATA, all
+  // canonical (RFC 4034 3.1.8.1, 6.2); the owner is the lowercased question name.
+  const prefix = template.sigPrefix;
+  const dataLength = prefix.length + nameWireLength + 10 + nsecRdLength;
+  if (dataLength > SIGNED_DATA.length) return -1;
+  const data = SIGNED_DATA.subarray(0, dataLength);
+  data.set(prefix, 0);
+  data[3] = relative + template.apexLabels;
+  data.set(WIRE.subarray(0, nameWireLength), prefix.length);
+  data.set(out.subarray(nsecStart, w), prefix.length + nameWireLength);
+  const signature = signer.signData(data);
+  u16(out, w, 0xc000 | 12);
+  w += 2;
+  u16(out, w, RRType.RRSIG);
+  u16(out, w + 2, RRClass.IN);
+  u32(out, w + 4, template.nsecTtl);
+  u16(out, w + 8, prefix.length + signature.length);
+  w += 10;
+  out.set(data.subarray(0, prefix.length), w);
+  w += prefix.length;
+  out.set(signature, w);
+  w += signature.length;
+  return w;
 }
 
 /**

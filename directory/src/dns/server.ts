@@ -2,7 +2,7 @@ import type { Socket as UdpSocket, RemoteInfo } from 'node:dgram';
 import { createSocket } from 'node:dgram';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer, isIPv6 } from 'node:net';
-import type { Message } from '@switchboard/dns-wire';
+import type { Message, Question } from '@switchboard/dns-wire';
 import {
   decodeMessage,
   DnsWireError,
@@ -159,27 +159,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
     });
   });
   const port = (tcp.address() as AddressInfo).port;
-  const udp = createSocket({
-    type: family,
-    reuseAddr: false,
-    // Replies go to the address a query came from, always a literal: skip the resolver (and the
-    // tick it defers each send by).
-    lookup: (address, _options, callback) =>
-      (callback as (err: Error | null, address: string, family: number) => void)(
-        null,
-        address,
-        family === 'udp6' ? 6 : 4,
-      ),
-  });
-  udp.on('message', (packet, rinfo) => {
-    try {
-      handleUdp(udp, packet, rinfo, config);
-    } catch (err) {
-      const reply = answerFailed(packet, 'udp', err, config);
-      if (reply) udp.send(reply, rinfo.port, rinfo.address);
-    }
-  });
-  udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
+  const udp = udpSocket(family, config);
   try {
     await new Promise<void>((resolve, reject) => {
       udp.once('error', reject);
@@ -202,6 +182,32 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
         await closeTcp(tcp, sockets);
       })()),
   };
+}
+
+/** The UDP socket, answering each query as it comes (not yet bound). */
+function udpSocket(family: 'udp4' | 'udp6', config: DnsServerConfig): UdpSocket {
+  const udp = createSocket({
+    type: family,
+    reuseAddr: false,
+    // Replies go to the address a query came from, always a literal: skip the resolver (and the
+    // tick it defers each send by).
+    lookup: (address, _options, callback) =>
+      (callback as (err: Error | null, address: string, family: number) => void)(
+        null,
+        address,
+        family === 'udp6' ? 6 : 4,
+      ),
+  });
+  udp.on('message', (packet, rinfo) => {
+    try {
+      handleUdp(udp, packet, rinfo, config);
+    } catch (err) {
+      const reply = answerFailed(packet, 'udp', err, config);
+      if (reply) udp.send(reply, rinfo.port, rinfo.address);
+    }
+  });
+  udp.on('error', (err) => config.logger.error({ err }, 'dns udp socket error'));
+  return udp;
 }
 
 /** What a TCP connection is doing, for choosing one to close when all slots are taken. */
@@ -391,45 +397,7 @@ function handleTcp(
       endMessage();
       activity.owed += 1;
       // Answers go out in order; one slow AXFR does not interleave with the next answer.
-      busy = busy.then(async () => {
-        activity.lastActive = performance.now();
-        if (socket.destroyed) {
-          activity.owed -= 1;
-          return;
-        }
-        let outcome: Outcome;
-        try {
-          outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
-        } catch (err) {
-          activity.owed -= 1;
-          const failed = answerFailed(packet, 'tcp', err, config);
-          if (failed) writeFrame(socket, failed);
-          else socket.destroy();
-          return;
-        }
-        if (outcome.kind !== 'transfer') {
-          activity.owed -= 1;
-          if (outcome.kind === 'reply') for (const m of outcome.messages) writeFrame(socket, m);
-          return;
-        }
-        // While the zone is being signed nothing is sent: the idle timeout must not close the
-        // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
-        socket.setTimeout(0);
-        try {
-          for await (const message of outcome.messages) {
-            if (socket.destroyed) break;
-            activity.lastActive = performance.now();
-            if (!writeFrame(socket, message)) await drained(socket);
-          }
-        } catch (err) {
-          config.logger.error({ err }, 'dns zone transfer failed');
-          socket.destroy();
-        } finally {
-          activity.owed -= 1;
-          activity.lastActive = performance.now();
-          if (!socket.destroyed) socket.setTimeout(idleMs);
-        }
-      });
+      busy = busy.then(() => answerTcp(socket, activity, packet, config, respond, idleMs));
     }
     // A message has begun (in this chunk or before): its deadline runs from its first byte and
     // later bytes do not extend it.
@@ -438,6 +406,54 @@ function handleTcp(
       messageDeadline ??= setTimeout(() => socket.destroy(), deadlineMs);
     }
   });
+}
+
+/** Answers one message on a TCP connection, in its turn (after the answers before it). */
+async function answerTcp(
+  socket: Socket,
+  activity: TcpActivity,
+  packet: Uint8Array,
+  config: DnsServerConfig,
+  respond: Responder,
+  idleMs: number,
+): Promise<void> {
+  activity.lastActive = performance.now();
+  if (socket.destroyed) {
+    activity.owed -= 1;
+    return;
+  }
+  let outcome: Outcome;
+  try {
+    outcome = respond(packet, 'tcp', socket.remoteAddress ?? '');
+  } catch (err) {
+    activity.owed -= 1;
+    const failed = answerFailed(packet, 'tcp', err, config);
+    if (failed) writeFrame(socket, failed);
+    else socket.destroy();
+    return;
+  }
+  if (outcome.kind !== 'transfer') {
+    activity.owed -= 1;
+    if (outcome.kind === 'reply') for (const m of outcome.messages) writeFrame(socket, m);
+    return;
+  }
+  // While the zone is being signed nothing is sent: the idle timeout must not close the
+  // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
+  socket.setTimeout(0);
+  try {
+    for await (const message of outcome.messages) {
+      if (socket.destroyed) break;
+      activity.lastActive = performance.now();
+      if (!writeFrame(socket, message)) await drained(socket);
+    }
+  } catch (err) {
+    config.logger.error({ err }, 'dns zone transfer failed');
+    socket.destroy();
+  } finally {
+    activity.owed -= 1;
+    activity.lastActive = performance.now();
+    if (!socket.destroyed) socket.setTimeout(idleMs);
+  }
 }
 
 /** Writes one message with its RFC 7766 length prefix; false when the socket buffer is full. */
@@ -532,25 +548,11 @@ function processGeneral(
     query = decodeMessage(packet);
   } catch (err) {
     if (!(err instanceof DnsWireError)) throw err;
-    // FORMERR needs a header we can answer to; never answer responses (reflection loops).
-    const header = packet.length >= 12 ? peekHeader(packet) : undefined;
-    if (!header || header.qr) return { kind: 'drop' };
-    const reply = errorResponse(
-      { id: header.id, opcode: header.opcode, rd: header.rd, cd: header.cd },
-      Rcode.FORMERR,
-    );
-    config.onResponse?.(transport, Rcode.FORMERR, 'formerr');
-    return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
+    return undecodable(packet, transport, config);
   }
   if (query.qr) return { kind: 'drop' };
   const cookied = cookieCheck(query, transport, config);
   if (cookied) return cookied;
-  const identityFor = (answer: Answer): string => {
-    const q = query.questions[0];
-    return answer.kind === 'answer' && q
-      ? `${canonicalName(q.name)}/${q.type}`
-      : `${zone.settings.apex}/${answer.kind}/${answer.message.rcode}`;
-  };
 
   let tsig: TsigStream | undefined;
   let tsigOk = false;
@@ -571,49 +573,12 @@ function processGeneral(
     const reply = errorResponse(query, Rcode.FORMERR);
     return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
   }
-  const sign = (bytes: Uint8Array): Uint8Array =>
-    tsig ? signTsigResponse(bytes, tsig, nowSeconds) : bytes;
 
   const question = query.questions[0];
   if (query.opcode === Opcode.QUERY && question && query.questions.length === 1) {
     const isXfr = question.type === RRType.AXFR || question.type === RRType.IXFR;
     if (isXfr) {
-      const inZone =
-        canonicalName(question.name) === zone.settings.apex && question.class === RRClass.IN;
-      if (!inZone) {
-        return reply(errorResponse(query, Rcode.NOTAUTH, query.questions), 'xfr');
-      }
-      const allowed = tsigOk || config.transfer.allowFrom.includes(normaliseAddress(client));
-      if (!allowed) {
-        config.onResponse?.(transport, Rcode.REFUSED, 'xfr');
-        return reply(errorResponse(query, Rcode.REFUSED, query.questions), 'xfr');
-      }
-      if (transport === 'udp') {
-        if (question.type === RRType.AXFR) {
-          return reply(errorResponse(query, Rcode.FORMERR, query.questions), 'xfr');
-        }
-        // RFC 1995 2: a UDP IXFR that cannot be answered gets the current SOA (ask over TCP).
-        const soa = zone.apexNode.get(RRType.SOA) ?? [];
-        return reply(
-          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
-          'xfr',
-        );
-      }
-      // IXFR: just the SOA when up to date, a condensed difference from a version this
-      // process transferred before, else the whole zone in AXFR form (RFC 1995 4).
-      const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
-      if (clientSerial === zone.serial) {
-        const soa = zone.apexNode.get(RRType.SOA) ?? [];
-        return reply(
-          { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
-          'xfr',
-        );
-      }
-      return {
-        kind: 'transfer',
-        messages: transferOutcome(query, clientSerial, tsig, config),
-        identity: 'xfr',
-      };
+      return xfrOutcome(query, question, transport, client, config, tsig, tsigOk, nowSeconds);
     }
   }
   let answer: Answer;
@@ -628,13 +593,97 @@ function processGeneral(
   const message = config.gate ? config.gate.withCookie(answer.message) : answer.message;
   return {
     kind: 'reply',
-    messages: [sign(encodeReply(message, transport, query))],
-    identity: identityFor(answer),
+    messages: [signedReply(message, transport, query, tsig, nowSeconds)],
+    identity: answerIdentity(answer, query, zone.settings.apex),
   };
+}
 
-  function reply(message: Message, identity: string): Outcome {
-    return { kind: 'reply', messages: [sign(encodeReply(message, transport, query))], identity };
+/** FORMERR for a query that does not decode, when its header can be answered; else dropped. */
+function undecodable(packet: Uint8Array, transport: 'udp' | 'tcp', config: GeneralConfig): Outcome {
+  // FORMERR needs a header we can answer to; never answer responses (reflection loops).
+  const header = packet.length >= 12 ? peekHeader(packet) : undefined;
+  if (!header || header.qr) return { kind: 'drop' };
+  const reply = errorResponse(
+    { id: header.id, opcode: header.opcode, rd: header.rd, cd: header.cd },
+    Rcode.FORMERR,
+  );
+  config.onResponse?.(transport, Rcode.FORMERR, 'formerr');
+  return { kind: 'reply', messages: [encodeMessage(reply)], identity: 'formerr' };
+}
+
+/** The identity an answer is rate limited under: its name and type, else apex, kind and rcode. */
+function answerIdentity(answer: Answer, query: Message, apex: string): string {
+  const q = query.questions[0];
+  return answer.kind === 'answer' && q
+    ? `${canonicalName(q.name)}/${q.type}`
+    : `${apex}/${answer.kind}/${answer.message.rcode}`;
+}
+
+/** A reply's bytes, sized for the transport, TSIG-signed when the query was. */
+function signedReply(
+  message: Message,
+  transport: 'udp' | 'tcp',
+  query: Message,
+  tsig: TsigStream | undefined,
+  nowSeconds: number,
+): Uint8Array {
+  const bytes = encodeReply(message, transport, query);
+  return tsig ? signTsigResponse(bytes, tsig, nowSeconds) : bytes;
+}
+
+/** The outcome of an AXFR or IXFR query (one question, opcode QUERY). */
+function xfrOutcome(
+  query: Message,
+  question: Question,
+  transport: 'udp' | 'tcp',
+  client: string,
+  config: GeneralConfig,
+  tsig: TsigStream | undefined,
+  tsigOk: boolean,
+  nowSeconds: number,
+): Outcome {
+  const zone = config.zone.snapshot;
+  const reply = (message: Message, identity: string): Outcome => ({
+    kind: 'reply',
+    messages: [signedReply(message, transport, query, tsig, nowSeconds)],
+    identity,
+  });
+  const inZone =
+    canonicalName(question.name) === zone.settings.apex && question.class === RRClass.IN;
+  if (!inZone) {
+    return reply(errorResponse(query, Rcode.NOTAUTH, query.questions), 'xfr');
   }
+  const allowed = tsigOk || config.transfer.allowFrom.includes(normaliseAddress(client));
+  if (!allowed) {
+    config.onResponse?.(transport, Rcode.REFUSED, 'xfr');
+    return reply(errorResponse(query, Rcode.REFUSED, query.questions), 'xfr');
+  }
+  if (transport === 'udp') {
+    if (question.type === RRType.AXFR) {
+      return reply(errorResponse(query, Rcode.FORMERR, query.questions), 'xfr');
+    }
+    // RFC 1995 2: a UDP IXFR that cannot be answered gets the current SOA (ask over TCP).
+    const soa = zone.apexNode.get(RRType.SOA) ?? [];
+    return reply(
+      { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
+      'xfr',
+    );
+  }
+  // IXFR: just the SOA when up to date, a condensed difference from a version this
+  // process transferred before, else the whole zone in AXFR form (RFC 1995 4).
+  const clientSerial = question.type === RRType.IXFR ? ixfrSerial(query) : undefined;
+  if (clientSerial === zone.serial) {
+    const soa = zone.apexNode.get(RRType.SOA) ?? [];
+    return reply(
+      { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true, answers: soa },
+      'xfr',
+    );
+  }
+  return {
+    kind: 'transfer',
+    messages: transferOutcome(query, clientSerial, tsig, config),
+    identity: 'xfr',
+  };
 }
 
 /**
