@@ -3,23 +3,29 @@ import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
-import type { ProviderDeps } from './deps.js';
-import type { AccountsTable, ProviderTables, VerificationSessionsTable } from './store/schema.js';
-import type { CheckedKey } from './keys.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { AccountsTable, ProviderTables, VerificationSessionsTable } from '../store/schema.js';
+import type { CheckedKey } from '../core/keys.js';
 import {
   checkKyberPreKey,
   checkOneTimeKyberPreKeys,
   checkOneTimePreKeys,
   checkSignedPreKey,
   parseIdentityKey,
-} from './keys.js';
-import { fail } from './errors.js';
-import { ed25519PublicKey, fromBase64, isoTime, toArrayBuffer, toBase64 } from './encoding.js';
+} from '../core/keys.js';
+import { fail } from '../core/errors.js';
+import {
+  ed25519PublicKey,
+  fromBase64,
+  isoTime,
+  toArrayBuffer,
+  toBase64,
+} from '../core/encoding.js';
 import { liveSession } from './verification.js';
-import type { DirectoryContact, MoveProof } from './directory-client.js';
-import { DirectoryPublishError } from './directory-client.js';
+import type { DirectoryContact, MoveProof } from '../core/directory-client.js';
+import { DirectoryPublishError } from '../core/directory-client.js';
 import { checkRegistrationLock } from './registration-lock.js';
-import { carryLedgerOver } from './ledger.js';
+import { carryLedgerOver } from '../billing/ledger.js';
 
 type AccountView = ProviderSchema<'Account'>;
 type RegisterInput = ProviderSchema<'RegisterAccount'>;
