@@ -91,6 +91,56 @@ export default tseslint.config(
     },
   },
   {
+    // provider-api/src is layered by folder (provider-api/README.md): store <- core <- billing <-
+    // accounts <- prekeys; mailboxes, operator, pages beside them; the wiring at the top.
+    files: ['provider-api/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './provider-api/src/store', from: './provider-api/src', except: ['./store'] },
+            {
+              target: './provider-api/src/core',
+              from: './provider-api/src',
+              except: ['./store', './core'],
+            },
+            {
+              target: './provider-api/src/billing',
+              from: './provider-api/src',
+              except: ['./store', './core', './billing'],
+            },
+            {
+              target: './provider-api/src/accounts',
+              from: './provider-api/src',
+              except: ['./store', './core', './billing', './accounts'],
+            },
+            {
+              target: './provider-api/src/prekeys',
+              from: './provider-api/src',
+              except: ['./store', './core', './accounts', './prekeys'],
+            },
+            {
+              target: './provider-api/src/mailboxes',
+              from: './provider-api/src',
+              except: ['./store', './core', './mailboxes'],
+            },
+            {
+              target: './provider-api/src/operator',
+              from: './provider-api/src',
+              except: ['./store', './core', './accounts', './operator'],
+            },
+            {
+              target: './provider-api/src/pages',
+              from: './provider-api/src',
+              except: ['./core', './pages'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Command-line tools and tests talk to the terminal on purpose.
     files: ['**/src/cli/**', '**/src/cli.ts', '**/test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

@@ -21,28 +21,28 @@ import {
   parseJsonBody,
   securityHeaders,
 } from '@switchboard/service-kit';
-import type { ProviderDeps } from './deps.js';
-import type { ApiKeyScope } from './auth.js';
-import { deviceKeyOf, requireOperator, verifySignedRequest } from './auth.js';
-import { fail } from './errors.js';
-import * as verification from './verification.js';
-import { createHandover, handoverState, redeemHandover } from './handover.js';
-import * as accounts from './accounts.js';
-import * as prekeys from './prekeys.js';
-import * as ledger from './ledger.js';
-import * as porting from './porting.js';
-import * as registrationLock from './registration-lock.js';
-import * as operatorKeys from './operator-keys.js';
-import * as mailboxes from './mailboxes.js';
-import { issueSenderCertificate, verifySenderCertificate } from './sender-certificates.js';
-import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './onboarding-page.js';
-import { bindOnboardingOperations } from './onboarding-routes.js';
-import type { OperatorSources } from './operator-overview.js';
-import { RecentErrors } from './operator-overview.js';
-import { bindOperatorOperations, operatorPages } from './operator-routes.js';
-import { OPERATOR_STYLE } from './operator-page.js';
-import type { LookupExampleOptions } from './lookup-example.js';
-import { lookupExampleRouter } from './lookup-example.js';
+import type { ProviderDeps } from './core/deps.js';
+import type { ApiKeyScope } from './core/auth.js';
+import { deviceKeyOf, requireOperator, verifySignedRequest } from './core/auth.js';
+import { fail } from './core/errors.js';
+import * as verification from './accounts/verification.js';
+import { createHandover, handoverState, redeemHandover } from './accounts/handover.js';
+import * as accounts from './accounts/accounts.js';
+import * as prekeys from './prekeys/prekeys.js';
+import * as ledger from './billing/ledger.js';
+import * as porting from './accounts/porting.js';
+import * as registrationLock from './accounts/registration-lock.js';
+import * as operatorKeys from './operator/operator-keys.js';
+import * as mailboxes from './mailboxes/mailboxes.js';
+import { issueSenderCertificate, verifySenderCertificate } from './prekeys/sender-certificates.js';
+import { ONBOARDING_PAGE, ONBOARDING_SCRIPT, ONBOARDING_STYLE } from './pages/onboarding-page.js';
+import { bindOnboardingOperations } from './pages/onboarding-routes.js';
+import type { OperatorSources } from './operator/operator-overview.js';
+import { RecentErrors } from './operator/operator-overview.js';
+import { bindOperatorOperations, operatorPages } from './operator/operator-routes.js';
+import { OPERATOR_STYLE } from './operator/operator-page.js';
+import type { LookupExampleOptions } from './pages/lookup-example.js';
+import { lookupExampleRouter } from './pages/lookup-example.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {

@@ -20,22 +20,22 @@ import {
   writeFileAtomic,
   writePrivateKeyFile,
 } from '@switchboard/charter/node';
-import { defaultProviderConfig, parseProviderEnv } from './config.js';
-import type { ProviderEnvConfig } from './config.js';
-import type { CodeSender } from './code-sender.js';
-import { ConsoleCodeSender, WebhookCodeSender } from './code-sender.js';
-import { createLimits } from './deps.js';
-import type { ProviderDeps } from './deps.js';
-import { HttpDirectoryPublisher } from './directory-client.js';
+import { defaultProviderConfig, parseProviderEnv } from './core/config.js';
+import type { ProviderEnvConfig } from './core/config.js';
+import type { CodeSender } from './core/code-sender.js';
+import { ConsoleCodeSender, WebhookCodeSender } from './core/code-sender.js';
+import { createLimits } from './core/deps.js';
+import type { ProviderDeps } from './core/deps.js';
+import { HttpDirectoryPublisher } from './core/directory-client.js';
 import { createProviderApp } from './app.js';
-import { attachMailboxSockets } from './mailbox-socket.js';
-import { DatabaseReplayCache } from './replay-cache.js';
-import { startMailboxRelay, sweepExpired } from './mailboxes.js';
-import { reconcileDirectory } from './accounts.js';
-import { createApiKey, hasApiKeys } from './operator-keys.js';
+import { attachMailboxSockets } from './mailboxes/mailbox-socket.js';
+import { DatabaseReplayCache } from './core/replay-cache.js';
+import { startMailboxRelay, sweepExpired } from './mailboxes/mailboxes.js';
+import { reconcileDirectory } from './accounts/accounts.js';
+import { createApiKey, hasApiKeys } from './operator/operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
-import { TrustedProviders, openTrustListSource } from './trust-list.js';
-import { PublicationChecker } from './publication-check.js';
+import { TrustedProviders, openTrustListSource } from './core/trust-list.js';
+import { PublicationChecker } from './core/publication-check.js';
 import type { ProviderTables } from './store/schema.js';
 
 async function loadOrCreateProviderKey(

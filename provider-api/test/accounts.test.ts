@@ -12,9 +12,9 @@ import {
   verifyNumber,
   startTestProvider,
 } from './helpers.js';
-import { DirectoryPublishError } from '../src/directory-client.js';
-import { reconcileDirectory } from '../src/accounts.js';
-import { takeOneTimePreKeys } from '../src/prekeys.js';
+import { DirectoryPublishError } from '../src/core/directory-client.js';
+import { reconcileDirectory } from '../src/accounts/accounts.js';
+import { takeOneTimePreKeys } from '../src/prekeys/prekeys.js';
 import { SqliteGroupCommit } from '../src/store/group-commit.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {

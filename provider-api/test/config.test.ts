@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROVIDER_ENV_SCHEMA, ProviderConfigError, parseProviderEnv } from '../src/config.js';
+import { PROVIDER_ENV_SCHEMA, ProviderConfigError, parseProviderEnv } from '../src/core/config.js';
 import { startService } from '../src/service.js';
 
 /** The error `parseProviderEnv` throws for `env`, or undefined. */

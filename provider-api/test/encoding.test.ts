@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { ed25519PublicKey } from '../src/encoding.js';
+import { ed25519PublicKey } from '../src/core/encoding.js';
 
 describe('ed25519PublicKey', () => {
   it('imports a raw key as the same key as its SubjectPublicKeyInfo, which verifies', () => {

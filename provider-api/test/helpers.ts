@@ -10,19 +10,19 @@ import type { TestDatabase } from '@switchboard/db/testing';
 import { openTestDatabase } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
 import { createLogger } from '@switchboard/service-kit';
-import type { ProviderConfig } from '../src/config.js';
-import { defaultProviderConfig } from '../src/config.js';
-import { MemoryCodeSender } from '../src/code-sender.js';
-import type { ProviderDeps } from '../src/deps.js';
-import { createLimits } from '../src/deps.js';
-import { MemoryDirectoryPublisher } from '../src/directory-client.js';
-import { DatabaseReplayCache } from '../src/replay-cache.js';
+import type { ProviderConfig } from '../src/core/config.js';
+import { defaultProviderConfig } from '../src/core/config.js';
+import { MemoryCodeSender } from '../src/core/code-sender.js';
+import type { ProviderDeps } from '../src/core/deps.js';
+import { createLimits } from '../src/core/deps.js';
+import { MemoryDirectoryPublisher } from '../src/core/directory-client.js';
+import { DatabaseReplayCache } from '../src/core/replay-cache.js';
 import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
 import type { ProviderTables } from '../src/store/schema.js';
 import { createProviderApp } from '../src/app.js';
-import { attachMailboxSockets } from '../src/mailbox-socket.js';
-import { startMailboxRelay } from '../src/mailboxes.js';
-import { senderCertificateMessage } from '../src/sender-certificates.js';
+import { attachMailboxSockets } from '../src/mailboxes/mailbox-socket.js';
+import { startMailboxRelay } from '../src/mailboxes/mailboxes.js';
+import { senderCertificateMessage } from '../src/prekeys/sender-certificates.js';
 
 /** A controllable clock (milliseconds). */
 export interface TestClock {

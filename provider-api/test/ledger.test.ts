@@ -1,8 +1,8 @@
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { Registered, TestProvider } from './helpers.js';
 import { NUMBERS, call, makeClientKeys, register, startTestProvider } from './helpers.js';
-import { createApiKey } from '../src/operator-keys.js';
-import { chargeAccount, trialBalance } from '../src/ledger.js';
+import { createApiKey } from '../src/operator/operator-keys.js';
+import { chargeAccount, trialBalance } from '../src/billing/ledger.js';
 
 describe.each(ALL_DIALECTS)('credit ledger (%s)', (dialect) => {
   let p: TestProvider;

@@ -4,11 +4,11 @@ import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
-import type { ProviderConfig } from '../src/config.js';
+import type { ProviderConfig } from '../src/core/config.js';
 import type { Answer, TestProvider } from './helpers.js';
 import { call, startTestProvider } from './helpers.js';
-import { mailboxAddressFor } from '../src/mailboxes.js';
-import { defaultProviderConfig } from '../src/config.js';
+import { mailboxAddressFor } from '../src/mailboxes/mailboxes.js';
+import { defaultProviderConfig } from '../src/core/config.js';
 
 function mailboxKey(): { address: string; signer: { keyId: string; privateKey: KeyObject } } {
   const pair = generateKeyPairSync('ed25519');

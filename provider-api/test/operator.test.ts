@@ -1,8 +1,8 @@
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { TestProvider } from './helpers.js';
 import { call, startTestProvider } from './helpers.js';
-import { createApiKey } from '../src/operator-keys.js';
-import { parseOperatorKey } from '../src/auth.js';
+import { createApiKey } from '../src/operator/operator-keys.js';
+import { parseOperatorKey } from '../src/core/auth.js';
 
 describe.each(ALL_DIALECTS)('operator API keys (%s)', (dialect) => {
   let p: TestProvider;

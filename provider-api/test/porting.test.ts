@@ -2,9 +2,9 @@ import { verify } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
 import type { TestProvider } from './helpers.js';
 import { NUMBERS, call, makeClientKeys, register, startTestProvider } from './helpers.js';
-import { releaseMessage } from '../src/porting.js';
-import { reconcileDirectory } from '../src/accounts.js';
-import { DirectoryPublishError } from '../src/directory-client.js';
+import { releaseMessage } from '../src/accounts/porting.js';
+import { reconcileDirectory } from '../src/accounts/accounts.js';
+import { DirectoryPublishError } from '../src/core/directory-client.js';
 
 describe.each(ALL_DIALECTS)('moving a number between providers (%s)', (dialect) => {
   let a: TestProvider;

@@ -3,9 +3,9 @@
 // are not discoverable are not served to strangers.
 import { generateKeyPairSync } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
-import { defaultProviderConfig } from '../src/config.js';
-import type { ProviderConfig } from '../src/config.js';
-import type { ProviderDeps } from '../src/deps.js';
+import { defaultProviderConfig } from '../src/core/config.js';
+import type { ProviderConfig } from '../src/core/config.js';
+import type { ProviderDeps } from '../src/core/deps.js';
 import type { Registered, TestProvider } from './helpers.js';
 import {
   NUMBERS,
@@ -17,7 +17,7 @@ import {
   remoteAsker,
   startTestProvider,
 } from './helpers.js';
-import { countPrekeys } from '../src/prekeys.js';
+import { countPrekeys } from '../src/prekeys/prekeys.js';
 
 describe.each(ALL_DIALECTS)('prekey bundles against strangers (%s)', (dialect) => {
   let p: TestProvider;

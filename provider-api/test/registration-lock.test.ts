@@ -1,7 +1,7 @@
 import { ALL_DIALECTS } from '@switchboard/db/testing';
-import { createApiKey } from '../src/operator-keys.js';
-import { defaultProviderConfig } from '../src/config.js';
-import { registrationLockMessage } from '../src/registration-lock.js';
+import { createApiKey } from '../src/operator/operator-keys.js';
+import { defaultProviderConfig } from '../src/core/config.js';
+import { registrationLockMessage } from '../src/accounts/registration-lock.js';
 import type { Answer, ClientKeys, Registered, TestProvider } from './helpers.js';
 import {
   NUMBERS,

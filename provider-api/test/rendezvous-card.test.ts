@@ -1,6 +1,6 @@
 import { PrivateKey } from '@signalapp/libsignal-client';
 import { ProviderApiError } from '@switchboard/openapi';
-import { previewRendezvousCard } from '../src/rendezvous-card.js';
+import { previewRendezvousCard } from '../src/pages/rendezvous-card.js';
 
 // Cards built here byte by byte from docs/rendezvous-card.md (the SDK, which makes them on the
 // device, is not a dependency of the provider).

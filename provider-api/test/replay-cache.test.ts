@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { migrateToLatest } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
-import { DatabaseReplayCache } from '../src/replay-cache.js';
+import { DatabaseReplayCache } from '../src/core/replay-cache.js';
 import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
 import type { ProviderTables } from '../src/store/schema.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningService } from '@switchboard/service-kit';
 import { startService } from '../src/service.js';
-import { parseTrustProxy } from '../src/config.js';
+import { parseTrustProxy } from '../src/core/config.js';
 
 describe('startService (embedded default)', () => {
   let dataDir: string;

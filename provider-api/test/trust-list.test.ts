@@ -16,7 +16,7 @@ import {
 } from '@switchboard/charter';
 import type { RunningService } from '@switchboard/service-kit';
 import { startService } from '../src/service.js';
-import { releaseMessage } from '../src/porting.js';
+import { releaseMessage } from '../src/accounts/porting.js';
 import type { Answer } from './helpers.js';
 import { NUMBERS, call, makeClientKeys } from './helpers.js';
 

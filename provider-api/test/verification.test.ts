@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
-import { defaultProviderConfig } from '../src/config.js';
+import { defaultProviderConfig } from '../src/core/config.js';
 import type { Answer, TestProvider } from './helpers.js';
 import { NUMBERS, call, register, startTestProvider } from './helpers.js';
 

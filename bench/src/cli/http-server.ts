@@ -88,11 +88,11 @@ async function loadProvider(): Promise<ProviderModules> {
   const load = (f: string): Promise<unknown> => import(pathToFileURL(join(providerDist, f)).href);
   return {
     app: (await load('app.js')) as ProviderModules['app'],
-    sockets: (await load('mailbox-socket.js')) as ProviderModules['sockets'],
-    config: (await load('config.js')) as ProviderModules['config'],
-    deps: (await load('deps.js')) as ProviderModules['deps'],
-    codes: (await load('code-sender.js')) as ProviderModules['codes'],
-    replay: (await load('replay-cache.js')) as ProviderModules['replay'],
+    sockets: (await load('mailboxes/mailbox-socket.js')) as ProviderModules['sockets'],
+    config: (await load('core/config.js')) as ProviderModules['config'],
+    deps: (await load('core/deps.js')) as ProviderModules['deps'],
+    codes: (await load('core/code-sender.js')) as ProviderModules['codes'],
+    replay: (await load('core/replay-cache.js')) as ProviderModules['replay'],
     migrations: (await load('store/migrations.js')) as ProviderModules['migrations'],
   };
 }

@@ -9,8 +9,8 @@ import type { VerifiedTrustList } from '@switchboard/charter';
 import { TrustListSource, ensureDevelopmentTrustList } from '@switchboard/charter/node';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
 import { startService } from '../../src/service.js';
-import { checkPublication } from '../../src/publication-check.js';
-import type { PublicationCheck } from '../../src/publication-check.js';
+import { checkPublication } from '../../src/core/publication-check.js';
+import type { PublicationCheck } from '../../src/core/publication-check.js';
 import { call, makeClientKeys } from '../helpers.js';
 
 // The provider's own check of a published entry (shown in the onboarding page), against the real

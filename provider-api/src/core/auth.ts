@@ -5,10 +5,10 @@ import type { Kysely } from 'kysely';
 import type { ReplayCache } from '@switchboard/http-signature';
 import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import type { ProviderErrorCode } from '@switchboard/openapi';
-import type { ProviderTables } from './store/schema.js';
+import type { ProviderTables } from '../store/schema.js';
 import { fail } from './errors.js';
 import { ed25519PublicKey, sha256Hex } from './encoding.js';
-import { precompiled } from './store/precompiled.js';
+import { precompiled } from '../store/precompiled.js';
 
 const SIGNATURE_CODES: Readonly<Record<string, ProviderErrorCode>> = {
   missing: 'auth.missing',

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import type { LedgerTransactionsTable, ProviderTables } from './store/schema.js';
-import { fail } from './errors.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { LedgerTransactionsTable, ProviderTables } from '../store/schema.js';
+import { fail } from '../core/errors.js';
 import { ProviderApiError } from '@switchboard/openapi';
 
 const isApiError = (err: unknown): boolean => err instanceof ProviderApiError;
-import { isoTime, sha256Hex } from './encoding.js';
+import { isoTime, sha256Hex } from '../core/encoding.js';
 
 // Double-entry: every transaction writes entries that sum to zero. A user's balance is the sum of
 // the entries on `user:<accountId>`; money comes in from `external:payments` and goes out to

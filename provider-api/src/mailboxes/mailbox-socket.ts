@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { HttpSignatureError, verifyRequest } from '@switchboard/http-signature';
 import { clientPrefix } from '@switchboard/service-kit';
-import type { ProviderDeps } from './deps.js';
+import type { ProviderDeps } from '../core/deps.js';
 import type { MailboxHub } from './mailboxes.js';
 import { mailboxKeyResolver, markFetched } from './mailboxes.js';
 

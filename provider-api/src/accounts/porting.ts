@@ -1,8 +1,8 @@
 import { randomUUID, sign, timingSafeEqual } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import { fail } from './errors.js';
-import { isoTime } from './encoding.js';
+import type { ProviderDeps } from '../core/deps.js';
+import { fail } from '../core/errors.js';
+import { isoTime } from '../core/encoding.js';
 import {
   deleteAccountRows,
   loadAccount,
@@ -10,7 +10,7 @@ import {
   settleWithdrawal,
   withNumberLock,
 } from './accounts.js';
-import { DirectoryPublishError } from './directory-client.js';
+import { DirectoryPublishError } from '../core/directory-client.js';
 
 /** The bytes a release signs (the directory's `ReleaseProof`). */
 export function releaseMessage(

@@ -1,8 +1,8 @@
 import { PublicKey } from '@signalapp/libsignal-client';
 import QRCode from 'qrcode';
 import type { ProviderSchema } from '@switchboard/openapi';
-import { fail } from './errors.js';
-import { isoTime, toArrayBuffer } from './encoding.js';
+import { fail } from '../core/errors.js';
+import { isoTime, toArrayBuffer } from '../core/encoding.js';
 
 type Preview = ProviderSchema<'RendezvousCardPreview'>;
 

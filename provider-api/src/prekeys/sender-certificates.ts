@@ -2,10 +2,10 @@ import { createHash, createPublicKey, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
 import { ProviderApiError } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import { loadAccount } from './accounts.js';
-import { ed25519PublicKey, isoTime } from './encoding.js';
-import { fail } from './errors.js';
+import type { ProviderDeps } from '../core/deps.js';
+import { loadAccount } from '../accounts/accounts.js';
+import { ed25519PublicKey, isoTime } from '../core/encoding.js';
+import { fail } from '../core/errors.js';
 
 const CONTEXT = 'switchboard-sender-cert-v1';
 

@@ -2,12 +2,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { Notifications } from '@switchboard/db';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
+import type { ProviderDeps } from '../core/deps.js';
 import type { Selectable, Transaction } from 'kysely';
 import { sql } from 'kysely';
-import type { MailboxMessagesTable, ProviderTables } from './store/schema.js';
-import { fail, rateLimited } from './errors.js';
-import { ed25519PublicKey, isoTime, toBase64 } from './encoding.js';
+import type { MailboxMessagesTable, ProviderTables } from '../store/schema.js';
+import { fail, rateLimited } from '../core/errors.js';
+import { ed25519PublicKey, isoTime, toBase64 } from '../core/encoding.js';
 
 type MailboxMessage = ProviderSchema<'MailboxMessage'>;
 

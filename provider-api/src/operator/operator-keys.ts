@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import type { ApiKeysTable } from './store/schema.js';
-import type { ApiKeyScope } from './auth.js';
-import { fail } from './errors.js';
-import { isoTime, sha256Hex } from './encoding.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { ApiKeysTable } from '../store/schema.js';
+import type { ApiKeyScope } from '../core/auth.js';
+import { fail } from '../core/errors.js';
+import { isoTime, sha256Hex } from '../core/encoding.js';
 
 type ApiKeyInfo = ProviderSchema<'ApiKeyInfo'>;
 

@@ -3,10 +3,10 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import { isE164Error, parseE164 } from '@switchboard/e164';
 import type { E164Number } from '@switchboard/e164';
 import type { RateLimiter } from '@switchboard/service-kit';
-import type { ProviderDeps } from './deps.js';
-import type { VerificationSessionsTable } from './store/schema.js';
-import { fail, rateLimited } from './errors.js';
-import { isoTime, sha256Hex } from './encoding.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { VerificationSessionsTable } from '../store/schema.js';
+import { fail, rateLimited } from '../core/errors.js';
+import { isoTime, sha256Hex } from '../core/encoding.js';
 
 type SessionView = ProviderSchema<'VerificationSession'>;
 

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { ReplayCache } from '@switchboard/http-signature';
-import type { ProviderTables } from './store/schema.js';
+import type { ProviderTables } from '../store/schema.js';
 import { sha256Hex } from './encoding.js';
-import { precompiled } from './store/precompiled.js';
-import { commitSoon } from './store/group-commit.js';
+import { precompiled } from '../store/precompiled.js';
+import { commitSoon } from '../store/group-commit.js';
 
 /**
  * Records a nonce unless a live record of it exists: a new key is inserted, an expired one's

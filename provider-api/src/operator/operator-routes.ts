@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import express from 'express';
 import type { OperationHandler } from '@switchboard/openapi';
-import type { ApiKeyScope } from './auth.js';
-import type { ProviderDeps } from './deps.js';
+import type { ApiKeyScope } from '../core/auth.js';
+import type { ProviderDeps } from '../core/deps.js';
 import type { OperatorSources, RecentErrors } from './operator-overview.js';
 import { operatorOverview } from './operator-overview.js';
 import { OPERATOR_PAGE, OPERATOR_SCRIPT } from './operator-page.js';

@@ -8,7 +8,7 @@ import type { ProviderConfig } from './config.js';
 import type { CodeSender } from './code-sender.js';
 import type { DirectoryPublisher } from './directory-client.js';
 import type { PublicationChecker } from './publication-check.js';
-import type { ProviderTables } from './store/schema.js';
+import type { ProviderTables } from '../store/schema.js';
 
 /** Everything the provider API's operations use; I/O and the clock are injected. */
 export interface ProviderDeps {

@@ -4,10 +4,10 @@ import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
 import { validateDnskeyRrset } from '@switchboard/dnssec';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import { isoTime } from './encoding.js';
-import { keyFingerprint } from './handover.js';
-import { anchorFor, dnsQueryTcp } from './publication-check.js';
+import type { ProviderDeps } from '../core/deps.js';
+import { isoTime } from '../core/encoding.js';
+import { keyFingerprint } from '../accounts/handover.js';
+import { anchorFor, dnsQueryTcp } from '../core/publication-check.js';
 
 type Overview = ProviderSchema<'OperatorOverview'>;
 type RecentError = Overview['recentErrors'][number];

@@ -3,23 +3,29 @@ import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
-import type { ProviderDeps } from './deps.js';
-import type { AccountsTable, ProviderTables, VerificationSessionsTable } from './store/schema.js';
-import type { CheckedKey } from './keys.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { AccountsTable, ProviderTables, VerificationSessionsTable } from '../store/schema.js';
+import type { CheckedKey } from '../core/keys.js';
 import {
   checkKyberPreKey,
   checkOneTimeKyberPreKeys,
   checkOneTimePreKeys,
   checkSignedPreKey,
   parseIdentityKey,
-} from './keys.js';
-import { fail } from './errors.js';
-import { ed25519PublicKey, fromBase64, isoTime, toArrayBuffer, toBase64 } from './encoding.js';
+} from '../core/keys.js';
+import { fail } from '../core/errors.js';
+import {
+  ed25519PublicKey,
+  fromBase64,
+  isoTime,
+  toArrayBuffer,
+  toBase64,
+} from '../core/encoding.js';
 import { liveSession } from './verification.js';
-import type { DirectoryContact, MoveProof } from './directory-client.js';
-import { DirectoryPublishError } from './directory-client.js';
+import type { DirectoryContact, DirectoryPublisher, MoveProof } from '../core/directory-client.js';
+import { DirectoryPublishError } from '../core/directory-client.js';
 import { checkRegistrationLock } from './registration-lock.js';
-import { carryLedgerOver } from './ledger.js';
+import { carryLedgerOver } from '../billing/ledger.js';
 
 type AccountView = ProviderSchema<'Account'>;
 type RegisterInput = ProviderSchema<'RegisterAccount'>;
@@ -393,6 +399,14 @@ export async function deleteAccount(deps: ProviderDeps, accountId: string): Prom
   if (published) await settleWithdrawal(deps, row.number);
 }
 
+type Contacts = NonNullable<ProviderSchema<'Discoverability'>['contacts']>;
+
+/** A pending port-in: the move proof to publish with, and the losing provider's port-out id. */
+interface PendingMove {
+  readonly move: MoveProof;
+  readonly portOutId?: string;
+}
+
 /**
  * Opts in (publishing the chosen contacts and the identity key, with a pending move proof if
  * the number was ported in; the local state changes only after the directory accepted) or out
@@ -405,78 +419,111 @@ export async function setDiscoverability(
   input: ProviderSchema<'Discoverability'>,
 ): Promise<AccountView> {
   const row = await loadAccount(deps.db, accountId);
-  const contacts = input.contacts ?? [];
-  if (input.discoverable) {
-    if (contacts.length === 0) {
-      throw fail('request.invalid', 'choose at least one contact method to publish', {
-        errors: [{ pointer: '/body/contacts', message: 'must have at least 1 item to opt in' }],
-      });
-    }
-    const services = new Set(contacts.map((c) => c.service));
-    if (services.size !== contacts.length) {
-      throw fail('request.invalid', 'publish at most one contact per service', {
-        errors: [{ pointer: '/body/contacts', message: 'must not repeat a service' }],
-      });
-    }
-    if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
-    const pending = row.pending_move
-      ? (JSON.parse(row.pending_move) as { move: MoveProof; portOutId?: string })
-      : undefined;
-    const move = pending?.move;
-    const directory = deps.directory;
-    // Under the number's lock, so that an owed withdrawal being carried out cannot remove the
-    // entry this publishes (it finishes first, or sees the number published here again).
-    await withNumberLock(deps, row.number, async () => {
-      // A publish replaces the entry, so an owed withdrawal is moot once it succeeds.
-      const owed = await deps.db
-        .deleteFrom('directory_pending_withdrawals')
-        .where('number', '=', row.number)
-        .executeTakeFirst();
-      try {
-        await directory.publish(row.number, {
-          identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
-          contacts,
-          ...(move ? { move } : {}),
-        });
-      } catch (err) {
-        if (Number(owed.numDeletedRows) > 0) await oweWithdrawal(deps.db, row.number, deps.now());
-        throw directoryFailure(deps, err);
-      }
-      try {
-        await deps.db
-          .updateTable('accounts')
-          .set({ discoverable: 1, contacts: JSON.stringify(contacts), pending_move: null })
-          .where('id', '=', accountId)
-          .execute();
-      } catch (err) {
-        // Published but not recorded: take the new entry back so both sides say "not listed".
-        if (row.discoverable === 0) {
-          await directory.withdraw(row.number).catch((e: unknown) => {
-            deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
-          });
-        }
-        throw err;
-      }
-    });
-    if (move?.kind === 'release' && pending?.portOutId && deps.completePortOutAt) {
-      // The directory switched: the losing provider may now delete its copy. Best effort; the
-      // release expires anyway and the user can complete it later.
-      await deps
-        .completePortOutAt(move.from, pending.portOutId, move.signature)
-        .catch((err: unknown) => {
-          deps.logger.warn({ err }, 'could not tell the losing provider that the move completed');
-        });
-    }
-  } else {
-    await deps.db.transaction().execute(async (tx) => {
-      await tx
-        .updateTable('accounts')
-        .set({ discoverable: 0, contacts: '[]' })
-        .where('id', '=', accountId)
-        .execute();
-      if (row.discoverable === 1) await oweWithdrawal(tx, row.number, deps.now());
-    });
-    if (row.discoverable === 1) await settleWithdrawal(deps, row.number);
-  }
+  if (input.discoverable) await optIn(deps, row, input.contacts ?? []);
+  else await optOut(deps, row);
   return accountView(await loadAccount(deps.db, accountId));
+}
+
+/** One contact per service, at least one. */
+function checkOptInContacts(contacts: Contacts): void {
+  if (contacts.length === 0) {
+    throw fail('request.invalid', 'choose at least one contact method to publish', {
+      errors: [{ pointer: '/body/contacts', message: 'must have at least 1 item to opt in' }],
+    });
+  }
+  const services = new Set(contacts.map((c) => c.service));
+  if (services.size !== contacts.length) {
+    throw fail('request.invalid', 'publish at most one contact per service', {
+      errors: [{ pointer: '/body/contacts', message: 'must not repeat a service' }],
+    });
+  }
+}
+
+async function optIn(deps: ProviderDeps, row: AccountsTable, contacts: Contacts): Promise<void> {
+  checkOptInContacts(contacts);
+  if (!deps.directory) throw fail('directory.not-configured', 'no directory is configured here');
+  const directory = deps.directory;
+  const pending = row.pending_move ? (JSON.parse(row.pending_move) as PendingMove) : undefined;
+  // Under the number's lock, so that an owed withdrawal being carried out cannot remove the
+  // entry this publishes (it finishes first, or sees the number published here again).
+  await withNumberLock(deps, row.number, async () => {
+    await publishEntry(deps, directory, row, contacts, pending?.move);
+    await recordPublished(deps, directory, row, contacts);
+  });
+  if (pending) await completeMoveAtLosingProvider(deps, pending);
+}
+
+/** Publishes the entry; an owed withdrawal is moot once it succeeds, and owed again if not. */
+async function publishEntry(
+  deps: ProviderDeps,
+  directory: DirectoryPublisher,
+  row: AccountsTable,
+  contacts: Contacts,
+  move: MoveProof | undefined,
+): Promise<void> {
+  const owed = await deps.db
+    .deleteFrom('directory_pending_withdrawals')
+    .where('number', '=', row.number)
+    .executeTakeFirst();
+  try {
+    await directory.publish(row.number, {
+      identityKey: toBase64(PublicKey.deserialize(toArrayBuffer(row.identity_key)).serialize()),
+      contacts,
+      ...(move ? { move } : {}),
+    });
+  } catch (err) {
+    if (Number(owed.numDeletedRows) > 0) await oweWithdrawal(deps.db, row.number, deps.now());
+    throw directoryFailure(deps, err);
+  }
+}
+
+/** Records the published entry here; if that fails, takes a new entry back from the directory. */
+async function recordPublished(
+  deps: ProviderDeps,
+  directory: DirectoryPublisher,
+  row: AccountsTable,
+  contacts: Contacts,
+): Promise<void> {
+  try {
+    await deps.db
+      .updateTable('accounts')
+      .set({ discoverable: 1, contacts: JSON.stringify(contacts), pending_move: null })
+      .where('id', '=', row.id)
+      .execute();
+  } catch (err) {
+    // Published but not recorded: take the new entry back so both sides say "not listed".
+    if (row.discoverable === 0) {
+      await directory.withdraw(row.number).catch((e: unknown) => {
+        deps.logger.error({ err: e }, 'published entry left in the directory after a failure');
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The directory switched: the losing provider may now delete its copy. Best effort; the
+ * release expires anyway and the user can complete it later.
+ */
+async function completeMoveAtLosingProvider(
+  deps: ProviderDeps,
+  { move, portOutId }: PendingMove,
+): Promise<void> {
+  if (move.kind !== 'release' || !portOutId || !deps.completePortOutAt) return;
+  await deps.completePortOutAt(move.from, portOutId, move.signature).catch((err: unknown) => {
+    deps.logger.warn({ err }, 'could not tell the losing provider that the move completed');
+  });
+}
+
+/** Opts out here at once, the withdrawal owed in the same transaction and carried out after. */
+async function optOut(deps: ProviderDeps, row: AccountsTable): Promise<void> {
+  await deps.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('accounts')
+      .set({ discoverable: 0, contacts: '[]' })
+      .where('id', '=', row.id)
+      .execute();
+    if (row.discoverable === 1) await oweWithdrawal(tx, row.number, deps.now());
+  });
+  if (row.discoverable === 1) await settleWithdrawal(deps, row.number);
 }

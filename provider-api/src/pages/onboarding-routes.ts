@@ -2,8 +2,8 @@ import type { Request } from 'express';
 import type { OperationHandler } from '@switchboard/openapi';
 import type { ProviderSchema } from '@switchboard/openapi';
 import { RateLimiter } from '@switchboard/service-kit';
-import type { ProviderDeps } from './deps.js';
-import { rateLimited } from './errors.js';
+import type { ProviderDeps } from '../core/deps.js';
+import { rateLimited } from '../core/errors.js';
 import { previewRendezvousCard } from './rendezvous-card.js';
 
 /** Card previews per client prefix (a signature check and a QR code each): 60 a minute. */

@@ -1,21 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { ProviderSchema } from '@switchboard/openapi';
 import { PublicKey } from '@signalapp/libsignal-client';
-import type { ProviderDeps } from './deps.js';
+import type { ProviderDeps } from '../core/deps.js';
 import type { Kysely } from 'kysely';
-import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from './store/schema.js';
-import { precompiled } from './store/precompiled.js';
-import { commitSoon } from './store/group-commit.js';
-import { fail, rateLimited } from './errors.js';
-import { DEVICE_ID, insertOneTimePreKeys, loadAccount } from './accounts.js';
+import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from '../store/schema.js';
+import { precompiled } from '../store/precompiled.js';
+import { commitSoon } from '../store/group-commit.js';
+import { fail, rateLimited } from '../core/errors.js';
+import { DEVICE_ID, insertOneTimePreKeys, loadAccount } from '../accounts/accounts.js';
 import {
   checkKyberPreKey,
   checkOneTimeKyberPreKeys,
   checkOneTimePreKeys,
   checkSignedPreKey,
-} from './keys.js';
-import { toArrayBuffer, toBase64 } from './encoding.js';
-import { parseNumber } from './verification.js';
+} from '../core/keys.js';
+import { toArrayBuffer, toBase64 } from '../core/encoding.js';
+import { parseNumber } from '../accounts/verification.js';
 import { ProviderApiError } from '@switchboard/openapi';
 
 type PrekeyCount = ProviderSchema<'PrekeyCount'>;

@@ -1,10 +1,10 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import type { AccountsTable } from './store/schema.js';
-import { fail, rateLimited } from './errors.js';
-import { fromBase64, toArrayBuffer } from './encoding.js';
+import type { ProviderDeps } from '../core/deps.js';
+import type { AccountsTable } from '../store/schema.js';
+import { fail, rateLimited } from '../core/errors.js';
+import { fromBase64, toArrayBuffer } from '../core/encoding.js';
 
 // Registration lock as Signal's: an account may set a PIN; while it stays active (an
 // authenticated request within `registrationLock.inactivitySeconds`, 7 days by default),

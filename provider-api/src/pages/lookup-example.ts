@@ -56,7 +56,7 @@ async function sendFile(res: Response, path: string, type: string, missing: stri
  * @example app.use('/examples/lookup', lookupExampleRouter(deps.config));
  */
 export function lookupExampleRouter(options: LookupExampleOptions): express.Router {
-  const sdk = options.sdkDir ?? new URL('../../../client-sdk/', import.meta.url);
+  const sdk = options.sdkDir ?? new URL('../../../../client-sdk/', import.meta.url);
   const file = (rel: string): string => fileURLToPath(new URL(rel, sdk));
   const router = express.Router({ strict: true });
   router.get('/', async (req, res) => {

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import QRCode from 'qrcode';
 import type { ProviderSchema } from '@switchboard/openapi';
-import type { ProviderDeps } from './deps.js';
-import { fail } from './errors.js';
-import { isoTime, sha256Hex, toBase64 } from './encoding.js';
+import type { ProviderDeps } from '../core/deps.js';
+import { fail } from '../core/errors.js';
+import { isoTime, sha256Hex, toBase64 } from '../core/encoding.js';
 import { liveSession } from './verification.js';
 
 /** How long a registration link works: long enough to reach the other device, no longer. */
