@@ -68,6 +68,8 @@ export interface ApiRouterSettings<Code extends string> {
   readonly parseJson?: (text: string) => unknown;
   /** Called for every unexpected error (answered with 500) and every response violation. */
   readonly onError?: (event: { err?: unknown; violation?: ResponseViolation }) => void;
+  /** Called for every problem answered (its status and code), after it was sent. */
+  readonly onProblem?: (req: Request, status: number, code: string) => void;
 }
 
 /** An express router that routes, validates and answers errors for one OpenAPI document. */
@@ -118,6 +120,7 @@ export function createApiRouter<Code extends string>(
     if (error.retryAfterSeconds !== undefined)
       res.set('Retry-After', String(error.retryAfterSeconds));
     res.status(problem.status).type(PROBLEM_MEDIA_TYPE).send(JSON.stringify(problem));
+    options.onProblem?.(res.req, problem.status, code);
   };
 
   router.use(express.raw({ type: () => true, limit: options.bodyLimitBytes ?? 1024 * 1024 }));

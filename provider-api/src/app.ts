@@ -85,6 +85,7 @@ export function createProviderApp(
   const validator = options.validator ?? providerValidator();
   const hub = new mailboxes.MailboxHub();
   const { metrics, requests } = providerMetrics();
+  const recentErrors = new RecentErrors(deps.now);
   const api = createApiRouter({
     validator,
     statusTable: PROVIDER_ERROR_STATUS,
@@ -96,6 +97,7 @@ export function createProviderApp(
         deps.logger.error({ violation: e.violation }, 'response does not match the document');
       if (e.err) deps.logger.error({ err: e.err }, 'unexpected error');
     },
+    onProblem: recentErrors.problem,
   });
   const who = callers(deps, options);
   const bind: Bind = api.bind.bind(api);
@@ -107,12 +109,11 @@ export function createProviderApp(
   bindMailboxes(bind, deps, who, hub);
   bindOperatorApi(bind, deps, who);
   bindOnboardingOperations(bind, deps, who.clientAddress);
-  const recentErrors = new RecentErrors(deps.now);
   bindOperatorOperations(bind, deps, who.operator, recentErrors, options.operator ?? {});
   const missing = api.unbound();
   if (missing.length > 0) throw new Error(`operations without a handler: ${missing.join(', ')}`);
   api.finish();
-  const app = assembleApp(api.router, validator, options, requests, recentErrors);
+  const app = assembleApp(api.router, validator, options, requests);
   return { app, hub, metrics };
 }
 
@@ -433,7 +434,6 @@ function assembleApp(
   validator: OpenApiValidator,
   options: ProviderAppOptions,
   requests: Counter<'operation' | 'status'>,
-  recentErrors: RecentErrors,
 ): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -457,7 +457,6 @@ function assembleApp(
     app.use('/examples/lookup', lookupExampleRouter(options.lookupExample));
   app.use('/docs', page, docsRouter(validator.document, { title: 'Switchboard provider API' }));
   app.use(operatorPages(pageSecurityHeaders({ inlineStyles: [OPERATOR_STYLE] })));
-  app.use(recentErrors.middleware);
   app.use(router);
   return app;
 }

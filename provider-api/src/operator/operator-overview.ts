@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request } from 'express';
 import { RRType, isRecordType } from '@switchboard/dns-wire';
 import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
@@ -48,25 +48,11 @@ export class RecentErrors {
     return [...this.#items].reverse();
   }
 
-  /** Express middleware recording every 5xx answer (the code from its problem body). */
-  readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
-    const send = res.send.bind(res);
-    res.send = (body?: unknown): Response => {
-      if (res.statusCode >= 500) {
-        let code = 'unknown';
-        if (typeof body === 'string' && body.startsWith('{')) {
-          try {
-            code = String((JSON.parse(body) as { code?: unknown }).code ?? code);
-          } catch {
-            // not a problem body
-          }
-        }
-        const route = (req.route as { path?: string } | undefined)?.path ?? 'other';
-        this.record(`${req.method} ${route}`, res.statusCode, code.slice(0, 64));
-      }
-      return send(body);
-    };
-    next();
+  /** The API router's `onProblem`: records every 5xx problem it answers. */
+  readonly problem = (req: Request, status: number, code: string): void => {
+    if (status < 500) return;
+    const route = (req.route as { path?: string } | undefined)?.path ?? 'other';
+    this.record(`${req.method} ${route}`, status, code);
   };
 }
 
