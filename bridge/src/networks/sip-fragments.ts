@@ -178,11 +178,11 @@ export async function sendFragments(
   window: number,
   send: (index: number) => Promise<number>,
 ): Promise<boolean> {
-  const todo = Array.from({ length: count }, (_, i) => i).filter((i) => !acked.has(i));
+  const unsent = Array.from({ length: count }, (_, i) => i).filter((i) => !acked.has(i));
   let complete = false;
   let failed = false;
   const worker = async (): Promise<void> => {
-    for (let i = todo.shift(); i !== undefined && !failed; i = todo.shift()) {
+    for (let i = unsent.shift(); i !== undefined && !failed; i = unsent.shift()) {
       try {
         if ((await send(i)) === 200) complete = true;
         acked.add(i);
