@@ -58,8 +58,10 @@ async function run(
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  // 'close', not 'exit': 'exit' can come before the pipes are read to their end, and the
+  // output is what tells a port taken from a real failure.
   const done = new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output })),
+    child.once('close', (code) => resolve({ code, output })),
   );
   return { child, done };
 }
@@ -149,9 +151,10 @@ export class SippUser {
       this.#children.delete(child);
       // A port taken between finding it free and binding it (main, control or RTP socket):
       // SIPp exits before sending anything, so trying other ports cannot duplicate a message.
-      const portTaken = /Unable to bind (main|remote control|audio RTP|video RTP) socket/.test(
-        output,
-      );
+      // SIPp's exit code -2 (254) is documented as "fatal error binding a socket".
+      const portTaken =
+        code === 254 ||
+        /Unable to bind (main|remote control|audio RTP|video RTP) socket/.test(output);
       if (code !== 0 && portTaken && attempt < 5) continue;
       if (code !== 0)
         throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
