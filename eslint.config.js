@@ -141,6 +141,21 @@ export default tseslint.config(
     },
   },
   {
+    // packages/enum-lookup runs in the client SDK's browser bundle: no Node built-in.
+    files: ['packages/enum-lookup/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: bareBuiltins,
+          patterns: [
+            { group: ['node:*'], message: 'enum-lookup runs in browsers: no Node built-in' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Command-line tools and tests talk to the terminal on purpose.
     files: ['**/src/cli/**', '**/src/cli.ts', '**/test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

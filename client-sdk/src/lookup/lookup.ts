@@ -1,15 +1,11 @@
-import { RRType, Rcode, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
-import type { DsData, Message, ResourceRecord } from '@switchboard/dns-wire';
-import type { BogusReason, DnssecCrypto, TrustAnchor } from '@switchboard/dnssec/validate';
-import {
-  validateDnskeyRrsetWith,
-  validateResponseWith,
-  webCryptoDnssec,
-} from '@switchboard/dnssec/validate';
-import { E164Error, enumNameFor, parseE164 } from '@switchboard/e164';
+import { RRType, isRecordType } from '@switchboard/dns-wire';
+import type { BogusReason, DnssecCrypto } from '@switchboard/dnssec/validate';
+import { webCryptoDnssec } from '@switchboard/dnssec/validate';
+import { E164Error, parseE164 } from '@switchboard/e164';
 import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from '@switchboard/charter/verify';
 import { mayTrustDirectory, mayTrustProvider } from '@switchboard/charter/verify';
-import { fromBase64, fromHex } from '../bytes.js';
+import { DnsQueryError, readEntry } from '@switchboard/enum-lookup';
+import type { EntryAnswer } from '@switchboard/enum-lookup';
 import { SwitchboardError } from '../errors.js';
 import type { SwitchboardErrorCode } from '../errors.js';
 import type { ContactMethod } from './records.js';
@@ -66,25 +62,6 @@ export class LookupError extends SwitchboardError {
     this.name = 'LookupError';
     this.reason = reason;
   }
-}
-
-function anchorFor(dir: DirectoryEntry): TrustAnchor {
-  const ds: DsData[] = [];
-  const dnskeys: { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array }[] =
-    [];
-  for (const a of dir.trustAnchors) {
-    if (a.type === 'DS') {
-      const digest = fromHex(a.digest);
-      if (digest)
-        ds.push({ keyTag: a.keyTag, algorithm: a.algorithm, digestType: a.digestType, digest });
-    } else {
-      const publicKey = fromBase64(a.publicKey);
-      if (publicKey)
-        dnskeys.push({ flags: a.flags, protocol: a.protocol, algorithm: a.algorithm, publicKey });
-    }
-  }
-  if (ds.length > 0) return { zone: dir.apex, ds };
-  return { zone: dir.apex, dnskeys };
 }
 
 function bogus(reason: BogusReason | string, what: string): LookupError {
@@ -180,9 +157,22 @@ async function lookupIn(
   now: Date,
   config: LookupConfig,
 ): Promise<LookupResult> {
-  const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
-  const name = enumNameFor(e164, apex);
-  const { naptr, txt } = await validatedEntry(dir, apex, name, now, config);
+  const entry = validatedEntry(
+    await readEntry(dir, e164, [RRType.NAPTR, RRType.TXT], {
+      dns: config.dns,
+      crypto: dnssecCryptoOf(config),
+      now,
+      nameservers: config.nameservers,
+      timeoutMs: config.timeoutMs,
+      randomId: config.randomId,
+    }).catch((err: unknown) => {
+      if (err instanceof DnsQueryError) {
+        throw new LookupError('dns-failed', err.message, undefined, { cause: err });
+      }
+      throw err;
+    }),
+  );
+  const [naptr = [], txt = []] = entry.rrsets;
   const contacts = contactMethodsFromNaptr(
     naptr.flatMap((rr) => (isRecordType(rr, RRType.NAPTR) ? [rr.data] : [])),
   );
@@ -197,73 +187,37 @@ async function lookupIn(
   );
   return {
     number: e164,
-    enumName: name,
+    enumName: entry.name,
     contacts,
     identityKey: identity.identityKey,
     provider: trustedProvider(config, identity.providerId, now),
     dnssec: {
       status: 'secure',
       directoryId: dir.id,
-      apex,
+      apex: entry.apex,
       trustListVersion: config.trustList.version,
     },
   };
 }
 
-/**
- * The entry's NAPTR and TXT RRsets, each validated up to the directory's trust anchor; a
- * `not-found` error where the directory proves either absent, `bogus` where validation fails.
- */
-async function validatedEntry(
-  dir: DirectoryEntry,
-  apex: string,
-  name: string,
-  now: Date,
-  config: LookupConfig,
-): Promise<{ naptr: readonly ResourceRecord[]; txt: readonly ResourceRecord[] }> {
-  const servers = config.nameservers ?? dir.nameservers;
-  if (servers.length === 0)
-    throw new LookupError('dns-failed', 'the directory lists no nameserver');
-  const ask = (qname: string, qtype: number): Promise<Message> =>
-    query(servers, qname, qtype, config);
-
-  const anchor = anchorFor(dir);
-  const crypto = dnssecCryptoOf(config);
-  const dnskeyResponse = await ask(apex, RRType.DNSKEY);
-  const dnskeyRrset = dnskeyResponse.answers;
-  const keys = await validateDnskeyRrsetWith(crypto, anchor, dnskeyRrset, now);
-  if (keys.status === 'bogus') throw bogus(keys.reason, 'zone keys');
-
-  const validated = async (
-    qtype: number,
-    what: string,
-  ): Promise<readonly ResourceRecord[] | 'denied'> => {
-    const response = await ask(name, qtype);
-    const result = await validateResponseWith(crypto, {
-      trustAnchor: anchor,
-      dnskeyRrset,
-      response,
-      qname: name,
-      qtype,
-      now,
-    });
-    if (result.status === 'bogus') throw bogus(result.reason, what);
-    if (result.status === 'secure-denial') return 'denied';
-    return result.rrset;
-  };
-
-  const naptr = await validated(RRType.NAPTR, 'contact addresses');
-  if (naptr === 'denied') {
-    throw new LookupError(
-      'not-found',
-      'the number is not in the directory (the directory proved it)',
-    );
+/** The secure answer; `not-found` where the directory proves a part absent, else `bogus`. */
+function validatedEntry(answer: EntryAnswer): Extract<EntryAnswer, { status: 'secure' }> {
+  if (answer.status === 'secure') return answer;
+  if (answer.status === 'bogus') {
+    const what =
+      answer.part === 'zone keys'
+        ? 'zone keys'
+        : answer.part === RRType.NAPTR
+          ? 'contact addresses'
+          : 'identity key';
+    throw bogus(answer.reason, what);
   }
-  const txt = await validated(RRType.TXT, 'identity key');
-  if (txt === 'denied') {
-    throw new LookupError('not-found', 'the directory entry has no identity key record');
-  }
-  return { naptr, txt };
+  throw new LookupError(
+    'not-found',
+    answer.qtype === RRType.NAPTR
+      ? 'the number is not in the directory (the directory proved it)'
+      : 'the directory entry has no identity key record',
+  );
 }
 
 /** The trust list's entry for the provider; an error if it is unlisted or the list expired. */
@@ -298,101 +252,4 @@ function dnssecCryptoOf(config: LookupConfig): DnssecCrypto {
       { cause },
     );
   }
-}
-
-function randomId(): number {
-  const a = new Uint16Array(1);
-  globalThis.crypto.getRandomValues(a);
-  return a[0]!;
-}
-
-async function query(
-  servers: ReadonlyArray<string>,
-  qname: string,
-  qtype: number,
-  config: LookupConfig,
-): Promise<Message> {
-  let lastError: unknown;
-  for (const server of servers) {
-    try {
-      const id = (config.randomId ?? randomId)();
-      const bytes = encodeMessage({
-        id,
-        qr: false,
-        opcode: 0,
-        aa: false,
-        tc: false,
-        rd: false,
-        ra: false,
-        z: false,
-        ad: false,
-        cd: true,
-        rcode: Rcode.NOERROR,
-        questions: [{ name: qname, type: qtype, class: 1 }],
-        answers: [],
-        authorities: [],
-        additionals: [],
-        edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-      });
-      const opts = config.timeoutMs === undefined ? {} : { timeoutMs: config.timeoutMs };
-      let response = checkResponse(
-        await config.dns.exchange(server, bytes, 'udp', opts),
-        id,
-        qname,
-        qtype,
-      );
-      // RFC 7766: a truncated UDP answer is retried over TCP.
-      if (response.tc)
-        response = checkResponse(
-          await config.dns.exchange(server, bytes, 'tcp', opts),
-          id,
-          qname,
-          qtype,
-        );
-      if (response.rcode === Rcode.SERVFAIL || response.rcode === Rcode.REFUSED) {
-        throw new LookupError(
-          'dns-failed',
-          `the directory server answered ${response.rcode === Rcode.SERVFAIL ? 'SERVFAIL' : 'REFUSED'}`,
-        );
-      }
-      return response;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  if (lastError instanceof LookupError) throw lastError;
-  throw new LookupError(
-    'dns-failed',
-    'no directory server answered; check the network or try again',
-    undefined,
-    {
-      cause: lastError,
-    },
-  );
-}
-
-function checkResponse(bytes: Uint8Array, id: number, qname: string, qtype: number): Message {
-  let m: Message;
-  try {
-    m = decodeMessage(bytes);
-  } catch (cause) {
-    throw new LookupError(
-      'dns-failed',
-      'the directory server sent a malformed DNS message',
-      undefined,
-      { cause },
-    );
-  }
-  const q = m.questions[0];
-  if (
-    m.id !== id ||
-    !m.qr ||
-    m.questions.length !== 1 ||
-    !q ||
-    q.type !== qtype ||
-    q.name.toLowerCase() !== qname.toLowerCase()
-  ) {
-    throw new LookupError('dns-failed', 'the DNS response does not match the question');
-  }
-  return m;
 }

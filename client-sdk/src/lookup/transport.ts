@@ -1,13 +1,3 @@
-/** How the SDK reaches a DNS server; the Node implementation is in `node/dns-transport.ts`. */
-export interface DnsTransport {
-  /**
-   * Sends one DNS message to `server` (`host:port`, IPv6 in brackets) and returns the first
-   * response whose ID matches, or throws. `tcp` uses RFC 1035 §4.2.2 two-byte length framing.
-   */
-  exchange(
-    server: string,
-    query: Uint8Array,
-    protocol: 'udp' | 'tcp',
-    options?: { readonly timeoutMs?: number },
-  ): Promise<Uint8Array>;
-}
+/** How the SDK reaches a DNS server (shared with the provider's publication check); the Node
+ *  implementation is in `node/dns-transport.ts`, DNS over HTTPS in `doh.ts`. */
+export type { DnsTransport } from '@switchboard/enum-lookup';

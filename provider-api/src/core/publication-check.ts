@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
-import type { DsData, Message, ResourceRecord } from '@switchboard/dns-wire';
-import { RRType, Rcode, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
-import type { TrustAnchor } from '@switchboard/dnssec';
-import { validateDnskeyRrset, validateResponse } from '@switchboard/dnssec';
+import type { ResourceRecord } from '@switchboard/dns-wire';
+import { RRType, isRecordType } from '@switchboard/dns-wire';
+import { nodeDnssecCrypto } from '@switchboard/dnssec';
 import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
-import { enumNameFor } from '@switchboard/e164';
+import type { DnsTransport } from '@switchboard/enum-lookup';
+import { readEntry } from '@switchboard/enum-lookup';
 
 /**
  * What a published entry looks like from outside, checked as a client checks it: asked of the
@@ -27,85 +27,40 @@ export type PublicationCheck =
   /** No trust list, no directory in it, or no nameserver answered. */
   | { readonly status: 'unavailable'; readonly detail: string; readonly checkedAt: string };
 
-/** One DNS question over TCP (RFC 7766: no truncation), answered within `timeoutMs`. */
-export function dnsQueryTcp(
-  server: string,
-  qname: string,
-  qtype: number,
-  timeoutMs: number,
-): Promise<Message> {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
-  if (!m) return Promise.reject(new Error('a nameserver must be written host:port'));
-  const id = Math.floor(Math.random() * 0x10000);
-  const query = encodeMessage({
-    id,
-    qr: false,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode: Rcode.NOERROR,
-    questions: [{ name: qname, type: qtype, class: 1 }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-  });
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: m[1]!, port: Number(m[2]) });
-    let buf = Buffer.alloc(0);
-    const finish = (err: Error | undefined, msg?: Message): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(msg!);
-    };
-    const timer = setTimeout(() => finish(new Error('the nameserver did not answer')), timeoutMs);
-    socket.on('error', () => finish(new Error('the nameserver refused the connection')));
-    socket.on('connect', () => {
-      const length = Buffer.alloc(2);
-      length.writeUInt16BE(query.length);
-      socket.write(Buffer.concat([length, query]));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      if (buf.length < 2 || buf.length < buf.readUInt16BE(0) + 2) return;
-      try {
-        const answer = decodeMessage(new Uint8Array(buf.subarray(2, buf.readUInt16BE(0) + 2)));
-        if (answer.id !== id || !answer.qr) throw new Error('mismatched');
-        finish(undefined, answer);
-      } catch {
-        finish(new Error('the nameserver sent an answer that does not match the question'));
-      }
-    });
-    socket.on('end', () => finish(new Error('the nameserver closed the connection early')));
-  });
-}
-
-/** The trust anchor the list gives for a directory (DS records, or DNSKEYs). */
-export function anchorFor(dir: DirectoryEntry): TrustAnchor {
-  const ds: DsData[] = [];
-  const dnskeys: { flags: number; protocol: number; algorithm: number; publicKey: Uint8Array }[] =
-    [];
-  for (const a of dir.trustAnchors) {
-    if (a.type === 'DS') {
-      ds.push({
-        keyTag: a.keyTag,
-        algorithm: a.algorithm,
-        digestType: a.digestType,
-        digest: new Uint8Array(Buffer.from(a.digest, 'hex')),
+/**
+ * DNS over TCP only (RFC 7766: no truncation), as a `DnsTransport` whatever protocol is asked:
+ * the provider asks the directory's nameservers from a server, where TCP is the sure way.
+ */
+export const tcpDns: DnsTransport = {
+  exchange(server, query, _protocol, options) {
+    const m = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
+    if (!m) return Promise.reject(new Error('a nameserver must be written host:port'));
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: m[1]!, port: Number(m[2]) });
+      let buf = Buffer.alloc(0);
+      const finish = (err: Error | undefined, answer?: Uint8Array): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        if (err) reject(err);
+        else resolve(answer!);
+      };
+      const timeoutMs = options?.timeoutMs ?? 3000;
+      const timer = setTimeout(() => finish(new Error('the nameserver did not answer')), timeoutMs);
+      socket.on('error', () => finish(new Error('the nameserver refused the connection')));
+      socket.on('connect', () => {
+        const length = Buffer.alloc(2);
+        length.writeUInt16BE(query.length);
+        socket.write(Buffer.concat([length, query]));
       });
-    } else {
-      const publicKey = new Uint8Array(Buffer.from(a.publicKey, 'base64'));
-      dnskeys.push({ flags: a.flags, protocol: a.protocol, algorithm: a.algorithm, publicKey });
-    }
-  }
-  return ds.length > 0 ? { zone: dir.apex, ds } : { zone: dir.apex, dnskeys };
-}
+      socket.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        if (buf.length < 2 || buf.length < buf.readUInt16BE(0) + 2) return;
+        finish(undefined, new Uint8Array(buf.subarray(2, buf.readUInt16BE(0) + 2)));
+      });
+      socket.on('end', () => finish(new Error('the nameserver closed the connection early')));
+    });
+  },
+};
 
 /** The identity key (`k=`) of the entry's `sbkey1` TXT record, base64, if there is one. */
 function publishedKey(rrset: readonly ResourceRecord[]): string | undefined {
@@ -166,37 +121,27 @@ async function checkAt(
   input: PublicationCheckInput,
 ): Promise<PublicationCheck> {
   const checkedAt = input.now.toISOString();
-  const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
-  const timeout = input.timeoutMs ?? 3000;
-  const anchor = anchorFor(dir);
-  const dnskeyRrset = (await dnsQueryTcp(server, apex, RRType.DNSKEY, timeout)).answers;
-  const keys = validateDnskeyRrset(anchor, dnskeyRrset, input.now);
-  if (keys.status === 'bogus') {
-    return { status: 'bogus', detail: `zone keys: ${keys.reason}`, checkedAt };
-  }
-  const qname = enumNameFor(input.number, apex);
-  const response = await dnsQueryTcp(server, qname, RRType.TXT, timeout);
-  const result = validateResponse({
-    trustAnchor: anchor,
-    dnskeyRrset,
-    response,
-    qname,
-    qtype: RRType.TXT,
+  const entry = await readEntry(dir, input.number, [RRType.TXT], {
+    dns: tcpDns,
+    crypto: nodeDnssecCrypto,
     now: input.now,
+    nameservers: [server],
+    timeoutMs: input.timeoutMs ?? 3000,
   });
-  if (result.status === 'bogus') {
-    return { status: 'bogus', detail: `identity key record: ${result.reason}`, checkedAt };
+  if (entry.status === 'bogus') {
+    const part = entry.part === 'zone keys' ? 'zone keys' : 'identity key record';
+    return { status: 'bogus', detail: `${part}: ${entry.reason}`, checkedAt };
   }
-  if (result.status !== 'secure') {
+  if (entry.status === 'denied') {
     return { status: 'pending', detail: 'not in the signed zone yet', checkedAt };
   }
-  if (publishedKey(result.rrset) !== input.identityKey) {
+  if (publishedKey(entry.rrsets[0] ?? []) !== input.identityKey) {
     return { status: 'pending', detail: 'the zone still serves another key', checkedAt };
   }
   return {
     status: 'secure',
     directoryId: dir.id,
-    apex,
+    apex: entry.apex,
     trustListVersion: input.list.version,
     checkedAt,
   };

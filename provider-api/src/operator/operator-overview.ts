@@ -2,12 +2,13 @@ import type { Request } from 'express';
 import { RRType, isRecordType } from '@switchboard/dns-wire';
 import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
-import { validateDnskeyRrset } from '@switchboard/dnssec';
+import { nodeDnssecCrypto } from '@switchboard/dnssec';
+import { apexOf, queryDns, readZoneKeys } from '@switchboard/enum-lookup';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from '../core/deps.js';
 import { isoTime } from '../core/encoding.js';
 import { keyFingerprint } from '../accounts/handover.js';
-import { anchorFor, dnsQueryTcp } from '../core/publication-check.js';
+import { tcpDns } from '../core/publication-check.js';
 
 type Overview = ProviderSchema<'OperatorOverview'>;
 type RecentError = Overview['recentErrors'][number];
@@ -144,14 +145,19 @@ async function zoneSection(
     }
   }
   if (!dir) return { ...zone, signing: 'unavailable', signingDetail: 'no verified trust list' };
-  const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
   for (const server of dir.nameservers) {
     try {
-      const rrset = (await dnsQueryTcp(server, apex, RRType.DNSKEY, timeout)).answers;
-      const keys = validateDnskeyRrset(anchorFor(dir), rrset, now);
+      const keys = await readZoneKeys(dir, {
+        dns: tcpDns,
+        crypto: nodeDnssecCrypto,
+        now,
+        nameservers: [server],
+        timeoutMs: timeout,
+      });
       if (keys.status === 'bogus') {
         return { ...zone, signing: 'bogus', signingDetail: `DNSKEY: ${keys.reason}` };
       }
+      const rrset = keys.dnskeyRrset;
       const expirations = rrset.flatMap((rr) =>
         isRecordType(rr, RRType.RRSIG) ? [rr.data.expiration] : [],
       );
@@ -179,11 +185,11 @@ async function nameserversSection(
   timeoutMs: number,
 ): Promise<Overview['nameservers']> {
   if (!dir) return [];
-  const apex = dir.apex.endsWith('.') ? dir.apex : `${dir.apex}.`;
+  const apex = apexOf(dir);
   return Promise.all(
     dir.nameservers.map(async (address): Promise<Overview['nameservers'][number]> => {
       try {
-        const answer = await dnsQueryTcp(address, apex, RRType.SOA, timeoutMs);
+        const answer = await queryDns([address], apex, RRType.SOA, { dns: tcpDns, timeoutMs });
         const soa = answer.answers.find((rr) => isRecordType(rr, RRType.SOA));
         if (!soa || !isRecordType(soa, RRType.SOA)) {
           return { address, status: 'unreachable', detail: 'no SOA in the answer' };
