@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { IdentityKeyPair } from '@signalapp/libsignal-client';
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import { RRType, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
 import { toBase64, toHex } from '../../src/index.js';
+import { launchChromium, openPage } from './browser.js';
 import type { TestDirectory } from './fixtures.js';
 import {
   directoryEntry,
@@ -104,18 +104,7 @@ beforeAll(async () => {
     { service: 'sip', uri: 'sip:web@sip.example.net' },
   ]);
   await startTamperingProxy(dir.directory.dohUrl);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -135,12 +124,7 @@ interface Shown {
 
 /** Opens the example for `number` against `doh`, submits, and waits for the outcome. */
 async function lookUp(number: string, doh: string): Promise<Shown> {
-  const page: Page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
+  const { page, problems } = await openPage(browser);
   try {
     const url = `${provider.url}/examples/lookup/?doh=${encodeURIComponent(doh)}&number=${encodeURIComponent(number)}`;
     const response = await page.goto(url);

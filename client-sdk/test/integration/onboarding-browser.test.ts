@@ -2,14 +2,14 @@
 // against the real provider API and directory, handed over to the `switchboard` CLI.
 // Screenshots are kept under $SWITCHBOARD_TEST_OUTPUT (default: <tmpdir>/switchboard-test-output).
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
-import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
+import { launchChromium, openPage, screenshots } from './browser.js';
 import type { TestDirectory } from './fixtures.js';
 import {
   APEX,
@@ -26,10 +26,7 @@ jest.setTimeout(180_000);
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const NUMBER = '+442079460959';
-const SHOTS = join(
-  process.env['SWITCHBOARD_TEST_OUTPUT'] ?? join(tmpdir(), 'switchboard-test-output'),
-  'onboarding-browser',
-);
+const shot = screenshots('onboarding-browser');
 
 let work: string;
 let dir: TestDirectory;
@@ -56,13 +53,8 @@ function cli(
   });
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'sb-onboarding-'));
-  await mkdir(SHOTS, { recursive: true });
   inbox = new CodeInbox();
   await inbox.start();
   const prepared = await prepareProvider('provider-a');
@@ -86,17 +78,7 @@ beforeAll(async () => {
     SWITCHBOARD_TRUST_LIST: listPath,
     SWITCHBOARD_BOARD_FINGERPRINT: pinned,
   };
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -109,16 +91,7 @@ afterAll(async () => {
 
 describe('web onboarding', () => {
   it('verifies a number in the page and hands over to the CLI, which registers and publishes', async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(e.message));
-    // Script errors and refused content (CSP); answers the page expects (422 for the wrong
-    // code, 404 for /favicon.ico) are part of the flow, not problems.
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-        problems.push(m.text());
-      }
-    });
+    const { page, problems } = await openPage(browser, { failedLoads: 'expected' });
     await page.goto(`${provider.url}/`);
     await shot(page, '1-start');
     await page.getByLabel('Phone number in international format').fill(NUMBER);
@@ -218,14 +191,7 @@ describe('web onboarding', () => {
   });
 
   it('shows a rendez-vous card made on the device as a QR code, and refuses a changed one', async () => {
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-        problems.push(m.text());
-      }
-    });
+    const { page, problems } = await openPage(browser, { failedLoads: 'expected' });
     await page.goto(`${provider.url}/`);
     const svgPath = join(work, 'card.svg');
     const made = await cli(

@@ -3,7 +3,7 @@ import { RRType, isRecordType } from '@switchboard/dns-wire';
 import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
 import { nodeDnssecCrypto } from '@switchboard/dnssec';
-import { apexOf, queryDns, readZoneKeys } from '@switchboard/enum-lookup';
+import { DnsQueryError, apexOf, queryDns, readZoneKeys } from '@switchboard/enum-lookup';
 import type { ProviderSchema } from '@switchboard/openapi';
 import type { ProviderDeps } from '../core/deps.js';
 import { isoTime } from '../core/encoding.js';
@@ -199,7 +199,9 @@ async function nameserversSection(
         const behind = primarySerial !== undefined && serial < primarySerial;
         return { address, status: behind ? 'behind' : 'in-step', serial, signed };
       } catch (err) {
-        return { address, status: 'unreachable', detail: (err as Error).message };
+        // The transport's own reason (refused, no answer) tells the operator more.
+        const why = err instanceof DnsQueryError && err.cause instanceof Error ? err.cause : err;
+        return { address, status: 'unreachable', detail: (why as Error).message };
       }
     }),
   );
