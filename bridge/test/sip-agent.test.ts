@@ -96,7 +96,9 @@ class RawProxy {
   socket: WebSocket | undefined;
   #waiters: Array<() => void> = [];
 
-  constructor(opts: { protocol?: string | false; onFrame?: (text: string, ws: WebSocket) => void } = {}) {
+  constructor(
+    opts: { protocol?: string | false; onFrame?: (text: string, ws: WebSocket) => void } = {},
+  ) {
     this.server = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
@@ -177,7 +179,10 @@ describe('SIP agent over a WebSocket', () => {
     proxy = new RawProxy();
     const agent = await agentFor(proxy, (req) => {
       seen.push(req);
-      return Promise.resolve({ status: 200, headers: [['X-Switchboard-Security', 'end-to-bridge']] });
+      return Promise.resolve({
+        status: 200,
+        headers: [['X-Switchboard-Security', 'end-to-bridge']],
+      });
     });
     const ws = proxy.socket!;
     ws.send(incoming('z9hG4bK-long', [`X-Long: ${'ä'.repeat(9000)}`]));
@@ -212,12 +217,18 @@ describe('SIP agent over a WebSocket', () => {
     const ws = proxy.socket!;
     ws.send(incoming('z9hG4bK-dup'));
     ws.send(incoming('z9hG4bK-dup'));
-    ws.send(incoming('z9hG4bK-dup').replace(/MESSAGE/g, 'OPTIONS').replace('branch=z9hG4bK-dup', 'branch=z9hG4bK-o'));
+    ws.send(
+      incoming('z9hG4bK-dup')
+        .replace(/MESSAGE/g, 'OPTIONS')
+        .replace('branch=z9hG4bK-dup', 'branch=z9hG4bK-o'),
+    );
     ws.send(incoming('z9hG4bK-i').replace(/MESSAGE/g, 'INVITE'));
     ws.send(incoming('z9hG4bK-s').replace(/MESSAGE/g, 'SUBSCRIBE'));
     await proxy.next((t) => t.startsWith('SIP/2.0 405'));
     expect(proxy.frames.some((t) => t.startsWith('SIP/2.0 488'))).toBe(true);
-    expect(proxy.frames.some((t) => t.startsWith('SIP/2.0 200') && t.includes('OPTIONS'))).toBe(true);
+    expect(proxy.frames.some((t) => t.startsWith('SIP/2.0 200') && t.includes('OPTIONS'))).toBe(
+      true,
+    );
     release();
     await proxy.next((t) => t.startsWith('SIP/2.0 202'));
     await new Promise((r) => setTimeout(r, 50));
@@ -232,8 +243,12 @@ describe('SIP agent over a WebSocket', () => {
         const req = parseSipMessage(text) as SipRequest;
         if (req.body === 'answer me') {
           const via = req.headers.get('via')!;
-          ws.send(`SIP/2.0 100 Trying\r\nVia: ${via}\r\nCall-ID: ${req.callId}\r\nCSeq: 1 MESSAGE\r\n\r\n`);
-          ws.send(`SIP/2.0 200 OK\r\nVia: ${via}\r\nCall-ID: ${req.callId}\r\nCSeq: 1 MESSAGE\r\n\r\n`);
+          ws.send(
+            `SIP/2.0 100 Trying\r\nVia: ${via}\r\nCall-ID: ${req.callId}\r\nCSeq: 1 MESSAGE\r\n\r\n`,
+          );
+          ws.send(
+            `SIP/2.0 200 OK\r\nVia: ${via}\r\nCall-ID: ${req.callId}\r\nCSeq: 1 MESSAGE\r\n\r\n`,
+          );
         }
       },
     });
@@ -264,7 +279,9 @@ describe('SIP agent over a WebSocket', () => {
         const auth = req.headers.get('authorization');
         const head = `Via: ${via}\r\nCall-ID: ${req.callId}\r\nCSeq: ${req.cseq} REGISTER\r\n`;
         if (!auth) {
-          ws.send(`SIP/2.0 401 Unauthorized\r\n${head}WWW-Authenticate: Digest realm="sip.test", nonce="${nonce}", qop="auth"\r\n\r\n`);
+          ws.send(
+            `SIP/2.0 401 Unauthorized\r\n${head}WWW-Authenticate: Digest realm="sip.test", nonce="${nonce}", qop="auth"\r\n\r\n`,
+          );
           return;
         }
         const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
@@ -272,7 +289,9 @@ describe('SIP agent over a WebSocket', () => {
         const cnonce = /cnonce="([^"]+)"/.exec(auth)![1]!;
         const ha1 = md5('bridge:sip.test:secret');
         const ha2 = md5('REGISTER:sip:sip.test');
-        const good = auth.includes(`response="${md5(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`)}"`);
+        const good = auth.includes(
+          `response="${md5(`${ha1}:${nonce}:${nc}:${cnonce}:auth:${ha2}`)}"`,
+        );
         ws.send(`SIP/2.0 ${good ? '200 OK' : '403 Forbidden'}\r\n${head}\r\n`);
       },
     });

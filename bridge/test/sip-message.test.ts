@@ -107,7 +107,9 @@ describe('SIP message parser', () => {
   });
 
   it('takes non-ASCII text in header values (UTF-8 display names)', () => {
-    const req = parseSipMessage(message([...HEAD.slice(0, 3), 'From: "Zoë 日本" <sip:z@s>;tag=1', ...HEAD.slice(4)]));
+    const req = parseSipMessage(
+      message([...HEAD.slice(0, 3), 'From: "Zoë 日本" <sip:z@s>;tag=1', ...HEAD.slice(4)]),
+    );
     expect(parseNameAddr(req.headers.get('from')!).uri).toBe('sip:z@s');
   });
 
@@ -144,7 +146,11 @@ describe('SIP message parser', () => {
 
 describe('SIP answers', () => {
   it('answers 400 to a request it could not parse when the echoed fields are there', () => {
-    const bad = message([...HEAD, 'CSeq: 1 MESSAGE', `X-Long: ${'a'.repeat(MAX_HEADER_CHARS + 1)}`]);
+    const bad = message([
+      ...HEAD,
+      'CSeq: 1 MESSAGE',
+      `X-Long: ${'a'.repeat(MAX_HEADER_CHARS + 1)}`,
+    ]);
     refused(bad);
     const answer = badRequestAnswer(bad)!;
     expect(answer).toMatch(/^SIP\/2\.0 400 Bad Request\r\n/);
@@ -185,10 +191,20 @@ describe('SIP digest authentication', () => {
   it('answers without qop, and refuses what it cannot answer', () => {
     const c = parseDigestChallenge('Digest realm="r", nonce="n"')!;
     expect(c.qopAuth).toBe(false);
-    expect(digestAuthorization(c, { username: 'u', password: 'p', method: 'REGISTER', uri: 'sip:s', nc: 1 })).not.toContain('qop');
+    expect(
+      digestAuthorization(c, {
+        username: 'u',
+        password: 'p',
+        method: 'REGISTER',
+        uri: 'sip:s',
+        nc: 1,
+      }),
+    ).not.toContain('qop');
     expect(parseDigestChallenge('Basic realm="r"')).toBeUndefined();
     expect(parseDigestChallenge('Digest realm="r"')).toBeUndefined();
     expect(parseDigestChallenge('Digest realm="r", nonce="n", algorithm=MD5-sess')).toBeUndefined();
-    expect(parseDigestChallenge('Digest realm="r", nonce="n", algorithm=SHA-256')?.algorithm).toBe('SHA-256');
+    expect(parseDigestChallenge('Digest realm="r", nonce="n", algorithm=SHA-256')?.algorithm).toBe(
+      'SHA-256',
+    );
   });
 });

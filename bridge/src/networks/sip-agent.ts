@@ -133,7 +133,11 @@ export class SipAgent {
    * connection lost).
    */
   async request(req: OutgoingRequest): Promise<SipResponse> {
-    const fixed = { ...req, fromTag: req.fromTag ?? this.newId(), callId: req.callId ?? `sb-${randomUUID()}` };
+    const fixed = {
+      ...req,
+      fromTag: req.fromTag ?? this.newId(),
+      callId: req.callId ?? `sb-${randomUUID()}`,
+    };
     const res = await this.#send(fixed, []);
     if ((res.status !== 401 && res.status !== 407) || !this.#opts.credentials) return res;
     const auth = this.#authorization(res, fixed);

@@ -52,7 +52,8 @@ export function badRequestAnswer(text: string): string | undefined {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).trim();
     const value = line.slice(colon + 1).trim();
-    const toTagged = /^(to|t)$/i.test(name) && !hasTag(value) ? `${value};tag=sb-bad-request` : value;
+    const toTagged =
+      /^(to|t)$/i.test(name) && !hasTag(value) ? `${value};tag=sb-bad-request` : value;
     fields.push([name, toTagged]);
   }
   const names = new Set(fields.map(([n]) => n.toLowerCase()));

@@ -133,7 +133,16 @@ export function parseSipMessage(text: string): SipMessage {
   if (cseq.method !== method && method !== 'ACK' && method !== 'CANCEL') {
     throw new SipParseError('CSeq method differs from the request method');
   }
-  return { kind: 'request', method, uri: request[2]!, headers, body, callId, cseq: cseq.seq, branch };
+  return {
+    kind: 'request',
+    method,
+    uri: request[2]!,
+    headers,
+    body,
+    callId,
+    cseq: cseq.seq,
+    branch,
+  };
 }
 
 /** Header lines (after the start line) into fields, unfolding continuation lines. */
@@ -288,6 +297,8 @@ export function sipUri(address: string): string {
 /** Escapes what RFC 3261's `user` does not allow unescaped (unreserved and user-unreserved stay). */
 function escapeUser(user: string): string {
   return user.replace(/[^A-Za-z0-9\-_.!~*'()&=+$,;?/]/g, (ch) =>
-    [...Buffer.from(ch, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    [...Buffer.from(ch, 'utf8')]
+      .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
   );
 }

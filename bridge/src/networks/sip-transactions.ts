@@ -7,9 +7,7 @@ export const TIMER_F_MS = 64 * 500;
 export class TransactionError extends Error {
   override readonly name = 'TransactionError';
   constructor(readonly reason: 'timeout' | 'transport') {
-    super(
-      reason === 'timeout' ? 'no final response within timer F' : 'the connection was lost',
-    );
+    super(reason === 'timeout' ? 'no final response within timer F' : 'the connection was lost');
   }
 }
 
