@@ -181,7 +181,7 @@ function bodyOf(rest: string, headers: SipHeaders): string {
   if (declared === undefined) return rest;
   if (!/^\d{1,9}$/.test(declared)) throw new SipParseError('bad Content-Length');
   const length = Number(declared);
-  if (rest.length === length && !/[^\x00-\x7f]/.test(rest)) return rest;
+  if (rest.length === length && Buffer.byteLength(rest, 'utf8') === length) return rest;
   const bytes = Buffer.from(rest, 'utf8');
   if (bytes.length < length) throw new SipParseError('body shorter than Content-Length');
   return bytes.subarray(0, length).toString('utf8');

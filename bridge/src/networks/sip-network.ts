@@ -194,11 +194,17 @@ export class SipNetwork implements NetworkConnector {
     if (this.#sweeper) clearInterval(this.#sweeper);
     const agent = this.#agent;
     this.#agent = undefined;
-    if (this.#registered) await this.#registration?.unregister();
+    const wasRegistered = this.#registered;
+    if (wasRegistered) await this.#registration?.unregister();
     this.#registration?.stop();
     await agent?.close();
     this.#connected = false;
     this.#setRegistered(false);
+    if (wasRegistered) {
+      await this.#store
+        .saveRegistration('sip', this.aor, 'Unregistered', null)
+        .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
+    }
   }
 
   isUp(): boolean {
