@@ -264,6 +264,8 @@ export class SipAgent {
     }
     try {
       this.#respond(req, answer);
+    } catch (err) {
+      this.#opts.logger.error({ err }, 'could not answer a SIP request');
     } finally {
       this.#server.close(req);
     }
