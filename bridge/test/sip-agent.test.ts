@@ -7,6 +7,7 @@ import { SipAgent } from '../src/networks/sip-agent.js';
 import type { SipAnswer } from '../src/networks/sip-agent.js';
 import { parseSipMessage } from '../src/networks/sip-message.js';
 import type { SipRequest, SipResponse } from '../src/networks/sip-message.js';
+import { SipRegistration } from '../src/networks/sip-registration.js';
 import {
   ClientTransactions,
   ServerTransactions,
@@ -307,6 +308,61 @@ describe('SIP agent over a WebSocket', () => {
     });
     expect(res.status).toBe(200);
     expect(proxy.frames.map((t) => /^CSeq: (\d+)/m.exec(t)![1])).toEqual(['4', '5']);
+    await agent.close();
+  });
+});
+
+describe('SIP registration through the agent', () => {
+  let proxy: RawProxy;
+  afterEach(async () => proxy?.close());
+
+  /** A registrar: 423 below 2 s, else 200 granting 1 s (so the refresh comes soon). */
+  const registrar = (text: string, ws: WebSocket): void => {
+    const req = parseSipMessage(text) as SipRequest;
+    const contact = req.headers.get('contact') ?? '';
+    const asked = Number(/expires=(\d+)/.exec(contact)?.[1] ?? req.headers.get('expires'));
+    const head = `Via: ${req.headers.get('via')!}\r\nCall-ID: ${req.callId}\r\nCSeq: ${req.cseq} REGISTER\r\n`;
+    if (contact !== '*' && asked > 0 && asked < 2) {
+      ws.send(`SIP/2.0 423 Interval Too Brief\r\n${head}Min-Expires: 2\r\n\r\n`);
+      return;
+    }
+    const granted =
+      contact === '*' || asked === 0
+        ? ''
+        : `Contact: ${contact.replace(/;expires=\d+/, '')};expires=1\r\n`;
+    ws.send(`SIP/2.0 200 OK\r\n${head}${granted}\r\n`);
+  };
+
+  it('drops stale bindings, asks again after 423, refreshes before expiry, unregisters', async () => {
+    proxy = new RawProxy({ onFrame: registrar });
+    const agent = await agentFor(proxy);
+    const states: boolean[] = [];
+    const registration = new SipRegistration(agent, {
+      aor: 'sip:bridge@sip.test',
+      registrar: 'sip:sip.test',
+      expires: 1,
+      retryMs: 60_000,
+      logger,
+      onState: (up) => states.push(up),
+    });
+    await registration.dropStale();
+    await registration.register();
+    expect(states).toEqual([true]);
+    // The registrar granted 1 s: a refresh comes at 90 % of it.
+    await proxy.next(() => proxy.frames.length >= 4);
+    await registration.unregister();
+    const registers = proxy.frames.map((t) => parseSipMessage(t) as SipRequest);
+    const contacts = registers.map((r) => r.headers.get('contact'));
+    expect(contacts[0]).toBe('*');
+    expect(registers[0]!.headers.get('expires')).toBe('0');
+    expect(contacts[1]).toMatch(/;expires=1$/);
+    expect(contacts[2]).toMatch(/;expires=2$/); // Min-Expires of the 423
+    expect(contacts[3]).toMatch(/;expires=2$/); // the refresh
+    expect(contacts[contacts.length - 1]).toMatch(/;expires=0$/);
+    const cseqs = registers.map((r) => r.cseq);
+    expect([...cseqs].sort((a, b) => a - b)).toEqual(cseqs);
+    expect(new Set(registers.map((r) => r.callId)).size).toBe(1);
+    expect(states.every((up) => up)).toBe(true);
     await agent.close();
   });
 });
