@@ -1,7 +1,7 @@
 // RFC 4034 6.3: canonical RR ordering within an RRset.
 import { canonicalRdata } from './message.js';
-import { compareBytes } from './name.js';
-import type { ResourceRecord } from './types.js';
+import { compareBytes } from '../values/name.js';
+import type { ResourceRecord } from '../types.js';
 
 /**
  * The RRset in canonical order (by canonical rdata octets), with duplicate rdata removed

@@ -1,7 +1,7 @@
 // Bounds-checked reads over a message buffer, limited to [pos, end).
-import { DnsWireError } from './errors.js';
-import { decodeLabels, labelsToName } from './name.js';
-import type { DomainName } from './types.js';
+import { DnsWireError } from '../errors.js';
+import { decodeLabels, labelsToName } from '../values/name.js';
+import type { DomainName } from '../types.js';
 
 export class Reader {
   readonly buf: Uint8Array;

@@ -1,10 +1,10 @@
 // Whole messages (RFC 1035 4.1) with EDNS(0) (RFC 6891) parsed out of the additional section.
-import { DnsWireError } from './errors.js';
-import { decodeLabels, labelsToName } from './name.js';
-import { codecFor, unknownCodec } from './rdata/codecs.js';
-import type { WireCodec } from './rdata/codecs.js';
+import { DnsWireError } from '../errors.js';
+import { decodeLabels, labelsToName } from '../values/name.js';
+import { codecFor, unknownCodec } from './rdata-codecs.js';
+import type { WireCodec } from './rdata-codecs.js';
 import { Reader } from './reader.js';
-import { RRType } from './types.js';
+import { RRType } from '../types.js';
 import type {
   DecodeOptions,
   Edns,
@@ -14,7 +14,7 @@ import type {
   PeekedHeader,
   Question,
   ResourceRecord,
-} from './types.js';
+} from '../types.js';
 import { Writer } from './writer.js';
 
 const HEADER = 12;

@@ -1,5 +1,5 @@
 // IPv4 / IPv6 text <-> octets (RFC 4291 2.2, RFC 5952 4 canonical output).
-import { DnsWireError } from './errors.js';
+import { DnsWireError } from '../errors.js';
 
 export function parseIpv4(text: string): Uint8Array {
   const parts = text.split('.');

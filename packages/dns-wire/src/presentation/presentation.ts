@@ -1,6 +1,6 @@
 // Master-file (zone-file) presentation format, RFC 1035 5.1, RFC 3597 5, and the rdata
 // presentation of RFC 3403, RFC 4034, RFC 5155, RFC 8659.
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './addresses.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../values/addresses.js';
 import {
   base32hexDecode,
   base32hexEncode,
@@ -8,9 +8,9 @@ import {
   fromHex,
   toBase64,
   toHex,
-} from './encoding.js';
-import { DnsWireError } from './errors.js';
-import { decodeRdata, encodeRdata } from './message.js';
+} from '../values/encoding.js';
+import { DnsWireError } from '../errors.js';
+import { decodeRdata, encodeRdata } from '../wire/message.js';
 import {
   classFromString,
   classToString,
@@ -18,8 +18,8 @@ import {
   typeFromString,
   typeToString,
 } from './mnemonics.js';
-import { normalizeName } from './name.js';
-import { RRClass, RRType } from './types.js';
+import { normalizeName } from '../values/name.js';
+import { RRClass, RRType } from '../types.js';
 import type {
   CaaData,
   DnskeyData,
@@ -35,8 +35,8 @@ import type {
   TsigData,
   TxtData,
   ZoneParseOptions,
-} from './types.js';
-import { hasTypedCodec } from './rdata/codecs.js';
+} from '../types.js';
+import { hasTypedCodec } from '../wire/rdata-codecs.js';
 
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();

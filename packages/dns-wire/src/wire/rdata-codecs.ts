@@ -1,8 +1,8 @@
 // One codec per rdata TYPE. `encode` writes through a Writer (which knows whether to compress
 // and whether to lowercase); `decode` reads exactly the rdata through a Reader.
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../addresses.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../values/addresses.js';
 import { DnsWireError } from '../errors.js';
-import type { Reader } from '../reader.js';
+import type { Reader } from './reader.js';
 import { RRType } from '../types.js';
 import type {
   AaaaData,
@@ -22,7 +22,7 @@ import type {
   TxtData,
   UnknownData,
 } from '../types.js';
-import type { Writer } from '../writer.js';
+import type { Writer } from './writer.js';
 
 export interface WireCodec<D> {
   encode(w: Writer, data: D): void;

@@ -1,7 +1,7 @@
 // Domain names: presentation form <-> labels <-> wire form (RFC 1035 3.1, 4.1.4, 5.1;
 // RFC 4343 escapes; RFC 4034 6.1 canonical order).
-import { DnsWireError } from './errors.js';
-import type { DomainName } from './types.js';
+import { DnsWireError } from '../errors.js';
+import type { DomainName } from '../types.js';
 
 const MAX_LABEL = 63;
 const MAX_NAME = 255;

@@ -1,7 +1,7 @@
 // A growable output buffer with optional name compression. One per encode call: no shared state.
-import { DnsWireError } from './errors.js';
-import { lowerLabels, nameToLabels, labelToString, simpleAbsoluteName } from './name.js';
-import type { DomainName } from './types.js';
+import { DnsWireError } from '../errors.js';
+import { lowerLabels, nameToLabels, labelToString, simpleAbsoluteName } from '../values/name.js';
+import type { DomainName } from '../types.js';
 
 export interface WriterOptions {
   /** Compress names where the codec allows it (RFC 1035 4.1.4). */

@@ -1,5 +1,5 @@
 // Text encodings used by presentation formats: hex, base64, base32hex (RFC 4648 7, no padding).
-import { DnsWireError } from './errors.js';
+import { DnsWireError } from '../errors.js';
 import { base64Decode, base64Encode, hexDecode, hexEncode } from './encoding-portable.js';
 
 /** Node's Buffer when the runtime has one (native speed for zone files); browsers have none,

@@ -1,6 +1,6 @@
 // TYPE / CLASS / RCODE mnemonics (RFC 1035 5.1, RFC 3597 5 for TYPEnnn / CLASSnnn).
-import { DnsWireError } from './errors.js';
-import { RRClass, RRType, Rcode } from './types.js';
+import { DnsWireError } from '../errors.js';
+import { RRClass, RRType, Rcode } from '../types.js';
 
 const TYPE_NAMES: ReadonlyMap<number, string> = new Map(
   Object.entries(RRType)
