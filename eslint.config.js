@@ -175,6 +175,23 @@ export default tseslint.config(
     },
   },
   {
+    // charter/src (its README): trust-list <- verify, decisions <- governance <- audit; cli and
+    // the entries (index.ts, portable.ts, node.ts, cli.ts) on top.
+    files: ['charter/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './charter/src',
+            [],
+            [['./trust-list'], ['./verify', './decisions'], ['./governance'], ['./audit']],
+          ),
+        },
+      ],
+    },
+  },
+  {
     // Command-line tools and tests talk to the terminal on purpose.
     files: ['**/src/cli/**', '**/src/cli.ts', '**/test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },

@@ -1,7 +1,7 @@
 // WebCrypto answers to the validator's crypto requests: browsers and Node 20+ (globalThis.crypto).
-import { DnssecAlgorithm } from './constants.js';
-import type { DigestName, DnssecCrypto } from './crypto-ops.js';
-import { rsaPublicKeyParts } from './key-data.js';
+import { DnssecAlgorithm } from '../core/constants.js';
+import type { DigestName, DnssecCrypto } from '../core/crypto-ops.js';
+import { rsaPublicKeyParts } from '../keys/key-data.js';
 
 /** The part of WebCrypto's `SubtleCrypto` used here (structural, so no DOM types are needed). */
 export interface SubtleCryptoLike {

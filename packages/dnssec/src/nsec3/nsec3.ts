@@ -2,7 +2,7 @@
 import { hash } from 'node:crypto';
 import { base32hexEncode, canonicalName, encodeName, normalizeName } from '@switchboard/dns-wire';
 import type { DomainName } from '@switchboard/dns-wire';
-import { DnssecError } from './errors.js';
+import { DnssecError } from '../core/errors.js';
 
 /** Iterations above this are refused outright (RFC 9276 3.2 recommends 0). */
 const HARD_ITERATION_LIMIT = 2500;

@@ -6,9 +6,9 @@ import type {
   TrustAnchor,
   ValidateResponseInput,
   ValidationResult,
-} from './constants.js';
-import { runSync } from './crypto-ops.js';
-import { nodeSyncDnssecCrypto } from './node-crypto.js';
+} from '../core/constants.js';
+import { runSync } from '../core/crypto-ops.js';
+import { nodeSyncDnssecCrypto } from '../crypto/node-crypto.js';
 import { bogus, isMalformedInput, validateDnskeyOp, validateResponseOp } from './validate-core.js';
 
 /**

@@ -5,8 +5,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ResourceRecord } from '@switchboard/dns-wire';
-import type { SigningKey, ZoneSignOptions } from './constants.js';
-import { DnssecError } from './errors.js';
+import type { SigningKey, ZoneSignOptions } from '../core/constants.js';
+import { DnssecError } from '../core/errors.js';
 import { SIGN_WORKER_ROLE, SIGNATURE_LENGTH } from './sign-worker.js';
 import type { SignBatch, SignerKeys } from './sign-worker.js';
 import { buildSignedZone } from './zone-sign.js';

@@ -1,9 +1,9 @@
-// node:crypto answers to the validator's crypto requests (see crypto-ops.ts).
+// node:crypto answers to the validator's crypto requests (see core/crypto-ops.ts).
 import { createHash, verify as cryptoVerify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { DnssecAlgorithm } from './constants.js';
-import type { DigestName, DnssecCrypto, SyncDnssecCrypto } from './crypto-ops.js';
-import { publicKeyFromDnskey } from './keys.js';
+import { DnssecAlgorithm } from '../core/constants.js';
+import type { DigestName, DnssecCrypto, SyncDnssecCrypto } from '../core/crypto-ops.js';
+import { publicKeyFromDnskey } from '../keys/keys.js';
 
 const NODE_HASH: Readonly<Record<DigestName, string>> = {
   'SHA-1': 'sha1',

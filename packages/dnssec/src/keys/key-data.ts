@@ -2,11 +2,11 @@
 // 5.1.4) as crypto requests, RSA public key fields (RFC 3110 2).
 import { canonicalName, encodeName, rdataCodec, RRType } from '@switchboard/dns-wire';
 import type { DnskeyData, DomainName, DsData } from '@switchboard/dns-wire';
-import { DigestType } from './constants.js';
-import type { DigestName, Op } from './crypto-ops.js';
-import { digestOp } from './crypto-ops.js';
-import { DnssecError } from './errors.js';
-import { compareUint8 } from './rrsig-data.js';
+import { DigestType } from '../core/constants.js';
+import type { DigestName, Op } from '../core/crypto-ops.js';
+import { digestOp } from '../core/crypto-ops.js';
+import { DnssecError } from '../core/errors.js';
+import { compareUint8 } from '../core/rrsig-data.js';
 
 /** RFC 4034 appendix B key tag over the DNSKEY rdata. */
 export function computeKeyTag(dnskey: DnskeyData): number {

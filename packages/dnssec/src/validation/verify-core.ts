@@ -1,13 +1,13 @@
 // RRSIG verification (RFC 4035 5.3.1) as a crypto-requesting computation: the checks are pure,
-// the signature itself is asked of whichever crypto the driver holds (see crypto-ops.ts).
+// the signature itself is asked of whichever crypto the driver holds (see core/crypto-ops.ts).
 import { isSubdomainOf, labelCount, nameLabels, namesEqual, RRType } from '@switchboard/dns-wire';
 import type { DnskeyData, RecordOf, ResourceRecord } from '@switchboard/dns-wire';
-import { DnssecAlgorithm, DnskeyFlag } from './constants.js';
-import type { RrsigRecord, VerifyFailure, VerifyResult } from './constants.js';
-import type { Op } from './crypto-ops.js';
-import { verifyOp } from './crypto-ops.js';
-import { computeKeyTag } from './key-data.js';
-import { rrsigSignedData, toSerialTime } from './rrsig-data.js';
+import { DnssecAlgorithm, DnskeyFlag } from '../core/constants.js';
+import type { RrsigRecord, VerifyFailure, VerifyResult } from '../core/constants.js';
+import type { Op } from '../core/crypto-ops.js';
+import { verifyOp } from '../core/crypto-ops.js';
+import { computeKeyTag } from '../keys/key-data.js';
+import { rrsigSignedData, toSerialTime } from '../core/rrsig-data.js';
 
 const SUPPORTED_VERIFY: ReadonlySet<number> = new Set([8, 10, 13, 14, 15]);
 

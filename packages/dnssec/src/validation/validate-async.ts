@@ -6,9 +6,9 @@ import type {
   TrustAnchor,
   ValidateResponseInput,
   ValidationResult,
-} from './constants.js';
-import type { DnssecCrypto } from './crypto-ops.js';
-import { runAsync } from './crypto-ops.js';
+} from '../core/constants.js';
+import type { DnssecCrypto } from '../core/crypto-ops.js';
+import { runAsync } from '../core/crypto-ops.js';
 import { bogus, isMalformedInput, validateDnskeyOp, validateResponseOp } from './validate-core.js';
 
 /** {@link validateDnskeyRrset} with `crypto` answering the signature and digest checks. */

@@ -9,16 +9,16 @@ import {
   RRType,
 } from '@switchboard/dns-wire';
 import type { DnskeyData, RecordOf, ResourceRecord, RrsigData } from '@switchboard/dns-wire';
-import { DnssecAlgorithm } from './constants.js';
-import type { RrsigRecord, SignOptions, SigningKey, VerifyResult } from './constants.js';
-import { runSync } from './crypto-ops.js';
-import { DnssecError } from './errors.js';
-import { nodeSyncDnssecCrypto } from './node-crypto.js';
-import { rrsigSignedData, toSerialTime } from './rrsig-data.js';
-import { rrsetProblem, verifyRrsigOp } from './verify-core.js';
+import { DnssecAlgorithm } from '../core/constants.js';
+import type { RrsigRecord, SignOptions, SigningKey, VerifyResult } from '../core/constants.js';
+import { runSync } from '../core/crypto-ops.js';
+import { DnssecError } from '../core/errors.js';
+import { nodeSyncDnssecCrypto } from '../crypto/node-crypto.js';
+import { rrsigSignedData, toSerialTime } from '../core/rrsig-data.js';
+import { rrsetProblem, verifyRrsigOp } from '../validation/verify-core.js';
 
-export { compareUint8, rrsigSignedData, toSerialTime } from './rrsig-data.js';
-export { isAlgorithmSupported } from './verify-core.js';
+export { compareUint8, rrsigSignedData, toSerialTime } from '../core/rrsig-data.js';
+export { isAlgorithmSupported } from '../validation/verify-core.js';
 
 /** ECDSA signing options per key, made once (raw r||s as DNSSEC wants, RFC 6605 4). */
 const ecdsaOptions = new WeakMap<KeyObject, { key: KeyObject; dsaEncoding: 'ieee-p1363' }>();

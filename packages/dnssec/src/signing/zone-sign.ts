@@ -26,10 +26,10 @@ import type {
   RrsigData,
   TxtData,
 } from '@switchboard/dns-wire';
-import { DnssecAlgorithm, DnskeyFlag } from './constants.js';
-import type { SigningKey, ZoneSignOptions } from './constants.js';
-import { DnssecError } from './errors.js';
-import { nsec3HashWire } from './nsec3.js';
+import { DnssecAlgorithm, DnskeyFlag } from '../core/constants.js';
+import type { SigningKey, ZoneSignOptions } from '../core/constants.js';
+import { DnssecError } from '../core/errors.js';
+import { nsec3HashWire } from '../nsec3/nsec3.js';
 import { compareUint8, toSerialTime } from './sign.js';
 
 const STRIPPED: ReadonlySet<number> = new Set([

@@ -1,6 +1,6 @@
 // Validation of one response for one question against a trust anchor, never trusting the AD bit
 // (RFC 4035 5, RFC 5155 8, RFC 4470, RFC 9824). Written once as crypto-requesting computations
-// (crypto-ops.ts): validate.ts runs them on node:crypto, validate-async.ts on injected crypto.
+// (core/crypto-ops.ts): validate.ts runs them on node:crypto, validate-async.ts on injected crypto.
 // No Node built-ins.
 import {
   DnsWireError,
@@ -24,13 +24,13 @@ import type {
   ValidateResponseInput,
   ValidationResult,
   VerifyFailure,
-} from './constants.js';
-import { DnskeyFlag } from './constants.js';
-import type { Op } from './crypto-ops.js';
-import { DnssecError } from './errors.js';
-import { computeKeyTag, dsMatchesDnskeyOp } from './key-data.js';
-import { nsec3HashOp } from './nsec3-op.js';
-import { compareUint8 } from './rrsig-data.js';
+} from '../core/constants.js';
+import { DnskeyFlag } from '../core/constants.js';
+import type { Op } from '../core/crypto-ops.js';
+import { DnssecError } from '../core/errors.js';
+import { computeKeyTag, dsMatchesDnskeyOp } from '../keys/key-data.js';
+import { nsec3HashOp } from '../nsec3/nsec3-op.js';
+import { compareUint8 } from '../core/rrsig-data.js';
 import { verifyRrsigOp } from './verify-core.js';
 
 type Nsec = RecordOf<typeof RRType.NSEC>;

@@ -19,12 +19,12 @@ import {
   toBase64,
 } from '@switchboard/dns-wire';
 import type { DnskeyData, DomainName, DsData } from '@switchboard/dns-wire';
-import { DnssecError } from './errors.js';
+import { DnssecError } from '../core/errors.js';
 import { computeKeyTag, dsDigestName, rsaPublicKeyParts } from './key-data.js';
 
 export { computeKeyTag } from './key-data.js';
-import { DigestType, DnskeyFlag, DnssecAlgorithm } from './constants.js';
-import type { KeyOptions, SigningAlgorithm, SigningKey } from './constants.js';
+import { DigestType, DnskeyFlag, DnssecAlgorithm } from '../core/constants.js';
+import type { KeyOptions, SigningAlgorithm, SigningKey } from '../core/constants.js';
 
 const b64u = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
 const fromB64u = (s: string | undefined): Uint8Array => {

@@ -8,8 +8,8 @@ import {
   simpleAbsoluteName,
 } from '@switchboard/dns-wire';
 import type { DomainName } from '@switchboard/dns-wire';
-import type { NsecRecord, OnlineDenialOptions } from './constants.js';
-import { DnssecError } from './errors.js';
+import type { NsecRecord, OnlineDenialOptions } from '../core/constants.js';
+import { DnssecError } from '../core/errors.js';
 
 function parseLabel(text: string): number[] {
   // Presentation label -> octets (escapes handled by dns-wire's normalizeName round trip).

@@ -2,9 +2,9 @@
 // synchronous node:crypto form for zone signing is nsec3.ts).
 import { canonicalName, encodeName } from '@switchboard/dns-wire';
 import type { DomainName } from '@switchboard/dns-wire';
-import type { Op } from './crypto-ops.js';
-import { digestOp } from './crypto-ops.js';
-import { DnssecError } from './errors.js';
+import type { Op } from '../core/crypto-ops.js';
+import { digestOp } from '../core/crypto-ops.js';
+import { DnssecError } from '../core/errors.js';
 
 /** Iterations above this are refused outright (RFC 9276 3.2 recommends 0). */
 export const HARD_ITERATION_LIMIT = 2500;
