@@ -175,6 +175,23 @@ export default tseslint.config(
     },
   },
   {
+    // packages/dnssec/src (its README): core <- keys, nsec3 <- crypto <- validation <- signing;
+    // the entries index.ts and portable.ts on top.
+    files: ['packages/dnssec/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './packages/dnssec/src',
+            [],
+            [['./core'], ['./keys', './nsec3'], ['./crypto'], ['./validation'], ['./signing']],
+          ),
+        },
+      ],
+    },
+  },
+  {
     // charter/src (its README): trust-list <- verify, decisions <- governance <- audit; cli and
     // the entries (index.ts, portable.ts, node.ts, cli.ts) on top.
     files: ['charter/src/**/*.ts'],

@@ -1,5 +1,10 @@
-import { canonicalize } from './jcs.js';
-import type { BoardKey, DirectoryEntry, ProviderEntry, TrustListBody } from './types.js';
+import { canonicalize } from '../trust-list/jcs.js';
+import type {
+  BoardKey,
+  DirectoryEntry,
+  ProviderEntry,
+  TrustListBody,
+} from '../trust-list/types.js';
 
 /** One difference between two list versions, for people reviewing what they are asked to sign. */
 export type TrustListChange =

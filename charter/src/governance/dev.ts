@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Ed25519KeyPair } from './keys.js';
-import { boardKeyRecord, generateEd25519KeyPair } from './keys.js';
+import type { Ed25519KeyPair } from '../trust-list/keys.js';
+import { boardKeyRecord, generateEd25519KeyPair } from '../trust-list/keys.js';
 import { combineSignatures, signTrustList } from './sign.js';
 import type { TrustListEdit } from './edit.js';
 import { createTrustList, draftNextVersion } from './edit.js';
-import type { Board, DirectoryEntry, ProviderEntry, SignedTrustList } from './types.js';
-import { verifyTrustList } from './verify.js';
-import type { VerifiedTrustList } from './types.js';
+import type { Board, DirectoryEntry, ProviderEntry, SignedTrustList } from '../trust-list/types.js';
+import { verifyTrustList } from '../verify/verify.js';
+import type { VerifiedTrustList } from '../trust-list/types.js';
 
 /** A board member's key pair with the name it is listed under. */
 export interface BoardMemberKey extends Ed25519KeyPair {

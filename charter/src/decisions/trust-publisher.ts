@@ -1,9 +1,9 @@
 // The directory's decision on a publish request's signer, with the keys as node:crypto objects.
 import type { KeyObject } from 'node:crypto';
-import { publicKeyFromBase64 } from './keys.js';
+import { publicKeyFromBase64 } from '../trust-list/keys.js';
 import type { TrustDecision } from './trust.js';
 import { listExpired, providerDecision } from './trust.js';
-import type { ProviderEntry, VerifiedTrustList } from './types.js';
+import type { ProviderEntry, VerifiedTrustList } from '../trust-list/types.js';
 
 /** A provider trusted now, with the publishing key(s) a request may be signed with. */
 export interface TrustedPublisher {

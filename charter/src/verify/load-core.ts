@@ -1,13 +1,13 @@
 // Loading a trust list: strict JSON, the schema (compiled ahead of time), and the rules a schema
 // cannot say, written as computations that ask for SHA-256 (crypto.ts) so they run on node:crypto
 // (load.ts) or WebCrypto (verify-async.ts). No Node built-ins.
-import { fromBase64Strict, utf8Length } from './bytes.js';
+import { fromBase64Strict, utf8Length } from '../trust-list/bytes.js';
 import type { CryptoOp } from './crypto.js';
 import { sha256HexOp } from './crypto.js';
-import { CharterError } from './errors.js';
-import { canonicalBytes, canonicalize } from './jcs.js';
-import { validate as generatedValidate } from './schema-validator.generated.js';
-import { parseStrictJson } from './strict-json.js';
+import { CharterError } from '../trust-list/errors.js';
+import { canonicalBytes, canonicalize } from '../trust-list/jcs.js';
+import { validate as generatedValidate } from '../trust-list/schema-validator.generated.js';
+import { parseStrictJson } from '../trust-list/strict-json.js';
 import type {
   Board,
   DirectoryEntry,
@@ -15,7 +15,7 @@ import type {
   SignedTrustList,
   TrustAnchor,
   TrustListBody,
-} from './types.js';
+} from '../trust-list/types.js';
 
 /** Refuse anything bigger: a list for thousands of providers is far below this. */
 export const MAX_TRUST_LIST_BYTES = 4 * 1024 * 1024;

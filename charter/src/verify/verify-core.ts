@@ -1,11 +1,11 @@
 // Trust-list verification written as computations that ask for crypto (crypto.ts): verify.ts
 // runs them on node:crypto, verify-async.ts on WebCrypto or any injected crypto. No Node
 // built-ins.
-import { fromBase64Strict } from './bytes.js';
+import { fromBase64Strict } from '../trust-list/bytes.js';
 import type { CryptoOp } from './crypto.js';
 import { verifyEd25519Op } from './crypto.js';
-import { CharterError } from './errors.js';
-import { canonicalBytes } from './jcs.js';
+import { CharterError } from '../trust-list/errors.js';
+import { canonicalBytes } from '../trust-list/jcs.js';
 import type { TrustListInput } from './load-core.js';
 import {
   boardFingerprintOp,
@@ -13,7 +13,12 @@ import {
   loadTrustListOp,
   trustListDigestOp,
 } from './load-core.js';
-import type { Board, SignedTrustList, TrustListBody, VerifiedTrustList } from './types.js';
+import type {
+  Board,
+  SignedTrustList,
+  TrustListBody,
+  VerifiedTrustList,
+} from '../trust-list/types.js';
 
 /**
  * How to verify a list. Give exactly one root of trust: `previous` (the last list you verified),

@@ -1,7 +1,7 @@
 // Trust decisions from a verified list (directories, providers). No Node built-ins; the
 // directory's publisher decision, which hands out node:crypto keys, is trust-publisher.ts.
-import { CharterError } from './errors.js';
-import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from './types.js';
+import { CharterError } from '../trust-list/errors.js';
+import type { DirectoryEntry, ProviderEntry, VerifiedTrustList } from '../trust-list/types.js';
 
 /** Why a directory or provider is not trusted now. */
 export type DistrustReason =

@@ -10,7 +10,7 @@ import {
   trustListDigestOp,
 } from './load-core.js';
 import { nodeSyncCharterCrypto } from './node-crypto.js';
-import type { Board, SignedTrustList, TrustListBody } from './types.js';
+import type { Board, SignedTrustList, TrustListBody } from '../trust-list/types.js';
 
 export type { TrustListInput } from './load-core.js';
 export { MAX_TRUST_LIST_BYTES, serializeTrustList } from './load-core.js';

@@ -1,5 +1,5 @@
-import { CharterError } from './errors.js';
-import { loadTrustList } from './load.js';
+import { CharterError } from '../trust-list/errors.js';
+import { loadTrustList } from '../verify/load.js';
 import type {
   Board,
   DirectoryEntry,
@@ -8,7 +8,7 @@ import type {
   SignedTrustList,
   Timestamp,
   TrustListBody,
-} from './types.js';
+} from '../trust-list/types.js';
 
 /** An RFC 3339 UTC timestamp at whole seconds, as the list stores them. */
 export function toTimestamp(date: Date): Timestamp {

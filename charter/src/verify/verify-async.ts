@@ -4,7 +4,7 @@ import type { CharterCrypto } from './crypto.js';
 import { runAsync } from './crypto.js';
 import type { TrustListInput } from './load-core.js';
 import { boardFingerprintOp, loadTrustListOp } from './load-core.js';
-import type { Board, SignedTrustList, VerifiedTrustList } from './types.js';
+import type { Board, SignedTrustList, VerifiedTrustList } from '../trust-list/types.js';
 import type { VerifyOptions } from './verify-core.js';
 import { verifyTrustListChainOp, verifyTrustListOp } from './verify-core.js';
 

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { CharterError } from './errors.js';
-import { canonicalBytes, canonicalize } from './jcs.js';
-import { keyIdFor, rawPublicKey, signBytes } from './keys.js';
-import { trustListDigest } from './load.js';
-import type { SignedTrustList, TrustListBody, TrustListSignature } from './types.js';
+import { CharterError } from '../trust-list/errors.js';
+import { canonicalBytes, canonicalize } from '../trust-list/jcs.js';
+import { keyIdFor, rawPublicKey, signBytes } from '../trust-list/keys.js';
+import { trustListDigest } from '../verify/load.js';
+import type { SignedTrustList, TrustListBody, TrustListSignature } from '../trust-list/types.js';
 
 /** A signature shipped on its own (what `switchboard-charter sign` writes): it names the body. */
 export interface DetachedSignature extends TrustListSignature {

@@ -1,7 +1,7 @@
 // The crypto a trust-list verification needs, as requests a driver answers: one copy of the
 // checks runs synchronously on node:crypto (load.ts, verify.ts) or asynchronously on WebCrypto or
 // any injected implementation (verify-async.ts). No Node built-ins.
-import { toHex } from './bytes.js';
+import { toHex } from '../trust-list/bytes.js';
 
 export interface Sha256Request {
   readonly op: 'sha256';

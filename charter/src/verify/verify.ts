@@ -2,7 +2,7 @@
 import { runSync } from './crypto.js';
 import type { TrustListInput } from './load-core.js';
 import { nodeSyncCharterCrypto } from './node-crypto.js';
-import type { VerifiedTrustList } from './types.js';
+import type { VerifiedTrustList } from '../trust-list/types.js';
 import type { VerifyOptions } from './verify-core.js';
 import { verifyTrustListChainOp, verifyTrustListOp } from './verify-core.js';
 
