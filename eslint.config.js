@@ -9,6 +9,23 @@ const bareBuiltins = builtinModules
   .filter((m) => !m.startsWith('_'))
   .map((name) => ({ name, message: `import 'node:${name}' instead` }));
 
+/**
+ * no-restricted-paths zones for a source folder layered bottom to top: `base` (files at the
+ * root every layer may import), then `layers`, each a list of sibling folders that may import
+ * the base, the layers below and themselves (not their siblings).
+ */
+function layered(src, base, layers) {
+  const zones = [];
+  if (base.length > 0)
+    zones.push({ target: base.map((f) => `${src}/${f.slice(2)}`), from: src, except: [] });
+  layers.forEach((layer, i) => {
+    const below = [...base, ...layers.slice(0, i).flat()];
+    for (const folder of layer)
+      zones.push({ target: `${src}/${folder.slice(2)}`, from: src, except: [...below, folder] });
+  });
+  return zones;
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -136,6 +153,57 @@ export default tseslint.config(
               except: ['./core', './pages'],
             },
           ],
+        },
+      ],
+    },
+  },
+  {
+    // packages/dns-wire/src (its README): types.ts, errors.ts <- values <- wire <- presentation;
+    // index.ts on top.
+    files: ['packages/dns-wire/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './packages/dns-wire/src',
+            ['./types.ts', './errors.ts'],
+            [['./values'], ['./wire'], ['./presentation']],
+          ),
+        },
+      ],
+    },
+  },
+  {
+    // packages/dnssec/src (its README): core <- keys, nsec3 <- crypto <- validation <- signing;
+    // the entries index.ts and portable.ts on top.
+    files: ['packages/dnssec/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './packages/dnssec/src',
+            [],
+            [['./core'], ['./keys', './nsec3'], ['./crypto'], ['./validation'], ['./signing']],
+          ),
+        },
+      ],
+    },
+  },
+  {
+    // charter/src (its README): trust-list <- verify, decisions <- governance <- audit; cli and
+    // the entries (index.ts, portable.ts, node.ts, cli.ts) on top.
+    files: ['charter/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './charter/src',
+            [],
+            [['./trust-list'], ['./verify', './decisions'], ['./governance'], ['./audit']],
+          ),
         },
       ],
     },

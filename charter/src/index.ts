@@ -3,14 +3,19 @@
 // clock, no env. File helpers for CLIs and `npm start` live in `@switchboard/charter/node`.
 // Everything the portable entry exports (verification, trust decisions), then what needs Node.
 export * from './portable.js';
-export { TRUST_LIST_SCHEMA_ID, trustListSchema } from './schema.js';
-export { boardFingerprint, loadTrustList, serializeTrustList, trustListDigest } from './load.js';
-export { verifyTrustList, verifyTrustListChain } from './verify.js';
-export type { SyncCharterCrypto } from './crypto.js';
-export { nodeCharterCrypto, nodeSyncCharterCrypto } from './node-crypto.js';
-export type { TrustedPublisher } from './trust-publisher.js';
-export { mayTrustPublisher } from './trust-publisher.js';
-export type { Ed25519KeyPair } from './keys.js';
+export { TRUST_LIST_SCHEMA_ID, trustListSchema } from './trust-list/schema.js';
+export {
+  boardFingerprint,
+  loadTrustList,
+  serializeTrustList,
+  trustListDigest,
+} from './verify/load.js';
+export { verifyTrustList, verifyTrustListChain } from './verify/verify.js';
+export type { SyncCharterCrypto } from './verify/crypto.js';
+export { nodeCharterCrypto, nodeSyncCharterCrypto } from './verify/node-crypto.js';
+export type { TrustedPublisher } from './decisions/trust-publisher.js';
+export { mayTrustPublisher } from './decisions/trust-publisher.js';
+export type { Ed25519KeyPair } from './trust-list/keys.js';
 export {
   boardKeyRecord,
   generateEd25519KeyPair,
@@ -20,10 +25,10 @@ export {
   publicKeyRecord,
   rawPublicKey,
   seedOf,
-} from './keys.js';
-export type { DetachedSignature } from './sign.js';
-export { combineSignatures, detachedSignature, signTrustList } from './sign.js';
-export type { NewTrustListInput, TrustListEdit } from './edit.js';
+} from './trust-list/keys.js';
+export type { DetachedSignature } from './governance/sign.js';
+export { combineSignatures, detachedSignature, signTrustList } from './governance/sign.js';
+export type { NewTrustListInput, TrustListEdit } from './governance/edit.js';
 export {
   addDirectory,
   addProvider,
@@ -36,17 +41,17 @@ export {
   toTimestamp,
   updateDirectory,
   updateProvider,
-} from './edit.js';
+} from './governance/edit.js';
 export type {
   BoardMemberKey,
   DevelopmentBoard,
   DevelopmentBoardOptions,
   DevelopmentTrustList,
   DevelopmentTrustListOptions,
-} from './dev.js';
+} from './governance/dev.js';
 export {
   createDevelopmentBoard,
   createDevelopmentTrustList,
   reissueDevelopmentTrustList,
   signWithAll,
-} from './dev.js';
+} from './governance/dev.js';

@@ -3,23 +3,29 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BoardMemberKey, DevelopmentBoard } from './dev.js';
-import { createDevelopmentTrustList, reissueDevelopmentTrustList } from './dev.js';
-import type { TrustListEdit } from './edit.js';
-import { addDirectory, addProvider, setExpiry, updateDirectory, updateProvider } from './edit.js';
-import { CharterError } from './errors.js';
-import { canonicalize } from './jcs.js';
-import { boardKeyRecord, generateEd25519KeyPair, seedOf } from './keys.js';
-import { boardFingerprint, loadTrustList, serializeTrustList } from './load.js';
-import { parseStrictJson } from './strict-json.js';
+import type { BoardMemberKey, DevelopmentBoard } from './governance/dev.js';
+import { createDevelopmentTrustList, reissueDevelopmentTrustList } from './governance/dev.js';
+import type { TrustListEdit } from './governance/edit.js';
+import {
+  addDirectory,
+  addProvider,
+  setExpiry,
+  updateDirectory,
+  updateProvider,
+} from './governance/edit.js';
+import { CharterError } from './trust-list/errors.js';
+import { canonicalize } from './trust-list/jcs.js';
+import { boardKeyRecord, generateEd25519KeyPair, seedOf } from './trust-list/keys.js';
+import { boardFingerprint, loadTrustList, serializeTrustList } from './verify/load.js';
+import { parseStrictJson } from './trust-list/strict-json.js';
 import type {
   Board,
   DirectoryEntry,
   ProviderEntry,
   SignedTrustList,
   VerifiedTrustList,
-} from './types.js';
-import { verifyTrustList } from './verify.js';
+} from './trust-list/types.js';
+import { verifyTrustList } from './verify/verify.js';
 
 /** Reads and form-checks a trust list file (signatures are checked by verifyTrustList). */
 export async function readTrustListFile(path: string): Promise<SignedTrustList> {

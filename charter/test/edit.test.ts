@@ -13,7 +13,7 @@ import {
   signTrustList,
   updateProvider,
 } from '../src/index.js';
-import { diffTrustLists, formatTrustListDiff } from '../src/diff.js';
+import { diffTrustLists, formatTrustListDiff } from '../src/governance/diff.js';
 import { DAY, NOW, directory, provider, providerKey } from './fixtures.js';
 
 const dev = createDevelopmentTrustList({

@@ -153,7 +153,7 @@ describe('the schema validator compiled ahead of time', () => {
       generateSchemaValidator: (schema: unknown) => string;
     };
     const committed = readFileSync(
-      new URL('../../src/schema-validator.generated.ts', import.meta.url),
+      new URL('../../src/trust-list/schema-validator.generated.ts', import.meta.url),
       'utf8',
     );
     // Stale? Run: npx tsc -b && node charter/scripts/generate-schema-validator.mjs

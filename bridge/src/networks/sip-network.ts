@@ -1,8 +1,3 @@
-import { Messager, Registerer, RegistererState, UserAgent } from 'sip.js';
-import type { Message, MessagerOptions } from 'sip.js';
-import type { IncomingResponse } from 'sip.js/lib/core/index.js';
-import { randomUUID } from 'node:crypto';
-import { WebSocket } from 'ws';
 import type { Logger } from '@switchboard/service-kit';
 import type { BridgeCore, NetworkConnector } from '../core.js';
 import { BridgeError } from '../errors.js';
@@ -27,7 +22,11 @@ import {
 import type { SipFragment, SipMessageIn, SipMessageOut } from '../translators/sip.js';
 import { FragmentAssembler, sendFragments } from './sip-fragments.js';
 import { remoteKeyFor } from '../addressing.js';
-import { speedUpSipGrammar } from './sip-grammar.js';
+import { SipAgent } from './sip-agent.js';
+import type { SipAnswer } from './sip-agent.js';
+import { parseNameAddr, sipUri } from './sip-message.js';
+import type { HeaderField, SipRequest, SipResponse } from './sip-message.js';
+import { SipRegistration } from './sip-registration.js';
 
 /** How the bridge reaches its SIP proxy: a user agent over WebSocket (RFC 7118). */
 export interface SipConfig {
@@ -39,7 +38,7 @@ export interface SipConfig {
   readonly user: string;
   /** Digest password, when the proxy authenticates REGISTER. */
   readonly password?: string | null;
-  /** Registration lifetime asked for (s); sip.js refreshes before it runs out. */
+  /** Registration lifetime asked for (s); refreshed at 90 % of what the registrar grants. */
   readonly registerExpires: number;
   /** Delay between reconnection attempts after the proxy went away (ms). */
   readonly reconnectDelayMs: number;
@@ -60,10 +59,11 @@ const PROGRESS_KEPT = 1024;
 const RETRYABLE = new Set([408, 480, 500, 502, 503, 504]);
 
 /**
- * The SIP side of the bridge: one registered user agent. MESSAGE requests (RFC 3428) the proxy
- * routes to it are answered 200 only once the core has recorded them; outgoing messages are
- * sent through the proxy. Re-registers on refresh, reconnects and re-registers after the proxy
- * restarts.
+ * The SIP side of the bridge: one registered user agent ({@link SipAgent}, our own small SIP
+ * layer over WebSocket). MESSAGE requests (RFC 3428) the proxy routes to it are answered 200
+ * only once the core has recorded them; outgoing messages are sent through the proxy, each
+ * settled by its final response, timer F or the loss of the connection. Refreshes its
+ * registration, reconnects and registers again after the proxy restarts.
  */
 export class SipNetwork implements NetworkConnector {
   readonly network = 'sip' as const;
@@ -72,13 +72,12 @@ export class SipNetwork implements NetworkConnector {
   readonly #store: BridgeStore;
   readonly #logger: Logger;
   readonly #metrics: BridgeMetrics;
-  #ua: UserAgent | undefined;
-  #registerer: Registerer | undefined;
+  #agent: SipAgent | undefined;
+  #registration: SipRegistration | undefined;
   #registered = false;
   #connected = false;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
-  readonly #inFlight = new Set<(err?: BridgeError, status?: number) => void>();
   /** Per fragmented message: fragments acknowledged by an earlier attempt (by index). */
   readonly #progress = new Map<string, Set<number>>();
   readonly #assembler: FragmentAssembler;
@@ -108,107 +107,104 @@ export class SipNetwork implements NetworkConnector {
     return `sip:${this.#config.user}@${this.#config.domain}`;
   }
 
-  /** Starts the user agent; if the proxy is not there yet, keeps trying in the background. */
+  /** Connects and registers; if the proxy is not there yet, keeps trying in the background. */
   async start(): Promise<void> {
-    // sip.js's WebSocket transport uses the browser global; Node 20 has none, `ws` provides it.
-    const g = globalThis as { WebSocket?: unknown };
-    g.WebSocket ??= WebSocket;
-    if (!UserAgent.makeURI(this.aor)) {
-      throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI');
+    try {
+      sipUri(`${this.#config.user}@${this.#config.domain}`);
+    } catch (err) {
+      throw new BridgeError('invalid-config', 'SIP user and domain do not form a URI', {
+        cause: err,
+      });
     }
-    if (!(await speedUpSipGrammar())) this.#logger.info('sip.js parser used as shipped');
     this.#sweeper = setInterval(() => this.#assembler.sweep(), 5000);
     this.#sweeper.unref();
-    await this.#startUserAgent();
+    await this.#connect();
   }
 
   /**
-   * Builds a fresh user agent and registerer and connects. After the proxy went away the
-   * whole agent is replaced rather than reconnected: sip.js's transport can stay stuck in
-   * "Connecting" after a refused reconnect, while a new agent starts from a clean state.
+   * Opens a connection (a fresh {@link SipAgent}) and registers through it. After the proxy
+   * went away the next connection is a new agent with a new registration; whatever was in
+   * flight on the old one has failed already.
    */
-  async #startUserAgent(): Promise<void> {
+  async #connect(): Promise<void> {
     if (this.#stopped) return;
-    const uri = UserAgent.makeURI(this.aor)!;
-    const ua = new UserAgent({
-      uri,
-      transportOptions: { server: this.#config.server, connectionTimeout: 5 },
-      logBuiltinEnabled: false,
-      logLevel: 'error',
-      reconnectionAttempts: 0,
-      ...(this.#config.password
-        ? {
-            authorizationUsername: this.#config.user,
-            authorizationPassword: this.#config.password,
-          }
-        : {}),
-      delegate: {
-        onConnect: () => {
-          if (ua !== this.#ua) return;
-          this.#connected = true;
-          void this.#register();
-        },
-        onDisconnect: () => {
-          if (ua !== this.#ua) return;
-          this.#connected = false;
-          this.#setRegistered(false);
-          this.#settleAll();
-          // A proxy shutting down cleanly closes the socket without an error: restart too.
-          if (!this.#stopped) {
-            this.#logger.warn('SIP proxy connection lost; reconnecting');
-            this.#scheduleRestart();
-          }
-        },
-        onMessage: (message: Message) => {
-          void this.#onMessage(message);
-        },
-        onInvite: (invitation) => {
-          void invitation.reject({ statusCode: 488 });
-        },
-      },
-    });
-    const registerer = new Registerer(ua, { expires: this.#config.registerExpires });
-    registerer.stateChange.addListener((state) => {
-      if (ua !== this.#ua) return;
-      this.#setRegistered(state === RegistererState.Registered);
-      const expiresAt =
-        state === RegistererState.Registered
-          ? Date.now() + this.#config.registerExpires * 1000
-          : null;
-      this.#store
-        .saveRegistration('sip', this.aor, state, expiresAt)
-        .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
-      if (state === RegistererState.Registered) this.#core.flush();
-    });
-    this.#ua = ua;
-    this.#registerer = registerer;
+    let agent: SipAgent | undefined;
     try {
-      await ua.start();
+      agent = await SipAgent.connect({
+        server: this.#config.server,
+        credentials: this.#config.password
+          ? { username: this.#config.user, password: this.#config.password }
+          : undefined,
+        logger: this.#logger,
+        onMessage: (req) => this.#onMessage(req),
+        onClose: () => this.#onClose(agent),
+      });
     } catch (err) {
       this.#logger.warn({ err }, 'SIP proxy not reachable; retrying');
-      this.#scheduleRestart();
+      this.#scheduleReconnect();
+      return;
     }
+    if (this.#stopped) {
+      await agent.close();
+      return;
+    }
+    this.#agent = agent;
+    this.#connected = true;
+    const registration = new SipRegistration(agent, {
+      aor: this.aor,
+      registrar: `sip:${this.#config.domain}`,
+      expires: this.#config.registerExpires,
+      retryMs: Math.max(this.#config.reconnectDelayMs, 1000),
+      logger: this.#logger,
+      onState: (up, expiresAt) => this.#onRegistration(registration, up, expiresAt),
+    });
+    this.#registration = registration;
+    void registration.dropStale().then(() => registration.register());
   }
 
-  /** Unregisters (best effort) and stops. */
+  #onClose(agent: SipAgent | undefined): void {
+    if (!agent || agent !== this.#agent) return;
+    this.#agent = undefined;
+    this.#registration?.stop();
+    this.#registration = undefined;
+    this.#connected = false;
+    this.#setRegistered(false);
+    this.#recordRegistration('Unregistered', null);
+    this.#logger.warn('SIP proxy connection lost; reconnecting');
+    this.#scheduleReconnect();
+  }
+
+  #onRegistration(registration: SipRegistration, up: boolean, expiresAt: number | null): void {
+    if (registration !== this.#registration) return;
+    this.#setRegistered(up);
+    this.#recordRegistration(up ? 'Registered' : 'Unregistered', expiresAt);
+    if (up) this.#core.flush();
+  }
+
+  #recordRegistration(state: string, expiresAt: number | null): void {
+    this.#store
+      .saveRegistration('sip', this.aor, state, expiresAt)
+      .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
+  }
+
+  /** Unregisters (bounded wait) and closes the connection. */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#retry) clearTimeout(this.#retry);
     if (this.#sweeper) clearInterval(this.#sweeper);
-    const ua = this.#ua;
-    if (!ua) return;
-    try {
-      if (this.#registered) await this.#registerer?.unregister();
-    } catch (err) {
-      this.#logger.debug({ err }, 'unregister failed');
-    }
-    try {
-      await ua.stop();
-    } catch (err) {
-      this.#logger.debug({ err }, 'sip stop');
-    }
+    const agent = this.#agent;
+    this.#agent = undefined;
+    const wasRegistered = this.#registered;
+    if (wasRegistered) await this.#registration?.unregister();
+    this.#registration?.stop();
+    await agent?.close();
+    this.#connected = false;
     this.#setRegistered(false);
-    this.#settleAll();
+    if (wasRegistered) {
+      await this.#store
+        .saveRegistration('sip', this.aor, 'Unregistered', null)
+        .catch((err: unknown) => this.#logger.warn({ err }, 'could not record registration'));
+    }
   }
 
   isUp(): boolean {
@@ -260,117 +256,55 @@ export class SipNetwork implements NetworkConnector {
     );
   }
 
-  #send(
+  /**
+   * Sends one MESSAGE and resolves with its final 2xx status. Every send settles: a final
+   * response, timer F, or the loss of the connection it went out on.
+   */
+  async #send(
     targetUri: string,
     fromUri: string,
     contentType: string,
     body: string,
     headers: readonly string[],
   ): Promise<number> {
-    const ua = this.#ua;
-    const target = UserAgent.makeURI(targetUri);
-    if (!ua || !this.isUp()) {
-      return Promise.reject(
-        new BridgeError('network-unavailable', 'not registered with the SIP proxy'),
-      );
+    const agent = this.#agent;
+    if (!agent || !this.isUp()) {
+      throw new BridgeError('network-unavailable', 'not registered with the SIP proxy');
     }
-    if (!target) return Promise.reject(new BridgeError('invalid-address', 'not a SIP URI'));
-    return new Promise<number>((resolve, reject) => {
-      const messager = new Messager(ua, target, body, contentType, {
-        extraHeaders: [...headers],
-        params: { fromUri, callId: ownCallId() } as MessagerOptions['params'],
-      });
-      // sip.js disposes a transaction without calling either delegate when its agent is
-      // replaced: every send is settled from here too, when the agent goes (see #settleAll).
-      const settle = (err?: BridgeError, status = 0): void => {
-        this.#inFlight.delete(settle);
-        if (err) reject(err);
-        else resolve(status);
-      };
-      this.#inFlight.add(settle);
-      const onReject = (response: IncomingResponse): void => {
-        const code = response.message.statusCode ?? 0;
-        this.#logger.debug({ status: code }, 'SIP MESSAGE refused');
-        settle(
-          RETRYABLE.has(code)
-            ? new BridgeError('network-unavailable', 'the SIP recipient is not reachable now')
-            : new BridgeError('delivery-rejected', 'the SIP recipient refused the message'),
-        );
-      };
-      // Only a final 2xx counts as delivered.
-      messager
-        .message({
-          requestDelegate: {
-            onAccept: (response) => settle(undefined, response.message.statusCode ?? 200),
-            onReject,
-          },
-        })
-        .catch((err: unknown) =>
-          settle(new BridgeError('network-unavailable', 'SIP send failed', { cause: err })),
-        );
-    });
-  }
-
-  /** Fails every send still waiting for an answer (the agent they went through is gone). */
-  #settleAll(): void {
-    for (const settle of [...this.#inFlight]) {
-      settle(new BridgeError('network-unavailable', 'the SIP proxy connection was lost'));
-    }
-  }
-
-  async #register(): Promise<void> {
-    await this.#dropStaleBindings();
+    let uri: string;
+    let from: string;
     try {
-      await this.#registerer?.register({
-        requestDelegate: {
-          onReject: (response) => {
-            this.#logger.warn({ status: response.message.statusCode }, 'SIP registration refused');
-          },
-        },
+      uri = sipUri(targetUri.replace(/^sip:/i, ''));
+      from = sipUri(fromUri.replace(/^sip:/i, ''));
+    } catch (err) {
+      throw new BridgeError('invalid-address', 'not a SIP URI', { cause: err });
+    }
+    let res: SipResponse;
+    try {
+      res = await agent.request({
+        method: 'MESSAGE',
+        uri,
+        to: uri,
+        from,
+        contentType,
+        body,
+        headers: headers.map(headerField),
       });
     } catch (err) {
-      this.#logger.warn({ err }, 'SIP registration failed');
+      throw new BridgeError('network-unavailable', 'no answer from the SIP proxy', { cause: err });
     }
+    if (res.status >= 200 && res.status < 300) return res.status;
+    this.#logger.debug({ status: res.status }, 'SIP MESSAGE refused');
+    throw RETRYABLE.has(res.status)
+      ? new BridgeError('network-unavailable', 'the SIP recipient is not reachable now')
+      : new BridgeError('delivery-rejected', 'the SIP recipient refused the message');
   }
 
-  /**
-   * Removes every binding of the bridge's address of record (`Contact: *`) before
-   * registering, so contacts an earlier agent or process left behind do not pile up at the
-   * proxy. Waits for the answer (bounded); a refusal is only logged.
-   */
-  async #dropStaleBindings(): Promise<void> {
-    const registerer = this.#registerer;
-    if (!registerer) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      registerer
-        .unregister({ all: true, requestDelegate: { onAccept: done, onReject: done } })
-        .catch((err: unknown) => {
-          this.#logger.debug({ err }, 'could not remove earlier registrations');
-          done();
-        });
-    });
-  }
-
-  #scheduleRestart(): void {
+  #scheduleReconnect(): void {
     if (this.#stopped || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      const old = this.#ua;
-      this.#ua = undefined;
-      this.#settleAll();
-      void (async () => {
-        try {
-          await old?.stop();
-        } catch (err) {
-          this.#logger.debug({ err }, 'stopping the old SIP agent failed');
-        }
-        await this.#startUserAgent();
-      })();
+      void this.#connect();
     }, this.#config.reconnectDelayMs);
   }
 
@@ -379,33 +313,35 @@ export class SipNetwork implements NetworkConnector {
     this.#metrics.setUp('sip', this.isUp());
   }
 
-  async #onMessage(message: Message): Promise<void> {
+  /**
+   * Answers a MESSAGE: `200` once the core recorded it (`202` for a fragment held until the
+   * rest arrives, so the sender can tell it from the one that completed the envelope), with
+   * the end-to-bridge mark for plaintext; else the error's status.
+   */
+  async #onMessage(req: SipRequest): Promise<SipAnswer> {
     try {
-      const taken = await this.#take(message.request);
-      // The sender's side is told a plaintext message went through the bridge in the clear.
-      // A fragment held until the rest arrives is answered 202, so the sender can tell it
-      // from the one that completed (and was stored with) the envelope.
-      await message.accept({
-        statusCode: taken === 'held' ? 202 : 200,
-        ...(taken === 'plaintext' ? { extraHeaders: [`${SECURITY_HEADER}: end-to-bridge`] } : {}),
-      });
+      const taken = await this.#take(req);
+      return {
+        status: taken === 'held' ? 202 : 200,
+        headers: taken === 'plaintext' ? [[SECURITY_HEADER, 'end-to-bridge']] : [],
+      };
     } catch (err) {
       const bridgeErr = BridgeError.is(err)
         ? err
         : new BridgeError('network-unavailable', 'internal bridge error');
-      if (!BridgeError.is(err))
+      if (!BridgeError.is(err)) {
         this.#logger.error({ err }, 'unexpected failure handling a MESSAGE');
+      }
       const { code, reason } = sipStatusFor(bridgeErr);
       const retryAfter = bridgeErr.retryAfterSeconds;
-      await message
-        .reject({
-          statusCode: code,
-          reasonPhrase: reason,
-          ...(retryAfter !== undefined
-            ? { extraHeaders: [`Retry-After: ${Math.max(1, Math.ceil(retryAfter))}`] }
-            : {}),
-        })
-        .catch((e: unknown) => this.#logger.debug({ err: e }, 'could not answer a MESSAGE'));
+      return {
+        status: code,
+        reason,
+        headers:
+          retryAfter !== undefined
+            ? [['Retry-After', String(Math.max(1, Math.ceil(retryAfter)))]]
+            : [],
+      };
     }
   }
 
@@ -414,20 +350,12 @@ export class SipNetwork implements NetworkConnector {
    * the one completing an envelope reaches the core). Resolves once it may be answered 200,
    * to the kind of payload taken; throws a {@link BridgeError} to answer with.
    */
-  async #take(req: Message['request']): Promise<'envelope' | 'plaintext' | 'held' | 'taken'> {
-    let fields: SipMessageIn = {
-      fromUri: req.from.uri.toString(),
-      toUri: req.to.uri.toString(),
-      contentType: req.getHeader('Content-Type'),
-      body: req.body,
-      callId: req.callId,
-      cseq: req.cseq,
-      messageId: req.getHeader(MESSAGE_ID_HEADER),
-      fragment: req.getHeader(FRAGMENT_HEADER),
-    };
+  async #take(req: SipRequest): Promise<'envelope' | 'plaintext' | 'held' | 'taken'> {
+    let fields: SipMessageIn;
     let inbound: InboundMessage;
     let fragment: SipFragment | undefined;
     try {
+      fields = messageFields(req);
       if (mediaType(fields.contentType) === FRAGMENT_MEDIA_TYPE) {
         fragment = parseSipFragment(fields);
         const outcome = this.#assembler.add(sipAddress(fields.fromUri).id, fragment);
@@ -446,14 +374,30 @@ export class SipNetwork implements NetworkConnector {
   }
 }
 
-/**
- * A Call-ID for a MESSAGE the bridge sends. sip.js answers 482 (Loop Detected) to any request
- * without a To tag whose Call-ID starts with the agent's own 5-character id, i.e. to every
- * request it generated itself. A message for a SIP address that is itself one of the bridge's
- * ghosts (`sip:xmpp_bob=40xmpp.example@sip.example`) comes back to this very agent through the
- * proxy and must be taken, so the bridge picks its own Call-IDs: `sb-` never starts a sip.js id
- * (those are alphanumeric).
- */
-function ownCallId(): string {
-  return `sb-${randomUUID()}`;
+/** The parts of a MESSAGE the translator reads; a From or To that is no name-addr is refused. */
+function messageFields(req: SipRequest): SipMessageIn {
+  let fromUri: string;
+  let toUri: string;
+  try {
+    fromUri = parseNameAddr(req.headers.get('from') ?? '').uri;
+    toUri = parseNameAddr(req.headers.get('to') ?? '').uri;
+  } catch (err) {
+    throw new BridgeError('invalid-address', 'unreadable From or To header', { cause: err });
+  }
+  return {
+    fromUri,
+    toUri,
+    contentType: req.headers.get('content-type'),
+    body: req.body,
+    callId: req.callId,
+    cseq: req.cseq,
+    messageId: req.headers.get(MESSAGE_ID_HEADER),
+    fragment: req.headers.get(FRAGMENT_HEADER),
+  };
+}
+
+/** `Name: value` (as the translator writes extra headers) as a header field. */
+function headerField(line: string): HeaderField {
+  const colon = line.indexOf(':');
+  return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
 }

@@ -52,18 +52,23 @@ export class KamailioServer {
     return `ws://127.0.0.1:${this.wsPort}`;
   }
 
-  async init(): Promise<void> {
+  /**
+   * Writes the configuration. With `bridgePassword`, REGISTER requests are challenged (digest,
+   * realm = the domain) and only the bridge user with that password may register.
+   */
+  async init(opts: { bridgePassword?: string } = {}): Promise<void> {
     this.udpPort = await freePort();
     this.wsPort = await freePort();
+    const config = kamailioConfig({
+      udpPort: this.udpPort,
+      wsPort: this.wsPort,
+      domain: this.domain,
+      bridgeUser: this.bridgeUser,
+      ctlSocket: this.ctlSocket,
+    });
     writeFileSync(
       this.configPath,
-      kamailioConfig({
-        udpPort: this.udpPort,
-        wsPort: this.wsPort,
-        domain: this.domain,
-        bridgeUser: this.bridgeUser,
-        ctlSocket: this.ctlSocket,
-      }),
+      opts.bridgePassword === undefined ? config : withRegisterAuth(config, opts.bridgePassword),
     );
   }
 
@@ -102,4 +107,26 @@ export class KamailioServer {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** `config` with digest authentication of REGISTER (auth module, one plaintext password). */
+function withRegisterAuth(config: string, password: string): string {
+  const register = `  if (is_method("REGISTER")) {
+    if (!save("location")) sl_reply_error();`;
+  if (!config.includes(register) || !config.includes('loadmodule "sl.so"')) {
+    throw new Error('unexpected kamailio.cfg: cannot add REGISTER authentication');
+  }
+  return config.replace('loadmodule "sl.so"', 'loadmodule "sl.so"\nloadmodule "auth.so"').replace(
+    register,
+    `  if (is_method("REGISTER")) {
+    if (!pv_www_authenticate("$td", "${password}", "0")) {
+      www_challenge("$td", "1");
+      exit;
+    }
+    if ($au != $tU) {
+      sl_send_reply("403", "Forbidden");
+      exit;
+    }
+    if (!save("location")) sl_reply_error();`,
+  );
 }

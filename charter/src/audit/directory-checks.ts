@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DirectoryEntry, TrustAnchor } from '../types.js';
+import type { DirectoryEntry, TrustAnchor } from '../trust-list/types.js';
 import type { DnsServer } from './dns-client.js';
 import { tcpQuery, udpBurst, udpQuery } from './dns-client.js';
 import type { AuditMessage, AuditRecord } from './dns-message.js';

@@ -1,8 +1,8 @@
 // The audit: checks a running directory and/or provider against the charter's technical
 // requirements and returns a report. All I/O is here and in the check modules; nothing is printed.
-import { toTimestamp } from '../edit.js';
-import { mayTrustDirectory, mayTrustProvider } from '../trust.js';
-import type { VerifiedTrustList } from '../types.js';
+import { toTimestamp } from '../governance/edit.js';
+import { mayTrustDirectory, mayTrustProvider } from '../decisions/trust.js';
+import type { VerifiedTrustList } from '../trust-list/types.js';
 import { auditDirectory } from './directory-checks.js';
 import { parseServer } from './dns-client.js';
 import { auditHttpApi } from './http-checks.js';

@@ -1,6 +1,6 @@
 // Parsing helpers for command-line values. Every failure is a UsageError (exit code 2).
-import type { Network, TrustAnchor } from '../types.js';
-import { NETWORKS } from '../types.js';
+import type { Network, TrustAnchor } from '../trust-list/types.js';
+import { NETWORKS } from '../trust-list/types.js';
 
 /** A bad command line: the CLI prints the message and exits 2. */
 export class UsageError extends Error {

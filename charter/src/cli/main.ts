@@ -2,8 +2,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { diffTrustLists, formatTrustListDiff } from '../diff.js';
-import type { TrustListEdit } from '../edit.js';
+import { diffTrustLists, formatTrustListDiff } from '../governance/diff.js';
+import type { TrustListEdit } from '../governance/edit.js';
 import {
   addDirectory,
   addProvider,
@@ -13,10 +13,15 @@ import {
   setDirectoryStatus,
   setExpiry,
   setProviderStatus,
-} from '../edit.js';
-import { CharterError } from '../errors.js';
-import { boardKeyRecord, generateEd25519KeyPair, publicKeyRecord } from '../keys.js';
-import { boardFingerprint, loadTrustList, serializeTrustList, trustListDigest } from '../load.js';
+} from '../governance/edit.js';
+import { CharterError } from '../trust-list/errors.js';
+import { boardKeyRecord, generateEd25519KeyPair, publicKeyRecord } from '../trust-list/keys.js';
+import {
+  boardFingerprint,
+  loadTrustList,
+  serializeTrustList,
+  trustListDigest,
+} from '../verify/load.js';
 import {
   ensureDevelopmentTrustList,
   readPrivateKeyFile,
@@ -25,10 +30,10 @@ import {
   writePrivateKeyFile,
   writeTrustListFile,
 } from '../node.js';
-import { trustListSchema } from '../schema.js';
-import type { DetachedSignature } from '../sign.js';
-import { combineSignatures, detachedSignature, signTrustList } from '../sign.js';
-import { parseStrictJson } from '../strict-json.js';
+import { trustListSchema } from '../trust-list/schema.js';
+import type { DetachedSignature } from '../governance/sign.js';
+import { combineSignatures, detachedSignature, signTrustList } from '../governance/sign.js';
+import { parseStrictJson } from '../trust-list/strict-json.js';
 import type {
   Board,
   BoardKey,
@@ -36,9 +41,9 @@ import type {
   PublicKeyRecord,
   SignedTrustList,
   VerifiedTrustList,
-} from '../types.js';
-import type { VerifyOptions } from '../verify.js';
-import { verifyTrustList } from '../verify.js';
+} from '../trust-list/types.js';
+import type { VerifyOptions } from '../verify/verify.js';
+import { verifyTrustList } from '../verify/verify.js';
 import { runAudit } from '../audit/run.js';
 import { formatAuditReport } from '../audit/report.js';
 import {

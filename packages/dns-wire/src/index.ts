@@ -1,8 +1,8 @@
 // Public API of @switchboard/dns-wire.
-import { codecFor } from './rdata/codecs.js';
-import { Reader } from './reader.js';
+import { codecFor } from './wire/rdata-codecs.js';
+import { Reader } from './wire/reader.js';
 import type { KnownRecord, KnownType, RdataByType, ResourceRecord } from './types.js';
-import { Writer } from './writer.js';
+import { Writer } from './wire/writer.js';
 import { DnsWireError } from './errors.js';
 
 export * from './types.js';
@@ -17,8 +17,8 @@ export {
   encodeRdata,
   encodeRecord,
   peekHeader,
-} from './message.js';
-export { canonicalRrset } from './canonical.js';
+} from './wire/message.js';
+export { canonicalRrset } from './wire/canonical.js';
 export {
   canonicalName,
   compareCanonicalNames,
@@ -36,9 +36,14 @@ export {
   PRINTS_AS_ITSELF,
   simpleAbsoluteName,
   stripLabels,
-} from './name.js';
-export { formatRecord, parseRecord, parseZone, txtData } from './presentation.js';
-export { classToString, rcodeToString, typeFromString, typeToString } from './mnemonics.js';
+} from './values/name.js';
+export { formatRecord, parseRecord, parseZone, txtData } from './presentation/presentation.js';
+export {
+  classToString,
+  rcodeToString,
+  typeFromString,
+  typeToString,
+} from './presentation/mnemonics.js';
 export {
   base32hexDecode,
   base32hexEncode,
@@ -46,8 +51,8 @@ export {
   fromHex,
   toBase64,
   toHex,
-} from './encoding.js';
-export { formatIpv6, parseIpv6 } from './addresses.js';
+} from './values/encoding.js';
+export { formatIpv6, parseIpv6 } from './values/addresses.js';
 
 /** One codec per rdata TYPE (dns-packet shape, without mutable `encode.bytes`). */
 export interface RdataCodec<D> {

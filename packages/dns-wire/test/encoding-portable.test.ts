@@ -1,6 +1,11 @@
 // The plain-JavaScript hex and base64 (browsers) give exactly what Node's Buffer gives.
 import { randomBytes } from 'node:crypto';
-import { base64Decode, base64Encode, hexDecode, hexEncode } from '../src/encoding-portable.js';
+import {
+  base64Decode,
+  base64Encode,
+  hexDecode,
+  hexEncode,
+} from '../src/values/encoding-portable.js';
 
 describe('portable hex and base64 agree with Buffer', () => {
   it('on every length 0..70, many random inputs each', () => {

@@ -1,7 +1,7 @@
 // Public API of @switchboard/dnssec.
-export * from './constants.js';
-export type { DnssecErrorCode } from './errors.js';
-export { DnssecError } from './errors.js';
+export * from './core/constants.js';
+export type { DnssecErrorCode } from './core/errors.js';
+export { DnssecError } from './core/errors.js';
 export {
   bindKeyBaseName,
   computeKeyTag,
@@ -16,28 +16,28 @@ export {
   importPrivateKeyPem,
   publicKeyFromDnskey,
   signingKeyFromPrivateKey,
-} from './keys.js';
+} from './keys/keys.js';
 export {
   isAlgorithmSupported,
   rrsigSignedData,
   signBytes,
   signRrset,
   verifyRrsig,
-} from './sign.js';
-export { validateDnskeyRrset, validateResponse } from './validate.js';
-export type { DigestName, DnssecCrypto, SyncDnssecCrypto } from './crypto-ops.js';
-export { validateDnskeyRrsetWith, validateResponseWith } from './validate-async.js';
-export { nodeDnssecCrypto, nodeSyncDnssecCrypto } from './node-crypto.js';
-export type { SubtleCryptoLike } from './web-crypto.js';
-export { webCryptoDnssec } from './web-crypto.js';
-export { nsec3Hash, nsec3OwnerName } from './nsec3.js';
+} from './signing/sign.js';
+export { validateDnskeyRrset, validateResponse } from './validation/validate.js';
+export type { DigestName, DnssecCrypto, SyncDnssecCrypto } from './core/crypto-ops.js';
+export { validateDnskeyRrsetWith, validateResponseWith } from './validation/validate-async.js';
+export { nodeDnssecCrypto, nodeSyncDnssecCrypto } from './crypto/node-crypto.js';
+export type { SubtleCryptoLike } from './crypto/web-crypto.js';
+export { webCryptoDnssec } from './crypto/web-crypto.js';
+export { nsec3Hash, nsec3OwnerName } from './nsec3/nsec3.js';
 export { base32hexDecode, base32hexEncode } from '@switchboard/dns-wire';
-export { signZoneNsec3 } from './zone-sign.js';
-export type { ParallelZoneSignOptions } from './zone-sign-parallel.js';
-export { signZoneNsec3Parallel } from './zone-sign-parallel.js';
+export { signZoneNsec3 } from './signing/zone-sign.js';
+export type { ParallelZoneSignOptions } from './signing/zone-sign-parallel.js';
+export { signZoneNsec3Parallel } from './signing/zone-sign-parallel.js';
 export {
   compactDenialNsec,
   minimalCoveringNsec,
   nsecPredecessor,
   nsecSuccessor,
-} from './online-denial.js';
+} from './signing/online-denial.js';

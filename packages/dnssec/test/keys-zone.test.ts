@@ -27,7 +27,7 @@ import {
   signingKeyFromPrivateKey,
   verifyRrsig,
 } from '../src/index.js';
-import { zoneRdata } from '../src/zone-sign.js';
+import { zoneRdata } from '../src/signing/zone-sign.js';
 import { APEX, EXPIRATION, INCEPTION, NOW } from './test-zone.js';
 
 describe('keys', () => {

@@ -25,7 +25,7 @@ import {
 } from '../src/index.js';
 import type { DnssecCrypto, ValidateResponseInput } from '../src/index.js';
 import * as portable from '../src/portable.js';
-import { toSerialTime } from '../src/rrsig-data.js';
+import { toSerialTime } from '../src/core/rrsig-data.js';
 import {
   APEX,
   EXPIRATION,

@@ -1,0 +1,79 @@
+// Text encodings used by presentation formats: hex, base64, base32hex (RFC 4648 7, no padding).
+import { DnsWireError } from '../errors.js';
+import { base64Decode, base64Encode, hexDecode, hexEncode } from './encoding-portable.js';
+
+/** Node's Buffer when the runtime has one (native speed for zone files); browsers have none,
+ *  so nothing here imports `node:buffer`. */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(b: ArrayBufferLike, offset: number, length: number): { toString(enc: string): string };
+      from(text: string, enc: string): Uint8Array;
+    };
+  }
+).Buffer;
+
+export function toHex(b: Uint8Array): string {
+  if (NodeBuffer)
+    return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex').toUpperCase();
+  return hexEncode(b);
+}
+
+export function fromHex(text: string): Uint8Array {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text))
+    throw new DnsWireError('bad-value', -1, 'invalid hex');
+  return hexDecode(text);
+}
+
+export function toBase64(b: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  return base64Encode(b);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0)
+    throw new DnsWireError('bad-value', -1, 'invalid base64');
+  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64'));
+  return base64Decode(text);
+}
+
+const B32 = '0123456789abcdefghijklmnopqrstuv';
+
+/** RFC 4648 section 7 base32hex, lowercase, without padding (as NSEC3 owner labels use it). */
+export function base32hexEncode(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += B32[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/** Decodes base32hex (either case, padding optional). */
+export function base32hexDecode(text: string): Uint8Array {
+  const s = text.replace(/=+$/, '').toLowerCase();
+  const out: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const ch of s) {
+    const v = B32.indexOf(ch);
+    if (v < 0) throw new DnsWireError('bad-value', -1, 'invalid base32hex');
+    buffer = (buffer << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((buffer >>> (bits - 8)) & 0xff);
+      bits -= 8;
+      buffer &= (1 << bits) - 1;
+    }
+  }
+  if (buffer !== 0) throw new DnsWireError('bad-value', -1, 'invalid base32hex padding bits');
+  return Uint8Array.from(out);
+}
