@@ -11,20 +11,13 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import { IdentityKeyPair } from '@signalapp/libsignal-client';
 import type { Browser } from 'playwright-core';
-import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import { RRType, decodeMessage, encodeMessage, isRecordType } from '@switchboard/dns-wire';
 import { toBase64, toHex } from '../../src/index.js';
 import { launchChromium, openPage } from './browser.js';
 import type { TestDirectory } from './fixtures.js';
-import {
-  directoryEntry,
-  providerEntry,
-  publish,
-  startTestDirectory,
-  writeTrustList,
-} from './fixtures.js';
+import { publish } from './fixtures.js';
 import type { RunningProvider } from './services.js';
-import { prepareProvider, startProvider } from './services.js';
+import { startSignedStack } from './services.js';
 
 jest.setTimeout(180_000);
 
@@ -80,25 +73,11 @@ beforeAll(async () => {
   expect(inputs.some((p) => p.startsWith('node:'))).toBe(false);
 
   work = await mkdtemp(join(tmpdir(), 'sb-lookup-browser-'));
-  const prepared = await prepareProvider('provider-web');
-  dir = await startTestDirectory([prepared.provider]);
-  const devBoard = createDevelopmentBoard();
-  const listPath = join(work, 'trust-list.json');
-  provider = await startProvider(
-    prepared,
-    dir.directory.apiUrl,
-    'http://127.0.0.1:9/codes',
-    listPath,
-    boardFingerprint(devBoard.board),
-  );
-  const now = new Date();
-  await writeTrustList(
-    listPath,
-    [directoryEntry(dir)],
-    [providerEntry(provider.provider, now)],
-    now,
-    devBoard,
-  );
+  ({ dir, provider } = await startSignedStack({
+    work,
+    providerId: 'provider-web',
+    codeWebhook: 'http://127.0.0.1:9/codes',
+  }));
   identityKey = IdentityKeyPair.generate().publicKey.serialize();
   await publish(dir, provider.provider, PUBLISHED, toBase64(identityKey), [
     { service: 'sip', uri: 'sip:web@sip.example.net' },

@@ -8,19 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import type { Browser } from 'playwright-core';
-import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import { launchChromium, openPage, screenshots } from './browser.js';
 import type { TestDirectory } from './fixtures.js';
-import {
-  APEX,
-  directoryEntry,
-  providerEntry,
-  startTestDirectory,
-  waitForDns,
-  writeTrustList,
-} from './fixtures.js';
+import { APEX, waitForDns } from './fixtures.js';
 import type { RunningProvider } from './services.js';
-import { CodeInbox, prepareProvider, startProvider } from './services.js';
+import { CodeInbox, startSignedStack } from './services.js';
 
 jest.setTimeout(180_000);
 
@@ -57,27 +49,13 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'sb-onboarding-'));
   inbox = new CodeInbox();
   await inbox.start();
-  const prepared = await prepareProvider('provider-a');
-  dir = await startTestDirectory([prepared.provider]);
   // The provider reads the same signed list as the CLI: it validates the published entry
   // from the list's anchor to show its DNSSEC status in the page.
-  const listPath = join(work, 'trust-list.json');
-  const board = createDevelopmentBoard();
-  const pinned = boardFingerprint(board.board);
-  provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url, listPath, pinned);
-  const now = new Date();
-  await writeTrustList(
-    listPath,
-    [directoryEntry(dir)],
-    [providerEntry(provider.provider, now)],
-    now,
-    board,
-  );
-  env = {
-    PATH: process.env['PATH'] ?? '',
-    SWITCHBOARD_TRUST_LIST: listPath,
-    SWITCHBOARD_BOARD_FINGERPRINT: pinned,
-  };
+  ({ dir, provider, env } = await startSignedStack({
+    work,
+    providerId: 'provider-a',
+    codeWebhook: inbox.url,
+  }));
   browser = await launchChromium();
 });
 

@@ -11,19 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
-import { boardFingerprint, createDevelopmentBoard } from '@switchboard/charter';
 import { launchChromium, openPage, screenshots } from './browser.js';
 import type { TestDirectory } from './fixtures.js';
-import {
-  APEX,
-  directoryEntry,
-  providerEntry,
-  startTestDirectory,
-  waitForDns,
-  writeTrustList,
-} from './fixtures.js';
+import { APEX, waitForDns } from './fixtures.js';
 import type { RunningProvider } from './services.js';
-import { CodeInbox, prepareProvider, startProvider } from './services.js';
+import { CodeInbox, startSignedStack } from './services.js';
 
 jest.setTimeout(300_000);
 
@@ -74,30 +66,18 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'sb-operator-'));
   inbox = new CodeInbox();
   await inbox.start();
-  const prepared = await prepareProvider('provider-a');
-  dir = await startTestDirectory([prepared.provider]);
-  const listPath = join(work, 'trust-list.json');
-  const board = createDevelopmentBoard();
-  const pinned = boardFingerprint(board.board);
-  provider = await startProvider(prepared, dir.directory.apiUrl, inbox.url, listPath, pinned);
-  operatorKey = (
-    await readFile(join(prepared.dataDir, 'provider-api', 'operator-api-key'), 'utf8')
-  ).trim();
   // The list names the directory's server and a second nameserver that does not answer.
   deadServer = await closedPort();
-  const now = new Date();
-  await writeTrustList(
-    listPath,
-    [directoryEntry(dir, { nameservers: [dir.server, deadServer] })],
-    [providerEntry(provider.provider, now)],
-    now,
-    board,
-  );
-  env = {
-    PATH: process.env['PATH'] ?? '',
-    SWITCHBOARD_TRUST_LIST: listPath,
-    SWITCHBOARD_BOARD_FINGERPRINT: pinned,
-  };
+  let providerDataDir: string;
+  ({ dir, provider, env, providerDataDir } = await startSignedStack({
+    work,
+    providerId: 'provider-a',
+    codeWebhook: inbox.url,
+    nameservers: (d) => [d.server, deadServer],
+  }));
+  operatorKey = (
+    await readFile(join(providerDataDir, 'provider-api', 'operator-api-key'), 'utf8')
+  ).trim();
   for (const [i, number] of NUMBERS.entries()) {
     const r = await register(number, i % 2 === 1);
     expect(r.stderr).toBe('Enter the code you received: ');

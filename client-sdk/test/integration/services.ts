@@ -6,10 +6,15 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateEd25519KeyPair } from '@switchboard/charter';
+import {
+  boardFingerprint,
+  createDevelopmentBoard,
+  generateEd25519KeyPair,
+} from '@switchboard/charter';
 import { writePrivateKeyFile } from '@switchboard/charter/node';
 import type { RunningService, ServiceContext } from '@switchboard/service-kit';
-import type { TestProvider } from './fixtures.js';
+import type { TestDirectory, TestProvider } from './fixtures.js';
+import { directoryEntry, providerEntry, startTestDirectory, writeTrustList } from './fixtures.js';
 
 type StartService = (ctx: ServiceContext) => Promise<RunningService | null>;
 
@@ -117,4 +122,52 @@ export async function startProvider(
       await rm(prepared.dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** What {@link startSignedStack} started. */
+export interface SignedStack {
+  readonly dir: TestDirectory;
+  readonly provider: RunningProvider;
+  /** The provider's data folder (its first operator key: `provider-api/operator-api-key`). */
+  readonly providerDataDir: string;
+  /** For the `switchboard` CLI: the same trust list and pinned board. */
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The real directory and provider API, and a trust list in `work` signed by a development board
+ * that names both (written once the provider knows its URL; the provider pins the board and
+ * reads the list when it needs it).
+ */
+export async function startSignedStack(options: {
+  readonly work: string;
+  readonly providerId: string;
+  readonly codeWebhook: string;
+  /** The directory's nameservers in the list; default its one server. */
+  readonly nameservers?: (dir: TestDirectory) => string[];
+}): Promise<SignedStack> {
+  const prepared = await prepareProvider(options.providerId);
+  const dir = await startTestDirectory([prepared.provider]);
+  try {
+    const listPath = join(options.work, 'trust-list.json');
+    const board = createDevelopmentBoard();
+    const pinned = boardFingerprint(board.board);
+    const { apiUrl } = dir.directory;
+    const provider = await startProvider(prepared, apiUrl, options.codeWebhook, listPath, pinned);
+    const now = new Date();
+    const entry = directoryEntry(
+      dir,
+      options.nameservers ? { nameservers: options.nameservers(dir) } : {},
+    );
+    await writeTrustList(listPath, [entry], [providerEntry(provider.provider, now)], now, board);
+    const env = {
+      PATH: process.env['PATH'] ?? '',
+      SWITCHBOARD_TRUST_LIST: listPath,
+      SWITCHBOARD_BOARD_FINGERPRINT: pinned,
+    };
+    return { dir, provider, providerDataDir: prepared.dataDir, env };
+  } catch (err) {
+    await dir.stop();
+    throw err;
+  }
 }
