@@ -34,4 +34,37 @@ describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
       await database.dispose();
     }
   });
+
+  it('sweeps expired nonces from every slice of the key space and keeps live ones', async () => {
+    const database = await openTestDatabase<ProviderTables>(dialect);
+    try {
+      await migrateToLatest(
+        database.db as Kysely<unknown>,
+        dialect,
+        'provider_api',
+        PROVIDER_MIGRATIONS,
+      );
+      const clock = { now: 1_000_000 };
+      const cache = new DatabaseReplayCache(database.db, () => clock.now);
+      // Hashed keys land in every slice; the edges and keys that are not hex are swept too.
+      for (let i = 0; i < 600; i++) {
+        expect(await cache.remember('k', `old-${i}`, clock.now + 1_000)).toBe(true);
+        expect(await cache.remember('k', `new-${i}`, clock.now + 600_000)).toBe(true);
+      }
+      const edges = ['', '0', '00', '0f', 'f', 'ff', 'fff', 'g', 'zz', '~'];
+      await database.db
+        .insertInto('replay_nonces')
+        .values(edges.map((key) => ({ key, expires_at: clock.now })))
+        .execute();
+      clock.now += 300_000;
+      await cache.sweep();
+      const left = await database.db.selectFrom('replay_nonces').select('key').execute();
+      expect(left).toHaveLength(600);
+      // What was swept may be used again; what is live still may not.
+      expect(await cache.remember('k', 'old-7', clock.now + 300_000)).toBe(true);
+      expect(await cache.remember('k', 'new-7', clock.now + 300_000)).toBe(false);
+    } finally {
+      await database.dispose();
+    }
+  });
 });
