@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { migrateToLatest } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
 import { DatabaseReplayCache } from '../src/core/replay-cache.js';
@@ -63,6 +64,56 @@ describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
       // What was swept may be used again; what is live still may not.
       expect(await cache.remember('k', 'old-7', clock.now + 300_000)).toBe(true);
       expect(await cache.remember('k', 'new-7', clock.now + 300_000)).toBe(false);
+    } finally {
+      await database.dispose();
+    }
+  });
+});
+
+describe('SQLite: the tables every bundle fetch writes', () => {
+  it('are WITHOUT ROWID tables after migration 0009, with their rows, keys and cascade kept', async () => {
+    const database = await openTestDatabase<ProviderTables>('sqlite');
+    const db = database.db as Kysely<unknown>;
+    const upTo = (last: string) =>
+      Object.fromEntries(Object.entries(PROVIDER_MIGRATIONS).filter(([name]) => name <= last));
+    const withoutRowid = async (table: string): Promise<boolean> => {
+      const rows = await sql<{ sql: string }>`
+        SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ${table}`.execute(db);
+      return /WITHOUT ROWID/i.test(rows.rows[0]?.sql ?? '');
+    };
+    try {
+      await migrateToLatest(db, 'sqlite', 'provider_api', upTo('0008'));
+      expect(await withoutRowid('replay_nonces')).toBe(false);
+      await sql`INSERT INTO accounts (id, number, registration_id, identity_key, device_key,
+        signed_prekey_id, signed_prekey, signed_prekey_signature, kyber_last_resort_id,
+        kyber_last_resort, kyber_last_resort_signature, verified_at, created_at)
+        VALUES ('a1', '+15550100', 1, x'01', x'02', 1, x'03', x'04', 1, x'05', x'06', 0, 0)`.execute(
+        db,
+      );
+      await sql`INSERT INTO replay_nonces (key, expires_at) VALUES ('n1', 5)`.execute(db);
+      await sql`INSERT INTO prekey_contacts (target_id, asker, first_at, one_time_at)
+        VALUES ('a1', 'p/b', 1, NULL)`.execute(db);
+
+      await migrateToLatest(db, 'sqlite', 'provider_api', PROVIDER_MIGRATIONS);
+      expect(await withoutRowid('replay_nonces')).toBe(true);
+      expect(await withoutRowid('prekey_contacts')).toBe(true);
+      const cache = new DatabaseReplayCache(database.db, () => 0);
+      expect(await cache.remember('k', 'n2', 10)).toBe(true);
+      expect(await cache.remember('k', 'n2', 10)).toBe(false);
+      const nonces = await sql`SELECT key, expires_at FROM replay_nonces WHERE key = 'n1'`.execute(
+        db,
+      );
+      expect(nonces.rows).toEqual([{ key: 'n1', expires_at: 5 }]);
+      const pair = sql`INSERT INTO prekey_contacts (target_id, asker, first_at) VALUES ('a1', 'p/b', 2)`;
+      await expect(pair.execute(db)).rejects.toThrow(/UNIQUE|PRIMARY KEY/);
+      await expect(
+        sql`INSERT INTO prekey_contacts (target_id, asker, first_at) VALUES ('gone', 'p/b', 2)`.execute(
+          db,
+        ),
+      ).rejects.toThrow(/FOREIGN KEY/);
+      await sql`DELETE FROM accounts WHERE id = 'a1'`.execute(db);
+      const left = await sql`SELECT count(*) AS n FROM prekey_contacts`.execute(db);
+      expect(left.rows).toEqual([{ n: 0 }]);
     } finally {
       await database.dispose();
     }
