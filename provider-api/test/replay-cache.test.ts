@@ -1,23 +1,29 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
 import { DatabaseReplayCache } from '../src/core/replay-cache.js';
 import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
 import type { ProviderTables } from '../src/store/schema.js';
 
+/** A migrated database of `dialect` with a replay cache on a clock the test moves. */
+async function migrated(dialect: DialectName) {
+  const database = await openTestDatabase<ProviderTables>(dialect);
+  await migrateToLatest(
+    database.db as Kysely<unknown>,
+    dialect,
+    'provider_api',
+    PROVIDER_MIGRATIONS,
+  );
+  const clock = { now: 1_000_000 };
+  return { database, clock, cache: new DatabaseReplayCache(database.db, () => clock.now) };
+}
+
 describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
   it('refuses a nonce while its record lives, and takes over an expired record', async () => {
-    const database = await openTestDatabase<ProviderTables>(dialect);
+    const { database, clock, cache } = await migrated(dialect);
     try {
-      await migrateToLatest(
-        database.db as Kysely<unknown>,
-        dialect,
-        'provider_api',
-        PROVIDER_MIGRATIONS,
-      );
-      const clock = { now: 1_000_000 };
-      const cache = new DatabaseReplayCache(database.db, () => clock.now);
       expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(true);
       expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(false);
       // Requests that arrive together: each nonce once, whatever the batch.
@@ -37,16 +43,8 @@ describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
   });
 
   it('sweeps expired nonces from every slice of the key space and keeps live ones', async () => {
-    const database = await openTestDatabase<ProviderTables>(dialect);
+    const { database, clock, cache } = await migrated(dialect);
     try {
-      await migrateToLatest(
-        database.db as Kysely<unknown>,
-        dialect,
-        'provider_api',
-        PROVIDER_MIGRATIONS,
-      );
-      const clock = { now: 1_000_000 };
-      const cache = new DatabaseReplayCache(database.db, () => clock.now);
       // Hashed keys land in every slice; the edges and keys that are not hex are swept too.
       for (let i = 0; i < 600; i++) {
         expect(await cache.remember('k', `old-${i}`, clock.now + 1_000)).toBe(true);
