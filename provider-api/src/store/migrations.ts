@@ -261,7 +261,7 @@ const registrationHandovers: PortableMigration = {
  * `WITHOUT ROWID` tables, each row in its primary key's B-tree only. A row of a table with a
  * text key was written twice, into the rowid table and into the key's index: two pages per new
  * row, each page a 4 KiB WAL frame on commit and a page copied again by the checkpoint. Now one
- * (a bundle fetch wrote about 11 frames, now about 9). Contents, keys, the foreign key and its
+ * (docs/decisions.md: the frames and checkpoint copies per fetch, before and after). Contents, keys, the foreign key and its
  * cascade are unchanged. PostgreSQL: nothing to do (its tables are heaps with separate indexes
  * either way).
  */
