@@ -1,10 +1,10 @@
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/index.js';
-import { CHECKPOINT_INTERVAL_MS } from '../src/checkpointer.js';
+import { CHECKPOINTER_NICE, CHECKPOINT_INTERVAL_MS } from '../src/checkpointer.js';
 
 interface Tables {
   item: { id: number; body: string };
@@ -75,4 +75,32 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
       reader.close();
     }
   });
+
+  // Linux only: the thread's nice value is field 19 of /proc/self/task/<tid>/stat.
+  const linux = existsSync('/proc/thread-self');
+  (linux ? it : it.skip)(
+    'runs the checkpoints at a low priority (nice 10), the serving thread at its own',
+    async () => {
+      const niceOf = (tid: string): number => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      const lowest = (): string[] =>
+        readdirSync('/proc/self/task').filter((t) => niceOf(t) === CHECKPOINTER_NICE);
+      const before = lowest();
+      const database = await openDatabase<Tables>({ url: `sqlite:${join(dir, 'n.db')}` });
+      try {
+        let found: string[] = [];
+        for (let i = 0; i < 100 && found.length === 0; i++) {
+          await sleep(50);
+          found = lowest().filter((t) => !before.includes(t));
+        }
+        expect(found).toHaveLength(1);
+        expect(CHECKPOINTER_NICE).toBe(10);
+        expect(niceOf(String(process.pid))).not.toBe(CHECKPOINTER_NICE);
+      } finally {
+        await database.close();
+      }
+    },
+  );
 });

@@ -42,8 +42,32 @@ export class DatabaseReplayCache implements ReplayCache {
     return rows.length === 1;
   }
 
-  /** Deletes expired nonces (called periodically). */
+  /**
+   * Deletes expired nonces (called periodically), in {@link SWEEP_SLICES} slices of the key
+   * space with a turn of the event loop between them. One statement over the whole table scans
+   * every live nonce (at 1,000 signed requests/s, 300,000 rows for a 300-s window) and, on
+   * SQLite, runs on the serving thread: a stall of every request for as long. A slice scans
+   * 1/256 of the keys by the primary key's index.
+   */
   async sweep(): Promise<void> {
-    await this.#db.deleteFrom('replay_nonces').where('expires_at', '<=', this.#now()).execute();
+    const now = this.#now();
+    for (let i = 0; i < SWEEP_SLICES; i++) {
+      const [from, to] = [sliceStart(i), sliceStart(i + 1)];
+      await this.#db
+        .deleteFrom('replay_nonces')
+        .$if(from !== undefined, (qb) => qb.where('key', '>=', from as string))
+        .$if(to !== undefined, (qb) => qb.where('key', '<', to as string))
+        .where('expires_at', '<=', now)
+        .execute();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
+}
+
+/** Slices of the key space a sweep deletes one at a time (keys are SHA-256 hex). */
+export const SWEEP_SLICES = 256;
+
+/** Where slice `i` starts (two hex digits); the first and the past-the-end have no bound. */
+function sliceStart(i: number): string | undefined {
+  return i <= 0 || i >= SWEEP_SLICES ? undefined : i.toString(16).padStart(2, '0');
 }
