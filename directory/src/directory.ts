@@ -575,7 +575,7 @@ async function writePublicKeyMaterial(
   return { dsRecord, dnskeyRecord, trustAnchor };
 }
 
-/** `{ storeFile }` when the database is an SQLite file (zone-state.ts copies it faster). */
+/** `{ storeFile }` when the database is an SQLite file (the zone image reads the numbers from it). */
 function sqliteFile(url: string): { storeFile?: string } {
   const { dialect, target } = parseDatabaseUrl(url);
   return dialect === 'sqlite' && target !== ':memory:' ? { storeFile: target } : {};
