@@ -346,7 +346,7 @@ async function loadZone(
   });
   logUnservable(zone.snapshot.unservable, log);
   zone.onChange(() => logUnservable(zone.snapshot.unservable, log));
-  // Entries not checked when loaded (a first start copies them unread): found on use.
+  // Entries not checked when loaded (a first start reads none of them): found on use.
   zone.onUnservable((bad) => logUnservable([bad], log));
   // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
   w.cleanups.push(() => zone.close());

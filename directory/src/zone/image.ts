@@ -19,9 +19,8 @@ export interface ImageAnswer {
   readonly bytes: Uint8Array;
 }
 
-/** What one lookup of a name finds: the entry's serial and, if kept, the answer asked for. */
+/** What one lookup of a name finds: the answer asked for, if kept. */
 export interface ImageHit {
-  serial: number;
   renewAt: number;
   bytes: Uint8Array | undefined;
 }
@@ -93,7 +92,8 @@ export class ZoneImage {
     this.#sql = sql;
     this.#find = db
       .prepare(
-        `SELECT e.serial, a.renew_at, a.bytes FROM ${sql.names} e LEFT JOIN answers a
+        // Only the key of the numbers' table is read (the store's index of numbers alone).
+        `SELECT a.renew_at, a.bytes FROM ${sql.names} e LEFT JOIN answers a
          ON a.digits = ? AND a.qtype = ? AND a.dnssec = ? WHERE e.${sql.key} = ?`,
       )
       .raw();
@@ -227,17 +227,16 @@ export class ZoneImage {
   }
 
   /**
-   * Looks `digits` up: undefined if no such number, else its entry serial and the answer kept
-   * for `qtype` with or without DNSSEC (`bytes` undefined when none is kept). Fills `hit`.
+   * Looks `digits` up: undefined if no such number, else the answer kept for `qtype` with or
+   * without DNSSEC (`bytes` undefined when none is kept). Fills `hit`.
    */
   find(digits: string, qtype: number, dnssec: boolean, hit: ImageHit): ImageHit | undefined {
     const row = this.#find.get(digits, qtype, dnssec ? 1 : 0, this.#sql.keyOf(digits)) as
-      | [number, number | null, Uint8Array | null]
+      | [number | null, Uint8Array | null]
       | undefined;
     if (!row) return undefined;
-    hit.serial = Number(row[0]);
-    hit.renewAt = row[1] ?? 0;
-    hit.bytes = row[2] ?? undefined;
+    hit.renewAt = row[0] ?? 0;
+    hit.bytes = row[1] ?? undefined;
     return hit;
   }
 
