@@ -105,7 +105,7 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     });
   });
 
-  it('reading the store\'s file: a restart catches up with what changed meanwhile (removals too) and keeps the answers of unchanged numbers', async () => {
+  it("reading the store's file: a restart catches up with what changed meanwhile (removals too) and keeps the answers of unchanged numbers", async () => {
     const storeFile = join(dir, 'store.db');
     const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
     try {
@@ -124,7 +124,11 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     const serial = await directoryStore.serial();
     const image = ZoneImage.open(path, 'x', storeFile);
     image.follow(serial, 'token');
-    expect([image.serial, image.count, image.entry(A.slice(1))?.serial]).toEqual([serial, 1, serial]);
+    expect([image.serial, image.count, image.entry(A.slice(1))?.serial]).toEqual([
+      serial,
+      1,
+      serial,
+    ]);
     image.close();
     // Another format (as an older version left it).
     const raw = new SQLite(path);

@@ -232,8 +232,7 @@ export class ZoneImage {
    */
   find(digits: string, qtype: number, dnssec: boolean, hit: ImageHit): ImageHit | undefined {
     const row = this.#find.get(digits, qtype, dnssec ? 1 : 0, this.#sql.keyOf(digits)) as
-      | [number | null, Uint8Array | null]
-      | undefined;
+      [number | null, Uint8Array | null] | undefined;
     if (!row) return undefined;
     hit.renewAt = row[0] ?? 0;
     hit.bytes = row[1] ?? undefined;
@@ -243,8 +242,7 @@ export class ZoneImage {
   /** The entry of `digits`, if held. */
   entry(digits: string): ImageEntry | undefined {
     const row = this.#row.get(this.#sql.keyOf(digits)) as
-      | [number, string, string, string]
-      | undefined;
+      [number, string, string, string] | undefined;
     if (!row) return undefined;
     const [serial, provider, identityKey, contacts] = row;
     return { digits, serial: Number(serial), provider, identityKey, contacts };
@@ -359,7 +357,7 @@ export class ZoneImage {
    * place of the entries in one step, so the DNS path reads the old content until then.
    */
   rebuild(): ImageBuild {
-    if (this.#storeFile !== undefined) throw new Error('the image reads the store\'s file');
+    if (this.#storeFile !== undefined) throw new Error("the image reads the store's file");
     this.flush();
     const db = this.#db;
     db.exec('DROP TABLE IF EXISTS entries_next; DROP TABLE IF EXISTS names_next');
