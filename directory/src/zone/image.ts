@@ -53,9 +53,9 @@ CREATE TABLE IF NOT EXISTS answers (
  * start-up grows with the zone, and a restart keeps the signatures it made. The numbers are read
  * from one of two sources:
  *
- * - `store`: the directory's own SQLite store file, attached read-only in use (its
- *   `directory_numbers` table, keyed by number): nothing is copied, so a first start answers at
- *   once whatever the zone's size; the image holds only the answers;
+ * - `store`: the directory's own SQLite store file, attached to the image's connection and only
+ *   read (its `directory_numbers` table, keyed by number): nothing is copied, so a first start
+ *   answers at once whatever the zone's size; the image holds only the answers;
  * - `own`: tables of the image's own (`names`, digits and serials; `entries`, the rows), copied
  *   from the store page by page: for PostgreSQL stores, which cannot be read synchronously, and
  *   for tests (`:memory:`).
