@@ -297,6 +297,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const { metrics, count } = directoryMetrics(parts);
     const notifyAll = notifySecondaries(w, parts.zone, tsigKey);
     const { dns, doh } = await startDnsListeners(w, parts.zone, tsigKey, metrics, count);
+    parts.warmer.start();
     const { http, metricsHttp } = await startHttpListeners(w, parts, keys, database, metrics);
     const renewExport = startMaintenance(w, parts);
     const published = await writePublicKeyMaterial(options, keys, parts.settings);
@@ -350,8 +351,8 @@ async function loadZone(
   zone.onUnservable((bad) => logUnservable([bad], log));
   // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
   w.cleanups.push(() => zone.close());
+  // Started once DNS is served (startDirectory): its slices would delay the first answer.
   const warmer = new ZoneWarmer(zone, now, log);
-  warmer.start();
   zone.onChange(() => warmer.start());
   w.cleanups.push(() => warmer.stop());
   return { store, settings, policy, signer, zone, warmer };
