@@ -151,6 +151,27 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     await store.close();
   });
 
+  it('taken anew from the same store, it keeps only the answers of numbers unchanged since', async () => {
+    const storeFile = join(dir, 'store.db');
+    const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
+    const store = await DirectoryStore.open(database);
+    for (const n of [A, B, C]) await put(store, n);
+    const image = ZoneImage.open(join(dir, 'zone-image.db'), 'x', storeFile);
+    image.follow(await store.serial(), 'token');
+    for (const n of [A, B, C])
+      image.keepAnswer(n.slice(1), RRType.NAPTR, true, NOW, new Uint8Array([1]));
+    // A written again, B removed, C unchanged, as a store too far ahead to catch up with.
+    await put(store, A);
+    expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(true);
+    image.follow(await store.serial(), 'token');
+    const kept = (n: string): boolean =>
+      image.find(n.slice(1), RRType.NAPTR, true, { renewAt: 0, bytes: undefined })?.bytes !==
+      undefined;
+    expect([kept(A), kept(B), kept(C)]).toEqual([false, false, true]);
+    image.close();
+    await database.close();
+  });
+
   it('an image made from another database is filled anew, not caught up', async () => {
     const open = async (
       name: string,

@@ -329,8 +329,7 @@ export class ZoneImage {
   /**
    * Takes the store's file as the content of `serial` (source `store`: a first start, or a
    * store too far ahead to catch up with): nothing is copied; the kept answers stay only for
-   * numbers whose entry is the one the image held (written at or before its serial, in the
-   * same store).
+   * numbers neither written nor removed since the image's serial, in the same store.
    */
   follow(serial: number, token: string): void {
     if (this.#storeFile === undefined) throw new Error('the image holds its own entries');
@@ -340,10 +339,14 @@ export class ZoneImage {
     db.transaction(() => {
       if (before < 0) db.exec('DELETE FROM answers');
       else {
-        db.prepare(
-          `DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM store.directory_numbers n
-           WHERE n.number = '+' || answers.digits AND n.serial <= ?)`,
-        ).run(before);
+        // By the store's serial indexes: what changed costs, not the zone's size. (Answers of
+        // numbers a foreign writer removed may stay: a lookup finds no number, so never served.)
+        for (const table of ['directory_numbers', 'directory_removed']) {
+          db.prepare(
+            `DELETE FROM answers WHERE digits IN
+             (SELECT substr(number, 2) FROM store.${table} WHERE serial > ?)`,
+          ).run(before);
+        }
       }
       this.#setMeta({ serial, count: 0, token });
       db.exec("DELETE FROM meta WHERE k = 'warm'");
