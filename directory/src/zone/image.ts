@@ -335,7 +335,7 @@ export class ZoneImage {
     if (this.#storeFile === undefined) throw new Error('the image holds its own entries');
     this.flush();
     const db = this.#db;
-    const before = this.#token === token ? (this.#serial ?? -1) : -1;
+    const before = this.#keptUpTo(serial, token);
     db.transaction(() => {
       if (before < 0) db.exec('DELETE FROM answers');
       else {
@@ -378,7 +378,7 @@ export class ZoneImage {
       add: (rows) => add(rows),
       finish: (serial, token) => {
         this.flush();
-        const before = this.#token === token ? (this.#serial ?? -1) : -1;
+        const before = this.#keptUpTo(serial, token);
         db.transaction(() => {
           // The numbers alone, in a table of their own: small enough for the page cache, so
           // a lookup (a miss above all) reads no file.
@@ -467,6 +467,16 @@ export class ZoneImage {
       this.#db.close();
       if (this.#path !== ':memory:') releaseFile(this.#path);
     }
+  }
+
+  /**
+   * The serial up to which kept answers still hold when the image is taken to `serial` of the
+   * store `token`: its own, if from the same store and not ahead of it (a store restored from
+   * an older copy has gone back); else -1, none.
+   */
+  #keptUpTo(serial: number, token: string): number {
+    const held = this.#serial;
+    return this.#token === token && held !== undefined && held <= serial ? held : -1;
   }
 
   #meta(k: string): string | undefined {
