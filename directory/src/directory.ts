@@ -297,6 +297,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const { metrics, count } = directoryMetrics(parts);
     const notifyAll = notifySecondaries(w, parts.zone, tsigKey);
     const { dns, doh } = await startDnsListeners(w, parts.zone, tsigKey, metrics, count);
+    parts.warmer.start();
     const { http, metricsHttp } = await startHttpListeners(w, parts, keys, database, metrics);
     const renewExport = startMaintenance(w, parts);
     const published = await writePublicKeyMaterial(options, keys, parts.settings);
@@ -346,12 +347,12 @@ async function loadZone(
   });
   logUnservable(zone.snapshot.unservable, log);
   zone.onChange(() => logUnservable(zone.snapshot.unservable, log));
-  // Entries not checked when loaded (a first start copies them unread): found on use.
+  // Entries not checked when loaded (a first start reads none of them): found on use.
   zone.onUnservable((bad) => logUnservable([bad], log));
   // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
   w.cleanups.push(() => zone.close());
+  // Started once DNS is served (startDirectory): its slices would delay the first answer.
   const warmer = new ZoneWarmer(zone, now, log);
-  warmer.start();
   zone.onChange(() => warmer.start());
   w.cleanups.push(() => warmer.stop());
   return { store, settings, policy, signer, zone, warmer };
@@ -575,7 +576,7 @@ async function writePublicKeyMaterial(
   return { dsRecord, dnskeyRecord, trustAnchor };
 }
 
-/** `{ storeFile }` when the database is an SQLite file (zone-state.ts copies it faster). */
+/** `{ storeFile }` when the database is an SQLite file (the zone image reads the numbers from it). */
 function sqliteFile(url: string): { storeFile?: string } {
   const { dialect, target } = parseDatabaseUrl(url);
   return dialect === 'sqlite' && target !== ':memory:' ? { storeFile: target } : {};

@@ -22,6 +22,7 @@ const NOW = 1_790_000_000;
 const A = '+14155552671';
 const B = '+14155552672';
 const C = '+14155552673';
+const D = '+14155552674';
 
 describe('zone image (zone/image.ts) kept in step with the store', () => {
   const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
@@ -56,65 +57,122 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
   const held = (zone: ZoneState, number: string): boolean =>
     nodeAt(zone.snapshot, enumNameFor(number, APEX)) !== undefined;
 
-  describe.each(ALL_DIALECTS)('on %s', (dialect: DialectName) => {
+  /**
+   * A restart catches up with what changed meanwhile (removals too) and keeps the answers of
+   * unchanged numbers; `storeFile`: the image reads the numbers from it.
+   */
+  const restartCatchesUp = async (store: DirectoryStore, storeFile?: string): Promise<void> => {
+    await put(store, A);
+    await put(store, B);
+    await put(store, D);
+    let zone = await load(store, storeFile);
+    expect(held(zone, A) && held(zone, B)).toBe(true);
+    expect(ask(zone, A)).toBe(1);
+    expect(ask(zone, B)).toBe(1);
+    expect(ask(zone, D)).toBe(1);
+    await zone.close();
+
+    // While stopped: B removed, C published, D published again, A unchanged.
+    expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(true);
+    await put(store, C);
+    await put(store, D);
+    zone = await load(store, storeFile);
+    expect(zone.snapshot.serial).toBe(await store.serial());
+    expect([held(zone, A), held(zone, B), held(zone, C)]).toEqual([true, false, true]);
+    expect(zone.snapshot.image.count).toBe(3);
+    // A's answer was kept in the image: no signature. C is new, D's entry changed: signed when
+    // asked.
+    expect(ask(zone, A)).toBe(0);
+    expect(ask(zone, C)).toBe(1);
+    expect(ask(zone, D)).toBe(1);
+
+    // B published again (a number removed, then published, while running).
+    await put(store, B);
+    await zone.refresh();
+    expect(held(zone, B)).toBe(true);
+    expect(ask(zone, B)).toBe(1);
+    await zone.close();
+  };
+
+  describe.each(ALL_DIALECTS)('on %s, the image holding its own copy', (dialect: DialectName) => {
     it('a restart catches up with what changed meanwhile (removals too) and keeps the answers of unchanged numbers', async () => {
       const database = await openTestDatabase<unknown>(dialect);
       try {
-        const store = await DirectoryStore.open(database);
-        await put(store, A);
-        await put(store, B);
-        let zone = await load(store);
-        expect(held(zone, A) && held(zone, B)).toBe(true);
-        expect(ask(zone, A)).toBe(1);
-        expect(ask(zone, B)).toBe(1);
-        await zone.close();
-
-        // While stopped: B removed, C published, A unchanged.
-        expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(true);
-        await put(store, C);
-        zone = await load(store);
-        expect(zone.snapshot.serial).toBe(await store.serial());
-        expect([held(zone, A), held(zone, B), held(zone, C)]).toEqual([true, false, true]);
-        expect(zone.snapshot.image.count).toBe(2);
-        // A's answer was kept in the image: no signature. C is new: signed when asked.
-        expect(ask(zone, A)).toBe(0);
-        expect(ask(zone, C)).toBe(1);
-
-        // B published again (a number removed, then published, while running).
-        await put(store, B);
-        await zone.refresh();
-        expect(held(zone, B)).toBe(true);
-        expect(ask(zone, B)).toBe(1);
-        await zone.close();
+        await restartCatchesUp(await DirectoryStore.open(database));
       } finally {
         await database.dispose();
       }
     });
   });
 
-  it('an image whose fill was interrupted, or that cannot be read, is made anew when opened', async () => {
+  it("reading the store's file: a restart catches up with what changed meanwhile (removals too) and keeps the answers of unchanged numbers", async () => {
+    const storeFile = join(dir, 'store.db');
+    const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
+    try {
+      await restartCatchesUp(await DirectoryStore.open(database), storeFile);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('an image that cannot be read, or of another format or source, is made anew when opened', async () => {
     const path = join(dir, 'zone-image.db');
-    const store = await openDatabase<unknown>({ url: `sqlite:${join(dir, 'store.db')}` });
+    const storeFile = join(dir, 'store.db');
+    const store = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
     const directoryStore = await DirectoryStore.open(store);
     await put(directoryStore, A);
-    const image = ZoneImage.open(path, 'x');
-    image.fillFromSqlite(join(dir, 'store.db'), 'token');
-    expect(image.count).toBe(1);
+    const serial = await directoryStore.serial();
+    const image = ZoneImage.open(path, 'x', storeFile);
+    image.follow(serial, 'token');
+    expect([image.serial, image.count, image.entry(A.slice(1))?.serial]).toEqual([
+      serial,
+      1,
+      serial,
+    ]);
     image.close();
-    // As a crash in the middle of a fill (made without a journal) leaves it.
+    // Another format (as an older version left it).
     const raw = new SQLite(path);
-    raw.prepare("INSERT INTO meta VALUES ('filling', '1')").run();
+    raw.prepare("UPDATE meta SET v = '2' WHERE k = 'format'").run();
     raw.close();
-    const again = ZoneImage.open(path, 'x');
-    expect([again.serial, again.count]).toEqual([undefined, 0]);
+    const again = ZoneImage.open(path, 'x', storeFile);
+    expect(again.serial).toBeUndefined();
+    again.follow(serial, 'token');
     again.close();
+    // Another source: an image of its own (a PostgreSQL store's) is not one reading a file.
+    const own = ZoneImage.open(path, 'x');
+    expect([own.serial, own.count, own.entry(A.slice(1))]).toEqual([undefined, 0, undefined]);
+    own.close();
     await writeFile(path, 'not a database, '.repeat(512));
-    const fresh = ZoneImage.open(path, 'x');
+    const fresh = ZoneImage.open(path, 'x', storeFile);
     expect(fresh.serial).toBeUndefined();
-    fresh.fillFromSqlite(join(dir, 'store.db'), 'token');
-    expect(fresh.entry(A.slice(1))?.serial).toBeGreaterThan(0);
+    fresh.follow(serial, 'token');
+    expect(fresh.entry(A.slice(1))?.serial).toBe(serial);
     fresh.close();
     await store.close();
+  });
+
+  it('taken anew from the same store, it keeps only the answers of numbers unchanged since', async () => {
+    const storeFile = join(dir, 'store.db');
+    const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
+    const store = await DirectoryStore.open(database);
+    for (const n of [A, B, C]) await put(store, n);
+    const image = ZoneImage.open(join(dir, 'zone-image.db'), 'x', storeFile);
+    image.follow(await store.serial(), 'token');
+    for (const n of [A, B, C])
+      image.keepAnswer(n.slice(1), RRType.NAPTR, true, NOW, new Uint8Array([1]));
+    // A written again, B removed, C unchanged, as a store too far ahead to catch up with.
+    await put(store, A);
+    expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(true);
+    image.follow(await store.serial(), 'token');
+    const kept = (n: string): boolean =>
+      image.find(n.slice(1), RRType.NAPTR, true, { renewAt: 0, bytes: undefined })?.bytes !==
+      undefined;
+    expect([kept(A), kept(B), kept(C)]).toEqual([false, false, true]);
+    // A store gone back to an older serial (restored from a copy): nothing kept holds.
+    image.follow(1, 'token');
+    expect(kept(C)).toBe(false);
+    image.close();
+    await database.close();
   });
 
   it('an image made from another database is filled anew, not caught up', async () => {

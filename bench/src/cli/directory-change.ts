@@ -6,8 +6,11 @@
 // against the same window with nothing to do. Loads directory/dist at run time.
 // The seeding runs in a child process of its own, so the RSS reported is the zone's alone. Last,
 // the zone is loaded again on the same store and image, as a restart does (`restartFirstAnswerMs`).
-// `--work <dir>` keeps the store there (seeded once, reused by later runs).
-//   npm run bench:directory-change -w bench -- [--count 100000] [--changes 20] [--work dir] [--no-save]
+// `--work <dir>` keeps the store there (seeded once, reused by later runs). `--postgres URL`: the
+// store in that PostgreSQL database instead (schema `bench_change_<count>`, kept and reused with
+// `--work`), which a first start copies into the image page by page.
+//   npm run bench:directory-change -w bench -- [--count 100000] [--changes 20] [--work dir]
+//     [--postgres URL] [--no-save]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -57,7 +60,7 @@ interface Modules {
         settings: unknown,
         key: SigningKey,
         signer: unknown,
-        o: { imagePath: string; storeFile: string },
+        o: { imagePath: string; storeFile?: string },
       ): Promise<Zone>;
     };
   };
@@ -84,6 +87,8 @@ interface Args {
   seedOnly: string | undefined;
   /** Where the store is kept (seeded if not yet); default a temp dir removed at the end. */
   work: string | undefined;
+  /** A PostgreSQL database to keep the store in instead of an SQLite file. */
+  postgres: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -93,17 +98,22 @@ function parseArgs(argv: readonly string[]): Args {
     save: true,
     seedOnly: undefined,
     work: undefined,
+    postgres: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--no-save') args.save = false;
     else if (a === '--seed-only') args.seedOnly = argv[++i];
     else if (a === '--work') args.work = argv[++i];
+    else if (a === '--postgres') args.postgres = argv[++i];
     else if (a === '--count' || a === '--changes') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 10_000_000) throw new Error(`${a}: 1..10000000`);
       args[a === '--count' ? 'count' : 'changes'] = n;
     } else throw new Error(`unknown option ${a}`);
+  }
+  if (args.postgres !== undefined && args.work === undefined && args.seedOnly === undefined) {
+    throw new Error('--postgres needs --work (the schema is kept for later runs, as the dir is)');
   }
   return args;
 }
@@ -145,12 +155,20 @@ async function longestDelay(work: () => Promise<void>): Promise<number> {
   return Math.round(h.max / 1e4) / 100;
 }
 
-/** Seeds `work/directory.db` with the bench numbers through the directory's bulk import. */
-async function seed(m: Modules, work: string, count: number): Promise<void> {
+/** The store's database: `work/directory.db`, or a schema of its own in `--postgres`. */
+function storeDatabase(args: Args, work: string): Parameters<typeof openDatabase>[0] {
+  return args.postgres === undefined
+    ? { url: `sqlite:${join(work, 'directory.db')}` }
+    : { url: args.postgres, schema: `bench_change_${args.count}` };
+}
+
+/** Seeds the store with the bench numbers through the directory's bulk import. */
+async function seed(m: Modules, args: Args, work: string): Promise<void> {
+  const { count } = args;
   const space = benchSpace({ count });
   const importFile = join(work, 'entries.jsonl');
   writeLines(importFile, importLines(space));
-  const database = await openDatabase<unknown>({ url: `sqlite:${join(work, 'directory.db')}` });
+  const database = await openDatabase<unknown>(storeDatabase(args, work));
   try {
     const store = await m.store.DirectoryStore.open(database);
     const seeded = await m.bulk.bulkImport(store, {
@@ -176,7 +194,14 @@ function ensureSeeded(args: Args, work: string): number | undefined {
   if (!existsSync(join(work, 'seeded'))) {
     const child = spawnSync(
       process.execPath,
-      [process.argv[1] as string, '--seed-only', work, '--count', String(args.count)],
+      [
+        process.argv[1] as string,
+        '--seed-only',
+        work,
+        '--count',
+        String(args.count),
+        ...(args.postgres !== undefined ? ['--postgres', args.postgres] : []),
+      ],
       { stdio: 'inherit' },
     );
     if (child.status !== 0) throw new Error(`seeding failed (${child.status ?? child.signal})`);
@@ -264,15 +289,15 @@ async function loadModules(): Promise<Modules> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const m = await loadModules();
-  if (args.seedOnly !== undefined) return seed(m, args.seedOnly, args.count);
+  if (args.seedOnly !== undefined) return seed(m, args, args.seedOnly);
   const work = args.work ?? mkdtempSync(join(tmpdir(), 'sb-bench-change-'));
   mkdirSync(work, { recursive: true });
   const load0 = loadavg();
   try {
     const space = benchSpace({ count: args.count });
     const seedSeconds = ensureSeeded(args, work);
-    const storeFile = join(work, 'directory.db');
-    const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
+    const storeFile = args.postgres === undefined ? join(work, 'directory.db') : undefined;
+    const database = await openDatabase<unknown>(storeDatabase(args, work));
     const store = await m.store.DirectoryStore.open(database);
 
     const apex = 'e164.switchboard.test.';
@@ -284,7 +309,7 @@ async function main(): Promise<void> {
         m.zone.defaultZoneSettings(apex),
         key,
         new m.signer.OnlineSigner(key, apex),
-        { imagePath: join(work, 'zone-image.db'), storeFile },
+        { imagePath: join(work, 'zone-image.db'), ...(storeFile ? { storeFile } : {}) },
       );
     const zone = await loadZone();
     const published = enumName(numberAt(space, 0), apex);
@@ -304,6 +329,7 @@ async function main(): Promise<void> {
     await again.close();
     const result = {
       count: args.count,
+      store: args.postgres === undefined ? 'sqlite' : 'postgres',
       loadAverage: { start: load0, end: loadavg() },
       ...(seedSeconds !== undefined ? { seedSeconds } : {}),
       firstAnswerMs,

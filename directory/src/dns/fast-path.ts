@@ -393,7 +393,7 @@ const OUTSIDE = 0;
 const APEX = 1;
 const NOT_A_NUMBER = 2;
 /** Where the image's find() puts what it found. */
-const HIT: ImageHit = { serial: 0, renewAt: 0, bytes: undefined };
+const HIT: ImageHit = { renewAt: 0, bytes: undefined };
 
 /** The apex of a zone's settings in wire form and its labels. */
 const apexWires = new WeakMap<ZoneSettings, { wire: Uint8Array; labels: number }>();

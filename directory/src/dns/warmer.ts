@@ -17,7 +17,8 @@ const ROWS_PER_STEP = 200;
  *   numbers that changed are (each snapshot's `changes`). Until then numbers are signed when
  *   first asked, and `/healthz` says `warm: false`;
  * - renewal: the kept answers are walked in key order, and those due (three days before their
- *   signature expires) are signed anew, so no query waits for it.
+ *   signature expires) are signed anew, so no query waits for it; the next walk waits until
+ *   the earliest renewal time the last one saw.
  */
 export class ZoneWarmer {
   readonly #zone: ZoneState;
@@ -34,6 +35,13 @@ export class ZoneWarmer {
   /** Numbers (digits) changed since, to warm. */
   #changed: string[] = [];
   #renewAfter: [string, number, number] = ['', 0, 0];
+  /**
+   * The earliest renewal time (seconds) of the answers the pass under way left alone (or of
+   * those made after it began), and the last whole pass's: nothing kept is due before it, so no
+   * pass is walked until then (or an hour, at most).
+   */
+  #passDue = 0;
+  #due = 0;
   #started = 0;
   #stopped = false;
   #renewed = 0;
@@ -160,15 +168,17 @@ export class ZoneWarmer {
     const snapshot = this.#zone.snapshot;
     const until = performance.now() + this.#sliceMs;
     const now = Math.floor(this.#now() / 1000);
+    if (this.#renewAfter[0] === '') {
+      if (now < this.#due) return this.#scheduleRenewal(this.#pauseMs * 60);
+      this.#passDue = Math.min(this.#zone.signer.earliestRenewal(now), now + 3600);
+    }
     let rows: Array<[string, number, number, number]> = [];
     try {
       rows = snapshot.image.keptAnswers(this.#renewAfter, ROWS_PER_STEP);
       for (const [digits, qtype, dnssec, renewAt] of rows) {
         this.#renewAfter = [digits, qtype, dnssec];
-        if (
-          now >= renewAt &&
-          renewAnswer(snapshot, this.#zone.signer, digits, qtype, dnssec === 1, now)
-        ) {
+        if (now < renewAt) this.#passDue = Math.min(this.#passDue, renewAt);
+        else if (renewAnswer(snapshot, this.#zone.signer, digits, qtype, dnssec === 1, now)) {
           this.#renewed += 1;
         }
         if (performance.now() >= until) return this.#scheduleRenewal(this.#pauseMs);
@@ -176,10 +186,12 @@ export class ZoneWarmer {
     } catch (err) {
       this.#log.error({ err }, 'renewing kept answers failed');
       rows = [];
+      this.#passDue = 0;
     }
     if (rows.length < ROWS_PER_STEP) {
-      // A whole pass done: start over after a longer pause.
+      // A whole pass done: the next one once something is due.
       this.#renewAfter = ['', 0, 0];
+      this.#due = this.#passDue;
       this.#scheduleRenewal(this.#pauseMs * 60);
     } else {
       this.#scheduleRenewal(this.#pauseMs);

@@ -53,9 +53,10 @@ export class ZoneState {
 
   /**
    * Opens the zone image (`options.imagePath`, default in memory) and brings it up to the
-   * store's serial: a restart reads only what changed since the serial it holds; a first start
-   * (or an image from another database, or one too far behind) copies every entry into it.
-   * Nothing is signed ahead: answers are signed on demand and kept in the image.
+   * store's serial: a restart reads only what changed since the serial it holds. A first start
+   * (or an image from another database, or one too far behind) reads the numbers from the
+   * store's SQLite file (`options.storeFile`) without copying them; other stores are copied
+   * into it. Nothing is signed ahead: answers are signed on demand and kept in the image.
    */
   static async load(
     store: DirectoryStore,
@@ -72,14 +73,12 @@ export class ZoneState {
       ? ZoneImage.claim(
           [path, ...[2, 3, 4].map((i) => path.replace(/(\.db)?$/, `-${i}$1`))],
           fingerprint,
+          options.storeFile,
         )
-      : ZoneImage.open(':memory:', fingerprint);
+      : ZoneImage.open(':memory:', fingerprint, options.storeFile);
     try {
       const token = await store.instanceToken();
-      if (image.serial === undefined || image.token !== token) {
-        if (options.storeFile !== undefined) image.fillFromSqlite(options.storeFile, token);
-        else await fillImage(store, image, token);
-      }
+      if (image.serial === undefined || image.token !== token) await refill(store, image, token);
       const state = new ZoneState(
         store,
         settings,
@@ -91,7 +90,8 @@ export class ZoneState {
       );
       // Caught up once counting the numbers, so removals made by other writers than the store
       // (which records its own) are seen; later reloads do not count (seconds at 10 million).
-      await state.#reload(true);
+      // An image reading the store's file has nothing to miss.
+      await state.#reload(!image.readsStore);
       return state;
     } catch (err) {
       image.close();
@@ -160,7 +160,7 @@ export class ZoneState {
         this.#token,
       );
     } else {
-      await fillImage(this.#store, previous.image, this.#token);
+      await refill(this.#store, previous.image, this.#token);
       // Any name may have changed: the answers kept in memory are dropped with their cache.
       this.#snapshot = imageZone(this.#settings, previous.image, this.#dnskeys, previous.nodes);
       for (const listener of this.#listeners) listener(this.#snapshot.serial);
@@ -253,8 +253,8 @@ export interface ZoneStateOptions {
   /** The zone image's file (zone/image.ts); default in memory, filled anew on every start. */
   readonly imagePath?: string;
   /**
-   * The store's SQLite file, when it is one: a first start copies it into the image with SQLite
-   * itself instead of page by page through the store.
+   * The store's SQLite file, when it is one: the image reads the numbers from it instead of
+   * copying them (a first start answers at once, whatever the zone's size).
    */
   readonly storeFile?: string;
 }
@@ -265,13 +265,14 @@ const CATCH_UP_LIMIT = 100_000;
 const FILL_PAGE = 5000;
 
 /**
- * Fills `image` anew with every entry of `store`, page by page (the DNS path reads the old
- * content meanwhile), as the content of the serial read before the first page; entries
- * written while it copies are copied again by the catch-up that follows (their serials are
- * later).
+ * Takes `image` anew to the store's current content. Reading the store's file, nothing is
+ * copied. Otherwise every entry is copied page by page (the DNS path reads the old content
+ * meanwhile), as the content of the serial read before the first page; entries written while it
+ * copies are copied again by the catch-up that follows (their serials are later).
  */
-async function fillImage(store: DirectoryStore, image: ZoneImage, token: string): Promise<void> {
+async function refill(store: DirectoryStore, image: ZoneImage, token: string): Promise<void> {
   const serial = await store.serial();
+  if (image.readsStore) return image.follow(serial, token);
   const build = image.rebuild();
   for (let after = ''; ;) {
     const rows = await store.rawPage(after, FILL_PAGE);

@@ -19,15 +19,14 @@ export interface ImageAnswer {
   readonly bytes: Uint8Array;
 }
 
-/** What one lookup of a name finds: the entry's serial and, if kept, the answer asked for. */
+/** What one lookup of a name finds: the answer asked for, if kept. */
 export interface ImageHit {
-  serial: number;
   renewAt: number;
   bytes: Uint8Array | undefined;
 }
 
 /** Bumped when the tables change shape: an image of another format is made anew. */
-const FORMAT = '2';
+const FORMAT = '3';
 /** Answers waiting to be written, at most (more are dropped: they are made again on demand). */
 const MAX_PENDING = 20_000;
 /** Answers written per transaction by the flush timer. */
@@ -49,40 +48,65 @@ CREATE TABLE IF NOT EXISTS answers (
 `;
 
 /**
- * The zone's numbers in a local SQLite file (`<data>/zone-image.db`), read synchronously by the
- * DNS path: one row per number keyed by its digits, and the encoded answers made for them
- * (signatures included, each with the time it is to be renewed), so that neither memory nor
- * start-up grows with the zone, and a restart keeps the signatures it made. It follows the
- * store by serial (zone-state.ts): `token` names the database it was made from, `serial` the
- * zone content it holds. An in-memory image (`:memory:`) serves tests and stores without a data
- * directory.
+ * The zone's numbers and the answers made for them in a local SQLite file
+ * (`<data>/zone-image.db`), read synchronously by the DNS path, so that neither memory nor
+ * start-up grows with the zone, and a restart keeps the signatures it made. The numbers are read
+ * from one of two sources:
+ *
+ * - `store`: the directory's own SQLite store file, attached to the image's connection and only
+ *   read (its `directory_numbers` table, keyed by number): nothing is copied, so a first start
+ *   answers at once whatever the zone's size; the image holds only the answers;
+ * - `own`: tables of the image's own (`names`, digits and serials; `entries`, the rows), copied
+ *   from the store page by page: for PostgreSQL stores, which cannot be read synchronously, and
+ *   for tests (`:memory:`).
+ *
+ * Either way it follows the store by serial (zone-state.ts): `token` names the database it was
+ * made from, `serial` the zone content it holds, and the answers of every number that changed
+ * since are dropped when it catches up. Reading the store's file, the entries of a change are
+ * seen as soon as it is committed, before the catch-up (under a second later) drops the answers
+ * made from the old ones.
  */
 export class ZoneImage {
   readonly #db: SQLite.Database;
   readonly #path: string;
+  /** The store's SQLite file when the numbers are read from it (source `store`). */
+  readonly #storeFile: string | undefined;
+  readonly #sql: SourceSql;
   readonly #find: SQLite.Statement;
   readonly #row: SQLite.Statement;
+  readonly #after: SQLite.Statement;
   readonly #putAnswer: SQLite.Statement;
   readonly #pending: Array<[string, number, number, number, Uint8Array]> = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #count: number;
   #serial: number | undefined;
   #token: string | undefined;
-  /** Bumped whenever the entries are replaced whole ({@link rebuild}). */
+  /** Bumped whenever the entries are replaced whole ({@link rebuild}, {@link follow}). */
   #generation = 0;
 
-  private constructor(db: SQLite.Database, path: string) {
+  private constructor(db: SQLite.Database, path: string, storeFile: string | undefined) {
     this.#db = db;
     this.#path = path;
+    this.#storeFile = storeFile;
+    const sql = storeFile === undefined ? OWN_SQL : STORE_SQL;
+    this.#sql = sql;
     this.#find = db
       .prepare(
-        `SELECT e.serial, a.renew_at, a.bytes FROM names e LEFT JOIN answers a
-         ON a.digits = e.digits AND a.qtype = ? AND a.dnssec = ? WHERE e.digits = ?`,
+        // Only the key of the numbers' table is read (the store's index of numbers alone).
+        `SELECT a.renew_at, a.bytes FROM ${sql.names} e LEFT JOIN answers a
+         ON a.digits = ? AND a.qtype = ? AND a.dnssec = ? WHERE e.${sql.key} = ?`,
       )
       .raw();
     this.#row = db
-      .prepare('SELECT serial, provider, identity_key, contacts FROM entries WHERE digits = ?')
+      .prepare(
+        `SELECT serial, provider, identity_key, contacts FROM ${sql.entries} WHERE ${sql.key} = ?`,
+      )
       .raw();
+    this.#after = db
+      .prepare(
+        `SELECT ${sql.digits} FROM ${sql.names} WHERE ${sql.key} > ? ORDER BY ${sql.key} LIMIT ?`,
+      )
+      .pluck();
     this.#putAnswer = db.prepare('INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)');
     this.#count = Number(this.#meta('count') ?? 0);
     const serial = this.#meta('serial');
@@ -93,60 +117,70 @@ export class ZoneImage {
   /**
    * Opens the first image of `paths` no other directory (process, or instance in this process)
    * holds, or an in-memory one when all are held: replicas sharing a data directory each keep
-   * their own. `answersFor` as {@link open}.
+   * their own. `answersFor` and `storeFile` as {@link open}.
    */
-  static claim(paths: readonly string[], answersFor: string): ZoneImage {
+  static claim(paths: readonly string[], answersFor: string, storeFile?: string): ZoneImage {
     for (const path of paths) {
       if (!claimFile(path)) continue;
       try {
-        return ZoneImage.open(path, answersFor);
+        return ZoneImage.open(path, answersFor, storeFile);
       } catch (err) {
         releaseFile(path);
         throw err;
       }
     }
-    return ZoneImage.open(':memory:', answersFor);
+    return ZoneImage.open(':memory:', answersFor, storeFile);
   }
 
   /**
    * Opens (or creates) the image at `path`. `answersFor` names what kept answers depend on
    * (apex, TTLs, key): when it differs from the image's, the kept answers are dropped.
+   * `storeFile`: the store's SQLite file, to read the numbers from (source `store`); without it
+   * the image holds its own copy. An image of another format or source is made anew.
    */
-  static open(path: string, answersFor: string): ZoneImage {
-    if (path === ':memory:') return ZoneImage.#open(path, answersFor);
+  static open(path: string, answersFor: string, storeFile?: string): ZoneImage {
+    if (path === ':memory:') return ZoneImage.#open(path, answersFor, storeFile);
     try {
-      return ZoneImage.#open(path, answersFor);
+      return ZoneImage.#open(path, answersFor, storeFile);
     } catch {
-      // Unreadable, or a fill was interrupted (fillFromSqlite): made anew.
+      // Unreadable, or of another format or source: made anew.
       for (const f of [path, `${path}-wal`, `${path}-shm`]) rmSync(f, { force: true });
-      return ZoneImage.#open(path, answersFor);
+      return ZoneImage.#open(path, answersFor, storeFile);
     }
   }
 
-  static #open(path: string, answersFor: string): ZoneImage {
+  static #open(path: string, answersFor: string, storeFile: string | undefined): ZoneImage {
     const db = new SQLite(path);
-    db.pragma('journal_mode = WAL');
-    // Losing the last writes in a crash is harmless: the image catches up from the store.
-    db.pragma('synchronous = OFF');
-    db.pragma(`cache_size = ${-CACHE_KIB}`);
-    db.exec(SCHEMA);
-    const get = (k: string): string | undefined =>
-      (db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined) ??
-      undefined;
-    if (get('filling') !== undefined) {
+    try {
+      db.pragma('journal_mode = WAL');
+      // Losing the last writes in a crash is harmless: the image catches up from the store.
+      db.pragma('synchronous = OFF');
+      db.pragma(`cache_size = ${-CACHE_KIB}`);
+      db.exec(SCHEMA);
+      const get = db.prepare('SELECT v FROM meta WHERE k = ?').pluck();
+      const set = db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
+      const source = storeFile === undefined ? 'own' : 'store';
+      const format = get.get('format') as string | undefined;
+      if (format === undefined) {
+        db.exec('DELETE FROM names; DELETE FROM entries; DELETE FROM answers; DELETE FROM meta;');
+        set.run('format', FORMAT);
+        set.run('source', source);
+      } else if (format !== FORMAT || get.get('source') !== source) {
+        throw new Error('an image of another format or source');
+      }
+      if (get.get('answers-for') !== answersFor) {
+        db.exec("DELETE FROM answers; DELETE FROM meta WHERE k = 'warm'");
+        set.run('answers-for', answersFor);
+      }
+      if (storeFile !== undefined) {
+        db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
+        db.pragma(`store.cache_size = ${-CACHE_KIB}`);
+      }
+    } catch (err) {
       db.close();
-      throw new Error('an interrupted fill');
+      throw err;
     }
-    const set = db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)');
-    if (get('format') !== FORMAT) {
-      db.exec('DELETE FROM names; DELETE FROM entries; DELETE FROM answers; DELETE FROM meta;');
-      set.run('format', FORMAT);
-    }
-    if (get('answers-for') !== answersFor) {
-      db.exec("DELETE FROM answers; DELETE FROM meta WHERE k = 'warm'");
-      set.run('answers-for', answersFor);
-    }
-    return new ZoneImage(db, path);
+    return new ZoneImage(db, path, storeFile);
   }
 
   /** The zone serial whose content the image holds; undefined before it was first filled. */
@@ -159,9 +193,15 @@ export class ZoneImage {
     return this.#token;
   }
 
-  /** Numbers held. */
+  /** Whether the numbers are read from the store's own file (nothing to copy or count). */
+  get readsStore(): boolean {
+    return this.#storeFile !== undefined;
+  }
+
+  /** Numbers held (counted, reading the store's file: for tests, not for hot paths). */
   get count(): number {
-    return this.#count;
+    if (this.#storeFile === undefined) return this.#count;
+    return this.#db.prepare('SELECT count(*) FROM store.directory_numbers').pluck().get() as number;
   }
 
   /** Bumped whenever the entries are replaced whole. */
@@ -183,34 +223,30 @@ export class ZoneImage {
 
   /** Up to `limit` numbers (digits) after `after`, in order. */
   digitsAfter(after: string, limit: number): string[] {
-    return this.#db
-      .prepare('SELECT digits FROM names WHERE digits > ? ORDER BY digits LIMIT ?')
-      .pluck()
-      .all(after, limit) as string[];
+    return this.#after.all(this.#sql.keyOf(after), limit) as string[];
   }
 
   /**
-   * Looks `digits` up: undefined if no such number, else its entry serial and the answer kept
-   * for `qtype` with or without DNSSEC (`bytes` undefined when none is kept). Fills `hit`.
+   * Looks `digits` up: undefined if no such number, else the answer kept for `qtype` with or
+   * without DNSSEC (`bytes` undefined when none is kept). Fills `hit`.
    */
   find(digits: string, qtype: number, dnssec: boolean, hit: ImageHit): ImageHit | undefined {
-    const row = this.#find.get(qtype, dnssec ? 1 : 0, digits) as
-      [number, number | null, Uint8Array | null] | undefined;
+    const row = this.#find.get(digits, qtype, dnssec ? 1 : 0, this.#sql.keyOf(digits)) as
+      [number | null, Uint8Array | null] | undefined;
     if (!row) return undefined;
-    hit.serial = row[0];
-    hit.renewAt = row[1] ?? 0;
-    hit.bytes = row[2] ?? undefined;
+    hit.renewAt = row[0] ?? 0;
+    hit.bytes = row[1] ?? undefined;
     return hit;
   }
 
   /** The entry of `digits`, if held. */
   entry(digits: string): ImageEntry | undefined {
-    const row = this.#row.get(digits) as [number, string, string, string] | undefined;
+    const row = this.#row.get(this.#sql.keyOf(digits)) as
+      [number, string, string, string] | undefined;
     if (!row) return undefined;
     const [serial, provider, identityKey, contacts] = row;
-    return { digits, serial, provider, identityKey, contacts };
+    return { digits, serial: Number(serial), provider, identityKey, contacts };
   }
-
   /**
    * Keeps an answer (written with others shortly after, in one transaction). Kept answers of a
    * number are dropped when it changes ({@link apply}).
@@ -249,7 +285,7 @@ export class ZoneImage {
    * Applies one step of the store's history in one transaction: the `changed` entries (new or
    * replaced) and the `removed` numbers (digits; removals first, so a number removed and
    * published again is kept), to the content of `serial`. Kept answers of every number
-   * touched are dropped.
+   * touched are dropped. Reading the store's file, only that and the serial are written.
    */
   apply(
     serial: number,
@@ -259,10 +295,18 @@ export class ZoneImage {
   ): void {
     this.flush();
     const db = this.#db;
+    const delAnswers = db.prepare('DELETE FROM answers WHERE digits = ?');
+    if (this.#storeFile !== undefined) {
+      db.transaction(() => {
+        for (const digits of removed) delAnswers.run(digits);
+        for (const e of changed) delAnswers.run(e.digits);
+        this.#setMeta({ serial, count: 0, token });
+      })();
+      return;
+    }
     const del = db.prepare('DELETE FROM entries WHERE digits = ?');
     const delName = db.prepare('DELETE FROM names WHERE digits = ?');
     const putName = db.prepare('INSERT OR REPLACE INTO names VALUES (?, ?)');
-    const delAnswers = db.prepare('DELETE FROM answers WHERE digits = ?');
     const has = db.prepare('SELECT 1 FROM names WHERE digits = ?');
     const put = db.prepare('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)');
     db.transaction(() => {
@@ -283,11 +327,40 @@ export class ZoneImage {
   }
 
   /**
-   * Starts filling the image anew (a first start, or a store too far ahead to catch up with):
-   * rows go into a table of their own, which {@link ImageBuild.finish} puts in place of the
-   * entries in one step, so the DNS path reads the old content until then.
+   * Takes the store's file as the content of `serial` (source `store`: a first start, or a
+   * store too far ahead to catch up with): nothing is copied; the kept answers stay only for
+   * numbers neither written nor removed since the image's serial, in the same store.
+   */
+  follow(serial: number, token: string): void {
+    if (this.#storeFile === undefined) throw new Error('the image holds its own entries');
+    this.flush();
+    const db = this.#db;
+    const before = this.#keptUpTo(serial, token);
+    db.transaction(() => {
+      if (before < 0) db.exec('DELETE FROM answers');
+      else {
+        // By the store's serial indexes: what changed costs, not the zone's size. (Answers of
+        // numbers a foreign writer removed may stay: a lookup finds no number, so never served.)
+        for (const table of ['directory_numbers', 'directory_removed']) {
+          db.prepare(
+            `DELETE FROM answers WHERE digits IN
+             (SELECT substr(number, 2) FROM store.${table} WHERE serial > ?)`,
+          ).run(before);
+        }
+      }
+      this.#setMeta({ serial, count: 0, token });
+      db.exec("DELETE FROM meta WHERE k = 'warm'");
+    })();
+    this.#generation += 1;
+  }
+
+  /**
+   * Starts filling the image anew (source `own`: a first start, or a store too far ahead to
+   * catch up with): rows go into a table of their own, which {@link ImageBuild.finish} puts in
+   * place of the entries in one step, so the DNS path reads the old content until then.
    */
   rebuild(): ImageBuild {
+    if (this.#storeFile !== undefined) throw new Error("the image reads the store's file");
     this.flush();
     const db = this.#db;
     db.exec('DROP TABLE IF EXISTS entries_next; DROP TABLE IF EXISTS names_next');
@@ -303,9 +376,9 @@ export class ZoneImage {
     });
     return {
       add: (rows) => add(rows),
-      finish: (serial, token, added = count) => {
+      finish: (serial, token) => {
         this.flush();
-        const before = this.#token === token ? (this.#serial ?? -1) : -1;
+        const before = this.#keptUpTo(serial, token);
         db.transaction(() => {
           // The numbers alone, in a table of their own: small enough for the page cache, so
           // a lookup (a miss above all) reads no file.
@@ -319,7 +392,7 @@ export class ZoneImage {
             `DELETE FROM answers WHERE NOT EXISTS (SELECT 1 FROM names e
              WHERE e.digits = answers.digits AND e.serial <= ?)`,
           ).run(before);
-          this.#setMeta({ serial, count: added, token });
+          this.#setMeta({ serial, count, token });
           db.exec("DELETE FROM meta WHERE k = 'warm'");
         })();
         this.#generation += 1;
@@ -328,65 +401,42 @@ export class ZoneImage {
   }
 
   /**
-   * Fills the image anew straight from the directory's SQLite store file `storeFile` (the
-   * `directory_numbers` and `directory_zone` tables), in one statement inside one read of it:
-   * SQLite copies the rows itself, about ten times faster than reading them through the store.
-   * Blocks until done: for a first start, before anything is served. Returns the serial copied.
-   * A fill interrupted leaves a mark that makes the next {@link open} start the file anew.
-   */
-  fillFromSqlite(storeFile: string, token: string): number {
-    this.flush();
-    const db = this.#db;
-    const build = this.rebuild();
-    const file = this.#path !== ':memory:';
-    if (file) db.prepare("INSERT OR REPLACE INTO meta VALUES ('filling', '1')").run();
-    db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
-    try {
-      const serial = db.transaction(() => {
-        const held = db
-          .prepare('SELECT serial FROM store.directory_zone WHERE id = 1')
-          .pluck()
-          .get();
-        if (held === undefined) throw new Error('the store has no zone serial');
-        db.exec(
-          `INSERT INTO entries_next SELECT substr(number, 2), serial, provider, identity_key,
-           contacts FROM store.directory_numbers ORDER BY number`,
-        );
-        return Number(held);
-      })();
-      const count = db.prepare('SELECT count(*) FROM entries_next').pluck().get() as number;
-      build.finish(serial, token, count);
-      db.exec('DETACH DATABASE store');
-      if (file) db.prepare("DELETE FROM meta WHERE k = 'filling'").run();
-      return serial;
-    } catch (err) {
-      db.exec('DETACH DATABASE store');
-      throw err;
-    }
-  }
-
-  /**
    * Every entry in digit order, as held now, read on a connection of its own in one read
    * transaction (changes applied meanwhile are not seen), so a transfer can read it across many
-   * turns of the event loop. The in-memory image is read whole at once. Throws if the image no
-   * longer holds the content of `serial` (when given) by the time reading starts.
+   * turns of the event loop. The in-memory image is read whole at once. Throws if the content
+   * read is no longer that of `serial` (when given): reading the store's file, as soon as a
+   * change is committed, until the catch-up that follows.
    */
   *entries(serial?: number): Generator<ImageEntry> {
-    const sql =
-      'SELECT digits, serial, provider, identity_key, contacts FROM entries ORDER BY digits';
-    const memory = this.#path === ':memory:';
-    const reader = memory ? this.#db : new SQLite(this.#path, { readonly: true });
+    const store = this.#storeFile;
+    const memory = store === undefined && this.#path === ':memory:';
+    const reader = memory ? this.#db : new SQLite(store ?? this.#path, { readonly: true });
     try {
       if (!memory) reader.exec('BEGIN');
-      const held = reader.prepare("SELECT v FROM meta WHERE k = 'serial'").pluck().get();
+      const held = reader
+        .prepare(
+          store === undefined
+            ? "SELECT v FROM meta WHERE k = 'serial'"
+            : 'SELECT serial FROM directory_zone WHERE id = 1',
+        )
+        .pluck()
+        .get();
       if (serial !== undefined && Number(held) !== serial) {
         throw new Error(`the zone image moved on from serial ${serial}`);
       }
-      const stmt = reader.prepare(sql).raw();
+      const stmt = reader
+        .prepare(
+          store === undefined
+            ? `SELECT digits, serial, provider, identity_key, contacts FROM entries
+               ORDER BY digits`
+            : `SELECT substr(number, 2), serial, provider, identity_key, contacts
+               FROM directory_numbers ORDER BY number`,
+        )
+        .raw();
       const rows = memory ? stmt.all()[Symbol.iterator]() : stmt.iterate();
       for (const row of rows as Iterable<[string, number, string, string, string]>) {
         const [digits, serial, provider, identityKey, contacts] = row;
-        yield { digits, serial, provider, identityKey, contacts };
+        yield { digits, serial: Number(serial), provider, identityKey, contacts };
       }
     } finally {
       if (!memory) reader.close();
@@ -419,6 +469,16 @@ export class ZoneImage {
     }
   }
 
+  /**
+   * The serial up to which kept answers still hold when the image is taken to `serial` of the
+   * store `token`: its own, if from the same store and not ahead of it (a store restored from
+   * an older copy has gone back); else -1, none.
+   */
+  #keptUpTo(serial: number, token: string): number {
+    const held = this.#serial;
+    return this.#token === token && held !== undefined && held <= serial ? held : -1;
+  }
+
   #meta(k: string): string | undefined {
     return (
       (this.#db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k) as string | undefined) ??
@@ -441,12 +501,38 @@ export class ZoneImage {
 export interface ImageBuild {
   /** Adds rows (in one transaction). */
   add(rows: readonly ImageEntry[]): void;
-  /**
-   * Puts the rows added in place of the entries, as the content of `serial`; `count`: how many
-   * rows the new table holds, when added otherwise than by {@link add}.
-   */
-  finish(serial: number, token: string, count?: number): void;
+  /** Puts the rows added in place of the entries, as the content of `serial`. */
+  finish(serial: number, token: string): void;
 }
+
+/** How the numbers are read: from the image's own tables or from the store's file. */
+interface SourceSql {
+  /** The table of numbers and serials, and the one of whole rows. */
+  readonly names: string;
+  readonly entries: string;
+  /** The key column, and an expression of the digits. */
+  readonly key: string;
+  readonly digits: string;
+  /** The key of a number's digits. */
+  keyOf(digits: string): string;
+}
+
+const OWN_SQL: SourceSql = {
+  names: 'names',
+  entries: 'entries',
+  key: 'digits',
+  digits: 'digits',
+  keyOf: (digits) => digits,
+};
+
+/** The store's table (store.ts) keys numbers with their `+`. */
+const STORE_SQL: SourceSql = {
+  names: 'store.directory_numbers',
+  entries: 'store.directory_numbers',
+  key: 'number',
+  digits: 'substr(number, 2)',
+  keyOf: (digits) => `+${digits}`,
+};
 
 /** Image files held by this process. */
 const held = new Set<string>();

@@ -84,6 +84,11 @@ export class OnlineSigner {
     return rrsig.data.expiration - this.#policy.refreshBefore;
   }
 
+  /** The renewal time of a signature made at `now` (seconds) or later, at the earliest. */
+  earliestRenewal(now: number): number {
+    return this.inception(now) + this.#policy.validity - this.#policy.refreshBefore;
+  }
+
   /** The RRSIG over a synthesised RRset identified by `cacheKey`; `now` in seconds. */
   signKeyed(cacheKey: string, rrset: readonly ResourceRecord[], now: number): RrsigRecord {
     const hit = this.#byKey.get(cacheKey);
