@@ -22,7 +22,13 @@ import type { KeyValueStorage } from './storage.js';
 import { MemoryStorage } from './storage.js';
 
 /** Storage prefixes of this device's own key material (replaced on registration). */
-const LOCAL_KEY_PREFIXES = ['identity/local', 'prekey/', 'signed-prekey/', 'kyber-prekey/'];
+const LOCAL_KEY_PREFIXES = [
+  'identity/local',
+  'prekey/',
+  'signed-prekey/',
+  'kyber-prekey/',
+  'kyber-used/',
+];
 
 export interface PhoneClientOptions {
   readonly storage: KeyValueStorage;

@@ -13,7 +13,7 @@ import {
   signalDecryptPreKey,
   signalEncrypt,
 } from '@signalapp/libsignal-client';
-import { bytesEqual, copyBytes } from '../bytes.js';
+import { arrayBufferBytes, bytesEqual, copyBytes } from '../bytes.js';
 import { IdentityKeyChangedError, SwitchboardError } from '../errors.js';
 import type { ProtocolStores } from './stores.js';
 
@@ -160,14 +160,14 @@ export class SignalSessions {
         bundle.registrationId,
         bundle.deviceId,
         bundle.preKey?.keyId ?? null,
-        bundle.preKey ? PublicKey.deserialize(copyBytes(bundle.preKey.publicKey)) : null,
+        bundle.preKey ? PublicKey.deserialize(arrayBufferBytes(bundle.preKey.publicKey)) : null,
         bundle.signedPreKey.keyId,
-        PublicKey.deserialize(copyBytes(bundle.signedPreKey.publicKey)),
-        copyBytes(bundle.signedPreKey.signature),
-        PublicKey.deserialize(copyBytes(bundle.identityKey)),
+        PublicKey.deserialize(arrayBufferBytes(bundle.signedPreKey.publicKey)),
+        arrayBufferBytes(bundle.signedPreKey.signature),
+        PublicKey.deserialize(arrayBufferBytes(bundle.identityKey)),
         bundle.kyberPreKey.keyId,
-        KEMPublicKey.deserialize(copyBytes(bundle.kyberPreKey.publicKey)),
-        copyBytes(bundle.kyberPreKey.signature),
+        KEMPublicKey.deserialize(arrayBufferBytes(bundle.kyberPreKey.publicKey)),
+        arrayBufferBytes(bundle.kyberPreKey.signature),
       );
     } catch (cause) {
       throw new SwitchboardError('invalid-input', 'the prekey bundle is malformed', { cause });
@@ -263,7 +263,7 @@ export class SignalSessions {
   ): Promise<Uint8Array<ArrayBuffer>> {
     try {
       if (ciphertext.kind === 'prekey') {
-        const msg = PreKeySignalMessage.deserialize(copyBytes(ciphertext.body));
+        const msg = PreKeySignalMessage.deserialize(arrayBufferBytes(ciphertext.body));
         return await signalDecryptPreKey(
           msg,
           address,
@@ -275,7 +275,7 @@ export class SignalSessions {
           stores.kyberPreKey,
         );
       }
-      const msg = SignalMessage.deserialize(copyBytes(ciphertext.body));
+      const msg = SignalMessage.deserialize(arrayBufferBytes(ciphertext.body));
       return await signalDecrypt(msg, address, this.#local, stores.session, stores.identity);
     } catch (err) {
       return mapError(err, peer);
