@@ -109,6 +109,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/**
+ * `bytes` itself when it is backed by an ArrayBuffer (not a SharedArrayBuffer), else a copy:
+ * for libsignal calls that read their input before they return.
+ */
+export function arrayBufferBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer
+    ? (bytes as Uint8Array<ArrayBuffer>)
+    : copyBytes(bytes);
+}
+
 /** Copies into a fresh ArrayBuffer-backed array (libsignal wants `Uint8Array<ArrayBuffer>`). */
 export function copyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(bytes.length);

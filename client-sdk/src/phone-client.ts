@@ -22,7 +22,13 @@ import type { KeyValueStorage } from './storage.js';
 import { MemoryStorage } from './storage.js';
 
 /** Storage prefixes of this device's own key material (replaced on registration). */
-const LOCAL_KEY_PREFIXES = ['identity/local', 'prekey/', 'signed-prekey/', 'kyber-prekey/'];
+const LOCAL_KEY_PREFIXES = [
+  'identity/local',
+  'prekey/',
+  'signed-prekey/',
+  'kyber-prekey/',
+  'kyber-used/',
+];
 
 export interface PhoneClientOptions {
   readonly storage: KeyValueStorage;
@@ -95,6 +101,11 @@ export class PhoneClient {
   #certificate:
     | { readonly accountId: string; readonly certificate: string; readonly expiresAt: number }
     | undefined;
+  /** The account once read or registered: a message needs it, and only this client writes it. */
+  #account: StoredAccount | undefined;
+  #sessionsOf: { readonly account: StoredAccount; readonly sessions: SignalSessions } | undefined;
+  /** Device ids of peers as stored (`peer-device/<number>`), so a message reads and writes none. */
+  readonly #peerDevices = new Map<string, number>();
 
   constructor(options: PhoneClientOptions) {
     this.#o = options;
@@ -150,8 +161,10 @@ export class PhoneClient {
   }
 
   async account(): Promise<StoredAccount | undefined> {
+    if (this.#account) return this.#account;
     const text = await this.#o.storage.get('account');
-    return text === undefined ? undefined : (JSON.parse(text) as StoredAccount);
+    if (text !== undefined) this.#account = JSON.parse(text) as StoredAccount;
+    return this.#account;
   }
 
   async #requireAccount(): Promise<StoredAccount> {
@@ -217,6 +230,7 @@ export class PhoneClient {
       deviceSeed: toBase64(device.seed),
     };
     await this.#o.storage.set('account', JSON.stringify(stored), { secret: true });
+    this.#account = stored;
     if (options.publishContacts && options.publishContacts.length > 0) {
       return this.setDiscoverable(true, options.publishContacts);
     }
@@ -276,8 +290,12 @@ export class PhoneClient {
   }
 
   async #sessions(): Promise<SignalSessions> {
-    const a = await this.#requireAccount();
-    return new SignalSessions(this.#stores, { name: a.number, deviceId: a.deviceId }, this.#now);
+    const account = await this.#requireAccount();
+    if (this.#sessionsOf?.account !== account) {
+      const local = { name: account.number, deviceId: account.deviceId };
+      this.#sessionsOf = { account, sessions: new SignalSessions(this.#stores, local, this.#now) };
+    }
+    return this.#sessionsOf.sessions;
   }
 
   /**
@@ -303,7 +321,7 @@ export class PhoneClient {
       bundle,
       found.identityKey,
     );
-    await this.#o.storage.set(`peer-device/${found.number}`, String(bundle.deviceId));
+    await this.#setPeerDevice(found.number, bundle.deviceId);
     return { ...found, deviceId: bundle.deviceId };
   }
 
@@ -329,8 +347,19 @@ export class PhoneClient {
   }
 
   async #peerDevice(number: string): Promise<number | undefined> {
+    const known = this.#peerDevices.get(number);
+    if (known !== undefined) return known;
     const d = await this.#o.storage.get(`peer-device/${number}`);
-    return d === undefined ? undefined : Number(d);
+    if (d === undefined) return undefined;
+    this.#peerDevices.set(number, Number(d));
+    return Number(d);
+  }
+
+  /** Records `number`'s device id; written only when it changed. */
+  async #setPeerDevice(number: string, deviceId: number): Promise<void> {
+    if ((await this.#peerDevice(number)) === deviceId) return;
+    await this.#o.storage.set(`peer-device/${number}`, String(deviceId));
+    this.#peerDevices.set(number, deviceId);
   }
 
   /** Encrypts for `number` (starting a session first if needed) and returns an envelope. */
@@ -381,7 +410,7 @@ export class PhoneClient {
       kind: env.type === MessageType.SignalPreKey ? 'prekey' : 'whisper',
       body: env.ciphertext,
     });
-    await this.#o.storage.set(`peer-device/${from}`, String(env.senderDevice));
+    await this.#setPeerDevice(from, env.senderDevice);
     return { from, deviceId: env.senderDevice, plaintext };
   }
 

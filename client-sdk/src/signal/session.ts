@@ -13,7 +13,7 @@ import {
   signalDecryptPreKey,
   signalEncrypt,
 } from '@signalapp/libsignal-client';
-import { bytesEqual, copyBytes } from '../bytes.js';
+import { arrayBufferBytes, bytesEqual, copyBytes } from '../bytes.js';
 import { IdentityKeyChangedError, SwitchboardError } from '../errors.js';
 import type { ProtocolStores } from './stores.js';
 
@@ -46,6 +46,9 @@ export interface SignalCiphertext {
   readonly kind: SignalCiphertextKind;
   readonly body: Uint8Array<ArrayBuffer>;
 }
+
+/** Peers' addresses a {@link SignalSessions} keeps made (all forgotten when it has more). */
+const ADDRESSES_KEPT = 1024;
 
 function toAddress(peer: PeerAddress): ProtocolAddress {
   if (!Number.isInteger(peer.deviceId) || peer.deviceId < 1 || peer.deviceId > 127) {
@@ -121,11 +124,24 @@ export class SignalSessions {
   readonly #stores: ProtocolStores;
   readonly #local: ProtocolAddress;
   readonly #now: () => Date;
+  /** Peers' libsignal addresses, made (and checked) once: each is a native object. */
+  readonly #addresses = new Map<string, ProtocolAddress>();
 
   constructor(stores: ProtocolStores, local: PeerAddress, now: () => Date = () => new Date()) {
     this.#stores = stores;
     this.#local = toAddress(local);
     this.#now = now;
+  }
+
+  #address(peer: PeerAddress): ProtocolAddress {
+    const key = `${peer.deviceId}:${peer.name}`;
+    let address = this.#addresses.get(key);
+    if (address === undefined) {
+      address = toAddress(peer);
+      if (this.#addresses.size >= ADDRESSES_KEPT) this.#addresses.clear();
+      this.#addresses.set(key, address);
+    }
+    return address;
   }
 
   /**
@@ -144,7 +160,7 @@ export class SignalSessions {
         "the provider's prekey bundle carries a different identity key than the one published for this contact; do not trust this provider for this contact",
       );
     }
-    const address = toAddress(peer);
+    const address = this.#address(peer);
     await this.#unit((stores) => this.#process(stores, peer, address, bundle));
   }
 
@@ -160,14 +176,14 @@ export class SignalSessions {
         bundle.registrationId,
         bundle.deviceId,
         bundle.preKey?.keyId ?? null,
-        bundle.preKey ? PublicKey.deserialize(copyBytes(bundle.preKey.publicKey)) : null,
+        bundle.preKey ? PublicKey.deserialize(arrayBufferBytes(bundle.preKey.publicKey)) : null,
         bundle.signedPreKey.keyId,
-        PublicKey.deserialize(copyBytes(bundle.signedPreKey.publicKey)),
-        copyBytes(bundle.signedPreKey.signature),
-        PublicKey.deserialize(copyBytes(bundle.identityKey)),
+        PublicKey.deserialize(arrayBufferBytes(bundle.signedPreKey.publicKey)),
+        arrayBufferBytes(bundle.signedPreKey.signature),
+        PublicKey.deserialize(arrayBufferBytes(bundle.identityKey)),
         bundle.kyberPreKey.keyId,
-        KEMPublicKey.deserialize(copyBytes(bundle.kyberPreKey.publicKey)),
-        copyBytes(bundle.kyberPreKey.signature),
+        KEMPublicKey.deserialize(arrayBufferBytes(bundle.kyberPreKey.publicKey)),
+        arrayBufferBytes(bundle.kyberPreKey.signature),
       );
     } catch (cause) {
       throw new SwitchboardError('invalid-input', 'the prekey bundle is malformed', { cause });
@@ -200,7 +216,7 @@ export class SignalSessions {
   }
 
   async hasSession(peer: PeerAddress): Promise<boolean> {
-    return hasSession(this.#stores, toAddress(peer), this.#now());
+    return hasSession(this.#stores, this.#address(peer), this.#now());
   }
 
   /**
@@ -208,7 +224,7 @@ export class SignalSessions {
    * ciphertext is returned.
    */
   async encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
-    const address = toAddress(peer);
+    const address = this.#address(peer);
     return this.#unit((stores) => this.#encrypt(stores, peer, address, plaintext));
   }
 
@@ -251,7 +267,7 @@ export class SignalSessions {
    * decrypts again later: a message is neither lost nor decrypted twice.
    */
   async decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
-    const address = toAddress(peer);
+    const address = this.#address(peer);
     return this.#unit((stores) => this.#decrypt(stores, peer, address, ciphertext));
   }
 
@@ -263,7 +279,7 @@ export class SignalSessions {
   ): Promise<Uint8Array<ArrayBuffer>> {
     try {
       if (ciphertext.kind === 'prekey') {
-        const msg = PreKeySignalMessage.deserialize(copyBytes(ciphertext.body));
+        const msg = PreKeySignalMessage.deserialize(arrayBufferBytes(ciphertext.body));
         return await signalDecryptPreKey(
           msg,
           address,
@@ -275,7 +291,7 @@ export class SignalSessions {
           stores.kyberPreKey,
         );
       }
-      const msg = SignalMessage.deserialize(copyBytes(ciphertext.body));
+      const msg = SignalMessage.deserialize(arrayBufferBytes(ciphertext.body));
       return await signalDecrypt(msg, address, this.#local, stores.session, stores.identity);
     } catch (err) {
       return mapError(err, peer);

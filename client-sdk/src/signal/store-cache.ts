@@ -5,7 +5,7 @@ import type { KeyValueStorage, StorageWrite } from '../storage.js';
 const ABSENT: unique symbol = Symbol('absent');
 
 /** The writes of one unit, serialised only when it commits. */
-export type Batch = Map<string, () => StorageWrite>;
+type Batch = Map<string, () => StorageWrite>;
 
 /** Records kept parsed at most (a device's sessions, identities and prekeys in use). */
 const CAPACITY = 4096;
@@ -20,42 +20,54 @@ const CAPACITY = 4096;
  * holds the state from before the unit, so the same message can be decrypted again (nothing is
  * lost) and nothing was returned from the failed attempt (nothing is shown twice). Writes made
  * outside a unit are written through at once.
+ *
+ * Reads of kept records answer with an already settled promise and no async frames: libsignal
+ * makes several store calls per message, each awaited across its native bridge.
  */
 export class StoreCache {
   readonly #storage: KeyValueStorage;
   readonly #objects = new Map<string, unknown>();
   /** The batch of the unit running now (units run one at a time). */
   #running: Batch | undefined;
+  /** Units started and not yet settled; the next one waits for {@link #chain}. */
+  #pending = 0;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(storage: KeyValueStorage) {
     this.#storage = storage;
   }
 
-  /** The record under `key`, parsed once with `parse` and then kept. */
-  async read<T>(key: string, parse: (text: string) => T): Promise<T | undefined> {
-    if (this.#objects.has(key)) {
-      const kept = this.#objects.get(key);
-      return kept === ABSENT ? undefined : (kept as T);
-    }
-    const text = await this.#storage.get(key);
-    const value = text === undefined ? undefined : parse(text);
-    this.#remember(key, value ?? ABSENT);
-    return value;
+  /** The record under `key` (parsed once with `parse` and then kept), or `absent`. */
+  read<T, A>(key: string, parse: (text: string) => T, absent: A): Promise<T | A> {
+    const kept = this.#objects.get(key);
+    if (kept !== undefined) return Promise.resolve(kept === ABSENT ? absent : (kept as T));
+    return this.#load(key, parse, absent);
   }
 
-  /** Keeps `value` under `key`; written when `batch` commits, or now without one. */
+  async #load<T, A>(key: string, parse: (text: string) => T, absent: A): Promise<T | A> {
+    const text = await this.#storage.get(key);
+    const value = text === undefined ? ABSENT : parse(text);
+    // A unit may have written the key while storage was read: what it wrote wins.
+    if (!this.#objects.has(key)) this.#remember(key, value);
+    const kept = this.#objects.get(key);
+    return kept === ABSENT ? absent : (kept as T);
+  }
+
+  /**
+   * Keeps `value` under `key`; written when the running unit commits if `inUnit` (and one is
+   * running), else now.
+   */
   async write<T>(
     key: string,
     value: T,
     serialize: (value: T) => string,
-    batch: Batch | undefined,
+    inUnit: boolean,
   ): Promise<void> {
-    await this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), batch);
+    await this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), inUnit);
   }
 
-  async remove(key: string, batch: Batch | undefined): Promise<void> {
-    await this.#put(key, ABSENT, () => ({ key, value: undefined }), batch);
+  async remove(key: string, inUnit: boolean): Promise<void> {
+    await this.#put(key, ABSENT, () => ({ key, value: undefined }), inUnit);
   }
 
   /** Forgets every kept record: the next reads come from storage (written other than through here). */
@@ -69,21 +81,24 @@ export class StoreCache {
   }
 
   /**
-   * Runs `work` as one unit: units run one at a time, and the writes `work` makes with the
-   * batch it is given are committed together after it resolves and before its result is
-   * returned.
+   * Runs `work` as one unit: units run one at a time, and the writes made during `work` with
+   * `inUnit` set are committed together after it resolves and before its result is returned.
    */
-  unit<T>(work: (batch: Batch) => Promise<T>): Promise<T> {
-    const run = this.#chain.then(() => this.#run(work));
-    this.#chain = run.catch(() => undefined);
+  unit<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#pending === 0 ? this.#run(work) : this.#chain.then(() => this.#run(work));
+    this.#pending += 1;
+    const settled = (): void => {
+      this.#pending -= 1;
+    };
+    this.#chain = run.then(settled, settled);
     return run;
   }
 
-  async #run<T>(work: (batch: Batch) => Promise<T>): Promise<T> {
+  async #run<T>(work: () => Promise<T>): Promise<T> {
     const batch: Batch = new Map();
     this.#running = batch;
     try {
-      const result = await work(batch);
+      const result = await work();
       await this.#commit(batch);
       return result;
     } catch (err) {
@@ -99,9 +114,10 @@ export class StoreCache {
     key: string,
     value: unknown,
     write: () => StorageWrite,
-    batch: Batch | undefined,
+    inUnit: boolean,
   ): Promise<void> {
     this.#remember(key, value);
+    const batch = inUnit ? this.#running : undefined;
     if (batch) {
       batch.set(key, write);
       return;
@@ -116,7 +132,7 @@ export class StoreCache {
 
   async #commit(batch: Batch): Promise<void> {
     if (batch.size === 0) return;
-    const writes = [...batch.values()].map((write) => write());
+    const writes = Array.from(batch.values(), (write) => write());
     if (this.#storage.batch) {
       await this.#storage.batch(writes);
       return;

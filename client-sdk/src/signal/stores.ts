@@ -13,11 +13,10 @@ import {
   SignedPreKeyStore,
 } from '@signalapp/libsignal-client';
 import type { ProtocolAddress, Direction, PrivateKey } from '@signalapp/libsignal-client';
-import { fromBase64, toBase64 } from '../bytes.js';
+import { fromBase64, toBase64, toBase64Url } from '../bytes.js';
 import { SwitchboardError } from '../errors.js';
 import type { KeyValueStorage } from '../storage.js';
 import { MemoryStorage } from '../storage.js';
-import type { Batch } from './store-cache.js';
 import { parseJson, StoreCache } from './store-cache.js';
 
 /** The five libsignal stores a session needs, backed by one {@link KeyValueStorage}. */
@@ -42,19 +41,11 @@ export interface ProtocolStores {
 }
 
 /**
- * Keys of addresses already seen: libsignal hands the same address object to every store call of
- * an operation, and reading its name and device id crosses into native code each time. A memo of
- * a pure function of an immutable object, so holding it per module changes no behaviour.
+ * `name.device` of a libsignal address. libsignal wraps its native address in a new object for
+ * every store call, so there is nothing to memoise it on.
  */
-const ADDRESS_KEYS = new WeakMap<ProtocolAddress, string>();
-
 function addressKey(address: ProtocolAddress): string {
-  let key = ADDRESS_KEYS.get(address);
-  if (key === undefined) {
-    key = `${address.name()}.${address.deviceId()}`;
-    ADDRESS_KEYS.set(address, key);
-  }
-  return key;
+  return `${address.name()}.${address.deviceId()}`;
 }
 
 function decode(value: string, what: string): Uint8Array<ArrayBuffer> {
@@ -146,17 +137,14 @@ const SIGNED_PREKEY = recordCodec('signed prekey', (b) => SignedPreKeyRecord.des
  */
 export class SwitchboardIdentityStore extends IdentityKeyStore {
   readonly #cache: StoreCache;
-  readonly #batch: Batch | undefined;
+  readonly #inUnit: boolean;
   readonly #onEvent: ((event: IdentityEvent) => void) | undefined;
 
-  constructor(
-    cache: StoreCache,
-    batch: Batch | undefined,
-    onEvent?: (event: IdentityEvent) => void,
-  ) {
+  /** `inUnit`: writes go to the running unit's batch (see {@link StoreCache.unit}). */
+  constructor(cache: StoreCache, inUnit: boolean, onEvent?: (event: IdentityEvent) => void) {
     super();
     this.#cache = cache;
-    this.#batch = batch;
+    this.#inUnit = inUnit;
     this.#onEvent = onEvent;
   }
 
@@ -172,16 +160,16 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
       'identity/local',
       { pair: keyPair, registrationId },
       serializeLocal,
-      this.#batch,
+      this.#inUnit,
     );
   }
 
   async hasLocalIdentity(): Promise<boolean> {
-    return (await this.#cache.read('identity/local', parseLocal)) !== undefined;
+    return (await this.#cache.read('identity/local', parseLocal, undefined)) !== undefined;
   }
 
   async #local(): Promise<LocalIdentity> {
-    const local = await this.#cache.read('identity/local', parseLocal);
+    const local = await this.#cache.read('identity/local', parseLocal, undefined);
     if (!local) {
       throw new SwitchboardError('no-session', 'no local identity yet; generate keys first');
     }
@@ -193,7 +181,7 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
   }
 
   async getIdentityKey(): Promise<PrivateKey> {
-    return (await this.getIdentityKeyPair()).privateKey;
+    return (await this.#local()).pair.privateKey;
   }
 
   async getLocalRegistrationId(): Promise<number> {
@@ -202,7 +190,7 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
 
   async saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
     const id = addressKey(name);
-    const existing = await this.getIdentity(name);
+    const existing = await this.getIdentityByKey(id);
     if (existing?.equals(key)) return IdentityChange.NewOrUnchanged;
     if (existing) {
       // libsignal only calls saveIdentity after isTrustedIdentity said yes, which for a changed
@@ -210,25 +198,26 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
       this.#onEvent?.({ address: id, kind: 'changed-rejected' });
       return IdentityChange.NewOrUnchanged;
     }
-    await this.#put(id, key);
+    await this.#put(id, key, this.#inUnit);
     this.#onEvent?.({ address: id, kind: 'new' });
     return IdentityChange.NewOrUnchanged;
   }
 
   async isTrustedIdentity(name: ProtocolAddress, key: PublicKey, _d: Direction): Promise<boolean> {
-    const existing = await this.getIdentity(name);
+    const id = addressKey(name);
+    const existing = await this.getIdentityByKey(id);
     if (!existing || existing.equals(key)) return true;
-    this.#onEvent?.({ address: addressKey(name), kind: 'changed-rejected' });
+    this.#onEvent?.({ address: id, kind: 'changed-rejected' });
     return false;
   }
 
-  async getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
+  getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
     return this.getIdentityByKey(addressKey(name));
   }
 
   /** Stored remote key for `name.device`, if any. */
   async getIdentityByKey(id: string): Promise<PublicKey | null> {
-    return (await this.#cache.read(`identity/remote/${id}`, parseRemote))?.key ?? null;
+    return (await this.#cache.read(`identity/remote/${id}`, parseRemote, undefined))?.key ?? null;
   }
 
   /**
@@ -236,32 +225,34 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
    * key and archive the old session so the next message starts a fresh one.
    */
   async approveIdentity(address: ProtocolAddress, key: PublicKey): Promise<void> {
-    await this.#cache.unit(async (batch) => {
-      await this.#put(addressKey(address), key, batch);
-      await this.#cache.remove(`session/${addressKey(address)}`, batch);
+    const id = addressKey(address);
+    await this.#cache.unit(async () => {
+      await this.#put(id, key, true);
+      await this.#cache.remove(`session/${id}`, true);
     });
-    this.#onEvent?.({ address: addressKey(address), kind: 'approved-change' });
+    this.#onEvent?.({ address: id, kind: 'approved-change' });
   }
 
-  async #put(id: string, key: PublicKey, batch = this.#batch): Promise<void> {
+  async #put(id: string, key: PublicKey, inUnit: boolean): Promise<void> {
     const remote: RemoteIdentity = { key, firstSeen: Date.now() };
-    await this.#cache.write(`identity/remote/${id}`, remote, serializeRemote, batch);
+    await this.#cache.write(`identity/remote/${id}`, remote, serializeRemote, inUnit);
   }
 }
 
 class KvSessionStore extends SessionStore {
   readonly #cache: StoreCache;
-  readonly #batch: Batch | undefined;
-  constructor(cache: StoreCache, batch: Batch | undefined) {
+  readonly #inUnit: boolean;
+  /** `inUnit`: writes go to the running unit's batch (see {@link StoreCache.unit}). */
+  constructor(cache: StoreCache, inUnit: boolean) {
     super();
     this.#cache = cache;
-    this.#batch = batch;
+    this.#inUnit = inUnit;
   }
   async saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-    await this.#cache.write(`session/${addressKey(name)}`, record, SESSION.serialize, this.#batch);
+    await this.#cache.write(`session/${addressKey(name)}`, record, SESSION.serialize, this.#inUnit);
   }
   async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-    return (await this.#cache.read(`session/${addressKey(name)}`, SESSION.parse)) ?? null;
+    return this.#cache.read(`session/${addressKey(name)}`, SESSION.parse, null);
   }
   async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
@@ -283,38 +274,40 @@ function missing(what: string): SwitchboardError {
 
 class KvPreKeyStore extends PreKeyStore {
   readonly #cache: StoreCache;
-  readonly #batch: Batch | undefined;
-  constructor(cache: StoreCache, batch: Batch | undefined) {
+  readonly #inUnit: boolean;
+  /** `inUnit`: writes go to the running unit's batch (see {@link StoreCache.unit}). */
+  constructor(cache: StoreCache, inUnit: boolean) {
     super();
     this.#cache = cache;
-    this.#batch = batch;
+    this.#inUnit = inUnit;
   }
   async savePreKey(id: number, record: PreKeyRecord): Promise<void> {
-    await this.#cache.write(`prekey/${id}`, record, PREKEY.serialize, this.#batch);
+    await this.#cache.write(`prekey/${id}`, record, PREKEY.serialize, this.#inUnit);
   }
   async getPreKey(id: number): Promise<PreKeyRecord> {
-    const record = await this.#cache.read(`prekey/${id}`, PREKEY.parse);
+    const record = await this.#cache.read(`prekey/${id}`, PREKEY.parse, undefined);
     if (record === undefined) throw missing('one-time prekey');
     return record;
   }
   async removePreKey(id: number): Promise<void> {
-    await this.#cache.remove(`prekey/${id}`, this.#batch);
+    await this.#cache.remove(`prekey/${id}`, this.#inUnit);
   }
 }
 
 class KvSignedPreKeyStore extends SignedPreKeyStore {
   readonly #cache: StoreCache;
-  readonly #batch: Batch | undefined;
-  constructor(cache: StoreCache, batch: Batch | undefined) {
+  readonly #inUnit: boolean;
+  /** `inUnit`: writes go to the running unit's batch (see {@link StoreCache.unit}). */
+  constructor(cache: StoreCache, inUnit: boolean) {
     super();
     this.#cache = cache;
-    this.#batch = batch;
+    this.#inUnit = inUnit;
   }
   async saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
-    await this.#cache.write(`signed-prekey/${id}`, record, SIGNED_PREKEY.serialize, this.#batch);
+    await this.#cache.write(`signed-prekey/${id}`, record, SIGNED_PREKEY.serialize, this.#inUnit);
   }
   async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
-    const record = await this.#cache.read(`signed-prekey/${id}`, SIGNED_PREKEY.parse);
+    const record = await this.#cache.read(`signed-prekey/${id}`, SIGNED_PREKEY.parse, undefined);
     if (record === undefined) throw missing('signed prekey');
     return record;
   }
@@ -323,8 +316,17 @@ class KvSignedPreKeyStore extends SignedPreKeyStore {
 interface StoredKyber {
   readonly record: string;
   readonly lastResort: boolean;
-  /** `signedPreKeyId:base64(baseKey)` pairs already seen with a last-resort key (replay guard). */
-  readonly used: string[];
+  /**
+   * Replay guard of earlier versions: `signedPreKeyId:base64(baseKey)` pairs already seen with
+   * this last-resort key. Still honoured; new pairs are kept under {@link usedKey} instead, so a
+   * session start writes a few bytes rather than the whole key and every pair before it.
+   */
+  readonly used?: readonly string[];
+}
+
+/** Where a (signed prekey, base key) pair seen with last-resort Kyber key `id` is recorded. */
+function usedKey(id: number, signedPreKeyId: number, baseKey: Uint8Array): string {
+  return `kyber-used/${id}/${signedPreKeyId}:${toBase64Url(baseKey)}`;
 }
 
 /** A Kyber prekey as kept in memory: the stored form, and its record deserialised once (the
@@ -352,53 +354,51 @@ class KyberEntry {
 
 class KvKyberPreKeyStore extends KyberPreKeyStore {
   readonly #cache: StoreCache;
-  readonly #batch: Batch | undefined;
-  constructor(cache: StoreCache, batch: Batch | undefined) {
+  readonly #inUnit: boolean;
+  /** `inUnit`: writes go to the running unit's batch (see {@link StoreCache.unit}). */
+  constructor(cache: StoreCache, inUnit: boolean) {
     super();
     this.#cache = cache;
-    this.#batch = batch;
+    this.#inUnit = inUnit;
   }
   /** libsignal's API has no last-resort flag; use {@link saveKyber} to set it. */
   async saveKyberPreKey(id: number, record: KyberPreKeyRecord): Promise<void> {
     await this.saveKyber(id, record, false);
   }
   async saveKyber(id: number, record: KyberPreKeyRecord, lastResort: boolean): Promise<void> {
-    const v: StoredKyber = { record: toBase64(record.serialize()), lastResort, used: [] };
-    const entry = new KyberEntry(v, record);
-    await this.#cache.write(`kyber-prekey/${id}`, entry, KyberEntry.serialize, this.#batch);
+    const entry = new KyberEntry({ record: toBase64(record.serialize()), lastResort }, record);
+    await this.#cache.write(`kyber-prekey/${id}`, entry, KyberEntry.serialize, this.#inUnit);
   }
   async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
-    const entry = await this.#cache.read(`kyber-prekey/${id}`, KyberEntry.parse);
+    const entry = await this.#cache.read(`kyber-prekey/${id}`, KyberEntry.parse, undefined);
     if (entry === undefined) throw missing('Kyber prekey');
     return entry.record();
   }
   async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
     const key = `kyber-prekey/${id}`;
-    const entry = await this.#cache.read(key, KyberEntry.parse);
+    const entry = await this.#cache.read(key, KyberEntry.parse, undefined);
     if (entry === undefined) throw missing('Kyber prekey');
-    const v = entry.stored;
-    if (!v.lastResort) {
-      await this.#cache.remove(key, this.#batch);
+    if (!entry.stored.lastResort) {
+      await this.#cache.remove(key, this.#inUnit);
       return;
     }
     // A last-resort key stays, but the same (signed prekey, base key) pair must not be
     // accepted twice: that would be a replayed session start.
-    const tag = `${signedPreKeyId}:${toBase64(baseKey.serialize())}`;
-    if (v.used.includes(tag)) {
+    const base = baseKey.serialize();
+    const used = usedKey(id, signedPreKeyId, base);
+    const legacy = entry.stored.used;
+    if (
+      (await this.#cache.read(used, parseJson, undefined)) !== undefined ||
+      legacy?.includes(`${signedPreKeyId}:${toBase64(base)}`)
+    ) {
       throw new SwitchboardError('replayed-message', 'this session-start message was already used');
     }
-    const next: StoredKyber = { ...v, used: [...v.used, tag] };
-    await this.#cache.write(
-      key,
-      new KyberEntry(next, entry.record()),
-      KyberEntry.serialize,
-      this.#batch,
-    );
+    await this.#cache.write(used, true, JSON.stringify, this.#inUnit);
   }
   async countUnused(): Promise<number> {
     let n = 0;
     for (const k of await this.#cache.list('kyber-prekey/')) {
-      const entry = await this.#cache.read(k, KyberEntry.parse);
+      const entry = await this.#cache.read(k, KyberEntry.parse, undefined);
       if (entry && !entry.stored.lastResort) n++;
     }
     return n;
@@ -407,25 +407,29 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
 
 export type KyberStore = KvKyberPreKeyStore;
 
+type Stores = ProtocolStores & { readonly kyberPreKey: KvKyberPreKeyStore };
+
 /** Builds the libsignal stores over one storage backend. */
 export function createProtocolStores(
   storage: KeyValueStorage,
   options: { readonly onIdentityEvent?: (event: IdentityEvent) => void } = {},
-): ProtocolStores & { readonly kyberPreKey: KvKyberPreKeyStore; forget(): void } {
+): Stores & { forget(): void } {
   const cache = new StoreCache(storage);
-  const view = (
-    batch: Batch | undefined,
-  ): ProtocolStores & { kyberPreKey: KvKyberPreKeyStore } => ({
-    identity: new SwitchboardIdentityStore(cache, batch, options.onIdentityEvent),
-    session: new KvSessionStore(cache, batch),
-    preKey: new KvPreKeyStore(cache, batch),
-    signedPreKey: new KvSignedPreKeyStore(cache, batch),
-    kyberPreKey: new KvKyberPreKeyStore(cache, batch),
-    countPreKeys: async () => (await cache.list('prekey/')).length,
-    unit: (work) => cache.unit((unitBatch) => work(view(unitBatch))),
+  const countPreKeys = async (): Promise<number> => (await cache.list('prekey/')).length;
+  // One set of stores writes through, one into the running unit's batch (units run one at a
+  // time), so a message makes no store objects of its own.
+  const stores = (inUnit: boolean): Omit<Stores, 'unit'> => ({
+    identity: new SwitchboardIdentityStore(cache, inUnit, options.onIdentityEvent),
+    session: new KvSessionStore(cache, inUnit),
+    preKey: new KvPreKeyStore(cache, inUnit),
+    signedPreKey: new KvSignedPreKeyStore(cache, inUnit),
+    kyberPreKey: new KvKyberPreKeyStore(cache, inUnit),
+    countPreKeys,
   });
+  const inUnit: Stores = { ...stores(true), unit: (work) => cache.unit(() => work(inUnit)) };
   return {
-    ...view(undefined),
+    ...stores(false),
+    unit: inUnit.unit,
     /** Forgets kept records after the storage was written other than through these stores. */
     forget: () => cache.forget(),
   };
@@ -434,6 +438,6 @@ export function createProtocolStores(
 /** In-memory stores (tests, throwaway identities). */
 export function createMemoryProtocolStores(
   options: { readonly onIdentityEvent?: (event: IdentityEvent) => void } = {},
-): ProtocolStores & { readonly kyberPreKey: KvKyberPreKeyStore } {
+): Stores {
   return createProtocolStores(new MemoryStorage(), options);
 }

@@ -126,6 +126,78 @@ describe('one unit of store writes per message', () => {
   });
 });
 
+describe('last-resort Kyber prekey replay guard', () => {
+  // The store's refusal reaches the SDK through libsignal, which keeps only its text.
+  const REFUSED_START = {
+    code: 'decrypt-failed',
+    cause: { message: expect.stringContaining('session-start message was already used') },
+  };
+
+  /** Alice's first message to Bob, whose bundle has no one-time prekeys (last-resort Kyber). */
+  async function sessionStart() {
+    const disk = new MemoryStorage();
+    const upload = await generateRegistrationKeys(createProtocolStores(disk), {
+      oneTimePreKeyCount: 0,
+    });
+    const { preKey: _none, ...bundle } = await bobsBundle(new MemoryStorage());
+    const bobBundle: PreKeyBundleInput = {
+      ...bundle,
+      registrationId: upload.registrationId,
+      identityKey: fromBase64(upload.identityKey)!,
+      signedPreKey: {
+        keyId: upload.signedPreKey.keyId,
+        publicKey: fromBase64(upload.signedPreKey.publicKey)!,
+        signature: fromBase64(upload.signedPreKey.signature)!,
+      },
+      kyberPreKey: {
+        keyId: upload.kyberLastResortPreKey.keyId,
+        publicKey: fromBase64(upload.kyberLastResortPreKey.publicKey)!,
+        signature: fromBase64(upload.kyberLastResortPreKey.signature)!,
+      },
+    };
+    const aliceStores = createProtocolStores(new MemoryStorage());
+    await generateRegistrationKeys(aliceStores, { oneTimePreKeyCount: 0 });
+    const alice = new SignalSessions(aliceStores, ALICE);
+    await alice.establish(BOB, bobBundle);
+    const first = await alice.encrypt(BOB, utf8('first'));
+    return { disk, first, kyberId: upload.kyberLastResortPreKey.keyId };
+  }
+
+  /** Bob after losing his session with Alice (the guard is what is left). */
+  function bobWithoutSession(disk: MemoryStorage) {
+    return disk
+      .delete(`session/${ALICE.name}.${ALICE.deviceId}`)
+      .then(() => new SignalSessions(createProtocolStores(disk), BOB));
+  }
+
+  it('refuses the same session start twice, with one small record per start', async () => {
+    const { disk, first } = await sessionStart();
+    const bob = new SignalSessions(createProtocolStores(disk), BOB);
+    expect(fromUtf8(await bob.decrypt(ALICE, first))).toBe('first');
+    expect(await disk.list('kyber-used/')).toHaveLength(1);
+    await expect((await bobWithoutSession(disk)).decrypt(ALICE, first)).rejects.toMatchObject(
+      REFUSED_START,
+    );
+  });
+
+  it('honours the pairs an earlier version kept inside the Kyber record', async () => {
+    const { disk, first, kyberId } = await sessionStart();
+    await new SignalSessions(createProtocolStores(disk), BOB).decrypt(ALICE, first);
+    // Move the pair into the record as earlier versions stored it: `signedId:base64(baseKey)`.
+    const [usedKey] = await disk.list('kyber-used/');
+    const pair = usedKey!.slice(usedKey!.lastIndexOf('/') + 1);
+    const [signedId, base] = pair.split(':');
+    const legacyTag = `${signedId}:${Buffer.from(base!, 'base64url').toString('base64')}`;
+    const recordKey = `kyber-prekey/${kyberId}`;
+    const record = JSON.parse((await disk.get(recordKey))!) as Record<string, unknown>;
+    await disk.set(recordKey, JSON.stringify({ ...record, used: [legacyTag] }));
+    await disk.delete(usedKey!);
+    await expect((await bobWithoutSession(disk)).decrypt(ALICE, first)).rejects.toMatchObject(
+      REFUSED_START,
+    );
+  });
+});
+
 describe('FileStorage batches', () => {
   let dir: string;
   beforeEach(async () => {
