@@ -93,9 +93,16 @@ const BACKOFF_CAP_MS = 30_000;
  * Deliveries to one destination that may be in flight at once, per network. XMPP and SIP
  * carry them in order (one component stream; one WebSocket to the proxy, which relays a
  * connection's requests in order), so several are sent before the first is acknowledged.
+ * On XMPP one ping acknowledges everything written before it (xmpp-network.ts), so the whole
+ * in-memory lane may be in flight: the server always has the next messages to work on while
+ * the answer to the last ping travels back, instead of idling until the bridge sends more.
  * Matrix sends go through separate HTTP requests a homeserver may order either way: one.
  */
-export const DELIVERY_WINDOW: Readonly<Record<Network, number>> = { xmpp: 128, sip: 64, matrix: 1 };
+export const DELIVERY_WINDOW: Readonly<Record<Network, number>> = {
+  xmpp: LANE_LIMIT,
+  sip: 64,
+  matrix: 1,
+};
 
 /**
  * The messages for one destination in acceptance order. Up to the destination network's
@@ -420,6 +427,8 @@ export class BridgeCore {
     }
     const network = lane.entries[0]!.candidates[0]?.network;
     const window = network ? DELIVERY_WINDOW[network] : 1;
+    // Nothing to start (a window as large as the lane is often all in flight): no scan.
+    if (lane.inFlight.size >= Math.min(window, lane.entries.length)) return;
     for (const entry of lane.entries) {
       if (lane.inFlight.size >= window) break;
       if (lane.inFlight.has(entry.id)) continue;

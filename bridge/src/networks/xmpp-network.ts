@@ -1,5 +1,6 @@
 import type { Component, XmlElement } from '@xmpp/component';
 import { component, xml } from '@xmpp/component';
+import type { Socket } from 'node:net';
 import type { Logger } from '@switchboard/service-kit';
 import type { BridgeCore, NetworkConnector } from '../core.js';
 import { BridgeError } from '../errors.js';
@@ -36,6 +37,29 @@ const MAX_ACCEPTING = 256;
 /** How long the server may take to answer the ping that acknowledges a delivery (ms). */
 const ACK_TIMEOUT_MS = 10_000;
 
+/** A promise and its settling functions. */
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** One turn of the event loop's writes: the servers to ping after its stanzas. */
+interface Turn {
+  readonly pings: Set<string>;
+}
+
 /** Cross-network events the XMPP side raises besides messages. */
 export interface XmppSideEvents {
   typing?(from: Address, target: Target, typing: boolean): void;
@@ -66,8 +90,10 @@ export class XmppNetwork implements NetworkConnector {
   readonly #unacked = new Map<string, (err: BridgeError) => void>();
   /** Inbound messages being stored (at most MAX_ACCEPTING). */
   readonly #accepting = new Set<Promise<void>>();
-  /** The ping about to be sent per server, which messages written before it share. */
-  readonly #acks = new Map<string, Promise<void>>();
+  /** What the current turn of the event loop writes (see #joinTurn), while one is open. */
+  #turn: Turn | undefined;
+  /** Per server: whether a ping is in flight, and the one the messages since then wait for. */
+  readonly #acks = new Map<string, { pinging: boolean; next: Deferred | undefined }>();
 
   constructor(
     config: XmppConfig,
@@ -166,8 +192,9 @@ export class XmppNetwork implements NetworkConnector {
     const refused = new Promise<never>((_resolve, reject) => this.#unacked.set(msg.id, reject));
     refused.catch(() => undefined);
     try {
-      await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
-      await Promise.race([this.#serverAck(msg.to.id), refused]);
+      // The message and the ping that acknowledges it leave in the same write (#joinTurn).
+      const written = this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+      await Promise.race([Promise.all([written, this.#serverAck(msg.to.id)]), refused]);
     } finally {
       this.#unacked.delete(msg.id);
     }
@@ -175,20 +202,58 @@ export class XmppNetwork implements NetworkConnector {
   }
 
   /**
-   * Resolves once the recipient's server has answered a ping sent after this message. Messages
-   * written within one turn of the event loop share one ping: its answer covers all of them.
+   * Resolves once the recipient's server has answered a ping sent after this message. One ping
+   * per server is in flight at a time: messages written meanwhile share the next one, sent
+   * as soon as the current one is answered. So a burst costs the server one ping per round
+   * trip, not one per message, and its answer acknowledges everything written before it.
    */
   #serverAck(toJid: string): Promise<void> {
     const server = toJid.slice(toJid.indexOf('@') + 1).split('/')[0]!;
     let ack = this.#acks.get(server);
     if (!ack) {
-      ack = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.#acks.delete(server); // later messages need a ping of their own
-        return this.#ping(server);
-      });
+      ack = { pinging: false, next: undefined };
       this.#acks.set(server, ack);
     }
-    return ack;
+    if (!ack.next) {
+      ack.next = deferred();
+      if (!ack.pinging) this.#joinTurn().pings.add(server);
+    }
+    return ack.next.promise;
+  }
+
+  /** Sends the ping that the messages written since the last one wait for. */
+  #sendPing(server: string): void {
+    const ack = this.#acks.get(server);
+    const waiting = ack?.next;
+    if (!ack || !waiting || ack.pinging) return;
+    ack.next = undefined;
+    ack.pinging = true;
+    this.#ping(server)
+      .then(waiting.resolve, waiting.reject)
+      .finally(() => {
+        ack.pinging = false;
+        if (ack.next && this.#acks.get(server) === ack) this.#joinTurn().pings.add(server);
+      });
+  }
+
+  /**
+   * Stanzas written in one turn of the event loop leave in one socket write, followed by that
+   * turn's pings: the socket is corked at the first and uncorked at the start of the next turn.
+   * One write of many stanzas costs the server one read and one parse pass instead of one per
+   * stanza (with Nagle off, each write is a TCP segment of its own).
+   */
+  #joinTurn(): Turn {
+    if (this.#turn) return this.#turn;
+    const socket = (this.#xmpp as unknown as { socket?: Socket | null } | undefined)?.socket;
+    socket?.cork();
+    const turn: Turn = { pings: new Set() };
+    this.#turn = turn;
+    setImmediate(() => {
+      this.#turn = undefined;
+      for (const server of turn.pings) this.#sendPing(server);
+      socket?.uncork();
+    });
+    return turn;
   }
 
   async #ping(server: string): Promise<void> {
@@ -221,6 +286,13 @@ export class XmppNetwork implements NetworkConnector {
   /** The connection is gone: deliveries waiting for the server's answer fail now. */
   #lost(): void {
     this.#setUp(false);
+    // Pings in flight on the lost stream are never answered: the next stream starts afresh.
+    for (const ack of this.#acks.values()) {
+      ack.next?.reject(
+        new BridgeError('network-unavailable', 'the XMPP server connection was lost'),
+      );
+    }
+    this.#acks.clear();
     for (const reject of this.#unacked.values()) {
       reject(new BridgeError('network-unavailable', 'the XMPP server connection was lost'));
     }
@@ -272,6 +344,7 @@ export class XmppNetwork implements NetworkConnector {
     const xmpp = this.#xmpp;
     if (!xmpp || !this.#up)
       throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
+    this.#joinTurn();
     try {
       await xmpp.send(stanza);
     } catch (err) {

@@ -108,9 +108,16 @@ export class BridgeStore {
 
   /**
    * Records an acknowledged message. Returns false (and stores nothing) when the same source
-   * message was recorded before, so retransmissions are delivered once.
+   * message was recorded before, so retransmissions are delivered once. A Matrix message's
+   * source id is its event id: it is recorded as processed (see {@link seenMatrixEvents}) in
+   * the same transaction, so a homeserver transaction costs one commit, not two.
    */
   async enqueue(entry: OutboxEntry): Promise<boolean> {
+    const now = this.#now();
+    const eventId =
+      entry.sourceNetwork === 'matrix' && entry.sourceNativeId !== entry.id
+        ? [CompiledQuery.raw(this.#sql.matrixEvent, [entry.sourceNativeId, now])]
+        : [];
     const changed = await this.#writes.run(
       CompiledQuery.raw(this.#sql.enqueue, [
         entry.id,
@@ -124,8 +131,9 @@ export class BridgeStore {
         entry.payload.kind === 'envelope' ? entry.payload.bytes : utf8.encode(entry.payload.text),
         entry.wantsReceipt ? 1 : 0,
         entry.createdAt,
-        this.#now(),
+        now,
       ]),
+      ...eventId,
     );
     return changed > 0;
   }
@@ -547,7 +555,7 @@ const GROUP_COMMIT_MAX = 512;
 class GroupCommit {
   readonly #db: Kysely<BridgeTables>;
   #queue: Array<{
-    query: CompiledQuery;
+    queries: readonly CompiledQuery[];
     resolve(rows: number): void;
     reject(err: unknown): void;
   }> = [];
@@ -558,10 +566,13 @@ class GroupCommit {
     this.#db = db;
   }
 
-  /** Runs `query` in the next batch; resolves with its affected row count once committed. */
-  run(query: CompiledQuery): Promise<number> {
+  /**
+   * Runs `query` (and `more`, in the same transaction) in the next batch; resolves with the
+   * row count of `query` once committed.
+   */
+  run(query: CompiledQuery, ...more: CompiledQuery[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ query, resolve, reject });
+      this.#queue.push({ queries: [query, ...more], resolve, reject });
       this.#schedule();
     });
   }
@@ -582,7 +593,9 @@ class GroupCommit {
       const rows = await this.#db.transaction().execute(async (trx) => {
         const out: number[] = [];
         for (const op of batch) {
-          const result = await trx.executeQuery(op.query);
+          const [first, ...rest] = op.queries;
+          const result = await trx.executeQuery(first!);
+          for (const query of rest) await trx.executeQuery(query);
           out.push(Number(result.numAffectedRows ?? 0n));
         }
         return out;
