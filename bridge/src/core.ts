@@ -211,7 +211,7 @@ export class BridgeCore {
       // makes an earlier one wait. Strictly increasing within one millisecond too.
       const createdAt = (this.#lastCreatedAt = Math.max(this.#now(), this.#lastCreatedAt + 1));
       const candidates = await routeCandidates(msg.target, this.networks, this.#opts.resolver);
-      const id = randomUUID();
+      const id = timeOrderedId(createdAt);
       const entry: OutboxEntry = {
         id,
         sourceNetwork: network,
@@ -596,6 +596,18 @@ export class BridgeCore {
     this.#noticePass = pass;
     this.#running.add(pass);
   }
+}
+
+/**
+ * A UUIDv7 (RFC 9562 §5.7) for a message stamped at `ms`: the time first, then random bits.
+ * Outbox ids are the store's primary key and the delivered index's key: ids that grow with
+ * time are appended to those indexes instead of written into random pages (about half the
+ * SQLite work per message). Still unique and unguessable (74 random bits).
+ */
+export function timeOrderedId(ms: number): string {
+  const time = Math.floor(ms).toString(16).padStart(12, '0').slice(-12);
+  const random = randomUUID(); // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx: keep from "xxx-yxxx"
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${random.slice(15)}`;
 }
 
 /** How a sender appears on other networks: as its own address. */

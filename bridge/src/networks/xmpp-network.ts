@@ -189,10 +189,12 @@ export class XmppNetwork implements NetworkConnector {
    * delivery for good; one that comes later dead-letters it (see #onBounce).
    */
   async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
+    if (!this.#up) throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
     const refused = new Promise<never>((_resolve, reject) => this.#unacked.set(msg.id, reject));
     refused.catch(() => undefined);
     try {
-      // The message and the ping that acknowledges it leave in the same write (#joinTurn).
+      // Written at once (with the rest of this turn's stanzas, #joinTurn); the ping that
+      // acknowledges it follows (#serverAck).
       const written = this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
       await Promise.race([Promise.all([written, this.#serverAck(msg.to.id)]), refused]);
     } finally {
