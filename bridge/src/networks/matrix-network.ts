@@ -578,9 +578,12 @@ export class MatrixNetwork implements NetworkConnector {
     }
     const seen = await this.#store.seenMatrixEvents(events.map((e) => e.event_id!));
     for (const event of events) {
-      if (seen.has(event.event_id!)) continue;
+      const id = event.event_id!;
+      if (seen.has(id)) continue;
       await this.#handleEvent(event);
-      await this.#store.saveMatrixEvent(event.event_id!);
+      // Within a transaction a message is stored in the background (#onEvent): its id is
+      // recorded with it, never before it.
+      if (!(await (this.#accepting?.get(id) ?? false))) await this.#store.saveMatrixEvent(id);
     }
   }
 
