@@ -161,6 +161,12 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
       await store.saveMatrixEvent(id);
     }
     expect(await store.seenMatrixEvents(['$a', '$d', '$x'])).toEqual(new Set(['$a', '$d']));
+    // Lists of every size, padded or split, answer the same.
+    const many = Array.from({ length: 300 }, (_, i) => `$n${i}`);
+    expect(await store.seenMatrixEvents([...many, '$a', ...many, '$d'])).toEqual(
+      new Set(['$a', '$d']),
+    );
+    expect(await store.seenMatrixEvents([])).toEqual(new Set());
     await store.pruneMatrixEvents(1_005, 100); // by age: $a goes
     expect(await store.seenMatrixEvents(['$a', '$b'])).toEqual(new Set(['$b']));
     await store.pruneMatrixEvents(0, 2); // by count: the newest two stay

@@ -68,6 +68,9 @@ export interface PortalRecord {
   readonly remoteKey: string;
 }
 
+/** List sizes the processed-event-id lookup is compiled for; longer lists go in parts. */
+const SEEN_SIZES = [1, 8, 32, 128] as const;
+
 const utf8 = new TextEncoder();
 /** Portals kept in memory by room id, at most. */
 const PORTAL_CACHE_SIZE = 10_000;
@@ -88,6 +91,8 @@ export class BridgeStore {
    * its tables): every Matrix event looks its room up. Bounded; cleared when full.
    */
   readonly #portalsByRoom = new Map<string, PortalRecord>();
+  /** The event id lookup's SQL per list size. */
+  readonly #seenSqlBySize = new Map<number, string>();
 
   private constructor(db: Kysely<BridgeTables>, now: () => number) {
     this.#db = db;
@@ -437,15 +442,38 @@ export class BridgeStore {
     return row !== undefined;
   }
 
-  /** Which of these Matrix event ids were processed before. */
+  /**
+   * Which of these Matrix event ids were processed before (asked once per homeserver
+   * transaction). The query is compiled once per list size in {@link SEEN_SIZES}, a list
+   * padded to the next size by repeating its first id: building it anew per transaction cost
+   * more than running it.
+   */
   async seenMatrixEvents(eventIds: readonly string[]): Promise<Set<string>> {
-    if (eventIds.length === 0) return new Set();
-    const rows = await this.#db
-      .selectFrom('bridge_matrix_events')
-      .select('event_id')
-      .where('event_id', 'in', [...eventIds])
-      .execute();
-    return new Set(rows.map((r) => r.event_id));
+    const seen = new Set<string>();
+    const most = SEEN_SIZES[SEEN_SIZES.length - 1]!;
+    for (let at = 0; at < eventIds.length; at += most) {
+      const ids = eventIds.slice(at, at + most);
+      const size = SEEN_SIZES.find((n) => n >= ids.length)!;
+      while (ids.length < size) ids.push(ids[0]!);
+      const { rows } = await this.#db.executeQuery<{ event_id: string }>(
+        CompiledQuery.raw(this.#seenSql(size), ids),
+      );
+      for (const row of rows) seen.add(row.event_id);
+    }
+    return seen;
+  }
+
+  #seenSql(size: number): string {
+    let text = this.#seenSqlBySize.get(size);
+    if (!text) {
+      text = this.#db
+        .selectFrom('bridge_matrix_events')
+        .select('event_id')
+        .where('event_id', 'in', new Array<string>(size).fill('x'))
+        .compile().sql;
+      this.#seenSqlBySize.set(size, text);
+    }
+    return text;
   }
 
   /** Records a Matrix event as processed. */
