@@ -1,6 +1,6 @@
 // Minimal, fast clients for the bridge benchmark: an XMPP c2s client and a SIP user agent over
-// UDP on raw sockets, and an application-service pusher that batches events into transactions
-// as Synapse does. Each message body carries `sbbench-<tag>-<seq>`; receivers find those marks
+// UDP on raw sockets (Matrix events come from the homeserver double, which pushes them as
+// Synapse does). Each message body carries `sbbench-<tag>-<seq>`; receivers find those marks
 // in the raw stream (no XML or SIP parsing beyond what answering needs), so the client's cost
 // per message stays small next to the servers'.
 import { createSocket } from 'node:dgram';
@@ -287,68 +287,5 @@ export class SipBenchUser {
     this.#seen.add(callId);
     this.#scanner.push(text.slice(head.length));
     this.#scanner.push('\n'); // a datagram ends its mark
-  }
-}
-
-/** One room event as a homeserver pushes it to an application service. */
-export interface PushedEvent {
-  readonly event_id: string;
-  readonly room_id: string;
-  readonly sender: string;
-  readonly type: string;
-  readonly content: Record<string, unknown>;
-  readonly origin_server_ts: number;
-}
-
-/**
- * Pushes events to an application service the way Synapse does: one transaction at a time,
- * each carrying every event queued meanwhile (up to 100), retried under the same id until
- * answered 200.
- */
-export class AppServicePusher {
-  readonly #queue: PushedEvent[] = [];
-  #pushing = false;
-  #txn = 0;
-  failures = 0;
-
-  constructor(
-    readonly url: string,
-    readonly hsToken: string,
-    readonly prefix: string,
-  ) {}
-
-  push(event: PushedEvent): void {
-    this.#queue.push(event);
-    if (!this.#pushing) void this.#loop();
-  }
-
-  get queued(): number {
-    return this.#queue.length;
-  }
-
-  async #loop(): Promise<void> {
-    this.#pushing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const events = this.#queue.splice(0, 100);
-        const txnId = `${this.prefix}-${++this.#txn}`;
-        for (;;) {
-          const res = await fetch(`${this.url}/_matrix/app/v1/transactions/${txnId}`, {
-            method: 'PUT',
-            headers: {
-              'content-type': 'application/json',
-              authorization: `Bearer ${this.hsToken}`,
-            },
-            body: JSON.stringify({ events }),
-          }).catch(() => undefined);
-          await res?.arrayBuffer();
-          if (res?.status === 200) break;
-          this.failures += 1;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    } finally {
-      this.#pushing = false;
-    }
   }
 }

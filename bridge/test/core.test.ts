@@ -1,7 +1,7 @@
 import { openTestDatabase } from '@switchboard/db/testing';
 import type { TestDatabase } from '@switchboard/db/testing';
 import { createLogger } from '@switchboard/service-kit';
-import { BridgeCore, MAX_DELIVERY_ATTEMPTS } from '../src/core.js';
+import { BridgeCore, MAX_DELIVERY_ATTEMPTS, timeOrderedId } from '../src/core.js';
 import type { NetworkConnector } from '../src/core.js';
 import { BridgeError } from '../src/errors.js';
 import { BridgeMetrics } from '../src/metrics.js';
@@ -378,5 +378,17 @@ describe('BridgeCore', () => {
     const second = await core.accept('xmpp', msg(toAlice, 'n-refused'));
     await core.idle();
     expect(await store.stateOf(second.id)).toBe('failed');
+  });
+});
+
+describe('timeOrderedId', () => {
+  it('gives UUIDv7 ids that sort by time and differ within one millisecond', () => {
+    const ids = [1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000].map(timeOrderedId);
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids[0]!.startsWith('018bcfe5-6800-7')).toBe(true); // 1_700_000_000_000 ms in hex
+    expect(timeOrderedId(5)).not.toBe(timeOrderedId(5));
   });
 });

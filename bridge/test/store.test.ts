@@ -73,6 +73,25 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
     expect(await store.seenMatrixEvents(['$e1', '$e2'])).toEqual(new Set(['$e1']));
   });
 
+  it("records a Matrix message's event id as processed with its outbox row, in one commit", async () => {
+    const fromMatrix = (id: string, eventId: string): OutboxEntry => ({
+      ...entry(id, eventId),
+      sourceNetwork: 'matrix',
+      from: { network: 'matrix', id: '@dave:hs.test' },
+    });
+    const outcomes = await Promise.all([
+      store.enqueue(fromMatrix('a', '$m1')),
+      store.enqueue(fromMatrix('b', '$m1')), // the same event pushed again
+      store.enqueue(entry('c', '$x1')), // not from Matrix: its id is no event id
+    ]);
+    expect(outcomes).toEqual([true, false, true]);
+    expect(await store.seenMatrixEvents(['$m1', '$x1'])).toEqual(new Set(['$m1']));
+    // A batch that fails records neither the row nor the event id.
+    await database.db.schema.dropTable('bridge_matrix_events').execute();
+    await expect(store.enqueue(fromMatrix('d', '$m2'))).rejects.toThrow();
+    expect(await store.stateOf('d')).toBeUndefined();
+  });
+
   it('finds delivered messages by the destination id and prunes old finished ones', async () => {
     await store.enqueue(entry('a', 'n1'));
     await store.enqueue(entry('b', 'n2'));
@@ -142,6 +161,12 @@ describe.each(ALL_DIALECTS)('BridgeStore on %s', (dialect) => {
       await store.saveMatrixEvent(id);
     }
     expect(await store.seenMatrixEvents(['$a', '$d', '$x'])).toEqual(new Set(['$a', '$d']));
+    // Lists of every size, padded or split, answer the same.
+    const many = Array.from({ length: 300 }, (_, i) => `$n${i}`);
+    expect(await store.seenMatrixEvents([...many, '$a', ...many, '$d'])).toEqual(
+      new Set(['$a', '$d']),
+    );
+    expect(await store.seenMatrixEvents([])).toEqual(new Set());
     await store.pruneMatrixEvents(1_005, 100); // by age: $a goes
     expect(await store.seenMatrixEvents(['$a', '$b'])).toEqual(new Set(['$b']));
     await store.pruneMatrixEvents(0, 2); // by count: the newest two stay

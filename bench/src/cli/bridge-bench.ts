@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppServicePusher, SipBenchUser, XmppBenchClient } from '../bridge-clients.js';
+import { SipBenchUser, XmppBenchClient } from '../bridge-clients.js';
 import { Receipts, cpuSeconds, runMax, runPaced } from '../bridge-load.js';
 import type { MaxResult, MessagePath, PacedResult } from '../bridge-load.js';
 import {
@@ -107,6 +107,7 @@ interface HomeserverLike {
   setAppServiceUrl(url: string): void;
   addLocalUser(localpart: string): string;
   createRoomAs(user: string, invite: readonly string[]): string;
+  sendAs(user: string, roomId: string, type: string, content: Record<string, unknown>): string;
 }
 
 const AS_TOKEN = 'as-token-for-the-bridge-bench-0123';
@@ -347,22 +348,16 @@ async function connectClients(
   const ghost = `@_switchboard_xmpp_bob=40${prosody.domain}:hs.test`;
   const room = hs.createRoomAs(dave, [ghost]);
   await waitUntil(() => hs.rooms.get(room)?.members.get(ghost) === 'join', 'the ghost joining');
-  const pusher = new AppServicePusher(peers.bridgeUrl, HS_TOKEN, `bench${process.pid}`);
   const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
   const sends: Record<string, (seq: number, text: string) => void> = {
     'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
     'sip-sip': (_seq, text) => carol.send('bob', text),
     'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
     'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
-    'matrix-xmpp': (seq, text) =>
-      pusher.push({
-        event_id: `$bench${process.pid}-${Date.now()}-${seq}`,
-        room_id: room,
-        sender: dave,
-        type: 'm.room.message',
-        content: { msgtype: 'm.text', body: text },
-        origin_server_ts: Date.now(),
-      }),
+    // dave posts in the portal; the double pushes it like Synapse (batched transactions).
+    'matrix-xmpp': (_seq, text) => {
+      hs.sendAs(dave, room, 'm.room.message', { msgtype: 'm.text', body: text });
+    },
   };
   return { sends, carol };
 }

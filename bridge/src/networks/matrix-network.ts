@@ -1,6 +1,5 @@
-import express from 'express';
-import type { Application, NextFunction, Request, Response } from 'express';
-import { AppService, AppServiceRegistration } from 'matrix-appservice-bridge';
+import type { Application, Response } from 'express';
+import { AppServiceRegistration } from 'matrix-appservice-bridge';
 import type { Logger } from '@switchboard/service-kit';
 import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
 import type { BridgeCore, NetworkConnector } from '../core.js';
@@ -23,6 +22,7 @@ import {
 } from '../translators/matrix.js';
 import { presenceCommand } from './xmpp-network.js';
 import { MatrixClient, MatrixHttpError } from './matrix-client.js';
+import { appServiceEndpoint } from './matrix-endpoint.js';
 
 /** How the bridge runs as a Matrix application service. */
 export interface MatrixConfig {
@@ -81,25 +81,6 @@ function failureCode(err: unknown): string {
   return BridgeError.is(err) ? err.code : 'internal';
 }
 
-type TxnRequest = Request;
-type TxnResponse = Response;
-
-/**
- * matrix-appservice's AppService declares its request handlers private, but binds them through
- * `this` in its constructor, so a subclass's methods of the same names serve the routes. This
- * view of the class lets TypeScript accept that subclass.
- */
-interface AppServiceBase {
-  readonly expressApp: Application;
-}
-const AppServiceClass = AppService as unknown as new (config: {
-  homeserverToken: string;
-  httpMaxSizeBytes?: number;
-}) => AppServiceBase;
-
-/** Path prefix of the Application Service API since spec r0.1 / v1.1. */
-const AS_V1 = '/_matrix/app/v1';
-
 /**
  * The `url` a registration should carry: without a path of its own (a reverse proxy's prefix
  * is kept, a trailing `/_matrix/app/v1` is dropped). Homeservers before Synapse 1.81 call
@@ -110,18 +91,6 @@ export function registrationUrl(url: string): string {
   const u = new URL(url);
   u.pathname = u.pathname.replace(/\/+$/, '').replace(/\/_matrix\/app\/v1$/, '') || '/';
   return u.toString().replace(/\/$/, '');
-}
-
-/**
- * Serves the legacy paths (`/transactions/{txnId}`, `/users/{userId}`, `/rooms/{alias}`, spec
- * §Legacy routes) and the doubled prefix a registration url ending in `/_matrix/app/v1` gets
- * from a current homeserver, in place: matrix-appservice answers legacy paths with a 308,
- * which homeservers do not follow.
- */
-export function appServicePaths(req: Request, _res: Response, next: NextFunction): void {
-  if (req.url.startsWith(`${AS_V1}${AS_V1}/`)) req.url = req.url.slice(AS_V1.length);
-  else if (/^\/(transactions|users|rooms)\//.test(req.url)) req.url = AS_V1 + req.url;
-  next();
 }
 
 /**
@@ -145,97 +114,6 @@ export function buildRegistration(config: MatrixConfig, url: string): AppService
 }
 
 /**
- * The application service endpoint, built on matrix-appservice-bridge's AppService but made
- * durable and spec-exact: a transaction is answered 200 only after its events are recorded
- * (each event once, by event id, across restarts), and token errors follow the spec (401
- * without a token, 403 with a wrong one).
- */
-class SwitchboardAppService extends AppServiceClass {
-  readonly #hsToken: string;
-
-  constructor(
-    hsToken: string,
-    readonly handler: {
-      transaction(txnId: string, body: Record<string, unknown>): Promise<void>;
-      userExists(userId: string): Promise<boolean>;
-      health(res: TxnResponse): void;
-    },
-  ) {
-    super({ homeserverToken: hsToken, httpMaxSizeBytes: 10_000_000 });
-    this.#hsToken = hsToken;
-    this.expressApp.post('/_matrix/app/v1/ping', (req: TxnRequest, res: TxnResponse) => {
-      if (!this.#authorized(req, res)) return;
-      res.status(200).send({});
-    });
-  }
-
-  isInvalidToken(req: TxnRequest, res: TxnResponse): boolean {
-    return !this.#authorized(req, res);
-  }
-
-  #authorized(req: TxnRequest, res: TxnResponse): boolean {
-    const header = req.headers.authorization;
-    const query =
-      typeof req.query['access_token'] === 'string' ? req.query['access_token'] : undefined;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : query;
-    if (token === undefined) {
-      res.status(401).send({ errcode: 'M_UNAUTHORIZED', error: 'missing homeserver token' });
-      return false;
-    }
-    if (token !== this.#hsToken) {
-      res.status(403).send({ errcode: 'M_FORBIDDEN', error: 'bad homeserver token' });
-      return false;
-    }
-    return true;
-  }
-
-  onTransaction(req: TxnRequest, res: TxnResponse): void {
-    if (!this.#authorized(req, res)) return;
-    const txnId = String(req.params['txnId'] ?? '');
-    const body: unknown = req.body;
-    if (!txnId || typeof body !== 'object' || body === null || Array.isArray(body)) {
-      res.status(400).send({ errcode: 'M_BAD_JSON', error: 'transaction body must be an object' });
-      return;
-    }
-    this.handler.transaction(txnId, body as Record<string, unknown>).then(
-      () => res.status(200).send({}),
-      () =>
-        res.status(500).send({ errcode: 'M_UNKNOWN', error: 'transaction not processed; retry' }),
-    );
-  }
-
-  onGetUsers(req: TxnRequest, res: TxnResponse): Promise<void> {
-    if (!this.#authorized(req, res)) return Promise.resolve();
-    const userId = String(req.params['userId'] ?? '');
-    return this.handler.userExists(userId).then(
-      (exists) => {
-        if (exists) res.status(200).send({});
-        else
-          res
-            .status(404)
-            .send({ errcode: 'ORG.SWITCHBOARD_NOT_FOUND', error: 'no such remote user' });
-      },
-      () => {
-        res.status(500).send({ errcode: 'M_UNKNOWN', error: 'lookup failed' });
-      },
-    );
-  }
-
-  onGetRoomAlias(req: TxnRequest, res: TxnResponse): Promise<void> {
-    if (!this.#authorized(req, res)) return Promise.resolve();
-    // Portals are created on demand by invitation or by an incoming message, not by alias.
-    res
-      .status(404)
-      .send({ errcode: 'ORG.SWITCHBOARD_NOT_FOUND', error: 'portals are not joined by alias' });
-    return Promise.resolve();
-  }
-
-  onHealthCheck(_req: TxnRequest, res: TxnResponse): void {
-    this.handler.health(res);
-  }
-}
-
-/**
  * The Matrix side of the bridge: an application service with ghosts for remote users in an
  * exclusive namespace and one portal room per conversation, created on demand.
  */
@@ -249,16 +127,15 @@ export class MatrixNetwork implements NetworkConnector {
   readonly #metrics: BridgeMetrics;
   readonly #events: MatrixSideEvents;
   readonly #naming: GhostNaming;
-  readonly #appService: SwitchboardAppService;
   readonly #app: Application;
-  #healthHandler: (res: TxnResponse) => void = (res) => res.send('OK');
+  #healthHandler: (res: Response) => void = (res) => res.send('OK');
   #up = false;
   #stopped = false;
   #probe: NodeJS.Timeout | undefined;
   /** Transactions are processed one after another (a retry may overlap the first try). */
   #transactions: Promise<void> = Promise.resolve();
   /** While a transaction is processed: its messages being stored, by event id. */
-  #accepting: Map<string, Promise<void>> | undefined;
+  #accepting: Map<string, Promise<boolean>> | undefined;
   #lastPrune = 0;
   #transactionFailing = false;
   /** Events whose processing failed transiently: event id -> first failure (ms). */
@@ -287,14 +164,11 @@ export class MatrixNetwork implements NetworkConnector {
     this.#events = deps.events ?? {};
     this.#naming = { prefix: config.ghostPrefix, domain: config.domain };
     this.client = new MatrixClient(config.homeserverUrl, config.asToken, deps.fetch);
-    this.#appService = new SwitchboardAppService(config.hsToken, {
-      transaction: (txnId, body) => this.#onTransaction(txnId, body),
+    this.#app = appServiceEndpoint(config.hsToken, {
+      transaction: (_txnId, body) => this.#onTransaction(body),
       userExists: (userId) => this.#userExists(userId),
       health: (res) => this.#healthHandler(res),
     });
-    this.#app = express();
-    this.#app.use(appServicePaths);
-    this.#app.use(this.#appService.expressApp);
   }
 
   /** The express app serving the Application Service API (mount health/metrics on it too). */
@@ -302,7 +176,7 @@ export class MatrixNetwork implements NetworkConnector {
     return this.#app;
   }
 
-  /** Lets the service answer `/health` (the AppService registers that path first). */
+  /** Lets the service answer `/health` on this app. */
   onHealth(handler: (res: { status(code: number): { json(body: unknown): void } }) => void): void {
     this.#healthHandler = (res) =>
       handler(res as unknown as { status(code: number): { json(body: unknown): void } });
@@ -421,7 +295,7 @@ export class MatrixNetwork implements NetworkConnector {
    * {@link MAX_REMEMBERED_EVENTS}); ephemeral events (typing, receipts, presence) have no id
    * and are idempotent.
    */
-  #onTransaction(_txnId: string, body: Record<string, unknown>): Promise<void> {
+  #onTransaction(body: Record<string, unknown>): Promise<void> {
     const run = this.#transactions.then(() => this.#processTransaction(body));
     this.#transactions = run.then(
       () => {
@@ -455,11 +329,11 @@ export class MatrixNetwork implements NetworkConnector {
     const ids = events.map((e) => e.event_id).filter((id): id is string => typeof id === 'string');
     const seen = await this.#store.seenMatrixEvents(ids);
     // Event ids are recorded as each event is done, committed together (the store groups
-    // them); the transaction is answered only once they are durable.
-    // Messages are accepted without waiting for each other (see #onEvent); an event's id is
-    // recorded only once its message is stored.
+    // them); the transaction is answered only once they are durable. Messages are accepted
+    // without waiting for each other (see #onEvent), so all of a transaction's messages go
+    // into one commit, each with its event id; other events' ids follow once they are done.
     const saves: Array<Promise<void>> = [];
-    const accepting = new Map<string, Promise<void>>();
+    const accepting = new Map<string, Promise<boolean>>();
     this.#accepting = accepting;
     let failure: { err: unknown } | undefined;
     try {
@@ -468,8 +342,12 @@ export class MatrixNetwork implements NetworkConnector {
         if (id !== undefined && seen.has(id)) continue;
         await this.#handleEvent(event);
         if (id !== undefined) {
-          const stored = accepting.get(id) ?? Promise.resolve();
-          saves.push(stored.then(() => this.#store.saveMatrixEvent(id)));
+          const stored = accepting.get(id) ?? Promise.resolve(false);
+          saves.push(
+            stored.then(async (recorded) => {
+              if (!recorded) await this.#store.saveMatrixEvent(id);
+            }),
+          );
           seen.add(id);
         }
       }
@@ -700,9 +578,12 @@ export class MatrixNetwork implements NetworkConnector {
     }
     const seen = await this.#store.seenMatrixEvents(events.map((e) => e.event_id!));
     for (const event of events) {
-      if (seen.has(event.event_id!)) continue;
+      const id = event.event_id!;
+      if (seen.has(id)) continue;
       await this.#handleEvent(event);
-      await this.#store.saveMatrixEvent(event.event_id!);
+      // Within a transaction a message is stored in the background (#onEvent): its id is
+      // recorded with it, never before it.
+      if (!(await (this.#accepting?.get(id) ?? false))) await this.#store.saveMatrixEvent(id);
     }
   }
 
@@ -758,16 +639,22 @@ export class MatrixNetwork implements NetworkConnector {
     return this.#store.savePortal({ roomId, matrixUser, remoteKey: key });
   }
 
-  /** Tells the Matrix side, once per portal and run, that its plaintext is end-to-bridge. */
-  async #acceptMessage(message: InboundMessage, portal: PortalInfo | undefined): Promise<void> {
+  /**
+   * Stores a message from Matrix (true: with its event id, see BridgeStore.enqueue), or tells
+   * the room why it was refused (false). Tells the Matrix side, once per portal and run, that
+   * its plaintext is end-to-bridge.
+   */
+  async #acceptMessage(message: InboundMessage, portal: PortalInfo | undefined): Promise<boolean> {
     try {
       await this.#core.accept('matrix', message);
-      if (message.payload.kind === 'plaintext' && portal) await this.#markEndToBridge(portal);
     } catch (err) {
       if (!BridgeError.is(err) || !portal) throw err;
       this.#logger.info({ code: err.code }, 'message from Matrix refused');
       await this.#noticeInRoom(portal, `Not delivered: ${err.message}`);
+      return false;
     }
+    if (message.payload.kind === 'plaintext' && portal) await this.#markEndToBridge(portal);
+    return message.nativeId !== '';
   }
 
   async #markEndToBridge(portal: PortalInfo): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Component, XmlElement } from '@xmpp/component';
 import { component, xml } from '@xmpp/component';
+import type { Socket } from 'node:net';
 import type { Logger } from '@switchboard/service-kit';
 import type { BridgeCore, NetworkConnector } from '../core.js';
 import { BridgeError } from '../errors.js';
@@ -33,8 +34,40 @@ export interface XmppConfig {
 /** Inbound messages stored concurrently, at most. */
 const MAX_ACCEPTING = 256;
 
+/**
+ * Pings per server in flight at most; messages written while that many are unanswered share the
+ * next one. One ping per turn costs the server as much as a message when turns are small; one
+ * at a time made a message wait up to two round trips for its answer, and a full lane (acked
+ * slots come back with the answers) stalled sending: back-to-back bench runs carried about 1.5x
+ * more with 8 than with 1.
+ */
+const PINGS_IN_FLIGHT = 8;
+
 /** How long the server may take to answer the ping that acknowledges a delivery (ms). */
 const ACK_TIMEOUT_MS = 10_000;
+
+/** A promise and its settling functions. */
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** One turn of the event loop's writes: the servers to ping after its stanzas. */
+interface Turn {
+  readonly pings: Set<string>;
+}
 
 /** Cross-network events the XMPP side raises besides messages. */
 export interface XmppSideEvents {
@@ -66,8 +99,10 @@ export class XmppNetwork implements NetworkConnector {
   readonly #unacked = new Map<string, (err: BridgeError) => void>();
   /** Inbound messages being stored (at most MAX_ACCEPTING). */
   readonly #accepting = new Set<Promise<void>>();
-  /** The ping about to be sent per server, which messages written before it share. */
-  readonly #acks = new Map<string, Promise<void>>();
+  /** What the current turn of the event loop writes (see #joinTurn), while one is open. */
+  #turn: Turn | undefined;
+  /** Per server: pings in flight, and the one the messages written since wait for. */
+  readonly #acks = new Map<string, { pinging: number; next: Deferred | undefined }>();
 
   constructor(
     config: XmppConfig,
@@ -163,11 +198,14 @@ export class XmppNetwork implements NetworkConnector {
    * delivery for good; one that comes later dead-letters it (see #onBounce).
    */
   async deliver(msg: OutboundMessage, sender: Target): Promise<string> {
+    if (!this.#up) throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
     const refused = new Promise<never>((_resolve, reject) => this.#unacked.set(msg.id, reject));
     refused.catch(() => undefined);
     try {
-      await this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
-      await Promise.race([this.#serverAck(msg.to.id), refused]);
+      // Written at once (with the rest of this turn's stanzas, #joinTurn); the ping that
+      // acknowledges it follows (#serverAck).
+      const written = this.#send(toXmppStanza(msg, ghostJidFor(sender, this.#config.domain)));
+      await Promise.race([Promise.all([written, this.#serverAck(msg.to.id)]), refused]);
     } finally {
       this.#unacked.delete(msg.id);
     }
@@ -175,20 +213,58 @@ export class XmppNetwork implements NetworkConnector {
   }
 
   /**
-   * Resolves once the recipient's server has answered a ping sent after this message. Messages
-   * written within one turn of the event loop share one ping: its answer covers all of them.
+   * Resolves once the recipient's server has answered a ping sent after this message. The
+   * messages of one turn share one ping, sent at the turn's end unless {@link PINGS_IN_FLIGHT}
+   * are unanswered; then the messages written meanwhile share the next, sent as soon as one is
+   * answered. A ping's answer acknowledges everything written before it.
    */
   #serverAck(toJid: string): Promise<void> {
     const server = toJid.slice(toJid.indexOf('@') + 1).split('/')[0]!;
     let ack = this.#acks.get(server);
     if (!ack) {
-      ack = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        this.#acks.delete(server); // later messages need a ping of their own
-        return this.#ping(server);
-      });
+      ack = { pinging: 0, next: undefined };
       this.#acks.set(server, ack);
     }
-    return ack;
+    if (!ack.next) {
+      ack.next = deferred();
+      if (ack.pinging < PINGS_IN_FLIGHT) this.#joinTurn().pings.add(server);
+    }
+    return ack.next.promise;
+  }
+
+  /** Sends the ping that the messages written since the last one wait for. */
+  #sendPing(server: string): void {
+    const ack = this.#acks.get(server);
+    const waiting = ack?.next;
+    if (!ack || !waiting || ack.pinging >= PINGS_IN_FLIGHT) return;
+    ack.next = undefined;
+    ack.pinging += 1;
+    this.#ping(server)
+      .then(waiting.resolve, waiting.reject)
+      .finally(() => {
+        ack.pinging -= 1;
+        if (ack.next && this.#acks.get(server) === ack) this.#joinTurn().pings.add(server);
+      });
+  }
+
+  /**
+   * Stanzas written in one turn of the event loop leave in one socket write, followed by that
+   * turn's pings: the socket is corked at the first and uncorked at the start of the next turn.
+   * One write of many stanzas costs the server one read and one parse pass instead of one per
+   * stanza (with Nagle off, each write is a TCP segment of its own).
+   */
+  #joinTurn(): Turn {
+    if (this.#turn) return this.#turn;
+    const socket = (this.#xmpp as unknown as { socket?: Socket | null } | undefined)?.socket;
+    socket?.cork();
+    const turn: Turn = { pings: new Set() };
+    this.#turn = turn;
+    setImmediate(() => {
+      this.#turn = undefined;
+      for (const server of turn.pings) this.#sendPing(server);
+      socket?.uncork();
+    });
+    return turn;
   }
 
   async #ping(server: string): Promise<void> {
@@ -221,6 +297,13 @@ export class XmppNetwork implements NetworkConnector {
   /** The connection is gone: deliveries waiting for the server's answer fail now. */
   #lost(): void {
     this.#setUp(false);
+    // Pings in flight on the lost stream are never answered: the next stream starts afresh.
+    for (const ack of this.#acks.values()) {
+      ack.next?.reject(
+        new BridgeError('network-unavailable', 'the XMPP server connection was lost'),
+      );
+    }
+    this.#acks.clear();
     for (const reject of this.#unacked.values()) {
       reject(new BridgeError('network-unavailable', 'the XMPP server connection was lost'));
     }
@@ -272,6 +355,7 @@ export class XmppNetwork implements NetworkConnector {
     const xmpp = this.#xmpp;
     if (!xmpp || !this.#up)
       throw new BridgeError('network-unavailable', 'not connected to the XMPP server');
+    this.#joinTurn();
     try {
       await xmpp.send(stanza);
     } catch (err) {

@@ -68,6 +68,9 @@ export interface PortalRecord {
   readonly remoteKey: string;
 }
 
+/** List sizes the processed-event-id lookup is compiled for; longer lists go in parts. */
+const SEEN_SIZES = [1, 8, 32, 128] as const;
+
 const utf8 = new TextEncoder();
 /** Portals kept in memory by room id, at most. */
 const PORTAL_CACHE_SIZE = 10_000;
@@ -88,6 +91,8 @@ export class BridgeStore {
    * its tables): every Matrix event looks its room up. Bounded; cleared when full.
    */
   readonly #portalsByRoom = new Map<string, PortalRecord>();
+  /** The event id lookup's SQL per list size. */
+  readonly #seenSqlBySize = new Map<number, string>();
 
   private constructor(db: Kysely<BridgeTables>, now: () => number) {
     this.#db = db;
@@ -108,9 +113,16 @@ export class BridgeStore {
 
   /**
    * Records an acknowledged message. Returns false (and stores nothing) when the same source
-   * message was recorded before, so retransmissions are delivered once.
+   * message was recorded before, so retransmissions are delivered once. A Matrix message's
+   * source id is its event id: it is recorded as processed (see {@link seenMatrixEvents}) in
+   * the same transaction, so a homeserver transaction costs one commit, not two.
    */
   async enqueue(entry: OutboxEntry): Promise<boolean> {
+    const now = this.#now();
+    const eventId =
+      entry.sourceNetwork === 'matrix' && entry.sourceNativeId !== entry.id
+        ? [CompiledQuery.raw(this.#sql.matrixEvent, [entry.sourceNativeId, now])]
+        : [];
     const changed = await this.#writes.run(
       CompiledQuery.raw(this.#sql.enqueue, [
         entry.id,
@@ -124,8 +136,9 @@ export class BridgeStore {
         entry.payload.kind === 'envelope' ? entry.payload.bytes : utf8.encode(entry.payload.text),
         entry.wantsReceipt ? 1 : 0,
         entry.createdAt,
-        this.#now(),
+        now,
       ]),
+      ...eventId,
     );
     return changed > 0;
   }
@@ -429,15 +442,38 @@ export class BridgeStore {
     return row !== undefined;
   }
 
-  /** Which of these Matrix event ids were processed before. */
+  /**
+   * Which of these Matrix event ids were processed before (asked once per homeserver
+   * transaction). The query is compiled once per list size in {@link SEEN_SIZES}, a list
+   * padded to the next size by repeating its first id: building it anew per transaction cost
+   * more than running it.
+   */
   async seenMatrixEvents(eventIds: readonly string[]): Promise<Set<string>> {
-    if (eventIds.length === 0) return new Set();
-    const rows = await this.#db
-      .selectFrom('bridge_matrix_events')
-      .select('event_id')
-      .where('event_id', 'in', [...eventIds])
-      .execute();
-    return new Set(rows.map((r) => r.event_id));
+    const seen = new Set<string>();
+    const most = SEEN_SIZES[SEEN_SIZES.length - 1]!;
+    for (let at = 0; at < eventIds.length; at += most) {
+      const ids = eventIds.slice(at, at + most);
+      const size = SEEN_SIZES.find((n) => n >= ids.length)!;
+      while (ids.length < size) ids.push(ids[0]!);
+      const { rows } = await this.#db.executeQuery<{ event_id: string }>(
+        CompiledQuery.raw(this.#seenSql(size), ids),
+      );
+      for (const row of rows) seen.add(row.event_id);
+    }
+    return seen;
+  }
+
+  #seenSql(size: number): string {
+    let text = this.#seenSqlBySize.get(size);
+    if (!text) {
+      text = this.#db
+        .selectFrom('bridge_matrix_events')
+        .select('event_id')
+        .where('event_id', 'in', new Array<string>(size).fill('x'))
+        .compile().sql;
+      this.#seenSqlBySize.set(size, text);
+    }
+    return text;
   }
 
   /** Records a Matrix event as processed. */
@@ -547,7 +583,7 @@ const GROUP_COMMIT_MAX = 512;
 class GroupCommit {
   readonly #db: Kysely<BridgeTables>;
   #queue: Array<{
-    query: CompiledQuery;
+    queries: readonly CompiledQuery[];
     resolve(rows: number): void;
     reject(err: unknown): void;
   }> = [];
@@ -558,10 +594,13 @@ class GroupCommit {
     this.#db = db;
   }
 
-  /** Runs `query` in the next batch; resolves with its affected row count once committed. */
-  run(query: CompiledQuery): Promise<number> {
+  /**
+   * Runs `query` (and `more`, in the same transaction) in the next batch; resolves with the
+   * row count of `query` once committed.
+   */
+  run(query: CompiledQuery, ...more: CompiledQuery[]): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ query, resolve, reject });
+      this.#queue.push({ queries: [query, ...more], resolve, reject });
       this.#schedule();
     });
   }
@@ -582,7 +621,9 @@ class GroupCommit {
       const rows = await this.#db.transaction().execute(async (trx) => {
         const out: number[] = [];
         for (const op of batch) {
-          const result = await trx.executeQuery(op.query);
+          const [first, ...rest] = op.queries;
+          const result = await trx.executeQuery(first!);
+          for (const query of rest) await trx.executeQuery(query);
           out.push(Number(result.numAffectedRows ?? 0n));
         }
         return out;

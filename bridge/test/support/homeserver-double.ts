@@ -39,6 +39,9 @@ export interface HomeserverDoubleOptions {
   readonly pushPaths?: 'legacy' | 'v1';
 }
 
+/** Room events (and, separately, ephemeral events) per transaction at most, as in Synapse. */
+export const MAX_EVENTS_PER_TRANSACTION = 100;
+
 /** A handler's way to say: the request was carried out, but drop the connection unanswered. */
 const LOSE_ANSWER = Symbol('lose answer');
 
@@ -57,7 +60,8 @@ class MatrixError extends Error {
  * the Client-Server endpoints the bridge calls, with the checks a real homeserver makes
  * (as_token on every call, `user_id` masquerading only inside the exclusive namespace and
  * only for registered users, membership before sending, per-user transaction idempotency,
- * power levels for state), and the push side as Synapse does it: transactions to the AS with
+ * power levels for state), and the push side as Synapse does it: one transaction in flight at a
+ * time carrying every event queued meanwhile (up to 100, and up to 100 ephemeral ones), with
  * the hs_token, in order, retried with the same id until the AS answers 200 (a 3xx is a
  * failure: redirects are not followed); only events the AS is interested in (sender or state
  * key in its namespace, or a room where one of its users has joined: events sent while a
@@ -79,8 +83,8 @@ export class HomeserverDouble {
   readonly receipts = new Map<string, string>();
   /** Display names the AS set for its users. */
   readonly displayNames = new Map<string, string>();
-  /** Transaction ids pushed (and how each was answered), in order, across restarts. */
-  readonly pushed: Array<{ txnId: string; status: number }> = [];
+  /** Transactions pushed (id, how each was answered, room events in it), across restarts. */
+  readonly pushed: Array<{ txnId: string; status: number; events: number }> = [];
   /** Client-Server paths answered with this status instead of being served (fault injection). */
   readonly faults: Array<{ path: RegExp; status: number }> = [];
   pushPaths: 'legacy' | 'v1';
@@ -92,7 +96,9 @@ export class HomeserverDouble {
   #goingDown = false;
   readonly #opts: HomeserverDoubleOptions;
   readonly #txns = new Map<string, string>();
-  readonly #queue: Array<{ events: RecordedEvent[]; ephemeral: unknown[] }> = [];
+  /** Events and ephemeral events not yet acknowledged by the AS, oldest first. */
+  readonly #events: RecordedEvent[] = [];
+  readonly #ephemeral: unknown[] = [];
   #asUrl = '';
   #http: RunningHttpServer | undefined;
   #pushing: Promise<void> | undefined;
@@ -188,35 +194,26 @@ export class HomeserverDouble {
   }
 
   typingAs(user: string, roomId: string, typing: boolean): void {
-    this.#queue.push({
-      events: [],
-      ephemeral: [
-        { type: 'm.typing', room_id: roomId, content: { user_ids: typing ? [user] : [] } },
-      ],
+    this.#ephemeral.push({
+      type: 'm.typing',
+      room_id: roomId,
+      content: { user_ids: typing ? [user] : [] },
     });
     this.#kick();
   }
 
   /** A local user's presence change, pushed to the AS as an ephemeral `m.presence`. */
   presenceAs(user: string, presence: 'online' | 'offline'): void {
-    this.#queue.push({
-      events: [],
-      ephemeral: [{ type: 'm.presence', sender: user, content: { presence } }],
-    });
+    this.#ephemeral.push({ type: 'm.presence', sender: user, content: { presence } });
     this.#kick();
   }
 
   /** A local user's read receipt, pushed to the AS as an ephemeral `m.receipt`. */
   readAs(user: string, roomId: string, eventId: string): void {
-    this.#queue.push({
-      events: [],
-      ephemeral: [
-        {
-          type: 'm.receipt',
-          room_id: roomId,
-          content: { [eventId]: { 'm.read': { [user]: { ts: Date.now() } } } },
-        },
-      ],
+    this.#ephemeral.push({
+      type: 'm.receipt',
+      room_id: roomId,
+      content: { [eventId]: { 'm.read': { [user]: { ts: Date.now() } } } },
     });
     this.#kick();
   }
@@ -329,14 +326,15 @@ export class HomeserverDouble {
     };
     room.events.push(event);
     if (this.#interested(room, event)) {
-      this.#queue.push({ events: [event], ephemeral: [] });
+      this.#events.push(event);
       this.#kick();
     }
     return event;
   }
 
   #kick(): void {
-    if (this.#pushing || !this.#asUrl || this.#queue.length === 0 || !this.#http) return;
+    const queued = this.#events.length + this.#ephemeral.length;
+    if (this.#pushing || !this.#asUrl || queued === 0 || !this.#http) return;
     const epoch = this.#epoch;
     this.#pushing = this.#pushLoop(epoch)
       .catch(() => undefined)
@@ -346,10 +344,16 @@ export class HomeserverDouble {
       });
   }
 
-  /** Sends queued transactions in order; a failed one is retried (same txn id) until 200. */
+  /**
+   * Sends what is queued, one transaction at a time, as Synapse's appservice scheduler does:
+   * each transaction takes up to {@link MAX_EVENTS_PER_TRANSACTION} of the events queued (and
+   * as many ephemeral events), so events that arrive while one is in flight go together in
+   * the next. A failed one is retried (same txn id) until 200.
+   */
   async #pushLoop(epoch: number): Promise<void> {
-    while (this.#queue.length > 0 && epoch === this.#epoch) {
-      const txn = this.#queue[0]!;
+    while (this.#events.length + this.#ephemeral.length > 0 && epoch === this.#epoch) {
+      const events = this.#events.slice(0, MAX_EVENTS_PER_TRANSACTION);
+      const ephemeral = this.#ephemeral.slice(0, MAX_EVENTS_PER_TRANSACTION);
       const txnId = `${++this.#txnCounter}`;
       for (let attempt = 0; ; attempt++) {
         if (epoch !== this.#epoch) return;
@@ -358,7 +362,7 @@ export class HomeserverDouble {
         try {
           status = await this.pushRaw(
             txnId,
-            { events: txn.events, ephemeral: txn.ephemeral },
+            { events, ephemeral },
             'bearer',
             this.#inFlight.signal,
           );
@@ -366,12 +370,13 @@ export class HomeserverDouble {
           // AS down (or this run stopped): retry like a homeserver does.
         }
         if (epoch !== this.#epoch) return; // the answer is lost with the restart
-        this.pushed.push({ txnId, status });
+        this.pushed.push({ txnId, status, events: events.length });
         if (status === 200) break;
         if (attempt > 600) throw new Error('AS never accepted the transaction');
         await new Promise((r) => setTimeout(r, 100));
       }
-      this.#queue.shift();
+      this.#events.splice(0, events.length);
+      this.#ephemeral.splice(0, ephemeral.length);
     }
   }
 
