@@ -208,8 +208,10 @@ function signSeconds(signing: readonly SigningResult[], id: string): number | un
 /** The signing table: each signer against dnssec-signzone's defaults and -P on the same cores. */
 export function signTable(signing: readonly SigningResult[]): string[][] {
   const refSeconds = signSeconds(signing, 'dnssec-signzone');
-  const sameCores = (id: string): number | undefined =>
-    signSeconds(signing, id.endsWith('1core') ? 'dnssec-signzone-1core' : 'dnssec-signzone-P');
+  const sameCoresId = (id: string): string =>
+    id.endsWith('1core') ? 'dnssec-signzone-1core' : 'dnssec-signzone-P';
+  const cpuOf = (id: string): number | undefined =>
+    signing.find((s) => s.id === id && s.ok)?.cpuSeconds;
   const signRows: string[][] = [
     [
       'signer',
@@ -217,16 +219,21 @@ export function signTable(signing: readonly SigningResult[]): string[][] {
       'seconds',
       'x dnssec-signzone',
       'x dnssec-signzone -P, same cores',
+      'CPU s',
+      'CPU x -P, same cores',
       'output',
     ],
   ];
   for (const s of signing) {
+    const reference = s.id === 'dnssec-signzone' || s.id === sameCoresId(s.id);
     signRows.push([
       s.id,
       cell(s.cores),
       cell(s.seconds, 2),
       cell(ratio(s.seconds, refSeconds), 2),
-      s.id === 'dnssec-signzone' ? '-' : cell(ratio(s.seconds, sameCores(s.id)), 2),
+      reference ? '-' : cell(ratio(s.seconds, signSeconds(signing, sameCoresId(s.id))), 2),
+      cell(s.cpuSeconds, 1),
+      reference ? '-' : cell(ratio(s.cpuSeconds, cpuOf(sameCoresId(s.id))), 2),
       !s.ok
         ? (s.detail ?? 'failed')
         : s.verify

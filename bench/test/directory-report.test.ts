@@ -34,6 +34,7 @@ const signer = (id: string, seconds: number): SigningResult => ({
   id,
   command: id,
   seconds,
+  cpuSeconds: seconds * 1.5,
   ok: true,
   cores: 2,
 });
@@ -59,10 +60,13 @@ describe('directory bench report', () => {
     expect(sign?.measured).toBeCloseTo(0.55);
     expect(sign?.met).toBe(false);
     const rows = signTable(signing);
-    expect(rows.find((r) => r[0] === 'switchboard-parallel')?.slice(3, 5)).toEqual([
+    expect(rows.find((r) => r[0] === 'switchboard-parallel')?.slice(3, 7)).toEqual([
       '0.25',
       '0.55',
+      '14.9',
+      '0.55',
     ]);
+    expect(rows.find((r) => r[0] === 'dnssec-signzone-P')?.[4]).toBe('-');
   });
 
   it('shows a skipped server with its reason and our import rate', () => {

@@ -483,7 +483,9 @@ async function signAll(
     signing.push(...(await signVariants(job, args.oneCore && !quick, pin, !quick)));
   }
   for (const s of signing)
-    console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
+    console.log(
+      `  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s, CPU ${s.cpuSeconds?.toFixed(1) ?? '-'} s` : `FAILED ${s.detail}`}`,
+    );
   return signing;
 }
 
