@@ -4,7 +4,15 @@
 //     [--no-dns] [--no-warm] [--keep] [--no-save]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DnsperfRun } from '../dnsperf.js';
@@ -66,6 +74,8 @@ function parseArgs(argv: readonly string[]) {
     noDns: { kind: 'flag' },
     /** Measure our directory from its first answer instead of once every number is signed. */
     noWarm: { kind: 'flag' },
+    /** Keep the input files in DIR/<count> and use them again in later runs. */
+    inputs: { kind: 'string' },
   });
   for (const count of args.sizes ?? [])
     if (!Number.isInteger(count)) throw new Error('--sizes must be whole numbers');
@@ -139,10 +149,58 @@ function missingBudget(args: Args, seconds: number, rate: number): number {
   return Math.max(1, Math.ceil(budget));
 }
 
-/** Writes the zone file, the import file and the query files, each streamed. */
-function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { importFile: string } {
-  const file = (name: string): string => join(work, name);
+/**
+ * The zone file, the import file and the query files, each streamed into `dir`; with
+ * `--inputs DIR` kept there and used again by a later run with the same count and run lengths.
+ */
+function writeInputs(
+  zone: BenchSpace,
+  dir: string,
+  work: string,
+  args: Args,
+): Inputs & { importFile: string } {
+  const file = (name: string): string => join(dir, name);
   const t0 = performance.now();
+  const made = join(dir, 'inputs.json');
+  const key = JSON.stringify([
+    zone,
+    args.maxRate,
+    args.warmup,
+    args.seconds,
+    args.latencySeconds,
+    args.latencyQps,
+  ]);
+  const kept = existsSync(made)
+    ? (JSON.parse(readFileSync(made, 'utf8')) as {
+        key: string;
+        missingInFile: Record<MixedRun, number>;
+      })
+    : undefined;
+  const missingInFile = kept?.key === key ? kept.missingInFile : writeFiles(zone, dir, args);
+  if (kept?.key === key) console.log(`inputs of an earlier run used again from ${dir}`);
+  else writeFileSync(made, JSON.stringify({ key, missingInFile }));
+  console.log(`inputs ready in ${Math.round(performance.now() - t0)} ms`);
+  return {
+    zone,
+    zoneFile: file('zone.db'),
+    presignedFile: join(work, 'zone.signed.db'),
+    importFile: file('entries.jsonl'),
+    mixedFiles: {
+      warmup: file('queries-warmup.txt'),
+      mixed: file('queries-mixed.txt'),
+      fixedRate: file('queries-fixedRate.txt'),
+    },
+    missingInFile,
+    existingFile: file('queries-existing.txt'),
+    existingNames: publishedNames(zone),
+    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
+    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
+  };
+}
+
+/** Writes the input files (see writeInputs); returns the unpublished names of each mixed file. */
+function writeFiles(zone: BenchSpace, dir: string, args: Args): Record<MixedRun, number> {
+  const file = (name: string): string => join(dir, name);
   writeLines(file('zone.db'), zoneLines(zone));
   writeLines(file('entries.jsonl'), importLines(zone));
   // Each mixed run asks for names no earlier run of the same server asked for.
@@ -151,41 +209,25 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
     ['mixed', args.seconds, 0],
     ['fixedRate', args.latencySeconds, args.latencyQps],
   ] as const;
-  const mixedFiles = { warmup: '', mixed: '', fixedRate: '' };
   const missingInFile = { warmup: 0, mixed: 0, fixedRate: 0 };
   let missingFrom = 0;
   for (const [name, seconds, rate] of runs) {
     const missing = Math.min(missingBudget(args, seconds, rate), MAX_MISSING_PER_FILE);
     if (missingFrom + missing > missingCapacity(zone)) throw new Error('number space exhausted');
-    mixedFiles[name] = file(`queries-${name}.txt`);
     // Lines alternate published, unpublished: the file's odd lines are its unpublished names.
     const lines = writeLines(
-      mixedFiles[name],
+      file(`queries-${name}.txt`),
       queryLines(zone, { mix: 'mixed', lines: 2 * missing, missingFrom }),
     );
     missingInFile[name] = Math.floor(lines / 2);
     missingFrom += missing;
   }
-  const existingFile = file('queries-existing.txt');
   writeLines(
-    existingFile,
+    file('queries-existing.txt'),
     queryLines(zone, { mix: 'existing', lines: Math.min(zone.count, 2_000_000) }),
   );
-  console.log(
-    `inputs written in ${Math.round(performance.now() - t0)} ms (${missingFrom} unpublished names)`,
-  );
-  return {
-    zone,
-    zoneFile: file('zone.db'),
-    presignedFile: file('zone.signed.db'),
-    importFile: file('entries.jsonl'),
-    mixedFiles,
-    missingInFile,
-    existingFile,
-    existingNames: publishedNames(zone),
-    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
-    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
-  };
+  console.log(`inputs written (${missingFrom} unpublished names)`);
+  return missingInFile;
 }
 
 /** Unpublished names per query file at most (two ~51-byte lines each: about 100 MB per million). */
@@ -355,7 +397,9 @@ async function runSize(args: Args, section: string): Promise<void> {
   );
   console.log(`load average at start: ${loadText(load0, 2)}`);
   const zone = benchSpace({ count: args.count });
-  const inputs = writeInputs(zone, work, args);
+  const inputDir = args.inputs ? join(args.inputs, String(args.count)) : work;
+  mkdirSync(inputDir, { recursive: true });
+  const inputs = writeInputs(zone, inputDir, work, args);
   const signing = await signAll(args, inputs, work, started, pin);
   const results = await measurePeers(args, inputs, work, pin ? { server: 0, client: 1 } : {});
   const rows = dnsTable(results, args.latencyQps, !args.noWarm);
