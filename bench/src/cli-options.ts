@@ -13,6 +13,8 @@ export type OptionSpec =
     }
   /** A comma-separated list; undefined when not given. */
   | { readonly kind: 'list' }
+  /** One non-empty string (a path); undefined when not given. */
+  | { readonly kind: 'string' }
   /** A comma-separated list of numbers; undefined when not given. */
   | { readonly kind: 'number-list'; readonly min?: number; readonly max?: number }
   /** Present or not (`--keep`, `--no-sign`): false unless given. */
@@ -24,9 +26,11 @@ export type OptionValues<S extends Record<string, OptionSpec>> = {
     ? number
     : S[K] extends { readonly kind: 'list' }
       ? string[] | undefined
-      : S[K] extends { readonly kind: 'number-list' }
-        ? number[] | undefined
-        : boolean;
+      : S[K] extends { readonly kind: 'string' }
+        ? string | undefined
+        : S[K] extends { readonly kind: 'number-list' }
+          ? number[] | undefined
+          : boolean;
 };
 
 /** The options every bench accepts. */
@@ -62,6 +66,9 @@ function parseValue(flag: string, spec: OptionSpec, raw: string): unknown {
     }
     case 'list':
       return raw.split(',').filter((s) => s !== '');
+    case 'string':
+      if (raw === '') throw new Error(`${flag} needs a value`);
+      return raw;
     case 'number-list':
       return raw.split(',').map((s) => checkRange(flag, s.trim() === '' ? NaN : Number(s), spec));
     case 'flag':

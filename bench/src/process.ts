@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A server the benchmark started; `stop()` signals exactly its PID. */
@@ -91,13 +91,21 @@ export function startDaemon(options: DaemonOptions): RunningPeer {
   };
 }
 
-/** Runs a command to completion (pinned when asked), returning its exit code and wall time. */
+/**
+ * Runs a command to completion (pinned when asked), returning its exit code, wall time and, when
+ * GNU time is installed, the CPU time (user + system) of the command and everything it waited
+ * for: on a shared machine the wall time depends on the others' load, the CPU time far less.
+ */
 export function runTimed(
   command: string,
   args: readonly string[],
   options: { cpu?: number; logFile: string; cwd?: string },
-): Promise<{ code: number | null; seconds: number }> {
-  const [cmd, full] = pinned(options.cpu, command, args);
+): Promise<{ code: number | null; seconds: number; cpuSeconds?: number }> {
+  const cpuFile = existsSync(GNU_TIME) ? `${options.logFile}.cpu-${process.hrtime.bigint()}` : '';
+  const timed: [string, string[]] = cpuFile
+    ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, command, ...args]]
+    : [command, [...args]];
+  const [cmd, full] = pinned(options.cpu, ...timed);
   const fd = openSync(options.logFile, 'a');
   const started = process.hrtime.bigint();
   const child = spawn(cmd, full, { cwd: options.cwd, stdio: ['ignore', fd, fd] });
@@ -105,9 +113,28 @@ export function runTimed(
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
-      resolve({ code, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpuSeconds = cpuFile ? readCpuSeconds(cpuFile) : undefined;
+      resolve({ code, seconds, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) });
     });
   });
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** User + system seconds from GNU time's `-f '%U %S'` output (its last line); the file is removed. */
+function readCpuSeconds(file: string): number | undefined {
+  try {
+    const last = readFileSync(file, 'utf8').trim().split('\n').pop() ?? '';
+    const [user, system] = last.split(' ').map(Number);
+    return user !== undefined && system !== undefined && Number.isFinite(user + system)
+      ? user + system
+      : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -50,6 +50,8 @@ export interface SigningRun {
   readonly id: string;
   readonly command: string;
   readonly seconds: number;
+  /** User + system CPU seconds of the signer (every thread), when GNU time is installed. */
+  readonly cpuSeconds?: number;
   readonly ok: boolean;
   readonly detail?: string;
 }
@@ -96,6 +98,7 @@ export async function signWithDnssecSignzone(
     id,
     command: `dnssec-signzone ${args.join(' ')}`,
     seconds: r.seconds,
+    ...(r.cpuSeconds !== undefined ? { cpuSeconds: r.cpuSeconds } : {}),
     ok: r.code === 0,
     ...(r.code === 0 ? {} : { detail: `exit ${r.code}, see ${options.logFile}` }),
   };
@@ -146,6 +149,7 @@ export async function signWithOurs(
       id,
       command: `node ${args.join(' ')}`,
       seconds: r.seconds,
+      ...(r.cpuSeconds !== undefined ? { cpuSeconds: r.cpuSeconds } : {}),
       ok: false,
       detail: `exit ${r.code}, see ${options.logFile}`,
     };
@@ -158,6 +162,7 @@ export async function signWithOurs(
         ? `node sign-export.js (parse, build and format on the main thread; signZoneNsec3Parallel signatures on ${threads} worker threads; no verification of its own output)`
         : 'node sign-export.js (signZoneNsec3, one thread; no verification of its own output)',
     seconds: r.seconds,
+    ...(r.cpuSeconds !== undefined ? { cpuSeconds: r.cpuSeconds } : {}),
     ok: true,
     phases,
   };

@@ -6,6 +6,7 @@ const spec = {
   peers: { kind: 'list' },
   sizes: { kind: 'number-list', min: 10 },
   noSign: { kind: 'flag' },
+  inputs: { kind: 'string' },
 } as const;
 
 describe('bench options', () => {
@@ -32,6 +33,8 @@ describe('bench options', () => {
         '--sizes',
         '100,2000',
         '--no-sign',
+        '--inputs',
+        '/tmp/x',
         '--rounds',
         '3',
         '--keep',
@@ -45,6 +48,7 @@ describe('bench options', () => {
       peers: ['knot', 'nsd'],
       sizes: [100, 2000],
       noSign: true,
+      inputs: '/tmp/x',
       rounds: 3,
       keep: true,
       noSave: true,
@@ -54,6 +58,7 @@ describe('bench options', () => {
   it('refuses unknown options, missing values and values out of range, naming the option', () => {
     expect(() => parseBenchOptions(['--counts', '5'], spec)).toThrow(/unknown option --counts/);
     expect(() => parseBenchOptions(['--count'], spec)).toThrow('--count needs a value');
+    expect(() => parseBenchOptions(['--inputs', ''], spec)).toThrow('--inputs needs a value');
     expect(() => parseBenchOptions(['--count', '5'], spec)).toThrow(
       '--count must be a number >= 10',
     );

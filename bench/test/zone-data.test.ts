@@ -89,10 +89,22 @@ describe('benchmark zone', () => {
     expect(areas.size).toBeGreaterThan(90);
   });
 
-  it('writes import lines for the directory bulk import', () => {
-    const first = JSON.parse([...importLines(space)][0] ?? '') as Record<string, unknown>;
-    expect(Object.keys(first).sort()).toEqual(['contacts', 'identityKey', 'number', 'provider']);
-    expect(first['number']).toBe(zone.entries[0]?.number);
+  it('writes import lines for the directory bulk import, in number order', () => {
+    const lines = [...importLines(space)].map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(lines[0] ?? {}).sort()).toEqual([
+      'contacts',
+      'identityKey',
+      'number',
+      'provider',
+    ]);
+    const numbers = lines.map((l) => l['number'] as string);
+    expect(numbers).toEqual(zone.entries.map((e) => e.number).sort());
+    const byNumber = new Map(zone.entries.map((e) => [e.number, e.identityKey]));
+    for (const l of lines) expect(l['identityKey']).toBe(byNumber.get(l['number'] as string));
+    const inIndexOrder = [...importLines(space, 'index')].map(
+      (l) => JSON.parse(l) as { number: string },
+    );
+    expect(inIndexOrder.map((l) => l.number)).toEqual(zone.entries.map((e) => e.number));
   });
 
   it('refuses a count that does not fit the number space', () => {

@@ -1,9 +1,18 @@
 // The directory benchmark (issue 3): one zone, every server, one run. See bench/README.md.
 //   npm run bench:directory -w bench -- [--count 100000 | --sizes 100000,1000000] [--seconds 10] [--warmup 3] [--rounds 1]
-//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-one-core] [--no-dns] [--keep] [--no-save]
+//     [--max-rate 200000] [--latency-qps 500] [--latency-seconds 5] [--no-sign] [--no-signzone-defaults] [--no-one-core]
+//     [--no-dns] [--no-warm] [--keep] [--no-save]
 //     [--peers switchboard,knot-online,knot-presigned,nsd-presigned,bind-presigned]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DnsperfRun } from '../dnsperf.js';
@@ -14,15 +23,22 @@ import { directoryPeer } from '../peers/directory.js';
 import { nodeUdpEcho } from '../peers/echo.js';
 import { knotOnline, knotPresigned } from '../peers/knot.js';
 import { nsdPresigned } from '../peers/nsd.js';
-import type { AnswerCheck } from '../probe.js';
 import { checkAnswers, waitForReply, waitForZone } from '../probe.js';
 import type { RunningPeer } from '../process.js';
 import { canPin, freePort } from '../process.js';
 import { parseBenchOptions } from '../cli-options.js';
+import type { MixedRun, PeerResult, PeerRound, SigningResult } from '../directory-report.js';
+import {
+  dnsNotes,
+  dnsTable,
+  goalsOf,
+  goalTable,
+  signTable,
+  summarisePeer,
+} from '../directory-report.js';
 import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
 import type { OurSignerPhases, SigningRun } from '../signing.js';
 import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
-import { ratio } from '../stats.js';
 import type { BenchSpace } from '../zone-data.js';
 import {
   benchSpace,
@@ -52,66 +68,52 @@ function parseArgs(argv: readonly string[]) {
     latencySeconds: { kind: 'number', default: 5 },
     peers: { kind: 'list' },
     noSign: { kind: 'flag' },
+    /** Skip dnssec-signzone with its defaults: the pre-signed zone is -P's output (same zone). */
+    noSignzoneDefaults: { kind: 'flag' },
     noOneCore: { kind: 'flag' },
     noDns: { kind: 'flag' },
+    /** Measure our directory from its first answer instead of once every number is signed. */
+    noWarm: { kind: 'flag' },
+    /** Keep the input files in DIR/<count> and use them again in later runs. */
+    inputs: { kind: 'string' },
   });
   for (const count of args.sizes ?? [])
     if (!Number.isInteger(count)) throw new Error('--sizes must be whole numbers');
   return { ...args, sign: !args.noSign, oneCore: !args.noOneCore, dns: !args.noDns };
 }
 
-/** One start-measure-stop cycle of one server. */
-interface PeerRound {
-  error?: string;
-  /** Seconds from spawn (after set-up) until measured: `warm` for ours (`/healthz`), first answer for the others. */
-  startSeconds?: number;
-  /** The mixed run sent more queries than its file holds: some misses were asked twice. */
-  missRepeated?: boolean;
-  /** Seconds from the end of set-up to the first authoritative SOA answer. */
-  firstAnswerSeconds?: number;
-  /** Seconds of set-up before start-up (our directory: seeding its database by bulk import). */
-  setupSeconds?: number;
-  rssMb?: number;
-  check?: AnswerCheck;
-  /** Saturated: half published / half unpublished numbers. */
-  mixed?: DnsperfRun;
-  /** Saturated: published numbers only. */
-  existing?: DnsperfRun;
-  /** Mixed queries at a fixed rate below every server's capacity: latency without queueing. */
-  fixedRate?: DnsperfRun;
-}
-
-interface PeerResult {
-  id: string;
-  description: string;
-  /** Not a DNS server (see PeerDefinition.reference). */
-  reference?: boolean;
-  rounds: PeerRound[];
-  /** Medians over the rounds that completed. */
-  mixedQps?: number;
-  existingQps?: number;
-  fixedP50Existing?: number;
-  fixedP99Existing?: number;
-  fixedP50Missing?: number;
-  fixedP99Missing?: number;
-  /** q/s dnsperf achieved in the fixed-rate run (below the target: the server was saturated). */
-  fixedQps?: number;
-}
-
-function median(values: readonly number[]): number | undefined {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
-}
-
-function rssMb(pid: number): number | undefined {
+/** The server's memory: PSS of its process and every descendant (NSD forks its server). */
+function memoryMb(pid: number): number | undefined {
+  const pss = (p: number): number => {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+    return Number(m?.[1] ?? 0);
+  };
+  const children = (p: number): number[] =>
+    readdirSync(`/proc/${p}/task`).flatMap((t) =>
+      readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] ? Math.round(Number(m[1]) / 1024) : undefined;
+    let kb = 0;
+    for (const queue = [pid]; queue.length > 0;) {
+      const p = queue.pop() as number;
+      kb += pss(p);
+      queue.push(...children(p));
+    }
+    return Math.round(kb / 1024);
   } catch {
     return undefined;
   }
+}
+
+/** Why `peer` is not run at `count` numbers (its memory estimate exceeds what is free), if so. */
+function wontFit(peer: PeerDefinition, count: number): string | undefined {
+  if (!peer.bytesPerNumber) return undefined;
+  const available =
+    Number(/^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]) * 1024;
+  const needed = peer.bytesPerNumber * count;
+  if (!(needed > 0.8 * available)) return undefined;
+  const gb = (n: number): string => (n / 2 ** 30).toFixed(1);
+  return `skipped: needs about ${gb(needed)} GB (${peer.bytesPerNumber} bytes a number as seen), ${gb(available)} GB available`;
 }
 
 function version(cmd: string, args: string[]): string {
@@ -129,24 +131,76 @@ interface Inputs {
   zoneFile: string;
   presignedFile: string;
   /** Mixed query files, one per mixed run, each with its own unpublished numbers. */
-  mixedFiles: { warmup: string; mixed: string; fixedRate: string };
-  /** Lines of the saturated mixed file (dnsperf sending more means unpublished names repeated). */
-  mixedLines: number;
+  mixedFiles: Record<MixedRun, string>;
+  /** Unpublished names in each mixed file (a run asking for more would repeat some). */
+  missingInFile: Record<MixedRun, number>;
   existingFile: string;
   existingNames: { has(name: string): boolean };
   sampleExisting: string;
   sampleMissing: string;
 }
 
-/** Unpublished names a mixed run of `seconds` may ask for at most (half its queries). */
-function missingBudget(args: Args, seconds: number): number {
-  return Math.ceil((seconds * args.maxRate) / 2);
+/**
+ * Unpublished names a mixed run of `seconds` may ask for at most (half its queries): at
+ * `--max-rate` when saturated, at the fixed rate (plus 10% for dnsperf's pacing) otherwise.
+ */
+function missingBudget(args: Args, seconds: number, rate: number): number {
+  const budget = rate > 0 ? (seconds * rate * 1.1) / 2 : (seconds * args.maxRate) / 2;
+  return Math.max(1, Math.ceil(budget));
 }
 
-/** Writes the zone file, the import file and the query files, each streamed. */
-function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { importFile: string } {
-  const file = (name: string): string => join(work, name);
+/**
+ * The zone file, the import file and the query files, each streamed into `dir`; with
+ * `--inputs DIR` kept there and used again by a later run with the same count and run lengths.
+ */
+function writeInputs(
+  zone: BenchSpace,
+  dir: string,
+  work: string,
+  args: Args,
+): Inputs & { importFile: string } {
+  const file = (name: string): string => join(dir, name);
   const t0 = performance.now();
+  const made = join(dir, 'inputs.json');
+  const key = JSON.stringify([
+    zone,
+    args.maxRate,
+    args.warmup,
+    args.seconds,
+    args.latencySeconds,
+    args.latencyQps,
+  ]);
+  const kept = existsSync(made)
+    ? (JSON.parse(readFileSync(made, 'utf8')) as {
+        key: string;
+        missingInFile: Record<MixedRun, number>;
+      })
+    : undefined;
+  const missingInFile = kept?.key === key ? kept.missingInFile : writeFiles(zone, dir, args);
+  if (kept?.key === key) console.log(`inputs of an earlier run used again from ${dir}`);
+  else writeFileSync(made, JSON.stringify({ key, missingInFile }));
+  console.log(`inputs ready in ${Math.round(performance.now() - t0)} ms`);
+  return {
+    zone,
+    zoneFile: file('zone.db'),
+    presignedFile: join(work, 'zone.signed.db'),
+    importFile: file('entries.jsonl'),
+    mixedFiles: {
+      warmup: file('queries-warmup.txt'),
+      mixed: file('queries-mixed.txt'),
+      fixedRate: file('queries-fixedRate.txt'),
+    },
+    missingInFile,
+    existingFile: file('queries-existing.txt'),
+    existingNames: publishedNames(zone),
+    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
+    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
+  };
+}
+
+/** Writes the input files (see writeInputs); returns the unpublished names of each mixed file. */
+function writeFiles(zone: BenchSpace, dir: string, args: Args): Record<MixedRun, number> {
+  const file = (name: string): string => join(dir, name);
   writeLines(file('zone.db'), zoneLines(zone));
   writeLines(file('entries.jsonl'), importLines(zone));
   // Each mixed run asks for names no earlier run of the same server asked for.
@@ -155,43 +209,25 @@ function writeInputs(zone: BenchSpace, work: string, args: Args): Inputs & { imp
     ['mixed', args.seconds, 0],
     ['fixedRate', args.latencySeconds, args.latencyQps],
   ] as const;
-  const mixedFiles = { warmup: '', mixed: '', fixedRate: '' };
-  const lines = { warmup: 0, mixed: 0, fixedRate: 0 };
+  const missingInFile = { warmup: 0, mixed: 0, fixedRate: 0 };
   let missingFrom = 0;
   for (const [name, seconds, rate] of runs) {
-    const budget = Math.max(
-      1,
-      rate > 0 ? Math.ceil((seconds * rate) / 2) : missingBudget(args, seconds),
-    );
-    const missing = Math.min(budget, MAX_MISSING_PER_FILE);
+    const missing = Math.min(missingBudget(args, seconds, rate), MAX_MISSING_PER_FILE);
     if (missingFrom + missing > missingCapacity(zone)) throw new Error('number space exhausted');
-    mixedFiles[name] = file(`queries-${name}.txt`);
-    lines[name] = writeLines(
-      mixedFiles[name],
+    // Lines alternate published, unpublished: the file's odd lines are its unpublished names.
+    const lines = writeLines(
+      file(`queries-${name}.txt`),
       queryLines(zone, { mix: 'mixed', lines: 2 * missing, missingFrom }),
     );
+    missingInFile[name] = Math.floor(lines / 2);
     missingFrom += missing;
   }
-  const existingFile = file('queries-existing.txt');
   writeLines(
-    existingFile,
+    file('queries-existing.txt'),
     queryLines(zone, { mix: 'existing', lines: Math.min(zone.count, 2_000_000) }),
   );
-  console.log(
-    `inputs written in ${Math.round(performance.now() - t0)} ms (${missingFrom} unpublished names)`,
-  );
-  return {
-    zone,
-    zoneFile: file('zone.db'),
-    presignedFile: file('zone.signed.db'),
-    importFile: file('entries.jsonl'),
-    mixedFiles,
-    mixedLines: lines.mixed,
-    existingFile,
-    existingNames: publishedNames(zone),
-    sampleExisting: enumName(numberAt(zone, 0), zone.apex),
-    sampleMissing: enumName(missingNumber(zone, missingCapacity(zone) - 1), zone.apex),
-  };
+  console.log(`inputs written (${missingFrom} unpublished names)`);
+  return missingInFile;
 }
 
 /** Unpublished names per query file at most (two ~51-byte lines each: about 100 MB per million). */
@@ -237,7 +273,10 @@ async function awaitReady(
     round.startSeconds = Math.round((performance.now() - t0) / 100) / 10;
     return;
   }
-  await waitForZone(port, inputs.zone.apex, 900_000, () => running.exited());
+  // Loading grows with the zone: NSD precomputing the NSEC3 chain of 1,000,000 numbers under load
+  // went past 15 minutes (2026-12-03).
+  const deadline = 900_000 + 3 * inputs.zone.count;
+  await waitForZone(port, inputs.zone.apex, deadline, () => running.exited());
   // Counted from the end of set-up (our directory's database seeding), which is reported apart.
   const setup = running.setupMs ?? 0;
   if (running.setupMs !== undefined) round.setupSeconds = Math.round(setup / 100) / 10;
@@ -269,24 +308,27 @@ async function runQueries(
     ...(client !== undefined ? { cpu: client } : {}),
   };
   const out = (name: string): string => join(dir, `dnsperf-${name}.txt`);
-  if (args.warmup > 0) {
-    await runDnsperf({
+  // Each mixed run asks for its own unpublished names: counted against what its file holds.
+  const mixed = async (run: MixedRun, seconds: number, maxQps?: number): Promise<DnsperfRun> => {
+    const result = await runDnsperf({
       ...common,
-      queryFile: inputs.mixedFiles.warmup,
-      seconds: args.warmup,
-      outputFile: out('warmup'),
+      queryFile: inputs.mixedFiles[run],
+      seconds,
+      outputFile: out(run === 'fixedRate' ? 'fixed-rate' : run),
+      ...(maxQps !== undefined ? { maxQps } : {}),
     });
-  }
-  round.mixed = await runDnsperf({
-    ...common,
-    queryFile: inputs.mixedFiles.mixed,
-    seconds: args.seconds,
-    outputFile: out('mixed'),
-  });
-  if (round.mixed.summary.sent > inputs.mixedLines) {
-    round.missRepeated = true;
-    console.log(`[${peer.id}] WARNING: dnsperf wrapped its query file; raise --max-rate`);
-  }
+    // Odd lines are the unpublished names: the run asked for half of what it sent.
+    const asked = Math.floor(result.summary.sent / 2);
+    const inFile = inputs.missingInFile[run];
+    (round.unpublished ??= {})[run] = { inFile, asked };
+    if (asked > inFile) {
+      round.missRepeated = true;
+      console.log(`[${peer.id}] WARNING: the ${run} run wrapped its query file; raise --max-rate`);
+    }
+    return result;
+  };
+  if (args.warmup > 0) await mixed('warmup', args.warmup);
+  round.mixed = await mixed('mixed', args.seconds);
   round.existing = await runDnsperf({
     ...common,
     queryFile: inputs.existingFile,
@@ -294,20 +336,22 @@ async function runQueries(
     outputFile: out('existing'),
   });
   if (args.latencySeconds > 0) {
-    round.fixedRate = await runDnsperf({
-      ...common,
-      queryFile: inputs.mixedFiles.fixedRate,
-      seconds: args.latencySeconds,
-      maxQps: args.latencyQps,
-      outputFile: out('fixed-rate'),
-    });
+    round.fixedRate = await mixed('fixedRate', args.latencySeconds, args.latencyQps);
   }
   console.log(
     `[${peer.id}] mixed ${cell(round.mixed.summary.qps)} q/s, existing ${cell(round.existing.summary.qps)} q/s` +
       (round.fixedRate
         ? `, at ${args.latencyQps} q/s p50/p99 ${round.fixedRate.latency.p50Ms}/${round.fixedRate.latency.p99Ms} ms`
-        : ''),
+        : '') +
+      `; unpublished names asked/in file: ${unpublishedText(round)}`,
   );
+}
+
+/** `warmup 12,345/300,000, mixed ...`: each mixed run's unpublished names asked and held. */
+function unpublishedText(round: PeerRound): string {
+  return Object.entries(round.unpublished ?? {})
+    .map(([run, u]) => `${run} ${cell(u.asked)}/${cell(u.inFile)}`)
+    .join(', ');
 }
 
 async function measurePeer(
@@ -324,8 +368,8 @@ async function measurePeer(
     const started = await startPeer(peer, dir, inputs, cpus.server, round);
     running = started.running;
     await runQueries(peer, dir, started.port, inputs, args, cpus.client, round);
-    const rss = rssMb(running.pid);
-    if (rss !== undefined) round.rssMb = rss;
+    const memory = memoryMb(running.pid);
+    if (memory !== undefined) round.memoryMb = memory;
   } catch (err) {
     round.error = (err as Error).message;
     console.log(`[${peer.id}] FAILED: ${round.error}`);
@@ -335,62 +379,11 @@ async function measurePeer(
   return round;
 }
 
-function summarisePeer(result: PeerResult): void {
-  const ok = result.rounds.filter((r) => r.error === undefined);
-  const m = (f: (r: PeerRound) => number | undefined): number | undefined =>
-    median(ok.map(f).filter((x): x is number => x !== undefined));
-  const set = <K extends keyof PeerResult>(key: K, value: PeerResult[K] | undefined): void => {
-    if (value !== undefined) result[key] = value;
-  };
-  set(
-    'mixedQps',
-    m((r) => r.mixed?.summary.qps),
-  );
-  set(
-    'existingQps',
-    m((r) => r.existing?.summary.qps),
-  );
-  set(
-    'fixedP50Existing',
-    m((r) => r.fixedRate?.latencyExisting.p50Ms),
-  );
-  set(
-    'fixedP99Existing',
-    m((r) => r.fixedRate?.latencyExisting.p99Ms),
-  );
-  set(
-    'fixedP50Missing',
-    m((r) => r.fixedRate?.latencyMissing.p50Ms),
-  );
-  set(
-    'fixedP99Missing',
-    m((r) => r.fixedRate?.latencyMissing.p99Ms),
-  );
-  set(
-    'fixedQps',
-    m((r) => r.fixedRate?.summary.qps),
-  );
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   for (const count of args.sizes ?? [args.count]) {
     await runSize({ ...args, count }, args.sizes ? `directory-${count}` : 'directory');
   }
-}
-
-type SigningResult = SigningRun & {
-  cores?: number;
-  phases?: OurSignerPhases;
-  verify?: { ok: boolean; detail: string };
-};
-
-interface Goal {
-  goal: string;
-  measured: number | null | undefined;
-  target: number;
-  higher: boolean;
-  met: boolean | null;
 }
 
 /** One whole run at `args.count` numbers; `section` names its table in results/README.md. */
@@ -407,10 +400,13 @@ async function runSize(args: Args, section: string): Promise<void> {
   );
   console.log(`load average at start: ${loadText(load0, 2)}`);
   const zone = benchSpace({ count: args.count });
-  const inputs = writeInputs(zone, work, args);
+  const inputDir = args.inputs ? join(args.inputs, String(args.count)) : work;
+  mkdirSync(inputDir, { recursive: true });
+  const inputs = writeInputs(zone, inputDir, work, args);
   const signing = await signAll(args, inputs, work, started, pin);
   const results = await measurePeers(args, inputs, work, pin ? { server: 0, client: 1 } : {});
-  const rows = dnsTable(results, args.latencyQps);
+  const rows = dnsTable(results, args.latencyQps, !args.noWarm);
+  const notes = dnsNotes(results, args);
   const signRows = signTable(signing);
   const goals = goalsOf(results, signing);
   const goalRows = goalTable(goals);
@@ -418,7 +414,7 @@ async function runSize(args: Args, section: string): Promise<void> {
   const dnsTitle = `DNS: dnsperf -D, NAPTR, ${args.seconds}s saturated runs (median of ${args.rounds}); latency at a fixed ${args.latencyQps} q/s (mixed)`;
   const signTitle =
     'Export signing: NSEC3 no salt, 0 iterations; ECDSA P-256 ZSK+KSK; same zone and keys';
-  if (args.dns) console.log(`\n${dnsTitle}\n${table(rows)}`);
+  if (args.dns) console.log(`\n${dnsTitle}\n${table(rows)}\n${notes.join('\n')}`);
   console.log(`\n${signTitle}\n${table(signRows)}`);
   for (const s of signing.filter((x) => x.phases)) {
     const ourPhases = s.phases as OurSignerPhases;
@@ -453,7 +449,7 @@ async function runSize(args: Args, section: string): Promise<void> {
           '',
           `${args.count} numbers; ${pin ? 'server on CPU 0, dnsperf on CPU 1' : 'not pinned'}; load average ${loadText(load0)} at start, ${loadText(load1)} at end (2 cores shared with other work: only the ratios mean anything).`,
           '',
-          ...(args.dns ? [`${dnsTitle}.`, '', markdownTable(rows), ''] : []),
+          ...(args.dns ? [`${dnsTitle}.`, '', markdownTable(rows), '', ...notes, ''] : []),
           `${signTitle}.`,
           '',
           markdownTable(signRows),
@@ -506,29 +502,37 @@ async function signAll(
   };
   const signLog = join(work, 'signing.log');
   // The reference signing makes the pre-signed zone: skipped with --no-sign when no peer loads it.
-  const presigned = choosePeers(args, '').some((p) => p.zone === 'presigned');
+  const presigned = choosePeers(args, '').some(
+    (p) => p.zone === 'presigned' && wontFit(p, args.count) === undefined,
+  );
   if (!args.sign && !presigned) return [];
+  // Its defaults (which verify) or, with --no-signzone-defaults, -P: the same signed zone.
+  const quick = args.noSignzoneDefaults;
   console.log(
-    'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
+    quick
+      ? 'signing with dnssec-signzone -3 - -H 0 -P (all cores, no verification)...'
+      : 'signing with dnssec-signzone -3 - -H 0 (its defaults: all cores, verifies its output)...',
   );
   const reference = await signWithDnssecSignzone(
-    'dnssec-signzone',
+    quick ? 'dnssec-signzone-P' : 'dnssec-signzone',
     inputs.zoneFile,
     inputs.presignedFile,
     apex,
     keys,
     window,
-    [],
+    quick ? ['-P'] : [],
     { logFile: signLog },
   );
   const signing: SigningResult[] = [{ ...reference, cores: cpus().length }];
   if (!reference.ok) throw new Error(`dnssec-signzone failed: ${reference.detail}`);
   if (args.sign) {
     const job: SignJob = { zoneFile: inputs.zoneFile, work, apex, keys, window, signLog };
-    signing.push(...(await signVariants(job, args.oneCore, pin)));
+    signing.push(...(await signVariants(job, args.oneCore && !quick, pin, !quick)));
   }
   for (const s of signing)
-    console.log(`  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s` : `FAILED ${s.detail}`}`);
+    console.log(
+      `  ${s.id}: ${s.ok ? `${s.seconds.toFixed(2)} s, CPU ${s.cpuSeconds?.toFixed(1) ?? '-'} s` : `FAILED ${s.detail}`}`,
+    );
   return signing;
 }
 
@@ -541,11 +545,15 @@ interface SignJob {
   readonly signLog: string;
 }
 
-/** dnssec-signzone -P and ours on all cores (ours checked by dnssec-verify), then on one core. */
+/**
+ * dnssec-signzone -P (unless it made the reference) and ours on all cores (ours checked by
+ * dnssec-verify), then on one core.
+ */
 async function signVariants(
   job: SignJob,
   oneCore: boolean,
   pin: boolean,
+  withP: boolean,
 ): Promise<SigningResult[]> {
   const { zoneFile, apex, keys, window, signLog } = job;
   const all = cpus().length;
@@ -560,11 +568,25 @@ async function signVariants(
     signing.push({ ...(await run()), cores: id.endsWith('1core') ? 1 : all });
   };
   const out = (name: string): string => join(job.work, `zone.signed-${name}.db`);
-  await variant('dnssec-signzone-P', `dnssec-signzone -P (all ${all} cores, no verification)`, () =>
-    signWithDnssecSignzone('dnssec-signzone-P', zoneFile, out('P'), apex, keys, window, ['-P'], {
-      logFile: signLog,
-    }),
-  );
+  if (withP) {
+    await variant(
+      'dnssec-signzone-P',
+      `dnssec-signzone -P (all ${all} cores, no verification)`,
+      () =>
+        signWithDnssecSignzone(
+          'dnssec-signzone-P',
+          zoneFile,
+          out('P'),
+          apex,
+          keys,
+          window,
+          ['-P'],
+          {
+            logFile: signLog,
+          },
+        ),
+    );
+  }
   await variant('switchboard-parallel', `signZoneNsec3Parallel, ${all} worker threads`, () =>
     signWithOurs('switchboard-parallel', all, zoneFile, out('ours-parallel'), apex, keys, window, {
       logFile: signLog,
@@ -597,7 +619,7 @@ async function signVariants(
 /** The servers `--peers` (default all) chooses; none with --no-dns. */
 function choosePeers(args: Args, importFile: string): PeerDefinition[] {
   const all: PeerDefinition[] = [
-    directoryPeer(importFile, args.count),
+    directoryPeer(importFile, args.count, !args.noWarm),
     nodeUdpEcho,
     knotOnline,
     knotPresigned,
@@ -624,157 +646,16 @@ async function measurePeers(
   for (let round = 1; round <= args.rounds; round++) {
     console.log(`\nround ${round}/${args.rounds}`);
     for (const [i, peer] of peers.entries()) {
+      const skipped = wontFit(peer, args.count);
+      if (skipped) console.log(`[${peer.id}] ${skipped}`);
       const dir = join(work, `${peer.id}-${round}`);
-      results[i]?.rounds.push(await measurePeer(peer, dir, inputs, args, cpuPlan));
+      results[i]?.rounds.push(
+        skipped ? { skipped } : await measurePeer(peer, dir, inputs, args, cpuPlan),
+      );
     }
   }
   results.forEach(summarisePeer);
   return results;
-}
-
-/** The DNS table: q/s with ratios to Knot online signing (mixed) and BIND (existing). */
-function dnsTable(results: readonly PeerResult[], lq: number): string[][] {
-  const byId = new Map(results.map((r) => [r.id, r]));
-  const knotQps = byId.get('knot-online')?.mixedQps;
-  const bindQps = byId.get('bind-presigned')?.existingQps;
-  // A server that cannot keep up with the fixed rate shows queueing, not its latency.
-  const saturated = (r: PeerResult): string =>
-    r.fixedQps !== undefined && r.fixedQps < 0.9 * lq
-      ? ` (saturated at ${cell(r.fixedQps)} q/s)`
-      : '';
-  const rows: string[][] = [
-    [
-      'server',
-      'mixed q/s',
-      'x knot-online',
-      'existing q/s',
-      'x bind',
-      `p50/p99 ms existing @${lq}`,
-      `p50/p99 ms missing @${lq}`,
-      'bytes exist/miss',
-      'lost',
-      'RSS MB',
-      'first answer s',
-      'warm s',
-      'answers',
-    ],
-  ];
-  for (const r of results) {
-    const last = r.rounds[r.rounds.length - 1];
-    if (r.mixedQps === undefined) {
-      rows.push([r.id, 'error', ...Array<string>(10).fill(''), (last?.error ?? '').slice(0, 80)]);
-      continue;
-    }
-    const lost = r.rounds.reduce(
-      (n, x) => n + (x.mixed?.summary.lost ?? 0) + (x.existing?.summary.lost ?? 0),
-      0,
-    );
-    rows.push([
-      r.id,
-      cell(r.mixedQps),
-      cell(ratio(r.mixedQps, knotQps), 2),
-      cell(r.existingQps),
-      cell(ratio(r.existingQps, bindQps), 2),
-      `${cell(r.fixedP50Existing, 2)} / ${cell(r.fixedP99Existing, 2)}${saturated(r)}`,
-      `${cell(r.fixedP50Missing, 2)} / ${cell(r.fixedP99Missing, 2)}${saturated(r)}`,
-      last?.check ? `${last.check.existingBytes}/${last.check.missingBytes}` : '-',
-      cell(lost),
-      cell(last?.rssMb),
-      cell(last?.firstAnswerSeconds, 1),
-      cell(last?.startSeconds, 1),
-      r.reference ? 'n/a (echo)' : r.rounds.every((x) => x.check?.ok) ? 'ok' : 'WRONG',
-    ]);
-  }
-  return rows;
-}
-
-function signSeconds(signing: readonly SigningResult[], id: string): number | undefined {
-  return signing.find((s) => s.id === id && s.ok)?.seconds;
-}
-
-/** The signing table: each signer against dnssec-signzone's defaults and -P on the same cores. */
-function signTable(signing: readonly SigningResult[]): string[][] {
-  const refSeconds = signSeconds(signing, 'dnssec-signzone');
-  const sameCores = (id: string): number | undefined =>
-    signSeconds(signing, id.endsWith('1core') ? 'dnssec-signzone-1core' : 'dnssec-signzone-P');
-  const signRows: string[][] = [
-    [
-      'signer',
-      'cores',
-      'seconds',
-      'x dnssec-signzone',
-      'x dnssec-signzone -P, same cores',
-      'output',
-    ],
-  ];
-  for (const s of signing) {
-    signRows.push([
-      s.id,
-      cell(s.cores),
-      cell(s.seconds, 2),
-      cell(ratio(s.seconds, refSeconds), 2),
-      s.id === 'dnssec-signzone' ? '-' : cell(ratio(s.seconds, sameCores(s.id)), 2),
-      !s.ok
-        ? (s.detail ?? 'failed')
-        : s.verify
-          ? s.verify.ok
-            ? 'dnssec-verify ok'
-            : 'dnssec-verify FAILED'
-          : 'ok',
-    ]);
-  }
-  return signRows;
-}
-
-/** The goals of issue 3, as measured. */
-function goalsOf(results: readonly PeerResult[], signing: readonly SigningResult[]): Goal[] {
-  const byId = new Map(results.map((r) => [r.id, r]));
-  const knotQps = byId.get('knot-online')?.mixedQps;
-  const bindQps = byId.get('bind-presigned')?.existingQps;
-  const ours = byId.get('switchboard');
-  const ourSigning = signing.find((s) => s.id === 'switchboard-parallel');
-  const refSeconds = signSeconds(signing, 'dnssec-signzone');
-  return [
-    {
-      goal: 'walk-proof config >= 1.5x Knot online-signing q/s (mixed)',
-      measured: ratio(ours?.mixedQps, knotQps),
-      target: 1.5,
-      higher: true,
-    },
-    {
-      goal: 'existing numbers >= BIND 9 q/s',
-      measured: ratio(ours?.existingQps, bindQps),
-      target: 1,
-      higher: true,
-    },
-    {
-      goal: 'export signing (parallel, all cores) < half of dnssec-signzone time (its defaults)',
-      measured: ourSigning?.ok ? ratio(ourSigning.seconds, refSeconds) : null,
-      target: 0.5,
-      higher: false,
-    },
-  ].map((g) => ({
-    ...g,
-    met:
-      g.measured === null || g.measured === undefined
-        ? null
-        : g.higher
-          ? g.measured >= g.target
-          : g.measured < g.target,
-  }));
-}
-
-function goalTable(goals: readonly Goal[]): string[][] {
-  const goalRows: string[][] = [['goal (issue 3)', 'measured', 'target', 'met']];
-  for (const g of goals) {
-    goalRows.push([
-      g.goal,
-      cell(g.measured, 2),
-      `${g.higher ? '>=' : '<'} ${g.target}`,
-      g.met === null ? 'not measured' : g.met ? 'yes' : 'NO',
-    ]);
-  }
-  return goalRows;
 }
 
 main().catch((err: unknown) => {

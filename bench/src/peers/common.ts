@@ -20,5 +20,10 @@ export interface PeerDefinition {
   readonly zone: 'unsigned' | 'presigned' | 'none';
   /** Not a DNS server but a reference point: answers are not checked, goals ignore it. */
   readonly reference?: boolean;
+  /**
+   * Memory per published number the server was seen to take (RSS over count, measured here):
+   * a peer whose estimate exceeds the memory available is skipped, with the reason.
+   */
+  readonly bytesPerNumber?: number;
   start(options: PeerStart): Promise<RunningPeer>;
 }
