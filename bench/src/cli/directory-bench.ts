@@ -6,24 +6,29 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { DnsperfRun } from '../dnsperf.js';
-import { runDnsperf } from '../dnsperf.js';
+import type { DnsperfRun } from '../load/dnsperf.js';
+import { runDnsperf } from '../load/dnsperf.js';
 import type { PeerDefinition } from '../peers/common.js';
 import { bindPresigned } from '../peers/bind.js';
 import { directoryPeer } from '../peers/directory.js';
 import { nodeUdpEcho } from '../peers/echo.js';
 import { knotOnline, knotPresigned } from '../peers/knot.js';
 import { nsdPresigned } from '../peers/nsd.js';
-import type { AnswerCheck } from '../probe.js';
-import { checkAnswers, waitForReply, waitForZone } from '../probe.js';
-import type { RunningPeer } from '../process.js';
-import { canPin, freePort } from '../process.js';
+import type { AnswerCheck } from '../load/probe.js';
+import { checkAnswers, waitForReply, waitForZone } from '../load/probe.js';
+import type { RunningPeer } from '../load/process.js';
+import { canPin, freePort } from '../load/process.js';
 import { parseBenchOptions } from '../cli-options.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import type { OurSignerPhases, SigningRun } from '../signing.js';
-import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
-import { ratio } from '../stats.js';
-import type { BenchSpace } from '../zone-data.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import type { OurSignerPhases, SigningRun } from '../load/signing.js';
+import {
+  generateKeys,
+  signWithDnssecSignzone,
+  signWithOurs,
+  verifyWithBind,
+} from '../load/signing.js';
+import { ratio } from '../load/stats.js';
+import type { BenchSpace } from '../fixtures/zone-data.js';
 import {
   benchSpace,
   enumName,
@@ -35,7 +40,7 @@ import {
   queryLines,
   writeLines,
   zoneLines,
-} from '../zone-data.js';
+} from '../fixtures/zone-data.js';
 
 type Args = ReturnType<typeof parseArgs>;
 
