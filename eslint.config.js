@@ -209,6 +209,47 @@ export default tseslint.config(
     },
   },
   {
+    // bridge/src (its README): model <- routing, store <- translators, core <- networks; the
+    // wiring (bridge.ts, config.ts, service.ts, cli.ts, index.ts) on top.
+    files: ['bridge/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: layered(
+            './bridge/src',
+            [],
+            [['./model'], ['./routing', './store'], ['./translators', './core'], ['./networks']],
+          ),
+        },
+      ],
+    },
+  },
+  {
+    // bench/src (its README): fixtures <- load, children <- peers, report; cli (the benches)
+    // and cli-options.ts on top. Nothing imports children/: the benches spawn those files.
+    files: ['bench/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            ...layered(
+              './bench/src',
+              [],
+              [['./fixtures'], ['./load', './children'], ['./peers', './report']],
+            ),
+            {
+              target: './bench/src',
+              from: './bench/src/children',
+              message: 'children/ runs in a process of its own: spawn it by path',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // packages/enum-lookup runs in the client SDK's browser bundle: no Node built-in.
     files: ['packages/enum-lookup/src/**/*.ts'],
     rules: {

@@ -4,8 +4,8 @@ import {
   goalLines,
   latencyOfRounds,
   senderLateLines,
-} from '../src/bridge-report.js';
-import type { PathSummary } from '../src/bridge-report.js';
+} from '../src/report/bridge-report.js';
+import type { PathSummary } from '../src/report/bridge-report.js';
 
 const path = (key: string, msgsPerSecond: number, baselines: string[] = []): PathSummary => ({
   key,

@@ -1,5 +1,5 @@
-import { parseDnsperfSummary, parseVerboseLine, DnsperfOutputError } from '../src/dnsperf.js';
-import { percentile, ratio, summarise } from '../src/stats.js';
+import { parseDnsperfSummary, parseVerboseLine, DnsperfOutputError } from '../src/load/dnsperf.js';
+import { percentile, ratio, summarise } from '../src/load/stats.js';
 
 // Captured from dnsperf 2.10.0 (Debian 12) against knotd.
 const OUTPUT = `[Status] Testing complete (end of file)

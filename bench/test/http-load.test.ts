@@ -1,14 +1,14 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import type { HttpLoadRequest, HttpLoadRun } from '../src/http-load.js';
+import type { HttpLoadRequest, HttpLoadRun } from '../src/load/http-load.js';
 import {
   cpuPerRequestUs,
   mergeHttpLoads,
   processCpuMs,
   requireAll2xx,
   runHttpLoadSamples,
-} from '../src/http-load.js';
+} from '../src/load/http-load.js';
 
 const run = (ok: number, seconds: number, latenciesMs: number[], cpu?: number): HttpLoadRun => ({
   rps: Math.round(ok / seconds),

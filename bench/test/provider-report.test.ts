@@ -1,6 +1,6 @@
-import type { HttpLoadResult } from '../src/http-load.js';
-import type { ProviderRow } from '../src/provider-report.js';
-import { providerGoalLines, providerTable } from '../src/provider-report.js';
+import type { HttpLoadResult } from '../src/load/http-load.js';
+import type { ProviderRow } from '../src/report/provider-report.js';
+import { providerGoalLines, providerTable } from '../src/report/provider-report.js';
 
 const run = (rps: number, cpuUsPerRequest: number, extra: Partial<HttpLoadResult> = {}) => {
   const seconds = 10;

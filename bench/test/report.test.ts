@@ -8,7 +8,7 @@ import {
   table,
   updateResultsReadme,
   writeResultJson,
-} from '../src/report.js';
+} from '../src/report/report.js';
 
 describe('result files', () => {
   let dir: string;

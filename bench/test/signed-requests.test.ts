@@ -1,8 +1,8 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { MemoryReplayCache, verifyRequest } from '@switchboard/http-signature';
-import type { BenchAsker } from '../src/signed-requests.js';
-import { SignedBundleRequests, askerIndex, bundlePath } from '../src/signed-requests.js';
+import type { BenchAsker } from '../src/fixtures/signed-requests.js';
+import { SignedBundleRequests, askerIndex, bundlePath } from '../src/fixtures/signed-requests.js';
 
 function askers(n: number): { askers: BenchAsker[]; keys: Map<string, KeyObject> } {
   const list: BenchAsker[] = [];

@@ -12,7 +12,7 @@ import {
   publishedNames,
   queryLines,
   zoneFileText,
-} from '../src/zone-data.js';
+} from '../src/fixtures/zone-data.js';
 
 describe('benchmark zone', () => {
   const zone = generateBenchZone({ count: 300 });

@@ -4,7 +4,7 @@
 import { chmodSync } from 'node:fs';
 import { loadBridgeConfig } from './config.js';
 import { buildRegistration } from './networks/matrix-network.js';
-import { BridgeError } from './errors.js';
+import { BridgeError } from './model/errors.js';
 
 function usage(): never {
   console.error(

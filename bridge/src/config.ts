@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { JSONSchemaType } from 'ajv';
-import { BridgeError } from './errors.js';
+import { BridgeError } from './model/errors.js';
 import type { XmppConfig } from './networks/xmpp-network.js';
 import type { SipConfig } from './networks/sip-network.js';
 import type { MatrixConfig } from './networks/matrix-network.js';
-import type { DirectoryConfig } from './directory-resolver.js';
+import type { DirectoryConfig } from './routing/directory-resolver.js';
 
 /** The bridge's whole configuration: one object, validated by {@link BRIDGE_CONFIG_SCHEMA}. */
 export interface BridgeConfig {

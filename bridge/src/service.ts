@@ -5,8 +5,8 @@ import { createLogger } from '@switchboard/service-kit';
 import { SwitchboardBridge } from './bridge.js';
 import { loadBridgeConfig, parseBridgeConfig } from './config.js';
 import type { BridgeConfig } from './config.js';
-import { directoryResolver } from './directory-resolver.js';
-import { NO_DIRECTORY } from './routing.js';
+import { directoryResolver } from './routing/directory-resolver.js';
+import { NO_DIRECTORY } from './routing/routing.js';
 
 /**
  * Starts the bridge for `npm start`. The bridge runs only when configured: the environment

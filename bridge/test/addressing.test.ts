@@ -1,12 +1,12 @@
-import { BridgeError } from '../src/errors.js';
+import { BridgeError } from '../src/model/errors.js';
 import {
   addressFromUri,
   escapeId,
   parseRemoteKey,
   remoteKeyFor,
   unescapeId,
-} from '../src/addressing.js';
-import type { Target } from '../src/model.js';
+} from '../src/routing/addressing.js';
+import type { Target } from '../src/model/model.js';
 
 describe('remote keys', () => {
   const cases: Array<[Target, string]> = [

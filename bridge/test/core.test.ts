@@ -1,12 +1,18 @@
 import { openTestDatabase } from '@switchboard/db/testing';
 import type { TestDatabase } from '@switchboard/db/testing';
 import { createLogger } from '@switchboard/service-kit';
-import { BridgeCore, MAX_DELIVERY_ATTEMPTS, timeOrderedId } from '../src/core.js';
-import type { NetworkConnector } from '../src/core.js';
-import { BridgeError } from '../src/errors.js';
-import { BridgeMetrics } from '../src/metrics.js';
-import type { Address, InboundMessage, Network, OutboundMessage, Target } from '../src/model.js';
-import type { Resolver } from '../src/routing.js';
+import { BridgeCore, MAX_DELIVERY_ATTEMPTS, timeOrderedId } from '../src/core/core.js';
+import type { NetworkConnector } from '../src/core/core.js';
+import { BridgeError } from '../src/model/errors.js';
+import { BridgeMetrics } from '../src/core/metrics.js';
+import type {
+  Address,
+  InboundMessage,
+  Network,
+  OutboundMessage,
+  Target,
+} from '../src/model/model.js';
+import type { Resolver } from '../src/routing/routing.js';
 import { BridgeStore } from '../src/store/bridge-store.js';
 
 /** An in-memory network for core tests: records deliveries, can be switched off. */

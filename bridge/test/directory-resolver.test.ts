@@ -1,6 +1,6 @@
 import { LookupError } from '@switchboard/client-sdk';
-import { DirectoryResolver } from '../src/directory-resolver.js';
-import { routeCandidates } from '../src/routing.js';
+import { DirectoryResolver } from '../src/routing/directory-resolver.js';
+import { routeCandidates } from '../src/routing/routing.js';
 
 const provider = { id: 'prov-1' } as never;
 

@@ -1,5 +1,5 @@
-import { MAX_ENVELOPE_BYTES, envelopeFromText, envelopeToText } from '../src/envelope.js';
-import { BridgeError } from '../src/errors.js';
+import { MAX_ENVELOPE_BYTES, envelopeFromText, envelopeToText } from '../src/model/envelope.js';
+import { BridgeError } from '../src/model/errors.js';
 
 describe('envelope text form', () => {
   it('round-trips arbitrary bytes unchanged', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { BridgeError } from '../src/errors.js';
-import type { OutboundMessage } from '../src/model.js';
+import { BridgeError } from '../src/model/errors.js';
+import type { OutboundMessage } from '../src/model/model.js';
 import { FragmentAssembler, sendFragments } from '../src/networks/sip-fragments.js';
 import {
   FRAGMENT_MEDIA_TYPE,

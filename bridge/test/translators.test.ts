@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/component';
-import { BridgeError } from '../src/errors.js';
-import type { OutboundMessage } from '../src/model.js';
+import { BridgeError } from '../src/model/errors.js';
+import type { OutboundMessage } from '../src/model/model.js';
 import {
   ENVELOPE_NS,
   RECEIPTS_NS,

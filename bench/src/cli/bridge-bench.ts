@@ -10,22 +10,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SipBenchUser, XmppBenchClient } from '../bridge-clients.js';
-import { Receipts, cpuSeconds, runMax, runPaced } from '../bridge-load.js';
-import type { MaxResult, MessagePath, PacedResult } from '../bridge-load.js';
+import { SipBenchUser, XmppBenchClient } from '../load/bridge-clients.js';
+import { Receipts, cpuSeconds, runMax, runPaced } from '../load/bridge-load.js';
+import type { MaxResult, MessagePath, PacedResult } from '../load/bridge-load.js';
 import {
   bridgeReportRows,
   BRIDGE_REPORT_HEADER,
   goalLines,
   latencyOfRounds,
   senderLateLines,
-} from '../bridge-report.js';
-import type { PathSummary } from '../bridge-report.js';
-import { canPin, freePort, logTail, pinned, startDaemon } from '../process.js';
-import type { RunningPeer } from '../process.js';
-import { loadText, markdownTable, saveBenchRun, table } from '../report.js';
+} from '../report/bridge-report.js';
+import type { PathSummary } from '../report/bridge-report.js';
+import { canPin, freePort, logTail, pinned, startDaemon } from '../load/process.js';
+import type { RunningPeer } from '../load/process.js';
+import { loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
 import { parseBenchOptions } from '../cli-options.js';
-import { summarise } from '../stats.js';
+import { summarise } from '../load/stats.js';
 import type { CommonOptions, OptionValues } from '../cli-options.js';
 
 const OPTIONS = {
@@ -243,7 +243,7 @@ async function startBridge(
   const nodeArgs = (process.env['SB_BENCH_BRIDGE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const [cmd, cmdArgs] = pinned(bridgeCpu, process.execPath, [
     ...nodeArgs,
-    resolve(import.meta.dirname, 'bridge-server.js'),
+    resolve(import.meta.dirname, '../children/bridge-server.js'),
     JSON.stringify(config),
     join(dir, 'bridge.db'),
   ]);

@@ -15,19 +15,19 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { DnsperfRun } from '../dnsperf.js';
-import { runDnsperf } from '../dnsperf.js';
+import type { DnsperfRun } from '../load/dnsperf.js';
+import { runDnsperf } from '../load/dnsperf.js';
 import type { PeerDefinition } from '../peers/common.js';
 import { bindPresigned } from '../peers/bind.js';
 import { directoryPeer } from '../peers/directory.js';
 import { nodeUdpEcho } from '../peers/echo.js';
 import { knotOnline, knotPresigned } from '../peers/knot.js';
 import { nsdPresigned } from '../peers/nsd.js';
-import { checkAnswers, waitForReply, waitForZone } from '../probe.js';
-import type { RunningPeer } from '../process.js';
-import { canPin, freePort } from '../process.js';
+import { checkAnswers, waitForReply, waitForZone } from '../load/probe.js';
+import type { RunningPeer } from '../load/process.js';
+import { canPin, freePort } from '../load/process.js';
 import { parseBenchOptions } from '../cli-options.js';
-import type { MixedRun, PeerResult, PeerRound, SigningResult } from '../directory-report.js';
+import type { MixedRun, PeerResult, PeerRound, SigningResult } from '../report/directory-report.js';
 import {
   dnsNotes,
   dnsTable,
@@ -35,11 +35,16 @@ import {
   goalTable,
   signTable,
   summarisePeer,
-} from '../directory-report.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import type { OurSignerPhases, SigningRun } from '../signing.js';
-import { generateKeys, signWithDnssecSignzone, signWithOurs, verifyWithBind } from '../signing.js';
-import type { BenchSpace } from '../zone-data.js';
+} from '../report/directory-report.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import type { OurSignerPhases, SigningRun } from '../load/signing.js';
+import {
+  generateKeys,
+  signWithDnssecSignzone,
+  signWithOurs,
+  verifyWithBind,
+} from '../load/signing.js';
+import type { BenchSpace } from '../fixtures/zone-data.js';
 import {
   benchSpace,
   enumName,
@@ -51,7 +56,7 @@ import {
   queryLines,
   writeLines,
   zoneLines,
-} from '../zone-data.js';
+} from '../fixtures/zone-data.js';
 
 type Args = ReturnType<typeof parseArgs>;
 

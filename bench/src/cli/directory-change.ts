@@ -21,7 +21,7 @@ import { openDatabase } from '@switchboard/db';
 import { encodeMessage, RRClass, RRType } from '@switchboard/dns-wire';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { SigningKey } from '@switchboard/dnssec';
-import { writeResultJson } from '../report.js';
+import { writeResultJson } from '../report/report.js';
 import {
   benchSpace,
   type BenchSpace,
@@ -30,7 +30,7 @@ import {
   missingNumber,
   numberAt,
   writeLines,
-} from '../zone-data.js';
+} from '../fixtures/zone-data.js';
 
 const directoryDist = resolve(import.meta.dirname, '../../../../directory/dist/src');
 const load = async <T>(...path: string[]): Promise<T> =>

@@ -36,9 +36,9 @@ import {
   PROVIDER_ERROR_STATUS,
 } from '@switchboard/openapi';
 import { parseBenchOptions } from '../cli-options.js';
-import { runHttpLoad } from '../http-load.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import { ratio } from '../stats.js';
+import { runHttpLoad } from '../load/http-load.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import { ratio } from '../load/stats.js';
 
 type Args = ReturnType<typeof parseArgs>;
 

@@ -16,14 +16,20 @@ import type { DirectoryEntry, ProviderEntry } from '@switchboard/charter';
 import { LookupError, lookup } from '@switchboard/client-sdk';
 import { NodeDnsTransport } from '@switchboard/client-sdk/node';
 import { directoryPeer } from '../peers/directory.js';
-import { waitForZone } from '../probe.js';
-import type { RunningPeer } from '../process.js';
-import { canPin, freePort, pinned, sleep } from '../process.js';
+import { waitForZone } from '../load/probe.js';
+import type { RunningPeer } from '../load/process.js';
+import { canPin, freePort, pinned, sleep } from '../load/process.js';
 import { parseBenchOptions } from '../cli-options.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import type { LatencySummary } from '../stats.js';
-import { ratio, summarise } from '../stats.js';
-import { benchSpace, enumName, generateBenchZone, importLines, writeLines } from '../zone-data.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import type { LatencySummary } from '../load/stats.js';
+import { ratio, summarise } from '../load/stats.js';
+import {
+  benchSpace,
+  enumName,
+  generateBenchZone,
+  importLines,
+  writeLines,
+} from '../fixtures/zone-data.js';
 
 type Args = ReturnType<typeof parseArgs>;
 

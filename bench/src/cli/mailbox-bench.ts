@@ -12,15 +12,15 @@ import { join, resolve } from 'node:path';
 import { WebSocket } from 'ws';
 import type { DialectName } from '@switchboard/db';
 import { signRequest } from '@switchboard/http-signature';
-import { startHttpChild } from '../http-child.js';
-import type { HttpLoadResult } from '../http-load.js';
-import { runHttpLoad } from '../http-load.js';
-import type { RunningPeer } from '../process.js';
-import { canPin, freePort, sleep } from '../process.js';
+import { startHttpChild } from '../load/http-child.js';
+import type { HttpLoadResult } from '../load/http-load.js';
+import { runHttpLoad } from '../load/http-load.js';
+import type { RunningPeer } from '../load/process.js';
+import { canPin, freePort, sleep } from '../load/process.js';
 import { parseBenchOptions } from '../cli-options.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import type { LatencySummary } from '../stats.js';
-import { summarise } from '../stats.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import type { LatencySummary } from '../load/stats.js';
+import { summarise } from '../load/stats.js';
 
 type Args = ReturnType<typeof parseArgs>;
 

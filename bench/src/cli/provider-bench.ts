@@ -18,18 +18,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DialectName } from '@switchboard/db';
-import type { HttpLoadOptions, HttpLoadResult, HttpLoadRun } from '../http-load.js';
-import { mergeHttpLoads, requireAll2xx, runHttpLoad, runHttpLoadSamples } from '../http-load.js';
-import { startHttpChild } from '../http-child.js';
-import type { RunningPeer } from '../process.js';
-import { canPin, freePort } from '../process.js';
+import type { HttpLoadOptions, HttpLoadResult, HttpLoadRun } from '../load/http-load.js';
+import {
+  mergeHttpLoads,
+  requireAll2xx,
+  runHttpLoad,
+  runHttpLoadSamples,
+} from '../load/http-load.js';
+import { startHttpChild } from '../load/http-child.js';
+import type { RunningPeer } from '../load/process.js';
+import { canPin, freePort } from '../load/process.js';
 import { parseBenchOptions } from '../cli-options.js';
-import { loadText, markdownTable, saveBenchRun, table } from '../report.js';
-import type { ProviderRow } from '../provider-report.js';
-import { PROVIDER_LEGEND, providerGoalLines, providerTable } from '../provider-report.js';
-import type { HttpFixture } from '../provider-fixture.js';
-import { registrationBody } from '../provider-fixture.js';
-import { SignedBundleRequests } from '../signed-requests.js';
+import { loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
+import type { ProviderRow } from '../report/provider-report.js';
+import { PROVIDER_LEGEND, providerGoalLines, providerTable } from '../report/provider-report.js';
+import type { HttpFixture } from '../fixtures/provider-fixture.js';
+import { registrationBody } from '../fixtures/provider-fixture.js';
+import { SignedBundleRequests } from '../fixtures/signed-requests.js';
 
 type Args = ReturnType<typeof parseArgs>;
 

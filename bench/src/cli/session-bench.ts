@@ -48,7 +48,7 @@ import {
   generateRegistrationKeys,
 } from '@switchboard/client-sdk';
 import { parseBenchOptions } from '../cli-options.js';
-import { cell, loadText, markdownTable, saveBenchRun, table } from '../report.js';
+import { cell, loadText, markdownTable, saveBenchRun, table } from '../report/report.js';
 
 // ---- raw libsignal: the thinnest stores that work ----
 

@@ -1,8 +1,8 @@
 // BIND 9 (named -g) with an explicit config: pre-signed NSEC3 zone, one worker thread.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningPeer } from '../process.js';
-import { startDaemon } from '../process.js';
+import type { RunningPeer } from '../load/process.js';
+import { startDaemon } from '../load/process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
 export const bindPresigned: PeerDefinition = {

@@ -1,4 +1,4 @@
-import type { RunningPeer } from '../process.js';
+import type { RunningPeer } from '../load/process.js';
 
 /** Where and what a peer serves. Every file it writes stays under `workDir`. */
 export interface PeerStart {

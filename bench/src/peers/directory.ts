@@ -2,12 +2,12 @@
 // Node process pinned to one core, on a SQLite database seeded with the benchmark numbers.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { waitForZone } from '../probe.js';
-import type { RunningPeer } from '../process.js';
-import { freePort, logTail, startDaemon } from '../process.js';
+import { waitForZone } from '../load/probe.js';
+import type { RunningPeer } from '../load/process.js';
+import { freePort, logTail, startDaemon } from '../load/process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
-const child = resolve(import.meta.dirname, '../cli/directory-server.js');
+const child = resolve(import.meta.dirname, '../children/directory-server.js');
 
 /**
  * Our directory, serving the entries of `importFile` (JSON Lines for `switchboard-directory

@@ -1,11 +1,11 @@
-// The runtime's ceiling (bench/src/cli/udp-echo.ts): not a DNS server, so its answers are not
+// The runtime's ceiling (bench/src/children/udp-echo.ts): not a DNS server, so its answers are not
 // checked and it has no place in the goals; shown for what node:dgram itself costs.
 import { join, resolve } from 'node:path';
-import type { RunningPeer } from '../process.js';
-import { startDaemon } from '../process.js';
+import type { RunningPeer } from '../load/process.js';
+import { startDaemon } from '../load/process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
-const child = resolve(import.meta.dirname, '../cli/udp-echo.js');
+const child = resolve(import.meta.dirname, '../children/udp-echo.js');
 
 export const nodeUdpEcho: PeerDefinition = {
   id: 'node-udp-echo',

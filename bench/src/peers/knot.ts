@@ -2,8 +2,8 @@
 // "black lies") or serving a pre-signed zone as is.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningPeer } from '../process.js';
-import { startDaemon } from '../process.js';
+import type { RunningPeer } from '../load/process.js';
+import { startDaemon } from '../load/process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
 function knotConfig(o: PeerStart, online: boolean): string {

@@ -1,8 +1,8 @@
 // NSD with an explicit config: pre-signed NSEC3 zone, one server process, no nsd.db, RRL off.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunningPeer } from '../process.js';
-import { startDaemon } from '../process.js';
+import type { RunningPeer } from '../load/process.js';
+import { startDaemon } from '../load/process.js';
 import type { PeerDefinition, PeerStart } from './common.js';
 
 export const nsdPresigned: PeerDefinition = {

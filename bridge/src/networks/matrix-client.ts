@@ -1,4 +1,4 @@
-import { BridgeError } from '../errors.js';
+import { BridgeError } from '../model/errors.js';
 
 /** A Matrix error response (Client-Server API §Standard error response). */
 export class MatrixHttpError extends Error {

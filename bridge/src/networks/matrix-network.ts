@@ -1,11 +1,11 @@
 import type { Application, Response } from 'express';
 import { AppServiceRegistration } from 'matrix-appservice-bridge';
 import type { Logger } from '@switchboard/service-kit';
-import { remoteKeyFor, parseRemoteKey } from '../addressing.js';
-import type { BridgeCore, NetworkConnector } from '../core.js';
-import { BridgeError } from '../errors.js';
-import type { BridgeMetrics } from '../metrics.js';
-import type { Address, InboundMessage, OutboundMessage, Target } from '../model.js';
+import { remoteKeyFor, parseRemoteKey } from '../routing/addressing.js';
+import type { BridgeCore, NetworkConnector } from '../core/core.js';
+import { BridgeError } from '../model/errors.js';
+import type { BridgeMetrics } from '../core/metrics.js';
+import type { Address, InboundMessage, OutboundMessage, Target } from '../model/model.js';
 import type { BridgeStore, PortalRecord } from '../store/bridge-store.js';
 import type { GhostNaming, MatrixEvent, MatrixInbound, PortalInfo } from '../translators/matrix.js';
 import {

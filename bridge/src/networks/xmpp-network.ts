@@ -2,10 +2,10 @@ import type { Component, XmlElement } from '@xmpp/component';
 import { component, xml } from '@xmpp/component';
 import type { Socket } from 'node:net';
 import type { Logger } from '@switchboard/service-kit';
-import type { BridgeCore, NetworkConnector } from '../core.js';
-import { BridgeError } from '../errors.js';
-import type { BridgeMetrics } from '../metrics.js';
-import type { Address, OutboundMessage, Target } from '../model.js';
+import type { BridgeCore, NetworkConnector } from '../core/core.js';
+import { BridgeError } from '../model/errors.js';
+import type { BridgeMetrics } from '../core/metrics.js';
+import type { Address, OutboundMessage, Target } from '../model/model.js';
 import type { BridgeStore } from '../store/bridge-store.js';
 import {
   fromXmppStanza,

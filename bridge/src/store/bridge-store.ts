@@ -2,7 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
-import type { Address, Network, Payload } from '../model.js';
+import type { Address, Network, Payload } from '../model/model.js';
 import { BRIDGE_MIGRATIONS } from './migrations.js';
 
 interface OutboxTable {

@@ -1,9 +1,9 @@
-import { parseRemoteKey, remoteKeyFor, validateAddress } from '../addressing.js';
-import { ENVELOPE_MEDIA_TYPE, envelopeFromText, envelopeToText } from '../envelope.js';
-import { BridgeError } from '../errors.js';
-import type { BridgeErrorCode } from '../errors.js';
-import type { Address, InboundMessage, OutboundMessage, Target } from '../model.js';
-import { END_TO_BRIDGE_MARK } from '../model.js';
+import { parseRemoteKey, remoteKeyFor, validateAddress } from '../routing/addressing.js';
+import { ENVELOPE_MEDIA_TYPE, envelopeFromText, envelopeToText } from '../model/envelope.js';
+import { BridgeError } from '../model/errors.js';
+import type { BridgeErrorCode } from '../model/errors.js';
+import type { Address, InboundMessage, OutboundMessage, Target } from '../model/model.js';
+import { END_TO_BRIDGE_MARK } from '../model/model.js';
 
 /** Custom room event carrying an envelope: `{ envelope: <base64>, media_type }`. */
 export const ENVELOPE_EVENT_TYPE = 'org.switchboard.envelope';

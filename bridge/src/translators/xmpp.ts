@@ -1,10 +1,10 @@
 import type { XmlElement } from '@xmpp/component';
 import { xml } from '@xmpp/component';
-import { parseRemoteKey, remoteKeyFor, validateAddress } from '../addressing.js';
-import { envelopeFromText, envelopeToText } from '../envelope.js';
-import type { BridgeError, BridgeErrorCode } from '../errors.js';
-import type { Address, InboundMessage, OutboundMessage, Target } from '../model.js';
-import { END_TO_BRIDGE_MARK } from '../model.js';
+import { parseRemoteKey, remoteKeyFor, validateAddress } from '../routing/addressing.js';
+import { envelopeFromText, envelopeToText } from '../model/envelope.js';
+import type { BridgeError, BridgeErrorCode } from '../model/errors.js';
+import type { Address, InboundMessage, OutboundMessage, Target } from '../model/model.js';
+import { END_TO_BRIDGE_MARK } from '../model/model.js';
 
 /** The payload element carrying an envelope: `<envelope xmlns='urn:switchboard:envelope:1'>`. */
 export const ENVELOPE_NS = 'urn:switchboard:envelope:1';

@@ -17,7 +17,7 @@ import type { RunningDirectory } from '@switchboard/directory';
 import { signRequest } from '@switchboard/http-signature';
 import { createLogger } from '@switchboard/service-kit';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import { DirectoryResolver } from '../../src/directory-resolver.js';
+import { DirectoryResolver } from '../../src/routing/directory-resolver.js';
 import { b64, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { waitFor } from '../support/processes.js';
 import { ProsodyServer } from '../support/prosody.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '@switchboard/db';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import { MAX_ENVELOPE_BYTES } from '../../src/envelope.js';
+import { MAX_ENVELOPE_BYTES } from '../../src/model/envelope.js';
 import { ENVELOPE_EVENT_TYPE } from '../../src/translators/matrix.js';
 import { b64, fileDatabase, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { HomeserverDouble } from '../support/homeserver-double.js';

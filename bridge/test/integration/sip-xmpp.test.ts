@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { openTestDatabase } from '@switchboard/db/testing';
 import type { TestDatabase } from '@switchboard/db/testing';
 import type { SwitchboardBridge } from '../../src/bridge.js';
-import type { Resolver } from '../../src/routing.js';
+import type { Resolver } from '../../src/routing/routing.js';
 import { b64, makeBridge, randomEnvelope } from '../support/bridge.js';
 import { KamailioServer } from '../support/kamailio.js';
 import { waitFor } from '../support/processes.js';

@@ -3,8 +3,8 @@ import { openDatabase } from '@switchboard/db';
 import { createLogger } from '@switchboard/service-kit';
 import { SwitchboardBridge } from '../../src/bridge.js';
 import { parseBridgeConfig } from '../../src/config.js';
-import type { Resolver } from '../../src/routing.js';
-import { NO_DIRECTORY } from '../../src/routing.js';
+import type { Resolver } from '../../src/routing/routing.js';
+import { NO_DIRECTORY } from '../../src/routing/routing.js';
 
 /** Builds (not starts) a bridge over the given database with a silent logger. */
 export async function makeBridge(

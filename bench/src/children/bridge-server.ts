@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const { parseBridgeConfig } = await load<{ parseBridgeConfig(raw: unknown): unknown }>(
     'config.js',
   );
-  const { NO_DIRECTORY } = await load<{ NO_DIRECTORY: unknown }>('routing.js');
+  const { NO_DIRECTORY } = await load<{ NO_DIRECTORY: unknown }>('routing/routing.js');
   const database = await openDatabase<unknown>({ url: `sqlite:${dbPath}` });
   const bridge = await SwitchboardBridge.create(parseBridgeConfig(JSON.parse(configJson)), {
     database,

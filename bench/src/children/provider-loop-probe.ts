@@ -1,5 +1,5 @@
 // Preload for a benchmark server child, to see where its latency tail comes from:
-//   SB_BENCH_CHILD_NODE_ARGS="--import ./dist/src/provider-loop-probe.js" npm run bench:provider -w bench -- --keep
+//   SB_BENCH_CHILD_NODE_ARGS="--import ./dist/src/children/provider-loop-probe.js" npm run bench:provider -w bench -- --keep
 // Every 5 s (and at exit) it writes to the child's stderr (its server.log in the work dir) the
 // event-loop delay percentiles of the last 5 s (perf_hooks.monitorEventLoopDelay, 1 ms
 // resolution) and the GC pauses seen (count, total, longest, how many over 2 ms, by kind:

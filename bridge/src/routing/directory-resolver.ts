@@ -3,7 +3,7 @@ import { verifyTrustList } from '@switchboard/charter';
 import { LookupError, lookup } from '@switchboard/client-sdk';
 import type { LookupResult } from '@switchboard/client-sdk';
 import { NodeDnsTransport } from '@switchboard/client-sdk/node';
-import { BridgeError } from './errors.js';
+import { BridgeError } from '../model/errors.js';
 import type { ResolvedNumber, Resolver } from './routing.js';
 
 /** A lookup as the client SDK does it: number in, DNSSEC-validated entry out. */

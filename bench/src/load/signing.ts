@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runTimed } from './process.js';
 
-const ourSigner = resolve(import.meta.dirname, 'cli/sign-export.js');
+const ourSigner = resolve(import.meta.dirname, '../children/sign-export.js');
 
 export interface ZoneKeys {
   /** The key repository (`dnssec-signzone -S -K <dir>` picks both keys from it). */

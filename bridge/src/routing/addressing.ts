@@ -1,5 +1,5 @@
-import { BridgeError } from './errors.js';
-import type { Address, Network, Target } from './model.js';
+import { BridgeError } from '../model/errors.js';
+import type { Address, Network, Target } from '../model/model.js';
 
 /**
  * Remote users appear on every network as a "remote key": `<tag>_<escaped id>` where tag is

@@ -1,10 +1,10 @@
 // The directory bench's results: per-server rounds and their medians, the DNS and signing tables,
 // the notes under them and the goals of issues 3 and 15 (pure functions, unit-tested).
-import type { DnsperfRun } from './dnsperf.js';
-import type { AnswerCheck } from './probe.js';
+import type { DnsperfRun } from '../load/dnsperf.js';
+import type { AnswerCheck } from '../load/probe.js';
 import { cell } from './report.js';
-import type { OurSignerPhases, SigningRun } from './signing.js';
-import { ratio } from './stats.js';
+import type { OurSignerPhases, SigningRun } from '../load/signing.js';
+import { ratio } from '../load/stats.js';
 
 /** One start-measure-stop cycle of one server. */
 export interface PeerRound {

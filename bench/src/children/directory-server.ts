@@ -1,7 +1,7 @@
 // Child process for the directory benchmark: seeds a fresh SQLite database with the benchmark
 // numbers (the directory's JSON Lines bulk import, timed but not part of start-up) and runs the directory exactly as `npm start` does
 // (`directory/dist/src/service.js`), with RRL off. Stops on SIGTERM.
-//   node bench/dist/src/cli/directory-server.js <workDir> <entries.jsonl> <dnsPort> <apiPort>
+//   node bench/dist/src/children/directory-server.js <workDir> <entries.jsonl> <dnsPort> <apiPort>
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -1,7 +1,7 @@
 // The bridge benchmark's table and goal lines (issue 13: every bridged path >= 0.8x the direct
 // path in the same run).
 import { cell } from './report.js';
-import { ratio } from './stats.js';
+import { ratio } from '../load/stats.js';
 
 /** One path's figures over the rounds of a run. */
 export interface PathSummary {

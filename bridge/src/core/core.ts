@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@switchboard/service-kit';
 import { RateLimiter } from '@switchboard/service-kit';
 import type { RateLimit } from '@switchboard/service-kit';
-import { remoteKeyFor } from './addressing.js';
-import { BridgeError } from './errors.js';
+import { remoteKeyFor } from '../routing/addressing.js';
+import { BridgeError } from '../model/errors.js';
 import type { BridgeMetrics } from './metrics.js';
-import type { Address, InboundMessage, Network, OutboundMessage, Target } from './model.js';
-import { routeCandidates } from './routing.js';
-import type { Resolver } from './routing.js';
-import type { BridgeStore, NoticeReason, OutboxEntry } from './store/bridge-store.js';
-import { parseRemoteKey } from './addressing.js';
+import type { Address, InboundMessage, Network, OutboundMessage, Target } from '../model/model.js';
+import { routeCandidates } from '../routing/routing.js';
+import type { Resolver } from '../routing/routing.js';
+import type { BridgeStore, NoticeReason, OutboxEntry } from '../store/bridge-store.js';
+import { parseRemoteKey } from '../routing/addressing.js';
 
 /**
  * Failed attempts (on a connected network) after which a message is given up and its sender

@@ -1,13 +1,13 @@
-// Starting the HTTP benchmark server child (cli/http-server.ts) and reading its fixture.
+// Starting the HTTP benchmark server child (children/http-server.ts) and reading its fixture.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunningPeer } from './process.js';
 import { sleep, startDaemon } from './process.js';
-import type { HttpFixture } from './provider-fixture.js';
+import type { HttpFixture } from '../fixtures/provider-fixture.js';
 
-const child = resolve(import.meta.dirname, 'cli/http-server.js');
+const child = resolve(import.meta.dirname, '../children/http-server.js');
 
-/** Starts `cli/http-server.js` with `argv` and waits until it has written its fixture. */
+/** Starts `children/http-server.js` with `argv` and waits until it has written its fixture. */
 export async function startHttpChild(
   name: string,
   dir: string,

@@ -1,6 +1,6 @@
 import { addressFromUri } from './addressing.js';
-import { BridgeError } from './errors.js';
-import type { Address, Network, Target } from './model.js';
+import { BridgeError } from '../model/errors.js';
+import type { Address, Network, Target } from '../model/model.js';
 
 /** One way to reach a number, as the directory lists it (NAPTR order is list order). */
 export interface ResolvedContact {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Network } from './model.js';
+import type { Network } from '../model/model.js';
 
 /** The bridge's Prometheus metrics, on a registry of its own (no global state). */
 export class BridgeMetrics {

@@ -2,7 +2,7 @@
 // set, doing no DNS work at all. It shows how many queries a second Node's UDP sockets carry on
 // one core here, the ceiling for any DNS server written on node:dgram, next to the real servers.
 // Socket options as in directory/src/dns/server.ts. Stops on SIGTERM.
-//   node bench/dist/src/cli/udp-echo.js <port>
+//   node bench/dist/src/children/udp-echo.js <port>
 import { createSocket } from 'node:dgram';
 
 const port = Number(process.argv[2]);

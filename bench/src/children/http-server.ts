@@ -35,11 +35,11 @@ import type { DialectName } from '@switchboard/db';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
 import { MemoryReplayCache, verifyRequest } from '@switchboard/http-signature';
 import { createLogger, expressServer } from '@switchboard/service-kit';
-import type { HttpFixture } from '../provider-fixture.js';
-import { registrationBody } from '../provider-fixture.js';
-import type { BenchAsker } from '../signed-requests.js';
-import { bundlePath, signBundleFetch } from '../signed-requests.js';
-import { generateBenchZone } from '../zone-data.js';
+import type { HttpFixture } from '../fixtures/provider-fixture.js';
+import { registrationBody } from '../fixtures/provider-fixture.js';
+import type { BenchAsker } from '../fixtures/signed-requests.js';
+import { bundlePath, signBundleFetch } from '../fixtures/signed-requests.js';
+import { generateBenchZone } from '../fixtures/zone-data.js';
 
 // SB_BENCH_PROVIDER_DIST: another build of provider-api's dist/src (A/B comparisons by hand).
 const providerDist =

@@ -1,8 +1,8 @@
 // The provider benchmark's table and goal lines (pure; bench/src/cli/provider-bench.ts runs it).
-import type { HttpLoadResult } from './http-load.js';
-import { cpuPerRequestUs } from './http-load.js';
+import type { HttpLoadResult } from '../load/http-load.js';
+import { cpuPerRequestUs } from '../load/http-load.js';
 import { cell } from './report.js';
-import { ratio } from './stats.js';
+import { ratio } from '../load/stats.js';
 
 /** The targets of issue 5, against the like-for-like baseline (issue 14 item 10). */
 export const PROVIDER_GOAL = { ratio: 0.5, p99Ms: 10, dialect: 'sqlite' } as const;
