@@ -13,7 +13,7 @@ import {
   signalDecryptPreKey,
   signalEncrypt,
 } from '@signalapp/libsignal-client';
-import { arrayBufferBytes, bytesEqual } from '../bytes.js';
+import { arrayBufferBytes, bytesEqual, copyBytes } from '../bytes.js';
 import { IdentityKeyChangedError, SwitchboardError } from '../errors.js';
 import type { ProtocolStores } from './stores.js';
 
@@ -254,7 +254,8 @@ export class SignalSessions {
     // usable current state (hasCurrentState), and only then is it asked which failure it was.
     try {
       const msg = await signalEncrypt(
-        arrayBufferBytes(plaintext),
+        // A copy: the caller may reuse its buffer while libsignal works asynchronously.
+        copyBytes(plaintext),
         address,
         this.#local,
         stores.session,
