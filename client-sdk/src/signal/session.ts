@@ -215,6 +215,23 @@ export class SignalSessions {
     return this.#stores.unit ? this.#stores.unit(work) : work(this.#stores);
   }
 
+  /**
+   * `work` on `peer`'s address as one unit; a bad address is a rejection, as from an async
+   * function, without an async frame of its own around the unit's promise.
+   */
+  #inUnit<T>(
+    peer: PeerAddress,
+    work: (stores: ProtocolStores, address: ProtocolAddress) => Promise<T>,
+  ): Promise<T> {
+    let address: ProtocolAddress;
+    try {
+      address = this.#address(peer);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.#unit((stores) => work(stores, address));
+  }
+
   async hasSession(peer: PeerAddress): Promise<boolean> {
     return hasSession(this.#stores, this.#address(peer), this.#now());
   }
@@ -223,9 +240,8 @@ export class SignalSessions {
    * Encrypts `plaintext` for `peer`. The session's new state is in storage before the
    * ciphertext is returned.
    */
-  async encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
-    const address = this.#address(peer);
-    return this.#unit((stores) => this.#encrypt(stores, peer, address, plaintext));
+  encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
+    return this.#inUnit(peer, (stores, address) => this.#encrypt(stores, peer, address, plaintext));
   }
 
   async #encrypt(
@@ -238,6 +254,7 @@ export class SignalSessions {
     // usable current state (hasCurrentState), and only then is it asked which failure it was.
     try {
       const msg = await signalEncrypt(
+        // A copy: the caller may reuse its buffer while libsignal works asynchronously.
         copyBytes(plaintext),
         address,
         this.#local,
@@ -266,9 +283,10 @@ export class SignalSessions {
    * process dies first, storage still holds the state from before, so the same ciphertext
    * decrypts again later: a message is neither lost nor decrypted twice.
    */
-  async decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
-    const address = this.#address(peer);
-    return this.#unit((stores) => this.#decrypt(stores, peer, address, ciphertext));
+  decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
+    return this.#inUnit(peer, (stores, address) =>
+      this.#decrypt(stores, peer, address, ciphertext),
+    );
   }
 
   async #decrypt(

@@ -4,6 +4,9 @@ import type { KeyValueStorage, StorageWrite } from '../storage.js';
 /** Stands for "read, and not there" in the object cache. */
 const ABSENT: unique symbol = Symbol('absent');
 
+/** A settled promise, handed back where there is nothing to wait for. */
+const DONE: Promise<void> = Promise.resolve();
+
 /** The writes of one unit, serialised only when it commits. */
 type Batch = Map<string, () => StorageWrite>;
 
@@ -31,7 +34,7 @@ export class StoreCache {
   #running: Batch | undefined;
   /** Units started and not yet settled; the next one waits for {@link #chain}. */
   #pending = 0;
-  #chain: Promise<unknown> = Promise.resolve();
+  #chain: Promise<unknown> = DONE;
 
   constructor(storage: KeyValueStorage) {
     this.#storage = storage;
@@ -57,17 +60,12 @@ export class StoreCache {
    * Keeps `value` under `key`; written when the running unit commits if `inUnit` (and one is
    * running), else now.
    */
-  async write<T>(
-    key: string,
-    value: T,
-    serialize: (value: T) => string,
-    inUnit: boolean,
-  ): Promise<void> {
-    await this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), inUnit);
+  write<T>(key: string, value: T, serialize: (value: T) => string, inUnit: boolean): Promise<void> {
+    return this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), inUnit);
   }
 
-  async remove(key: string, inUnit: boolean): Promise<void> {
-    await this.#put(key, ABSENT, () => ({ key, value: undefined }), inUnit);
+  remove(key: string, inUnit: boolean): Promise<void> {
+    return this.#put(key, ABSENT, () => ({ key, value: undefined }), inUnit);
   }
 
   /** Forgets every kept record: the next reads come from storage (written other than through here). */
@@ -85,12 +83,12 @@ export class StoreCache {
    * `inUnit` set are committed together after it resolves and before its result is returned.
    */
   unit<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.#pending === 0 ? this.#run(work) : this.#chain.then(() => this.#run(work));
+    const go = (): Promise<T> => this.#run(work);
+    const idle = this.#pending === 0;
     this.#pending += 1;
-    const settled = (): void => {
-      this.#pending -= 1;
-    };
-    this.#chain = run.then(settled, settled);
+    // The chain is the last unit's own promise (settled or not): no promise made per unit.
+    const run = idle ? go() : this.#chain.then(go, go);
+    this.#chain = run;
     return run;
   }
 
@@ -107,21 +105,21 @@ export class StoreCache {
       throw err;
     } finally {
       this.#running = undefined;
+      this.#pending -= 1;
     }
   }
 
-  async #put(
-    key: string,
-    value: unknown,
-    write: () => StorageWrite,
-    inUnit: boolean,
-  ): Promise<void> {
+  #put(key: string, value: unknown, write: () => StorageWrite, inUnit: boolean): Promise<void> {
     this.#remember(key, value);
     const batch = inUnit ? this.#running : undefined;
     if (batch) {
       batch.set(key, write);
-      return;
+      return DONE;
     }
+    return this.#writeNow(key, write);
+  }
+
+  async #writeNow(key: string, write: () => StorageWrite): Promise<void> {
     try {
       await this.#commit(new Map([[key, write]]));
     } catch (err) {
@@ -130,13 +128,15 @@ export class StoreCache {
     }
   }
 
-  async #commit(batch: Batch): Promise<void> {
-    if (batch.size === 0) return;
+  /** Writes `batch` (a storage `batch` when there is one); a record failing to serialise throws. */
+  #commit(batch: Batch): Promise<void> {
+    if (batch.size === 0) return DONE;
     const writes = Array.from(batch.values(), (write) => write());
-    if (this.#storage.batch) {
-      await this.#storage.batch(writes);
-      return;
-    }
+    if (this.#storage.batch) return this.#storage.batch(writes);
+    return this.#writeEach(writes);
+  }
+
+  async #writeEach(writes: readonly StorageWrite[]): Promise<void> {
     for (const w of writes) {
       if (w.value === undefined) await this.#storage.delete(w.key);
       else await this.#storage.set(w.key, w.value, { secret: w.secret === true });

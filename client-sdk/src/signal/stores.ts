@@ -248,10 +248,15 @@ class KvSessionStore extends SessionStore {
     this.#cache = cache;
     this.#inUnit = inUnit;
   }
-  async saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-    await this.#cache.write(`session/${addressKey(name)}`, record, SESSION.serialize, this.#inUnit);
+  saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
+    return this.#cache.write(
+      `session/${addressKey(name)}`,
+      record,
+      SESSION.serialize,
+      this.#inUnit,
+    );
   }
-  async getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
+  getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
     return this.#cache.read(`session/${addressKey(name)}`, SESSION.parse, null);
   }
   async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {

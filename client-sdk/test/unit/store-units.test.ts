@@ -115,6 +115,34 @@ describe('one unit of store writes per message', () => {
     },
   );
 
+  it('runs messages started together one at a time, in order, past a failing one', async () => {
+    const disk = new MemoryStorage();
+    const [first, second] = await aliceWrites(disk);
+    const storage = new FailingStorage(disk);
+    const bob = new SignalSessions(createProtocolStores(storage), BOB);
+    const bogus = { kind: 'whisper' as const, body: new Uint8Array(second!.body.length) };
+    const results = await Promise.allSettled([
+      bob.decrypt(ALICE, first!),
+      bob.decrypt(ALICE, bogus),
+      bob.decrypt({ name: '', deviceId: 1 }, first!),
+      bob.decrypt(ALICE, second!),
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? fromUtf8(r.value) : r.status))).toEqual([
+      'first',
+      'rejected',
+      'rejected',
+      'second',
+    ]);
+    expect(storage.batches).toBe(2);
+    // Both messages' states reached storage (no unit overwrote another's session).
+    const restarted = new SignalSessions(createProtocolStores(disk), BOB);
+    for (const message of [first!, second!]) {
+      await expect(restarted.decrypt(ALICE, message)).rejects.toMatchObject({
+        code: 'replayed-message',
+      });
+    }
+  });
+
   it('writes each decrypted message in one batch', async () => {
     const disk = new MemoryStorage();
     const [first, second] = await aliceWrites(disk);
