@@ -1,6 +1,12 @@
-import type { DnsperfRun } from '../src/dnsperf.js';
+import type { DnsperfRun } from '../src/load/dnsperf.js';
 import type { PeerResult, PeerRound, SigningResult } from '../src/report/directory-report.js';
-import { dnsNotes, dnsTable, goalsOf, signTable, summarisePeer } from '../src/report/directory-report.js';
+import {
+  dnsNotes,
+  dnsTable,
+  goalsOf,
+  signTable,
+  summarisePeer,
+} from '../src/report/directory-report.js';
 
 const latency = { count: 0, p50Ms: 0.5, p99Ms: 2 } as unknown as DnsperfRun['latency'];
 const run = (qps: number): DnsperfRun => ({
