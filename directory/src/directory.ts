@@ -23,7 +23,7 @@ import type { LimitAction, LimitReason, SigningBudgetConfig } from './dns/admiss
 import { DEFAULT_SIGNING_BUDGET, QueryGate, SigningBudget } from './dns/admission.js';
 import type { CookieStatus } from './dns/cookies.js';
 import { DnsCookies, parseCookieSecrets } from './dns/cookies.js';
-import type { RunningDnsServer, TcpLimits } from './dns/server.js';
+import type { QueryCount, RunningDnsServer, TcpLimits } from './dns/server.js';
 import { startDnsServer } from './dns/server.js';
 import { DOH_PATH, startDohServer } from './dns/doh.js';
 import type { SignaturePolicy } from './zone/signer.js';
@@ -258,6 +258,8 @@ interface ZoneParts {
   readonly signer: OnlineSigner;
   readonly zone: ZoneState;
   readonly warmer: ZoneWarmer;
+  /** Queries the DNS listeners received: the warmer gives way while it moves. */
+  readonly queries: QueryCount;
 }
 
 /** Counts DNS responses by transport, rcode and kind (see {@link directoryMetrics}). */
@@ -296,7 +298,7 @@ export async function startDirectory(options: DirectoryOptions): Promise<Running
     const parts = await loadZone(w, database, keys);
     const { metrics, count } = directoryMetrics(parts);
     const notifyAll = notifySecondaries(w, parts.zone, tsigKey);
-    const { dns, doh } = await startDnsListeners(w, parts.zone, tsigKey, metrics, count);
+    const { dns, doh } = await startDnsListeners(w, parts, tsigKey, metrics, count);
     parts.warmer.start();
     const { http, metricsHttp } = await startHttpListeners(w, parts, keys, database, metrics);
     const renewExport = startMaintenance(w, parts);
@@ -352,10 +354,11 @@ async function loadZone(
   // Runs after the DNS listener has closed (cleanups run in reverse): ends the export worker.
   w.cleanups.push(() => zone.close());
   // Started once DNS is served (startDirectory): its slices would delay the first answer.
-  const warmer = new ZoneWarmer(zone, now, log);
+  const queries: QueryCount = { count: 0 };
+  const warmer = new ZoneWarmer(zone, now, log, { queries: () => queries.count });
   zone.onChange(() => warmer.start());
   w.cleanups.push(() => warmer.stop());
-  return { store, settings, policy, signer, zone, warmer };
+  return { store, settings, policy, signer, zone, warmer, queries };
 }
 
 /** The Prometheus registry of the directory and the per-response counter the listeners call. */
@@ -436,7 +439,7 @@ function notifySecondaries(w: Wiring, zone: ZoneState, tsigKey: TsigKey): () => 
 /** DNS over UDP+TCP and over HTTPS, behind RRL, cookies and the signing budget. */
 async function startDnsListeners(
   w: Wiring,
-  zone: ZoneState,
+  { zone, queries }: Pick<ZoneParts, 'zone' | 'queries'>,
   tsigKey: TsigKey,
   metrics: Registry,
   count: CountResponse,
@@ -461,6 +464,7 @@ async function startDnsListeners(
     logger: log,
     now,
     onResponse: count,
+    queries,
   });
   w.cleanups.push(() => dns.close());
   const doh = await startDohServer({

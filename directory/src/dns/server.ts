@@ -83,6 +83,16 @@ export interface DnsServerConfig {
   readonly onLimited?: (transport: 'udp' | 'tcp', reason: LimitReason, action: LimitAction) => void;
   /** A query that carried a COOKIE option. */
   readonly onCookie?: (status: CookieStatus) => void;
+  /**
+   * Counts every UDP datagram and TCP message received, answered or not: the background
+   * signing (warmer.ts) reads it to give way while queries come.
+   */
+  readonly queries?: QueryCount;
+}
+
+/** Queries received so far, counted by the listeners. */
+export interface QueryCount {
+  count: number;
 }
 
 /** A running DNS listener. */
@@ -121,8 +131,11 @@ type Responder = (packet: Uint8Array, transport: 'udp' | 'tcp', client: string) 
  */
 export async function startDnsServer(config: DnsServerConfig): Promise<RunningDnsServer> {
   const family = isIPv6(config.host) ? 'udp6' : 'udp4';
-  const respond: Responder = (packet, transport, client) =>
-    processPacket(packet, transport, client, config);
+  const { queries } = config;
+  const respond: Responder = (packet, transport, client) => {
+    if (queries) queries.count += 1;
+    return processPacket(packet, transport, client, config);
+  };
   const tcp = createServer({ pauseOnConnect: false });
   const sockets = new Map<Socket, TcpActivity>();
   const maxTcp = config.tcp?.maxConnections ?? 200;
@@ -198,7 +211,9 @@ function udpSocket(family: 'udp4' | 'udp6', config: DnsServerConfig): UdpSocket 
         family === 'udp6' ? 6 : 4,
       ),
   });
+  const { queries } = config;
   udp.on('message', (packet, rinfo) => {
+    if (queries) queries.count += 1;
     try {
       handleUdp(udp, packet, rinfo, config);
     } catch (err) {

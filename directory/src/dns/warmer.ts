@@ -7,31 +7,41 @@ import { digitsOfName } from '../zone/zone.js';
 /** Numbers (warming) or kept answers (renewing) read per step. */
 const ROWS_PER_STEP = 200;
 
-/**
- * Background work on the zone image (zone/image.ts), in slices of a few milliseconds with the
- * event loop free in between, none of it before the first answer:
- *
- * - the apex (SOA, NS, DNSKEY) is signed after each change, so denials find its signature;
- * - warming: after the image was filled anew (a first start), one pass signs and encodes every
- *   number's answers into the image, where they are kept across restarts; after that only the
- *   numbers that changed are (each snapshot's `changes`). Until then numbers are signed when
- *   first asked, and `/healthz` says `warm: false`;
- * - renewal: the kept answers are walked in key order, and those due (three days before their
- *   signature expires) are signed anew, so no query waits for it; the next walk waits until
- *   the earliest renewal time the last one saw.
- */
+/** How the warmer shares the event loop with queries; every field has a default. */
+export interface WarmerOptions {
+  /** Longest slice (ms) while no query came for `quietMs`. Default 5. */
+  readonly sliceMs?: number;
+  /** Longest slice (ms) while queries come. Default 0.5. */
+  readonly busySliceMs?: number;
+  /** Queries count as coming until this long (ms) after the last one. Default 100. */
+  readonly quietMs?: number;
+  /** Pause (ms) between renewal slices. Default 20. */
+  readonly pauseMs?: number;
+  /** Queries received so far (the listeners count them, server.ts); default: none ever. */
+  readonly queries?: () => number;
+  /** The slices' clock in ms; default `performance.now` (tests advance their own). */
+  readonly clock?: () => number;
+}
+
 export class ZoneWarmer {
   readonly #zone: ZoneState;
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #sliceMs: number;
+  readonly #busySliceMs: number;
+  readonly #quietMs: number;
   readonly #pauseMs: number;
+  readonly #queries: () => number;
+  readonly #clock: () => number;
+  /** The query count last read, and when (`#clock`) it was last seen to move. */
+  #queriesSeen = 0;
+  #queriedAt = -Infinity;
   #timer: NodeJS.Immediate | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
   /** The snapshot whose apex is signed and whose changes are queued. */
   #snapshot: ZoneSnapshot | undefined;
   /** Where a whole pass stands (the last number warmed), and the image generation it is for. */
-  #pass: { after: string; generation: number } | undefined;
+  #pass: Pass | undefined;
   /** Numbers (digits) changed since, to warm. */
   #changed: string[] = [];
   #renewAfter: [string, number, number] = ['', 0, 0];
@@ -45,14 +55,19 @@ export class ZoneWarmer {
   #started = 0;
   #stopped = false;
   #renewed = 0;
+  #warmed = 0;
 
-  /** `now` in milliseconds since the epoch; `pauseMs` between renewal slices. */
-  constructor(zone: ZoneState, now: () => number, log: Logger, sliceMs = 5, pauseMs = 20) {
+  /** `now` in milliseconds since the epoch (signature times). */
+  constructor(zone: ZoneState, now: () => number, log: Logger, options: WarmerOptions = {}) {
     this.#zone = zone;
     this.#now = now;
     this.#log = log;
-    this.#sliceMs = sliceMs;
-    this.#pauseMs = pauseMs;
+    this.#sliceMs = options.sliceMs ?? 5;
+    this.#busySliceMs = options.busySliceMs ?? 0.5;
+    this.#quietMs = options.quietMs ?? 100;
+    this.#pauseMs = options.pauseMs ?? 20;
+    this.#queries = options.queries ?? (() => 0);
+    this.#clock = options.clock ?? (() => performance.now());
   }
 
   /** True once the snapshot served now has its apex signed and every number's answers kept. */
@@ -68,6 +83,11 @@ export class ZoneWarmer {
   /** Answers renewed so far (for tests and logs). */
   get renewed(): number {
     return this.#renewed;
+  }
+
+  /** Numbers warmed so far, changed ones and whole passes' (for tests). */
+  get warmed(): number {
+    return this.#warmed;
   }
 
   /** (Re)starts the background work for the snapshot served; call on every change. */
@@ -101,7 +121,7 @@ export class ZoneWarmer {
       }
     } else if (!image.warmed) {
       if (this.#pass?.generation !== image.generation) {
-        this.#pass = { after: '', generation: image.generation };
+        this.#pass = { after: '', generation: image.generation, batch: [], index: 0, end: false };
         this.#started = performance.now();
       }
     } else if (from !== undefined) {
@@ -114,38 +134,23 @@ export class ZoneWarmer {
     this.#snapshot = snapshot;
   }
 
+  /** When the slice starting now must end (`#clock`): short while queries come. */
+  #until(): number {
+    const at = this.#clock();
+    const seen = this.#queries();
+    if (seen !== this.#queriesSeen) {
+      this.#queriesSeen = seen;
+      this.#queriedAt = at;
+    }
+    return at + (at - this.#queriedAt < this.#quietMs ? this.#busySliceMs : this.#sliceMs);
+  }
+
   #slice(): void {
     this.#timer = undefined;
     const snapshot = this.#zone.snapshot;
     try {
       if (snapshot !== this.#snapshot) this.#follow(snapshot);
-      const until = performance.now() + this.#sliceMs;
-      const now = Math.floor(this.#now() / 1000);
-      const signer = this.#zone.signer;
-      while (performance.now() < until) {
-        const changed = this.#changed.pop();
-        if (changed !== undefined) {
-          warmNumber(snapshot, signer, changed, now);
-          continue;
-        }
-        const pass = this.#pass;
-        if (!pass) return;
-        if (pass.generation !== snapshot.image.generation) {
-          // Filled anew meanwhile: start over.
-          this.#pass = undefined;
-          this.#snapshot = undefined;
-          break;
-        }
-        const digits = snapshot.image.digitsAfter(pass.after, ROWS_PER_STEP);
-        for (const d of digits) warmNumber(snapshot, signer, d, now);
-        if (digits.length > 0) pass.after = digits[digits.length - 1] as string;
-        if (digits.length < ROWS_PER_STEP) {
-          snapshot.image.markWarmed();
-          this.#pass = undefined;
-          const ms = Math.round(performance.now() - this.#started);
-          this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
-        }
-      }
+      if (!this.#warmUntil(snapshot, this.#until())) return;
     } catch (err) {
       // Queries still sign on demand; tried again on the next change.
       this.#snapshot = undefined;
@@ -157,6 +162,49 @@ export class ZoneWarmer {
     this.#timer = setImmediate(() => this.#slice());
   }
 
+  /** Warms changed numbers, then the pass, one number at a time until `until`: false if done. */
+  #warmUntil(snapshot: ZoneSnapshot, until: number): boolean {
+    const now = Math.floor(this.#now() / 1000);
+    const signer = this.#zone.signer;
+    do {
+      let digits = this.#changed.pop();
+      const pass = this.#pass;
+      if (digits === undefined) {
+        if (!pass) return false;
+        if (pass.generation !== snapshot.image.generation) {
+          // Filled anew meanwhile: start over.
+          this.#pass = undefined;
+          this.#snapshot = undefined;
+          return true;
+        }
+        digits = this.#nextOfPass(pass, snapshot);
+        if (digits === undefined) {
+          snapshot.image.markWarmed();
+          this.#pass = undefined;
+          const ms = Math.round(performance.now() - this.#started);
+          this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+          return this.#changed.length > 0;
+        }
+        pass.after = digits;
+      }
+      warmNumber(snapshot, signer, digits, now);
+      this.#warmed += 1;
+    } while (this.#clock() < until);
+    return true;
+  }
+
+  /** The pass's next number (read `ROWS_PER_STEP` at a time), or undefined at the end. */
+  #nextOfPass(pass: Pass, snapshot: ZoneSnapshot): string | undefined {
+    if (pass.index === pass.batch.length) {
+      if (pass.end) return undefined;
+      pass.batch = snapshot.image.digitsAfter(pass.after, ROWS_PER_STEP);
+      pass.index = 0;
+      pass.end = pass.batch.length < ROWS_PER_STEP;
+      if (pass.batch.length === 0) return undefined;
+    }
+    return pass.batch[pass.index++];
+  }
+
   #scheduleRenewal(ms: number): void {
     if (this.#stopped) return;
     this.#renewTimer = setTimeout(() => this.#renewSlice(), ms);
@@ -166,7 +214,7 @@ export class ZoneWarmer {
   #renewSlice(): void {
     this.#renewTimer = undefined;
     const snapshot = this.#zone.snapshot;
-    const until = performance.now() + this.#sliceMs;
+    const until = this.#until();
     const now = Math.floor(this.#now() / 1000);
     if (this.#renewAfter[0] === '') {
       if (now < this.#due) return this.#scheduleRenewal(this.#pauseMs * 60);
@@ -181,7 +229,7 @@ export class ZoneWarmer {
         else if (renewAnswer(snapshot, this.#zone.signer, digits, qtype, dnssec === 1, now)) {
           this.#renewed += 1;
         }
-        if (performance.now() >= until) return this.#scheduleRenewal(this.#pauseMs);
+        if (this.#clock() >= until) return this.#scheduleRenewal(this.#pauseMs);
       }
     } catch (err) {
       this.#log.error({ err }, 'renewing kept answers failed');
@@ -197,4 +245,15 @@ export class ZoneWarmer {
       this.#scheduleRenewal(this.#pauseMs);
     }
   }
+}
+
+/** Where a whole pass stands, for the image generation it is for. */
+interface Pass {
+  /** The last number warmed ('' before the first). */
+  after: string;
+  generation: number;
+  /** Numbers read after `after`, warmed from `index` on; `end`: the last read was short. */
+  batch: string[];
+  index: number;
+  end: boolean;
 }
