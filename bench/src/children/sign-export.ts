@@ -15,6 +15,34 @@ function flagsOf(keyFileText: string): number {
   return Number(m[1]);
 }
 
+/**
+ * Formats records[from..end) line by line into `buffer`, written out whenever full: no string
+ * per chunk or zone to join, and far less garbage than joining lines.
+ */
+function writeRecords(
+  fd: number,
+  buffer: Buffer,
+  records: readonly ResourceRecord[],
+  from: number,
+  end: number,
+): void {
+  let used = 0;
+  for (let i = from; i < end; i++) {
+    const line = formatRecord(records[i] as ResourceRecord);
+    // UTF-8 takes at most 3 octets per UTF-16 unit (lines are ASCII: formatRecord escapes).
+    if (used + 3 * line.length + 1 > buffer.length) {
+      writeSync(fd, buffer, 0, used);
+      used = 0;
+    }
+    if (3 * line.length + 1 > buffer.length) writeSync(fd, `${line}\n`);
+    else {
+      used += buffer.write(line, used);
+      buffer[used++] = 0x0a;
+    }
+  }
+  writeSync(fd, buffer, 0, used);
+}
+
 async function main(): Promise<void> {
   const [zoneFile, out, apex, inception, expiration, timingsFile, threadsText, ...keyBases] =
     process.argv.slice(2);
@@ -47,22 +75,16 @@ async function main(): Promise<void> {
     inception: new Date(inception),
     expiration: new Date(expiration),
   };
-  // Formats and writes records[written..end) in chunks: one string per chunk, never the whole
-  // zone in one. With threads, this runs as signatures arrive (while workers still sign).
+  // Formats and writes records[written..end); with threads, as signatures arrive (while the
+  // workers still sign).
   const fd = openSync(out, 'w');
+  const buffer = Buffer.allocUnsafe(1 << 20);
   let written = 0;
   let formatMs = 0;
   const writeUpTo = (signed: readonly ResourceRecord[], end: number): void => {
     const start = performance.now();
-    const chunk: string[] = [];
-    for (; written < end; written++) {
-      chunk.push(formatRecord(signed[written] as ResourceRecord));
-      if (chunk.length === 4096) {
-        writeSync(fd, `${chunk.join('\n')}\n`);
-        chunk.length = 0;
-      }
-    }
-    if (chunk.length > 0) writeSync(fd, `${chunk.join('\n')}\n`);
+    if (end > written) writeRecords(fd, buffer, signed, written, end);
+    written = Math.max(written, end);
     formatMs += performance.now() - start;
   };
   const signed =

@@ -3,7 +3,6 @@
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../values/addresses.js';
 import {
   base32hexDecode,
-  base32hexEncode,
   fromBase64,
   fromHex,
   toBase64,
@@ -73,8 +72,23 @@ function quoteText(text: string): string {
   return `"${text}"`;
 }
 
-/** `YYYYMMDDHHmmSS` (UTC) of seconds since the epoch, by civil-date arithmetic (no Date object). */
+/** The last two times formatted: a signed zone's RRSIGs share one inception and one expiration. */
+const timeCache: [number, string, number, string] = [-1, '', -1, ''];
+
+/** `YYYYMMDDHHmmSS` (UTC) of seconds since the epoch, cached for the last two values. */
 function formatTime(t: number): string {
+  if (t === timeCache[0]) return timeCache[1];
+  if (t === timeCache[2]) return timeCache[3];
+  const text = civilTime(t);
+  timeCache[2] = timeCache[0];
+  timeCache[3] = timeCache[1];
+  timeCache[0] = t;
+  timeCache[1] = text;
+  return text;
+}
+
+/** `YYYYMMDDHHmmSS` (UTC) of seconds since the epoch, by civil-date arithmetic (no Date object). */
+function civilTime(t: number): string {
   const days = Math.floor(t / 86400);
   let rest = t - days * 86400;
   const hh = Math.floor(rest / 3600);
@@ -100,13 +114,39 @@ function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+/** Type mnemonics separated by spaces (NSEC, NSEC3 type bitmaps). */
+function types(list: readonly number[]): string {
+  let out = '';
+  for (let i = 0; i < list.length; i++) out += (i ? ' ' : '') + typeToString(list[i] as number);
+  return out;
+}
+
+/** Upper-case RFC 4648 7 base32hex digits by value. */
+const B32_UPPER = Array.from('0123456789ABCDEFGHIJKLMNOPQRSTUV', (c) => c.charCodeAt(0));
+
+/** Upper-case base32hex without padding (an NSEC3 next hashed owner), one string built once. */
+function base32hexUpper(bytes: Uint8Array): string {
+  const codes: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = ((buffer << 8) | (bytes[i] as number)) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      codes.push(B32_UPPER[(buffer >>> (bits - 5)) & 31] as number);
+      bits -= 5;
+    }
+  }
+  if (bits > 0) codes.push(B32_UPPER[(buffer << (5 - bits)) & 31] as number);
+  return String.fromCharCode.apply(null, codes);
+}
+
 function formatRdata(rr: ResourceRecord): string {
   const d = rr.data as unknown as Record<string, unknown>;
   if ('raw' in d || !hasTypedCodec(rr.type)) {
     const raw = encodeRdata(rr);
     return raw.length === 0 ? '\\# 0' : `\\# ${raw.length} ${toHex(raw)}`;
   }
-  const types = (t: readonly number[]): string => t.map(typeToString).join(' ');
   switch (rr.type) {
     case RRType.A:
     case RRType.AAAA:
@@ -149,7 +189,7 @@ function formatRdata(rr: ResourceRecord): string {
     case RRType.NSEC3: {
       const s = rr.data as Nsec3Data;
       const salt = s.salt.length ? toHex(s.salt) : '-';
-      return `${s.hashAlgorithm} ${s.flags} ${s.iterations} ${salt} ${base32hexEncode(s.nextHashedOwner).toUpperCase()}${s.types.length ? ' ' + types(s.types) : ''}`;
+      return `${s.hashAlgorithm} ${s.flags} ${s.iterations} ${salt} ${base32hexUpper(s.nextHashedOwner)}${s.types.length ? ' ' + types(s.types) : ''}`;
     }
     case RRType.NSEC3PARAM: {
       const s = rr.data as Nsec3ParamData;
