@@ -13,130 +13,155 @@ function serialId<T extends string>(
     : table.addColumn(column, 'bigserial', (c) => c.primaryKey());
 }
 
+/** Verification sessions (one per number being verified). */
+async function createVerificationTables(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const t = columnTypes(dialect);
+  await db.schema
+    .createTable('verification_sessions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('number', 'text', (c) => c.notNull())
+    .addColumn('code_hash', 'text')
+    .addColumn('code_expires_at', t.timestamp)
+    .addColumn('last_sent_at', t.timestamp)
+    .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('verified_at', t.timestamp)
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('verification_sessions_expires')
+    .on('verification_sessions')
+    .column('expires_at')
+    .execute();
+}
+
+/** Accounts and their one-time prekeys. */
+async function createAccountTables(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const t = columnTypes(dialect);
+  await db.schema
+    .createTable('accounts')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('number', 'text', (c) => c.notNull().unique())
+    .addColumn('registration_id', 'integer', (c) => c.notNull())
+    .addColumn('identity_key', t.bytes, (c) => c.notNull())
+    .addColumn('device_key', t.bytes, (c) => c.notNull())
+    .addColumn('signed_prekey_id', 'integer', (c) => c.notNull())
+    .addColumn('signed_prekey', t.bytes, (c) => c.notNull())
+    .addColumn('signed_prekey_signature', t.bytes, (c) => c.notNull())
+    .addColumn('kyber_last_resort_id', 'integer', (c) => c.notNull())
+    .addColumn('kyber_last_resort', t.bytes, (c) => c.notNull())
+    .addColumn('kyber_last_resort_signature', t.bytes, (c) => c.notNull())
+    .addColumn('discoverable', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('contacts', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('pending_move', 'text')
+    .addColumn('verified_at', t.timestamp, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .execute();
+
+  await serialId(db.schema.createTable('one_time_prekeys'), 'id', dialect)
+    .addColumn('account_id', 'text', (c) =>
+      c.notNull().references('accounts.id').onDelete('cascade'),
+    )
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('key_id', 'integer', (c) => c.notNull())
+    .addColumn('public_key', t.bytes, (c) => c.notNull())
+    .addColumn('signature', t.bytes)
+    .addUniqueConstraint('one_time_prekeys_key', ['account_id', 'kind', 'key_id'])
+    .execute();
+}
+
+/** The double-entry ledger: transactions and their entries. */
+async function createLedgerTables(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const t = columnTypes(dialect);
+  await db.schema
+    .createTable('ledger_transactions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('account_id', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('idempotency_key', 'text', (c) => c.notNull())
+    .addColumn('request_hash', 'text', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('amount_minor', t.bigint, (c) => c.notNull())
+    .addColumn('currency', 'text', (c) => c.notNull())
+    .addColumn('balance_after', t.bigint, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addUniqueConstraint('ledger_transactions_idempotency', [
+      'account_id',
+      'kind',
+      'idempotency_key',
+    ])
+    .execute();
+  await serialId(db.schema.createTable('ledger_entries'), 'id', dialect)
+    .addColumn('transaction_id', 'text', (c) => c.notNull().references('ledger_transactions.id'))
+    .addColumn('ledger_account', 'text', (c) => c.notNull())
+    .addColumn('amount_minor', t.bigint, (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('ledger_entries_account')
+    .on('ledger_entries')
+    .columns(['ledger_account', 'id'])
+    .execute();
+}
+
+/** Operator API keys and port-outs. */
+async function createOperatorTables(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const t = columnTypes(dialect);
+  await db.schema
+    .createTable('api_keys')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('key_hash', 'text', (c) => c.notNull())
+    .addColumn('scopes', 'text', (c) => c.notNull())
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .addColumn('revoked_at', t.timestamp)
+    .execute();
+
+  await db.schema
+    .createTable('port_outs')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('account_id', 'text', (c) => c.notNull())
+    .addColumn('number', 'text', (c) => c.notNull())
+    .addColumn('to_provider', 'text', (c) => c.notNull())
+    .addColumn('signature', 'text', (c) => c.notNull())
+    .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+    .addColumn('completed_at', t.timestamp)
+    .addColumn('created_at', t.timestamp, (c) => c.notNull())
+    .execute();
+}
+
+/** Mailboxes and the replay-nonce cache. */
+async function createMailboxTables(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+  const t = columnTypes(dialect);
+  await serialId(db.schema.createTable('mailbox_messages'), 'seq', dialect)
+    .addColumn('id', 'text', (c) => c.notNull().unique())
+    .addColumn('mailbox', 'text', (c) => c.notNull())
+    .addColumn('ciphertext', t.bytes, (c) => c.notNull())
+    .addColumn('size', 'integer', (c) => c.notNull())
+    .addColumn('received_at', t.timestamp, (c) => c.notNull())
+    .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('mailbox_messages_mailbox')
+    .on('mailbox_messages')
+    .columns(['mailbox', 'seq'])
+    .execute();
+
+  await db.schema
+    .createTable('replay_nonces')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('expires_at', t.timestamp, (c) => c.notNull())
+    .execute();
+}
+
 const initial: PortableMigration = {
   async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
-    const t = columnTypes(dialect);
-    await db.schema
-      .createTable('verification_sessions')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('number', 'text', (c) => c.notNull())
-      .addColumn('code_hash', 'text')
-      .addColumn('code_expires_at', t.timestamp)
-      .addColumn('last_sent_at', t.timestamp)
-      .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('verified_at', t.timestamp)
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .addColumn('expires_at', t.timestamp, (c) => c.notNull())
-      .execute();
-    await db.schema
-      .createIndex('verification_sessions_expires')
-      .on('verification_sessions')
-      .column('expires_at')
-      .execute();
-
-    await db.schema
-      .createTable('accounts')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('number', 'text', (c) => c.notNull().unique())
-      .addColumn('registration_id', 'integer', (c) => c.notNull())
-      .addColumn('identity_key', t.bytes, (c) => c.notNull())
-      .addColumn('device_key', t.bytes, (c) => c.notNull())
-      .addColumn('signed_prekey_id', 'integer', (c) => c.notNull())
-      .addColumn('signed_prekey', t.bytes, (c) => c.notNull())
-      .addColumn('signed_prekey_signature', t.bytes, (c) => c.notNull())
-      .addColumn('kyber_last_resort_id', 'integer', (c) => c.notNull())
-      .addColumn('kyber_last_resort', t.bytes, (c) => c.notNull())
-      .addColumn('kyber_last_resort_signature', t.bytes, (c) => c.notNull())
-      .addColumn('discoverable', 'integer', (c) => c.notNull().defaultTo(0))
-      .addColumn('contacts', 'text', (c) => c.notNull().defaultTo('[]'))
-      .addColumn('pending_move', 'text')
-      .addColumn('verified_at', t.timestamp, (c) => c.notNull())
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .execute();
-
-    await serialId(db.schema.createTable('one_time_prekeys'), 'id', dialect)
-      .addColumn('account_id', 'text', (c) =>
-        c.notNull().references('accounts.id').onDelete('cascade'),
-      )
-      .addColumn('kind', 'text', (c) => c.notNull())
-      .addColumn('key_id', 'integer', (c) => c.notNull())
-      .addColumn('public_key', t.bytes, (c) => c.notNull())
-      .addColumn('signature', t.bytes)
-      .addUniqueConstraint('one_time_prekeys_key', ['account_id', 'kind', 'key_id'])
-      .execute();
-
-    await db.schema
-      .createTable('ledger_transactions')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('account_id', 'text', (c) => c.notNull())
-      .addColumn('kind', 'text', (c) => c.notNull())
-      .addColumn('idempotency_key', 'text', (c) => c.notNull())
-      .addColumn('request_hash', 'text', (c) => c.notNull())
-      .addColumn('description', 'text', (c) => c.notNull())
-      .addColumn('amount_minor', t.bigint, (c) => c.notNull())
-      .addColumn('currency', 'text', (c) => c.notNull())
-      .addColumn('balance_after', t.bigint, (c) => c.notNull())
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .addUniqueConstraint('ledger_transactions_idempotency', [
-        'account_id',
-        'kind',
-        'idempotency_key',
-      ])
-      .execute();
-    await serialId(db.schema.createTable('ledger_entries'), 'id', dialect)
-      .addColumn('transaction_id', 'text', (c) => c.notNull().references('ledger_transactions.id'))
-      .addColumn('ledger_account', 'text', (c) => c.notNull())
-      .addColumn('amount_minor', t.bigint, (c) => c.notNull())
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .execute();
-    await db.schema
-      .createIndex('ledger_entries_account')
-      .on('ledger_entries')
-      .columns(['ledger_account', 'id'])
-      .execute();
-
-    await db.schema
-      .createTable('api_keys')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('name', 'text', (c) => c.notNull())
-      .addColumn('key_hash', 'text', (c) => c.notNull())
-      .addColumn('scopes', 'text', (c) => c.notNull())
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .addColumn('revoked_at', t.timestamp)
-      .execute();
-
-    await db.schema
-      .createTable('port_outs')
-      .addColumn('id', 'text', (c) => c.primaryKey())
-      .addColumn('account_id', 'text', (c) => c.notNull())
-      .addColumn('number', 'text', (c) => c.notNull())
-      .addColumn('to_provider', 'text', (c) => c.notNull())
-      .addColumn('signature', 'text', (c) => c.notNull())
-      .addColumn('expires_at', t.timestamp, (c) => c.notNull())
-      .addColumn('completed_at', t.timestamp)
-      .addColumn('created_at', t.timestamp, (c) => c.notNull())
-      .execute();
-
-    await serialId(db.schema.createTable('mailbox_messages'), 'seq', dialect)
-      .addColumn('id', 'text', (c) => c.notNull().unique())
-      .addColumn('mailbox', 'text', (c) => c.notNull())
-      .addColumn('ciphertext', t.bytes, (c) => c.notNull())
-      .addColumn('size', 'integer', (c) => c.notNull())
-      .addColumn('received_at', t.timestamp, (c) => c.notNull())
-      .addColumn('expires_at', t.timestamp, (c) => c.notNull())
-      .execute();
-    await db.schema
-      .createIndex('mailbox_messages_mailbox')
-      .on('mailbox_messages')
-      .columns(['mailbox', 'seq'])
-      .execute();
-
-    await db.schema
-      .createTable('replay_nonces')
-      .addColumn('key', 'text', (c) => c.primaryKey())
-      .addColumn('expires_at', t.timestamp, (c) => c.notNull())
-      .execute();
+    await createVerificationTables(db, dialect);
+    await createAccountTables(db, dialect);
+    await createLedgerTables(db, dialect);
+    await createOperatorTables(db, dialect);
+    await createMailboxTables(db, dialect);
   },
 };
 
