@@ -6,7 +6,7 @@
 // and a part whose src/ has folders says it per folder (a "may import" column).
 //   node scripts/readme-maps.js [--root DIR]   exit 1 and one line per miss when anything is off
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join, posix, relative } from 'node:path';
 
 function parts(root) {
   const tops = readdirSync(root).map((d) => join(root, d));
@@ -45,7 +45,7 @@ function mappedFiles(readme) {
 export function readmeMisses(root) {
   const misses = [];
   for (const dir of parts(root)) {
-    const part = dir.slice(root.length + 1).split('\\').join('/');
+    const part = relative(root, dir).split('\\').join('/');
     const readmePath = join(dir, 'README.md');
     const readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
     const files = sourceFiles(join(dir, 'src'));
@@ -54,7 +54,8 @@ export function readmeMisses(root) {
     for (const f of mapped)
       if (f.endsWith('.ts') && !files.includes(f))
         misses.push(`${part}: README.md names src/${f}, which does not exist`);
-    if (!/may import/i.test(readme)) misses.push(`${part}: README.md does not say what it may import`);
+    if (!/may import/i.test(readme))
+      misses.push(`${part}: README.md does not say what it may import`);
     const folders = files.some((f) => f.includes('/'));
     if (folders && !/^\|.*\|\s*may import[^|]*\|\s*$/im.test(readme))
       misses.push(`${part}: README.md has no "may import" column for the folders of src/`);
