@@ -1,13 +1,7 @@
 // Master-file (zone-file) presentation format, RFC 1035 5.1, RFC 3597 5, and the rdata
 // presentation of RFC 3403, RFC 4034, RFC 5155, RFC 8659.
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../values/addresses.js';
-import {
-  base32hexDecode,
-  fromBase64,
-  fromHex,
-  toBase64,
-  toHex,
-} from '../values/encoding.js';
+import { base32hexDecode, fromBase64, fromHex, toBase64, toHex } from '../values/encoding.js';
 import { DnsWireError } from '../errors.js';
 import { decodeRdata, encodeRdata } from '../wire/message.js';
 import {
