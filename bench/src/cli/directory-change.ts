@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { openDatabase } from '@switchboard/db';
-import { encodeMessage, RRClass, RRType } from '@switchboard/dns-wire';
+import { encodeQuery, RRType } from '@switchboard/dns-wire';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { SigningKey } from '@switchboard/dnssec';
 import { writeResultJson } from '../report/report.js';
@@ -120,24 +120,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 /** What a NAPTR query with DO for `name` gets on the fast path: answer, nodata, nxname or none. */
 function ask(m: Modules, zone: Zone, name: string): string {
-  const packet = encodeMessage({
-    id: 1,
-    qr: false,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name, type: RRType.NAPTR, class: RRClass.IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-  });
+  const packet = encodeQuery(1, name, RRType.NAPTR);
   const info = m.fast.fastInfo();
   const now = Math.floor(Date.now() / 1000);
   return m.fast.fastReply(packet, 'udp', zone.snapshot, zone.signer, now, info)

@@ -2,14 +2,7 @@
 // before we measure it (a fast server that answers wrongly would win for nothing).
 import { createSocket } from 'node:dgram';
 import type { Message } from '@switchboard/dns-wire';
-import {
-  decodeMessage,
-  encodeMessage,
-  Opcode,
-  Rcode,
-  RRClass,
-  RRType,
-} from '@switchboard/dns-wire';
+import { decodeMessage, encodeQuery, Rcode, RRType } from '@switchboard/dns-wire';
 import { sleep } from './process.js';
 
 /** Sends one query; resolves undefined on timeout or an undecodable reply. */
@@ -20,24 +13,7 @@ export function queryOnce(
   timeoutMs = 1000,
 ): Promise<{ message: Message; bytes: number } | undefined> {
   const id = Math.floor(Math.random() * 65536);
-  const bytes = encodeMessage({
-    id,
-    qr: false,
-    opcode: Opcode.QUERY,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: Rcode.NOERROR,
-    questions: [{ name, type, class: RRClass.IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-  });
+  const bytes = encodeQuery(id, name, type);
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     const done = (m: { message: Message; bytes: number } | undefined): void => {

@@ -4,11 +4,9 @@ import type { Message, ResourceRecord } from '@switchboard/dns-wire';
 import {
   canonicalName,
   decodeMessage as decodeWire,
-  encodeMessage,
+  encodeQuery as encodeWireQuery,
   isDnsWireError,
   isRecordType,
-  Opcode,
-  RRClass,
   RRType,
 } from '@switchboard/dns-wire';
 
@@ -67,25 +65,7 @@ export class DnsFormatError extends Error {
 
 /** One query with EDNS(0) and, when `dnssecOk`, the DO bit (RFC 3225). RD is off: we ask the authority. */
 export function encodeQuery(id: number, name: string, type: number, dnssecOk = true): Uint8Array {
-  const query: Message = {
-    id: id & 0xffff,
-    qr: false,
-    opcode: Opcode.QUERY,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: false,
-    rcode: 0,
-    questions: [{ name: name.endsWith('.') ? name : `${name}.`, type, class: RRClass.IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns: { udpPayloadSize: 1232, version: 0, dnssecOk, options: [] },
-  };
-  return encodeMessage(query);
+  return encodeWireQuery(id, name.endsWith('.') ? name : `${name}.`, type, { dnssecOk });
 }
 
 function auditRecord(rr: ResourceRecord): AuditRecord {

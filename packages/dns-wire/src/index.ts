@@ -14,10 +14,12 @@ export {
   decodeRdata,
   decodeRecord,
   encodeMessage,
+  encodeQuery,
   encodeRdata,
   encodeRecord,
   peekHeader,
 } from './wire/message.js';
+export type { QueryOptions } from './wire/message.js';
 export { canonicalRrset } from './wire/canonical.js';
 export {
   canonicalName,

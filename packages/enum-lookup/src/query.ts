@@ -1,4 +1,4 @@
-import { Rcode, decodeMessage, encodeMessage } from '@switchboard/dns-wire';
+import { Rcode, decodeMessage, encodeQuery } from '@switchboard/dns-wire';
 import type { Message } from '@switchboard/dns-wire';
 import type { DnsTransport } from './transport.js';
 
@@ -26,24 +26,7 @@ function randomId(): number {
 
 /** A query with the DO bit and CD (RFC 4035 §3.2.2: the answer is validated here). */
 function queryBytes(id: number, qname: string, qtype: number): Uint8Array {
-  return encodeMessage({
-    id,
-    qr: false,
-    opcode: 0,
-    aa: false,
-    tc: false,
-    rd: false,
-    ra: false,
-    z: false,
-    ad: false,
-    cd: true,
-    rcode: Rcode.NOERROR,
-    questions: [{ name: qname, type: qtype, class: 1 }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: true, options: [] },
-  });
+  return encodeQuery(id, qname, qtype, { cd: true });
 }
 
 /**

@@ -310,3 +310,40 @@ export function decodeRecord(buf: Uint8Array, offset = 0): { record: ResourceRec
   const { rr, end } = readRecord(buf, offset);
   return { record: rr, end };
 }
+
+/** What {@link encodeQuery} sets beyond the question; the defaults ask an authority with DO. */
+export interface QueryOptions {
+  /** The DO bit (RFC 3225); default true. */
+  readonly dnssecOk?: boolean;
+  /** Checking Disabled (RFC 4035 3.2.2): the asker validates; default false. */
+  readonly cd?: boolean;
+  /** Recursion Desired; default false (an authority is asked). */
+  readonly rd?: boolean;
+}
+
+/** One query for `name`/`type` in class IN with EDNS(0) (1232-octet payload, RFC 6891). */
+export function encodeQuery(
+  id: number,
+  name: string,
+  type: number,
+  options: QueryOptions = {},
+): Uint8Array {
+  return encodeMessage({
+    id: id & 0xffff,
+    qr: false,
+    opcode: 0,
+    aa: false,
+    tc: false,
+    rd: options.rd ?? false,
+    ra: false,
+    z: false,
+    ad: false,
+    cd: options.cd ?? false,
+    rcode: 0,
+    questions: [{ name, type, class: 1 }],
+    answers: [],
+    authorities: [],
+    additionals: [],
+    edns: { udpPayloadSize: 1232, version: 0, dnssecOk: options.dnssecOk ?? true, options: [] },
+  });
+}
