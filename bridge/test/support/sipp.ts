@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, killChild } from './processes.js';
+import { killChild } from './processes.js';
 import type { ChildProcess } from 'node:child_process';
 
 /** A received SIP MESSAGE as SIPp logged it. */
@@ -64,6 +64,62 @@ async function run(
     child.once('close', (code) => resolve({ code, output })),
   );
   return { child, done };
+}
+
+/** Whether process `pid` holds a UDP socket bound to 127.0.0.1:port (Linux /proc). */
+function holdsUdpPort(pid: number, port: number): boolean {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && fields[9]) inodes.add(`socket:[${fields[9]}]`);
+  }
+  if (inodes.size === 0) return false;
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a SIPp that listens on a fresh UDP port and resolves once SIPp itself holds that
+ * port. A port found free can be taken before SIPp binds it (SIPp then exits 254 at once):
+ * such a start is retried on another port, so nothing is registered for a dead listener.
+ */
+async function listen(
+  args: (port: number) => readonly string[],
+  cwd: string,
+): Promise<{
+  port: number;
+  child: ChildProcess;
+  done: Promise<{ code: number | null; output: string }>;
+}> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeUdpPort();
+    const started = await run(args(port), cwd);
+    let exited: { code: number | null; output: string } | undefined;
+    void started.done.then((result) => (exited = result));
+    const deadline = Date.now() + 60_000;
+    while (!exited && started.child.pid !== undefined && !holdsUdpPort(started.child.pid, port)) {
+      if (Date.now() > deadline) {
+        await killChild(started.child);
+        throw new Error(`sipp did not bind 127.0.0.1:${port} within 60 s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (!exited) return { port, ...started };
+    if (exited.code === 254 && attempt < 5) continue;
+    throw new Error(
+      `sipp exited before listening: exit ${exited.code}\n${exited.output.slice(-1500)}`,
+    );
+  }
 }
 
 /** A SIP user played by SIPp (UDP) through the proxy at 127.0.0.1:proxyPort. */
@@ -128,7 +184,7 @@ export class SippUser {
     // its main or control port first: then SIPp exits at once without sending (nothing went
     // out, so trying again cannot duplicate a message), and other ports are tried.
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await freeUdpPort();
       const { child, done } = await run(
         [
           '-sf',
@@ -167,7 +223,6 @@ export class SippUser {
    * one MESSAGE with 200. Resolves to a function waiting for that MESSAGE.
    */
   async receiveOne(): Promise<() => Promise<SippReceived>> {
-    const uasPort = await freePort();
     const n = ++this.#seq;
     const uasFile = scenario(
       this.dir,
@@ -190,14 +245,14 @@ export class SippUser {
     );
     const traceDir = join(this.dir, `uas-${n}`);
     mkdirSync(traceDir);
-    const uas = await run(
-      [
+    const uas = await listen(
+      (port) => [
         '-sf',
         uasFile,
         '-i',
         '127.0.0.1',
         '-p',
-        String(uasPort),
+        String(port),
         '-m',
         '1',
         '-timeout',
@@ -208,7 +263,7 @@ export class SippUser {
       traceDir,
     );
     this.#children.add(uas.child);
-    await this.register(uasPort);
+    await this.register(uas.port);
     return async () => {
       const { code, output } = await uas.done;
       this.#children.delete(uas.child);
@@ -225,7 +280,6 @@ export class SippUser {
    * `received()` reads every MESSAGE it has logged so far (copies included).
    */
   async inbox(): Promise<SippInbox> {
-    const uasPort = await freePort();
     const n = ++this.#seq;
     const uasFile = scenario(
       this.dir,
@@ -248,14 +302,14 @@ export class SippUser {
     );
     const traceDir = join(this.dir, `inbox-${n}`);
     mkdirSync(traceDir);
-    const uas = await run(
-      ['-sf', uasFile, '-i', '127.0.0.1', '-p', String(uasPort), '-trace_msg'],
+    const uas = await listen(
+      (port) => ['-sf', uasFile, '-i', '127.0.0.1', '-p', String(port), '-trace_msg'],
       traceDir,
     );
     this.#children.add(uas.child);
-    await this.register(uasPort);
+    await this.register(uas.port);
     return {
-      register: () => this.register(uasPort),
+      register: () => this.register(uas.port),
       received: () => {
         const log = readdirSync(traceDir).find((f) => f.endsWith('_messages.log'));
         return log ? parseReceivedMessages(readFileSync(join(traceDir, log), 'utf8')) : [];
@@ -288,9 +342,9 @@ export class SippUser {
   <recv response="200"/>
 </scenario>`,
     );
-    // SIPp exits 254 when it cannot bind its port (taken since freePort found it): retry.
+    // SIPp exits 254 when it cannot bind its port (taken since it was found free): retry.
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await freeUdpPort();
       const { child, done } = await run(
         [
           '-sf',
