@@ -226,6 +226,52 @@ export default tseslint.config(
     },
   },
   {
+    // client-sdk/src (its README): errors.ts, bytes.ts, storage.ts, crypto.ts <- envelope.ts,
+    // signal <- provider <- lookup, rendezvous; phone-client.ts and the entries on top. lookup/
+    // and browser.ts stay runtime-neutral (top files, lookup/, provider/http.ts only); node/
+    // never reaches cli/ or the entries above it.
+    files: ['client-sdk/src/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            ...layered(
+              './client-sdk/src',
+              ['./errors.ts', './bytes.ts', './storage.ts', './crypto.ts'],
+              [['./envelope.ts', './signal'], ['./provider'], ['./rendezvous']],
+            ),
+            ...['./lookup', './browser.ts'].map((target) => ({
+              target: `./client-sdk/src/${target.slice(2)}`,
+              from: './client-sdk/src',
+              except: [
+                './errors.ts',
+                './bytes.ts',
+                './storage.ts',
+                './crypto.ts',
+                './lookup',
+                './provider/http.ts',
+              ],
+            })),
+            {
+              target: './client-sdk/src/node',
+              from: './client-sdk/src',
+              except: [
+                './errors.ts',
+                './bytes.ts',
+                './storage.ts',
+                './crypto.ts',
+                './lookup',
+                './provider',
+                './node',
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // bench/src (its README): fixtures <- load, children <- peers, report; cli (the benches)
     // and cli-options.ts on top. Nothing imports children/: the benches spawn those files.
     files: ['bench/src/**/*.ts'],
