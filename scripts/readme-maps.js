@@ -3,7 +3,8 @@
 // is named in the first cell of a row of a README table (`folder/file.ts`; a bare `file.ts` in
 // the same cell takes the folder of the name before it; `src/` in front is allowed; globs name
 // nothing), every `.ts` name in such a cell exists, the README says what the part may import,
-// and a part whose src/ has folders says it per folder (a "may import" column).
+// a part whose src/ has folders says it per folder (a "may import" column), and no folder of src/
+// holds more than a dozen source files (past that it wants splitting by what its files do).
 //   node scripts/readme-maps.js [--root DIR]   exit 1 and one line per miss when anything is off
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
@@ -42,6 +43,17 @@ function mappedFiles(readme) {
   return mapped;
 }
 
+const MAX_FILES_PER_FOLDER = 12;
+
+function countPerFolder(files) {
+  const counts = new Map();
+  for (const f of files.filter((name) => name.endsWith('.ts'))) {
+    const folder = posix.dirname(f);
+    counts.set(folder, (counts.get(folder) ?? 0) + 1);
+  }
+  return counts;
+}
+
 export function readmeMisses(root) {
   const misses = [];
   for (const dir of parts(root)) {
@@ -59,6 +71,11 @@ export function readmeMisses(root) {
     const folders = files.some((f) => f.includes('/'));
     if (folders && !/^\|.*\|\s*may import[^|]*\|\s*$/im.test(readme))
       misses.push(`${part}: README.md has no "may import" column for the folders of src/`);
+    for (const [folder, count] of countPerFolder(files))
+      if (count > MAX_FILES_PER_FOLDER)
+        misses.push(
+          `${part}: src/${folder} holds ${count} source files (at most ${MAX_FILES_PER_FOLDER})`,
+        );
   }
   return misses;
 }

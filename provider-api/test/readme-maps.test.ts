@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Issue 18: every part's README maps every source file and says what its folders may import.
-// `scripts/readme-maps.js` checks every part of the checkout (this test lives here because the
-// provider API's README was the first to be checked, by layout.test.ts).
+// `scripts/readme-maps.js` checks every part of the checkout, and that no folder of a part's
+// src/ holds more than a dozen source files (this test lives here because the provider API's
+// README was the first to be checked).
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = join(root, 'scripts', 'readme-maps.js');
 
@@ -32,6 +33,7 @@ describe('README maps', () => {
       write(join(part, 'package.json'), '{}');
       for (const f of ['index.ts', 'zone/a.ts', 'zone/b.ts', 'cli/x-bench.ts', 'cli/y.ts'])
         write(join(part, 'src', f), '');
+      for (let i = 0; i < 13; i++) write(join(part, 'src', 'crowded', `f${i}.ts`), '');
       write(
         join(part, 'README.md'),
         [
@@ -40,6 +42,9 @@ describe('README maps', () => {
           "| `zone/a.ts`, `b.ts` | two files, the second in the first one's folder |",
           '| `cli/*-bench.ts`, `src/cli/y.ts` | a glob names nothing; `src/` in front is allowed |',
           '| `gone.ts` | a file that is not there |',
+          '',
+          '| `crowded/f0.ts`, `f1.ts`, `f2.ts`, `f3.ts`, `f4.ts`, `f5.ts`, `f6.ts` | |',
+          '| `crowded/f7.ts`, `f8.ts`, `f9.ts`, `f10.ts`, `f11.ts`, `f12.ts` | |',
           '',
           'The index is `index.ts` outside any table, which does not count.',
         ].join('\n'),
@@ -52,6 +57,7 @@ describe('README maps', () => {
           'packages/demo: README.md names src/gone.ts, which does not exist',
           'packages/demo: README.md does not say what it may import',
           'packages/demo: README.md has no "may import" column for the folders of src/',
+          'packages/demo: src/crowded holds 13 source files (at most 12)',
         ],
       });
     } finally {
