@@ -16,6 +16,7 @@ import { createOneTimePreKeys, generateRegistrationKeys } from './signal/keys.js
 import type { SafetyNumber } from './signal/fingerprint.js';
 import { safetyNumber } from './signal/fingerprint.js';
 import { SignalSessions } from './signal/session.js';
+import { copyStored } from './signal/store-cache.js';
 import { createProtocolStores } from './signal/stores.js';
 import type { IdentityEvent } from './signal/stores.js';
 import type { KeyValueStorage } from './storage.js';
@@ -217,9 +218,7 @@ export class PhoneClient {
     for (const prefix of LOCAL_KEY_PREFIXES) {
       for (const key of await this.#o.storage.list(prefix)) await this.#o.storage.delete(key);
     }
-    for (const key of await staging.list('')) {
-      await this.#o.storage.set(key, (await staging.get(key))!, { secret: true });
-    }
+    for (const key of await staging.list('')) await copyStored(staging, this.#o.storage, key);
     this.#stores.forget(); // the keys were written past the stores' kept records
     const stored: StoredAccount = {
       number: account.number,

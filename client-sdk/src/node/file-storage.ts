@@ -1,13 +1,27 @@
 import { mkdir, open, readFile, readdir, rename, rm, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromBase64, toBase64 } from '../bytes.js';
 import { SwitchboardError } from '../errors.js';
 import type { KeyValueStorage, StorageWrite } from '../storage.js';
 
 /** The batch being applied; present only between its commit point and the end of applying. */
 const JOURNAL = 'batch.journal';
 
+/** File name endings of text and of binary values. */
+const TEXT = '.json';
+const BYTES = '.bin';
+
+/** A write as the journal holds it: binary values as base64 under `bytes`. */
+interface JournalEntry {
+  readonly key: string;
+  readonly value?: string;
+  readonly bytes?: string;
+  readonly secret?: boolean;
+}
+
 /**
- * {@link KeyValueStorage} as one JSON file per key under `dir` (created 0700). Every value is
+ * {@link KeyValueStorage} as one file per key under `dir` (created 0700): `<key>.json` for text,
+ * `<key>.bin` for bytes (libsignal records). Every value is
  * written to a temporary file, fsync'd and renamed over the target, so a crash never leaves a
  * half-written record; values marked secret are created 0600 (all values are, in fact: the
  * directory holds session state that is as sensitive as keys). A {@link batch} is first written
@@ -32,17 +46,25 @@ export class FileStorage implements KeyValueStorage {
     return this.#ready;
   }
 
-  static #fileName(key: string): string {
+  static #fileName(key: string, ending: string = TEXT): string {
     if (!/^[A-Za-z0-9+._:/@=_-]{1,200}$/.test(key) || key.includes('..')) {
       throw new SwitchboardError('storage-failed', 'storage key has characters not allowed');
     }
-    return `${encodeURIComponent(key)}.json`;
+    return `${encodeURIComponent(key)}${ending}`;
   }
 
-  async get(key: string): Promise<string | undefined> {
+  get(key: string): Promise<string | undefined> {
+    return this.#read(key, TEXT, (file) => readFile(file, 'utf8'));
+  }
+
+  getBytes(key: string): Promise<Uint8Array | undefined> {
+    return this.#read(key, BYTES, (file) => readFile(file));
+  }
+
+  async #read<T>(key: string, ending: string, read: (file: string) => Promise<T>) {
     await this.#init();
     try {
-      return await readFile(join(this.#dir, FileStorage.#fileName(key)), 'utf8');
+      return await read(join(this.#dir, FileStorage.#fileName(key, ending)));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new SwitchboardError('storage-failed', 'could not read the key store', { cause: err });
@@ -54,12 +76,17 @@ export class FileStorage implements KeyValueStorage {
     await this.#write(key, value);
   }
 
+  async setBytes(key: string, value: Uint8Array): Promise<void> {
+    await this.#init();
+    await this.#write(key, value);
+  }
+
   async batch(writes: readonly StorageWrite[]): Promise<void> {
     await this.#init();
     for (const w of writes) FileStorage.#fileName(w.key); // refuse bad keys before committing
     const journal = join(this.#dir, JOURNAL);
     try {
-      await writeSynced(`${journal}.tmp`, JSON.stringify(writes));
+      await writeSynced(`${journal}.tmp`, JSON.stringify(writes.map(journalEntry)));
       await rename(`${journal}.tmp`, journal);
     } catch (err) {
       await rm(`${journal}.tmp`, { force: true });
@@ -85,7 +112,7 @@ export class FileStorage implements KeyValueStorage {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    await this.#apply(JSON.parse(text) as StorageWrite[]);
+    await this.#apply((JSON.parse(text) as JournalEntry[]).map(journalWrite));
     await syncDirectory(this.#dir);
     await rm(journal);
   }
@@ -93,19 +120,20 @@ export class FileStorage implements KeyValueStorage {
   async #apply(writes: readonly StorageWrite[]): Promise<void> {
     await Promise.all(
       writes.map((w) =>
-        w.value === undefined
-          ? rm(join(this.#dir, FileStorage.#fileName(w.key)), { force: true })
-          : this.#write(w.key, w.value),
+        w.value === undefined ? this.#remove(w.key) : this.#write(w.key, w.value),
       ),
     );
   }
 
-  async #write(key: string, value: string): Promise<void> {
-    const target = join(this.#dir, FileStorage.#fileName(key));
+  /** Writes `value` (text or bytes) and removes the key's value of the other kind, if any. */
+  async #write(key: string, value: string | Uint8Array): Promise<void> {
+    const text = typeof value === 'string';
+    const target = join(this.#dir, FileStorage.#fileName(key, text ? TEXT : BYTES));
     const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       await writeSynced(tmp, value);
       await rename(tmp, target);
+      await rm(join(this.#dir, FileStorage.#fileName(key, text ? BYTES : TEXT)), { force: true });
     } catch (err) {
       await rm(tmp, { force: true });
       throw new SwitchboardError('storage-failed', 'could not write the key store', { cause: err });
@@ -114,24 +142,42 @@ export class FileStorage implements KeyValueStorage {
 
   async delete(key: string): Promise<void> {
     await this.#init();
-    await rm(join(this.#dir, FileStorage.#fileName(key)), { force: true });
+    await this.#remove(key);
+  }
+
+  async #remove(key: string): Promise<void> {
+    await rm(join(this.#dir, FileStorage.#fileName(key, TEXT)), { force: true });
+    await rm(join(this.#dir, FileStorage.#fileName(key, BYTES)), { force: true });
   }
 
   async list(prefix: string): Promise<string[]> {
     await this.#init();
-    const names = await readdir(this.#dir);
-    return names
-      .filter((n) => n.endsWith('.json'))
-      .map((n) => decodeURIComponent(n.slice(0, -5)))
-      .filter((k) => k.startsWith(prefix));
+    const keys = new Set<string>();
+    for (const n of await readdir(this.#dir)) {
+      const ending = [TEXT, BYTES].find((e) => n.endsWith(e));
+      if (ending) keys.add(decodeURIComponent(n.slice(0, -ending.length)));
+    }
+    return [...keys].filter((k) => k.startsWith(prefix));
   }
 }
 
-/** Creates `file` (0600) holding `text`, on disk before this resolves. */
-async function writeSynced(file: string, text: string): Promise<void> {
+function journalEntry(w: StorageWrite): JournalEntry {
+  if (w.value === undefined || typeof w.value === 'string') return w as JournalEntry;
+  return { key: w.key, bytes: toBase64(w.value), secret: w.secret };
+}
+
+function journalWrite(e: JournalEntry): StorageWrite {
+  if (e.bytes === undefined) return { key: e.key, value: e.value, secret: e.secret };
+  const bytes = fromBase64(e.bytes);
+  if (!bytes) throw new SwitchboardError('storage-failed', 'the batch journal is corrupt');
+  return { key: e.key, value: bytes, secret: e.secret };
+}
+
+/** Creates `file` (0600) holding `data` (text as UTF-8), on disk before this resolves. */
+async function writeSynced(file: string, data: string | Uint8Array): Promise<void> {
   const handle = await open(file, 'wx', 0o600);
   try {
-    await handle.writeFile(text, 'utf8');
+    await handle.writeFile(data);
     await handle.sync();
   } finally {
     await handle.close();

@@ -7,16 +7,34 @@ import type { PreKeyBundleInput } from '../signal/session.js';
 import { SignalSessions } from '../signal/session.js';
 import type { ProtocolStores } from '../signal/stores.js';
 import { createProtocolStores } from '../signal/stores.js';
-import type { KeyValueStorage } from '../storage.js';
+import type { KeyValueStorage, StorageWrite } from '../storage.js';
+import { storesBytes } from '../storage.js';
 
-/** A view of `inner` under a key prefix: one connection's libsignal stores stay apart. */
+/**
+ * A view of `inner` under a key prefix: one connection's libsignal stores stay apart. It offers
+ * `batch` and bytes exactly when `inner` does, so a message's writes stay one transaction.
+ */
 class PrefixedStorage implements KeyValueStorage {
   readonly #inner: KeyValueStorage;
   readonly #prefix: string;
+  readonly batch?: (writes: readonly StorageWrite[]) => Promise<void>;
+  readonly getBytes?: (key: string) => Promise<Uint8Array | undefined>;
+  readonly setBytes?: (
+    key: string,
+    value: Uint8Array,
+    options?: { readonly secret?: boolean },
+  ) => Promise<void>;
 
   constructor(inner: KeyValueStorage, prefix: string) {
     this.#inner = inner;
     this.#prefix = prefix;
+    if (inner.batch) {
+      this.batch = (writes) => inner.batch!(writes.map((w) => ({ ...w, key: prefix + w.key })));
+    }
+    if (storesBytes(inner)) {
+      this.getBytes = (key) => inner.getBytes!(prefix + key);
+      this.setBytes = (key, value, options) => inner.setBytes!(prefix + key, value, options);
+    }
   }
 
   get(key: string): Promise<string | undefined> {

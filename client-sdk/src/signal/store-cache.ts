@@ -1,5 +1,7 @@
+import { fromBase64, toBase64 } from '../bytes.js';
 import { SwitchboardError } from '../errors.js';
 import type { KeyValueStorage, StorageWrite } from '../storage.js';
+import { storesBytes } from '../storage.js';
 
 /** Stands for "read, and not there" in the object cache. */
 const ABSENT: unique symbol = Symbol('absent');
@@ -9,6 +11,14 @@ const DONE: Promise<void> = Promise.resolve();
 
 /** The writes of one unit, serialised only when it commits. */
 type Batch = Map<string, () => StorageWrite>;
+
+/** What is kept under a key not read yet (see {@link StoreCache.peek}). */
+export const NOT_KEPT: unique symbol = Symbol('not kept');
+
+/** A libsignal record: its bytes are what is stored. */
+export interface BinaryRecord {
+  serialize(): Uint8Array;
+}
 
 /** Records kept parsed at most (a device's sessions, identities and prekeys in use). */
 const CAPACITY = 4096;
@@ -29,6 +39,8 @@ const CAPACITY = 4096;
  */
 export class StoreCache {
   readonly #storage: KeyValueStorage;
+  /** Whether the storage takes bytes: libsignal records are then stored without base64 text. */
+  readonly #bytes: boolean;
   readonly #objects = new Map<string, unknown>();
   /** The batch of the unit running now (units run one at a time). */
   #running: Batch | undefined;
@@ -38,6 +50,14 @@ export class StoreCache {
 
   constructor(storage: KeyValueStorage) {
     this.#storage = storage;
+    this.#bytes = storesBytes(storage);
+  }
+
+  /** The record kept under `key` (`undefined` if read and absent), or {@link NOT_KEPT}. */
+  peek<T>(key: string): T | undefined | typeof NOT_KEPT {
+    const kept = this.#objects.get(key);
+    if (kept === undefined) return NOT_KEPT;
+    return kept === ABSENT ? undefined : (kept as T);
   }
 
   /** The record under `key` (parsed once with `parse` and then kept), or `absent`. */
@@ -49,8 +69,11 @@ export class StoreCache {
 
   async #load<T, A>(key: string, parse: (text: string) => T, absent: A): Promise<T | A> {
     const text = await this.#storage.get(key);
-    const value = text === undefined ? ABSENT : parse(text);
-    // A unit may have written the key while storage was read: what it wrote wins.
+    return this.#keep(key, text === undefined ? ABSENT : parse(text), absent);
+  }
+
+  /** Keeps what was read (unless a unit wrote the key meanwhile: what it wrote wins). */
+  #keep<T, A>(key: string, value: unknown, absent: A): T | A {
     if (!this.#objects.has(key)) this.#remember(key, value);
     const kept = this.#objects.get(key);
     return kept === ABSENT ? absent : (kept as T);
@@ -62,6 +85,38 @@ export class StoreCache {
    */
   write<T>(key: string, value: T, serialize: (value: T) => string, inUnit: boolean): Promise<void> {
     return this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), inUnit);
+  }
+
+  /**
+   * A libsignal record under `key`: its bytes where the storage takes bytes, else (and when
+   * an earlier version wrote it) the JSON string of its base64 text.
+   */
+  readRecord<T, A>(
+    key: string,
+    deserialize: (bytes: Uint8Array<ArrayBuffer>) => T,
+    what: string,
+    absent: A,
+  ): Promise<T | A> {
+    const kept = this.#objects.get(key);
+    if (kept !== undefined) return Promise.resolve(kept === ABSENT ? absent : (kept as T));
+    return this.#loadRecord(key, deserialize, what, absent);
+  }
+
+  async #loadRecord<T, A>(
+    key: string,
+    deserialize: (bytes: Uint8Array<ArrayBuffer>) => T,
+    what: string,
+    absent: A,
+  ): Promise<T | A> {
+    const bytes = this.#bytes ? await this.#storage.getBytes!(key) : undefined;
+    if (bytes !== undefined) return this.#keep(key, deserialize(new Uint8Array(bytes)), absent);
+    return this.#load(key, (text) => deserialize(decodeRecord(text, what)), absent);
+  }
+
+  /** Keeps libsignal `record` under `key` and writes its bytes (or base64 text), as {@link write}. */
+  writeRecord<T extends BinaryRecord>(key: string, record: T, inUnit: boolean): Promise<void> {
+    const encode = this.#bytes ? binaryRecord : textRecord;
+    return this.#put(key, record, () => ({ key, value: encode(record), secret: true }), inUnit);
   }
 
   remove(key: string, inUnit: boolean): Promise<void> {
@@ -138,8 +193,10 @@ export class StoreCache {
 
   async #writeEach(writes: readonly StorageWrite[]): Promise<void> {
     for (const w of writes) {
+      const options = { secret: w.secret === true };
       if (w.value === undefined) await this.#storage.delete(w.key);
-      else await this.#storage.set(w.key, w.value, { secret: w.secret === true });
+      else if (typeof w.value === 'string') await this.#storage.set(w.key, w.value, options);
+      else await this.#storage.setBytes!(w.key, w.value, options);
     }
   }
 
@@ -152,6 +209,39 @@ export class StoreCache {
       if (!this.#running?.has(old)) this.#objects.delete(old);
     }
   }
+}
+
+function binaryRecord(record: BinaryRecord): Uint8Array {
+  return record.serialize();
+}
+
+/** A JSON string of base64 text: the alphabet needs no escaping, so no JSON.stringify scan. */
+function textRecord(record: BinaryRecord): string {
+  return `"${toBase64(record.serialize())}"`;
+}
+
+/** The bytes of a record stored as text (the JSON string of its base64). */
+function decodeRecord(text: string, what: string): Uint8Array<ArrayBuffer> {
+  const bytes = fromBase64(parseJson<string>(text));
+  if (!bytes) throw new SwitchboardError('storage-failed', `stored ${what} is corrupt`);
+  return bytes;
+}
+
+/**
+ * Copies the value under `key` from `from` to `to` (secret): bytes stay bytes where `to` takes
+ * them, else they are written as the text form of a record.
+ */
+export async function copyStored(
+  from: KeyValueStorage,
+  to: KeyValueStorage,
+  key: string,
+): Promise<void> {
+  const text = await from.get(key);
+  if (text !== undefined) return to.set(key, text, { secret: true });
+  const bytes = await from.getBytes?.(key);
+  if (bytes === undefined) return;
+  if (storesBytes(to)) return to.setBytes!(key, bytes, { secret: true });
+  return to.set(key, textRecord({ serialize: () => bytes }), { secret: true });
 }
 
 /** JSON text of a stored record, refused clearly when corrupt. */

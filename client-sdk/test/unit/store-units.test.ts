@@ -22,11 +22,26 @@ import { FileStorage } from '../../src/node/index.js';
 const ALICE = { name: '+15550100', deviceId: 1 };
 const BOB = { name: '+15550111', deviceId: 1 };
 
-/** Storage whose writes fail while `failing` is set, as a full disk or a crash would. */
+/**
+ * Storage whose writes fail while `failing` is set, as a full disk or a crash would; with
+ * `bytes`, it takes binary values (libsignal records stored as bytes), else text only.
+ */
 class FailingStorage implements KeyValueStorage {
   failing = false;
   batches = 0;
-  constructor(readonly inner: KeyValueStorage) {}
+  readonly getBytes?: (key: string) => Promise<Uint8Array | undefined>;
+  readonly setBytes?: (key: string, value: Uint8Array) => Promise<void>;
+  constructor(
+    readonly inner: MemoryStorage,
+    bytes: boolean,
+  ) {
+    if (!bytes) return;
+    this.getBytes = (key) => inner.getBytes(key);
+    this.setBytes = async (key, value) => {
+      if (this.failing) throw new SwitchboardError('storage-failed', 'disk gone');
+      await inner.setBytes(key, value);
+    };
+  }
   get(key: string): Promise<string | undefined> {
     return this.inner.get(key);
   }
@@ -81,18 +96,22 @@ async function aliceWrites(bobStorage: KeyValueStorage) {
 }
 
 describe('one unit of store writes per message', () => {
-  const cases = [
-    ['the session start', 'the same process'],
-    ['the session start', 'a restarted process'],
-    ['a later message', 'the same process'],
-    ['a later message', 'a restarted process'],
-  ] as const;
+  // Text storage: records as base64 text; a restart reads them through a storage that takes
+  // bytes (as an earlier version's records are read). Binary storage: records as bytes.
+  const cases = ['text', 'binary'].flatMap((kind) =>
+    [
+      ['the session start', 'the same process'],
+      ['the session start', 'a restarted process'],
+      ['a later message', 'the same process'],
+      ['a later message', 'a restarted process'],
+    ].map(([which, retry]) => [which!, retry!, kind] as const),
+  );
   it.each(cases)(
-    'storage failing between decrypt and write of %s: %s decrypts it again, once',
-    async (which, retry) => {
+    'storage failing between decrypt and write of %s: %s decrypts it again, once (%s storage)',
+    async (which, retry, kind) => {
       const disk = new MemoryStorage();
-      const [first, second] = await aliceWrites(disk);
-      const storage = new FailingStorage(disk);
+      const storage = new FailingStorage(disk, kind === 'binary');
+      const [first, second] = await aliceWrites(storage);
       const bob = new SignalSessions(createProtocolStores(storage), BOB);
       const later = which === 'a later message';
       if (later) expect(fromUtf8(await bob.decrypt(ALICE, first!))).toBe('first');
@@ -103,7 +122,12 @@ describe('one unit of store writes per message', () => {
       expect(storage.batches).toBe(before); // nothing of the failed message reached storage
       storage.failing = false;
       const retrying =
-        retry === 'the same process' ? bob : new SignalSessions(createProtocolStores(disk), BOB);
+        retry === 'the same process'
+          ? bob
+          : new SignalSessions(
+              createProtocolStores(new FailingStorage(disk, kind === 'binary')),
+              BOB,
+            );
       expect(fromUtf8(await retrying.decrypt(ALICE, target))).toBe(later ? 'second' : 'first');
       await expect(retrying.decrypt(ALICE, target)).rejects.toMatchObject({
         code: 'replayed-message',
@@ -117,8 +141,9 @@ describe('one unit of store writes per message', () => {
 
   it('runs messages started together one at a time, in order, past a failing one', async () => {
     const disk = new MemoryStorage();
-    const [first, second] = await aliceWrites(disk);
-    const storage = new FailingStorage(disk);
+    const storage = new FailingStorage(disk, true);
+    const [first, second] = await aliceWrites(storage);
+    const keysWritten = storage.batches;
     const bob = new SignalSessions(createProtocolStores(storage), BOB);
     const bogus = { kind: 'whisper' as const, body: new Uint8Array(second!.body.length) };
     const results = await Promise.allSettled([
@@ -133,7 +158,7 @@ describe('one unit of store writes per message', () => {
       'rejected',
       'second',
     ]);
-    expect(storage.batches).toBe(2);
+    expect(storage.batches - keysWritten).toBe(2);
     // Both messages' states reached storage (no unit overwrote another's session).
     const restarted = new SignalSessions(createProtocolStores(disk), BOB);
     for (const message of [first!, second!]) {
@@ -145,12 +170,13 @@ describe('one unit of store writes per message', () => {
 
   it('writes each decrypted message in one batch', async () => {
     const disk = new MemoryStorage();
-    const [first, second] = await aliceWrites(disk);
-    const storage = new FailingStorage(disk);
+    const storage = new FailingStorage(disk, true);
+    const [first, second] = await aliceWrites(storage);
+    const keysWritten = storage.batches;
     const bob = new SignalSessions(createProtocolStores(storage), BOB);
     await bob.decrypt(ALICE, first!);
     await bob.decrypt(ALICE, second!);
-    expect(storage.batches).toBe(2);
+    expect(storage.batches - keysWritten).toBe(2);
   });
 });
 
@@ -261,6 +287,37 @@ describe('FileStorage batches', () => {
     expect(await restarted.get('prekey/1')).toBeUndefined();
     expect(await restarted.get('session/z')).toBeUndefined();
     expect(await readdir(dir)).toEqual(['session%2Fa.json']);
+  });
+
+  it('keeps bytes as bytes: one .bin file, the text form of the key removed, listed once', async () => {
+    const storage = new FileStorage(dir);
+    await storage.set('session/a', '"old text form"');
+    await storage.batch([{ key: 'session/a', value: new Uint8Array([0, 1, 254, 255]) }]);
+    expect(await storage.getBytes('session/a')).toEqual(Buffer.from([0, 1, 254, 255]));
+    expect(await storage.get('session/a')).toBeUndefined();
+    expect(await storage.list('session/')).toEqual(['session/a']);
+    expect(await readdir(dir)).toEqual(['session%2Fa.bin']);
+    await storage.delete('session/a');
+    expect(await storage.getBytes('session/a')).toBeUndefined();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('applies bytes from a committed journal found at start', async () => {
+    const journal = [{ key: 'session/a', bytes: Buffer.from([7, 8, 9]).toString('base64') }];
+    await writeFile(join(dir, 'batch.journal'), JSON.stringify(journal));
+    const restarted = new FileStorage(dir);
+    expect(await restarted.getBytes('session/a')).toEqual(Buffer.from([7, 8, 9]));
+  });
+
+  it('stores a session as bytes and reads it back after a restart', async () => {
+    const [first, second] = await aliceWrites(new FileStorage(dir));
+    const bob = new SignalSessions(createProtocolStores(new FileStorage(dir)), BOB);
+    expect(fromUtf8(await bob.decrypt(ALICE, first!))).toBe('first');
+    expect((await readdir(dir)).filter((n) => n.startsWith('session'))).toEqual([
+      `session%2F${encodeURIComponent(ALICE.name)}.${ALICE.deviceId}.bin`,
+    ]);
+    const restarted = new SignalSessions(createProtocolStores(new FileStorage(dir)), BOB);
+    expect(fromUtf8(await restarted.decrypt(ALICE, second!))).toBe('second');
   });
 
   it('refuses a batch with a bad key before writing any of it', async () => {
