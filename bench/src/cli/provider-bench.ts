@@ -231,8 +231,9 @@ async function measureBundles(
   );
   const p = (x: Server): string => `${rows.rate[x]?.p99Ms} ms`;
   const lag = (x: Server): string => `${rows.rate[x]?.sendLagP99Ms}`;
+  const gc = (x: Server): string => `${rows.rate[x]?.generatorGcMaxMs}`;
   console.log(
-    `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${p('provider')}, bare ${p('bare')}, plain ${p('plain')} (generator late by p99 ${lag('provider')} / ${lag('bare')} / ${lag('plain')} ms)`,
+    `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${p('provider')}, bare ${p('bare')}, plain ${p('plain')} (generator late by p99 ${lag('provider')} / ${lag('bare')} / ${lag('plain')} ms, its longest GC pause ${gc('provider')} / ${gc('bare')} / ${gc('plain')} ms)`,
   );
   return args.rate; // warm-up fetches of the provider
 }
