@@ -322,6 +322,13 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const pin = canPin();
   if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
+  // On one core V8's parallel scavenges wait for helper threads that take turns with the paced
+  // generator: about 2 ms each instead of 0.25, 100+ a second while it spins (as in the server
+  // children, http-child.ts). The flag cannot be set at run time (V8 aborts if a concurrent
+  // marking is under way): `npm run bench:provider` passes it.
+  if (pin && !process.execArgv.includes('--single-threaded-gc')) {
+    console.log('note: run with node --single-threaded-gc (npm run bench:provider does)');
+  }
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-provider-'));
   const started = new Date();
   const load0 = loadavg();

@@ -222,16 +222,23 @@ export async function runPacedLoad(
   const seconds = options.seconds ?? 10;
   const total = options.amount ?? Math.round(rate * seconds);
   const head = `Host: ${new URL(options.url).host}\r\nContent-Type: application/json\r\n`;
-  const requests = Array.from({ length: total }, (_, i) =>
-    formatRequest(options.method, head, options.request(i)),
+  const parts = Array.from({ length: total }, (_, i) =>
+    Buffer.from(formatRequest(options.method, head, options.request(i)), 'utf8'),
   );
+  const offsets = new Uint32Array(total + 1);
+  for (let i = 0; i < total; i++)
+    offsets[i + 1] = (offsets[i] as number) + (parts[i] as Buffer).length;
+  // A buffer of its own (not a slice of Node's shared pool), so that it can be transferred.
+  const bytes = new Uint8Array(new ArrayBuffer(offsets[total] as number));
+  for (let i = 0; i < total; i++) bytes.set(parts[i] as Buffer, offsets[i]);
   const spec: PacedSpec = {
     url: options.url,
     connections: options.connections,
     rate,
     spinMs,
     method: options.method,
-    requests,
+    bytes,
+    offsets,
   };
   return pacedRun(rate, await runInWorker(spec));
 }
@@ -250,6 +257,7 @@ function runInWorker(spec: PacedSpec): Promise<PacedOutcome> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./paced-worker.js', import.meta.url), {
       workerData: spec,
+      transferList: [spec.bytes.buffer as ArrayBuffer, spec.offsets.buffer as ArrayBuffer],
       resourceLimits: { maxYoungGenerationSizeMb: 64 },
     });
     let outcome: PacedOutcome | undefined;
