@@ -207,12 +207,13 @@ async function measureBundles(
   console.log(
     `[${dialect}] bundle fetch: provider ${rows.bundle.provider?.rps}/s, bare (expressServer) ${rows.bundle.bare?.rps}/s, plain (createServer) ${rows.bundle.plain?.rps}/s`,
   );
-  // The paced generator waits for due times busily, on a core of its own only.
+  // The paced generator waits for due times on timers, not busily: on a shared core a spinning
+  // generator is the one the scheduler makes wait (its sends late by p99 5-230 ms at load 4-5,
+  // 1.4-3.8 ms on timers; docs/decisions.md). Timers cost it up to ~1 ms per send instead.
   const paced = (s: Server, seconds: number) => ({
     ...base(s),
     seconds,
     overallRate: args.rate,
-    spinMs: pin ? 2 : 0,
   });
   // Unmeasured: warms the paced generator's own code and every server at the rate.
   for (const s of SERVERS) {
