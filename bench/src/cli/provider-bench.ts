@@ -185,7 +185,6 @@ async function bundleSlice(
 async function measureBundles(
   dialect: DialectName,
   args: Args,
-  pin: boolean,
   servers: Servers,
   rows: { bundle: Row; rate: Row },
 ): Promise<number> {
@@ -305,7 +304,7 @@ async function runDialect(
       `\n[${dialect}] starting the provider API and registering ${args.accounts} accounts, ${args.registrations} verified sessions...`,
     );
     const servers = await startServers(dialect, args, work, pin ? 0 : undefined, started);
-    const warmup = await measureBundles(dialect, args, pin, servers, { bundle, rate });
+    const warmup = await measureBundles(dialect, args, servers, { bundle, rate });
     checkPrekeys(dialect, servers.fixture, warmup, [bundle, rate]);
     await measureRegistration(dialect, args, servers, registration);
   } catch (err) {
@@ -324,9 +323,9 @@ async function main(): Promise<void> {
   const pin = canPin();
   if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
   // On one core V8's parallel scavenges wait for helper threads that take turns with the paced
-  // generator: about 2 ms each instead of 0.25, 100+ a second while it spins (as in the server
-  // children, http-child.ts). The flag cannot be set at run time (V8 aborts if a concurrent
-  // marking is under way): `npm run bench:provider` passes it.
+  // generator: about 2 ms each instead of 0.25 (as in the server children, http-child.ts). The
+  // flag cannot be set at run time (V8 aborts if a concurrent marking is under way): `npm run
+  // bench:provider` passes it.
   if (pin && !process.execArgv.includes('--single-threaded-gc')) {
     console.log('note: run with node --single-threaded-gc (npm run bench:provider does)');
   }
