@@ -295,6 +295,14 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     });
     expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
     expect(await sweepTakenPreKeys(p.deps.db)).toBe(0);
+    // Registering the number again starts from its new keys, whatever was taken before.
+    const again2 = await register(p, NUMBERS[0]!, makeClientKeys(2, 0, 1));
+    await makeDiscoverable(p, again2);
+    const fresh: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      fresh.push((await fetchBundle(p, again2.accountId, remoteAsker(p))).json.preKey?.keyId);
+    }
+    expect(fresh).toEqual([1, 2, undefined]);
   });
 
   it('sweeps taken keys in slices and keeps the ones not taken', async () => {
