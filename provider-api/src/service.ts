@@ -31,6 +31,7 @@ import { createProviderApp } from './app.js';
 import { attachMailboxSockets } from './mailboxes/mailbox-socket.js';
 import { DatabaseReplayCache } from './core/replay-cache.js';
 import { startMailboxRelay, sweepExpired } from './mailboxes/mailboxes.js';
+import { sweepTakenPreKeys } from './prekeys/prekeys.js';
 import { reconcileDirectory } from './accounts/accounts.js';
 import { createApiKey, hasApiKeys } from './operator/operator-keys.js';
 import { PROVIDER_MIGRATIONS } from './store/migrations.js';
@@ -270,7 +271,10 @@ async function listen(
   return { api, metrics: metricsServer, close };
 }
 
-/** Stage 5: expired sessions and messages swept, the directory reconciled, every minute. */
+/**
+ * Stage 5: expired sessions and messages swept, the directory reconciled, replay nonces and
+ * taken one-time prekeys deleted, every minute.
+ */
 function startSweeper(
   deps: ProviderDeps,
   replayCache: DatabaseReplayCache,
@@ -283,6 +287,7 @@ function startSweeper(
         () => replayCache.sweep(),
         (err: unknown) => logger.warn({ err }, 'sweep failed'),
       )
+      .then(() => sweepTakenPreKeys(deps.db))
       .catch((err: unknown) => logger.warn({ err }, 'sweep failed'));
   }, 60_000);
   sweeper.unref();

@@ -14,7 +14,7 @@ import {
 } from './helpers.js';
 import { DirectoryPublishError } from '../src/core/directory-client.js';
 import { reconcileDirectory } from '../src/accounts/accounts.js';
-import { takeOneTimePreKeys } from '../src/prekeys/prekeys.js';
+import { countPrekeys, sweepTakenPreKeys, takeOneTimePreKeys } from '../src/prekeys/prekeys.js';
 import { SqliteGroupCommit } from '../src/store/group-commit.js';
 
 const fromB64 = (s: string): Uint8Array<ArrayBuffer> => {
@@ -33,8 +33,10 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
     await p.close();
   });
 
+  // Key rows: taken ones are deleted by the sweep (SQLite keeps them below a cursor until then).
   const counts = async () => {
     const db = p.deps.db;
+    await sweepTakenPreKeys(db);
     const a = await db.selectFrom('accounts').select('id').execute();
     const k = await db.selectFrom('one_time_prekeys').select('id').execute();
     return { accounts: a.length, prekeys: k.length };
@@ -252,6 +254,71 @@ describe.each(ALL_DIALECTS)('registration, keys and publishing (%s)', (dialect) 
       ids.push(b.json.preKey?.keyId);
     }
     expect(ids).toEqual([10, 11, 50, 51, undefined]);
+  });
+
+  it('takes keys past a cursor: an upload of lower ids after takes, counts, and the sweep', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(4, 2, 50));
+    await makeDiscoverable(p, alice);
+    const ecIds = async (n: number): Promise<unknown[]> => {
+      const ids: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        ids.push((await fetchBundle(p, alice.accountId, remoteAsker(p))).json.preKey?.keyId);
+      }
+      return ids;
+    };
+    expect(await ecIds(2)).toEqual([50, 51]);
+    expect(await countPrekeys(p.deps, alice.accountId)).toEqual({
+      oneTimePreKeys: 2,
+      oneTimeKyberPreKeys: 0,
+    });
+    // Lower ids than the keys taken so far, and one id equal to a taken key's.
+    const lower = makeClientKeys(2, 0, 10);
+    const again = makeClientKeys(1, 0, 50);
+    const up = await call(
+      p,
+      'PUT',
+      '/v1/keys',
+      {
+        oneTimePreKeys: [
+          ...lower.registration.oneTimePreKeys,
+          ...again.registration.oneTimePreKeys,
+        ],
+      },
+      { signer: alice.signer },
+    );
+    expect(up.json).toEqual({ oneTimePreKeys: 5, oneTimeKyberPreKeys: 0 });
+    expect(await ecIds(6)).toEqual([10, 11, 50, 52, 53, undefined]);
+    // The key 50 handed out last is the one uploaded again, not the first one taken.
+    expect(await countPrekeys(p.deps, alice.accountId)).toEqual({
+      oneTimePreKeys: 0,
+      oneTimeKyberPreKeys: 0,
+    });
+    expect(await counts()).toEqual({ accounts: 1, prekeys: 0 });
+    expect(await sweepTakenPreKeys(p.deps.db)).toBe(0);
+    // Registering the number again starts from its new keys, whatever was taken before.
+    const again2 = await register(p, NUMBERS[0]!, makeClientKeys(2, 0, 1));
+    await makeDiscoverable(p, again2);
+    const fresh: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      fresh.push((await fetchBundle(p, again2.accountId, remoteAsker(p))).json.preKey?.keyId);
+    }
+    expect(fresh).toEqual([1, 2, undefined]);
+  });
+
+  it('sweeps taken keys in slices and keeps the ones not taken', async () => {
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(7, 3));
+    for (let i = 0; i < 5; i++) await takeOneTimePreKeys(p.deps, alice.accountId);
+    const swept = await sweepTakenPreKeys(p.deps.db, 2);
+    // SQLite deletes the 5 EC and 3 Kyber rows taken; PostgreSQL deleted them on each take.
+    expect(swept).toBe(dialect === 'sqlite' ? 8 : 0);
+    expect(await countPrekeys(p.deps, alice.accountId)).toEqual({
+      oneTimePreKeys: 2,
+      oneTimeKyberPreKeys: 0,
+    });
+    const left = await p.deps.db.selectFrom('one_time_prekeys').select('key_id').execute();
+    expect(left.map((r) => r.key_id).sort()).toEqual([6, 7]);
+    const next = await takeOneTimePreKeys(p.deps, alice.accountId);
+    expect(next.map((k) => [k.kind, k.key_id])).toEqual([['ec', 6]]);
   });
 
   it('rate limits prekey fetches per target, however the target is spelled', async () => {

@@ -185,7 +185,6 @@ async function bundleSlice(
 async function measureBundles(
   dialect: DialectName,
   args: Args,
-  pin: boolean,
   servers: Servers,
   rows: { bundle: Row; rate: Row },
 ): Promise<number> {
@@ -207,12 +206,13 @@ async function measureBundles(
   console.log(
     `[${dialect}] bundle fetch: provider ${rows.bundle.provider?.rps}/s, bare (expressServer) ${rows.bundle.bare?.rps}/s, plain (createServer) ${rows.bundle.plain?.rps}/s`,
   );
-  // The paced generator waits for due times busily, on a core of its own only.
+  // The paced generator waits for due times on timers, not busily: on a shared core a spinning
+  // generator is the one the scheduler makes wait (its sends late by p99 5-230 ms at load 4-5,
+  // 1.4-3.8 ms on timers; docs/decisions.md). Timers cost it up to ~1 ms per send instead.
   const paced = (s: Server, seconds: number) => ({
     ...base(s),
     seconds,
     overallRate: args.rate,
-    spinMs: pin ? 2 : 0,
   });
   // Unmeasured: warms the paced generator's own code and every server at the rate.
   for (const s of SERVERS) {
@@ -231,8 +231,9 @@ async function measureBundles(
   );
   const p = (x: Server): string => `${rows.rate[x]?.p99Ms} ms`;
   const lag = (x: Server): string => `${rows.rate[x]?.sendLagP99Ms}`;
+  const gc = (x: Server): string => `${rows.rate[x]?.generatorGcMaxMs}`;
   console.log(
-    `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${p('provider')}, bare ${p('bare')}, plain ${p('plain')} (generator late by p99 ${lag('provider')} / ${lag('bare')} / ${lag('plain')} ms)`,
+    `[${dialect}] bundle fetch at ${args.rate}/s: p99 provider ${p('provider')}, bare ${p('bare')}, plain ${p('plain')} (generator late by p99 ${lag('provider')} / ${lag('bare')} / ${lag('plain')} ms, its longest GC pause ${gc('provider')} / ${gc('bare')} / ${gc('plain')} ms)`,
   );
   return args.rate; // warm-up fetches of the provider
 }
@@ -303,7 +304,7 @@ async function runDialect(
       `\n[${dialect}] starting the provider API and registering ${args.accounts} accounts, ${args.registrations} verified sessions...`,
     );
     const servers = await startServers(dialect, args, work, pin ? 0 : undefined, started);
-    const warmup = await measureBundles(dialect, args, pin, servers, { bundle, rate });
+    const warmup = await measureBundles(dialect, args, servers, { bundle, rate });
     checkPrekeys(dialect, servers.fixture, warmup, [bundle, rate]);
     await measureRegistration(dialect, args, servers, registration);
   } catch (err) {
@@ -321,6 +322,13 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const pin = canPin();
   if (pin) spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)]);
+  // On one core V8's parallel scavenges wait for helper threads that take turns with the paced
+  // generator: about 2 ms each instead of 0.25 (as in the server children, http-child.ts). The
+  // flag cannot be set at run time (V8 aborts if a concurrent marking is under way): `npm run
+  // bench:provider` passes it.
+  if (pin && !process.execArgv.includes('--single-threaded-gc')) {
+    console.log('note: run with node --single-threaded-gc (npm run bench:provider does)');
+  }
   const work = mkdtempSync(join(tmpdir(), 'sb-bench-provider-'));
   const started = new Date();
   const load0 = loadavg();

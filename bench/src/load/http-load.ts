@@ -2,10 +2,12 @@
 // successful requests per second and latency percentiles.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import type { Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { percentile } from './stats.js';
+import type { PacedOutcome, PacedSpec } from './paced.js';
+
+export { ResponseReader } from './paced.js';
 
 export interface HttpLoadResult {
   /** 2xx responses per second over the whole run. */
@@ -27,6 +29,9 @@ export interface HttpLoadResult {
    * waits for a busy connection are not the generator's): a check on the generator itself.
    */
   readonly sendLagP99Ms?: number;
+  /** Fixed-rate runs: the generator's own GC pauses during the run, in total and the longest. */
+  readonly generatorGcMs?: number;
+  readonly generatorGcMaxMs?: number;
   /**
    * CPU time the server process (all its threads) used during the run, when its pid was given
    * (Linux): unlike rates, not skewed by other work on the machine.
@@ -203,7 +208,9 @@ async function runAutocannon(options: HttpLoadOptions): Promise<HttpLoadRun> {
  * last `spinMs` before a due time on `setImmediate` instead of a timer (timers are late by up to
  * a millisecond or more), which keeps its core busy: use it only with the generator on a core of
  * its own. How late requests were written anyway, when a connection was free for them, is
- * reported as `sendLagP99Ms`.
+ * reported as `sendLagP99Ms`. The generator runs in a worker thread with a heap of its own
+ * (`paced-worker.ts`), the requests formatted beforehand; its GC pauses during the run are
+ * reported (`generatorGcMaxMs`, `generatorGcMs`).
  * (autocannon's own rate option sends each connection's quota in a burst at the start of every
  * second, which measures burst queueing instead.)
  */
@@ -214,267 +221,73 @@ export async function runPacedLoad(
 ): Promise<HttpLoadRun> {
   const seconds = options.seconds ?? 10;
   const total = options.amount ?? Math.round(rate * seconds);
-  const generator = new PacedGenerator(options, rate, spinMs, total);
-  await generator.connectAll(Math.max(1, options.connections));
-  const elapsed = await generator.run();
-  return generator.result(elapsed);
+  const head = `Host: ${new URL(options.url).host}\r\nContent-Type: application/json\r\n`;
+  const parts = Array.from({ length: total }, (_, i) =>
+    Buffer.from(formatRequest(options.method, head, options.request(i)), 'utf8'),
+  );
+  const offsets = new Uint32Array(total + 1);
+  for (let i = 0; i < total; i++)
+    offsets[i + 1] = (offsets[i] as number) + (parts[i] as Buffer).length;
+  // A buffer of its own (not a slice of Node's shared pool), so that it can be transferred.
+  const bytes = new Uint8Array(new ArrayBuffer(offsets[total] as number));
+  for (let i = 0; i < total; i++) bytes.set(parts[i] as Buffer, offsets[i]);
+  const spec: PacedSpec = {
+    url: options.url,
+    connections: options.connections,
+    rate,
+    spinMs,
+    method: options.method,
+    bytes,
+    offsets,
+  };
+  return pacedRun(rate, await runInWorker(spec));
 }
 
-/** One keep-alive connection of the paced generator. */
-interface PacedConnection {
-  readonly socket: Socket;
-  readonly reader: ResponseReader;
-  /** Due time of the request in flight, or -1 when idle. */
-  due: number;
+/** One request as written on the wire. */
+function formatRequest(method: string, head: string, next: HttpLoadRequest): string {
+  const body = next.body ?? '';
+  const length = method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
+  let extra = '';
+  for (const [name, value] of Object.entries(next.headers ?? {})) extra += `${name}: ${value}\r\n`;
+  return `${method} ${next.path} HTTP/1.1\r\n${head}${extra}${length}\r\n${body}`;
 }
 
-/** The state of one paced run: connections, what was sent and what came back. */
-class PacedGenerator {
-  readonly #options: HttpLoadOptions;
-  readonly #rate: number;
-  readonly #spinMs: number;
-  readonly #total: number;
-  readonly #url: URL;
-  readonly #head: string;
-  // Preallocated, so that the generator allocates little while it measures.
-  readonly #latencies: Float64Array;
-  readonly #lags: Float64Array;
-  readonly #other: Record<string, number> = {};
-  readonly #idle: PacedConnection[] = [];
-  readonly #connections: PacedConnection[] = [];
-  #ok = 0;
-  #non2xx = 0;
-  #errors = 0;
-  #next = 0;
-  #lagCount = 0;
-  #done = 0;
-  #start = 0;
-  #wake: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #immediate: NodeJS.Immediate | undefined;
-
-  constructor(options: HttpLoadOptions, rate: number, spinMs: number, total: number) {
-    this.#options = options;
-    this.#rate = rate;
-    this.#spinMs = spinMs;
-    this.#total = total;
-    this.#url = new URL(options.url);
-    this.#head = `Host: ${this.#url.host}\r\nContent-Type: application/json\r\n`;
-    this.#latencies = new Float64Array(total);
-    this.#lags = new Float64Array(total);
-  }
-
-  #dueAt(i: number): number {
-    return this.#start + (i * 1000) / this.#rate;
-  }
-
-  #format(i: number): string {
-    const next = this.#options.request(i);
-    const body = next.body ?? '';
-    const method = this.#options.method;
-    const length = method === 'POST' ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
-    let extra = '';
-    for (const [name, value] of Object.entries(next.headers ?? {}))
-      extra += `${name}: ${value}\r\n`;
-    return `${method} ${next.path} HTTP/1.1\r\n${this.#head}${extra}${length}\r\n${body}`;
-  }
-
-  #finish(c: PacedConnection, status: number | undefined): void {
-    const t = performance.now();
-    if (status === undefined) this.#errors++;
-    else if (status >= 200 && status < 300) this.#latencies[this.#ok++] = t - c.due;
-    else {
-      this.#non2xx++;
-      countStatus(this.#other, status);
-    }
-    c.due = -1;
-    this.#done++;
-    if (status !== undefined) this.#idle.push(c);
-    this.#pump();
-  }
-
-  #connect(): Promise<PacedConnection> {
-    return new Promise((resolve, reject) => {
-      const port = Number(this.#url.port || 80);
-      const socket = createConnection({ host: this.#url.hostname, port, noDelay: true });
-      const c: PacedConnection = {
-        socket,
-        due: -1,
-        reader: new ResponseReader((status) => this.#finish(c, status)),
-      };
-      socket.once('connect', () => resolve(c));
-      socket.on('data', (chunk: Buffer) => {
-        if (!c.reader.push(chunk)) socket.destroy();
-      });
-      socket.on('error', reject);
-      socket.once('close', () => this.#closed(c));
+/** Runs a paced load in a worker thread (a young generation large enough for few scavenges). */
+function runInWorker(spec: PacedSpec): Promise<PacedOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./paced-worker.js', import.meta.url), {
+      workerData: spec,
+      transferList: [spec.bytes.buffer as ArrayBuffer, spec.offsets.buffer as ArrayBuffer],
+      resourceLimits: { maxYoungGenerationSizeMb: 64 },
     });
-  }
-
-  /** A request in flight on a connection that closed failed; the connection is replaced. */
-  #closed(c: PacedConnection): void {
-    if (c.due >= 0) this.#finish(c, undefined);
-    const at = this.#idle.indexOf(c);
-    if (at >= 0) this.#idle.splice(at, 1);
-    if (this.#next < this.#total) {
-      this.#connect().then(
-        (fresh) => {
-          this.#idle.push(fresh);
-          this.#pump();
-        },
-        () => undefined,
-      );
-    }
-  }
-
-  async connectAll(count: number): Promise<void> {
-    const connections = await Promise.all(Array.from({ length: count }, () => this.#connect()));
-    this.#connections.push(...connections);
-    this.#idle.push(...connections);
-  }
-
-  // `timed`: called by the timer or the spin, not by an answer freeing a connection. Only those
-  // sends measure the generator's own lateness (others waited for a busy server).
-  #pump(timed = false): void {
-    const now = performance.now();
-    while (this.#next < this.#total && this.#idle.length > 0 && this.#dueAt(this.#next) <= now) {
-      const c = this.#idle.pop() as PacedConnection;
-      c.due = this.#dueAt(this.#next);
-      if (timed) this.#lags[this.#lagCount++] = now - c.due;
-      c.reader.expect(this.#options.method);
-      c.socket.write(this.#format(this.#next));
-      this.#next++;
-    }
-    if (this.#next >= this.#total) {
-      if (this.#done >= this.#total) this.#wake?.();
-      return;
-    }
-    // Nothing idle: the next answer calls pump(). Otherwise wait for the next due time.
-    if (this.#idle.length === 0 || this.#timer !== undefined || this.#immediate !== undefined)
-      return;
-    const wait = this.#dueAt(this.#next) - now;
-    if (wait <= this.#spinMs) {
-      this.#immediate = setImmediate(() => {
-        this.#immediate = undefined;
-        this.#pump(true);
-      });
-    } else {
-      this.#timer = setTimeout(
-        () => {
-          this.#timer = undefined;
-          this.#pump(true);
-        },
-        Math.max(0, wait - this.#spinMs),
-      );
-    }
-  }
-
-  /** Sends every request at its due time; resolves with the seconds it took. */
-  async run(): Promise<number> {
-    this.#start = performance.now();
-    await new Promise<void>((resolve) => {
-      this.#wake = resolve;
-      this.#pump(true);
-    });
-    const elapsed = (performance.now() - this.#start) / 1000;
-    for (const c of [...this.#idle, ...this.#connections]) c.socket.destroy();
-    return elapsed;
-  }
-
-  result(elapsed: number): HttpLoadRun {
-    const okLatencies = this.#latencies.subarray(0, this.#ok);
-    const sorted = Float64Array.from(okLatencies).sort();
-    const sortedLags = Float64Array.from(this.#lags.subarray(0, this.#lagCount)).sort();
-    return {
-      rps: Math.round(this.#ok / elapsed),
-      ok: this.#ok,
-      non2xx: this.#non2xx,
-      errors: this.#errors,
-      ...withStatuses(this.#other),
-      p50Ms: round1(percentile(sorted, 0.5)),
-      p99Ms: round1(percentile(sorted, 0.99)),
-      seconds: round1(elapsed),
-      targetRate: this.#rate,
-      sendLagP99Ms: round2(percentile(sortedLags, 0.99)),
-      latenciesMs: Array.from(okLatencies),
-      sendLagsMs: Array.from(sortedLags),
-    };
-  }
+    let outcome: PacedOutcome | undefined;
+    worker.once('message', (m: PacedOutcome) => (outcome = m));
+    worker.once('error', reject);
+    worker.once('exit', (code) =>
+      outcome ? resolve(outcome) : reject(new Error(`paced load worker exited (${code})`)),
+    );
+  });
 }
 
-/**
- * Reads one HTTP/1.1 response at a time off a keep-alive connection (no pipelining): status
- * line, then a body framed by `Content-Length` or chunked encoding (none for HEAD, 1xx, 204 and
- * 304). Calls `done(status)` when the last byte of the response has arrived.
- */
-export class ResponseReader {
-  private buffered: Buffer = Buffer.alloc(0);
-  private status = 0;
-  /** Bytes of body still to come, or -1 while reading the head, -2 while reading chunks. */
-  private remaining = -1;
-  private noBody = false;
-  private active = false;
-
-  constructor(private readonly done: (status: number) => void) {}
-
-  /** A request was written: read its response next. */
-  expect(method: string): void {
-    this.active = true;
-    this.noBody = method === 'HEAD';
-    this.remaining = -1;
-  }
-
-  /** Takes bytes off the socket; false when they make no sense (the caller drops the connection). */
-  push(chunk: Buffer): boolean {
-    if (!this.active) return false;
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    for (;;) {
-      if (this.remaining === -1) {
-        const end = this.buffered.indexOf('\r\n\r\n');
-        if (end < 0) return this.buffered.length < 65_536;
-        const headText = this.buffered.toString('latin1', 0, end);
-        this.buffered = this.buffered.subarray(end + 4);
-        const m = /^HTTP\/1\.[01] (\d{3})/.exec(headText);
-        if (!m) return false;
-        this.status = Number(m[1]);
-        if (this.status >= 100 && this.status < 200) continue; // informational: another head follows
-        const lower = headText.toLowerCase();
-        const length = /\r\ncontent-length:[ \t]*(\d+)/.exec(lower);
-        if (this.noBody || this.status === 204 || this.status === 304) this.remaining = 0;
-        else if (/\r\ntransfer-encoding:[^\r]*chunked/.test(lower)) this.remaining = -2;
-        else if (length) this.remaining = Number(length[1]);
-        else return false; // body until close: not on a keep-alive connection
-      }
-      if (this.remaining === -2) {
-        // Chunked: size line, data, CRLF; a zero size ends it (no trailers expected).
-        const eol = this.buffered.indexOf('\r\n');
-        if (eol < 0) return true;
-        const size = parseInt(this.buffered.toString('latin1', 0, eol), 16);
-        if (!Number.isFinite(size)) return false;
-        if (size === 0) {
-          if (this.buffered.length < eol + 4) return true;
-          this.buffered = this.buffered.subarray(eol + 4);
-          return this.complete();
-        }
-        if (this.buffered.length < eol + 2 + size + 2) return true;
-        this.buffered = this.buffered.subarray(eol + 2 + size + 2);
-        continue;
-      }
-      if (this.buffered.length < this.remaining) return true;
-      this.buffered = this.buffered.subarray(this.remaining);
-      return this.complete();
-    }
-  }
-
-  private complete(): boolean {
-    this.active = false;
-    this.remaining = -1;
-    // Bytes beyond the response on a connection without pipelining are a protocol error.
-    const extra = this.buffered.length > 0;
-    this.buffered = Buffer.alloc(0);
-    this.done(this.status);
-    return !extra;
-  }
+function pacedRun(rate: number, o: PacedOutcome): HttpLoadRun {
+  const sorted = Float64Array.from(o.latencies).sort();
+  const sortedLags = Float64Array.from(o.lags).sort();
+  return {
+    rps: Math.round(o.ok / o.seconds),
+    ok: o.ok,
+    non2xx: o.non2xx,
+    errors: o.errors,
+    ...withStatuses(o.other),
+    p50Ms: round1(percentile(sorted, 0.5)),
+    p99Ms: round1(percentile(sorted, 0.99)),
+    seconds: round1(o.seconds),
+    targetRate: rate,
+    sendLagP99Ms: round2(percentile(sortedLags, 0.99)),
+    generatorGcMs: round1(o.gc.totalMs),
+    generatorGcMaxMs: round2(o.gc.maxMs),
+    latenciesMs: Array.from(o.latencies),
+    sendLagsMs: Array.from(sortedLags),
+  };
 }
 
 /** Several runs of the same load as one: rates over the summed time, percentiles over all responses. */
@@ -507,6 +320,19 @@ export function mergeHttpLoads(runs: readonly HttpLoadRun[]): HttpLoadResult {
       ? { sendLagP99Ms: round2(percentile(lags, 0.99)) }
       : {}),
     ...(cpu !== undefined ? { serverCpuMs: Math.round(cpu) } : {}),
+    ...generatorGc(runs),
+  };
+}
+
+/** The generator GC figures of merged paced runs: summed, and the longest pause of all. */
+function generatorGc(runs: readonly HttpLoadRun[]): {
+  generatorGcMs?: number;
+  generatorGcMaxMs?: number;
+} {
+  if (!runs.every((r) => r.generatorGcMs !== undefined)) return {};
+  return {
+    generatorGcMs: round1(runs.reduce((s, r) => s + (r.generatorGcMs ?? 0), 0)),
+    generatorGcMaxMs: Math.max(...runs.map((r) => r.generatorGcMaxMs ?? 0)),
   };
 }
 

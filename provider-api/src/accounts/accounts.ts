@@ -316,6 +316,7 @@ export async function deleteAccountRows(
   const old = await tx.selectFrom('accounts').select('id').where('number', '=', number).execute();
   for (const { id } of old) {
     await tx.deleteFrom('one_time_prekeys').where('account_id', '=', id).execute();
+    await tx.deleteFrom('prekey_cursors').where('account_id', '=', id).execute();
     await tx.deleteFrom('port_outs').where('account_id', '=', id).execute();
     await tx.deleteFrom('registration_locks').where('account_id', '=', id).execute();
     await tx.deleteFrom('accounts').where('id', '=', id).execute();

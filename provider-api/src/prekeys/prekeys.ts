@@ -3,6 +3,7 @@ import type { ProviderSchema } from '@switchboard/openapi';
 import { PublicKey } from '@signalapp/libsignal-client';
 import type { ProviderDeps } from '../core/deps.js';
 import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
 import type { AccountsTable, OneTimePrekeysTable, ProviderTables } from '../store/schema.js';
 import { precompiled } from '../store/precompiled.js';
 import { commitSoon } from '../store/group-commit.js';
@@ -21,12 +22,19 @@ import { ProviderApiError } from '@switchboard/openapi';
 type PrekeyCount = ProviderSchema<'PrekeyCount'>;
 type Bundle = ProviderSchema<'PrekeyBundle'>;
 
-/** How many one-time prekeys of each kind an account has left. */
+/** How many one-time prekeys of each kind an account has left (not taken). */
 export async function countPrekeys(deps: ProviderDeps, accountId: string): Promise<PrekeyCount> {
   const rows = await deps.db
     .selectFrom('one_time_prekeys')
     .select(['kind', (eb) => eb.fn.countAll<number | string>().as('n')])
     .where('account_id', '=', accountId)
+    .where((eb) =>
+      eb.or(
+        (['ec', 'kyber'] as const).map((kind) =>
+          eb.and([eb('kind', '=', kind), eb('key_id', '>=', cursorOf(accountId, kind))]),
+        ),
+      ),
+    )
     .groupBy('kind')
     .execute();
   const of = (kind: string): number => Number(rows.find((r) => r.kind === kind)?.n ?? 0);
@@ -52,6 +60,7 @@ export async function uploadPrekeys(
     : undefined;
   const max = deps.config.prekeys.maxStoredPerKind;
   await deps.db.transaction().execute(async (tx) => {
+    await dropTakenPreKeys(tx, accountId);
     for (const [kind, keys] of [
       ['ec', ec],
       ['kyber', kyber],
@@ -205,52 +214,167 @@ async function findTarget(
 }
 
 /**
- * Takes the one-time prekey with the lowest key id of each kind off an account (as Signal's
- * server does; the unique index on account, kind and key id finds it without sorting) in one
- * statement, atomically.
- * PostgreSQL: each row is picked with `FOR UPDATE SKIP LOCKED`, so concurrent fetches never get
- * the same key and never wait on each other; SQLite: writers are serialised, so
- * `DELETE ... RETURNING` is atomic by itself.
+ * PostgreSQL: takes the one-time prekey with the lowest key id of each kind off an account (as
+ * Signal's server does; the unique index on account, kind and key id finds it without sorting)
+ * in one statement, atomically; each row is picked with `FOR UPDATE SKIP LOCKED`, so
+ * concurrent fetches never get the same key and never wait on each other.
  */
-function takeOneTimePreKeysQuery(pg: boolean) {
-  return precompiled(['account'], (db: Kysely<ProviderTables>, p) => {
-    const oldest = (kind: 'ec' | 'kyber') =>
-      db
-        .selectFrom('one_time_prekeys')
-        .select('id')
-        .where('account_id', '=', p.account)
-        .where('kind', '=', kind)
-        .orderBy('key_id')
-        .limit(1)
-        .$if(pg, (qb) => qb.forUpdate().skipLocked());
-    return db
-      .deleteFrom('one_time_prekeys')
-      .where((eb) => eb.or([eb('id', '=', oldest('ec')), eb('id', '=', oldest('kyber'))]))
-      .returning(['kind', 'key_id', 'public_key', 'signature']);
-  });
+const takeAndDelete = precompiled(['account'], (db: Kysely<ProviderTables>, p) => {
+  const oldest = (kind: 'ec' | 'kyber') =>
+    db
+      .selectFrom('one_time_prekeys')
+      .select('id')
+      .where('account_id', '=', p.account)
+      .where('kind', '=', kind)
+      .orderBy('key_id')
+      .limit(1)
+      .forUpdate()
+      .skipLocked();
+  return db
+    .deleteFrom('one_time_prekeys')
+    .where((eb) => eb.or([eb('id', '=', oldest('ec')), eb('id', '=', oldest('kyber'))]))
+    .returning(['kind', 'key_id', 'public_key', 'signature']);
+});
+
+/** SQL of the lowest key id of `kind` at or above the account's cursor (in `prekey_cursors`). */
+const nextKeyId = (kind: 'ec' | 'kyber') =>
+  sql`(SELECT k.key_id FROM one_time_prekeys k WHERE k.account_id = prekey_cursors.account_id
+    AND k.kind = ${kind} AND k.key_id >= prekey_cursors.${sql.ref(`${kind}_next`)}
+    ORDER BY k.key_id LIMIT 1)`;
+
+/** SQL of a column of the key of `kind` the take just handed out (null: none). */
+const takenColumn = (kind: 'ec' | 'kyber', column: 'public_key' | 'signature') =>
+  sql`(SELECT k.${sql.ref(column)} FROM one_time_prekeys k
+    WHERE k.account_id = prekey_cursors.account_id AND k.kind = ${kind}
+    AND k.key_id = prekey_cursors.${sql.ref(`${kind}_taken`)})`;
+
+interface CursorTake {
+  readonly ec_taken: number | null;
+  readonly ec_public_key: Uint8Array | null;
+  readonly kyber_taken: number | null;
+  readonly kyber_public_key: Uint8Array | null;
+  readonly kyber_signature: Uint8Array | null;
 }
-const takeQueries = {
-  postgres: takeOneTimePreKeysQuery(true),
-  sqlite: takeOneTimePreKeysQuery(false),
-};
+
+/**
+ * SQLite: takes the lowest one-time prekey of each kind at or above the account's cursor by
+ * moving the cursor past it, in one statement (atomic: SQLite runs one statement at a time).
+ * SET sees the row as it was, so `*_taken` is the key found (null: none) and `*_next` moves past
+ * it; RETURNING reads the key's row, still there (rows below the cursor are deleted later, by
+ * `sweepTakenPreKeys` or an upload). No row back: the account has no cursor yet.
+ */
+const takeByCursor = precompiled(['account'], (db: Kysely<ProviderTables>, p) => ({
+  compile: () =>
+    sql<CursorTake>`UPDATE prekey_cursors SET
+      ec_taken = ${nextKeyId('ec')}, ec_next = coalesce(${nextKeyId('ec')} + 1, ec_next),
+      kyber_taken = ${nextKeyId('kyber')},
+      kyber_next = coalesce(${nextKeyId('kyber')} + 1, kyber_next)
+      WHERE account_id = ${p.account}
+      RETURNING ec_taken, ${takenColumn('ec', 'public_key')} AS ec_public_key,
+        kyber_taken, ${takenColumn('kyber', 'public_key')} AS kyber_public_key,
+        ${takenColumn('kyber', 'signature')} AS kyber_signature`.compile(db),
+}));
+
+const addCursor = precompiled(['account'], (db: Kysely<ProviderTables>, p) =>
+  db
+    .insertInto('prekey_cursors')
+    .values({ account_id: p.account, ec_taken: null, kyber_taken: null })
+    .onConflict((oc) => oc.column('account_id').doNothing()),
+);
 
 type TakenPreKey = Pick<OneTimePrekeysTable, 'kind' | 'key_id' | 'public_key' | 'signature'>;
 
+function keysOf(row: CursorTake): TakenPreKey[] {
+  const taken: TakenPreKey[] = [];
+  if (row.ec_taken !== null && row.ec_public_key !== null) {
+    taken.push({
+      kind: 'ec',
+      key_id: row.ec_taken,
+      public_key: row.ec_public_key,
+      signature: null,
+    });
+  }
+  if (row.kyber_taken !== null && row.kyber_public_key !== null) {
+    const { kyber_taken: key_id, kyber_public_key: public_key, kyber_signature: signature } = row;
+    taken.push({ kind: 'kyber', key_id, public_key, signature });
+  }
+  return taken;
+}
+
+/** SQLite: {@link takeByCursor}, adding the account's cursor first when it has none. */
+async function takeOnSqlite(
+  db: Kysely<ProviderTables>,
+  account: string,
+  via: Kysely<ProviderTables>,
+): Promise<TakenPreKey[]> {
+  let [row] = await takeByCursor(db, { account }, via);
+  if (!row) {
+    await addCursor(db, { account }, via);
+    [row] = await takeByCursor(db, { account }, via);
+  }
+  return row ? keysOf(row) : [];
+}
+
 /**
  * Takes the lowest one-time prekey of each kind (when any remain) off `account`, on `via` (the
- * database or a transaction opened on it).
+ * database or a transaction opened on it): never the same key twice.
  */
 export function takeOneTimePreKeys(
   deps: Pick<ProviderDeps, 'db' | 'dialect'>,
   account: string,
   via: Kysely<ProviderTables> = deps.db,
 ): Promise<TakenPreKey[]> {
-  return takeQueries[deps.dialect](deps.db, { account }, via);
+  return deps.dialect === 'sqlite'
+    ? takeOnSqlite(deps.db, account, via)
+    : takeAndDelete(deps.db, { account }, via);
+}
+
+/** SQL of the account's cursor of `kind` (0 without a cursor row: nothing taken). */
+const cursorOf = (account: unknown, kind: 'ec' | 'kyber') =>
+  sql<number>`coalesce((SELECT c.${sql.ref(`${kind}_next`)} FROM prekey_cursors c
+    WHERE c.account_id = ${account}), 0)`;
+
+/**
+ * Deletes the rows of keys already taken (below the account's cursor), at most `limit` per
+ * statement with a turn of the event loop between statements, so that the serving thread
+ * never stalls on it; returns how many it deleted. SQLite only has such rows.
+ */
+export async function sweepTakenPreKeys(db: Kysely<ProviderTables>, limit = 500): Promise<number> {
+  let deleted = 0;
+  for (const kind of ['ec', 'kyber'] as const) {
+    for (;;) {
+      const result = await sql`DELETE FROM one_time_prekeys WHERE id IN (
+        SELECT k.id FROM prekey_cursors c JOIN one_time_prekeys k
+          ON k.account_id = c.account_id AND k.kind = ${kind}
+          AND k.key_id < c.${sql.ref(`${kind}_next`)} LIMIT ${limit})`.execute(db);
+      const n = Number(result.numAffectedRows ?? 0);
+      deleted += n;
+      if (n < limit) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  return deleted;
 }
 
 /**
- * Whether an account holds more than `reserved` one-time prekeys of each kind: its key at
- * offset `reserved` of each kind, found in the index after reading at most `reserved + 1`
+ * Deletes the account's taken keys and its cursor (in an upload's transaction): afterwards every
+ * key row of the account is one not taken, whatever ids the upload brings (lower ones too).
+ */
+async function dropTakenPreKeys(tx: Kysely<ProviderTables>, accountId: string): Promise<void> {
+  for (const kind of ['ec', 'kyber'] as const) {
+    await tx
+      .deleteFrom('one_time_prekeys')
+      .where('account_id', '=', accountId)
+      .where('kind', '=', kind)
+      .where('key_id', '<', cursorOf(accountId, kind))
+      .execute();
+  }
+  await tx.deleteFrom('prekey_cursors').where('account_id', '=', accountId).execute();
+}
+
+/**
+ * Whether an account holds more than `reserved` one-time prekeys of each kind not taken: its
+ * key at offset `reserved` from the cursor of each kind, found in the index after reading at most `reserved + 1`
  * entries (not a count of all of them).
  */
 const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTables>, p) => {
@@ -260,6 +384,7 @@ const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTa
       .select('key_id')
       .where('account_id', '=', p.account)
       .where('kind', '=', kind)
+      .where('key_id', '>=', cursorOf(p.account, kind))
       .orderBy('key_id')
       .limit(1)
       .offset(p.reserved as unknown as number);

@@ -117,6 +117,15 @@ export interface PrekeyContactsTable {
   one_time_at: number | string | null;
 }
 
+/** SQLite: where an account's one-time prekeys are taken from (migration 0010). */
+export interface PrekeyCursorsTable {
+  account_id: string;
+  ec_next: Generated<number | string>;
+  ec_taken: number | string | null;
+  kyber_next: Generated<number | string>;
+  kyber_taken: number | string | null;
+}
+
 export interface DirectoryPendingWithdrawalsTable {
   number: string;
   created_at: number | string;
@@ -163,6 +172,7 @@ export interface ProviderTables {
   mailbox_messages: MailboxMessagesTable;
   mailbox_owners: MailboxOwnersTable;
   prekey_contacts: PrekeyContactsTable;
+  prekey_cursors: PrekeyCursorsTable;
   directory_pending_withdrawals: DirectoryPendingWithdrawalsTable;
   replay_nonces: ReplayNoncesTable;
   registration_locks: RegistrationLocksTable;
