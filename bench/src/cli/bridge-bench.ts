@@ -350,7 +350,8 @@ async function connectClients(
   await waitUntil(() => hs.rooms.get(room)?.members.get(ghost) === 'join', 'the ghost joining');
   const bridgeJid = (key: string): string => `${key}@${prosody.componentDomain}`;
   const sends: Record<string, (seq: number, text: string) => void> = {
-    'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}/bench`, text),
+    // To bob's bare JID, as the bridge addresses its deliveries (the server picks the resource).
+    'xmpp-xmpp': (_seq, text) => alice.send(`bob@${prosody.domain}`, text),
     'sip-sip': (_seq, text) => carol.send('bob', text),
     'xmpp-sip': (_seq, text) => alice.send(bridgeJid(`sip_bob=40${kamailio.domain}`), text),
     'sip-xmpp': (_seq, text) => carol.send(`xmpp_bob=40${prosody.domain}`, text),
@@ -482,7 +483,7 @@ function save(
         [
           `## bridge vs direct delivery: ${started.toISOString()}`,
           '',
-          `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: lower median round, p99: worst round, with how late the bench's sender itself was in that round). Bodies of ${args.size} characters, plaintext relay. ${pinned ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${loadText(load0, 2)} at start, ${loadText(load1, 2)} at end: a loaded, shared 2-core machine.`,
+          `${args.rounds} rounds, paths in alternating order. msgs/s: the best round, ${args.window} messages in flight for ${args.warmup} s + ${args.seconds} s (counted over the ${args.seconds} s); latency from due time to arrival at ${args.rate} msgs/s evenly paced for ${args.pacedSeconds} s (p50: lower median round, p99: worst round, with how late the bench's sender itself was in that round). Bodies of ${args.size} characters, plaintext relay; XMPP messages go to the recipient's bare JID on every path. ${pinned ? 'Prosody and Kamailio pinned to CPU 0, the bridge and the clients to CPU 1.' : 'Nothing pinned.'} \`x direct\`: msgs/s over the slower direct path the bridged path crosses (same run). Load average ${loadText(load0, 2)} at start, ${loadText(load1, 2)} at end: a loaded, shared 2-core machine.`,
           '',
           markdownTable([BRIDGE_REPORT_HEADER, ...rows]),
           '',

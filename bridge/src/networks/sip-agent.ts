@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
+import type { Socket } from 'node:net';
 import type { Logger } from '@switchboard/service-kit';
 import { digestAuthorization, parseDigestChallenge } from './sip-digest.js';
 import { formatRequest, formatResponse, parseSipMessage } from './sip-message.js';
@@ -78,6 +79,8 @@ export class SipAgent {
   #closed = false;
   #alive = true;
   #keepalive: NodeJS.Timeout | undefined;
+  /** The socket is corked until the end of this turn of the event loop (see #write). */
+  #corked = false;
 
   private constructor(ws: WebSocket, opts: SipAgentOptions) {
     this.#ws = ws;
@@ -177,8 +180,27 @@ export class SipAgent {
     if (req.contentType) headers.push(['Content-Type', req.contentType]);
     const text = formatRequest(req.method, req.uri, headers, req.body ?? '');
     const settled = this.#client.start(branch, req.method);
-    this.#ws.send(text);
+    this.#write(text);
     return settled;
+  }
+
+  /**
+   * Frames written in one turn of the event loop leave in one socket write: the socket is
+   * corked at the first and uncorked once the turn's I/O is done. Answers to a read full of
+   * MESSAGEs and the MESSAGEs a delivery pass starts then cost one system call (and one read for
+   * the proxy) instead of one each (the WebSocket has Nagle's algorithm off).
+   */
+  #write(text: string): void {
+    const socket = (this.#ws as unknown as { _socket?: Socket | null })._socket;
+    if (socket && !this.#corked) {
+      socket.cork();
+      this.#corked = true;
+      setImmediate(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    this.#ws.send(text);
   }
 
   /** Closes the connection (pending transactions fail); resolves once it is closed. */
@@ -241,7 +263,7 @@ export class SipAgent {
     } catch (err) {
       this.#opts.logger.debug({ reason: (err as Error).message }, 'malformed SIP message');
       const answer = badRequestAnswer(text);
-      if (answer && this.open) this.#ws.send(answer);
+      if (answer && this.open) this.#write(answer);
       return;
     }
     if (msg.kind === 'response') {
@@ -301,7 +323,7 @@ export class SipAgent {
       ...(answer.headers ?? []),
     ];
     const reason = answer.reason ?? reasonFor(answer.status);
-    this.#ws.send(formatResponse(answer.status, reason, headers));
+    this.#write(formatResponse(answer.status, reason, headers));
   }
 }
 

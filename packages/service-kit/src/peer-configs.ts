@@ -47,6 +47,10 @@ c2s_stanza_size_limit = 1024 * 512
 s2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 storage = "internal"
+-- Small stanzas leave at once: with Nagle's algorithm (Prosody's default) a stanza to a client
+-- waited for the ACK of the one before, up to the peer's delayed-ACK timer (~40 ms): component
+-- traffic paced at 200/s arrived p50 17 ms late (docs/bridge.md, XMPP server settings).
+network_settings = { nagle = false }
 
 VirtualHost "${s.domain}"
 
