@@ -80,10 +80,11 @@ export class MemoryStorage implements KeyValueStorage {
     return [...this.#data.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  async batch(writes: readonly StorageWrite[]): Promise<void> {
+  batch(writes: readonly StorageWrite[]): Promise<void> {
     for (const w of writes) {
       if (w.value === undefined) this.#data.delete(w.key);
       else this.#data.set(w.key, w.value);
     }
+    return Promise.resolve();
   }
 }

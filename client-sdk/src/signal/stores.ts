@@ -51,6 +51,11 @@ function addressKey(address: ProtocolAddress): string {
   return `${address.name()}.${address.deviceId()}`;
 }
 
+/** `session/name.device`, made in one step (libsignal asks for a session several times a message). */
+function sessionKey(address: ProtocolAddress): string {
+  return `session/${address.name()}.${address.deviceId()}`;
+}
+
 function decode(value: string, what: string): Uint8Array<ArrayBuffer> {
   const bytes = fromBase64(value);
   if (!bytes) throw new SwitchboardError('storage-failed', `stored ${what} is corrupt`);
@@ -330,15 +335,10 @@ class KvSessionStore extends SessionStore {
     this.#inUnit = inUnit;
   }
   saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-    return this.#cache.writeRecord(`session/${addressKey(name)}`, record, this.#inUnit);
+    return this.#cache.writeRecord(sessionKey(name), record, this.#inUnit);
   }
   getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-    return this.#cache.readRecord(
-      `session/${addressKey(name)}`,
-      deserializeSession,
-      'session',
-      null,
-    );
+    return this.#cache.readRecord(sessionKey(name), deserializeSession, 'session', null);
   }
   async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
