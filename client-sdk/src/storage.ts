@@ -34,6 +34,11 @@ export interface KeyValueStorage {
    */
   getBytes?(key: string): Promise<Uint8Array | undefined>;
   setBytes?(key: string, value: Uint8Array, options?: { readonly secret?: boolean }): Promise<void>;
+  /**
+   * Optional, with the bytes methods: what `key` holds, text or bytes, in one read (a key not
+   * there yet, as most are for a new contact, then costs one read instead of two).
+   */
+  getValue?(key: string): Promise<string | Uint8Array | undefined>;
 }
 
 /** Whether `storage` takes binary values (both {@link KeyValueStorage.getBytes} and `setBytes`). */
@@ -55,6 +60,10 @@ export class MemoryStorage implements KeyValueStorage {
     return typeof value === 'string' ? undefined : value;
   }
 
+  getValue(key: string): Promise<string | Uint8Array | undefined> {
+    return Promise.resolve(this.#data.get(key));
+  }
+
   async set(key: string, value: string): Promise<void> {
     this.#data.set(key, value);
   }
@@ -71,10 +80,11 @@ export class MemoryStorage implements KeyValueStorage {
     return [...this.#data.keys()].filter((k) => k.startsWith(prefix));
   }
 
-  async batch(writes: readonly StorageWrite[]): Promise<void> {
+  batch(writes: readonly StorageWrite[]): Promise<void> {
     for (const w of writes) {
       if (w.value === undefined) this.#data.delete(w.key);
       else this.#data.set(w.key, w.value);
     }
+    return Promise.resolve();
   }
 }

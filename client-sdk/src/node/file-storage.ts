@@ -61,6 +61,11 @@ export class FileStorage implements KeyValueStorage {
     return this.#read(key, BYTES, (file) => readFile(file));
   }
 
+  /** Bytes (`<key>.bin`) or else text (`<key>.json`) under `key`, in one call. */
+  async getValue(key: string): Promise<string | Uint8Array | undefined> {
+    return (await this.getBytes(key)) ?? this.get(key);
+  }
+
   async #read<T>(key: string, ending: string, read: (file: string) => Promise<T>) {
     await this.#init();
     try {

@@ -12,13 +12,14 @@ import { storesBytes } from '../storage.js';
 
 /**
  * A view of `inner` under a key prefix: one connection's libsignal stores stay apart. It offers
- * `batch` and bytes exactly when `inner` does, so a message's writes stay one transaction.
+ * `batch`, bytes and `getValue` exactly when `inner` does, so a message's writes stay one transaction.
  */
 class PrefixedStorage implements KeyValueStorage {
   readonly #inner: KeyValueStorage;
   readonly #prefix: string;
   readonly batch?: (writes: readonly StorageWrite[]) => Promise<void>;
   readonly getBytes?: (key: string) => Promise<Uint8Array | undefined>;
+  readonly getValue?: (key: string) => Promise<string | Uint8Array | undefined>;
   readonly setBytes?: (
     key: string,
     value: Uint8Array,
@@ -34,6 +35,7 @@ class PrefixedStorage implements KeyValueStorage {
     if (storesBytes(inner)) {
       this.getBytes = (key) => inner.getBytes!(prefix + key);
       this.setBytes = (key, value, options) => inner.setBytes!(prefix + key, value, options);
+      if (inner.getValue) this.getValue = (key) => inner.getValue!(prefix + key);
     }
   }
 

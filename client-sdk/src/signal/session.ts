@@ -215,21 +215,14 @@ export class SignalSessions {
     return this.#stores.unit ? this.#stores.unit(work) : work(this.#stores);
   }
 
-  /**
-   * `work` on `peer`'s address as one unit; a bad address is a rejection, as from an async
-   * function, without an async frame of its own around the unit's promise.
-   */
-  #inUnit<T>(
-    peer: PeerAddress,
-    work: (stores: ProtocolStores, address: ProtocolAddress) => Promise<T>,
-  ): Promise<T> {
-    let address: ProtocolAddress;
+  /** `peer`'s address, or the error a bad one is (handed back as a rejection, as from an async
+   *  function, without an async frame of its own around the unit's promise). */
+  #addressOrError(peer: PeerAddress): ProtocolAddress | Error {
     try {
-      address = this.#address(peer);
+      return this.#address(peer);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return err as Error;
     }
-    return this.#unit((stores) => work(stores, address));
   }
 
   async hasSession(peer: PeerAddress): Promise<boolean> {
@@ -241,7 +234,10 @@ export class SignalSessions {
    * ciphertext is returned.
    */
   encrypt(peer: PeerAddress, plaintext: Uint8Array): Promise<SignalCiphertext> {
-    return this.#inUnit(peer, (stores, address) => this.#encrypt(stores, peer, address, plaintext));
+    // One closure per message: the unit hands it the stores.
+    const address = this.#addressOrError(peer);
+    if (address instanceof Error) return Promise.reject(address);
+    return this.#unit((stores) => this.#encrypt(stores, peer, address, plaintext));
   }
 
   async #encrypt(
@@ -284,9 +280,9 @@ export class SignalSessions {
    * decrypts again later: a message is neither lost nor decrypted twice.
    */
   decrypt(peer: PeerAddress, ciphertext: SignalCiphertext): Promise<Uint8Array<ArrayBuffer>> {
-    return this.#inUnit(peer, (stores, address) =>
-      this.#decrypt(stores, peer, address, ciphertext),
-    );
+    const address = this.#addressOrError(peer);
+    if (address instanceof Error) return Promise.reject(address);
+    return this.#unit((stores) => this.#decrypt(stores, peer, address, ciphertext));
   }
 
   async #decrypt(

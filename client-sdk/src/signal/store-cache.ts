@@ -9,8 +9,15 @@ const ABSENT: unique symbol = Symbol('absent');
 /** A settled promise, handed back where there is nothing to wait for. */
 const DONE: Promise<void> = Promise.resolve();
 
-/** The writes of one unit, serialised only when it commits. */
-type Batch = Map<string, () => StorageWrite>;
+/** How a kept value is stored: its text or bytes (not called for a removed key). */
+type Encode = (value: never) => string | Uint8Array;
+
+/**
+ * The writes of one unit: each key written and how its kept value is encoded, serialised only
+ * when the unit commits (the value is the one kept then; keys of a running unit are never
+ * evicted or forgotten). No closure is made per write.
+ */
+type Batch = Map<string, Encode>;
 
 /** What is kept under a key not read yet (see {@link StoreCache.peek}). */
 export const NOT_KEPT: unique symbol = Symbol('not kept');
@@ -44,6 +51,8 @@ export class StoreCache {
   readonly #objects = new Map<string, unknown>();
   /** The batch of the unit running now (units run one at a time). */
   #running: Batch | undefined;
+  /** The one batch map, reused by every unit (cleared when a unit ends). */
+  readonly #batch: Batch = new Map();
   /** Units started and not yet settled; the next one waits for {@link #chain}. */
   #pending = 0;
   #chain: Promise<unknown> = DONE;
@@ -84,7 +93,7 @@ export class StoreCache {
    * running), else now.
    */
   write<T>(key: string, value: T, serialize: (value: T) => string, inUnit: boolean): Promise<void> {
-    return this.#put(key, value, () => ({ key, value: serialize(value), secret: true }), inUnit);
+    return this.#put(key, value, serialize as Encode, inUnit);
   }
 
   /**
@@ -99,33 +108,88 @@ export class StoreCache {
   ): Promise<T | A> {
     const kept = this.#objects.get(key);
     if (kept !== undefined) return Promise.resolve(kept === ABSENT ? absent : (kept as T));
-    return this.#loadRecord(key, deserialize, what, absent);
+    return this.#loadEither(
+      key,
+      deserialize,
+      (text) => deserialize(decodeRecord(text, what)),
+      absent,
+    );
   }
 
-  async #loadRecord<T, A>(
+  /** {@link readRecord} of a record that must be there: else the rejection is `missing()`. */
+  readRequired<T>(
     key: string,
     deserialize: (bytes: Uint8Array<ArrayBuffer>) => T,
     what: string,
+    missing: () => Error,
+  ): Promise<T> {
+    const kept = this.#objects.get(key);
+    if (kept !== undefined && kept !== ABSENT) return Promise.resolve(kept as T);
+    return this.readRecord(key, deserialize, what, undefined).then((record) => {
+      if (record === undefined) throw missing();
+      return record;
+    });
+  }
+
+  /**
+   * The record under `key`, stored as bytes (read with `fromBytes`) where the storage takes
+   * them, else as text (`fromText`; also what earlier versions wrote).
+   */
+  readEither<T, A>(
+    key: string,
+    fromBytes: (bytes: Uint8Array<ArrayBuffer>) => T,
+    fromText: (text: string) => T,
     absent: A,
   ): Promise<T | A> {
-    const bytes = this.#bytes ? await this.#storage.getBytes!(key) : undefined;
-    if (bytes !== undefined) return this.#keep(key, deserialize(new Uint8Array(bytes)), absent);
-    return this.#load(key, (text) => deserialize(decodeRecord(text, what)), absent);
+    const kept = this.#objects.get(key);
+    if (kept !== undefined) return Promise.resolve(kept === ABSENT ? absent : (kept as T));
+    return this.#loadEither(key, fromBytes, fromText, absent);
+  }
+
+  /** One storage read where the storage offers `getValue` (a missing key costs one read). */
+  async #loadEither<T, A>(
+    key: string,
+    fromBytes: (bytes: Uint8Array<ArrayBuffer>) => T,
+    fromText: (text: string) => T,
+    absent: A,
+  ): Promise<T | A> {
+    if (!this.#bytes) return this.#load(key, fromText, absent);
+    const value = this.#storage.getValue
+      ? await this.#storage.getValue(key)
+      : ((await this.#storage.getBytes!(key)) ?? (await this.#storage.get(key)));
+    if (value === undefined) return this.#keep(key, ABSENT, absent);
+    if (typeof value === 'string') return this.#keep(key, fromText(value), absent);
+    return this.#keep(key, fromBytes(new Uint8Array(value)), absent);
   }
 
   /** Keeps libsignal `record` under `key` and writes its bytes (or base64 text), as {@link write}. */
   writeRecord<T extends BinaryRecord>(key: string, record: T, inUnit: boolean): Promise<void> {
-    const encode = this.#bytes ? binaryRecord : textRecord;
-    return this.#put(key, record, () => ({ key, value: encode(record), secret: true }), inUnit);
+    return this.#put(key, record, this.#bytes ? binaryRecord : textRecord, inUnit);
+  }
+
+  /** Keeps `value` under `key`, written as `toBytes` where the storage takes bytes, else `toText`. */
+  writeEither<T>(
+    key: string,
+    value: T,
+    toBytes: (value: T) => Uint8Array,
+    toText: (value: T) => string,
+    inUnit: boolean,
+  ): Promise<void> {
+    return this.#put(key, value, (this.#bytes ? toBytes : toText) as Encode, inUnit);
   }
 
   remove(key: string, inUnit: boolean): Promise<void> {
-    return this.#put(key, ABSENT, () => ({ key, value: undefined }), inUnit);
+    return this.#put(key, ABSENT, binaryRecord, inUnit);
   }
 
-  /** Forgets every kept record: the next reads come from storage (written other than through here). */
+  /**
+   * Forgets every kept record: the next reads come from storage (written other than through
+   * here). Keys written by a running unit are kept until it commits.
+   */
   forget(): void {
-    this.#objects.clear();
+    for (const key of this.#objects.keys()) {
+      if (!this.#running?.has(key)) this.#objects.delete(key);
+    }
   }
 
   /** Keys under `prefix` as storage holds them (writes of a running unit not included). */
@@ -138,20 +202,30 @@ export class StoreCache {
    * `inUnit` set are committed together after it resolves and before its result is returned.
    */
   unit<T>(work: () => Promise<T>): Promise<T> {
-    const go = (): Promise<T> => this.#run(work);
+    return this.unitWith(work, undefined);
+  }
+
+  /** {@link unit} of `work(arg)`: no closure is made for a unit that need not wait. */
+  unitWith<S, T>(work: (arg: S) => Promise<T>, arg: S): Promise<T> {
     const idle = this.#pending === 0;
     this.#pending += 1;
     // The chain is the last unit's own promise (settled or not): no promise made per unit.
-    const run = idle ? go() : this.#chain.then(go, go);
+    let run: Promise<T>;
+    if (idle) {
+      run = this.#run(work, arg);
+    } else {
+      const go = (): Promise<T> => this.#run(work, arg);
+      run = this.#chain.then(go, go);
+    }
     this.#chain = run;
     return run;
   }
 
-  async #run<T>(work: () => Promise<T>): Promise<T> {
-    const batch: Batch = new Map();
+  async #run<S, T>(work: (arg: S) => Promise<T>, arg: S): Promise<T> {
+    const batch = this.#batch;
     this.#running = batch;
     try {
-      const result = await work();
+      const result = await work(arg);
       await this.#commit(batch);
       return result;
     } catch (err) {
@@ -160,35 +234,46 @@ export class StoreCache {
       throw err;
     } finally {
       this.#running = undefined;
+      batch.clear();
       this.#pending -= 1;
     }
   }
 
-  #put(key: string, value: unknown, write: () => StorageWrite, inUnit: boolean): Promise<void> {
+  #put(key: string, value: unknown, encode: Encode, inUnit: boolean): Promise<void> {
     this.#remember(key, value);
     const batch = inUnit ? this.#running : undefined;
     if (batch) {
-      batch.set(key, write);
+      batch.set(key, encode);
       return DONE;
     }
-    return this.#writeNow(key, write);
+    return this.#writeNow(key, encode);
   }
 
-  async #writeNow(key: string, write: () => StorageWrite): Promise<void> {
+  async #writeNow(key: string, encode: Encode): Promise<void> {
     try {
-      await this.#commit(new Map([[key, write]]));
+      await this.#commit(new Map([[key, encode]]));
     } catch (err) {
       this.#objects.delete(key);
       throw err;
     }
   }
 
-  /** Writes `batch` (a storage `batch` when there is one); a record failing to serialise throws. */
+  /**
+   * Writes `batch` (a storage `batch` when there is one), encoding the values kept now; a
+   * record failing to serialise throws.
+   */
   #commit(batch: Batch): Promise<void> {
     if (batch.size === 0) return DONE;
-    const writes = Array.from(batch.values(), (write) => write());
+    const writes: StorageWrite[] = [];
+    for (const [key, encode] of batch) writes.push(this.#stored(key, encode));
     if (this.#storage.batch) return this.#storage.batch(writes);
     return this.#writeEach(writes);
+  }
+
+  #stored(key: string, encode: Encode): StorageWrite {
+    const value = this.#objects.get(key);
+    if (value === ABSENT) return { key, value: undefined };
+    return { key, value: encode(value as never), secret: true };
   }
 
   async #writeEach(writes: readonly StorageWrite[]): Promise<void> {

@@ -51,6 +51,11 @@ function addressKey(address: ProtocolAddress): string {
   return `${address.name()}.${address.deviceId()}`;
 }
 
+/** `session/name.device`, made in one step (libsignal asks for a session several times a message). */
+function sessionKey(address: ProtocolAddress): string {
+  return `session/${address.name()}.${address.deviceId()}`;
+}
+
 function decode(value: string, what: string): Uint8Array<ArrayBuffer> {
   const bytes = fromBase64(value);
   if (!bytes) throw new SwitchboardError('storage-failed', `stored ${what} is corrupt`);
@@ -115,13 +120,52 @@ function serializeRemote(remote: RemoteIdentity): string {
   return JSON.stringify(stored);
 }
 
-/** `answer()` as a promise: what it throws (an event handler's error, say) is a rejection. */
-function settled<T>(answer: () => T | Promise<T>): Promise<T> {
+/** Bytes of `firstSeen` at the end of a remote identity stored as bytes. */
+const FIRST_SEEN_BYTES = 8;
+
+/** A remote identity as bytes (where the storage takes them): the key, then `firstSeen` (float64). */
+function remoteBytes(remote: RemoteIdentity): Uint8Array {
+  const key = remote.key.serialize();
+  const out = new Uint8Array(key.length + FIRST_SEEN_BYTES);
+  out.set(key);
+  new DataView(out.buffer).setFloat64(key.length, remote.firstSeen);
+  return out;
+}
+
+function remoteFromBytes(bytes: Uint8Array<ArrayBuffer>): RemoteIdentity {
+  const keyLength = bytes.length - FIRST_SEEN_BYTES;
+  let key: PublicKey;
   try {
-    return Promise.resolve(answer());
-  } catch (err) {
-    return Promise.reject(err as Error);
+    key = PublicKey.deserialize(bytes.subarray(0, keyLength));
+  } catch (cause) {
+    throw new SwitchboardError('storage-failed', 'stored identity key is corrupt', { cause });
   }
+  const firstSeen = new DataView(bytes.buffer, bytes.byteOffset).getFloat64(keyLength);
+  return { key, firstSeen };
+}
+
+function remoteKey(id: string): string {
+  return `identity/remote/${id}`;
+}
+
+function pairOf(local: LocalIdentity): IdentityKeyPair {
+  return local.pair;
+}
+
+function privateKeyOf(local: LocalIdentity): PrivateKey {
+  return local.pair.privateKey;
+}
+
+function registrationIdOf(local: LocalIdentity): number {
+  return local.registrationId;
+}
+
+function keyOf(remote: RemoteIdentity | null): PublicKey | null {
+  return remote?.key ?? null;
+}
+
+function newOrUnchanged(): IdentityChange {
+  return IdentityChange.NewOrUnchanged;
 }
 
 /**
@@ -169,37 +213,44 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
 
   /**
    * `pick` of the local identity. libsignal asks the stores several times per message, each
-   * call awaited across its native bridge: a kept record answers with one settled promise and
-   * no async frame (fewer promises per message, and less garbage to collect).
+   * call awaited across its native bridge: a kept record answers with one settled promise, no
+   * async frame and no closure (fewer objects per message, less garbage to collect).
    */
   #withLocal<T>(pick: (local: LocalIdentity) => T): Promise<T> {
     const kept = this.#cache.peek<LocalIdentity>(LOCAL);
     if (kept === NOT_KEPT || kept === undefined) return this.#readLocal().then(pick);
-    return settled(() => pick(kept));
-  }
-
-  /** `decide` on the stored key of `name.device` (null: none), as {@link #withLocal}. */
-  #withRemote<T>(id: string, decide: (existing: PublicKey | null) => T | Promise<T>): Promise<T> {
-    const kept = this.#cache.peek<RemoteIdentity>(`identity/remote/${id}`);
-    if (kept === NOT_KEPT) return this.getIdentityByKey(id).then(decide);
-    return settled(() => decide(kept?.key ?? null));
+    return Promise.resolve(pick(kept));
   }
 
   override getIdentityKeyPair(): Promise<IdentityKeyPair> {
-    return this.#withLocal((local) => local.pair);
+    return this.#withLocal(pairOf);
   }
 
   getIdentityKey(): Promise<PrivateKey> {
-    return this.#withLocal((local) => local.pair.privateKey);
+    return this.#withLocal(privateKeyOf);
   }
 
   getLocalRegistrationId(): Promise<number> {
-    return this.#withLocal((local) => local.registrationId);
+    return this.#withLocal(registrationIdOf);
+  }
+
+  /** The kept key of `id` (null: none), or {@link NOT_KEPT} when storage must be read. */
+  #keptRemote(id: string): PublicKey | null | typeof NOT_KEPT {
+    const kept = this.#cache.peek<RemoteIdentity>(remoteKey(id));
+    return kept === NOT_KEPT ? kept : (kept?.key ?? null);
   }
 
   saveIdentity(name: ProtocolAddress, key: PublicKey): Promise<IdentityChange> {
     const id = addressKey(name);
-    return this.#withRemote(id, (existing) => this.#save(id, key, existing));
+    const kept = this.#keptRemote(id);
+    if (kept === NOT_KEPT) {
+      return this.getIdentityByKey(id).then((existing) => this.#save(id, key, existing));
+    }
+    try {
+      return Promise.resolve(this.#save(id, key, kept));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   #save(
@@ -214,19 +265,32 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
       this.#onEvent?.({ address: id, kind: 'changed-rejected' });
       return IdentityChange.NewOrUnchanged;
     }
-    return this.#put(id, key, this.#inUnit).then(() => {
-      this.#onEvent?.({ address: id, kind: 'new' });
+    const written = this.#put(id, key, this.#inUnit);
+    const onEvent = this.#onEvent;
+    if (!onEvent) return written.then(newOrUnchanged);
+    return written.then(() => {
+      onEvent({ address: id, kind: 'new' });
       return IdentityChange.NewOrUnchanged;
     });
   }
 
   isTrustedIdentity(name: ProtocolAddress, key: PublicKey, _d: Direction): Promise<boolean> {
     const id = addressKey(name);
-    return this.#withRemote(id, (existing) => {
-      if (!existing || existing.equals(key)) return true;
-      this.#onEvent?.({ address: id, kind: 'changed-rejected' });
-      return false;
-    });
+    const kept = this.#keptRemote(id);
+    if (kept === NOT_KEPT) {
+      return this.getIdentityByKey(id).then((existing) => this.#trusted(id, key, existing));
+    }
+    try {
+      return Promise.resolve(this.#trusted(id, key, kept));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  #trusted(id: string, key: PublicKey, existing: PublicKey | null): boolean {
+    if (!existing || existing.equals(key)) return true;
+    this.#onEvent?.({ address: id, kind: 'changed-rejected' });
+    return false;
   }
 
   getIdentity(name: ProtocolAddress): Promise<PublicKey | null> {
@@ -234,8 +298,8 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
   }
 
   /** Stored remote key for `name.device`, if any. */
-  async getIdentityByKey(id: string): Promise<PublicKey | null> {
-    return (await this.#cache.read(`identity/remote/${id}`, parseRemote, undefined))?.key ?? null;
+  getIdentityByKey(id: string): Promise<PublicKey | null> {
+    return this.#cache.readEither(remoteKey(id), remoteFromBytes, parseRemote, null).then(keyOf);
   }
 
   /**
@@ -251,9 +315,9 @@ export class SwitchboardIdentityStore extends IdentityKeyStore {
     this.#onEvent?.({ address: id, kind: 'approved-change' });
   }
 
-  async #put(id: string, key: PublicKey, inUnit: boolean): Promise<void> {
+  #put(id: string, key: PublicKey, inUnit: boolean): Promise<void> {
     const remote: RemoteIdentity = { key, firstSeen: Date.now() };
-    await this.#cache.write(`identity/remote/${id}`, remote, serializeRemote, inUnit);
+    return this.#cache.writeEither(remoteKey(id), remote, remoteBytes, serializeRemote, inUnit);
   }
 }
 
@@ -271,15 +335,10 @@ class KvSessionStore extends SessionStore {
     this.#inUnit = inUnit;
   }
   saveSession(name: ProtocolAddress, record: SessionRecord): Promise<void> {
-    return this.#cache.writeRecord(`session/${addressKey(name)}`, record, this.#inUnit);
+    return this.#cache.writeRecord(sessionKey(name), record, this.#inUnit);
   }
   getSession(name: ProtocolAddress): Promise<SessionRecord | null> {
-    return this.#cache.readRecord(
-      `session/${addressKey(name)}`,
-      deserializeSession,
-      'session',
-      null,
-    );
+    return this.#cache.readRecord(sessionKey(name), deserializeSession, 'session', null);
   }
   async getExistingSessions(addresses: ProtocolAddress[]): Promise<SessionRecord[]> {
     const out: SessionRecord[] = [];
@@ -299,6 +358,22 @@ function missing(what: string): SwitchboardError {
   );
 }
 
+function missingPreKey(): SwitchboardError {
+  return missing('one-time prekey');
+}
+
+function missingSignedPreKey(): SwitchboardError {
+  return missing('signed prekey');
+}
+
+function deserializePreKey(bytes: Uint8Array<ArrayBuffer>): PreKeyRecord {
+  return PreKeyRecord.deserialize(bytes);
+}
+
+function deserializeSignedPreKey(bytes: Uint8Array<ArrayBuffer>): SignedPreKeyRecord {
+  return SignedPreKeyRecord.deserialize(bytes);
+}
+
 class KvPreKeyStore extends PreKeyStore {
   readonly #cache: StoreCache;
   readonly #inUnit: boolean;
@@ -311,15 +386,8 @@ class KvPreKeyStore extends PreKeyStore {
   async savePreKey(id: number, record: PreKeyRecord): Promise<void> {
     await this.#cache.writeRecord(`prekey/${id}`, record, this.#inUnit);
   }
-  async getPreKey(id: number): Promise<PreKeyRecord> {
-    const record = await this.#cache.readRecord(
-      `prekey/${id}`,
-      (b) => PreKeyRecord.deserialize(b),
-      'prekey',
-      undefined,
-    );
-    if (record === undefined) throw missing('one-time prekey');
-    return record;
+  getPreKey(id: number): Promise<PreKeyRecord> {
+    return this.#cache.readRequired(`prekey/${id}`, deserializePreKey, 'prekey', missingPreKey);
   }
   async removePreKey(id: number): Promise<void> {
     await this.#cache.remove(`prekey/${id}`, this.#inUnit);
@@ -338,15 +406,13 @@ class KvSignedPreKeyStore extends SignedPreKeyStore {
   async saveSignedPreKey(id: number, record: SignedPreKeyRecord): Promise<void> {
     await this.#cache.writeRecord(`signed-prekey/${id}`, record, this.#inUnit);
   }
-  async getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
-    const record = await this.#cache.readRecord(
+  getSignedPreKey(id: number): Promise<SignedPreKeyRecord> {
+    return this.#cache.readRequired(
       `signed-prekey/${id}`,
-      (b) => SignedPreKeyRecord.deserialize(b),
+      deserializeSignedPreKey,
       'signed prekey',
-      undefined,
+      missingSignedPreKey,
     );
-    if (record === undefined) throw missing('signed prekey');
-    return record;
   }
 }
 
@@ -406,7 +472,17 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
     const entry = new KyberEntry({ record: toBase64(record.serialize()), lastResort }, record);
     await this.#cache.write(`kyber-prekey/${id}`, entry, KyberEntry.serialize, this.#inUnit);
   }
-  async getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
+  getKyberPreKey(id: number): Promise<KyberPreKeyRecord> {
+    // The last-resort key serves every new incoming session: kept, it answers without a frame.
+    const kept = this.#cache.peek<KyberEntry>(`kyber-prekey/${id}`);
+    if (kept === NOT_KEPT || kept === undefined) return this.#loadKyber(id);
+    try {
+      return Promise.resolve(kept.record());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+  async #loadKyber(id: number): Promise<KyberPreKeyRecord> {
     const entry = await this.#cache.read(`kyber-prekey/${id}`, KyberEntry.parse, undefined);
     if (entry === undefined) throw missing('Kyber prekey');
     return entry.record();
@@ -463,7 +539,7 @@ export function createProtocolStores(
     kyberPreKey: new KvKyberPreKeyStore(cache, inUnit),
     countPreKeys,
   });
-  const inUnit: Stores = { ...stores(true), unit: (work) => cache.unit(() => work(inUnit)) };
+  const inUnit: Stores = { ...stores(true), unit: (work) => cache.unitWith(work, inUnit) };
   return {
     ...stores(false),
     unit: inUnit.unit,

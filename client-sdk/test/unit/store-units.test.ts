@@ -6,6 +6,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Direction, IdentityKeyPair, ProtocolAddress } from '@signalapp/libsignal-client';
 import type { KeyValueStorage, PreKeyBundleInput, StorageWrite } from '../../src/index.js';
 import {
   MemoryStorage,
@@ -15,6 +16,7 @@ import {
   fromBase64,
   fromUtf8,
   generateRegistrationKeys,
+  toBase64,
   utf8,
 } from '../../src/index.js';
 import { FileStorage } from '../../src/node/index.js';
@@ -249,6 +251,32 @@ describe('last-resort Kyber prekey replay guard', () => {
     await expect((await bobWithoutSession(disk)).decrypt(ALICE, first)).rejects.toMatchObject(
       REFUSED_START,
     );
+  });
+});
+
+describe("a contact's identity key", () => {
+  const address = ProtocolAddress.new(BOB.name, BOB.deviceId);
+  const stored = `identity/remote/${BOB.name}.${BOB.deviceId}`;
+  const key = IdentityKeyPair.generate().publicKey;
+  const other = IdentityKeyPair.generate().publicKey;
+
+  it('is stored as bytes where the storage takes them, and read back after a restart', async () => {
+    const disk = new MemoryStorage();
+    await createProtocolStores(disk).identity.saveIdentity(address, key);
+    expect((await disk.getBytes(stored))?.length).toBe(key.serialize().length + 8);
+    expect(await disk.get(stored)).toBeUndefined();
+    const restarted = createProtocolStores(disk).identity;
+    expect((await restarted.getIdentity(address))?.equals(key)).toBe(true);
+    expect(await restarted.isTrustedIdentity(address, other, Direction.Receiving)).toBe(false);
+  });
+
+  it('is still read (and a different key refused) when an earlier version stored it as JSON', async () => {
+    const disk = new MemoryStorage();
+    await disk.set(stored, JSON.stringify({ key: toBase64(key.serialize()), firstSeen: 1 }));
+    const identity = createProtocolStores(disk).identity;
+    expect(await identity.isTrustedIdentity(address, other, Direction.Receiving)).toBe(false);
+    expect(await identity.isTrustedIdentity(address, key, Direction.Receiving)).toBe(true);
+    expect((await identity.getIdentity(address))?.equals(key)).toBe(true);
   });
 });
 
