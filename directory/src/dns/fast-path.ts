@@ -9,7 +9,6 @@
 // too large for the client), which the general path then answers.
 import type { Message, ResourceRecord } from '@switchboard/dns-wire';
 import {
-  canonicalRdata,
   encodeMessage,
   encodeName,
   encodeRdata,
@@ -28,6 +27,7 @@ import type { OnlineSigner } from '../zone/signer.js';
 import type { ImageHit } from '../zone/image.js';
 import type { Node, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
 import { nameOfDigits, UNSERVABLE } from '../zone/zone.js';
+import { rdataOf } from '../zone/records.js';
 
 /** What the server needs to account for a reply written here; filled in by {@link fastReply}. */
 export interface FastInfo {
@@ -559,8 +559,9 @@ const DNSSEC_OPT = Uint8Array.of(
 /**
  * The general path's DNSSEC answer (a lowercase query with EDNS, ID 0 and no flags) for
  * `rrset`, a number's NAPTR or TXT RRset at the wire name `wire[0, nameLength)`, written in
- * octets and signed now: its records with their RDATA encoded once (canonical: these types
- * carry no name but the NAPTR's root replacement) for both the reply and the signed data (RFC
+ * octets and signed now: its records with their RDATA encoded once (when the entry was read
+ * and checked, records.ts; canonical, as these carry no name but the NAPTR's root replacement)
+ * for both the reply and the signed data (RFC
  * 4034 3.1.8.1), instead of through `signRrset` and `encodeMessage`. Undefined for anything
  * else, which the general path answers. Its renewal time is {@link OnlineSigner.earliestRenewal}.
  */
@@ -581,7 +582,8 @@ function numberAnswer(
     if (rr.type === RRType.NAPTR && (rr.data as { replacement: string }).replacement !== '.') {
       return undefined;
     }
-    const rdata = canonicalRdata(rr);
+    // Canonical as it is (RFC 4034 6.2): no name in it but the root.
+    const rdata = rdataOf(rr);
     rdatas.push(rdata);
     rdataOctets += rdata.length;
   }
