@@ -59,7 +59,7 @@ describe('zone warmer: a time budget per number, and short slices while queries 
    * came before that slice (0-based). Returns the numbers warmed by each slice once warm.
    */
   const warmAll = async (
-    options: { sliceMs: number; busySliceMs: number; quietMs: number },
+    options: { sliceMs: number; busySliceMs: number; quietMs: number; busyPauseMs?: number },
     queried: (slice: number) => boolean,
   ): Promise<number[]> => {
     const starts: number[] = [];
@@ -83,8 +83,10 @@ describe('zone warmer: a time budget per number, and short slices while queries 
     );
     warmer = w;
     w.start();
+    // A turn of the event loop at a time, timers included (slices wait `busyPauseMs` while
+    // queries come).
     for (let turns = 0; !w.warm && turns < 10_000; turns++) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     expect(w.warm).toBe(true);
     expect(w.warmed).toBe(NUMBERS.length);
@@ -112,7 +114,7 @@ describe('zone warmer: a time budget per number, and short slices while queries 
   it('warms one number per slice while queries come, full slices once they stop', async () => {
     const BUSY = 10;
     const perSlice = await warmAll(
-      { sliceMs: 1000, busySliceMs: 0.5, quietMs: 3 },
+      { sliceMs: 1000, busySliceMs: 0.5, quietMs: 3, busyPauseMs: 1 },
       (slice) => slice < BUSY,
     );
     // A query before each of the first slices: one number each (the least that makes progress).

@@ -27,6 +27,7 @@ import type { OnlineSigner } from '../zone/signer.js';
 import type { ImageHit } from '../zone/image.js';
 import type { Node, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
 import { nameOfDigits, UNSERVABLE } from '../zone/zone.js';
+import { rdataOf } from '../zone/records.js';
 
 /** What the server needs to account for a reply written here; filled in by {@link fastReply}. */
 export interface FastInfo {
@@ -522,15 +523,174 @@ function encodeAnswer(
   /** Keep it in memory: always (a query's), or while the cache has room (background work). */
   memory: 'always' | 'room' = 'always',
 ): Uint8Array {
-  const renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
-  const name = presentationName(wire);
-  const bytes = generalReply(zone, signer, name, qtype, dnssec, now);
+  let renewAt: number;
+  let bytes =
+    dnssec && digits !== undefined ? numberAnswer(signer, wire, nameLength, rrset, now) : undefined;
+  if (bytes) renewAt = signer.earliestRenewal(now);
+  else {
+    renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
+    bytes = generalReply(zone, signer, presentationName(wire), qtype, dnssec, now);
+  }
   const cache = zone.answers;
   if (cache.serves(zone) && (memory === 'always' || cache.hasRoom(bytes.length + 2 * nameLength))) {
     cache.put(wire, nameLength, hash, qtype, dnssec, renewAt, bytes);
   }
   if (digits !== undefined) zone.image.keepAnswer(digits, qtype, dnssec, renewAt, bytes);
   return bytes;
+}
+
+/** TYPE CLASS TTL RDLENGTH of a record and its RDATA, as signed and sent. */
+const RECORD_HEAD = 10;
+/** The OPT record of a DNSSEC answer: root, our payload size, DO (CO is set per query). */
+const DNSSEC_OPT = Uint8Array.of(
+  0,
+  0,
+  41,
+  SERVER_UDP_PAYLOAD >>> 8,
+  SERVER_UDP_PAYLOAD & 0xff,
+  0,
+  0,
+  0x80,
+  0,
+  0,
+  0,
+);
+
+/**
+ * The general path's DNSSEC answer (a lowercase query with EDNS, ID 0 and no flags) for
+ * `rrset`, a number's NAPTR or TXT RRset at the wire name `wire[0, nameLength)`, written in
+ * octets and signed now: its records with their RDATA encoded once (when the entry was read
+ * and checked, records.ts; canonical, as these carry no name but the NAPTR's root replacement)
+ * for both the reply and the signed data (RFC
+ * 4034 3.1.8.1), instead of through `signRrset` and `encodeMessage`. Undefined for anything
+ * else, which the general path answers. Its renewal time is {@link OnlineSigner.earliestRenewal}.
+ */
+function numberAnswer(
+  signer: OnlineSigner,
+  wire: Uint8Array,
+  nameLength: number,
+  rrset: readonly ResourceRecord[],
+  now: number,
+): Uint8Array | undefined {
+  const first = rrset[0];
+  if (!first || (first.type !== RRType.NAPTR && first.type !== RRType.TXT)) return undefined;
+  const { type, ttl } = first;
+  const rdatas: Uint8Array[] = [];
+  let rdataOctets = 0;
+  for (const rr of rrset) {
+    if (rr.type !== type || rr.ttl !== ttl || rr.class !== RRClass.IN) return undefined;
+    if (rr.type === RRType.NAPTR && (rr.data as { replacement: string }).replacement !== '.') {
+      return undefined;
+    }
+    // Canonical as it is (RFC 4034 6.2): no name in it but the root.
+    const rdata = rdataOf(rr);
+    rdatas.push(rdata);
+    rdataOctets += rdata.length;
+  }
+  const prefix = rrsigPrefix(signer, type, countLabels(wire), ttl, now);
+  // Signed data: RRSIG RDATA before the signature, then the records in canonical order, each
+  // owner | TYPE CLASS TTL RDLENGTH | RDATA (duplicates once, RFC 4034 6.3).
+  const sorted = rdatas.slice().sort(compareOctets);
+  const data = new Uint8Array(
+    prefix.length + sorted.length * (nameLength + RECORD_HEAD) + rdataOctets,
+  );
+  data.set(prefix, 0);
+  let d = prefix.length;
+  let previous: Uint8Array | undefined;
+  for (const rdata of sorted) {
+    if (previous && compareOctets(previous, rdata) === 0) continue;
+    previous = rdata;
+    data.set(wire.subarray(0, nameLength), d);
+    d = writeHead(data, d + nameLength, type, ttl, rdata.length);
+    data.set(rdata, d);
+    d += rdata.length;
+  }
+  const signature = signer.signHeldData(data.subarray(0, d));
+  // Header, question, the records (owners compressed to the question), the RRSIG, the OPT.
+  const questionEnd = 12 + nameLength + 4;
+  const sigLength = RECORD_HEAD + prefix.length + signature.length;
+  const size =
+    questionEnd +
+    rdatas.length * (2 + RECORD_HEAD) +
+    rdataOctets +
+    2 +
+    sigLength +
+    DNSSEC_OPT.length;
+  const out = new Uint8Array(size);
+  out[2] = 0x84; // QR AA
+  u16(out, 4, 1);
+  u16(out, 6, rdatas.length + 1);
+  u16(out, 10, 1);
+  out.set(wire.subarray(0, nameLength), 12);
+  u16(out, 12 + nameLength, type);
+  u16(out, 14 + nameLength, RRClass.IN);
+  let w = questionEnd;
+  for (const rdata of rdatas) {
+    u16(out, w, 0xc00c);
+    w = writeHead(out, w + 2, type, ttl, rdata.length);
+    out.set(rdata, w);
+    w += rdata.length;
+  }
+  u16(out, w, 0xc00c);
+  w = writeHead(out, w + 2, RRType.RRSIG, ttl, prefix.length + signature.length);
+  out.set(prefix, w);
+  out.set(signature, w + prefix.length);
+  out.set(DNSSEC_OPT, size - DNSSEC_OPT.length);
+  return out;
+}
+
+/** Writes TYPE CLASS(IN) TTL RDLENGTH at `w`; returns where the RDATA goes. */
+function writeHead(
+  out: Uint8Array,
+  w: number,
+  type: number,
+  ttl: number,
+  rdLength: number,
+): number {
+  u16(out, w, type);
+  u16(out, w + 2, RRClass.IN);
+  u32(out, w + 4, ttl);
+  u16(out, w + 8, rdLength);
+  return w + RECORD_HEAD;
+}
+
+/** RRSIG RDATA before the signature for a held RRset signed at `now` (seconds). */
+function rrsigPrefix(
+  signer: OnlineSigner,
+  typeCovered: number,
+  labels: number,
+  originalTtl: number,
+  now: number,
+): Uint8Array {
+  const { key } = signer;
+  const inception = signer.inception(now);
+  let signerWire = signerWires.get(signer);
+  if (!signerWire) {
+    signerWire = encodeName(signer.apex);
+    signerWires.set(signer, signerWire);
+  }
+  const prefix = new Uint8Array(18 + signerWire.length);
+  u16(prefix, 0, typeCovered);
+  prefix[2] = key.algorithm;
+  prefix[3] = labels;
+  u32(prefix, 4, originalTtl);
+  u32(prefix, 8, (inception + signer.validity) >>> 0);
+  u32(prefix, 12, inception >>> 0);
+  u16(prefix, 16, key.keyTag);
+  prefix.set(signerWire, 18);
+  return prefix;
+}
+
+/** The signer name (the apex) of each signer in wire form, lowercase. */
+const signerWires = new WeakMap<OnlineSigner, Uint8Array>();
+
+function compareOctets(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
 }
 
 function fastDenial(

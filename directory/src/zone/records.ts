@@ -236,7 +236,7 @@ export function unencodable(
 ): Unservable | undefined {
   for (const [i, rr] of records.entries()) {
     try {
-      encodeRdata(rr);
+      encodedRdata.set(rr, encodeRdata(rr));
     } catch (err) {
       if (!(err instanceof DnsWireError)) throw err;
       const contact = i < contacts.length ? contacts[i] : undefined;
@@ -249,6 +249,17 @@ export function unencodable(
     }
   }
   return undefined;
+}
+
+/**
+ * The RDATA of each record {@link unencodable} encoded, kept with the record (they are
+ * immutable), so answering does not encode it again (dns/fast-path.ts).
+ */
+const encodedRdata = new WeakMap<ResourceRecord, Uint8Array>();
+
+/** The RDATA of `rr` encoded (uncompressed, as given): kept from {@link unencodable}, or now. */
+export function rdataOf(rr: ResourceRecord): Uint8Array {
+  return encodedRdata.get(rr) ?? encodeRdata(rr);
 }
 
 /** Throws the publish API's `invalid-contact` (or key) problem when {@link unservable} says so. */

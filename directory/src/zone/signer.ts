@@ -56,6 +56,16 @@ export class OnlineSigner {
     return this.#key;
   }
 
+  /** The signer name (the apex), lowercase and absolute. */
+  get apex(): string {
+    return this.#apex;
+  }
+
+  /** How long (seconds) a fresh signature is valid from its inception. */
+  get validity(): number {
+    return this.#policy.validity;
+  }
+
   /**
    * Called before every fresh signature over a synthesised record ({@link signKeyed} misses and
    * {@link signData}), never for RRsets the zone holds: it throws to stop the signature being
@@ -113,6 +123,16 @@ export class OnlineSigner {
    */
   signData(data: Uint8Array): Uint8Array {
     this.#gate?.();
+    this.#signatures += 1;
+    return signBytes(this.#key, data);
+  }
+
+  /**
+   * A signature over the signed data of an RRset the zone holds, assembled by the caller
+   * (dns/fast-path.ts): counted, never gated (as {@link signHeld}), and not cached: the caller
+   * keeps the answer it goes into.
+   */
+  signHeldData(data: Uint8Array): Uint8Array {
     this.#signatures += 1;
     return signBytes(this.#key, data);
   }
