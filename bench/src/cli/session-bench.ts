@@ -323,8 +323,20 @@ const collectGarbage = ((): (() => void) => {
   return runInNewContext('gc') as () => void;
 })();
 
+/**
+ * A pause after the collection: V8 sweeps the freed memory on helper threads after `gc()`
+ * returns, and that CPU time would land in the next side's turn (after the warm-up, the garbage
+ * of all three sides' warm-ups in the first side's).
+ */
+function settle(): Promise<void> {
+  return new Promise((done) => setTimeout(done, SETTLE_MS));
+}
+
+const SETTLE_MS = 100;
+
 async function timed(n: number, fn: (i: number) => Promise<void>): Promise<Rates> {
   collectGarbage();
+  await settle();
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await fn(i);
