@@ -323,8 +323,20 @@ const collectGarbage = ((): (() => void) => {
   return runInNewContext('gc') as () => void;
 })();
 
+/**
+ * A pause after the collection: V8 sweeps the freed memory on helper threads after `gc()`
+ * returns, and that CPU time would land in the next side's turn (after the warm-up, the garbage
+ * of all three sides' warm-ups in the first side's).
+ */
+function settle(): Promise<void> {
+  return new Promise((done) => setTimeout(done, SETTLE_MS));
+}
+
+const SETTLE_MS = 100;
+
 async function timed(n: number, fn: (i: number) => Promise<void>): Promise<Rates> {
   collectGarbage();
+  await settle();
   const start = performance.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await fn(i);
@@ -527,7 +539,7 @@ async function main(): Promise<void> {
         [
           `## sessions: SDK vs raw libsignal: ${started.toISOString()}`,
           '',
-          `${args.sessions} session setups (read the peer's bundle from its bytes, process it, encrypt the first message, decrypt it) and ${args.messages} x ${args.rounds} message round trips on one session, the three sides taking turns in ${args.rounds} rounds after an untimed warm-up of each (${WARM_UP.setups} setups, ${WARM_UP.messages} round trips), a full garbage collection before each turn; all sides do the same libsignal cryptography, so the ratio is the SDK's own cost (it writes each changed record to its storage, serialised, before it returns). Raw libsignal keeps records as objects in Maps and writes nothing; the third side serialises each session record and new identity key it is given, the least any app that keeps sessions across restarts must do. Rates per second of wall time and per second of the process's CPU time (user + system; less sensitive to other load on the machine). Load average ${loadText(load0)} at start, ${loadText(load1)} at end.`,
+          `${args.sessions} session setups (read the peer's bundle from its bytes, process it, encrypt the first message, decrypt it) and ${args.messages} x ${args.rounds} message round trips on one session, the three sides taking turns in ${args.rounds} rounds after an untimed warm-up of each (${WARM_UP.setups} setups, ${WARM_UP.messages} round trips), a full garbage collection and a ${SETTLE_MS} ms pause before each turn (so no side pays for the sweep of another's garbage); all sides do the same libsignal cryptography, so the ratio is the SDK's own cost (it writes each changed record to its storage, serialised, before it returns). Raw libsignal keeps records as objects in Maps and writes nothing; the third side serialises each session record and new identity key it is given, the least any app that keeps sessions across restarts must do. Rates per second of wall time and per second of the process's CPU time (user + system; less sensitive to other load on the machine). Load average ${loadText(load0)} at start, ${loadText(load1)} at end.`,
           '',
           markdownTable(rows),
           '',

@@ -229,14 +229,22 @@ export class StoreCache {
       await this.#commit(batch);
       return result;
     } catch (err) {
-      // What the unit changed is forgotten, so the next read sees storage's state again.
-      for (const key of batch.keys()) this.#objects.delete(key);
+      this.#forgetUnit(batch);
       throw err;
     } finally {
-      this.#running = undefined;
-      batch.clear();
-      this.#pending -= 1;
+      this.#end(batch);
     }
+  }
+
+  /** What a failed unit changed is forgotten, so the next read sees storage's state again. */
+  #forgetUnit(batch: Batch): void {
+    for (const key of batch.keys()) this.#objects.delete(key);
+  }
+
+  #end(batch: Batch): void {
+    this.#running = undefined;
+    batch.clear();
+    this.#pending -= 1;
   }
 
   #put(key: string, value: unknown, encode: Encode, inUnit: boolean): Promise<void> {
@@ -264,10 +272,15 @@ export class StoreCache {
    */
   #commit(batch: Batch): Promise<void> {
     if (batch.size === 0) return DONE;
-    const writes: StorageWrite[] = [];
-    for (const [key, encode] of batch) writes.push(this.#stored(key, encode));
+    const writes = this.#encodeAll(batch);
     if (this.#storage.batch) return this.#storage.batch(writes);
     return this.#writeEach(writes);
+  }
+
+  #encodeAll(batch: Batch): StorageWrite[] {
+    const writes: StorageWrite[] = [];
+    for (const [key, encode] of batch) writes.push(this.#stored(key, encode));
+    return writes;
   }
 
   #stored(key: string, encode: Encode): StorageWrite {

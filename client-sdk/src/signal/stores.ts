@@ -358,6 +358,10 @@ function missing(what: string): SwitchboardError {
   );
 }
 
+function replayed(): SwitchboardError {
+  return new SwitchboardError('replayed-message', 'this session-start message was already used');
+}
+
 function missingPreKey(): SwitchboardError {
   return missing('one-time prekey');
 }
@@ -487,27 +491,47 @@ class KvKyberPreKeyStore extends KyberPreKeyStore {
     if (entry === undefined) throw missing('Kyber prekey');
     return entry.record();
   }
-  async markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
+  /**
+   * No async frame: a kept entry (the last-resort key serves every new incoming session) goes
+   * straight to {@link #markUsed}, whose one storage read is that of the replay guard.
+   */
+  markKyberPreKeyUsed(id: number, signedPreKeyId: number, baseKey: PublicKey): Promise<void> {
     const key = `kyber-prekey/${id}`;
-    const entry = await this.#cache.read(key, KyberEntry.parse, undefined);
-    if (entry === undefined) throw missing('Kyber prekey');
-    if (!entry.stored.lastResort) {
-      await this.#cache.remove(key, this.#inUnit);
-      return;
-    }
-    // A last-resort key stays, but the same (signed prekey, base key) pair must not be
-    // accepted twice: that would be a replayed session start.
-    const base = baseKey.serialize();
-    const used = usedKey(id, signedPreKeyId, base);
-    const legacy = entry.stored.used;
-    if (
-      (await this.#cache.read(used, parseJson, undefined)) !== undefined ||
-      legacy?.includes(`${signedPreKeyId}:${toBase64(base)}`)
-    ) {
-      throw new SwitchboardError('replayed-message', 'this session-start message was already used');
-    }
-    await this.#cache.write(used, true, JSON.stringify, this.#inUnit);
+    const kept = this.#cache.peek<KyberEntry>(key);
+    if (kept !== NOT_KEPT) return this.#markUsed(key, kept, id, signedPreKeyId, baseKey);
+    return this.#cache
+      .read(key, KyberEntry.parse, undefined)
+      .then((entry) => this.#markUsed(key, entry, id, signedPreKeyId, baseKey));
   }
+
+  #markUsed(
+    key: string,
+    entry: KyberEntry | undefined,
+    id: number,
+    signedPreKeyId: number,
+    baseKey: PublicKey,
+  ): Promise<void> {
+    try {
+      if (entry === undefined) throw missing('Kyber prekey');
+      if (!entry.stored.lastResort) return this.#cache.remove(key, this.#inUnit);
+      // A last-resort key stays, but the same (signed prekey, base key) pair must not be
+      // accepted twice: that would be a replayed session start.
+      const base = baseKey.serialize();
+      if (entry.stored.used?.includes(`${signedPreKeyId}:${toBase64(base)}`)) throw replayed();
+      const used = usedKey(id, signedPreKeyId, base);
+      return this.#cache
+        .read(used, parseJson, undefined)
+        .then((seen) => this.#recordUse(used, seen));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  #recordUse(used: string, seen: unknown): Promise<void> {
+    if (seen !== undefined) throw replayed();
+    return this.#cache.write(used, true, JSON.stringify, this.#inUnit);
+  }
+
   async countUnused(): Promise<number> {
     let n = 0;
     for (const k of await this.#cache.list('kyber-prekey/')) {
