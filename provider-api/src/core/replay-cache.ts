@@ -37,7 +37,7 @@ export class DatabaseReplayCache implements ReplayCache {
   }
 
   async remember(keyId: string, nonce: string, expiresAtMs: number): Promise<boolean> {
-    const values = { key: sha256Hex(`${keyId}\n${nonce}`), expires: expiresAtMs, now: this.#now() };
+    const values = { key: nonceKey(keyId, nonce), expires: expiresAtMs, now: this.#now() };
     const rows = await commitSoon(this.#db, (db) => rememberNonce(this.#db, values, db));
     return rows.length === 1;
   }
@@ -61,6 +61,41 @@ export class DatabaseReplayCache implements ReplayCache {
         .execute();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+}
+
+/** The row key of a nonce: a hash of the key id and the nonce. */
+function nonceKey(keyId: string, nonce: string): string {
+  return sha256Hex(`${keyId}\n${nonce}`);
+}
+
+/**
+ * A {@link ReplayCache} for one request that only notes its nonce: the caller records it with
+ * {@link NotedNonce.record} in its own unit of work (one unit, one commit, for the replay check
+ * and the request's writes), before any of them, and refuses the request when it was used.
+ */
+export class NotedNonce implements ReplayCache {
+  #key = '';
+  #expires = 0;
+
+  remember(keyId: string, nonce: string, expiresAtMs: number): boolean {
+    this.#key = nonceKey(keyId, nonce);
+    this.#expires = expiresAtMs;
+    return true;
+  }
+
+  /**
+   * Records the nonce noted, on `via` (`db` or a transaction opened on it); false: a live
+   * record of it exists (a replay). Throws when no nonce was noted.
+   */
+  async record(
+    db: Kysely<ProviderTables>,
+    now: number,
+    via: Kysely<ProviderTables> = db,
+  ): Promise<boolean> {
+    if (this.#key === '') throw new Error('no signed request nonce was noted');
+    const rows = await rememberNonce(db, { key: this.#key, expires: this.#expires, now }, via);
+    return rows.length === 1;
   }
 }
 
