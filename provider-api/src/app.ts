@@ -15,6 +15,7 @@ import {
   loadDocument,
 } from '@switchboard/openapi';
 import type { PrefixLengths } from '@switchboard/service-kit';
+import type { ReplayCache } from '@switchboard/http-signature';
 import {
   clientPrefix,
   pageSecurityHeaders,
@@ -142,6 +143,7 @@ interface Callers {
     req: Request,
     rawBody: Buffer,
     certificate: string | undefined,
+    nonce: ReplayCache,
   ) => Promise<prekeys.Asker>;
   readonly operator: (req: Request, scope: ApiKeyScope) => Promise<string>;
   readonly mailboxOwner: (req: Request, rawBody: Buffer, mailbox: string) => Promise<void>;
@@ -191,14 +193,18 @@ function callers(deps: ProviderDeps, options: ProviderAppOptions): Callers {
     req: Request,
     rawBody: Buffer,
     certificate: string | undefined,
+    nonce: ReplayCache,
   ): Promise<prekeys.Asker> => {
     const self = deps.config.providerId;
+    const checks = { ...signature, replayCache: nonce };
     if (certificate === undefined) {
-      const accountId = await device(req, rawBody);
-      return { id: `${self}/${accountId}`, localAccountId: accountId };
+      const accountId = await verifySignedRequest(req, rawBody, checks, (keyId) =>
+        deviceKeyOf(deps.db, keyId),
+      );
+      return { id: `${self}/${accountId}`, localAccountId: accountId, deviceSigned: true };
     }
     const cert = await verifySenderCertificate(deps, certificate);
-    await verifySignedRequest(req, rawBody, signature, (keyId) =>
+    await verifySignedRequest(req, rawBody, checks, (keyId) =>
       keyId === cert.accountId ? cert.deviceKey : undefined,
     );
     const id = `${cert.issuer}/${cert.accountId}`;
@@ -327,7 +333,7 @@ function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers): void {
       deps,
       input.params['address'] as string,
       clientAddress(req),
-      () => asker(req, input.rawBody, certificate),
+      (nonce) => asker(req, input.rawBody, certificate, nonce),
     );
     // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
     // express's ETag, which would hash every (never repeated) body for nothing.

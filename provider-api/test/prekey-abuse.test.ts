@@ -3,6 +3,7 @@
 // are not discoverable are not served to strangers.
 import { generateKeyPairSync } from 'node:crypto';
 import { ALL_DIALECTS } from '@switchboard/db/testing';
+import { signRequest } from '@switchboard/http-signature';
 import { defaultProviderConfig } from '../src/core/config.js';
 import type { ProviderConfig } from '../src/core/config.js';
 import type { ProviderDeps } from '../src/core/deps.js';
@@ -120,6 +121,44 @@ describe.each(ALL_DIALECTS)('prekey bundles against strangers (%s)', (dialect) =
     expect((await fetchBundle(p, bob.accountId, carol)).status).toBe(200);
     // Bob may always fetch his own.
     expect((await fetchBundle(p, bob.accountId, bob)).status).toBe(200);
+  });
+
+  it('refuses a replayed fetch before it takes a key or records a contact', async () => {
+    await start();
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(10, 10));
+    const carol = await register(p, NUMBERS[2]!, makeClientKeys(1, 1));
+    await makeDiscoverable(p, alice);
+    const path = `/v1/keys/bundles/${alice.accountId}`;
+    const signed = (nonce?: string): Record<string, string> =>
+      signRequest({
+        method: 'GET',
+        url: path,
+        body: '',
+        ...carol.signer,
+        now: p.clock.now / 1000,
+        ...(nonce === undefined ? {} : { nonce }),
+      });
+    const send = async (headers: Record<string, string>) => {
+      const res = await fetch(`${p.url}${path}`, { headers });
+      return [res.status, ((await res.json()) as { code?: string }).code];
+    };
+    // A nonce carol's device used before: refused, no key taken, no contact recorded.
+    await p.deps.replayCache.remember(carol.signer.keyId, 'used-nonce', p.clock.now + 300_000);
+    expect(await send(signed('used-nonce'))).toEqual([401, 'auth.replayed']);
+    expect(await left(alice)).toEqual({ oneTimePreKeys: 10, oneTimeKyberPreKeys: 10 });
+    const contacts = () =>
+      p.deps.db
+        .selectFrom('prekey_contacts')
+        .select('asker')
+        .where('target_id', '=', alice.accountId)
+        .execute();
+    expect(await contacts()).toEqual([]);
+    // One signed request sent four times at once (on SQLite, one batch): served once.
+    const headers = signed();
+    const answers = await Promise.all([0, 1, 2, 3].map(() => send(headers)));
+    expect(answers.map(([status]) => status).sort()).toEqual([200, 401, 401, 401]);
+    expect(await left(alice)).toEqual({ oneTimePreKeys: 9, oneTimeKyberPreKeys: 9 });
+    expect(await contacts()).toHaveLength(1);
   });
 
   it('limits fetches per asker and per asker and target', async () => {

@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import type { DialectName } from '@switchboard/db';
 import { migrateToLatest } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
-import { DatabaseReplayCache } from '../src/core/replay-cache.js';
+import { DatabaseReplayCache, SWEEP_CHUNK } from '../src/core/replay-cache.js';
+import { sha256Hex } from '../src/core/encoding.js';
 import { PROVIDER_MIGRATIONS } from '../src/store/migrations.js';
 import type { ProviderTables } from '../src/store/schema.js';
 
@@ -32,36 +33,60 @@ describe.each(ALL_DIALECTS)('database replay cache (%s)', (dialect) => {
       );
       expect(together).toEqual([true, false, true, false]);
       expect(await cache.remember('other-key', 'n1', clock.now + 300_000)).toBe(true);
+      // Expired, its record is taken over by the same key (a request signature checks refuse
+      // as stale anyway).
       clock.now += 300_000;
+      expect(await cache.remember('k', 'n1', clock.now)).toBe(true);
+      // Another expiry (another signed `created`) is another signed request.
       expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(true);
-      expect(await cache.remember('k', 'n1', clock.now + 300_000)).toBe(false);
       const rows = await database.db.selectFrom('replay_nonces').select('key').execute();
-      expect(rows).toHaveLength(4);
+      expect(rows).toHaveLength(5);
     } finally {
       await database.dispose();
     }
   });
 
-  it('sweeps expired nonces from every slice of the key space and keeps live ones', async () => {
+  it('sweeps expired nonces, in several statements, and keeps live ones', async () => {
     const { database, clock, cache } = await migrated(dialect);
     try {
-      // Hashed keys land in every slice; the edges and keys that are not hex are swept too.
-      for (let i = 0; i < 600; i++) {
-        expect(await cache.remember('k', `old-${i}`, clock.now + 1_000)).toBe(true);
-        expect(await cache.remember('k', `new-${i}`, clock.now + 600_000)).toBe(true);
+      // More than one statement's worth (SWEEP_CHUNK), interleaved in time with live ones.
+      const n = SWEEP_CHUNK * 2 + 7;
+      for (let i = 0; i < n; i++) {
+        expect(await cache.remember('k', `old-${i}`, clock.now + 1_000 + i)).toBe(true);
+        expect(await cache.remember('k', `new-${i}`, clock.now + 600_000 - i)).toBe(true);
       }
-      const edges = ['', '0', '00', '0f', 'f', 'ff', 'fff', 'g', 'zz', '~'];
-      await database.db
-        .insertInto('replay_nonces')
-        .values(edges.map((key) => ({ key, expires_at: clock.now })))
-        .execute();
+      // Expiring exactly at the sweep's time: expired.
+      expect(await cache.remember('k', 'edge', clock.now + 300_000)).toBe(true);
+      expect(await cache.remember('k', 'after', clock.now + 300_001)).toBe(true);
       clock.now += 300_000;
       await cache.sweep();
       const left = await database.db.selectFrom('replay_nonces').select('key').execute();
-      expect(left).toHaveLength(600);
+      expect(left).toHaveLength(n + 1);
       // What was swept may be used again; what is live still may not.
-      expect(await cache.remember('k', 'old-7', clock.now + 300_000)).toBe(true);
-      expect(await cache.remember('k', 'new-7', clock.now + 300_000)).toBe(false);
+      expect(await cache.remember('k', 'old-7', clock.now + 1_007)).toBe(true);
+      expect(await cache.remember('k', 'new-7', clock.now + 300_000 - 7)).toBe(false);
+      expect(await cache.remember('k', 'after', clock.now + 1)).toBe(false);
+    } finally {
+      await database.dispose();
+    }
+  });
+
+  it('keeps refusing the nonces recorded before migration 0011', async () => {
+    const database = await openTestDatabase<ProviderTables>(dialect);
+    try {
+      const db = database.db as Kysely<unknown>;
+      const upTo = Object.fromEntries(
+        Object.entries(PROVIDER_MIGRATIONS).filter(([name]) => name < '0011'),
+      );
+      await migrateToLatest(db, dialect, 'provider_api', upTo);
+      const hashed = sha256Hex('k\nn1');
+      await sql`INSERT INTO replay_nonces (key, expires_at) VALUES (${hashed}, ${2_000_000})`.execute(
+        db,
+      );
+      await migrateToLatest(db, dialect, 'provider_api', PROVIDER_MIGRATIONS);
+      const cache = new DatabaseReplayCache(database.db, () => 1_500_000);
+      expect(await cache.remember('k', 'n1', 2_000_000)).toBe(false);
+      expect(await cache.remember('k', 'n2', 2_000_000)).toBe(true);
     } finally {
       await database.dispose();
     }
@@ -98,10 +123,10 @@ describe('SQLite: the tables every bundle fetch writes', () => {
       const cache = new DatabaseReplayCache(database.db, () => 0);
       expect(await cache.remember('k', 'n2', 10)).toBe(true);
       expect(await cache.remember('k', 'n2', 10)).toBe(false);
-      const nonces = await sql`SELECT key, expires_at FROM replay_nonces WHERE key = 'n1'`.execute(
-        db,
-      );
-      expect(nonces.rows).toEqual([{ key: 'n1', expires_at: 5 }]);
+      const nonces =
+        await sql`SELECT key, expires_at FROM replay_nonces WHERE expires_at = 5`.execute(db);
+      // Migration 0011 put the expiry in front of the key.
+      expect(nonces.rows).toEqual([{ key: '0000000000005n1', expires_at: 5 }]);
       // By the error's code: in a jest process where another test file loaded better-sqlite3
       // first, its errors are not instances of this file's Error (toThrow sees no error).
       const refusal = (target: string): Promise<unknown> =>

@@ -79,15 +79,22 @@ export async function removeRegistrationLock(deps: ProviderDeps, accountId: stri
 /** When each account's activity was last written, per process (bounded). */
 const lastNoted = new WeakMap<ProviderDeps, Map<string, number>>();
 
-/** Records that an account made an authenticated request (at most hourly per account). */
-export async function noteActivity(deps: ProviderDeps, accountId: string): Promise<void> {
+/**
+ * Records that an account made an authenticated request (at most hourly per account; within
+ * the hour nothing to wait for: undefined, no promise).
+ */
+export function noteActivity(deps: ProviderDeps, accountId: string): Promise<void> | undefined {
   let seen = lastNoted.get(deps);
   if (!seen) lastNoted.set(deps, (seen = new Map()));
   const now = deps.now();
   const last = seen.get(accountId);
-  if (last !== undefined && now - last < ACTIVITY_RESOLUTION_MS) return;
+  if (last !== undefined && now - last < ACTIVITY_RESOLUTION_MS) return undefined;
   if (seen.size >= 10_000) seen.clear();
   seen.set(accountId, now);
+  return writeActivity(deps, accountId, now);
+}
+
+async function writeActivity(deps: ProviderDeps, accountId: string, now: number): Promise<void> {
   await deps.db
     .updateTable('registration_locks')
     .set({ last_active_at: now })

@@ -18,6 +18,8 @@ import {
 import { toArrayBuffer, toBase64 } from '../core/encoding.js';
 import { parseNumber } from '../accounts/verification.js';
 import { ProviderApiError } from '@switchboard/openapi';
+import { NotedNonce } from '../core/replay-cache.js';
+import { noteActivity } from '../accounts/registration-lock.js';
 
 type PrekeyCount = ProviderSchema<'PrekeyCount'>;
 type Bundle = ProviderSchema<'PrekeyBundle'>;
@@ -201,8 +203,9 @@ async function findTarget(
   deps: ProviderDeps,
   address: string,
   asker: string,
+  via: Kysely<ProviderTables>,
 ): Promise<Target | undefined> {
-  if (UUID.test(address)) return (await targetById(deps.db, { address, asker }))[0];
+  if (UUID.test(address)) return (await targetById(deps.db, { address, asker }, via))[0];
   let number: string;
   try {
     number = parseNumber(address);
@@ -210,7 +213,7 @@ async function findTarget(
     if (err instanceof ProviderApiError) return undefined;
     throw err;
   }
-  return (await targetByNumber(deps.db, { address: number, asker }))[0];
+  return (await targetByNumber(deps.db, { address: number, asker }, via))[0];
 }
 
 /**
@@ -398,6 +401,8 @@ const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTa
 export interface Asker {
   readonly id: string;
   readonly localAccountId?: string;
+  /** Signed with its device key here (no sender certificate): keeps its registration lock alive. */
+  readonly deviceSigned?: boolean;
 }
 
 const contactOf = precompiled(['target', 'asker'], (db: Kysely<ProviderTables>, p) =>
@@ -413,14 +418,20 @@ const contactOf = precompiled(['target', 'asker'], (db: Kysely<ProviderTables>, 
  * non-discoverable target here: it never fetched the target's bundle, and the target (an
  * account here) never fetched the asker's. Discoverable targets are served to every asker.
  */
-async function mayServe(deps: ProviderDeps, target: Target, asker: Asker): Promise<boolean> {
+async function mayServe(
+  deps: ProviderDeps,
+  target: Target,
+  asker: Asker,
+  via: Kysely<ProviderTables>,
+): Promise<boolean> {
   const known = target.first_at !== null;
   if (target.discoverable === 1 || known || asker.localAccountId === target.id) return true;
   if (asker.localAccountId === undefined) return false;
-  const reverse = await contactOf(deps.db, {
-    target: asker.localAccountId,
-    asker: `${deps.config.providerId}/${target.id}`,
-  });
+  const reverse = await contactOf(
+    deps.db,
+    { target: asker.localAccountId, asker: `${deps.config.providerId}/${target.id}` },
+    via,
+  );
   return reverse.length > 0;
 }
 
@@ -461,14 +472,19 @@ const claimAgain = precompiled(
  * most once per `oneTimeKeysPerPairSeconds`, and one that had some before gets none from a
  * target holding `reservedOneTimeKeys` or fewer of a kind.
  */
-async function oneTimeKeysDue(deps: ProviderDeps, target: Target): Promise<boolean> {
+async function oneTimeKeysDue(
+  deps: ProviderDeps,
+  target: Target,
+  via: Kysely<ProviderTables>,
+): Promise<boolean> {
   if (target.first_at === null || target.one_time_at === null) return true;
   const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
   if (deps.now() - Number(target.one_time_at) < oneTimeKeysPerPairSeconds * 1000) return false;
-  const [nth] = await aboveReserve(deps.db, {
-    account: target.id,
-    reserved: reservedOneTimeKeys,
-  });
+  const [nth] = await aboveReserve(
+    deps.db,
+    { account: target.id, reserved: reservedOneTimeKeys },
+    via,
+  );
   return nth?.ec !== null && nth?.ec !== undefined && nth.kyber !== null && nth.kyber !== undefined;
 }
 
@@ -479,46 +495,47 @@ function targetGone(err: unknown): boolean {
 }
 
 /**
- * Records the contact and takes the one-time prekeys granted, in one unit of the group commit
- * on SQLite (one commit with the other fetches' writes; in order, so the compare-and-set and
- * the take see the writes before them), straight on PostgreSQL (`SKIP LOCKED` takes). A new
+ * Records the contact and takes the one-time prekeys granted, on `via` (in the fetch's unit of
+ * the group commit on SQLite: in order with the other fetches' writes, so the compare-and-set
+ * and the take see the writes before them; straight on PostgreSQL, `SKIP LOCKED` takes). A new
  * pair's row is inserted, an old one's `one_time_at` moved by compare-and-set, so that
  * concurrent fetches of one pair get one-time keys at most once. Undefined: the target was
  * deleted meanwhile (caught here, as a result, so that it never fails the other units of a
  * batch: SQLite undoes only the refused statement).
  */
-function recordContact(
+async function recordContact(
   deps: ProviderDeps,
   target: Target,
   asker: string,
   granted: boolean,
+  via: Kysely<ProviderTables>,
 ): Promise<TakenPreKey[] | undefined> {
   const now = deps.now();
   const pair = { target: target.id, asker, now };
-  return commitSoon(deps.db, async (db) => {
-    if (target.first_at === null) {
-      const values = { ...pair, oneTimeAt: granted ? now : null };
-      let inserted: unknown[];
-      try {
-        inserted = await insertContact(deps.db, values, db);
-      } catch (err) {
-        if (targetGone(err)) return undefined;
-        throw err;
-      }
-      return granted && inserted.length === 1 ? takeOneTimePreKeys(deps, target.id, db) : [];
+  if (target.first_at === null) {
+    const values = { ...pair, oneTimeAt: granted ? now : null };
+    let inserted: unknown[];
+    try {
+      inserted = await insertContact(deps.db, values, via);
+    } catch (err) {
+      if (targetGone(err)) return undefined;
+      throw err;
     }
-    if (!granted) return [];
-    const claimed =
-      target.one_time_at === null
-        ? await claimFirst(deps.db, pair, db)
-        : await claimAgain(deps.db, { ...pair, last: Number(target.one_time_at) }, db);
-    return claimed.length === 1 ? takeOneTimePreKeys(deps, target.id, db) : [];
-  });
+    return granted && inserted.length === 1 ? takeOneTimePreKeys(deps, target.id, via) : [];
+  }
+  if (!granted) return [];
+  const claimed =
+    target.one_time_at === null
+      ? await claimFirst(deps.db, pair, via)
+      : await claimAgain(deps.db, { ...pair, last: Number(target.one_time_at) }, via);
+  return claimed.length === 1 ? takeOneTimePreKeys(deps, target.id, via) : [];
 }
 
 /**
  * Fetches a bundle for an asker whose credential `authenticate` checks (after the per-client
- * limit, so that floods cost no signature checks). A non-discoverable target is "not found" to
+ * limit, so that floods cost no signature checks) with `nonce` as its replay cache: the nonce is
+ * recorded in the fetch's one unit of work, before its reads and writes, and a replayed request
+ * is refused there with nothing else done. A non-discoverable target is "not found" to
  * strangers; one-time prekeys go to each asker at most once per `oneTimeKeysPerPairSeconds`,
  * otherwise the bundle carries the Kyber last-resort prekey and no one-time EC prekey.
  */
@@ -526,14 +543,56 @@ export async function fetchBundle(
   deps: ProviderDeps,
   address: string,
   clientAddress: string,
-  authenticate: () => Promise<Asker>,
+  authenticate: (nonce: NotedNonce) => Promise<Asker>,
 ): Promise<Bundle> {
   const perAddress = deps.limits.bundlePerAddress.take(clientAddress);
   if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, 'prekey fetches');
-  const asker = await authenticate();
+  const nonce = new NotedNonce();
+  const asker = await authenticate(nonce);
+  const served = await commitSoon(deps.db, (db) => serveUnit(deps, db, nonce, address, asker));
+  const replayed = served instanceof ProviderApiError && served.code === 'auth.replayed';
+  // A request not replayed, of an asker that signed with its device key here, keeps its
+  // registration lock alive (refused by a limit or not: as any other signed request).
+  if (!replayed && asker.deviceSigned && asker.localAccountId !== undefined) {
+    const noting = noteActivity(deps, asker.localAccountId);
+    if (noting) await noting;
+  }
+  if (served instanceof ProviderApiError) throw served;
+  return served;
+}
+
+/**
+ * A fetch's unit of work, on `via`: the problem it ends with is its result, not thrown, so that
+ * it never fails the other units of its batch.
+ */
+async function serveUnit(
+  deps: ProviderDeps,
+  via: Kysely<ProviderTables>,
+  nonce: NotedNonce,
+  address: string,
+  asker: Asker,
+): Promise<Bundle | ProviderApiError> {
+  try {
+    if (!(await nonce.record(deps.db, deps.now(), via))) {
+      return fail('auth.replayed', 'this signed request was already used');
+    }
+    return await serve(deps, via, address, asker);
+  } catch (err) {
+    if (err instanceof ProviderApiError) return err;
+    throw err;
+  }
+}
+
+/** The checks and writes of a fetch whose nonce was recorded (limits, contact, take). */
+async function serve(
+  deps: ProviderDeps,
+  via: Kysely<ProviderTables>,
+  address: string,
+  asker: Asker,
+): Promise<Bundle> {
   const perAsker = deps.limits.bundlePerAsker.take(asker.id);
   if (!perAsker.allowed) throw rateLimited(perAsker.retryAfterSeconds, 'prekey fetches');
-  const account = await findTarget(deps, address, asker.id);
+  const account = await findTarget(deps, address, asker.id, via);
   // Keyed by the account, not the text of the address, so that spelling one number in several
   // ways (or by id and by number) does not multiply the limit.
   const targetKey = account?.id ?? address;
@@ -545,17 +604,17 @@ export async function fetchBundle(
   if (!perPair.allowed) {
     throw rateLimited(perPair.retryAfterSeconds, 'prekey fetches for this address');
   }
-  if (!account || !(await mayServe(deps, account, asker))) {
+  if (!account || !(await mayServe(deps, account, asker, via))) {
     throw fail('account.not-found', 'no account with this address here');
   }
   // Accounts another provider certified share one budget of one-time keys per target: a
   // provider minting identities cannot empty a pool here one identity at a time.
   const issuer = asker.localAccountId === undefined ? asker.id.split('/')[0] : undefined;
   const granted =
-    (await oneTimeKeysDue(deps, account)) &&
+    (await oneTimeKeysDue(deps, account, via)) &&
     (issuer === undefined ||
       deps.limits.oneTimeKeysPerIssuerAndTarget.take(`${issuer} ${account.id}`).allowed);
-  const taken = await recordContact(deps, account, asker.id, granted);
+  const taken = await recordContact(deps, account, asker.id, granted, via);
   if (!taken) throw fail('account.not-found', 'no account with this address here');
   return bundleOf(account, taken);
 }

@@ -345,6 +345,21 @@ const prekeyCursors: PortableMigration = {
 };
 
 /** The provider API's migrations, applied in name order by `migrateToLatest`. */
+/**
+ * Replay-nonce keys start with their expiry (13 digits of ms, zero-padded; `core/replay-cache.ts`):
+ * new keys go to the end of the B-tree instead of a random page each, and the sweep deletes the
+ * lowest keys. Existing rows get the prefix of their own expiry, so a live nonce stays refused.
+ */
+const nonceKeysByExpiry: PortableMigration = {
+  async up(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+    if (dialect === 'sqlite') {
+      await sql`UPDATE replay_nonces SET key = printf('%013d', expires_at) || key`.execute(db);
+    } else {
+      await sql`UPDATE replay_nonces SET key = lpad(expires_at::text, 13, '0') || key`.execute(db);
+    }
+  },
+};
+
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
@@ -356,4 +371,5 @@ export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = 
   '0008_registration_handovers': registrationHandovers,
   '0009_clustered_hot_tables': clusteredHotTables,
   '0010_prekey_cursors': prekeyCursors,
+  '0011_nonce_keys_by_expiry': nonceKeysByExpiry,
 };
