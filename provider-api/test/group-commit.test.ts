@@ -41,10 +41,21 @@ describe('SQLite group commit', () => {
       });
     expect(await Promise.all([add(1), add(2), add(3)])).toEqual([0, 1, 2]);
     expect(begins).toBe(1);
-    // A lone unit runs straight on the database.
+    // A lone unit runs in a transaction of its own.
     expect(await add(4)).toBe(3);
-    expect(begins).toBe(1);
+    expect(begins).toBe(2);
     expect(await ids(db)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps none of the writes of a lone unit that throws', async () => {
+    const commit = new SqliteGroupCommit(db);
+    const failing = commit.run(async (tx) => {
+      await tx.insertInto('item').values({ id: 1, n: 0 }).execute();
+      await tx.insertInto('item').values({ id: 2, n: 0 }).execute();
+      throw new Error('unit failed');
+    });
+    await expect(failing).rejects.toThrow('unit failed');
+    expect(await ids(db)).toEqual([]);
   });
 
   it('fails every unit of a batch, and keeps none of its writes, when one throws', async () => {

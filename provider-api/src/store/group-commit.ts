@@ -19,7 +19,8 @@ const MAX_BATCH = 256;
  * so that one commit (one append to the WAL) serves them all instead of one each. SQLite runs
  * their statements one at a time on its one connection, so each unit sees the writes of those
  * before it, exactly as if they had committed one by one; every result waits for the commit. A
- * lone unit runs as it would without this, straight on the database. Units must express their
+ * lone unit runs in a transaction too: its writes commit together (one WAL append, not one per
+ * statement) and none stays if it throws. Units must express their
  * outcome in their result, not by throwing: if one throws, the transaction rolls back and every
  * unit of the batch fails with that error (none of their writes stays).
  */
@@ -40,14 +41,11 @@ export class SqliteGroupCommit<DB> {
   private flush(): void {
     const batch = this.pending.splice(0, MAX_BATCH);
     if (this.pending.length > 0) setImmediate(() => this.flush());
-    const only = batch.length === 1 ? batch[0] : undefined;
-    const run: Promise<unknown[]> = only
-      ? only.unit(this.db).then((result) => [result])
-      : this.db.transaction().execute(async (tx) => {
-          const out: unknown[] = [];
-          for (const p of batch) out.push(await p.unit(tx));
-          return out;
-        });
+    const run = this.db.transaction().execute(async (tx) => {
+      const out: unknown[] = [];
+      for (const p of batch) out.push(await p.unit(tx));
+      return out;
+    });
     run.then(
       (results) => batch.forEach((p, i) => p.resolve(results[i])),
       (err: unknown) => batch.forEach((p) => p.reject(err)),
