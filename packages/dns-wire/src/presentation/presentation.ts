@@ -1,7 +1,14 @@
 // Master-file (zone-file) presentation format, RFC 1035 5.1, RFC 3597 5, and the rdata
 // presentation of RFC 3403, RFC 4034, RFC 5155, RFC 8659.
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../values/addresses.js';
-import { base32hexDecode, fromBase64, fromHex, toBase64, toHex } from '../values/encoding.js';
+import {
+  base32hexDecode,
+  base32hexEncodeUpper,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+} from '../values/encoding.js';
 import { DnsWireError } from '../errors.js';
 import { decodeRdata, encodeRdata } from '../wire/message.js';
 import {
@@ -115,26 +122,6 @@ function types(list: readonly number[]): string {
   return out;
 }
 
-/** Upper-case RFC 4648 7 base32hex digits by value. */
-const B32_UPPER = Array.from('0123456789ABCDEFGHIJKLMNOPQRSTUV', (c) => c.charCodeAt(0));
-
-/** Upper-case base32hex without padding (an NSEC3 next hashed owner), one string built once. */
-function base32hexUpper(bytes: Uint8Array): string {
-  const codes: number[] = [];
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    buffer = ((buffer << 8) | (bytes[i] as number)) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      codes.push(B32_UPPER[(buffer >>> (bits - 5)) & 31] as number);
-      bits -= 5;
-    }
-  }
-  if (bits > 0) codes.push(B32_UPPER[(buffer << (5 - bits)) & 31] as number);
-  return String.fromCharCode.apply(null, codes);
-}
-
 function formatRdata(rr: ResourceRecord): string {
   const d = rr.data as unknown as Record<string, unknown>;
   if ('raw' in d || !hasTypedCodec(rr.type)) {
@@ -183,7 +170,7 @@ function formatRdata(rr: ResourceRecord): string {
     case RRType.NSEC3: {
       const s = rr.data as Nsec3Data;
       const salt = s.salt.length ? toHex(s.salt) : '-';
-      return `${s.hashAlgorithm} ${s.flags} ${s.iterations} ${salt} ${base32hexUpper(s.nextHashedOwner)}${s.types.length ? ' ' + types(s.types) : ''}`;
+      return `${s.hashAlgorithm} ${s.flags} ${s.iterations} ${salt} ${base32hexEncodeUpper(s.nextHashedOwner)}${s.types.length ? ' ' + types(s.types) : ''}`;
     }
     case RRType.NSEC3PARAM: {
       const s = rr.data as Nsec3ParamData;

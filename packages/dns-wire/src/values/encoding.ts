@@ -39,22 +39,57 @@ export function fromBase64(text: string): Uint8Array {
 
 const B32 = '0123456789abcdefghijklmnopqrstuv';
 
-/** RFC 4648 section 7 base32hex, lowercase, without padding (as NSEC3 owner labels use it). */
-export function base32hexEncode(bytes: Uint8Array): string {
+/** Two base32hex digits for each 10-bit value. */
+function pairTable(digits: string): string[] {
+  const pairs: string[] = [];
+  for (let v = 0; v < 1024; v++) pairs.push(`${digits[v >>> 5]}${digits[v & 31]}`);
+  return pairs;
+}
+const B32_PAIRS = pairTable(B32);
+const B32_UPPER = B32.toUpperCase();
+const B32_UPPER_PAIRS = pairTable(B32_UPPER);
+
+/**
+ * Base32hex without padding: each 5 octets as four 10-bit table lookups (an NSEC3 hash is four
+ * such groups), the rest bit by bit.
+ */
+function base32hexWith(bytes: Uint8Array, digits: string, pairs: readonly string[]): string {
   let out = '';
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 5 <= n; i += 5) {
+    const b1 = bytes[i + 1] as number;
+    const b2 = bytes[i + 2] as number;
+    const b3 = bytes[i + 3] as number;
+    out +=
+      (pairs[((bytes[i] as number) << 2) | (b1 >>> 6)] as string) +
+      (pairs[((b1 & 63) << 4) | (b2 >>> 4)] as string) +
+      (pairs[((b2 & 15) << 6) | (b3 >>> 2)] as string) +
+      (pairs[((b3 & 3) << 8) | (bytes[i + 4] as number)] as string);
+  }
   let buffer = 0;
   let bits = 0;
-  for (const b of bytes) {
-    buffer = (buffer << 8) | b;
+  for (; i < n; i++) {
+    buffer = (buffer << 8) | (bytes[i] as number);
     bits += 8;
     while (bits >= 5) {
-      out += B32[(buffer >>> (bits - 5)) & 31];
+      out += digits[(buffer >>> (bits - 5)) & 31] as string;
       bits -= 5;
     }
     buffer &= (1 << bits) - 1;
   }
-  if (bits > 0) out += B32[(buffer << (5 - bits)) & 31];
+  if (bits > 0) out += digits[(buffer << (5 - bits)) & 31] as string;
   return out;
+}
+
+/** RFC 4648 section 7 base32hex, lowercase, without padding (as NSEC3 owner labels use it). */
+export function base32hexEncode(bytes: Uint8Array): string {
+  return base32hexWith(bytes, B32, B32_PAIRS);
+}
+
+/** Upper-case base32hex without padding (an NSEC3 next hashed owner in presentation format). */
+export function base32hexEncodeUpper(bytes: Uint8Array): string {
+  return base32hexWith(bytes, B32_UPPER, B32_UPPER_PAIRS);
 }
 
 /** Decodes base32hex (either case, padding optional). */

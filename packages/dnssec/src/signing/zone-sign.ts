@@ -211,11 +211,11 @@ function naptrRdata(d: NaptrData): Uint8Array | undefined {
 /** NSEC3 rdata, or undefined when the codec must handle it (types from 256, a field out of range). */
 function nsec3Rdata(d: Nsec3Data): Uint8Array | undefined {
   // Types below 256 only (one bitmap window); anything else through the codec.
-  const bits = new Uint8Array(32);
+  const { types } = d;
   let last = -1;
-  for (const t of d.types) {
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i] as number;
     if (!Number.isInteger(t) || t < 0 || t > 255) return undefined;
-    bits[t >>> 3] = (bits[t >>> 3] as number) | (0x80 >>> (t & 7));
     if (t >>> 3 > last) last = t >>> 3;
   }
   if (
@@ -242,7 +242,11 @@ function nsec3Rdata(d: Nsec3Data): Uint8Array | undefined {
   if (last >= 0) {
     out[o] = 0; // window 0
     out[o + 1] = last + 1;
-    out.set(bits.subarray(0, last + 1), o + 2);
+    // The bitmap straight into the (zeroed) output.
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i] as number;
+      out[o + 2 + (t >>> 3)] = (out[o + 2 + (t >>> 3)] as number) | (0x80 >>> (t & 7));
+    }
   }
   return out;
 }
