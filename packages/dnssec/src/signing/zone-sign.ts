@@ -148,40 +148,52 @@ function isShortAscii(text: string): boolean {
   return true;
 }
 
+/** Largest rdata (RDLENGTH is 16 bits). */
+const MAX_RDATA = 0xffff;
+
+/** Where `zoneRdata` encodes before copying out. */
+const rdataScratch = new Uint8Array(MAX_RDATA);
+
 /**
  * `canonicalRdata`, with the types an exported directory zone is mostly made of (NAPTR with
  * ASCII fields, TXT, NSEC3 with types below 256) encoded straight into one array; anything
  * else, or any value out of range, goes through the generic codec (which reports the errors).
  */
 export function zoneRdata(rr: ResourceRecord): Uint8Array {
-  if ('raw' in rr.data) return canonicalRdata(rr);
-  let out: Uint8Array | undefined;
-  if (rr.type === RRType.TXT) out = txtRdata(rr.data as TxtData);
-  else if (rr.type === RRType.NAPTR) out = naptrRdata(rr.data as NaptrData);
-  else if (rr.type === RRType.NSEC3) out = nsec3Rdata(rr.data as Nsec3Data);
-  return out ?? canonicalRdata(rr);
+  const end = zoneRdataInto(rr, rdataScratch, 0);
+  return end < 0 ? canonicalRdata(rr) : rdataScratch.slice(0, end);
 }
 
-/** TXT rdata, or undefined when the codec must handle it (no strings, or one too long). */
-function txtRdata({ texts }: TxtData): Uint8Array | undefined {
+/**
+ * Encodes the canonical rdata of the common types into `out` at `o` (which has room for
+ * MAX_RDATA octets there) and returns where it ends, or -1 when the generic codec must do it.
+ */
+function zoneRdataInto(rr: ResourceRecord, out: Uint8Array, o: number): number {
+  if ('raw' in rr.data) return -1;
+  if (rr.type === RRType.TXT) return txtRdata(rr.data as TxtData, out, o);
+  if (rr.type === RRType.NAPTR) return naptrRdata(rr.data as NaptrData, out, o);
+  if (rr.type === RRType.NSEC3) return nsec3Rdata(rr.data as Nsec3Data, out, o);
+  return -1;
+}
+
+/** TXT rdata into `out` at `o`: its end, or -1 for the codec (no strings, or one too long). */
+function txtRdata({ texts }: TxtData, out: Uint8Array, o: number): number {
   let length = 0;
   for (const t of texts) {
-    if (t.length > 255) return undefined;
+    if (t.length > 255) return -1;
     length += 1 + t.length;
   }
-  if (texts.length === 0) return undefined;
-  const out = new Uint8Array(length);
-  let o = 0;
+  if (texts.length === 0 || length > MAX_RDATA) return -1;
   for (const t of texts) {
     out[o] = t.length;
     out.set(t, o + 1);
     o += 1 + t.length;
   }
-  return out;
+  return o;
 }
 
-/** NAPTR rdata, or undefined when the codec must handle it (a field out of range or not ASCII). */
-function naptrRdata(d: NaptrData): Uint8Array | undefined {
+/** NAPTR rdata into `out` at `o`: its end, or -1 for the codec (a field out of range or not ASCII). */
+function naptrRdata(d: NaptrData, out: Uint8Array, o: number): number {
   if (
     !isUint16(d.order) ||
     !isUint16(d.preference) ||
@@ -189,33 +201,36 @@ function naptrRdata(d: NaptrData): Uint8Array | undefined {
     !isShortAscii(d.services) ||
     !isShortAscii(d.regexp)
   )
-    return undefined;
+    return -1;
   // RFC 4034 6.2: the replacement name is lowercased.
   const replacement = canonicalWireKey(d.replacement);
-  const out = new Uint8Array(
-    7 + d.flags.length + d.services.length + d.regexp.length + replacement.length,
-  );
-  out[0] = d.order >>> 8;
-  out[1] = d.order & 0xff;
-  out[2] = d.preference >>> 8;
-  out[3] = d.preference & 0xff;
-  let o = 4;
-  for (const text of [d.flags, d.services, d.regexp]) {
-    out[o++] = text.length;
-    for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
-  }
+  out[o] = d.order >>> 8;
+  out[o + 1] = d.order & 0xff;
+  out[o + 2] = d.preference >>> 8;
+  out[o + 3] = d.preference & 0xff;
+  o += 4;
+  o = charString(d.flags, out, o);
+  o = charString(d.services, out, o);
+  o = charString(d.regexp, out, o);
   for (let i = 0; i < replacement.length; i++) out[o++] = replacement.charCodeAt(i);
-  return out;
+  return o;
 }
 
-/** NSEC3 rdata, or undefined when the codec must handle it (types from 256, a field out of range). */
-function nsec3Rdata(d: Nsec3Data): Uint8Array | undefined {
+/** An ASCII character-string (length octet, then the chars) into `out` at `o`; its end. */
+function charString(text: string, out: Uint8Array, o: number): number {
+  out[o++] = text.length;
+  for (let i = 0; i < text.length; i++) out[o++] = text.charCodeAt(i);
+  return o;
+}
+
+/** NSEC3 rdata into `out` at `o`: its end, or -1 for the codec (types from 256, a field out of range). */
+function nsec3Rdata(d: Nsec3Data, out: Uint8Array, o: number): number {
   // Types below 256 only (one bitmap window); anything else through the codec.
   const { types } = d;
   let last = -1;
   for (let i = 0; i < types.length; i++) {
     const t = types[i] as number;
-    if (!Number.isInteger(t) || t < 0 || t > 255) return undefined;
+    if (!Number.isInteger(t) || t < 0 || t > 255) return -1;
     if (t >>> 3 > last) last = t >>> 3;
   }
   if (
@@ -225,30 +240,28 @@ function nsec3Rdata(d: Nsec3Data): Uint8Array | undefined {
     d.salt.length > 255 ||
     d.nextHashedOwner.length > 255
   )
-    return undefined;
-  const out = new Uint8Array(
-    6 + d.salt.length + d.nextHashedOwner.length + (last < 0 ? 0 : 3 + last),
-  );
-  out[0] = d.hashAlgorithm;
-  out[1] = d.flags;
-  out[2] = d.iterations >>> 8;
-  out[3] = d.iterations & 0xff;
-  out[4] = d.salt.length;
-  out.set(d.salt, 5);
-  let o = 5 + d.salt.length;
+    return -1;
+  out[o] = d.hashAlgorithm;
+  out[o + 1] = d.flags;
+  out[o + 2] = d.iterations >>> 8;
+  out[o + 3] = d.iterations & 0xff;
+  out[o + 4] = d.salt.length;
+  out.set(d.salt, o + 5);
+  o += 5 + d.salt.length;
   out[o] = d.nextHashedOwner.length;
   out.set(d.nextHashedOwner, o + 1);
   o += 1 + d.nextHashedOwner.length;
-  if (last >= 0) {
-    out[o] = 0; // window 0
-    out[o + 1] = last + 1;
-    // The bitmap straight into the (zeroed) output.
-    for (let i = 0; i < types.length; i++) {
-      const t = types[i] as number;
-      out[o + 2 + (t >>> 3)] = (out[o + 2 + (t >>> 3)] as number) | (0x80 >>> (t & 7));
-    }
+  if (last < 0) return o;
+  out[o] = 0; // window 0
+  out[o + 1] = last + 1;
+  // The bitmap straight into the output (which is reused: cleared first).
+  const bitmap = o + 2;
+  out.fill(0, bitmap, bitmap + last + 1);
+  for (let i = 0; i < types.length; i++) {
+    const t = types[i] as number;
+    out[bitmap + (t >>> 3)] = (out[bitmap + (t >>> 3)] as number) | (0x80 >>> (t & 7));
   }
-  return out;
+  return bitmap + last + 1;
 }
 
 interface Node {
@@ -569,7 +582,10 @@ class RrsetSigner {
     rrset: readonly ResourceRecord[],
   ): void {
     const ttl = (rrset[0] as ResourceRecord).ttl;
-    const data = this.signedData(ownerWire, labels, type, ttl, canonicalRdatas(rrset));
+    const data =
+      (rrset.length === 1 &&
+        this.signedDataOne(ownerWire, labels, type, ttl, rrset[0] as ResourceRecord)) ||
+      this.signedData(ownerWire, labels, type, ttl, canonicalRdatas(rrset));
     // What the signature covers but its window: the RRset in canonical form (owner, type, TTL,
     // data) and the labels count; the key is added per key.
     const { memo } = this;
@@ -593,6 +609,55 @@ class RrsetSigner {
     }
   }
 
+  /**
+   * `signedData` of a one-record RRset, its rdata encoded in place (no array per record), or
+   * undefined when the generic codec must encode it.
+   */
+  private signedDataOne(
+    ownerWire: Uint8Array,
+    labels: number,
+    type: number,
+    ttl: number,
+    rr: ResourceRecord,
+  ): Uint8Array | undefined {
+    const rdataAt = this.prefixLen + ownerWire.length + 10;
+    this.reserve(rdataAt + MAX_RDATA);
+    const end = zoneRdataInto(rr, this.scratch, rdataAt);
+    if (end < 0) return undefined;
+    this.writeHeader(labels, type, ttl);
+    const o = this.prefixLen;
+    this.scratch.set(ownerWire, o);
+    this.writeRecordFields(o + ownerWire.length, type, ttl, end - rdataAt);
+    return this.scratch.subarray(0, end);
+  }
+
+  /** Grows the buffer to at least `length` octets. */
+  private reserve(length: number): void {
+    if (length <= this.scratch.length) return;
+    this.scratch = new Uint8Array(Math.max(length, this.scratch.length * 2));
+    this.view = new DataView(this.scratch.buffer);
+  }
+
+  /** The RRSIG rdata fields before the signature but the algorithm and key tag. */
+  private writeHeader(labels: number, type: number, ttl: number): void {
+    const { view } = this;
+    view.setUint16(0, type);
+    view.setUint8(3, labels);
+    view.setUint32(4, ttl);
+    view.setUint32(8, this.params.expiration);
+    view.setUint32(12, this.params.inception);
+    this.scratch.set(this.signerWire, 18);
+  }
+
+  /** TYPE, CLASS, TTL and RDLENGTH of one record at `o` (after its owner). */
+  private writeRecordFields(o: number, type: number, ttl: number, rdLength: number): void {
+    const { view } = this;
+    view.setUint16(o, type);
+    view.setUint16(o + 2, RRClass.IN);
+    view.setUint32(o + 4, ttl);
+    view.setUint16(o + 8, rdLength);
+  }
+
   /** The signed data but the algorithm and key tag (set per key), in the reused buffer. */
   private signedData(
     ownerWire: Uint8Array,
@@ -603,25 +668,14 @@ class RrsetSigner {
   ): Uint8Array {
     let length = this.prefixLen;
     for (const rd of rdatas) length += ownerWire.length + 10 + rd.length;
-    if (length > this.scratch.length) {
-      this.scratch = new Uint8Array(Math.max(length, this.scratch.length * 2));
-      this.view = new DataView(this.scratch.buffer);
-    }
-    const { scratch, view } = this;
-    view.setUint16(0, type);
-    view.setUint8(3, labels);
-    view.setUint32(4, ttl);
-    view.setUint32(8, this.params.expiration);
-    view.setUint32(12, this.params.inception);
-    scratch.set(this.signerWire, 18);
+    this.reserve(length);
+    this.writeHeader(labels, type, ttl);
+    const { scratch } = this;
     let o = this.prefixLen;
     for (const rd of rdatas) {
       scratch.set(ownerWire, o);
       o += ownerWire.length;
-      view.setUint16(o, type);
-      view.setUint16(o + 2, RRClass.IN);
-      view.setUint32(o + 4, ttl);
-      view.setUint16(o + 8, rd.length);
+      this.writeRecordFields(o, type, ttl, rd.length);
       scratch.set(rd, o + 10);
       o += 10 + rd.length;
     }
@@ -717,6 +771,7 @@ function emitNsec3Chain(
 ): void {
   const { signerWire } = signer;
   const signerText = signer.signerName === '.' ? '' : signer.signerName;
+  let ownerWire = new Uint8Array(0);
   for (let i = 0; i < hashed.length; i++) {
     const { key, hash } = hashed[i] as HashedOwner;
     const label = base32hexEncode(hash);
@@ -736,10 +791,13 @@ function emitNsec3Chain(
       },
     };
     signer.out.push(nsec3);
-    const ownerWire = new Uint8Array(1 + label.length + signerWire.length);
-    ownerWire[0] = label.length;
+    // One owner buffer while the label length stays (it does: every hash has the same length).
+    if (ownerWire.length !== 1 + label.length + signerWire.length) {
+      ownerWire = new Uint8Array(1 + label.length + signerWire.length);
+      ownerWire[0] = label.length;
+      ownerWire.set(signerWire, 1 + label.length);
+    }
     for (let j = 0; j < label.length; j++) ownerWire[1 + j] = label.charCodeAt(j);
-    ownerWire.set(signerWire, 1 + label.length);
     signer.sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
   }
 }
