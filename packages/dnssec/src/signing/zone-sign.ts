@@ -11,7 +11,6 @@ import type { SignKeyObjectInput } from 'node:crypto';
 import {
   RRClass,
   RRType,
-  base32hexEncode,
   canonicalRdata,
   lowerLabels,
   nameToLabels,
@@ -761,6 +760,24 @@ function hashOrder(
   return hashed;
 }
 
+/** Lowercase base32hex digits (RFC 4648 7) as octets. */
+const B32_OCTETS = Buffer.from('0123456789abcdefghijklmnopqrstuv', 'latin1');
+
+/** Base32hex without padding of `bytes`, as ASCII octets into `out` at `o`. */
+function base32hexInto(bytes: Uint8Array, out: Uint8Array, o: number): void {
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    buffer = ((buffer << 8) | (bytes[i] as number)) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out[o++] = B32_OCTETS[(buffer >>> (bits - 5)) & 31] as number;
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out[o] = B32_OCTETS[(buffer << (5 - bits)) & 31] as number;
+}
+
 /** Emits the NSEC3 chain in hash order, each record followed by its signatures. */
 function emitNsec3Chain(
   hashed: readonly HashedOwner[],
@@ -771,10 +788,20 @@ function emitNsec3Chain(
 ): void {
   const { signerWire } = signer;
   const signerText = signer.signerName === '.' ? '' : signer.signerName;
-  let ownerWire = new Uint8Array(0);
+  // One owner buffer while the label length stays (it does: every hash has the same length).
+  let ownerWire = Buffer.alloc(0);
   for (let i = 0; i < hashed.length; i++) {
     const { key, hash } = hashed[i] as HashedOwner;
-    const label = base32hexEncode(hash);
+    // The owner's wire form first, its base32hex label written from the hash in place; the
+    // name's label is then read back from it (one flat string).
+    const labelLength = Math.ceil((hash.length * 8) / 5);
+    if (ownerWire.length !== 1 + labelLength + signerWire.length) {
+      ownerWire = Buffer.alloc(1 + labelLength + signerWire.length);
+      ownerWire[0] = labelLength;
+      ownerWire.set(signerWire, 1 + labelLength);
+    }
+    base32hexInto(hash, ownerWire, 1);
+    const label = ownerWire.toString('latin1', 1, 1 + labelLength);
     const next = (hashed[(i + 1) % hashed.length] as HashedOwner).hash;
     const nsec3: ResourceRecord = {
       name: `${label}.${signerText}`,
@@ -791,13 +818,6 @@ function emitNsec3Chain(
       },
     };
     signer.out.push(nsec3);
-    // One owner buffer while the label length stays (it does: every hash has the same length).
-    if (ownerWire.length !== 1 + label.length + signerWire.length) {
-      ownerWire = new Uint8Array(1 + label.length + signerWire.length);
-      ownerWire[0] = label.length;
-      ownerWire.set(signerWire, 1 + label.length);
-    }
-    for (let j = 0; j < label.length; j++) ownerWire[1 + j] = label.charCodeAt(j);
     signer.sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
   }
 }
