@@ -1,4 +1,5 @@
-// The plain-JavaScript hex and base64 (browsers) give exactly what Node's Buffer gives.
+// The plain-JavaScript hex and base64 (browsers) give exactly what Node's Buffer gives; base32hex
+// against RFC 4648.
 import { randomBytes } from 'node:crypto';
 import {
   base64Decode,
@@ -6,6 +7,7 @@ import {
   hexDecode,
   hexEncode,
 } from '../src/values/encoding-portable.js';
+import { base32hexDecode, base32hexEncode, base32hexEncodeUpper } from '../src/values/encoding.js';
 
 describe('portable hex and base64 agree with Buffer', () => {
   it('on every length 0..70, many random inputs each', () => {
@@ -26,6 +28,33 @@ describe('portable hex and base64 agree with Buffer', () => {
   it('ignores bits past the last octet as Buffer does', () => {
     for (const text of ['QR==', 'QUJ=', 'AB==', '////']) {
       expect(base64Decode(text)).toEqual(new Uint8Array(Buffer.from(text, 'base64')));
+    }
+  });
+});
+
+describe('base32hex (NSEC3 labels and next hashed owners)', () => {
+  it('gives the RFC 4648 10 vectors without padding, in both cases', () => {
+    const vectors: [string, string][] = [
+      ['', ''],
+      ['f', 'CO'],
+      ['fo', 'CPNG'],
+      ['foo', 'CPNMU'],
+      ['foob', 'CPNMUOG'],
+      ['fooba', 'CPNMUOJ1'],
+      ['foobar', 'CPNMUOJ1E8'],
+    ];
+    for (const [text, b32] of vectors) {
+      const bytes = new TextEncoder().encode(text);
+      expect(base32hexEncodeUpper(bytes)).toBe(b32);
+      expect(base32hexEncode(bytes)).toBe(b32.toLowerCase());
+    }
+  });
+
+  it('decodes what it encodes on every length 0..41', () => {
+    for (let len = 0; len <= 41; len++) {
+      const bytes = new Uint8Array(randomBytes(len));
+      expect(base32hexDecode(base32hexEncode(bytes))).toEqual(bytes);
+      expect(base32hexDecode(base32hexEncodeUpper(bytes))).toEqual(bytes);
     }
   });
 });
