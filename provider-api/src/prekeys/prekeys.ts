@@ -164,7 +164,8 @@ const TARGET_COLUMNS = [
 ] as const;
 
 function targetQuery(by: 'id' | 'number') {
-  return precompiled(['address', 'asker'], (db: Kysely<ProviderTables>, p) =>
+  const names = ['address', 'asker', 'cutoff', 'reserved'] as const;
+  return precompiled(names, (db: Kysely<ProviderTables>, p) =>
     db
       .selectFrom('accounts')
       .leftJoin('prekey_contacts', (join) =>
@@ -173,6 +174,12 @@ function targetQuery(by: 'id' | 'number') {
           .on('prekey_contacts.asker', '=', p.asker),
       )
       .select(TARGET_COLUMNS)
+      // Read only when the pair's one-time keys are due again (CASE evaluates lazily): the
+      // reserve check of oneTimeKeysDue in this statement, not one of its own.
+      .select(
+        sql<boolean | number | null>`CASE WHEN prekey_contacts.one_time_at <= ${p.cutoff}
+          THEN ${reserveCheck(db, sql.ref('accounts.id'), p.reserved)} END`.as('above_reserve'),
+      )
       .where(`accounts.${by}`, '=', p.address)
       // By number only for accounts that chose to be discoverable: others are reachable by id.
       .$if(by === 'number', (qb) => qb.where('accounts.discoverable', '=', 1)),
@@ -196,6 +203,8 @@ type Target = Pick<
 > & {
   readonly first_at: number | string | null;
   readonly one_time_at: number | string | null;
+  /** Whether keys above the reserve remain; null: not read (one-time keys not due by then). */
+  readonly above_reserve: boolean | number | null;
 };
 
 /** The account at `address` with `asker`'s contact row (`first_at` null: none yet). */
@@ -205,7 +214,11 @@ async function findTarget(
   asker: string,
   via: Kysely<ProviderTables>,
 ): Promise<Target | undefined> {
-  if (UUID.test(address)) return (await targetById(deps.db, { address, asker }, via))[0];
+  const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys: reserved } = deps.config.prekeys;
+  const cutoff = deps.now() - oneTimeKeysPerPairSeconds * 1000;
+  if (UUID.test(address)) {
+    return (await targetById(deps.db, { address, asker, cutoff, reserved }, via))[0];
+  }
   let number: string;
   try {
     number = parseNumber(address);
@@ -213,7 +226,7 @@ async function findTarget(
     if (err instanceof ProviderApiError) return undefined;
     throw err;
   }
-  return (await targetByNumber(deps.db, { address: number, asker }, via))[0];
+  return (await targetByNumber(deps.db, { address: number, asker, cutoff, reserved }, via))[0];
 }
 
 /**
@@ -376,23 +389,27 @@ async function dropTakenPreKeys(tx: Kysely<ProviderTables>, accountId: string): 
 }
 
 /**
- * Whether an account holds more than `reserved` one-time prekeys of each kind not taken: its
- * key at offset `reserved` from the cursor of each kind, found in the index after reading at most `reserved + 1`
- * entries (not a count of all of them).
+ * SQL of whether `account` (a parameter, or a column of the outer query) holds more than
+ * `reserved` one-time prekeys of each kind not taken: its key at offset `reserved` from the
+ * cursor of each kind, found in the index after reading at most `reserved + 1` entries (not a
+ * count of all of them). Read with the target ({@link targetQuery}), or alone.
  */
-const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTables>, p) => {
+function reserveCheck(db: Kysely<ProviderTables>, account: unknown, reserved: string) {
   const nth = (kind: 'ec' | 'kyber') =>
     db
       .selectFrom('one_time_prekeys')
       .select('key_id')
-      .where('account_id', '=', p.account)
+      .where('account_id', '=', account as string)
       .where('kind', '=', kind)
-      .where('key_id', '>=', cursorOf(p.account, kind))
+      .where('key_id', '>=', cursorOf(account, kind))
       .orderBy('key_id')
       .limit(1)
-      .offset(p.reserved as unknown as number);
-  return db.selectNoFrom([nth('ec').as('ec'), nth('kyber').as('kyber')]);
-});
+      .offset(reserved as unknown as number);
+  return sql<boolean | number>`((${nth('ec')}) IS NOT NULL AND (${nth('kyber')}) IS NOT NULL)`;
+}
+const aboveReserve = precompiled(['account', 'reserved'], (db: Kysely<ProviderTables>, p) =>
+  db.selectNoFrom(reserveCheck(db, p.account, p.reserved).as('above')),
+);
 
 /**
  * Who asks for a bundle: `id` is `<providerId>/<accountId>` (an account here, or one another
@@ -480,12 +497,12 @@ async function oneTimeKeysDue(
   if (target.first_at === null || target.one_time_at === null) return true;
   const { oneTimeKeysPerPairSeconds, reservedOneTimeKeys } = deps.config.prekeys;
   if (deps.now() - Number(target.one_time_at) < oneTimeKeysPerPairSeconds * 1000) return false;
-  const [nth] = await aboveReserve(
-    deps.db,
-    { account: target.id, reserved: reservedOneTimeKeys },
-    via,
-  );
-  return nth?.ec !== null && nth?.ec !== undefined && nth.kyber !== null && nth.kyber !== undefined;
+  // Read with the target, unless the keys came due only after that read.
+  const above =
+    target.above_reserve ??
+    (await aboveReserve(deps.db, { account: target.id, reserved: reservedOneTimeKeys }, via))[0]
+      ?.above;
+  return above === true || above === 1;
 }
 
 /** Whether `err` is the contact row's foreign key refusing it: the target account is gone. */
