@@ -17,7 +17,7 @@ import { loadOperatorKeys } from '../../src/zone/keys.js';
 import { identity } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
-import { freePort, run, waitFor } from './tools.js';
+import { reservePort, run, waitFor } from './tools.js';
 
 interface Secondary {
   readonly label: string;
@@ -100,7 +100,10 @@ describe('Knot mod-onlinesign secondaries of the unsigned transfer', () => {
   beforeAll(async () => {
     // Operator B's own key pair: the private half stays with B, the directory gets the public.
     const own = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const ports = [await freePort(), await freePort()];
+    // Held until the knotds start: the directory, started first, binds port 0 itself and could
+    // otherwise be given a port only found free for a secondary.
+    const held = [await reservePort(), await reservePort()];
+    const ports = held.map((h) => h.port);
     const keyDir = await mkdtemp(join(tmpdir(), 'sb-operator-key-'));
     const pubFile = join(keyDir, 'operator-b.pub.pem');
     await writeFile(pubFile, own.publicKey.export({ type: 'spki', format: 'pem' }) as string);
@@ -150,8 +153,16 @@ describe('Knot mod-onlinesign secondaries of the unsigned transfer', () => {
         'zsk=yes',
       ]);
       expect(imported.stderr).toBe('');
+      await held[i]?.release();
       s.process = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
       s.process.stderr?.on('data', (chunk: Buffer) => s.log.push(chunk));
+      // Its own log says it listens: a port taken by anything else fails here, not later.
+      const started = await waitFor(async () => {
+        const log = Buffer.concat(s.log).toString();
+        if (/critical:|cannot bind/.test(log)) throw new Error(`knotd ${label}: ${log}`);
+        return /server started/.test(log);
+      }, 30_000);
+      expect(started).toBe(true);
     }
     for (const s of secondaries) {
       const loaded = await waitFor(

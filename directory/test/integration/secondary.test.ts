@@ -6,7 +6,7 @@ import { enumNameFor } from '@switchboard/e164';
 import { identity } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
-import { freePort, run, waitFor } from './tools.js';
+import { reservePort, run, waitFor } from './tools.js';
 
 // Knot DNS and BIND secondaries (explicit configs, 127.0.0.1, random ports) of a directory
 // whose operator opted in to the pre-signed NSEC3 transfer (walkable; the default is unsigned,
@@ -120,7 +120,10 @@ describe.each([KNOT, BIND])('$name, secondary of pre-signed NSEC3', (kind: Secon
   };
 
   beforeAll(async () => {
-    const port = await freePort();
+    // Held until the secondary starts: the directory, started first, binds port 0 itself and
+    // could otherwise be given this port (it would then answer the secondary's queries itself).
+    const held = await reservePort();
+    const port = held.port;
     secondaryPort = String(port);
     t = await startTestDirectory({
       providers: [acme],
@@ -146,6 +149,7 @@ describe.each([KNOT, BIND])('$name, secondary of pre-signed NSEC3', (kind: Secon
     await mkdir(join(secondaryDir, 'db'), { recursive: true });
     await writeFile(join(secondaryDir, 'server.conf'), config);
     const [program, args] = kind.command(secondaryDir);
+    await held.release();
     server = spawn(program, [...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
