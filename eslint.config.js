@@ -26,6 +26,9 @@ function layered(src, base, layers) {
   return zones;
 }
 
+/** client-sdk/src's runtime-neutral top files, which every folder of it may import. */
+const sdkTopFiles = ['./errors.ts', './bytes.ts', './storage.ts', './crypto.ts'];
+
 export default tseslint.config(
   {
     ignores: [
@@ -236,35 +239,20 @@ export default tseslint.config(
         'error',
         {
           zones: [
-            ...layered(
-              './client-sdk/src',
-              ['./errors.ts', './bytes.ts', './storage.ts', './crypto.ts'],
-              [['./envelope.ts', './signal'], ['./provider'], ['./rendezvous']],
-            ),
+            ...layered('./client-sdk/src', sdkTopFiles, [
+              ['./envelope.ts', './signal'],
+              ['./provider'],
+              ['./rendezvous'],
+            ]),
             ...['./lookup', './browser.ts'].map((target) => ({
               target: `./client-sdk/src/${target.slice(2)}`,
               from: './client-sdk/src',
-              except: [
-                './errors.ts',
-                './bytes.ts',
-                './storage.ts',
-                './crypto.ts',
-                './lookup',
-                './provider/http.ts',
-              ],
+              except: [...sdkTopFiles, './lookup', './provider/http.ts'],
             })),
             {
               target: './client-sdk/src/node',
               from: './client-sdk/src',
-              except: [
-                './errors.ts',
-                './bytes.ts',
-                './storage.ts',
-                './crypto.ts',
-                './lookup',
-                './provider',
-                './node',
-              ],
+              except: [...sdkTopFiles, './lookup', './provider', './node'],
             },
           ],
         },

@@ -180,42 +180,7 @@ export class SippUser {
   <recv response="${expect}">${check}</recv>${reference}
 </scenario>`,
     );
-    // Free ports are found and released before SIPp binds them, so a concurrent SIPp can take
-    // its main or control port first: then SIPp exits at once without sending (nothing went
-    // out, so trying again cannot duplicate a message), and other ports are tried.
-    for (let attempt = 1; ; attempt++) {
-      const port = await freeUdpPort();
-      const { child, done } = await run(
-        [
-          '-sf',
-          file,
-          '-i',
-          '127.0.0.1',
-          '-p',
-          String(port),
-          '-m',
-          '1',
-          '-timeout',
-          `${this.sendTimeoutSeconds}s`,
-          '-timeout_error',
-          `127.0.0.1:${this.proxyPort}`,
-        ],
-        this.dir,
-      );
-      this.#children.add(child);
-      const { code, output } = await done;
-      this.#children.delete(child);
-      // A port taken between finding it free and binding it (main, control or RTP socket):
-      // SIPp exits before sending anything, so trying other ports cannot duplicate a message.
-      // SIPp's exit code -2 (254) is documented as "fatal error binding a socket".
-      const portTaken =
-        code === 254 ||
-        /Unable to bind (main|remote control|audio RTP|video RTP) socket/.test(output);
-      if (code !== 0 && portTaken && attempt < 5) continue;
-      if (code !== 0)
-        throw new Error(`sipp MESSAGE did not get ${expect}: exit ${code}\n${output.slice(-1500)}`);
-      return;
-    }
+    await this.#runOnce(file, this.sendTimeoutSeconds, `MESSAGE did not get ${expect}`);
   }
 
   /**
@@ -342,7 +307,16 @@ export class SippUser {
   <recv response="200"/>
 </scenario>`,
     );
-    // SIPp exits 254 when it cannot bind its port (taken since it was found free): retry.
+    await this.#runOnce(file, 15, 'REGISTER failed');
+  }
+
+  /**
+   * Runs a one-shot client scenario (one call) through the proxy. Free ports are found and
+   * released before SIPp binds them, so another process can take its main, control or RTP port
+   * first: SIPp then exits before sending anything (so trying again cannot duplicate a request),
+   * with exit code -2 (254, "fatal error binding a socket"), and other ports are tried.
+   */
+  async #runOnce(file: string, timeoutSeconds: number, failure: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const port = await freeUdpPort();
       const { child, done } = await run(
@@ -356,7 +330,7 @@ export class SippUser {
           '-m',
           '1',
           '-timeout',
-          '15s',
+          `${timeoutSeconds}s`,
           '-timeout_error',
           `127.0.0.1:${this.proxyPort}`,
         ],
@@ -365,8 +339,11 @@ export class SippUser {
       this.#children.add(child);
       const { code, output } = await done;
       this.#children.delete(child);
-      if (code === 254 && attempt < 5) continue;
-      if (code !== 0) throw new Error(`sipp REGISTER failed: exit ${code}\n${output.slice(-1500)}`);
+      const portTaken =
+        code === 254 ||
+        /Unable to bind (main|remote control|audio RTP|video RTP) socket/.test(output);
+      if (code !== 0 && portTaken && attempt < 5) continue;
+      if (code !== 0) throw new Error(`sipp ${failure}: exit ${code}\n${output.slice(-1500)}`);
       return;
     }
   }

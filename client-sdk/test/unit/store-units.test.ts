@@ -65,11 +65,10 @@ class FailingStorage implements KeyValueStorage {
   }
 }
 
-async function bobsBundle(storage: KeyValueStorage): Promise<PreKeyBundleInput> {
-  const upload = await generateRegistrationKeys(createProtocolStores(storage), {
-    oneTimePreKeyCount: 2,
-  });
-  const otk = upload.oneTimePreKeys[0]!;
+type RegistrationUpload = Awaited<ReturnType<typeof generateRegistrationKeys>>;
+
+/** The bundle a registration's upload offers, without a one-time prekey. */
+function bundleOf(upload: RegistrationUpload): Omit<PreKeyBundleInput, 'preKey'> {
   return {
     registrationId: upload.registrationId,
     deviceId: upload.deviceId,
@@ -84,6 +83,16 @@ async function bobsBundle(storage: KeyValueStorage): Promise<PreKeyBundleInput> 
       publicKey: fromBase64(upload.kyberLastResortPreKey.publicKey)!,
       signature: fromBase64(upload.kyberLastResortPreKey.signature)!,
     },
+  };
+}
+
+async function bobsBundle(storage: KeyValueStorage): Promise<PreKeyBundleInput> {
+  const upload = await generateRegistrationKeys(createProtocolStores(storage), {
+    oneTimePreKeyCount: 2,
+  });
+  const otk = upload.oneTimePreKeys[0]!;
+  return {
+    ...bundleOf(upload),
     preKey: { keyId: otk.keyId, publicKey: fromBase64(otk.publicKey)! },
   };
 }
@@ -195,22 +204,7 @@ describe('last-resort Kyber prekey replay guard', () => {
     const upload = await generateRegistrationKeys(createProtocolStores(disk), {
       oneTimePreKeyCount: 0,
     });
-    const { preKey: _none, ...bundle } = await bobsBundle(new MemoryStorage());
-    const bobBundle: PreKeyBundleInput = {
-      ...bundle,
-      registrationId: upload.registrationId,
-      identityKey: fromBase64(upload.identityKey)!,
-      signedPreKey: {
-        keyId: upload.signedPreKey.keyId,
-        publicKey: fromBase64(upload.signedPreKey.publicKey)!,
-        signature: fromBase64(upload.signedPreKey.signature)!,
-      },
-      kyberPreKey: {
-        keyId: upload.kyberLastResortPreKey.keyId,
-        publicKey: fromBase64(upload.kyberLastResortPreKey.publicKey)!,
-        signature: fromBase64(upload.kyberLastResortPreKey.signature)!,
-      },
-    };
+    const bobBundle: PreKeyBundleInput = bundleOf(upload);
     const aliceStores = createProtocolStores(new MemoryStorage());
     await generateRegistrationKeys(aliceStores, { oneTimePreKeyCount: 0 });
     const alice = new SignalSessions(aliceStores, ALICE);

@@ -58,22 +58,9 @@ export async function reservePort(): Promise<HeldPort> {
   }
 }
 
-/** A port free for both TCP and UDP on 127.0.0.1. */
+/** A port free for both TCP and UDP on 127.0.0.1 (found and released at once). */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const p = (server.address() as { port: number }).port;
-        server.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => resolve(false));
-      s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
+  const held = await reservePort();
+  await held.release();
+  return held.port;
 }
