@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { Application, ErrorRequestHandler } from 'express';
 import type { Database } from '@switchboard/db';
@@ -152,7 +153,7 @@ export class SwitchboardBridge {
   /** Connects every network and starts delivering what earlier runs left pending. */
   async start(): Promise<void> {
     this.#http = await listenHttp(
-      createServer(withSecurityHeaders(this.#httpApp())),
+      createServer(withSecurityHeaders(this.#httpListener())),
       this.#config.http.host,
       this.#config.http.port,
     );
@@ -210,9 +211,16 @@ export class SwitchboardBridge {
   }
 
   /**
-   * One HTTP app: the Application Service API when Matrix is configured, plus `/health`
-   * (200 when every network is connected, 503 otherwise); every response `nosniff`.
+   * One HTTP listener: the Application Service API when Matrix is configured (its transaction
+   * pushes served without express), plus `/health` (200 when every network is connected, 503
+   * otherwise); every response `nosniff`.
    */
+  #httpListener(): RequestListener {
+    const app = this.#httpApp();
+    return this.matrix ? this.matrix.listener(app) : app;
+  }
+
+  /** The express app behind the listener. */
   #httpApp(): Application {
     const app = this.matrix?.expressApp ?? express();
     const health = (res: { status(code: number): { json(body: unknown): void } }): void => {

@@ -1,11 +1,9 @@
 import express from 'express';
 import type { Application, NextFunction, Request, Response } from 'express';
+import { MAX_BODY_BYTES } from './matrix-transactions.js';
 
 /** Path prefix of the Application Service API since spec r0.1 / v1.1. */
 const AS_V1 = '/_matrix/app/v1';
-
-/** Largest request body read (a transaction of 100 events of up to 64 KiB each fits). */
-const MAX_BODY_BYTES = 10_000_000;
 
 /** What the endpoint asks of the Matrix side. */
 export interface AppServiceHandler {

@@ -1,4 +1,5 @@
 import type { Application, Response } from 'express';
+import type { RequestListener } from 'node:http';
 import { AppServiceRegistration } from 'matrix-appservice-bridge';
 import type { Logger } from '@switchboard/service-kit';
 import { remoteKeyFor, parseRemoteKey } from '../routing/addressing.js';
@@ -23,6 +24,7 @@ import {
 import { presenceCommand } from './xmpp-network.js';
 import { MatrixClient, MatrixHttpError } from './matrix-client.js';
 import { appServiceEndpoint } from './matrix-endpoint.js';
+import { transactionListener } from './matrix-transactions.js';
 
 /** How the bridge runs as a Matrix application service. */
 export interface MatrixConfig {
@@ -174,6 +176,19 @@ export class MatrixNetwork implements NetworkConnector {
   /** The express app serving the Application Service API (mount health/metrics on it too). */
   get expressApp(): Application {
     return this.#app;
+  }
+
+  /**
+   * The HTTP listener to serve: transaction pushes answered on the bare listener
+   * (matrix-transactions.ts), everything else through `app` (this network's express app with
+   * whatever the service mounted on it).
+   */
+  listener(app: RequestListener): RequestListener {
+    return transactionListener(
+      this.#config.hsToken,
+      (_txnId, body) => this.#onTransaction(body),
+      app,
+    );
   }
 
   /** Lets the service answer `/health` on this app. */
