@@ -88,6 +88,9 @@ describe('XMPP translators', () => {
     expect(out.getChildText('envelope', ENVELOPE_NS)).toBe(envelopeText);
     expect(out.getChild('encryption', 'urn:xmpp:eme:0')).toBeDefined();
     expect(out.getChild('security', SECURITY_NS)).toBeUndefined();
+    expect(out.getChild('markable', 'urn:xmpp:chat-markers:0')).toBeDefined();
+    // No receipt request: the server's ping answer is the delivery, a receipt would be dropped.
+    expect(out.getChild('request', RECEIPTS_NS)).toBeUndefined();
     const plain = toXmppStanza({ ...toBob, payload: { kind: 'plaintext', text: 'hi' } }, 'g@c');
     expect(plain.getChildText('body')).toBe('[end-to-bridge] hi');
     expect(plain.getChild('security', SECURITY_NS)?.attrs['level']).toBe('end-to-bridge');

@@ -126,7 +126,10 @@ export function fromXmppStanza(stanza: XmlElement, componentDomain: string): Xmp
 
 /**
  * The stanza delivering `msg` to an XMPP user: envelopes in their own payload element with a
- * fallback body and XEP-0380 marker; plaintext marked end-to-bridge in body and element.
+ * fallback body and XEP-0380 marker; plaintext marked end-to-bridge in body and element;
+ * `markable` (XEP-0333: the reader's `displayed` marker goes back to the sender). No XEP-0184
+ * receipt request: the bridge knows a delivery from the server's ping answer and has no use
+ * for the recipient's receipt, which would cost the server and the bridge a stanza each.
  */
 export function toXmppStanza(msg: OutboundMessage, fromJid: string): XmlElement {
   const children: XmlElement[] = [];
@@ -143,7 +146,7 @@ export function toXmppStanza(msg: OutboundMessage, fromJid: string): XmlElement 
       xml('security', { xmlns: SECURITY_NS, level: 'end-to-bridge' }),
     );
   }
-  children.push(xml('request', { xmlns: RECEIPTS_NS }), xml('markable', { xmlns: MARKERS_NS }));
+  children.push(xml('markable', { xmlns: MARKERS_NS }));
   return xml('message', { type: 'chat', id: msg.id, from: fromJid, to: msg.to.id }, ...children);
 }
 
