@@ -8,7 +8,7 @@
 //
 //   node scripts/bench-moves.js prepare <git-ref> <dir> <project ...>   # e.g. directory, bench
 //   node scripts/bench-moves.js directory --base <dir> --head <dir> [--count 20000]
-//        [--queries 20000] [--rounds 5] [--work /tmp/...]
+//        [--queries 20000] [--rounds 5] [--restart] [--work /tmp/...]
 //   node scripts/bench-moves.js provider --base <dir> --head <dir> [--requests 3000] [--rounds 5]
 //        [--work /tmp/...]
 //   node scripts/bench-moves.js bridge --base <dir> --head <dir> [--rounds 3] [--seconds 3]
@@ -19,7 +19,8 @@
 // (bench/dist of this checkout writes the numbers; rows inserted as the bench of that time did,
 // after the build's own migrations), starts each build's directory/dist/src/service.js in a child
 // (RRL off), waits until /healthz says warm, then sends each round's query files with dnsperf
-// (-n 1: every line once, DO bit) and reads the child's CPU time before and after. `provider`
+// (-n 1: every line once, DO bit) and reads the child's CPU time before and after; with
+// `--restart`, a fresh pair of server processes each round (each after a warm-up pass). `provider`
 // starts each build's own bench child (bench/dist/src/cli/http-server.js provider sqlite) and
 // sends signed bundle fetches (that build's fixture) with the head tree's load generator.
 // `bridge` runs each tree's own bridge bench (Prosody, Kamailio: Debian packages) alternately

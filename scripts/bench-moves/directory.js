@@ -81,38 +81,73 @@ function dnsperfPass(server, file) {
   return { cpuPer1000: ((cpu1 - cpu0) * 1000) / completed, completed, lost, noerror };
 }
 
+/** Stops a server child by its PID and waits for it to exit. */
+async function stopServer(server) {
+  if (server.child.exitCode !== null) return;
+  const exited = new Promise((ok) => server.child.once('exit', ok));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** One round: each mix through each server, in `order`; the samples unless a warm-up. */
+function round(r, order, servers, files, samples, warmUp) {
+  for (const mix of ['existing', 'mixed'])
+    for (const side of order) {
+      const s = dnsperfPass(servers[side], files[mix][r]);
+      const what = `round ${r}${warmUp ? ' (warm-up)' : ''} ${mix} ${side}`;
+      console.log(
+        `${what}: ${s.cpuPer1000.toFixed(1)} CPU ms / 1000 queries (${s.completed} completed, ${s.lost} lost, NOERROR ${s.noerror})`,
+      );
+      if (!warmUp) samples[mix][side].push(s.cpuPer1000);
+    }
+}
+
+/**
+ * Servers up for the whole run (default), or with `restart` a fresh pair of processes each
+ * round (started together, on the same stores), so that what one process happened to get (heap
+ * layout, JIT decisions, when it warmed) counts as noise rather than as a build's.
+ */
+async function measure(builds, work, files, rounds, restart) {
+  const samples = { existing: { base: [], head: [] }, mixed: { base: [], head: [] } };
+  const loads = [loadavg()[0]];
+  const start = async () => {
+    const pair = SIDES.map((side) => startServer(side, builds[side], work, files.entries));
+    const [base, head] = await Promise.all(pair);
+    return { base, head };
+  };
+  let servers = {};
+  try {
+    servers = await start();
+    for (let r = 0; r <= rounds; r++) {
+      const order = r % 2 === 0 ? SIDES : [...SIDES].reverse();
+      if (restart && r > 0) {
+        for (const side of SIDES) await stopServer(servers[side]);
+        servers = await start();
+        round(0, order, servers, files, samples, true);
+      }
+      round(r, order, servers, files, samples, r === 0);
+      loads.push(loadavg()[0]);
+    }
+  } finally {
+    for (const side of SIDES) if (servers[side]) await stopServer(servers[side]);
+  }
+  return { samples, loads };
+}
+
 export async function runDirectory(args) {
   const builds = { base: option(args, '--base'), head: option(args, '--head') };
   if (!builds.base || !builds.head) throw new Error('--base <dir> and --head <dir> are required');
   const count = Number(option(args, '--count', '20000'));
   const queries = Number(option(args, '--queries', '20000'));
   const rounds = Number(option(args, '--rounds', '5'));
+  const restart = args.includes('--restart');
   const work = resolve(option(args, '--work', `/tmp/hb-layoutab-dirbench-${process.pid}`));
   mkdirSync(work, { recursive: true });
   const files = await writeInputs(work, count, queries, rounds);
-  const servers = {};
-  try {
-    for (const side of SIDES)
-      servers[side] = await startServer(side, builds[side], work, files.entries);
-    const samples = { existing: { base: [], head: [] }, mixed: { base: [], head: [] } };
-    const loads = [loadavg()[0]];
-    for (let r = 0; r <= rounds; r++) {
-      const order = r % 2 === 0 ? SIDES : [...SIDES].reverse();
-      for (const mix of ['existing', 'mixed'])
-        for (const side of order) {
-          const s = dnsperfPass(servers[side], files[mix][r]);
-          const line = `round ${r}${r === 0 ? ' (warm-up)' : ''} ${mix} ${side}: ${s.cpuPer1000.toFixed(1)} CPU ms / 1000 queries (${s.completed} completed, ${s.lost} lost, NOERROR ${s.noerror})`;
-          console.log(line);
-          if (r > 0) samples[mix][side].push(s.cpuPer1000);
-        }
-      loads.push(loadavg()[0]);
-    }
-    const results = Object.entries(samples).map(([mix, s]) =>
-      summarise(`dnsperf ${mix} NAPTR +DO`, s),
-    );
-    const run = { count, queries, rounds, load1: loads.map((l) => l.toFixed(2)) };
-    console.log(JSON.stringify({ ...run, base: builds.base, head: builds.head, results }, null, 2));
-  } finally {
-    for (const side of SIDES) servers[side]?.child.kill('SIGTERM');
-  }
+  const { samples, loads } = await measure(builds, work, files, rounds, restart);
+  const results = Object.entries(samples).map(([mix, s]) =>
+    summarise(`dnsperf ${mix} NAPTR +DO`, s),
+  );
+  const run = { count, queries, rounds, restart, load1: loads.map((l) => l.toFixed(2)) };
+  console.log(JSON.stringify({ ...run, base: builds.base, head: builds.head, results }, null, 2));
 }
