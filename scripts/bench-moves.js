@@ -12,6 +12,7 @@
 //   node scripts/bench-moves.js provider --base <dir> --head <dir> [--requests 3000] [--rounds 5]
 //        [--work /tmp/...]
 //   node scripts/bench-moves.js bridge --base <dir> --head <dir> [--rounds 3] [--seconds 3]
+//   node scripts/bench-moves.js same-code <base-dir> <head-dir> <commit>   # compiled code moved?
 //
 // `prepare` extracts <ref> with git archive into <dir>, links every node_modules entry to this
 // checkout's (and @switchboard/* to the parts inside <dir>) and compiles the named projects with
@@ -71,6 +72,11 @@ if (command === 'prepare') {
 } else if (command === 'bridge') {
   const { runBridge } = await import('./bench-moves/bridge.js');
   await runBridge(rest);
+} else if (command === 'same-code') {
+  const { sameCode } = await import('./bench-moves/same-code.js');
+  sameCode(rest);
 } else {
-  throw new Error('usage: bench-moves.js prepare|directory|provider|bridge ... (see the header)');
+  throw new Error(
+    'usage: bench-moves.js prepare|directory|provider|bridge|same-code ... (see the header)',
+  );
 }
