@@ -4,7 +4,8 @@
 // alternating base/head and head/base round by round, so the machine's load falls on both alike.
 // Each sample runs a workload for a fixed amount of this process's CPU time and counts operations,
 // so a loaded machine slows the run but not the figures. Reports operations per CPU second per
-// build (median of the rounds) and head/base (median of the per-round ratios, with their range).
+// build (median of the rounds) and head/base (median of the per-round ratios, with their range);
+// `--json` adds every round's figures.
 // For changes that must not cost speed: file moves, refactors.
 //
 //   node scripts/bench-builds.js --prepare-base <git-ref> <dir>   # build <ref>'s packages in <dir>
@@ -184,6 +185,9 @@ async function compare(baseDir, headDir, rounds, ms) {
       ratio: Number(median(ratios).toFixed(3)),
       ratioMin: Number(Math.min(...ratios).toFixed(3)),
       ratioMax: Number(Math.max(...ratios).toFixed(3)),
+      // Every round's figures, in round order (base and head of one round side by side).
+      baseRounds: samples[n].base.map(Math.round),
+      headRounds: samples[n].head.map(Math.round),
     };
   });
 }
