@@ -12,7 +12,7 @@ import { BridgeMetrics } from './core/metrics.js';
 import type { Address, Network, Target } from './model/model.js';
 import { XmppNetwork } from './networks/xmpp-network.js';
 import type { XmppSideEvents } from './networks/xmpp-network.js';
-import { SipNetwork } from './networks/sip-network.js';
+import { SipNetwork } from './networks/sip/sip-network.js';
 import { MatrixNetwork } from './networks/matrix-network.js';
 import type { MatrixSideEvents } from './networks/matrix-network.js';
 import type { Resolver } from './routing/routing.js';

@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import type { JSONSchemaType } from 'ajv';
 import { BridgeError } from './model/errors.js';
 import type { XmppConfig } from './networks/xmpp-network.js';
-import type { SipConfig } from './networks/sip-network.js';
+import type { SipConfig } from './networks/sip/sip-network.js';
 import type { MatrixConfig } from './networks/matrix-network.js';
 import type { DirectoryConfig } from './routing/directory-resolver.js';
 

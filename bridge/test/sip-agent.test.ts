@@ -3,16 +3,16 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { createLogger } from '@switchboard/service-kit';
-import { SipAgent } from '../src/networks/sip-agent.js';
-import type { SipAnswer } from '../src/networks/sip-agent.js';
-import { parseSipMessage } from '../src/networks/sip-message.js';
-import type { SipRequest, SipResponse } from '../src/networks/sip-message.js';
-import { SipRegistration } from '../src/networks/sip-registration.js';
+import { SipAgent } from '../src/networks/sip/sip-agent.js';
+import type { SipAnswer } from '../src/networks/sip/sip-agent.js';
+import { parseSipMessage } from '../src/networks/sip/sip-message.js';
+import type { SipRequest, SipResponse } from '../src/networks/sip/sip-message.js';
+import { SipRegistration } from '../src/networks/sip/sip-registration.js';
 import {
   ClientTransactions,
   ServerTransactions,
   TransactionError,
-} from '../src/networks/sip-transactions.js';
+} from '../src/networks/sip/sip-transactions.js';
 
 const logger = createLogger({ service: 'sip-agent-test', level: 'silent' });
 

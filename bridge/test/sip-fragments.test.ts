@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BridgeError } from '../src/model/errors.js';
 import type { OutboundMessage } from '../src/model/model.js';
-import { FragmentAssembler, sendFragments } from '../src/networks/sip-fragments.js';
+import { FragmentAssembler, sendFragments } from '../src/networks/sip/sip-fragments.js';
 import {
   FRAGMENT_MEDIA_TYPE,
   MAX_FRAGMENTS,

@@ -7,9 +7,9 @@ import {
   parseSipMessage,
   SipParseError,
   sipUri,
-} from '../src/networks/sip-message.js';
-import { badRequestAnswer, hasTag } from '../src/networks/sip-answers.js';
-import { digestAuthorization, parseDigestChallenge } from '../src/networks/sip-digest.js';
+} from '../src/networks/sip/sip-message.js';
+import { badRequestAnswer, hasTag } from '../src/networks/sip/sip-answers.js';
+import { digestAuthorization, parseDigestChallenge } from '../src/networks/sip/sip-digest.js';
 
 const HEAD = [
   'MESSAGE sip:xmpp_bob=40xmpp.test@sip.test SIP/2.0',

@@ -1,6 +1,6 @@
-import { MAX_ENVELOPE_TEXT_CHARS } from '../model/envelope.js';
-import { BridgeError } from '../model/errors.js';
-import type { SipFragment } from '../translators/sip.js';
+import { MAX_ENVELOPE_TEXT_CHARS } from '../../model/envelope.js';
+import { BridgeError } from '../../model/errors.js';
+import type { SipFragment } from '../../translators/sip.js';
 
 /** Bounds on the fragments a receiving bridge holds while it waits for the rest. */
 export interface FragmentLimits {

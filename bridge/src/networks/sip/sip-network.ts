@@ -1,11 +1,11 @@
 import type { Logger } from '@switchboard/service-kit';
-import type { BridgeCore, NetworkConnector } from '../core/core.js';
-import { BridgeError } from '../model/errors.js';
-import type { BridgeMetrics } from '../core/metrics.js';
-import type { Address, OutboundMessage, Target } from '../model/model.js';
-import type { BridgeStore } from '../store/bridge-store.js';
-import { ENVELOPE_MEDIA_TYPE } from '../model/envelope.js';
-import type { InboundMessage } from '../model/model.js';
+import type { BridgeCore, NetworkConnector } from '../../core/core.js';
+import { BridgeError } from '../../model/errors.js';
+import type { BridgeMetrics } from '../../core/metrics.js';
+import type { Address, OutboundMessage, Target } from '../../model/model.js';
+import type { BridgeStore } from '../../store/bridge-store.js';
+import { ENVELOPE_MEDIA_TYPE } from '../../model/envelope.js';
+import type { InboundMessage } from '../../model/model.js';
 import {
   DEFAULT_MAX_SIP_BODY,
   FRAGMENT_HEADER,
@@ -18,10 +18,10 @@ import {
   sipAddress,
   sipStatusFor,
   toSipMessages,
-} from '../translators/sip.js';
-import type { SipFragment, SipMessageIn, SipMessageOut } from '../translators/sip.js';
+} from '../../translators/sip.js';
+import type { SipFragment, SipMessageIn, SipMessageOut } from '../../translators/sip.js';
 import { FragmentAssembler, sendFragments } from './sip-fragments.js';
-import { remoteKeyFor } from '../routing/addressing.js';
+import { remoteKeyFor } from '../../routing/addressing.js';
 import { SipAgent } from './sip-agent.js';
 import type { SipAnswer } from './sip-agent.js';
 import { parseNameAddr, sipUri } from './sip-message.js';
