@@ -14,6 +14,7 @@ import { DirectoryStore } from '../src/state/store.js';
 import { ZoneState } from '../src/state/zone-state.js';
 import type { ImageHit } from '../src/zone/image.js';
 import { ImageWarmRows } from '../src/zone/image.js';
+import { nameHash, wireName } from '../src/zone/name-index.js';
 import { OnlineSigner } from '../src/zone/signer.js';
 import { defaultZoneSettings } from '../src/zone/zone.js';
 import { entry, query } from './helpers.js';
@@ -103,6 +104,14 @@ describe('zone warmer on worker threads', () => {
       Uint8Array.from([...b.subarray(0, b.length - 75), ...b.subarray(b.length - 11)]);
     expect(unsigned(theirs?.bytes as Uint8Array)).toEqual(unsigned(mine as Uint8Array));
     expect(theirs?.renewAt).toBe(zone.signer.earliestRenewal(NOW));
+    // Kept in memory too, as the event loop's pass keeps them.
+    const wire = wireName(enumNameFor(number as E164Number, APEX));
+    const found = { bytes: new Uint8Array(0), start: 0, length: 0 };
+    const cache = zone.snapshot.answers;
+    expect(cache.find(wire, wire.length, nameHash(wire), RRType.NAPTR, true, NOW, found)).toBe(
+      true,
+    );
+    expect(found.bytes.subarray(found.start, found.start + found.length)).toEqual(theirs?.bytes);
     for (const n of NUMBERS) for (const t of TYPES) expect(ask(n, t)).toBe(0);
   });
 

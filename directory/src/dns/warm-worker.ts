@@ -48,6 +48,11 @@ export type WarmResponse =
        * octet encoder declines (answered through the general path there).
        */
       readonly leftover: string[];
+      /**
+       * The answers written (their entry still the one held), for the answer cache: each
+       * name length (1 octet), wire name, type (2), renew at (4), length (2), the answer.
+       */
+      readonly answers: Uint8Array;
     }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
@@ -76,8 +81,44 @@ function warmRange(
     numbers: list.length,
     signatures: signer.signatures - before,
     leftover,
+    answers: written.take(),
   };
 }
+
+/** The answers written, packed as {@link WarmResponse} `answers` says. */
+class Written {
+  #out = new Uint8Array(1 << 18);
+  #at = 0;
+
+  add(wire: Uint8Array, qtype: number, renewAt: number, bytes: Uint8Array): void {
+    const need = this.#at + 9 + wire.length + bytes.length;
+    if (need > this.#out.length) {
+      const grown = new Uint8Array(Math.max(need, 2 * this.#out.length));
+      grown.set(this.#out.subarray(0, this.#at));
+      this.#out = grown;
+    }
+    const out = this.#out;
+    let w = this.#at;
+    out[w++] = wire.length;
+    out.set(wire, w);
+    w += wire.length;
+    const view = new DataView(out.buffer, out.byteOffset);
+    view.setUint16(w, qtype);
+    view.setUint32(w + 2, renewAt);
+    view.setUint16(w + 6, bytes.length);
+    out.set(bytes, w + 8);
+    this.#at = w + 8 + bytes.length;
+  }
+
+  /** What was added since the last take, in a buffer of its own (transferred). */
+  take(): Uint8Array<ArrayBuffer> {
+    const packed = this.#out.slice(0, this.#at);
+    this.#at = 0;
+    return packed;
+  }
+}
+
+const written = new Written();
 
 /** Makes the answers of `row` missing or due at `now`: false if it must be left to the loop. */
 function warmRow(
@@ -104,6 +145,9 @@ function warmRow(
 function main(): void {
   const data = workerData as WarmWorkerData;
   const rows = new ImageWarmRows(data.files);
+  const { apex } = data.settings;
+  rows.onWritten = (digits, qtype, renewAt, bytes) =>
+    written.add(wireName(nameOfDigits(digits, apex)), qtype, renewAt, bytes);
   const signer = new OnlineSigner(data.key, data.settings.apex, data.policy);
   data.port.on('message', (request: WarmRequest) => {
     let response: WarmResponse;
@@ -112,7 +156,7 @@ function main(): void {
     } catch (err) {
       response = { id: request.id, ok: false, error: String((err as Error).stack ?? err) };
     }
-    data.port.postMessage(response);
+    data.port.postMessage(response, response.ok ? [response.answers.buffer as ArrayBuffer] : []);
   });
   data.port.once('close', () => rows.close());
 }

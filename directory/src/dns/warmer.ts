@@ -3,6 +3,7 @@ import { renewAnswer, warmApex, warmNumber } from './fast-path.js';
 import type { WarmDone } from './warm-pool.js';
 import { WarmPool } from './warm-pool.js';
 import type { ZoneState } from '../state/zone-state.js';
+import { nameHash } from '../zone/name-index.js';
 import type { ZoneSnapshot } from '../zone/zone.js';
 import { digitsOfName } from '../zone/zone.js';
 
@@ -294,7 +295,7 @@ export class ZoneWarmer {
     while (!pass.end && pool.idle > 0) {
       const upTo = snapshot.image.digitsAt(pass.after, this.#rangeSize);
       pass.running += 1;
-      const done: WarmDone = (response) => this.#ranged(pass, response);
+      const done: WarmDone = (response) => this.#ranged(pass, snapshot, response);
       pool.run({ after: pass.after, upTo, now }, done);
       if (upTo === undefined) pass.end = true;
       else pass.after = upTo;
@@ -305,7 +306,7 @@ export class ZoneWarmer {
   }
 
   /** A range warmed by a worker: its numbers left to the event loop are queued. */
-  #ranged(pass: Pass, response: Parameters<WarmDone>[0]): void {
+  #ranged(pass: Pass, snapshot: ZoneSnapshot, response: Parameters<WarmDone>[0]): void {
     pass.running -= 1;
     if (this.#stopped) return;
     if (!response.ok) {
@@ -320,6 +321,9 @@ export class ZoneWarmer {
       this.#warmed += response.numbers;
       this.#zone.signer.addSignatures(response.signatures);
       this.#changed.push(...response.leftover);
+      // Kept in memory too while the cache has room, as the event loop's pass keeps them; not
+      // while queries come, nor once the snapshot moved on (the names it changed were dropped).
+      if (!this.#busy && snapshot === this.#zone.snapshot) cacheAnswers(snapshot, response.answers);
     }
     // The next range at once, not at the next look at the queries.
     if (this.#timer !== undefined && this.#paused) {
@@ -383,6 +387,31 @@ export class ZoneWarmer {
     } else {
       this.#scheduleRenewal(this.#pauseMs);
     }
+  }
+}
+
+/** Puts answers packed by a worker (warm-worker.ts) in the answer cache, while it has room. */
+function cacheAnswers(snapshot: ZoneSnapshot, packed: Uint8Array): void {
+  const cache = snapshot.answers;
+  if (!cache.serves(snapshot)) return;
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  for (let at = 0; at < packed.length;) {
+    const nameLength = packed[at] as number;
+    const name = packed.subarray(at + 1, at + 1 + nameLength);
+    at += 1 + nameLength;
+    const length = view.getUint16(at + 6);
+    const bytes = packed.subarray(at + 8, at + 8 + length);
+    if (!cache.hasRoom(length + 2 * nameLength)) return;
+    cache.put(
+      name,
+      nameLength,
+      nameHash(name),
+      view.getUint16(at),
+      true,
+      view.getUint32(at + 2),
+      bytes,
+    );
+    at += 8 + length;
   }
 }
 

@@ -557,8 +557,11 @@ export class ImageWarmRows {
   readonly #rows: SQLite.Statement;
   readonly #kept: SQLite.Statement;
   readonly #put: SQLite.Statement;
-  readonly #write: SQLite.Transaction<(batch: ReadonlyArray<readonly unknown[]>) => void>;
+  readonly #write: SQLite.Transaction<(batch: ReadonlyArray<readonly unknown[]>) => unknown>;
   #pending: Array<readonly unknown[]> = [];
+  /** Told of each answer written (the entry still the one held), after its transaction. */
+  onWritten:
+    ((digits: string, qtype: number, renewAt: number, bytes: Uint8Array) => void) | undefined;
 
   constructor(files: ImageFiles) {
     const db = new SQLite(files.path, { timeout: 60_000 });
@@ -585,9 +588,9 @@ export class ImageWarmRows {
       `INSERT OR REPLACE INTO answers SELECT ?, ?, 1, ?, ?
        WHERE EXISTS (SELECT 1 FROM ${sql.names} WHERE ${sql.key} = ? AND serial = ?)`,
     );
-    this.#write = db.transaction((batch: ReadonlyArray<readonly unknown[]>) => {
-      for (const values of batch) this.#put.run(...values);
-    });
+    this.#write = db.transaction((batch: ReadonlyArray<readonly unknown[]>) =>
+      batch.filter((values) => this.#put.run(...values).changes > 0),
+    );
   }
 
   /** The entries after `after` up to `upTo` (digits; undefined: to the end), in order. */
@@ -636,7 +639,12 @@ export class ImageWarmRows {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    this.#write.immediate(batch);
+    const written = this.#write.immediate(batch) as unknown as ReadonlyArray<
+      [string, number, number, Uint8Array]
+    >;
+    const told = this.onWritten;
+    if (told)
+      for (const [digits, qtype, renewAt, bytes] of written) told(digits, qtype, renewAt, bytes);
   }
 
   close(): void {
