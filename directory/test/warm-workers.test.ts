@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, RRType } from '@switchboard/dns-wire';
@@ -140,6 +140,17 @@ describe('zone warmer on worker threads', () => {
     } finally {
       rows.close();
     }
+  });
+
+  it('leaves the pass to the event loop when a worker fails', async () => {
+    // The workers open the image by its path: gone, they fail; the event loop's connection
+    // still holds the (unlinked) file and warms every number itself.
+    const files = zone.snapshot.image.files;
+    for (const f of ['', '-wal', '-shm']) await rm(`${files!.path}${f}`, { force: true });
+    await mkdir(files!.path); // no database can be opened there
+    const w = await warmOnWorkers();
+    expect(w.warmed).toBe(NUMBERS.length);
+    for (const n of NUMBERS) for (const t of TYPES) expect(ask(n, t)).toBe(0);
   });
 
   it('finishes the pass while queries keep coming (the workers then wait between numbers)', async () => {
