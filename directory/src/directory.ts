@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Kysely } from 'kysely';
@@ -355,7 +356,11 @@ async function loadZone(
   w.cleanups.push(() => zone.close());
   // Started once DNS is served (startDirectory): its slices would delay the first answer.
   const queries: QueryCount = { count: 0 };
-  const warmer = new ZoneWarmer(zone, now, log, { queries: () => queries.count });
+  // Whole passes signed on worker threads, one per core this process may run on.
+  const warmer = new ZoneWarmer(zone, now, log, {
+    queries: () => queries.count,
+    threads: availableParallelism(),
+  });
   zone.onChange(() => warmer.start());
   w.cleanups.push(() => warmer.stop());
   return { store, settings, policy, signer, zone, warmer, queries };

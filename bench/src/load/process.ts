@@ -39,6 +39,15 @@ export function pinned(
   return ['taskset', ['-c', String(cpu), command, ...args]];
 }
 
+/**
+ * Pins a running process, every thread of it, to `cpu` (`taskset -a -p`), when pinning is
+ * possible: false if it is not or failed.
+ */
+export function pinRunning(pid: number, cpu: number): boolean {
+  if (!canPin()) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)]).status === 0;
+}
+
 export interface DaemonOptions {
   readonly name: string;
   readonly command: string;

@@ -565,7 +565,7 @@ const DNSSEC_OPT = Uint8Array.of(
  * 4034 3.1.8.1), instead of through `signRrset` and `encodeMessage`. Undefined for anything
  * else, which the general path answers. Its renewal time is {@link OnlineSigner.earliestRenewal}.
  */
-function numberAnswer(
+export function numberAnswer(
   signer: OnlineSigner,
   wire: Uint8Array,
   nameLength: number,

@@ -1,11 +1,16 @@
 import type { Logger } from '@switchboard/service-kit';
 import { renewAnswer, warmApex, warmNumber } from './fast-path.js';
+import type { WarmDone } from './warm-pool.js';
+import { WarmPool } from './warm-pool.js';
 import type { ZoneState } from '../state/zone-state.js';
+import { nameHash } from '../zone/name-index.js';
 import type { ZoneSnapshot } from '../zone/zone.js';
 import { digitsOfName } from '../zone/zone.js';
 
 /** Numbers (warming) or kept answers (renewing) read per step. */
 const ROWS_PER_STEP = 200;
+/** How often (ms) the event loop looks at the queries while the workers warm a pass. */
+const POLL_MS = 5;
 
 /** How the warmer shares the event loop with queries; every field has a default. */
 export interface WarmerOptions {
@@ -26,6 +31,14 @@ export interface WarmerOptions {
   readonly queries?: () => number;
   /** The slices' clock in ms; default `performance.now` (tests advance their own). */
   readonly clock?: () => number;
+  /**
+   * Worker threads that warm whole passes (warm-worker.ts), each a range of `rangeSize` numbers
+   * at a time; 0 (the default): on the event loop, in slices. An in-memory image is always
+   * warmed on the event loop (no other thread can open it), and so are changed numbers.
+   */
+  readonly threads?: number;
+  /** Numbers per range given to a worker. Default 256. */
+  readonly rangeSize?: number;
 }
 
 export class ZoneWarmer {
@@ -39,6 +52,12 @@ export class ZoneWarmer {
   readonly #pauseMs: number;
   readonly #queries: () => number;
   readonly #clock: () => number;
+  readonly #rangeSize: number;
+  /** Worker threads for whole passes (0 once they failed: the event loop's from then on). */
+  #threads: number;
+  #pool: WarmPool | undefined;
+  /** Whether the slice under way found nothing to do but wait for the workers. */
+  #waiting = false;
   /** The query count last read, and when (`#clock`) it was last seen to move. */
   #queriesSeen = 0;
   #queriedAt = -Infinity;
@@ -79,6 +98,8 @@ export class ZoneWarmer {
     this.#pauseMs = options.pauseMs ?? 20;
     this.#queries = options.queries ?? (() => 0);
     this.#clock = options.clock ?? (() => performance.now());
+    this.#threads = options.threads ?? 0;
+    this.#rangeSize = options.rangeSize ?? 256;
   }
 
   /** True once the snapshot served now has its apex signed and every number's answers kept. */
@@ -113,6 +134,8 @@ export class ZoneWarmer {
 
   stop(): void {
     this.#stopped = true;
+    this.#pool?.close();
+    this.#pool = undefined;
     this.#clearTimer();
     if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#timer = undefined;
@@ -135,7 +158,15 @@ export class ZoneWarmer {
       }
     } else if (!image.warmed) {
       if (this.#pass?.generation !== image.generation) {
-        this.#pass = { after: '', generation: image.generation, batch: [], index: 0, end: false };
+        this.#pass = {
+          after: '',
+          generation: image.generation,
+          batch: [],
+          index: 0,
+          end: false,
+          workers: this.#poolFor(snapshot) !== undefined,
+          running: 0,
+        };
         this.#started = performance.now();
       }
     } else if (from !== undefined) {
@@ -157,6 +188,7 @@ export class ZoneWarmer {
       this.#queriedAt = at;
     }
     this.#busy = at - this.#queriedAt < this.#quietMs;
+    if (this.#pool) this.#pool.busy = this.#busy;
     return at + (this.#busy ? this.#busySliceMs : this.#sliceMs);
   }
 
@@ -173,14 +205,15 @@ export class ZoneWarmer {
    * read in its poll phase, 32 per socket, and then a slice: a quarter of the core or more).
    */
   #next(): void {
-    this.#paused = this.#busy && this.#busyPauseMs > 0;
+    this.#paused = this.#waiting || (this.#busy && this.#busyPauseMs > 0);
     this.#timer = this.#paused
-      ? setTimeout(() => this.#slice(), this.#busyPauseMs)
+      ? setTimeout(() => this.#slice(), this.#waiting ? POLL_MS : this.#busyPauseMs)
       : setImmediate(() => this.#slice());
   }
 
   #slice(): void {
     this.#timer = undefined;
+    this.#waiting = false;
     const snapshot = this.#zone.snapshot;
     try {
       if (snapshot !== this.#snapshot) this.#follow(snapshot);
@@ -211,20 +244,96 @@ export class ZoneWarmer {
           this.#snapshot = undefined;
           return true;
         }
+        if (pass.workers) return this.#dispatch(pass, snapshot, now);
         digits = this.#nextOfPass(pass, snapshot);
-        if (digits === undefined) {
-          snapshot.image.markWarmed();
-          this.#pass = undefined;
-          const ms = Math.round(performance.now() - this.#started);
-          this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
-          return this.#changed.length > 0;
-        }
+        if (digits === undefined) return this.#passDone(snapshot);
         pass.after = digits;
       }
       warmNumber(snapshot, signer, digits, now);
       this.#warmed += 1;
     } while (this.#clock() < until);
     return true;
+  }
+
+  /** Marks the image warm once a whole pass is done: false if nothing is left to warm. */
+  #passDone(snapshot: ZoneSnapshot): boolean {
+    snapshot.image.markWarmed();
+    this.#pass = undefined;
+    const ms = Math.round(performance.now() - this.#started);
+    this.#log.info({ serial: snapshot.serial, ms }, 'zone signed and encoded');
+    return this.#changed.length > 0;
+  }
+
+  /** The workers for a pass over `snapshot`'s image, if it is to be warmed by workers. */
+  #poolFor(snapshot: ZoneSnapshot): WarmPool | undefined {
+    const files = snapshot.image.files;
+    const { signer } = this.#zone;
+    const { settings } = snapshot;
+    if (this.#threads <= 0 || files === undefined) return undefined;
+    if (this.#pool && !this.#pool.serves(files, settings, signer.key)) {
+      this.#pool.close();
+      this.#pool = undefined;
+    }
+    this.#pool ??= new WarmPool({
+      files,
+      settings,
+      key: signer.key,
+      policy: signer.policy,
+      threads: this.#threads,
+      busyPauseMs: this.#busyPauseMs,
+    });
+    return this.#pool;
+  }
+
+  /**
+   * Gives idle workers the pass's next ranges; true while the pass goes on (the event loop then
+   * only looks at the queries, every {@link POLL_MS}), else {@link #passDone}'s answer.
+   */
+  #dispatch(pass: Pass, snapshot: ZoneSnapshot, now: number): boolean {
+    const pool = this.#pool;
+    if (!pool) throw new Error('the warming workers are gone');
+    while (!pass.end && pool.idle > 0) {
+      const upTo = snapshot.image.digitsAt(pass.after, this.#rangeSize);
+      pass.running += 1;
+      const done: WarmDone = (response) => this.#ranged(pass, snapshot, response);
+      pool.run({ after: pass.after, upTo, now }, done);
+      if (upTo === undefined) pass.end = true;
+      else pass.after = upTo;
+    }
+    if (pass.end && pass.running === 0) return this.#passDone(snapshot);
+    this.#waiting = true;
+    return true;
+  }
+
+  /** A range warmed by a worker: its numbers left to the event loop are queued. */
+  #ranged(pass: Pass, snapshot: ZoneSnapshot, response: Parameters<WarmDone>[0]): void {
+    pass.running -= 1;
+    if (this.#stopped) return;
+    if (!response.ok) {
+      // Warmed on the event loop from now on; the new pass skips what the workers kept.
+      if (this.#threads > 0) this.#log.error({ err: response.error }, 'warming worker failed');
+      this.#threads = 0;
+      this.#pool?.close();
+      this.#pool = undefined;
+      this.#pass = undefined;
+      this.#snapshot = undefined;
+    } else {
+      this.#warmed += response.numbers;
+      this.#zone.signer.addSignatures(response.signatures);
+      this.#changed.push(...response.leftover);
+      // Kept in memory too while the cache has room, as the event loop's pass keeps them; not
+      // while queries come, nor once the snapshot moved on (the names it changed were dropped).
+      if (!this.#busy && snapshot === this.#zone.snapshot) cacheAnswers(snapshot, response.answers);
+    }
+    // The next range at once, not at the next look at the queries.
+    if (this.#timer !== undefined && this.#paused) {
+      this.#clearTimer();
+      this.#timer = undefined;
+    }
+    if (this.#timer === undefined) {
+      this.#paused = false;
+      this.#timer = setImmediate(() => this.#slice());
+    }
   }
 
   /** The pass's next number (read `ROWS_PER_STEP` at a time), or undefined at the end. */
@@ -281,6 +390,31 @@ export class ZoneWarmer {
   }
 }
 
+/** Puts answers packed by a worker (warm-worker.ts) in the answer cache, while it has room. */
+function cacheAnswers(snapshot: ZoneSnapshot, packed: Uint8Array): void {
+  const cache = snapshot.answers;
+  if (!cache.serves(snapshot)) return;
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  for (let at = 0; at < packed.length;) {
+    const nameLength = packed[at] as number;
+    const name = packed.subarray(at + 1, at + 1 + nameLength);
+    at += 1 + nameLength;
+    const length = view.getUint16(at + 6);
+    const bytes = packed.subarray(at + 8, at + 8 + length);
+    if (!cache.hasRoom(length + 2 * nameLength)) return;
+    cache.put(
+      name,
+      nameLength,
+      nameHash(name),
+      view.getUint16(at),
+      true,
+      view.getUint32(at + 2),
+      bytes,
+    );
+    at += 8 + length;
+  }
+}
+
 /** Where a whole pass stands, for the image generation it is for. */
 interface Pass {
   /** The last number warmed ('' before the first). */
@@ -290,4 +424,7 @@ interface Pass {
   batch: string[];
   index: number;
   end: boolean;
+  /** Whether the pass is the workers' (in ranges after `after`, `running` of them under way). */
+  workers: boolean;
+  running: number;
 }

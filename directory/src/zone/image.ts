@@ -82,6 +82,7 @@ export class ZoneImage {
   readonly #row: SQLite.Statement;
   readonly #after: SQLite.Statement;
   readonly #putAnswer: SQLite.Statement;
+  #at: SQLite.Statement | undefined;
   readonly #pending: Array<[string, number, number, number, Uint8Array]> = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #count: number;
@@ -197,6 +198,33 @@ export class ZoneImage {
   /** The token of the store the image was filled from. */
   get token(): string | undefined {
     return this.#token;
+  }
+
+  /**
+   * The files a connection of another thread opens to warm the image ({@link ImageWarmRows}):
+   * undefined for an in-memory image, which only this connection sees.
+   */
+  get files(): ImageFiles | undefined {
+    if (this.#path === ':memory:') return undefined;
+    return {
+      path: this.#path,
+      ...(this.#storeFile !== undefined ? { storeFile: this.#storeFile } : {}),
+    };
+  }
+
+  /**
+   * The digits of the `n`-th number after `after` (n >= 1), in order; undefined when fewer
+   * follow. Bounds a range of numbers for {@link ImageWarmRows.rows}.
+   */
+  digitsAt(after: string, n: number): string | undefined {
+    const sql = this.#sql;
+    this.#at ??= this.#db
+      .prepare(
+        `SELECT ${sql.digits} FROM ${sql.names} WHERE ${sql.key} > ? ORDER BY ${sql.key}
+         LIMIT 1 OFFSET ?`,
+      )
+      .pluck();
+    return this.#at.get(sql.keyOf(after), n - 1) as string | undefined;
   }
 
   /** Whether the numbers are read from the store's own file (nothing to copy or count). */
@@ -500,6 +528,131 @@ export class ZoneImage {
     this.#serial = values.serial;
     this.#count = values.count;
     this.#token = values.token;
+  }
+}
+
+/** The files of an image on disk ({@link ZoneImage.files}). */
+export interface ImageFiles {
+  readonly path: string;
+  readonly storeFile?: string;
+}
+
+/** A number's entry read for warming, with the kept DNSSEC answers' renewal times by type. */
+export interface WarmRow extends ImageEntry {
+  readonly kept: ReadonlyMap<number, number>;
+}
+
+/** Answers written per transaction by {@link ImageWarmRows}, at most. */
+const WARM_WRITE_BATCH = 128;
+
+/**
+ * A connection of its own to an image on disk, for warming it on another thread (a worker,
+ * dns/warm-worker.ts): reads ranges of entries with the DNSSEC answers kept for them, and keeps
+ * answers in small transactions, each written only if the entry it was made from is still the
+ * one held (same serial), so an answer made from an entry changed meanwhile is never kept.
+ */
+export class ImageWarmRows {
+  readonly #db: SQLite.Database;
+  readonly #sql: SourceSql;
+  readonly #rows: SQLite.Statement;
+  readonly #kept: SQLite.Statement;
+  readonly #put: SQLite.Statement;
+  readonly #write: SQLite.Transaction<(batch: ReadonlyArray<readonly unknown[]>) => unknown>;
+  #pending: Array<readonly unknown[]> = [];
+  /** Told of each answer written (the entry still the one held), after its transaction. */
+  onWritten:
+    ((digits: string, qtype: number, renewAt: number, bytes: Uint8Array) => void) | undefined;
+
+  constructor(files: ImageFiles) {
+    const db = new SQLite(files.path, { timeout: 60_000 });
+    this.#db = db;
+    db.pragma('synchronous = OFF');
+    const sql = files.storeFile === undefined ? OWN_SQL : STORE_SQL;
+    this.#sql = sql;
+    if (files.storeFile !== undefined) {
+      db.prepare('ATTACH DATABASE ? AS store').run(files.storeFile);
+    }
+    this.#rows = db
+      .prepare(
+        `SELECT ${sql.digits}, serial, provider, identity_key, contacts FROM ${sql.entries}
+         WHERE ${sql.key} > ? AND ${sql.key} <= ? ORDER BY ${sql.key}`,
+      )
+      .raw();
+    this.#kept = db
+      .prepare(
+        `SELECT digits, qtype, renew_at FROM answers
+         WHERE digits > ? AND digits <= ? AND dnssec = 1`,
+      )
+      .raw();
+    this.#put = db.prepare(
+      `INSERT OR REPLACE INTO answers SELECT ?, ?, 1, ?, ?
+       WHERE EXISTS (SELECT 1 FROM ${sql.names} WHERE ${sql.key} = ? AND serial = ?)`,
+    );
+    this.#write = db.transaction((batch: ReadonlyArray<readonly unknown[]>) =>
+      batch.filter((values) => this.#put.run(...values).changes > 0),
+    );
+  }
+
+  /** The entries after `after` up to `upTo` (digits; undefined: to the end), in order. */
+  rows(after: string, upTo: string | undefined): WarmRow[] {
+    const last = upTo ?? '~'; // after every digit
+    const kept = new Map<string, Map<number, number>>();
+    for (const [digits, qtype, renewAt] of this.#kept.all(after, last) as Array<
+      [string, number, number]
+    >) {
+      let types = kept.get(digits);
+      if (!types) kept.set(digits, (types = new Map()));
+      types.set(qtype, renewAt);
+    }
+    const none = new Map<number, number>();
+    const rows = this.#rows.all(this.#sql.keyOf(after), this.#sql.keyOf(last)) as Array<
+      [string, number, string, string, string]
+    >;
+    return rows.map(([digits, serial, provider, identityKey, contacts]) => ({
+      digits,
+      serial: Number(serial),
+      provider,
+      identityKey,
+      contacts,
+      kept: kept.get(digits) ?? none,
+    }));
+  }
+
+  /**
+   * Keeps a DNSSEC answer of `row`: buffered, and written with the others in one short
+   * transaction every {@link WARM_WRITE_BATCH} (the write lock is never held while signing).
+   */
+  keep(row: ImageEntry, qtype: number, renewAt: number, bytes: Uint8Array): void {
+    this.#pending.push([
+      row.digits,
+      qtype,
+      renewAt,
+      bytes,
+      this.#sql.keyOf(row.digits),
+      row.serial,
+    ]);
+    if (this.#pending.length >= WARM_WRITE_BATCH) this.commit();
+  }
+
+  /** Writes the answers kept so far (a crash loses at most those not written). */
+  commit(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const written = this.#write.immediate(batch) as unknown as ReadonlyArray<
+      [string, number, number, Uint8Array]
+    >;
+    const told = this.onWritten;
+    if (told)
+      for (const [digits, qtype, renewAt, bytes] of written) told(digits, qtype, renewAt, bytes);
+  }
+
+  close(): void {
+    try {
+      this.commit();
+    } finally {
+      this.#db.close();
+    }
   }
 }
 

@@ -61,6 +61,16 @@ export class OnlineSigner {
     return this.#apex;
   }
 
+  /** The validity policy (for a signer of the same key on another thread, dns/warm-worker.ts). */
+  get policy(): SignaturePolicy {
+    return this.#policy;
+  }
+
+  /** Counts `n` signatures made with this signer's key on another thread (dns/warm-pool.ts). */
+  addSignatures(n: number): void {
+    this.#signatures += n;
+  }
+
   /** How long (seconds) a fresh signature is valid from its inception. */
   get validity(): number {
     return this.#policy.validity;

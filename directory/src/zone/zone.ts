@@ -327,6 +327,14 @@ function numberNode(
   return node;
 }
 
+/**
+ * The node of an image row, decoded with nothing kept or reported: {@link UNSERVABLE} when it
+ * cannot be encoded (for warming on another thread, dns/warm-worker.ts; the caller reports it).
+ */
+export function nodeOfRow(row: ImageEntry, settings: ZoneSettings): Node {
+  return numberNode(entryOf(row), settings, nameOfDigits(row.digits, settings.apex), []);
+}
+
 /** The entry of an image row. */
 function entryOf(row: ImageEntry): NumberEntry {
   return {
