@@ -336,8 +336,11 @@ function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers): void {
       (nonce) => asker(req, input.rawBody, certificate, nonce),
     );
     // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
-    // express's ETag, which would hash every (never repeated) body for nothing.
-    res.set('Cache-Control', 'no-store').type('json').end(JSON.stringify(bundle));
+    // express's ETag, which would hash every (never repeated) body for nothing, and with the
+    // headers set as they are (res.set and res.type look the type up and rewrite the charset).
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify(bundle));
   });
 }
 

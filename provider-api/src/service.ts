@@ -20,7 +20,11 @@ import {
   writeFileAtomic,
   writePrivateKeyFile,
 } from '@switchboard/charter/node';
-import { defaultProviderConfig, parseProviderEnv } from './core/config.js';
+import {
+  PROVIDER_SQLITE_CACHE_KIB,
+  defaultProviderConfig,
+  parseProviderEnv,
+} from './core/config.js';
 import type { ProviderEnvConfig } from './core/config.js';
 import type { CodeSender } from './core/code-sender.js';
 import { ConsoleCodeSender, WebhookCodeSender } from './core/code-sender.js';
@@ -96,6 +100,7 @@ async function openState(
   );
   const database = await openDatabase<ProviderTables>({
     url: env.databaseUrl ?? `sqlite:${join(stateDir, 'provider.db')}`,
+    sqliteCacheKiB: PROVIDER_SQLITE_CACHE_KIB,
   });
   await migrateToLatest(
     database.db as Kysely<unknown>,

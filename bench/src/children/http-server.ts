@@ -77,7 +77,11 @@ interface ProviderModules {
     createProviderApp(deps: unknown, options: unknown): { app: express.Express; hub: unknown };
   };
   sockets: { attachMailboxSockets(server: Server, deps: unknown, hub: unknown): () => void };
-  config: { defaultProviderConfig(o: unknown): Record<string, unknown> };
+  config: {
+    defaultProviderConfig(o: unknown): Record<string, unknown>;
+    /** The page cache `src/service.ts` opens SQLite with (absent in older builds: the default). */
+    PROVIDER_SQLITE_CACHE_KIB?: number;
+  };
   deps: { createLimits(config: unknown, now: () => number): unknown };
   codes: { MemoryCodeSender: new () => { lastCodeFor(n: string): string | undefined } };
   replay: { DatabaseReplayCache: new (db: unknown, now: () => number) => unknown };
@@ -274,7 +278,12 @@ async function runProvider(
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const database = await openDatabase<unknown>(
     dialect === 'sqlite'
-      ? { url: `sqlite:${join(workDir, 'provider.db')}` }
+      ? {
+          url: `sqlite:${join(workDir, 'provider.db')}`,
+          ...(m.config.PROVIDER_SQLITE_CACHE_KIB === undefined
+            ? {}
+            : { sqliteCacheKiB: m.config.PROVIDER_SQLITE_CACHE_KIB }),
+        }
       : { url: POSTGRES_URL, schema, poolSize: 10 },
   );
   const dropSchema = async (): Promise<void> => {

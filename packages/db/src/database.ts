@@ -20,6 +20,13 @@ export interface DatabaseConfig {
   readonly schema?: string;
   /** PostgreSQL only: pool size (default 10). */
   readonly poolSize?: number;
+  /**
+   * SQLite only: page cache of the connection, KiB (default {@link SQLITE_CACHE_KIB}). SQLite
+   * walks every cached page at the commit of a transaction whose B-tree split renumbered pages
+   * (docs/decisions.md), so a database whose pages are mostly read once (the provider's one-time
+   * prekeys) commits faster with a smaller cache.
+   */
+  readonly sqliteCacheKiB?: number;
 }
 
 /** An open database: the Kysely instance plus what callers need to write portable SQL. */
@@ -85,6 +92,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database<DB>> {
   const { dialect, target } = parseDatabaseUrl(config.url);
   if (dialect === 'sqlite') {
+    const cacheKiB = sqliteCacheKiB(config);
     const memory = target === ':memory:';
     if (!memory) mkdirSync(dirname(resolve(target)), { recursive: true, mode: 0o700 });
     const sqlite = new SQLite(memory ? ':memory:' : target);
@@ -92,9 +100,10 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
-    // Page cache of up to 64 MiB (default 2 MiB): hot index and table pages stay in memory
-    // instead of being read back from the WAL or the file on every query.
-    sqlite.pragma(`cache_size = ${-SQLITE_CACHE_KIB}`);
+    // Page cache of up to 64 MiB unless the config names its own (SQLite's default is 2 MiB):
+    // hot index and table pages stay in memory instead of being read back from the WAL or the
+    // file on every query.
+    sqlite.pragma(`cache_size = ${-cacheKiB}`);
     const db = new Kysely<DB>({
       dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
     });
@@ -203,8 +212,17 @@ function postgresNotifications(
   };
 }
 
-/** SQLite page cache per connection, KiB. */
+/** SQLite page cache per connection, KiB, unless the config names its own. */
 export const SQLITE_CACHE_KIB = 64 * 1024;
+
+/** The page cache `config` asks for (KiB): a positive integer, else {@link SQLITE_CACHE_KIB}. */
+function sqliteCacheKiB(config: DatabaseConfig): number {
+  const kib = config.sqliteCacheKiB ?? SQLITE_CACHE_KIB;
+  if (!Number.isInteger(kib) || kib <= 0) {
+    throw new RangeError(`sqliteCacheKiB must be a positive integer, not ${kib}`);
+  }
+  return kib;
+}
 
 /** Most prepared statements kept per SQLite database (least recently used dropped first). */
 export const SQLITE_STATEMENT_CACHE_SIZE = 256;

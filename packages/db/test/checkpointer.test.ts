@@ -71,6 +71,24 @@ describe('SQLite WAL checkpoints in a worker thread', () => {
     }
   });
 
+  it('gives a file database the page cache its config asks for, and refuses a bad size', async () => {
+    const database = await openDatabase<Tables>({
+      url: `sqlite:${join(dir, 'c.db')}`,
+      sqliteCacheKiB: 8 * 1024,
+    });
+    try {
+      const rows = (await sql.raw('PRAGMA cache_size').execute(database.db)).rows;
+      expect(Object.values(rows[0] as object)[0]).toBe(-8 * 1024);
+    } finally {
+      await database.close();
+    }
+    for (const sqliteCacheKiB of [0, -1, 1.5]) {
+      await expect(
+        openDatabase<Tables>({ url: `sqlite:${join(dir, 'd.db')}`, sqliteCacheKiB }),
+      ).rejects.toThrow(/sqliteCacheKiB/);
+    }
+  });
+
   it('closes the worker before the database, which then removes its WAL', async () => {
     const file = join(dir, 'y.db');
     const database = await openDatabase<Tables>({ url: `sqlite:${file}` });

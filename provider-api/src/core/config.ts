@@ -135,6 +135,16 @@ export interface ProviderConfig {
   readonly bodyLimitBytes: number;
 }
 
+/**
+ * SQLite page cache of the provider's connection, KiB (`@switchboard/db` gives 64 MiB). What a
+ * fetch reads again is small (accounts, contacts, cursors, the key index, the nonces' last
+ * pages); each take reads a one-time Kyber key (1.6 KB) that is never read again, so a large
+ * cache fills with them, and SQLite walks every cached page at each commit whose B-tree split
+ * renumbered pages (a new contact row splitting a page does): 8 MiB costs fewer CPU per fetch
+ * (docs/decisions.md, 2026-12-03).
+ */
+export const PROVIDER_SQLITE_CACHE_KIB = 8 * 1024;
+
 /** Defaults for a small provider; every value can be overridden per field. */
 export function defaultProviderConfig(overrides: Partial<ProviderConfig> = {}): ProviderConfig {
   return {

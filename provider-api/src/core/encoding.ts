@@ -1,9 +1,12 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
-/** Standard base64 with padding, as the API documents. */
+/**
+ * Standard base64 with padding, as the API documents. Encodes the bytes where they are (both
+ * database drivers return Buffers): `Buffer.from(bytes)` would copy them first.
+ */
 export function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
 /** Decodes standard base64 (already pattern-checked by the OpenAPI schema). */
