@@ -344,7 +344,6 @@ const prekeyCursors: PortableMigration = {
   },
 };
 
-/** The provider API's migrations, applied in name order by `migrateToLatest`. */
 /**
  * Replay-nonce keys start with their expiry (13 digits of ms, zero-padded; `core/replay-cache.ts`):
  * new keys go to the end of the B-tree instead of a random page each, and the sweep deletes the
@@ -360,6 +359,7 @@ const nonceKeysByExpiry: PortableMigration = {
   },
 };
 
+/** The provider API's migrations, applied in name order by `migrateToLatest`. */
 export const PROVIDER_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
   '0001_initial': initial,
   '0002_payment_references': paymentReferences,
