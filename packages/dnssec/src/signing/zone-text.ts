@@ -34,7 +34,7 @@ interface Chunk {
 /** The RRSIG rdata text before the signature, for one combination of its fields. */
 interface RrsigPrefix {
   readonly d: RrsigData;
-  readonly bytes: Buffer;
+  readonly bytes: Uint8Array;
 }
 
 function sameRrsigFields(a: RrsigData, b: RrsigData): boolean {
@@ -69,6 +69,17 @@ function base64Signature(src: Uint8Array, at: number, out: Uint8Array, o: number
   out[o + 3] = 0x3d;
 }
 
+/** Copies `src` into `dst` at `o` (short pieces: a loop beats a native call); returns the end. */
+function put(src: Uint8Array, dst: Uint8Array, o: number): number {
+  for (let i = 0; i < src.length; i++) dst[o + i] = src[i] as number;
+  return o + src.length;
+}
+
+/** ASCII text as octets. */
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+}
+
 /**
  * Writes a signed zone's records as text into chunks handed to `write` in order. `add` returns,
  * for an RRSIG whose signature is empty, where its placeholder is (for `fill`), else -1.
@@ -78,12 +89,17 @@ export class ZoneTextWriter {
   /** Chunks not yet written, oldest first; the last is the one being filled. */
   readonly #chunks: Chunk[] = [];
   #current: Chunk;
-  #ownerName = '';
-  #owner: Buffer = Buffer.alloc(0);
+  /** `owner \t TTL \t IN \t` of the last record, for the name and TTL it was made for. */
+  #headName = '';
+  #headTtl = -1;
+  #head = new Uint8Array(4096);
+  #headLength = 0;
   readonly #rrsigPrefixes = new Map<number, RrsigPrefix>();
-  readonly #typeText = new Map<number, Buffer>();
-  #ttl = -1;
-  #ttlText: Buffer = Buffer.alloc(0);
+  #lastPrefix: RrsigPrefix | undefined;
+  /** Type mnemonics by number. */
+  readonly #typeText: Uint8Array[] = [];
+  /** `alg flags iterations - ` of the last NSEC3. */
+  #nsec3Head: { alg: number; flags: number; iterations: number; bytes: Uint8Array } | undefined;
   /** Lines (records) and RRSIG lines written so far. */
   records = 0;
   signatures = 0;
@@ -94,23 +110,17 @@ export class ZoneTextWriter {
     this.#chunks.push(this.#current);
   }
 
-  /** Octets formatted and not yet written. */
-  get buffered(): number {
-    const first = this.#chunks[0] as Chunk;
-    return this.#current.start + this.#current.used - first.start;
-  }
-
   add(rr: ResourceRecord): number {
     this.records++;
-    if (rr.class === RRClass.IN && !('raw' in rr.data)) {
+    if (rr.class === RRClass.IN) {
       if (rr.type === RRType.RRSIG) {
-        const d = rr.data as RrsigData;
-        if (d.signature.length === 0 || d.signature.length === SIGNATURE_OCTETS)
-          return this.#rrsig(rr, d);
+        const sig = (rr.data as Partial<RrsigData>).signature;
+        if (sig !== undefined && (sig.length === 0 || sig.length === SIGNATURE_OCTETS))
+          return this.#rrsig(rr, rr.data as RrsigData, sig);
       } else if (rr.type === RRType.NSEC3) {
-        const d = rr.data as Nsec3Data;
-        if (d.salt.length === 0 && d.nextHashedOwner.length === 20) {
-          this.#nsec3(rr, d);
+        const d = rr.data as Partial<Nsec3Data>;
+        if (d.salt?.length === 0 && d.nextHashedOwner?.length === 20) {
+          this.#nsec3(rr, d as Nsec3Data);
           return -1;
         }
       }
@@ -169,44 +179,50 @@ export class ZoneTextWriter {
     return next;
   }
 
-  /** `owner \t TTL \t IN \t TYPE \t` into `c`; the owner's text is kept for the next record. */
-  #head(c: Chunk, rr: ResourceRecord, typeText: Buffer): void {
-    if (rr.name !== this.#ownerName) {
-      this.#ownerName = rr.name;
-      this.#owner = Buffer.from(normalizeName(rr.name), 'utf8');
+  /** `owner \t TTL \t IN \t` of `rr`, kept while names and TTLs repeat. */
+  #headOf(rr: ResourceRecord): Uint8Array {
+    if (rr.name !== this.#headName || rr.ttl !== this.#headTtl) {
+      const text = `${normalizeName(rr.name)}\t${rr.ttl}\tIN\t`;
+      if (text.length > this.#head.length) this.#head = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) this.#head[i] = text.charCodeAt(i);
+      this.#headLength = text.length;
+      this.#headName = rr.name;
+      this.#headTtl = rr.ttl;
     }
-    if (rr.ttl !== this.#ttl) {
-      this.#ttl = rr.ttl;
-      this.#ttlText = Buffer.from(`\t${rr.ttl}\tIN\t`, 'latin1');
-    }
-    const { buf } = c;
-    c.used += this.#owner.copy(buf, c.used);
-    c.used += this.#ttlText.copy(buf, c.used);
-    c.used += typeText.copy(buf, c.used);
+    return this.#head;
   }
 
-  /** A type's mnemonic followed by `sep` (`\t` after the TYPE field, ` ` in a bitmap). */
-  #type(type: number, sep: number): Buffer {
-    const key = type * 2 + (sep === 0x09 ? 1 : 0);
-    let text = this.#typeText.get(key);
+  /** A type's mnemonic. */
+  #type(type: number): Uint8Array {
+    let text = this.#typeText[type];
     if (!text) {
-      text = Buffer.from(`${typeToString(type)}${String.fromCharCode(sep)}`, 'latin1');
-      this.#typeText.set(key, text);
+      text = ascii(typeToString(type));
+      this.#typeText[type] = text;
     }
     return text;
   }
 
-  #rrsig(rr: ResourceRecord, d: RrsigData): number {
+  /** `owner \t TTL \t IN \t TYPE \t` into `buf` at `o`; its end. */
+  #writeHead(rr: ResourceRecord, buf: Uint8Array, o: number): number {
+    const head = this.#headOf(rr);
+    const n = this.#headLength;
+    for (let i = 0; i < n; i++) buf[o + i] = head[i] as number;
+    o = put(this.#type(rr.type), buf, o + n);
+    buf[o] = 0x09;
+    return o + 1;
+  }
+
+  #rrsig(rr: ResourceRecord, d: RrsigData, sig: Uint8Array): number {
     this.signatures++;
-    const c = this.#room(this.#owner.length + rr.name.length * 4 + LINE_ROOM);
-    this.#head(c, rr, this.#type(RRType.RRSIG, 0x09));
-    const prefix = this.#rrsigPrefix(rr, d);
-    c.used += prefix.copy(c.buf, c.used);
-    const at = c.used;
-    c.used += SIGNATURE_TEXT_OCTETS;
-    c.buf[c.used++] = 0x0a;
-    if (d.signature.length === SIGNATURE_OCTETS) {
-      base64Signature(d.signature, 0, c.buf, at);
+    const c = this.#room(rr.name.length * 4 + LINE_ROOM);
+    const { buf } = c;
+    let o = this.#writeHead(rr, buf, c.used);
+    o = put(this.#rrsigPrefix(rr, d), buf, o);
+    const at = o;
+    buf[o + SIGNATURE_TEXT_OCTETS] = 0x0a;
+    c.used = o + SIGNATURE_TEXT_OCTETS + 1;
+    if (sig.length === SIGNATURE_OCTETS) {
+      base64Signature(sig, 0, buf, at);
       return -1;
     }
     c.pending++;
@@ -214,57 +230,72 @@ export class ZoneTextWriter {
   }
 
   /** The RRSIG rdata text but the signature (`formatRecord`'s, with an empty signature). */
-  #rrsigPrefix(rr: ResourceRecord, d: RrsigData): Buffer {
+  #rrsigPrefix(rr: ResourceRecord, d: RrsigData): Uint8Array {
+    const last = this.#lastPrefix;
+    if (last && sameRrsigFields(last.d, d)) return last.bytes;
     const key = d.typeCovered * 256 + d.labels;
-    const cached = this.#rrsigPrefixes.get(key);
-    if (cached && sameRrsigFields(cached.d, d)) return cached.bytes;
-    const blank: ResourceRecord = {
-      name: rr.name,
-      type: RRType.RRSIG,
-      class: rr.class,
-      ttl: rr.ttl,
-      data: { ...d, signature: new Uint8Array(0) },
-    };
-    const line = formatRecord(blank);
-    let tab = -1;
-    for (let i = 0; i < 4; i++) tab = line.indexOf('\t', tab + 1);
-    const bytes = Buffer.from(line.slice(tab + 1), 'utf8');
-    this.#rrsigPrefixes.set(key, { d, bytes });
+    let found = this.#rrsigPrefixes.get(key);
+    if (!found || !sameRrsigFields(found.d, d)) {
+      const blank: ResourceRecord = {
+        name: rr.name,
+        type: RRType.RRSIG,
+        class: rr.class,
+        ttl: rr.ttl,
+        data: { ...d, signature: new Uint8Array(0) },
+      };
+      const line = formatRecord(blank);
+      let tab = -1;
+      for (let i = 0; i < 4; i++) tab = line.indexOf('\t', tab + 1);
+      found = { d, bytes: Buffer.from(line.slice(tab + 1), 'utf8') };
+      this.#rrsigPrefixes.set(key, found);
+    }
+    this.#lastPrefix = found;
+    return found.bytes;
+  }
+
+  /** `alg flags iterations - ` (no salt). */
+  #nsec3HeadOf(d: Nsec3Data): Uint8Array {
+    const h = this.#nsec3Head;
+    if (h && h.alg === d.hashAlgorithm && h.flags === d.flags && h.iterations === d.iterations)
+      return h.bytes;
+    const bytes = ascii(`${d.hashAlgorithm} ${d.flags} ${d.iterations} - `);
+    this.#nsec3Head = { alg: d.hashAlgorithm, flags: d.flags, iterations: d.iterations, bytes };
     return bytes;
   }
 
   /** NSEC3 without salt and with a SHA-1 (20-octet) next owner. */
   #nsec3(rr: ResourceRecord, d: Nsec3Data): void {
-    const c = this.#room(this.#owner.length + rr.name.length * 4 + LINE_ROOM + d.types.length * 16);
-    this.#head(c, rr, this.#type(RRType.NSEC3, 0x09));
-    const head = `${d.hashAlgorithm} ${d.flags} ${d.iterations} - `;
-    c.used += c.buf.write(head, c.used, 'latin1');
-    const h = d.nextHashedOwner;
+    const c = this.#room(rr.name.length * 4 + LINE_ROOM + d.types.length * 16);
     const { buf } = c;
-    let o = c.used;
-    // 20 octets = 4 groups of 5 octets = 4 x 8 base32hex digits.
-    for (let i = 0; i < 20; i += 5) {
-      const hi =
-        ((h[i] as number) << 24) | ((h[i + 1] as number) << 16) | ((h[i + 2] as number) << 8);
-      const v1 = hi >>> 0;
-      const lo = (((h[i + 3] as number) << 8) | (h[i + 4] as number)) >>> 0;
-      // 40 bits: v1's top 24 bits then lo's 16 bits.
-      buf[o] = B32_UPPER[v1 >>> 27] as number;
-      buf[o + 1] = B32_UPPER[(v1 >>> 22) & 31] as number;
-      buf[o + 2] = B32_UPPER[(v1 >>> 17) & 31] as number;
-      buf[o + 3] = B32_UPPER[(v1 >>> 12) & 31] as number;
-      buf[o + 4] = B32_UPPER[((v1 >>> 7) & 30) | (lo >>> 15)] as number;
-      buf[o + 5] = B32_UPPER[(lo >>> 10) & 31] as number;
-      buf[o + 6] = B32_UPPER[(lo >>> 5) & 31] as number;
-      buf[o + 7] = B32_UPPER[lo & 31] as number;
-      o += 8;
+    let o = put(this.#nsec3HeadOf(d), buf, this.#writeHead(rr, buf, c.used));
+    o = base32Next(d.nextHashedOwner, buf, o);
+    const { types } = d;
+    for (let i = 0; i < types.length; i++) {
+      buf[o] = 0x20;
+      o = put(this.#type(types[i] as number), buf, o + 1);
     }
-    for (const t of d.types) {
-      buf[o++] = 0x20;
-      const text = this.#type(t, 0);
-      o += text.copy(buf, o, 0, text.length - 1);
-    }
-    buf[o++] = 0x0a;
-    c.used = o;
+    buf[o] = 0x0a;
+    c.used = o + 1;
   }
+}
+
+/** Base32hex (upper case, RFC 4648 7) of a 20-octet hash into `buf` at `o`; its end. */
+function base32Next(h: Uint8Array, buf: Uint8Array, o: number): number {
+  // 20 octets = 4 groups of 5 octets = 4 x 8 digits.
+  for (let i = 0; i < 20; i += 5) {
+    const v1 =
+      (((h[i] as number) << 24) | ((h[i + 1] as number) << 16) | ((h[i + 2] as number) << 8)) >>> 0;
+    const lo = ((h[i + 3] as number) << 8) | (h[i + 4] as number);
+    // 40 bits: v1's top 24 bits, then lo's 16.
+    buf[o] = B32_UPPER[v1 >>> 27] as number;
+    buf[o + 1] = B32_UPPER[(v1 >>> 22) & 31] as number;
+    buf[o + 2] = B32_UPPER[(v1 >>> 17) & 31] as number;
+    buf[o + 3] = B32_UPPER[(v1 >>> 12) & 31] as number;
+    buf[o + 4] = B32_UPPER[((v1 >>> 7) & 30) | (lo >>> 15)] as number;
+    buf[o + 5] = B32_UPPER[(lo >>> 10) & 31] as number;
+    buf[o + 6] = B32_UPPER[(lo >>> 5) & 31] as number;
+    buf[o + 7] = B32_UPPER[lo & 31] as number;
+    o += 8;
+  }
+  return o;
 }
