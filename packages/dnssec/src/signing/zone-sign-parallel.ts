@@ -293,6 +293,8 @@ export interface ParallelZoneTextOptions extends Omit<ParallelZoneSignOptions, '
    * lines `formatRecord` gives for each record `signZoneNsec3` returns, each ended by `\n`.
    */
   readonly write: (chunk: Uint8Array) => void;
+  /** Records (not RRSIGs) to leave out of the text, as an SOA the caller wrote first. */
+  readonly omit?: (rr: ResourceRecord) => boolean;
 }
 
 /** Batches a text signing lets go unanswered before it waits (bounds the text held back). */
@@ -320,7 +322,7 @@ export async function signZoneNsec3ParallelText(
       throw new DnssecError('unsupported-algorithm', 'zone text needs ECDSA P-256 or Ed25519 keys');
   const pool = new SigningPool(keys, threads, batchSize);
   try {
-    const text = new ZoneTextWriter(options.write);
+    const text = new ZoneTextWriter(options.write, options.omit);
     pool.deliverTo((position, sigs, at) => text.fill(position, sigs, at));
     pool.onProgress = () => text.flush();
     for (const _ of buildSignedZoneSteps(records, keys, options, pool.sink, text)) {

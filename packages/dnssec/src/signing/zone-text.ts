@@ -104,13 +104,18 @@ export class ZoneTextWriter {
   records = 0;
   signatures = 0;
 
-  constructor(write: (chunk: Uint8Array) => void) {
+  readonly #omit: ((rr: ResourceRecord) => boolean) | undefined;
+
+  /** `omit`: records (not RRSIGs) left out of the text, as an SOA the caller wrote first. */
+  constructor(write: (chunk: Uint8Array) => void, omit?: (rr: ResourceRecord) => boolean) {
     this.#write = write;
+    this.#omit = omit;
     this.#current = { buf: Buffer.allocUnsafe(CHUNK_OCTETS), start: 0, used: 0, pending: 0 };
     this.#chunks.push(this.#current);
   }
 
   add(rr: ResourceRecord): number {
+    if (rr.type !== RRType.RRSIG && this.#omit?.(rr)) return -1;
     this.records++;
     if (rr.class === RRClass.IN) {
       if (rr.type === RRType.RRSIG) {
