@@ -297,8 +297,12 @@ export interface ParallelZoneTextOptions extends Omit<ParallelZoneSignOptions, '
   readonly omit?: (rr: ResourceRecord) => boolean;
 }
 
-/** Batches a text signing lets go unanswered before it waits (bounds the text held back). */
-const TEXT_BATCHES_AHEAD = 64;
+/**
+ * Batches a text signing lets go unanswered before it waits (bounds the text held back), about
+ * two seconds of signing: enough for the workers to go on while this thread hashes the NSEC3
+ * owners between the names and the chain.
+ */
+const TEXT_BATCHES_AHEAD = 256;
 
 /**
  * `signZoneNsec3Parallel` written straight out as zone-file text: the calling thread builds
