@@ -17,8 +17,7 @@ import { defaultZoneSettings } from './zone/zone.js';
 import type { ZoneSnapshot } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
 import { formatRecord, RRType } from '@switchboard/dns-wire';
-import type { ResourceRecord } from '@switchboard/dns-wire';
-import { signZoneNsec3Parallel } from '@switchboard/dnssec';
+import { signZoneNsec3ParallelText } from '@switchboard/dnssec';
 import type { SigningKey } from '@switchboard/dnssec';
 
 const USAGE = `usage: switchboard-directory <export [--presigned-nsec3]|ds|import|dump> [--data DIR]
@@ -179,23 +178,15 @@ async function writeSignedZone(
     ...soa.map(formatRecord),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  let written = 0;
-  await signZoneNsec3Parallel(records, [key], {
+  // Each chunk is copied: it is only valid during the call, and a write may be queued.
+  await signZoneNsec3ParallelText(records, [key], {
     origin: apex,
     inception,
     expiration,
     dnskeyTtl: snapshot.settings.dnskeyTtl,
-    onReady: (signed, end) => {
-      const chunk: string[] = [];
-      for (; written < end; written++) {
-        const rr = signed[written] as ResourceRecord;
-        if (rr.type !== RRType.SOA) chunk.push(formatRecord(rr));
-        if (chunk.length === 4096) {
-          process.stdout.write(`${chunk.join('\n')}\n`);
-          chunk.length = 0;
-        }
-      }
-      if (chunk.length > 0) process.stdout.write(`${chunk.join('\n')}\n`);
+    omit: (rr) => rr.type === RRType.SOA,
+    write: (chunk) => {
+      process.stdout.write(chunk.slice());
     },
   });
 }

@@ -592,7 +592,7 @@ async function signVariants(
         ),
     );
   }
-  await variant('switchboard-parallel', `signZoneNsec3Parallel, ${all} worker threads`, () =>
+  await variant('switchboard-parallel', `signZoneNsec3ParallelText, ${all} worker threads`, () =>
     signWithOurs('switchboard-parallel', all, zoneFile, out('ours-parallel'), apex, keys, window, {
       logFile: signLog,
     }),

@@ -108,7 +108,10 @@ export async function signWithDnssecSignzone(
 export interface OurSignerPhases {
   readonly readParseMs: number;
   readonly signMs: number;
-  /** Formatting and writing on the main thread, including what ran while workers signed. */
+  /**
+   * Formatting and writing on the main thread, including what ran while workers signed (with
+   * threads, formatting is part of building the zone: only the writes).
+   */
   readonly formatWriteMs: number;
   /** The part of formatWriteMs that overlapped signing (threads > 0). */
   readonly formatWhileSigningMs?: number;
@@ -159,7 +162,7 @@ export async function signWithOurs(
     id,
     command:
       threads > 0
-        ? `node sign-export.js (parse, build and format on the main thread; signZoneNsec3Parallel signatures on ${threads} worker threads; no verification of its own output)`
+        ? `node sign-export.js (parse, build and format on the main thread; signZoneNsec3ParallelText: signatures on ${threads} worker threads, text written as it is made; no verification of its own output)`
         : 'node sign-export.js (signZoneNsec3, one thread; no verification of its own output)',
     seconds: r.seconds,
     ...(r.cpuSeconds !== undefined ? { cpuSeconds: r.cpuSeconds } : {}),

@@ -33,8 +33,11 @@ export { webCryptoDnssec } from './crypto/web-crypto.js';
 export { nsec3Hash, nsec3OwnerName } from './nsec3/nsec3.js';
 export { base32hexDecode, base32hexEncode } from '@switchboard/dns-wire';
 export { signZoneNsec3 } from './signing/zone-sign.js';
-export type { ParallelZoneSignOptions } from './signing/zone-sign-parallel.js';
-export { signZoneNsec3Parallel } from './signing/zone-sign-parallel.js';
+export type {
+  ParallelZoneSignOptions,
+  ParallelZoneTextOptions,
+} from './signing/zone-sign-parallel.js';
+export { signZoneNsec3Parallel, signZoneNsec3ParallelText } from './signing/zone-sign-parallel.js';
 export {
   compactDenialNsec,
   minimalCoveringNsec,

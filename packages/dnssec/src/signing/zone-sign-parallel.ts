@@ -9,8 +9,9 @@ import type { SigningKey, ZoneSignOptions } from '../core/constants.js';
 import { DnssecError } from '../core/errors.js';
 import { SIGN_WORKER_ROLE, SIGNATURE_LENGTH } from './sign-worker.js';
 import type { SignBatch, SignerKeys } from './sign-worker.js';
-import { buildSignedZone } from './zone-sign.js';
+import { buildSignedZoneSteps, recordArrayOutput } from './zone-sign.js';
 import type { PendingRrsig } from './zone-sign.js';
+import { ZoneTextWriter } from './zone-text.js';
 
 export interface ParallelZoneSignOptions extends ZoneSignOptions {
   /** Worker threads; default `os.availableParallelism()`. */
@@ -26,13 +27,17 @@ export interface ParallelZoneSignOptions extends ZoneSignOptions {
 }
 
 interface Batch {
-  readonly targets: PendingRrsig[];
+  /** Where each signature goes: the sink's `index` (a record, or a text placeholder). */
+  readonly targets: number[];
   /** Output index of the batch's first RRSIG. */
   readonly first: number;
   done: boolean;
 }
 
 const BATCH_BYTES = 1 << 18;
+
+/** Puts signature `sigs[at..at+64)` where the sink's `index` said. */
+type Deliver = (target: number, sigs: Uint8Array, at: number) => void;
 
 /** Worker threads fed round-robin with packed batches; results come back in order per worker. */
 class SigningPool {
@@ -60,8 +65,11 @@ class SigningPool {
   #pos = 0;
   #offsets: Uint32Array;
   #keys: Uint8Array;
-  #targets: PendingRrsig[] = [];
+  #targets: number[] = [];
   #first = 0;
+  #deliver: Deliver = () => undefined;
+  /** Called after each answered batch. */
+  onProgress: () => void = () => undefined;
 
   constructor(keys: readonly SigningKey[], threads: number, batchSize: number) {
     this.#batchSize = batchSize;
@@ -84,12 +92,16 @@ class SigningPool {
         if (!batch) return;
         const { targets } = batch;
         for (let i = 0; i < targets.length; i++)
-          (targets[i] as PendingRrsig).signature = sigs.subarray(
-            i * SIGNATURE_LENGTH,
-            (i + 1) * SIGNATURE_LENGTH,
-          );
+          this.#deliver(targets[i] as number, sigs, i * SIGNATURE_LENGTH);
         batch.done = true;
         this.#outstanding--;
+        try {
+          this.onProgress();
+        } catch (err) {
+          this.#failure ??= err as Error;
+          this.#settle?.reject(this.#failure);
+          return;
+        }
         this.#progress();
       });
       worker.once('error', (err) => this.#fail(err));
@@ -102,11 +114,21 @@ class SigningPool {
     }
   }
 
+  /** Batches sent and not yet answered. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Sets where answered signatures go. */
+  deliverTo(deliver: Deliver): void {
+    this.#deliver = deliver;
+  }
+
   /** The SignatureSink: packs one signed-data buffer into the current batch. */
   readonly sink = (
     key: SigningKey,
     signedData: Uint8Array,
-    rrsig: PendingRrsig,
+    _rrsig: PendingRrsig,
     index: number,
   ): void => {
     const n = this.#targets.length;
@@ -120,7 +142,7 @@ class SigningPool {
     this.#data.set(signedData, this.#pos);
     this.#pos += signedData.length;
     this.#keys[i] = this.#keyIndex.get(key) ?? 0;
-    this.#targets.push(rrsig);
+    this.#targets.push(index);
   };
 
   #flush(): void {
@@ -175,6 +197,31 @@ class SigningPool {
       }
     }
     if (this.#outstanding === 0) this.#settle?.resolve();
+    if (this.#below && this.#outstanding <= this.#below.limit) {
+      const { resolve } = this.#below;
+      this.#below = undefined;
+      resolve();
+    }
+  }
+
+  #below: { limit: number; resolve: () => void } | undefined;
+
+  /** Sends the batch being packed, then waits until at most `limit` batches are unanswered. */
+  async drain(limit: number): Promise<void> {
+    this.#flush();
+    if (this.#failure) throw this.#failure;
+    if (this.#outstanding <= limit) return;
+    await new Promise<void>((resolve, reject) => {
+      this.#below = { limit, resolve };
+      this.#settle = {
+        resolve: () => undefined,
+        reject: (err) => {
+          this.#below = undefined;
+          reject(err);
+        },
+      };
+    });
+    this.#settle = undefined;
   }
 
   /** Sends the last batch and waits for every signature, reporting finished output as it goes. */
@@ -196,6 +243,21 @@ class SigningPool {
   }
 }
 
+function checkParallelOptions(
+  keys: readonly SigningKey[],
+  options: { readonly threads?: number; readonly batchSize?: number },
+): { threads: number; batchSize: number } {
+  const threads = options.threads ?? availableParallelism();
+  const batchSize = options.batchSize ?? 512;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+    throw new DnssecError('bad-option', 'threads must be 1..64');
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new DnssecError('bad-option', 'batchSize must be a positive integer');
+  if (keys.length === 0) throw new DnssecError('bad-option', 'no signing keys');
+  if (keys.length > 255) throw new DnssecError('bad-option', 'too many keys');
+  return { threads, batchSize };
+}
+
 /**
  * Same output as `signZoneNsec3`, with the signatures made on `threads` worker threads while the
  * calling thread builds the rest of the zone.
@@ -208,19 +270,71 @@ export async function signZoneNsec3Parallel(
   keys: readonly SigningKey[],
   options: ParallelZoneSignOptions,
 ): Promise<ResourceRecord[]> {
-  const threads = options.threads ?? availableParallelism();
-  const batchSize = options.batchSize ?? 512;
-  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
-    throw new DnssecError('bad-option', 'threads must be 1..64');
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    throw new DnssecError('bad-option', 'batchSize must be a positive integer');
-  if (keys.length === 0) throw new DnssecError('bad-option', 'no signing keys');
-  if (keys.length > 255) throw new DnssecError('bad-option', 'too many keys');
+  const { threads, batchSize } = checkParallelOptions(keys, options);
   const pool = new SigningPool(keys, threads, batchSize);
   try {
-    const signed = buildSignedZone(records, keys, options, pool.sink);
+    const output = recordArrayOutput();
+    const signed = output.records;
+    pool.deliverTo((index, sigs, at) => {
+      const rrsig = (signed[index] as ResourceRecord).data as PendingRrsig;
+      rrsig.signature = sigs.subarray(at, at + SIGNATURE_LENGTH);
+    });
+    for (const _ of buildSignedZoneSteps(records, keys, options, pool.sink, output));
     await pool.finish(signed, options.onReady);
     return signed;
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface ParallelZoneTextOptions extends Omit<ParallelZoneSignOptions, 'onReady'> {
+  /**
+   * Receives the zone-file text in order, chunk by chunk (valid only during the call): the
+   * lines `formatRecord` gives for each record `signZoneNsec3` returns, each ended by `\n`.
+   */
+  readonly write: (chunk: Uint8Array) => void;
+  /** Records (not RRSIGs) to leave out of the text, as an SOA the caller wrote first. */
+  readonly omit?: (rr: ResourceRecord) => boolean;
+}
+
+/**
+ * Batches a text signing lets go unanswered before it waits (bounds the text held back), about
+ * two seconds of signing: enough for the workers to go on while this thread hashes the NSEC3
+ * owners between the names and the chain.
+ */
+const TEXT_BATCHES_AHEAD = 256;
+
+/**
+ * `signZoneNsec3Parallel` written straight out as zone-file text: the calling thread builds
+ * the zone and formats each record into byte chunks as it goes (the signatures' places left
+ * blank until the workers' answers fill them), so no signed record is kept, and finished text
+ * is handed to `write` while the rest is signed. Keys must make 64-octet signatures (ECDSA
+ * P-256, Ed25519). Returns how many records (lines) and RRSIGs it wrote.
+ *
+ * @example
+ * await signZoneNsec3ParallelText(records, [ksk, zsk], { origin, inception, expiration,
+ *   write: (chunk) => writeSync(fd, chunk) });
+ */
+export async function signZoneNsec3ParallelText(
+  records: readonly ResourceRecord[],
+  keys: readonly SigningKey[],
+  options: ParallelZoneTextOptions,
+): Promise<{ records: number; signatures: number }> {
+  const { threads, batchSize } = checkParallelOptions(keys, options);
+  for (const k of keys)
+    if (k.algorithm !== 13 && k.algorithm !== 15)
+      throw new DnssecError('unsupported-algorithm', 'zone text needs ECDSA P-256 or Ed25519 keys');
+  const pool = new SigningPool(keys, threads, batchSize);
+  try {
+    const text = new ZoneTextWriter(options.write, options.omit);
+    pool.deliverTo((position, sigs, at) => text.fill(position, sigs, at));
+    pool.onProgress = () => text.flush();
+    for (const _ of buildSignedZoneSteps(records, keys, options, pool.sink, text)) {
+      if (pool.outstanding >= TEXT_BATCHES_AHEAD) await pool.drain(TEXT_BATCHES_AHEAD / 2);
+    }
+    await pool.finish([], undefined);
+    text.end();
+    return { records: text.records, signatures: text.signatures };
   } finally {
     await pool.close();
   }

@@ -311,6 +311,18 @@ export function directSink(): SignatureSink {
   };
 }
 
+/** Where the signed zone goes, record by record in output order. */
+export interface SignedZoneOutput {
+  /** Takes the next record; returns where it went (what the sink gets as `index` for an RRSIG). */
+  add(rr: ResourceRecord): number;
+}
+
+/** The output as an array of records (`index` is the position in it). */
+export function recordArrayOutput(): SignedZoneOutput & { readonly records: ResourceRecord[] } {
+  const records: ResourceRecord[] = [];
+  return { records, add: (rr) => records.push(rr) - 1 };
+}
+
 /** The whole zone-signing pipeline with the signature step injected. */
 export function buildSignedZone(
   records: readonly ResourceRecord[],
@@ -318,6 +330,26 @@ export function buildSignedZone(
   options: ZoneSignOptions,
   sink: SignatureSink,
 ): ResourceRecord[] {
+  const output = recordArrayOutput();
+  for (const _ of buildSignedZoneSteps(records, keys, options, sink, output));
+  return output.records;
+}
+
+/** RRsets emitted between two steps of `buildSignedZoneSteps`. */
+const STEP_RRSETS = 2048;
+
+/**
+ * The pipeline as a generator that pauses every few thousand RRsets (after the set-up, which
+ * runs at the first step), so an asynchronous caller can let signatures arrive and write out
+ * finished output meanwhile.
+ */
+export function* buildSignedZoneSteps(
+  records: readonly ResourceRecord[],
+  keys: readonly SigningKey[],
+  options: ZoneSignOptions,
+  sink: SignatureSink,
+  output: SignedZoneOutput,
+): Generator<void, void, void> {
   const params = signParams(keys, options);
   const nodes = collectNodes(records, params);
   const { apex, soaTtl, soaMinimum } = apexOf(nodes, params.originKey);
@@ -326,10 +358,9 @@ export function buildSignedZone(
   const cuts = markGlue(nodes, apex, params.originKey);
   const isCut = (n: Node): boolean => n !== apex && cuts.has(n.key);
   const nsec3Types = nsec3OwnerTypes(nodes, isCut, params.originKey);
-  const signer = new RrsetSigner(params, keys, options.memo, sink);
-  emitNodes(nodes, isCut, signer);
-  emitNsec3Chain(hashOrder(nsec3Types, params), nsec3Types, params, nsec3Ttl, signer);
-  return signer.out;
+  const signer = new RrsetSigner(params, keys, options.memo, sink, output);
+  yield* emitNodes(nodes, isCut, signer);
+  yield* emitNsec3Chain(hashOrder(nsec3Types, params), nsec3Types, params, nsec3Ttl, signer);
 }
 
 /** The checked options of one signing, with the origin in its forms. */
@@ -548,7 +579,8 @@ function canonicalRdatas(rrset: readonly ResourceRecord[]): Uint8Array[] {
  * grown when needed, and handed to the sink per key, or a kept signature from the memo reused.
  */
 class RrsetSigner {
-  readonly out: ResourceRecord[] = [];
+  /** RRsets signed (or kept) so far. */
+  count = 0;
   private scratch = new Uint8Array(1 << 16);
   private view = new DataView(this.scratch.buffer);
   private readonly ksks: SigningKey[];
@@ -565,6 +597,7 @@ class RrsetSigner {
     keys: readonly SigningKey[],
     private readonly memo: ZoneSignOptions['memo'],
     private readonly sink: SignatureSink,
+    readonly output: SignedZoneOutput,
   ) {
     ({ ksks: this.ksks, zsks: this.zsks } = splitKeys(keys));
     this.signerName = params.origin.toLowerCase();
@@ -588,6 +621,7 @@ class RrsetSigner {
     // What the signature covers but its window: the RRset in canonical form (owner, type, TTL,
     // data) and the labels count; the key is added per key.
     const { memo } = this;
+    this.count++;
     const covered = memo
       ? `${labels}:${createHash('sha256').update(data.subarray(this.prefixLen)).digest('base64')}`
       : '';
@@ -596,14 +630,20 @@ class RrsetSigner {
       if (memo) {
         const kept = memo.previous.get(id);
         if (kept && kept.expiration > this.keepUntil && kept.signature.length > 0) {
-          this.out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: kept });
+          this.output.add({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: kept });
           memo.next.set(id, kept);
           continue;
         }
       }
       const rrsig = this.signWith(key, data, labels, type, ttl);
-      this.out.push({ name, type: RRType.RRSIG, class: RRClass.IN, ttl, data: rrsig });
-      this.sink(key, data, rrsig, this.out.length - 1);
+      const index = this.output.add({
+        name,
+        type: RRType.RRSIG,
+        class: RRClass.IN,
+        ttl,
+        data: rrsig,
+      });
+      this.sink(key, data, rrsig, index);
       memo?.next.set(id, rrsig);
     }
   }
@@ -706,11 +746,11 @@ class RrsetSigner {
 }
 
 /** Emits the zone in canonical owner order: each RRset, then its signatures. */
-function emitNodes(
+function* emitNodes(
   nodes: ReadonlyMap<string, Node>,
   isCut: (n: Node) => boolean,
   signer: RrsetSigner,
-): void {
+): Generator<void, void, void> {
   const ordered = [...nodes.values()].map((n) => ({ n, sortKey: canonicalSortKey(n.key) }));
   ordered.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
   for (const { n } of ordered) {
@@ -723,9 +763,13 @@ function emitNodes(
     for (const i of order) {
       const t = n.types[i] as number;
       const rrset = n.sets[i] as ResourceRecord[];
-      for (const rr of rrset) signer.out.push(rr);
+      for (const rr of rrset) signer.output.add(rr);
       if (n.glue || (cut && t !== RRType.DS)) continue;
       signer.sign((rrset[0] as ResourceRecord).name, ownerWire, labels, t, rrset);
+    }
+    if (signer.count >= STEP_RRSETS) {
+      signer.count = 0;
+      yield;
     }
   }
 }
@@ -779,13 +823,13 @@ function base32hexInto(bytes: Uint8Array, out: Uint8Array, o: number): void {
 }
 
 /** Emits the NSEC3 chain in hash order, each record followed by its signatures. */
-function emitNsec3Chain(
+function* emitNsec3Chain(
   hashed: readonly HashedOwner[],
   nsec3Types: ReadonlyMap<string, number[]>,
   { iterations, salt, originLabels }: SignParams,
   nsec3Ttl: number,
   signer: RrsetSigner,
-): void {
+): Generator<void, void, void> {
   const { signerWire } = signer;
   const signerText = signer.signerName === '.' ? '' : signer.signerName;
   // One owner buffer while the label length stays (it does: every hash has the same length).
@@ -817,7 +861,11 @@ function emitNsec3Chain(
         types: nsec3Types.get(key) as number[],
       },
     };
-    signer.out.push(nsec3);
+    signer.output.add(nsec3);
     signer.sign(nsec3.name, ownerWire, originLabels + 1, RRType.NSEC3, [nsec3]);
+    if (signer.count >= STEP_RRSETS) {
+      signer.count = 0;
+      yield;
+    }
   }
 }
