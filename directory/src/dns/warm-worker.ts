@@ -53,6 +53,8 @@ export type WarmResponse =
        * name length (1 octet), wire name, type (2), renew at (4), length (2), the answer.
        */
       readonly answers: Uint8Array;
+      /** The earliest renewal time (s) of the kept answers left alone (Infinity: none). */
+      readonly due: number;
     }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
@@ -66,6 +68,7 @@ function warmRange(
   const { now } = request;
   const before = signer.signatures;
   const leftover: string[] = [];
+  due.at = Infinity;
   const list = rows.rows(request.after, request.upTo);
   for (const row of list) {
     if (!warmRow(rows, signer, data.settings, row, now)) leftover.push(row.digits);
@@ -82,6 +85,7 @@ function warmRange(
     signatures: signer.signatures - before,
     leftover,
     answers: written.take(),
+    due: due.at,
   };
 }
 
@@ -120,6 +124,9 @@ class Written {
 
 const written = new Written();
 
+/** The earliest renewal time (seconds) of the answers a range left alone, as not yet due. */
+const due = { at: Infinity };
+
 /** Makes the answers of `row` missing or due at `now`: false if it must be left to the loop. */
 function warmRow(
   rows: ImageWarmRows,
@@ -133,11 +140,14 @@ function warmRow(
   let wire: Uint8Array | undefined;
   for (const [qtype, rrset] of node) {
     const renewAt = row.kept.get(qtype);
-    if (renewAt !== undefined && now < renewAt) continue;
+    if (renewAt !== undefined && now < renewAt) {
+      due.at = Math.min(due.at, renewAt);
+      continue;
+    }
     wire ??= wireName(nameOfDigits(row.digits, settings.apex));
     const bytes = numberAnswer(signer, wire, wire.length, rrset, now);
     if (!bytes) return false;
-    rows.keep(row, qtype, signer.earliestRenewal(now), bytes);
+    rows.keep(row, qtype, signer.renewalOf(signer.numberExpiration(now, wire, wire.length)), bytes);
   }
   return true;
 }
