@@ -1,6 +1,7 @@
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { RrsigRecord, SigningKey } from '@switchboard/dnssec';
 import { signBytes, signRrset } from '@switchboard/dnssec';
+import { wireName } from './name-index.js';
 
 /** Signature validity policy (seconds). */
 export interface SignaturePolicy {
@@ -131,7 +132,7 @@ export class OnlineSigner {
   signHeld(rrset: readonly ResourceRecord[], now: number): RrsigRecord {
     const hit = this.#byRrset.get(rrset);
     if (hit && hit.expires - now > this.#policy.refreshBefore) return hit.rrsig;
-    const fresh = this.#sign(rrset, now);
+    const fresh = this.#sign(rrset, now, true);
     this.#byRrset.set(rrset, fresh);
     return fresh.rrsig;
   }
@@ -227,8 +228,16 @@ export class OnlineSigner {
     };
   }
 
-  #sign(rrset: readonly ResourceRecord[], now: number): Cached {
-    const { inception, expiration } = this.validityWindow(now);
+  /** `jittered`: an RRset the zone holds, expiring as {@link numberExpiration} by its owner. */
+  #sign(rrset: readonly ResourceRecord[], now: number, jittered = false): Cached {
+    const window = this.validityWindow(now);
+    const { inception } = window;
+    let { expiration } = window;
+    const owner = rrset[0]?.name;
+    if (jittered && owner !== undefined) {
+      const wire = wireName(owner.toLowerCase());
+      expiration = new Date(this.numberExpiration(now, wire, wire.length) * 1000);
+    }
     const rrsig = signRrset(rrset, this.#key, { signer: this.#apex, inception, expiration });
     this.#signatures += 1;
     return { rrsig, expires: expiration.getTime() / 1000 };
