@@ -34,6 +34,8 @@ export interface WarmRequest {
   readonly after: string;
   readonly upTo: string | undefined;
   readonly now: number;
+  /** A renewal pass: only kept answers due are made; entries with none are not decoded. */
+  readonly renewOnly?: boolean;
 }
 
 export type WarmResponse =
@@ -71,7 +73,9 @@ function warmRange(
   due.at = Infinity;
   const list = rows.rows(request.after, request.upTo);
   for (const row of list) {
-    if (!warmRow(rows, signer, data.settings, row, now)) leftover.push(row.digits);
+    if (!warmRow(rows, signer, data.settings, row, now, request.renewOnly === true)) {
+      leftover.push(row.digits);
+    }
     if (Atomics.load(data.busy, 0) === 1) {
       rows.commit();
       Atomics.wait(data.busy, 0, 1, data.busyPauseMs);
@@ -134,12 +138,15 @@ function warmRow(
   settings: ZoneSettings,
   row: WarmRow,
   now: number,
+  renewOnly: boolean,
 ): boolean {
+  if (renewOnly && !anyDue(row, now)) return true;
   const node = nodeOfRow(row, settings);
   if (node === UNSERVABLE) return false;
   let wire: Uint8Array | undefined;
   for (const [qtype, rrset] of node) {
     const renewAt = row.kept.get(qtype);
+    if (renewOnly && renewAt === undefined) continue;
     if (renewAt !== undefined && now < renewAt) {
       due.at = Math.min(due.at, renewAt);
       continue;
@@ -150,6 +157,15 @@ function warmRow(
     rows.keep(row, qtype, signer.renewalOf(signer.numberExpiration(now, wire, wire.length)), bytes);
   }
   return true;
+}
+
+/** Whether an answer kept for `row` is due at `now`; else the earliest renewal is noted. */
+function anyDue(row: WarmRow, now: number): boolean {
+  for (const renewAt of row.kept.values()) {
+    if (now >= renewAt) return true;
+    due.at = Math.min(due.at, renewAt);
+  }
+  return false;
 }
 
 function main(): void {

@@ -364,12 +364,14 @@ export class ZoneWarmer {
   #renewOnWorkers(renewal: Renewal, snapshot: ZoneSnapshot): void {
     const pool = this.#pool;
     if (this.#renewal !== renewal) return;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
     if (!pool) return this.#renewalFailed('the warming workers are gone');
     while (!renewal.end && pool.idle > 0) {
       const upTo = snapshot.image.digitsAt(renewal.after, this.#rangeSize);
       renewal.running += 1;
       const done: WarmDone = (response) => this.#renewedRange(renewal, snapshot, response);
-      pool.run({ after: renewal.after, upTo, now: renewal.now }, done);
+      pool.run({ after: renewal.after, upTo, now: renewal.now, renewOnly: true }, done);
       if (upTo === undefined) renewal.end = true;
       else renewal.after = upTo;
     }
@@ -379,7 +381,6 @@ export class ZoneWarmer {
       this.#due = renewal.due;
       return this.#scheduleRenewal(this.#pauseMs * 60);
     }
-    if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#scheduleRenewal(POLL_MS);
   }
 
