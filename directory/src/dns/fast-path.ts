@@ -526,7 +526,7 @@ function encodeAnswer(
   let renewAt: number;
   let bytes =
     dnssec && digits !== undefined ? numberAnswer(signer, wire, nameLength, rrset, now) : undefined;
-  if (bytes) renewAt = signer.earliestRenewal(now);
+  if (bytes) renewAt = signer.renewalOf(signer.numberExpiration(now, wire, nameLength));
   else {
     renewAt = dnssec ? signer.renewalTime(signer.signHeld(rrset, now)) : NEVER;
     bytes = generalReply(zone, signer, presentationName(wire), qtype, dnssec, now);
@@ -563,7 +563,8 @@ const DNSSEC_OPT = Uint8Array.of(
  * and checked, records.ts; canonical, as these carry no name but the NAPTR's root replacement)
  * for both the reply and the signed data (RFC
  * 4034 3.1.8.1), instead of through `signRrset` and `encodeMessage`. Undefined for anything
- * else, which the general path answers. Its renewal time is {@link OnlineSigner.earliestRenewal}.
+ * else, which the general path answers. Its RRSIG expires at {@link OnlineSigner.numberExpiration}
+ * (jittered by name), renewed at {@link OnlineSigner.renewalOf} that.
  */
 export function numberAnswer(
   signer: OnlineSigner,
@@ -587,7 +588,8 @@ export function numberAnswer(
     rdatas.push(rdata);
     rdataOctets += rdata.length;
   }
-  const prefix = rrsigPrefix(signer, type, countLabels(wire), ttl, now);
+  const expiration = signer.numberExpiration(now, wire, nameLength);
+  const prefix = rrsigPrefix(signer, type, countLabels(wire), ttl, now, expiration);
   // Signed data: RRSIG RDATA before the signature, then the records in canonical order, each
   // owner | TYPE CLASS TTL RDLENGTH | RDATA (duplicates once, RFC 4034 6.3).
   const sorted = rdatas.slice().sort(compareOctets);
@@ -661,6 +663,7 @@ function rrsigPrefix(
   labels: number,
   originalTtl: number,
   now: number,
+  expiration: number,
 ): Uint8Array {
   const { key } = signer;
   const inception = signer.inception(now);
@@ -674,7 +677,7 @@ function rrsigPrefix(
   prefix[2] = key.algorithm;
   prefix[3] = labels;
   u32(prefix, 4, originalTtl);
-  u32(prefix, 8, (inception + signer.validity) >>> 0);
+  u32(prefix, 8, expiration >>> 0);
   u32(prefix, 12, inception >>> 0);
   u16(prefix, 16, key.keyTag);
   prefix.set(signerWire, 18);

@@ -34,6 +34,8 @@ export interface WarmRequest {
   readonly after: string;
   readonly upTo: string | undefined;
   readonly now: number;
+  /** A renewal pass: only kept answers due are made; entries with none are not decoded. */
+  readonly renewOnly?: boolean;
 }
 
 export type WarmResponse =
@@ -53,6 +55,8 @@ export type WarmResponse =
        * name length (1 octet), wire name, type (2), renew at (4), length (2), the answer.
        */
       readonly answers: Uint8Array;
+      /** The earliest renewal time (s) of the kept answers left alone (Infinity: none). */
+      readonly due: number;
     }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
@@ -66,9 +70,12 @@ function warmRange(
   const { now } = request;
   const before = signer.signatures;
   const leftover: string[] = [];
+  due.at = Infinity;
   const list = rows.rows(request.after, request.upTo);
   for (const row of list) {
-    if (!warmRow(rows, signer, data.settings, row, now)) leftover.push(row.digits);
+    if (!warmRow(rows, signer, data.settings, row, now, request.renewOnly === true)) {
+      leftover.push(row.digits);
+    }
     if (Atomics.load(data.busy, 0) === 1) {
       rows.commit();
       Atomics.wait(data.busy, 0, 1, data.busyPauseMs);
@@ -82,6 +89,7 @@ function warmRange(
     signatures: signer.signatures - before,
     leftover,
     answers: written.take(),
+    due: due.at,
   };
 }
 
@@ -120,6 +128,9 @@ class Written {
 
 const written = new Written();
 
+/** The earliest renewal time (seconds) of the answers a range left alone, as not yet due. */
+const due = { at: Infinity };
+
 /** Makes the answers of `row` missing or due at `now`: false if it must be left to the loop. */
 function warmRow(
   rows: ImageWarmRows,
@@ -127,19 +138,34 @@ function warmRow(
   settings: ZoneSettings,
   row: WarmRow,
   now: number,
+  renewOnly: boolean,
 ): boolean {
+  if (renewOnly && !anyDue(row, now)) return true;
   const node = nodeOfRow(row, settings);
   if (node === UNSERVABLE) return false;
   let wire: Uint8Array | undefined;
   for (const [qtype, rrset] of node) {
     const renewAt = row.kept.get(qtype);
-    if (renewAt !== undefined && now < renewAt) continue;
+    if (renewOnly && renewAt === undefined) continue;
+    if (renewAt !== undefined && now < renewAt) {
+      due.at = Math.min(due.at, renewAt);
+      continue;
+    }
     wire ??= wireName(nameOfDigits(row.digits, settings.apex));
     const bytes = numberAnswer(signer, wire, wire.length, rrset, now);
     if (!bytes) return false;
-    rows.keep(row, qtype, signer.earliestRenewal(now), bytes);
+    rows.keep(row, qtype, signer.renewalOf(signer.numberExpiration(now, wire, wire.length)), bytes);
   }
   return true;
+}
+
+/** Whether an answer kept for `row` is due at `now`; else the earliest renewal is noted. */
+function anyDue(row: WarmRow, now: number): boolean {
+  for (const renewAt of row.kept.values()) {
+    if (now >= renewAt) return true;
+    due.at = Math.min(due.at, renewAt);
+  }
+  return false;
 }
 
 function main(): void {

@@ -80,10 +80,13 @@ export class ZoneWarmer {
    * pass is walked until then (or an hour, at most).
    */
   #passDue = 0;
+  /** The renewal pass under way on the workers, if any. */
+  #renewal: Renewal | undefined;
   #due = 0;
   #started = 0;
   #stopped = false;
   #renewed = 0;
+  #renewedByWorkers = 0;
   #warmed = 0;
 
   /** `now` in milliseconds since the epoch (signature times). */
@@ -115,6 +118,11 @@ export class ZoneWarmer {
   /** Answers renewed so far (for tests and logs). */
   get renewed(): number {
     return this.#renewed;
+  }
+
+  /** Of {@link renewed}, the answers renewed on the workers (for tests and logs). */
+  get renewedByWorkers(): number {
+    return this.#renewedByWorkers;
   }
 
   /** Numbers warmed so far, changed ones and whole passes' (for tests). */
@@ -348,6 +356,65 @@ export class ZoneWarmer {
     return pass.batch[pass.index++];
   }
 
+  /**
+   * Gives idle workers the renewal pass's next ranges (the warm pass's rules: each worker reads
+   * its range, signs what is due, keeps it only if the entry is still the one signed, waits
+   * while queries come), and looks at the queries again in {@link POLL_MS}.
+   */
+  #renewOnWorkers(renewal: Renewal, snapshot: ZoneSnapshot): void {
+    const pool = this.#pool;
+    if (this.#renewal !== renewal) return;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    if (!pool) return this.#renewalFailed('the warming workers are gone');
+    while (!renewal.end && pool.idle > 0) {
+      const upTo = snapshot.image.digitsAt(renewal.after, this.#rangeSize);
+      renewal.running += 1;
+      const done: WarmDone = (response) => this.#renewedRange(renewal, snapshot, response);
+      pool.run({ after: renewal.after, upTo, now: renewal.now, renewOnly: true }, done);
+      if (upTo === undefined) renewal.end = true;
+      else renewal.after = upTo;
+    }
+    if (renewal.end && renewal.running === 0) {
+      // A whole pass done: the next one once something is due.
+      this.#renewal = undefined;
+      this.#due = renewal.due;
+      return this.#scheduleRenewal(this.#pauseMs * 60);
+    }
+    this.#scheduleRenewal(POLL_MS);
+  }
+
+  /** A range renewed by a worker; what it left goes to the event loop, as the warm pass's. */
+  #renewedRange(renewal: Renewal, snapshot: ZoneSnapshot, response: Parameters<WarmDone>[0]) {
+    renewal.running -= 1;
+    if (this.#stopped || this.#renewal !== renewal) return;
+    if (!response.ok) return this.#renewalFailed(response.error);
+    this.#renewed += response.signatures;
+    this.#renewedByWorkers += response.signatures;
+    renewal.due = Math.min(renewal.due, response.due);
+    this.#zone.signer.addSignatures(response.signatures);
+    if (response.leftover.length > 0) {
+      this.#changed.push(...response.leftover);
+      this.start();
+    }
+    if (!this.#busy && snapshot === this.#zone.snapshot) cacheAnswers(snapshot, response.answers);
+    this.#until();
+    this.#renewOnWorkers(renewal, snapshot);
+  }
+
+  /** A worker failed: renewals are walked on the event loop from now on. */
+  #renewalFailed(error: string): void {
+    if (this.#threads > 0) this.#log.error({ err: error }, 'renewing worker failed');
+    this.#threads = 0;
+    this.#pool?.close();
+    this.#pool = undefined;
+    this.#renewal = undefined;
+    this.#renewAfter = ['', 0, 0];
+    this.#due = 0;
+    if (this.#renewTimer) clearTimeout(this.#renewTimer);
+    this.#scheduleRenewal(this.#pauseMs);
+  }
+
   #scheduleRenewal(ms: number): void {
     if (this.#stopped) return;
     this.#renewTimer = setTimeout(() => this.#renewSlice(), ms);
@@ -359,9 +426,16 @@ export class ZoneWarmer {
     const snapshot = this.#zone.snapshot;
     const until = this.#until();
     const now = Math.floor(this.#now() / 1000);
+    if (this.#renewal) return this.#renewOnWorkers(this.#renewal, snapshot);
     if (this.#renewAfter[0] === '') {
       if (now < this.#due) return this.#scheduleRenewal(this.#pauseMs * 60);
       this.#passDue = Math.min(this.#zone.signer.earliestRenewal(now), now + 3600);
+      // A pass of the workers, unless a warm pass holds them (then it waits) or there are none.
+      if (this.#pass?.workers) return this.#scheduleRenewal(POLL_MS * 20);
+      if (this.#pass === undefined && this.#poolFor(snapshot) !== undefined) {
+        this.#renewal = { after: '', end: false, running: 0, now, due: this.#passDue };
+        return this.#renewOnWorkers(this.#renewal, snapshot);
+      }
     }
     let rows: Array<[string, number, number, number]> = [];
     try {
@@ -388,6 +462,16 @@ export class ZoneWarmer {
       this.#scheduleRenewal(this.#pauseMs);
     }
   }
+}
+
+/** A renewal pass on the workers: ranges after `after`, `running` of them under way. */
+interface Renewal {
+  after: string;
+  end: boolean;
+  running: number;
+  /** When it began (s), and the earliest renewal time of what it left or made. */
+  readonly now: number;
+  due: number;
 }
 
 /** Puts answers packed by a worker (warm-worker.ts) in the answer cache, while it has room. */

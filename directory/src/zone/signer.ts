@@ -1,6 +1,7 @@
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { RrsigRecord, SigningKey } from '@switchboard/dnssec';
 import { signBytes, signRrset } from '@switchboard/dnssec';
+import { wireName } from './name-index.js';
 
 /** Signature validity policy (seconds). */
 export interface SignaturePolicy {
@@ -10,13 +11,49 @@ export interface SignaturePolicy {
   readonly backdate: number;
   /** A cached signature is replaced once less than this is left. Default 3 days. */
   readonly refreshBefore: number;
+  /**
+   * A number's answer (fast-path.ts `numberAnswer`) expires up to this much before `validity`
+   * after its inception, by a deterministic hash of its owner name ({@link jitterOf}), so the
+   * answers of one pass come due over this span rather than in one hour (BIND's
+   * signatures-jitter). Default 1 day; 0: none. Must leave a fresh signature not yet due.
+   */
+  readonly jitter?: number;
 }
 
 export const DEFAULT_SIGNATURE_POLICY: SignaturePolicy = {
   validity: 7 * 86_400,
   backdate: 3600,
   refreshBefore: 3 * 86_400,
+  jitter: 86_400,
 };
+
+/**
+ * The jitter (seconds, in [0, `span`)) of the owner name `wire` (lowercase, wire form): FNV-1a
+ * of its octets, mixed (murmur3's finaliser) so that consecutive numbers spread evenly.
+ */
+export function jitterOf(wire: Uint8Array, length: number, span: number): number {
+  if (span <= 0) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ (wire[i] as number), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) % Math.floor(span);
+}
+
+/** Refuses a policy whose fresh signatures would already be due (or expired) when made. */
+function checkPolicy(policy: SignaturePolicy): void {
+  const jitter = policy.jitter ?? 0;
+  // A signature made at `now` carries an inception up to an hour + backdate before `now`.
+  const left = policy.validity - jitter - policy.backdate - 3600;
+  if (!(jitter >= 0) || !(left > policy.refreshBefore)) {
+    throw new Error(
+      'signature policy: validity - jitter - backdate - 1 h must exceed the renewal margin',
+    );
+  }
+}
 
 interface Cached {
   readonly rrsig: RrsigRecord;
@@ -48,6 +85,7 @@ export class OnlineSigner {
   ) {
     this.#key = key;
     this.#apex = apex;
+    checkPolicy(policy);
     this.#policy = policy;
     this.#maxKeyed = maxKeyed;
   }
@@ -94,7 +132,7 @@ export class OnlineSigner {
   signHeld(rrset: readonly ResourceRecord[], now: number): RrsigRecord {
     const hit = this.#byRrset.get(rrset);
     if (hit && hit.expires - now > this.#policy.refreshBefore) return hit.rrsig;
-    const fresh = this.#sign(rrset, now);
+    const fresh = this.#sign(rrset, now, true);
     this.#byRrset.set(rrset, fresh);
     return fresh.rrsig;
   }
@@ -106,7 +144,26 @@ export class OnlineSigner {
 
   /** The renewal time of a signature made at `now` (seconds) or later, at the earliest. */
   earliestRenewal(now: number): number {
-    return this.inception(now) + this.#policy.validity - this.#policy.refreshBefore;
+    return (
+      this.inception(now) +
+      this.#policy.validity -
+      (this.#policy.jitter ?? 0) -
+      this.#policy.refreshBefore
+    );
+  }
+
+  /**
+   * The expiration (seconds) of a number's answer at the owner `wire[0, length)` signed at
+   * `now`: its inception + validity - the name's jitter ({@link jitterOf}).
+   */
+  numberExpiration(now: number, wire: Uint8Array, length: number): number {
+    const { validity, jitter } = this.#policy;
+    return this.inception(now) + validity - jitterOf(wire, length, jitter ?? 0);
+  }
+
+  /** When a number's answer with the RRSIG expiration `expiration` (seconds) is renewed. */
+  renewalOf(expiration: number): number {
+    return expiration - this.#policy.refreshBefore;
   }
 
   /** The RRSIG over a synthesised RRset identified by `cacheKey`; `now` in seconds. */
@@ -171,8 +228,16 @@ export class OnlineSigner {
     };
   }
 
-  #sign(rrset: readonly ResourceRecord[], now: number): Cached {
-    const { inception, expiration } = this.validityWindow(now);
+  /** `jittered`: an RRset the zone holds, expiring as {@link numberExpiration} by its owner. */
+  #sign(rrset: readonly ResourceRecord[], now: number, jittered = false): Cached {
+    const window = this.validityWindow(now);
+    const { inception } = window;
+    let { expiration } = window;
+    const owner = rrset[0]?.name;
+    if (jittered && owner !== undefined) {
+      const wire = wireName(owner.toLowerCase());
+      expiration = new Date(this.numberExpiration(now, wire, wire.length) * 1000);
+    }
     const rrsig = signRrset(rrset, this.#key, { signer: this.#apex, inception, expiration });
     this.#signatures += 1;
     return { rrsig, expires: expiration.getTime() / 1000 };
