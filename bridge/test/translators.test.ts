@@ -88,7 +88,13 @@ describe('XMPP translators', () => {
     expect(out.getChildText('envelope', ENVELOPE_NS)).toBe(envelopeText);
     expect(out.getChild('encryption', 'urn:xmpp:eme:0')).toBeDefined();
     expect(out.getChild('security', SECURITY_NS)).toBeUndefined();
-    expect(out.getChild('markable', 'urn:xmpp:chat-markers:0')).toBeDefined();
+    // A SIP sender gets no read markers back: its messages are not markable.
+    expect(out.getChild('markable', 'urn:xmpp:chat-markers:0')).toBeUndefined();
+    const fromMatrix = toXmppStanza(
+      { ...toBob, from: { network: 'matrix', id: '@a:m.test' } },
+      'g@c',
+    );
+    expect(fromMatrix.getChild('markable', 'urn:xmpp:chat-markers:0')).toBeDefined();
     // No receipt request: the server's ping answer is the delivery, a receipt would be dropped.
     expect(out.getChild('request', RECEIPTS_NS)).toBeUndefined();
     const plain = toXmppStanza({ ...toBob, payload: { kind: 'plaintext', text: 'hi' } }, 'g@c');

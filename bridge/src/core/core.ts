@@ -155,8 +155,8 @@ export class BridgeCore {
   /** Messages accepted while a pass over the store ran, placed when it ends. */
   #admitLater: OutboxEntry[] = [];
   #stopped = false;
-  #abort: (() => void) | undefined;
-  readonly #aborted: Promise<never>;
+  /** Fails each attempt in flight (see {@link #bounded}); `stop()` calls them all. */
+  readonly #inFlight = new Set<(err: unknown) => void>();
 
   constructor(options: BridgeCoreOptions) {
     this.#opts = options;
@@ -164,11 +164,6 @@ export class BridgeCore {
     this.#timeoutMs = options.deliveryTimeoutMs ?? 30_000;
     this.#stuckAfterMs = options.stuckAfterMs ?? 60_000;
     this.#limiter = new RateLimiter(options.rateLimit, { now: this.#now });
-    this.#aborted = new Promise<never>((_resolve, reject) => {
-      this.#abort = () =>
-        reject(new BridgeError('network-unavailable', 'the bridge is shutting down'));
-    });
-    this.#aborted.catch(() => undefined);
   }
 
   /** Adds a network; its messages are routed and delivered from now on. */
@@ -276,7 +271,7 @@ export class BridgeCore {
    */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#abort?.();
+    for (const fail of [...this.#inFlight]) fail(shuttingDown());
     for (const lane of this.#lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     await this.idle();
   }
@@ -511,16 +506,32 @@ export class BridgeCore {
     return tried ? 'retry' : 'waiting';
   }
 
-  /** Settles `attempt` within the delivery timeout, or as soon as the bridge stops. */
+  /**
+   * Settles `attempt` within the delivery timeout, or as soon as the bridge stops. One promise
+   * and one timer per attempt; no race against a promise that lives as long as the bridge
+   * (each `Promise.race` left a reaction on it, kept until shutdown: memory grew per delivery).
+   */
   #bounded<T>(attempt: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new BridgeError('network-unavailable', 'delivery attempt timed out')),
+    return new Promise<T>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#inFlight.delete(fail);
+      };
+      const fail = (err: unknown): void => {
+        done();
+        reject(err);
+      };
+      const timer = setTimeout(
+        () => fail(new BridgeError('network-unavailable', 'delivery attempt timed out')),
         this.#timeoutMs,
       );
+      this.#inFlight.add(fail);
+      attempt.then((value) => {
+        done();
+        resolve(value);
+      }, fail);
+      if (this.#stopped) fail(shuttingDown());
     });
-    return Promise.race([attempt, timeout, this.#aborted]).finally(() => clearTimeout(timer));
   }
 
   /** Marks a message failed, its sender still to be told (durably: see {@link #notifySender}). */
@@ -608,6 +619,10 @@ export function timeOrderedId(ms: number): string {
   const time = Math.floor(ms).toString(16).padStart(12, '0').slice(-12);
   const random = randomUUID(); // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx: keep from "xxx-yxxx"
   return `${time.slice(0, 8)}-${time.slice(8)}-7${random.slice(15)}`;
+}
+
+function shuttingDown(): BridgeError {
+  return new BridgeError('network-unavailable', 'the bridge is shutting down');
 }
 
 /** How a sender appears on other networks: as its own address. */

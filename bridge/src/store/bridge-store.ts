@@ -59,7 +59,13 @@ export interface OutboxEntry {
 
 /** Why a failed message's sender is told: refused by the far side, or too many attempts. */
 export type NoticeReason = 'refused' | 'gave-up';
-const NOTICE_REASONS: readonly NoticeReason[] = ['refused', 'gave-up'];
+
+/**
+ * The states the outbox's partial indexes cover, as literals in the SQL: SQLite uses a partial
+ * index only for a query whose WHERE has the index's own term, and a bound parameter is not.
+ */
+const PENDING = sql.lit('pending') as unknown as string;
+const NOTIFY_ANY = sql.lit('notify:%') as unknown as string;
 
 /** A Matrix portal room: one Matrix user talking with one remote party. */
 export interface PortalRecord {
@@ -148,7 +154,7 @@ export class BridgeStore {
     limit = 100,
     after?: { readonly createdAt: number; readonly id: string },
   ): Promise<OutboxEntry[]> {
-    let query = this.#db.selectFrom('bridge_outbox').selectAll().where('state', '=', 'pending');
+    let query = this.#db.selectFrom('bridge_outbox').selectAll().where('state', '=', PENDING);
     if (after) {
       query = query.where((eb) =>
         eb.or([
@@ -170,7 +176,7 @@ export class BridgeStore {
     const rows = await this.#db
       .selectFrom('bridge_outbox')
       .selectAll()
-      .where('state', '=', 'pending')
+      .where('state', '=', PENDING)
       .where('target_key', '=', targetKey)
       .where((eb) =>
         eb.or([
@@ -190,7 +196,7 @@ export class BridgeStore {
     const row = await this.#db
       .selectFrom('bridge_outbox')
       .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where('state', '=', 'pending')
+      .where('state', '=', PENDING)
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
@@ -227,11 +233,7 @@ export class BridgeStore {
     const rows = await this.#db
       .selectFrom('bridge_outbox')
       .selectAll()
-      .where(
-        'state',
-        'in',
-        NOTICE_REASONS.map((r) => `notify:${r}`),
-      )
+      .where('state', 'like', NOTIFY_ANY)
       .orderBy('updated_at')
       .orderBy('id')
       .limit(limit)
@@ -248,7 +250,7 @@ export class BridgeStore {
       .updateTable('bridge_outbox')
       .set({ state: 'failed', updated_at: this.#now() })
       .where('id', '=', id)
-      .where('state', 'like', 'notify:%')
+      .where('state', 'like', NOTIFY_ANY)
       .execute();
   }
 

@@ -109,4 +109,32 @@ export const BRIDGE_MIGRATIONS: Readonly<Record<string, PortableMigration>> = {
       await db.schema.alterTable('bridge_ghosts').addColumn('display_name', 'text').execute();
     },
   },
+  '0005_partial_outbox_indexes': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // Index only the rows each lookup asks for: pending messages (the delivery scan), failed
+      // ones whose sender is still to be told, and deliveries that got a native id (read
+      // markers). A delivered message then leaves one index entry instead of rewriting two,
+      // and a message without a native id never enters the delivered index.
+      await db.schema.dropIndex('bridge_outbox_state_idx').execute();
+      await db.schema.dropIndex('bridge_outbox_delivered_idx').execute();
+      await db.schema
+        .createIndex('bridge_outbox_pending_idx')
+        .on('bridge_outbox')
+        .columns(['created_at', 'id'])
+        .where(sql.ref('state'), '=', sql.lit('pending'))
+        .execute();
+      await db.schema
+        .createIndex('bridge_outbox_notice_idx')
+        .on('bridge_outbox')
+        .columns(['updated_at', 'id'])
+        .where(sql.ref('state'), 'like', sql.lit('notify:%'))
+        .execute();
+      await db.schema
+        .createIndex('bridge_outbox_native_idx')
+        .on('bridge_outbox')
+        .columns(['delivered_native_id', 'delivered_network'])
+        .where(sql.ref('delivered_native_id'), 'is not', null)
+        .execute();
+    },
+  },
 };

@@ -3,7 +3,7 @@ import { xml } from '@xmpp/component';
 import { parseRemoteKey, remoteKeyFor, validateAddress } from '../routing/addressing.js';
 import { envelopeFromText, envelopeToText } from '../model/envelope.js';
 import type { BridgeError, BridgeErrorCode } from '../model/errors.js';
-import type { Address, InboundMessage, OutboundMessage, Target } from '../model/model.js';
+import type { Address, InboundMessage, Network, OutboundMessage, Target } from '../model/model.js';
 import { END_TO_BRIDGE_MARK } from '../model/model.js';
 
 /** The payload element carrying an envelope: `<envelope xmlns='urn:switchboard:envelope:1'>`. */
@@ -127,7 +127,9 @@ export function fromXmppStanza(stanza: XmlElement, componentDomain: string): Xmp
 /**
  * The stanza delivering `msg` to an XMPP user: envelopes in their own payload element with a
  * fallback body and XEP-0380 marker; plaintext marked end-to-bridge in body and element;
- * `markable` (XEP-0333: the reader's `displayed` marker goes back to the sender). No XEP-0184
+ * `markable` when the sender's network takes read markers (XEP-0333: the reader's `displayed`
+ * marker goes back to a Matrix or XMPP sender; SIP has none, so a SIP sender's messages are not
+ * marked and the server handles one element less per stanza). No XEP-0184
  * receipt request: the bridge knows a delivery from the server's ping answer and has no use
  * for the recipient's receipt, which would cost the server and the bridge a stanza each.
  */
@@ -146,8 +148,13 @@ export function toXmppStanza(msg: OutboundMessage, fromJid: string): XmlElement 
       xml('security', { xmlns: SECURITY_NS, level: 'end-to-bridge' }),
     );
   }
-  children.push(xml('markable', { xmlns: MARKERS_NS }));
+  if (readMarkersReturn(msg.from.network)) children.push(xml('markable', { xmlns: MARKERS_NS }));
   return xml('message', { type: 'chat', id: msg.id, from: fromJid, to: msg.to.id }, ...children);
+}
+
+/** Whether a reader's marker can be relayed back to a sender on `network` (not SIP). */
+function readMarkersReturn(network: Network): boolean {
+  return network === 'matrix' || network === 'xmpp';
 }
 
 /**
