@@ -31,7 +31,7 @@ import { pathToFileURL } from 'node:url';
 import express from 'express';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import type { DialectName } from '@switchboard/db';
+import type { Database, DialectName } from '@switchboard/db';
 import { migrateToLatest, openDatabase } from '@switchboard/db';
 import { MemoryReplayCache, verifyRequest } from '@switchboard/http-signature';
 import { createLogger, expressServer } from '@switchboard/service-kit';
@@ -266,15 +266,12 @@ function limitsLifted(
   };
 }
 
-async function runProvider(
+/** The provider's database as `service.ts` opens it (SQLite file, or a fresh PostgreSQL schema). */
+async function openProviderDatabase(
+  m: Awaited<ReturnType<typeof loadProvider>>,
   dialect: DialectName,
-  port: number,
   workDir: string,
-  bundleAccounts: number,
-  sessions: number,
-  prekeysPerAccount: number,
-): Promise<() => Promise<void>> {
-  const m = await loadProvider();
+): Promise<{ database: Database<unknown>; dropSchema: () => Promise<void> }> {
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const database = await openDatabase<unknown>(
     dialect === 'sqlite'
@@ -297,6 +294,19 @@ async function runProvider(
       await cleanup.close();
     }
   };
+  return { database, dropSchema };
+}
+
+async function runProvider(
+  dialect: DialectName,
+  port: number,
+  workDir: string,
+  bundleAccounts: number,
+  sessions: number,
+  prekeysPerAccount: number,
+): Promise<() => Promise<void>> {
+  const m = await loadProvider();
+  const { database, dropSchema } = await openProviderDatabase(m, dialect, workDir);
   let server: Server | undefined;
   let closeSockets = (): void => undefined;
   try {
