@@ -2,7 +2,16 @@ import type { Message, Question } from '@switchboard/dns-wire';
 import { Opcode, RRClass } from '@switchboard/dns-wire';
 import { PrivateKey } from '@signalapp/libsignal-client';
 import type { E164Number } from '@switchboard/e164';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTestDatabase } from '@switchboard/db/testing';
+import type { SigningKey } from '@switchboard/dnssec';
+import { DirectoryStore } from '../src/state/store.js';
+import { ZoneState } from '../src/state/zone-state.js';
 import type { NumberEntry } from '../src/zone/records.js';
+import { OnlineSigner } from '../src/zone/signer.js';
+import { defaultZoneSettings } from '../src/zone/zone.js';
 
 /** A query message for tests. */
 export function query(
@@ -70,4 +79,39 @@ export function entry(number: string, provider = 'acme-telecom', serial = 1): Nu
     serial,
     updatedAt: 1_790_000_000,
   };
+}
+
+/** A zone signed online over an SQLite store seeded with numbers, its image in a temp dir. */
+export interface SeededZone {
+  readonly store: DirectoryStore;
+  readonly zone: ZoneState;
+  /** Closes the zone and the database and removes the temp dir. */
+  close(): Promise<void>;
+}
+
+/** Seeds a store with `numbers` (published at `now`) and loads the zone over it, with an image. */
+export async function seededImageZone(
+  prefix: string,
+  numbers: readonly string[],
+  key: SigningKey,
+  now: number,
+): Promise<SeededZone> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const database = await openTestDatabase<unknown>('sqlite');
+  const store = await DirectoryStore.open(database);
+  for (const n of numbers) expect(await store.put(entry(n), undefined, now)).toBeDefined();
+  const apex = 'e164.switchboard.test.';
+  const zone = await ZoneState.load(
+    store,
+    defaultZoneSettings(apex),
+    key,
+    new OnlineSigner(key, apex),
+    { imagePath: join(dir, 'zone-image.db') },
+  );
+  const close = async (): Promise<void> => {
+    await zone.close();
+    await database.dispose();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { store, zone, close };
 }

@@ -1,23 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import { decodeMessage, encodeMessage, RRType } from '@switchboard/dns-wire';
-import type { TestDatabase } from '@switchboard/db/testing';
-import { openTestDatabase } from '@switchboard/db/testing';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
 import { createLogger } from '@switchboard/service-kit';
 import { fastInfo, fastReply } from '../src/dns/fast-path.js';
 import { ZoneWarmer } from '../src/dns/warmer.js';
-import { DirectoryStore } from '../src/state/store.js';
-import { ZoneState } from '../src/state/zone-state.js';
+import type { DirectoryStore } from '../src/state/store.js';
+import type { ZoneState } from '../src/state/zone-state.js';
 import type { ImageHit } from '../src/zone/image.js';
 import { wireName } from '../src/zone/name-index.js';
 import { DEFAULT_SIGNATURE_POLICY, OnlineSigner } from '../src/zone/signer.js';
-import { defaultZoneSettings } from '../src/zone/zone.js';
-import { entry, query } from './helpers.js';
+import { entry, query, seededImageZone } from './helpers.js';
+import type { SeededZone } from './helpers.js';
 
 // Signature validity jittered by owner name (so the answers of one pass come due over a day, not
 // in one hour), and renewal passes on the warming workers: due answers re-signed, fresh ones
@@ -83,31 +78,19 @@ describe('signature validity jitter', () => {
 });
 
 describe('renewal passes on the warming workers', () => {
-  let dir: string;
-  let database: TestDatabase<unknown>;
+  let seeded: SeededZone;
   let store: DirectoryStore;
   let zone: ZoneState;
   let warmers: ZoneWarmer[] = [];
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-renewal-'));
-    database = await openTestDatabase<unknown>('sqlite');
-    store = await DirectoryStore.open(database);
-    for (const n of NUMBERS) expect(await store.put(entry(n), undefined, NOW)).toBeDefined();
-    zone = await ZoneState.load(
-      store,
-      defaultZoneSettings(APEX),
-      key,
-      new OnlineSigner(key, APEX),
-      { imagePath: join(dir, 'zone-image.db') },
-    );
+    seeded = await seededImageZone('sb-renewal-', NUMBERS, key, NOW);
+    ({ zone, store } = seeded);
   });
   afterEach(async () => {
     for (const w of warmers) w.stop();
     warmers = [];
-    await zone.close();
-    await database.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await seeded.close();
   });
 
   const warmerAt = (at: number, threads = 2): ZoneWarmer => {

@@ -1,23 +1,17 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import { encodeMessage, RRType } from '@switchboard/dns-wire';
-import type { TestDatabase } from '@switchboard/db/testing';
-import { openTestDatabase } from '@switchboard/db/testing';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
 import { createLogger } from '@switchboard/service-kit';
 import { fastInfo, fastReply } from '../src/dns/fast-path.js';
 import { ZoneWarmer } from '../src/dns/warmer.js';
-import { DirectoryStore } from '../src/state/store.js';
-import { ZoneState } from '../src/state/zone-state.js';
+import type { ZoneState } from '../src/state/zone-state.js';
 import type { ImageHit } from '../src/zone/image.js';
 import { ImageWarmRows } from '../src/zone/image.js';
 import { nameHash, wireName } from '../src/zone/name-index.js';
-import { OnlineSigner } from '../src/zone/signer.js';
-import { defaultZoneSettings } from '../src/zone/zone.js';
-import { entry, query } from './helpers.js';
+import { query, seededImageZone } from './helpers.js';
+import type { SeededZone } from './helpers.js';
 
 // Whole passes of the warmer on worker threads (src/dns/warm-worker.ts): every number's answers
 // kept in the zone image as the event loop makes them (only the ECDSA signature differs),
@@ -32,30 +26,18 @@ const wireOf = (number: string): Uint8Array => wireName(enumNameFor(number as E1
 
 describe('zone warmer on worker threads', () => {
   const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
-  let dir: string;
-  let database: TestDatabase<unknown>;
+  let seeded: SeededZone;
   let zone: ZoneState;
   let warmer: ZoneWarmer | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-warm-workers-'));
-    database = await openTestDatabase<unknown>('sqlite');
-    const store = await DirectoryStore.open(database);
-    for (const n of NUMBERS) expect(await store.put(entry(n), undefined, NOW)).toBeDefined();
-    zone = await ZoneState.load(
-      store,
-      defaultZoneSettings(APEX),
-      key,
-      new OnlineSigner(key, APEX),
-      { imagePath: join(dir, 'zone-image.db') },
-    );
+    seeded = await seededImageZone('sb-warm-workers-', NUMBERS, key, NOW);
+    ({ zone } = seeded);
   });
   afterEach(async () => {
     warmer?.stop();
     warmer = undefined;
-    await zone.close();
-    await database.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await seeded.close();
   });
 
   /** Warms the zone on two workers (ranges of 64 numbers); `queries`: the listeners' count. */

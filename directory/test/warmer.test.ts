@@ -1,20 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeMessage, RRType } from '@switchboard/dns-wire';
-import type { TestDatabase } from '@switchboard/db/testing';
-import { openTestDatabase } from '@switchboard/db/testing';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
 import { createLogger } from '@switchboard/service-kit';
 import { fastInfo, fastReply } from '../src/dns/fast-path.js';
 import { ZoneWarmer } from '../src/dns/warmer.js';
-import { DirectoryStore } from '../src/state/store.js';
-import { ZoneState } from '../src/state/zone-state.js';
-import { OnlineSigner } from '../src/zone/signer.js';
-import { defaultZoneSettings } from '../src/zone/zone.js';
-import { entry, query } from './helpers.js';
+import type { ZoneState } from '../src/state/zone-state.js';
+import { query, seededImageZone } from './helpers.js';
+import type { SeededZone } from './helpers.js';
 
 // The warmer (src/dns/warmer.ts) gives way to queries: it checks its clock after every number,
 // and while the listeners' query counter moves its slices are short. No wall clock here: the
@@ -26,32 +19,18 @@ const NUMBERS = Array.from({ length: 40 }, (_, i) => `+1415555${String(100 + i).
 
 describe('zone warmer: a time budget per number, and short slices while queries come', () => {
   const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
-  let dir: string;
-  let database: TestDatabase<unknown>;
+  let seeded: SeededZone;
   let zone: ZoneState;
   let warmer: ZoneWarmer | undefined;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sb-warmer-'));
-    database = await openTestDatabase<unknown>('sqlite');
-    const store = await DirectoryStore.open(database);
-    for (const n of NUMBERS) expect(await store.put(entry(n), undefined, NOW)).toBeDefined();
-    zone = await ZoneState.load(
-      store,
-      defaultZoneSettings(APEX),
-      key,
-      new OnlineSigner(key, APEX),
-      {
-        imagePath: join(dir, 'zone-image.db'),
-      },
-    );
+    seeded = await seededImageZone('sb-warmer-', NUMBERS, key, NOW);
+    ({ zone } = seeded);
   });
   afterEach(async () => {
     warmer?.stop();
     warmer = undefined;
-    await zone.close();
-    await database.dispose();
-    await rm(dir, { recursive: true, force: true });
+    await seeded.close();
   });
 
   /**
