@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS answers (
  * since are dropped when it catches up. Reading the store's file, the entries of a change are
  * seen as soon as it is committed, before the catch-up (under a second later) drops the answers
  * made from the old ones.
+ *
+ * Warm workers write answers to the same file from their own connections, so every write
+ * transaction here begins IMMEDIATE: a deferred one that reads before it writes fails at once
+ * ("database is locked", no busy wait) if a worker commits between its read and its first write.
  */
 export class ZoneImage {
   readonly #db: SQLite.Database;
@@ -308,11 +312,13 @@ export class ZoneImage {
     const batch = this.#pending.splice(0, all ? this.#pending.length : FLUSH_BATCH);
     if (this.#pending.length > 0) this.#flushTimer = setTimeout(() => this.flush(false), 1).unref();
     // Every pending answer is for the entries held now: apply() and rebuild() flush first.
-    this.#db.transaction(() => {
-      for (const [digits, qtype, dnssec, renewAt, bytes] of batch) {
-        this.#putAnswer.run(digits, qtype, dnssec, renewAt, bytes);
-      }
-    })();
+    this.#db
+      .transaction(() => {
+        for (const [digits, qtype, dnssec, renewAt, bytes] of batch) {
+          this.#putAnswer.run(digits, qtype, dnssec, renewAt, bytes);
+        }
+      })
+      .immediate();
   }
 
   /**
@@ -335,7 +341,7 @@ export class ZoneImage {
         for (const digits of removed) delAnswers.run(digits);
         for (const e of changed) delAnswers.run(e.digits);
         this.#setMeta({ serial, count: 0, token });
-      })();
+      }).immediate();
       return;
     }
     const del = db.prepare('DELETE FROM entries WHERE digits = ?');
@@ -357,7 +363,7 @@ export class ZoneImage {
         delAnswers.run(e.digits);
       }
       this.#setMeta({ serial, count, token });
-    })();
+    }).immediate();
   }
 
   /**
@@ -384,7 +390,7 @@ export class ZoneImage {
       }
       this.#setMeta({ serial, count: 0, token });
       db.exec("DELETE FROM meta WHERE k = 'warm'");
-    })();
+    }).immediate();
     this.#generation += 1;
   }
 
@@ -409,7 +415,7 @@ export class ZoneImage {
       count += rows.length;
     });
     return {
-      add: (rows) => add(rows),
+      add: (rows) => add.immediate(rows),
       finish: (serial, token) => {
         this.flush();
         const before = this.#keptUpTo(serial, token);
@@ -428,7 +434,7 @@ export class ZoneImage {
           ).run(before);
           this.#setMeta({ serial, count, token });
           db.exec("DELETE FROM meta WHERE k = 'warm'");
-        })();
+        }).immediate();
         this.#generation += 1;
       },
     };
