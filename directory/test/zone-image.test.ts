@@ -1,5 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { encodeMessage, RRType } from '@switchboard/dns-wire';
 import type { DialectName } from '@switchboard/db';
@@ -200,5 +201,63 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     expect(zone.snapshot.image.count).toBe(2);
     await zone.close();
     await second.close();
+  });
+});
+
+describe('zone image writes beside another writer (a warm worker)', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sb-zone-image-writers-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A worker thread writing answers to `path` in short transactions until `stop[0]` is 1. */
+  const startWriter = (path: string, stop: Int32Array, commits: Int32Array): Worker =>
+    new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const SQLite = require('better-sqlite3');
+       const db = new SQLite(workerData.path, { timeout: 60000 });
+       const put = db.prepare('INSERT OR REPLACE INTO answers VALUES (?, 35, 1, 0, ?)');
+       const write = db.transaction((i) => put.run('w' + (i % 100), Buffer.alloc(64)));
+       for (let i = 0; Atomics.load(workerData.stop, 0) === 0; i++) {
+         write.immediate(i);
+         Atomics.add(workerData.commits, 0, 1);
+       }
+       db.close();`,
+      { eval: true, workerData: { path, stop, commits } },
+    );
+
+  it('applies every change while the other connection commits between them (no "database is locked")', async () => {
+    const path = join(dir, 'zone-image.db');
+    const image = ZoneImage.open(path, 'test');
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const commits = new Int32Array(new SharedArrayBuffer(4));
+    const worker = startWriter(path, stop, commits);
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    try {
+      while (Atomics.load(commits, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+      let applied = 0;
+      // Each apply reads (is the number held?) before it writes: the window a deferred
+      // transaction loses when the worker commits inside it.
+      for (let serial = 1; serial <= 3000; serial++) {
+        const digits = `1415555${String(serial % 1000).padStart(4, '0')}`;
+        image.apply(
+          serial,
+          [{ digits, serial, provider: 'p', identityKey: 'k', contacts: '[]' }],
+          [],
+          't',
+        );
+        applied += 1;
+      }
+      expect(applied).toBe(3000);
+      expect(Atomics.load(commits, 0)).toBeGreaterThan(1);
+      expect(image.serial).toBe(3000);
+    } finally {
+      Atomics.store(stop, 0, 1);
+      await exited;
+      image.close();
+    }
   });
 });
