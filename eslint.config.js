@@ -284,8 +284,10 @@ export default tseslint.config(
     },
   },
   {
-    // packages/enum-lookup runs in the client SDK's browser bundle: no Node built-in.
+    // packages/enum-lookup runs in the client SDK's browser bundle: no Node built-in, except in
+    // its Node-only entry (`@switchboard/enum-lookup/node`, src/sockets.ts).
     files: ['packages/enum-lookup/src/**/*.ts'],
+    ignores: ['packages/enum-lookup/src/sockets.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -152,7 +152,7 @@ describe('operator page', () => {
     expect(servers[1]?.[0]).toBe(deadServer);
     // The transport's reason, not only that no server answered.
     expect(servers[1]?.[1]).toMatch(
-      /^unreachable \(the nameserver (refused the connection|did not answer)\)$/,
+      /^unreachable \(the nameserver (refused the connection|did not answer in time)\)$/,
     );
     expect(await page.locator('#bridge-state').textContent()).toMatch(/^Not configured/);
     await shot(page, '3-overview');

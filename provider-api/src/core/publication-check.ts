@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import { RRType, isRecordType } from '@switchboard/dns-wire';
 import { nodeDnssecCrypto } from '@switchboard/dnssec';
@@ -6,6 +5,7 @@ import type { DirectoryEntry, VerifiedTrustList } from '@switchboard/charter';
 import { mayTrustDirectory } from '@switchboard/charter';
 import type { DnsTransport } from '@switchboard/enum-lookup';
 import { readEntry } from '@switchboard/enum-lookup';
+import { SocketDnsTransport } from '@switchboard/enum-lookup/node';
 
 /**
  * What a published entry looks like from outside, checked as a client checks it: asked of the
@@ -28,39 +28,10 @@ export type PublicationCheck =
   | { readonly status: 'unavailable'; readonly detail: string; readonly checkedAt: string };
 
 /**
- * DNS over TCP only (RFC 7766: no truncation), as a `DnsTransport` whatever protocol is asked:
- * the provider asks the directory's nameservers from a server, where TCP is the sure way.
+ * DNS over TCP only (RFC 7766: no truncation), whatever protocol is asked: the provider asks
+ * the directory's nameservers from a server, where TCP is the sure way.
  */
-export const tcpDns: DnsTransport = {
-  exchange(server, query, _protocol, options) {
-    const m = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
-    if (!m) return Promise.reject(new Error('a nameserver must be written host:port'));
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: m[1]!, port: Number(m[2]) });
-      let buf = Buffer.alloc(0);
-      const finish = (err: Error | undefined, answer?: Uint8Array): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        if (err) reject(err);
-        else resolve(answer!);
-      };
-      const timeoutMs = options?.timeoutMs ?? 3000;
-      const timer = setTimeout(() => finish(new Error('the nameserver did not answer')), timeoutMs);
-      socket.on('error', () => finish(new Error('the nameserver refused the connection')));
-      socket.on('connect', () => {
-        const length = Buffer.alloc(2);
-        length.writeUInt16BE(query.length);
-        socket.write(Buffer.concat([length, query]));
-      });
-      socket.on('data', (chunk: Buffer) => {
-        buf = Buffer.concat([buf, chunk]);
-        if (buf.length < 2 || buf.length < buf.readUInt16BE(0) + 2) return;
-        finish(undefined, new Uint8Array(buf.subarray(2, buf.readUInt16BE(0) + 2)));
-      });
-      socket.on('end', () => finish(new Error('the nameserver closed the connection early')));
-    });
-  },
-};
+export const tcpDns: DnsTransport = new SocketDnsTransport({ tcpOnly: true });
 
 /** The identity key (`k=`) of the entry's `sbkey1` TXT record, base64, if there is one. */
 function publishedKey(rrset: readonly ResourceRecord[]): string | undefined {
