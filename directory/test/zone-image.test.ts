@@ -13,6 +13,7 @@ import { fastInfo, fastReply } from '../src/dns/fast-path.js';
 import { DirectoryStore } from '../src/state/store.js';
 import { ZoneState } from '../src/state/zone-state.js';
 import SQLite from 'better-sqlite3';
+import type { ImageHit } from '../src/zone/image.js';
 import { ZoneImage } from '../src/zone/image.js';
 import { OnlineSigner } from '../src/zone/signer.js';
 import { defaultZoneSettings, nodeAt } from '../src/zone/zone.js';
@@ -112,6 +113,32 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     try {
       await restartCatchesUp(await DirectoryStore.open(database), storeFile);
     } finally {
+      await database.close();
+    }
+  });
+
+  it("reading the store's file: a number another connection removes is not found from the next turn on; writes end the turn's read", async () => {
+    const storeFile = join(dir, 'store.db');
+    const database = await openDatabase<unknown>({ url: `sqlite:${storeFile}` });
+    const store = await DirectoryStore.open(database);
+    await put(store, A);
+    await put(store, B);
+    const image = ZoneImage.open(join(dir, 'zone-image.db'), 'x', storeFile);
+    try {
+      image.follow(await store.serial(), 'token');
+      const hit: ImageHit = { renewAt: 0, bytes: undefined };
+      const a = A.slice(1);
+      // A lookup, then a write of the image's own connection in the same turn.
+      expect(image.find(a, RRType.NAPTR, true, hit)?.bytes).toBeUndefined();
+      image.keepAnswer(a, RRType.NAPTR, true, NOW + 3600, Uint8Array.of(7, 8, 9));
+      image.flush();
+      expect(image.find(a, RRType.NAPTR, true, hit)?.bytes).toEqual(Uint8Array.of(7, 8, 9));
+      expect(await store.delete(A as E164Number, 'acme-telecom')).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(image.find(a, RRType.NAPTR, true, hit)).toBeUndefined();
+      expect(image.find(B.slice(1), RRType.NAPTR, true, hit)).toBeDefined();
+    } finally {
+      image.close();
       await database.close();
     }
   });
