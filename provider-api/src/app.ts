@@ -1,13 +1,17 @@
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Request } from 'express';
 import express from 'express';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type {
   ApiRouter,
+  CoreErrorCode,
   OpenApiValidator,
   ProviderErrorCode,
   ProviderSchema,
+  ResponseViolation,
 } from '@switchboard/openapi';
 import {
+  ApiError,
   PROVIDER_ERROR_STATUS,
   createApiRouter,
   createOpenApiValidator,
@@ -44,6 +48,7 @@ import { bindOperatorOperations, operatorPages } from './operator/operator-route
 import { OPERATOR_STYLE } from './operator/operator-page.js';
 import type { LookupExampleOptions } from './pages/lookup-example.js';
 import { lookupExampleRouter } from './pages/lookup-example.js';
+import { bundleListener } from './prekeys/bundle-listener.js';
 
 /** Options of {@link createProviderApp}. */
 export interface ProviderAppOptions {
@@ -62,6 +67,11 @@ export interface ProviderAppOptions {
 /** The express app and what the service wires around it. */
 export interface ProviderApp {
   readonly app: express.Express;
+  /**
+   * What to serve (`expressServer(app, listener)`): bundle fetches on the bare listener
+   * (`prekeys/bundle-listener.ts`), everything else through `app`.
+   */
+  readonly listener: RequestListener;
   readonly hub: mailboxes.MailboxHub;
   readonly metrics: Registry;
 }
@@ -87,25 +97,28 @@ export function createProviderApp(
   const hub = new mailboxes.MailboxHub();
   const { metrics, requests } = providerMetrics();
   const recentErrors = new RecentErrors(deps.now);
+  const onError = (e: { err?: unknown; violation?: ResponseViolation }): void => {
+    if (e.violation)
+      deps.logger.error({ violation: e.violation }, 'response does not match the document');
+    if (e.err) deps.logger.error({ err: e.err }, 'unexpected error');
+  };
   const api = createApiRouter({
     validator,
     statusTable: PROVIDER_ERROR_STATUS,
     responseValidation: options.validateResponses ? 'enforce' : 'off',
     bodyLimitBytes: deps.config.bodyLimitBytes,
     parseJson: parseJsonBody,
-    onError: (e) => {
-      if (e.violation)
-        deps.logger.error({ violation: e.violation }, 'response does not match the document');
-      if (e.err) deps.logger.error({ err: e.err }, 'unexpected error');
-    },
+    onError,
     onProblem: recentErrors.problem,
   });
   const who = callers(deps, options);
+  const failed = new WeakMap<IncomingMessage, unknown>();
+  const bundles = bundleFetcher(deps, who, failed);
   const bind: Bind = api.bind.bind(api);
   bindHealthAndVerification(bind, deps, who);
   bindHandover(bind, deps);
   bindAccounts(bind, deps, who);
-  bindPrekeys(bind, deps, who);
+  bindPrekeys(bind, deps, who, bundles);
   bindLedgerAndPorting(bind, deps, who);
   bindMailboxes(bind, deps, who, hub);
   bindOperatorApi(bind, deps, who);
@@ -115,7 +128,80 @@ export function createProviderApp(
   if (missing.length > 0) throw new Error(`operations without a handler: ${missing.join(', ')}`);
   api.finish();
   const app = assembleApp(api.router, validator, options, requests);
-  return { app, hub, metrics };
+  const fetchPath = validator.operation('getPrekeyBundle').expressPath;
+  const served = requests.labels({ operation: `GET ${fetchPath}`, status: '200' });
+  const listener = bundleListener({
+    requestPrototype: app.request,
+    fetch: (req, address) => {
+      // Set as express sets it (the signature covers the target as received).
+      (req as Request).originalUrl = req.url ?? '';
+      return bundles
+        .fetch(req as Request, address, undefined, EMPTY_BODY)
+        .then((bundle) => checkedBundle(bundle, validator, options, onError));
+    },
+    served: () => served.inc(),
+    app,
+    failed,
+  });
+  return { app, listener, hub, metrics };
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * A bundle's JSON text; with `validateResponses`, checked against the document first as the
+ * express route's answers are (a violation is reported, and answered 500 by the app).
+ */
+function checkedBundle(
+  bundle: ProviderSchema<'PrekeyBundle'>,
+  validator: OpenApiValidator,
+  options: ProviderAppOptions,
+  onError: (e: { violation: ResponseViolation }) => void,
+): string {
+  if (options.validateResponses) {
+    const checked = validator.validateResponse('getPrekeyBundle', 200, 'application/json', bundle);
+    if (!checked.ok) {
+      onError({
+        violation: { operationId: 'getPrekeyBundle', status: 200, errors: checked.errors },
+      });
+      throw new ApiError<CoreErrorCode>(
+        'internal',
+        'the response did not match the API description',
+      );
+    }
+  }
+  return JSON.stringify(bundle);
+}
+
+/** A bundle fetch, as the route and the bare listener's fast path both run it. */
+interface BundleFetcher {
+  fetch(
+    req: Request,
+    address: string,
+    certificate: string | undefined,
+    rawBody: Buffer,
+  ): Promise<ProviderSchema<'PrekeyBundle'>>;
+  /** Throws the error a fast-path fetch of `req` failed with, if it did. */
+  rethrowFailed(req: Request): void;
+}
+
+function bundleFetcher(
+  deps: ProviderDeps,
+  who: Callers,
+  failed: WeakMap<IncomingMessage, unknown>,
+): BundleFetcher {
+  return {
+    fetch: (req, address, certificate, rawBody) =>
+      prekeys.fetchBundle(deps, address, who.clientAddress(req), (nonce) =>
+        who.asker(req, rawBody, certificate, nonce),
+      ),
+    rethrowFailed: (req) => {
+      if (!failed.has(req)) return;
+      const err = failed.get(req);
+      failed.delete(req);
+      throw err as Error;
+    },
+  };
 }
 
 type Bind = ApiRouter<ProviderErrorCode>['bind'];
@@ -311,8 +397,8 @@ function bindAccounts(bind: Bind, deps: ProviderDeps, who: Callers): void {
 }
 
 /** Prekeys: upload, count, digest check and bundles. */
-function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers): void {
-  const { device, asker, clientAddress } = who;
+function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers, bundles: BundleFetcher): void {
+  const { device } = who;
   bind('uploadPrekeys', async (req, res, input) => {
     const accountId = await device(req, input.rawBody);
     const body = input.body as ProviderSchema<'UploadPrekeys'>;
@@ -328,13 +414,11 @@ function bindPrekeys(bind: Bind, deps: ProviderDeps, who: Callers): void {
     res.json(await prekeys.checkDigest(deps, accountId, body.digest));
   });
   bind('getPrekeyBundle', async (req, res, input) => {
+    // A fetch the bare listener's fast path ran and that failed: its problem, answered here.
+    bundles.rethrowFailed(req);
     const certificate = input.headers['sender-certificate'] as string | undefined;
-    const bundle = await prekeys.fetchBundle(
-      deps,
-      input.params['address'] as string,
-      clientAddress(req),
-      (nonce) => asker(req, input.rawBody, certificate, nonce),
-    );
+    const address = input.params['address'] as string;
+    const bundle = await bundles.fetch(req, address, certificate, input.rawBody);
     // A bundle hands out one-time prekeys: no cache may keep or replay it. Sent without
     // express's ETag, which would hash every (never repeated) body for nothing, and with the
     // headers set as they are (res.set and res.type look the type up and rewrite the charset).

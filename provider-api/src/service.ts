@@ -230,7 +230,7 @@ async function listen(
   directoryUrl: string | undefined,
 ): Promise<Listening> {
   const { database, logger } = state;
-  const { app, hub, metrics } = createProviderApp(deps, {
+  const { app, listener, hub, metrics } = createProviderApp(deps, {
     validateResponses: env.validateResponses,
     ...(env.trustProxy === undefined ? {} : { trustProxy: env.trustProxy }),
     operator: {
@@ -245,7 +245,7 @@ async function listen(
         : { boardFingerprint: env.boardFingerprint }),
     },
   });
-  const server = expressServer(app);
+  const server = expressServer(app, listener);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });

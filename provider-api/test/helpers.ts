@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
 import { generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Kysely } from 'kysely';
 import { IdentityKeyPair, KEMKeyPair, PrivateKey } from '@signalapp/libsignal-client';
@@ -9,7 +8,7 @@ import { migrateToLatest } from '@switchboard/db';
 import type { TestDatabase } from '@switchboard/db/testing';
 import { openTestDatabase } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
-import { createLogger } from '@switchboard/service-kit';
+import { createLogger, expressServer } from '@switchboard/service-kit';
 import type { ProviderConfig } from '../src/core/config.js';
 import { defaultProviderConfig } from '../src/core/config.js';
 import { MemoryCodeSender } from '../src/core/code-sender.js';
@@ -89,8 +88,12 @@ export async function startTestProvider(
     logger: createLogger({ service: 'provider-api-test', level: 'silent' }),
     limits: createLimits(config, now),
   };
-  const { app, hub } = createProviderApp(deps, { validateResponses: true, trustProxy: true });
-  const server = createServer(app);
+  const { app, listener, hub } = createProviderApp(deps, {
+    validateResponses: true,
+    trustProxy: true,
+  });
+  // Served as the service serves it: bundle fetches by the bare listener's fast path.
+  const server = expressServer(app, listener);
   const closeSockets = attachMailboxSockets(server, deps, hub, {
     trustProxy: app.get('trust proxy fn') as (address: string, hop: number) => boolean,
   });

@@ -24,7 +24,7 @@ import {
   randomUUID,
 } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,8 +55,14 @@ type Served = 'express-server' | 'create-server';
  * baseline both that way (like for like) and as express is usually served, by
  * `http.createServer(app)` (about 4x slower for a bare app: docs/decisions.md).
  */
-function listen(app: express.Express, port: number, served: Served): Promise<Server> {
-  const server = served === 'express-server' ? expressServer(app) : createServer(app);
+function listen(
+  app: express.Express,
+  port: number,
+  served: Served,
+  listener: RequestListener = app,
+): Promise<Server> {
+  const server =
+    served === 'express-server' ? expressServer(app, listener) : createServer(listener);
   server.keepAliveTimeout = 60_000;
   return new Promise((r) => server.listen(port, '127.0.0.1', () => r(server)));
 }
@@ -74,7 +80,15 @@ async function post(base: string, path: string, body: unknown, method = 'POST'):
 
 interface ProviderModules {
   app: {
-    createProviderApp(deps: unknown, options: unknown): { app: express.Express; hub: unknown };
+    createProviderApp(
+      deps: unknown,
+      options: unknown,
+    ): {
+      app: express.Express;
+      /** The bundle fetch fast path before the app (absent in older builds: the app alone). */
+      listener?: RequestListener;
+      hub: unknown;
+    };
   };
   sockets: { attachMailboxSockets(server: Server, deps: unknown, hub: unknown): () => void };
   config: {
@@ -331,8 +345,8 @@ async function runProvider(
       logger: createLogger({ service: 'bench-provider', level: 'silent' }),
       limits: m.deps.createLimits(liftedConfig, now),
     };
-    const { app, hub } = m.app.createProviderApp(deps, { validateResponses: false });
-    server = await listen(app, port, 'express-server');
+    const { app, listener, hub } = m.app.createProviderApp(deps, { validateResponses: false });
+    server = await listen(app, port, 'express-server', listener);
     closeSockets = m.sockets.attachMailboxSockets(server, deps, hub);
     const fixture = await buildFixture(
       `http://127.0.0.1:${port}`,

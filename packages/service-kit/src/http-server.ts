@@ -15,16 +15,17 @@ export interface ExpressApp extends RequestListener {
  * new hidden classes and allocation in the old generation, so 3-5 ms scavenges every few hundred
  * requests. With the prototype already right, that call changes nothing. Measured on a bare
  * express 5 app, one core each for server and load: about 4x the requests per second, p99 from
- * 7 ms to under 1 ms (docs/decisions.md).
+ * 7 ms to under 1 ms (docs/decisions.md). `listener` (default: the app) is what serves the
+ * requests, e.g. a fast path for one route that hands everything else to the app.
  */
-export function expressServer(app: ExpressApp): Server {
+export function expressServer(app: ExpressApp, listener: RequestListener = app): Server {
   // Should a later Node make them classes (not callable this way), do without.
   if (
     [IncomingMessage, ServerResponse].some((c) =>
       /^class\b/.test(Function.prototype.toString.call(c)),
     )
   ) {
-    return createServer(app);
+    return createServer(listener);
   }
   // Node's IncomingMessage and ServerResponse are plain constructor functions; these call them
   // on objects whose prototype is express's (which itself inherits from theirs).
@@ -41,7 +42,7 @@ export function expressServer(app: ExpressApp): Server {
       IncomingMessage: Request as unknown as typeof IncomingMessage,
       ServerResponse: Response as unknown as typeof ServerResponse,
     },
-    app,
+    listener,
   );
 }
 

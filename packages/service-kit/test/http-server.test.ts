@@ -42,4 +42,28 @@ describe('expressServer', () => {
       await running.close(100);
     }
   });
+
+  it('serves with the listener given, on requests made with the app prototypes', async () => {
+    const app = express();
+    app.get('/app', (_req, res) => {
+      res.json({ by: 'app' });
+    });
+    const server = expressServer(app, (req, res) => {
+      if (req.url !== '/front') {
+        app(req, res);
+        return;
+      }
+      // Before express saw it: the request is already one of express's (req.ip works).
+      const ip = (req as express.Request).ip !== undefined;
+      res.end(JSON.stringify({ by: 'front', own: Object.getPrototypeOf(req) === app.request, ip }));
+    });
+    const running = await listenHttp(server, '127.0.0.1', 0);
+    try {
+      const front = await get(`${running.url}/front`, true);
+      expect(JSON.parse(front.body)).toEqual({ by: 'front', own: true, ip: true });
+      expect((await get(`${running.url}/app`, true)).body).toBe('{"by":"app"}');
+    } finally {
+      await running.close(100);
+    }
+  });
 });
