@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { ResourceRecord } from '@switchboard/dns-wire';
 import type { SigningKey, ZoneSignOptions } from '../core/constants.js';
 import { DnssecError } from '../core/errors.js';
-import { SIGN_WORKER_ROLE, SIGNATURE_LENGTH } from './sign-worker.js';
+import { batchTransfer, SIGN_WORKER_ROLE, SIGNATURE_LENGTH } from './sign-worker.js';
 import type { SignBatch, SignerKeys } from './sign-worker.js';
 import { buildSignedZoneSteps, recordArrayOutput } from './zone-sign.js';
 import type { PendingRrsig } from './zone-sign.js';
@@ -28,13 +28,16 @@ export interface ParallelZoneSignOptions extends ZoneSignOptions {
 
 interface Batch {
   /** Where each signature goes: the sink's `index` (a record, or a text placeholder). */
-  readonly targets: number[];
+  targets: number[];
   /** Output index of the batch's first RRSIG. */
   readonly first: number;
   done: boolean;
 }
 
 const BATCH_BYTES = 1 << 18;
+
+/** A batch's buffers at full size (a `SignBatch` holds views of them). */
+type BatchBuffers = { -readonly [K in keyof SignBatch]: SignBatch[K] };
 
 /** Puts signature `sigs[at..at+64)` where the sink's `index` said. */
 type Deliver = (target: number, sigs: Uint8Array, at: number) => void;
@@ -44,7 +47,7 @@ class SigningPool {
   readonly #workers: Worker[];
   /** Per worker: the batches sent and not yet answered, oldest first. */
   readonly #waiting: Batch[][];
-  /** Every batch sent, in output order; batches before `#frontier` are all signed. */
+  /** Batches sent, in output order (all signed ones dropped now and then); those before `#frontier` are signed. */
   readonly #batches: Batch[] = [];
   #frontier = 0;
   #output:
@@ -60,11 +63,17 @@ class SigningPool {
   #outstanding = 0;
   #failure: Error | undefined;
   #settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  /**
+   * Batch buffers back from the workers, to pack again: every batch in flight holds its own
+   * (transferred), and none is allocated once there are enough to go round.
+   */
+  readonly #spare: BatchBuffers[] = [];
   // The batch being packed.
-  #data = new Uint8Array(BATCH_BYTES);
+  #data: Uint8Array;
   #pos = 0;
   #offsets: Uint32Array;
   #keys: Uint8Array;
+  #signatures: Uint8Array;
   #targets: number[] = [];
   #first = 0;
   #deliver: Deliver = () => undefined;
@@ -73,8 +82,12 @@ class SigningPool {
 
   constructor(keys: readonly SigningKey[], threads: number, batchSize: number) {
     this.#batchSize = batchSize;
-    this.#offsets = new Uint32Array(batchSize + 1);
-    this.#keys = new Uint8Array(batchSize);
+    ({
+      data: this.#data,
+      offsets: this.#offsets,
+      keyIndex: this.#keys,
+      signatures: this.#signatures,
+    } = this.#buffers());
     keys.forEach((k, i) => this.#keyIndex.set(k, i));
     const init: SignerKeys = {
       keys: keys.map((k) => k.privateKey),
@@ -87,23 +100,7 @@ class SigningPool {
         workerData: SIGN_WORKER_ROLE,
       });
       const queue: Batch[] = [];
-      worker.on('message', (sigs: Uint8Array) => {
-        const batch = queue.shift();
-        if (!batch) return;
-        const { targets } = batch;
-        for (let i = 0; i < targets.length; i++)
-          this.#deliver(targets[i] as number, sigs, i * SIGNATURE_LENGTH);
-        batch.done = true;
-        this.#outstanding--;
-        try {
-          this.onProgress();
-        } catch (err) {
-          this.#failure ??= err as Error;
-          this.#settle?.reject(this.#failure);
-          return;
-        }
-        this.#progress();
-      });
+      worker.on('message', (answer: SignBatch) => this.#answered(queue, answer));
       worker.once('error', (err) => this.#fail(err));
       worker.once('exit', (code) => {
         if (queue.length > 0) this.#fail(new Error(`signing worker exited (${code})`));
@@ -112,6 +109,45 @@ class SigningPool {
       this.#workers.push(worker);
       this.#waiting.push(queue);
     }
+  }
+
+  /** Delivers a worker's signatures, keeps the batch's buffers, and reports progress. */
+  #answered(queue: Batch[], answer: SignBatch): void {
+    const batch = queue.shift();
+    if (!batch) return;
+    const { targets } = batch;
+    const sigs = answer.signatures;
+    for (let i = 0; i < targets.length; i++)
+      this.#deliver(targets[i] as number, sigs, i * SIGNATURE_LENGTH);
+    batch.targets = [];
+    this.#spare.push({
+      data: new Uint8Array(answer.data.buffer),
+      offsets: new Uint32Array(answer.offsets.buffer),
+      keyIndex: new Uint8Array(answer.keyIndex.buffer),
+      signatures: new Uint8Array(sigs.buffer),
+    });
+    batch.done = true;
+    this.#outstanding--;
+    try {
+      this.onProgress();
+    } catch (err) {
+      this.#failure ??= err as Error;
+      this.#settle?.reject(this.#failure);
+      return;
+    }
+    this.#progress();
+  }
+
+  /** Buffers for the next batch: spare ones, or new. */
+  #buffers(): BatchBuffers {
+    return (
+      this.#spare.pop() ?? {
+        data: new Uint8Array(BATCH_BYTES),
+        offsets: new Uint32Array(this.#batchSize + 1),
+        keyIndex: new Uint8Array(this.#batchSize),
+        signatures: new Uint8Array(this.#batchSize * SIGNATURE_LENGTH),
+      }
+    );
   }
 
   /** Batches sent and not yet answered. */
@@ -153,21 +189,21 @@ class SigningPool {
       data: this.#data.subarray(0, this.#pos),
       offsets: this.#offsets.subarray(0, n + 1),
       keyIndex: this.#keys.subarray(0, n),
+      signatures: this.#signatures,
     };
     const w = this.#next++ % this.#workers.length;
     const sent: Batch = { targets: this.#targets, first: this.#first, done: false };
     this.#batches.push(sent);
     (this.#waiting[w] as Batch[]).push(sent);
     this.#outstanding++;
-    (this.#workers[w] as Worker).postMessage(batch, [
-      this.#data.buffer as ArrayBuffer,
-      this.#offsets.buffer as ArrayBuffer,
-      this.#keys.buffer as ArrayBuffer,
-    ]);
-    this.#data = new Uint8Array(BATCH_BYTES);
+    (this.#workers[w] as Worker).postMessage(batch, batchTransfer(batch));
+    ({
+      data: this.#data,
+      offsets: this.#offsets,
+      keyIndex: this.#keys,
+      signatures: this.#signatures,
+    } = this.#buffers());
     this.#pos = 0;
-    this.#offsets = new Uint32Array(this.#batchSize + 1);
-    this.#keys = new Uint8Array(this.#batchSize);
     this.#targets = [];
   }
 
@@ -179,6 +215,11 @@ class SigningPool {
   #progress(): void {
     while (this.#frontier < this.#batches.length && this.#batches[this.#frontier]?.done)
       this.#frontier++;
+    // The answered batches before the frontier are no longer needed.
+    if (this.#frontier >= 1024) {
+      this.#batches.splice(0, this.#frontier);
+      this.#frontier = 0;
+    }
     const output = this.#output;
     if (output && !this.#failure) {
       const end =

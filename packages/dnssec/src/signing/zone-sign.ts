@@ -510,13 +510,21 @@ function markGlue(nodes: ReadonlyMap<string, Node>, apex: Node, originKey: strin
   return cuts;
 }
 
-/** NSEC3 owners and their type bitmaps: every authoritative name and the empty non-terminals up to the apex. */
+/** The type list of an empty non-terminal (shared: type lists are never changed once made). */
+const NO_TYPES: number[] = [];
+
+/**
+ * NSEC3 owners and their type bitmaps: every authoritative name and the empty non-terminals up
+ * to the apex. Equal type lists are one shared array (a zone has few distinct ones), so a big
+ * zone leaves no array per owner for the collector to trace.
+ */
 function nsec3OwnerTypes(
   nodes: ReadonlyMap<string, Node>,
   isCut: (n: Node) => boolean,
   originKey: string,
 ): Map<string, number[]> {
   const nsec3Types = new Map<string, number[]>();
+  const shared = new Map<string, number[]>();
   for (const n of nodes.values()) {
     if (n.glue) continue;
     let types: number[];
@@ -527,16 +535,18 @@ function nsec3OwnerTypes(
       types = [...n.types];
       if (types.length > 0) types.push(RRType.RRSIG);
     }
-    nsec3Types.set(
-      n.key,
-      types.sort((a, b) => a - b),
-    );
+    types.sort((a, b) => a - b);
+    const id = types.join(',');
+    const same = shared.get(id);
+    if (same) types = same;
+    else shared.set(id, types);
+    nsec3Types.set(n.key, types);
     for (let p = n.key; p.length > originKey.length;) {
       p = p.slice(1 + p.charCodeAt(0));
       // Seen before: its ancestors were added then too.
       if (nsec3Types.has(p)) break;
       // An empty non-terminal, or a node the loop has yet to reach (it then sets its types).
-      nsec3Types.set(p, []);
+      nsec3Types.set(p, NO_TYPES);
     }
   }
   return nsec3Types;
@@ -774,34 +784,84 @@ function* emitNodes(
   }
 }
 
-interface HashedOwner {
-  readonly key: string;
-  readonly hash: Uint8Array;
-  /** The hash's first four octets as a number, to sort by. */
-  readonly top: number;
+/** SHA-1, the one NSEC3 hash algorithm (RFC 5155 11): 20 octets. */
+const HASH_OCTETS = 20;
+
+/**
+ * The NSEC3 owners in hash order, kept flat (no object or buffer per owner: at millions of
+ * owners those made most of what the collector traced): owner `i` is `keys[i]`, its hash
+ * `hashes[20 i .. 20 i + 20)`, and `order` lists the owners in hash order.
+ */
+interface HashedOwners {
+  readonly keys: readonly string[];
+  readonly hashes: Uint8Array;
+  readonly order: Uint32Array;
 }
 
 /** The NSEC3 owners' hashes in hash order; an error on a collision. */
 function hashOrder(
   nsec3Types: ReadonlyMap<string, number[]>,
   { salt, iterations }: SignParams,
-): HashedOwner[] {
-  const hashed: HashedOwner[] = [];
-  for (const key of nsec3Types.keys()) {
-    const hash = nsec3HashWire(wireOf(key), salt, iterations);
-    const top =
+): HashedOwners {
+  const keys = [...nsec3Types.keys()];
+  const n = keys.length;
+  const hashes = new Uint8Array(n * HASH_OCTETS);
+  // One 64-bit sort key per owner: the hash's first four octets above the owner's index (a
+  // native numeric sort, no comparator call per comparison).
+  const sortKeys = new BigUint64Array(n);
+  const words = new Uint32Array(sortKeys.buffer);
+  const high = new Uint32Array([1]);
+  const low = new Uint8Array(high.buffer)[0] === 1 ? 0 : 1;
+  for (let i = 0; i < n; i++) {
+    const hash = nsec3HashWire(wireOf(keys[i] as string), salt, iterations);
+    if (hash.length !== HASH_OCTETS) throw new DnssecError('bad-zone', 'unexpected NSEC3 hash');
+    hashes.set(hash, i * HASH_OCTETS);
+    words[2 * i + low] = i;
+    words[2 * i + 1 - low] =
       (((hash[0] as number) << 24) |
         ((hash[1] as number) << 16) |
         ((hash[2] as number) << 8) |
         (hash[3] as number)) >>>
       0;
-    hashed.push({ key, hash, top });
   }
-  hashed.sort((a, b) => a.top - b.top || compareUint8(a.hash, b.hash));
-  for (let i = 1; i < hashed.length; i++)
-    if (compareUint8((hashed[i - 1] as HashedOwner).hash, (hashed[i] as HashedOwner).hash) === 0)
-      throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
-  return hashed;
+  sortKeys.sort();
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = words[2 * i + low] as number;
+  sortEqualTops(order, words, low, hashes);
+  return { keys, hashes, order };
+}
+
+/** Hash `i` of `hashes` (a view). */
+function hashAt(hashes: Uint8Array, i: number): Uint8Array {
+  return hashes.subarray(i * HASH_OCTETS, (i + 1) * HASH_OCTETS);
+}
+
+/**
+ * Orders the runs of owners whose hashes share the first four octets (sorted by index so far)
+ * by their whole hash; an error on two equal hashes.
+ */
+function sortEqualTops(
+  order: Uint32Array,
+  words: Uint32Array,
+  low: number,
+  hashes: Uint8Array,
+): void {
+  const top = (k: number): number => words[2 * k + 1 - low] as number;
+  for (let start = 0; start < order.length;) {
+    let end = start + 1;
+    while (end < order.length && top(end) === top(start)) end++;
+    if (end - start > 1) {
+      const run = Array.from(order.subarray(start, end));
+      run.sort((a, b) => compareUint8(hashAt(hashes, a), hashAt(hashes, b)));
+      for (let j = 1; j < run.length; j++)
+        if (
+          compareUint8(hashAt(hashes, run[j - 1] as number), hashAt(hashes, run[j] as number)) === 0
+        )
+          throw new DnssecError('bad-zone', 'NSEC3 hash collision; choose another salt');
+      order.set(run, start);
+    }
+    start = end;
+  }
 }
 
 /** Lowercase base32hex digits (RFC 4648 7) as octets. */
@@ -824,7 +884,7 @@ function base32hexInto(bytes: Uint8Array, out: Uint8Array, o: number): void {
 
 /** Emits the NSEC3 chain in hash order, each record followed by its signatures. */
 function* emitNsec3Chain(
-  hashed: readonly HashedOwner[],
+  { keys, hashes, order }: HashedOwners,
   nsec3Types: ReadonlyMap<string, number[]>,
   { iterations, salt, originLabels }: SignParams,
   nsec3Ttl: number,
@@ -834,8 +894,10 @@ function* emitNsec3Chain(
   const signerText = signer.signerName === '.' ? '' : signer.signerName;
   // One owner buffer while the label length stays (it does: every hash has the same length).
   let ownerWire = Buffer.alloc(0);
-  for (let i = 0; i < hashed.length; i++) {
-    const { key, hash } = hashed[i] as HashedOwner;
+  for (let i = 0; i < order.length; i++) {
+    const at = order[i] as number;
+    const key = keys[at] as string;
+    const hash = hashAt(hashes, at);
     // The owner's wire form first, its base32hex label written from the hash in place; the
     // name's label is then read back from it (one flat string).
     const labelLength = Math.ceil((hash.length * 8) / 5);
@@ -846,7 +908,7 @@ function* emitNsec3Chain(
     }
     base32hexInto(hash, ownerWire, 1);
     const label = ownerWire.toString('latin1', 1, 1 + labelLength);
-    const next = (hashed[(i + 1) % hashed.length] as HashedOwner).hash;
+    const next = hashAt(hashes, order[(i + 1) % order.length] as number);
     const nsec3: ResourceRecord = {
       name: `${label}.${signerText}`,
       type: RRType.NSEC3,

@@ -89,6 +89,8 @@ export class ZoneTextWriter {
   /** Chunks not yet written, oldest first; the last is the one being filled. */
   readonly #chunks: Chunk[] = [];
   #current: Chunk;
+  /** Buffers of chunks written out, to fill again (no new memory per chunk). */
+  readonly #free: Buffer[] = [];
   /** `owner \t TTL \t IN \t` of the last record, for the name and TTL it was made for. */
   #headName = '';
   #headTtl = -1;
@@ -154,6 +156,7 @@ export class ZoneTextWriter {
     while (n < chunks.length - 1 && (chunks[n] as Chunk).pending === 0) {
       const c = chunks[n] as Chunk;
       this.#write(c.buf.subarray(0, c.used));
+      if (c.buf.length === CHUNK_OCTETS) this.#free.push(c.buf);
       n++;
     }
     if (n > 0) chunks.splice(0, n);
@@ -172,8 +175,9 @@ export class ZoneTextWriter {
   #room(octets: number): Chunk {
     const cur = this.#current;
     if (cur.used + octets <= cur.buf.length) return cur;
+    const spare = octets <= CHUNK_OCTETS ? this.#free.pop() : undefined;
     const next: Chunk = {
-      buf: Buffer.allocUnsafe(Math.max(CHUNK_OCTETS, octets)),
+      buf: spare ?? Buffer.allocUnsafe(Math.max(CHUNK_OCTETS, octets)),
       start: cur.start + cur.used,
       used: 0,
       pending: 0,
