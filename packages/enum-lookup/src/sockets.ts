@@ -17,7 +17,7 @@ export class DnsSocketError extends Error {
 }
 
 /** `host:port` (IPv6 in brackets) taken apart, or a {@link DnsSocketError}. */
-export function parseServer(server: string): { host: string; port: number } {
+function parseServer(server: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(server) ?? /^([^:]+):(\d+)$/.exec(server);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !(port > 0 && port < 65536)) {
@@ -40,22 +40,17 @@ export class SocketDnsTransport implements DnsTransport {
     this.#tcpOnly = options.tcpOnly ?? false;
   }
 
-  exchange(
+  async exchange(
     server: string,
     query: Uint8Array,
     protocol: 'udp' | 'tcp',
     options: { readonly timeoutMs?: number } = {},
   ): Promise<Uint8Array> {
-    let address: { host: string; port: number };
-    try {
-      address = parseServer(server);
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    const { host, port } = parseServer(server);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     return protocol === 'udp' && !this.#tcpOnly
-      ? udp(address.host, address.port, query, timeoutMs)
-      : tcp(address.host, address.port, query, timeoutMs);
+      ? udp(host, port, query, timeoutMs)
+      : tcp(host, port, query, timeoutMs);
   }
 }
 
