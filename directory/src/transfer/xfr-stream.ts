@@ -40,6 +40,8 @@ export async function unsignedTransfer(
   }
   const files = zone.image.files;
   const base = { serial: zone.serial, soa };
+  // Up to date: the SOA alone (the caller's), nothing read.
+  if (from === zone.serial) return { ...base, kind: 'ixfr', records: none() };
   if (from !== undefined) {
     const diff = files
       ? await journalOnWorker(files, zone, from)
@@ -49,6 +51,8 @@ export async function unsignedTransfer(
   const numbers = files ? await axfrOnWorker(files, zone) : memoryNumbers(zone);
   return { ...base, kind: 'axfr', records: axfrBatches(zone, numbers) };
 }
+
+async function* none(): AsyncGenerator<readonly Uint8Array[]> {}
 
 /** RFC 1995 4, one difference sequence: new SOA, old SOA, deleted, new SOA, added, new SOA. */
 async function* ixfrBatches(
@@ -80,22 +84,33 @@ async function* axfrBatches(
   yield soa;
 }
 
-/** The numbers' records of an in-memory image, encoded on the event loop in slices. */
-async function* memoryNumbers(zone: ZoneSnapshot): AsyncGenerator<readonly Uint8Array[]> {
-  // Read whole at once (in-memory images are small: tests), as of this call.
-  const rows = [...zone.image.entries(zone.serial)];
-  let batch: Uint8Array[] = [];
-  for (const row of rows) {
-    const node = zone.nodes.ofEntry(row);
-    if (node === UNSERVABLE) continue;
-    for (const rrset of node.values()) for (const rr of rrset) batch.push(encodeRecord(rr));
-    if (batch.length >= SLICE) {
+/**
+ * The numbers' records of an in-memory image, encoded on the event loop in slices: read whole
+ * at once when the entries are its own (tests), else from the store's file row by row in one
+ * read transaction of a connection of its own (an image in memory because every file was held).
+ * The read begins now, so a version that cannot be read fails before anything is sent.
+ */
+function memoryNumbers(zone: ZoneSnapshot): AsyncIterable<readonly Uint8Array[]> {
+  const rows = zone.image.entries(zone.serial);
+  const first = rows.next();
+  return (async function* () {
+    try {
+      let batch: Uint8Array[] = [];
+      for (let next = first; !next.done; next = rows.next()) {
+        const node = zone.nodes.ofEntry(next.value);
+        if (node === UNSERVABLE) continue;
+        for (const rrset of node.values()) for (const rr of rrset) batch.push(encodeRecord(rr));
+        if (batch.length >= SLICE) {
+          yield batch;
+          batch = [];
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
       yield batch;
-      batch = [];
-      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      rows.return(undefined);
     }
-  }
-  yield batch;
+  })();
 }
 
 /** A transfer worker (xfr-worker.ts) and a way to ask it for its next reply. */

@@ -443,7 +443,10 @@ export class ZoneImage {
   ): void {
     const db = this.#db;
     const records =
-      previous === undefined || encode === undefined || !this.#oldRowsKept(previous)
+      previous === undefined ||
+      serial <= previous ||
+      encode === undefined ||
+      !this.#oldRowsKept(previous)
         ? undefined
         : stepRecords(changed, removed, (digits) => this.#oldRow(digits, previous), encode);
     if (this.#storeFile !== undefined && serial > STORE_OLD_KEEP) {
