@@ -21,6 +21,8 @@ export interface StreamedTransfer {
   readonly records: AsyncIterable<readonly Uint8Array[]>;
 }
 
+/** Octets of journal records read on the event loop at most (more: on a worker). */
+const SMALL_JOURNAL = 256 * 1024;
 /** Records encoded per slice on the event loop (in-memory images). */
 const SLICE = 2048;
 
@@ -28,11 +30,13 @@ const SLICE = 2048;
  * The unsigned transfer of `zone` (the snapshot served now): the condensed difference from
  * `from` when the journal holds it (RFC 1995 4), else the whole zone (RFC 5936). Rejects when
  * the version cannot be read (the image moved on from the snapshot's serial: the secondary asks
- * again); a failure after the first records ends the stream with an error.
+ * again); a failure after the first records ends the stream with an error. A difference of
+ * more than `smallJournal` octets is read on a worker.
  */
 export async function unsignedTransfer(
   zone: ZoneSnapshot,
   from?: number,
+  smallJournal = SMALL_JOURNAL,
 ): Promise<StreamedTransfer> {
   const soa = (zone.apexNode.get(RRType.SOA) ?? [])[0];
   if (!soa || soa.data === undefined || !('serial' in soa.data)) {
@@ -43,9 +47,10 @@ export async function unsignedTransfer(
   // Up to date: the SOA alone (the caller's), nothing read.
   if (from === zone.serial) return { ...base, kind: 'ixfr', records: none() };
   if (from !== undefined) {
-    const diff = files
-      ? await journalOnWorker(files, zone, from)
-      : zone.image.journal(from, zone.serial);
+    // A small difference (the usual IXFR after NOTIFY) is read here at once; a large one on
+    // a worker, as an AXFR is.
+    let diff = zone.image.journal(from, zone.serial, files ? smallJournal : Infinity);
+    if (diff === null && files) diff = await journalOnWorker(files, zone, from);
     if (diff) return { ...base, kind: 'ixfr', records: ixfrBatches(soa, from, diff) };
   }
   const numbers = files ? await axfrOnWorker(files, zone) : memoryNumbers(zone);

@@ -516,11 +516,13 @@ export class ZoneImage {
 
   /**
    * The condensed difference (RFC 1995 4) from `from` to `to` from the journal: the records
-   * deleted and added, or undefined when the journal does not hold every step between them.
+   * deleted and added, or undefined when the journal does not hold every step between them
+   * (null: they hold more than `maxBytes` of records, left for a worker to read).
    */
-  journal(from: number, to: number): JournalDifference | undefined {
+  journal(from: number, to: number, maxBytes = Infinity): JournalDifference | undefined | null {
     this.#endReading();
-    return readJournal(this.#db, from, to);
+    // Written only by this connection, on this thread: nothing changes between its reads.
+    return readJournal(this.#db, from, to, maxBytes);
   }
 
   /**
@@ -747,28 +749,33 @@ function stepRecords(
 /**
  * The journal's steps from `from` to `to` condensed into one difference (a record deleted and
  * added again, or added and deleted again, is in neither), read on `db` (an image connection,
- * within one read transaction for a consistent answer); undefined unless every step is held.
+ * within one read transaction for a consistent answer); undefined unless every step is held,
+ * null when the steps hold more than `maxBytes` of records.
  */
 export function readJournal(
   db: SQLite.Database,
   from: number,
   to: number,
-): JournalDifference | undefined {
+  maxBytes = Infinity,
+): JournalDifference | undefined | null {
   const steps = db
-    .prepare('SELECT seq, previous, serial FROM journal_steps ORDER BY seq')
+    .prepare('SELECT seq, previous, serial, bytes FROM journal_steps ORDER BY seq')
     .raw()
-    .all() as Array<[number, number, number]>;
+    .all() as Array<[number, number, number, number]>;
   const first = steps.findIndex(([, previous]) => Number(previous) === from);
   if (first < 0) return undefined;
   const chain: number[] = [];
   let at = from;
-  for (const [seq, previous, serial] of steps.slice(first)) {
+  let bytes = 0;
+  for (const [seq, previous, serial, size] of steps.slice(first)) {
     if (Number(previous) !== at) return undefined;
     chain.push(seq);
+    bytes += Number(size);
     at = Number(serial);
     if (at === to) break;
   }
   if (at !== to) return undefined;
+  if (bytes > maxBytes) return null;
   const deleted = new Map<string, Uint8Array>();
   const added = new Map<string, Uint8Array>();
   const records = db.prepare('SELECT added, rr FROM journal_records WHERE seq = ?').raw();
@@ -811,7 +818,7 @@ export class ImageTransferReader {
   }
 
   /** The journal's difference from `from` to `to` ({@link readJournal}), if the image is at `to`. */
-  journal(from: number, to: number): JournalDifference | undefined {
+  journal(from: number, to: number): JournalDifference | undefined | null {
     const reader = new SQLite(this.#files.path, { readonly: true });
     try {
       reader.exec('BEGIN');

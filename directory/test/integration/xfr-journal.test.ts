@@ -13,6 +13,7 @@ import {
 } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { decodeWireRecords } from '../../src/transfer/wire-records.js';
+import { unsignedTransfer } from '../../src/transfer/xfr-stream.js';
 import type { NumberEntry } from '../../src/zone/records.js';
 import { identity, query } from '../helpers.js';
 import type { TestDirectory, TestProvider } from '../support.js';
@@ -198,6 +199,19 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
         expect({ deleted: parts.deleted, added: parts.added }).toEqual(expected);
       };
       await ask();
+      // Read on a worker (as a large difference is), the same records.
+      const read = async (small: number): Promise<string[]> => {
+        const transfer = await unsignedTransfer(t.dir.zone.snapshot, before.serial, small);
+        expect(transfer.kind).toBe('ixfr');
+        const out: string[] = [];
+        for await (const batch of transfer.records) {
+          for (const rr of batch) out.push(Buffer.from(rr).toString('hex'));
+        }
+        return out;
+      };
+      const here = await read(Infinity);
+      expect(await read(0)).toEqual(here);
+      expect(here.length).toBe(4 + expected.added.length + expected.deleted.length);
       // The journal is in the image's file: a restart answers the same.
       await t.dir.stop();
       t = await startTestDirectory({
