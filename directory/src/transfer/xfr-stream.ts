@@ -17,8 +17,11 @@ export interface StreamedTransfer {
   readonly soa: ResourceRecord;
   /** `ixfr`: a difference from the journal; `axfr`: the whole zone (also for IXFR). */
   readonly kind: 'axfr' | 'ixfr';
-  /** Every record of the answer in wire form, SOA first and last; read once. */
-  readonly records: AsyncIterable<readonly Uint8Array[]>;
+  /**
+   * Every record of the answer in wire form, SOA first and last, in batches; read once. A
+   * batch's records are views made as they are taken (none kept for the whole batch).
+   */
+  readonly records: AsyncIterable<Iterable<Uint8Array>>;
 }
 
 /** Octets of journal records read on the event loop at most (more: on a worker). */
@@ -77,8 +80,8 @@ async function* ixfrBatches(
 /** RFC 5936 2.2: SOA, the apex's other records, every number's records, SOA. */
 async function* axfrBatches(
   zone: ZoneSnapshot,
-  numbers: AsyncIterable<readonly Uint8Array[]>,
-): AsyncGenerator<readonly Uint8Array[]> {
+  numbers: AsyncIterable<Iterable<Uint8Array>>,
+): AsyncGenerator<Iterable<Uint8Array>> {
   const soa = (zone.apexNode.get(RRType.SOA) ?? []).map(encodeRecord);
   const apex: Uint8Array[] = [...soa];
   for (const [type, rrset] of zone.apexNode) {
@@ -192,7 +195,7 @@ async function journalOnWorker(
 async function axfrOnWorker(
   files: ImageFiles,
   zone: ZoneSnapshot,
-): Promise<AsyncIterable<readonly Uint8Array[]>> {
+): Promise<AsyncIterable<Iterable<Uint8Array>>> {
   const worker = new XfrWorker(files, zone);
   const batchOf = async (pending: Promise<XfrReply>): Promise<XfrBatch> => {
     const reply = await pending;
@@ -226,14 +229,17 @@ async function axfrOnWorker(
   })();
 }
 
-function recordsOf(batch: XfrBatch): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/**
+ * The records of a batch, each a view made when taken: a view per record kept for the whole
+ * batch (thousands, alive across the socket's drains) was promoted to the old generation and
+ * piled up there (heap 0.9 GB after an AXFR of 1,000,000 numbers, 1.75 GB after two).
+ */
+function* recordsOf(batch: XfrBatch): Generator<Uint8Array> {
   let start = 0;
   for (const end of batch.ends) {
-    out.push(batch.data.subarray(start, end));
+    yield batch.data.subarray(start, end);
     start = end;
   }
-  return out;
 }
 
 function reportBad(zone: ZoneSnapshot, batch: XfrBatch): void {
