@@ -27,7 +27,11 @@ export function unsignedRecords(zone: ZoneSnapshot, withDnskey = false): Resourc
   return [...eachUnsignedRecord(zone, withDnskey)];
 }
 
-function* eachUnsignedRecord(zone: ZoneSnapshot, withDnskey: boolean): Generator<ResourceRecord> {
+/** {@link unsignedRecords} one at a time (nothing held whole: the CLI's `export`). */
+export function* eachUnsignedRecord(
+  zone: ZoneSnapshot,
+  withDnskey: boolean,
+): Generator<ResourceRecord> {
   yield* zone.apexNode.get(RRType.SOA) ?? [];
   for (const [name, node] of eachNode(zone)) {
     for (const [type, rrset] of node) {
