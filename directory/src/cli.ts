@@ -12,7 +12,7 @@ import { publicKeyMaterial } from './directory.js';
 import { OnlineSigner } from './zone/signer.js';
 import { DirectoryStore } from './state/store.js';
 import { bulkImport, exportEntries } from './state/bulk-import.js';
-import { unsignedRecords } from './transfer/transfer.js';
+import { eachUnsignedRecord, unsignedRecords } from './transfer/transfer.js';
 import { defaultZoneSettings } from './zone/zone.js';
 import type { ZoneSnapshot } from './zone/zone.js';
 import { ZoneState } from './state/zone-state.js';
@@ -147,7 +147,7 @@ function writeUnsignedZone(snapshot: ZoneSnapshot): void {
   const header = `; ${apex} serial ${snapshot.serial}, unsigned, for secondaries that sign online`;
   process.stdout.write(`${header}\n$ORIGIN ${apex}\n`);
   let chunk: string[] = [];
-  for (const rr of unsignedRecords(snapshot, true)) {
+  for (const rr of eachUnsignedRecord(snapshot, true)) {
     chunk.push(formatRecord(rr));
     if (chunk.length === 4096) {
       process.stdout.write(`${chunk.join('\n')}\n`);

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { encodeMessage, RRType } from '@switchboard/dns-wire';
+import { decodeRecord, encodeMessage, RRType } from '@switchboard/dns-wire';
 import type { DialectName } from '@switchboard/db';
 import { openDatabase } from '@switchboard/db';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
@@ -72,14 +72,28 @@ describe('zone image (zone/image.ts) kept in step with the store', () => {
     expect(ask(zone, A)).toBe(1);
     expect(ask(zone, B)).toBe(1);
     expect(ask(zone, D)).toBe(1);
+    const before = zone.snapshot.serial;
     await zone.close();
 
     // While stopped: B removed, C published, D published again, A unchanged.
     expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(true);
+    // Nothing to remove: no new serial.
+    const serial = await store.serial();
+    expect(await store.delete(B as E164Number, 'acme-telecom')).toBe(false);
+    expect(await store.serial()).toBe(serial);
     await put(store, C);
     await put(store, D);
     zone = await load(store, storeFile);
     expect(zone.snapshot.serial).toBe(await store.serial());
+    // The catch-up is journaled for IXFR: B's records went, C's came, D's were replaced (each
+    // entry gets an identity key of its own), A's are in neither.
+    const diff = zone.snapshot.image.journal(before, zone.snapshot.serial);
+    const owners = (rrs: readonly Uint8Array[] | undefined): string[] =>
+      [...new Set((rrs ?? []).map((rr) => decodeRecord(rr, 0).record.name))].sort();
+    const names = (...numbers: string[]): string[] =>
+      numbers.map((n) => enumNameFor(n, APEX)).sort();
+    expect(owners(diff?.deleted)).toEqual(names(B, D));
+    expect(owners(diff?.added)).toEqual(names(C, D));
     expect([held(zone, A), held(zone, B), held(zone, C)]).toEqual([true, false, true]);
     expect(zone.snapshot.image.count).toBe(3);
     // A's answer was kept in the image: no signature. C is new, D's entry changed: signed when

@@ -1,3 +1,4 @@
+import { encodeRecord } from '@switchboard/dns-wire';
 import { DnssecAlgorithm, generateSigningKey } from '@switchboard/dnssec';
 import type { E164Number } from '@switchboard/e164';
 import { enumNameFor } from '@switchboard/e164';
@@ -18,6 +19,18 @@ import { entry } from './helpers.js';
 const APEX = 'e164.switchboard.test.';
 const NUMBERS = Array.from({ length: 12 }, (_, i) => `+1415555${String(2670 + i)}`);
 
+const hex = (rr: Uint8Array): string => Buffer.from(rr).toString('hex');
+
+/** The numbers' records of a snapshot in wire form (as transferred), as hex. */
+function numberRecords(zone: ZoneSnapshot): Set<string> {
+  const out = new Set<string>();
+  for (const [name, node] of eachNode(zone)) {
+    if (name === APEX) continue;
+    for (const rrset of node.values()) for (const rr of rrset) out.add(hex(encodeRecord(rr)));
+  }
+  return out;
+}
+
 describe('updateZone', () => {
   const key = generateSigningKey(DnssecAlgorithm.ECDSAP256SHA256, { flags: 257 });
   const settings = defaultZoneSettings(APEX);
@@ -30,7 +43,7 @@ describe('updateZone', () => {
     return e;
   };
 
-  it('gives what building the whole zone gives, after any sequence of changes', () => {
+  it('gives what building the whole zone gives, and its journal the differences, after any sequence of changes', () => {
     // `removed`: as the store gives it, the numbers deleted since (or none: then the list).
     const step = fc.array(
       fc.record({
@@ -47,6 +60,8 @@ describe('updateZone', () => {
           let serial = 1;
           const held = new Map<string, NumberEntry>([[NUMBERS[0]!, version(NUMBERS[0]!, 1)]]);
           let zone = buildZone(settings, serial, [...held.values()], [key.dnskey]);
+          // Every version's records, for the IXFR journal's differences from each.
+          const records = new Map([[serial, numberRecords(zone)]]);
           for (const changes of steps) {
             serial += 1;
             const before = new Set(held.keys());
@@ -80,6 +95,19 @@ describe('updateZone', () => {
               expect(nodeAt(next, name)).toEqual(nodeAt(whole, name));
               expect(nodeAt(next, name) !== undefined).toBe(held.has(number));
             }
+            // The journal gives, from every earlier version, the whole versions' difference.
+            const now = numberRecords(whole);
+            for (const [from, then] of records) {
+              const diff = next.image.journal(from, serial);
+              expect({
+                deleted: diff?.deleted.map(hex).sort(),
+                added: diff?.added.map(hex).sort(),
+              }).toEqual({
+                deleted: [...then].filter((r) => !now.has(r)).sort(),
+                added: [...now].filter((r) => !then.has(r)).sort(),
+              });
+            }
+            records.set(serial, now);
             expect(next.answers.serves(next)).toBe(true);
             expect(next.answers.serves(zone)).toBe(false);
             zone = next;

@@ -25,7 +25,14 @@ import type { LimitAction, LimitReason, QueryGate } from './admission.js';
 import { SIGNING_REFUSED } from './admission.js';
 import type { CookieStatus } from './cookies.js';
 import { cookieLengthOk } from './cookies.js';
-import { axfrRecords, ixfrRecords, transferMessages, yieldToLoop } from '../transfer/transfer.js';
+import {
+  axfrRecords,
+  ixfrRecords,
+  MessagePacker,
+  transferMessages,
+  yieldToLoop,
+} from '../transfer/transfer.js';
+import type { StreamedTransfer } from '../transfer/xfr-stream.js';
 import type { TsigKey, TsigStream } from '../transfer/tsig.js';
 import {
   signTsigResponse,
@@ -749,6 +756,10 @@ async function* transferOutcome(
 ): AsyncGenerator<Uint8Array> {
   const sign = (bytes: Uint8Array): Uint8Array =>
     tsig ? signTsigResponse(bytes, tsig, Math.floor(config.now() / 1000)) : bytes;
+  if (config.zone.transferForm === 'unsigned') {
+    yield* streamedOutcome(query, clientSerial, sign, config);
+    return;
+  }
   let records: Iterable<Uint8Array>;
   try {
     const signed = await config.zone.transferZone(Math.floor(config.now() / 1000));
@@ -776,6 +787,45 @@ async function* transferOutcome(
     yield sign(message);
     if (++sent % 8 === 0) await yieldToLoop();
   }
+}
+
+/**
+ * The unsigned form's answer (state/zone-state.ts `unsignedTransfer`): records come in batches
+ * read as the messages before them are taken (the socket's backpressure reaches the reader),
+ * packed and signed message by message. A version that cannot be read is one SERVFAIL.
+ */
+async function* streamedOutcome(
+  query: Message,
+  clientSerial: number | undefined,
+  sign: (bytes: Uint8Array) => Uint8Array,
+  config: Pick<DnsServerConfig, 'zone' | 'onResponse'>,
+): AsyncGenerator<Uint8Array> {
+  let transfer: StreamedTransfer;
+  try {
+    transfer = await config.zone.unsignedTransfer(clientSerial);
+  } catch {
+    config.onResponse?.('tcp', Rcode.SERVFAIL, 'xfr');
+    yield sign(encodeMessage(errorResponse(query, Rcode.SERVFAIL, query.questions)));
+    return;
+  }
+  config.onResponse?.('tcp', Rcode.NOERROR, 'xfr');
+  if (clientSerial === transfer.serial) {
+    const answer = { ...errorResponse(query, Rcode.NOERROR, query.questions), aa: true };
+    yield sign(encodeMessage({ ...answer, answers: [transfer.soa] }));
+    return;
+  }
+  const packer = new MessagePacker(query);
+  let sent = 0;
+  for await (const batch of transfer.records) {
+    for (const rr of batch) {
+      const message = packer.add(rr);
+      if (!message) continue;
+      yield sign(message);
+      if (++sent % 8 === 0) await yieldToLoop();
+    }
+  }
+  const last = packer.end();
+  if (last) yield sign(last);
 }
 
 function ixfrSerial(query: Message): number | undefined {

@@ -442,21 +442,29 @@ export class DirectoryStore {
 
   /** Removes an entry held by `provider`; false if there was none. Bumps the serial. */
   async delete(number: E164Number, provider: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
-      const result = await tx
-        .deleteFrom('directory_numbers')
-        .where('number', '=', number)
-        .where('provider', '=', provider)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) return false;
-      const serial = await bumpSerial(tx);
-      await tx
-        .insertInto('directory_removed')
-        .values({ number, serial })
-        .onConflict((oc) => oc.column('number').doUpdateSet({ serial }))
-        .execute();
-      return true;
-    });
+    // The serial is bumped before the row goes, as put() does: the zone image's triggers
+    // (zone/image.ts) note the row replaced with the serial of the write that replaced it.
+    return this.#db
+      .transaction()
+      .execute(async (tx) => {
+        const serial = await bumpSerial(tx);
+        const result = await tx
+          .deleteFrom('directory_numbers')
+          .where('number', '=', number)
+          .where('provider', '=', provider)
+          .executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) throw new StaleHolder();
+        await tx
+          .insertInto('directory_removed')
+          .values({ number, serial })
+          .onConflict((oc) => oc.column('number').doUpdateSet({ serial }))
+          .execute();
+        return true;
+      })
+      .catch((err: unknown) => {
+        if (err instanceof StaleHolder) return false;
+        throw err;
+      });
   }
 
   /** Where the import of `source` stands, if one began. */

@@ -5,6 +5,8 @@ import type { OnlineSigner } from '../zone/signer.js';
 import type { DirectoryStore, RawEntry } from './store.js';
 import type { TransferForm, TransferZone } from '../transfer/transfer.js';
 import { signZoneForExport, unsignedZoneForTransfer } from '../transfer/transfer.js';
+import type { StreamedTransfer } from '../transfer/xfr-stream.js';
+import { unsignedTransfer } from '../transfer/xfr-stream.js';
 import type { UnservableEntry, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
 import { answersFingerprint, expectedCount, imageZone, updateZone } from '../zone/zone.js';
 import { ZoneImage } from '../zone/image.js';
@@ -27,7 +29,7 @@ export class ZoneState {
   #snapshot: ZoneSnapshot;
   /** The store's instance token (image.ts). */
   readonly #token: string;
-  /** Per form: the latest version made, the one being made, recent ones for IXFR. */
+  /** The pre-signed form: the latest version made, the one being made, recent ones for IXFR. */
   readonly #forms = new Map<TransferForm, FormVersions>();
   #reloading: Promise<void> = Promise.resolve();
   readonly #listeners: Array<(serial: number) => void> = [];
@@ -77,6 +79,8 @@ export class ZoneState {
         )
       : ZoneImage.open(':memory:', fingerprint, options.storeFile);
     try {
+      // The IXFR journal holds the numbers' records; the apex's are made from these.
+      image.journalFor(answersFingerprint(settings, dnskeys, 'journal'));
       const token = await store.instanceToken();
       if (image.serial === undefined || image.token !== token) await refill(store, image, token);
       const state = new ZoneState(
@@ -179,6 +183,8 @@ export class ZoneState {
    * completes for those waiting on it).
    */
   transferZone(now: number, form: TransferForm = this.#form): Promise<TransferZone> {
+    // Whole only for the operator's export: transfers of this form are streamed.
+    if (form === 'unsigned') return unsignedZoneForTransfer(this.#snapshot);
     const versions = this.#versions(form);
     const snapshot = this.#snapshot;
     if (versions.latest?.serial === snapshot.serial) return Promise.resolve(versions.latest);
@@ -186,10 +192,13 @@ export class ZoneState {
     const before = versions.making?.result.catch(() => undefined);
     const result = (async () => {
       await before;
-      const made =
-        form === 'unsigned'
-          ? await unsignedZoneForTransfer(snapshot)
-          : await signZoneForExport(snapshot, this.#key, this.#signer, this.#exportSigner, now);
+      const made = await signZoneForExport(
+        snapshot,
+        this.#key,
+        this.#signer,
+        this.#exportSigner,
+        now,
+      );
       if (versions.latest === undefined || made.serial > versions.latest.serial) {
         versions.latest = made;
       }
@@ -216,7 +225,16 @@ export class ZoneState {
     return versions;
   }
 
-  /** A previously transferred version (in the configured form) still held for IXFR, if any. */
+  /**
+   * The unsigned form's AXFR, or its IXFR from `from` (the journal's difference when it reaches
+   * back, else the whole zone), of the snapshot served now, streamed (transfer/xfr-stream.ts):
+   * nothing of the zone is held whole. Rejects when that version can no longer be read.
+   */
+  unsignedTransfer(from?: number): Promise<StreamedTransfer> {
+    return unsignedTransfer(this.#snapshot, from);
+  }
+
+  /** A previously transferred pre-signed version still held for IXFR, if any. */
   transferredVersion(serial: number): TransferZone | undefined {
     return this.#forms.get(this.#form)?.history.find((z) => z.serial === serial);
   }

@@ -27,7 +27,11 @@ export function unsignedRecords(zone: ZoneSnapshot, withDnskey = false): Resourc
   return [...eachUnsignedRecord(zone, withDnskey)];
 }
 
-function* eachUnsignedRecord(zone: ZoneSnapshot, withDnskey: boolean): Generator<ResourceRecord> {
+/** {@link unsignedRecords} one at a time (nothing held whole: the CLI's `export`). */
+export function* eachUnsignedRecord(
+  zone: ZoneSnapshot,
+  withDnskey: boolean,
+): Generator<ResourceRecord> {
   yield* zone.apexNode.get(RRType.SOA) ?? [];
   for (const [name, node] of eachNode(zone)) {
     for (const [type, rrset] of node) {
@@ -174,55 +178,90 @@ export function* transferMessages(
   records: Iterable<Uint8Array>,
   maxSize = 60_000,
 ): Generator<Uint8Array> {
-  // The question section exactly as encodeMessage writes it (uncompressed).
-  const question = encodeMessage(
-    {
-      id: 0,
-      qr: true,
-      opcode: query.opcode,
-      aa: true,
-      tc: false,
-      rd: query.rd,
-      ra: false,
-      z: false,
-      ad: false,
-      cd: false,
-      rcode: 0,
-      questions: query.questions,
-      answers: [],
-      authorities: [],
-      additionals: [],
-    },
-    { compress: false },
-  ).subarray(12);
-  const flags = 0x8000 | ((query.opcode & 0xf) << 11) | 0x0400 | (query.rd ? 0x0100 : 0);
-  let first = true;
-  let batch: Uint8Array[] = [];
-  let size = 0;
-  const flush = (): Uint8Array => {
-    const q = first ? question : new Uint8Array(0);
-    const out = new Uint8Array(12 + q.length + size);
+  const packer = new MessagePacker(query, maxSize);
+  for (const rr of records) {
+    const message = packer.add(rr);
+    if (message) yield message;
+  }
+  const last = packer.end();
+  if (last) yield last;
+}
+
+/**
+ * {@link transferMessages} one record at a time, for records that come in batches (a streamed
+ * transfer): {@link add} gives a message when the one being filled is full, {@link end} the last.
+ */
+export class MessagePacker {
+  readonly #query: Message;
+  readonly #maxSize: number;
+  /** The question section exactly as encodeMessage writes it (uncompressed). */
+  readonly #question: Uint8Array;
+  readonly #flags: number;
+  #first = true;
+  #batch: Uint8Array[] = [];
+  #size = 0;
+
+  constructor(query: Message, maxSize = 60_000) {
+    this.#query = query;
+    this.#maxSize = maxSize;
+    this.#question = encodeMessage(
+      {
+        id: 0,
+        qr: true,
+        opcode: query.opcode,
+        aa: true,
+        tc: false,
+        rd: query.rd,
+        ra: false,
+        z: false,
+        ad: false,
+        cd: false,
+        rcode: 0,
+        questions: query.questions,
+        answers: [],
+        authorities: [],
+        additionals: [],
+      },
+      { compress: false },
+    ).subarray(12);
+    this.#flags = 0x8000 | ((query.opcode & 0xf) << 11) | 0x0400 | (query.rd ? 0x0100 : 0);
+  }
+
+  /** Adds a record (wire form); returns the message filled before it, if it was full. */
+  add(rr: Uint8Array): Uint8Array | undefined {
+    const full =
+      (this.#size + rr.length > this.#maxSize || this.#batch.length === 0xffff) &&
+      this.#batch.length > 0;
+    const out = full ? this.#flush() : undefined;
+    this.#batch.push(rr);
+    this.#size += rr.length;
+    return out;
+  }
+
+  /** The last message, if any record is left. */
+  end(): Uint8Array | undefined {
+    return this.#batch.length > 0 ? this.#flush() : undefined;
+  }
+
+  #flush(): Uint8Array {
+    const first = this.#first;
+    const q = first ? this.#question : new Uint8Array(0);
+    const out = new Uint8Array(12 + q.length + this.#size);
     const view = new DataView(out.buffer);
-    view.setUint16(0, query.id);
-    view.setUint16(2, flags);
-    view.setUint16(4, first ? query.questions.length : 0);
-    view.setUint16(6, batch.length);
+    view.setUint16(0, this.#query.id);
+    view.setUint16(2, this.#flags);
+    view.setUint16(4, first ? this.#query.questions.length : 0);
+    view.setUint16(6, this.#batch.length);
     out.set(q, 12);
     const names = new Map<string, number>();
     if (first) remember(names, q, labelsOf(q, 0), 12);
     let pos = 12 + q.length;
-    for (const rr of batch) pos = writeRecord(out, pos, rr, names);
-    first = false;
-    batch = [];
-    size = 0;
+    for (const rr of this.#batch) pos = writeRecord(out, pos, rr, names);
+    this.#first = false;
+    this.#batch = [];
+    this.#size = 0;
     return out.subarray(0, pos);
-  };
-  for (const rr of records) {
-    if ((size + rr.length > maxSize || batch.length === 0xffff) && batch.length > 0) yield flush();
-    batch.push(rr);
-    size += rr.length;
   }
-  if (batch.length > 0) yield flush();
 }
 
 /** The label starts of the wire name at `at` in `bytes` (no pointers), and where it ends. */

@@ -51,7 +51,48 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS answers (
   digits TEXT NOT NULL, qtype INTEGER NOT NULL, dnssec INTEGER NOT NULL,
   renew_at INTEGER NOT NULL, bytes BLOB NOT NULL, UNIQUE (digits, qtype, dnssec));
+CREATE TABLE IF NOT EXISTS journal_steps (
+  seq INTEGER PRIMARY KEY, previous INTEGER NOT NULL, serial INTEGER NOT NULL,
+  bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_records (
+  seq INTEGER NOT NULL, added INTEGER NOT NULL, rr BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_records_seq ON journal_records (seq);
 `;
+
+/**
+ * In the store's file (source `store`): the rows that updates and deletions replaced, each with
+ * the serial of the write that replaced it (`stop`; the store bumps the serial before it
+ * writes), kept by triggers for any writer, so the image can tell what a number held at the
+ * serial it last applied (the IXFR journal's deleted records). `directory_xfr_floor`: rows
+ * replaced at or before it are not kept (before the triggers existed, or pruned).
+ */
+const STORE_JOURNAL_SCHEMA = `
+CREATE TABLE IF NOT EXISTS store.directory_xfr_old (
+  stop INTEGER NOT NULL, number TEXT NOT NULL, serial INTEGER NOT NULL, provider TEXT NOT NULL,
+  identity_key TEXT NOT NULL, contacts TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS store.directory_xfr_old_number ON directory_xfr_old (number, stop);
+CREATE INDEX IF NOT EXISTS store.directory_xfr_old_stop ON directory_xfr_old (stop);
+CREATE TABLE IF NOT EXISTS store.directory_xfr_floor (
+  id INTEGER PRIMARY KEY, serial INTEGER NOT NULL);
+INSERT OR IGNORE INTO store.directory_xfr_floor SELECT 1, serial FROM store.directory_zone
+  WHERE id = 1;
+CREATE TRIGGER IF NOT EXISTS store.directory_xfr_old_update AFTER UPDATE ON directory_numbers
+BEGIN
+  INSERT INTO directory_xfr_old SELECT z.serial, OLD.number, OLD.serial, OLD.provider,
+    OLD.identity_key, OLD.contacts FROM directory_zone z WHERE z.id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS store.directory_xfr_old_delete AFTER DELETE ON directory_numbers
+BEGIN
+  INSERT INTO directory_xfr_old SELECT z.serial, OLD.number, OLD.serial, OLD.provider,
+    OLD.identity_key, OLD.contacts FROM directory_zone z WHERE z.id = 1;
+END;
+`;
+/** Serials of the IXFR journal kept, at most (the oldest dropped first). */
+const JOURNAL_STEPS = 16;
+/** Octets of records the IXFR journal keeps, at most; a larger step is not journaled (a gap). */
+const JOURNAL_BYTES = 64 * 1024 * 1024;
+/** Replaced rows kept in the store's file behind the image's serial (for other replicas). */
+const STORE_OLD_KEEP = 64;
 
 /**
  * The zone's numbers and the answers made for them in a local SQLite file
@@ -182,6 +223,7 @@ export class ZoneImage {
       const format = get.get('format') as string | undefined;
       if (format === undefined) {
         db.exec('DELETE FROM names; DELETE FROM entries; DELETE FROM answers; DELETE FROM meta;');
+        db.exec(CLEAR_JOURNAL);
         set.run('format', FORMAT);
         set.run('source', source);
       } else if (format !== FORMAT || get.get('source') !== source) {
@@ -189,11 +231,13 @@ export class ZoneImage {
       }
       if (get.get('answers-for') !== answersFor) {
         db.exec("DELETE FROM answers; DELETE FROM meta WHERE k = 'warm'");
+        db.exec(CLEAR_JOURNAL);
         set.run('answers-for', answersFor);
       }
       if (storeFile !== undefined) {
         db.prepare('ATTACH DATABASE ? AS store').run(storeFile);
         db.pragma(`store.cache_size = ${-CACHE_KIB}`);
+        db.transaction(() => db.exec(STORE_JOURNAL_SCHEMA)).immediate();
       }
     } catch (err) {
       db.close();
@@ -344,12 +388,15 @@ export class ZoneImage {
     changed: readonly ImageEntry[],
     removed: readonly string[],
     token: string,
+    encode?: JournalEncoder,
   ): void {
     this.flush();
     const db = this.#db;
     const delAnswers = db.prepare('DELETE FROM answers WHERE digits = ?');
+    const previous = this.#token === token ? this.#serial : undefined;
     if (this.#storeFile !== undefined) {
       db.transaction(() => {
+        this.#journalStep(previous, serial, changed, removed, encode);
         for (const digits of removed) delAnswers.run(digits);
         for (const e of changed) delAnswers.run(e.digits);
         this.#setMeta({ serial, count: 0, token });
@@ -362,6 +409,8 @@ export class ZoneImage {
     const has = db.prepare('SELECT 1 FROM names WHERE digits = ?');
     const put = db.prepare('INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)');
     db.transaction(() => {
+      // Before the entries change: the old rows are read from them.
+      this.#journalStep(previous, serial, changed, removed, encode);
       let count = this.#count;
       for (const digits of removed) {
         count -= delName.run(digits).changes;
@@ -376,6 +425,104 @@ export class ZoneImage {
       }
       this.#setMeta({ serial, count, token });
     }).immediate();
+  }
+
+  /**
+   * Within {@link apply}'s transaction: journals the step from `previous` to `serial` (per
+   * number touched, the wire records it lost and gained), then drops the oldest steps beyond
+   * the journal's bounds. Without an encoder, a previous serial or the old rows (the store's
+   * replaced rows pruned), or when the step alone is over the bound, the journal is cleared
+   * (IXFR from before then answers the whole zone).
+   */
+  #journalStep(
+    previous: number | undefined,
+    serial: number,
+    changed: readonly ImageEntry[],
+    removed: readonly string[],
+    encode: JournalEncoder | undefined,
+  ): void {
+    const db = this.#db;
+    const records =
+      previous === undefined ||
+      serial <= previous ||
+      encode === undefined ||
+      !this.#oldRowsKept(previous)
+        ? undefined
+        : stepRecords(changed, removed, (digits) => this.#oldRow(digits, previous), encode);
+    if (this.#storeFile !== undefined && serial > STORE_OLD_KEEP) {
+      const floor = serial - STORE_OLD_KEEP;
+      db.prepare('DELETE FROM store.directory_xfr_old WHERE stop <= ?').run(floor);
+      db.prepare('UPDATE store.directory_xfr_floor SET serial = max(serial, ?)').run(floor);
+    }
+    if (records === undefined) {
+      db.exec(CLEAR_JOURNAL);
+      return;
+    }
+    const seq = db
+      .prepare('INSERT INTO journal_steps (previous, serial, bytes) VALUES (?, ?, ?)')
+      .run(previous, serial, records.bytes).lastInsertRowid;
+    const put = db.prepare('INSERT INTO journal_records VALUES (?, ?, ?)');
+    for (const rr of records.deleted) put.run(seq, 0, rr);
+    for (const rr of records.added) put.run(seq, 1, rr);
+    const total = db.prepare('SELECT count(*), coalesce(sum(bytes), 0) FROM journal_steps').raw();
+    for (;;) {
+      const [steps, bytes] = total.get() as [number, number];
+      if (steps <= JOURNAL_STEPS && bytes <= JOURNAL_BYTES) break;
+      db.exec(`DELETE FROM journal_records WHERE seq = (SELECT min(seq) FROM journal_steps);
+        DELETE FROM journal_steps WHERE seq = (SELECT min(seq) FROM journal_steps)`);
+    }
+  }
+
+  /** Whether the rows numbers held at `previous` can be told (reading the store's file). */
+  #oldRowsKept(previous: number): boolean {
+    if (this.#storeFile === undefined) return true;
+    const floor = this.#db
+      .prepare('SELECT serial FROM store.directory_xfr_floor WHERE id = 1')
+      .pluck()
+      .get() as number | undefined;
+    return floor !== undefined && floor <= previous;
+  }
+
+  /** The entry `digits` had at `previous` (the image's serial, before the step is applied). */
+  #oldRow(digits: string, previous: number): ImageEntry | undefined {
+    if (this.#storeFile === undefined) return this.entry(digits);
+    // The first row replaced after `previous`: the one held then, unless written after it.
+    const row = this.#db
+      .prepare(
+        `SELECT serial, provider, identity_key, contacts FROM store.directory_xfr_old
+         WHERE number = ? AND stop > ? ORDER BY stop LIMIT 1`,
+      )
+      .raw()
+      .get(`+${digits}`, previous) as [number, string, string, string] | undefined;
+    if (!row || Number(row[0]) > previous) return undefined;
+    const [rowSerial, provider, identityKey, contacts] = row;
+    return { digits, serial: Number(rowSerial), provider, identityKey, contacts };
+  }
+
+  /**
+   * Keeps the IXFR journal only if it was written for `fingerprint` (what the transferred apex
+   * records depend on besides the serial: settings and the DNSKEY set), else clears it.
+   */
+  journalFor(fingerprint: string): void {
+    this.#endReading();
+    if (this.#meta('journal-for') === fingerprint) return;
+    this.#db
+      .transaction(() => {
+        this.#db.exec(CLEAR_JOURNAL);
+        this.#db.prepare("INSERT OR REPLACE INTO meta VALUES ('journal-for', ?)").run(fingerprint);
+      })
+      .immediate();
+  }
+
+  /**
+   * The condensed difference (RFC 1995 4) from `from` to `to` from the journal: the records
+   * deleted and added, or undefined when the journal does not hold every step between them
+   * (null: they hold more than `maxBytes` of records, left for a worker to read).
+   */
+  journal(from: number, to: number, maxBytes = Infinity): JournalDifference | undefined | null {
+    this.#endReading();
+    // Written only by this connection, on this thread: nothing changes between its reads.
+    return readJournal(this.#db, from, to, maxBytes);
   }
 
   /**
@@ -402,6 +549,7 @@ export class ZoneImage {
       }
       this.#setMeta({ serial, count: 0, token });
       db.exec("DELETE FROM meta WHERE k = 'warm'");
+      db.exec(CLEAR_JOURNAL);
     }).immediate();
     this.#generation += 1;
   }
@@ -449,6 +597,7 @@ export class ZoneImage {
           ).run(before);
           this.#setMeta({ serial, count, token });
           db.exec("DELETE FROM meta WHERE k = 'warm'");
+          db.exec(CLEAR_JOURNAL);
         }).immediate();
         this.#generation += 1;
       },
@@ -468,31 +617,7 @@ export class ZoneImage {
     const reader = memory ? this.#db : new SQLite(store ?? this.#path, { readonly: true });
     try {
       if (!memory) reader.exec('BEGIN');
-      const held = reader
-        .prepare(
-          store === undefined
-            ? "SELECT v FROM meta WHERE k = 'serial'"
-            : 'SELECT serial FROM directory_zone WHERE id = 1',
-        )
-        .pluck()
-        .get();
-      if (serial !== undefined && Number(held) !== serial) {
-        throw new Error(`the zone image moved on from serial ${serial}`);
-      }
-      const stmt = reader
-        .prepare(
-          store === undefined
-            ? `SELECT digits, serial, provider, identity_key, contacts FROM entries
-               ORDER BY digits`
-            : `SELECT substr(number, 2), serial, provider, identity_key, contacts
-               FROM directory_numbers ORDER BY number`,
-        )
-        .raw();
-      const rows = memory ? stmt.all()[Symbol.iterator]() : stmt.iterate();
-      for (const row of rows as Iterable<[string, number, string, string, string]>) {
-        const [digits, serial, provider, identityKey, contacts] = row;
-        yield { digits, serial: Number(serial), provider, identityKey, contacts };
-      }
+      yield* readEntries(reader, store !== undefined, serial, !memory);
     } finally {
       if (!memory) reader.close();
     }
@@ -570,6 +695,176 @@ export class ZoneImage {
     this.#serial = values.serial;
     this.#count = values.count;
     this.#token = values.token;
+  }
+}
+
+const CLEAR_JOURNAL = 'DELETE FROM journal_records; DELETE FROM journal_steps;';
+
+/** The wire records of an entry as transferred (none when it cannot be served). */
+export type JournalEncoder = (row: ImageEntry) => readonly Uint8Array[];
+
+/** A condensed IXFR difference: records deleted and added, in wire form. */
+export interface JournalDifference {
+  readonly deleted: readonly Uint8Array[];
+  readonly added: readonly Uint8Array[];
+}
+
+const keyOfRecord = (rr: Uint8Array): string =>
+  Buffer.from(rr.buffer, rr.byteOffset, rr.length).toString('latin1');
+
+/**
+ * The records one step deleted and added, per number touched (`removed` first, then `changed`,
+ * as {@link ZoneImage.apply} applies them): its records before (`oldRow`) against after, octet
+ * for octet. Undefined when they come to more than the journal holds.
+ */
+function stepRecords(
+  changed: readonly ImageEntry[],
+  removed: readonly string[],
+  oldRow: (digits: string) => ImageEntry | undefined,
+  encode: JournalEncoder,
+): (JournalDifference & { readonly bytes: number }) | undefined {
+  const now = new Map<string, ImageEntry | undefined>();
+  for (const digits of removed) now.set(digits, undefined);
+  for (const e of changed) now.set(e.digits, e);
+  const deleted: Uint8Array[] = [];
+  const added: Uint8Array[] = [];
+  let bytes = 0;
+  for (const [digits, entry] of now) {
+    const old = oldRow(digits);
+    const before = new Map((old ? encode(old) : []).map((rr) => [keyOfRecord(rr), rr]));
+    for (const rr of entry ? encode(entry) : []) {
+      if (before.delete(keyOfRecord(rr))) continue;
+      added.push(rr);
+      bytes += rr.length;
+    }
+    for (const rr of before.values()) {
+      deleted.push(rr);
+      bytes += rr.length;
+    }
+    if (bytes > JOURNAL_BYTES) return undefined;
+  }
+  return { deleted, added, bytes };
+}
+
+/**
+ * The journal's steps from `from` to `to` condensed into one difference (a record deleted and
+ * added again, or added and deleted again, is in neither), read on `db` (an image connection,
+ * within one read transaction for a consistent answer); undefined unless every step is held,
+ * null when the steps hold more than `maxBytes` of records.
+ */
+export function readJournal(
+  db: SQLite.Database,
+  from: number,
+  to: number,
+  maxBytes = Infinity,
+): JournalDifference | undefined | null {
+  const steps = db
+    .prepare('SELECT seq, previous, serial, bytes FROM journal_steps ORDER BY seq')
+    .raw()
+    .all() as Array<[number, number, number, number]>;
+  const first = steps.findIndex(([, previous]) => Number(previous) === from);
+  if (first < 0) return undefined;
+  const chain: number[] = [];
+  let at = from;
+  let bytes = 0;
+  for (const [seq, previous, serial, size] of steps.slice(first)) {
+    if (Number(previous) !== at) return undefined;
+    chain.push(seq);
+    bytes += Number(size);
+    at = Number(serial);
+    if (at === to) break;
+  }
+  if (at !== to) return undefined;
+  if (bytes > maxBytes) return null;
+  const deleted = new Map<string, Uint8Array>();
+  const added = new Map<string, Uint8Array>();
+  const records = db.prepare('SELECT added, rr FROM journal_records WHERE seq = ?').raw();
+  for (const seq of chain) {
+    for (const [isAdded, rr] of records.iterate(seq) as Iterable<[number, Uint8Array]>) {
+      const key = keyOfRecord(rr);
+      const [mine, other] = isAdded ? [added, deleted] : [deleted, added];
+      if (!other.delete(key)) mine.set(key, rr);
+    }
+  }
+  return { deleted: [...deleted.values()], added: [...added.values()] };
+}
+
+/**
+ * A read-only connection of another thread (a transfer worker, transfer/xfr-worker.ts) to an
+ * image on disk: every entry of one version in digit order, or the journal's difference, each
+ * read within one read transaction (a WAL snapshot), so changes committed meanwhile are not
+ * seen and the DNS path's connection is never held.
+ */
+export class ImageTransferReader {
+  readonly #files: ImageFiles;
+
+  constructor(files: ImageFiles) {
+    this.#files = files;
+  }
+
+  /**
+   * Every entry of the content of `serial`, in digit order (throws if what the file holds is
+   * no longer that serial: reading the store's file, from a change's commit until the image
+   * catches up).
+   */
+  *entries(serial: number): Generator<ImageEntry> {
+    const reader = new SQLite(this.#files.storeFile ?? this.#files.path, { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      yield* readEntries(reader, this.#files.storeFile !== undefined, serial, true);
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** The journal's difference from `from` to `to` ({@link readJournal}), if the image is at `to`. */
+  journal(from: number, to: number): JournalDifference | undefined | null {
+    const reader = new SQLite(this.#files.path, { readonly: true });
+    try {
+      reader.exec('BEGIN');
+      const held = reader.prepare("SELECT v FROM meta WHERE k = 'serial'").pluck().get();
+      if (Number(held) !== to) throw new Error(`the zone image moved on from serial ${to}`);
+      return readJournal(reader, from, to);
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/**
+ * The entries `reader` holds (the store's `directory_numbers`, or the image's own `entries`), in
+ * digit order, within the read transaction the caller began; throws if they are not the
+ * content of `serial` (when given). `iterate`: row by row, else read whole first.
+ */
+function* readEntries(
+  reader: SQLite.Database,
+  store: boolean,
+  serial: number | undefined,
+  iterate: boolean,
+): Generator<ImageEntry> {
+  const held = reader
+    .prepare(
+      store
+        ? 'SELECT serial FROM directory_zone WHERE id = 1'
+        : "SELECT v FROM meta WHERE k = 'serial'",
+    )
+    .pluck()
+    .get();
+  if (serial !== undefined && Number(held) !== serial) {
+    throw new Error(`the zone image moved on from serial ${serial}`);
+  }
+  const stmt = reader
+    .prepare(
+      store
+        ? `SELECT substr(number, 2), serial, provider, identity_key, contacts
+           FROM directory_numbers ORDER BY number`
+        : 'SELECT digits, serial, provider, identity_key, contacts FROM entries ORDER BY digits',
+    )
+    .raw();
+  const rows = iterate ? stmt.iterate() : stmt.all()[Symbol.iterator]();
+  for (const row of rows as Iterable<[string, number, string, string, string]>) {
+    const [digits, rowSerial, provider, identityKey, contacts] = row;
+    yield { digits, serial: Number(rowSerial), provider, identityKey, contacts };
   }
 }
 

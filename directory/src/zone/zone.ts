@@ -6,7 +6,7 @@ import type { ImageEntry } from './image.js';
 import { ZoneImage } from './image.js';
 import { wireName } from './name-index.js';
 import type { Contact, NumberEntry, Unservable } from './records.js';
-import { RECORD_TTL, recordsForEntry, unencodable } from './records.js';
+import { rdataOf, RECORD_TTL, recordsForEntry, unencodable } from './records.js';
 
 /** Zone-wide settings that do not change between snapshots. */
 export interface ZoneSettings {
@@ -173,7 +173,10 @@ export function updateZone(
     const present = new Set(numbers.map((n) => n.slice(1)));
     for (const e of image.entries()) if (!present.has(e.digits)) gone.push(e.digits);
   }
-  image.apply(serial, changed.map(imageEntry), gone, token);
+  image.apply(serial, changed.map(imageEntry), gone, token, (row) => {
+    const records = wireRecordsOfRow(row, settings);
+    return Array.isArray(records) ? records : [];
+  });
   const touched = [...gone, ...changed.map((e) => e.number.slice(1))];
   nodes.forget(touched);
   const bad: UnservableEntry[] = [];
@@ -335,6 +338,37 @@ export function nodeOfRow(row: ImageEntry, settings: ZoneSettings): Node {
   return numberNode(entryOf(row), settings, nameOfDigits(row.digits, settings.apex), []);
 }
 
+/**
+ * The records of an image row in wire form (uncompressed, as `encodeRecord` writes them), in
+ * the order its node holds them, encoded straight from the entry (the RDATA {@link unencodable}
+ * made); or why it cannot be served. For transfers (AXFR streamed on a worker, the IXFR journal).
+ */
+export function wireRecordsOfRow(
+  row: ImageEntry,
+  settings: ZoneSettings,
+): Uint8Array[] | UnservableEntry {
+  const entry = entryOf(row);
+  const name = nameOfDigits(row.digits, settings.apex);
+  const records = recordsForEntry(entry, settings.apex, settings.recordTtl, name);
+  const why = unencodable(records, entry.contacts);
+  if (why) return { ...why, serial: row.serial, provider: row.provider };
+  const owner = wireName(name);
+  return records.map((rr) => {
+    const rdata = rdataOf(rr);
+    const out = new Uint8Array(owner.length + 10 + rdata.length);
+    out.set(owner, 0);
+    const view = new DataView(out.buffer);
+    let at = owner.length;
+    view.setUint16(at, rr.type);
+    view.setUint16(at + 2, rr.class);
+    view.setUint32(at + 4, rr.ttl);
+    view.setUint16(at + 8, rdata.length);
+    at += 10;
+    out.set(rdata, at);
+    return out;
+  });
+}
+
 /** The entry of an image row. */
 function entryOf(row: ImageEntry): NumberEntry {
   return {
@@ -443,18 +477,24 @@ export class ImageNodes {
     }
   }
 
+  /**
+   * Reports an unservable entry of `digits` once per version: added to `bad` when given, else
+   * told to {@link onUnservable} (entries a transfer worker found, say).
+   */
+  report(digits: string, found: UnservableEntry, bad?: UnservableEntry[]): void {
+    const id = `${digits}|${found.serial}`;
+    if (this.#reported.has(id)) return;
+    if (this.#reported.size >= 100_000) this.#reported.clear();
+    this.#reported.add(id);
+    if (bad) bad.push(found);
+    else this.onUnservable?.(found);
+  }
+
   #decode(row: ImageEntry, bad: UnservableEntry[] | undefined, keep = true): Node {
     const { apex } = this.#settings;
     const found: UnservableEntry[] = [];
     const node = numberNode(entryOf(row), this.#settings, nameOfDigits(row.digits, apex), found);
-    for (const b of found) {
-      const id = `${row.digits}|${row.serial}`;
-      if (this.#reported.has(id)) continue;
-      if (this.#reported.size >= 100_000) this.#reported.clear();
-      this.#reported.add(id);
-      if (bad) bad.push(b);
-      else this.onUnservable?.(b);
-    }
+    for (const b of found) this.report(row.digits, b, bad);
     if (keep) {
       if (this.#kept.size >= this.#max) this.#evict();
       this.#kept.set(row.digits, { node, serial: row.serial });
