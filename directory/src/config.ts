@@ -147,6 +147,7 @@ export const DIRECTORY_ENV_SCHEMA = {
   DIRECTORY_COOKIE_SECRET: { kind: parsedBy(parseCookieSecrets) },
   DIRECTORY_TCP_IDLE_MS: { kind: atLeastOne, default: '10000' },
   DIRECTORY_TCP_MESSAGE_DEADLINE_MS: { kind: atLeastOne, default: '10000' },
+  DIRECTORY_TCP_TRANSFER_STALL_MS: { kind: atLeastOne, default: '30000' },
   DIRECTORY_TCP_MAX_CONNECTIONS: { kind: atLeastOne, default: '200' },
   DIRECTORY_TCP_MAX_PER_CLIENT: { kind: atLeastOne, default: '16' },
   DIRECTORY_PROVIDERS_FILE: { kind: text },
@@ -234,6 +235,7 @@ export function directoryConfigFromEnv(
     tcp: {
       idleMs: v.DIRECTORY_TCP_IDLE_MS,
       messageDeadlineMs: v.DIRECTORY_TCP_MESSAGE_DEADLINE_MS,
+      transferStallMs: v.DIRECTORY_TCP_TRANSFER_STALL_MS,
       maxConnections: v.DIRECTORY_TCP_MAX_CONNECTIONS,
       maxConnectionsPerClient: v.DIRECTORY_TCP_MAX_PER_CLIENT,
     },

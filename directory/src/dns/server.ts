@@ -58,6 +58,12 @@ export interface TcpLimits {
    * trickle in; otherwise the connection is closed. Default 10 s.
    */
   readonly messageDeadlineMs?: number;
+  /**
+   * A zone transfer whose client takes nothing for this long is cut off (its connection
+   * closed): a transfer reads one version in one read transaction, which a client that stops
+   * reading would otherwise hold open for ever (and with it the WAL's checkpoints). Default 30 s.
+   */
+  readonly transferStallMs?: number;
   /** Most concurrent connections in all. Default 200. */
   readonly maxConnections?: number;
   /** Most concurrent connections from one client prefix. Default 16. */
@@ -106,6 +112,8 @@ export interface QueryCount {
 export interface RunningDnsServer {
   readonly host: string;
   readonly port: number;
+  /** TCP connections open now (zone transfers under way included). */
+  tcpConnections(): number;
   close(): Promise<void>;
 }
 
@@ -196,6 +204,7 @@ export async function startDnsServer(config: DnsServerConfig): Promise<RunningDn
   return {
     host: config.host,
     port,
+    tcpConnections: () => sockets.size,
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => udp.close(() => resolve()));
@@ -462,11 +471,12 @@ async function answerTcp(
   // While the zone is being signed nothing is sent: the idle timeout must not close the
   // connection meanwhile, and the answer stays owed (so it is not the idlest to close).
   socket.setTimeout(0);
+  const stallMs = config.tcp?.transferStallMs ?? 30_000;
   try {
     for await (const message of outcome.messages) {
       if (socket.destroyed) break;
       activity.lastActive = performance.now();
-      if (!writeFrame(socket, message)) await drained(socket);
+      if (!writeFrame(socket, message)) await drained(socket, stallMs);
     }
   } catch (err) {
     config.logger.error({ err }, 'dns zone transfer failed');
@@ -486,10 +496,15 @@ function writeFrame(socket: Socket, message: Uint8Array): boolean {
   return socket.write(frame);
 }
 
-/** Resolves when the socket can take more data, or is closed. */
-function drained(socket: Socket): Promise<void> {
+/**
+ * Resolves when the socket can take more data, or is closed: closed by this function when the
+ * client has taken nothing for `stallMs`.
+ */
+function drained(socket: Socket, stallMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const stalled = setTimeout(() => socket.destroy(), stallMs);
     const done = (): void => {
+      clearTimeout(stalled);
       socket.off('drain', done);
       socket.off('close', done);
       resolve();

@@ -173,7 +173,8 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
   beforeAll(async () => {
     t = await startTestDirectory({
       providers: [acme],
-      extra: { transferAllowFrom: ['127.0.0.1'] },
+      // A test below stalls an AXFR while changes commit, however long that takes here.
+      extra: { transferAllowFrom: ['127.0.0.1'], dnsTcp: { transferStallMs: TIMEOUT_MS } },
     });
     await seed(t, acme, numbers);
   }, TIMEOUT_MS);
@@ -271,6 +272,40 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
       const records = answer.filter((r) => r.type !== RRType.SOA).map(hex);
       expect(new Set(records)).toEqual(at.records);
       expect(records.length).toBe(at.records.size);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'cuts off an AXFR whose client stops reading, and transfers again after',
+    async () => {
+      await t.dir.stop();
+      t = await startTestDirectory({
+        providers: [acme],
+        dataDir: t.dataDir,
+        extra: { transferAllowFrom: ['127.0.0.1'], dnsTcp: { transferStallMs: 500 } },
+      });
+      const port = t.dir.dns.port;
+      // Reads the first message, then nothing until the server has closed the connection.
+      const closedByServer = async (): Promise<void> => {
+        while (t.dir.dns.tcpConnections() > 0) await new Promise((r) => setTimeout(r, 50));
+      };
+      const stalled = await exchange(
+        port,
+        query(APEX, RRType.AXFR, { edns: false, id: 10 }),
+        (r) => soaCount(r) >= 2,
+        closedByServer,
+      );
+      expect(soaCount(stalled)).toBe(1);
+      await changes(t, acme, 30);
+      const now = await wholeVersion(t);
+      const answer = await exchange(
+        port,
+        query(APEX, RRType.AXFR, { edns: false, id: 11 }),
+        (r) => soaCount(r) >= 2,
+      );
+      expect(serialOf(answer[0])).toBe(now.serial);
+      expect(answer.filter((r) => r.type !== RRType.SOA).length).toBe(now.records.size);
     },
     TIMEOUT_MS,
   );
