@@ -26,6 +26,8 @@ import {
   parseJsonBody,
   securityHeaders,
 } from '@switchboard/service-kit';
+import type { Kysely } from 'kysely';
+import type { ProviderTables } from './store/schema.js';
 import type { ProviderDeps } from './core/deps.js';
 import type { ApiKeyScope } from './core/auth.js';
 import { deviceKeyOf, requireOperator, verifySignedRequest } from './core/auth.js';
@@ -191,9 +193,15 @@ function bundleFetcher(
   failed: WeakMap<IncomingMessage, unknown>,
 ): BundleFetcher {
   return {
+    // A device signature is checked in the fetch's unit of work (its key read in the batch's
+    // transaction); a sender certificate before it.
     fetch: (req, address, certificate, rawBody) =>
-      prekeys.fetchBundle(deps, address, who.clientAddress(req), (nonce) =>
-        who.asker(req, rawBody, certificate, nonce),
+      prekeys.fetchBundle(
+        deps,
+        address,
+        who.clientAddress(req),
+        (nonce, via) => who.asker(req, rawBody, certificate, nonce, via),
+        { checkInUnit: certificate === undefined },
       ),
     rethrowFailed: (req) => {
       if (!failed.has(req)) return;
@@ -230,6 +238,8 @@ interface Callers {
     rawBody: Buffer,
     certificate: string | undefined,
     nonce: ReplayCache,
+    /** Where the device key is read (a transaction on the database), when not on the database. */
+    via?: Kysely<ProviderTables>,
   ) => Promise<prekeys.Asker>;
   readonly operator: (req: Request, scope: ApiKeyScope) => Promise<string>;
   readonly mailboxOwner: (req: Request, rawBody: Buffer, mailbox: string) => Promise<void>;
@@ -280,12 +290,13 @@ function callers(deps: ProviderDeps, options: ProviderAppOptions): Callers {
     rawBody: Buffer,
     certificate: string | undefined,
     nonce: ReplayCache,
+    via?: Kysely<ProviderTables>,
   ): Promise<prekeys.Asker> => {
     const self = deps.config.providerId;
     const checks = { ...signature, replayCache: nonce };
     if (certificate === undefined) {
       const accountId = await verifySignedRequest(req, rawBody, checks, (keyId) =>
-        deviceKeyOf(deps.db, keyId),
+        deviceKeyOf(deps.db, keyId, via),
       );
       return { id: `${self}/${accountId}`, localAccountId: accountId, deviceSigned: true };
     }

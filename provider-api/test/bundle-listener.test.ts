@@ -9,6 +9,8 @@ import { ALL_DIALECTS } from '@switchboard/db/testing';
 import { signRequest } from '@switchboard/http-signature';
 import { expressServer } from '@switchboard/service-kit';
 import { bundleListener } from '../src/prekeys/bundle-listener.js';
+import { fetchBundle as fetchBundleOf } from '../src/prekeys/prekeys.js';
+import { fail } from '../src/core/errors.js';
 import type { Answer, TestProvider } from './helpers.js';
 import {
   NUMBERS,
@@ -140,5 +142,77 @@ describe.each(ALL_DIALECTS)('bundle fetch fast path against the express route (%
     const again = await fetch(`${p.url}${path}`, { headers });
     expect([first.status, again.status]).toEqual([200, 401]);
     expect(((await again.json()) as { code: string }).code).toBe('auth.replayed');
+  });
+
+  it('checks each credential in its own fetch: bad ones sent together fail alone', async () => {
+    p = await startTestProvider(dialect);
+    const alice = await register(p, NUMBERS[0]!, makeClientKeys(10, 10));
+    const bob = await register(p, NUMBERS[1]!, makeClientKeys(1, 1));
+    const carol = await register(p, NUMBERS[2]!, makeClientKeys(1, 1));
+    await makeDiscoverable(p, alice);
+    const path = `/v1/keys/bundles/${alice.accountId}`;
+    const signed = (keyId: string, signer: typeof bob.signer) =>
+      signRequest({
+        method: 'GET',
+        url: path,
+        keyId,
+        privateKey: signer.privateKey,
+        now: p.clock.now / 1000,
+      });
+    // Sent at once (on SQLite, units of one turn share a transaction): bob's key id signed with
+    // carol's key, an unknown key id, a signature that is not base64, and two good ones.
+    const requests = [
+      signed(bob.accountId, bob.signer),
+      signed(bob.accountId, carol.signer),
+      signed(randomUUID(), bob.signer),
+      { ...signed(carol.accountId, carol.signer), signature: 'sb=:not base64!:' },
+      signed(carol.accountId, carol.signer),
+    ];
+    const answers = await Promise.all(
+      requests.map(async (headers) => {
+        const res = await fetch(`${p.url}${path}`, { headers });
+        return [res.status, ((await res.json()) as { code?: string }).code ?? 'ok'];
+      }),
+    );
+    expect(answers).toEqual([
+      [200, 'ok'],
+      [401, 'auth.invalid'],
+      [401, 'auth.invalid'],
+      [401, 'auth.invalid'],
+      [200, 'ok'],
+    ]);
+    // Started in one turn (one batch on SQLite): checks that refuse or throw fail only their own.
+    const fetchAs = (check: () => unknown) =>
+      fetchBundleOf(
+        p.deps,
+        alice.accountId,
+        'test-client',
+        async (nonce) => {
+          check();
+          nonce.remember(bob.accountId, randomUUID(), p.clock.now + 300_000);
+          return {
+            id: `${p.deps.config.providerId}/${bob.accountId}`,
+            localAccountId: bob.accountId,
+          };
+        },
+        { checkInUnit: true },
+      ).then(
+        (bundle) => bundle.accountId,
+        (err: unknown) => String(err),
+      );
+    const outcomes = await Promise.all([
+      fetchAs(() => undefined),
+      fetchAs(() => {
+        throw fail('auth.invalid', 'refused');
+      }),
+      fetchAs(() => {
+        throw new TypeError('malformed');
+      }),
+      fetchAs(() => undefined),
+    ]);
+    expect(outcomes[0]).toBe(alice.accountId);
+    expect(outcomes[1]).toMatch(/refused/);
+    expect(outcomes[2]).toBe('TypeError: malformed');
+    expect(outcomes[3]).toBe(alice.accountId);
   });
 });

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { CamelCasePlugin, sql } from 'kysely';
 import { ALL_DIALECTS, openTestDatabase } from '@switchboard/db/testing';
 import { precompiled } from '../src/store/precompiled.js';
 
@@ -52,6 +52,52 @@ describe.each(ALL_DIALECTS)('precompiled queries (%s)', (dialect) => {
       );
       expect(await remove(db, { id: '2' })).toEqual([{ name: 'b' }]);
       expect(await remove(db, { id: '2' })).toEqual([]);
+    } finally {
+      await database.dispose();
+    }
+  });
+
+  it('runs in a transaction on its connection: the same rows, undone by a rollback', async () => {
+    const database = await openTestDatabase<Tables>(dialect);
+    try {
+      const db = database.db;
+      await sql`CREATE TABLE item (id integer primary key, name text not null, tag text not null)`.execute(
+        db,
+      );
+      const add = precompiled(['id', 'name'], (k: Kysely<Tables>, p) =>
+        k
+          .insertInto('item')
+          .values({ id: sql<number>`cast(${p.id} as integer)`, name: p.name, tag: 'x' })
+          .returning(['id', 'name']),
+      );
+      const count = precompiled(['tag'], (k: Kysely<Tables>, p) =>
+        k
+          .selectFrom('item')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('tag', '=', p.tag),
+      );
+      const plain = precompiled(['id'], (k: Kysely<Tables>, p) =>
+        k.deleteFrom('item').where('id', '=', sql<number>`cast(${p.id} as integer)`),
+      );
+      await db.transaction().execute(async (tx) => {
+        expect(await add(db, { id: '1', name: 'a' }, tx)).toEqual([{ id: 1, name: 'a' }]);
+        expect(await plain(db, { id: '9' }, tx)).toEqual([]);
+        // Kysely's own queries on the transaction see the rows written beside them.
+        expect(await tx.selectFrom('item').select('name').execute()).toEqual([{ name: 'a' }]);
+      });
+      await expect(
+        db.transaction().execute(async (tx) => {
+          await add(db, { id: '2', name: 'b' }, tx);
+          throw new Error('undo');
+        }),
+      ).rejects.toThrow('undo');
+      expect(Number((await count(db, { tag: 'x' }))[0]?.n)).toBe(1);
+      // A transaction with plugins (which may change rows) runs through Kysely.
+      const camel = db.withPlugin(new CamelCasePlugin());
+      await camel.transaction().execute(async (tx) => {
+        expect(await add(camel, { id: '3', name: 'c' }, tx)).toEqual([{ id: 3, name: 'c' }]);
+      });
+      expect(Number((await count(db, { tag: 'x' }))[0]?.n)).toBe(2);
     } finally {
       await database.dispose();
     }

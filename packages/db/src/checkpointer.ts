@@ -73,14 +73,34 @@ export function lowerThreadPriority(nice: number): boolean {
   }
 }
 
+/** A `wal_checkpoint` pragma's row: frames in the WAL, frames copied, and whether it was busy. */
+interface WalCheckpoint {
+  readonly busy: number;
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
+/** Most checkpoints one interval runs back to back to catch up with the WAL's end. */
+export const CATCH_UP_ROUNDS = 8;
+
 function runWorker(data: CheckpointerData): void {
   lowerThreadPriority(CHECKPOINTER_NICE);
   const db = new SQLite(data.file, { fileMustExist: true });
   db.pragma('busy_timeout = 1000');
   const checkpoint = (): void => {
     try {
-      // PASSIVE: copies what it can without waiting for readers or writers.
-      db.pragma('wal_checkpoint(PASSIVE)');
+      // PASSIVE: copies what it can without waiting for readers or writers. The serving
+      // connection starts the WAL over (instead of growing it) only once a checkpoint copied
+      // every frame in it; under steady writes frames land while a round copies, so rounds go
+      // again at once (each copying only the few frames written meanwhile) until one finds the
+      // WAL no longer than the round before: caught up, and the next commit starts it over,
+      // instead of the WAL growing to the serving connection's own fallback checkpoint.
+      let frames = -1;
+      for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+        const [state] = db.pragma('wal_checkpoint(PASSIVE)') as WalCheckpoint[];
+        if (!state || state.busy !== 0 || state.log <= frames) return;
+        frames = state.log;
+      }
     } catch {
       // Busy or locked: the next round tries again.
     }

@@ -104,9 +104,9 @@ export async function openDatabase<DB>(config: DatabaseConfig): Promise<Database
     // hot index and table pages stay in memory instead of being read back from the WAL or the
     // file on every query.
     sqlite.pragma(`cache_size = ${-cacheKiB}`);
-    const db = new Kysely<DB>({
-      dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
-    });
+    const statements = cachingStatements(sqlite);
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) });
+    connections.set(db, statements);
     if (memory) return { db, dialect, close: onceAsync(() => db.destroy()) };
     // Checkpoints (and their fsyncs) run in a worker thread; this connection only checkpoints
     // by itself if the worker falls far behind.
@@ -222,6 +222,19 @@ function sqliteCacheKiB(config: DatabaseConfig): number {
     throw new RangeError(`sqliteCacheKiB must be a positive integer, not ${kib}`);
   }
   return kib;
+}
+
+const connections = new WeakMap<object, SqliteDatabase>();
+
+/**
+ * The connection (with its statement cache) under a SQLite database `openDatabase` opened, or
+ * undefined (PostgreSQL, or a Kysely made otherwise): for running SQL compiled by Kysely without
+ * Kysely's asynchronous layers (`provider-api/src/store/precompiled.ts`). Only for use while the
+ * caller holds the connection through Kysely, i.e. inside a transaction it runs on `db`: SQLite
+ * has one connection, and a statement run outside would join whatever transaction holds it.
+ */
+export function sqliteConnectionOf(db: object): SqliteDatabase | undefined {
+  return connections.get(db);
 }
 
 /** Most prepared statements kept per SQLite database (least recently used dropped first). */

@@ -5,6 +5,7 @@ export {
   cachingStatements,
   openDatabase,
   parseDatabaseUrl,
+  sqliteConnectionOf,
 } from './database.js';
 export type { PortableMigration } from './migrate.js';
 export { MigrationError, columnTypes, migrateToLatest } from './migrate.js';

@@ -70,13 +70,17 @@ const deviceKeyById = precompiled(['id'], (db: Kysely<ProviderTables>, p) =>
   db.selectFrom('accounts').select('device_key').where('id', '=', p.id),
 );
 
-/** The device key of account `keyId` (the key id of its signed requests), if there is one. */
+/**
+ * The device key of account `keyId` (the key id of its signed requests), if there is one; read
+ * on `via` (a transaction on `db`) when given.
+ */
 export async function deviceKeyOf(
   db: Kysely<ProviderTables>,
   keyId: string,
+  via: Kysely<ProviderTables> = db,
 ): Promise<KeyObject | undefined> {
   if (!ACCOUNT_ID.test(keyId)) return undefined;
-  const [row] = await deviceKeyById(db, { id: keyId });
+  const [row] = await deviceKeyById(db, { id: keyId }, via);
   return row ? ed25519PublicKey(row.device_key) : undefined;
 }
 

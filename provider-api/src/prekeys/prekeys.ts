@@ -549,6 +549,23 @@ async function recordContact(
 }
 
 /**
+ * Checks a fetch's credential with `nonce` as its replay cache and says who asks. `via`: the
+ * fetch's unit of work, when the check runs in it ({@link BundleFetchOptions.checkInUnit}).
+ */
+export type Authenticate = (nonce: NotedNonce, via?: Kysely<ProviderTables>) => Promise<Asker>;
+
+/** How {@link fetchBundle} checks the credential. */
+export interface BundleFetchOptions {
+  /**
+   * Check it in the fetch's unit of work, before the nonce is recorded (on SQLite the signing
+   * key is then read in the batch's transaction, not in one of its own): only for a check that
+   * reads the database and nothing else (a device signature; a sender certificate may ask the
+   * network, and is checked before the unit).
+   */
+  readonly checkInUnit?: boolean;
+}
+
+/**
  * Fetches a bundle for an asker whose credential `authenticate` checks (after the per-client
  * limit, so that floods cost no signature checks) with `nonce` as its replay cache: the nonce is
  * recorded in the fetch's one unit of work, before its reads and writes, and a replayed request
@@ -560,13 +577,18 @@ export async function fetchBundle(
   deps: ProviderDeps,
   address: string,
   clientAddress: string,
-  authenticate: (nonce: NotedNonce) => Promise<Asker>,
+  authenticate: Authenticate,
+  options: BundleFetchOptions = {},
 ): Promise<Bundle> {
   const perAddress = deps.limits.bundlePerAddress.take(clientAddress);
   if (!perAddress.allowed) throw rateLimited(perAddress.retryAfterSeconds, 'prekey fetches');
   const nonce = new NotedNonce();
-  const asker = await authenticate(nonce);
-  const served = await commitSoon(deps.db, (db) => serveUnit(deps, db, nonce, address, asker));
+  const checked = options.checkInUnit ? undefined : await authenticate(nonce);
+  const unit = await commitSoon(deps.db, (db) =>
+    serveUnit(deps, db, nonce, address, checked ?? ((via) => authenticate(nonce, via))),
+  );
+  if ('failed' in unit) throw unit.failed;
+  const { asker, served } = unit;
   const replayed = served instanceof ProviderApiError && served.code === 'auth.replayed';
   // A request not replayed, of an asker that signed with its device key here, keeps its
   // registration lock alive (refused by a limit or not: as any other signed request).
@@ -578,24 +600,37 @@ export async function fetchBundle(
   return served;
 }
 
+/** A fetch's unit's outcome: the asker and the bundle or problem, or its credential's failure. */
+type UnitOutcome =
+  | { readonly asker: Asker; readonly served: Bundle | ProviderApiError }
+  | { readonly failed: unknown };
+
 /**
- * A fetch's unit of work, on `via`: the problem it ends with is its result, not thrown, so that
- * it never fails the other units of its batch.
+ * A fetch's unit of work, on `via`, checking the credential first when `asker` is that check:
+ * the problem it ends with is its result, not thrown, so that it never fails the other units of
+ * its batch (whatever a credential's check throws is its result too: a malformed request must
+ * not fail other fetches).
  */
 async function serveUnit(
   deps: ProviderDeps,
   via: Kysely<ProviderTables>,
   nonce: NotedNonce,
   address: string,
-  asker: Asker,
-): Promise<Bundle | ProviderApiError> {
+  asker: Asker | ((via: Kysely<ProviderTables>) => Promise<Asker>),
+): Promise<UnitOutcome> {
+  let who: Asker;
+  try {
+    who = typeof asker === 'function' ? await asker(via) : asker;
+  } catch (err) {
+    return { failed: err };
+  }
   try {
     if (!(await nonce.record(deps.db, deps.now(), via))) {
-      return fail('auth.replayed', 'this signed request was already used');
+      return { asker: who, served: fail('auth.replayed', 'this signed request was already used') };
     }
-    return await serve(deps, via, address, asker);
+    return { asker: who, served: await serve(deps, via, address, who) };
   } catch (err) {
-    if (err instanceof ProviderApiError) return err;
+    if (err instanceof ProviderApiError) return { asker: who, served: err };
     throw err;
   }
 }
