@@ -23,18 +23,21 @@ describe('directoryConfigFromEnv', () => {
     expect(directoryConfigFromEnv('/data', {}).tcp).toEqual({
       idleMs: 10_000,
       messageDeadlineMs: 10_000,
+      transferStallMs: 30_000,
       maxConnections: 200,
       maxConnectionsPerClient: 16,
     });
     const config = directoryConfigFromEnv('/data', {
       DIRECTORY_TCP_IDLE_MS: '3000',
       DIRECTORY_TCP_MESSAGE_DEADLINE_MS: '2000',
+      DIRECTORY_TCP_TRANSFER_STALL_MS: '4000',
       DIRECTORY_TCP_MAX_CONNECTIONS: '1000',
       DIRECTORY_TCP_MAX_PER_CLIENT: '8',
     });
     expect(config.tcp).toEqual({
       idleMs: 3000,
       messageDeadlineMs: 2000,
+      transferStallMs: 4000,
       maxConnections: 1000,
       maxConnectionsPerClient: 8,
     });
