@@ -65,6 +65,9 @@ export class KamailioServer {
       domain: this.domain,
       bridgeUser: this.bridgeUser,
       ctlSocket: this.ctlSocket,
+      // As long as SippUser waits: on a starved machine the bridge's durable commit has been
+      // seen to take ~29 s (PostgreSQL runnable but not scheduled), past tm's default 30 s.
+      transactionTimeoutMs: 90_000,
     });
     writeFileSync(
       this.configPath,

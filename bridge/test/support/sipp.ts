@@ -122,6 +122,17 @@ async function listen(
   }
 }
 
+/**
+ * SIPp's T2 for a request that may wait `timeoutSeconds` for its answer. SIPp 3.6 retransmits a
+ * request 9 times, 500 ms apart and doubling up to T2, then waits T2 once more: with the
+ * default T2 (4 s) it gives up after 32 s whatever `-max_non_invite_retrans` says, and a
+ * starved machine has been seen to take ~29 s to commit what a MESSAGE waits for. Past 8 s of
+ * T2 the whole wait is 15.5 s + 5 x T2.
+ */
+function retransmitCapMs(timeoutSeconds: number): number {
+  return Math.max(4000, Math.ceil((timeoutSeconds * 1000 - 15_500) / 5));
+}
+
 /** A SIP user played by SIPp (UDP) through the proxy at 127.0.0.1:proxyPort. */
 export class SippUser {
   readonly #children = new Set<ChildProcess>();
@@ -152,13 +163,52 @@ export class SippUser {
     expectInResponse?: string,
     requestHeaders: readonly string[] = [],
   ): Promise<void> {
+    const file = this.#messageScenario(
+      toUser,
+      contentType,
+      body,
+      expect,
+      expectInResponse,
+      requestHeaders,
+    );
+    await this.#runOnce(file, this.sendTimeoutSeconds, `MESSAGE did not get ${expect}`);
+  }
+
+  /**
+   * Sends `count` MESSAGEs with the same body (each its own Call-ID) from one SIPp process, at
+   * once, and resolves when every one got 200.
+   */
+  async sendMessages(
+    count: number,
+    toUser: string,
+    contentType: string,
+    body: string,
+  ): Promise<void> {
+    const file = this.#messageScenario(toUser, contentType, body, 200, undefined, []);
+    await this.#runOnce(
+      file,
+      this.sendTimeoutSeconds,
+      `a MESSAGE of ${count} did not get 200`,
+      count,
+    );
+  }
+
+  /** A client scenario: one MESSAGE, expecting `expect` (and `expectInResponse` in it). */
+  #messageScenario(
+    toUser: string,
+    contentType: string,
+    body: string,
+    expect: number,
+    expectInResponse: string | undefined,
+    requestHeaders: readonly string[],
+  ): string {
     // SIPp fails the call when a check_it regexp does not match the response.
     const check = expectInResponse
       ? `<action><ereg regexp="${expectInResponse}" search_in="msg" check_it="true" assign_to="1"/></action>`
       : '';
     const reference = expectInResponse ? '\n  <Reference variables="1"/>' : '';
     const n = ++this.#seq;
-    const file = scenario(
+    return scenario(
       this.dir,
       `send-${this.user}-${n}`,
       `<scenario name="send">
@@ -180,7 +230,6 @@ export class SippUser {
   <recv response="${expect}">${check}</recv>${reference}
 </scenario>`,
     );
-    await this.#runOnce(file, this.sendTimeoutSeconds, `MESSAGE did not get ${expect}`);
   }
 
   /**
@@ -316,7 +365,7 @@ export class SippUser {
    * first: SIPp then exits before sending anything (so trying again cannot duplicate a request),
    * with exit code -2 (254, "fatal error binding a socket"), and other ports are tried.
    */
-  async #runOnce(file: string, timeoutSeconds: number, failure: string): Promise<void> {
+  async #runOnce(file: string, timeoutSeconds: number, failure: string, calls = 1): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const port = await freeUdpPort();
       const { child, done } = await run(
@@ -327,10 +376,15 @@ export class SippUser {
           '127.0.0.1',
           '-p',
           String(port),
+          // `calls` calls (one scenario each), all started within the first second.
           '-m',
-          '1',
+          String(calls),
+          '-r',
+          String(calls),
           '-timeout',
           `${timeoutSeconds}s`,
+          '-T2',
+          String(retransmitCapMs(timeoutSeconds)),
           '-timeout_error',
           `127.0.0.1:${this.proxyPort}`,
         ],

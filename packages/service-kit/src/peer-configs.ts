@@ -74,6 +74,12 @@ export interface KamailioSettings {
   /** The control socket (`kamcmd -s unix:<path>`). */
   readonly ctlSocket: string;
   readonly modulesDir?: string;
+  /**
+   * How long a relayed request waits for its final answer before the proxy answers 408 itself
+   * (tm `fr_timer`, and `max_noninv_lifetime` 2 s longer); Kamailio's defaults (30 and 32 s)
+   * when absent.
+   */
+  readonly transactionTimeoutMs?: number;
 }
 
 /**
@@ -134,9 +140,14 @@ modparam("usrloc", "db_mode", 0)
 # Pass the bridge's 503 (rate limit, with Retry-After) to the sender as it is; by default tm
 # turns a 503 from downstream into 500 (RFC 3261 16.7).
 modparam("tm", "remap_503_500", 0)
-modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
+${s.transactionTimeoutMs === undefined ? '' : transactionTimeout(s.transactionTimeoutMs)}modparam("nathelper|registrar", "received_avp", "$avp(RECEIVED)")
 
 `;
+}
+
+/** tm's final-response timer and the non-INVITE lifetime that would otherwise cut it at 32 s. */
+function transactionTimeout(ms: number): string {
+  return `modparam("tm", "fr_timer", ${ms})\nmodparam("tm", "max_noninv_lifetime", ${ms + 2000})\n`;
 }
 
 /** Routing: REGISTER saved, MESSAGE and OPTIONS relayed (bridge keys to the bridge), WebSocket handshakes. */
