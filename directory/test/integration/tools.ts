@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { Message } from '@switchboard/dns-wire';
+import { decodeMessage, encodeMessage } from '@switchboard/dns-wire';
 
 /** Runs a program to completion (never through a shell); resolves with its output and exit code. */
 export function run(
@@ -63,4 +65,64 @@ export async function freePort(): Promise<number> {
   const held = await reservePort();
   await held.release();
   return held.port;
+}
+
+/** A DNS message framed for TCP (RFC 7766 8: a two-octet length first). */
+export function frame(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(2 + message.length);
+  out.writeUInt16BE(message.length, 0);
+  out.set(message, 2);
+  return out;
+}
+
+/** What {@link tcpExchange} runs along the way. */
+export interface TcpExchangeHooks {
+  /** Once the query is written. */
+  onSent?: () => void;
+  /** Once the first message came, given those so far; awaited with the socket paused. */
+  onFirst?: (messages: readonly Message[]) => Promise<void>;
+}
+
+/**
+ * Sends one query over TCP and collects the answer's messages until `done` says the answer is
+ * complete (or the server closes the connection).
+ */
+export function tcpExchange(
+  port: number,
+  message: Message,
+  done: (messages: readonly Message[]) => boolean,
+  hooks: TcpExchangeHooks = {},
+): Promise<Message[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const messages: Message[] = [];
+    let buffered = Buffer.alloc(0);
+    let first = hooks.onFirst;
+    socket.on('connect', () => {
+      socket.write(frame(encodeMessage(message)));
+      hooks.onSent?.();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const length = buffered.readUInt16BE(0);
+        messages.push(decodeMessage(buffered.subarray(2, 2 + length)));
+        buffered = buffered.subarray(2 + length);
+      }
+      if (done(messages)) {
+        socket.destroy();
+        resolve(messages);
+      } else if (first && messages.length > 0) {
+        const run = first;
+        first = undefined;
+        socket.pause();
+        run(messages).then(
+          () => socket.resume(),
+          (err: unknown) => reject(err as Error),
+        );
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(messages));
+  });
 }

@@ -2,7 +2,6 @@
 // transfer's zone is being signed, concurrent transfers of one serial share one signing, IXFR
 // differences still work, and a worker that dies fails the transfer (SERVFAIL) but not the server.
 import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import type { Message } from '@switchboard/dns-wire';
 import {
   decodeMessage,
@@ -17,6 +16,7 @@ import type { NumberEntry } from '../../src/zone/records.js';
 import { identity, query } from '../helpers.js';
 import type { TestDirectory } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
+import { tcpExchange } from './tools.js';
 
 const NUMBERS = 10_000;
 // Signing 10,000 numbers costs seconds of CPU; on a machine whose cores are busy with other work
@@ -24,48 +24,6 @@ const NUMBERS = 10_000;
 // catch a hang, so they are generous: 34 s of wall time for 7 s of CPU was seen at load 12.
 const TEST_TIMEOUT_MS = 300_000;
 const contacts = CONTACTS as NumberEntry['contacts'];
-
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.alloc(2 + message.length);
-  out.writeUInt16BE(message.length, 0);
-  out.set(message, 2);
-  return out;
-}
-
-/**
- * Sends one query over TCP and collects answer messages until `done` says the answer is
- * complete (or the server closes the connection). `onSent` runs once the query is written.
- */
-function tcpExchange(
-  port: number,
-  message: Message,
-  done: (messages: readonly Message[]) => boolean,
-  onSent: () => void = () => undefined,
-): Promise<Message[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const messages: Message[] = [];
-    let buffered = Buffer.alloc(0);
-    socket.on('connect', () => {
-      socket.write(frame(encodeMessage(message)));
-      onSent();
-    });
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const length = buffered.readUInt16BE(0);
-        messages.push(decodeMessage(buffered.subarray(2, 2 + length)));
-        buffered = buffered.subarray(2 + length);
-      }
-      if (done(messages)) {
-        socket.destroy();
-        resolve(messages);
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(messages));
-  });
-}
 
 /** An AXFR answer is complete at its second SOA, or at an error. */
 const axfrDone = (messages: readonly Message[]): boolean =>
@@ -133,9 +91,9 @@ describe('zone transfers signed on the export worker', () => {
       const events: string[] = [];
       let sent!: () => void;
       const querySent = new Promise<void>((resolve) => (sent = resolve));
-      const axfr = tcpExchange(port, query(APEX, RRType.AXFR, { edns: false }), axfrDone, () =>
-        sent(),
-      ).then((messages) => {
+      const axfr = tcpExchange(port, query(APEX, RRType.AXFR, { edns: false }), axfrDone, {
+        onSent: () => sent(),
+      }).then((messages) => {
         events.push('axfr');
         return messages;
       });

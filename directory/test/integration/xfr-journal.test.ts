@@ -2,15 +2,8 @@
 // journal gives what the whole-version difference gave (before and after a restart), IXFR from
 // before the journal gets the whole zone, and an AXFR read while changes are applied stays one
 // version (its first and last SOA, and its records, those of the serial it began at).
-import { connect } from 'node:net';
 import type { Message, ResourceRecord } from '@switchboard/dns-wire';
-import {
-  decodeMessage,
-  encodeMessage,
-  encodeRecord,
-  parseRecord,
-  RRType,
-} from '@switchboard/dns-wire';
+import { encodeRecord, parseRecord, RRType } from '@switchboard/dns-wire';
 import type { E164Number } from '@switchboard/e164';
 import { decodeWireRecords } from '../../src/transfer/wire-records.js';
 import { unsignedTransfer } from '../../src/transfer/xfr-stream.js';
@@ -18,59 +11,29 @@ import type { NumberEntry } from '../../src/zone/records.js';
 import { identity, query } from '../helpers.js';
 import type { TestDirectory, TestProvider } from '../support.js';
 import { APEX, CONTACTS, makeProvider, startTestDirectory } from '../support.js';
+import { tcpExchange } from './tools.js';
 
 // More than loopback's socket buffers hold, so an AXFR is still being read when it stalls.
 const NUMBERS = 30_000;
 const TIMEOUT_MS = 300_000;
 const contacts = CONTACTS as NumberEntry['contacts'];
 
-function frame(message: Uint8Array): Buffer {
-  const out = Buffer.alloc(2 + message.length);
-  out.writeUInt16BE(message.length, 0);
-  out.set(message, 2);
-  return out;
-}
-
 /**
- * Sends one query over TCP and collects the answer's records until `soas` SOA records came (or
- * the connection closes). `onFirst` runs (and is awaited, the socket paused meanwhile) once the
- * first message came.
+ * The records of one TCP transfer, until `soas` SOA records came (or the connection closed);
+ * `onFirst` as in {@link tcpExchange}, given how many records came.
  */
-function exchange(
+async function exchange(
   port: number,
   message: Message,
-  soas: (records: readonly ResourceRecord[]) => boolean,
+  soas: number,
   onFirst?: (received: number) => Promise<void>,
 ): Promise<ResourceRecord[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const records: ResourceRecord[] = [];
-    let buffered = Buffer.alloc(0);
-    let first = onFirst;
-    socket.on('connect', () => socket.write(frame(encodeMessage(message))));
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
-        const length = buffered.readUInt16BE(0);
-        records.push(...decodeMessage(buffered.subarray(2, 2 + length)).answers);
-        buffered = buffered.subarray(2 + length);
-      }
-      if (soas(records)) {
-        socket.destroy();
-        resolve(records);
-      } else if (first && records.length > 0) {
-        const run = first;
-        first = undefined;
-        socket.pause();
-        run(records.length).then(
-          () => socket.resume(),
-          (err: unknown) => reject(err as Error),
-        );
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(records));
+  const records = (messages: readonly Message[]): ResourceRecord[] =>
+    messages.flatMap((m) => m.answers);
+  const messages = await tcpExchange(port, message, (m) => soaCount(records(m)) >= soas, {
+    ...(onFirst ? { onFirst: (m) => onFirst(records(m).length) } : {}),
   });
+  return records(messages);
 }
 
 const soaCount = (records: readonly ResourceRecord[]): number =>
@@ -194,7 +157,7 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
       expect(expected.deleted.length).toBeGreaterThan(0);
       const ask = async (): Promise<void> => {
         const port = t.dir.dns.port;
-        const answer = await exchange(port, ixfrQuery(before.serial, 7), (r) => soaCount(r) >= 4);
+        const answer = await exchange(port, ixfrQuery(before.serial, 7), 4);
         const parts = ixfrParts(answer);
         expect(parts.serials).toEqual([after.serial, before.serial, after.serial, after.serial]);
         expect({ deleted: parts.deleted, added: parts.added }).toEqual(expected);
@@ -234,7 +197,7 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
       for (let round = 11; round <= 19; round++) await changes(t, acme, round);
       const now = await wholeVersion(t);
       const port = t.dir.dns.port;
-      const answer = await exchange(port, ixfrQuery(first, 8), (r) => soaCount(r) >= 2);
+      const answer = await exchange(port, ixfrQuery(first, 8), 2);
       expect(soaCount(answer)).toBe(2);
       expect(serialOf(answer[0])).toBe(now.serial);
       expect(serialOf(answer.at(-1))).toBe(now.serial);
@@ -255,7 +218,7 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
       const answer = await exchange(
         port,
         query(APEX, RRType.AXFR, { edns: false, id: 9 }),
-        (r) => soaCount(r) >= 2,
+        2,
         async (n) => {
           received = n;
           // The secondary stalls after the first message; meanwhile the zone changes.
@@ -293,17 +256,13 @@ describe('unsigned transfers streamed from the zone image and its journal', () =
       const stalled = await exchange(
         port,
         query(APEX, RRType.AXFR, { edns: false, id: 10 }),
-        (r) => soaCount(r) >= 2,
+        2,
         closedByServer,
       );
       expect(soaCount(stalled)).toBe(1);
       await changes(t, acme, 30);
       const now = await wholeVersion(t);
-      const answer = await exchange(
-        port,
-        query(APEX, RRType.AXFR, { edns: false, id: 11 }),
-        (r) => soaCount(r) >= 2,
-      );
+      const answer = await exchange(port, query(APEX, RRType.AXFR, { edns: false, id: 11 }), 2);
       expect(serialOf(answer[0])).toBe(now.serial);
       expect(answer.filter((r) => r.type !== RRType.SOA).length).toBe(now.records.size);
     },
