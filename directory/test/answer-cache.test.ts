@@ -72,54 +72,60 @@ describe('AnswerCache', () => {
     expect(find(cache, 'a.test.', 35, true)).toEqual([3]);
   });
 
-  it('never answers wrongly, and answers what was put last unless evicted since (model test)', () => {
-    const name = fc.integer({ min: 0, max: 300 }).map((n) => `${n}.x${n % 7}.test.`);
-    const key = fc.record({
-      name,
-      qtype: fc.constantFrom(35, 16, 6),
-      dnssec: fc.boolean(),
-    });
-    const op = fc.oneof(
-      fc.record({
-        kind: fc.constant('put' as const),
-        key,
-        bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 80 }),
-      }),
-      fc.record({ kind: fc.constant('find' as const), key }),
-      fc.record({ kind: fc.constant('drop' as const), names: fc.array(name, { maxLength: 5 }) }),
-    );
-    fc.assert(
-      fc.property(fc.array(op, { maxLength: 600 }), (ops) => {
-        // Six answers of up to 80 octets fit a segment: nothing is too large to keep.
-        const cache = new AnswerCache(8192, 1024);
-        const model = new Map<string, { bytes: number[]; evicted: number }>();
-        const id = (n: string, t: number, d: boolean): string => `${n}|${t}|${d}`;
-        const check = (n: string, t: number, d: boolean): void => {
-          const found = find(cache, n, t, d);
-          const kept = model.get(id(n, t, d));
-          if (found !== undefined) expect(found).toEqual(kept?.bytes);
-          else if (kept) expect(cache.evicted).toBeGreaterThan(kept.evicted);
-        };
-        for (const o of ops) {
-          const k = o.kind === 'drop' ? undefined : o.key;
-          if (o.kind === 'put' && k) {
-            put(cache, k.name, k.qtype, k.dnssec, o.bytes);
-            model.set(id(k.name, k.qtype, k.dnssec), { bytes: o.bytes, evicted: cache.evicted });
-          } else if (k) check(k.name, k.qtype, k.dnssec);
-          else if (o.kind === 'drop') {
-            cache.handOver(zoneA, o.names.map(encodeName));
-            for (const n of o.names)
-              for (const m of [...model.keys()]) if (m.startsWith(`${n}|`)) model.delete(m);
+  it.each([
+    ['while evicting', 300, 80, 600, 8192, 1 << 16, 60],
+    ['while the slots grow step by step', 3000, 16, 3000, 1 << 15, 16, 8],
+  ])(
+    'never answers wrongly, and answers what was put last unless evicted since (%s)',
+    (_, names, maxLength, opCount, cap, moveStep, numRuns) => {
+      const name = fc.integer({ min: 0, max: names }).map((n) => `${n}.x${n % 7}.test.`);
+      const key = fc.record({
+        name,
+        qtype: fc.constantFrom(35, 16, 6),
+        dnssec: fc.boolean(),
+      });
+      const op = fc.oneof(
+        fc.record({
+          kind: fc.constant('put' as const),
+          key,
+          bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength }),
+        }),
+        fc.record({ kind: fc.constant('find' as const), key }),
+        fc.record({ kind: fc.constant('drop' as const), names: fc.array(name, { maxLength: 5 }) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { minLength: opCount / 2, maxLength: opCount }), (ops) => {
+          // Six answers of up to 80 octets fit a segment: nothing is too large to keep.
+          const cache = new AnswerCache(cap, 1024, moveStep);
+          const model = new Map<string, { bytes: number[]; evicted: number }>();
+          const id = (n: string, t: number, d: boolean): string => `${n}|${t}|${d}`;
+          const check = (n: string, t: number, d: boolean): void => {
+            const found = find(cache, n, t, d);
+            const kept = model.get(id(n, t, d));
+            if (found !== undefined) expect(found).toEqual(kept?.bytes);
+            else if (kept) expect(cache.evicted).toBeGreaterThan(kept.evicted);
+          };
+          for (const o of ops) {
+            const k = o.kind === 'drop' ? undefined : o.key;
+            if (o.kind === 'put' && k) {
+              put(cache, k.name, k.qtype, k.dnssec, o.bytes);
+              model.set(id(k.name, k.qtype, k.dnssec), { bytes: o.bytes, evicted: cache.evicted });
+            } else if (k) check(k.name, k.qtype, k.dnssec);
+            else if (o.kind === 'drop') {
+              cache.handOver(zoneA, o.names.map(encodeName));
+              for (const n of o.names)
+                for (const m of [...model.keys()]) if (m.startsWith(`${n}|`)) model.delete(m);
+            }
+            expect(cache.allocated).toBeLessThanOrEqual(cap);
           }
-          expect(cache.allocated).toBeLessThanOrEqual(8192);
-        }
-        for (let n = 0; n <= 300; n++)
-          for (const t of [35, 16, 6])
-            for (const d of [true, false]) check(`${n}.x${n % 7}.test.`, t, d);
-      }),
-      { numRuns: 60 },
-    );
-  });
+          for (let n = 0; n <= names; n++)
+            for (const t of [35, 16, 6])
+              for (const d of [true, false]) check(`${n}.x${n % 7}.test.`, t, d);
+        }),
+        { numRuns },
+      );
+    },
+  );
 
   it('evicts the oldest segment first, and only its entries', () => {
     // Entries of 64 octets (name "nXX.test." of 10 octets, answer of 39), four per segment.

@@ -17,6 +17,8 @@ export const ANSWER_CACHE_MAX_BYTES = 2 ** 34 - 2 ** 20;
 /** Octets per segment: evicting one walks its entries (about 1.3 ms for 4 MiB, decisions.md). */
 export const ANSWER_CACHE_SEGMENT_BYTES = 4 << 20;
 
+/** Slots of the previous table moved per put while the slots grow. */
+const MOVE_STEP = 4096;
 /** Entry header: the name's hash (4), the name's length (1). */
 const HEAD = 5;
 /** Per answer: query type (2), DNSSEC wanted (1), renew at (4, seconds), length (2). */
@@ -48,6 +50,16 @@ export class AnswerCache {
   #mask = 1023;
   /** Slots in use. */
   #filled = 0;
+  /**
+   * While the slots grow: the previous table, whose entries move to #slots a few thousand slots
+   * per put (and any one found on the way), so growing never stops the event loop for long.
+   * Its slots left behind hold -1.
+   */
+  #old: Int32Array | undefined;
+  #oldMask = 0;
+  /** Live slots left in #old, and the next slot of it to move. */
+  #oldLeft = 0;
+  #cursor = 0;
   readonly #segments: Buffer[] = [];
   /** Per segment: the end of what was written in it. */
   readonly #ends: number[] = [];
@@ -63,6 +75,7 @@ export class AnswerCache {
   readonly #unitsShift: number;
   readonly #count: number;
   readonly #maxBytes: number;
+  readonly #moveStep: number;
   /** The snapshot answered for, compared by identity only. */
   #owner: object | undefined;
   /** Live entries evicted so far. */
@@ -72,9 +85,15 @@ export class AnswerCache {
 
   /**
    * `maxBytes`: the most octets of segments allocated (default 1 GiB); `segmentBytes` (a power
-   * of two, at least 64): octets per segment, halved until at least two fit the cap.
+   * of two, at least 64): octets per segment, halved until at least two fit the cap;
+   * `moveStep`: slots moved per put while the slots grow (tests take few).
    */
-  constructor(maxBytes = ANSWER_CACHE_DEFAULT_BYTES, segmentBytes = ANSWER_CACHE_SEGMENT_BYTES) {
+  constructor(
+    maxBytes = ANSWER_CACHE_DEFAULT_BYTES,
+    segmentBytes = ANSWER_CACHE_SEGMENT_BYTES,
+    moveStep = MOVE_STEP,
+  ) {
+    this.#moveStep = moveStep;
     this.#maxBytes = Math.min(Math.max(maxBytes, 128), ANSWER_CACHE_MAX_BYTES);
     let segment = 64;
     while (segment * 2 <= segmentBytes && segment * 4 <= this.#maxBytes) segment *= 2;
@@ -145,6 +164,7 @@ export class AnswerCache {
     renewAt: number,
     answer: Uint8Array,
   ): void {
+    this.#move(this.#moveStep);
     let slot = nameLength > 255 ? -1 : this.#slotOf(name, nameLength, hash);
     const flag = dnssec ? 1 : 0;
     this.#othersCount = 0;
@@ -206,14 +226,31 @@ export class AnswerCache {
     return (ref & ((1 << this.#unitsShift) - 1)) * 8;
   }
 
-  /** The index in #slots of the name's slot, or -1. */
+  /** The index in #slots of the name's slot (moved there from #old if found there), or -1. */
   #slotOf(name: Uint8Array, nameLength: number, hash: number): number {
-    const slots = this.#slots;
-    const mask = this.#mask;
+    const slot = this.#probe(this.#slots, this.#mask, name, nameLength, hash);
+    const old = this.#old;
+    if (slot >= 0 || old === undefined) return slot;
+    const was = this.#probe(old, this.#oldMask, name, nameLength, hash);
+    if (was < 0) return -1;
+    const ref = old[was + 1] as number;
+    old[was + 1] = -1;
+    this.#oldLeft -= 1;
+    return this.#insert(hash, ref);
+  }
+
+  /** The index in `slots` of the name's slot, or -1. */
+  #probe(
+    slots: Int32Array,
+    mask: number,
+    name: Uint8Array,
+    nameLength: number,
+    hash: number,
+  ): number {
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const ref = slots[2 * i + 1] as number;
       if (ref === 0) return -1;
-      if (slots[2 * i] !== hash) continue;
+      if (ref < 0 || slots[2 * i] !== hash) continue;
       const segment = this.#segments[(ref - 1) >>> this.#unitsShift] as Buffer;
       const at = this.#offsetOf(ref - 1) + HEAD;
       if (segment[at - 1] !== nameLength) continue;
@@ -314,28 +351,54 @@ export class AnswerCache {
     this.#filled -= 1;
   }
 
-  #insert(hash: number, ref: number): void {
-    if (2 * (this.#filled + 1) > this.#mask + 1) this.#rehash();
+  /** Adds a slot for `hash` and `ref`: its index in #slots. */
+  #insert(hash: number, ref: number): number {
+    if (2 * (this.#filled + this.#oldLeft + 1) > this.#mask + 1) this.#grow();
+    return this.#add(hash, ref);
+  }
+
+  /** {@link #insert} without growing (the table has room). */
+  #add(hash: number, ref: number): number {
     const slots = this.#slots;
     let i = hash & this.#mask;
     while (slots[2 * i + 1] !== 0) i = (i + 1) & this.#mask;
     this.#filled += 1;
     slots[2 * i] = hash;
     slots[2 * i + 1] = ref;
+    return 2 * i;
   }
 
-  /** Rebuilds the slots, at least four times as many as the live ones. */
-  #rehash(): void {
-    const old = this.#slots;
+  /**
+   * Starts a table at least four times as large as the live slots; the live ones move to it
+   * step by step ({@link #move}). A growth still moving is finished first.
+   */
+  #grow(): void {
+    if (this.#old) this.#move(Infinity);
     let size = this.#mask + 1;
     while (4 * (this.#filled + 1) > size) size *= 2;
+    this.#old = this.#slots;
+    this.#oldMask = this.#mask;
+    this.#oldLeft = this.#filled;
+    this.#cursor = 0;
     this.#slots = new Int32Array(2 * size);
     this.#mask = size - 1;
     this.#filled = 0;
-    for (let i = 0; i < old.length; i += 2) {
-      const ref = old[i + 1] as number;
-      if (ref !== 0) this.#insert(old[i] as number, ref);
+  }
+
+  /** Moves the live slots among the next `steps` of #old to #slots; drops #old once done. */
+  #move(steps: number): void {
+    const old = this.#old;
+    if (old === undefined) return;
+    const end = Math.min(old.length / 2, this.#cursor + steps);
+    for (let i = this.#cursor; i < end; i++) {
+      const ref = old[2 * i + 1] as number;
+      if (ref <= 0) continue;
+      old[2 * i + 1] = -1;
+      this.#oldLeft -= 1;
+      this.#add(old[2 * i] as number, ref);
     }
+    this.#cursor = end;
+    if (end === old.length / 2) this.#old = undefined;
   }
 
   /**
@@ -362,26 +425,33 @@ export class AnswerCache {
   /** Forgets the live entries of segment `index`, emptying it: true if there were any. */
   #evict(index: number): boolean {
     const segment = this.#segments[index] as Buffer;
-    const slots = this.#slots;
-    const mask = this.#mask;
     const evicted = (this.#liveIn[index] as number) > 0;
     const base = index * (this.#segmentBytes / 8) + 1;
     const end = evicted ? (this.#ends[index] as number) : 0;
     for (let p = 0; p < end; p += entryLength(segment, p)) {
-      const ref = base + p / 8;
-      for (let i = segment.readInt32BE(p) & mask; slots[2 * i + 1] !== 0; i = (i + 1) & mask) {
-        if (slots[2 * i + 1] === ref) {
-          this.#remove(i);
-          this.#evicted += 1;
-          break;
-        }
+      const i = refSlot(this.#slots, this.#mask, segment.readInt32BE(p), base + p / 8);
+      if (i >= 0) this.#remove(i);
+      const old = i < 0 ? this.#old : undefined;
+      const j = old ? refSlot(old, this.#oldMask, segment.readInt32BE(p), base + p / 8) : -1;
+      if (old && j >= 0) {
+        old[2 * j + 1] = -1;
+        this.#oldLeft -= 1;
       }
+      if (i >= 0 || j >= 0) this.#evicted += 1;
     }
     this.#live -= this.#liveIn[index] as number;
     this.#liveIn[index] = 0;
     this.#ends[index] = 0;
     return evicted;
   }
+}
+
+/** The slot of `slots` (a probe run from `hash`) that points at `ref`, or -1. */
+function refSlot(slots: Int32Array, mask: number, hash: number, ref: number): number {
+  for (let i = hash & mask; slots[2 * i + 1] !== 0; i = (i + 1) & mask) {
+    if (slots[2 * i + 1] === ref) return i;
+  }
+  return -1;
 }
 
 /** `n` rounded up to a multiple of 8. */
