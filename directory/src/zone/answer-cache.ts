@@ -14,7 +14,7 @@ export const NEVER = 0xffffffff;
 export const ANSWER_CACHE_DEFAULT_BYTES = 1 << 30;
 /** The largest cap: slot references count 8-octet units in an Int32Array. */
 export const ANSWER_CACHE_MAX_BYTES = 2 ** 34 - 2 ** 20;
-/** Octets per segment: evicting one walks its entries (about 1.3 ms for 4 MiB, decisions.md). */
+/** Octets per segment: evicting one walks its entries (about 1.5 ms for 4 MiB, decisions.md). */
 export const ANSWER_CACHE_SEGMENT_BYTES = 4 << 20;
 
 /** Slots of the previous table moved per put while the slots grow. */
