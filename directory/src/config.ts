@@ -61,6 +61,8 @@ export interface DirectoryConfig {
   /** DNS cookie secrets given in the environment; when absent, `<dataDir>/cookie.secret`. */
   readonly cookieSecrets?: readonly Uint8Array[];
   readonly tcp: TcpLimits;
+  /** `DIRECTORY_ANSWER_CACHE_MB`: the most octets of encoded answers kept in memory. */
+  readonly answerCacheBytes: number;
   /** Where providers' keys come from. */
   readonly providers: ProviderKeySource;
   /**
@@ -150,6 +152,8 @@ export const DIRECTORY_ENV_SCHEMA = {
   DIRECTORY_TCP_TRANSFER_STALL_MS: { kind: atLeastOne, default: '30000' },
   DIRECTORY_TCP_MAX_CONNECTIONS: { kind: atLeastOne, default: '200' },
   DIRECTORY_TCP_MAX_PER_CLIENT: { kind: atLeastOne, default: '16' },
+  /** At most 16383 MiB: the answer cache's references count 8-octet units in 31 bits. */
+  DIRECTORY_ANSWER_CACHE_MB: { kind: integer(1, 16383), default: '1024' },
   DIRECTORY_PROVIDERS_FILE: { kind: text },
   SWITCHBOARD_TRUST_LIST: { kind: text },
   SWITCHBOARD_BOARD_FINGERPRINT: { kind: text },
@@ -239,6 +243,7 @@ export function directoryConfigFromEnv(
       maxConnections: v.DIRECTORY_TCP_MAX_CONNECTIONS,
       maxConnectionsPerClient: v.DIRECTORY_TCP_MAX_PER_CLIENT,
     },
+    answerCacheBytes: v.DIRECTORY_ANSWER_CACHE_MB * 2 ** 20,
     providers: providerKeySource(v),
     developmentTrustList: v.SWITCHBOARD_TRUST_LIST === undefined,
     directoryId: v.DIRECTORY_ID,

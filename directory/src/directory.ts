@@ -87,6 +87,8 @@ export interface DirectoryOptions {
   readonly cookieSecrets?: readonly Uint8Array[];
   /** DNS-over-TCP limits (per-client connections, idle time, message deadline). */
   readonly dnsTcp?: TcpLimits;
+  /** The most octets of encoded answers kept in memory (default 1 GiB; answer-cache.ts). */
+  readonly answerCacheBytes?: number;
   readonly signaturePolicy?: SignaturePolicy;
   /** Nonces of accepted signed requests; default the shared database table. */
   readonly replayCache?: ReplayCache;
@@ -346,6 +348,7 @@ async function loadZone(
     transferForm: options.transferForm ?? 'unsigned',
     operatorKeys: options.operatorKeys ?? [],
     imagePath: join(options.dataDir, 'zone-image.db'),
+    ...(options.answerCacheBytes ? { answerCacheBytes: options.answerCacheBytes } : {}),
     ...sqliteFile(options.databaseUrl),
   });
   logUnservable(zone.snapshot.unservable, log);

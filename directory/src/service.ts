@@ -87,6 +87,7 @@ function directoryOptions(config: DirectoryConfig): ConfigOptions {
     signingBudget: config.signingBudget,
     ...(config.cookieSecrets ? { cookieSecrets: config.cookieSecrets } : {}),
     dnsTcp: config.tcp,
+    answerCacheBytes: config.answerCacheBytes,
   };
 }
 

@@ -43,6 +43,17 @@ describe('directoryConfigFromEnv', () => {
     });
   });
 
+  it('keeps 1024 MiB of answers in memory unless DIRECTORY_ANSWER_CACHE_MB says otherwise', () => {
+    expect(directoryConfigFromEnv('/data', {}).answerCacheBytes).toBe(1024 * 2 ** 20);
+    const config = directoryConfigFromEnv('/data', { DIRECTORY_ANSWER_CACHE_MB: '256' });
+    expect(config.answerCacheBytes).toBe(256 * 2 ** 20);
+    for (const bad of ['0', '16384', '1.5']) {
+      expect(() => directoryConfigFromEnv('/data', { DIRECTORY_ANSWER_CACHE_MB: bad })).toThrow(
+        /DIRECTORY_ANSWER_CACHE_MB/,
+      );
+    }
+  });
+
   it('names the variable when a limit is not a whole number of at least 1', () => {
     for (const bad of ['0', '-1', '1.5', 'lots']) {
       expect(() => directoryConfigFromEnv('/data', { DIRECTORY_TCP_MAX_CONNECTIONS: bad })).toThrow(

@@ -10,6 +10,7 @@ import { unsignedTransfer } from '../transfer/xfr-stream.js';
 import type { UnservableEntry, ZoneSettings, ZoneSnapshot } from '../zone/zone.js';
 import { answersFingerprint, expectedCount, imageZone, updateZone } from '../zone/zone.js';
 import { ZoneImage } from '../zone/image.js';
+import { AnswerCache } from '../zone/answer-cache.js';
 
 /**
  * The in-memory zone served by DNS, kept in step with the database: reloaded right after a
@@ -26,6 +27,8 @@ export class ZoneState {
   readonly #dnskeys: readonly DnskeyData[];
   /** What AXFR/IXFR serve. */
   readonly #form: TransferForm;
+  /** The cap of the answer cache a refilled image starts with. */
+  readonly #answerCacheBytes: number | undefined;
   #snapshot: ZoneSnapshot;
   /** The store's instance token (image.ts). */
   readonly #token: string;
@@ -50,6 +53,7 @@ export class ZoneState {
     this.#signer = signer;
     this.#dnskeys = dnskeySet(key, options.operatorKeys ?? []);
     this.#form = options.transferForm ?? 'unsigned';
+    this.#answerCacheBytes = options.answerCacheBytes;
     this.#snapshot = snapshot;
   }
 
@@ -89,7 +93,7 @@ export class ZoneState {
         key,
         signer,
         options,
-        imageZone(settings, image, dnskeys),
+        imageZone(settings, image, dnskeys, undefined, new AnswerCache(options.answerCacheBytes)),
         token,
       );
       // Caught up once counting the numbers, so removals made by other writers than the store
@@ -166,7 +170,13 @@ export class ZoneState {
     } else {
       await refill(this.#store, previous.image, this.#token);
       // Any name may have changed: the answers kept in memory are dropped with their cache.
-      this.#snapshot = imageZone(this.#settings, previous.image, this.#dnskeys, previous.nodes);
+      this.#snapshot = imageZone(
+        this.#settings,
+        previous.image,
+        this.#dnskeys,
+        previous.nodes,
+        new AnswerCache(this.#answerCacheBytes),
+      );
       for (const listener of this.#listeners) listener(this.#snapshot.serial);
       // What changed since the copy began.
       await this.#reload();
@@ -275,6 +285,8 @@ export interface ZoneStateOptions {
    * copying them (a first start answers at once, whatever the zone's size).
    */
   readonly storeFile?: string;
+  /** The most octets of encoded answers kept in memory (answer-cache.ts); default 1 GiB. */
+  readonly answerCacheBytes?: number;
 }
 
 /** More entries changed than this since the image's serial: it is filled anew instead. */
