@@ -80,6 +80,8 @@ async function main(): Promise<void> {
       // dnsperf asks from one address: measured is the signing, not the limits in front of it.
       DIRECTORY_RRL_SIGN_RATE: '0',
       DIRECTORY_LOG_LEVEL: 'warn',
+      // An operator's answer cache size, when the bench is run with one (else the default).
+      ...answerCacheSetting(),
     },
     started: [],
   });
@@ -106,3 +108,9 @@ main().catch((err: unknown) => {
   console.error(`directory-server: ${(err as Error).stack ?? String(err)}`);
   process.exit(1);
 });
+
+/** `DIRECTORY_ANSWER_CACHE_MB` from the bench's environment, if set. */
+function answerCacheSetting(): Record<string, string> {
+  const mb = process.env['DIRECTORY_ANSWER_CACHE_MB'];
+  return mb === undefined ? {} : { DIRECTORY_ANSWER_CACHE_MB: mb };
+}

@@ -20,7 +20,7 @@ const child = resolve(import.meta.dirname, '../children/directory-server.js');
 export function directoryPeer(importFile: string, count: number, waitWarm = true): PeerDefinition {
   return {
     id: 'switchboard',
-    description: `Switchboard directory, online signing + compact denial (walk-proof default), SQLite, RRL off; measured ${waitWarm ? 'once warm' : 'from its first answer, signing on demand'}`,
+    description: `Switchboard directory, online signing + compact denial (walk-proof default), SQLite, RRL off, answer cache ${process.env['DIRECTORY_ANSWER_CACHE_MB'] ?? '1024 (default)'} MB; measured ${waitWarm ? 'once warm' : 'from its first answer, signing on demand'}`,
     zone: 'none',
     // RSS at a million numbers was 1.4 GB (2026-12-03).
     bytesPerNumber: 1400,
