@@ -136,10 +136,7 @@ export class AnswerCache {
     const flag = dnssec ? 1 : 0;
     for (let i = 0; i < count; i++) {
       const length = ((segment[p + 7] as number) << 8) | (segment[p + 8] as number);
-      if (
-        ((segment[p] as number) << 8) + (segment[p + 1] as number) === qtype &&
-        segment[p + 2] === flag
-      ) {
+      if (sameKey(segment, p, qtype, flag)) {
         if (now >= segment.readUInt32BE(p + 3)) return false;
         found.bytes = segment;
         found.start = p + ANSWER_HEAD;
@@ -260,14 +257,16 @@ export class AnswerCache {
     }
   }
 
-  /** Octets of the answers of the entry at `slot` other than (qtype, flag); counts them. */
+  /**
+   * Octets of the answers of the entry at `slot` other than (qtype, flag); adds their number to
+   * #othersCount (which put resets).
+   */
   #othersSize(slot: number, nameLength: number, qtype: number, flag: number): number {
     const ref = (this.#slots[slot + 1] as number) - 1;
     const segment = this.#segments[ref >>> this.#unitsShift] as Buffer;
     let p = this.#offsetOf(ref) + HEAD + nameLength;
     const count = segment[p++] as number;
     let size = 0;
-    this.#othersCount = 0;
     for (let i = 0; i < count; i++) {
       const length = ANSWER_HEAD + (((segment[p + 7] as number) << 8) | (segment[p + 8] as number));
       if (!sameKey(segment, p, qtype, flag)) {
